@@ -1,0 +1,491 @@
+// N-API glue only: JS values <-> C++ structs, promises, threads-to-JS.
+#include <napi.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <cstring>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <unistd.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "../nl/attr.h"
+#include "../nl/error.h"
+#include "../nl/socket.h"
+#include "../ns/netns.h"
+#include "../ns/thread.h"
+#include "../rtnl/addr.h"
+#include "../rtnl/link.h"
+#include "../rtnl/route.h"
+#include "async.h"
+#include "convert.h"
+
+namespace nk::napi {
+
+namespace {
+
+// A network namespace held open by the addon: its fd and the rtnetlink socket opened
+// inside it (lazily, on a namespace thread). Shared by the JS handle and running jobs.
+struct NsState {
+  std::mutex mu;
+  int fd = -1;
+  ns::NsId id;
+  std::unique_ptr<nl::Socket> rtnl;
+  bool closed = false;
+
+  ~NsState() {
+    rtnl.reset();
+    if (fd >= 0) ::close(fd);
+  }
+  // Call with mu held, on a namespace thread.
+  nl::Socket& Rtnl() {
+    if (closed) throw SysError(EBADF, "netns", "the namespace handle is closed");
+    if (!rtnl) {
+      ns::InNetns in(fd);
+      rtnl = std::make_unique<nl::Socket>(NETLINK_ROUTE);
+    }
+    return *rtnl;
+  }
+};
+
+struct AddonData {
+  std::unique_ptr<AsyncRunner> runner;
+  Napi::FunctionReference nsHandleCtor;
+};
+
+class NsHandle : public Napi::ObjectWrap<NsHandle> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "NsHandle",
+                       {InstanceAccessor<&NsHandle::Fd>("fd"), InstanceAccessor<&NsHandle::Ino>("ino"),
+                        InstanceAccessor<&NsHandle::Dev>("dev"), InstanceMethod<&NsHandle::Close>("close")});
+  }
+  explicit NsHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NsHandle>(info) {}
+
+  static Napi::Object Wrap(Napi::Env env, std::shared_ptr<NsState> st) {
+    Napi::Object o = env.GetInstanceData<AddonData>()->nsHandleCtor.New({});
+    Unwrap(o)->state = std::move(st);
+    return o;
+  }
+  static std::shared_ptr<NsState> From(Napi::Value v) {
+    if (!v.IsObject()) throw Napi::TypeError::New(v.Env(), "expected a namespace handle");
+    Napi::Object o = v.As<Napi::Object>();
+    if (!o.InstanceOf(v.Env().GetInstanceData<AddonData>()->nsHandleCtor.Value()))
+      throw Napi::TypeError::New(v.Env(), "expected a namespace handle");
+    auto st = Unwrap(o)->state;
+    if (!st) throw Napi::TypeError::New(v.Env(), "empty namespace handle");
+    return st;
+  }
+
+  std::shared_ptr<NsState> state;
+
+ private:
+  Napi::Value Fd(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), state && !state->closed ? state->fd : -1);
+  }
+  Napi::Value Ino(const Napi::CallbackInfo& info) {
+    return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(state ? state->id.ino : 0));
+  }
+  Napi::Value Dev(const Napi::CallbackInfo& info) {
+    return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(state ? state->id.dev : 0));
+  }
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    auto st = state;
+    return info.Env().GetInstanceData<AddonData>()->runner->Run(info.Env(), [st]() -> ToJs {
+      if (st) {
+        std::lock_guard<std::mutex> lk(st->mu);
+        st->closed = true;
+        st->rtnl.reset();
+        if (st->fd >= 0) ::close(st->fd);
+        st->fd = -1;
+      }
+      return nullptr;
+    });
+  }
+};
+
+AsyncRunner& Runner(Napi::Env env) { return *env.GetInstanceData<AddonData>()->runner; }
+
+std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (info.Length() <= i || !info[i].IsString()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a string");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+// --- namespaces -----------------------------------------------------------------------
+
+Napi::Value CreateNamespace(const Napi::CallbackInfo& info) {
+  std::string dir = ArgString(info, 0, "dir");
+  std::string name = ArgString(info, 1, "name");
+  bool loopback = info.Length() > 2 && info[2].ToBoolean().Value();
+  return Runner(info.Env()).Run(info.Env(), [dir, name, loopback]() -> ToJs {
+    auto st = std::make_shared<NsState>();
+    st->fd = ns::CreateNamed(dir, name, &st->id);
+    if (loopback) {
+      try {
+        std::lock_guard<std::mutex> lk(st->mu);
+        rtnl::LinkSpec lo;
+        lo.name = "lo";
+        lo.up = true;
+        std::vector<nl::Request> reqs(1);
+        reqs[0].msg = rtnl::EncodeNewLink(lo, false);
+        reqs[0].op = "RTM_NEWLINK";
+        auto replies = st->Rtnl().Transact(reqs);
+        if (replies[0].err) throw SysError(replies[0].err, "RTM_NEWLINK", "lo", replies[0].extack);
+      } catch (...) {
+        ns::DeleteNamed(dir, name);
+        throw;
+      }
+    }
+    return [st](Napi::Env env) -> Napi::Value { return NsHandle::Wrap(env, st); };
+  });
+}
+
+Napi::Value OpenNamespace(const Napi::CallbackInfo& info) {
+  std::string path = ArgString(info, 0, "path");
+  return Runner(info.Env()).Run(info.Env(), [path]() -> ToJs {
+    auto st = std::make_shared<NsState>();
+    st->fd = ns::OpenNetns(path, &st->id);
+    return [st](Napi::Env env) -> Napi::Value { return NsHandle::Wrap(env, st); };
+  });
+}
+
+Napi::Value DeleteNamespace(const Napi::CallbackInfo& info) {
+  std::string dir = ArgString(info, 0, "dir");
+  std::string name = ArgString(info, 1, "name");
+  return Runner(info.Env()).Run(info.Env(), [dir, name]() -> ToJs {
+    bool existed = ns::DeleteNamed(dir, name);
+    return [existed](Napi::Env env) -> Napi::Value { return Napi::Boolean::New(env, existed); };
+  });
+}
+
+Napi::Value SysctlGet(const Napi::CallbackInfo& info) {
+  auto st = NsHandle::From(info[0]);
+  std::string rel = ArgString(info, 1, "key");
+  return Runner(info.Env()).Run(info.Env(), [st, rel]() -> ToJs {
+    std::string v;
+    {
+      std::lock_guard<std::mutex> lk(st->mu);
+      if (st->closed) throw SysError(EBADF, "netns", "the namespace handle is closed");
+      v = ns::SysctlRead(st->fd, rel);
+    }
+    return [v](Napi::Env env) -> Napi::Value { return Napi::String::New(env, v); };
+  });
+}
+
+Napi::Value SysctlSet(const Napi::CallbackInfo& info) {
+  auto st = NsHandle::From(info[0]);
+  std::string rel = ArgString(info, 1, "key");
+  std::string value = ArgString(info, 2, "value");
+  return Runner(info.Env()).Run(info.Env(), [st, rel, value]() -> ToJs {
+    std::lock_guard<std::mutex> lk(st->mu);
+    if (st->closed) throw SysError(EBADF, "netns", "the namespace handle is closed");
+    ns::SysctlWrite(st->fd, rel, value);
+    return nullptr;
+  });
+}
+
+// --- rtnetlink operations ---------------------------------------------------------------
+
+enum class ResultKind { None, Link, Links, Addrs, Routes };
+
+struct Op {
+  std::shared_ptr<NsState> ns;
+  std::vector<nl::Request> reqs;  // usually one; link.set with bridge-port flags has two
+  ResultKind result = ResultKind::None;
+  bool ignoreMissing = false;  // deletes that tolerate ENOENT/ENODEV/ESRCH/EADDRNOTAVAIL
+};
+
+struct OpResult {
+  int err = 0;
+  std::string extack, syscall;
+  std::vector<rtnl::LinkInfo> links;
+  std::vector<rtnl::AddrInfo> addrs;
+  std::vector<rtnl::RouteInfo> routes;
+  bool notRun = false;
+};
+
+nl::Request Req(std::vector<uint8_t> msg, const char* op, bool dump = false, bool reply = false) {
+  nl::Request r;
+  r.msg = std::move(msg);
+  r.op = op;
+  r.dump = dump;
+  r.wantReply = reply;
+  return r;
+}
+
+// Builds the messages of one operation description (main thread; throws TypeError).
+Op BuildOp(Napi::Env env, const Napi::Object& o, bool needNs) {
+  Op op;
+  if (needNs) op.ns = NsHandle::From(o.Get("ns"));
+  std::string kind = OptString(o, "op").value_or("");
+  try {
+    if (kind == "link.create") {
+      rtnl::LinkSpec s = ToLinkSpec(o);
+      op.reqs.push_back(Req(rtnl::EncodeNewLink(s, true), "RTM_NEWLINK"));
+    } else if (kind == "link.set") {
+      rtnl::LinkSpec s = ToLinkSpec(o);
+      bool portOnly = !s.mtu && !s.mac && !s.up && !s.master && !s.alias && s.nsFd < 0 && s.name.empty() &&
+                      !s.stp && !s.vlanFiltering;
+      if (!portOnly) op.reqs.push_back(Req(rtnl::EncodeNewLink(s, false), "RTM_NEWLINK"));
+      auto port = rtnl::EncodeBridgePort(s);
+      if (!port.empty()) op.reqs.push_back(Req(std::move(port), "RTM_NEWLINK"));
+    } else if (kind == "link.delete") {
+      op.reqs.push_back(Req(rtnl::EncodeDelLink(OptI32(o, "index").value_or(0), OptString(o, "name").value_or("")),
+                            "RTM_DELLINK"));
+      op.ignoreMissing = OptBool(o, "ignoreMissing").value_or(false);
+    } else if (kind == "link.get") {
+      op.reqs.push_back(Req(rtnl::EncodeGetLink(OptI32(o, "index").value_or(0), OptString(o, "name").value_or("")),
+                            "RTM_GETLINK", false, true));
+      op.result = ResultKind::Link;
+    } else if (kind == "link.list") {
+      op.reqs.push_back(Req(rtnl::EncodeDumpLinks(), "RTM_GETLINK", true));
+      op.result = ResultKind::Links;
+    } else if (kind == "addr.add") {
+      op.reqs.push_back(Req(rtnl::EncodeNewAddr(ToAddrSpec(o)), "RTM_NEWADDR"));
+    } else if (kind == "addr.delete") {
+      op.reqs.push_back(Req(rtnl::EncodeDelAddr(ToAddrSpec(o)), "RTM_DELADDR"));
+      op.ignoreMissing = OptBool(o, "ignoreMissing").value_or(false);
+    } else if (kind == "addr.list") {
+      uint32_t fam = OptU32(o, "family").value_or(0);
+      op.reqs.push_back(Req(rtnl::EncodeDumpAddrs(fam == 4 ? AF_INET : fam == 6 ? AF_INET6 : AF_UNSPEC,
+                                                  OptI32(o, "index").value_or(0)),
+                            "RTM_GETADDR", true));
+      op.result = ResultKind::Addrs;
+    } else if (kind == "route.add" || kind == "route.replace") {
+      op.reqs.push_back(Req(rtnl::EncodeNewRoute(ToRouteSpec(o), kind == "route.replace"), "RTM_NEWROUTE"));
+    } else if (kind == "route.delete") {
+      op.reqs.push_back(Req(rtnl::EncodeDelRoute(ToRouteSpec(o)), "RTM_DELROUTE"));
+      op.ignoreMissing = OptBool(o, "ignoreMissing").value_or(false);
+    } else if (kind == "route.list") {
+      uint32_t fam = OptU32(o, "family").value_or(0);
+      op.reqs.push_back(Req(rtnl::EncodeDumpRoutes(fam == 4 ? AF_INET : fam == 6 ? AF_INET6 : AF_UNSPEC),
+                            "RTM_GETROUTE", true));
+      op.result = ResultKind::Routes;
+    } else {
+      throw Napi::TypeError::New(env, "unknown operation '" + kind + "'");
+    }
+  } catch (const SysError& e) {
+    throw Napi::TypeError::New(env, e.what());
+  }
+  return op;
+}
+
+bool IsMissing(int err) { return err == ENOENT || err == ENODEV || err == ESRCH || err == EADDRNOTAVAIL; }
+
+void Decode(const Op& op, const nl::Reply& r, OpResult& out) {
+  for (const auto& m : r.messages) {
+    switch (op.result) {
+      case ResultKind::Link:
+      case ResultKind::Links: {
+        rtnl::LinkInfo l;
+        if (rtnl::DecodeLink(m.data(), m.size(), l)) out.links.push_back(std::move(l));
+        break;
+      }
+      case ResultKind::Addrs: {
+        rtnl::AddrInfo a;
+        if (rtnl::DecodeAddr(m.data(), m.size(), a)) out.addrs.push_back(std::move(a));
+        break;
+      }
+      case ResultKind::Routes: {
+        rtnl::RouteInfo ri;
+        if (rtnl::DecodeRoute(m.data(), m.size(), ri) && !(ri.flags & RTM_F_CLONED)) out.routes.push_back(std::move(ri));
+        break;
+      }
+      default: break;
+    }
+  }
+}
+
+Napi::Value ResultToJs(Napi::Env env, const Op& op, const OpResult& r) {
+  if (r.notRun) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("notRun", true);
+    return o;
+  }
+  if (r.err) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("errno", -r.err);
+    o.Set("syscall", r.syscall);
+    o.Set("strerror", std::strerror(r.err));
+    if (!r.extack.empty()) o.Set("extack", r.extack);
+    return o;
+  }
+  switch (op.result) {
+    case ResultKind::Link:
+      if (r.links.empty()) return env.Null();
+      return FromLink(env, r.links[0]);
+    case ResultKind::Links: {
+      Napi::Array a = Napi::Array::New(env, r.links.size());
+      for (size_t i = 0; i < r.links.size(); i++) a.Set(static_cast<uint32_t>(i), FromLink(env, r.links[i]));
+      return a;
+    }
+    case ResultKind::Addrs: {
+      Napi::Array a = Napi::Array::New(env, r.addrs.size());
+      for (size_t i = 0; i < r.addrs.size(); i++) a.Set(static_cast<uint32_t>(i), FromAddr(env, r.addrs[i]));
+      return a;
+    }
+    case ResultKind::Routes: {
+      Napi::Array a = Napi::Array::New(env, r.routes.size());
+      for (size_t i = 0; i < r.routes.size(); i++) a.Set(static_cast<uint32_t>(i), FromRoute(env, r.routes[i]));
+      return a;
+    }
+    default: return env.Null();
+  }
+}
+
+// rtnl(ops): runs every operation in one trip to a namespace thread. Consecutive operations
+// on the same namespace are pipelined on its socket; after a group with a failure, the
+// remaining groups are not run. Resolves with one entry per operation: the value, or
+// { errno, syscall, extack } for a kernel refusal, or { notRun: true }.
+Napi::Value Rtnl(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "ops must be an array");
+  Napi::Array arr = info[0].As<Napi::Array>();
+  auto ops = std::make_shared<std::vector<Op>>();
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Napi::Value v = arr.Get(i);
+    if (!v.IsObject()) throw Napi::TypeError::New(env, "each op must be an object");
+    ops->push_back(BuildOp(env, v.As<Napi::Object>(), true));
+  }
+  return Runner(env).Run(env, [ops]() -> ToJs {
+    auto results = std::make_shared<std::vector<OpResult>>(ops->size());
+    bool failed = false;
+    size_t i = 0;
+    while (i < ops->size()) {
+      size_t j = i;
+      while (j < ops->size() && (*ops)[j].ns == (*ops)[i].ns) j++;
+      if (failed) {
+        for (size_t k = i; k < j; k++) (*results)[k].notRun = true;
+        i = j;
+        continue;
+      }
+      std::vector<nl::Request> reqs;
+      std::vector<size_t> owner;
+      for (size_t k = i; k < j; k++)
+        for (auto& r : (*ops)[k].reqs) {
+          reqs.push_back(r);
+          owner.push_back(k);
+        }
+      std::vector<nl::Reply> replies;
+      {
+        NsState& st = *(*ops)[i].ns;
+        std::lock_guard<std::mutex> lk(st.mu);
+        replies = st.Rtnl().Transact(reqs);
+      }
+      for (size_t q = 0; q < replies.size(); q++) {
+        OpResult& res = (*results)[owner[q]];
+        const Op& op = (*ops)[owner[q]];
+        int err = replies[q].err;
+        if (err && op.ignoreMissing && IsMissing(err)) err = 0;
+        if (err && !res.err) {
+          res.err = err;
+          res.extack = replies[q].extack;
+          res.syscall = reqs[q].op;
+          failed = true;
+        }
+        if (!err) Decode(op, replies[q], res);
+      }
+      i = j;
+    }
+    return [ops, results](Napi::Env env) -> Napi::Value {
+      Napi::Array out = Napi::Array::New(env, ops->size());
+      for (size_t k = 0; k < ops->size(); k++)
+        out.Set(static_cast<uint32_t>(k), ResultToJs(env, (*ops)[k], (*results)[k]));
+      return out;
+    };
+  });
+}
+
+// encode(ops): the exact bytes rtnl() would send (sequence number 0), for golden tests.
+Napi::Value Encode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "op must be an object");
+  Op op = BuildOp(env, info[0].As<Napi::Object>(), false);
+  Napi::Array out = Napi::Array::New(env, op.reqs.size());
+  for (size_t i = 0; i < op.reqs.size(); i++) {
+    auto& m = op.reqs[i].msg;
+    auto* h = reinterpret_cast<nlmsghdr*>(m.data());
+    if (op.reqs[i].dump) h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_DUMP;
+    else h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+    out.Set(static_cast<uint32_t>(i), Napi::Buffer<uint8_t>::Copy(env, m.data(), m.size()));
+  }
+  return out;
+}
+
+// decode(kind, buffer): parses one received message, for parser tests. Returns null when
+// the message is malformed.
+Napi::Value DecodeJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string kind = ArgString(info, 0, "kind");
+  if (info.Length() < 2 || !info[1].IsBuffer()) throw Napi::TypeError::New(env, "buffer must be a Buffer");
+  auto buf = info[1].As<Napi::Buffer<uint8_t>>();
+  std::vector<uint8_t> copy(buf.Data(), buf.Data() + buf.Length());  // aligned copy
+  if (kind == "link") {
+    rtnl::LinkInfo l;
+    if (!rtnl::DecodeLink(copy.data(), copy.size(), l)) return env.Null();
+    return FromLink(env, l);
+  }
+  if (kind == "addr") {
+    rtnl::AddrInfo a;
+    if (!rtnl::DecodeAddr(copy.data(), copy.size(), a)) return env.Null();
+    return FromAddr(env, a);
+  }
+  if (kind == "route") {
+    rtnl::RouteInfo r;
+    if (!rtnl::DecodeRoute(copy.data(), copy.size(), r)) return env.Null();
+    return FromRoute(env, r);
+  }
+  if (kind == "ack") {
+    std::vector<nl::MsgView> views;
+    if (!nl::SplitMessages(copy.data(), copy.size(), views) || views.size() != 1) return env.Null();
+    std::string extack;
+    int err = nl::ParseAck(views[0].payload, views[0].payloadLen, views[0].hdr->nlmsg_flags,
+                           views[0].hdr->nlmsg_type == NLMSG_DONE, &extack);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("errno", -err);
+    o.Set("extack", extack);
+    return o;
+  }
+  throw Napi::TypeError::New(env, "unknown kind '" + kind + "'");
+}
+
+// threads(): how the namespace threads are doing (observability, and tests of §2).
+Napi::Value Threads(const Napi::CallbackInfo& info) {
+  auto s = Runner(info.Env()).pool().stats();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("threads", static_cast<double>(s.threads));
+  o.Set("jobs", static_cast<double>(s.jobs));
+  o.Set("discarded", static_cast<double>(s.discarded));
+  o.Set("homeIno", Napi::BigInt::New(info.Env(), s.homeIno));
+  o.Set("callerIno", Napi::BigInt::New(info.Env(), ns::CurrentNetnsIno()));
+  return o;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  data->runner = std::make_unique<AsyncRunner>(env, 4);
+  data->nsHandleCtor = Napi::Persistent(NsHandle::Init(env));
+  env.SetInstanceData<AddonData>(data);
+  exports.Set("createNamespace", Napi::Function::New(env, CreateNamespace));
+  exports.Set("openNamespace", Napi::Function::New(env, OpenNamespace));
+  exports.Set("deleteNamespace", Napi::Function::New(env, DeleteNamespace));
+  exports.Set("sysctlGet", Napi::Function::New(env, SysctlGet));
+  exports.Set("sysctlSet", Napi::Function::New(env, SysctlSet));
+  exports.Set("rtnl", Napi::Function::New(env, Rtnl));
+  exports.Set("encode", Napi::Function::New(env, Encode));
+  exports.Set("decode", Napi::Function::New(env, DecodeJs));
+  exports.Set("threads", Napi::Function::New(env, Threads));
+  exports.Set("NsHandle", data->nsHandleCtor.Value());
+  return exports;
+}
+
+}  // namespace
+
+}  // namespace nk::napi
+
+static Napi::Object InitNetnsKit(Napi::Env env, Napi::Object exports) { return nk::napi::Init(env, exports); }
+
+NODE_API_MODULE(netns_kit, InitNetnsKit)

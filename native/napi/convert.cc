@@ -1,0 +1,149 @@
+#include "convert.h"
+
+#include <sys/socket.h>
+
+namespace nk::napi {
+
+std::optional<std::string> OptString(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return std::nullopt;
+  if (!v.IsString()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+std::optional<uint32_t> OptU32(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return std::nullopt;
+  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a number");
+  return v.As<Napi::Number>().Uint32Value();
+}
+
+std::optional<int32_t> OptI32(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return std::nullopt;
+  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a number");
+  return v.As<Napi::Number>().Int32Value();
+}
+
+std::optional<bool> OptBool(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return std::nullopt;
+  return v.ToBoolean().Value();
+}
+
+namespace {
+std::optional<std::vector<uint8_t>> OptMac(const Napi::Object& o, const char* key) {
+  auto s = OptString(o, key);
+  if (!s) return std::nullopt;
+  return rtnl::ParseMac(*s);
+}
+}  // namespace
+
+rtnl::LinkSpec ToLinkSpec(const Napi::Object& o) {
+  rtnl::LinkSpec s;
+  s.index = OptI32(o, "index").value_or(0);
+  s.name = OptString(o, "name").value_or("");
+  s.kind = OptString(o, "kind").value_or("");
+  s.mtu = OptU32(o, "mtu");
+  s.mac = OptMac(o, "mac");
+  s.up = OptBool(o, "up");
+  s.master = OptI32(o, "master");
+  s.alias = OptString(o, "alias");
+  s.nsFd = OptI32(o, "nsFd").value_or(-1);
+  s.stp = OptBool(o, "stp");
+  s.vlanFiltering = OptBool(o, "vlanFiltering");
+  s.hairpin = OptBool(o, "hairpin");
+  s.isolated = OptBool(o, "isolated");
+  Napi::Value pv = o.Get("peer");
+  if (pv.IsObject()) {
+    Napi::Object p = pv.As<Napi::Object>();
+    rtnl::VethPeerSpec peer;
+    peer.name = OptString(p, "name").value_or("");
+    peer.nsFd = OptI32(p, "nsFd").value_or(-1);
+    peer.mtu = OptU32(p, "mtu");
+    peer.mac = OptMac(p, "mac");
+    s.peer = peer;
+  }
+  return s;
+}
+
+rtnl::AddrSpec ToAddrSpec(const Napi::Object& o) {
+  rtnl::AddrSpec s;
+  s.index = OptI32(o, "index").value_or(0);
+  s.addr = rtnl::ParseIp(OptString(o, "address").value_or(""));
+  s.prefixLen = static_cast<uint8_t>(OptU32(o, "prefixLength").value_or(s.addr.family == AF_INET ? 32 : 128));
+  s.nodad = OptBool(o, "nodad").value_or(false);
+  s.replace = OptBool(o, "replace").value_or(false);
+  return s;
+}
+
+rtnl::RouteSpec ToRouteSpec(const Napi::Object& o) {
+  rtnl::RouteSpec s;
+  s.family = static_cast<uint8_t>(OptU32(o, "family").value_or(0) == 6 ? AF_INET6 : AF_INET);
+  if (auto d = OptString(o, "dst")) s.dst = rtnl::ParseIp(*d);
+  s.dstLen = static_cast<uint8_t>(OptU32(o, "dstLength").value_or(0));
+  if (auto g = OptString(o, "gateway")) s.gateway = rtnl::ParseIp(*g);
+  s.oif = OptI32(o, "oif").value_or(0);
+  s.metric = OptU32(o, "metric");
+  s.table = OptU32(o, "table").value_or(254);
+  if (auto p = OptString(o, "prefsrc")) s.prefsrc = rtnl::ParseIp(*p);
+  if (auto p = OptU32(o, "protocol")) s.protocol = static_cast<uint8_t>(*p);
+  if (auto p = OptU32(o, "scope")) s.scope = static_cast<uint8_t>(*p);
+  if (auto p = OptU32(o, "type")) s.type = static_cast<uint8_t>(*p);
+  return s;
+}
+
+Napi::Object FromLink(Napi::Env env, const rtnl::LinkInfo& l) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("index", l.index);
+  o.Set("name", l.name);
+  o.Set("kind", l.kind);
+  o.Set("slaveKind", l.slaveKind);
+  o.Set("mtu", l.mtu);
+  o.Set("mac", rtnl::FormatMac(l.mac.data(), l.mac.size()));
+  o.Set("flags", l.flags);
+  o.Set("operState", l.operState);
+  o.Set("master", l.master);
+  o.Set("link", l.link);
+  if (l.linkNetnsId) o.Set("linkNetnsId", *l.linkNetnsId);
+  o.Set("alias", l.alias);
+  o.Set("type", l.type);
+  if (l.stp) o.Set("stp", *l.stp);
+  if (l.vlanFiltering) o.Set("vlanFiltering", *l.vlanFiltering);
+  if (l.hairpin) o.Set("hairpin", *l.hairpin);
+  if (l.isolated) o.Set("isolated", *l.isolated);
+  return o;
+}
+
+Napi::Object FromAddr(Napi::Env env, const rtnl::AddrInfo& a) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("index", a.index);
+  o.Set("family", a.family == AF_INET6 ? 6 : 4);
+  o.Set("address", a.address);
+  o.Set("prefixLength", a.prefixLen);
+  o.Set("scope", a.scope);
+  o.Set("flags", a.flags);
+  if (!a.peer.empty()) o.Set("peer", a.peer);
+  if (!a.broadcast.empty()) o.Set("broadcast", a.broadcast);
+  if (!a.label.empty()) o.Set("label", a.label);
+  return o;
+}
+
+Napi::Object FromRoute(Napi::Env env, const rtnl::RouteInfo& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("family", r.family == AF_INET6 ? 6 : 4);
+  o.Set("dst", r.dst);
+  o.Set("dstLength", r.dstLen);
+  if (!r.gateway.empty()) o.Set("gateway", r.gateway);
+  o.Set("oif", r.oif);
+  if (r.metric) o.Set("metric", *r.metric);
+  o.Set("table", r.table);
+  if (!r.prefsrc.empty()) o.Set("prefsrc", r.prefsrc);
+  o.Set("protocol", r.protocol);
+  o.Set("scope", r.scope);
+  o.Set("type", r.type);
+  o.Set("flags", r.flags);
+  return o;
+}
+
+}  // namespace nk::napi

@@ -1,0 +1,28 @@
+// JS values <-> the plain C++ request and reply structs.
+#pragma once
+
+#include <napi.h>
+
+#include <optional>
+#include <string>
+
+#include "../rtnl/addr.h"
+#include "../rtnl/link.h"
+#include "../rtnl/route.h"
+
+namespace nk::napi {
+
+std::optional<std::string> OptString(const Napi::Object& o, const char* key);
+std::optional<uint32_t> OptU32(const Napi::Object& o, const char* key);
+std::optional<int32_t> OptI32(const Napi::Object& o, const char* key);
+std::optional<bool> OptBool(const Napi::Object& o, const char* key);
+
+rtnl::LinkSpec ToLinkSpec(const Napi::Object& o);
+rtnl::AddrSpec ToAddrSpec(const Napi::Object& o);
+rtnl::RouteSpec ToRouteSpec(const Napi::Object& o);
+
+Napi::Object FromLink(Napi::Env env, const rtnl::LinkInfo& l);
+Napi::Object FromAddr(Napi::Env env, const rtnl::AddrInfo& a);
+Napi::Object FromRoute(Napi::Env env, const rtnl::RouteInfo& r);
+
+}  // namespace nk::napi

@@ -1,0 +1,265 @@
+#include "socket.h"
+
+#include <linux/netlink.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <unordered_map>
+
+#include "attr.h"
+#include "error.h"
+
+#ifndef NETLINK_EXT_ACK
+#define NETLINK_EXT_ACK 11
+#endif
+#ifndef NETLINK_GET_STRICT_CHK
+#define NETLINK_GET_STRICT_CHK 12
+#endif
+#ifndef NLM_F_CAPPED
+#define NLM_F_CAPPED 0x100
+#endif
+#ifndef NLM_F_ACK_TLVS
+#define NLM_F_ACK_TLVS 0x200
+#endif
+
+namespace nk::nl {
+
+namespace {
+constexpr size_t kRecvBuf = 256 * 1024;
+constexpr size_t kMaxSendBytes = 48 * 1024;  // one sendmsg: well under the socket's sndbuf
+constexpr size_t kMaxSendMsgs = 512;
+constexpr int kDumpRetries = 10;
+constexpr int kSockBuf = 4 * 1024 * 1024;
+}  // namespace
+
+Socket::Socket(int protocol) : protocol_(protocol), buf_(kRecvBuf) {
+  fd_ = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
+  if (fd_ < 0) ThrowErrno("socket", "AF_NETLINK");
+  int one = 1;
+  // Best effort: older kernels lack some of these; the code copes without them.
+  setsockopt(fd_, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+  setsockopt(fd_, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+  if (protocol == NETLINK_ROUTE) setsockopt(fd_, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
+  int sz = kSockBuf;
+  if (setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) != 0)
+    setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+  if (setsockopt(fd_, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) != 0)
+    setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+  // A kernel that never answers must not hang a worker thread forever.
+  timeval tv{30, 0};
+  setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+
+  sockaddr_nl sa{};
+  sa.nl_family = AF_NETLINK;
+  if (::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
+    int e = errno;
+    ::close(fd_);
+    throw SysError(e, "bind", "AF_NETLINK");
+  }
+  socklen_t sl = sizeof(sa);
+  if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &sl) != 0) {
+    int e = errno;
+    ::close(fd_);
+    throw SysError(e, "getsockname", "AF_NETLINK");
+  }
+  portId_ = sa.nl_pid;
+  seq_ = static_cast<uint32_t>(::time(nullptr));
+}
+
+Socket::~Socket() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+int ParseAck(const uint8_t* payload, size_t len, uint16_t flags, bool isDone, std::string* extack) {
+  int error = 0;
+  size_t tlvOff = 0;
+  if (isDone) {
+    if (len >= sizeof(int)) {
+      std::memcpy(&error, payload, sizeof(int));
+      tlvOff = sizeof(int);
+    }
+  } else {
+    if (len < sizeof(nlmsgerr)) return EPROTO;
+    nlmsgerr e;
+    std::memcpy(&e, payload, sizeof(e));
+    error = e.error;
+    tlvOff = (flags & NLM_F_CAPPED) ? sizeof(nlmsgerr)
+                                    : sizeof(nlmsgerr) - sizeof(nlmsghdr) + e.msg.nlmsg_len;
+    tlvOff = Align(tlvOff);
+  }
+  if (extack && (flags & NLM_F_ACK_TLVS) && tlvOff < len) {
+    AttrIter it(payload + tlvOff, len - tlvOff);
+    Attr a;
+    while (it.Next(a)) {
+      if (a.type == NLMSGERR_ATTR_MSG) *extack = a.Str();
+    }
+  }
+  return error < 0 ? -error : error;
+}
+
+size_t Socket::Receive() {
+  for (;;) {
+    sockaddr_nl from{};
+    iovec iov{buf_.data(), buf_.size()};
+    msghdr mh{};
+    mh.msg_name = &from;
+    mh.msg_namelen = sizeof(from);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    ssize_t n = ::recvmsg(fd_, &mh, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) throw SysError(ETIMEDOUT, "recvmsg", "netlink reply");
+      ThrowErrno("recvmsg", "netlink");
+    }
+    stats_.recvs++;
+    if (mh.msg_flags & MSG_TRUNC) throw SysError(EMSGSIZE, "recvmsg", "netlink reply truncated");
+    if (from.nl_pid != 0) {  // not from the kernel: ignore
+      stats_.staleDropped++;
+      continue;
+    }
+    return static_cast<size_t>(n);
+  }
+}
+
+void Socket::SendGroup(std::vector<Request>& reqs, size_t begin, size_t end, std::vector<Reply>& out) {
+  std::unordered_map<uint32_t, size_t> pending;  // seq -> request index
+  std::vector<iovec> iov;
+  iov.reserve(end - begin);
+  for (size_t i = begin; i < end; i++) {
+    auto* h = reinterpret_cast<nlmsghdr*>(reqs[i].msg.data());
+    h->nlmsg_seq = ++seq_;
+    h->nlmsg_pid = 0;
+    h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+    pending[h->nlmsg_seq] = i;
+    iov.push_back(iovec{reqs[i].msg.data(), reqs[i].msg.size()});
+  }
+  sockaddr_nl to{};
+  to.nl_family = AF_NETLINK;
+  msghdr mh{};
+  mh.msg_name = &to;
+  mh.msg_namelen = sizeof(to);
+  mh.msg_iov = iov.data();
+  mh.msg_iovlen = iov.size();
+  for (;;) {
+    ssize_t n = ::sendmsg(fd_, &mh, 0);
+    if (n >= 0) break;
+    if (errno == EINTR) continue;
+    ThrowErrno("sendmsg", "netlink");
+  }
+  stats_.sends++;
+
+  std::vector<MsgView> msgs;
+  while (!pending.empty()) {
+    size_t n = Receive();
+    msgs.clear();
+    bool whole = SplitMessages(buf_.data(), n, msgs);
+    for (const MsgView& m : msgs) {
+      if (m.hdr->nlmsg_pid != portId_) {
+        stats_.staleDropped++;
+        continue;
+      }
+      auto it = pending.find(m.hdr->nlmsg_seq);
+      if (it == pending.end()) {  // a late reply to an earlier, abandoned request
+        stats_.staleDropped++;
+        continue;
+      }
+      Reply& r = out[it->second];
+      if (m.hdr->nlmsg_type == NLMSG_ERROR) {
+        r.err = ParseAck(m.payload, m.payloadLen, m.hdr->nlmsg_flags, false, &r.extack);
+        pending.erase(it);
+      } else if (m.hdr->nlmsg_type == NLMSG_DONE || m.hdr->nlmsg_type == NLMSG_NOOP) {
+        continue;
+      } else if (m.hdr->nlmsg_type == NLMSG_OVERRUN) {
+        throw SysError(ENOBUFS, reqs[it->second].op, "netlink overrun");
+      } else {
+        r.messages.emplace_back(reinterpret_cast<const uint8_t*>(m.hdr),
+                                reinterpret_cast<const uint8_t*>(m.hdr) + m.hdr->nlmsg_len);
+      }
+    }
+    if (!whole) throw SysError(EPROTO, "recvmsg", "malformed netlink reply");
+  }
+}
+
+void Socket::RunDump(Request& req, Reply& out) {
+  for (int attempt = 0; attempt <= kDumpRetries; attempt++) {
+    out = Reply{};
+    auto* h = reinterpret_cast<nlmsghdr*>(req.msg.data());
+    h->nlmsg_seq = ++seq_;
+    h->nlmsg_pid = 0;
+    h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_DUMP;
+    uint32_t seq = h->nlmsg_seq;
+    sockaddr_nl to{};
+    to.nl_family = AF_NETLINK;
+    for (;;) {
+      ssize_t n = ::sendto(fd_, req.msg.data(), req.msg.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof(to));
+      if (n >= 0) break;
+      if (errno == EINTR) continue;
+      ThrowErrno("sendto", "netlink dump");
+    }
+    stats_.sends++;
+    bool done = false, interrupted = false;
+    std::vector<MsgView> msgs;
+    while (!done) {
+      size_t n = Receive();
+      msgs.clear();
+      bool whole = SplitMessages(buf_.data(), n, msgs);
+      for (const MsgView& m : msgs) {
+        if (m.hdr->nlmsg_pid != portId_ || m.hdr->nlmsg_seq != seq) {
+          stats_.staleDropped++;
+          continue;
+        }
+        if (m.hdr->nlmsg_flags & NLM_F_DUMP_INTR) interrupted = true;
+        if (m.hdr->nlmsg_type == NLMSG_DONE) {
+          out.err = ParseAck(m.payload, m.payloadLen, m.hdr->nlmsg_flags, true, &out.extack);
+          done = true;
+        } else if (m.hdr->nlmsg_type == NLMSG_ERROR) {
+          out.err = ParseAck(m.payload, m.payloadLen, m.hdr->nlmsg_flags, false, &out.extack);
+          done = true;
+        } else if (m.hdr->nlmsg_type == NLMSG_NOOP) {
+          continue;
+        } else if (m.hdr->nlmsg_type == NLMSG_OVERRUN) {
+          throw SysError(ENOBUFS, req.op, "netlink overrun");
+        } else {
+          out.messages.emplace_back(reinterpret_cast<const uint8_t*>(m.hdr),
+                                    reinterpret_cast<const uint8_t*>(m.hdr) + m.hdr->nlmsg_len);
+        }
+        if (done) break;
+      }
+      if (!whole) throw SysError(EPROTO, "recvmsg", "malformed netlink dump");
+    }
+    if (!interrupted || out.err != 0) return;
+    stats_.dumpRetries++;
+  }
+  out = Reply{};
+  out.err = EINTR;
+  out.extack = "dump kept being interrupted by concurrent changes";
+}
+
+std::vector<Reply> Socket::Transact(std::vector<Request>& reqs) {
+  std::vector<Reply> out(reqs.size());
+  size_t i = 0;
+  while (i < reqs.size()) {
+    if (reqs[i].dump) {
+      RunDump(reqs[i], out[i]);
+      i++;
+      continue;
+    }
+    size_t j = i, bytes = 0;
+    while (j < reqs.size() && !reqs[j].dump && j - i < kMaxSendMsgs &&
+           (j == i || bytes + reqs[j].msg.size() <= kMaxSendBytes)) {
+      bytes += reqs[j].msg.size();
+      j++;
+    }
+    SendGroup(reqs, i, j, out);
+    i = j;
+  }
+  return out;
+}
+
+}  // namespace nk::nl

@@ -1,0 +1,69 @@
+// A netlink socket with pipelined request/acknowledge transactions and safe dumps.
+// Plain C++: no N-API. A socket stays in the network namespace it was opened in, so
+// it can be used from any thread once open (see native/ns/).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace nk::nl {
+
+struct Request {
+  std::vector<uint8_t> msg;  // a finished message (MsgBuilder::Finish); seq and pid are set here
+  bool dump = false;         // NLM_F_DUMP: answered by many messages and NLMSG_DONE
+  bool wantReply = false;    // a GET that is answered by one message before its ACK
+  std::string op;            // the operation's name for errors ("RTM_NEWLINK")
+};
+
+struct Reply {
+  int err = 0;                                // positive errno, 0 on success
+  std::string extack;                         // kernel extended-ACK message, if any
+  std::vector<std::vector<uint8_t>> messages; // data messages (GET and dump replies), whole nlmsghdr each
+};
+
+struct SocketStats {
+  uint64_t sends = 0, recvs = 0, dumpRetries = 0, staleDropped = 0;
+};
+
+class Socket {
+ public:
+  // Opens an AF_NETLINK socket of `protocol` in the calling thread's network namespace,
+  // with NETLINK_EXT_ACK, NETLINK_CAP_ACK and NETLINK_GET_STRICT_CHK (when available).
+  explicit Socket(int protocol);
+  ~Socket();
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+
+  // Sends the requests, pipelining consecutive non-dump requests in one sendmsg, and
+  // collects one Reply per request in order. Dumps run one at a time and are retried
+  // when the kernel marks them NLM_F_DUMP_INTR; a dump that stays interrupted fails
+  // with EINTR rather than returning partial data. Every reply's sender (the kernel,
+  // port 0), port id and sequence number are checked; stale replies are dropped.
+  // Throws SysError for socket failures; kernel refusals land in Reply::err.
+  std::vector<Reply> Transact(std::vector<Request>& reqs);
+
+  // Sends one pre-framed batch (nfnetlink) and collects the acks of the messages that
+  // carry NLM_F_ACK, in order of their sequence numbers; used by native/nft.
+  uint32_t portId() const { return portId_; }
+  int fd() const { return fd_; }
+  const SocketStats& stats() const { return stats_; }
+
+ private:
+  void SendGroup(std::vector<Request>& reqs, size_t begin, size_t end, std::vector<Reply>& out);
+  void RunDump(Request& req, Reply& out);
+  size_t Receive();  // one datagram into buf_, returns its length
+
+  int fd_ = -1;
+  int protocol_;
+  uint32_t portId_ = 0;
+  uint32_t seq_;
+  std::vector<uint8_t> buf_;
+  SocketStats stats_;
+};
+
+// Parses the error/ack payload of an NLMSG_ERROR or NLMSG_DONE message: positive errno
+// (0 for an ACK) and the extended-ACK text. Exposed for tests.
+int ParseAck(const uint8_t* payload, size_t len, uint16_t flags, bool isDone, std::string* extack);
+
+}  // namespace nk::nl

@@ -1,0 +1,154 @@
+#include "netns.h"
+
+#include <fcntl.h>
+#include <linux/nsfs.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "../nl/error.h"
+#include "thread.h"
+
+#ifndef NSFS_MAGIC
+#define NSFS_MAGIC 0x6e736673
+#endif
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
+#endif
+
+namespace nk::ns {
+
+namespace {
+
+void FillId(int fd, NsId* id) {
+  struct stat st;
+  if (::fstat(fd, &st) == 0 && id) {
+    id->dev = st.st_dev;
+    id->ino = st.st_ino;
+  }
+}
+
+// Makes `dir` a shared mount point as iproute2 does, so named namespaces propagate to
+// every mount namespace (and `ip netns` sees ours).
+void PrepareDir(const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) ThrowErrno("mkdir", dir);
+  if (::mount("", dir.c_str(), "none", MS_SHARED | MS_REC, nullptr) == 0) return;
+  if (errno != EINVAL) ThrowErrno("mount", dir + " (make shared)");
+  // Not a mount point yet: bind it onto itself, then make it shared.
+  if (::mount(dir.c_str(), dir.c_str(), "none", MS_BIND | MS_REC, nullptr) != 0) ThrowErrno("mount", dir + " (bind)");
+  if (::mount("", dir.c_str(), "none", MS_SHARED | MS_REC, nullptr) != 0) ThrowErrno("mount", dir + " (make shared)");
+}
+
+}  // namespace
+
+int CreateNamed(const std::string& dir, const std::string& name, NsId* id) {
+  PrepareDir(dir);
+  std::string path = dir + "/" + name;
+  int f = ::open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+  if (f < 0) ThrowErrno("open", path);
+  ::close(f);
+  if (::unshare(CLONE_NEWNET) != 0) {
+    int e = errno;
+    ::unlink(path.c_str());
+    throw SysError(e, "unshare", "CLONE_NEWNET");
+  }
+  // This worker now lives in the new namespace until ReturnHome().
+  int fd = -1;
+  int err = 0;
+  std::string what;
+  if (::mount("/proc/thread-self/ns/net", path.c_str(), "none", MS_BIND, nullptr) != 0) {
+    err = errno;
+    what = "mount";
+  } else {
+    fd = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      err = errno;
+      what = "open";
+      ::umount2(path.c_str(), MNT_DETACH);
+    }
+  }
+  ReturnHome();
+  if (fd < 0) {
+    ::unlink(path.c_str());
+    throw SysError(err, what, path);
+  }
+  FillId(fd, id);
+  return fd;
+}
+
+int OpenNetns(const std::string& path, NsId* id) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) ThrowErrno("open", path);
+  struct statfs sfs;
+  if (::fstatfs(fd, &sfs) != 0 || (sfs.f_type != NSFS_MAGIC && sfs.f_type != PROC_SUPER_MAGIC)) {
+    ::close(fd);
+    throw SysError(EINVAL, "open", path + " is not a namespace file");
+  }
+  int type = ::ioctl(fd, NS_GET_NSTYPE);
+  if (type != CLONE_NEWNET) {
+    ::close(fd);
+    throw SysError(EINVAL, "open", path + " is not a network namespace");
+  }
+  FillId(fd, id);
+  return fd;
+}
+
+bool DeleteNamed(const std::string& dir, const std::string& name) {
+  std::string path = dir + "/" + name;
+  ::umount2(path.c_str(), MNT_DETACH);  // EINVAL if not mounted: fine, still unlink
+  if (::unlink(path.c_str()) != 0) {
+    if (errno == ENOENT) return false;
+    ThrowErrno("unlink", path);
+  }
+  return true;
+}
+
+namespace {
+int OpenSysctl(int nsfd, const std::string& rel, int flags) {
+  std::string path = "/proc/sys/net/" + rel;
+  int fd;
+  {
+    InNetns in(nsfd);  // /proc/sys/net shows the namespace of the task that opens it
+    fd = ::open(path.c_str(), flags | O_CLOEXEC);
+    if (fd < 0) ThrowErrno("open", path);
+  }
+  return fd;
+}
+}  // namespace
+
+std::string SysctlRead(int nsfd, const std::string& rel) {
+  int fd = OpenSysctl(nsfd, rel, O_RDONLY);
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      ::close(fd);
+      throw SysError(e, "read", "/proc/sys/net/" + rel);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+void SysctlWrite(int nsfd, const std::string& rel, const std::string& value) {
+  int fd = OpenSysctl(nsfd, rel, O_WRONLY);
+  std::string v = value + "\n";
+  ssize_t n = ::write(fd, v.data(), v.size());
+  int e = errno;
+  ::close(fd);
+  if (n < 0) throw SysError(e, "write", "/proc/sys/net/" + rel);
+}
+
+}  // namespace nk::ns

@@ -1,0 +1,33 @@
+// Named network namespaces exactly as iproute2 makes them, opening by path, sysctls.
+// Plain C++; every function here runs on a ThreadPool worker (native/ns/thread.h).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace nk::ns {
+
+struct NsId {
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+};
+
+// `ip netns add NAME`: /run/netns made a shared mount (once), an empty file
+// /run/netns/NAME, unshare(CLONE_NEWNET) on this worker, the new namespace bind-mounted
+// onto the file, then the worker goes home. Returns an O_CLOEXEC fd of the namespace.
+// On failure nothing is left behind (the file is unmounted and removed).
+int CreateNamed(const std::string& dir, const std::string& name, NsId* id);
+
+// Opens a namespace file (a name's file, /proc/PID/ns/net, ...) and checks it is a network
+// namespace. Returns an O_CLOEXEC fd.
+int OpenNetns(const std::string& path, NsId* id);
+
+// `ip netns del NAME`: lazy unmount, then unlink. Returns false if it did not exist.
+bool DeleteNamed(const std::string& dir, const std::string& name);
+
+// net.* sysctls read and written inside the namespace `fd` (the file is opened there).
+// `rel` is the path below /proc/sys/net, already validated ("ipv4/ip_forward").
+std::string SysctlRead(int fd, const std::string& rel);
+void SysctlWrite(int fd, const std::string& rel, const std::string& value);
+
+}  // namespace nk::ns

@@ -1,0 +1,68 @@
+// rtnetlink links: RTM_NEWLINK / RTM_DELLINK / RTM_GETLINK encoders and the link decoder.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "../nl/socket.h"
+
+namespace nk::rtnl {
+
+struct VethPeerSpec {
+  std::string name;
+  int nsFd = -1;  // IFLA_NET_NS_FD: the peer is created directly inside this namespace
+  std::optional<uint32_t> mtu;
+  std::optional<std::vector<uint8_t>> mac;
+  // No `up` here: the kernel opens a new veth end before its peer is linked, so IFF_UP on
+  // the peer fails with ENOTCONN. Bring the peer up with a second message.
+};
+
+// One change to a link, or the description of a new one (kind set, create = true).
+struct LinkSpec {
+  int32_t index = 0;                    // the link to change (0: by name / a new link)
+  std::string name;                     // IFLA_IFNAME: new link's name, lookup name, or new name (rename)
+  std::string kind;                     // IFLA_INFO_KIND for a new link: "veth", "bridge", ...
+  std::optional<uint32_t> mtu;
+  std::optional<std::vector<uint8_t>> mac;
+  std::optional<bool> up;
+  std::optional<int32_t> master;        // ifindex of the master; 0 detaches
+  std::optional<std::string> alias;     // IFLA_IFALIAS ("" clears)
+  int nsFd = -1;                        // IFLA_NET_NS_FD: move into (or create in) this namespace
+  std::optional<VethPeerSpec> peer;     // kind "veth"
+  std::optional<bool> stp;              // kind "bridge": IFLA_BR_STP_STATE
+  std::optional<bool> vlanFiltering;    // kind "bridge": IFLA_BR_VLAN_FILTERING
+  std::optional<bool> hairpin;          // bridge port: IFLA_BRPORT_MODE
+  std::optional<bool> isolated;         // bridge port: IFLA_BRPORT_ISOLATED
+};
+
+struct LinkInfo {
+  int32_t index = 0;
+  std::string name;
+  std::string kind;        // IFLA_INFO_KIND ("" for physical/loopback)
+  std::string slaveKind;   // IFLA_INFO_SLAVE_KIND ("bridge" for a bridge port)
+  uint32_t mtu = 0;
+  std::vector<uint8_t> mac;
+  uint32_t flags = 0;      // ifi_flags (IFF_UP, IFF_LOWER_UP...)
+  uint8_t operState = 0;   // IF_OPER_*
+  int32_t master = 0;
+  int32_t link = 0;        // IFLA_LINK (veth peer's ifindex)
+  std::optional<int32_t> linkNetnsId;
+  std::string alias;
+  uint16_t type = 0;       // ifi_type (ARPHRD_*)
+  std::optional<bool> stp, vlanFiltering;   // bridge
+  std::optional<bool> hairpin, isolated;    // bridge port
+};
+
+// create: NLM_F_CREATE|NLM_F_EXCL with IFLA_LINKINFO; otherwise a change of an existing link.
+std::vector<uint8_t> EncodeNewLink(const LinkSpec& s, bool create);
+// A second message for the bridge-port flags of `s` (IFLA_INFO_SLAVE_DATA), or empty when none.
+std::vector<uint8_t> EncodeBridgePort(const LinkSpec& s);
+std::vector<uint8_t> EncodeDelLink(int32_t index, const std::string& name);
+std::vector<uint8_t> EncodeGetLink(int32_t index, const std::string& name);
+std::vector<uint8_t> EncodeDumpLinks();
+// Decodes an RTM_NEWLINK message (whole, with nlmsghdr). False if malformed.
+bool DecodeLink(const uint8_t* msg, size_t len, LinkInfo& out);
+
+}  // namespace nk::rtnl
