@@ -1,0 +1,66 @@
+import * as util from 'node:util'
+
+/**
+ * A refusal from the kernel, shaped like Node's system errors: `code` ('EEXIST'), `errno`
+ * (negative), `syscall` (the netlink operation, 'RTM_NEWLINK'), the object it concerned and
+ * the kernel's extended-ACK text when it sent one.
+ */
+export class NetlinkError extends Error {
+  readonly code: string
+  readonly errno: number
+  readonly syscall: string
+  readonly object: string | undefined
+  readonly extack: string | undefined
+  constructor(opts: { errno: number; syscall: string; object?: string; extack?: string; strerror?: string }) {
+    const errno = opts.errno > 0 ? -opts.errno : opts.errno
+    let code: string
+    try { code = util.getSystemErrorName(errno) } catch { code = `E${-errno}` }
+    const what = opts.strerror ?? code
+    super(`${opts.syscall}${opts.object ? ` ${opts.object}` : ''}: ${what}${opts.extack ? ` (${opts.extack})` : ''}`)
+    this.name = 'NetlinkError'
+    this.code = code
+    this.errno = errno
+    this.syscall = opts.syscall
+    this.object = opts.object
+    this.extack = opts.extack
+  }
+}
+
+/** A library state error; `code` is one of the ERR_NETNS_KIT_* codes. */
+export class NetnsKitError extends Error {
+  readonly code: string
+  constructor(code: string, message: string) {
+    super(message)
+    this.name = 'NetnsKitError'
+    this.code = code
+  }
+}
+
+/** Missing root or capabilities; `missing` names them (CAP_NET_ADMIN, CAP_SYS_ADMIN). */
+export class PrivilegeError extends NetnsKitError {
+  readonly missing: string[]
+  constructor(missing: string[], action: string) {
+    super('ERR_NETNS_KIT_PRIVILEGES',
+      `netns-kit needs ${missing.join(' and ')} to ${action}: run as root or grant ${missing.join(' + ')} ` +
+      `(for example: setcap cap_net_admin,cap_sys_admin+ep $(command -v node))`)
+    this.name = 'PrivilegeError'
+    this.missing = missing
+  }
+}
+
+type CodedError = (TypeError | RangeError) & { code: string }
+
+/** Bad input: TypeError with code ERR_INVALID_ARG_VALUE (or ERR_INVALID_ARG_TYPE). */
+export function invalidArg(name: string, value: unknown, reason: string, code = 'ERR_INVALID_ARG_VALUE'): CodedError {
+  const shown = typeof value === 'string' ? `'${value}'` : util.inspect(value)
+  const e = new TypeError(`The argument '${name}' ${reason}. Received ${shown}`) as CodedError
+  e.code = code
+  return e
+}
+
+/** Out of range: RangeError with code ERR_OUT_OF_RANGE. */
+export function outOfRange(name: string, range: string, value: unknown): CodedError {
+  const e = new RangeError(`The value of '${name}' is out of range. It must be ${range}. Received ${util.inspect(value)}`) as CodedError
+  e.code = 'ERR_OUT_OF_RANGE'
+  return e
+}

@@ -1,0 +1,274 @@
+import { spawn as spawnChild, type ChildProcess, type SpawnOptions } from 'node:child_process'
+import * as fs from 'node:fs/promises'
+import * as path from 'node:path'
+import { execHelperPath, native, type NsHandle, type NativeLink } from './native/binding'
+import { addressInfo, routeInfo } from './convert'
+import { NetnsKitError, invalidArg } from './errors'
+import { nsHandles } from './internal'
+import { Link, linkFromNative } from './link'
+import { requireCapabilities } from './privileges'
+import { getLink, listAddrs, listLinks, listRoutes, run, runOne, toError } from './rtnl'
+import { checkIfName, checkInt, checkIp, checkNsName, checkSysctlValue, parseCidr, sysctlPath } from './validate'
+import type { AddressInfo, RouteInfo, RouteSpec } from './types'
+
+/** Where named namespaces live, as for iproute2. */
+export const NETNS_RUN_DIR = '/run/netns'
+
+export interface NamespaceRoutes {
+  /** `ip route add ...` */
+  add(r: RouteSpec): Promise<void>
+  /** `ip route replace ...` */
+  replace(r: RouteSpec): Promise<void>
+  /** `ip route del ...` */
+  delete(r: RouteSpec): Promise<void>
+  /** `ip route show [table T]`: table main unless `table` is given (0: every table). */
+  list(filter?: { family?: 4 | 6; table?: number }): Promise<RouteInfo[]>
+}
+
+export interface NamespaceSysctl {
+  /** `ip netns exec NS sysctl -n KEY` */
+  get(key: string): Promise<string>
+  /** `ip netns exec NS sysctl -w KEY=VALUE` */
+  set(key: string, value: string | number): Promise<void>
+}
+
+/**
+ * A network namespace, held open by an O_CLOEXEC fd with an rtnetlink socket opened inside
+ * it. Named namespaces are exactly iproute2's: `ip netns list/exec/del` work on ours and
+ * Namespace.open() works on theirs.
+ */
+export class Namespace {
+  readonly name: string | undefined
+  readonly path: string
+  readonly id: bigint
+  readonly #dev: bigint
+  readonly #owned: boolean
+  #closed = false
+  #deleted = false
+
+  private constructor(handle: NsHandle, name: string | undefined, nsPath: string, owned: boolean) {
+    nsHandles.set(this, handle)
+    this.name = name
+    this.path = nsPath
+    this.id = handle.ino
+    this.#dev = handle.dev
+    this.#owned = owned
+  }
+
+  /** `ip netns add NAME` (and `ip -n NAME link set lo up` unless `loopback: false`). */
+  static async create(name: string, opts: { loopback?: boolean } = {}): Promise<Namespace> {
+    checkNsName(name)
+    if (opts.loopback !== undefined && typeof opts.loopback !== 'boolean') throw invalidArg('opts.loopback', opts.loopback, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
+    requireCapabilities(['CAP_SYS_ADMIN', 'CAP_NET_ADMIN'], `create the namespace '${name}'`)
+    let h: NsHandle
+    try {
+      h = await native().createNamespace(NETNS_RUN_DIR, name, opts.loopback !== false)
+    } catch (e) {
+      throw toError(e as Record<string, never>, name, `create the namespace '${name}'`)
+    }
+    return new Namespace(h, name, path.join(NETNS_RUN_DIR, name), true)
+  }
+
+  /** A name under /run/netns (`ip netns add` made it), or any namespace file path such as /proc/PID/ns/net. */
+  static async open(nameOrPath: string): Promise<Namespace> {
+    if (typeof nameOrPath !== 'string' || nameOrPath.length === 0) throw invalidArg('nameOrPath', nameOrPath, 'must be a namespace name or path')
+    const isPath = nameOrPath.includes('/')
+    if (!isPath) checkNsName(nameOrPath, 'nameOrPath')
+    const p = isPath ? nameOrPath : path.join(NETNS_RUN_DIR, nameOrPath)
+    let h: NsHandle
+    try {
+      h = await native().openNamespace(p)
+    } catch (e) {
+      const err = e as { errno?: number }
+      if (err.errno === -2) throw new NetnsKitError('ERR_NETNS_KIT_NO_NAMESPACE', `no network namespace ${isPath ? `at ${p}` : `named '${nameOrPath}' (${p})`}`)
+      throw toError(e as Record<string, never>, p)
+    }
+    return new Namespace(h, isPath ? undefined : nameOrPath, p, false)
+  }
+
+  /** The network namespace of process `pid` (/proc/PID/ns/net). */
+  static async fromPid(pid: number): Promise<Namespace> {
+    checkInt(pid, 'pid', 1, 2 ** 22)
+    return Namespace.open(`/proc/${pid}/ns/net`)
+  }
+
+  /** The namespace this process runs in. */
+  static async current(): Promise<Namespace> {
+    return Namespace.open('/proc/self/ns/net')
+  }
+
+  /** `ip netns list`: the names under /run/netns. */
+  static async list(): Promise<string[]> {
+    try {
+      return (await fs.readdir(NETNS_RUN_DIR)).sort()
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return []
+      throw e
+    }
+  }
+
+  /** `ip netns del NAME` by name, without opening it; idempotent. Returns whether it existed. */
+  static async deleteNamed(name: string): Promise<boolean> {
+    checkNsName(name)
+    try {
+      return await native().deleteNamespace(NETNS_RUN_DIR, name)
+    } catch (e) {
+      throw toError(e as Record<string, never>, name, `delete the namespace '${name}'`)
+    }
+  }
+
+  /** Same kernel namespace (device and inode of the namespace file). */
+  equals(other: Namespace): boolean {
+    return other instanceof Namespace && this.id === other.id && this.#dev === other.#dev
+  }
+
+  /** `ip netns del NAME`; idempotent. The kernel frees the namespace once nothing uses it. */
+  async delete(): Promise<void> {
+    if (!this.name || !this.path.startsWith(NETNS_RUN_DIR + '/')) {
+      throw new NetnsKitError('ERR_NETNS_KIT_UNNAMED', `the namespace at ${this.path} has no name under ${NETNS_RUN_DIR}: close() it instead`)
+    }
+    if (!this.#deleted) {
+      await Namespace.deleteNamed(this.name)
+      this.#deleted = true
+    }
+    await this.close()
+  }
+
+  /** Releases our handles (fd, sockets); the namespace itself stays. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await nsHandles.get(this)!.close()
+  }
+
+  /** Deletes the namespace if this object created it, else closes it. Safe to call twice. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#owned) await this.delete()
+    else await this.close()
+  }
+
+  /**
+   * `ip netns exec NAME COMMAND ARGS...`: an ordinary ChildProcess running inside this
+   * namespace, started through the nk-exec helper (setns, a private mount namespace with
+   * /sys remounted, then execvp). No namespace fd leaks into the command. A command that
+   * cannot be started exits with status 127.
+   */
+  spawn(command: string, args: readonly string[] = [], options: SpawnOptions = {}): ChildProcess {
+    if (typeof command !== 'string' || command.length === 0) throw invalidArg('command', command, 'must be a non-empty string')
+    if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) throw invalidArg('args', args, 'must be an array of strings', 'ERR_INVALID_ARG_TYPE')
+    if (this.#closed) throw new NetnsKitError('ERR_NETNS_KIT_CLOSED', `the namespace ${this.name ?? this.path} is closed`)
+    const fd = nsHandles.get(this)!.fd
+    // The helper opens our own fd through /proc, so it enters exactly this namespace.
+    const helperArgs = [`/proc/${process.pid}/fd/${fd}`, ...(this.name ? ['--name', this.name] : []), '--', command, ...args]
+    if (options.shell) throw invalidArg("options.shell", options.shell, "is not supported: pass the shell as the command")
+    return spawnChild(execHelperPath(), helperArgs, options)
+  }
+
+  /** `ip -n NAME link` */
+  async links(): Promise<Link[]> {
+    return (await listLinks(this)).map((l) => linkFromNative(this, l))
+  }
+
+  /** `ip -n NAME link show DEV`, by name or ifindex. */
+  async link(nameOrIndex: string | number): Promise<Link> {
+    if (typeof nameOrIndex === 'number') checkInt(nameOrIndex, 'nameOrIndex', 1, 2 ** 31 - 1)
+    else checkIfName(nameOrIndex, 'nameOrIndex')
+    return linkFromNative(this, await getLink(this, nameOrIndex))
+  }
+
+  /** `ip -n NAME addr` */
+  async addresses(): Promise<AddressInfo[]> {
+    const [addrs, links] = await run([{ ns: this, op: 'addr.list' }, { ns: this, op: 'link.list' }])
+    const names = new Map((links as NativeLink[]).map((l) => [l.index, l.name]))
+    return (addrs as Parameters<typeof addressInfo>[0][]).map((a) => addressInfo(a, names))
+  }
+
+  readonly routes: NamespaceRoutes = {
+    add: (r) => this.#route('route.add', r),
+    replace: (r) => this.#route('route.replace', r),
+    delete: (r) => this.#route('route.delete', r),
+    list: async (filter = {}) => {
+      if (filter.family !== undefined && filter.family !== 4 && filter.family !== 6) throw invalidArg('filter.family', filter.family, 'must be 4 or 6')
+      const table = filter.table === undefined ? 254 : checkInt(filter.table, 'filter.table', 0, 2 ** 32 - 1)
+      const [routes, links] = await run([{ ns: this, op: 'route.list', family: filter.family }, { ns: this, op: 'link.list' }])
+      const names = new Map((links as NativeLink[]).map((l) => [l.index, l.name]))
+      return (routes as Parameters<typeof routeInfo>[0][])
+        .filter((r) => table === 0 || r.table === table)
+        .map((r) => routeInfo(r, names))
+    },
+  }
+
+  async #route(op: 'route.add' | 'route.replace' | 'route.delete', r: RouteSpec): Promise<void> {
+    const spec = await this.#routeSpec(r)
+    const desc = `${r.to}${r.via ? ` via ${r.via}` : ''}${r.dev ? ` dev ${typeof r.dev === 'string' ? r.dev : r.dev.name}` : ''}`
+    await runOne({ ns: this, op, ...spec, object: desc })
+  }
+
+  async #routeSpec(r: RouteSpec): Promise<Record<string, unknown>> {
+    if (!r || typeof r !== 'object') throw invalidArg('route', r, 'must be an object', 'ERR_INVALID_ARG_TYPE')
+    const spec: Record<string, unknown> = {}
+    const families = new Set<number>()
+    if (r.to === 'default') {
+      spec.dstLength = 0
+    } else {
+      const c = parseCidr(r.to, 'route.to')
+      spec.dst = c.address
+      spec.dstLength = c.prefixLength
+      families.add(c.family)
+    }
+    if (r.via !== undefined) { families.add(checkIp(r.via, 'route.via')); spec.gateway = r.via }
+    if (r.src !== undefined) { families.add(checkIp(r.src, 'route.src')); spec.prefsrc = r.src }
+    if (r.family !== undefined) {
+      if (r.family !== 4 && r.family !== 6) throw invalidArg('route.family', r.family, 'must be 4 or 6')
+      families.add(r.family)
+    }
+    if (families.size > 1) throw invalidArg('route', r, 'mixes IPv4 and IPv6 addresses')
+    spec.family = families.size ? [...families][0] : 4
+    if (r.metric !== undefined) spec.metric = checkInt(r.metric, 'route.metric', 0, 2 ** 32 - 1)
+    if (r.table !== undefined) spec.table = checkInt(r.table, 'route.table', 1, 2 ** 32 - 1)
+    if (r.dev !== undefined) {
+      if (typeof r.dev === 'string') spec.oif = (await getLink(this, checkIfName(r.dev, 'route.dev'))).index
+      else if (r.dev && typeof r.dev.index === 'number') spec.oif = r.dev.index
+      else throw invalidArg('route.dev', r.dev, 'must be an interface name or a Link')
+    }
+    if (r.to === 'default' && r.via === undefined && r.dev === undefined && r.src === undefined) {
+      throw invalidArg('route', r, "needs 'via' or 'dev'")
+    }
+    return spec
+  }
+
+  readonly sysctl: NamespaceSysctl = {
+    get: async (key) => {
+      const rel = sysctlPath(key)
+      try {
+        return await native().sysctlGet(nsHandles.get(this)!, rel)
+      } catch (e) {
+        throw toError(e as Record<string, never>, key)
+      }
+    },
+    set: async (key, value) => {
+      const rel = sysctlPath(key)
+      const v = checkSysctlValue(value)
+      try {
+        await native().sysctlSet(nsHandles.get(this)!, rel, v)
+      } catch (e) {
+        throw toError(e as Record<string, never>, key, `set ${key}`)
+      }
+    },
+  }
+
+  toString(): string { return `Namespace(${this.name ?? this.path})` }
+}
+
+let currentNs: Promise<Namespace> | undefined
+/** The shared handle of this process's own namespace, used where a `namespace` option is absent. */
+export function defaultNamespace(ns?: Namespace): Promise<Namespace> {
+  if (ns !== undefined) {
+    if (!(ns instanceof Namespace)) return Promise.reject(invalidArg('namespace', ns, 'must be a Namespace', 'ERR_INVALID_ARG_TYPE'))
+    return Promise.resolve(ns)
+  }
+  currentNs ??= Namespace.current()
+  return currentNs
+}
+
+export { Link }

@@ -1,0 +1,70 @@
+// The only file that loads the addon, and the only place with `any`.
+import * as path from 'node:path'
+import * as fs from 'node:fs'
+
+/** A network namespace held open by the addon (an O_CLOEXEC fd and its rtnetlink socket). */
+export interface NsHandle {
+  readonly fd: number
+  readonly ino: bigint
+  readonly dev: bigint
+  close(): Promise<void>
+}
+
+export interface NativeLink {
+  index: number; name: string; kind: string; slaveKind: string; mtu: number; mac: string; flags: number
+  operState: number; master: number; link: number; linkNetnsId?: number; alias: string; type: number
+  stp?: boolean; vlanFiltering?: boolean; hairpin?: boolean; isolated?: boolean
+}
+export interface NativeAddr {
+  index: number; family: 4 | 6; address: string; prefixLength: number; scope: number; flags: number
+  peer?: string; broadcast?: string; label?: string
+}
+export interface NativeRoute {
+  family: 4 | 6; dst: string; dstLength: number; gateway?: string; oif: number; metric?: number; table: number
+  prefsrc?: string; protocol: number; scope: number; type: number; flags: number
+}
+/** A kernel refusal of one operation in a pipelined call. */
+export interface NativeOpError { errno: number; syscall: string; strerror: string; extack?: string }
+export interface NativeNotRun { notRun: true }
+export type NativeResult = null | NativeLink | NativeLink[] | NativeAddr[] | NativeRoute[] | NativeOpError | NativeNotRun
+
+/** One rtnetlink operation; `ns` is the namespace whose socket carries it. */
+export interface NativeOp {
+  ns?: NsHandle
+  op: 'link.create' | 'link.set' | 'link.delete' | 'link.get' | 'link.list' | 'addr.add' | 'addr.delete' | 'addr.list'
+    | 'route.add' | 'route.replace' | 'route.delete' | 'route.list'
+  [key: string]: unknown
+}
+
+export interface NativeBinding {
+  createNamespace(dir: string, name: string, loopbackUp: boolean): Promise<NsHandle>
+  openNamespace(path: string): Promise<NsHandle>
+  deleteNamespace(dir: string, name: string): Promise<boolean>
+  sysctlGet(ns: NsHandle, rel: string): Promise<string>
+  sysctlSet(ns: NsHandle, rel: string, value: string): Promise<void>
+  rtnl(ops: NativeOp[]): Promise<NativeResult[]>
+  encode(op: NativeOp): Buffer[]
+  decode(kind: 'link' | 'addr' | 'route' | 'ack', msg: Buffer): Record<string, unknown> | null
+  threads(): { threads: number; jobs: number; discarded: number; homeIno: bigint; callerIno: bigint }
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const bindings: (opts: { bindings: string; module_root: string }) => any = require('bindings')
+
+/** The package's root folder (holds binding.gyp), from lib/native or dist/native. */
+export const packageRoot: string = path.resolve(__dirname, '..', '..')
+
+let loaded: NativeBinding | undefined
+export function native(): NativeBinding {
+  if (!loaded) loaded = bindings({ bindings: 'netns_kit', module_root: packageRoot }) as NativeBinding
+  return loaded
+}
+
+/** Path of the nk-exec helper built next to the addon by binding.gyp. */
+export function execHelperPath(): string {
+  for (const dir of ['build/Release', 'build/Debug']) {
+    const p = path.join(packageRoot, dir, 'nk-exec')
+    if (fs.existsSync(p)) return p
+  }
+  throw new Error(`netns-kit: the nk-exec helper was not built (looked in ${packageRoot}/build); run npm install`)
+}

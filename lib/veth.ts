@@ -1,0 +1,94 @@
+import { handleOf } from './internal'
+import { Link, linkFromNative } from './link'
+import { defaultNamespace, type Namespace } from './namespace'
+import { run, runOne } from './rtnl'
+import { checkBool, checkIfName, checkMac, checkMtu } from './validate'
+import { invalidArg } from './errors'
+import type { NativeLink } from './native/binding'
+
+export interface VethPairOptions {
+  /** Name of the end in `namespace` (the "host" end). */
+  name: string
+  namespace?: Namespace
+  mtu?: number
+  mac?: string
+  /** Bring the host end up in the same message. */
+  up?: boolean
+  /** Attach the host end to this bridge (or master ifindex) in the same message. */
+  master?: Link | number
+  peer: {
+    name: string
+    /** The peer is created directly inside this namespace (no create-then-move). */
+    namespace?: Namespace
+    mac?: string
+    /** Defaults to the host end's MTU. */
+    mtu?: number
+    /** Bring the peer up (a second message, pipelined in the same trip). */
+    up?: boolean
+  }
+}
+
+/** A veth pair: two links joined back to back, usually one in the host and one in a container. */
+export class VethPair {
+  /** The end named `name`, in `namespace`. */
+  readonly host: Link
+  /** The end created directly inside `peer.namespace`. */
+  readonly peer: Link
+
+  private constructor(host: Link, peer: Link) {
+    this.host = host
+    this.peer = peer
+  }
+
+  /**
+   * `ip -n NS link add NAME [mtu M] [address MAC] type veth peer name PEER netns PEERNS [address MAC]`:
+   * one RTM_NEWLINK, with the peer created directly inside its namespace.
+   */
+  static async create(opts: VethPairOptions): Promise<VethPair> {
+    if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
+    if (!opts.peer || typeof opts.peer !== 'object') throw invalidArg('opts.peer', opts.peer, 'must be an object with a name', 'ERR_INVALID_ARG_TYPE')
+    const name = checkIfName(opts.name, 'opts.name')
+    const peerName = checkIfName(opts.peer.name, 'opts.peer.name')
+    const mtu = opts.mtu === undefined ? undefined : checkMtu(opts.mtu, 'opts.mtu')
+    const peerMtu = opts.peer.mtu === undefined ? mtu : checkMtu(opts.peer.mtu, 'opts.peer.mtu')
+    const mac = opts.mac === undefined ? undefined : checkMac(opts.mac, 'opts.mac')
+    const peerMac = opts.peer.mac === undefined ? undefined : checkMac(opts.peer.mac, 'opts.peer.mac')
+    const up = checkBool(opts.up, 'opts.up')
+    const peerUp = checkBool(opts.peer.up, 'opts.peer.up')
+    let master: number | undefined
+    if (opts.master !== undefined) master = typeof opts.master === 'number' ? opts.master : opts.master.index
+    const ns = await defaultNamespace(opts.namespace)
+    const peerNs = opts.peer.namespace === undefined ? ns : await defaultNamespace(opts.peer.namespace)
+    const sameNs = peerNs.equals(ns)
+    if (sameNs && name === peerName) throw invalidArg('opts.peer.name', peerName, 'must differ from opts.name in the same namespace')
+    if (master !== undefined && opts.master instanceof Link && !opts.master.namespace.equals(ns)) {
+      throw invalidArg('opts.master', opts.master.name, `must be in the namespace of the host end`)
+    }
+
+    const results = await run([
+      {
+        ns, op: 'link.create', kind: 'veth', name, mtu, mac, up, master, object: name,
+        peer: { name: peerName, mtu: peerMtu, mac: peerMac, nsFd: sameNs ? undefined : handleOf(peerNs).fd },
+      },
+      { ns, op: 'link.get', name, object: name },
+      ...(peerUp ? [{ ns: peerNs, op: 'link.set' as const, name: peerName, up: true, object: peerName }] : []),
+      { ns: peerNs, op: 'link.get', name: peerName, object: peerName },
+    ]).catch(async (e: Error & { results?: unknown[] }) => {
+      // Created but a later step failed: remove the pair so nothing is left behind.
+      if (e.results && e.results[0] === null) await runOne({ ns, op: 'link.delete', name, ignoreMissing: true }).catch(() => {})
+      throw e
+    })
+    const host = results[1] as NativeLink
+    const peer = results[results.length - 1] as NativeLink
+    return new VethPair(linkFromNative(ns, host), linkFromNative(peerNs, peer))
+  }
+
+  /** `ip link del NAME`: removes both ends; idempotent. */
+  async delete(): Promise<void> {
+    await this.host.delete()
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.delete()
+  }
+}
