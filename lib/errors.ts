@@ -15,6 +15,7 @@ export class NetlinkError extends Error {
     const errno = opts.errno > 0 ? -opts.errno : opts.errno
     let code: string
     try { code = util.getSystemErrorName(errno) } catch { code = `E${-errno}` }
+    if (code === 'ENOTSUP') code = 'EOPNOTSUPP' // same number on Linux; the kernel's name for it
     const what = opts.strerror ?? code
     super(`${opts.syscall}${opts.object ? ` ${opts.object}` : ''}: ${what}${opts.extack ? ` (${opts.extack})` : ''}`)
     this.name = 'NetlinkError'

@@ -1,0 +1,205 @@
+import { strict as assert } from 'node:assert'
+import * as fs from 'node:fs'
+import { once } from 'node:events'
+import { Namespace, NetnsKitError } from '../../lib'
+import { Sandbox, ipj, sh, uniqueName } from '../helpers'
+
+async function output(ns: Namespace, cmd: string, args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  const p = ns.spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  p.stdout!.on('data', (d) => (stdout += d))
+  p.stderr!.on('data', (d) => (stderr += d))
+  const [code, signal] = (await once(p, 'exit')) as [number | null, NodeJS.Signals | null]
+  return { code, signal, stdout, stderr }
+}
+
+describe('Namespace', () => {
+  const sb = new Sandbox()
+  afterEach(() => sb.cleanup())
+
+  it('creates a named namespace exactly as `ip netns add` does, with loopback up', async () => {
+    const ns = await sb.ns()
+    assert.ok(ns.name)
+    assert.equal(ns.path, `/run/netns/${ns.name}`)
+    const list = (await sh('ip', ['netns', 'list'])).stdout
+    assert.match(list, new RegExp(`^${ns.name}\\b`, 'm'))
+    const [lo] = await ipj(ns, 'link', 'show', 'lo')
+    assert.ok(lo.flags.includes('UP'), 'lo is up')
+    // ip netns exec works on ours and sees the same namespace (inode)
+    const ino = (await sh('ip', ['netns', 'exec', ns.name!, 'stat', '-L', '-c', '%i', '/proc/self/ns/net'])).stdout.trim()
+    assert.equal(BigInt(ino), ns.id)
+    assert.equal(BigInt(fs.statSync(ns.path).ino), ns.id)
+  })
+
+  it('leaves loopback down when asked', async () => {
+    const ns = await sb.ns({ loopback: false })
+    const [lo] = await ipj(ns, 'link', 'show', 'lo')
+    assert.ok(!lo.flags.includes('UP'))
+  })
+
+  it('refuses a name that exists, leaving the existing namespace alone', async () => {
+    const ns = await sb.ns()
+    await assert.rejects(Namespace.create(ns.name!), (e: NodeJS.ErrnoException) => e.code === 'EEXIST')
+    const again = await Namespace.open(ns.name!)
+    assert.ok(again.equals(ns))
+    await again.close()
+  })
+
+  it('opens namespaces made by iproute2, by name, path and pid', async () => {
+    const name = uniqueName()
+    sb.names.add(name)
+    await sh('ip', ['netns', 'add', name])
+    const byName = await Namespace.open(name)
+    const byPath = await Namespace.open(`/run/netns/${name}`)
+    assert.ok(byName.equals(byPath))
+    assert.equal(byName.name, name)
+    assert.equal(byPath.name, undefined)
+    const child = byName.spawn('sleep', ['30'], { stdio: 'ignore' })
+    try {
+      await new Promise((r) => setTimeout(r, 100))
+      const byPid = await Namespace.fromPid(child.pid!)
+      assert.ok(byPid.equals(byName))
+      await byPid.close()
+    } finally {
+      child.kill()
+    }
+    await byPath.close()
+    await byName.delete()
+    assert.ok(!(await Namespace.list()).includes(name))
+    assert.doesNotMatch((await sh('ip', ['netns', 'list'])).stdout, new RegExp(`^${name}\\b`, 'm'))
+  })
+
+  it('knows the current namespace and compares namespaces by identity', async () => {
+    const cur = await Namespace.current()
+    const cur2 = await Namespace.current()
+    assert.ok(cur.equals(cur2))
+    assert.equal(cur.id, BigInt(fs.statSync('/proc/self/ns/net').ino))
+    const ns = await sb.ns()
+    assert.ok(!ns.equals(cur))
+    await cur.close(); await cur2.close()
+  })
+
+  it('lists named namespaces', async () => {
+    const a = await sb.ns()
+    const b = await sb.ns()
+    const list = await Namespace.list()
+    assert.ok(list.includes(a.name!) && list.includes(b.name!))
+    assert.deepEqual(list, [...list].sort())
+  })
+
+  it('deletes idempotently, and explains a missing namespace', async () => {
+    const ns = await sb.ns()
+    await ns.delete()
+    await ns.delete()
+    assert.equal(await Namespace.deleteNamed(ns.name!), false)
+    assert.ok(!fs.existsSync(ns.path))
+    await assert.rejects(Namespace.open(ns.name!), (e: NetnsKitError) => e.code === 'ERR_NETNS_KIT_NO_NAMESPACE' && e.message.includes(ns.name!))
+  })
+
+  it('refuses to delete a namespace it has no name for', async () => {
+    const cur = await Namespace.current()
+    await assert.rejects(cur.delete(), (e: NetnsKitError) => e.code === 'ERR_NETNS_KIT_UNNAMED')
+    await cur.close()
+  })
+
+  it('refuses a path that is not a network namespace', async () => {
+    await assert.rejects(Namespace.open('/etc/hostname'), (e: NodeJS.ErrnoException) => e.code === 'EINVAL')
+    await assert.rejects(Namespace.open('/proc/self/ns/uts'), (e: NodeJS.ErrnoException) => e.code === 'EINVAL')
+  })
+
+  it('implements Symbol.asyncDispose: deletes what it created, closes what it opened', async () => {
+    const name = uniqueName()
+    sb.names.add(name)
+    {
+      await using ns = await Namespace.create(name)
+      assert.ok(fs.existsSync(ns.path))
+      {
+        await using opened = await Namespace.open(name)
+        assert.ok(opened.equals(ns))
+      }
+      assert.ok(fs.existsSync(`/run/netns/${name}`), 'closing an opened handle keeps the namespace')
+    }
+    assert.ok(!fs.existsSync(`/run/netns/${name}`))
+    const ns2 = await sb.ns()
+    await ns2[Symbol.asyncDispose]()
+    await ns2[Symbol.asyncDispose]()
+  })
+
+  describe('spawn', () => {
+    it('runs an ordinary ChildProcess inside the namespace, with stdio and exit code', async () => {
+      const ns = await sb.ns()
+      const r = await output(ns, 'sh', ['-c', 'stat -L -c %i /proc/self/ns/net; echo oops >&2; exit 3'])
+      assert.equal(r.code, 3)
+      assert.equal(BigInt(r.stdout.trim()), ns.id)
+      assert.equal(r.stderr.trim(), 'oops')
+    })
+
+    it('sees only the namespace links, in /sys too (like ip netns exec)', async () => {
+      const ns = await sb.ns()
+      const r = await output(ns, 'ls', ['/sys/class/net'])
+      assert.deepEqual(r.stdout.trim().split(/\s+/), ['lo'])
+    })
+
+    it('passes stdin and delivers signals', async () => {
+      const ns = await sb.ns()
+      const p = ns.spawn('cat', [], { stdio: ['pipe', 'pipe', 'inherit'] })
+      let out = ''
+      p.stdout!.on('data', (d) => (out += d))
+      p.stdin!.end('hello\n')
+      const [code] = await once(p, 'exit')
+      assert.equal(code, 0)
+      assert.equal(out, 'hello\n')
+      const s = ns.spawn('sleep', ['30'], { stdio: 'ignore' })
+      await new Promise((r) => setTimeout(r, 100))
+      s.kill('SIGTERM')
+      const [c2, sig] = await once(s, 'exit')
+      assert.equal(c2, null)
+      assert.equal(sig, 'SIGTERM')
+    })
+
+    it('leaks no namespace fd into the child', async () => {
+      const ns = await sb.ns()
+      const r = await output(ns, 'ls', ['-l', '/proc/self/fd/'])
+      assert.equal(r.code, 0)
+      assert.doesNotMatch(r.stdout, /net:\[/)
+      assert.doesNotMatch(r.stdout, /\/run\/netns/)
+    })
+
+    it('exits 127 with a message when the command does not exist', async () => {
+      const ns = await sb.ns()
+      const r = await output(ns, 'nk-no-such-command', [])
+      assert.equal(r.code, 127)
+      assert.match(r.stderr, /nk-no-such-command/)
+    })
+  })
+
+  describe('sysctl', () => {
+    it('reads and writes net.* inside the namespace only', async () => {
+      const ns = await sb.ns()
+      const rootBefore = fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim()
+      assert.equal(await ns.sysctl.get('net.ipv4.ip_forward'), '0')
+      await ns.sysctl.set('net.ipv4.ip_forward', 1)
+      assert.equal(await ns.sysctl.get('net.ipv4.ip_forward'), '1')
+      const witness = (await sh('ip', ['netns', 'exec', ns.name!, 'sysctl', '-n', 'net.ipv4.ip_forward'])).stdout.trim()
+      assert.equal(witness, '1')
+      assert.equal(fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim(), rootBefore)
+    })
+
+    it('handles per-interface keys (route_localnet, disable_ipv6)', async () => {
+      const ns = await sb.ns()
+      await ns.sysctl.set('net.ipv4.conf.lo.route_localnet', '1')
+      assert.equal(await ns.sysctl.get('net.ipv4.conf.lo.route_localnet'), '1')
+      await ns.sysctl.set('net.ipv6.conf.lo.disable_ipv6', 1)
+      const w = (await sh('ip', ['netns', 'exec', ns.name!, 'sysctl', '-n', 'net.ipv6.conf.lo.disable_ipv6'])).stdout.trim()
+      assert.equal(w, '1')
+    })
+
+    it('reports a missing key as ENOENT and refuses keys outside net.*', async () => {
+      const ns = await sb.ns()
+      await assert.rejects(ns.sysctl.get('net.ipv4.conf.nope0.forwarding'), (e: NodeJS.ErrnoException) => e.code === 'ENOENT')
+      await assert.rejects(ns.sysctl.get('kernel.hostname'), (e: NodeJS.ErrnoException) => e.code === 'ERR_INVALID_ARG_VALUE')
+      await assert.rejects(ns.sysctl.set('net.ipv4.ip_forward', '1\n0'), (e: NodeJS.ErrnoException) => e.code === 'ERR_INVALID_ARG_VALUE')
+    })
+  })
+})
