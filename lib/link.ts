@@ -64,10 +64,10 @@ export class Link {
 
   /** `ip link set NAME netns NS`; afterwards this object refers to the link in `ns`. */
   async moveTo(ns: Namespace): Promise<void> {
-    const h = handleOf(ns)
+    const target = handleOf(ns)
     if (ns.equals(this.#namespace)) return
     const r = await run([
-      { ns: this.#namespace, op: 'link.set', index: this.#index, nsFd: h.fd, object: this.where },
+      { ns: this.#namespace, op: 'link.set', index: this.#index, target, object: this.where },
       { ns, op: 'link.get', name: this.#name, object: this.#name },
     ])
     this.#namespace = ns

@@ -4,7 +4,7 @@ import * as path from 'node:path'
 import { execHelperPath, native, type NsHandle, type NativeLink } from './native/binding'
 import { addressInfo, routeInfo } from './convert'
 import { NetnsKitError, invalidArg } from './errors'
-import { nsHandles } from './internal'
+import { closedNs, handleOf, nsHandles } from './internal'
 import { Link, linkFromNative } from './link'
 import { requireCapabilities } from './privileges'
 import { getLink, listAddrs, listLinks, listRoutes, run, runOne, toError } from './rtnl'
@@ -138,6 +138,7 @@ export class Namespace {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    closedNs.add(this)
     await nsHandles.get(this)!.close()
   }
 
@@ -156,8 +157,7 @@ export class Namespace {
   spawn(command: string, args: readonly string[] = [], options: SpawnOptions = {}): ChildProcess {
     if (typeof command !== 'string' || command.length === 0) throw invalidArg('command', command, 'must be a non-empty string')
     if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) throw invalidArg('args', args, 'must be an array of strings', 'ERR_INVALID_ARG_TYPE')
-    if (this.#closed) throw new NetnsKitError('ERR_NETNS_KIT_CLOSED', `the namespace ${this.name ?? this.path} is closed`)
-    const fd = nsHandles.get(this)!.fd
+    const fd = handleOf(this).fd
     // The helper opens our own fd through /proc, so it enters exactly this namespace.
     const helperArgs = [`/proc/${process.pid}/fd/${fd}`, ...(this.name ? ['--name', this.name] : []), '--', command, ...args]
     if (options.shell) throw invalidArg("options.shell", options.shell, "is not supported: pass the shell as the command")
@@ -241,7 +241,7 @@ export class Namespace {
     get: async (key) => {
       const rel = sysctlPath(key)
       try {
-        return await native().sysctlGet(nsHandles.get(this)!, rel)
+        return await native().sysctlGet(handleOf(this), rel)
       } catch (e) {
         throw toError(e as Record<string, never>, key)
       }
@@ -250,7 +250,7 @@ export class Namespace {
       const rel = sysctlPath(key)
       const v = checkSysctlValue(value)
       try {
-        await native().sysctlSet(nsHandles.get(this)!, rel, v)
+        await native().sysctlSet(handleOf(this), rel, v)
       } catch (e) {
         throw toError(e as Record<string, never>, key, `set ${key}`)
       }

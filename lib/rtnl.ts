@@ -37,8 +37,9 @@ export function toError(e: { errno?: number; syscall?: string; extack?: string; 
  */
 export async function run(ops: Op[]): Promise<NativeResult[]> {
   let results: NativeResult[]
+  const nativeOps = ops.map(({ ns, object: _object, ...rest }) => ({ ...rest, ns: handleOf(ns) } as NativeOp))
   try {
-    results = await native().rtnl(ops.map(({ ns, object: _object, ...rest }) => ({ ...rest, ns: handleOf(ns) } as NativeOp)))
+    results = await native().rtnl(nativeOps)
   } catch (e) {
     throw toError(e as Record<string, never>, ops[0]?.object)
   }

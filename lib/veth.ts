@@ -68,7 +68,7 @@ export class VethPair {
     const results = await run([
       {
         ns, op: 'link.create', kind: 'veth', name, mtu, mac, up, master, object: name,
-        peer: { name: peerName, mtu: peerMtu, mac: peerMac, nsFd: sameNs ? undefined : handleOf(peerNs).fd },
+        peer: { name: peerName, mtu: peerMtu, mac: peerMac, target: sameNs ? undefined : handleOf(peerNs) },
       },
       { ns, op: 'link.get', name, object: name },
       ...(peerUp ? [{ ns: peerNs, op: 'link.set' as const, name: peerName, up: true, object: peerName }] : []),

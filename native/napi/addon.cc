@@ -86,6 +86,9 @@ class NsHandle : public Napi::ObjectWrap<NsHandle> {
   Napi::Value Fd(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), state && !state->closed ? state->fd : -1);
   }
+  // The fd is closed when the last holder lets go: the JS handle (after close()) and any
+  // job still using it (a veth peer being created inside it, say), so a running job never
+  // sees its namespace fd closed or reused.
   Napi::Value Ino(const Napi::CallbackInfo& info) {
     return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(state ? state->id.ino : 0));
   }
@@ -94,15 +97,21 @@ class NsHandle : public Napi::ObjectWrap<NsHandle> {
   }
   Napi::Value Close(const Napi::CallbackInfo& info) {
     auto st = state;
-    return info.Env().GetInstanceData<AddonData>()->runner->Run(info.Env(), [st]() -> ToJs {
-      if (st) {
+    if (!st) return info.Env().GetInstanceData<AddonData>()->runner->Run(info.Env(), []() -> ToJs { return nullptr; });
+    Napi::Reference<Napi::Object> self = Napi::Persistent(info.This().As<Napi::Object>());
+    auto selfRef = std::make_shared<Napi::Reference<Napi::Object>>(std::move(self));
+    return info.Env().GetInstanceData<AddonData>()->runner->Run(info.Env(), [st, selfRef]() -> ToJs {
+      {
         std::lock_guard<std::mutex> lk(st->mu);
         st->closed = true;
         st->rtnl.reset();
-        if (st->fd >= 0) ::close(st->fd);
-        st->fd = -1;
       }
-      return nullptr;
+      return [selfRef](Napi::Env env) -> Napi::Value {
+        NsHandle* h = NsHandle::Unwrap(selfRef->Value());
+        h->state.reset();  // the fd closes once no job holds it
+        selfRef->Reset();
+        return env.Undefined();
+      };
     });
   }
 };
@@ -193,6 +202,7 @@ enum class ResultKind { None, Link, Links, Addrs, Routes };
 
 struct Op {
   std::shared_ptr<NsState> ns;
+  std::vector<std::shared_ptr<NsState>> refs;  // namespaces named by fd inside the messages
   std::vector<nl::Request> reqs;  // usually one; link.set with bridge-port flags has two
   ResultKind result = ResultKind::None;
   bool ignoreMissing = false;  // deletes that tolerate ENOENT/ENODEV/ESRCH/EADDRNOTAVAIL
@@ -222,11 +232,22 @@ Op BuildOp(Napi::Env env, const Napi::Object& o, bool needNs) {
   if (needNs) op.ns = NsHandle::From(o.Get("ns"));
   std::string kind = OptString(o, "op").value_or("");
   try {
+    // Target namespaces come as handles; the op keeps them (and so their fds) alive.
+    auto targetFd = [&](Napi::Value v) -> int {
+      if (v.IsUndefined() || v.IsNull()) return -1;
+      auto st = NsHandle::From(v);
+      if (st->closed) throw Napi::TypeError::New(env, "the target namespace handle is closed");
+      op.refs.push_back(st);
+      return st->fd;
+    };
     if (kind == "link.create") {
       rtnl::LinkSpec s = ToLinkSpec(o);
+      s.nsFd = targetFd(o.Get("target"));
+      if (s.peer) s.peer->nsFd = targetFd(o.Get("peer").As<Napi::Object>().Get("target"));
       op.reqs.push_back(Req(rtnl::EncodeNewLink(s, true), "RTM_NEWLINK"));
     } else if (kind == "link.set") {
       rtnl::LinkSpec s = ToLinkSpec(o);
+      s.nsFd = targetFd(o.Get("target"));
       bool portOnly = !s.mtu && !s.mac && !s.up && !s.master && !s.alias && s.nsFd < 0 && s.name.empty() &&
                       !s.stp && !s.vlanFiltering;
       if (!portOnly) op.reqs.push_back(Req(rtnl::EncodeNewLink(s, false), "RTM_NEWLINK"));

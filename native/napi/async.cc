@@ -16,11 +16,17 @@ struct AsyncRunner::Job {
 AsyncRunner::AsyncRunner(Napi::Env env, size_t threads) : pool_(std::make_unique<ns::ThreadPool>(threads)) {
   tsfn_ = Tsfn::New(env, "netns-kit", 0, 1);
   tsfn_.Unref(env);
+  // Cleanup hooks run last-registered first: this one stops the workers while the
+  // thread-safe function (whose own hook was registered just before) is still valid.
+  napi_add_env_cleanup_hook(env, &AsyncRunner::Stop, this);
+}
+
+void AsyncRunner::Stop(void* self) {
+  static_cast<AsyncRunner*>(self)->pool_.reset();  // joins the workers
 }
 
 AsyncRunner::~AsyncRunner() {
-  pool_.reset();  // joins the workers: every queued job has posted its result by now
-  tsfn_.Abort();
+  pool_.reset();
 }
 
 Napi::Error ToJsError(Napi::Env env, const SysError& e) {

@@ -29,6 +29,7 @@ class AsyncRunner {
 
  private:
   struct Job;
+  static void Stop(void* self);
   static void Settle(Napi::Env env, Napi::Function, std::nullptr_t*, Job* job);
   using Tsfn = Napi::TypedThreadSafeFunction<std::nullptr_t, Job, &AsyncRunner::Settle>;
 

@@ -49,7 +49,6 @@ rtnl::LinkSpec ToLinkSpec(const Napi::Object& o) {
   s.up = OptBool(o, "up");
   s.master = OptI32(o, "master");
   s.alias = OptString(o, "alias");
-  s.nsFd = OptI32(o, "nsFd").value_or(-1);
   s.stp = OptBool(o, "stp");
   s.vlanFiltering = OptBool(o, "vlanFiltering");
   s.hairpin = OptBool(o, "hairpin");
@@ -59,7 +58,6 @@ rtnl::LinkSpec ToLinkSpec(const Napi::Object& o) {
     Napi::Object p = pv.As<Napi::Object>();
     rtnl::VethPeerSpec peer;
     peer.name = OptString(p, "name").value_or("");
-    peer.nsFd = OptI32(p, "nsFd").value_or(-1);
     peer.mtu = OptU32(p, "mtu");
     peer.mac = OptMac(p, "mac");
     s.peer = peer;

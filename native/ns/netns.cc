@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 
 #include "../nl/error.h"
 #include "thread.h"
@@ -48,7 +49,12 @@ void PrepareDir(const std::string& dir) {
 }  // namespace
 
 int CreateNamed(const std::string& dir, const std::string& name, NsId* id) {
-  PrepareDir(dir);
+  {
+    // Two workers preparing at once would both bind-mount the directory onto itself.
+    static std::mutex mu;
+    std::lock_guard<std::mutex> lk(mu);
+    PrepareDir(dir);
+  }
   std::string path = dir + "/" + name;
   int f = ::open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
   if (f < 0) ThrowErrno("open", path);

@@ -203,3 +203,20 @@ describe('Namespace', () => {
     })
   })
 })
+
+describe('Namespace handles', () => {
+  const sb = new Sandbox()
+  afterEach(() => sb.cleanup())
+
+  it('refuses use after close() with ERR_NETNS_KIT_CLOSED, and close is idempotent', async () => {
+    const ns = await sb.ns()
+    const again = await Namespace.open(ns.name!)
+    await again.close()
+    await again.close()
+    await assert.rejects(again.links(), (e: NetnsKitError) => e.code === 'ERR_NETNS_KIT_CLOSED')
+    await assert.rejects(again.sysctl.get('net.ipv4.ip_forward'), (e: NetnsKitError) => e.code === 'ERR_NETNS_KIT_CLOSED')
+    assert.throws(() => again.spawn('true'), (e: NetnsKitError) => e.code === 'ERR_NETNS_KIT_CLOSED')
+    // the namespace itself is still there and usable through the other handle
+    assert.equal((await ns.links()).length, 1)
+  })
+})
