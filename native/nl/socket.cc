@@ -101,6 +101,9 @@ int ParseAck(const uint8_t* payload, size_t len, uint16_t flags, bool isDone, st
       if (a.type == NLMSGERR_ATTR_MSG) *extack = a.Str();
     }
   }
+  // The kernel sends 0 or -errno (errno < 4096); anything else is a malformed reply (and
+  // negating INT_MIN would be undefined).
+  if (error < -4095 || error > 4095) return EPROTO;
   return error < 0 ? -error : error;
 }
 

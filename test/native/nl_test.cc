@@ -315,6 +315,14 @@ TEST(parse_ack_on_malformed_input) {
   extack.clear();
   CHECK_EQ(nk::nl::ParseAck(tiny.data(), tiny.size(), 0x200, false, &extack), EINVAL);
   CHECK_EQ(extack, std::string());
+  // Error codes the kernel cannot send (found by the fuzz target: negating INT_MIN is undefined).
+  for (const char* code : {"00 00 00 80", "ff ff ff 7f", "00 f0 ff ff", "00 10 00 00"}) {
+    auto odd = Hex(std::string(code) + " 10 00 00 00 10 00 05 00 00 00 00 00 00 00 00 00");
+    CHECK_EQ(nk::nl::ParseAck(odd.data(), odd.size(), 0x100, false, nullptr), EPROTO);
+    CHECK_EQ(nk::nl::ParseAck(odd.data(), 4, 0, true, nullptr), EPROTO);
+  }
+  auto edge = Hex("01 f0 ff ff 10 00 00 00 10 00 05 00 00 00 00 00 00 00 00 00");  // -4095
+  CHECK_EQ(nk::nl::ParseAck(edge.data(), edge.size(), 0x100, false, nullptr), 4095);
   // A TLV longer than what is left is ignored.
   auto badtlv = Hex("ea ff ff ff  14 00 00 00 10 00 05 00 00 00 00 00 00 00 00 00  40 00 01 00 41 00 00 00");
   extack.clear();
