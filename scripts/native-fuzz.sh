@@ -7,6 +7,7 @@
 # caused it in build-fuzz/artifacts/.
 #
 #   bash scripts/native-fuzz.sh [SECONDS]        (npm run native:fuzz; default 60 s)
+#   NK_FUZZ_DRIVER=standalone bash scripts/native-fuzz.sh 30     # the driver even where clang is
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,12 +15,14 @@ seconds=${1:-60}
 build=${NK_FUZZ_DIR:-build-fuzz}
 mkdir -p "$build"
 
-if command -v clang++ >/dev/null && command -v clang >/dev/null; then
+if [ "${NK_FUZZ_DRIVER:-}" != standalone ] && command -v clang++ >/dev/null && command -v clang >/dev/null; then
   mode=libfuzzer
   CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DNK_FUZZ=ON -DNK_TESTS=OFF -DNK_ADDON=OFF >/dev/null
 else
   mode=standalone
-  echo "native-fuzz: clang++ not found (apt-get install -y clang for libFuzzer): using the random-input driver" >&2
+  [ "${NK_FUZZ_DRIVER:-}" = standalone ] || echo "native-fuzz: clang++ not found (apt-get install -y clang for libFuzzer): using the random-input driver" >&2
+  build=${NK_FUZZ_DIR:-build-fuzz-standalone}
+  mkdir -p "$build"
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DNK_FUZZ=ON -DNK_TESTS=OFF -DNK_ADDON=OFF >/dev/null
 fi
 cmake --build "$build" -j "${NK_JOBS:-2}" --target nk_fuzz_rtnl
