@@ -75,6 +75,11 @@ export function checkInt(value: unknown, arg: string, min: number, max: number):
   return value
 }
 
+/** A TCP/UDP/SCTP port: an integer from 1 to 65535. */
+export function checkPort(value: unknown, arg = 'port'): number {
+  return checkInt(value, arg, 1, 65535)
+}
+
 export function checkBool(value: unknown, arg: string): boolean | undefined {
   if (value === undefined) return undefined
   if (typeof value !== 'boolean') throw invalidArg(arg, value, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
