@@ -15,3 +15,7 @@ export { Ipam, IpamError, FileStore, MemoryStore, STATE_DIR, DEFAULT_ADDRESS_POO
 export type { Allocation, IpamNetwork, IpamNetworkOptions, IpamPool, IpamPoolOptions, FileStoreOptions, IpamStore, StoreEntry, Mutation, AddressPool } from './ipam'
 export { hostsFile, hostnameFile, resolvConf, planResolvConf, parseResolvConf, EMBEDDED_RESOLVER, FALLBACK_NAMESERVERS, FALLBACK_NAMESERVERS_V6 } from './container-files'
 export type { HostsFileOptions, ResolvConfOptions, ResolvConfPlan, ResolvConfData } from './container-files'
+export { Resolver, DnsRecords } from './dns'
+export type { ResolverOptions, ResolverStats, UpstreamServer, DnsEntry } from './dns'
+export { openUdpSocket, openTcpServer, connectTcp } from './sockets'
+export type { NamespaceSocketOptions } from './sockets'
