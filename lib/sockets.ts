@@ -1,6 +1,11 @@
 // Sockets opened inside a network namespace by the addon's threads and handed to Node's
 // own net and dgram modules by fd: servers and clients inside a namespace with no child
 // process and no setns on the main thread.
+//
+// UDP needs no native datagram wrapper: dgram's documented `socket.bind({ fd })` (the
+// BindOptions `fd` property, nodejs/node#21745) wraps an existing UDP socket, as
+// `server.listen({ fd })` and `new net.Socket({ fd })` do for TCP. libuv then drives the
+// fd on the main loop like any socket Node made itself; nothing here blocks or calls setns.
 import * as dgram from 'node:dgram'
 import * as fs from 'node:fs'
 import * as net from 'node:net'
