@@ -72,7 +72,7 @@ describe('IPAM across processes (FileStore)', function () {
     // release the odd ones, then every released address can be had again
     const odd = ok.filter((a) => Number(a.split('.')[3]) % 2 === 1)
     await Promise.all(odd.map((a) => ipam.release('mp', a)))
-    const again = await Promise.all(odd.map((a, i) => ipam.allocate('mp', { owner: `again-${i}` })))
+    const again = await Promise.all(odd.map((_a, i) => ipam.allocate('mp', { owner: `again-${i}` })))
     assert.deepEqual(new Set(again.map((a) => a.address)), new Set(odd))
   })
 
