@@ -66,6 +66,21 @@ export interface NativeBinding {
   ctDelete(ns: NsHandle, filter: NativeCtFilter): Promise<number>
   ctEncode(op: { op: 'dump'; family?: 4 | 6 } | { op: 'delete'; entry: Buffer; id?: boolean }): Buffer
   ctDecode(msg: Buffer): NativeCtEntry | null
+  /** A socket created inside `ns` (non-blocking, close-on-exec), bound when `address` is given; the caller owns the fd. */
+  openSocket(ns: NsHandle, spec: NativeSocketSpec): Promise<{ fd: number; port: number }>
+  /** flock(fd, LOCK_EX | LOCK_NB): true when locked, false when another open file holds the lock. */
+  tryLock(fd: number): boolean
+  /** flock(fd, LOCK_UN) */
+  unlock(fd: number): void
+}
+
+export interface NativeSocketSpec {
+  family: 4 | 6
+  type: 'udp' | 'tcp'
+  address?: string
+  port?: number
+  reuseAddr?: boolean
+  freebind?: boolean
 }
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -23,6 +23,7 @@
 #include "async.h"
 #include "convert.h"
 #include "ct.h"
+#include "modules.h"
 
 namespace nk::napi {
 
@@ -526,10 +527,21 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ctEncode", Napi::Function::New(env, CtEncode));
   exports.Set("ctDecode", Napi::Function::New(env, CtDecode));
   exports.Set("NsHandle", data->nsHandleCtor.Value());
+  InitSocket(env, exports);
+  InitFlock(env, exports);
   return exports;
 }
 
 }  // namespace
+
+Napi::Promise RunWithNamespace(Napi::Env env, Napi::Value nsValue, std::function<ToJs(int nsFd)> work) {
+  auto st = NsHandle::From(nsValue);
+  return Runner(env).Run(env, [st, work = std::move(work)]() -> ToJs {
+    std::lock_guard<std::mutex> lk(st->mu);
+    if (st->closed) throw SysError(EBADF, "netns", "the namespace handle is closed");
+    return work(st->fd);
+  });
+}
 
 }  // namespace nk::napi
 

@@ -1,0 +1,116 @@
+// The names an embedded resolver answers for: a record set the runtime keeps up to date.
+import * as net from 'node:net'
+import { invalidArg } from '../errors'
+import { canonicalIp } from '../ipam/ip'
+
+/** What one endpoint (a container on a network) is known by. */
+export interface DnsEntry {
+  /** Its names: container name, aliases, hostname. Matched without regard to case. */
+  names: string[]
+  /** Its addresses, IPv4 and IPv6. */
+  addresses: string[]
+}
+
+const LABEL = /^[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})?$/
+
+/** Lower case, without a trailing dot; throws on a name DNS cannot carry. */
+export function normaliseName(value: unknown, arg = 'name'): string {
+  if (typeof value !== 'string') throw invalidArg(arg, value, 'must be a string', 'ERR_INVALID_ARG_TYPE')
+  const name = (value.endsWith('.') ? value.slice(0, -1) : value).toLowerCase()
+  if (name.length === 0 || name.length > 253 || !name.split('.').every((l) => LABEL.test(l) && !l.endsWith('-'))) {
+    throw invalidArg(arg, value, "must be a DNS name: labels of 1 to 63 letters, digits, '_' or '-', at most 253 characters")
+  }
+  return name
+}
+
+/**
+ * A set of DNS records kept per endpoint id: `set()` when a container joins a network (or
+ * its aliases change), `delete()` when it leaves. Several resolvers (one per container on
+ * the network) share one set, so they all answer from the current state. Names that
+ * several endpoints share (a common alias) resolve to all of their addresses.
+ */
+export class DnsRecords {
+  readonly #entries = new Map<string, DnsEntry>()
+  #byName = new Map<string, { v4: string[]; v6: string[] }>()
+  #byAddress = new Map<string, string[]>()
+
+  /** Adds or replaces what endpoint `id` is known by. */
+  set(id: string, entry: DnsEntry): void {
+    if (typeof id !== 'string' || id.length === 0) throw invalidArg('id', id, 'must be a non-empty string')
+    if (!entry || typeof entry !== 'object') throw invalidArg('entry', entry, 'must be an object { names, addresses }', 'ERR_INVALID_ARG_TYPE')
+    if (!Array.isArray(entry.names) || !Array.isArray(entry.addresses)) throw invalidArg('entry', entry, 'must have arrays names and addresses', 'ERR_INVALID_ARG_TYPE')
+    const names = [...new Set(entry.names.map((n, i) => normaliseName(n, `entry.names[${i}]`)))]
+    const addresses = [...new Set(entry.addresses.map((a, i) => {
+      if (typeof a !== 'string' || net.isIP(a) === 0) throw invalidArg(`entry.addresses[${i}]`, a, 'must be an IPv4 or IPv6 address')
+      return canonicalIp(a)
+    }))]
+    this.#entries.set(id, { names, addresses })
+    this.#rebuild()
+  }
+
+  /** Forgets endpoint `id`; returns whether it was known. */
+  delete(id: string): boolean {
+    const had = this.#entries.delete(id)
+    if (had) this.#rebuild()
+    return had
+  }
+
+  get(id: string): DnsEntry | undefined {
+    const e = this.#entries.get(id)
+    return e && { names: [...e.names], addresses: [...e.addresses] }
+  }
+
+  /** The endpoint ids, in the order they were first set. */
+  ids(): string[] {
+    return [...this.#entries.keys()]
+  }
+
+  get size(): number {
+    return this.#entries.size
+  }
+
+  /** Whether the name is ours (whatever its addresses). */
+  has(name: string): boolean {
+    return this.#byName.has(normaliseName(name))
+  }
+
+  /**
+   * The addresses of `family` for `name` (any case, trailing dot or not): undefined when the
+   * name is not ours, an empty array when it is ours but has no address of that family.
+   */
+  lookup(name: string, family: 4 | 6): string[] | undefined {
+    let n: string
+    try { n = normaliseName(name) } catch { return undefined }
+    const hit = this.#byName.get(n)
+    if (!hit) return undefined
+    return [...(family === 4 ? hit.v4 : hit.v6)]
+  }
+
+  /** The names of an address (for PTR queries), first name of each endpoint first. */
+  reverse(address: string): string[] {
+    if (typeof address !== 'string' || net.isIP(address) === 0) return []
+    return [...(this.#byAddress.get(canonicalIp(address)) ?? [])]
+  }
+
+  #rebuild(): void {
+    const byName = new Map<string, { v4: string[]; v6: string[] }>()
+    const byAddress = new Map<string, string[]>()
+    for (const e of this.#entries.values()) {
+      for (const n of e.names) {
+        const slot = byName.get(n) ?? { v4: [], v6: [] }
+        for (const a of e.addresses) {
+          const list = net.isIPv4(a) ? slot.v4 : slot.v6
+          if (!list.includes(a)) list.push(a)
+        }
+        byName.set(n, slot)
+      }
+      for (const a of e.addresses) {
+        const list = byAddress.get(a) ?? []
+        for (const n of e.names) if (!list.includes(n)) list.push(n)
+        byAddress.set(a, list)
+      }
+    }
+    this.#byName = byName
+    this.#byAddress = byAddress
+  }
+}

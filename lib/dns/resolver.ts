@@ -1,0 +1,487 @@
+// An embedded DNS resolver, as Docker's on 127.0.0.11: it runs inside this process, with its
+// sockets opened inside the container's namespace, answers the names of a DnsRecords set
+// and forwards the rest to upstream servers from a socket in another namespace (the host).
+import * as dnsPacket from 'dns-packet'
+import type * as dgram from 'node:dgram'
+import { randomInt } from 'node:crypto'
+import * as net from 'node:net'
+import { invalidArg } from '../errors'
+import type { Namespace } from '../namespace'
+import { connectTcp, openTcpServer, openUdpSocket } from '../sockets'
+import { checkInt } from '../validate'
+import { EMBEDDED_RESOLVER } from '../container-files'
+import { canonicalIp } from '../ipam/ip'
+import { DnsRecords } from './records'
+
+// RCODEs (RFC 1035 4.1.1) and header bits; dns-packet puts the RCODE in the low bits of `flags`.
+const NOERROR = 0
+const FORMERR = 1
+const SERVFAIL = 2
+const NOTIMP = 4
+const REFUSED = 5
+const QR = 0x8000
+const OPCODE_MASK = 0x7800
+
+/** An upstream server: address and port. */
+export interface UpstreamServer {
+  address: string
+  port: number
+}
+
+export interface ResolverOptions {
+  /** Where the resolver listens: the container's namespace. */
+  namespace: Namespace
+  /** Listening address (default 127.0.0.11, Docker's). */
+  address?: string
+  /** Listening port, UDP and TCP (default 53). */
+  port?: number
+  /** The names it answers for (default: a new, empty set; pass one set to every resolver of a network). */
+  records?: DnsRecords
+  /** Where other names go. Without it they get SERVFAIL (Docker's internal networks). */
+  upstream?: {
+    /** 'IP', 'IP:PORT' or '[IPv6]:PORT', tried in order (Docker: the host's resolv.conf servers). */
+    servers: string[]
+    /** The namespace the queries leave from (default: this process's; Docker: the host's). */
+    namespace?: Namespace
+    /** Per try, in ms (default 2000). */
+    timeout?: number
+  }
+  /** TTL of our answers in seconds (default 600, Docker's). */
+  ttl?: number
+  /** Also listen on TCP (default true). */
+  tcp?: boolean
+}
+
+/** Counters, for tests and monitoring. */
+export interface ResolverStats {
+  /** Queries received (UDP and TCP). */
+  queries: number
+  /** Answered from the records. */
+  local: number
+  /** Answered by an upstream server. */
+  forwarded: number
+  /** Upstream exchanges retried over TCP because the UDP answer was truncated. */
+  tcpFallbacks: number
+  /** Answered SERVFAIL because no upstream answered. */
+  failed: number
+  /** Answers sent truncated (TC) because they did not fit the client's UDP size. */
+  truncated: number
+}
+
+const MAX_PENDING = 256
+const TCP_IDLE_MS = 10000
+const MAX_TCP_CONNECTIONS = 64
+
+function parseServer(s: unknown, i: number): UpstreamServer {
+  const arg = `opts.upstream.servers[${i}]`
+  if (typeof s !== 'string') throw invalidArg(arg, s, 'must be a string', 'ERR_INVALID_ARG_TYPE')
+  let address = s
+  let port = 53
+  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(s)
+  const v4 = /^([\d.]+):(\d+)$/.exec(s)
+  if (v6) { address = v6[1]!; if (v6[2]) port = Number(v6[2]) }
+  else if (v4) { address = v4[1]!; port = Number(v4[2]) }
+  if (net.isIP(address) === 0) throw invalidArg(arg, s, "must be 'IP', 'IP:PORT' or '[IPv6]:PORT'")
+  if (!(port >= 1 && port <= 65535)) throw invalidArg(arg, s, 'must have a port from 1 to 65535')
+  return { address: canonicalIp(address), port }
+}
+
+/** The address a PTR question asks about ('4.3.2.1.in-addr.arpa' -> '1.2.3.4'), or undefined. */
+export function ptrAddress(name: string): string | undefined {
+  const n = name.toLowerCase().replace(/\.$/, '')
+  if (n.endsWith('.in-addr.arpa')) {
+    const parts = n.slice(0, -'.in-addr.arpa'.length).split('.')
+    if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) < 256)) return undefined
+    return parts.reverse().map(Number).join('.')
+  }
+  if (n.endsWith('.ip6.arpa')) {
+    const nibbles = n.slice(0, -'.ip6.arpa'.length).split('.')
+    if (nibbles.length !== 32 || !nibbles.every((x) => /^[0-9a-f]$/.test(x))) return undefined
+    const hex = nibbles.reverse().join('')
+    return canonicalIp(hex.match(/.{4}/g)!.join(':'))
+  }
+  return undefined
+}
+
+interface Query {
+  packet: dnsPacket.DecodedPacket
+  question: dnsPacket.Question
+  /** The client's UDP size limit (512, or its EDNS size); Infinity over TCP. */
+  limit: number
+}
+
+/**
+ * A DNS server for a container, running in this process (Docker's embedded DNS server):
+ *
+ * - listens on 127.0.0.11:53, UDP and TCP, on sockets the addon opens inside the
+ *   container's namespace (no child process; setns only on the addon's threads);
+ * - answers A, AAAA and PTR for the names and aliases of its DnsRecords, without regard to
+ *   case; a name of ours with no address of the asked family gets an empty answer (not a
+ *   forward);
+ * - forwards every other question to the upstream servers, in order, from sockets opened in
+ *   the upstream namespace (the host): over UDP from a fresh random port per query with a
+ *   random id, retried over TCP when the answer is truncated (over TCP at once for clients
+ *   that asked over TCP), each try bounded by a timeout; answers are checked (id, question)
+ *   before they are relayed; SERVFAIL when no server answers.
+ *
+ * `docker network create` + `docker run --network N --name web --network-alias db` becomes
+ * a DnsRecords entry `{ names: ['web', 'db'], addresses: [...] }` and a Resolver started in
+ * the container's namespace with `options ndots:0` and `nameserver 127.0.0.11` in its
+ * resolv.conf (see resolvConf({ resolver: true })).
+ */
+export class Resolver {
+  readonly namespace: Namespace
+  readonly address: string
+  readonly port: number
+  readonly records: DnsRecords
+  readonly upstreams: readonly UpstreamServer[]
+  readonly stats: ResolverStats = { queries: 0, local: 0, forwarded: 0, tcpFallbacks: 0, failed: 0, truncated: 0 }
+  readonly #upstreamNs: Namespace | undefined
+  readonly #timeout: number
+  readonly #ttl: number
+  readonly #udp: dgram.Socket
+  readonly #tcp: net.Server | undefined
+  readonly #connections = new Set<net.Socket>()
+  readonly #inflight = new Set<{ cancel(): void }>()
+  #pending = 0
+  #closed: Promise<void> | undefined
+
+  private constructor(o: {
+    namespace: Namespace; address: string; port: number; records: DnsRecords; upstreams: UpstreamServer[]
+    upstreamNs: Namespace | undefined; timeout: number; ttl: number; udp: dgram.Socket; tcp: net.Server | undefined
+  }) {
+    this.namespace = o.namespace
+    this.address = o.address
+    this.port = o.port
+    this.records = o.records
+    this.upstreams = Object.freeze(o.upstreams)
+    this.#upstreamNs = o.upstreamNs
+    this.#timeout = o.timeout
+    this.#ttl = o.ttl
+    this.#udp = o.udp
+    this.#tcp = o.tcp
+    this.#udp.on('message', (msg, rinfo) => this.#onUdp(msg, rinfo))
+    this.#udp.on('error', () => {}) // a send to a vanished client; nothing to do
+    this.#tcp?.on('connection', (c) => this.#onTcp(c))
+    this.#tcp?.on('error', () => {})
+  }
+
+  /**
+   * Starts a resolver listening inside `namespace` (like Docker's 127.0.0.11:53). The UDP
+   * and TCP sockets are opened there by the addon's threads and handed to Node by fd.
+   */
+  static async start(opts: ResolverOptions): Promise<Resolver> {
+    if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
+    if (!opts.namespace) throw invalidArg('opts.namespace', opts.namespace, 'must be a Namespace', 'ERR_INVALID_ARG_TYPE')
+    const address = opts.address === undefined ? EMBEDDED_RESOLVER : opts.address
+    if (typeof address !== 'string' || net.isIP(address) === 0) throw invalidArg('opts.address', address, 'must be an IPv4 or IPv6 address')
+    const port = opts.port === undefined ? 53 : checkInt(opts.port, 'opts.port', 0, 65535)
+    if (opts.records !== undefined && !(opts.records instanceof DnsRecords)) throw invalidArg('opts.records', opts.records, 'must be a DnsRecords', 'ERR_INVALID_ARG_TYPE')
+    const ttl = opts.ttl === undefined ? 600 : checkInt(opts.ttl, 'opts.ttl', 0, 2 ** 31 - 1)
+    let upstreams: UpstreamServer[] = []
+    let timeout = 2000
+    if (opts.upstream !== undefined) {
+      if (!opts.upstream || typeof opts.upstream !== 'object' || !Array.isArray(opts.upstream.servers)) {
+        throw invalidArg('opts.upstream', opts.upstream, 'must be an object { servers: string[], namespace?, timeout? }', 'ERR_INVALID_ARG_TYPE')
+      }
+      upstreams = opts.upstream.servers.map(parseServer)
+      if (opts.upstream.timeout !== undefined) timeout = checkInt(opts.upstream.timeout, 'opts.upstream.timeout', 1, 600000)
+    }
+    const udp = await openUdpSocket({ namespace: opts.namespace, address, port })
+    let tcp: net.Server | undefined
+    if (opts.tcp !== false) {
+      try {
+        // Same port as the UDP socket (the kernel's choice when port is 0).
+        tcp = await openTcpServer({ namespace: opts.namespace, address, port: udp.address().port })
+      } catch (e) {
+        udp.close()
+        throw e
+      }
+    }
+    return new Resolver({
+      namespace: opts.namespace, address: canonicalIp(address), port: udp.address().port, records: opts.records ?? new DnsRecords(),
+      upstreams, upstreamNs: opts.upstream?.namespace, timeout, ttl, udp, tcp,
+    })
+  }
+
+  /** Lets the process exit while the resolver runs (like socket.unref()). */
+  unref(): this {
+    this.#udp.unref()
+    this.#tcp?.unref()
+    return this
+  }
+
+  ref(): this {
+    this.#udp.ref()
+    this.#tcp?.ref()
+    return this
+  }
+
+  /** Stops listening, closes client connections and abandons queries in flight. Idempotent. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      for (const q of this.#inflight) q.cancel()
+      for (const c of this.#connections) c.destroy()
+      await Promise.all([
+        new Promise<void>((resolve) => this.#udp.close(() => resolve())),
+        this.#tcp ? new Promise<void>((resolve) => this.#tcp!.close(() => resolve())) : undefined,
+      ])
+    })()
+    return this.#closed
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  // --- receiving ----------------------------------------------------------------------------
+
+  #onUdp(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    void this.#handle(msg, false).then((reply) => {
+      if (reply && !this.#closed) this.#udp.send(reply, rinfo.port, rinfo.address)
+    }).catch(() => {})
+  }
+
+  #onTcp(c: net.Socket): void {
+    if (this.#connections.size >= MAX_TCP_CONNECTIONS || this.#closed) {
+      c.destroy()
+      return
+    }
+    this.#connections.add(c)
+    c.setTimeout(TCP_IDLE_MS, () => c.destroy())
+    c.on('close', () => this.#connections.delete(c))
+    c.on('error', () => {})
+    let buf = Buffer.alloc(0)
+    c.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk])
+      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        const len = buf.readUInt16BE(0)
+        const msg = buf.subarray(2, 2 + len)
+        buf = buf.subarray(2 + len)
+        void this.#handle(Buffer.from(msg), true).then((reply) => {
+          if (!reply || c.destroyed) return
+          const head = Buffer.alloc(2)
+          head.writeUInt16BE(reply.length)
+          c.write(Buffer.concat([head, reply]))
+        }).catch(() => {})
+      }
+    })
+  }
+
+  // --- answering ----------------------------------------------------------------------------
+
+  /** The reply to one message (undefined: drop it). Never throws. */
+  async #handle(msg: Buffer, overTcp: boolean): Promise<Buffer | undefined> {
+    this.stats.queries++
+    try {
+      return await this.#reply(msg, overTcp)
+    } catch {
+      return undefined
+    }
+  }
+
+  async #reply(msg: Buffer, overTcp: boolean): Promise<Buffer | undefined> {
+    let packet: dnsPacket.DecodedPacket
+    try {
+      packet = dnsPacket.decode(msg) as dnsPacket.DecodedPacket
+    } catch {
+      // Not DNS, or malformed: FORMERR if at least the header is there, else nothing.
+      return msg.length >= 12 && !(msg.readUInt16BE(2) & QR) ? this.#error(msg.readUInt16BE(0), FORMERR) : undefined
+    }
+    if (packet.type !== 'query') return undefined
+    if (((packet.flags ?? 0) & OPCODE_MASK) !== 0) return this.#error(packet.id ?? 0, NOTIMP, packet)
+    const question = packet.questions?.[0]
+    if (!question || packet.questions!.length !== 1) return this.#error(packet.id ?? 0, FORMERR, packet)
+    const opt = packet.additionals?.find((a) => a.type === 'OPT') as dnsPacket.OptAnswer | undefined
+    const q: Query = { packet, question, limit: overTcp ? Infinity : Math.max(512, opt?.udpPayloadSize ?? 512) }
+
+    const local = this.#answerLocally(q)
+    if (local) {
+      this.stats.local++
+      return this.#fit(local, q)
+    }
+    if (this.upstreams.length === 0 || this.#pending >= MAX_PENDING || this.#closed) {
+      this.stats.failed++
+      return this.#error(packet.id ?? 0, this.upstreams.length === 0 ? SERVFAIL : REFUSED, packet)
+    }
+    this.#pending++
+    try {
+      const answer = await this.#forward(msg, q, overTcp)
+      if (!answer) {
+        this.stats.failed++
+        return this.#error(packet.id ?? 0, SERVFAIL, packet)
+      }
+      this.stats.forwarded++
+      const relayed = Buffer.from(answer)
+      relayed.writeUInt16BE(packet.id ?? 0, 0) // the client's id back (we asked upstream with our own)
+      return this.#fit(relayed, q)
+    } finally {
+      this.#pending--
+    }
+  }
+
+  /** Our own answer when the question is about one of our names (or addresses), else undefined. */
+  #answerLocally(q: Query): Buffer | undefined {
+    const { question } = q
+    const name = question.name.replace(/\.$/, '')
+    let answers: dnsPacket.Answer[] | undefined
+    if (question.class !== undefined && question.class !== 'IN' && question.class !== 'ANY') return undefined
+    if (question.type === 'PTR') {
+      const addr = ptrAddress(name)
+      const names = addr ? this.records.reverse(addr) : []
+      if (!names.length) return undefined
+      answers = [{ type: 'PTR', name: question.name, ttl: this.#ttl, data: names[0]! }]
+    } else {
+      const v4 = this.records.lookup(name, 4)
+      if (v4 === undefined) return undefined
+      if (question.type === 'A') answers = v4.map((a) => ({ type: 'A', name: question.name, ttl: this.#ttl, data: a }))
+      else if (question.type === 'AAAA') answers = this.records.lookup(name, 6)!.map((a) => ({ type: 'AAAA', name: question.name, ttl: this.#ttl, data: a }))
+      else answers = [] // a name of ours, a type we do not hold: no data (not NXDOMAIN, not a forward)
+    }
+    return this.#encode(q.packet, NOERROR, answers, true)
+  }
+
+  #encode(query: dnsPacket.DecodedPacket, rcode: number, answers: dnsPacket.Answer[], authoritative: boolean): Buffer {
+    const rd = (query.flags ?? 0) & dnsPacket.RECURSION_DESIRED
+    const hasOpt = query.additionals?.some((a) => a.type === 'OPT')
+    return dnsPacket.encode({
+      type: 'response',
+      id: query.id ?? 0,
+      flags: rd | dnsPacket.RECURSION_AVAILABLE | (authoritative ? dnsPacket.AUTHORITATIVE_ANSWER : 0) | rcode,
+      questions: query.questions ?? [],
+      answers,
+      additionals: hasOpt ? [{ type: 'OPT', name: '.', udpPayloadSize: 1232, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] } as unknown as dnsPacket.Answer] : [],
+    })
+  }
+
+  #error(id: number, rcode: number, query?: dnsPacket.DecodedPacket): Buffer {
+    return this.#encode(query ?? ({ id, flags: 0, questions: [] } as unknown as dnsPacket.DecodedPacket), rcode, [], false)
+  }
+
+  /** Over UDP, an answer larger than the client takes goes back empty with TC set: the client asks again over TCP. */
+  #fit(reply: Buffer, q: Query): Buffer {
+    if (reply.length <= q.limit) return reply
+    this.stats.truncated++
+    const r = this.#encode(q.packet, reply.readUInt16BE(2) & 0xf, [], (reply.readUInt16BE(2) & dnsPacket.AUTHORITATIVE_ANSWER) !== 0)
+    r.writeUInt16BE(r.readUInt16BE(2) | dnsPacket.TRUNCATED_RESPONSE, 2)
+    return r
+  }
+
+  // --- forwarding ---------------------------------------------------------------------------
+
+  /** Tries each upstream in turn; returns the first usable answer (with our id), or undefined. */
+  async #forward(msg: Buffer, q: Query, overTcp: boolean): Promise<Buffer | undefined> {
+    let fallback: Buffer | undefined
+    for (const server of this.upstreams) {
+      const id = randomInt(0, 65536)
+      const query = Buffer.from(msg)
+      query.writeUInt16BE(id, 0)
+      let answer: Buffer | undefined
+      try {
+        if (!overTcp) {
+          answer = await this.#exchangeUdp(server, query, id, q.question)
+          if (answer && answer.readUInt16BE(2) & dnsPacket.TRUNCATED_RESPONSE) {
+            this.stats.tcpFallbacks++
+            answer = await this.#exchangeTcp(server, query, id, q.question)
+          }
+        } else {
+          answer = await this.#exchangeTcp(server, query, id, q.question)
+        }
+      } catch {
+        answer = undefined // this server failed: try the next
+      }
+      if (!answer) continue
+      const rcode = answer.readUInt16BE(2) & 0xf
+      if (rcode === SERVFAIL || rcode === REFUSED || rcode === NOTIMP) {
+        fallback ??= answer // another server may do better; else relay this one
+        continue
+      }
+      return answer
+    }
+    return fallback
+  }
+
+  /** Whether `answer` is the reply to our query: our id, a response, the same question. */
+  #matches(answer: Buffer, id: number, question: dnsPacket.Question): boolean {
+    try {
+      const p = dnsPacket.decode(answer)
+      const aq = p.questions?.[0]
+      return p.id === id && p.type === 'response' && !!aq && aq.type === question.type && aq.name.toLowerCase() === question.name.toLowerCase()
+    } catch {
+      return false
+    }
+  }
+
+  /**
+   * One upstream exchange: settles once (answer, failure, timeout or close()), then runs the
+   * cleanups; `cleanup(fn)` returns false (after running fn) when it is already over.
+   */
+  #track<T>(run: (settle: (v: T | undefined) => void, cleanup: (fn: () => void) => boolean) => void): Promise<T | undefined> {
+    return new Promise<T | undefined>((resolve) => {
+      const cleanups: (() => void)[] = []
+      let done = false
+      const entry = { cancel: () => settle(undefined) }
+      const settle = (v: T | undefined) => {
+        if (done) return
+        done = true
+        this.#inflight.delete(entry)
+        for (const c of cleanups) { try { c() } catch { /* already closed */ } }
+        resolve(v)
+      }
+      this.#inflight.add(entry)
+      const timer = setTimeout(() => settle(undefined), this.#timeout)
+      cleanups.push(() => clearTimeout(timer))
+      try {
+        run(settle, (fn) => {
+          if (!done) {
+            cleanups.push(fn)
+            return true
+          }
+          try { fn() } catch { /* already closed */ }
+          return false
+        })
+      } catch {
+        settle(undefined)
+      }
+    })
+  }
+
+  async #exchangeUdp(server: UpstreamServer, query: Buffer, id: number, question: dnsPacket.Question): Promise<Buffer | undefined> {
+    return this.#track<Buffer>((settle, cleanup) => {
+      const family = net.isIP(server.address) as 4 | 6
+      // A new socket, so a new random source port, for every query (and no shared state).
+      openUdpSocket({ namespace: this.#upstreamNs, address: family === 6 ? '::' : '0.0.0.0', port: 0 }).then((sock) => {
+        if (!cleanup(() => sock.close())) return
+        sock.on('error', () => settle(undefined))
+        sock.on('message', (m, rinfo) => {
+          // Only the server we asked, answering what we asked (ids and ports are random).
+          if (canonicalIp(rinfo.address) !== server.address || rinfo.port !== server.port) return
+          if (this.#matches(m, id, question)) settle(m)
+        })
+        sock.send(query, server.port, server.address)
+      }).catch(() => settle(undefined))
+    })
+  }
+
+  async #exchangeTcp(server: UpstreamServer, query: Buffer, id: number, question: dnsPacket.Question): Promise<Buffer | undefined> {
+    return this.#track<Buffer>((settle, cleanup) => {
+      connectTcp({ namespace: this.#upstreamNs, host: server.address, port: server.port, timeout: this.#timeout }).then((sock) => {
+        if (!cleanup(() => sock.destroy())) return
+        sock.on('error', () => settle(undefined))
+        sock.on('close', () => settle(undefined))
+        let buf = Buffer.alloc(0)
+        sock.on('data', (chunk: Buffer) => {
+          buf = Buffer.concat([buf, chunk])
+          if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+            const m = buf.subarray(2, 2 + buf.readUInt16BE(0))
+            settle(this.#matches(m, id, question) ? Buffer.from(m) : undefined)
+          }
+        })
+        const head = Buffer.alloc(2)
+        head.writeUInt16BE(query.length)
+        sock.write(Buffer.concat([head, query]))
+      }).catch(() => settle(undefined))
+    })
+  }
+}
+

@@ -1,0 +1,112 @@
+// Sockets opened inside a network namespace by the addon's threads and handed to Node's
+// own net and dgram modules by fd: servers and clients inside a namespace with no child
+// process and no setns on the main thread.
+//
+// UDP needs no native datagram wrapper: dgram's documented `socket.bind({ fd })` (the
+// BindOptions `fd` property, nodejs/node#21745) wraps an existing UDP socket, as
+// `server.listen({ fd })` and `new net.Socket({ fd })` do for TCP. libuv then drives the
+// fd on the main loop like any socket Node made itself; nothing here blocks or calls setns.
+import * as dgram from 'node:dgram'
+import * as fs from 'node:fs'
+import * as net from 'node:net'
+import { native, type NativeSocketSpec } from './native/binding'
+import { invalidArg } from './errors'
+import { handleOf } from './internal'
+import { defaultNamespace, type Namespace } from './namespace'
+import { toError } from './rtnl'
+import { checkInt } from './validate'
+
+async function open(namespace: Namespace | undefined, spec: NativeSocketSpec): Promise<number> {
+  const ns = await defaultNamespace(namespace)
+  try {
+    return (await native().openSocket(handleOf(ns), spec)).fd
+  } catch (e) {
+    const where = spec.address ? `${spec.family === 6 ? `[${spec.address}]` : spec.address}:${spec.port ?? 0}` : `${spec.type}${spec.family}`
+    throw toError(e as Record<string, never>, `${where} in ${ns}`)
+  }
+}
+
+function adopt<T>(fd: number, make: () => T): T {
+  try {
+    return make()
+  } catch (e) {
+    fs.closeSync(fd)
+    throw e
+  }
+}
+
+function checkFamilyAddress(address: unknown, arg: string): 4 | 6 {
+  if (typeof address !== 'string' || net.isIP(address) === 0) throw invalidArg(arg, address, 'must be an IPv4 or IPv6 address')
+  return net.isIP(address) as 4 | 6
+}
+
+export interface NamespaceSocketOptions {
+  /** The namespace the socket lives in (default: this process's). */
+  namespace?: Namespace
+  /** The local address to bind ('127.0.0.11', '::'). */
+  address: string
+  /** The local port (0 or absent: the kernel picks one). */
+  port?: number
+  /** IP_FREEBIND: bind an address no link has (yet). */
+  freebind?: boolean
+}
+
+/**
+ * A UDP socket bound inside a namespace (`ip netns exec NS socat UDP-RECV:...` without the
+ * child process): an ordinary dgram.Socket, already listening.
+ */
+export async function openUdpSocket(opts: NamespaceSocketOptions): Promise<dgram.Socket> {
+  const family = checkFamilyAddress(opts?.address, 'opts.address')
+  const port = opts.port === undefined ? 0 : checkInt(opts.port, 'opts.port', 0, 65535)
+  const fd = await open(opts.namespace, { family, type: 'udp', address: opts.address, port, freebind: opts.freebind === true })
+  const sock = adopt(fd, () => dgram.createSocket(family === 6 ? 'udp6' : 'udp4'))
+  await new Promise<void>((resolve, reject) => {
+    sock.once('error', reject)
+    // dgram's documented bind({ fd }) adopts an existing socket.
+    try {
+      sock.bind({ fd }, () => { sock.off('error', reject); resolve() })
+    } catch (e) {
+      fs.closeSync(fd)
+      reject(e)
+    }
+  })
+  return sock
+}
+
+/**
+ * A TCP server listening inside a namespace: an ordinary net.Server (SO_REUSEADDR set),
+ * already listening; `connectionListener` as for net.createServer().
+ */
+export async function openTcpServer(opts: NamespaceSocketOptions & { backlog?: number }, connectionListener?: (socket: net.Socket) => void): Promise<net.Server> {
+  const family = checkFamilyAddress(opts?.address, 'opts.address')
+  const port = opts.port === undefined ? 0 : checkInt(opts.port, 'opts.port', 0, 65535)
+  const backlog = opts.backlog === undefined ? 511 : checkInt(opts.backlog, 'opts.backlog', 1, 65535)
+  const fd = await open(opts.namespace, { family, type: 'tcp', address: opts.address, port, reuseAddr: true, freebind: opts.freebind === true })
+  const server = adopt(fd, () => net.createServer(connectionListener))
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e) => { server.close(); reject(e) })
+    server.listen({ fd, backlog }, () => resolve())
+  })
+  return server
+}
+
+/**
+ * A TCP connection made from inside a namespace (`ip netns exec NS socat - TCP:HOST:PORT`
+ * without the child process): an ordinary net.Socket, connected.
+ */
+export async function connectTcp(opts: { namespace?: Namespace; host: string; port: number; timeout?: number }): Promise<net.Socket> {
+  const family = checkFamilyAddress(opts?.host, 'opts.host')
+  const port = checkInt(opts.port, 'opts.port', 1, 65535)
+  const timeout = opts.timeout === undefined ? 0 : checkInt(opts.timeout, 'opts.timeout', 0, 2 ** 31 - 1)
+  const fd = await open(opts.namespace, { family, type: 'tcp' })
+  const sock = adopt(fd, () => new net.Socket({ fd, readable: true, writable: true }))
+  await new Promise<void>((resolve, reject) => {
+    const timer = timeout ? setTimeout(() => {
+      const e = Object.assign(new Error(`connect ETIMEDOUT ${opts.host}:${port}`), { code: 'ETIMEDOUT', syscall: 'connect' })
+      sock.destroy(e)
+    }, timeout) : undefined
+    sock.once('error', (e) => { clearTimeout(timer); reject(e) })
+    sock.connect(port, opts.host, () => { clearTimeout(timer); sock.removeAllListeners('error'); resolve() })
+  })
+  return sock
+}

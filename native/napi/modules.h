@@ -1,0 +1,23 @@
+// Registration of the addon's smaller modules (each in its own file), and what they need
+// from addon.cc.
+#pragma once
+
+#include <napi.h>
+
+#include <functional>
+
+#include "async.h"
+
+namespace nk::napi {
+
+// Runs `work(nsFd)` on a namespace thread with the fd of the namespace handle `ns` (an
+// NsHandle from addon.cc): the fd stays open for the job, the handle must not be closed,
+// and the namespace's lock is held. `work` may enter the namespace with ns::InNetns.
+Napi::Promise RunWithNamespace(Napi::Env env, Napi::Value ns, std::function<ToJs(int nsFd)> work);
+
+// socket.cc: openSocket(ns, spec) -> Promise<{ fd, port }>
+void InitSocket(Napi::Env env, Napi::Object exports);
+// flock.cc: tryLock(fd) -> boolean, unlock(fd)
+void InitFlock(Napi::Env env, Napi::Object exports);
+
+}  // namespace nk::napi
