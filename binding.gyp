@@ -6,6 +6,8 @@
         "native/napi/addon.cc",
         "native/napi/async.cc",
         "native/napi/convert.cc",
+        "native/napi/ct.cc",
+        "native/ct/conntrack.cc",
         "native/nl/attr.cc",
         "native/nl/error.cc",
         "native/nl/socket.cc",

@@ -1,5 +1,29 @@
 import * as util from 'node:util'
 
+// Linux errno names by number (<asm-generic/errno-base.h>, <asm-generic/errno.h>): libuv's
+// util.getSystemErrorName knows only a subset and answers 'Unknown system error -66' for the rest.
+const ERRNO_NAMES: readonly string[] = ('- ' +
+  'EPERM ENOENT ESRCH EINTR EIO ENXIO E2BIG ENOEXEC EBADF ECHILD EAGAIN ENOMEM EACCES EFAULT ENOTBLK EBUSY ' +
+  'EEXIST EXDEV ENODEV ENOTDIR EISDIR EINVAL ENFILE EMFILE ENOTTY ETXTBSY EFBIG ENOSPC ESPIPE EROFS EMLINK ' +
+  'EPIPE EDOM ERANGE EDEADLK ENAMETOOLONG ENOLCK ENOSYS ENOTEMPTY ELOOP - ENOMSG EIDRM ECHRNG EL2NSYNC ' +
+  'EL3HLT EL3RST ELNRNG EUNATCH ENOCSI EL2HLT EBADE EBADR EXFULL ENOANO EBADRQC EBADSLT - EBFONT ENOSTR ' +
+  'ENODATA ETIME ENOSR ENONET ENOPKG EREMOTE ENOLINK EADV ESRMNT ECOMM EPROTO EMULTIHOP EDOTDOT EBADMSG ' +
+  'EOVERFLOW ENOTUNIQ EBADFD EREMCHG ELIBACC ELIBBAD ELIBSCN ELIBMAX ELIBEXEC EILSEQ ERESTART ESTRPIPE ' +
+  'EUSERS ENOTSOCK EDESTADDRREQ EMSGSIZE EPROTOTYPE ENOPROTOOPT EPROTONOSUPPORT ESOCKTNOSUPPORT EOPNOTSUPP ' +
+  'EPFNOSUPPORT EAFNOSUPPORT EADDRINUSE EADDRNOTAVAIL ENETDOWN ENETUNREACH ENETRESET ECONNABORTED ' +
+  'ECONNRESET ENOBUFS EISCONN ENOTCONN ESHUTDOWN ETOOMANYREFS ETIMEDOUT ECONNREFUSED EHOSTDOWN EHOSTUNREACH ' +
+  'EALREADY EINPROGRESS ESTALE EUCLEAN ENOTNAM ENAVAIL EISNAM EREMOTEIO EDQUOT ENOMEDIUM EMEDIUMTYPE ' +
+  'ECANCELED ENOKEY EKEYEXPIRED EKEYREVOKED EKEYREJECTED EOWNERDEAD ENOTRECOVERABLE ERFKILL EHWPOISON').split(' ')
+// Kernel-internal errnos that netlink lets out (<linux/errno.h>).
+const KERNEL_ERRNO_NAMES: Record<number, string> = { 512: 'ERESTARTSYS', 514: 'ERESTARTNOHAND', 515: 'ENOIOCTLCMD', 521: 'EBADHANDLE',
+  522: 'ENOTSYNC', 523: 'EBADCOOKIE', 524: 'ENOTSUPP', 525: 'ETOOSMALL', 526: 'ESERVERFAULT', 527: 'EBADTYPE', 528: 'EJUKEBOX', 529: 'EIOCBQUEUED' }
+
+/** The kernel's name of a (positive) errno: 'EEXIST', 'EOPNOTSUPP' (not libuv's 'ENOTSUP'); 'E<n>' when it has none. */
+export function errnoName(errno: number): string {
+  const name = ERRNO_NAMES[errno] ?? KERNEL_ERRNO_NAMES[errno]
+  return name && name !== '-' ? name : `E${errno}`
+}
+
 /**
  * A refusal from the kernel, shaped like Node's system errors: `code` ('EEXIST'), `errno`
  * (negative), `syscall` (the netlink operation, 'RTM_NEWLINK'), the object it concerned and
@@ -13,9 +37,7 @@ export class NetlinkError extends Error {
   readonly extack: string | undefined
   constructor(opts: { errno: number; syscall: string; object?: string; extack?: string; strerror?: string }) {
     const errno = opts.errno > 0 ? -opts.errno : opts.errno
-    let code: string
-    try { code = util.getSystemErrorName(errno) } catch { code = `E${-errno}` }
-    if (code === 'ENOTSUP') code = 'EOPNOTSUPP' // same number on Linux; the kernel's name for it
+    const code = errnoName(-errno)
     const what = opts.strerror ?? code
     super(`${opts.syscall}${opts.object ? ` ${opts.object}` : ''}: ${what}${opts.extack ? ` (${opts.extack})` : ''}`)
     this.name = 'NetlinkError'

@@ -36,6 +36,7 @@ export function parseCidr(value: unknown, arg = 'cidr'): Cidr {
   const len = value.slice(slash + 1)
   const family = net.isIP(address)
   if (family === 0) throw invalidArg(arg, value, 'must start with a valid IPv4 or IPv6 address')
+  if (address.includes('%')) throw invalidArg(arg, value, "must not carry a zone index ('%eth0'): netlink addresses have none")
   const max = family === 4 ? 32 : 128
   if (!/^\d{1,3}$/.test(len) || Number(len) > max) throw invalidArg(arg, value, `must have a prefix length from 0 to ${max}`)
   return { family: family as 4 | 6, address, prefixLength: Number(len) }
@@ -46,6 +47,8 @@ export function checkIp(value: unknown, arg = 'address'): 4 | 6 {
   if (typeof value !== 'string') throw invalidArg(arg, value, 'must be a string', 'ERR_INVALID_ARG_TYPE')
   const family = net.isIP(value)
   if (family === 0) throw invalidArg(arg, value, 'must be a valid IPv4 or IPv6 address')
+  // net.isIP accepts 'fe80::1%eth0'; the addon's inet_pton does not, and netlink has no zone.
+  if (value.includes('%')) throw invalidArg(arg, value, "must not carry a zone index ('%eth0'): netlink addresses have none")
   return family as 4 | 6
 }
 
@@ -70,6 +73,11 @@ export function checkInt(value: unknown, arg: string, min: number, max: number):
   if (typeof value !== 'number' || !Number.isInteger(value)) throw invalidArg(arg, value, 'must be an integer', 'ERR_INVALID_ARG_TYPE')
   if (value < min || value > max) throw outOfRange(arg, `>= ${min} and <= ${max}`, value)
   return value
+}
+
+/** A TCP/UDP/SCTP port: an integer from 1 to 65535. */
+export function checkPort(value: unknown, arg = 'port'): number {
+  return checkInt(value, arg, 1, 65535)
 }
 
 export function checkBool(value: unknown, arg: string): boolean | undefined {

@@ -27,7 +27,7 @@ function snapshot(): RootState {
   let netns: string[] = []
   try { netns = fs.readdirSync('/run/netns').sort() } catch { /* none */ }
   let nft: string[] = []
-  try { nft = execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' }).split('\n').filter(Boolean).sort() } catch { /* nft missing */ }
+  try { nft = execFileSync('nft', ['list', 'tables'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').filter(Boolean).sort() } catch { /* nft missing, or no privileges (unit tests) */ }
   const sysctls = new Map<string, string>()
   walk('/proc/sys/net', '', sysctls)
   return { links, netns, nft, sysctls }

@@ -36,6 +36,22 @@ export interface NativeOp {
   [key: string]: unknown
 }
 
+/** One direction of a conntrack entry; ports and ids in host order. */
+export interface NativeCtTuple {
+  src: string; dst: string; protocol: number; srcPort?: number; dstPort?: number
+  icmpId?: number; icmpType?: number; icmpCode?: number; zone?: number
+}
+/** A conntrack entry as ctnetlink reports it (IPCTNL_MSG_CT_NEW). */
+export interface NativeCtEntry {
+  family: 4 | 6; orig: NativeCtTuple; reply?: NativeCtTuple; status?: number; timeout?: number; mark?: number
+  id?: number; use?: number; zone?: number; tcpState?: number
+}
+/** What ctList/ctDelete select; `protocol` is the IP protocol number. */
+export interface NativeCtFilter {
+  family?: 4 | 6; protocol?: number; origSrc?: string; origDst?: string; replySrc?: string
+  origDstPort?: number; replySrcPort?: number
+}
+
 export interface NativeBinding {
   createNamespace(dir: string, name: string, loopbackUp: boolean): Promise<NsHandle>
   openNamespace(path: string): Promise<NsHandle>
@@ -46,6 +62,10 @@ export interface NativeBinding {
   encode(op: NativeOp): Buffer[]
   decode(kind: 'link' | 'addr' | 'route' | 'ack', msg: Buffer): Record<string, unknown> | null
   threads(): { threads: number; jobs: number; discarded: number; homeIno: bigint; callerIno: bigint }
+  ctList(ns: NsHandle, filter?: NativeCtFilter): Promise<NativeCtEntry[]>
+  ctDelete(ns: NsHandle, filter: NativeCtFilter): Promise<number>
+  ctEncode(op: { op: 'dump'; family?: 4 | 6 } | { op: 'delete'; entry: Buffer; id?: boolean }): Buffer
+  ctDecode(msg: Buffer): NativeCtEntry | null
 }
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -22,6 +22,7 @@
 #include "../rtnl/route.h"
 #include "async.h"
 #include "convert.h"
+#include "ct.h"
 
 namespace nk::napi {
 
@@ -34,10 +35,12 @@ struct NsState {
   int fd = -1;
   ns::NsId id;
   std::unique_ptr<nl::Socket> rtnl;
+  std::unique_ptr<nl::Socket> ct;  // ctnetlink (NETLINK_NETFILTER), see ct.cc
   bool closed = false;
 
   ~NsState() {
     rtnl.reset();
+    ct.reset();
     if (fd >= 0) ::close(fd);
   }
   // Call with mu held, on a namespace thread.
@@ -48,6 +51,15 @@ struct NsState {
       rtnl = std::make_unique<nl::Socket>(NETLINK_ROUTE);
     }
     return *rtnl;
+  }
+  // Call with mu held, on a namespace thread.
+  nl::Socket& Ct() {
+    if (closed) throw SysError(EBADF, "netns", "the namespace handle is closed");
+    if (!ct) {
+      ns::InNetns in(fd);
+      ct = std::make_unique<nl::Socket>(NETLINK_NETFILTER);
+    }
+    return *ct;
   }
 };
 
@@ -105,6 +117,7 @@ class NsHandle : public Napi::ObjectWrap<NsHandle> {
         std::lock_guard<std::mutex> lk(st->mu);
         st->closed = true;
         st->rtnl.reset();
+        st->ct.reset();
       }
       return [selfRef](Napi::Env env) -> Napi::Value {
         NsHandle* h = NsHandle::Unwrap(selfRef->Value());
@@ -473,6 +486,15 @@ Napi::Value DecodeJs(const Napi::CallbackInfo& info) {
   throw Napi::TypeError::New(env, "unknown kind '" + kind + "'");
 }
 
+// ct*(ns, ...): conntrack (ct.cc), on the namespace's ctnetlink socket under its lock.
+WithCtSocket CtSocketOf(Napi::Value v) {
+  auto st = NsHandle::From(v);
+  return [st](const std::function<void(nl::Socket&)>& fn) {
+    std::lock_guard<std::mutex> lk(st->mu);
+    fn(st->Ct());
+  };
+}
+
 // threads(): how the namespace threads are doing (observability, and tests of §2).
 Napi::Value Threads(const Napi::CallbackInfo& info) {
   auto s = Runner(info.Env()).pool().stats();
@@ -499,6 +521,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("encode", Napi::Function::New(env, Encode));
   exports.Set("decode", Napi::Function::New(env, DecodeJs));
   exports.Set("threads", Napi::Function::New(env, Threads));
+  exports.Set("ctList", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return CtList(i, Runner(i.Env()), CtSocketOf(i[0])); }));
+  exports.Set("ctDelete", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return CtDelete(i, Runner(i.Env()), CtSocketOf(i[0])); }));
+  exports.Set("ctEncode", Napi::Function::New(env, CtEncode));
+  exports.Set("ctDecode", Napi::Function::New(env, CtDecode));
   exports.Set("NsHandle", data->nsHandleCtor.Value());
   return exports;
 }

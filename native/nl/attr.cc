@@ -2,6 +2,11 @@
 
 #include <endian.h>
 
+#include <cerrno>
+#include <string>
+
+#include "error.h"
+
 namespace nk::nl {
 
 MsgBuilder::MsgBuilder(uint16_t type, uint16_t flags) {
@@ -18,7 +23,15 @@ void MsgBuilder::PutRaw(const void* data, size_t len) {
   if (len && data) std::memcpy(buf_.data() + off, data, len);
 }
 
+namespace {
+// nla_len is 16 bits: a longer attribute or nest would silently wrap into a corrupt message.
+void CheckAttrLen(size_t len) {
+  if (len > 0xffff) throw SysError(EMSGSIZE, "netlink", "an attribute of " + std::to_string(len) + " bytes (nla_len holds 65535)");
+}
+}  // namespace
+
 void MsgBuilder::Put(uint16_t type, const void* data, size_t len) {
+  CheckAttrLen(NLA_HDRLEN + len);
   nlattr a{};
   a.nla_len = static_cast<uint16_t>(NLA_HDRLEN + len);
   a.nla_type = type;
@@ -51,6 +64,7 @@ size_t MsgBuilder::NestStart(uint16_t type) {
 }
 
 void MsgBuilder::NestEnd(size_t token) {
+  CheckAttrLen(buf_.size() - token);
   auto* a = reinterpret_cast<nlattr*>(buf_.data() + token);
   a->nla_len = static_cast<uint16_t>(buf_.size() - token);
 }

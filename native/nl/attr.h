@@ -28,6 +28,7 @@ class MsgBuilder {
     PutRaw(&hdr, sizeof(T));
     return off;
   }
+  // Put and NestEnd throw SysError(EMSGSIZE) for an attribute longer than nla_len can say.
   void Put(uint16_t type, const void* data, size_t len);
   void PutU8(uint16_t type, uint8_t v) { Put(type, &v, 1); }
   void PutU16(uint16_t type, uint16_t v) { Put(type, &v, 2); }

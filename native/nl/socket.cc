@@ -6,6 +6,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -88,9 +89,10 @@ int ParseAck(const uint8_t* payload, size_t len, uint16_t flags, bool isDone, st
     nlmsgerr e;
     std::memcpy(&e, payload, sizeof(e));
     error = e.error;
-    tlvOff = (flags & NLM_F_CAPPED) ? sizeof(nlmsgerr)
-                                    : sizeof(nlmsgerr) - sizeof(nlmsghdr) + e.msg.nlmsg_len;
-    tlvOff = Align(tlvOff);
+    // The TLVs follow the echoed request (all of it unless NLM_F_CAPPED); never inside nlmsgerr,
+    // whatever the echoed header's length says.
+    size_t echoed = (flags & NLM_F_CAPPED) ? sizeof(nlmsghdr) : std::max<size_t>(e.msg.nlmsg_len, sizeof(nlmsghdr));
+    tlvOff = Align(sizeof(nlmsgerr) - sizeof(nlmsghdr) + echoed);
   }
   if (extack && (flags & NLM_F_ACK_TLVS) && tlvOff < len) {
     AttrIter it(payload + tlvOff, len - tlvOff);
@@ -99,6 +101,9 @@ int ParseAck(const uint8_t* payload, size_t len, uint16_t flags, bool isDone, st
       if (a.type == NLMSGERR_ATTR_MSG) *extack = a.Str();
     }
   }
+  // The kernel sends 0 or -errno (errno < 4096); anything else is a malformed reply (and
+  // negating INT_MIN would be undefined).
+  if (error < -4095 || error > 4095) return EPROTO;
   return error < 0 ? -error : error;
 }
 

@@ -113,7 +113,8 @@ std::vector<uint8_t> EncodeDumpLinks() {
 
 namespace {
 
-void DecodeLinkInfo(const Attr& li, LinkInfo& out) {
+// False when IFLA_LINKINFO or a nest inside it is malformed.
+bool DecodeLinkInfo(const Attr& li, LinkInfo& out) {
   AttrIter it(li);
   Attr a;
   std::optional<Attr> data, slaveData;
@@ -123,6 +124,7 @@ void DecodeLinkInfo(const Attr& li, LinkInfo& out) {
     else if (a.type == IFLA_INFO_DATA) data = a;
     else if (a.type == IFLA_INFO_SLAVE_DATA) slaveData = a;
   }
+  if (!it.ok()) return false;
   if (data && out.kind == "bridge") {
     AttrIter d(*data);
     while (d.Next(a)) {
@@ -132,6 +134,7 @@ void DecodeLinkInfo(const Attr& li, LinkInfo& out) {
         if (auto v = a.U8()) out.vlanFiltering = *v != 0;
       }
     }
+    if (!d.ok()) return false;
   }
   if (slaveData && out.slaveKind == "bridge") {
     AttrIter d(*slaveData);
@@ -142,7 +145,9 @@ void DecodeLinkInfo(const Attr& li, LinkInfo& out) {
         if (auto v = a.U8()) out.isolated = *v != 0;
       }
     }
+    if (!d.ok()) return false;
   }
+  return true;
 }
 
 }  // namespace
@@ -162,6 +167,7 @@ bool DecodeLink(const uint8_t* msg, size_t len, LinkInfo& out) {
   out.type = ifi.ifi_type;
   AttrIter it(attrs, alen);
   Attr a;
+  bool nestsOk = true;
   while (it.Next(a)) {
     switch (a.type) {
       case IFLA_IFNAME: out.name = a.Str(); break;
@@ -172,11 +178,11 @@ bool DecodeLink(const uint8_t* msg, size_t len, LinkInfo& out) {
       case IFLA_LINK: if (auto v = a.U32()) out.link = static_cast<int32_t>(*v); break;
       case IFLA_LINK_NETNSID: if (auto v = a.U32()) out.linkNetnsId = static_cast<int32_t>(*v); break;
       case IFLA_IFALIAS: out.alias = a.Str(); break;
-      case IFLA_LINKINFO: DecodeLinkInfo(a, out); break;
+      case IFLA_LINKINFO: nestsOk = DecodeLinkInfo(a, out) && nestsOk; break;
       default: break;  // kept in the kernel's message; not modelled here
     }
   }
-  return it.ok();
+  return it.ok() && nestsOk;
 }
 
 }  // namespace nk::rtnl

@@ -62,7 +62,7 @@ std::vector<uint8_t> EncodeBridgePort(const LinkSpec& s);
 std::vector<uint8_t> EncodeDelLink(int32_t index, const std::string& name);
 std::vector<uint8_t> EncodeGetLink(int32_t index, const std::string& name);
 std::vector<uint8_t> EncodeDumpLinks();
-// Decodes an RTM_NEWLINK message (whole, with nlmsghdr). False if malformed.
+// Decodes an RTM_NEWLINK message (whole, with nlmsghdr). False if malformed, nests included.
 bool DecodeLink(const uint8_t* msg, size_t len, LinkInfo& out);
 
 }  // namespace nk::rtnl
