@@ -8,7 +8,7 @@ import { handleOf } from './internal'
 import { NetnsKitError, invalidArg, outOfRange } from './errors'
 import { defaultNamespace, type Namespace } from './namespace'
 import { checkIfName, parseCidr } from './validate'
-import { deleteConntrack } from './conntrack'
+import { conntrack } from './conntrack'
 import {
   L4PROTO, addrMatch, comment, commentOf, ibrnameMatch, ifMatch, ifnameBytes, ifnameString, ipBytes, ipString, nfproto,
   padded, portBytes, verdict, type L4Name, ctStatusDnat,
@@ -183,7 +183,7 @@ export class NatRule {
           list.push({ key, data: Buffer.concat([ipBytes(spec.containerIp), padded(portBytes(cport))]), userdata: comment(note) })
           elems.push({ map: m.name, key })
         }
-        byMap.set(m.name, { op: 'newsetelem', family: 'inet', table: TABLE, set: m.name, elements: list, excl: true })
+        byMap.set(m.name, { op: 'newsetelem', family: 'inet', table: TABLE, set: m.name, elements: list, exclusive: true })
       }
       const msgs: NftMsg[] = [...byMap.values()]
       msgs.push({ op: 'newsetelem', family: 'inet', table: TABLE, set: HAIRPIN_SET,
@@ -205,7 +205,7 @@ export class NatRule {
       }
       if (spec.protocol === 'udp') {
         // Flows that reached the host port before it was published would keep bypassing the DNAT.
-        await deleteConntrack(ns, { family: spec.family, protocol: 'udp', origDst: spec.hostIp, origDstPortRange: hostRange }).catch(() => {})
+        await clearUdpConntrack(ns, spec.family, spec.hostIp, hostRange)
       }
       return new NatRule({
         kind: 'publish', id, namespace: ns, family: spec.family, protocol: spec.protocol, hostIp: spec.hostIp,
@@ -296,7 +296,7 @@ export class NatRule {
       if (msgs.length) await applyBatch(ns, msgs, `unpublish ${this.protocol} ${this.hostPort}`)
       if (this.protocol === 'udp') {
         const range: [number, number] = [this.hostPort!, this.hostPortEnd ?? this.hostPort!]
-        await deleteConntrack(ns, { family: this.family, protocol: 'udp', origDst: this.hostIp, origDstPortRange: range }).catch(() => {})
+        await clearUdpConntrack(ns, this.family, this.hostIp, range)
       }
       if (this.localhost && this.ownsRouteLocalnet) {
         const still = (await readAll(ns)).some((r) => r.kind === 'publish' && r.localhost && r.interface === this.interface)
@@ -422,6 +422,16 @@ async function egressInterface(ns: Namespace, ip: string, family: 4 | 6): Promis
     throw new NetnsKitError('ERR_NETNS_KIT_NO_ROUTE', `no interface in ${ns.name ?? ns.path} leads to ${ip}: add the container's network (bridge address) first`)
   }
   return best.dev
+}
+
+/**
+ * Removes the conntrack entries of UDP flows to the host ports (by the HOST address and port,
+ * never the container's), so a flow that started before a change does not keep its old path.
+ */
+async function clearUdpConntrack(ns: Namespace, family: 4 | 6, hostIp: string | undefined, r: [number, number]): Promise<void> {
+  for (let port = r[0]; port <= r[1]; port++) {
+    await conntrack.delete(ns, { family, protocol: 'udp', origDstPort: port, ...(hostIp ? { origDst: hostIp } : {}) })
+  }
 }
 
 async function enableForwarding(ns: Namespace, family: 4 | 6): Promise<void> {

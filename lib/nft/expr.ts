@@ -131,7 +131,7 @@ export function ifMatch(which: 'iifname' | 'oifname', name: string, op: 'eq' | '
 /** `meta ibrname NAME` (bridge family: the bridge a frame came in on). */
 export function ibrnameMatch(name: string): NftExpr[] {
   return [
-    { type: 'meta', key: 'bri_iifname', dreg: REG_1 },
+    { type: 'meta', key: 'ibrname', dreg: REG_1 },
     { type: 'cmp', sreg: REG_1, op: 'eq', data: ifnameBytes(name) },
   ]
 }
