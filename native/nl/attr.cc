@@ -2,6 +2,8 @@
 
 #include <endian.h>
 
+#include <stdexcept>
+
 namespace nk::nl {
 
 MsgBuilder::MsgBuilder(uint16_t type, uint16_t flags) {
@@ -19,6 +21,7 @@ void MsgBuilder::PutRaw(const void* data, size_t len) {
 }
 
 void MsgBuilder::Put(uint16_t type, const void* data, size_t len) {
+  if (len > 0xffff - NLA_HDRLEN) throw std::length_error("netlink attribute longer than 64 KiB");
   nlattr a{};
   a.nla_len = static_cast<uint16_t>(NLA_HDRLEN + len);
   a.nla_type = type;
@@ -41,16 +44,17 @@ void MsgBuilder::PutBe64(uint16_t type, uint64_t v) {
 
 void MsgBuilder::PutStr(uint16_t type, const std::string& s) { Put(type, s.c_str(), s.size() + 1); }
 
-size_t MsgBuilder::NestStart(uint16_t type) {
+size_t MsgBuilder::NestStart(uint16_t type, bool flagged) {
   size_t off = buf_.size();
   nlattr a{};
   a.nla_len = NLA_HDRLEN;
-  a.nla_type = type;  // no NLA_F_NESTED: rtnetlink (like iproute2) does not set it
+  a.nla_type = flagged ? static_cast<uint16_t>(type | NLA_F_NESTED) : type;
   PutRaw(&a, sizeof(a));
   return off;
 }
 
 void MsgBuilder::NestEnd(size_t token) {
+  if (buf_.size() - token > 0xffff) throw std::length_error("netlink nest longer than 64 KiB");
   auto* a = reinterpret_cast<nlattr*>(buf_.data() + token);
   a->nla_len = static_cast<uint16_t>(buf_.size() - token);
 }
