@@ -24,6 +24,7 @@ Batch EncodeBatch(const Value& msgs) {
   }
   batch.msgs.push_back(BatchBegin());
   batch.origin.push_back(-1);
+  batch.firstElement.push_back(0);
   for (size_t i = 0; i < msgs.items.size(); i++) {
     Reader r(msgs.items[i], "msgs[" + std::to_string(i) + "]");
     std::string op = r.ReqStr("op", 32);
@@ -37,6 +38,7 @@ Batch EncodeBatch(const Value& msgs) {
   }
   batch.msgs.push_back(BatchEnd());
   batch.origin.push_back(-1);
+  batch.firstElement.push_back(0);
   return batch;
 }
 
@@ -71,7 +73,7 @@ Value Outcome(const Batch& b, const std::vector<nl::Reply>& replies) {
     out.Set("index", Value::Number(b.origin[bad]));
     std::string extack = r.extack;
     if (r.badAttr >= 0) {
-      std::string attr = DescribeAttr(b.msgs[bad], r.badAttr);
+      std::string attr = DescribeAttr(b.msgs[bad], r.badAttr, b.firstElement[bad]);
       if (!attr.empty()) {
         out.Set("attribute", Value::String(attr));
         if (extack.empty()) extack = "attribute " + attr;
@@ -243,7 +245,7 @@ const char* ElemName(uint16_t type) {
 // Walks the attributes in [p, p+len) (at message offset `base`) down to the one starting at
 // `target`, appending a name for each step to `path`.
 void Walk(const uint8_t* p, size_t len, size_t base, size_t target, Ctx ctx, uint16_t msg, const std::string& expr,
-          int depth, std::string& path) {
+          size_t firstElement, int depth, std::string& path) {
   nl::AttrIter it(p, len);
   nl::Attr a;
   for (size_t index = 0; it.Next(a); index++) {
@@ -277,7 +279,7 @@ void Walk(const uint8_t* p, size_t len, size_t base, size_t target, Ctx ctx, uin
         break;
       case Ctx::ExprData: step = expr + " attribute " + std::to_string(a.type); break;
       case Ctx::ElemList:
-        step = "element #" + std::to_string(index);
+        step = "element #" + std::to_string(firstElement + index);
         next = Ctx::Elem;
         break;
       case Ctx::Elem: {
@@ -288,20 +290,21 @@ void Walk(const uint8_t* p, size_t len, size_t base, size_t target, Ctx ctx, uin
       case Ctx::Other: step = "attribute " + std::to_string(a.type); break;
     }
     if (!step.empty()) path += (path.empty() ? "" : " > ") + step;
-    if (target != start && depth < 8) Walk(a.data, a.len, dataOff, target, next, msg, nextExpr, depth + 1, path);
+    if (target != start && depth < 8)
+      Walk(a.data, a.len, dataOff, target, next, msg, nextExpr, firstElement, depth + 1, path);
     return;
   }
 }
 
 }  // namespace
 
-std::string DescribeAttr(const std::vector<uint8_t>& msg, int64_t offset) {
+std::string DescribeAttr(const std::vector<uint8_t>& msg, int64_t offset, size_t firstElement) {
   constexpr size_t kHead = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(nfgenmsg));
   if (offset < 0 || msg.size() < kHead || static_cast<size_t>(offset) < kHead || static_cast<size_t>(offset) >= msg.size())
     return "";
   std::string path;
   Walk(msg.data() + kHead, msg.size() - kHead, kHead, static_cast<size_t>(offset), Ctx::Top,
-       NFNL_MSG_TYPE(MsgType(msg)), "", 0, path);
+       NFNL_MSG_TYPE(MsgType(msg)), "", firstElement, 0, path);
   return path;
 }
 

@@ -20,6 +20,7 @@ namespace nk::nft {
 struct Batch {
   std::vector<std::vector<uint8_t>> msgs;  // BATCH_BEGIN, the requests, BATCH_END
   std::vector<int> origin;                 // per message: index of the input message (-1: begin/end)
+  std::vector<size_t> firstElement;        // per message: index of its first set element in the input
   size_t inputs = 0;                       // number of input messages
 };
 
@@ -63,9 +64,10 @@ struct Sink {
   Batch& batch;
   int index;
   std::set<uint32_t>& setIds;  // NFTA_SET_IDs taken in this batch
-  void Add(std::vector<uint8_t> msg) {
+  void Add(std::vector<uint8_t> msg, size_t firstElement = 0) {
     batch.msgs.push_back(std::move(msg));
     batch.origin.push_back(index);
+    batch.firstElement.push_back(firstElement);
   }
   // The kernel wants an NFTA_SET_ID on every new set; one not given is the smallest free id.
   uint32_t NewSetId() {
@@ -93,7 +95,8 @@ bool DecodeElements(const uint8_t* msg, size_t len, Value& out);
 std::optional<uint64_t> RuleHandle(const uint8_t* msg, size_t len);
 
 // Names the attribute at byte `offset` of the request `msg` (the kernel's
-// NLMSGERR_ATTR_OFFS), such as "NFTA_RULE_EXPRESSIONS > #2 nat > NFTA_NAT_REG_ADDR_MIN".
-std::string DescribeAttr(const std::vector<uint8_t>& msg, int64_t offset);
+// NLMSGERR_ATTR_OFFS), such as "NFTA_RULE_EXPRESSIONS > #2 nat > nat attribute 3" or
+// "NFTA_SET_ELEM_LIST_ELEMENTS > element #1500" (counted from `firstElement`).
+std::string DescribeAttr(const std::vector<uint8_t>& msg, int64_t offset, size_t firstElement = 0);
 
 }  // namespace nk::nft

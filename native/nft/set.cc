@@ -15,7 +15,8 @@
 // NFTA_SET_DESC { NFTA_SET_DESC_SIZE, NFTA_SET_DESC_CONCAT { NFTA_LIST_ELEM { NFTA_SET_FIELD_LEN } } },
 // NFTA_SET_USERDATA (numbers be32); elements: NFTA_SET_ELEM_LIST_TABLE, _SET, _SET_ID, then
 // NFTA_SET_ELEM_LIST_ELEMENTS { NFTA_LIST_ELEM { NFTA_SET_ELEM_FLAGS, KEY { NFTA_DATA_VALUE },
-// KEY_END, DATA { VALUE | VERDICT }, USERDATA } }.
+// KEY_END, DATA { VALUE | VERDICT }, USERDATA } } (nft numbers the element nests 1, 2, 3...;
+// the kernel ignores their type, and we write NFTA_LIST_ELEM as its dumps do).
 #include "nft.h"
 
 namespace nk::nft {
@@ -136,7 +137,7 @@ void EncodeElements(const std::string& op, const Reader& r, Sink& out) {
   };
   std::optional<nl::MsgBuilder> b(Request(msg, flags, family));
   size_t list = start(*b);
-  size_t inList = 0;
+  size_t inList = 0, first = 0;
   for (size_t i = 0; i < elems->size(); i++) {
     Reader e((*elems)[i], r.At("elements") + "[" + std::to_string(i) + "]");
     size_t at = b->NestStart(NFTA_LIST_ELEM, true);
@@ -146,7 +147,8 @@ void EncodeElements(const std::string& op, const Reader& r, Sink& out) {
       // Full: this element opens the next message of the same operation.
       b->NestCancel(at);
       b->NestEnd(list);
-      out.Add(std::move(*b).Finish());
+      out.Add(std::move(*b).Finish(), first);
+      first = i;
       b.emplace(Request(msg, flags, family));
       list = start(*b);
       inList = 0;
@@ -157,7 +159,7 @@ void EncodeElements(const std::string& op, const Reader& r, Sink& out) {
     inList++;
   }
   b->NestEnd(list);
-  out.Add(std::move(*b).Finish());
+  out.Add(std::move(*b).Finish(), first);
 }
 
 }  // namespace
@@ -239,7 +241,8 @@ bool DecodeElements(const uint8_t* msg, size_t len, Value& out) {
   nl::AttrIter it(*p.tb[NFTA_SET_ELEM_LIST_ELEMENTS]);
   nl::Attr a;
   while (it.Next(a)) {
-    if (a.type != NFTA_LIST_ELEM) return false;
+    // Any nest type: the kernel ignores it, and nft numbers elements 1, 2, 3... where the
+    // kernel's dumps (and we) use NFTA_LIST_ELEM.
     std::vector<std::optional<nl::Attr>> tb;
     if (!nl::ParseTable(a.data, a.len, tb, NFTA_SET_ELEM_MAX)) return false;
     Value e = Value::Object();

@@ -354,6 +354,16 @@ describe('nftables (native binding)', function () {
     for (const e of elements) assert.deepEqual(byKey.get(e.key.toString('hex')), e)
     const witness = (await nftJson(ns, 'map', 'ip', 'nk', 'ports'))[0]!.map.elem
     assert.equal(witness.length, 2000)
+
+    // 2,000 more where one is malformed (a 5-byte key): refused whole, and the error names it.
+    const more = elements.map((e, i) => ({ ...e, key: i === 1800 ? Buffer.alloc(5, 1) : protoPort(6, 20000 + i) }))
+    const r = await native().nft(handleOf(ns), [{ op: 'newsetelem', family: 'ip', table: 'nk', set: 'ports', elements: more }])
+    assert.equal(r.ok, false)
+    if (!r.ok) {
+      assert.deepEqual([r.errno, r.index, r.syscall], [-22, 0, 'NFT_MSG_NEWSETELEM'])
+      assert.match(r.attribute!, /^NFTA_SET_ELEM_LIST_ELEMENTS > element #1800\b/)
+    }
+    assert.equal((await nftList(ns, { what: 'elements', family: 'ip', table: 'nk', set: 'ports' })).length, 2000)
   })
 
   it('redirects a TCP connection through a dnat map element, and stops when the element goes', async function () {
