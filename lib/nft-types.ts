@@ -3,6 +3,14 @@
 // = 8..23), flags (NFT_SET_*, NF_NAT_RANGE_*, NFTA_FIB_F_*), data types. Byte values (keys,
 // cmp data, element data) are Buffers in packet order: network byte order for addresses and
 // ports, each field of a concatenation padded to 4 bytes.
+//
+// Registers the way nft uses them (test/fixtures/nft/*.netlink show whole rules): a single
+// value in NFT_REG_1 (1); a concatenation from NFT_REG_1 on, its first field in 1 (which is
+// NFT_REG32_00) and each further field in the next 32-bit register (9, 10, ...), so
+// `meta l4proto . th dport` is meta => 1, payload => 9, then `lookup sreg 1 dreg 1` on a map
+// whose data is `ipv4_addr . inet_service`, and `nat dnat ip regAddrMin 1 regProtoMin 9`.
+// Such a key for tcp . 8080 is 06 00 00 00 1f 90 00 00; its data for 10.0.0.2 . 80 is
+// 0a 00 00 02 00 50 00 00.
 
 export type NftFamily = 'inet' | 'ip' | 'ip6' | 'bridge' | 'netdev' | 'arp'
 

@@ -65,6 +65,8 @@ bool EncodeChainOp(const std::string& op, const Reader& r, Sink& out) {
       b.NestEnd(h);
     }
     if (userdata) b.Put(NFTA_CHAIN_USERDATA, userdata->data(), userdata->size());
+    r.Ignore("handle");
+    r.Strict();
     out.Add(std::move(b).Finish());
     return true;
   }
@@ -72,6 +74,7 @@ bool EncodeChainOp(const std::string& op, const Reader& r, Sink& out) {
     uint8_t family = ReadFamily(r);
     std::string table = r.ReqStr("table", NFT_TABLE_MAXNAMELEN - 1);
     std::string name = r.ReqStr("name", NFT_CHAIN_MAXNAMELEN - 1);
+    r.Strict();
     if (op == "flushchain") {
       nl::MsgBuilder b = Request(NFT_MSG_DELRULE, NLM_F_ACK, family);
       b.PutStr(NFTA_RULE_TABLE, table);

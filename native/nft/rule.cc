@@ -28,6 +28,8 @@ bool EncodeRuleOp(const std::string& op, const Reader& r, Sink& out) {
     if (position) b.PutBe64(NFTA_RULE_POSITION, *position);
     expr::EncodeList(*exprs, r.At("exprs"), b, NFTA_RULE_EXPRESSIONS);
     if (userdata) b.Put(NFTA_RULE_USERDATA, userdata->data(), userdata->size());
+    r.Ignore("handle");
+    r.Strict();
     out.Add(std::move(b).Finish());
     return true;
   }
@@ -41,6 +43,7 @@ bool EncodeRuleOp(const std::string& op, const Reader& r, Sink& out) {
     b.PutStr(NFTA_RULE_TABLE, table);
     b.PutStr(NFTA_RULE_CHAIN, chain);
     b.PutBe64(NFTA_RULE_HANDLE, *handle);
+    r.Strict();
     out.Add(std::move(b).Finish());
     return true;
   }

@@ -89,6 +89,8 @@ void EncodeNewSet(const Reader& r, Sink& out) {
     b.NestEnd(desc);
   }
   if (userdata) b.Put(NFTA_SET_USERDATA, userdata->data(), userdata->size());
+  r.Ignore("handle");
+  r.Strict();
   out.Add(std::move(b).Finish());
 }
 
@@ -122,6 +124,7 @@ void EncodeElements(const std::string& op, const Reader& r, Sink& out) {
   auto setId = r.U32("setId");
   bool excl = r.Bool("exclusive").value_or(false);
   const std::vector<Value>* elems = r.Arr("elements");
+  r.Strict();
   if (!elems || elems->empty()) throw InputError(r.At("elements") + " is required (a non-empty array)");
   if (elems->size() > kMaxElements) throw InputError(r.At("elements") + " holds too many elements", true);
   bool adding = op == "newsetelem";
@@ -176,6 +179,7 @@ bool EncodeSetOp(const std::string& op, const Reader& r, Sink& out) {
     nl::MsgBuilder b = Request(op == "delset" ? uint16_t{NFT_MSG_DELSET} : kMsgDestroySet, NLM_F_ACK, family);
     b.PutStr(NFTA_SET_TABLE, table);
     b.PutStr(NFTA_SET_NAME, name);
+    r.Strict();
     out.Add(std::move(b).Finish());
     return true;
   }

@@ -7,8 +7,8 @@
 namespace nk::nft {
 
 bool EncodeTableOp(const std::string& op, const Reader& r, Sink& out) {
-  uint8_t family = ReadFamily(r);
   if (op == "newtable") {
+    uint8_t family = ReadFamily(r);
     std::string name = r.ReqStr("name", NFT_TABLE_MAXNAMELEN - 1);
     uint32_t flags = r.U32("flags").value_or(0);
     auto userdata = r.Bytes("userdata", kMaxUserdata);
@@ -17,13 +17,17 @@ bool EncodeTableOp(const std::string& op, const Reader& r, Sink& out) {
     b.PutStr(NFTA_TABLE_NAME, name);
     b.PutBe32(NFTA_TABLE_FLAGS, flags);
     if (userdata) b.Put(NFTA_TABLE_USERDATA, userdata->data(), userdata->size());
+    r.Ignore("handle");
+    r.Strict();
     out.Add(std::move(b).Finish());
     return true;
   }
   if (op == "deltable" || op == "destroytable") {
+    uint8_t family = ReadFamily(r);
     std::string name = r.ReqStr("name", NFT_TABLE_MAXNAMELEN - 1);
     nl::MsgBuilder b = Request(op == "deltable" ? uint16_t{NFT_MSG_DELTABLE} : kMsgDestroyTable, NLM_F_ACK, family);
     b.PutStr(NFTA_TABLE_NAME, name);
+    r.Strict();
     out.Add(std::move(b).Finish());
     return true;
   }

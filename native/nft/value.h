@@ -95,6 +95,8 @@ class Reader {
   std::optional<Reader> Obj(const char* key) const;
   const std::vector<Value>* Arr(const char* key) const;
 
+  // Accepts a field without reading it (a handle on an object read back, sent again).
+  void Ignore(const char* key) const { read_.insert(key); }
   // Throws for a field that no accessor read (a misspelt option must not pass silently).
   void Strict() const;
 

@@ -414,6 +414,22 @@ describe('nf_tables decoding', () => {
     ])
   })
 
+  it('sends objects read back (with their handles) as they were', () => {
+    const msgs: NftMsg[] = [
+      { op: 'newtable', family: 'inet', name: 'nk', flags: 1, userdata: Buffer.from('u') },
+      { op: 'newchain', family: 'inet', table: 'nk', name: 'c', type: 'filter', hook: 'input', priority: 10, policy: 'accept' },
+      { op: 'newset', family: 'inet', table: 'nk', name: 's', id: 1, keyType: 7, keyLen: 4 },
+      { op: 'newrule', family: 'inet', table: 'nk', chain: 'c', exprs: masqueradeRule, userdata: Buffer.from('r') },
+    ]
+    const first = native().nftEncode(msgs)
+    const kinds = ['table', 'chain', 'set', 'rule'] as const
+    const again = splitMessages(first).slice(1, -1).map((m, i) => {
+      const o = native().nftDecode(kinds[i]! as 'table', nlmsg(m))!
+      return { ...o, handle: 42n, op: msgs[i]!.op, ...(kinds[i] === 'set' ? { id: 1 } : {}) } as unknown as NftMsg
+    })
+    assert.deepEqual(native().nftEncode(again), first)
+  })
+
   it('returns null for malformed messages instead of reading past them', () => {
     const [m] = ours([{ op: 'newrule', family: 'ip', table: 't', chain: 'c', exprs: masqueradeRule }]).slice(1, -1)
     const good = nlmsg(m!)
@@ -452,6 +468,13 @@ describe('nf_tables input checks (nothing is sent)', () => {
     assert.throws(() => native().nftEncode([{ op: 'delrule', family: 'ip', table: 't', chain: 'c' } as unknown as NftMsg]), typeError(undefined, /handle/))
     assert.throws(() => native().nftEncode([]), typeError())
     assert.throws(() => native().nftEncode('x' as unknown as NftMsg[]), typeError())
+  })
+
+  it('refuses misspelt fields rather than ignoring them', () => {
+    assert.throws(() => native().nftEncode([{ op: 'newtable', family: 'ip', name: 't', userData: Buffer.from('x') } as unknown as NftMsg]), typeError(undefined, /msgs\[0\]\.userData is not a known field/))
+    assert.throws(() => native().nftEncode([{ op: 'newrule', family: 'ip', table: 't', chain: 'c', exprs: [], positon: 3n } as unknown as NftMsg]), typeError(undefined, /positon/))
+    assert.throws(() => native().nftEncode([{ op: 'newsetelem', family: 'ip', table: 't', set: 's', elements: [{ key: Buffer.from([1]), value: Buffer.from([1]) }] } as unknown as NftMsg]), typeError(undefined, /elements\[0\]\.value/))
+    assert.throws(() => native().nftEncode([{ op: 'deltable', family: 'ip', name: 't', flags: 1 } as unknown as NftMsg]), typeError(undefined, /flags is not a known field/))
   })
 
   it('refuses numbers out of range with a RangeError', () => {
