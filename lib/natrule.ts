@@ -5,15 +5,17 @@ import { randomBytes } from 'node:crypto'
 import * as net from 'node:net'
 import { native, type NftExpr, type NftMsg } from './native/binding'
 import { handleOf } from './internal'
-import { NetnsKitError, invalidArg, outOfRange } from './errors'
+import { NetlinkError, NetnsKitError, invalidArg, outOfRange } from './errors'
 import { defaultNamespace, type Namespace } from './namespace'
 import { checkIfName, parseCidr } from './validate'
 import { conntrack } from './conntrack'
 import {
-  L4PROTO, addrMatch, comment, commentOf, ibrnameMatch, ifMatch, ifnameBytes, ifnameString, ipBytes, ipString, nfproto,
+  L4PROTO, addrMatch, comment, commentOf, ifMatch, ifnameBytes, ifnameString, ipBytes, ipString, nfproto,
   padded, portBytes, verdict, type L4Name, ctStatusDnat,
 } from './nft/expr'
-import { HAIRPIN_SET, MAPS, TABLE, TAG, applyBatch, bridgeSkeleton, skeleton, tableExists, type MapDef } from './nft/ruleset'
+import { HAIRPIN_SETS, MAPS, TABLE, TAG, applyBatch, skeleton, tableExists, type MapDef } from './nft/ruleset'
+import { Bridge } from './bridge'
+import { run } from './rtnl'
 
 export type NatProtocol = 'tcp' | 'udp' | 'sctp'
 
@@ -53,6 +55,7 @@ export interface IsolateOptions {
 }
 
 type Kind = 'masquerade' | 'publish' | 'isolate'
+type NatFields = Partial<Omit<NatRule, 'delete' | 'toString'>> & { kind: Kind; id: string; namespace: Namespace; family: 4 | 6 }
 
 interface RuleRef { family: 'inet' | 'bridge'; chain: string; handle: bigint }
 interface ElemRef { map: string; key: Buffer }
@@ -95,7 +98,10 @@ export class NatRule {
   readonly #elems: ElemRef[]
   #deleted = false
 
-  private constructor(fields: Partial<NatRule> & { kind: Kind; id: string; namespace: Namespace; family: 4 | 6 }, rules: RuleRef[], elems: ElemRef[]) {
+  /** @internal */
+  static build(fields: NatFields, rules: RuleRef[], elems: ElemRef[]): NatRule { return new NatRule(fields, rules, elems) }
+
+  private constructor(fields: NatFields, rules: RuleRef[], elems: ElemRef[]) {
     Object.assign(this, Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)))
     this.kind = fields.kind
     this.id = fields.id
@@ -129,7 +135,7 @@ export class NatRule {
     await enableForwarding(ns, src.family)
     const rule: NftMsg = { op: 'newrule', family: 'inet', table: TABLE, chain: 'postrouting', exprs, userdata: comment(`${TAG} masquerade ${id}`) }
     const handles = await change(ns, [rule], `masquerade ${opts.source}`)
-    return new NatRule({ kind: 'masquerade', id, namespace: ns, family: src.family, source: `${networkAddress(src.address, src.prefixLength)}/${src.prefixLength}`, outInterface: out, notOutInterface: notOut },
+    return NatRule.build({ kind: 'masquerade', id, namespace: ns, family: src.family, source: `${networkAddress(src.address, src.prefixLength)}/${src.prefixLength}`, outInterface: out, notOutInterface: notOut },
       [{ family: 'inet', chain: 'postrouting', handle: handles[handles.length - 1]! }], [])
   }
 
@@ -143,9 +149,10 @@ export class NatRule {
   static async publish(opts: PublishOptions): Promise<NatRule> {
     const spec = checkPublish(opts)
     const ns = await defaultNamespace(opts.namespace)
-    const ifname = await egressInterface(ns, spec.containerIp, spec.family)
+    const { dev: ifname, subnet } = await egressInterface(ns, spec.containerIp, spec.family)
     const id = newId()
-    const maps = mapsFor(spec.family, spec.hostIp)
+    const lo = MAPS.find((m) => m.loopback)!
+    const maps = spec.loopbackOnly ? [lo] : mapsFor(spec.family, spec.hostIp)
     if (spec.localhost && spec.family !== 4) throw invalidArg('opts.localhost', true, 'is only possible for IPv4 (the kernel never routes ::1 off the host)')
 
     // Which host ports: the one or the range asked for, or a free one (docker -P).
@@ -167,7 +174,7 @@ export class NatRule {
       ownsRouteLocalnet = routeLocalnetSetHere ||
         (await readAll(ns)).some((r) => r.kind === 'publish' && r.localhost && r.interface === ifname && r.ownsRouteLocalnet)
     }
-    const targetMaps = spec.localhost ? [...maps, MAPS.find((m) => m.loopback)!] : maps
+    const targetMaps = spec.localhost && !spec.loopbackOnly ? [...maps, lo] : maps
 
     let lastErr: unknown
     for (const hostRange of hostRanges) {
@@ -186,8 +193,10 @@ export class NatRule {
         byMap.set(m.name, { op: 'newsetelem', family: 'inet', table: TABLE, set: m.name, elements: list, exclusive: true })
       }
       const msgs: NftMsg[] = [...byMap.values()]
-      msgs.push({ op: 'newsetelem', family: 'inet', table: TABLE, set: HAIRPIN_SET,
-        elements: [{ key: Buffer.concat([ifnameBytes(ifname), ifnameBytes(ifname)]), userdata: comment(`${TAG} hairpin`) }] })
+      // Hairpin: DNAT'd traffic from the subnet behind `ifname` going back into it is masqueraded, so
+      // containers reach published ports (their own too) through the host's addresses.
+      msgs.push({ op: 'newsetelem', family: 'inet', table: TABLE, set: HAIRPIN_SETS[spec.family],
+        elements: [{ key: Buffer.concat([ifnameBytes(ifname), ipBytes(subnet.first)]), keyEnd: Buffer.concat([ifnameBytes(ifname), ipBytes(subnet.last)]), userdata: comment(`${TAG} hairpin`) }] })
       try {
         // Collisions with other maps (a wildcard and an address on the same port) are checked first;
         // the kernel refuses a duplicate key in the same map (NLM_F_EXCL), also between processes.
@@ -207,8 +216,8 @@ export class NatRule {
         // Flows that reached the host port before it was published would keep bypassing the DNAT.
         await clearUdpConntrack(ns, spec.family, spec.hostIp, hostRange)
       }
-      return new NatRule({
-        kind: 'publish', id, namespace: ns, family: spec.family, protocol: spec.protocol, hostIp: spec.hostIp,
+      return NatRule.build({
+        kind: 'publish', id, namespace: ns, family: spec.family, protocol: spec.protocol, hostIp: spec.loopbackOnly ? '127.0.0.1' : spec.hostIp,
         hostPort: hostRange[0], hostPortEnd: hostRange[1] !== hostRange[0] ? hostRange[1] : undefined,
         containerIp: spec.containerIp, containerPort: spec.containerPort[0],
         containerPortEnd: spec.containerPort[1] !== spec.containerPort[0] ? spec.containerPort[1] : undefined,
@@ -223,8 +232,10 @@ export class NatRule {
    * Docker's network isolation for the bridge `interface`: no traffic between it and any other
    * interface except answers to connections it started and its published ports (DOCKER-ISOLATION,
    * and no direct routing to container addresses from outside); with `internal`, nothing in or
-   * out at all; with `icc: false`, no traffic between its own ports either (an nft bridge-family
-   * rule, so it does not rely on br_netfilter).
+   * out at all; with `icc: false`, no traffic between its own ports either: the kernel's bridge
+   * port isolation (`bridge link set dev PORT isolated on`) on every port of the bridge, which
+   * needs no br_netfilter; isolated ports still reach the host through the bridge itself. Ports
+   * attached later must be attached with `{ isolated: true }` (Network.connect does).
    */
   static async isolate(opts: IsolateOptions): Promise<NatRule> {
     if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
@@ -234,6 +245,8 @@ export class NatRule {
     const icc = opts.icc !== false
     const internal = opts.internal === true
     const ns = await defaultNamespace(opts.namespace)
+    // icc: false works on the bridge's ports, so the interface must be a bridge (checked first).
+    const bridge = icc ? undefined : await Bridge.open(ifname, { namespace: ns })
     const id = newId()
     const ud = comment(`${TAG} isolate ${id} ${ifname}${internal ? ' internal' : ''}${icc ? '' : ' noicc'}`)
     const rule = (exprs: NftExpr[]): NftMsg => ({ op: 'newrule', family: 'inet', table: TABLE, chain: 'forward', exprs, userdata: ud })
@@ -249,17 +262,16 @@ export class NatRule {
     const chains: RuleRef['chain'][] = msgs.map(() => 'forward')
     const handles = await change(ns, msgs, `isolate ${ifname}`)
     const rules: RuleRef[] = handles.slice(handles.length - msgs.length).map((h, i) => ({ family: 'inet', chain: chains[i]!, handle: h! }))
-    if (!icc) {
-      const bmsgs: NftMsg[] = [{ op: 'newrule', family: 'bridge', table: TABLE, chain: 'forward', exprs: [...ibrnameMatch(ifname), verdict('drop')], userdata: ud }]
+    if (bridge) {
       try {
-        const bh = await changeBridge(ns, bmsgs, `isolate ${ifname} (icc off)`)
-        rules.push({ family: 'bridge', chain: 'forward', handle: bh[bh.length - 1]! })
+        await setPortsIsolated(bridge, true)
       } catch (e) {
         await deleteRules(ns, rules).catch(() => {})
+        await tidy(ns).catch(() => {})
         throw e
       }
     }
-    return new NatRule({ kind: 'isolate', id, namespace: ns, family: 4, interface: ifname, icc, internal }, rules, [])
+    return NatRule.build({ kind: 'isolate', id, namespace: ns, family: 4, interface: ifname, icc, internal }, rules, [])
   }
 
   /** Every rule and mapping netns-kit owns in the namespace, decoded from the kernel (`nft list table inet netns-kit`). */
@@ -304,6 +316,10 @@ export class NatRule {
       }
     } else {
       await deleteRules(ns, this.#rules)
+      if (this.kind === 'isolate' && this.icc === false) {
+        const bridge = await Bridge.open(this.interface!, { namespace: ns }).catch(() => undefined)
+        if (bridge) await setPortsIsolated(bridge, false)
+      }
     }
     this.#deleted = true
     await tidy(ns)
@@ -330,6 +346,8 @@ interface PublishSpec {
   containerIp: string
   containerPort: [number, number]
   localhost: boolean
+  /** hostIp was a loopback address: published on 127.0.0.0/8 only. */
+  loopbackOnly: boolean
 }
 
 function checkPort(v: unknown, arg: string): number {
@@ -357,7 +375,7 @@ function checkPublish(opts: PublishOptions): PublishSpec {
     if (hf === 0) throw invalidArg('opts.hostIp', opts.hostIp, 'must be an IPv4 or IPv6 address')
     if (hf !== family) throw invalidArg('opts.hostIp', opts.hostIp, `must be of the same family as containerIp (${opts.containerIp})`)
     if (opts.hostIp === '0.0.0.0' || opts.hostIp === '::') throw invalidArg('opts.hostIp', opts.hostIp, 'must be a specific address: leave it out to publish on every local address')
-    if (isLoopback(opts.hostIp)) throw invalidArg('opts.hostIp', opts.hostIp, 'must not be a loopback address: use localhost: true')
+    if (hf === 6 && isLoopback(opts.hostIp)) throw invalidArg('opts.hostIp', opts.hostIp, 'must not be ::1: the kernel never routes IPv6 loopback traffic to another interface')
   }
   if (opts.localhost !== undefined && typeof opts.localhost !== 'boolean') throw invalidArg('opts.localhost', opts.localhost, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
   const containerPort = checkRange(opts.containerPort, 'opts.containerPort')
@@ -367,7 +385,12 @@ function checkPublish(opts: PublishOptions): PublishSpec {
     if (!hostPort) throw invalidArg('opts.hostPort', opts.hostPort, 'must be a range of the same size when containerPort is a range')
     if (hostPort[1] - hostPort[0] !== cLen) throw invalidArg('opts.hostPort', opts.hostPort, `must be a range of the same size as containerPort (${cLen + 1} ports)`)
   }
-  return { protocol: opts.protocol, family, hostIp: opts.hostIp, hostPort, containerIp: opts.containerIp, containerPort, localhost: opts.localhost === true }
+  // docker -p 127.0.0.1:HOST:CONT: the loopback only (any 127.0.0.0/8 address of the namespace).
+  const loopbackOnly = opts.hostIp !== undefined && isLoopback(opts.hostIp)
+  return {
+    protocol: opts.protocol, family, hostIp: loopbackOnly ? undefined : opts.hostIp, hostPort, containerIp: opts.containerIp, containerPort,
+    localhost: opts.localhost === true || loopbackOnly, loopbackOnly,
+  }
 }
 
 function isLoopback(ip: string): boolean {
@@ -405,23 +428,30 @@ function portAllocated(spec: PublishSpec, r: [number, number]): NetnsKitError {
     `${spec.hostIp ?? (spec.family === 4 ? '0.0.0.0' : '[::]')}:${fmtRange(r)}/${spec.protocol} is already published`)
 }
 
-/** The interface the namespace routes `ip` through (longest prefix of the main table). */
-async function egressInterface(ns: Namespace, ip: string, family: 4 | 6): Promise<string> {
+/** The interface the namespace routes `ip` through (longest prefix of the main table), and that prefix. */
+async function egressInterface(ns: Namespace, ip: string, family: 4 | 6): Promise<{ dev: string; subnet: { first: string; last: string } }> {
   const routes = await ns.routes.list({ family })
-  const target = ipBytes(ip)
-  let best: { len: number; dev: string } | undefined
+  let best: { len: number; dev: string; addr: string } | undefined
   for (const r of routes) {
-    if (!r.dev) continue
-    const [addr, lenStr] = r.to === 'default' ? [family === 4 ? '0.0.0.0' : '::', '0'] : r.to.split('/') as [string, string]
+    if (!r.dev || r.to === 'default' || r.type !== 'unicast') continue
+    const [addr, lenStr] = r.to.split('/') as [string, string]
     const len = Number(lenStr)
     if (networkAddress(ip, len) !== networkAddress(addr, len)) continue
-    if (!best || len > best.len) best = { len, dev: r.dev }
+    if (!best || len > best.len) best = { len, dev: r.dev, addr }
   }
-  void target
-  if (!best || best.len === 0) {
+  if (!best) {
     throw new NetnsKitError('ERR_NETNS_KIT_NO_ROUTE', `no interface in ${ns.name ?? ns.path} leads to ${ip}: add the container's network (bridge address) first`)
   }
-  return best.dev
+  return { dev: best.dev, subnet: { first: networkAddress(best.addr, best.len), last: lastAddress(best.addr, best.len) } }
+}
+
+function lastAddress(address: string, prefixLength: number): string {
+  const b = ipBytes(address)
+  for (let i = 0; i < b.length; i++) {
+    const bits = Math.max(0, Math.min(8, prefixLength - i * 8))
+    b[i]! |= 0xff >> bits
+  }
+  return ipString(b)
 }
 
 /**
@@ -451,7 +481,7 @@ async function ensureRouteLocalnet(ns: Namespace, ifname: string): Promise<boole
   return true
 }
 
-interface DecodedElement { key: Buffer; data?: Buffer; userdata?: Buffer }
+interface DecodedElement { key: Buffer; keyEnd?: Buffer; data?: Buffer; userdata?: Buffer }
 
 async function listElements(ns: Namespace, set: string): Promise<DecodedElement[]> {
   return (await native().nftList(handleOf(ns), { what: 'elements', family: 'inet', table: TABLE, set })) as DecodedElement[]
@@ -460,19 +490,14 @@ async function listElements(ns: Namespace, set: string): Promise<DecodedElement[
 /** Fails with ERR_NETNS_KIT_PORT_ALLOCATED when another map already publishes one of these ports. */
 async function checkCollisions(ns: Namespace, spec: PublishSpec, maps: MapDef[], r: [number, number]): Promise<void> {
   if (!(await tableExists(ns, 'inet'))) return
-  const others = MAPS.filter((m) => m.family === spec.family && !m.loopback && !maps.includes(m))
+  // The same map is the kernel's job (NLM_F_EXCL); a wildcard and an address on the same port are ours.
+  const others = spec.loopbackOnly ? [] : MAPS.filter((m) => m.family === spec.family && !m.loopback && !maps.includes(m))
   for (const m of others) {
     for (const e of await listElements(ns, m.name)) {
       const off = m.byAddress ? (spec.family === 4 ? 4 : 16) : 0
       const proto = e.key[off]
       const port = e.key.readUInt16BE(off + 4)
       if (proto === L4PROTO[spec.protocol] && port >= r[0] && port <= r[1]) throw portAllocated(spec, r)
-    }
-  }
-  if (spec.localhost) {
-    for (const e of await listElements(ns, 'pub4lo')) {
-      const port = e.key.readUInt16BE(4)
-      if (e.key[0] === L4PROTO[spec.protocol] && port >= r[0] && port <= r[1]) throw portAllocated(spec, r)
     }
   }
 }
@@ -519,9 +544,10 @@ async function change(ns: Namespace, msgs: NftMsg[], what: string): Promise<(big
   }
 }
 
-async function changeBridge(ns: Namespace, msgs: NftMsg[], what: string): Promise<(bigint | null)[]> {
-  if (await tableExists(ns, 'bridge')) return applyBatch(ns, msgs, what)
-  return applyBatch(ns, [...bridgeSkeleton(), ...msgs], what)
+/** Bridge port isolation on every current port of `bridge`, in one trip. */
+async function setPortsIsolated(bridge: Bridge, isolated: boolean): Promise<void> {
+  const ports = await bridge.ports()
+  if (ports.length) await run(ports.map((p) => ({ ns: bridge.namespace, op: 'link.set' as const, index: p.index, isolated, object: `${p.name} (port of ${bridge.name})` })))
 }
 
 async function deleteRules(ns: Namespace, rules: RuleRef[]): Promise<void> {
@@ -560,13 +586,13 @@ async function tidy(ns: Namespace): Promise<void> {
     if (all.length === 0) {
       msgs.push({ op: 'deltable', family: 'inet', name: TABLE })
     } else {
-      const used = new Set(all.filter((r) => r.kind === 'publish').map((r) => r.interface!))
-      const stale = (await listElements(ns, HAIRPIN_SET)).filter((e) => !used.has(ifnameString(e.key.subarray(0, 16))))
-      if (stale.length) msgs.push({ op: 'delsetelem', family: 'inet', table: TABLE, set: HAIRPIN_SET, elements: stale.map((e) => ({ key: e.key })) })
+      for (const family of [4, 6] as const) {
+        const used = new Set(all.filter((r) => r.kind === 'publish' && r.family === family).map((r) => r.interface!))
+        const set = HAIRPIN_SETS[family]
+        const stale = (await listElements(ns, set)).filter((e) => !used.has(ifnameString(e.key.subarray(0, 16))))
+        if (stale.length) msgs.push({ op: 'delsetelem', family: 'inet', table: TABLE, set, elements: stale.map((e) => ({ key: e.key, keyEnd: e.keyEnd })) })
+      }
     }
-  }
-  if (!all.some((r) => r.kind === 'isolate' && r.icc === false) && (await tableExists(ns, 'bridge'))) {
-    msgs.push({ op: 'deltable', family: 'bridge', name: TABLE })
   }
   if (msgs.length) await applyBatch(ns, msgs, 'tidy netns-kit tables').catch(() => {})
 }
@@ -587,10 +613,9 @@ interface DecodedRule { family: 'inet' | 'bridge'; chain: string; handle: bigint
 
 async function readAll(ns: Namespace): Promise<NatRule[]> {
   const out: NatRule[] = []
-  const make = (f: ConstructorParameters<typeof NatRule>[0], rules: RuleRef[], elems: ElemRef[]) =>
-    new (NatRule as unknown as new (...a: unknown[]) => NatRule)(f, rules, elems)
+  const make = (f: NatFields, rules: RuleRef[], elems: ElemRef[]) => NatRule.build(f, rules, elems)
   const rules: DecodedRule[] = []
-  for (const family of ['inet', 'bridge'] as const) {
+  for (const family of ['inet'] as const) {
     if (!(await tableExists(ns, family))) continue
     const list = (await native().nftList(handleOf(ns), { what: 'rules', family, table: TABLE })) as Omit<DecodedRule, 'family'>[]
     rules.push(...list.map((r) => ({ ...r, family })))
@@ -615,7 +640,7 @@ async function readAll(ns: Namespace): Promise<NatRule[]> {
     const ifname = inet.map((r) => firstIfname(r.exprs)).find(Boolean)
     if (!ifname) continue
     const internal = inet.some((r) => isIifThenDrop(r.exprs))
-    const icc = !rs.some((r) => r.family === 'bridge')
+    const icc = !rs.some((r) => parseComment(commentOf(r.userdata))?.rest.includes('noicc'))
     out.push(make({ kind: 'isolate', id, namespace: ns, family: 4, interface: ifname, internal, icc },
       rs.map((r) => ({ family: r.family, chain: r.chain, handle: r.handle })), []))
   }
@@ -640,7 +665,7 @@ async function readAll(ns: Namespace): Promise<NatRule[]> {
       const protocol = (Object.entries(L4PROTO).find(([, v]) => v === protoNum)?.[0] ?? String(protoNum)) as NatProtocol
       const ports = use.map((x) => ({ host: x.e.key.readUInt16BE(off + 4), cport: x.e.data!.readUInt16BE(alen), cip: ipString(x.e.data!.subarray(0, alen)) }))
         .sort((a, b) => a.host - b.host)
-      const hostIp = first.m.byAddress ? ipString(first.e.key.subarray(0, alen)) : undefined
+      const hostIp = first.m.byAddress ? ipString(first.e.key.subarray(0, alen)) : first.m.loopback ? '127.0.0.1' : undefined
       const hp = ports[0]!, hl = ports[ports.length - 1]!
       out.push(make({
         kind: 'publish', id, namespace: ns, family: fam, protocol, hostIp,

@@ -8,6 +8,7 @@
 import type { ChildProcess } from 'node:child_process'
 import { Bridge, VethPair, type Namespace } from '../lib'
 import { Sandbox, sh } from './helpers'
+import { ipBytes, ipString } from '../lib/nft/expr'
 
 export interface Topology {
   host: Namespace
@@ -32,6 +33,11 @@ export async function attach(host: Namespace, br: Bridge, c: Namespace, hostIf: 
 
 export async function topology(sb: Sandbox): Promise<Topology> {
   const [host, out, c1, c2] = await Promise.all([sb.ns(), sb.ns(), sb.ns(), sb.ns()])
+  // Bridged frames skip netfilter here (br_netfilter is loaded on this kernel and on by default in
+  // every namespace): nothing in netns-kit may depend on it.
+  for (const k of ['bridge-nf-call-iptables', 'bridge-nf-call-ip6tables']) {
+    await host.sysctl.set(`net.bridge.${k}`, 0).catch((e: { code?: string }) => { if (e.code !== 'ENOENT') throw e })
+  }
   const br = await Bridge.create({ name: 'br0', namespace: host, up: true })
   await br.addAddress(`${GW}/16`)
   const wan = await VethPair.create({ name: 'wan', namespace: host, up: true, peer: { name: 'eth0', namespace: out, up: true } })
@@ -55,8 +61,10 @@ export async function stopAll(): Promise<void> {
  * and a tag, so a client learns who answered and which source address the server saw.
  */
 export async function serve(ns: Namespace, proto: 'tcp' | 'udp', port: number, tag: string, bind?: string): Promise<void> {
-  const opt = `${bind ? `,bind=${bind}` : ''}`
-  const listen = proto === 'tcp' ? `TCP-LISTEN:${port},fork,reuseaddr${opt}` : `UDP-RECVFROM:${port},fork,reuseaddr${opt}`
+  // Both families unless bound to one address (an IPv6 socket that also takes IPv4).
+  const v4 = bind !== undefined && !bind.includes(':')
+  const opt = bind ? `,bind=${bind.includes(':') ? `[${bind}]` : bind}` : ',ipv6only=0'
+  const listen = proto === 'tcp' ? `TCP${v4 ? '4' : '6'}-LISTEN:${port},fork,reuseaddr${opt}` : `UDP${v4 ? '4' : '6'}-RECVFROM:${port},fork,reuseaddr${opt}`
   const p = ns.spawn('socat', [listen, `SYSTEM:echo ${tag} $SOCAT_PEERADDR`], { stdio: 'ignore' })
   running.add(p)
   p.on('exit', () => running.delete(p))
@@ -71,9 +79,12 @@ export async function serve(ns: Namespace, proto: 'tcp' | 'udp', port: number, t
 
 /** One request from `ns` to addr:port; the server's answer ("TAG PEERADDR"), or null if nothing answered. */
 export async function request(ns: Namespace, proto: 'tcp' | 'udp', addr: string, port: number, opts: { source?: string } = {}): Promise<string | null> {
+  const v6 = addr.includes(':')
+  const host = v6 ? `[${addr}]` : addr
+  const bind = opts.source ? `,bind=${opts.source.includes(':') ? `[${opts.source}]` : opts.source}` : ''
   const target = proto === 'tcp'
-    ? `TCP:${addr}:${port},connect-timeout=2${opts.source ? `,bind=${opts.source}` : ''}`
-    : `UDP:${addr}:${port}${opts.source ? `,bind=${opts.source}` : ''}`
+    ? `TCP${v6 ? '6' : '4'}:${host}:${port},connect-timeout=2${bind}`
+    : `UDP${v6 ? '6' : '4'}:${host}:${port}${bind}`
   const p = ns.spawn('socat', ['-T', '1.5', '-', target], { stdio: ['pipe', 'pipe', 'ignore'] })
   let out = ''
   p.stdout!.on('data', (d: Buffer) => { out += d.toString() })
@@ -83,7 +94,16 @@ export async function request(ns: Namespace, proto: 'tcp' | 'udp', addr: string,
   await new Promise<void>((res) => p.on('exit', () => res()))
   clearTimeout(timer)
   const line = out.trim().split('\n')[0]
-  return line ? line : null
+  return line ? normalizePeer(line) : null
+}
+
+/** "tag [0000:...:ffff:0ac8:0001]" (socat's IPv6 socket) -> "tag 10.200.0.1"; IPv6 compressed, in brackets. */
+function normalizePeer(line: string): string {
+  return line.replace(/\[([0-9a-fA-F:.]+)\]/g, (_m, a: string) => {
+    const b = ipBytes(a)
+    const mapped = b.subarray(0, 12).equals(Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]))
+    return mapped ? ipString(b.subarray(12)) : `[${ipString(b)}]`
+  })
 }
 
 /** `nft -j list ruleset` inside the namespace. */

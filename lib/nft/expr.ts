@@ -128,14 +128,6 @@ export function ifMatch(which: 'iifname' | 'oifname', name: string, op: 'eq' | '
   ]
 }
 
-/** `meta ibrname NAME` (bridge family: the bridge a frame came in on). */
-export function ibrnameMatch(name: string): NftExpr[] {
-  return [
-    { type: 'meta', key: 'ibrname', dreg: REG_1 },
-    { type: 'cmp', sreg: REG_1, op: 'eq', data: ifnameBytes(name) },
-  ]
-}
-
 /** `ct status dnat` */
 export function ctStatusDnat(): NftExpr[] {
   return [
@@ -195,11 +187,11 @@ function regFor(reg32: number): number {
   return n % 4 === 0 ? 1 + n / 4 : reg32
 }
 
-/** `iifname . oifname @SET` */
-export function ifPairLookup(set: string): NftExpr[] {
+/** `oifname . ip saddr @SET` (ip6 saddr for 6): the interface and the source behind it. */
+export function hairpinLookup(family: 4 | 6, set: string): NftExpr[] {
   return [
-    { type: 'meta', key: 'iifname', dreg: REG_1 },
-    { type: 'meta', key: 'oifname', dreg: REG_2 },
+    { type: 'meta', key: 'oifname', dreg: REG_1 },
+    { type: 'payload', base: 'network', offset: family === 4 ? 12 : 8, len: family === 4 ? 4 : 16, dreg: REG_2 },
     { type: 'lookup', sreg: REG_1, set },
   ]
 }

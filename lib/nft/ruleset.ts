@@ -5,18 +5,19 @@
 //     map pub4any inet_proto . inet_service : ipv4_addr . inet_service               -p PORT (any local address)
 //     map pub4lo  inet_proto . inet_service : ipv4_addr . inet_service               -p 127.0.0.1:PORT (localhost: true)
 //     map pub6 / pub6any                        the same for IPv6
-//     set hairpin ifname . ifname               interfaces whose DNAT'd traffic goes back out where it came in
+//     set hairpin4 / hairpin6  ifname . ipv4_addr (interval): an interface and the subnet behind it;
+//                                                DNAT'd traffic going back into the subnet it came from
 //     chain prerouting  nat    hook prerouting  priority dstnat: fib daddr type local jump publish
 //     chain output      nat    hook output      priority dstnat: fib daddr type local jump publish
 //     chain publish     (regular): one lookup per family and map; 127/8 only through pub4lo
-//     chain postrouting nat    hook postrouting priority srcnat: hairpin and localhost masquerade, then
+//     chain postrouting nat    hook postrouting priority srcnat: hairpin (ct status dnat oifname . ip saddr
+//                                                @hairpin4 masquerade) and localhost masquerade, then
 //                                                the masquerade rules of NatRule.masquerade()
 //     chain guard       filter hook prerouting  priority raw: iifname != "lo" ip daddr 127.0.0.0/8 drop
 //                                                (CVE-2020-8558: route_localnet never opens 127/8 to the wire)
 //     chain forward     filter hook forward     priority filter: ct state established,related accept, then
 //                                                the isolation rules of NatRule.isolate()
-//   table bridge netns-kit                                 (only while an icc: false rule exists)
-//     chain forward     filter hook forward     priority filter: meta ibrname "BR" drop
+//   (icc: false is not a rule: it is the kernel's bridge port isolation on the bridge's ports.)
 //
 // Every rule and element carries a comment "netns-kit <kind> <id> ..." (nft's own userdata format,
 // so `nft list ruleset` shows it): that is how netns-kit recognises what it owns and whom it
@@ -26,7 +27,7 @@ import { handleOf } from '../internal'
 import { NetlinkError } from '../errors'
 import type { Namespace } from '../namespace'
 import {
-  comment, ctStateEstablished, ctStatusDnat, dnatByMap, fibDaddrLocal, ifMatch, ifPairLookup, nfproto, addrMatch, verdict,
+  comment, ctStateEstablished, ctStatusDnat, dnatByMap, fibDaddrLocal, hairpinLookup, ifMatch, nfproto, addrMatch, verdict,
 } from './expr'
 
 export const TABLE = 'netns-kit'
@@ -53,7 +54,9 @@ export const MAPS: MapDef[] = [
   { name: 'pub6', family: 6, byAddress: true, loopback: false },
   { name: 'pub6any', family: 6, byAddress: false, loopback: false },
 ]
-export const HAIRPIN_SET = 'hairpin'
+export const HAIRPIN_SETS = { 4: 'hairpin4', 6: 'hairpin6' } as const
+const NFT_SET_INTERVAL = 0x4
+const NFT_SET_CONCAT = 0x80
 
 function mapMsg(m: MapDef): NftMsg {
   const addr = m.family === 4 ? T.ipv4_addr : T.ipv6_addr
@@ -75,7 +78,8 @@ export function skeleton(): NftMsg[] {
   const msgs: NftMsg[] = [
     { op: 'newtable', family: 'inet', name: TABLE, userdata: comment(`${TAG} v1`) },
     ...MAPS.map(mapMsg),
-    { op: 'newset', ...t, name: HAIRPIN_SET, keyType: concat(T.ifname, T.ifname), keyLen: 32 },
+    { op: 'newset', ...t, name: HAIRPIN_SETS[4], keyType: concat(T.ifname, T.ipv4_addr), keyLen: 20, fieldLens: [16, 4], flags: NFT_SET_INTERVAL | NFT_SET_CONCAT },
+    { op: 'newset', ...t, name: HAIRPIN_SETS[6], keyType: concat(T.ifname, T.ipv6_addr), keyLen: 32, fieldLens: [16, 16], flags: NFT_SET_INTERVAL | NFT_SET_CONCAT },
     { op: 'newchain', ...t, name: 'prerouting', hook: 'prerouting', priority: -100, type: 'nat', policy: 'accept' },
     { op: 'newchain', ...t, name: 'output', hook: 'output', priority: -100, type: 'nat', policy: 'accept' },
     { op: 'newchain', ...t, name: 'publish' },
@@ -95,20 +99,13 @@ export function skeleton(): NftMsg[] {
     msgs.push(rule('publish', [...nfproto(m.family), ...dnatByMap(m.family, m.name, m.byAddress)]))
   }
   msgs.push(
-    rule('postrouting', [...ctStatusDnat(), ...ifPairLookup(HAIRPIN_SET), { type: 'masq' }]),
+    rule('postrouting', [...ctStatusDnat(), ...nfproto(4), ...hairpinLookup(4, HAIRPIN_SETS[4]), { type: 'masq' }]),
+    rule('postrouting', [...ctStatusDnat(), ...nfproto(6), ...hairpinLookup(6, HAIRPIN_SETS[6]), { type: 'masq' }]),
     rule('postrouting', [...nfproto(4), ...addrMatch(4, 'saddr', '127.0.0.0', 8), ...ctStatusDnat(), { type: 'masq' }]),
     rule('guard', [...ifMatch('iifname', 'lo', 'neq'), ...nfproto(4), ...addrMatch(4, 'daddr', '127.0.0.0', 8), verdict('drop')]),
     rule('forward', [...ctStateEstablished(), verdict('accept')]),
   )
   return msgs
-}
-
-/** The bridge-family table (icc: false), created with its first rule. */
-export function bridgeSkeleton(): NftMsg[] {
-  return [
-    { op: 'newtable', family: 'bridge', name: TABLE, userdata: comment(`${TAG} v1`) },
-    { op: 'newchain', family: 'bridge', table: TABLE, name: 'forward', hook: 'forward', priority: 0, type: 'filter', policy: 'accept' },
-  ]
 }
 
 export interface BatchFailure { errno: number; syscall: string; index: number; extack?: string }

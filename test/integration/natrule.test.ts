@@ -100,9 +100,18 @@ d('NatRule', function () {
       assert.match((await request(t.host, 'tcp', '127.0.0.1', 7777)) ?? '', /^host-lo /, 'the host service works locally')
       assert.equal(await request(attacker, 'tcp', '127.0.0.1', 8081), null, 'loopback-published port from another machine')
       assert.equal(await request(attacker, 'tcp', '127.0.0.1', 7777), null, 'host loopback service from another machine')
-      // The outside cannot use the wan side either.
-      assert.equal(await request(t.out, 'tcp', HOST_WAN, 8081), null, 'localhost-only mapping is not published on the host addresses')
+      // localhost: true publishes on 127.0.0.1 as well as on the host's addresses.
+      assert.equal(await request(t.out, 'tcp', HOST_WAN, 8081), `c1 ${OUT_IP}`)
+      // hostIp 127.0.0.1 (docker -p 127.0.0.1:8082:80) publishes on the loopback only.
+      const q = await NatRule.publish({ namespace: t.host, protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 8082, containerIp: C1, containerPort: 80 })
+      assert.equal(q.hostIp, '127.0.0.1')
+      assert.match((await request(t.host, 'tcp', '127.0.0.1', 8082)) ?? '', /^c1 /)
+      assert.equal(await request(t.host, 'tcp', HOST_WAN, 8082), null, 'not on the host addresses')
+      assert.equal(await request(t.out, 'tcp', HOST_WAN, 8082), null)
+      assert.equal(await request(attacker, 'tcp', '127.0.0.1', 8082), null)
       await p.delete()
+      assert.equal(await t.host.sysctl.get('net.ipv4.conf.br0.route_localnet'), '1', 'still needed by the loopback-only mapping')
+      await q.delete()
       assert.equal(await t.host.sysctl.get('net.ipv4.conf.br0.route_localnet'), '0', 'turned off again with the last localhost mapping')
     })
 
@@ -162,7 +171,7 @@ d('NatRule', function () {
       await p.delete()
       assert.doesNotMatch(await ct(), /dport=5353/, 'stale entries gone')
       const s = await NatRule.publish({ namespace: t.host, protocol: 'sctp', hostPort: 3868, containerIp: C1, containerPort: 3868 })
-      assert.match(await nftText(t.host, 'list', 'map', 'inet', 'netns-kit', 'pub4any'), /sctp \. 3868 : 172\.18\.0\.10 \. 3868/)
+      assert.match(await nftText(t.host, 'list', 'map', 'inet', 'netns-kit', 'pub4any'), /sctp \. 3868 comment "netns-kit publish [0-9a-f]+ br0" : 172\.18\.0\.10 \. 3868/)
       await s.delete()
     })
 
@@ -229,20 +238,34 @@ d('NatRule', function () {
       assert.equal(await nftText(t.host), '')
     })
 
-    it('icc: false blocks traffic between ports of one bridge without br_netfilter; the gateway stays reachable', async () => {
+    it('icc: false blocks traffic between ports of one bridge without br_netfilter; the gateway and published ports stay reachable', async () => {
+      // (topology() turned br_netfilter off in the host: isolation here is the bridge's own.)
       await serve(t.c2, 'tcp', 80, 'c2')
       await serve(t.host, 'tcp', 7001, 'gw', GW)
       assert.match((await request(t.c1, 'tcp', C2, 80)) ?? '', /^c2 /)
       const r = await NatRule.isolate({ namespace: t.host, interface: 'br0', icc: false })
       assert.equal(r.icc, false)
       assert.equal(await request(t.c1, 'tcp', C2, 80), null, 'c1 -> c2 blocked')
+      assert.equal(await request(t.c2, 'tcp', C1, 80), null, 'c2 -> c1 blocked')
       assert.match((await request(t.c1, 'tcp', GW, 7001)) ?? '', /^gw /, 'c1 -> host still works')
-      assert.match(await nftText(t.host, 'list', 'table', 'bridge', 'netns-kit'), /meta ibrname "br0" drop/)
-      const [listed] = await NatRule.list({ namespace: t.host })
+      const p = await NatRule.publish({ namespace: t.host, protocol: 'tcp', hostPort: 8080, containerIp: C2, containerPort: 80 })
+      assert.match((await request(t.c1, 'tcp', GW, 8080)) ?? '', /^c2 /, 'c1 -> c2 through its published port, as Docker allows')
+      // The kernel's bridge port isolation, as `bridge -j link` shows it.
+      const ports = JSON.parse((await sh('ip', ['netns', 'exec', t.host.name!, 'bridge', '-j', '-d', 'link', 'show'])).stdout) as { ifname: string; isolated?: boolean }[]
+      assert.deepEqual(ports.map((x) => [x.ifname, x.isolated]).sort(), [['veth-c1', true], ['veth-c2', true]])
+      const listed = (await NatRule.list({ namespace: t.host })).find((x) => x.kind === 'isolate')
       assert.equal(listed!.icc, false)
+      await p.delete()
       await r.delete()
+      const after = JSON.parse((await sh('ip', ['netns', 'exec', t.host.name!, 'bridge', '-j', '-d', 'link', 'show'])).stdout) as { isolated?: boolean }[]
+      assert.ok(after.every((x) => x.isolated === false))
       assert.match((await request(t.c1, 'tcp', C2, 80)) ?? '', /^c2 /)
-      assert.equal(await nftText(t.host), '', 'both tables gone')
+      assert.equal(await nftText(t.host), '', 'our table is gone')
+    })
+
+    it('refuses icc: false on an interface that is not a bridge, before anything is sent', async () => {
+      await assert.rejects(NatRule.isolate({ namespace: t.host, interface: 'wan', icc: false }), { code: 'ERR_NETNS_KIT_NOT_A_BRIDGE' })
+      assert.equal(await nftText(t.host), '')
     })
 
     it('internal: no path in or out, even with masquerade', async () => {
@@ -260,23 +283,32 @@ d('NatRule', function () {
     it('works beside foreign tables, never changes them, and reports a foreign forward chain with policy drop', async () => {
       await nftApply(t.host, [
         'table inet foreign {',
-        '  chain fwd { type filter hook forward priority 0; policy drop; }',
-        '  chain inp { type filter hook input priority 0; policy accept; tcp dport 22 accept; }',
+        '  chain forward_filter {',
+        '    type filter hook forward priority 0; policy drop;',
+        '  }',
+        '  chain input_filter {',
+        '    type filter hook input priority 0; policy accept;',
+        '    tcp dport 22 accept',
+        '  }',
         '}',
-        'table ip userNat { chain post { type nat hook postrouting priority 100; } }',
+        'table ip userNat {',
+        '  chain post {',
+        '    type nat hook postrouting priority 100;',
+        '  }',
+        '}',
       ].join('\n'))
       const foreign = async () => JSON.stringify((await nftRuleset(t.host)).filter((o) => JSON.stringify(o).includes('"foreign"') || JSON.stringify(o).includes('"userNat"')))
       const before = await foreign()
       await serve(t.c1, 'tcp', 80, 'c1')
       const p = await NatRule.publish({ namespace: t.host, protocol: 'tcp', hostPort: 8080, containerIp: C1, containerPort: 80 })
       const m = await NatRule.masquerade({ namespace: t.host, source: '172.18.0.0/16', notOutInterface: 'br0' })
-      assert.deepEqual(await NatRule.conflicts({ namespace: t.host }), [{ family: 'inet', table: 'foreign', chain: 'fwd', hook: 'forward', policy: 'drop' }])
+      assert.deepEqual(await NatRule.conflicts({ namespace: t.host }), [{ family: 'inet', table: 'foreign', chain: 'forward_filter', hook: 'forward', policy: 'drop' }])
       // Documented behaviour: a foreign drop policy wins; netns-kit does not override it.
       assert.equal(await request(t.out, 'tcp', HOST_WAN, 8080), null)
       // The owner of the foreign table lets published traffic through, as the docs suggest.
-      await nftApply(t.host, 'add rule inet foreign fwd ct status dnat accept\nadd rule inet foreign fwd ct state established,related accept')
+      await nftApply(t.host, 'add rule inet foreign forward_filter ct status dnat accept\nadd rule inet foreign forward_filter ct state established,related accept')
       assert.equal(await request(t.out, 'tcp', HOST_WAN, 8080), `c1 ${OUT_IP}`)
-      await nftApply(t.host, 'flush chain inet foreign fwd')
+      await nftApply(t.host, 'flush chain inet foreign forward_filter')
       assert.equal(await foreign(), before, 'foreign tables as they were')
       await p.delete(); await m.delete()
       assert.equal(await foreign(), before)
