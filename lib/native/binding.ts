@@ -1,6 +1,11 @@
 // The only file that loads the addon, and the only place with `any`.
 import * as path from 'node:path'
 import * as fs from 'node:fs'
+import type {
+  NftBatchResult, NftChainInfo, NftElementInfo, NftListQuery, NftMsg, NftRuleInfo, NftSetInfo, NftTableInfo,
+} from '../nft-types'
+
+export type * from '../nft-types'
 
 /** A network namespace held open by the addon (an O_CLOEXEC fd and its rtnetlink socket). */
 export interface NsHandle {
@@ -72,6 +77,33 @@ export interface NativeBinding {
   tryLock(fd: number): boolean
   /** flock(fd, LOCK_UN) */
   unlock(fd: number): void
+  /**
+   * Applies the messages as ONE atomic nf_tables batch on the namespace's netfilter socket:
+   * all of them or none. Resolves with the rule handles the kernel gave (for newrule
+   * messages, null for the others), or with the first refusal: its errno, the message type
+   * ('NFT_MSG_NEWRULE'), the index of the message and the kernel's extended ACK (or the name
+   * of the attribute it pointed at). Throws TypeError/RangeError for bad input, before
+   * anything is sent. Like `nft -f FILE` inside the namespace.
+   */
+  nft(ns: NsHandle, msgs: NftMsg[]): Promise<NftBatchResult>
+  /**
+   * Reads tables, chains, rules, sets or a set's elements (`nft list ...`), decoded into the
+   * shapes they are written in, with their handles. Elements need family, table and set.
+   */
+  nftList(ns: NsHandle, q: NftListQuery & { what: 'tables' }): Promise<NftTableInfo[]>
+  nftList(ns: NsHandle, q: NftListQuery & { what: 'chains' }): Promise<NftChainInfo[]>
+  nftList(ns: NsHandle, q: NftListQuery & { what: 'rules' }): Promise<NftRuleInfo[]>
+  nftList(ns: NsHandle, q: NftListQuery & { what: 'sets' }): Promise<NftSetInfo[]>
+  nftList(ns: NsHandle, q: NftListQuery & { what: 'elements' }): Promise<NftElementInfo[]>
+  nftList(ns: NsHandle, q: NftListQuery): Promise<object[]>
+  /** The exact bytes nft() sends for `msgs` (batch begin and end included; sequence numbers and port ids 0). */
+  nftEncode(msgs: NftMsg[]): Buffer
+  /** Decodes one nf_tables message (a dump reply, or a request nftEncode made); null when malformed. */
+  nftDecode(what: 'table', msg: Buffer): NftTableInfo | null
+  nftDecode(what: 'chain', msg: Buffer): NftChainInfo | null
+  nftDecode(what: 'rule', msg: Buffer): NftRuleInfo | null
+  nftDecode(what: 'set', msg: Buffer): NftSetInfo | null
+  nftDecode(what: 'elements', msg: Buffer): NftElementInfo[] | null
 }
 
 export interface NativeSocketSpec {
@@ -81,6 +113,7 @@ export interface NativeSocketSpec {
   port?: number
   reuseAddr?: boolean
   freebind?: boolean
+
 }
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -54,11 +54,11 @@ void MsgBuilder::PutBe64(uint16_t type, uint64_t v) {
 
 void MsgBuilder::PutStr(uint16_t type, const std::string& s) { Put(type, s.c_str(), s.size() + 1); }
 
-size_t MsgBuilder::NestStart(uint16_t type) {
+size_t MsgBuilder::NestStart(uint16_t type, bool flagged) {
   size_t off = buf_.size();
   nlattr a{};
   a.nla_len = NLA_HDRLEN;
-  a.nla_type = type;  // no NLA_F_NESTED: rtnetlink (like iproute2) does not set it
+  a.nla_type = flagged ? static_cast<uint16_t>(type | NLA_F_NESTED) : type;
   PutRaw(&a, sizeof(a));
   return off;
 }

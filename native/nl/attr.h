@@ -40,9 +40,12 @@ class MsgBuilder {
   void PutBe64(uint16_t type, uint64_t v);
   void PutStr(uint16_t type, const std::string& s);  // with the terminating NUL
   void PutFlag(uint16_t type) { Put(type, nullptr, 0); }
+  // Appends bytes as they are (attributes encoded elsewhere), padded to 4 bytes.
+  void Append(const void* data, size_t len) { PutRaw(data, len); }
 
   // Nests: NestStart returns a token for NestEnd (sets the length) or NestCancel (drops it).
-  size_t NestStart(uint16_t type);
+  // `flagged` sets NLA_F_NESTED, which nf_tables requires and rtnetlink (like iproute2) omits.
+  size_t NestStart(uint16_t type, bool flagged = false);
   void NestEnd(size_t token);
   void NestCancel(size_t token);
 

@@ -76,7 +76,8 @@ Socket::~Socket() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-int ParseAck(const uint8_t* payload, size_t len, uint16_t flags, bool isDone, std::string* extack) {
+int ParseAck(const uint8_t* payload, size_t len, uint16_t flags, bool isDone, std::string* extack,
+             int64_t* badAttr) {
   int error = 0;
   size_t tlvOff = 0;
   if (isDone) {
@@ -94,17 +95,38 @@ int ParseAck(const uint8_t* payload, size_t len, uint16_t flags, bool isDone, st
     size_t echoed = (flags & NLM_F_CAPPED) ? sizeof(nlmsghdr) : std::max<size_t>(e.msg.nlmsg_len, sizeof(nlmsghdr));
     tlvOff = Align(sizeof(nlmsgerr) - sizeof(nlmsghdr) + echoed);
   }
-  if (extack && (flags & NLM_F_ACK_TLVS) && tlvOff < len) {
+  if ((extack || badAttr) && (flags & NLM_F_ACK_TLVS) && tlvOff < len) {
     AttrIter it(payload + tlvOff, len - tlvOff);
     Attr a;
     while (it.Next(a)) {
-      if (a.type == NLMSGERR_ATTR_MSG) *extack = a.Str();
+      if (a.type == NLMSGERR_ATTR_MSG && extack) *extack = a.Str();
+      if (a.type == NLMSGERR_ATTR_OFFS && badAttr) {
+        if (auto v = a.U32()) *badAttr = *v;
+      }
     }
   }
   // The kernel sends 0 or -errno (errno < 4096); anything else is a malformed reply (and
   // negating INT_MIN would be undefined).
   if (error < -4095 || error > 4095) return EPROTO;
   return error < 0 ? -error : error;
+}
+
+int FirstRefusal(const std::vector<Reply>& replies) {
+  for (size_t i = 0; i < replies.size(); i++)
+    if (replies[i].err) return static_cast<int>(i);
+  return -1;
+}
+
+void Socket::SendBytes(const uint8_t* data, size_t len, const char* what) {
+  sockaddr_nl to{};
+  to.nl_family = AF_NETLINK;
+  for (;;) {
+    ssize_t n = ::sendto(fd_, data, len, 0, reinterpret_cast<sockaddr*>(&to), sizeof(to));
+    if (n >= 0) break;
+    if (errno == EINTR) continue;
+    ThrowErrno("sendto", what);
+  }
+  stats_.sends++;
 }
 
 size_t Socket::Receive() {
@@ -244,6 +266,81 @@ void Socket::RunDump(Request& req, Reply& out) {
   out = Reply{};
   out.err = EINTR;
   out.extack = "dump kept being interrupted by concurrent changes";
+}
+
+std::vector<Reply> Socket::Batch(std::vector<std::vector<uint8_t>>& msgs, std::vector<uint8_t> fence) {
+  std::vector<Reply> out(msgs.size());
+  if (msgs.empty()) return out;
+  if (fence.size() < sizeof(nlmsghdr)) throw SysError(EINVAL, "sendto", "netlink batch: no fence request");
+  // One datagram: the kernel reads a batch from a single skb, and an iovec per message
+  // would hit IOV_MAX (1024) on big batches.
+  size_t total = 0;
+  for (const auto& m : msgs) {
+    if (m.size() < sizeof(nlmsghdr) || m.size() % NLMSG_ALIGNTO)
+      throw SysError(EINVAL, "sendto", "netlink batch: malformed message");
+    total += m.size();
+  }
+  std::vector<uint8_t> wire;
+  wire.reserve(total);
+  const uint32_t first = seq_ + 1;
+  for (auto& m : msgs) {
+    auto* h = reinterpret_cast<nlmsghdr*>(m.data());
+    h->nlmsg_seq = ++seq_;
+    h->nlmsg_pid = 0;
+    h->nlmsg_flags |= NLM_F_REQUEST;
+    wire.insert(wire.end(), m.begin(), m.end());
+  }
+  auto* fh = reinterpret_cast<nlmsghdr*>(fence.data());
+  fh->nlmsg_seq = ++seq_;
+  fh->nlmsg_pid = 0;
+  fh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+  const uint32_t fenceSeq = fh->nlmsg_seq;
+  SendBytes(wire.data(), wire.size(), "netlink batch");
+  SendBytes(fence.data(), fence.size(), "netlink batch fence");
+
+  bool fenced = false;
+  std::vector<MsgView> views;
+  while (!fenced) {
+    size_t n = Receive();
+    views.clear();
+    bool whole = SplitMessages(buf_.data(), n, views);
+    for (const MsgView& m : views) {
+      if (m.hdr->nlmsg_pid != portId_) {
+        stats_.staleDropped++;
+        continue;
+      }
+      if (m.hdr->nlmsg_seq == fenceSeq) {
+        if (m.hdr->nlmsg_type == NLMSG_ERROR) fenced = true;  // its answer (NEWGEN) is not needed
+        continue;
+      }
+      uint32_t idx = m.hdr->nlmsg_seq - first;  // wraps safely
+      if (idx >= msgs.size()) {  // a late reply to an earlier, abandoned request
+        stats_.staleDropped++;
+        continue;
+      }
+      Reply& r = out[idx];
+      if (m.hdr->nlmsg_type == NLMSG_ERROR) {
+        r.err = ParseAck(m.payload, m.payloadLen, m.hdr->nlmsg_flags, false, &r.extack, &r.badAttr);
+        r.answered = true;
+      } else if (m.hdr->nlmsg_type == NLMSG_DONE || m.hdr->nlmsg_type == NLMSG_NOOP) {
+        continue;
+      } else if (m.hdr->nlmsg_type == NLMSG_OVERRUN) {
+        throw SysError(ENOBUFS, "recvmsg", "netlink overrun during a batch");
+      } else {
+        r.messages.emplace_back(reinterpret_cast<const uint8_t*>(m.hdr),
+                                reinterpret_cast<const uint8_t*>(m.hdr) + m.hdr->nlmsg_len);
+      }
+    }
+    if (!whole) throw SysError(EPROTO, "recvmsg", "malformed netlink reply");
+  }
+  if (FirstRefusal(out) < 0) {
+    for (size_t i = 0; i < msgs.size(); i++) {
+      auto* h = reinterpret_cast<const nlmsghdr*>(msgs[i].data());
+      if ((h->nlmsg_flags & NLM_F_ACK) && !out[i].answered)
+        throw SysError(EPROTO, "recvmsg", "netlink batch: message " + std::to_string(i) + " was never acknowledged");
+    }
+  }
+  return out;
 }
 
 std::vector<Reply> Socket::Transact(std::vector<Request>& reqs) {

@@ -19,6 +19,9 @@ struct Request {
 struct Reply {
   int err = 0;                                // positive errno, 0 on success
   std::string extack;                         // kernel extended-ACK message, if any
+  int64_t badAttr = -1;                       // NLMSGERR_ATTR_OFFS: offset of the offending attribute
+                                              // in the request (from its nlmsghdr), -1 if not sent
+  bool answered = false;                      // an ACK or error arrived for this request
   std::vector<std::vector<uint8_t>> messages; // data messages (GET and dump replies), whole nlmsghdr each
 };
 
@@ -43,8 +46,20 @@ class Socket {
   // Throws SysError for socket failures; kernel refusals land in Reply::err.
   std::vector<Reply> Transact(std::vector<Request>& reqs);
 
-  // Sends one pre-framed batch (nfnetlink) and collects the acks of the messages that
-  // carry NLM_F_ACK, in order of their sequence numbers; used by native/nft.
+  // Sends one pre-framed nfnetlink batch (BATCH_BEGIN, requests, BATCH_END) in a single
+  // sendmsg with consecutive sequence numbers, and collects one Reply per message: its ACK
+  // or error, and the messages the kernel sent back for it (NLM_F_ECHO). The kernel applies
+  // a batch atomically: it checks every message, reports every refusal (and an ACK for each
+  // accepted message that asked for one), then commits all or aborts all. A batch-level
+  // failure (a malformed batch, a failed commit) comes as an error on BATCH_BEGIN.
+  // `fence` is a request answered with an ACK (nf_tables: NFT_MSG_GETGEN) sent right after
+  // in a second sendmsg: the kernel answers netlink requests in order, so once the fence's
+  // ACK is in, every answer to the batch is too, whatever the batch asked for. Messages
+  // of the batch should carry NLM_F_ACK so each refusal is attributed to its message.
+  // Throws SysError for socket failures and for a batch that was neither refused nor
+  // acknowledged (EPROTO); kernel refusals land in the replies (see FirstRefusal).
+  std::vector<Reply> Batch(std::vector<std::vector<uint8_t>>& msgs, std::vector<uint8_t> fence);
+
   uint32_t portId() const { return portId_; }
   int fd() const { return fd_; }
   const SocketStats& stats() const { return stats_; }
@@ -53,6 +68,7 @@ class Socket {
   void SendGroup(std::vector<Request>& reqs, size_t begin, size_t end, std::vector<Reply>& out);
   void RunDump(Request& req, Reply& out);
   size_t Receive();  // one datagram into buf_, returns its length
+  void SendBytes(const uint8_t* data, size_t len, const char* what);
 
   int fd_ = -1;
   int protocol_;
@@ -64,6 +80,11 @@ class Socket {
 
 // Parses the error/ack payload of an NLMSG_ERROR or NLMSG_DONE message: positive errno
 // (0 for an ACK) and the extended-ACK text. Exposed for tests.
-int ParseAck(const uint8_t* payload, size_t len, uint16_t flags, bool isDone, std::string* extack);
+// `badAttr`, when given, receives NLMSGERR_ATTR_OFFS (or stays unchanged when absent).
+int ParseAck(const uint8_t* payload, size_t len, uint16_t flags, bool isDone, std::string* extack,
+             int64_t* badAttr = nullptr);
+
+// Index of the first reply that carries an error, or -1.
+int FirstRefusal(const std::vector<Reply>& replies);
 
 }  // namespace nk::nl

@@ -1,0 +1,729 @@
+// NatRule: masquerade, published ports (docker run -p / -P) and isolation between networks, as
+// nftables rules and map elements in netns-kit's own tables (lib/nft/ruleset.ts), sent over
+// nf_tables netlink in one atomic batch per change. Nothing else in the ruleset is touched.
+import { randomBytes } from 'node:crypto'
+import * as net from 'node:net'
+import { native, type NftExpr, type NftMsg } from './native/binding'
+import { handleOf } from './internal'
+import { NetlinkError, NetnsKitError, invalidArg, outOfRange } from './errors'
+import { defaultNamespace, type Namespace } from './namespace'
+import { checkIfName, parseCidr } from './validate'
+import { conntrack } from './conntrack'
+import {
+  L4PROTO, addrMatch, comment, commentOf, ifMatch, ifnameBytes, ifnameString, ipBytes, ipString, nfproto,
+  padded, portBytes, verdict, type L4Name, ctStatusDnat,
+} from './nft/expr'
+import { HAIRPIN_SETS, MAPS, TABLE, TAG, applyBatch, skeleton, tableExists, type MapDef } from './nft/ruleset'
+import { Bridge } from './bridge'
+import { run } from './rtnl'
+
+export type NatProtocol = 'tcp' | 'udp' | 'sctp'
+
+export interface MasqueradeOptions {
+  /** The namespace playing the host (where the NAT happens); the current one when absent. */
+  namespace?: Namespace
+  /** Source prefix to masquerade, IPv4 or IPv6 ('172.18.0.0/16'). */
+  source: string
+  /** Only traffic leaving through this interface (`oifname "eth0"`). */
+  outInterface?: string
+  /** Only traffic not leaving through this interface (`oifname != "br0"`, Docker's form). */
+  notOutInterface?: string
+}
+
+export interface PublishOptions {
+  namespace?: Namespace
+  protocol: NatProtocol
+  /** The host address to publish on; every local address of the namespace when absent (never wider). */
+  hostIp?: string
+  /** A port or an inclusive range; a free port from net.ipv4.ip_local_port_range when absent (docker -P). */
+  hostPort?: number | [number, number]
+  containerIp: string
+  /** A port, or a range of the same size as hostPort's. */
+  containerPort: number | [number, number]
+  /** Also publish on 127.0.0.1 (IPv4 only; sets route_localnet on the one interface that leads to the container). */
+  localhost?: boolean
+}
+
+export interface IsolateOptions {
+  namespace?: Namespace
+  /** The network's bridge. */
+  interface: string
+  /** Inter-container communication on this bridge (Docker's icc); false drops traffic between its ports. */
+  icc?: boolean
+  /** No path in or out of the bridge other than between its own ports (Docker's --internal). */
+  internal?: boolean
+}
+
+type Kind = 'masquerade' | 'publish' | 'isolate'
+type NatFields = Partial<Omit<NatRule, 'delete' | 'toString'>> & { kind: Kind; id: string; namespace: Namespace; family: 4 | 6 }
+
+interface RuleRef { family: 'inet' | 'bridge'; chain: string; handle: bigint }
+interface ElemRef { map: string; key: Buffer }
+
+const MAX_RANGE = 65535
+
+/**
+ * One NAT or filter rule netns-kit owns: a masquerade, a published port (or range), or the
+ * isolation of a network. Read back from the kernel by NatRule.list(); delete() removes exactly
+ * what this rule added.
+ */
+export class NatRule {
+  readonly kind: Kind
+  readonly id: string
+  readonly namespace: Namespace
+  readonly family: 4 | 6
+  /** masquerade */
+  readonly source?: string
+  readonly outInterface?: string
+  readonly notOutInterface?: string
+  /** publish */
+  readonly protocol?: NatProtocol
+  readonly hostIp?: string
+  /** The host port actually given (chosen when none was asked for, like docker -P); the first of a range. */
+  readonly hostPort?: number
+  readonly hostPortEnd?: number
+  readonly containerIp?: string
+  readonly containerPort?: number
+  readonly containerPortEnd?: number
+  readonly localhost?: boolean
+  /** The interface that leads to containerIp (publish), or the isolated bridge (isolate). */
+  readonly interface?: string
+  /** isolate */
+  readonly icc?: boolean
+  readonly internal?: boolean
+  /** @internal route_localnet on `interface` was turned on by netns-kit (publish with localhost). */
+  readonly ownsRouteLocalnet?: boolean
+
+  readonly #rules: RuleRef[]
+  readonly #elems: ElemRef[]
+  #deleted = false
+
+  /** @internal */
+  static build(fields: NatFields, rules: RuleRef[], elems: ElemRef[]): NatRule { return new NatRule(fields, rules, elems) }
+
+  private constructor(fields: NatFields, rules: RuleRef[], elems: ElemRef[]) {
+    Object.assign(this, Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)))
+    this.kind = fields.kind
+    this.id = fields.id
+    this.namespace = fields.namespace
+    this.family = fields.family
+    this.#rules = rules
+    this.#elems = elems
+  }
+
+  /**
+   * `nft add rule inet netns-kit postrouting ip saddr SOURCE oifname != "IF" masquerade`:
+   * traffic from `source` leaves with the address of the interface it goes out through.
+   * Turns net.ipv4.ip_forward (or net.ipv6.conf.all.forwarding) on in that namespace only.
+   */
+  static async masquerade(opts: MasqueradeOptions): Promise<NatRule> {
+    if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
+    const src = parseCidr(opts.source, 'opts.source')
+    if (opts.outInterface !== undefined && opts.notOutInterface !== undefined) {
+      throw invalidArg('opts', opts, 'takes outInterface or notOutInterface, not both')
+    }
+    const out = opts.outInterface === undefined ? undefined : checkIfName(opts.outInterface, 'opts.outInterface')
+    const notOut = opts.notOutInterface === undefined ? undefined : checkIfName(opts.notOutInterface, 'opts.notOutInterface')
+    const ns = await defaultNamespace(opts.namespace)
+    const id = newId()
+    const exprs: NftExpr[] = [
+      ...nfproto(src.family),
+      ...addrMatch(src.family, 'saddr', networkAddress(src.address, src.prefixLength), src.prefixLength),
+      ...(out ? ifMatch('oifname', out) : notOut ? ifMatch('oifname', notOut, 'neq') : []),
+      { type: 'masq' },
+    ]
+    await enableForwarding(ns, src.family)
+    const rule: NftMsg = { op: 'newrule', family: 'inet', table: TABLE, chain: 'postrouting', exprs, userdata: comment(`${TAG} masquerade ${id}`) }
+    const handles = await change(ns, [rule], `masquerade ${opts.source}`)
+    return NatRule.build({ kind: 'masquerade', id, namespace: ns, family: src.family, source: `${networkAddress(src.address, src.prefixLength)}/${src.prefixLength}`, outInterface: out, notOutInterface: notOut },
+      [{ family: 'inet', chain: 'postrouting', handle: handles[handles.length - 1]! }], [])
+  }
+
+  /**
+   * `docker run -p [HOSTIP:]HOSTPORT:CONTAINERPORT/PROTO`: one element per port in a DNAT map
+   * (`dnat to ip daddr . meta l4proto . th dport map @pub4`), looked up only for packets addressed
+   * to a local address of the namespace (and to hostIp when given). Reachable from other machines
+   * through the host, from the host itself, from containers on the same bridge (hairpin), and
+   * through 127.0.0.1 only with `localhost: true`.
+   */
+  static async publish(opts: PublishOptions): Promise<NatRule> {
+    const spec = checkPublish(opts)
+    const ns = await defaultNamespace(opts.namespace)
+    const { dev: ifname, subnet } = await egressInterface(ns, spec.containerIp, spec.family)
+    const id = newId()
+    const lo = MAPS.find((m) => m.loopback)!
+    const maps = spec.loopbackOnly ? [lo] : mapsFor(spec.family, spec.hostIp)
+    if (spec.localhost && spec.family !== 4) throw invalidArg('opts.localhost', true, 'is only possible for IPv4 (the kernel never routes ::1 off the host)')
+
+    // Which host ports: the one or the range asked for, or a free one (docker -P).
+    let hostRanges: [number, number][]
+    if (spec.hostPort) hostRanges = [spec.hostPort]
+    else hostRanges = await freePorts(ns, spec, maps, 8)
+
+    if (spec.hostPort && spec.hostPort[0] !== spec.hostPort[1] && spec.containerPort[0] === spec.containerPort[1]) {
+      // docker -p 8000-8010:80: one free port out of the host range.
+      hostRanges = await freePorts(ns, spec, maps, 8, spec.hostPort)
+    }
+    await enableForwarding(ns, spec.family)
+    // route_localnet on the one interface leading to the container, never on all/default. It is
+    // netns-kit's (and goes off again with the last localhost mapping through it) if we turned it on.
+    let routeLocalnetSetHere = false
+    let ownsRouteLocalnet = false
+    if (spec.localhost) {
+      routeLocalnetSetHere = await ensureRouteLocalnet(ns, ifname)
+      ownsRouteLocalnet = routeLocalnetSetHere ||
+        (await readAll(ns)).some((r) => r.kind === 'publish' && r.localhost && r.interface === ifname && r.ownsRouteLocalnet)
+    }
+    const targetMaps = spec.localhost && !spec.loopbackOnly ? [...maps, lo] : maps
+
+    let lastErr: unknown
+    for (const hostRange of hostRanges) {
+      const count = hostRange[1] - hostRange[0] + 1
+      const note = `${TAG} publish ${id} ${ifname}${spec.localhost ? ' lo' : ''}${ownsRouteLocalnet ? ' rl' : ''}`
+      const elems: ElemRef[] = []
+      const byMap = new Map<string, NftMsg & { op: 'newsetelem' }>()
+      for (const m of targetMaps) {
+        const list: { key: Buffer; data: Buffer; userdata: Buffer }[] = []
+        for (let i = 0; i < count; i++) {
+          const key = elementKey(m, spec.protocol, hostRange[0] + i, spec.hostIp)
+          const cport = spec.containerPort[0] === spec.containerPort[1] ? spec.containerPort[0] : spec.containerPort[0] + i
+          list.push({ key, data: Buffer.concat([ipBytes(spec.containerIp), padded(portBytes(cport))]), userdata: comment(note) })
+          elems.push({ map: m.name, key })
+        }
+        byMap.set(m.name, { op: 'newsetelem', family: 'inet', table: TABLE, set: m.name, elements: list, exclusive: true })
+      }
+      const msgs: NftMsg[] = [...byMap.values()]
+      // Hairpin: DNAT'd traffic from the subnet behind `ifname` going back into it is masqueraded, so
+      // containers reach published ports (their own too) through the host's addresses.
+      msgs.push({ op: 'newsetelem', family: 'inet', table: TABLE, set: HAIRPIN_SETS[spec.family],
+        elements: [{ key: Buffer.concat([ifnameBytes(ifname), ipBytes(subnet.first)]), keyEnd: Buffer.concat([ifnameBytes(ifname), ipBytes(subnet.last)]), userdata: comment(`${TAG} hairpin`) }] })
+      try {
+        // Collisions with other maps (a wildcard and an address on the same port) are checked first;
+        // the kernel refuses a duplicate key in the same map (NLM_F_EXCL), also between processes.
+        await checkCollisions(ns, spec, maps, hostRange)
+        await change(ns, msgs, `publish ${spec.protocol} ${spec.hostIp ?? '*'}:${fmtRange(hostRange)}`)
+      } catch (e) {
+        lastErr = e
+        if (e instanceof NetnsKitError && e.code === 'ERR_NETNS_KIT_PORT_ALLOCATED' && !spec.hostPort) continue
+        if ((e as NetlinkError).code === 'EEXIST') {
+          lastErr = portAllocated(spec, hostRange)
+          if (!spec.hostPort || spec.hostPort[0] !== spec.hostPort[1]) continue
+        }
+        if (routeLocalnetSetHere) await setRouteLocalnet(ns, ifname, false).catch(() => {})
+        throw lastErr
+      }
+      if (spec.protocol === 'udp') {
+        // Flows that reached the host port before it was published would keep bypassing the DNAT.
+        await clearUdpConntrack(ns, spec.family, spec.hostIp, hostRange)
+      }
+      return NatRule.build({
+        kind: 'publish', id, namespace: ns, family: spec.family, protocol: spec.protocol, hostIp: spec.loopbackOnly ? '127.0.0.1' : spec.hostIp,
+        hostPort: hostRange[0], hostPortEnd: hostRange[1] !== hostRange[0] ? hostRange[1] : undefined,
+        containerIp: spec.containerIp, containerPort: spec.containerPort[0],
+        containerPortEnd: spec.containerPort[1] !== spec.containerPort[0] ? spec.containerPort[1] : undefined,
+        localhost: spec.localhost, interface: ifname, ownsRouteLocalnet,
+      }, [], elems)
+    }
+    if (routeLocalnetSetHere) await setRouteLocalnet(ns, ifname, false).catch(() => {})
+    throw lastErr ?? new NetnsKitError('ERR_NETNS_KIT_NO_FREE_PORT', 'no free host port')
+  }
+
+  /**
+   * Docker's network isolation for the bridge `interface`: no traffic between it and any other
+   * interface except answers to connections it started and its published ports (DOCKER-ISOLATION,
+   * and no direct routing to container addresses from outside); with `internal`, nothing in or
+   * out at all; with `icc: false`, no traffic between its own ports either: the kernel's bridge
+   * port isolation (`bridge link set dev PORT isolated on`) on every port of the bridge, which
+   * needs no br_netfilter; isolated ports still reach the host through the bridge itself. Ports
+   * attached later must be attached with `{ isolated: true }` (Network.connect does).
+   */
+  static async isolate(opts: IsolateOptions): Promise<NatRule> {
+    if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
+    const ifname = checkIfName(opts.interface, 'opts.interface')
+    if (opts.icc !== undefined && typeof opts.icc !== 'boolean') throw invalidArg('opts.icc', opts.icc, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
+    if (opts.internal !== undefined && typeof opts.internal !== 'boolean') throw invalidArg('opts.internal', opts.internal, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
+    const icc = opts.icc !== false
+    const internal = opts.internal === true
+    const ns = await defaultNamespace(opts.namespace)
+    // icc: false works on the bridge's ports, so the interface must be a bridge (checked first).
+    const bridge = icc ? undefined : await Bridge.open(ifname, { namespace: ns })
+    const id = newId()
+    const ud = comment(`${TAG} isolate ${id} ${ifname}${internal ? ' internal' : ''}${icc ? '' : ' noicc'}`)
+    const rule = (exprs: NftExpr[]): NftMsg => ({ op: 'newrule', family: 'inet', table: TABLE, chain: 'forward', exprs, userdata: ud })
+    const msgs: NftMsg[] = internal
+      ? [
+          rule([...ifMatch('iifname', ifname), ...ifMatch('oifname', ifname, 'neq'), verdict('drop')]),
+          rule([...ifMatch('oifname', ifname), ...ifMatch('iifname', ifname, 'neq'), verdict('drop')]),
+        ]
+      : [
+          rule([...ifMatch('oifname', ifname), ...ctStatusDnat(), verdict('accept')]),
+          rule([...ifMatch('oifname', ifname), ...ifMatch('iifname', ifname, 'neq'), verdict('drop')]),
+        ]
+    const chains: RuleRef['chain'][] = msgs.map(() => 'forward')
+    const handles = await change(ns, msgs, `isolate ${ifname}`)
+    const rules: RuleRef[] = handles.slice(handles.length - msgs.length).map((h, i) => ({ family: 'inet', chain: chains[i]!, handle: h! }))
+    if (bridge) {
+      try {
+        await setPortsIsolated(bridge, true)
+      } catch (e) {
+        await deleteRules(ns, rules).catch(() => {})
+        await tidy(ns).catch(() => {})
+        throw e
+      }
+    }
+    return NatRule.build({ kind: 'isolate', id, namespace: ns, family: 4, interface: ifname, icc, internal }, rules, [])
+  }
+
+  /** Every rule and mapping netns-kit owns in the namespace, decoded from the kernel (`nft list table inet netns-kit`). */
+  static async list(opts: { namespace?: Namespace } = {}): Promise<NatRule[]> {
+    const ns = await defaultNamespace(opts.namespace)
+    return readAll(ns)
+  }
+
+  /**
+   * Foreign base chains that can drop what netns-kit forwards: chains of other tables on the
+   * forward hook with policy drop. netns-kit never changes them; traffic it publishes or
+   * masquerades is dropped there unless their owner accepts it (for example with
+   * `ct status dnat accept` and `iifname "BRIDGE" accept` in that chain).
+   */
+  static async conflicts(opts: { namespace?: Namespace } = {}): Promise<{ family: string; table: string; chain: string; hook: string; policy: string }[]> {
+    const ns = await defaultNamespace(opts.namespace)
+    const chains = (await native().nftList(handleOf(ns), { what: 'chains' })) as { family: string; table: string; name: string; hook?: string; policy?: string }[]
+    return chains
+      .filter((c) => c.table !== TABLE && c.hook === 'forward' && c.policy === 'drop')
+      .map((c) => ({ family: c.family, table: c.table, chain: c.name, hook: c.hook!, policy: c.policy! }))
+  }
+
+  /** Removes exactly what this rule added; idempotent. When netns-kit's last rule goes, its tables go. */
+  async delete(): Promise<void> {
+    if (this.#deleted) return
+    const ns = this.namespace
+    if (this.kind === 'publish') {
+      // Only elements still carrying this rule's id: never another owner's.
+      const mine = await ownedElements(ns, this.id)
+      const gone = this.#elems.filter((e) => mine.has(`${e.map}/${e.key.toString('hex')}`))
+      const byMap = new Map<string, Buffer[]>()
+      for (const e of gone) byMap.set(e.map, [...(byMap.get(e.map) ?? []), e.key])
+      const msgs: NftMsg[] = [...byMap].map(([set, keys]) => ({ op: 'delsetelem', family: 'inet', table: TABLE, set, elements: keys.map((key) => ({ key })) }))
+      if (msgs.length) await applyBatch(ns, msgs, `unpublish ${this.protocol} ${this.hostPort}`)
+      if (this.protocol === 'udp') {
+        const range: [number, number] = [this.hostPort!, this.hostPortEnd ?? this.hostPort!]
+        await clearUdpConntrack(ns, this.family, this.hostIp, range)
+      }
+      if (this.localhost && this.ownsRouteLocalnet) {
+        const still = (await readAll(ns)).some((r) => r.kind === 'publish' && r.localhost && r.interface === this.interface)
+        if (!still) await setRouteLocalnet(ns, this.interface!, false).catch(() => {})
+      }
+    } else {
+      await deleteRules(ns, this.#rules)
+      if (this.kind === 'isolate' && this.icc === false) {
+        const bridge = await Bridge.open(this.interface!, { namespace: ns }).catch(() => undefined)
+        if (bridge) await setPortsIsolated(bridge, false)
+      }
+    }
+    this.#deleted = true
+    await tidy(ns)
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> { await this.delete() }
+
+  toString(): string {
+    switch (this.kind) {
+      case 'masquerade': return `NatRule(masquerade ${this.source}${this.outInterface ? ` oif ${this.outInterface}` : ''}${this.notOutInterface ? ` oif != ${this.notOutInterface}` : ''})`
+      case 'publish': return `NatRule(publish ${this.protocol} ${this.hostIp ?? '*'}:${this.hostPort}${this.hostPortEnd ? `-${this.hostPortEnd}` : ''} -> ${this.containerIp}:${this.containerPort}${this.containerPortEnd ? `-${this.containerPortEnd}` : ''})`
+      default: return `NatRule(isolate ${this.interface}${this.internal ? ' internal' : ''}${this.icc === false ? ' icc=false' : ''})`
+    }
+  }
+}
+
+// --- input ----------------------------------------------------------------------------
+
+interface PublishSpec {
+  protocol: NatProtocol
+  family: 4 | 6
+  hostIp?: string
+  hostPort?: [number, number]
+  containerIp: string
+  containerPort: [number, number]
+  localhost: boolean
+  /** hostIp was a loopback address: published on 127.0.0.0/8 only. */
+  loopbackOnly: boolean
+}
+
+function checkPort(v: unknown, arg: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw invalidArg(arg, v, 'must be an integer port', 'ERR_INVALID_ARG_TYPE')
+  if (v < 1 || v > 65535) throw outOfRange(arg, '>= 1 and <= 65535', v)
+  return v
+}
+
+function checkRange(v: unknown, arg: string): [number, number] {
+  if (typeof v === 'number') { const p = checkPort(v, arg); return [p, p] }
+  if (!Array.isArray(v) || v.length !== 2) throw invalidArg(arg, v, 'must be a port or a [first, last] range', 'ERR_INVALID_ARG_TYPE')
+  const a = checkPort(v[0], `${arg}[0]`), b = checkPort(v[1], `${arg}[1]`)
+  if (a > b) throw invalidArg(arg, v, 'must not be a reversed range')
+  if (b - a + 1 > MAX_RANGE) throw outOfRange(arg, `at most ${MAX_RANGE} ports`, v)
+  return [a, b]
+}
+
+function checkPublish(opts: PublishOptions): PublishSpec {
+  if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
+  if (!Object.hasOwn(L4PROTO, opts.protocol as string)) throw invalidArg('opts.protocol', opts.protocol, "must be 'tcp', 'udp' or 'sctp'")
+  const family = net.isIP(typeof opts.containerIp === 'string' ? opts.containerIp : '') as 0 | 4 | 6
+  if (family === 0) throw invalidArg('opts.containerIp', opts.containerIp, 'must be an IPv4 or IPv6 address')
+  if (opts.hostIp !== undefined) {
+    const hf = net.isIP(typeof opts.hostIp === 'string' ? opts.hostIp : '')
+    if (hf === 0) throw invalidArg('opts.hostIp', opts.hostIp, 'must be an IPv4 or IPv6 address')
+    if (hf !== family) throw invalidArg('opts.hostIp', opts.hostIp, `must be of the same family as containerIp (${opts.containerIp})`)
+    if (opts.hostIp === '0.0.0.0' || opts.hostIp === '::') throw invalidArg('opts.hostIp', opts.hostIp, 'must be a specific address: leave it out to publish on every local address')
+    if (hf === 6 && isLoopback(opts.hostIp)) throw invalidArg('opts.hostIp', opts.hostIp, 'must not be ::1: the kernel never routes IPv6 loopback traffic to another interface')
+  }
+  if (opts.localhost !== undefined && typeof opts.localhost !== 'boolean') throw invalidArg('opts.localhost', opts.localhost, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
+  const containerPort = checkRange(opts.containerPort, 'opts.containerPort')
+  const hostPort = opts.hostPort === undefined ? undefined : checkRange(opts.hostPort, 'opts.hostPort')
+  const cLen = containerPort[1] - containerPort[0]
+  if (cLen > 0) {
+    if (!hostPort) throw invalidArg('opts.hostPort', opts.hostPort, 'must be a range of the same size when containerPort is a range')
+    if (hostPort[1] - hostPort[0] !== cLen) throw invalidArg('opts.hostPort', opts.hostPort, `must be a range of the same size as containerPort (${cLen + 1} ports)`)
+  }
+  // docker -p 127.0.0.1:HOST:CONT: the loopback only (any 127.0.0.0/8 address of the namespace).
+  const loopbackOnly = opts.hostIp !== undefined && isLoopback(opts.hostIp)
+  return {
+    protocol: opts.protocol, family, hostIp: loopbackOnly ? undefined : opts.hostIp, hostPort, containerIp: opts.containerIp, containerPort,
+    localhost: opts.localhost === true || loopbackOnly, loopbackOnly,
+  }
+}
+
+function isLoopback(ip: string): boolean {
+  return net.isIPv4(ip) ? ip.startsWith('127.') : ipBytes(ip).equals(ipBytes('::1'))
+}
+
+// --- helpers --------------------------------------------------------------------------
+
+function newId(): string { return randomBytes(4).toString('hex') }
+
+function fmtRange(r: [number, number]): string { return r[0] === r[1] ? String(r[0]) : `${r[0]}-${r[1]}` }
+
+function networkAddress(address: string, prefixLength: number): string {
+  const b = ipBytes(address)
+  for (let i = 0; i < b.length; i++) {
+    const bits = Math.max(0, Math.min(8, prefixLength - i * 8))
+    b[i]! &= (0xff << (8 - bits)) & 0xff
+  }
+  return ipString(b)
+}
+
+function mapsFor(family: 4 | 6, hostIp: string | undefined): MapDef[] {
+  return MAPS.filter((m) => m.family === family && !m.loopback && m.byAddress === (hostIp !== undefined))
+}
+
+function elementKey(m: MapDef, protocol: NatProtocol, port: number, hostIp: string | undefined): Buffer {
+  const parts: Buffer[] = []
+  if (m.byAddress) parts.push(ipBytes(hostIp!))
+  parts.push(padded(Buffer.from([L4PROTO[protocol]])), padded(portBytes(port)))
+  return Buffer.concat(parts)
+}
+
+function portAllocated(spec: PublishSpec, r: [number, number]): NetnsKitError {
+  return new NetnsKitError('ERR_NETNS_KIT_PORT_ALLOCATED',
+    `${spec.hostIp ?? (spec.family === 4 ? '0.0.0.0' : '[::]')}:${fmtRange(r)}/${spec.protocol} is already published`)
+}
+
+/** The interface the namespace routes `ip` through (longest prefix of the main table), and that prefix. */
+async function egressInterface(ns: Namespace, ip: string, family: 4 | 6): Promise<{ dev: string; subnet: { first: string; last: string } }> {
+  const routes = await ns.routes.list({ family })
+  let best: { len: number; dev: string; addr: string } | undefined
+  for (const r of routes) {
+    if (!r.dev || r.to === 'default' || r.type !== 'unicast') continue
+    const [addr, lenStr] = r.to.split('/') as [string, string]
+    const len = Number(lenStr)
+    if (networkAddress(ip, len) !== networkAddress(addr, len)) continue
+    if (!best || len > best.len) best = { len, dev: r.dev, addr }
+  }
+  if (!best) {
+    throw new NetnsKitError('ERR_NETNS_KIT_NO_ROUTE', `no interface in ${ns.name ?? ns.path} leads to ${ip}: add the container's network (bridge address) first`)
+  }
+  return { dev: best.dev, subnet: { first: networkAddress(best.addr, best.len), last: lastAddress(best.addr, best.len) } }
+}
+
+function lastAddress(address: string, prefixLength: number): string {
+  const b = ipBytes(address)
+  for (let i = 0; i < b.length; i++) {
+    const bits = Math.max(0, Math.min(8, prefixLength - i * 8))
+    b[i]! |= 0xff >> bits
+  }
+  return ipString(b)
+}
+
+/**
+ * Removes the conntrack entries of UDP flows to the host ports (by the HOST address and port,
+ * never the container's), so a flow that started before a change does not keep its old path.
+ */
+async function clearUdpConntrack(ns: Namespace, family: 4 | 6, hostIp: string | undefined, r: [number, number]): Promise<void> {
+  for (let port = r[0]; port <= r[1]; port++) {
+    await conntrack.delete(ns, { family, protocol: 'udp', origDstPort: port, ...(hostIp ? { origDst: hostIp } : {}) })
+  }
+}
+
+async function enableForwarding(ns: Namespace, family: 4 | 6): Promise<void> {
+  const key = family === 4 ? 'net.ipv4.ip_forward' : 'net.ipv6.conf.all.forwarding'
+  if ((await ns.sysctl.get(key)) !== '1') await ns.sysctl.set(key, 1)
+}
+
+async function setRouteLocalnet(ns: Namespace, ifname: string, on: boolean): Promise<void> {
+  await ns.sysctl.set(`net.ipv4.conf.${ifname.replace(/\./g, '/')}.route_localnet`, on ? 1 : 0)
+}
+
+/** Sets route_localnet on `ifname` (never on all/default); true if this call turned it on. */
+async function ensureRouteLocalnet(ns: Namespace, ifname: string): Promise<boolean> {
+  const key = `net.ipv4.conf.${ifname.replace(/\./g, '/')}.route_localnet`
+  if ((await ns.sysctl.get(key)) === '1') return false
+  await ns.sysctl.set(key, 1)
+  return true
+}
+
+interface DecodedElement { key: Buffer; keyEnd?: Buffer; data?: Buffer; userdata?: Buffer }
+
+async function listElements(ns: Namespace, set: string): Promise<DecodedElement[]> {
+  return (await native().nftList(handleOf(ns), { what: 'elements', family: 'inet', table: TABLE, set })) as DecodedElement[]
+}
+
+/** Fails with ERR_NETNS_KIT_PORT_ALLOCATED when another map already publishes one of these ports. */
+async function checkCollisions(ns: Namespace, spec: PublishSpec, maps: MapDef[], r: [number, number]): Promise<void> {
+  if (!(await tableExists(ns, 'inet'))) return
+  // The same map is the kernel's job (NLM_F_EXCL); a wildcard and an address on the same port are ours.
+  const others = spec.loopbackOnly ? [] : MAPS.filter((m) => m.family === spec.family && !m.loopback && !maps.includes(m))
+  for (const m of others) {
+    for (const e of await listElements(ns, m.name)) {
+      const off = m.byAddress ? (spec.family === 4 ? 4 : 16) : 0
+      const proto = e.key[off]
+      const port = e.key.readUInt16BE(off + 4)
+      if (proto === L4PROTO[spec.protocol] && port >= r[0] && port <= r[1]) throw portAllocated(spec, r)
+    }
+  }
+}
+
+/** Candidate host ports for -P: random picks from net.ipv4.ip_local_port_range (or `within`). */
+async function freePorts(ns: Namespace, spec: PublishSpec, maps: MapDef[], tries: number, within?: [number, number]): Promise<[number, number][]> {
+  let lo: number, hi: number
+  if (within) [lo, hi] = within
+  else {
+    const range = (await ns.sysctl.get('net.ipv4.ip_local_port_range')).trim().split(/\s+/).map(Number)
+    lo = range[0] ?? 32768
+    hi = range[1] ?? 60999
+  }
+  const taken = new Set<number>()
+  if (await tableExists(ns, 'inet')) {
+    for (const m of MAPS.filter((x) => x.family === spec.family)) {
+      for (const e of await listElements(ns, m.name)) {
+        const off = m.byAddress ? (spec.family === 4 ? 4 : 16) : 0
+        if (e.key[off] === L4PROTO[spec.protocol]) taken.add(e.key.readUInt16BE(off + 4))
+      }
+    }
+  }
+  void maps
+  const out: [number, number][] = []
+  const size = hi - lo + 1
+  const start = lo + Math.floor(Math.random() * size)
+  for (let i = 0; i < size && out.length < tries; i++) {
+    const p = lo + ((start - lo + i) % size)
+    if (!taken.has(p)) out.push([p, p])
+  }
+  if (!out.length) throw new NetnsKitError('ERR_NETNS_KIT_NO_FREE_PORT', `no free ${spec.protocol} port in ${lo}-${hi}`)
+  return out
+}
+
+/** Applies a change, creating the skeleton in the same atomic batch when the table is missing. */
+async function change(ns: Namespace, msgs: NftMsg[], what: string): Promise<(bigint | null)[]> {
+  if (await tableExists(ns, 'inet')) return applyBatch(ns, msgs, what)
+  try {
+    return await applyBatch(ns, [...skeleton(), ...msgs], what)
+  } catch (e) {
+    // Another process created the table between our look and our batch: go again without it.
+    if ((e as NetlinkError).code === 'EEXIST' && (await tableExists(ns, 'inet'))) return applyBatch(ns, msgs, what)
+    throw e
+  }
+}
+
+/** Bridge port isolation on every current port of `bridge`, in one trip. */
+async function setPortsIsolated(bridge: Bridge, isolated: boolean): Promise<void> {
+  const ports = await bridge.ports()
+  if (ports.length) await run(ports.map((p) => ({ ns: bridge.namespace, op: 'link.set' as const, index: p.index, isolated, object: `${p.name} (port of ${bridge.name})` })))
+}
+
+async function deleteRules(ns: Namespace, rules: RuleRef[]): Promise<void> {
+  if (!rules.length) return
+  // Only rules that are still there (idempotent delete; a vanished handle is not an error).
+  const present = new Set<string>()
+  for (const family of new Set(rules.map((r) => r.family))) {
+    if (!(await tableExists(ns, family))) continue
+    const list = (await native().nftList(handleOf(ns), { what: 'rules', family, table: TABLE })) as { chain: string; handle: bigint }[]
+    for (const r of list) present.add(`${family}/${r.chain}/${r.handle}`)
+  }
+  const msgs: NftMsg[] = rules
+    .filter((r) => present.has(`${r.family}/${r.chain}/${r.handle}`))
+    .map((r) => ({ op: 'delrule', family: r.family, table: TABLE, chain: r.chain, handle: r.handle }))
+  if (msgs.length) await applyBatch(ns, msgs, 'delete rules')
+}
+
+/** Keys (map/hex) of the elements whose comment names rule `id`. */
+async function ownedElements(ns: Namespace, id: string): Promise<Set<string>> {
+  const out = new Set<string>()
+  if (!(await tableExists(ns, 'inet'))) return out
+  for (const m of MAPS) {
+    for (const e of await listElements(ns, m.name)) {
+      const c = parseComment(commentOf(e.userdata))
+      if (c?.kind === 'publish' && c.id === id) out.add(`${m.name}/${e.key.toString('hex')}`)
+    }
+  }
+  return out
+}
+
+/** Removes netns-kit's tables once nothing of ours is left in them (and stale hairpin elements). */
+async function tidy(ns: Namespace): Promise<void> {
+  const all = await readAll(ns)
+  const msgs: NftMsg[] = []
+  if (await tableExists(ns, 'inet')) {
+    if (all.length === 0) {
+      msgs.push({ op: 'deltable', family: 'inet', name: TABLE })
+    } else {
+      for (const family of [4, 6] as const) {
+        const used = new Set(all.filter((r) => r.kind === 'publish' && r.family === family).map((r) => r.interface!))
+        const set = HAIRPIN_SETS[family]
+        const stale = (await listElements(ns, set)).filter((e) => !used.has(ifnameString(e.key.subarray(0, 16))))
+        if (stale.length) msgs.push({ op: 'delsetelem', family: 'inet', table: TABLE, set, elements: stale.map((e) => ({ key: e.key, keyEnd: e.keyEnd })) })
+      }
+    }
+  }
+  if (msgs.length) await applyBatch(ns, msgs, 'tidy netns-kit tables').catch(() => {})
+}
+
+
+// --- reading back ---------------------------------------------------------------------
+
+interface ParsedComment { kind: string; id: string; rest: string[] }
+
+function parseComment(c: string | undefined): ParsedComment | undefined {
+  if (!c) return undefined
+  const parts = c.split(' ')
+  if (parts[0] !== TAG || parts.length < 3) return undefined
+  return { kind: parts[1]!, id: parts[2]!, rest: parts.slice(3) }
+}
+
+interface DecodedRule { family: 'inet' | 'bridge'; chain: string; handle: bigint; exprs: NftExpr[]; userdata?: Buffer }
+
+async function readAll(ns: Namespace): Promise<NatRule[]> {
+  const out: NatRule[] = []
+  const make = (f: NatFields, rules: RuleRef[], elems: ElemRef[]) => NatRule.build(f, rules, elems)
+  const rules: DecodedRule[] = []
+  for (const family of ['inet'] as const) {
+    if (!(await tableExists(ns, family))) continue
+    const list = (await native().nftList(handleOf(ns), { what: 'rules', family, table: TABLE })) as Omit<DecodedRule, 'family'>[]
+    rules.push(...list.map((r) => ({ ...r, family })))
+  }
+  // Masquerade: one rule each, decoded from its expressions.
+  for (const r of rules) {
+    const c = parseComment(commentOf(r.userdata))
+    if (c?.kind !== 'masquerade') continue
+    const d = decodeMasquerade(r.exprs)
+    if (!d) continue
+    out.push(make({ kind: 'masquerade', id: c.id, namespace: ns, family: d.family, source: d.source, outInterface: d.out, notOutInterface: d.notOut },
+      [{ family: r.family, chain: r.chain, handle: r.handle }], []))
+  }
+  // Isolation: the rules sharing an id.
+  const iso = new Map<string, DecodedRule[]>()
+  for (const r of rules) {
+    const c = parseComment(commentOf(r.userdata))
+    if (c?.kind === 'isolate') iso.set(c.id, [...(iso.get(c.id) ?? []), r])
+  }
+  for (const [id, rs] of iso) {
+    const inet = rs.filter((r) => r.family === 'inet')
+    const ifname = inet.map((r) => firstIfname(r.exprs)).find(Boolean)
+    if (!ifname) continue
+    const internal = inet.some((r) => isIifThenDrop(r.exprs))
+    const icc = !rs.some((r) => parseComment(commentOf(r.userdata))?.rest.includes('noicc'))
+    out.push(make({ kind: 'isolate', id, namespace: ns, family: 4, interface: ifname, internal, icc },
+      rs.map((r) => ({ family: r.family, chain: r.chain, handle: r.handle })), []))
+  }
+  // Published ports: elements grouped by their owner id.
+  if (await tableExists(ns, 'inet')) {
+    const groups = new Map<string, { m: MapDef; e: DecodedElement; lo: boolean; rl: boolean; ifname: string }[]>()
+    for (const m of MAPS) {
+      for (const e of await listElements(ns, m.name)) {
+        const c = parseComment(commentOf(e.userdata))
+        if (c?.kind !== 'publish') continue
+        groups.set(c.id, [...(groups.get(c.id) ?? []), { m, e, lo: c.rest.includes('lo'), rl: c.rest.includes('rl'), ifname: c.rest[0] ?? '' }])
+      }
+    }
+    for (const [id, els] of groups) {
+      const main = els.filter((x) => !x.m.loopback)
+      const use = main.length ? main : els
+      const first = use[0]!
+      const fam = first.m.family
+      const alen = fam === 4 ? 4 : 16
+      const off = first.m.byAddress ? alen : 0
+      const protoNum = first.e.key[off]!
+      const protocol = (Object.entries(L4PROTO).find(([, v]) => v === protoNum)?.[0] ?? String(protoNum)) as NatProtocol
+      const ports = use.map((x) => ({ host: x.e.key.readUInt16BE(off + 4), cport: x.e.data!.readUInt16BE(alen), cip: ipString(x.e.data!.subarray(0, alen)) }))
+        .sort((a, b) => a.host - b.host)
+      const hostIp = first.m.byAddress ? ipString(first.e.key.subarray(0, alen)) : first.m.loopback ? '127.0.0.1' : undefined
+      const hp = ports[0]!, hl = ports[ports.length - 1]!
+      out.push(make({
+        kind: 'publish', id, namespace: ns, family: fam, protocol, hostIp,
+        hostPort: hp.host, hostPortEnd: hl.host !== hp.host ? hl.host : undefined,
+        containerIp: hp.cip, containerPort: hp.cport, containerPortEnd: hl.cport !== hp.cport ? hl.cport : undefined,
+        localhost: els.some((x) => x.lo), interface: first.ifname, ownsRouteLocalnet: els.some((x) => x.rl),
+      }, [], els.map((x) => ({ map: x.m.name, key: x.e.key }))))
+    }
+  }
+  return out
+}
+
+function decodeMasquerade(exprs: NftExpr[]): { family: 4 | 6; source: string; out?: string; notOut?: string } | undefined {
+  let family: 4 | 6 | undefined
+  let source: string | undefined
+  let out: string | undefined, notOut: string | undefined
+  for (let i = 0; i < exprs.length; i++) {
+    const e = exprs[i] as Record<string, unknown>
+    const next = exprs[i + 1] as Record<string, unknown> | undefined
+    if (e.type === 'meta' && e.key === 'nfproto' && next?.type === 'cmp') {
+      family = (next.data as Buffer)[0] === 10 ? 6 : 4
+      i++
+    } else if (e.type === 'payload' && e.base === 'network' && family) {
+      const len = e.len as number
+      let mask: Buffer | undefined
+      let j = i + 1
+      if ((exprs[j] as Record<string, unknown>)?.type === 'bitwise') { mask = (exprs[j] as { mask: Buffer }).mask; j++ }
+      const cmp = exprs[j] as { type: string; data: Buffer } | undefined
+      if (cmp?.type !== 'cmp') return undefined
+      const full = Buffer.alloc(family === 4 ? 4 : 16)
+      cmp.data.copy(full)
+      let prefix = len * 8
+      if (mask) prefix = (len - 1) * 8 + popcount(mask[len - 1]!)
+      source = `${ipString(full)}/${prefix}`
+      i = j
+    } else if (e.type === 'meta' && e.key === 'oifname' && next?.type === 'cmp') {
+      const name = ifnameString(next.data as Buffer)
+      if (next.op === 'neq') notOut = name; else out = name
+      i++
+    }
+  }
+  if (!family || !source) return undefined
+  return { family, source, out, notOut }
+}
+
+function popcount(b: number): number { let n = 0; while (b) { n += b & 1; b >>= 1 } return n }
+
+function firstIfname(exprs: NftExpr[]): string | undefined {
+  for (let i = 0; i + 1 < exprs.length; i++) {
+    const e = exprs[i] as Record<string, unknown>
+    const n = exprs[i + 1] as Record<string, unknown>
+    if (e.type === 'meta' && (e.key === 'iifname' || e.key === 'oifname') && n.type === 'cmp' && n.op === 'eq') return ifnameString(n.data as Buffer)
+  }
+  return undefined
+}
+
+function isIifThenDrop(exprs: NftExpr[]): boolean {
+  const e = exprs[0] as Record<string, unknown> | undefined
+  const last = exprs[exprs.length - 1] as { type: string; verdict?: { code: string } } | undefined
+  return e?.type === 'meta' && e.key === 'iifname' && last?.verdict?.code === 'drop'
+}

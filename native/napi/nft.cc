@@ -1,0 +1,185 @@
+// N-API glue for nf_tables: converts JS values to nft::Value (and back) without knowing any
+// nf_tables object; native/nft does the checking, encoding and decoding.
+#include "nft.h"
+
+#include <cmath>
+#include <cstring>
+#include <memory>
+
+#include "../nft/nft.h"
+#include "handle.h"
+
+namespace nk::napi {
+
+namespace {
+
+constexpr int kMaxDepth = 32;
+
+nft::Value ToValue(Napi::Value v, int depth) {
+  if (depth > kMaxDepth) throw nft::InputError("msgs nest too deeply");
+  if (v.IsUndefined() || v.IsNull()) return nft::Value();
+  if (v.IsBoolean()) return nft::Value::Bool(v.As<Napi::Boolean>().Value());
+  if (v.IsNumber()) return nft::Value::Number(v.As<Napi::Number>().DoubleValue());
+  if (v.IsBigInt()) {
+    bool lossless = false;
+    uint64_t x = v.As<Napi::BigInt>().Uint64Value(&lossless);
+    if (!lossless) throw nft::InputError("a bigint must be an unsigned 64-bit integer", true);
+    return nft::Value::BigInt(x);
+  }
+  if (v.IsString()) return nft::Value::String(v.As<Napi::String>().Utf8Value());
+  if (v.IsBuffer()) {
+    auto b = v.As<Napi::Buffer<uint8_t>>();
+    return nft::Value::Bytes(b.Data(), b.Length());
+  }
+  if (v.IsTypedArray()) {
+    auto t = v.As<Napi::TypedArray>();
+    if (t.TypedArrayType() != napi_uint8_array) throw nft::InputError("byte values must be Buffers or Uint8Arrays");
+    auto u = v.As<Napi::Uint8Array>();
+    return nft::Value::Bytes(u.Data(), u.ByteLength());
+  }
+  if (v.IsArray()) {
+    Napi::Array a = v.As<Napi::Array>();
+    nft::Value out = nft::Value::Array();
+    out.items.reserve(a.Length());
+    for (uint32_t i = 0; i < a.Length(); i++) out.Push(ToValue(a.Get(i), depth + 1));
+    return out;
+  }
+  if (v.IsObject()) {
+    Napi::Object o = v.As<Napi::Object>();
+    Napi::Array keys = o.GetPropertyNames();
+    nft::Value out = nft::Value::Object();
+    for (uint32_t i = 0; i < keys.Length(); i++) {
+      Napi::Value k = keys.Get(i);
+      out.Set(k.ToString().Utf8Value(), ToValue(o.Get(k), depth + 1));
+    }
+    return out;
+  }
+  throw nft::InputError("unsupported value (functions and symbols cannot be sent)");
+}
+
+Napi::Value FromValue(Napi::Env env, const nft::Value& v) {
+  switch (v.kind) {
+    case nft::Value::Kind::Undefined: return env.Undefined();
+    case nft::Value::Kind::Null: return env.Null();
+    case nft::Value::Kind::Bool: return Napi::Boolean::New(env, v.b);
+    case nft::Value::Kind::Number: return Napi::Number::New(env, v.num);
+    case nft::Value::Kind::BigInt: return Napi::BigInt::New(env, v.big);
+    case nft::Value::Kind::String: return Napi::String::New(env, v.str);
+    case nft::Value::Kind::Bytes: return Napi::Buffer<uint8_t>::Copy(env, v.bytes.data(), v.bytes.size());
+    case nft::Value::Kind::Array: {
+      Napi::Array a = Napi::Array::New(env, v.items.size());
+      for (size_t i = 0; i < v.items.size(); i++) a.Set(static_cast<uint32_t>(i), FromValue(env, v.items[i]));
+      return a;
+    }
+    case nft::Value::Kind::Object: {
+      Napi::Object o = Napi::Object::New(env);
+      for (const auto& [k, x] : v.fields)
+        if (!x.undefined()) o.Set(k, FromValue(env, x));
+      return o;
+    }
+  }
+  return env.Undefined();
+}
+
+// Bad input as Node reports it: TypeError ERR_INVALID_ARG_VALUE or RangeError ERR_OUT_OF_RANGE.
+Napi::Error InputErrorToJs(Napi::Env env, const nft::InputError& e) {
+  if (e.range) {
+    Napi::Error err = Napi::RangeError::New(env, e.what());
+    err.Set("code", Napi::String::New(env, "ERR_OUT_OF_RANGE"));
+    return err;
+  }
+  Napi::Error err = Napi::TypeError::New(env, e.what());
+  err.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_VALUE"));
+  return err;
+}
+
+template <class F>
+auto Checked(Napi::Env env, F f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const nft::InputError& e) {
+    throw InputErrorToJs(env, e);
+  } catch (const std::length_error& e) {
+    throw InputErrorToJs(env, nft::InputError(std::string("message too large: ") + e.what(), true));
+  } catch (const SysError& e) {
+    // MsgBuilder refuses an attribute or nest that nla_len cannot hold.
+    if (e.err != EMSGSIZE) throw;
+    throw InputErrorToJs(env, nft::InputError(std::string("message too large: ") + e.what(), true));
+  }
+}
+
+nft::Batch EncodeArg(const Napi::CallbackInfo& info, size_t i) {
+  Napi::Env env = info.Env();
+  if (info.Length() <= i || !info[i].IsArray())
+    throw InputErrorToJs(env, nft::InputError("msgs must be an array of nftables messages"));
+  return Checked(env, [&] { return nft::EncodeBatch(ToValue(info[i], 0)); });
+}
+
+}  // namespace
+
+Napi::Value NftBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto st = NsHandle::From(info[0]);
+  auto batch = std::make_shared<nft::Batch>(EncodeArg(info, 1));
+  return Runner(env).Run(env, [st, batch]() -> ToJs {
+    std::vector<nl::Reply> replies;
+    {
+      std::lock_guard<std::mutex> lk(st->mu);
+      replies = st->Nft().Batch(batch->msgs, nft::Fence());
+    }
+    auto outcome = std::make_shared<nft::Value>(nft::Outcome(*batch, replies));
+    return [outcome](Napi::Env env) -> Napi::Value { return FromValue(env, *outcome); };
+  });
+}
+
+Napi::Value NftList(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto st = NsHandle::From(info[0]);
+  if (info.Length() < 2 || !info[1].IsObject())
+    throw InputErrorToJs(env, nft::InputError("query must be an object: { what, family?, table?, chain?, set? }"));
+  auto q = std::make_shared<nft::ListQuery>(Checked(env, [&] { return nft::EncodeList(ToValue(info[1], 0)); }));
+  return Runner(env).Run(env, [st, q]() -> ToJs {
+    std::vector<nl::Request> reqs(1);
+    reqs[0].msg = q->request;
+    reqs[0].dump = true;
+    reqs[0].op = nft::MsgName(q->msg);
+    std::vector<nl::Reply> replies;
+    {
+      std::lock_guard<std::mutex> lk(st->mu);
+      replies = st->Nft().Transact(reqs);
+    }
+    if (replies[0].err) {
+      std::string what = q->table.empty() ? "" : q->table + (q->set.empty() ? "" : " " + q->set);
+      throw SysError(replies[0].err, reqs[0].op, what, replies[0].extack);
+    }
+    auto out = std::make_shared<nft::Value>(nft::DecodeList(*q, replies[0].messages));
+    return [out](Napi::Env env) -> Napi::Value { return FromValue(env, *out); };
+  });
+}
+
+Napi::Value NftEncode(const Napi::CallbackInfo& info) {
+  nft::Batch batch = EncodeArg(info, 0);
+  size_t total = 0;
+  for (const auto& m : batch.msgs) total += m.size();
+  Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(info.Env(), total);
+  size_t off = 0;
+  for (const auto& m : batch.msgs) {
+    std::memcpy(out.Data() + off, m.data(), m.size());
+    off += m.size();
+  }
+  return out;
+}
+
+Napi::Value NftDecode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsBuffer())
+    throw InputErrorToJs(env, nft::InputError("nftDecode(what, buffer): what is a string, buffer a Buffer"));
+  std::string what = info[0].As<Napi::String>().Utf8Value();
+  auto buf = info[1].As<Napi::Buffer<uint8_t>>();
+  std::vector<uint8_t> copy(buf.Data(), buf.Data() + buf.Length());  // aligned copy
+  nft::Value out;
+  bool ok = Checked(env, [&] { return nft::DecodeMessage(what, copy.data(), copy.size(), out); });
+  return ok ? FromValue(env, out) : env.Null();
+}
+
+}  // namespace nk::napi
