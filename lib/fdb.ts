@@ -62,30 +62,36 @@ export class LinkFdb {
   }
 
   async #modify(verb: Verb, entry: FdbEntrySpec): Promise<void> {
-    if (!entry || typeof entry !== 'object') throw invalidArg('entry', entry, 'must be an object', 'ERR_INVALID_ARG_TYPE')
-    const mac = checkLladdr(entry.mac, 'entry.mac')
-    if (entry.dst !== undefined) checkIp(entry.dst, 'entry.dst')
-    const vni = entry.vni === undefined ? undefined : checkVni(entry.vni, 'entry.vni')
-    const port = entry.port === undefined ? undefined : checkPort(entry.port, 'entry.port')
-    const vlan = entry.vlan === undefined ? undefined : checkInt(entry.vlan, 'entry.vlan', 1, 4094)
-    const self = checkBool(entry.self, 'entry.self')
-    const master = checkBool(entry.master, 'entry.master')
-    let flags = (self ? NTF.SELF : 0) | (master ? NTF.MASTER : 0)
-    if (flags === 0) flags = NTF.SELF // as `bridge fdb`: self unless master is asked for
-    if (master && mac === ZERO_MAC) throw invalidArg('entry.mac', entry.mac, "must not be all zeros in a bridge's FDB (master): only a vxlan device (self) has a default entry")
-    let state = 0
-    if (verb !== 'delete') {
-      const s = (entry as FdbEntrySpec).state ?? 'permanent'
-      if (!Object.hasOwn(STATES, s)) throw invalidArg('entry.state', s, "must be 'permanent', 'static' or 'dynamic'")
-      state = STATES[s]
-    } else {
-      state = STATES.permanent // what `bridge fdb del` sends; the kernel matches on the MAC (and dst)
-    }
     const link = this.#link
-    const what = `${mac}${entry.dst ? ` dst ${entry.dst}` : ''} dev ${link.name}`
-    await runOne({
-      ns: link.namespace, op: `fdb.${verb}`, index: link.index, mac, dst: entry.dst, vni, port, vlan, flags, state,
-      ignoreMissing: verb === 'delete', object: what,
-    })
+    const op = fdbOp(verb, link.index, entry)
+    await runOne({ ns: link.namespace, ...op, object: `${op.mac}${op.dst ? ` dst ${op.dst}` : ''} dev ${link.name}` })
   }
+}
+
+/**
+ * @internal The addon operation for one FDB change on the link `index`, validated: what
+ * `bridge fdb VERB` would send. Exported for the golden tests.
+ */
+export function fdbOp(verb: Verb, index: number, entry: FdbEntrySpec) {
+  if (!entry || typeof entry !== 'object') throw invalidArg('entry', entry, 'must be an object', 'ERR_INVALID_ARG_TYPE')
+  const mac = checkLladdr(entry.mac, 'entry.mac')
+  if (entry.dst !== undefined) checkIp(entry.dst, 'entry.dst')
+  const vni = entry.vni === undefined ? undefined : checkVni(entry.vni, 'entry.vni')
+  const port = entry.port === undefined ? undefined : checkPort(entry.port, 'entry.port')
+  const vlan = entry.vlan === undefined ? undefined : checkInt(entry.vlan, 'entry.vlan', 1, 4094)
+  const self = checkBool(entry.self, 'entry.self')
+  const master = checkBool(entry.master, 'entry.master')
+  let flags = (self ? NTF.SELF : 0) | (master ? NTF.MASTER : 0)
+  if (flags === 0) flags = NTF.SELF // as `bridge fdb`: self unless master is asked for
+  if (master && mac === ZERO_MAC) {
+    throw invalidArg('entry.mac', entry.mac, "must not be all zeros in a bridge's FDB (master): only a vxlan device (self) has a default entry")
+  }
+  let state: number = STATES.permanent // what `bridge fdb del` sends too; the kernel matches on the MAC (and dst)
+  if (verb !== 'delete' && entry.state !== undefined) {
+    if (typeof entry.state !== 'string' || !Object.hasOwn(STATES, entry.state)) {
+      throw invalidArg('entry.state', entry.state, "must be 'permanent', 'static' or 'dynamic'")
+    }
+    state = STATES[entry.state]
+  }
+  return { op: `fdb.${verb}` as const, index, mac, dst: entry.dst, vni, port, vlan, flags, state, ignoreMissing: verb === 'delete' }
 }

@@ -43,24 +43,9 @@ export function namespaceNeighbours(ns: Namespace): NamespaceNeighbours {
   const devName = (dev: NeighbourSpec['dev']) => (typeof dev === 'string' ? dev : dev.name)
 
   const modify = async (verb: Verb, n: NeighbourSpec): Promise<void> => {
-    if (!n || typeof n !== 'object') throw invalidArg('neighbour', n, 'must be an object', 'ERR_INVALID_ARG_TYPE')
-    checkIp(n.ip, 'neighbour.ip')
-    let mac: string | undefined
-    let state: number = NUD.PERMANENT // `ip neigh del` sends it too; the kernel matches on the address
-    let flags = 0
-    if (verb !== 'delete') {
-      if (n.mac === undefined) throw invalidArg('neighbour.mac', n.mac, 'is required to add or replace a neighbour')
-      mac = checkLladdr(n.mac, 'neighbour.mac')
-      const s = n.state ?? 'permanent'
-      if (typeof s !== 'string' || !Object.hasOwn(STATES, s)) throw invalidArg('neighbour.state', s, "must be 'permanent', 'noarp', 'reachable' or 'stale'")
-      state = STATES[s]
-      if (checkBool(n.router, 'neighbour.router')) flags |= NTF.ROUTER
-    }
+    const op = neighbourOp(verb, n)
     const index = await devIndex(n.dev, 'neighbour.dev')
-    await runOne({
-      ns, op: `neigh.${verb}`, index, dst: n.ip, mac, state, flags, ignoreMissing: verb === 'delete',
-      object: `${n.ip}${mac ? ` lladdr ${mac}` : ''} dev ${devName(n.dev)}`,
-    })
+    await runOne({ ns, ...op, index, object: `${op.dst}${op.mac ? ` lladdr ${op.mac}` : ''} dev ${devName(n.dev)}` })
   }
 
   return {
@@ -80,4 +65,25 @@ export function namespaceNeighbours(ns: Namespace): NamespaceNeighbours {
         .map((e) => neighbourEntry(e, names))
     },
   }
+}
+
+/**
+ * @internal The addon operation for one neighbour change (validated; the device's ifindex is
+ * added by the caller): what `ip neigh VERB` would send. Exported for the golden tests.
+ */
+export function neighbourOp(verb: Verb, n: NeighbourSpec) {
+  if (!n || typeof n !== 'object') throw invalidArg('neighbour', n, 'must be an object', 'ERR_INVALID_ARG_TYPE')
+  checkIp(n.ip, 'neighbour.ip')
+  let mac: string | undefined
+  let state: number = NUD.PERMANENT // `ip neigh del` sends it too; the kernel matches on the address
+  let flags = 0
+  if (verb !== 'delete') {
+    if (n.mac === undefined) throw invalidArg('neighbour.mac', n.mac, 'is required to add or replace a neighbour')
+    mac = checkLladdr(n.mac, 'neighbour.mac')
+    const s = n.state ?? 'permanent'
+    if (typeof s !== 'string' || !Object.hasOwn(STATES, s)) throw invalidArg('neighbour.state', s, "must be 'permanent', 'noarp', 'reachable' or 'stale'")
+    state = STATES[s]
+    if (checkBool(n.router, 'neighbour.router')) flags |= NTF.ROUTER
+  }
+  return { op: `neigh.${verb}` as const, dst: n.ip, mac, state, flags, ignoreMissing: verb === 'delete' }
 }

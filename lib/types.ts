@@ -103,7 +103,9 @@ export interface FdbEntry {
   /** ifindex and name of the device the entry is on. */
   index: number
   dev?: string
+  /** vxlan: the remote VTEP. */
   dst?: string
+  /** vxlan: VNI and UDP port, reported only where they differ from the device's own. */
   vni?: number
   port?: number
   vlan?: number

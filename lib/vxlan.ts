@@ -58,26 +58,7 @@ export class Vxlan extends Link {
   static async create(opts: VxlanOptions): Promise<Vxlan> {
     if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
     const name = checkIfName(opts.name, 'opts.name')
-    const vni = checkVni(opts.vni, 'opts.vni')
-    const families = new Set<number>()
-    if (opts.local !== undefined) families.add(checkUnicastIp(opts.local, 'opts.local'))
-    if (opts.remote !== undefined && opts.group !== undefined) throw invalidArg('opts', opts, "must not have both 'remote' and 'group'")
-    if (opts.remote !== undefined) families.add(checkUnicastIp(opts.remote, 'opts.remote'))
-    if (opts.group !== undefined) {
-      families.add(checkIp(opts.group, 'opts.group'))
-      if (!isMulticastIp(opts.group)) throw invalidArg('opts.group', opts.group, 'must be a multicast address (a unicast peer is opts.remote)')
-      if (opts.device === undefined) throw invalidArg('opts.device', opts.device, "is required with a multicast 'group' (the device to join it on)")
-    }
-    if (families.size > 1) throw invalidArg('opts', opts, "mixes IPv4 and IPv6 in 'local' and 'remote'/'group'")
-    const port = opts.port === undefined ? 4789 : checkPort(opts.port, 'opts.port')
-    const ttl = opts.ttl === undefined ? undefined : checkInt(opts.ttl, 'opts.ttl', 0, 255)
-    const tos = opts.tos === undefined ? undefined : checkInt(opts.tos, 'opts.tos', 0, 255)
-    const ageing = opts.ageing === undefined ? undefined : checkInt(opts.ageing, 'opts.ageing', 0, 2 ** 32 - 1)
-    const learning = checkBool(opts.learning, 'opts.learning') ?? false
-    const proxy = checkBool(opts.proxy, 'opts.proxy')
-    const l2miss = checkBool(opts.l2miss, 'opts.l2miss')
-    const l3miss = checkBool(opts.l3miss, 'opts.l3miss')
-    const udpCsum = checkBool(opts.udpCsum, 'opts.udpCsum')
+    const data = vxlanData(opts)
     const mtu = opts.mtu === undefined ? undefined : checkMtu(opts.mtu, 'opts.mtu')
     const mac = opts.mac === undefined ? undefined : checkMac(opts.mac, 'opts.mac')
     const up = checkBool(opts.up, 'opts.up')
@@ -93,7 +74,7 @@ export class Vxlan extends Link {
     if (device instanceof Link) link = device.index
     else if (device !== undefined) link = (await getLink(ns, device)).index
 
-    const vxlan = { vni, local: opts.local, remote: opts.remote ?? opts.group, port, link, learning, ttl, tos, ageing, proxy, l2miss, l3miss, udpCsum }
+    const vxlan = { ...data, link }
     const r = await run([
       { ns, op: 'link.create', kind: 'vxlan', name, mtu, mac, up, vxlan, target: sameNs ? undefined : handleOf(target), object: name },
       { ns: target, op: 'link.get', name, object: name },
@@ -115,6 +96,35 @@ export class Vxlan extends Link {
   }
 
   override toString(): string { return `Vxlan(${this.where})` }
+}
+
+/**
+ * @internal The vxlan part of a create operation (IFLA_INFO_DATA, without the underlay's
+ * ifindex), validated, with this library's defaults (port 4789, learning off). Exported for the
+ * golden tests.
+ */
+export function vxlanData(opts: VxlanOptions) {
+  const vni = checkVni(opts.vni, 'opts.vni')
+  const families = new Set<number>()
+  if (opts.local !== undefined) families.add(checkUnicastIp(opts.local, 'opts.local'))
+  if (opts.remote !== undefined && opts.group !== undefined) throw invalidArg('opts', opts, "must not have both 'remote' and 'group'")
+  if (opts.remote !== undefined) families.add(checkUnicastIp(opts.remote, 'opts.remote'))
+  if (opts.group !== undefined) {
+    families.add(checkIp(opts.group, 'opts.group'))
+    if (!isMulticastIp(opts.group)) throw invalidArg('opts.group', opts.group, 'must be a multicast address (a unicast peer is opts.remote)')
+    if (opts.device === undefined) throw invalidArg('opts.device', opts.device, "is required with a multicast 'group' (the device to join it on)")
+  }
+  if (families.size > 1) throw invalidArg('opts', opts, "mixes IPv4 and IPv6 in 'local' and 'remote'/'group'")
+  const port = opts.port === undefined ? 4789 : checkPort(opts.port, 'opts.port')
+  const ttl = opts.ttl === undefined ? undefined : checkInt(opts.ttl, 'opts.ttl', 0, 255)
+  const tos = opts.tos === undefined ? undefined : checkInt(opts.tos, 'opts.tos', 0, 255)
+  const ageing = opts.ageing === undefined ? undefined : checkInt(opts.ageing, 'opts.ageing', 0, 2 ** 32 - 1)
+  const learning = checkBool(opts.learning, 'opts.learning') ?? false
+  const proxy = checkBool(opts.proxy, 'opts.proxy')
+  const l2miss = checkBool(opts.l2miss, 'opts.l2miss')
+  const l3miss = checkBool(opts.l3miss, 'opts.l3miss')
+  const udpCsum = checkBool(opts.udpCsum, 'opts.udpCsum')
+  return { vni, local: opts.local, remote: opts.remote ?? opts.group, port, learning, ttl, tos, ageing, proxy, l2miss, l3miss, udpCsum }
 }
 
 linkClasses.set('vxlan', Vxlan)
