@@ -23,7 +23,7 @@ describe('package', function () {
     if (dir) fs.rmSync(dir, { recursive: true, force: true })
   })
 
-  const names = ['Namespace', 'Link', 'VethPair', 'Bridge', 'NetlinkError', 'NetnsKitError', 'PrivilegeError']
+  const names = ['Namespace', 'Link', 'VethPair', 'Bridge', 'Macvlan', 'Vxlan', 'NetlinkError', 'NetnsKitError', 'PrivilegeError']
 
   it('works with require()', () => {
     const out = execFileSync(process.execPath, ['-e', `const k = require('netns-kit'); console.log(JSON.stringify(Object.keys(k)))`], { cwd: dir, encoding: 'utf8' })
