@@ -7,7 +7,7 @@ import { native, type NftExpr, type NftMsg } from './native/binding'
 import { handleOf } from './internal'
 import { NetlinkError, NetnsKitError, invalidArg, outOfRange } from './errors'
 import { defaultNamespace, type Namespace } from './namespace'
-import { checkIfName, parseCidr } from './validate'
+import { checkIfName, checkPort, parseCidr } from './validate'
 import { conntrack } from './conntrack'
 import {
   L4PROTO, addrMatch, comment, commentOf, ifMatch, ifnameBytes, ifnameString, ipBytes, ipString, nfproto,
@@ -348,12 +348,6 @@ interface PublishSpec {
   localhost: boolean
   /** hostIp was a loopback address: published on 127.0.0.0/8 only. */
   loopbackOnly: boolean
-}
-
-function checkPort(v: unknown, arg: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw invalidArg(arg, v, 'must be an integer port', 'ERR_INVALID_ARG_TYPE')
-  if (v < 1 || v > 65535) throw outOfRange(arg, '>= 1 and <= 65535', v)
-  return v
 }
 
 function checkRange(v: unknown, arg: string): [number, number] {
