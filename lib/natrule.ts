@@ -126,12 +126,7 @@ export class NatRule {
     const notOut = opts.notOutInterface === undefined ? undefined : checkIfName(opts.notOutInterface, 'opts.notOutInterface')
     const ns = await defaultNamespace(opts.namespace)
     const id = newId()
-    const exprs: NftExpr[] = [
-      ...nfproto(src.family),
-      ...addrMatch(src.family, 'saddr', networkAddress(src.address, src.prefixLength), src.prefixLength),
-      ...(out ? ifMatch('oifname', out) : notOut ? ifMatch('oifname', notOut, 'neq') : []),
-      { type: 'masq' },
-    ]
+    const exprs = masqueradeExprs(src.family, networkAddress(src.address, src.prefixLength), src.prefixLength, out, notOut)
     await enableForwarding(ns, src.family)
     const rule: NftMsg = { op: 'newrule', family: 'inet', table: TABLE, chain: 'postrouting', exprs, userdata: comment(`${TAG} masquerade ${id}`) }
     const handles = await change(ns, [rule], `masquerade ${opts.source}`)
@@ -250,15 +245,7 @@ export class NatRule {
     const id = newId()
     const ud = comment(`${TAG} isolate ${id} ${ifname}${internal ? ' internal' : ''}${icc ? '' : ' noicc'}`)
     const rule = (exprs: NftExpr[]): NftMsg => ({ op: 'newrule', family: 'inet', table: TABLE, chain: 'forward', exprs, userdata: ud })
-    const msgs: NftMsg[] = internal
-      ? [
-          rule([...ifMatch('iifname', ifname), ...ifMatch('oifname', ifname, 'neq'), verdict('drop')]),
-          rule([...ifMatch('oifname', ifname), ...ifMatch('iifname', ifname, 'neq'), verdict('drop')]),
-        ]
-      : [
-          rule([...ifMatch('oifname', ifname), ...ctStatusDnat(), verdict('accept')]),
-          rule([...ifMatch('oifname', ifname), ...ifMatch('iifname', ifname, 'neq'), verdict('drop')]),
-        ]
+    const msgs: NftMsg[] = isolateExprs(ifname, internal).map(rule)
     const chains: RuleRef['chain'][] = msgs.map(() => 'forward')
     const handles = await change(ns, msgs, `isolate ${ifname}`)
     const rules: RuleRef[] = handles.slice(handles.length - msgs.length).map((h, i) => ({ family: 'inet', chain: chains[i]!, handle: h! }))
@@ -334,6 +321,34 @@ export class NatRule {
       default: return `NatRule(isolate ${this.interface}${this.internal ? ' internal' : ''}${this.icc === false ? ' icc=false' : ''})`
     }
   }
+}
+
+// --- rule expressions (exported for the golden tests) -------------------------------------
+
+/** `ip saddr NET/LEN [oifname [!=] IF] masquerade` (ip6 for family 6). */
+export function masqueradeExprs(family: 4 | 6, network: string, prefixLength: number, out?: string, notOut?: string): NftExpr[] {
+  return [
+    ...nfproto(family),
+    ...addrMatch(family, 'saddr', network, prefixLength),
+    ...(out ? ifMatch('oifname', out) : notOut ? ifMatch('oifname', notOut, 'neq') : []),
+    { type: 'masq' },
+  ]
+}
+
+/**
+ * The forward-chain rules isolating bridge `ifname`: `oifname IF ct status dnat accept` and
+ * `oifname IF iifname != IF drop`; internal: `iifname IF oifname != IF drop` and the reverse.
+ */
+export function isolateExprs(ifname: string, internal: boolean): NftExpr[][] {
+  return internal
+    ? [
+        [...ifMatch('iifname', ifname), ...ifMatch('oifname', ifname, 'neq'), verdict('drop')],
+        [...ifMatch('oifname', ifname), ...ifMatch('iifname', ifname, 'neq'), verdict('drop')],
+      ]
+    : [
+        [...ifMatch('oifname', ifname), ...ctStatusDnat(), verdict('accept')],
+        [...ifMatch('oifname', ifname), ...ifMatch('iifname', ifname, 'neq'), verdict('drop')],
+      ]
 }
 
 // --- input ----------------------------------------------------------------------------
@@ -692,7 +707,7 @@ function decodeMasquerade(exprs: NftExpr[]): { family: 4 | 6; source: string; ou
       const full = Buffer.alloc(family === 4 ? 4 : 16)
       cmp.data.copy(full)
       let prefix = len * 8
-      if (mask) prefix = (len - 1) * 8 + popcount(mask[len - 1]!)
+      if (mask) prefix = [...mask].reduce((n, b) => n + popcount(b), 0)
       source = `${ipString(full)}/${prefix}`
       i = j
     } else if (e.type === 'meta' && e.key === 'oifname' && next?.type === 'cmp') {

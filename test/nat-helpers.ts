@@ -48,6 +48,20 @@ export async function topology(sb: Sandbox): Promise<Topology> {
   return { host, out, c1, c2, br }
 }
 
+/**
+ * Waits until no IPv6 address in the namespaces is tentative (duplicate address detection runs
+ * for about a second on new links' link-local addresses, and neighbour discovery through them
+ * fails meanwhile: moby#18871).
+ */
+export async function settleIpv6(...namespaces: Namespace[]): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const all = await Promise.all(namespaces.map((ns) => ns.addresses()))
+    if (!all.flat().some((a) => a.family === 6 && a.tentative)) return
+    await new Promise((res) => setTimeout(res, 50))
+  }
+  throw new Error('IPv6 addresses stayed tentative for 5 s')
+}
+
 /** Servers started by a test, stopped by stopAll() in afterEach. */
 const running = new Set<ChildProcess>()
 
