@@ -286,9 +286,16 @@ export class NatRule {
     if (this.#deleted) return
     const ns = this.namespace
     if (this.kind === 'publish') {
-      // Only elements still carrying this rule's id: never another owner's.
-      const mine = await ownedElements(ns, this.id)
-      const gone = this.#elems.filter((e) => mine.has(`${e.map}/${e.key.toString('hex')}`))
+      // Only elements still carrying this rule's id: never another owner's (looked up by key).
+      const gone: ElemRef[] = []
+      for (const map of new Set(this.#elems.map((e) => e.map))) {
+        const mineHere = this.#elems.filter((e) => e.map === map)
+        const found = await findElements(ns, map, mineHere.map((e) => e.key))
+        found.forEach((el, i) => {
+          const c = parseComment(commentOf(el?.userdata))
+          if (c?.kind === 'publish' && c.id === this.id) gone.push(mineHere[i]!)
+        })
+      }
       const byMap = new Map<string, Buffer[]>()
       for (const e of gone) byMap.set(e.map, [...(byMap.get(e.map) ?? []), e.key])
       const msgs: NftMsg[] = [...byMap].map(([set, keys]) => ({ op: 'delsetelem', family: 'inet', table: TABLE, set, elements: keys.map((key) => ({ key })) }))
@@ -496,22 +503,40 @@ async function listElements(ns: Namespace, set: string): Promise<DecodedElement[
   return (await native().nftList(handleOf(ns), { what: 'elements', family: 'inet', table: TABLE, set })) as DecodedElement[]
 }
 
+/** The elements of `set` with these keys (null where none): one lookup each, whatever the set's size. */
+async function findElements(ns: Namespace, set: string, keys: Buffer[]): Promise<(DecodedElement | null)[]> {
+  if (!keys.length) return []
+  return (await native().nftList(handleOf(ns), { what: 'elements', family: 'inet', table: TABLE, set, keys })) as (DecodedElement | null)[]
+}
+
+/** The local addresses of `family` a specific-address map can hold keys for. */
+async function localAddresses(ns: Namespace, family: 4 | 6): Promise<string[]> {
+  return (await ns.addresses()).filter((a) => a.family === family && !isLoopback(a.address) && a.scope !== 'link').map((a) => a.address)
+}
+
+/** Keys a mapping of `port` would have in map `m` (one per local address for an address map). */
+function keysFor(m: MapDef, protocol: NatProtocol, port: number, addresses: string[]): Buffer[] {
+  return m.byAddress ? addresses.map((a) => elementKey(m, protocol, port, a)) : [elementKey(m, protocol, port, undefined)]
+}
+
 /** Fails with ERR_NETNS_KIT_PORT_ALLOCATED when another map already publishes one of these ports. */
 async function checkCollisions(ns: Namespace, spec: PublishSpec, maps: MapDef[], r: [number, number]): Promise<void> {
   if (!(await tableExists(ns, 'inet'))) return
-  // The same map is the kernel's job (NLM_F_EXCL); a wildcard and an address on the same port are ours.
+  // The same map is the kernel's job (NLM_F_EXCL); a wildcard and an address on the same port are
+  // ours: looked up key by key (the wildcard's key, or one key per local address).
   const others = spec.loopbackOnly ? [] : MAPS.filter((m) => m.family === spec.family && !m.loopback && !maps.includes(m))
+  const addrs = others.some((m) => m.byAddress) ? await localAddresses(ns, spec.family) : []
   for (const m of others) {
-    for (const e of await listElements(ns, m.name)) {
-      const off = m.byAddress ? (spec.family === 4 ? 4 : 16) : 0
-      const proto = e.key[off]
-      const port = e.key.readUInt16BE(off + 4)
-      if (proto === L4PROTO[spec.protocol] && port >= r[0] && port <= r[1]) throw portAllocated(spec, r)
-    }
+    const keys: Buffer[] = []
+    for (let port = r[0]; port <= r[1]; port++) keys.push(...keysFor(m, spec.protocol, port, addrs))
+    if ((await findElements(ns, m.name, keys)).some((e) => e !== null)) throw portAllocated(spec, r)
   }
 }
 
-/** Candidate host ports for -P: random picks from net.ipv4.ip_local_port_range (or `within`). */
+/**
+ * Candidate host ports for -P: random picks from net.ipv4.ip_local_port_range (or `within`) that
+ * no map holds for this protocol, each checked by key lookups (the kernel's NLM_F_EXCL settles races).
+ */
 async function freePorts(ns: Namespace, spec: PublishSpec, maps: MapDef[], tries: number, within?: [number, number]): Promise<[number, number][]> {
   let lo: number, hi: number
   if (within) [lo, hi] = within
@@ -520,22 +545,26 @@ async function freePorts(ns: Namespace, spec: PublishSpec, maps: MapDef[], tries
     lo = range[0] ?? 32768
     hi = range[1] ?? 60999
   }
-  const taken = new Set<number>()
-  if (await tableExists(ns, 'inet')) {
-    for (const m of MAPS.filter((x) => x.family === spec.family)) {
-      for (const e of await listElements(ns, m.name)) {
-        const off = m.byAddress ? (spec.family === 4 ? 4 : 16) : 0
-        if (e.key[off] === L4PROTO[spec.protocol]) taken.add(e.key.readUInt16BE(off + 4))
-      }
-    }
-  }
+  const size = hi - lo + 1
+  const exists = await tableExists(ns, 'inet')
+  const family = MAPS.filter((m) => m.family === spec.family)
+  const addrs = exists ? await localAddresses(ns, spec.family) : []
   void maps
   const out: [number, number][] = []
-  const size = hi - lo + 1
-  const start = lo + Math.floor(Math.random() * size)
-  for (let i = 0; i < size && out.length < tries; i++) {
-    const p = lo + ((start - lo + i) % size)
-    if (!taken.has(p)) out.push([p, p])
+  const start = Math.floor(Math.random() * size)
+  for (let done = 0; done < size && out.length < tries; done += tries) {
+    const candidates: number[] = []
+    for (let i = done; i < Math.min(size, done + tries); i++) candidates.push(lo + ((start + i) % size))
+    const taken = new Set<number>()
+    if (exists) {
+      for (const m of family) {
+        const keys = candidates.map((p) => keysFor(m, spec.protocol, p, addrs))
+        const found = await findElements(ns, m.name, keys.flat())
+        let k = 0
+        keys.forEach((ks, i) => { for (let j = 0; j < ks.length; j++, k++) if (found[k]) taken.add(candidates[i]!) })
+      }
+    }
+    for (const p of candidates) if (!taken.has(p) && out.length < tries) out.push([p, p])
   }
   if (!out.length) throw new NetnsKitError('ERR_NETNS_KIT_NO_FREE_PORT', `no free ${spec.protocol} port in ${lo}-${hi}`)
   return out
@@ -574,24 +603,17 @@ async function deleteRules(ns: Namespace, rules: RuleRef[]): Promise<void> {
   if (msgs.length) await applyBatch(ns, msgs, 'delete rules')
 }
 
-/** Keys (map/hex) of the elements whose comment names rule `id`. */
-async function ownedElements(ns: Namespace, id: string): Promise<Set<string>> {
-  const out = new Set<string>()
-  if (!(await tableExists(ns, 'inet'))) return out
-  for (const m of MAPS) {
-    for (const e of await listElements(ns, m.name)) {
-      const c = parseComment(commentOf(e.userdata))
-      if (c?.kind === 'publish' && c.id === id) out.add(`${m.name}/${e.key.toString('hex')}`)
-    }
-  }
-  return out
-}
-
 /** Removes netns-kit's tables once nothing of ours is left in them (and stale hairpin elements). */
 async function tidy(ns: Namespace): Promise<void> {
+  if (!(await tableExists(ns, 'inet'))) return
+  // While a masquerade or isolation rule remains (a network's lifetime), nothing can go: a
+  // look at the few rules is enough, and deleting a mapping stays cheap however many there are.
+  // Otherwise the maps are read, to drop the table with its last element (and stale hairpin entries).
+  const rules = (await native().nftList(handleOf(ns), { what: 'rules', family: 'inet', table: TABLE })) as DecodedRule[]
+  if (rules.some((r) => { const k = parseComment(commentOf(r.userdata))?.kind; return k === 'masquerade' || k === 'isolate' })) return
   const all = await readAll(ns)
   const msgs: NftMsg[] = []
-  if (await tableExists(ns, 'inet')) {
+  {
     if (all.length === 0) {
       msgs.push({ op: 'deltable', family: 'inet', name: TABLE })
     } else {

@@ -106,6 +106,8 @@ export interface NativeBinding {
   nftList(ns: NsHandle, q: NftListQuery & { what: 'chains' }): Promise<NftChainInfo[]>
   nftList(ns: NsHandle, q: NftListQuery & { what: 'rules' }): Promise<NftRuleInfo[]>
   nftList(ns: NsHandle, q: NftListQuery & { what: 'sets' }): Promise<NftSetInfo[]>
+  /** With `keys`: the element of each key (one pipelined request each), or null where there is none. */
+  nftList(ns: NsHandle, q: NftListQuery & { what: 'elements'; keys: Buffer[] }): Promise<(NftElementInfo | null)[]>
   nftList(ns: NsHandle, q: NftListQuery & { what: 'elements' }): Promise<NftElementInfo[]>
   nftList(ns: NsHandle, q: NftListQuery): Promise<object[]>
   /** The exact bytes nft() sends for `msgs` (batch begin and end included; sequence numbers and port ids 0). */
