@@ -106,7 +106,10 @@ export interface NativeBinding {
   nftList(ns: NsHandle, q: NftListQuery & { what: 'chains' }): Promise<NftChainInfo[]>
   nftList(ns: NsHandle, q: NftListQuery & { what: 'rules' }): Promise<NftRuleInfo[]>
   nftList(ns: NsHandle, q: NftListQuery & { what: 'sets' }): Promise<NftSetInfo[]>
-  /** With `keys`: the element of each key (one pipelined request each), or null where there is none. */
+  /**
+   * With `keys`: the element of each key (one pipelined request each), or null where there is none
+   * (the kernel answers ENOENT alike for a missing element, set or table: check those first).
+   */
   nftList(ns: NsHandle, q: NftListQuery & { what: 'elements'; keys: Buffer[] }): Promise<(NftElementInfo | null)[]>
   nftList(ns: NsHandle, q: NftListQuery & { what: 'elements' }): Promise<NftElementInfo[]>
   nftList(ns: NsHandle, q: NftListQuery): Promise<object[]>
