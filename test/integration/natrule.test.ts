@@ -74,6 +74,16 @@ d('NatRule', function () {
       // (c) hairpin: another container, and the container itself, through the host's address.
       assert.match((await request(t.c2, 'tcp', HOST_WAN, 8080)) ?? '', /^c1 /)
       assert.match((await request(t.c1, 'tcp', HOST_WAN, 8080)) ?? '', /^c1 /)
+      // With br_netfilter on (the default where it is loaded), the answer to a container reaching its
+      // own port is bridged back out the port it came in on: hairpin mode on that port, as Docker does.
+      if ((await t.host.sysctl.get('net.bridge.bridge-nf-call-iptables').catch(() => undefined)) !== undefined) {
+        await t.host.sysctl.set('net.bridge.bridge-nf-call-iptables', 1)
+        assert.equal(await request(t.c1, 'tcp', HOST_WAN, 8080), null, 'br_netfilter without hairpin mode')
+        await t.br.setPort(await t.host.link('veth-c1'), { hairpin: true })
+        assert.match((await request(t.c1, 'tcp', HOST_WAN, 8080)) ?? '', /^c1 /, 'br_netfilter with hairpin mode')
+        assert.match((await request(t.c2, 'tcp', HOST_WAN, 8080)) ?? '', /^c1 /)
+        await t.host.sysctl.set('net.bridge.bridge-nf-call-iptables', 0)
+      }
       // Unpublished ports are not reachable.
       await serve(t.c1, 'tcp', 81, 'c1-81')
       assert.equal(await request(t.out, 'tcp', HOST_WAN, 8081), null)
