@@ -148,17 +148,14 @@ export class NatRule {
     const id = newId()
     const lo = MAPS.find((m) => m.loopback)!
     const maps = spec.loopbackOnly ? [lo] : mapsFor(spec.family, spec.hostIp)
-    if (spec.localhost && spec.family !== 4) throw invalidArg('opts.localhost', true, 'is only possible for IPv4 (the kernel never routes ::1 off the host)')
 
-    // Which host ports: the one or the range asked for, or a free one (docker -P).
+    // Which host ports: the port or range asked for; or candidates, tried in turn, for docker -P
+    // (a free port of ip_local_port_range) and -p 8000-8010:80 (a free port of that range).
     let hostRanges: [number, number][]
-    if (spec.hostPort) hostRanges = [spec.hostPort]
-    else hostRanges = await freePorts(ns, spec, maps, 8)
-
-    if (spec.hostPort && spec.hostPort[0] !== spec.hostPort[1] && spec.containerPort[0] === spec.containerPort[1]) {
-      // docker -p 8000-8010:80: one free port out of the host range.
-      hostRanges = await freePorts(ns, spec, maps, 8, spec.hostPort)
-    }
+    if (!spec.hostPort) hostRanges = await freePorts(ns, spec, 8)
+    else if (spec.hostPort[0] !== spec.hostPort[1] && spec.containerPort[0] === spec.containerPort[1]) hostRanges = await freePorts(ns, spec, 8, spec.hostPort)
+    else hostRanges = [spec.hostPort]
+    const candidates = hostRanges.length > 1 || !spec.hostPort || spec.hostPort[0] !== spec.hostPort[1]
     await enableForwarding(ns, spec.family)
     // route_localnet on the one interface leading to the container, never on all/default. It is
     // netns-kit's (and goes off again with the last localhost mapping through it) if we turned it on.
@@ -198,12 +195,11 @@ export class NatRule {
         await checkCollisions(ns, spec, maps, hostRange)
         await change(ns, msgs, `publish ${spec.protocol} ${spec.hostIp ?? '*'}:${fmtRange(hostRange)}`)
       } catch (e) {
-        lastErr = e
-        if (e instanceof NetnsKitError && e.code === 'ERR_NETNS_KIT_PORT_ALLOCATED' && !spec.hostPort) continue
-        if ((e as NetlinkError).code === 'EEXIST') {
-          lastErr = portAllocated(spec, hostRange)
-          if (!spec.hostPort || spec.hostPort[0] !== spec.hostPort[1]) continue
-        }
+        // Taken (by another map, or by another process just now: the kernel's EEXIST): the next
+        // candidate if there are candidates, else the caller's error.
+        const taken = (e instanceof NetnsKitError && e.code === 'ERR_NETNS_KIT_PORT_ALLOCATED') || (e as NetlinkError).code === 'EEXIST'
+        lastErr = taken ? portAllocated(spec, hostRange) : e
+        if (taken && candidates) continue
         if (routeLocalnetSetHere) await setRouteLocalnet(ns, ifname, false).catch(() => {})
         throw lastErr
       }
@@ -394,6 +390,7 @@ function checkPublish(opts: PublishOptions): PublishSpec {
     if (hf === 6 && isLoopback(opts.hostIp)) throw invalidArg('opts.hostIp', opts.hostIp, 'must not be ::1: the kernel never routes IPv6 loopback traffic to another interface')
   }
   if (opts.localhost !== undefined && typeof opts.localhost !== 'boolean') throw invalidArg('opts.localhost', opts.localhost, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
+  if (opts.localhost === true && family !== 4) throw invalidArg('opts.localhost', true, 'is only possible for IPv4 (the kernel never routes ::1 off the host)')
   const containerPort = checkRange(opts.containerPort, 'opts.containerPort')
   const hostPort = opts.hostPort === undefined ? undefined : checkRange(opts.hostPort, 'opts.hostPort')
   const cLen = containerPort[1] - containerPort[0]
@@ -441,7 +438,7 @@ function elementKey(m: MapDef, protocol: NatProtocol, port: number, hostIp: stri
 
 function portAllocated(spec: PublishSpec, r: [number, number]): NetnsKitError {
   return new NetnsKitError('ERR_NETNS_KIT_PORT_ALLOCATED',
-    `${spec.hostIp ?? (spec.family === 4 ? '0.0.0.0' : '[::]')}:${fmtRange(r)}/${spec.protocol} is already published`)
+    `${spec.loopbackOnly ? '127.0.0.1' : spec.hostIp ?? (spec.family === 4 ? '0.0.0.0' : '[::]')}:${fmtRange(r)}/${spec.protocol} is already published`)
 }
 
 /** The interface the namespace routes `ip` through (longest prefix of the main table), and that prefix. */
@@ -537,7 +534,7 @@ async function checkCollisions(ns: Namespace, spec: PublishSpec, maps: MapDef[],
  * Candidate host ports for -P: random picks from net.ipv4.ip_local_port_range (or `within`) that
  * no map holds for this protocol, each checked by key lookups (the kernel's NLM_F_EXCL settles races).
  */
-async function freePorts(ns: Namespace, spec: PublishSpec, maps: MapDef[], tries: number, within?: [number, number]): Promise<[number, number][]> {
+async function freePorts(ns: Namespace, spec: PublishSpec, tries: number, within?: [number, number]): Promise<[number, number][]> {
   let lo: number, hi: number
   if (within) [lo, hi] = within
   else {
@@ -549,7 +546,6 @@ async function freePorts(ns: Namespace, spec: PublishSpec, maps: MapDef[], tries
   const exists = await tableExists(ns, 'inet')
   const family = MAPS.filter((m) => m.family === spec.family)
   const addrs = exists ? await localAddresses(ns, spec.family) : []
-  void maps
   const out: [number, number][] = []
   const start = Math.floor(Math.random() * size)
   for (let done = 0; done < size && out.length < tries; done += tries) {
