@@ -294,8 +294,11 @@ export class Endpoint {
    * else the given servers, or the host's minus loopback ones.
    */
   resolvConf(opts: { dns?: string[]; search?: string[]; options?: string[] } = {}): string {
+    const net = this.network
+    const upstream = net.dns && net.upstream ? net.upstream.map((s) => s.replace(/^\[([^\]]+)\](:\d+)?$/, '$1').replace(/^([0-9.]+):\d+$/, '$1')) : undefined
     return planResolvConf({
-      host: hostResolvConf(), nameservers: opts.dns, search: opts.search, options: opts.options,
+      host: upstream ? undefined : hostResolvConf(), nameservers: opts.dns ?? upstream, search: opts.search, options: opts.options,
+      fallback: upstream ? [] : undefined,
       resolver: this.network.dns ? EMBEDDED_RESOLVER : false, ipv6: this.ip6 !== undefined,
     }).content
   }
@@ -339,7 +342,8 @@ export class Network {
   readonly internal: boolean
   /** The embedded resolver serves this network's containers. */
   readonly dns: boolean
-  readonly upstream: readonly string[]
+  /** Where the embedded resolver forwards other names; undefined: the host's /etc/resolv.conf nameservers. */
+  readonly upstream: readonly string[] | undefined
   readonly store: IpamStore
   readonly #ipam: Ipam
   readonly #local = new Map<string, Endpoint>()
@@ -358,7 +362,7 @@ export class Network {
     this.icc = rec.icc
     this.internal = rec.internal
     this.dns = rec.dns
-    this.upstream = Object.freeze([...(rec.upstream ?? [])])
+    this.upstream = rec.upstream && Object.freeze([...rec.upstream])
     this.store = store
     this.#ipam = new Ipam({ store })
   }
@@ -591,7 +595,8 @@ export class Network {
       if (r.networkId === this.id) state.records.set(r.id, { names: dnsNames(r), addresses: [r.ip, ...(r.ip6 ? [r.ip6] : [])] })
     }
     state.records.set(rec.id, { names: dnsNames(rec), addresses: [rec.ip, ...(rec.ip6 ? [rec.ip6] : [])] })
-    const servers = this.upstream.length ? [...this.upstream] : planResolvConf({ host: hostResolvConf(), resolver: true, fallback: [] }).upstreams
+    // Given upstreams (even none) are used as given; only without them the host's resolv.conf is read.
+    const servers = this.upstream ? [...this.upstream] : planResolvConf({ host: hostResolvConf(), resolver: true, fallback: [] }).upstreams
     const resolver = await Resolver.start({
       namespace: ns, records: state.records,
       upstream: this.internal || !servers.length ? undefined : { servers, namespace: this.namespace },

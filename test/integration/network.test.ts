@@ -262,6 +262,8 @@ describe('Network (end to end)', function () {
     assert.ok(joined.equals(c))
     const sleeper = c.spawn('sleep', ['30'], { stdio: 'ignore' })
     children.push(sleeper)
+    // The helper joins the namespace after the fork: wait until the process is inside it.
+    for (let i = 0; i < 100 && fs.readlinkSync(`/proc/${sleeper.pid}/ns/net`) !== `net:[${c.id}]`; i++) await new Promise((r) => setTimeout(r, 10))
     const byPid = await Network.container(sleeper.pid!)
     assert.ok(byPid.equals(c), 'container:PID shares that namespace')
     await serve(c, 'tcp', 7000, 'shared')
