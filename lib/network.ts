@@ -225,13 +225,13 @@ async function deleteVeth(ns: Namespace, hostIf: string, alias: string): Promise
   return true
 }
 
-function checkPublishList(v: unknown): Required<Pick<PublishSpec, 'protocol' | 'containerPort'>>[] & PublishSpec[] {
+function checkPublishList(v: unknown): (PublishSpec & { protocol: NatProtocol })[] {
   if (v === undefined) return []
   if (!Array.isArray(v)) throw invalidArg('opts.publish', v, 'must be an array of { protocol?, hostIp?, hostPort?, containerPort }', 'ERR_INVALID_ARG_TYPE')
   return v.map((p: PublishSpec, i) => {
     const arg = `opts.publish[${i}]`
     if (!p || typeof p !== 'object') throw invalidArg(arg, p, 'must be an object { protocol?, hostIp?, hostPort?, containerPort }', 'ERR_INVALID_ARG_TYPE')
-    const protocol = p.protocol ?? 'tcp'
+    const protocol: NatProtocol = p.protocol ?? 'tcp'
     if (!['tcp', 'udp', 'sctp'].includes(protocol)) throw invalidArg(`${arg}.protocol`, p.protocol, "must be 'tcp', 'udp' or 'sctp'")
     const containerPort = checkPort(p.containerPort, `${arg}.containerPort`)
     const hostPort = p.hostPort === undefined ? undefined : checkPort(p.hostPort, `${arg}.hostPort`)
@@ -566,11 +566,13 @@ export class Network {
 
       const ports: PortRecord[] = []
       undo.push(() => deleteRules(host, rec.rules))
-      for (const p of publish) {
-        const r = await NatRule.publish({ namespace: host, protocol: p.protocol, hostIp: p.hostIp, hostPort: p.hostPort, containerIp: a4.address, containerPort: p.containerPort })
+      // Every mapping in one nf_tables batch: all published or none.
+      const published = await NatRule.publishMany(publish.map((p) => ({ namespace: host, protocol: p.protocol, hostIp: p.hostIp, hostPort: p.hostPort, containerIp: a4.address, containerPort: p.containerPort })))
+      published.forEach((r, i) => {
+        const p = publish[i]!
         rec.rules.push(r.id)
         ports.push({ protocol: p.protocol, hostIp: p.hostIp ?? '0.0.0.0', hostPort: r.hostPort!, containerPort: p.containerPort })
-      }
+      })
       rec.ports = ports
 
       if (this.dns) {
