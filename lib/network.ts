@@ -217,10 +217,16 @@ async function deleteRules(ns: Namespace, ids: readonly string[]): Promise<strin
   return gone
 }
 
-/** Deletes the host end of an endpoint's veth (and so its peer), only if it still carries our alias. */
-async function deleteVeth(ns: Namespace, hostIf: string, alias: string): Promise<boolean> {
+/**
+ * Deletes the host end of an endpoint's veth (and so its peer), only if it still carries our
+ * alias; or, for a connect that died between creating the veth and naming it (`bridge`), a veth
+ * of that name without an alias on that bridge.
+ */
+async function deleteVeth(ns: Namespace, hostIf: string, alias: string, bridge?: number): Promise<boolean> {
   const l = await runOne({ ns, op: 'link.get', name: hostIf, object: hostIf }).catch(() => null) as NativeLink | null
-  if (!l || l.alias !== alias) return false
+  if (!l) return false
+  const unnamed = bridge !== undefined && l.alias === '' && l.kind === 'veth' && l.master === bridge
+  if (l.alias !== alias && !unnamed) return false
   await runOne({ ns, op: 'link.delete', index: l.index, ignoreMissing: true, object: hostIf })
   return true
 }
@@ -717,7 +723,8 @@ export class Network {
         const stale = e.networkId !== n.id || !nsAlive(e.ns) || (e.state === 'connecting' && e.pid !== process.pid && !pidAlive(e.pid))
         if (!stale) { live.add(e.id); continue }
         await deleteRules(ns, e.rules)
-        if (await deleteVeth(ns, e.hostIf, linkAlias(n.name, e.id))) report.links.push(e.hostIf)
+        const br = e.state === 'connecting' ? ((await runOne({ ns, op: 'link.get', name: n.bridge }).catch(() => null)) as NativeLink | null)?.index : undefined
+        if (await deleteVeth(ns, e.hostIf, linkAlias(n.name, e.id), br)) report.links.push(e.hostIf)
         const st = dnsState.get(n.id)
         if (st) { st.records.delete(e.id); const r = st.resolvers.get(e.id); st.resolvers.delete(e.id); await r?.close() }
         await deleteRecord(store, epKey(n.name, e.id))

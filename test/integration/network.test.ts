@@ -299,6 +299,37 @@ describe('Network (end to end)', function () {
     for (const e of await n.endpoints()) if (!eps.includes(e) && !mine.includes(e)) await e.namespace.close()
   })
 
+  it('gc after a process killed in the middle of connecting leaves exactly the endpoints that completed', async () => {
+    const n = await Network.create({ name: 'killed', namespace: host, store, subnet: '172.23.0.0/24', dns: false })
+    const cs = await Promise.all(Array.from({ length: 12 }, () => sb.ns()))
+    const script = path.join(__dirname, '..', 'fixtures', 'network-worker.ts')
+    const child = (await import('node:child_process')).spawn(process.execPath, ['--require', 'tsx/cjs', script, tmp, host.name!, 'killed', ...cs.map((c) => c.name!)],
+      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NETWORK_WORKER_LOOP: '1' } })
+    children.push(child)
+    const lines = readline.createInterface({ input: child.stdout! })
+    // Killed a few milliseconds into its fourth connect (somewhere between the allocation and the last record write).
+    let seen = 0
+    await new Promise<void>((resolve) => lines.on('line', (l) => {
+      if (l !== 'start') seen++
+      if (seen === 3) setTimeout(() => { child.kill('SIGKILL'); resolve() }, 1 + Math.floor(Math.random() * 8))
+    }))
+    await new Promise((r) => child.once('exit', r))
+    const report = await Network.gc({ namespace: host, store })
+    const eps = await n.endpoints()
+    assert.ok(eps.length >= 3, `the completed connects stay (${eps.length}; gc removed ${JSON.stringify(report)})`)
+    // The invariants: every record's veth is there, every veth of ours has a record, addresses match records.
+    const ours = (await ipj(host, 'link', 'show')).filter((l: any) => (l.ifalias ?? '').startsWith('netns-kit:killed:'))
+    assert.deepEqual(ours.map((l: any) => l.ifname).sort(), eps.map((e) => e.hostInterface).sort())
+    const strays = (await ipj(host, 'link', 'show', 'master', n.bridge.name)).filter((l: any) => !eps.some((e) => e.hostInterface === l.ifname))
+    assert.deepEqual(strays, [], 'no port of the bridge without an endpoint')
+    assert.deepEqual((await new Ipam({ store }).allocations('killed')).map((a) => a.address).sort(), eps.map((e) => e.ip).sort())
+    const pubs = (await NatRule.list({ namespace: host })).filter((r) => r.kind === 'publish')
+    assert.deepEqual(pubs.map((r) => r.containerIp).sort(), eps.map((e) => e.ip).sort())
+    for (const e of eps) assert.ok(await ping(e.namespace, n.gateway))
+    for (const e of eps) await e.namespace.close()
+    assert.deepEqual(await Network.gc({ namespace: host, store }), { endpoints: [], links: [], rules: [], addresses: [] })
+  })
+
   it('gc after a crash: endpoints whose namespace is gone, stray links, addresses and mappings', async () => {
     const n = await Network.create({ name: 'crash', namespace: host, store, subnet: '172.24.0.0/24', dns: false })
     const [c1, c2] = await Promise.all([sb.ns(), sb.ns()])
