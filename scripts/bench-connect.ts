@@ -5,7 +5,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { FileStore, Namespace, Network } from '../lib'
+import { FileStore, MemoryStore, Namespace, Network } from '../lib'
 
 const N = Math.max(50, Number(process.argv[2] ?? 100))
 const name = () => `nk-${randomBytes(3).toString('hex')}`
@@ -43,8 +43,14 @@ async function main(): Promise<void> {
     const b = await run(withPort, { publish: [{ hostPort: 8080, containerPort: 80 }] })
     console.log(`connect with one published port:      ${stats(b.c)}`)
     console.log(`disconnect with one published port:   ${stats(b.d)}`)
+    // The same with the store in memory: what is left is the kernel work (and the JS around it).
+    const mem = await Network.create({ name: 'bench-m', namespace: host, store: new MemoryStore(), subnet: '172.24.0.0/16', dns: false })
+    const m = await run(mem, {})
+    console.log(`connect, MemoryStore (no fsync):      ${stats(m.c)}`)
+    console.log(`disconnect, MemoryStore:              ${stats(m.d)}`)
     await plain.remove({ force: true })
     await withPort.remove({ force: true })
+    await mem.remove({ force: true })
   } finally {
     await container.delete().catch(() => {})
     await host.delete().catch(() => {})
