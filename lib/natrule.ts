@@ -3,7 +3,7 @@
 // nf_tables netlink in one atomic batch per change. Nothing else in the ruleset is touched.
 import { randomBytes } from 'node:crypto'
 import * as net from 'node:net'
-import { native, type NftExpr, type NftMsg } from './native/binding'
+import { native, type NftElement, type NftExpr, type NftMsg } from './native/binding'
 import { handleOf } from './internal'
 import { NetlinkError, NetnsKitError, invalidArg, outOfRange } from './errors'
 import { defaultNamespace, type Namespace } from './namespace'
@@ -170,25 +170,10 @@ export class NatRule {
 
     let lastErr: unknown
     for (const hostRange of hostRanges) {
-      const count = hostRange[1] - hostRange[0] + 1
       const note = `${TAG} publish ${id} ${ifname}${spec.localhost ? ' lo' : ''}${ownsRouteLocalnet ? ' rl' : ''}`
-      const elems: ElemRef[] = []
-      const byMap = new Map<string, NftMsg & { op: 'newsetelem' }>()
-      for (const m of targetMaps) {
-        const list: { key: Buffer; data: Buffer; userdata: Buffer }[] = []
-        for (let i = 0; i < count; i++) {
-          const key = elementKey(m, spec.protocol, hostRange[0] + i, spec.hostIp)
-          const cport = spec.containerPort[0] === spec.containerPort[1] ? spec.containerPort[0] : spec.containerPort[0] + i
-          list.push({ key, data: Buffer.concat([ipBytes(spec.containerIp), padded(portBytes(cport))]), userdata: comment(note) })
-          elems.push({ map: m.name, key })
-        }
-        byMap.set(m.name, { op: 'newsetelem', family: 'inet', table: TABLE, set: m.name, elements: list, exclusive: true })
-      }
-      const msgs: NftMsg[] = [...byMap.values()]
-      // Hairpin: DNAT'd traffic from the subnet behind `ifname` going back into it is masqueraded, so
-      // containers reach published ports (their own too) through the host's addresses.
-      msgs.push({ op: 'newsetelem', family: 'inet', table: TABLE, set: HAIRPIN_SETS[spec.family],
-        elements: [{ key: Buffer.concat([ifnameBytes(ifname), ipBytes(subnet.first)]), keyEnd: Buffer.concat([ifnameBytes(ifname), ipBytes(subnet.last)]), userdata: comment(`${TAG} hairpin`) }] })
+      const built = mappingElements(spec, targetMaps, hostRange, note)
+      const elems = built.map((b) => b.ref)
+      const msgs: NftMsg[] = [...groupByMap(built).values(), hairpinMessage(spec.family, ifname, subnet)]
       try {
         // Collisions with other maps (a wildcard and an address on the same port) are checked first;
         // the kernel refuses a duplicate key in the same map (NLM_F_EXCL), also between processes.
@@ -263,25 +248,15 @@ export class NatRule {
         inBatch.add(`${sp.protocol}/${cands[0]}`)
       }
       const ids = specs.map(() => newId())
-      const elemsOf: ElemRef[][] = specs.map(() => [])
-      const byMap = new Map<string, NftMsg & { op: 'newsetelem' }>()
+      const built = specs.map((sp, i) => mappingElements(sp, mapsFor(sp.family, sp.hostIp), [chosen[i]!, chosen[i]!],
+        `${TAG} publish ${ids[i]} ${egress.get(`${sp.family}/${sp.containerIp}`)!.dev}`))
+      const elemsOf: ElemRef[][] = built.map((b) => b.map((x) => x.ref))
+      const byMap = groupByMap(built.flat())
       const hairpin = new Map<string, NftMsg>()
-      specs.forEach((sp, i) => {
+      for (const sp of specs) {
         const { dev: ifname, subnet } = egress.get(`${sp.family}/${sp.containerIp}`)!
-        const note = comment(`${TAG} publish ${ids[i]} ${ifname}`)
-        for (const m of mapsFor(sp.family, sp.hostIp)) {
-          const key = elementKey(m, sp.protocol, chosen[i]!, sp.hostIp)
-          const msg = byMap.get(m.name) ?? { op: 'newsetelem', family: 'inet', table: TABLE, set: m.name, elements: [], exclusive: true }
-          msg.elements.push({ key, data: Buffer.concat([ipBytes(sp.containerIp), padded(portBytes(sp.containerPort[0]))]), userdata: note })
-          byMap.set(m.name, msg)
-          elemsOf[i]!.push({ map: m.name, key })
-        }
-        const hk = `${sp.family}/${ifname}`
-        if (!hairpin.has(hk)) {
-          hairpin.set(hk, { op: 'newsetelem', family: 'inet', table: TABLE, set: HAIRPIN_SETS[sp.family],
-            elements: [{ key: Buffer.concat([ifnameBytes(ifname), ipBytes(subnet.first)]), keyEnd: Buffer.concat([ifnameBytes(ifname), ipBytes(subnet.last)]), userdata: comment(`${TAG} hairpin`) }] })
-        }
-      })
+        if (!hairpin.has(`${sp.family}/${ifname}`)) hairpin.set(`${sp.family}/${ifname}`, hairpinMessage(sp.family, ifname, subnet))
+      }
       // Which mapping is taken: another map publishing the port (ours to check), or the same key in
       // the same map (the kernel's NLM_F_EXCL refuses the batch; the maps are read to find which).
       let taken: number | undefined
@@ -535,6 +510,44 @@ function elementKey(m: MapDef, protocol: NatProtocol, port: number, hostIp: stri
   if (m.byAddress) parts.push(ipBytes(hostIp!))
   parts.push(padded(Buffer.from([L4PROTO[protocol]])), padded(portBytes(port)))
   return Buffer.concat(parts)
+}
+
+/**
+ * The map elements of one mapping: one per host port of `hostRange` and map, keyed by (address,)
+ * protocol and port, mapping to the container address and port (ports of a range pair up one
+ * to one), each with the owner comment `note`.
+ */
+function mappingElements(spec: PublishSpec, maps: MapDef[], hostRange: [number, number], note: string): { ref: ElemRef; element: NftElement }[] {
+  const out: { ref: ElemRef; element: NftElement }[] = []
+  const userdata = comment(note)
+  for (const m of maps) {
+    for (let i = 0; i <= hostRange[1] - hostRange[0]; i++) {
+      const key = elementKey(m, spec.protocol, hostRange[0] + i, spec.hostIp)
+      const cport = spec.containerPort[0] === spec.containerPort[1] ? spec.containerPort[0] : spec.containerPort[0] + i
+      out.push({ ref: { map: m.name, key }, element: { key, data: Buffer.concat([ipBytes(spec.containerIp), padded(portBytes(cport))]), userdata } })
+    }
+  }
+  return out
+}
+
+/** One exclusive NEWSETELEM message per map (the kernel refuses a key that is already there). */
+function groupByMap(built: { ref: ElemRef; element: NftElement }[]): Map<string, NftMsg & { op: 'newsetelem' }> {
+  const byMap = new Map<string, NftMsg & { op: 'newsetelem' }>()
+  for (const { ref, element } of built) {
+    const msg = byMap.get(ref.map) ?? { op: 'newsetelem', family: 'inet', table: TABLE, set: ref.map, elements: [], exclusive: true }
+    msg.elements.push(element)
+    byMap.set(ref.map, msg)
+  }
+  return byMap
+}
+
+/**
+ * Hairpin: DNAT'd traffic from the subnet behind `ifname` going back into it is masqueraded, so
+ * containers reach published ports (their own too) through the host's addresses.
+ */
+function hairpinMessage(family: 4 | 6, ifname: string, subnet: { first: string; last: string }): NftMsg {
+  return { op: 'newsetelem', family: 'inet', table: TABLE, set: HAIRPIN_SETS[family],
+    elements: [{ key: Buffer.concat([ifnameBytes(ifname), ipBytes(subnet.first)]), keyEnd: Buffer.concat([ifnameBytes(ifname), ipBytes(subnet.last)]), userdata: comment(`${TAG} hairpin`) }] }
 }
 
 function portAllocated(spec: PublishSpec, r: [number, number]): NetnsKitError {

@@ -7,6 +7,7 @@ import { Bridge } from './bridge'
 import { NetnsKitError, invalidArg } from './errors'
 import { handleOf } from './internal'
 import { Ipam, FileStore, checkNetworkName, updateRecord, type IpamStore, type Allocation } from './ipam'
+import { pidAlive } from './ipam/file-store'
 import { Namespace, defaultNamespace } from './namespace'
 import { NatRule, type NatProtocol } from './natrule'
 import { run, runOne, listLinks, type Op } from './rtnl'
@@ -150,14 +151,6 @@ function nsAlive(n: NsIdentity): boolean {
   }
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
 
 /** A locally administered unicast MAC, random (bridges: a fixed MAC that does not follow its ports). */
 function randomMac(): string {

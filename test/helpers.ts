@@ -30,6 +30,15 @@ export async function ipj(ns: Namespace | string, ...args: string[]): Promise<an
   return stdout.trim() ? JSON.parse(stdout) : []
 }
 
+/** Runs a command inside `ns` (ns.spawn); resolves with its output (stdout and stderr) and exit code. */
+export function runIn(ns: Namespace, cmd: string, args: string[]): Promise<{ out: string; code: number | null }> {
+  const p = ns.spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  p.stdout!.on('data', (d) => { out += d })
+  p.stderr!.on('data', (d) => { out += d })
+  return new Promise((resolve) => p.on('close', (code) => resolve({ out, code })))
+}
+
 /** One ping from inside `ns` to `addr` (an address we assigned in a namespace we made). */
 export async function ping(ns: Namespace, addr: string, count = 1): Promise<boolean> {
   const args = addr.includes(':') ? ['-6'] : []

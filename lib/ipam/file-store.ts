@@ -22,7 +22,8 @@ interface FileRecord { revision: string; value: unknown }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
-function pidAlive(pid: number): boolean {
+/** Whether process `pid` exists (it may belong to another user: EPERM still means alive). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true

@@ -9,18 +9,12 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import * as readline from 'node:readline'
 import { FileStore, Ipam, NatRule, Namespace, Network, VethPair } from '../../lib'
-import { Sandbox, ipj, ping, sh } from '../helpers'
+import { Sandbox, ipj, ping, runIn, sh } from '../helpers'
 import { HOST_WAN, OUT_IP, request, serve, stopAll } from '../nat-helpers'
 
 const fakeDns = path.join(__dirname, '..', 'fixtures', 'fake-dns.js')
 
-function run(ns: Namespace, cmd: string, args: string[]): Promise<{ out: string; code: number | null }> {
-  const p = ns.spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  p.stdout!.on('data', (d) => { out += d })
-  p.stderr!.on('data', (d) => { out += d })
-  return new Promise((resolve) => p.on('close', (code) => resolve({ out, code })))
-}
+const run = runIn
 const dig = async (ns: Namespace, ...args: string[]) => (await run(ns, 'dig', ['@127.0.0.11', '+time=2', '+tries=1', '+short', ...args])).out.trim()
 
 describe('Network (end to end)', function () {

@@ -10,20 +10,13 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import * as readline from 'node:readline'
 import { DnsRecords, Resolver, VethPair, hostsFile, resolvConf, type Namespace } from '../../lib'
-import { Sandbox, ping } from '../helpers'
+import { Sandbox, ping, runIn } from '../helpers'
 
 const fakeDns = path.join(__dirname, '..', 'fixtures', 'fake-dns.js')
 
 interface Logged { proto: string; from: string; name: string; type: string }
 
-/** Runs a command inside `ns`; resolves with its output and exit code. */
-function run(ns: Namespace, cmd: string, args: string[]): Promise<{ out: string; code: number | null }> {
-  const p = ns.spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  p.stdout!.on('data', (d) => { out += d })
-  p.stderr!.on('data', (d) => { out += d })
-  return new Promise((resolve) => p.on('close', (code) => resolve({ out, code })))
-}
+const run = runIn
 
 /** Lets the fake upstream's log lines (written before it answers) reach us. */
 const settled = () => new Promise((resolve) => setTimeout(resolve, 100))
