@@ -7,8 +7,9 @@
 // one of which plays "the host", and all of them are deleted in a finally block, also on
 // Ctrl-C / SIGTERM. Traffic only goes to addresses assigned inside those namespaces.
 import type { ChildProcess } from 'node:child_process'
+import type { Server } from 'node:net'
 import { randomBytes } from 'node:crypto'
-import { Namespace, NetnsKitError } from '../lib'
+import { Namespace, NetnsKitError, connectTcp, openTcpServer } from '../lib'
 
 /** A short random namespace name such as nk-3fa9c1. */
 export function shortName(prefix = 'nk'): string {
@@ -211,9 +212,8 @@ export async function runExample(title: string, body: (t: Throwaway, steps: Step
  * answers every connection with "TAG PEER-ADDRESS" and closes: who answered, and which source
  * address it saw. Closed by cleanupServers().
  */
-const servers = new Set<import('node:net').Server>()
+const servers = new Set<Server>()
 export async function whoamiServer(ns: Namespace, address: string, port: number, tag: string): Promise<void> {
-  const { openTcpServer } = await import('../lib')
   const server = await openTcpServer({ namespace: ns, address, port }, (sock) => {
     sock.end(`${tag} ${(sock.remoteAddress ?? '?').replace(/^::ffff:/, '')}\n`)
   })
@@ -227,7 +227,6 @@ export async function cleanupServers(): Promise<void> {
 
 /** Connects from inside `ns` to host:port and returns the server's one-line answer, or null (refused, dropped, timed out). */
 export async function ask(ns: Namespace, host: string, port: number): Promise<string | null> {
-  const { connectTcp } = await import('../lib')
   try {
     const sock = await connectTcp({ namespace: ns, host, port, timeout: 2000 })
     return await new Promise<string | null>((resolve) => {
