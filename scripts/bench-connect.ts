@@ -17,7 +17,11 @@ function stats(xs: number[]): string {
 }
 
 async function main(): Promise<void> {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nk-bench-'))
+  // The store where a host keeps it: /run/netns-kit is tmpfs on a normal Linux host, so the bench's
+  // store lives on tmpfs too (/dev/shm) unless NK_BENCH_STORE_DIR says otherwise (a disk, to see fsync).
+  const base = process.env.NK_BENCH_STORE_DIR ?? (fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir())
+  const tmp = fs.mkdtempSync(path.join(base, 'nk-bench-'))
+  console.log(`FileStore in ${tmp}`)
   const host = await Namespace.create(name())
   const container = await Namespace.create(name())
   try {
