@@ -224,6 +224,107 @@ export class NatRule {
   }
 
   /**
+   * Several `docker run -p` mappings in ONE atomic nf_tables batch (what a container with many
+   * ports needs): all of them are published, or none. Each mapping is its own NatRule (its own
+   * id, deleted on its own). Mappings without hostPort get a free port (-P), distinct from the
+   * others of the batch. Mappings with `localhost`, a loopback hostIp or host port ranges are
+   * published one by one with publish() (still all or nothing: the ones made are deleted again).
+   */
+  static async publishMany(list: PublishOptions[]): Promise<NatRule[]> {
+    if (!Array.isArray(list)) throw invalidArg('list', list, 'must be an array of publish options', 'ERR_INVALID_ARG_TYPE')
+    const specs = list.map((o) => checkPublish(o))
+    if (!specs.length) return []
+    const namespaces = await Promise.all(list.map((o) => defaultNamespace(o.namespace)))
+    const ns = namespaces[0]!
+    if (namespaces.some((n) => !n.equals(ns))) throw invalidArg('list', list, 'must publish in one namespace')
+    const simple = (sp: PublishSpec) => !sp.localhost && !sp.loopbackOnly && (!sp.hostPort || sp.hostPort[0] === sp.hostPort[1]) && sp.containerPort[0] === sp.containerPort[1]
+    if (!specs.every(simple)) {
+      const done: NatRule[] = []
+      try {
+        for (const o of list) done.push(await NatRule.publish(o))
+      } catch (e) {
+        for (const r of done) await r.delete().catch(() => {})
+        throw e
+      }
+      return done
+    }
+    const egress = new Map<string, { dev: string; subnet: { first: string; last: string } }>()
+    for (const sp of specs) {
+      const k = `${sp.family}/${sp.containerIp}`
+      if (!egress.has(k)) egress.set(k, await egressInterface(ns, sp.containerIp, sp.family))
+    }
+    for (const f of new Set(specs.map((sp) => sp.family))) await enableForwarding(ns, f)
+    let lastErr: unknown
+    for (let attempt = 0; attempt < 8; attempt++) {
+      // Host ports: the given ones, and for -P a free one not taken by the batch either.
+      const chosen: number[] = []
+      const inBatch = new Set(specs.filter((sp) => sp.hostPort).map((sp) => `${sp.protocol}/${sp.hostPort![0]}`))
+      for (const sp of specs) {
+        if (sp.hostPort) { chosen.push(sp.hostPort[0]); continue }
+        const cands = (await freePorts(ns, sp, mapsFor(sp.family, sp.hostIp), 64)).map((r) => r[0]).filter((p) => !inBatch.has(`${sp.protocol}/${p}`))
+        if (!cands.length) throw new NetnsKitError('ERR_NETNS_KIT_NO_FREE_PORT', `no free ${sp.protocol} port`)
+        chosen.push(cands[0]!)
+        inBatch.add(`${sp.protocol}/${cands[0]}`)
+      }
+      const ids = specs.map(() => newId())
+      const elemsOf: ElemRef[][] = specs.map(() => [])
+      const byMap = new Map<string, NftMsg & { op: 'newsetelem' }>()
+      const hairpin = new Map<string, NftMsg>()
+      specs.forEach((sp, i) => {
+        const { dev: ifname, subnet } = egress.get(`${sp.family}/${sp.containerIp}`)!
+        const note = comment(`${TAG} publish ${ids[i]} ${ifname}`)
+        for (const m of mapsFor(sp.family, sp.hostIp)) {
+          const key = elementKey(m, sp.protocol, chosen[i]!, sp.hostIp)
+          const msg = byMap.get(m.name) ?? { op: 'newsetelem', family: 'inet', table: TABLE, set: m.name, elements: [], exclusive: true }
+          msg.elements.push({ key, data: Buffer.concat([ipBytes(sp.containerIp), padded(portBytes(sp.containerPort[0]))]), userdata: note })
+          byMap.set(m.name, msg)
+          elemsOf[i]!.push({ map: m.name, key })
+        }
+        const hk = `${sp.family}/${ifname}`
+        if (!hairpin.has(hk)) {
+          hairpin.set(hk, { op: 'newsetelem', family: 'inet', table: TABLE, set: HAIRPIN_SETS[sp.family],
+            elements: [{ key: Buffer.concat([ifnameBytes(ifname), ipBytes(subnet.first)]), keyEnd: Buffer.concat([ifnameBytes(ifname), ipBytes(subnet.last)]), userdata: comment(`${TAG} hairpin`) }] })
+        }
+      })
+      // Which mapping is taken: another map publishing the port (ours to check), or the same key in
+      // the same map (the kernel's NLM_F_EXCL refuses the batch; the maps are read to find which).
+      let taken: number | undefined
+      for (const [i, sp] of specs.entries()) {
+        try {
+          await checkCollisions(ns, sp, mapsFor(sp.family, sp.hostIp), [chosen[i]!, chosen[i]!])
+        } catch (e) {
+          if (!(e instanceof NetnsKitError && e.code === 'ERR_NETNS_KIT_PORT_ALLOCATED')) throw e
+          taken = i
+          break
+        }
+      }
+      if (taken === undefined) {
+        try {
+          await change(ns, [...byMap.values(), ...hairpin.values()], `publish ${specs.length} mapping(s)`)
+        } catch (e) {
+          if ((e as NetlinkError).code !== 'EEXIST') throw e
+          lastErr = e
+          taken = await firstTaken(ns, elemsOf)
+          if (taken === undefined) continue
+        }
+      }
+      if (taken !== undefined) {
+        lastErr = portAllocated(specs[taken]!, [chosen[taken]!, chosen[taken]!])
+        if (specs[taken]!.hostPort) throw lastErr
+        continue
+      }
+      for (const [i, sp] of specs.entries()) {
+        if (sp.protocol === 'udp') await clearUdpConntrack(ns, sp.family, sp.hostIp, [chosen[i]!, chosen[i]!])
+      }
+      return specs.map((sp, i) => NatRule.build({
+        kind: 'publish', id: ids[i]!, namespace: ns, family: sp.family, protocol: sp.protocol, hostIp: sp.hostIp, hostPort: chosen[i]!,
+        containerIp: sp.containerIp, containerPort: sp.containerPort[0], localhost: false, interface: egress.get(`${sp.family}/${sp.containerIp}`)!.dev, ownsRouteLocalnet: false,
+      }, [], elemsOf[i]!))
+    }
+    throw lastErr ?? new NetnsKitError('ERR_NETNS_KIT_NO_FREE_PORT', 'no free host port')
+  }
+
+  /**
    * Docker's network isolation for the bridge `interface`: no traffic between it and any other
    * interface except answers to connections it started and its published ports (DOCKER-ISOLATION,
    * and no direct routing to container addresses from outside); with `internal`, nothing in or
@@ -494,6 +595,19 @@ interface DecodedElement { key: Buffer; keyEnd?: Buffer; data?: Buffer; userdata
 
 async function listElements(ns: Namespace, set: string): Promise<DecodedElement[]> {
   return (await native().nftList(handleOf(ns), { what: 'elements', family: 'inet', table: TABLE, set })) as DecodedElement[]
+}
+
+/** The index of the first list of elements of which one key is already in its map. */
+async function firstTaken(ns: Namespace, elemsOf: ElemRef[][]): Promise<number | undefined> {
+  const present = new Map<string, Set<string>>()
+  for (const [i, elems] of elemsOf.entries()) {
+    for (const e of elems) {
+      let keys = present.get(e.map)
+      if (!keys) present.set(e.map, (keys = new Set((await listElements(ns, e.map)).map((x) => x.key.toString('hex')))))
+      if (keys.has(e.key.toString('hex'))) return i
+    }
+  }
+  return undefined
 }
 
 /** Fails with ERR_NETNS_KIT_PORT_ALLOCATED when another map already publishes one of these ports. */

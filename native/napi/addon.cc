@@ -120,6 +120,9 @@ struct Op {
   std::vector<nl::Request> reqs;  // usually one; link.set with bridge-port flags has two
   ResultKind result = ResultKind::None;
   bool ignoreMissing = false;  // deletes that tolerate ENOENT/ENODEV/ESRCH/EADDRNOTAVAIL
+  // addr.add by interface name: the index is looked up (RTM_GETLINK) in the op's namespace
+  // when its group runs, so a link created earlier in the same trip can be addressed.
+  std::string linkName;
 };
 
 struct OpResult {
@@ -180,7 +183,12 @@ Op BuildOp(Napi::Env env, const Napi::Object& o, bool needNs) {
       op.reqs.push_back(Req(rtnl::EncodeDumpLinks(), "RTM_GETLINK", true));
       op.result = ResultKind::Links;
     } else if (kind == "addr.add") {
-      op.reqs.push_back(Req(rtnl::EncodeNewAddr(ToAddrSpec(o)), "RTM_NEWADDR"));
+      rtnl::AddrSpec a = ToAddrSpec(o);
+      if (a.index == 0) {
+        op.linkName = OptString(o, "linkName").value_or("");
+        if (op.linkName.empty()) throw Napi::TypeError::New(env, "addr.add needs index or linkName");
+      }
+      op.reqs.push_back(Req(rtnl::EncodeNewAddr(a), "RTM_NEWADDR"));
     } else if (kind == "addr.delete") {
       op.reqs.push_back(Req(rtnl::EncodeDelAddr(ToAddrSpec(o)), "RTM_DELADDR"));
       op.ignoreMissing = OptBool(o, "ignoreMissing").value_or(false);
@@ -321,6 +329,38 @@ Napi::Value Rtnl(const Napi::CallbackInfo& info) {
       while (j < ops->size() && (*ops)[j].ns == (*ops)[i].ns) j++;
       if (failed) {
         for (size_t k = i; k < j; k++) (*results)[k].notRun = true;
+        i = j;
+        continue;
+      }
+      // Interfaces named instead of indexed: look them up now (they may be this trip's).
+      for (size_t k = i; k < j && !failed; k++) {
+        Op& op = (*ops)[k];
+        if (op.linkName.empty()) continue;
+        std::vector<nl::Request> get{Req(rtnl::EncodeGetLink(0, op.linkName), "RTM_GETLINK", false, true)};
+        std::vector<nl::Reply> got;
+        {
+          NsState& st = *op.ns;
+          std::lock_guard<std::mutex> lk(st.mu);
+          got = st.Rtnl().Transact(get);
+        }
+        rtnl::LinkInfo l;
+        if (got[0].err || got[0].messages.empty() ||
+            !rtnl::DecodeLink(got[0].messages[0].data(), got[0].messages[0].size(), l)) {
+          OpResult& res = (*results)[k];
+          res.err = got[0].err ? got[0].err : ENODEV;
+          res.extack = got[0].extack;
+          res.syscall = "RTM_GETLINK";
+          failed = true;
+          break;
+        }
+        // ifaddrmsg.ifa_index follows family, prefixlen, flags and scope.
+        uint32_t idx = static_cast<uint32_t>(l.index);
+        std::memcpy(op.reqs[0].msg.data() + NLMSG_HDRLEN + 4, &idx, sizeof(idx));
+        op.linkName.clear();
+      }
+      if (failed) {
+        for (size_t k = i; k < j; k++)
+          if (!(*results)[k].err) (*results)[k].notRun = true;
         i = j;
         continue;
       }

@@ -1,6 +1,8 @@
 import { strict as assert } from 'node:assert'
 import { NetlinkError, VethPair, type Namespace } from '../../lib'
 import { Sandbox, ipj, ping } from '../helpers'
+import { run } from '../../lib/rtnl'
+import { handleOf } from '../../lib/internal'
 
 async function pair(sb: Sandbox): Promise<{ a: Namespace; b: Namespace; v: VethPair }> {
   const a = await sb.ns()
@@ -139,5 +141,33 @@ describe('routes', () => {
     await assert.rejects(b.routes.add({ to: 'default' }), (e: NodeJS.ErrnoException) => e.code === 'ERR_INVALID_ARG_VALUE')
     await assert.rejects(b.routes.add({ to: 'default', via: '10.1.0.1', metric: -1 }), (e: NodeJS.ErrnoException) => e.code === 'ERR_OUT_OF_RANGE')
     await assert.rejects(b.routes.add({ to: 'default', dev: 'bad/name' }), (e: NodeJS.ErrnoException) => e.code === 'ERR_INVALID_ARG_VALUE')
+  })
+})
+
+describe('addr.add by interface name (one trip: a link made earlier in the same run)', () => {
+  const sb = new Sandbox()
+  afterEach(() => sb.cleanup())
+
+  it('addresses the peer of a veth created in the same run, and refuses an unknown name without running the rest', async () => {
+    const [a, b] = await Promise.all([sb.ns(), sb.ns()])
+    const r = await run([
+      { ns: a, op: 'link.create', kind: 'veth', name: 'va', up: true, peer: { name: 'eth0', target: handleOf(b) } },
+      { ns: b, op: 'link.set', name: 'eth0', up: true },
+      { ns: b, op: 'addr.add', linkName: 'eth0', address: '10.9.0.2', prefixLength: 24 },
+      { ns: b, op: 'route.add', family: 4, dstLength: 0, gateway: '10.9.0.1' },
+    ])
+    assert.equal(r.length, 4)
+    const addr = (await ipj(b, 'addr', 'show', 'dev', 'eth0'))[0].addr_info.find((x: any) => x.family === 'inet')
+    assert.equal(`${addr.local}/${addr.prefixlen}`, '10.9.0.2/24')
+    assert.equal((await ipj(b, 'route', 'show', 'default'))[0].gateway, '10.9.0.1')
+    const err = await run([
+      { ns: b, op: 'addr.add', linkName: 'nosuch0', address: '10.9.1.2', prefixLength: 24, object: 'nosuch0' },
+      { ns: b, op: 'route.add', family: 4, dst: '10.9.2.0', dstLength: 24, gateway: '10.9.0.1' },
+    ]).then(() => undefined, (e: NetlinkError & { results?: unknown[] }) => e)
+    assert.ok(err instanceof NetlinkError)
+    assert.equal(err.code, 'ENODEV')
+    assert.equal(err.syscall, 'RTM_GETLINK')
+    assert.deepEqual(err.results![1], { notRun: true })
+    assert.equal((await ipj(b, 'route', 'show', '10.9.2.0/24')).length, 0)
   })
 })

@@ -2,7 +2,7 @@
 // namespace playing the LAN's router), created directly inside the containers' namespaces.
 // Witnesses: ip -j -d link / addr / route / neigh, ping.
 import { strict as assert } from 'node:assert'
-import { MacvlanNetwork, MemoryStore, VethPair, type Namespace } from '../../lib'
+import { MacvlanNetwork, MemoryStore, Network, VethPair, type Namespace } from '../../lib'
 import { Sandbox, ipj, ping } from '../helpers'
 
 type Coded = Error & { code: string }
@@ -24,7 +24,10 @@ describe('MacvlanNetwork', () => {
   for (const mode of ['bridge', 'private'] as const) {
     it(`${mode} mode: each container gets its own macvlan, MAC, address and default route; reaches the gateway${mode === 'bridge' ? ' and its siblings' : ' but not its siblings'}`, async () => {
       const { host, far, parent } = await lan()
-      const net = await MacvlanNetwork.create({ name: `mv-${mode}`, parent, mode, subnet: '10.95.0.0/24', gateway: GW, store: new MemoryStore() })
+      // Through Network.create's macvlan driver (the implementation is MacvlanNetwork).
+      const net = await Network.create({ driver: 'macvlan', name: `mv-${mode}`, parent, mode, subnet: '10.95.0.0/24', gateway: GW, store: new MemoryStore() })
+      assert.ok(net instanceof MacvlanNetwork)
+      assert.equal(net.mode, mode)
       const c1 = await sb.ns()
       const c2 = await sb.ns()
       const e1 = await net.connect(c1)
@@ -73,6 +76,7 @@ describe('MacvlanNetwork', () => {
     await assert.rejects(net.connect(c, { ip: '10.96.0.2' }), (e: Coded) => e.code === 'ERR_INVALID_ARG_VALUE')
     await assert.rejects(net.connect(c, { ip: GW }), (e: Coded) => e.code.startsWith('ERR_NETNS_KIT_'))
     await assert.rejects(MacvlanNetwork.create({ name: 'm2', parent, mode: 'source' as never, subnet: '10.97.0.0/24' }), (e: Coded) => e.code === 'ERR_INVALID_ARG_VALUE')
+    await assert.rejects(Network.create({ driver: 'ipvlan' as never, name: 'm2' }), (e: Coded) => e.code === 'ERR_INVALID_ARG_VALUE' && e.message.includes('driver'))
     await assert.rejects(MacvlanNetwork.create({ name: 'm2', parent, subnet: '10.97.0.0/24', gateway: '10.1.1.1', store }), (e: Coded) => e.code === 'ERR_INVALID_ARG_VALUE')
     await assert.rejects(MacvlanNetwork.create({ name: 'm2', parent: 'no/slash', subnet: '10.97.0.0/24', store }), (e: Coded) => e.code === 'ERR_INVALID_ARG_VALUE')
     await assert.rejects(MacvlanNetwork.create({ name: 'm3', parent: 'nope0', namespace: parent.namespace, subnet: '10.97.0.0/24', store }), (e: Coded) => e.code === 'ENODEV')

@@ -4,7 +4,7 @@
 // Witnesses: bridge -j fdb, ip -j neigh, ip -j link, etcdctl, ping, socat.
 import { strict as assert } from 'node:assert'
 import { randomBytes } from 'node:crypto'
-import { Bridge, Link, OverlayAgent, OverlayNetwork, VethPair, type Namespace, type OverlayEndpoint } from '../../lib'
+import { Bridge, Link, Network, OverlayAgent, OverlayNetwork, VethPair, type Namespace, type OverlayEndpoint } from '../../lib'
 import { startEtcd, type LocalEtcd } from '../etcd'
 import { Sandbox, ipj, ping, sh } from '../helpers'
 import { request, serve, stopAll } from '../nat-helpers'
@@ -73,7 +73,9 @@ describe('overlay network across three hosts (vxlan + etcd)', function () {
       await v.peer.addAddress(`${vtepOf(i)}/24`)
       await ns.routes.add({ to: 'default', via: OUTSIDE })
       const agent = await startAgent(i, ns, leaseTtl)
-      const net = await OverlayNetwork.create({ name: 'ovl', subnet: SUBNET, agent })
+      // Through Network.create's overlay driver (the implementation is OverlayNetwork).
+      const net = await Network.create({ driver: 'overlay', name: 'ovl', subnet: SUBNET, agent })
+      assert.ok(net instanceof OverlayNetwork)
       hosts.push({ i, ns, agent, net, vtep: vtepOf(i) })
     }
     return { under, hosts }
