@@ -91,6 +91,7 @@ export class OverlayAgent {
   readonly #timeoutMs: number
   readonly #onError: (e: Error) => void
   #lease: Lease | undefined
+  #leaseId: string | undefined
   #watcher: Watcher | undefined
   #stopped = false
   /** Every endpoint record in etcd, by key. */
@@ -151,6 +152,9 @@ export class OverlayAgent {
     return agent
   }
 
+  /** The id of this host's current lease (`etcdctl lease list`); a new one after a lease was lost. */
+  get leaseId(): string | undefined { return this.#leaseId }
+
   #call<T>(p: Promise<T>, what: string): Promise<T> {
     return withDeadline(p, this.#timeoutMs, this.#endpoints, what)
   }
@@ -170,7 +174,7 @@ export class OverlayAgent {
       this.#report(storeError(err, this.#endpoints, `lease of ${this.hostId} lost`))
       void this.#relet()
     })
-    await this.#call(lease.grant(), `grant a lease for ${this.hostId}`)
+    this.#leaseId = await this.#call(lease.grant(), `grant a lease for ${this.hostId}`)
     await this.#call(lease.put(this.#hostKey()).value(JSON.stringify({ hostId: this.hostId, vtep: this.address, since: new Date().toISOString() })).exec(),
       `register host ${this.hostId}`)
   }

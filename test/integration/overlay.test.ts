@@ -227,6 +227,36 @@ describe('overlay network across three hosts (vxlan + etcd)', function () {
     assert.equal((await ipj(h1.ns, 'link', 'show', 'master', `nkb${vni}`)).length, 2, 'one vxlan and one veth: nothing duplicated')
   })
 
+  it('survives etcd freezing for longer than the lease: the lease is lost, granted again, and the endpoints announced again', async () => {
+    const { hosts } = await threeHosts(2)
+    const [h0, h1] = hosts as [Host, Host]
+    const vx = `nkx${h0.net.vni}`
+    const c0 = await sb.ns()
+    const c1 = await sb.ns()
+    const e0 = await h0.net.connect(c0)
+    const e1 = await h1.net.connect(c1)
+    await within(2000, 'initial entries', async () => (await selfFdb(h0.ns, vx)).some((e) => e.mac === e1.mac))
+    const lease0 = h1.agent.leaseId
+    assert.match(String(lease0), /^[0-9]+$/)
+    const errors: Error[] = []
+    const lost = new Promise<void>((resolve) => { const t = setInterval(() => { if (h1.agent.lastError) { errors.push(h1.agent.lastError); clearInterval(t); resolve() } }, 50) })
+    // Freeze etcd (SIGSTOP) for 4 s: keepalives get no answer, the leases run out.
+    etcd.process.kill('SIGSTOP')
+    try {
+      await Promise.race([lost, sleep(6000)])
+    } finally {
+      etcd.process.kill('SIGCONT')
+    }
+    assert.ok(errors.length > 0, 'the agent noticed')
+    // Everyone comes back: hosts registered again, each other's entries programmed, traffic flows.
+    await within(10000, 'hosts registered again', async () => (await h0.agent.hosts()).length === 3 && h1.agent.leaseId !== lease0)
+    const { stdout: leases } = await sh('etcdctl', ['--endpoints', etcd.endpoint, 'lease', 'list'])
+    assert.ok(leases.includes(BigInt(h1.agent.leaseId!).toString(16)), `the new lease is live in etcd: ${leases}`)
+    await within(5000, 'entries back', async () => (await selfFdb(h0.ns, vx)).some((e) => e.mac === e1.mac) && (await selfFdb(h1.ns, vx)).some((e) => e.mac === e0.mac))
+    assert.ok(await ping(c0, e1.ip))
+    assert.ok(await ping(c1, e0.ip))
+  })
+
   it('measures the time from an endpoint joining on one host to its FDB entry on another (median of 20)', async () => {
     const { hosts } = await threeHosts()
     const [h0, h1] = hosts as [Host, Host]
