@@ -260,22 +260,29 @@ describe('overlay network across three hosts (vxlan + etcd)', function () {
   it('measures the time from an endpoint joining on one host to its FDB entry on another (median of 20)', async () => {
     const { hosts } = await threeHosts()
     const [h0, h1] = hosts as [Host, Host]
-    const times: number[] = []
+    // Two clocks: from connect() resolving (the record is in etcd: the endpoint has joined) and from
+    // connect() being called (the whole connect included: IPAM transaction, veth, address, route, record).
+    const joined: number[] = []
+    const called: number[] = []
     for (let k = 0; k < 20; k++) {
       const c = await sb.ns()
+      const tCall = process.hrtime.bigint()
       const ep = await h0.net.connect(c)
-      const t0 = process.hrtime.bigint()
+      const tJoin = process.hrtime.bigint()
       // Poll the kernel of host1 through our own netlink dump (a fork per poll would dominate the time).
       for (;;) {
         if ((await h1.net.vxlan.fdb.list()).some((e) => e.self && e.mac === ep.mac)) break
-        if (process.hrtime.bigint() - t0 > 2_000_000_000n) throw new Error('no entry within 2 s')
+        if (process.hrtime.bigint() - tJoin > 2_000_000_000n) throw new Error('no entry within 2 s')
         await sleep(1)
       }
-      times.push(Number(process.hrtime.bigint() - t0) / 1e6)
+      const t = process.hrtime.bigint()
+      joined.push(Number(t - tJoin) / 1e6)
+      called.push(Number(t - tCall) / 1e6)
     }
-    times.sort((a, b) => a - b)
-    const median = (times[9]! + times[10]!) / 2
-    console.log(`      join -> FDB entry on another host: median ${median.toFixed(1)} ms, min ${times[0]!.toFixed(1)} ms, max ${times[19]!.toFixed(1)} ms (n=20)`)
+    const med = (a: number[]) => { const x = [...a].sort((p, q) => p - q); return (x[9]! + x[10]!) / 2 }
+    const median = med(joined)
+    console.log(`      join -> FDB entry on another host: median ${median.toFixed(1)} ms after connect() resolved ` +
+      `(min ${Math.min(...joined).toFixed(1)}, max ${Math.max(...joined).toFixed(1)}), median ${med(called).toFixed(1)} ms after connect() was called (n=20)`)
     assert.ok(median < 1000, `median ${median} ms`)
   })
 
