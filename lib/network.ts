@@ -16,9 +16,13 @@ import { hostsFile, hostnameFile, planResolvConf, checkHostName, EMBEDDED_RESOLV
 import { DnsRecords, Resolver } from './dns'
 import { normaliseName } from './dns/records'
 import type { NativeLink } from './native/binding'
+import { MacvlanNetwork, type MacvlanNetworkOptions } from './macvlan-network'
+import { OverlayNetwork, type OverlayNetworkOptions } from './overlay/network'
 
 /** What `docker network create` takes. */
 export interface NetworkCreateOptions {
+  /** 'bridge' (the default): a bridge on this host. 'macvlan' and 'overlay' take their own options (below). */
+  driver?: 'bridge'
   name: string
   /** The namespace playing the host (where the bridge and the rules go); the current one when absent. */
   namespace?: Namespace
@@ -373,8 +377,22 @@ export class Network {
    * gateway addresses), masquerading (unless internal), isolation, and the records. A failure
    * half-way removes what was made.
    */
-  static async create(opts: NetworkCreateOptions): Promise<Network> {
+  static create(opts: NetworkCreateOptions): Promise<Network>
+  /** `docker network create -d macvlan -o parent=P -o macvlan_mode=M --subnet S --gateway G NAME`: see MacvlanNetwork.create. */
+  static create(opts: MacvlanNetworkOptions & { driver: 'macvlan' }): Promise<MacvlanNetwork>
+  /** `docker network create -d overlay --subnet S NAME` across the hosts of the agent's etcd: see OverlayNetwork.create. */
+  static create(opts: OverlayNetworkOptions & { driver: 'overlay' }): Promise<OverlayNetwork>
+  static async create(opts: NetworkCreateOptions | (MacvlanNetworkOptions & { driver: 'macvlan' }) | (OverlayNetworkOptions & { driver: 'overlay' })):
+    Promise<Network | MacvlanNetwork | OverlayNetwork> {
     if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
+    const driver = opts.driver
+    if (driver === 'macvlan') return MacvlanNetwork.create(opts)
+    if (driver === 'overlay') return OverlayNetwork.create(opts)
+    if (driver !== undefined && driver !== 'bridge') throw invalidArg('opts.driver', driver, "must be 'bridge', 'macvlan' or 'overlay'")
+    return Network.#createBridge(opts)
+  }
+
+  static async #createBridge(opts: NetworkCreateOptions): Promise<Network> {
     const name = checkNetworkName(opts.name, 'opts.name')
     const bridgeName = opts.bridgeName === undefined ? `br-${randomBytes(6).toString('hex')}` : checkIfName(opts.bridgeName, 'opts.bridgeName')
     const mtu = opts.mtu === undefined ? undefined : checkMtu(opts.mtu, 'opts.mtu')

@@ -3,6 +3,8 @@ export type { Allocation, IpamNetwork, IpamNetworkOptions, IpamPool, IpamPoolOpt
 export { FileStore, STATE_DIR } from './file-store'
 export type { FileStoreOptions } from './file-store'
 export { MemoryStore } from './memory-store'
+export { EtcdStore } from './etcd-store'
+export type { EtcdStoreOptions, EtcdConnectOptions } from './etcd-store'
 export { updateRecord } from './store'
 export type { IpamStore, StoreEntry, Mutation } from './store'
 export { DEFAULT_ADDRESS_POOLS, candidateSubnets, chooseSubnet, findFreeSubnet, prefixesInUse } from './subnet-pool'

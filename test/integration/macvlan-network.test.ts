@@ -1,0 +1,100 @@
+// MacvlanNetwork: endpoints are macvlans on a parent (here a veth whose far end is a "test host"
+// namespace playing the LAN's router), created directly inside the containers' namespaces.
+// Witnesses: ip -j -d link / addr / route / neigh, ping.
+import { strict as assert } from 'node:assert'
+import { MacvlanNetwork, MemoryStore, Network, VethPair, type Namespace } from '../../lib'
+import { Sandbox, ipj, ping } from '../helpers'
+
+type Coded = Error & { code: string }
+const GW = '10.95.0.1'
+
+describe('MacvlanNetwork', () => {
+  const sb = new Sandbox()
+  afterEach(() => sb.cleanup())
+
+  /** A host with parent lan0 (a veth) whose far end lan1 sits in a LAN namespace holding the gateway address. */
+  async function lan(): Promise<{ host: Namespace; far: Namespace; parent: VethPair['host'] }> {
+    const host = await sb.ns()
+    const far = await sb.ns()
+    const v = await VethPair.create({ name: 'lan0', namespace: host, up: true, peer: { name: 'lan1', namespace: far, up: true } })
+    await v.peer.addAddress(`${GW}/24`, { nodad: true })
+    return { host, far, parent: v.host }
+  }
+
+  for (const mode of ['bridge', 'private'] as const) {
+    it(`${mode} mode: each container gets its own macvlan, MAC, address and default route; reaches the gateway${mode === 'bridge' ? ' and its siblings' : ' but not its siblings'}`, async () => {
+      const { host, far, parent } = await lan()
+      // Through Network.create's macvlan driver (the implementation is MacvlanNetwork).
+      const net = await Network.create({ driver: 'macvlan', name: `mv-${mode}`, parent, mode, subnet: '10.95.0.0/24', gateway: GW, store: new MemoryStore() })
+      assert.ok(net instanceof MacvlanNetwork)
+      assert.equal(net.mode, mode)
+      const c1 = await sb.ns()
+      const c2 = await sb.ns()
+      const e1 = await net.connect(c1)
+      const e2 = await net.connect(c2, { ip: '10.95.0.50' })
+      assert.deepEqual([e1.ip, e2.ip], ['10.95.0.2', '10.95.0.50'])
+      assert.notEqual(e1.mac, e2.mac)
+      for (const [c, e] of [[c1, e1], [c2, e2]] as const) {
+        const [w] = await ipj(c, 'link', 'show', 'eth0')
+        assert.equal(w.linkinfo.info_kind, 'macvlan')
+        assert.equal(w.linkinfo.info_data.mode, mode)
+        assert.equal(w.address, e.mac)
+        assert.equal(typeof w.link_netnsid, 'number', 'its parent lives in another namespace')
+        assert.ok(w.flags.includes('UP'))
+        const [a] = await ipj(c, 'addr', 'show', 'eth0')
+        assert.ok(a.addr_info.some((x: any) => x.local === e.ip && x.prefixlen === 24))
+        assert.deepEqual((await ipj(c, 'route', 'show', 'default')).map((r) => [r.gateway, r.dev]), [[GW, 'eth0']])
+      }
+      assert.deepEqual((await ipj(host, 'link')).map((l) => l.ifname).sort(), ['lan0', 'lo'], 'nothing added on the host')
+
+      assert.ok(await ping(c1, GW), 'container 1 -> the gateway on the parent\'s network')
+      assert.ok(await ping(c2, GW))
+      assert.ok(await ping(far, e1.ip), 'the test host reaches container 1')
+      const n = (await ipj(far, 'neigh', 'show', 'dev', 'lan1')).find((x) => x.dst === e1.ip)
+      assert.equal(n?.lladdr, e1.mac, 'the LAN sees the container\'s own MAC')
+      assert.equal(await ping(c1, e2.ip), mode === 'bridge')
+
+      await net.disconnect(e1)
+      await net.disconnect(e1)
+      assert.deepEqual((await ipj(c1, 'link')).map((l) => l.ifname), ['lo'])
+      assert.deepEqual((await net.ipam.allocations(net.name)).map((a) => a.address), ['10.95.0.50'])
+    })
+  }
+
+  it('rolls back a connect that fails half-way, and refuses bad input with typed errors', async () => {
+    const { parent } = await lan()
+    const store = new MemoryStore()
+    const net = await MacvlanNetwork.create({ name: 'mv', parent, subnet: '10.95.0.0/24', gateway: GW, store })
+    const c = await sb.ns()
+    await VethPair.create({ name: 'eth0', namespace: c, peer: { name: 'x0' } })
+    await assert.rejects(net.connect(c), (e: Coded) => e.code === 'EEXIST')
+    assert.deepEqual(await net.ipam.allocations('mv'), [], 'the address was released')
+    // The address taken by a failed connect goes to the next one.
+    const ok = await sb.ns()
+    assert.equal((await net.connect(ok)).ip, '10.95.0.3')
+
+    await assert.rejects(net.connect(c, { ip: '10.96.0.2' }), (e: Coded) => e.code === 'ERR_INVALID_ARG_VALUE')
+    await assert.rejects(net.connect(c, { ip: GW }), (e: Coded) => e.code.startsWith('ERR_NETNS_KIT_'))
+    await assert.rejects(MacvlanNetwork.create({ name: 'm2', parent, mode: 'source' as never, subnet: '10.97.0.0/24' }), (e: Coded) => e.code === 'ERR_INVALID_ARG_VALUE')
+    await assert.rejects(Network.create({ driver: 'ipvlan' as never, name: 'm2' }), (e: Coded) => e.code === 'ERR_INVALID_ARG_VALUE' && e.message.includes('driver'))
+    await assert.rejects(MacvlanNetwork.create({ name: 'm2', parent, subnet: '10.97.0.0/24', gateway: '10.1.1.1', store }), (e: Coded) => e.code === 'ERR_INVALID_ARG_VALUE')
+    await assert.rejects(MacvlanNetwork.create({ name: 'm2', parent: 'no/slash', subnet: '10.97.0.0/24', store }), (e: Coded) => e.code === 'ERR_INVALID_ARG_VALUE')
+    await assert.rejects(MacvlanNetwork.create({ name: 'm3', parent: 'nope0', namespace: parent.namespace, subnet: '10.97.0.0/24', store }), (e: Coded) => e.code === 'ENODEV')
+    // The same name again with the same subnet is the same network; another subnet is refused.
+    assert.equal((await MacvlanNetwork.create({ name: 'mv', parent, subnet: '10.95.0.0/24', gateway: GW, store })).subnet, '10.95.0.0/24')
+    await assert.rejects(MacvlanNetwork.create({ name: 'mv', parent, subnet: '10.98.0.0/24', store }), (e: Coded) => e.code === 'ERR_NETNS_KIT_NETWORK_EXISTS')
+  })
+
+  it('passthru: one endpoint takes over the parent', async () => {
+    const { far, parent } = await lan()
+    const net = await MacvlanNetwork.create({ name: 'pt', parent, mode: 'passthru', subnet: '10.95.0.0/24', gateway: GW, store: new MemoryStore() })
+    const c = await sb.ns()
+    const e = await net.connect(c)
+    const [w] = await ipj(c, 'link', 'show', 'eth0')
+    assert.equal(w.linkinfo.info_data.mode, 'passthru')
+    assert.ok(await ping(c, GW))
+    assert.ok(await ping(far, e.ip))
+    await assert.rejects(net.connect(await sb.ns()), (e2: Coded) => typeof e2.code === 'string')
+    assert.equal((await net.ipam.allocations('pt')).length, 1, 'the refused one released its address')
+  })
+})
