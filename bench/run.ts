@@ -83,14 +83,14 @@ async function oneRun(tool: Tool, n: number): Promise<RunFigures> {
     const h = tool === netnsKit ? monitorEventLoopDelay({ resolution: 1 }) : undefined
     h?.enable()
     const c0 = cpuSeconds(); const t0 = performance.now()
-    await tool.setupAll(env, n)
-    const setupMs = ms(t0); const c1 = cpuSeconds()
+    const ownSetup = await tool.setupAll(env, n)
+    const setupMs = typeof ownSetup === 'number' ? ownSetup : ms(t0); const c1 = cpuSeconds()
     h?.disable()
     if (tool.published === false) await verifyFloor(env, n)
     else await verify(env, n)
     const c2 = cpuSeconds(); const t2 = performance.now()
-    await tool.teardownAll(env, n)
-    const teardownMs = ms(t2); const c3 = cpuSeconds()
+    const ownTeardown = await tool.teardownAll(env, n)
+    const teardownMs = typeof ownTeardown === 'number' ? ownTeardown : ms(t2); const c3 = cpuSeconds()
     const backgroundMs = tool.backgroundTeardown ? await waitHostClean(env, baseline) : undefined
     return {
       setupMs, teardownMs, cpuSetupMs: cpuMs(c0, c1), cpuTeardownMs: cpuMs(c2, c3), backgroundMs,

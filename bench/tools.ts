@@ -18,8 +18,9 @@ export interface Tool {
   unavailable(): Promise<string | undefined>
   /** Untimed: what exists once per network before any container. */
   network(env: Env): Promise<void>
-  setupAll(env: Env, n: number): Promise<void>
-  teardownAll(env: Env, n: number): Promise<void>
+  /** Resolves to the tool's own measurement in ms when it times itself (pyroute2: without the interpreter's start). */
+  setupAll(env: Env, n: number): Promise<void | number>
+  teardownAll(env: Env, n: number): Promise<void | number>
   /** Whether the teardown leaves the kernel removing host-side veths in the background. */
   backgroundTeardown?: boolean
   /** Published ports checked by traffic (false for the kernel floor, which has none). */
@@ -180,18 +181,23 @@ function pyJob(env: Env, n: number, mode: 'setup' | 'teardown'): string {
   return JSON.stringify({ mode, bridge: 'br0', gateway: GATEWAY, prefix: PREFIX, containers })
 }
 
+async function pyRun(env: Env, n: number, mode: 'setup' | 'teardown'): Promise<number> {
+  const r = await inNs(env.hostName, PY, [PY_SCRIPT], { input: pyJob(env, n, mode) })
+  return (JSON.parse(r.stdout) as { seconds: number }).seconds * 1000
+}
+
 export const pyroute2: Tool = {
   key: 'pyroute2',
   label: 'pyroute2 (one Python process)',
-  note: 'bench/pyroute2_wire.py: netns.create, veth with peer in the namespace, master+up, addr/links/route through a socket opened inside (pushns), one nft -f for the ports; teardown: link del + netns.remove',
+  note: 'bench/pyroute2_wire.py: netns.create, veth with peer in the namespace, master+up, addr/links/route through a socket opened inside (pushns), one nft -f for the ports; timed inside the Python process (its start and imports, about 0.2 s, not counted; CPU includes them); teardown: link del + netns.remove',
   async unavailable() {
     if (!exists(PY)) return `${PY} not found`
     const r = await cmd(PY, ['-c', 'import pyroute2'], { allowFail: true })
     return r.code === 0 ? undefined : 'python3-pyroute2 not installed (bench/setup.sh installs it)'
   },
   async network(env) { await plainNetwork(env, { nat: true }) },
-  async setupAll(env, n) { await inNs(env.hostName, PY, [PY_SCRIPT], { input: pyJob(env, n, 'setup') }) },
-  async teardownAll(env, n) { await inNs(env.hostName, PY, [PY_SCRIPT], { input: pyJob(env, n, 'teardown') }) },
+  async setupAll(env, n) { return pyRun(env, n, 'setup') },
+  async teardownAll(env, n) { return pyRun(env, n, 'teardown') },
 }
 
 // --- (c) CNI bridge + host-local + portmap --------------------------------------------
