@@ -163,9 +163,17 @@ async function connRate(env: Env, ctr: string, ip: string, port: number, seconds
   }
 }
 
+/** Measures a and b three times each, alternating (the machine's load drifts), and keeps the median rate of each. */
+async function alternate(a: () => ReturnType<typeof connRate>, b: () => ReturnType<typeof connRate>): Promise<[{ rate: number; ok: number }, { rate: number; ok: number }]> {
+  const ra: { rate: number; ok: number }[] = [], rb: { rate: number; ok: number }[] = []
+  for (let i = 0; i < 3; i++) { ra.push(await a()); rb.push(await b()) }
+  const pick = (xs: { rate: number; ok: number }[]) => ({ rate: median(xs.map((x) => x.rate)), ok: Math.min(...xs.map((x) => x.ok)) })
+  return [pick(ra), pick(rb)]
+}
+
 interface PortsResult {
   k: number
-  netnsKit: { firstMs: number; first100MedianMs: number; last100MedianMs: number; lastMs: number; totalS: number; samples: { k: number; ms: number }[]; connPerSecLast: number; connPerSecFirst: number }
+  netnsKit: { firstMs: number; first100MedianMs: number; last100MedianMs: number; lastMs: number; totalS: number; samples: { k: number; ms: number }[]; connPerSecLast: number; connPerSecFirst: number; deleteFewMs: number; deleteManyMs: number }
   ruleChain: { addFirstMs: number; addLastMs: number; bulkLoadS: number; connPerSecLast: number; connPerSecFirst: number }
   ratios: { netnsKitLastOverFirst: number; chainLastOverFirst: number; connNetnsKitOverChain: number }
 }
@@ -182,17 +190,27 @@ async function ports(o: Options, log: (s: string) => void): Promise<PortsResult>
     await netnsKit.network(env)
     await wireNetnsKit(env, await Bridge.open('br0', { namespace: env.host }), 0)
     const ip = containerIp(0)
+    // Removing one mapping while few exist, and (below) while K exist.
+    const probe = await NatRule.publish({ namespace: env.host, protocol: 'tcp', hostPort: PORT_BASE, containerIp: ip, containerPort: CONTAINER_PORT })
+    let td = performance.now()
+    await probe.delete()
+    const deleteFewMs = ms(td)
     const times: number[] = []
+    let lastRule: NatRule | undefined
     const t0 = performance.now()
     for (let k = 1; k <= K; k++) {
       const t = performance.now()
-      await NatRule.publish({ namespace: env.host, protocol: 'tcp', hostPort: PORT_BASE + k, containerIp: ip, containerPort: CONTAINER_PORT })
+      lastRule = await NatRule.publish({ namespace: env.host, protocol: 'tcp', hostPort: PORT_BASE + k, containerIp: ip, containerPort: CONTAINER_PORT })
       times.push(performance.now() - t)
       if (k % 2000 === 0) log(`  netns-kit: ${k} mappings, the last took ${times[k - 1]!.toFixed(2)} ms`)
     }
     const totalS = ms(t0) / 1000
-    const nkLast = await connRate(env, env.ctr(0), ip, PORT_BASE + K, o.connSeconds)
-    const nkFirst = await connRate(env, env.ctr(0), ip, PORT_BASE + 1, o.connSeconds)
+    td = performance.now()
+    await lastRule!.delete()
+    const deleteManyMs = ms(td)
+    log(`  netns-kit: NatRule.delete() ${deleteFewMs.toFixed(2)} ms with 2 mappings, ${deleteManyMs.toFixed(2)} ms with ${K + 1}`)
+    await NatRule.publish({ namespace: env.host, protocol: 'tcp', hostPort: PORT_BASE + K, containerIp: ip, containerPort: CONTAINER_PORT })
+    const [nkLast, nkFirst] = await alternate(() => connRate(env, env.ctr(0), ip, PORT_BASE + K, o.connSeconds), () => connRate(env, env.ctr(0), ip, PORT_BASE + 1, o.connSeconds))
     if (nkLast.ok === 0) throw new Error(`no connection reached the container through port ${PORT_BASE + K}`)
     log(`  netns-kit: ${nkLast.rate.toFixed(0)} new connections/s to the ${K}th mapping, ${nkFirst.rate.toFixed(0)} to the 1st`)
     const step = Math.max(1, Math.floor(K / 100))
@@ -214,14 +232,13 @@ async function ports(o: Options, log: (s: string) => void): Promise<PortsResult>
     t = performance.now()
     await inNs(chainEnv.hostName, 'nft', ['-f', '-'], { input: rule(PORT_BASE + K) })
     const addLastMs = ms(t)
-    const chLast = await connRate(chainEnv, chainEnv.ctr(0), ip, PORT_BASE + K, o.connSeconds)
-    const chFirst = await connRate(chainEnv, chainEnv.ctr(0), ip, PORT_BASE + 1, o.connSeconds)
+    const [chLast, chFirst] = await alternate(() => connRate(chainEnv, chainEnv.ctr(0), ip, PORT_BASE + K, o.connSeconds), () => connRate(chainEnv, chainEnv.ctr(0), ip, PORT_BASE + 1, o.connSeconds))
     if (chLast.ok === 0) throw new Error(`no connection reached the container through the rule chain, port ${PORT_BASE + K}`)
     log(`  rule chain: nft add rule ${addFirstMs.toFixed(1)} ms as the 1st, ${addLastMs.toFixed(1)} ms as the ${K}th; ${chLast.rate.toFixed(0)} connections/s to the last, ${chFirst.rate.toFixed(0)} to the 1st`)
     const med = (a: number[]) => median(a.length ? a : [NaN])
     const r: PortsResult = {
       k: K,
-      netnsKit: { firstMs: times[0]!, first100MedianMs: med(times.slice(0, 100)), last100MedianMs: med(times.slice(-100)), lastMs: times[K - 1]!, totalS, samples, connPerSecLast: nkLast.rate, connPerSecFirst: nkFirst.rate },
+      netnsKit: { firstMs: times[0]!, first100MedianMs: med(times.slice(0, 100)), last100MedianMs: med(times.slice(-100)), lastMs: times[K - 1]!, totalS, samples, connPerSecLast: nkLast.rate, connPerSecFirst: nkFirst.rate, deleteFewMs, deleteManyMs },
       ruleChain: { addFirstMs, addLastMs, bulkLoadS, connPerSecLast: chLast.rate, connPerSecFirst: chFirst.rate },
       ratios: { netnsKitLastOverFirst: med(times.slice(-100)) / med(times.slice(0, 100)), chainLastOverFirst: addLastMs / addFirstMs, connNetnsKitOverChain: nkLast.rate / chLast.rate },
     }
@@ -234,10 +251,13 @@ async function ports(o: Options, log: (s: string) => void): Promise<PortsResult>
 
 // --- part 4: the data path --------------------------------------------------------------
 
-interface DataPath { seconds: number; plainVethGbps: number; containerToContainerGbps: number; outsideRoutedGbps: number; outsidePublishedGbps: number }
+interface DataPath {
+  seconds: number; repeats: number
+  plainVethGbps: number; bridgeNoNftGbps: number; containerToContainerGbps: number; outsideRoutedGbps: number; outsidePublishedGbps: number
+}
 
 async function iperf(serverNs: string, bind: string, port: number, clientNs: string, target: string, targetPort: number, seconds: number): Promise<number> {
-  const server = startIn(serverNs, 'iperf3', ['-s', '-1', '-B', bind, '-p', String(port)])
+  const server = startIn(serverNs, 'iperf3', ['-s', '-1', '--forceflush', '-B', bind, '-p', String(port)])
   try {
     await waitLine(server, /Server listening/)
     const r = await cmd('ip', ['netns', 'exec', clientNs, 'iperf3', '-c', target, '-p', String(targetPort), '-t', String(seconds), '-J'])
@@ -251,32 +271,53 @@ async function iperf(serverNs: string, bind: string, port: number, clientNs: str
 async function datapath(o: Options, log: (s: string) => void): Promise<DataPath> {
   if ((await cmd('sh', ['-c', 'command -v iperf3'], { allowFail: true })).code !== 0) throw new Error('iperf3 not installed')
   const env = await makeEnv('iperf')
+  const bare = await makeEnv('iperf-bare')
   const pa = nsName('pa'), pb = nsName('pb')
   try {
+    // netns-kit: two containers on its bridge, masquerade, one published port.
     await netnsKit.network(env)
     const br = await Bridge.open('br0', { namespace: env.host })
     await wireNetnsKit(env, br, 0)
     await wireNetnsKit(env, br, 1)
     const c0 = containerIp(0), c1 = containerIp(1)
+    void c1
     await NatRule.publish({ namespace: env.host, protocol: 'tcp', hostPort: 15201, containerIp: c0, containerPort: 5201 })
     await env.ext.routes.add({ to: '10.200.0.0/16', via: HOST_EXT_IP })
+    // The same bridge with no nftables at all (what the kernel's bridge costs by itself).
+    const bareBr = await Bridge.create({ name: 'br0', namespace: bare.host, up: true })
+    for (const i of [0, 1]) {
+      const ns = track(await Namespace.create(bare.ctr(i)))
+      const pair = await VethPair.create({ name: bare.veth(i), namespace: bare.host, master: bareBr, up: true, peer: { name: 'eth0', namespace: ns, up: true } })
+      await pair.peer.addAddress(`${containerIp(i)}/16`)
+    }
     // The plain veth: two namespaces joined back to back, no bridge, no NAT.
     const A = track(await Namespace.create(pa)), B = track(await Namespace.create(pb))
     const pair = await VethPair.create({ name: 'eth0', namespace: A, up: true, peer: { name: 'eth0', namespace: B, up: true } })
     await pair.host.addAddress('10.254.0.1/24')
     await pair.peer.addAddress('10.254.0.2/24')
     const s = o.iperfSeconds
-    const plainVethGbps = await iperf(pa, '10.254.0.1', 5201, pb, '10.254.0.1', 5201, s)
-    log(`  plain veth: ${plainVethGbps.toFixed(2)} Gbit/s`)
-    const containerToContainerGbps = await iperf(env.ctr(0), c0, 5201, env.ctr(1), c0, 5201, s)
-    log(`  container -> container (bridge): ${containerToContainerGbps.toFixed(2)} Gbit/s`)
-    const outsideRoutedGbps = await iperf(env.ctr(0), c0, 5201, env.extName, c0, 5201, s)
-    log(`  outside -> container, routed (no NAT): ${outsideRoutedGbps.toFixed(2)} Gbit/s`)
-    const outsidePublishedGbps = await iperf(env.ctr(0), c0, 5201, env.extName, HOST_EXT_IP, 15201, s)
-    log(`  outside -> published port (DNAT): ${outsidePublishedGbps.toFixed(2)} Gbit/s`)
-    return { seconds: s, plainVethGbps, containerToContainerGbps, outsideRoutedGbps, outsidePublishedGbps }
+    const paths: [keyof DataPath, string, () => Promise<number>][] = [
+      ['plainVethGbps', 'plain veth', () => iperf(pa, '10.254.0.1', 5201, pb, '10.254.0.1', 5201, s)],
+      ['bridgeNoNftGbps', 'container -> container, bridge without nftables', () => iperf(bare.ctr(0), c0, 5201, bare.ctr(1), c0, 5201, s)],
+      ['containerToContainerGbps', 'container -> container (netns-kit)', () => iperf(env.ctr(0), c0, 5201, env.ctr(1), c0, 5201, s)],
+      ['outsideRoutedGbps', 'outside -> container, routed (no NAT)', () => iperf(env.ctr(0), c0, 5201, env.extName, c0, 5201, s)],
+      ['outsidePublishedGbps', 'outside -> published port (DNAT)', () => iperf(env.ctr(0), c0, 5201, env.extName, HOST_EXT_IP, 15201, s)],
+    ]
+    const repeats = o.quick ? 1 : 3
+    const got = new Map<string, number[]>()
+    for (let r = 0; r < repeats; r++) {
+      for (const [k, , f] of paths) got.set(k, [...(got.get(k) ?? []), await f()])
+    }
+    const out = { seconds: s, repeats } as DataPath
+    for (const [k, label] of paths) {
+      const v = median(got.get(k)!)
+      ;(out as unknown as Record<string, number>)[k] = v
+      log(`  ${label}: ${v.toFixed(2)} Gbit/s (${got.get(k)!.map((x) => x.toFixed(1)).join(', ')})`)
+    }
+    return out
   } finally {
     await destroyEnv(env, 2)
+    await destroyEnv(bare, 2)
     await removeNamespaces([pa, pb])
   }
 }
@@ -314,6 +355,7 @@ function report(o: Options, sums: Summary[], portsR: PortsResult | undefined, dp
   L.push('"vs netns-kit": how many times longer the tool takes than netns-kit at the same N (setup / teardown).', '')
   for (const n of o.ns) {
     const at = sums.filter((s) => s.n === n)
+    if (!at.length) continue
     const nk = at.find((s) => s.tool === 'netns-kit')
     L.push(`## N = ${n}`, '')
     L.push('| tool | setup ms/ctr | teardown ms/ctr | CPU ms/ctr | vs netns-kit (setup / teardown) | note |', '|---|---|---|---|---|---|')
@@ -345,14 +387,16 @@ function report(o: Options, sums: Summary[], portsR: PortsResult | undefined, dp
     L.push('| | 1st | ' + `${p.k}th | ${p.k}th / 1st |`, '|---|---|---|---|')
     L.push(`| netns-kit NatRule.publish, one per call (median of the first / last 100, ms) | ${f2(p.netnsKit.first100MedianMs)} | ${f2(p.netnsKit.last100MedianMs)} | ${fr(p.ratios.netnsKitLastOverFirst)} |`)
     L.push(`| per-port rule chain, one \`nft add rule\` (ms) | ${f2(p.ruleChain.addFirstMs)} | ${f2(p.ruleChain.addLastMs)} | ${fr(p.ratios.chainLastOverFirst)} |`)
+    L.push(`| netns-kit NatRule.delete() of one mapping, with 2 / ${p.k + 1} present (ms) | ${f2(p.netnsKit.deleteFewMs)} | ${f2(p.netnsKit.deleteManyMs)} | ${fr(p.netnsKit.deleteManyMs / p.netnsKit.deleteFewMs)} |`)
     L.push(`| new TCP connections/s to that mapping, netns-kit (map element) | ${p.netnsKit.connPerSecFirst.toFixed(0)} | ${p.netnsKit.connPerSecLast.toFixed(0)} | ${fr(p.netnsKit.connPerSecLast / p.netnsKit.connPerSecFirst)} |`)
     L.push(`| new TCP connections/s to that mapping, rule chain | ${p.ruleChain.connPerSecFirst.toFixed(0)} | ${p.ruleChain.connPerSecLast.toFixed(0)} | ${fr(p.ruleChain.connPerSecLast / p.ruleChain.connPerSecFirst)} |`)
     L.push('', `netns-kit: ${p.k} mappings in ${p.netnsKit.totalS.toFixed(1)} s (the very first call, which creates the tables: ${f2(p.netnsKit.firstMs)} ms; the ${p.k}th: ${f2(p.netnsKit.lastMs)} ms). Connections/s to the ${p.k}th mapping, netns-kit over the rule chain: ${fr(p.ratios.connNetnsKitOverChain)}. The chain's ${p.k - 2} middle rules were loaded in one nft -f (${p.ruleChain.bulkLoadS.toFixed(1)} s).`, '')
   }
   if (dp) {
-    L.push(`## Data path (iperf3, ${dp.seconds} s each, Gbit/s)`, '')
+    L.push(`## Data path (iperf3, ${dp.seconds} s each, median of ${dp.repeats}, Gbit/s)`, '')
     L.push('| path | Gbit/s | vs plain veth |', '|---|---|---|')
     L.push(`| plain veth, no bridge, no NAT | ${dp.plainVethGbps.toFixed(2)} | 1x |`)
+    L.push(`| container -> container, the same bridge with no nftables | ${dp.bridgeNoNftGbps.toFixed(2)} | ${fr(dp.bridgeNoNftGbps / dp.plainVethGbps)} |`)
     L.push(`| container -> container (netns-kit, bridge) | ${dp.containerToContainerGbps.toFixed(2)} | ${fr(dp.containerToContainerGbps / dp.plainVethGbps)} |`)
     L.push(`| outside -> container, routed through the host (no NAT) | ${dp.outsideRoutedGbps.toFixed(2)} | ${fr(dp.outsideRoutedGbps / dp.plainVethGbps)} |`)
     L.push(`| outside -> published port (netns-kit DNAT map) | ${dp.outsidePublishedGbps.toFixed(2)} | ${fr(dp.outsidePublishedGbps / dp.plainVethGbps)} |`, '')
