@@ -41,6 +41,7 @@
         "native/rtnl/addr.cc",
         "native/rtnl/ip.cc",
         "native/rtnl/link.cc",
+        "native/rtnl/neigh.cc",
         "native/rtnl/route.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

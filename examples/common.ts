@@ -191,6 +191,7 @@ export async function runExample(title: string, body: (t: Throwaway, steps: Step
     }
   } finally {
     const t0 = process.hrtime.bigint()
+    await cleanupServers()
     const { deleted, left } = await cleanupOnce()
     if (left.length) {
       console.error(red(`cleanup: could not remove ${left.join(', ')}; remove them with: ip netns del NAME`))
@@ -203,4 +204,40 @@ export async function runExample(title: string, body: (t: Throwaway, steps: Step
     process.removeListener('SIGTERM', onSignal)
   }
   process.exitCode = ok ? 0 : 1
+}
+
+/**
+ * A TCP server inside `ns` (a socket opened in the namespace by the addon, no child process) that
+ * answers every connection with "TAG PEER-ADDRESS" and closes: who answered, and which source
+ * address it saw. Closed by cleanupServers().
+ */
+const servers = new Set<import('node:net').Server>()
+export async function whoamiServer(ns: Namespace, address: string, port: number, tag: string): Promise<void> {
+  const { openTcpServer } = await import('../lib')
+  const server = await openTcpServer({ namespace: ns, address, port }, (sock) => {
+    sock.end(`${tag} ${(sock.remoteAddress ?? '?').replace(/^::ffff:/, '')}\n`)
+  })
+  servers.add(server)
+}
+
+export async function cleanupServers(): Promise<void> {
+  for (const s of servers) await new Promise<void>((resolve) => s.close(() => resolve()))
+  servers.clear()
+}
+
+/** Connects from inside `ns` to host:port and returns the server's one-line answer, or null (refused, dropped, timed out). */
+export async function ask(ns: Namespace, host: string, port: number): Promise<string | null> {
+  const { connectTcp } = await import('../lib')
+  try {
+    const sock = await connectTcp({ namespace: ns, host, port, timeout: 2000 })
+    return await new Promise<string | null>((resolve) => {
+      let data = ''
+      const timer = setTimeout(() => { sock.destroy(); resolve(data.trim() || null) }, 2000)
+      sock.on('data', (d: Buffer) => { data += d.toString() })
+      sock.on('close', () => { clearTimeout(timer); resolve(data.trim() || null) })
+      sock.on('error', () => { clearTimeout(timer); resolve(null) })
+    })
+  } catch {
+    return null
+  }
 }

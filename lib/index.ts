@@ -4,17 +4,26 @@
  */
 export { Namespace, NETNS_RUN_DIR } from './namespace'
 export type { NamespaceRoutes, NamespaceSysctl } from './namespace'
+export type { NamespaceNeighbours } from './neighbour'
 export { Link } from './link'
+export type { LinkFdb } from './fdb'
 export { VethPair } from './veth'
 export type { VethPairOptions } from './veth'
 export { Bridge } from './bridge'
 export type { BridgeOptions } from './bridge'
+export { Macvlan } from './macvlan'
+export type { MacvlanOptions } from './macvlan'
+export { Vxlan } from './vxlan'
+export type { VxlanOptions } from './vxlan'
+export { NetlinkError, NetnsKitError, PrivilegeError } from './errors'
+export type {
+  LinkInfo, AddressInfo, RouteSpec, RouteInfo, MacvlanMode, MacvlanInfo, VxlanInfo, FdbState, FdbEntrySpec, FdbEntry,
+  NeighbourState, NeighbourSpec, NeighbourEntry,
+} from './types'
 export { conntrack } from './conntrack'
 export type { ConntrackEntry, ConntrackFilter, ConntrackTuple } from './conntrack'
 export { NatRule } from './natrule'
 export type { MasqueradeOptions, PublishOptions, IsolateOptions, NatProtocol } from './natrule'
-export { NetlinkError, NetnsKitError, PrivilegeError } from './errors'
-export type { LinkInfo, AddressInfo, RouteSpec, RouteInfo } from './types'
 export { Ipam, IpamError, FileStore, MemoryStore, STATE_DIR, DEFAULT_ADDRESS_POOLS, candidateSubnets, chooseSubnet, findFreeSubnet, prefixesInUse } from './ipam'
 export type { Allocation, IpamNetwork, IpamNetworkOptions, IpamPool, IpamPoolOptions, FileStoreOptions, IpamStore, StoreEntry, Mutation, AddressPool } from './ipam'
 export { hostsFile, hostnameFile, resolvConf, planResolvConf, parseResolvConf, EMBEDDED_RESOLVER, FALLBACK_NAMESERVERS, FALLBACK_NAMESERVERS_V6 } from './container-files'

@@ -1,4 +1,5 @@
 import { addressInfo, linkInfo } from './convert'
+import { LinkFdb } from './fdb'
 import { handleOf } from './internal'
 import { getLink, listAddrs, run, runOne } from './rtnl'
 import { checkAlias, checkIfName, checkMac, checkMtu, parseCidr } from './validate'
@@ -25,6 +26,7 @@ export class Link {
   #namespace: Namespace
   #name: string
   #index: number
+  #fdb: LinkFdb | undefined
 
   constructor(namespace: Namespace, name: string, index: number) {
     this.#namespace = namespace
@@ -35,6 +37,15 @@ export class Link {
   get name(): string { return this.#name }
   get index(): number { return this.#index }
   get namespace(): Namespace { return this.#namespace }
+
+  /**
+   * This link's forwarding-database entries (`bridge fdb ... dev NAME`): a vxlan device's own
+   * table (MAC -> remote VTEP) or, with `master: true`, its bridge's table.
+   */
+  get fdb(): LinkFdb {
+    this.#fdb ??= new LinkFdb(this)
+    return this.#fdb
+  }
 
   /** @internal */
   protected get where(): string { return `${this.#name}${this.#namespace.name ? ` in ${this.#namespace.name}` : ''}` }

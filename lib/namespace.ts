@@ -6,6 +6,7 @@ import { addressInfo, routeInfo } from './convert'
 import { NetnsKitError, invalidArg } from './errors'
 import { closedNs, handleOf, nsHandles } from './internal'
 import { Link, linkFromNative } from './link'
+import { namespaceNeighbours, type NamespaceNeighbours } from './neighbour'
 import { requireCapabilities } from './privileges'
 import { getLink, listAddrs, listLinks, listRoutes, run, runOne, toError } from './rtnl'
 import { checkIfName, checkInt, checkIp, checkNsName, checkSysctlValue, parseCidr, sysctlPath } from './validate'
@@ -236,6 +237,9 @@ export class Namespace {
     }
     return spec
   }
+
+  /** Static neighbour (ARP / NDP) entries: `ip -n NAME neigh add/replace/del/show`. */
+  readonly neighbours: NamespaceNeighbours = namespaceNeighbours(this)
 
   readonly sysctl: NamespaceSysctl = {
     get: async (key) => {

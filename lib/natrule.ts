@@ -7,7 +7,7 @@ import { native, type NftExpr, type NftMsg } from './native/binding'
 import { handleOf } from './internal'
 import { NetlinkError, NetnsKitError, invalidArg, outOfRange } from './errors'
 import { defaultNamespace, type Namespace } from './namespace'
-import { checkIfName, parseCidr } from './validate'
+import { checkIfName, checkPort, parseCidr } from './validate'
 import { conntrack } from './conntrack'
 import {
   L4PROTO, addrMatch, comment, commentOf, ifMatch, ifnameBytes, ifnameString, ipBytes, ipString, nfproto,
@@ -126,12 +126,7 @@ export class NatRule {
     const notOut = opts.notOutInterface === undefined ? undefined : checkIfName(opts.notOutInterface, 'opts.notOutInterface')
     const ns = await defaultNamespace(opts.namespace)
     const id = newId()
-    const exprs: NftExpr[] = [
-      ...nfproto(src.family),
-      ...addrMatch(src.family, 'saddr', networkAddress(src.address, src.prefixLength), src.prefixLength),
-      ...(out ? ifMatch('oifname', out) : notOut ? ifMatch('oifname', notOut, 'neq') : []),
-      { type: 'masq' },
-    ]
+    const exprs = masqueradeExprs(src.family, networkAddress(src.address, src.prefixLength), src.prefixLength, out, notOut)
     await enableForwarding(ns, src.family)
     const rule: NftMsg = { op: 'newrule', family: 'inet', table: TABLE, chain: 'postrouting', exprs, userdata: comment(`${TAG} masquerade ${id}`) }
     const handles = await change(ns, [rule], `masquerade ${opts.source}`)
@@ -250,15 +245,7 @@ export class NatRule {
     const id = newId()
     const ud = comment(`${TAG} isolate ${id} ${ifname}${internal ? ' internal' : ''}${icc ? '' : ' noicc'}`)
     const rule = (exprs: NftExpr[]): NftMsg => ({ op: 'newrule', family: 'inet', table: TABLE, chain: 'forward', exprs, userdata: ud })
-    const msgs: NftMsg[] = internal
-      ? [
-          rule([...ifMatch('iifname', ifname), ...ifMatch('oifname', ifname, 'neq'), verdict('drop')]),
-          rule([...ifMatch('oifname', ifname), ...ifMatch('iifname', ifname, 'neq'), verdict('drop')]),
-        ]
-      : [
-          rule([...ifMatch('oifname', ifname), ...ctStatusDnat(), verdict('accept')]),
-          rule([...ifMatch('oifname', ifname), ...ifMatch('iifname', ifname, 'neq'), verdict('drop')]),
-        ]
+    const msgs: NftMsg[] = isolateExprs(ifname, internal).map(rule)
     const chains: RuleRef['chain'][] = msgs.map(() => 'forward')
     const handles = await change(ns, msgs, `isolate ${ifname}`)
     const rules: RuleRef[] = handles.slice(handles.length - msgs.length).map((h, i) => ({ family: 'inet', chain: chains[i]!, handle: h! }))
@@ -299,9 +286,16 @@ export class NatRule {
     if (this.#deleted) return
     const ns = this.namespace
     if (this.kind === 'publish') {
-      // Only elements still carrying this rule's id: never another owner's.
-      const mine = await ownedElements(ns, this.id)
-      const gone = this.#elems.filter((e) => mine.has(`${e.map}/${e.key.toString('hex')}`))
+      // Only elements still carrying this rule's id: never another owner's (looked up by key).
+      const gone: ElemRef[] = []
+      for (const map of new Set(this.#elems.map((e) => e.map))) {
+        const mineHere = this.#elems.filter((e) => e.map === map)
+        const found = await findElements(ns, map, mineHere.map((e) => e.key))
+        found.forEach((el, i) => {
+          const c = parseComment(commentOf(el?.userdata))
+          if (c?.kind === 'publish' && c.id === this.id) gone.push(mineHere[i]!)
+        })
+      }
       const byMap = new Map<string, Buffer[]>()
       for (const e of gone) byMap.set(e.map, [...(byMap.get(e.map) ?? []), e.key])
       const msgs: NftMsg[] = [...byMap].map(([set, keys]) => ({ op: 'delsetelem', family: 'inet', table: TABLE, set, elements: keys.map((key) => ({ key })) }))
@@ -336,6 +330,34 @@ export class NatRule {
   }
 }
 
+// --- rule expressions (exported for the golden tests) -------------------------------------
+
+/** `ip saddr NET/LEN [oifname [!=] IF] masquerade` (ip6 for family 6). */
+export function masqueradeExprs(family: 4 | 6, network: string, prefixLength: number, out?: string, notOut?: string): NftExpr[] {
+  return [
+    ...nfproto(family),
+    ...addrMatch(family, 'saddr', network, prefixLength),
+    ...(out ? ifMatch('oifname', out) : notOut ? ifMatch('oifname', notOut, 'neq') : []),
+    { type: 'masq' },
+  ]
+}
+
+/**
+ * The forward-chain rules isolating bridge `ifname`: `oifname IF ct status dnat accept` and
+ * `oifname IF iifname != IF drop`; internal: `iifname IF oifname != IF drop` and the reverse.
+ */
+export function isolateExprs(ifname: string, internal: boolean): NftExpr[][] {
+  return internal
+    ? [
+        [...ifMatch('iifname', ifname), ...ifMatch('oifname', ifname, 'neq'), verdict('drop')],
+        [...ifMatch('oifname', ifname), ...ifMatch('iifname', ifname, 'neq'), verdict('drop')],
+      ]
+    : [
+        [...ifMatch('oifname', ifname), ...ctStatusDnat(), verdict('accept')],
+        [...ifMatch('oifname', ifname), ...ifMatch('iifname', ifname, 'neq'), verdict('drop')],
+      ]
+}
+
 // --- input ----------------------------------------------------------------------------
 
 interface PublishSpec {
@@ -348,12 +370,6 @@ interface PublishSpec {
   localhost: boolean
   /** hostIp was a loopback address: published on 127.0.0.0/8 only. */
   loopbackOnly: boolean
-}
-
-function checkPort(v: unknown, arg: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw invalidArg(arg, v, 'must be an integer port', 'ERR_INVALID_ARG_TYPE')
-  if (v < 1 || v > 65535) throw outOfRange(arg, '>= 1 and <= 65535', v)
-  return v
 }
 
 function checkRange(v: unknown, arg: string): [number, number] {
@@ -493,22 +509,40 @@ async function listElements(ns: Namespace, set: string): Promise<DecodedElement[
   return (await native().nftList(handleOf(ns), { what: 'elements', family: 'inet', table: TABLE, set })) as DecodedElement[]
 }
 
+/** The elements of `set` with these keys (null where none): one lookup each, whatever the set's size. */
+async function findElements(ns: Namespace, set: string, keys: Buffer[]): Promise<(DecodedElement | null)[]> {
+  if (!keys.length) return []
+  return (await native().nftList(handleOf(ns), { what: 'elements', family: 'inet', table: TABLE, set, keys })) as (DecodedElement | null)[]
+}
+
+/** The local addresses of `family` a specific-address map can hold keys for. */
+async function localAddresses(ns: Namespace, family: 4 | 6): Promise<string[]> {
+  return (await ns.addresses()).filter((a) => a.family === family && !isLoopback(a.address) && a.scope !== 'link').map((a) => a.address)
+}
+
+/** Keys a mapping of `port` would have in map `m` (one per local address for an address map). */
+function keysFor(m: MapDef, protocol: NatProtocol, port: number, addresses: string[]): Buffer[] {
+  return m.byAddress ? addresses.map((a) => elementKey(m, protocol, port, a)) : [elementKey(m, protocol, port, undefined)]
+}
+
 /** Fails with ERR_NETNS_KIT_PORT_ALLOCATED when another map already publishes one of these ports. */
 async function checkCollisions(ns: Namespace, spec: PublishSpec, maps: MapDef[], r: [number, number]): Promise<void> {
   if (!(await tableExists(ns, 'inet'))) return
-  // The same map is the kernel's job (NLM_F_EXCL); a wildcard and an address on the same port are ours.
+  // The same map is the kernel's job (NLM_F_EXCL); a wildcard and an address on the same port are
+  // ours: looked up key by key (the wildcard's key, or one key per local address).
   const others = spec.loopbackOnly ? [] : MAPS.filter((m) => m.family === spec.family && !m.loopback && !maps.includes(m))
+  const addrs = others.some((m) => m.byAddress) ? await localAddresses(ns, spec.family) : []
   for (const m of others) {
-    for (const e of await listElements(ns, m.name)) {
-      const off = m.byAddress ? (spec.family === 4 ? 4 : 16) : 0
-      const proto = e.key[off]
-      const port = e.key.readUInt16BE(off + 4)
-      if (proto === L4PROTO[spec.protocol] && port >= r[0] && port <= r[1]) throw portAllocated(spec, r)
-    }
+    const keys: Buffer[] = []
+    for (let port = r[0]; port <= r[1]; port++) keys.push(...keysFor(m, spec.protocol, port, addrs))
+    if ((await findElements(ns, m.name, keys)).some((e) => e !== null)) throw portAllocated(spec, r)
   }
 }
 
-/** Candidate host ports for -P: random picks from net.ipv4.ip_local_port_range (or `within`). */
+/**
+ * Candidate host ports for -P: random picks from net.ipv4.ip_local_port_range (or `within`) that
+ * no map holds for this protocol, each checked by key lookups (the kernel's NLM_F_EXCL settles races).
+ */
 async function freePorts(ns: Namespace, spec: PublishSpec, maps: MapDef[], tries: number, within?: [number, number]): Promise<[number, number][]> {
   let lo: number, hi: number
   if (within) [lo, hi] = within
@@ -517,22 +551,26 @@ async function freePorts(ns: Namespace, spec: PublishSpec, maps: MapDef[], tries
     lo = range[0] ?? 32768
     hi = range[1] ?? 60999
   }
-  const taken = new Set<number>()
-  if (await tableExists(ns, 'inet')) {
-    for (const m of MAPS.filter((x) => x.family === spec.family)) {
-      for (const e of await listElements(ns, m.name)) {
-        const off = m.byAddress ? (spec.family === 4 ? 4 : 16) : 0
-        if (e.key[off] === L4PROTO[spec.protocol]) taken.add(e.key.readUInt16BE(off + 4))
-      }
-    }
-  }
+  const size = hi - lo + 1
+  const exists = await tableExists(ns, 'inet')
+  const family = MAPS.filter((m) => m.family === spec.family)
+  const addrs = exists ? await localAddresses(ns, spec.family) : []
   void maps
   const out: [number, number][] = []
-  const size = hi - lo + 1
-  const start = lo + Math.floor(Math.random() * size)
-  for (let i = 0; i < size && out.length < tries; i++) {
-    const p = lo + ((start - lo + i) % size)
-    if (!taken.has(p)) out.push([p, p])
+  const start = Math.floor(Math.random() * size)
+  for (let done = 0; done < size && out.length < tries; done += tries) {
+    const candidates: number[] = []
+    for (let i = done; i < Math.min(size, done + tries); i++) candidates.push(lo + ((start + i) % size))
+    const taken = new Set<number>()
+    if (exists) {
+      for (const m of family) {
+        const keys = candidates.map((p) => keysFor(m, spec.protocol, p, addrs))
+        const found = await findElements(ns, m.name, keys.flat())
+        let k = 0
+        keys.forEach((ks, i) => { for (let j = 0; j < ks.length; j++, k++) if (found[k]) taken.add(candidates[i]!) })
+      }
+    }
+    for (const p of candidates) if (!taken.has(p) && out.length < tries) out.push([p, p])
   }
   if (!out.length) throw new NetnsKitError('ERR_NETNS_KIT_NO_FREE_PORT', `no free ${spec.protocol} port in ${lo}-${hi}`)
   return out
@@ -571,24 +609,17 @@ async function deleteRules(ns: Namespace, rules: RuleRef[]): Promise<void> {
   if (msgs.length) await applyBatch(ns, msgs, 'delete rules')
 }
 
-/** Keys (map/hex) of the elements whose comment names rule `id`. */
-async function ownedElements(ns: Namespace, id: string): Promise<Set<string>> {
-  const out = new Set<string>()
-  if (!(await tableExists(ns, 'inet'))) return out
-  for (const m of MAPS) {
-    for (const e of await listElements(ns, m.name)) {
-      const c = parseComment(commentOf(e.userdata))
-      if (c?.kind === 'publish' && c.id === id) out.add(`${m.name}/${e.key.toString('hex')}`)
-    }
-  }
-  return out
-}
-
 /** Removes netns-kit's tables once nothing of ours is left in them (and stale hairpin elements). */
 async function tidy(ns: Namespace): Promise<void> {
+  if (!(await tableExists(ns, 'inet'))) return
+  // While a masquerade or isolation rule remains (a network's lifetime), nothing can go: a
+  // look at the few rules is enough, and deleting a mapping stays cheap however many there are.
+  // Otherwise the maps are read, to drop the table with its last element (and stale hairpin entries).
+  const rules = (await native().nftList(handleOf(ns), { what: 'rules', family: 'inet', table: TABLE })) as DecodedRule[]
+  if (rules.some((r) => { const k = parseComment(commentOf(r.userdata))?.kind; return k === 'masquerade' || k === 'isolate' })) return
   const all = await readAll(ns)
   const msgs: NftMsg[] = []
-  if (await tableExists(ns, 'inet')) {
+  {
     if (all.length === 0) {
       msgs.push({ op: 'deltable', family: 'inet', name: TABLE })
     } else {
@@ -704,7 +735,7 @@ function decodeMasquerade(exprs: NftExpr[]): { family: 4 | 6; source: string; ou
       const full = Buffer.alloc(family === 4 ? 4 : 16)
       cmp.data.copy(full)
       let prefix = len * 8
-      if (mask) prefix = (len - 1) * 8 + popcount(mask[len - 1]!)
+      if (mask) prefix = [...mask].reduce((n, b) => n + popcount(b), 0)
       source = `${ipString(full)}/${prefix}`
       i = j
     } else if (e.type === 'meta' && e.key === 'oifname' && next?.type === 'cmp') {

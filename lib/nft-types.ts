@@ -126,6 +126,8 @@ export interface NftListQuery {
   table?: string
   chain?: string
   set?: string
+  /** Elements only: look up these keys (one request each, pipelined) instead of dumping the set. */
+  keys?: Buffer[]
 }
 
 /** Objects read back by nftList: the shapes they are written in (without op), with handle. */

@@ -62,6 +62,42 @@ export function checkMac(value: unknown, arg = 'mac'): string {
   return mac
 }
 
+/**
+ * A link-layer address in an FDB or neighbour entry: six octets 'aa:bb:cc:dd:ee:ff', any of
+ * them (multicast and all-zeros included: the all-zeros FDB entry of a vxlan is its default
+ * destination). Returned in lower case.
+ */
+export function checkLladdr(value: unknown, arg = 'mac'): string {
+  if (typeof value !== 'string') throw invalidArg(arg, value, 'must be a string', 'ERR_INVALID_ARG_TYPE')
+  if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(value)) throw invalidArg(arg, value, "must be a MAC address like '02:42:ac:11:00:02'")
+  return value.toLowerCase()
+}
+
+/** IPv4 224.0.0.0/4 or IPv6 ff00::/8 (the address must already be valid). */
+export function isMulticastIp(ip: string): boolean {
+  if (net.isIPv4(ip)) return (Number(ip.split('.')[0]) & 0xf0) === 0xe0
+  return /^ff/i.test(ip)
+}
+
+/** An IP address that is neither multicast nor unspecified (0.0.0.0, ::); returns its family. */
+export function checkUnicastIp(value: unknown, arg: string): 4 | 6 {
+  const family = checkIp(value, arg)
+  const ip = value as string
+  if (isMulticastIp(ip)) throw invalidArg(arg, ip, 'must be a unicast address, not multicast')
+  if (ip === '0.0.0.0' || /^[:0]+$/.test(ip)) throw invalidArg(arg, ip, 'must not be the unspecified address')
+  return family
+}
+
+/** A VXLAN network identifier: 0 to 2^24 - 1. */
+export function checkVni(value: unknown, arg = 'vni'): number {
+  return checkInt(value, arg, 0, 2 ** 24 - 1)
+}
+
+/** A TCP/UDP/SCTP port: an integer from 1 to 65535. */
+export function checkPort(value: unknown, arg = 'port'): number {
+  return checkInt(value, arg, 1, 65535)
+}
+
 /** MTU: 68 (the IPv4 minimum) to 65535. The kernel may narrow it per link kind. */
 export function checkMtu(value: unknown, arg = 'mtu'): number {
   if (typeof value !== 'number' || !Number.isInteger(value)) throw invalidArg(arg, value, 'must be an integer', 'ERR_INVALID_ARG_TYPE')
@@ -73,11 +109,6 @@ export function checkInt(value: unknown, arg: string, min: number, max: number):
   if (typeof value !== 'number' || !Number.isInteger(value)) throw invalidArg(arg, value, 'must be an integer', 'ERR_INVALID_ARG_TYPE')
   if (value < min || value > max) throw outOfRange(arg, `>= ${min} and <= ${max}`, value)
   return value
-}
-
-/** A TCP/UDP/SCTP port: an integer from 1 to 65535. */
-export function checkPort(value: unknown, arg = 'port'): number {
-  return checkInt(value, arg, 1, 65535)
 }
 
 export function checkBool(value: unknown, arg: string): boolean | undefined {

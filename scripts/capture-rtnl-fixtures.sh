@@ -5,6 +5,9 @@
 # failure: the root namespace is never touched. Needs root, iproute2 and strace.
 #
 #   bash scripts/capture-rtnl-fixtures.sh            # rewrites test/fixtures/rtnl/
+#   bash scripts/capture-rtnl-fixtures.sh 'vxlan-*' show-fdb-vxlan
+#                                                    # rewrites only the captures matching a pattern
+#                                                    # (every command still runs: later ones need earlier ones)
 #
 # Each file starts with '#' lines: the command (namespace names replaced by HOST and CT), the
 # ifindexes in HOST after it ran, the iproute2 and kernel versions. Then strace's output: every
@@ -15,6 +18,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=test/fixtures/rtnl
 mkdir -p "$out"
+only=("$@")
+wanted() {
+  [ ${#only[@]} -eq 0 ] && return 0
+  local p
+  for p in "${only[@]}"; do
+    # shellcheck disable=SC2053
+    [[ $1 == $p ]] && return 0
+  done
+  return 1
+}
+written=0
 
 rnd() { head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 HOST="nk-$(rnd)"
@@ -27,7 +41,7 @@ trap cleanup EXIT
 ip netns add "$HOST"
 ip netns add "$CT"
 
-# capture NAME [--fail] -- ip ARGS...   (HOST and CT in ARGS stand for the namespaces)
+# capture NAME [--fail] -- ip|bridge ARGS...   (HOST and CT in ARGS stand for the namespaces)
 capture() {
   local name=$1; shift
   local mayfail=0
@@ -42,6 +56,8 @@ capture() {
     esac
     shown+=("$a")
   done
+  local dest="$out/$name.txt"
+  if wanted "$name"; then written=$((written + 1)); else dest=/dev/null; fi
   local tmp
   tmp=$(mktemp)
   local rc=0
@@ -59,7 +75,7 @@ capture() {
     echo "# made by scripts/capture-rtnl-fixtures.sh (strace -f -e trace=sendmsg,sendto,recvmsg -e write=all -e read=all -s 64 -xx)"
     # strace's pids and the random namespace names change from run to run: normalise them.
     sed -E -e 's/^[0-9]+ +//' -e "s/$HOST/HOST/g" -e "s/$CT/CT/g" "$tmp"
-  } > "$out/$name.txt"
+  } > "$dest"
   rm -f "$tmp"
 }
 
@@ -99,9 +115,39 @@ capture show-route-v6 -- ip -n HOST -6 route show
 capture error-extack-mtu --fail -- ip -n HOST link set dev br0 mtu 100000
 capture error-eexist --fail -- ip -n HOST link add br1 type bridge
 
+# Macvlan and vxlan links, bridge FDB and neighbour entries. The macvlans get a fresh veth as
+# their parent: a bridge port cannot carry macvlans (its rx handler is taken). The vxlan options
+# are given in the order our encoder writes them, so that the bytes can match.
+ip -n "$HOST" link add veth2 type veth peer name eth2 netns "$CT"
+capture macvlan-create-bridge -- ip -n HOST link add link veth2 name mv0 type macvlan mode bridge
+capture macvlan-create-vepa -- ip -n HOST link add link veth2 name mv2 type macvlan mode vepa
+capture macvlan-create-netns-full -- ip -n HOST link add link veth2 name mv1 netns CT address 02:00:00:00:02:01 mtu 1400 up type macvlan mode private
+capture vxlan-create-overlay -- ip -n HOST link add vx0 type vxlan dev br0 ttl 64 id 42 local 10.0.0.1 nolearning dstport 4789
+capture vxlan-create-remote -- ip -n HOST link add vx3 type vxlan id 43 remote 10.0.0.2 dstport 4789
+capture vxlan-create-group -- ip -n HOST link add vx1 type vxlan dev br0 tos 0x10 ageing 120 proxy l2miss l3miss noudpcsum id 100 group 239.1.1.1 learning dstport 4790
+capture vxlan-create-v6 -- ip -n HOST link add vx2 type vxlan id 7 local fd00::1 remote fd00::2 nolearning dstport 4789
+capture fdb-add-vxlan-default -- bridge -n HOST fdb add 00:00:00:00:00:00 dev vx0 dst 10.0.0.2 self permanent
+capture fdb-append-vxlan-default -- bridge -n HOST fdb append 00:00:00:00:00:00 dev vx0 dst 10.0.0.3 self permanent
+capture fdb-replace-vxlan-vni-port -- bridge -n HOST fdb replace 02:00:00:00:03:01 dev vx0 dst 10.0.0.2 vni 42 port 4789 self permanent
+capture fdb-add-vxlan-v6 -- bridge -n HOST fdb add 02:00:00:00:03:03 dev vx2 dst fd00::3 self permanent
+capture fdb-add-master-static -- bridge -n HOST fdb add 02:00:00:00:04:01 dev veth0 master static
+capture neigh-replace-v4 -- ip -n HOST neigh replace 10.0.0.2 lladdr 02:00:00:00:03:01 dev br0 nud permanent
+capture neigh-add-v6-router -- ip -n HOST neigh add fd00::2 lladdr 02:00:00:00:03:02 dev br0 nud permanent router
+capture show-link-macvlan -- ip -n HOST -d link show mv0
+capture show-link-vxlan -- ip -n HOST -d link show vx0
+capture show-link-vxlan-group -- ip -n HOST -d link show vx1
+capture show-link-vxlan-v6 -- ip -n HOST -d link show vx2
+capture show-link-vxlan-remote -- ip -n HOST -d link show vx3
+capture show-fdb-vxlan -- bridge -n HOST fdb show dev vx0
+capture show-fdb-port -- bridge -n HOST fdb show dev veth0
+capture show-neigh -- ip -n HOST neigh show dev br0
+capture fdb-del-vxlan-dst -- bridge -n HOST fdb del 00:00:00:00:00:00 dev vx0 dst 10.0.0.3
+capture fdb-del-master -- bridge -n HOST fdb del 02:00:00:00:04:01 dev veth0 master
+capture neigh-del-v4 -- ip -n HOST neigh del 10.0.0.2 dev br0
+
 # Deletions last.
 capture route-del -- ip -n HOST route del 10.3.0.0/24 via 10.0.0.254 metric 50
 capture addr-del-v4 -- ip -n HOST addr del 10.0.0.1/24 dev br0
 capture link-del -- ip -n HOST link del veth0
 
-echo "wrote $(ls "$out"/*.txt | wc -l) captures to $out"
+echo "wrote $written captures to $out ($(ls "$out"/*.txt | wc -l) in all)"

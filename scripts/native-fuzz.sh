@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A bounded fuzzing run of test/fuzz/rtnl_fuzz.cc (attribute parser, message splitting, acks,
-# link/addr/route decoders) under ASan + UBSan. With clang: libFuzzer, coverage-guided; without:
+# link/addr/route/neigh decoders) under ASan + UBSan. With clang: libFuzzer, coverage-guided; without:
 # the deterministic random-input driver (test/fuzz/standalone_driver.cc). Not part of npm test.
 # Seeds: every netlink message in test/fixtures/rtnl/ (the kernel's replies and iproute2's
 # requests). Exits non-zero on a crash or sanitizer report; libFuzzer leaves the input that

@@ -48,6 +48,20 @@ export async function topology(sb: Sandbox): Promise<Topology> {
   return { host, out, c1, c2, br }
 }
 
+/**
+ * Waits until no IPv6 address in the namespaces is tentative (duplicate address detection runs
+ * for about a second on new links' link-local addresses, and neighbour discovery through them
+ * fails meanwhile: moby#18871).
+ */
+export async function settleIpv6(...namespaces: Namespace[]): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const all = await Promise.all(namespaces.map((ns) => ns.addresses()))
+    if (!all.flat().some((a) => a.family === 6 && a.tentative)) return
+    await new Promise((res) => setTimeout(res, 50))
+  }
+  throw new Error('IPv6 addresses stayed tentative for 5 s')
+}
+
 /** Servers started by a test, stopped by stopAll() in afterEach. */
 const running = new Set<ChildProcess>()
 
@@ -77,20 +91,31 @@ export async function serve(ns: Namespace, proto: 'tcp' | 'udp', port: number, t
   throw new Error(`server on ${proto}/${port} in ${ns.name} did not start`)
 }
 
-/** One request from `ns` to addr:port; the server's answer ("TAG PEERADDR"), or null if nothing answered. */
+/**
+ * One request from `ns` to addr:port; the server's answer ("TAG PEERADDR"), or null if nothing
+ * answered. A datagram (or its answer) can be lost on a loaded machine: UDP tries three times.
+ */
 export async function request(ns: Namespace, proto: 'tcp' | 'udp', addr: string, port: number, opts: { source?: string } = {}): Promise<string | null> {
+  for (let i = 0; i < (proto === 'udp' ? 3 : 1); i++) {
+    const r = await requestOnce(ns, proto, addr, port, opts)
+    if (r !== null) return r
+  }
+  return null
+}
+
+async function requestOnce(ns: Namespace, proto: 'tcp' | 'udp', addr: string, port: number, opts: { source?: string } = {}): Promise<string | null> {
   const v6 = addr.includes(':')
   const host = v6 ? `[${addr}]` : addr
   const bind = opts.source ? `,bind=${opts.source.includes(':') ? `[${opts.source}]` : opts.source}` : ''
   const target = proto === 'tcp'
     ? `TCP${v6 ? '6' : '4'}:${host}:${port},connect-timeout=2${bind}`
     : `UDP${v6 ? '6' : '4'}:${host}:${port}${bind}`
-  const p = ns.spawn('socat', ['-T', '1.5', '-', target], { stdio: ['pipe', 'pipe', 'ignore'] })
+  const p = ns.spawn('socat', ['-T', proto === 'udp' ? '2' : '1.5', '-', target], { stdio: ['pipe', 'pipe', 'ignore'] })
   let out = ''
   p.stdout!.on('data', (d: Buffer) => { out += d.toString() })
   if (proto === 'udp') p.stdin!.write('ping\n')
   else p.stdin!.end()
-  const timer = setTimeout(() => p.kill('SIGKILL'), 4000)
+  const timer = setTimeout(() => p.kill('SIGKILL'), 5000)
   await new Promise<void>((res) => p.on('exit', () => res()))
   clearTimeout(timer)
   const line = out.trim().split('\n')[0]

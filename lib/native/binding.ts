@@ -19,6 +19,16 @@ export interface NativeLink {
   index: number; name: string; kind: string; slaveKind: string; mtu: number; mac: string; flags: number
   operState: number; master: number; link: number; linkNetnsId?: number; alias: string; type: number
   stp?: boolean; vlanFiltering?: boolean; hairpin?: boolean; isolated?: boolean
+  macvlanMode?: number; vxlan?: NativeVxlan
+}
+export interface NativeVxlan {
+  vni: number; local?: string; remote?: string; port: number; link: number; learning: boolean; proxy: boolean
+  l2miss: boolean; l3miss: boolean; udpCsum: boolean; ttl: number; tos: number; ageing: number
+}
+/** An FDB entry (family 'bridge') or a neighbour (4, 6), as RTM_NEWNEIGH carries it. */
+export interface NativeNeigh {
+  family: 4 | 6 | 'bridge' | number; index: number; state: number; flags: number; type: number
+  mac?: string; dst?: string; vlan?: number; port?: number; vni?: number; via?: number; srcVni?: number; master?: number
 }
 export interface NativeAddr {
   index: number; family: 4 | 6; address: string; prefixLength: number; scope: number; flags: number
@@ -31,13 +41,15 @@ export interface NativeRoute {
 /** A kernel refusal of one operation in a pipelined call. */
 export interface NativeOpError { errno: number; syscall: string; strerror: string; extack?: string }
 export interface NativeNotRun { notRun: true }
-export type NativeResult = null | NativeLink | NativeLink[] | NativeAddr[] | NativeRoute[] | NativeOpError | NativeNotRun
+export type NativeResult = null | NativeLink | NativeLink[] | NativeAddr[] | NativeRoute[] | NativeNeigh[] | NativeOpError | NativeNotRun
 
 /** One rtnetlink operation; `ns` is the namespace whose socket carries it. */
 export interface NativeOp {
   ns?: NsHandle
   op: 'link.create' | 'link.set' | 'link.delete' | 'link.get' | 'link.list' | 'addr.add' | 'addr.delete' | 'addr.list'
     | 'route.add' | 'route.replace' | 'route.delete' | 'route.list'
+    | 'fdb.add' | 'fdb.append' | 'fdb.replace' | 'fdb.delete' | 'fdb.list'
+    | 'neigh.add' | 'neigh.replace' | 'neigh.delete' | 'neigh.list'
   [key: string]: unknown
 }
 
@@ -65,7 +77,7 @@ export interface NativeBinding {
   sysctlSet(ns: NsHandle, rel: string, value: string): Promise<void>
   rtnl(ops: NativeOp[]): Promise<NativeResult[]>
   encode(op: NativeOp): Buffer[]
-  decode(kind: 'link' | 'addr' | 'route' | 'ack', msg: Buffer): Record<string, unknown> | null
+  decode(kind: 'link' | 'addr' | 'route' | 'neigh' | 'ack', msg: Buffer): Record<string, unknown> | null
   threads(): { threads: number; jobs: number; discarded: number; homeIno: bigint; callerIno: bigint }
   ctList(ns: NsHandle, filter?: NativeCtFilter): Promise<NativeCtEntry[]>
   ctDelete(ns: NsHandle, filter: NativeCtFilter): Promise<number>
@@ -94,6 +106,11 @@ export interface NativeBinding {
   nftList(ns: NsHandle, q: NftListQuery & { what: 'chains' }): Promise<NftChainInfo[]>
   nftList(ns: NsHandle, q: NftListQuery & { what: 'rules' }): Promise<NftRuleInfo[]>
   nftList(ns: NsHandle, q: NftListQuery & { what: 'sets' }): Promise<NftSetInfo[]>
+  /**
+   * With `keys`: the element of each key (one pipelined request each), or null where there is none
+   * (the kernel answers ENOENT alike for a missing element, set or table: check those first).
+   */
+  nftList(ns: NsHandle, q: NftListQuery & { what: 'elements'; keys: Buffer[] }): Promise<(NftElementInfo | null)[]>
   nftList(ns: NsHandle, q: NftListQuery & { what: 'elements' }): Promise<NftElementInfo[]>
   nftList(ns: NsHandle, q: NftListQuery): Promise<object[]>
   /** The exact bytes nft() sends for `msgs` (batch begin and end included; sequence numbers and port ids 0). */

@@ -99,23 +99,28 @@ export function nfproto(family: 4 | 6): NftExpr[] {
 }
 
 /**
- * `ip saddr|daddr CIDR` / `ip6 saddr|daddr CIDR` (after nfproto): a prefix on a byte boundary is
- * one payload load of the prefix's bytes; any other is a load, a mask and a compare (as nft does).
+ * `ip saddr|daddr CIDR` / `ip6 saddr|daddr CIDR` (after nfproto), as nft encodes it: a prefix on a
+ * byte boundary is one payload load of the prefix's bytes and a compare; any other prefix loads
+ * the whole address, masks it and compares.
  */
 export function addrMatch(family: 4 | 6, which: 'saddr' | 'daddr', address: string, prefixLength: number, op: 'eq' | 'neq' = 'eq'): NftExpr[] {
   const offset = family === 4 ? (which === 'saddr' ? 12 : 16) : (which === 'saddr' ? 8 : 24)
   const full = ipBytes(address)
   if (prefixLength === 0) return []
-  const bytes = Math.ceil(prefixLength / 8)
-  const load: NftExpr = { type: 'payload', base: 'network', offset, len: bytes, dreg: REG_1 }
-  const value = Buffer.from(full.subarray(0, bytes))
-  if (prefixLength % 8 === 0) return [load, { type: 'cmp', sreg: REG_1, op, data: value }]
-  const mask = Buffer.alloc(bytes, 0xff)
-  mask[bytes - 1] = (0xff << (8 - (prefixLength % 8))) & 0xff
-  for (let i = 0; i < bytes; i++) value[i]! &= mask[i]!
+  if (prefixLength % 8 === 0) {
+    const bytes = prefixLength / 8
+    return [
+      { type: 'payload', base: 'network', offset, len: bytes, dreg: REG_1 },
+      { type: 'cmp', sreg: REG_1, op, data: Buffer.from(full.subarray(0, bytes)) },
+    ]
+  }
+  const len = full.length
+  const mask = Buffer.alloc(len)
+  for (let i = 0; i < len; i++) mask[i] = (0xff << (8 - Math.max(0, Math.min(8, prefixLength - i * 8)))) & 0xff
+  const value = Buffer.from(full.map((b, i) => b & mask[i]!))
   return [
-    load,
-    { type: 'bitwise', sreg: REG_1, dreg: REG_1, len: bytes, mask, xor: Buffer.alloc(bytes) },
+    { type: 'payload', base: 'network', offset, len, dreg: REG_1 },
+    { type: 'bitwise', sreg: REG_1, dreg: REG_1, len, mask, xor: Buffer.alloc(len) },
     { type: 'cmp', sreg: REG_1, op, data: value },
   ]
 }

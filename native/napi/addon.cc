@@ -19,6 +19,7 @@
 #include "../ns/thread.h"
 #include "../rtnl/addr.h"
 #include "../rtnl/link.h"
+#include "../rtnl/neigh.h"
 #include "../rtnl/route.h"
 #include "async.h"
 #include "convert.h"
@@ -111,7 +112,7 @@ Napi::Value SysctlSet(const Napi::CallbackInfo& info) {
 
 // --- rtnetlink operations ---------------------------------------------------------------
 
-enum class ResultKind { None, Link, Links, Addrs, Routes };
+enum class ResultKind { None, Link, Links, Addrs, Routes, Neighs };
 
 struct Op {
   std::shared_ptr<NsState> ns;
@@ -127,6 +128,7 @@ struct OpResult {
   std::vector<rtnl::LinkInfo> links;
   std::vector<rtnl::AddrInfo> addrs;
   std::vector<rtnl::RouteInfo> routes;
+  std::vector<rtnl::NeighInfo> neighs;
   bool notRun = false;
 };
 
@@ -198,6 +200,22 @@ Op BuildOp(Napi::Env env, const Napi::Object& o, bool needNs) {
       op.reqs.push_back(Req(rtnl::EncodeDumpRoutes(fam == 4 ? AF_INET : fam == 6 ? AF_INET6 : AF_UNSPEC),
                             "RTM_GETROUTE", true));
       op.result = ResultKind::Routes;
+    } else if (kind == "fdb.add" || kind == "fdb.append" || kind == "fdb.replace" || kind == "neigh.add" ||
+               kind == "neigh.replace") {
+      bool fdb = kind.rfind("fdb.", 0) == 0;
+      rtnl::NeighMode mode = kind.find(".append") != std::string::npos    ? rtnl::NeighMode::Append
+                             : kind.find(".replace") != std::string::npos ? rtnl::NeighMode::Replace
+                                                                          : rtnl::NeighMode::Add;
+      op.reqs.push_back(Req(rtnl::EncodeNewNeigh(ToNeighSpec(o, fdb ? AF_BRIDGE : AF_UNSPEC), mode), "RTM_NEWNEIGH"));
+    } else if (kind == "fdb.delete" || kind == "neigh.delete") {
+      bool fdb = kind == "fdb.delete";
+      op.reqs.push_back(Req(rtnl::EncodeDelNeigh(ToNeighSpec(o, fdb ? AF_BRIDGE : AF_UNSPEC)), "RTM_DELNEIGH"));
+      op.ignoreMissing = OptBool(o, "ignoreMissing").value_or(false);
+    } else if (kind == "fdb.list" || kind == "neigh.list") {
+      uint32_t fam = OptU32(o, "family").value_or(0);
+      uint8_t family = kind == "fdb.list" ? AF_BRIDGE : fam == 4 ? AF_INET : fam == 6 ? AF_INET6 : AF_UNSPEC;
+      op.reqs.push_back(Req(rtnl::EncodeDumpNeighs(family, OptI32(o, "index").value_or(0)), "RTM_GETNEIGH", true));
+      op.result = ResultKind::Neighs;
     } else {
       throw Napi::TypeError::New(env, "unknown operation '" + kind + "'");
     }
@@ -226,6 +244,11 @@ void Decode(const Op& op, const nl::Reply& r, OpResult& out) {
       case ResultKind::Routes: {
         rtnl::RouteInfo ri;
         if (rtnl::DecodeRoute(m.data(), m.size(), ri) && !(ri.flags & RTM_F_CLONED)) out.routes.push_back(std::move(ri));
+        break;
+      }
+      case ResultKind::Neighs: {
+        rtnl::NeighInfo n;
+        if (rtnl::DecodeNeigh(m.data(), m.size(), n)) out.neighs.push_back(std::move(n));
         break;
       }
       default: break;
@@ -264,6 +287,11 @@ Napi::Value ResultToJs(Napi::Env env, const Op& op, const OpResult& r) {
     case ResultKind::Routes: {
       Napi::Array a = Napi::Array::New(env, r.routes.size());
       for (size_t i = 0; i < r.routes.size(); i++) a.Set(static_cast<uint32_t>(i), FromRoute(env, r.routes[i]));
+      return a;
+    }
+    case ResultKind::Neighs: {
+      Napi::Array a = Napi::Array::New(env, r.neighs.size());
+      for (size_t i = 0; i < r.neighs.size(); i++) a.Set(static_cast<uint32_t>(i), FromNeigh(env, r.neighs[i]));
       return a;
     }
     default: return env.Null();
@@ -371,6 +399,11 @@ Napi::Value DecodeJs(const Napi::CallbackInfo& info) {
     rtnl::RouteInfo r;
     if (!rtnl::DecodeRoute(copy.data(), copy.size(), r)) return env.Null();
     return FromRoute(env, r);
+  }
+  if (kind == "neigh") {
+    rtnl::NeighInfo n;
+    if (!rtnl::DecodeNeigh(copy.data(), copy.size(), n)) return env.Null();
+    return FromNeigh(env, n);
   }
   if (kind == "ack") {
     std::vector<nl::MsgView> views;

@@ -53,6 +53,27 @@ rtnl::LinkSpec ToLinkSpec(const Napi::Object& o) {
   s.vlanFiltering = OptBool(o, "vlanFiltering");
   s.hairpin = OptBool(o, "hairpin");
   s.isolated = OptBool(o, "isolated");
+  s.link = OptI32(o, "link").value_or(0);
+  s.macvlanMode = OptU32(o, "macvlanMode");
+  Napi::Value xv = o.Get("vxlan");
+  if (xv.IsObject()) {
+    Napi::Object x = xv.As<Napi::Object>();
+    rtnl::VxlanSpec v;
+    v.vni = OptU32(x, "vni").value_or(0);
+    if (auto a = OptString(x, "local")) v.local = rtnl::ParseIp(*a);
+    if (auto a = OptString(x, "remote")) v.remote = rtnl::ParseIp(*a);
+    v.port = static_cast<uint16_t>(OptU32(x, "port").value_or(4789));
+    v.link = OptU32(x, "link");
+    v.learning = OptBool(x, "learning").value_or(false);
+    if (auto t = OptU32(x, "ttl")) v.ttl = static_cast<uint8_t>(*t);
+    if (auto t = OptU32(x, "tos")) v.tos = static_cast<uint8_t>(*t);
+    v.ageing = OptU32(x, "ageing");
+    v.proxy = OptBool(x, "proxy");
+    v.l2miss = OptBool(x, "l2miss");
+    v.l3miss = OptBool(x, "l3miss");
+    v.udpCsum = OptBool(x, "udpCsum");
+    s.vxlan = v;
+  }
   Napi::Value pv = o.Get("peer");
   if (pv.IsObject()) {
     Napi::Object p = pv.As<Napi::Object>();
@@ -91,6 +112,25 @@ rtnl::RouteSpec ToRouteSpec(const Napi::Object& o) {
   return s;
 }
 
+rtnl::NeighSpec ToNeighSpec(const Napi::Object& o, uint8_t family) {
+  rtnl::NeighSpec s;
+  s.family = family;
+  s.index = OptI32(o, "index").value_or(0);
+  s.state = static_cast<uint16_t>(OptU32(o, "state").value_or(0));
+  s.flags = static_cast<uint8_t>(OptU32(o, "flags").value_or(0));
+  s.lladdr = OptMac(o, "mac");
+  if (auto d = OptString(o, "dst")) s.dst = rtnl::ParseIp(*d);
+  if (family != AF_BRIDGE) {
+    if (s.dst) s.family = s.dst->family;
+    else s.family = OptU32(o, "family").value_or(4) == 6 ? AF_INET6 : AF_INET;
+  }
+  if (auto v = OptU32(o, "vlan")) s.vlan = static_cast<uint16_t>(*v);
+  if (auto v = OptU32(o, "port")) s.port = static_cast<uint16_t>(*v);
+  s.vni = OptU32(o, "vni");
+  s.via = OptU32(o, "via");
+  return s;
+}
+
 Napi::Object FromLink(Napi::Env env, const rtnl::LinkInfo& l) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("index", l.index);
@@ -110,6 +150,25 @@ Napi::Object FromLink(Napi::Env env, const rtnl::LinkInfo& l) {
   if (l.vlanFiltering) o.Set("vlanFiltering", *l.vlanFiltering);
   if (l.hairpin) o.Set("hairpin", *l.hairpin);
   if (l.isolated) o.Set("isolated", *l.isolated);
+  if (l.macvlanMode) o.Set("macvlanMode", *l.macvlanMode);
+  if (l.vxlan) {
+    const auto& v = *l.vxlan;
+    Napi::Object x = Napi::Object::New(env);
+    x.Set("vni", v.vni);
+    if (!v.local.empty()) x.Set("local", v.local);
+    if (!v.remote.empty()) x.Set("remote", v.remote);
+    x.Set("port", v.port);
+    x.Set("link", v.link);
+    x.Set("learning", v.learning);
+    x.Set("proxy", v.proxy);
+    x.Set("l2miss", v.l2miss);
+    x.Set("l3miss", v.l3miss);
+    x.Set("udpCsum", v.udpCsum);
+    x.Set("ttl", v.ttl);
+    x.Set("tos", v.tos);
+    x.Set("ageing", v.ageing);
+    o.Set("vxlan", x);
+  }
   return o;
 }
 
@@ -141,6 +200,27 @@ Napi::Object FromRoute(Napi::Env env, const rtnl::RouteInfo& r) {
   o.Set("scope", r.scope);
   o.Set("type", r.type);
   o.Set("flags", r.flags);
+  return o;
+}
+
+Napi::Object FromNeigh(Napi::Env env, const rtnl::NeighInfo& n) {
+  Napi::Object o = Napi::Object::New(env);
+  if (n.family == AF_BRIDGE) o.Set("family", "bridge");
+  else if (n.family == AF_INET6) o.Set("family", 6);
+  else if (n.family == AF_INET) o.Set("family", 4);
+  else o.Set("family", n.family);
+  o.Set("index", n.index);
+  o.Set("state", n.state);
+  o.Set("flags", n.flags);
+  o.Set("type", n.type);
+  if (!n.lladdr.empty()) o.Set("mac", n.lladdr);
+  if (!n.dst.empty()) o.Set("dst", n.dst);
+  if (n.vlan) o.Set("vlan", *n.vlan);
+  if (n.port) o.Set("port", *n.port);
+  if (n.vni) o.Set("vni", *n.vni);
+  if (n.via) o.Set("via", *n.via);
+  if (n.srcVni) o.Set("srcVni", *n.srcVni);
+  if (n.master) o.Set("master", *n.master);
   return o;
 }
 

@@ -8,6 +8,7 @@
 
 #include "../rtnl/addr.h"
 #include "../rtnl/link.h"
+#include "../rtnl/neigh.h"
 #include "../rtnl/route.h"
 
 namespace nk::napi {
@@ -20,9 +21,12 @@ std::optional<bool> OptBool(const Napi::Object& o, const char* key);
 rtnl::LinkSpec ToLinkSpec(const Napi::Object& o);
 rtnl::AddrSpec ToAddrSpec(const Napi::Object& o);
 rtnl::RouteSpec ToRouteSpec(const Napi::Object& o);
+// family: AF_BRIDGE for FDB operations; otherwise taken from `dst` (or `family`: 4 or 6).
+rtnl::NeighSpec ToNeighSpec(const Napi::Object& o, uint8_t family);
 
 Napi::Object FromLink(Napi::Env env, const rtnl::LinkInfo& l);
 Napi::Object FromAddr(Napi::Env env, const rtnl::AddrInfo& a);
 Napi::Object FromRoute(Napi::Env env, const rtnl::RouteInfo& r);
+Napi::Object FromNeigh(Napi::Env env, const rtnl::NeighInfo& n);
 
 }  // namespace nk::napi

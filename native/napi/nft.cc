@@ -132,12 +132,43 @@ Napi::Value NftBatch(const Napi::CallbackInfo& info) {
   });
 }
 
+// nftList(ns, { what: 'elements', family, table, set, keys }): the element of each key, or null
+// where the set has none; the requests are pipelined in one trip.
+Napi::Value GetElements(Napi::Env env, std::shared_ptr<NsState> st, std::shared_ptr<nft::ListQuery> q) {
+  return Runner(env).Run(env, [st, q]() -> ToJs {
+    std::vector<nl::Request> reqs(q->gets.size());
+    for (size_t i = 0; i < reqs.size(); i++) {
+      reqs[i].msg = q->gets[i];
+      reqs[i].wantReply = true;
+      reqs[i].op = nft::MsgName(q->msg);
+    }
+    std::vector<nl::Reply> replies;
+    if (!reqs.empty()) {
+      std::lock_guard<std::mutex> lk(st->mu);
+      replies = st->Nft().Transact(reqs);
+    }
+    auto out = std::make_shared<nft::Value>(nft::Value::Array());
+    for (size_t i = 0; i < replies.size(); i++) {
+      if (replies[i].err == ENOENT) {
+        out->Push(nft::Value::Null());
+        continue;
+      }
+      if (replies[i].err) throw SysError(replies[i].err, reqs[i].op, q->table + " " + q->set, replies[i].extack);
+      nft::Value found = nft::DecodeList(*q, replies[i].messages);
+      out->Push(found.items.empty() ? nft::Value::Null() : found.items[0]);
+    }
+    return [out](Napi::Env env) -> Napi::Value { return FromValue(env, *out); };
+  });
+}
+
 Napi::Value NftList(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto st = NsHandle::From(info[0]);
   if (info.Length() < 2 || !info[1].IsObject())
     throw InputErrorToJs(env, nft::InputError("query must be an object: { what, family?, table?, chain?, set? }"));
   auto q = std::make_shared<nft::ListQuery>(Checked(env, [&] { return nft::EncodeList(ToValue(info[1], 0)); }));
+  if (!q->gets.empty() || (q->what == nft::ListQuery::What::Elements && info[1].As<Napi::Object>().Has("keys")))
+    return GetElements(env, st, q);
   return Runner(env).Run(env, [st, q]() -> ToJs {
     std::vector<nl::Request> reqs(1);
     reqs[0].msg = q->request;

@@ -106,6 +106,16 @@ ListQuery EncodeList(const Value& v) {
   q.table = r.Str("table", NFT_TABLE_MAXNAMELEN - 1).value_or("");
   q.chain = r.Str("chain", NFT_CHAIN_MAXNAMELEN - 1).value_or("");
   q.set = r.Str("set", NFT_SET_MAXNAMELEN - 1).value_or("");
+  std::vector<std::vector<uint8_t>> keys;
+  if (const std::vector<Value>* arr = r.Arr("keys")) {
+    if (q.what != ListQuery::What::Elements) throw InputError("query.keys: only for listing elements");
+    for (size_t i = 0; i < arr->size(); i++) {
+      const Value& k = (*arr)[i];
+      if (k.kind != Value::Kind::Bytes || k.bytes.empty() || k.bytes.size() > NFT_DATA_VALUE_MAXLEN)
+        throw InputError("query.keys[" + std::to_string(i) + "]: must be a Buffer of 1 to 64 bytes");
+      keys.push_back(k.bytes);
+    }
+  }
   r.Strict();
   switch (q.what) {
     case ListQuery::What::Tables: {
@@ -140,6 +150,17 @@ ListQuery EncodeList(const Value& v) {
       b.PutStr(NFTA_SET_ELEM_LIST_TABLE, q.table);
       b.PutStr(NFTA_SET_ELEM_LIST_SET, q.set);
       q.request = std::move(b).Finish();
+      for (const auto& key : keys) {  // `nft get element FAMILY TABLE SET { KEY }`
+        nl::MsgBuilder g = Request(q.msg, 0, q.family);
+        g.PutStr(NFTA_SET_ELEM_LIST_TABLE, q.table);
+        g.PutStr(NFTA_SET_ELEM_LIST_SET, q.set);
+        size_t list = g.NestStart(NFTA_SET_ELEM_LIST_ELEMENTS, true);
+        size_t el = g.NestStart(NFTA_LIST_ELEM, true);
+        PutValue(g, NFTA_SET_ELEM_KEY, key);
+        g.NestEnd(el);
+        g.NestEnd(list);
+        q.gets.push_back(std::move(g).Finish());
+      }
       break;
     }
   }

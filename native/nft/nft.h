@@ -41,13 +41,16 @@ std::vector<uint8_t> Fence();
 // "attribute NFTA_RULE_CHAIN".
 Value Outcome(const Batch& b, const std::vector<nl::Reply>& replies);
 
-// A listing request: nftList(ns, { what, family?, table?, chain?, set? }).
+// A listing request: nftList(ns, { what, family?, table?, chain?, set?, keys? }).
 struct ListQuery {
   enum class What { Tables, Chains, Rules, Sets, Elements } what = What::Tables;
   uint8_t family = 0;  // NFPROTO_UNSPEC: every family
   std::string table, chain, set;
   uint16_t msg = 0;    // NFT_MSG_GET*
   std::vector<uint8_t> request;  // the dump request (filtered by the kernel where it can)
+  // Elements by key (`keys` in the query): one GETSETELEM request per key instead of a dump,
+  // each answered by the element or ENOENT, so a lookup costs the same however big the set is.
+  std::vector<std::vector<uint8_t>> gets;
 };
 ListQuery EncodeList(const Value& q);  // throws InputError
 // The dump's messages decoded (and filtered by the query): an array of objects.

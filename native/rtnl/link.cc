@@ -5,6 +5,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
+#include <sys/socket.h>
 
 #include "../nl/attr.h"
 
@@ -36,11 +37,37 @@ ifinfomsg Header(int32_t index, std::optional<bool> up) {
   return ifi;
 }
 
+void PutAddr(MsgBuilder& b, uint16_t v4type, uint16_t v6type, const IpAddr& a) {
+  b.Put(a.family == AF_INET6 ? v6type : v4type, a.bytes, a.size());
+}
+
+// IFLA_INFO_DATA of a vxlan: the options iproute2 adds while parsing its arguments first, then
+// ID, LOCAL, GROUP, LEARNING and PORT, which it adds after (so `ip link add ... type vxlan` with
+// its options in this order sends the same bytes).
+void PutVxlan(MsgBuilder& b, const VxlanSpec& v) {
+  size_t data = b.NestStart(IFLA_INFO_DATA);
+  if (v.link) b.PutU32(IFLA_VXLAN_LINK, *v.link);
+  if (v.ttl) b.PutU8(IFLA_VXLAN_TTL, *v.ttl);
+  if (v.tos) b.PutU8(IFLA_VXLAN_TOS, *v.tos);
+  if (v.ageing) b.PutU32(IFLA_VXLAN_AGEING, *v.ageing);
+  if (v.proxy) b.PutU8(IFLA_VXLAN_PROXY, *v.proxy ? 1 : 0);
+  if (v.l2miss) b.PutU8(IFLA_VXLAN_L2MISS, *v.l2miss ? 1 : 0);
+  if (v.l3miss) b.PutU8(IFLA_VXLAN_L3MISS, *v.l3miss ? 1 : 0);
+  if (v.udpCsum) b.PutU8(IFLA_VXLAN_UDP_CSUM, *v.udpCsum ? 1 : 0);
+  b.PutU32(IFLA_VXLAN_ID, v.vni);
+  if (v.local) PutAddr(b, IFLA_VXLAN_LOCAL, IFLA_VXLAN_LOCAL6, *v.local);
+  if (v.remote) PutAddr(b, IFLA_VXLAN_GROUP, IFLA_VXLAN_GROUP6, *v.remote);
+  b.PutU8(IFLA_VXLAN_LEARNING, v.learning ? 1 : 0);
+  b.PutBe16(IFLA_VXLAN_PORT, v.port);
+  b.NestEnd(data);
+}
+
 }  // namespace
 
 std::vector<uint8_t> EncodeNewLink(const LinkSpec& s, bool create) {
   MsgBuilder b(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK | (create ? NLM_F_CREATE | NLM_F_EXCL : 0));
   b.PutHeader(Header(s.index, s.up));
+  if (s.link) b.PutU32(IFLA_LINK, static_cast<uint32_t>(s.link));  // first, as iproute2 (`link DEV`)
   PutCommon(b, s);
   if (create && !s.kind.empty()) {
     size_t li = b.NestStart(IFLA_LINKINFO);
@@ -60,6 +87,12 @@ std::vector<uint8_t> EncodeNewLink(const LinkSpec& s, bool create) {
       if (s.stp) b.PutU32(IFLA_BR_STP_STATE, *s.stp ? 1 : 0);
       if (s.vlanFiltering) b.PutU8(IFLA_BR_VLAN_FILTERING, *s.vlanFiltering ? 1 : 0);
       b.NestEnd(data);
+    } else if (s.kind == "macvlan" && s.macvlanMode) {
+      size_t data = b.NestStart(IFLA_INFO_DATA);
+      b.PutU32(IFLA_MACVLAN_MODE, *s.macvlanMode);
+      b.NestEnd(data);
+    } else if (s.kind == "vxlan" && s.vxlan) {
+      PutVxlan(b, *s.vxlan);
     }
     b.NestEnd(li);
   } else if (!create && s.kind == "bridge" && (s.stp || s.vlanFiltering)) {
@@ -135,6 +168,44 @@ bool DecodeLinkInfo(const Attr& li, LinkInfo& out) {
       }
     }
     if (!d.ok()) return false;
+  }
+  if (data && out.kind == "macvlan") {
+    AttrIter d(*data);
+    while (d.Next(a)) {
+      if (a.type == IFLA_MACVLAN_MODE) {
+        if (auto v = a.U32()) out.macvlanMode = *v;
+      }
+    }
+    if (!d.ok()) return false;
+  }
+  if (data && out.kind == "vxlan") {
+    VxlanInfo v;
+    AttrIter d(*data);
+    while (d.Next(a)) {
+      switch (a.type) {
+        case IFLA_VXLAN_ID: if (auto x = a.U32()) v.vni = *x; break;
+        case IFLA_VXLAN_LOCAL: v.local = FormatIp(AF_INET, a.data, a.len); break;
+        case IFLA_VXLAN_LOCAL6: v.local = FormatIp(AF_INET6, a.data, a.len); break;
+        case IFLA_VXLAN_GROUP: v.remote = FormatIp(AF_INET, a.data, a.len); break;
+        case IFLA_VXLAN_GROUP6: v.remote = FormatIp(AF_INET6, a.data, a.len); break;
+        case IFLA_VXLAN_PORT: if (auto x = a.Be16()) v.port = *x; break;
+        case IFLA_VXLAN_LINK: if (auto x = a.U32()) v.link = *x; break;
+        case IFLA_VXLAN_LEARNING: if (auto x = a.U8()) v.learning = *x != 0; break;
+        case IFLA_VXLAN_PROXY: if (auto x = a.U8()) v.proxy = *x != 0; break;
+        case IFLA_VXLAN_L2MISS: if (auto x = a.U8()) v.l2miss = *x != 0; break;
+        case IFLA_VXLAN_L3MISS: if (auto x = a.U8()) v.l3miss = *x != 0; break;
+        case IFLA_VXLAN_UDP_CSUM: if (auto x = a.U8()) v.udpCsum = *x != 0; break;
+        case IFLA_VXLAN_TTL: if (auto x = a.U8()) v.ttl = *x; break;
+        case IFLA_VXLAN_TOS: if (auto x = a.U8()) v.tos = *x; break;
+        case IFLA_VXLAN_AGEING: if (auto x = a.U32()) v.ageing = *x; break;
+        default: break;
+      }
+    }
+    if (!d.ok()) return false;
+    // The kernel reports 0.0.0.0 / :: for an unset address: that is "none".
+    if (v.local == "0.0.0.0" || v.local == "::") v.local.clear();
+    if (v.remote == "0.0.0.0" || v.remote == "::") v.remote.clear();
+    out.vxlan = v;
   }
   if (slaveData && out.slaveKind == "bridge") {
     AttrIter d(*slaveData);

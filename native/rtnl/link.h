@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../nl/socket.h"
+#include "ip.h"
 
 namespace nk::rtnl {
 
@@ -17,6 +18,20 @@ struct VethPeerSpec {
   std::optional<std::vector<uint8_t>> mac;
   // No `up` here: the kernel opens a new veth end before its peer is linked, so IFF_UP on
   // the peer fails with ENOTCONN. Bring the peer up with a second message.
+};
+
+// IFLA_INFO_DATA of a new vxlan link (IFLA_VXLAN_*). Only what is set is sent, except the
+// ID, the destination port and learning, which a create always carries.
+struct VxlanSpec {
+  uint32_t vni = 0;                      // IFLA_VXLAN_ID (24 bits)
+  std::optional<IpAddr> local;           // IFLA_VXLAN_LOCAL / LOCAL6
+  std::optional<IpAddr> remote;          // IFLA_VXLAN_GROUP / GROUP6: a unicast peer or a multicast group
+  uint16_t port = 4789;                  // IFLA_VXLAN_PORT (sent big-endian); the kernel's own default is 8472
+  std::optional<uint32_t> link;          // IFLA_VXLAN_LINK: the underlay device
+  bool learning = false;                 // IFLA_VXLAN_LEARNING
+  std::optional<uint8_t> ttl, tos;       // IFLA_VXLAN_TTL, IFLA_VXLAN_TOS (1: inherit)
+  std::optional<uint32_t> ageing;        // IFLA_VXLAN_AGEING, seconds
+  std::optional<bool> proxy, l2miss, l3miss, udpCsum;
 };
 
 // One change to a link, or the description of a new one (kind set, create = true).
@@ -35,6 +50,19 @@ struct LinkSpec {
   std::optional<bool> vlanFiltering;    // kind "bridge": IFLA_BR_VLAN_FILTERING
   std::optional<bool> hairpin;          // bridge port: IFLA_BRPORT_MODE
   std::optional<bool> isolated;         // bridge port: IFLA_BRPORT_ISOLATED
+  int32_t link = 0;                     // IFLA_LINK: the lower device (macvlan), in the sender's namespace
+  std::optional<uint32_t> macvlanMode;  // kind "macvlan": IFLA_MACVLAN_MODE (MACVLAN_MODE_*)
+  std::optional<VxlanSpec> vxlan;       // kind "vxlan"
+};
+
+struct VxlanInfo {
+  uint32_t vni = 0;
+  std::string local, remote;  // "" when unset; remote may be a multicast group
+  uint16_t port = 0;
+  uint32_t link = 0;
+  bool learning = true, proxy = false, l2miss = false, l3miss = false, udpCsum = false;
+  uint8_t ttl = 0, tos = 0;
+  uint32_t ageing = 0;
 };
 
 struct LinkInfo {
@@ -53,6 +81,8 @@ struct LinkInfo {
   uint16_t type = 0;       // ifi_type (ARPHRD_*)
   std::optional<bool> stp, vlanFiltering;   // bridge
   std::optional<bool> hairpin, isolated;    // bridge port
+  std::optional<uint32_t> macvlanMode;      // macvlan: MACVLAN_MODE_*
+  std::optional<VxlanInfo> vxlan;           // vxlan
 };
 
 // create: NLM_F_CREATE|NLM_F_EXCL with IFLA_LINKINFO; otherwise a change of an existing link.

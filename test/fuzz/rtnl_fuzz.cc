@@ -1,4 +1,4 @@
-// Fuzz target for the netlink attribute parser, message splitting, acks and the link/addr/route
+// Fuzz target for the netlink attribute parser, message splitting, acks and the link/addr/route/neigh
 // decoders: LLVMFuzzerTestOneInput, for libFuzzer (clang) or test/fuzz/standalone_driver.cc.
 // Run it with scripts/native-fuzz.sh (npm run native:fuzz); the seeds are the kernel's replies
 // in test/fixtures/rtnl/.
@@ -17,6 +17,7 @@
 #include "nl/socket.h"
 #include "rtnl/addr.h"
 #include "rtnl/link.h"
+#include "rtnl/neigh.h"
 #include "rtnl/route.h"
 
 namespace {
@@ -49,7 +50,9 @@ void Decode(const uint8_t* p, size_t len, bool splitOk) {
   nk::rtnl::LinkInfo l;
   nk::rtnl::AddrInfo a;
   nk::rtnl::RouteInfo r;
-  bool any = nk::rtnl::DecodeLink(p, len, l) | nk::rtnl::DecodeAddr(p, len, a) | nk::rtnl::DecodeRoute(p, len, r);
+  nk::rtnl::NeighInfo n;
+  bool any = nk::rtnl::DecodeLink(p, len, l) | nk::rtnl::DecodeAddr(p, len, a) | nk::rtnl::DecodeRoute(p, len, r) |
+             nk::rtnl::DecodeNeigh(p, len, n);
   if (any) Require(splitOk);
 }
 
@@ -68,7 +71,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   bool split = nk::nl::SplitMessages(p, size, views);
   for (const auto& v : views) {
     Require(v.payload + v.payloadLen <= p + size);
-    for (size_t fam : {size_t{0}, sizeof(ifinfomsg), sizeof(ifaddrmsg), sizeof(rtmsg)}) {
+    for (size_t fam : {size_t{0}, sizeof(ifinfomsg), sizeof(ifaddrmsg), sizeof(rtmsg), sizeof(ndmsg)}) {
       const uint8_t* attrs = nullptr;
       size_t alen = 0;
       if (nk::nl::MessageAttrs(v, fam, &attrs, &alen)) {
@@ -86,7 +89,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Decode(p, size, split && views.size() == 1);
   // The decoders check the message type first: also try the input as each of their types.
   if (size >= sizeof(nlmsghdr)) {
-    for (uint16_t type : {uint16_t{RTM_NEWLINK}, uint16_t{RTM_NEWADDR}, uint16_t{RTM_NEWROUTE}}) {
+    for (uint16_t type : {uint16_t{RTM_NEWLINK}, uint16_t{RTM_NEWADDR}, uint16_t{RTM_NEWROUTE}, uint16_t{RTM_NEWNEIGH}}) {
       std::vector<uint8_t> typed = buf;
       std::memcpy(typed.data() + offsetof(nlmsghdr, nlmsg_type), &type, sizeof(type));
       std::vector<nk::nl::MsgView> tv;

@@ -5,7 +5,7 @@ import { strict as assert } from 'node:assert'
 import { Bridge, NatRule, NetnsKitError, Namespace } from '../../lib'
 import { Sandbox, isRoot, sh } from '../helpers'
 import {
-  C1, C2, GW, HOST_WAN, OUT_IP, attach, nftApply, nftRuleset, nftText, request, serve, stopAll, topology, type Topology,
+  C1, C2, GW, HOST_WAN, OUT_IP, attach, nftApply, nftRuleset, nftText, request, serve, settleIpv6, stopAll, topology, type Topology,
 } from '../nat-helpers'
 
 const d = isRoot() ? describe : describe.skip
@@ -45,6 +45,7 @@ d('NatRule', function () {
       await (await t.out.link('eth0')).addAddress('fd00:200::2/64', { nodad: true })
       await (await t.c1.link('eth0')).addAddress('fd00:18::10/64', { nodad: true })
       await t.c1.routes.add({ to: 'default', via: 'fd00:18::1' })
+      await settleIpv6(t.host, t.out, t.c1)
       await serve(t.out, 'tcp', 7006, 'out6')
       const m = await NatRule.masquerade({ namespace: t.host, source: 'fd00:18::/64', outInterface: 'wan' })
       assert.equal(m.family, 6)
@@ -73,12 +74,48 @@ d('NatRule', function () {
       // (c) hairpin: another container, and the container itself, through the host's address.
       assert.match((await request(t.c2, 'tcp', HOST_WAN, 8080)) ?? '', /^c1 /)
       assert.match((await request(t.c1, 'tcp', HOST_WAN, 8080)) ?? '', /^c1 /)
+      // With br_netfilter on (the default where it is loaded), the answer to a container reaching its
+      // own port is bridged back out the port it came in on: hairpin mode on that port, as Docker does.
+      if ((await t.host.sysctl.get('net.bridge.bridge-nf-call-iptables').catch(() => undefined)) !== undefined) {
+        await t.host.sysctl.set('net.bridge.bridge-nf-call-iptables', 1)
+        assert.equal(await request(t.c1, 'tcp', HOST_WAN, 8080), null, 'br_netfilter without hairpin mode')
+        await t.br.setPort(await t.host.link('veth-c1'), { hairpin: true })
+        assert.match((await request(t.c1, 'tcp', HOST_WAN, 8080)) ?? '', /^c1 /, 'br_netfilter with hairpin mode')
+        assert.match((await request(t.c2, 'tcp', HOST_WAN, 8080)) ?? '', /^c1 /)
+        await t.host.sysctl.set('net.bridge.bridge-nf-call-iptables', 0)
+      }
       // Unpublished ports are not reachable.
       await serve(t.c1, 'tcp', 81, 'c1-81')
       assert.equal(await request(t.out, 'tcp', HOST_WAN, 8081), null)
       assert.equal(await request(t.out, 'tcp', HOST_WAN, 81), null)
       await p.delete()
       assert.equal(await request(t.out, 'tcp', HOST_WAN, 8080), null, 'unpublished')
+    })
+
+    it('publishes IPv6 ports on every host address or on one, and reads them back', async () => {
+      await t.br.addAddress('fd00:18::1/64', { nodad: true })
+      await (await t.host.link('wan')).addAddress('fd00:200::1/64', { nodad: true })
+      await (await t.host.link('wan')).addAddress('fd00:200::3/64', { nodad: true })
+      await (await t.out.link('eth0')).addAddress('fd00:200::2/64', { nodad: true })
+      await (await t.c1.link('eth0')).addAddress('fd00:18::10/64', { nodad: true })
+      await t.c1.routes.add({ to: 'default', via: 'fd00:18::1' })
+      await settleIpv6(t.host, t.out, t.c1)
+      await serve(t.c1, 'tcp', 80, 'c1')
+      const p = await NatRule.publish({ namespace: t.host, protocol: 'tcp', hostPort: 8080, containerIp: 'fd00:18::10', containerPort: 80 })
+      const q = await NatRule.publish({ namespace: t.host, protocol: 'tcp', hostIp: 'fd00:200::3', hostPort: 8081, containerIp: 'fd00:18::10', containerPort: 80 })
+      assert.equal(p.family, 6)
+      assert.equal(await t.host.sysctl.get('net.ipv6.conf.all.forwarding'), '1')
+      assert.equal(await request(t.out, 'tcp', 'fd00:200::1', 8080), 'c1 [fd00:200::2]', 'the container sees the real client')
+      assert.equal(await request(t.out, 'tcp', 'fd00:200::3', 8081), 'c1 [fd00:200::2]')
+      assert.equal(await request(t.out, 'tcp', 'fd00:200::1', 8081), null, 'only on the address asked for')
+      assert.match((await request(t.c1, 'tcp', 'fd00:200::1', 8080)) ?? '', /^c1 \[fd00:18::1\]$/, 'hairpin masquerades to the gateway')
+      await assert.rejects(NatRule.publish({ namespace: t.host, protocol: 'tcp', hostIp: '::1', hostPort: 8082, containerIp: 'fd00:18::10', containerPort: 80 }),
+        { code: 'ERR_INVALID_ARG_VALUE' })
+      const listed = (await NatRule.list({ namespace: t.host })).map((r) => `${r.hostIp ?? '*'} ${r.hostPort} ${r.containerIp} ${r.containerPort}`).sort()
+      assert.deepEqual(listed, ['* 8080 fd00:18::10 80', 'fd00:200::3 8081 fd00:18::10 80'])
+      await p.delete(); await q.delete()
+      assert.equal(await request(t.out, 'tcp', 'fd00:200::1', 8080), null)
+      assert.equal(await nftText(t.host), '')
     })
 
     it('publishes on 127.0.0.1 only with localhost: true, and never to other machines (CVE-2020-8558)', async () => {
@@ -319,6 +356,11 @@ d('NatRule', function () {
       const p = await NatRule.publish({ namespace: t.host, protocol: 'tcp', hostPort: 8080, containerIp: C1, containerPort: 80 })
       const q = await NatRule.publish({ namespace: t.host, protocol: 'udp', hostIp: HOST_WAN, hostPort: 53, containerIp: C2, containerPort: 5353 })
       const m = await NatRule.masquerade({ namespace: t.host, source: '172.18.0.0/16', notOutInterface: 'br0' })
+      const m2 = await NatRule.masquerade({ namespace: t.host, source: '10.1.3.7/23' })
+      assert.equal(m2.source, '10.1.2.0/23')
+      assert.match(await nftText(t.host, 'list', 'chain', 'inet', 'netns-kit', 'postrouting'), /ip saddr 10\.1\.2\.0\/23 masquerade/)
+      assert.equal((await NatRule.list({ namespace: t.host })).find((r) => r.id === m2.id)!.source, '10.1.2.0/23', 'a prefix off a byte boundary reads back')
+      await m2.delete()
       const rs = await nftRuleset(t.host)
       const elems = (name: string) => (rs.find((o) => o.map?.name === name)?.map.elem ?? []) as unknown[]
       assert.equal(JSON.stringify(elems('pub4any')).includes('8080'), true)

@@ -140,6 +140,28 @@ describe('nftables (native binding)', function () {
   const sb = new Sandbox()
   afterEach(() => sb.cleanup())
 
+  it('looks elements up by key (one request each) and answers null for keys the set does not hold', async () => {
+    const ns = await sb.ns()
+    const t = { family: 'inet' as const, table: 'lookup' }
+    const elements = [100, 200, 300].map((p) => ({ key: protoPort(6, p), data: addrPort('10.0.0.2', p + 1), userdata: comment(`owner ${p}`) }))
+    await nftApply(ns, [
+      { op: 'newtable', family: 'inet', name: 'lookup' },
+      { op: 'newset', ...t, name: 'm', keyType: TYPE_PROTO_SERVICE, keyLen: 8, dataType: TYPE_ADDR_SERVICE, dataLen: 8, flags: NFT_SET_MAP },
+      { op: 'newsetelem', ...t, set: 'm', elements },
+    ])
+    const found = await native().nftList(handleOf(ns), { what: 'elements', ...t, set: 'm', keys: [protoPort(6, 200), protoPort(6, 250), protoPort(17, 100), protoPort(6, 100)] })
+    assert.equal(found.length, 4)
+    assert.deepEqual(found[0], elements[1])
+    assert.equal(found[1], null)
+    assert.equal(found[2], null, 'another protocol, same port')
+    assert.deepEqual(found[3], elements[0])
+    assert.deepEqual(await native().nftList(handleOf(ns), { what: 'elements', ...t, set: 'm', keys: [] }), [])
+    // The witness: nft finds the same element.
+    assert.match(await nft(ns, 'get', 'element', 'inet', 'lookup', 'm', '{ tcp . 200 }'), /tcp \. 200 comment "owner 200" : 10\.0\.0\.2 \. 201/)
+    // The kernel answers ENOENT for a missing set as for a missing element: both read as null.
+    assert.deepEqual(await native().nftList(handleOf(ns), { what: 'elements', ...t, set: 'nope', keys: [protoPort(6, 1)] }), [null])
+  })
+
   it('applies tables, chains, sets, rules and elements in one batch and reads them back as written', async () => {
     const ns = await sb.ns()
     // Someone else's table in the same namespace and hooks (made with nft -f): it must stay exactly as it is.

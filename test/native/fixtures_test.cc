@@ -14,6 +14,7 @@
 #include "nl/socket.h"
 #include "rtnl/addr.h"
 #include "rtnl/link.h"
+#include "rtnl/neigh.h"
 #include "rtnl/route.h"
 
 namespace {
@@ -56,7 +57,9 @@ bool DecodeOne(const uint8_t* p, size_t len) {
     nk::rtnl::LinkInfo l;
     nk::rtnl::AddrInfo a;
     nk::rtnl::RouteInfo r;
-    return nk::rtnl::DecodeLink(p, len, l) || nk::rtnl::DecodeAddr(p, len, a) || nk::rtnl::DecodeRoute(p, len, r);
+    nk::rtnl::NeighInfo n;
+    return nk::rtnl::DecodeLink(p, len, l) || nk::rtnl::DecodeAddr(p, len, a) || nk::rtnl::DecodeRoute(p, len, r) ||
+           nk::rtnl::DecodeNeigh(p, len, n);
   }
   nlmsghdr h;
   std::memcpy(&h, p, sizeof(h));
@@ -64,6 +67,7 @@ bool DecodeOne(const uint8_t* p, size_t len) {
     case RTM_NEWLINK: { nk::rtnl::LinkInfo l; return nk::rtnl::DecodeLink(p, len, l); }
     case RTM_NEWADDR: { nk::rtnl::AddrInfo a; return nk::rtnl::DecodeAddr(p, len, a); }
     case RTM_NEWROUTE: { nk::rtnl::RouteInfo r; return nk::rtnl::DecodeRoute(p, len, r); }
+    case RTM_NEWNEIGH: { nk::rtnl::NeighInfo n; return nk::rtnl::DecodeNeigh(p, len, n); }
     default: return false;
   }
 }
@@ -88,7 +92,9 @@ TEST(fixtures_every_kernel_message_decodes_and_every_truncation_is_refused) {
           acks++;
           continue;
         }
-        if (v.hdr->nlmsg_type != RTM_NEWLINK && v.hdr->nlmsg_type != RTM_NEWADDR && v.hdr->nlmsg_type != RTM_NEWROUTE) continue;
+        if (v.hdr->nlmsg_type != RTM_NEWLINK && v.hdr->nlmsg_type != RTM_NEWADDR && v.hdr->nlmsg_type != RTM_NEWROUTE &&
+            v.hdr->nlmsg_type != RTM_NEWNEIGH)
+          continue;
         // Requests of these types (iproute2's RTM_NEWLINK...) are messages too: they decode.
         if (!DecodeOne(msg.data(), msg.size())) {
           nk::test::Fail(__FILE__, __LINE__, "could not decode a message in " + f);

@@ -1,9 +1,10 @@
-// native/rtnl: link/addr/route encoders (exact bytes where iproute2 sends the same; the TypeScript
+// native/rtnl: link/addr/route/neigh encoders (exact bytes where iproute2 sends the same; the TypeScript
 // golden tests compare every case against test/fixtures/rtnl/), round trips through the
 // decoders, malformed input, and the address helpers.
 #include <linux/if.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
+#include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
@@ -16,6 +17,7 @@
 #include "rtnl/addr.h"
 #include "rtnl/ip.h"
 #include "rtnl/link.h"
+#include "rtnl/neigh.h"
 #include "rtnl/route.h"
 
 using nk::nl::Attr;
@@ -358,6 +360,191 @@ TEST(decoders_refuse_truncated_lying_and_foreign_messages) {
   auto twice = m;
   twice.insert(twice.end(), m.begin(), m.end());
   CHECK(!rtnl::DecodeLink(twice.data(), twice.size(), l));
+}
+
+TEST(encode_macvlan_parent_mode_and_target) {
+  rtnl::LinkSpec s;
+  s.name = "mv0";
+  s.kind = "macvlan";
+  s.link = 7;
+  s.macvlanMode = 4;  // MACVLAN_MODE_BRIDGE
+  s.nsFd = 41;
+  auto m = rtnl::EncodeNewLink(s, true);
+  auto tb = Table(m, sizeof(ifinfomsg), IFLA_MAX);
+  CHECK_EQ(*tb[IFLA_LINK]->U32(), 7u);
+  CHECK_EQ(*tb[IFLA_NET_NS_FD]->U32(), 41u);
+  // IFLA_LINK first, as iproute2's `ip link add link DEV ...`
+  uint16_t first;
+  std::memcpy(&first, m.data() + sizeof(nlmsghdr) + sizeof(ifinfomsg) + 2, 2);
+  CHECK_EQ(first, uint16_t{IFLA_LINK});
+  auto li = Nested(*tb[IFLA_LINKINFO], IFLA_INFO_MAX);
+  CHECK_EQ(li[IFLA_INFO_KIND]->Str(), std::string("macvlan"));
+  auto data = Nested(*li[IFLA_INFO_DATA], IFLA_MACVLAN_MAX);
+  CHECK_EQ(*data[IFLA_MACVLAN_MODE]->U32(), 4u);
+  rtnl::LinkInfo l;
+  CHECK(rtnl::DecodeLink(m.data(), m.size(), l));
+  CHECK_EQ(l.link, 7);
+  CHECK_EQ(l.macvlanMode.value_or(0), 4u);
+  // Without a mode the kernel's default (vepa) applies: no IFLA_INFO_DATA at all.
+  s.macvlanMode.reset();
+  auto plain = rtnl::EncodeNewLink(s, true);
+  CHECK(!Nested(*Table(plain, sizeof(ifinfomsg), IFLA_MAX)[IFLA_LINKINFO], IFLA_INFO_MAX)[IFLA_INFO_DATA]);
+}
+
+TEST(encode_vxlan_and_decode_it_back) {
+  rtnl::LinkSpec s;
+  s.name = "vx0";
+  s.kind = "vxlan";
+  rtnl::VxlanSpec v;
+  v.vni = 0xabcdef;
+  v.local = rtnl::ParseIp("10.0.0.1");
+  v.remote = rtnl::ParseIp("239.1.1.1");
+  v.port = 4789;
+  v.link = 3;
+  v.ttl = 64;
+  v.l2miss = true;
+  v.udpCsum = false;
+  s.vxlan = v;
+  auto m = rtnl::EncodeNewLink(s, true);
+  auto li = Nested(*Table(m, sizeof(ifinfomsg), IFLA_MAX)[IFLA_LINKINFO], IFLA_INFO_MAX);
+  auto d = Nested(*li[IFLA_INFO_DATA], IFLA_VXLAN_MAX);
+  CHECK_EQ(*d[IFLA_VXLAN_ID]->U32(), 0xabcdefu);
+  CHECK_EQ(d[IFLA_VXLAN_PORT]->Bytes(), (std::vector<uint8_t>{0x12, 0xb5}));  // big-endian 4789
+  CHECK_EQ(d[IFLA_VXLAN_LOCAL]->Bytes(), (std::vector<uint8_t>{10, 0, 0, 1}));
+  CHECK_EQ(d[IFLA_VXLAN_GROUP]->Bytes(), (std::vector<uint8_t>{239, 1, 1, 1}));
+  CHECK_EQ(*d[IFLA_VXLAN_LEARNING]->U8(), uint8_t{0});  // always sent: the kernel's default is on
+  CHECK_EQ(*d[IFLA_VXLAN_LINK]->U32(), 3u);
+  CHECK_EQ(*d[IFLA_VXLAN_TTL]->U8(), uint8_t{64});
+  CHECK_EQ(*d[IFLA_VXLAN_L2MISS]->U8(), uint8_t{1});
+  CHECK_EQ(*d[IFLA_VXLAN_UDP_CSUM]->U8(), uint8_t{0});
+  CHECK(!d[IFLA_VXLAN_L3MISS] && !d[IFLA_VXLAN_PROXY] && !d[IFLA_VXLAN_TOS] && !d[IFLA_VXLAN_AGEING]);
+  rtnl::LinkInfo l;
+  CHECK(rtnl::DecodeLink(m.data(), m.size(), l));
+  CHECK(l.vxlan.has_value());
+  CHECK_EQ(l.vxlan->vni, 0xabcdefu);
+  CHECK_EQ(l.vxlan->local, std::string("10.0.0.1"));
+  CHECK_EQ(l.vxlan->remote, std::string("239.1.1.1"));
+  CHECK_EQ(int{l.vxlan->port}, 4789);
+  CHECK_EQ(l.vxlan->link, 3u);
+  CHECK(!l.vxlan->learning && l.vxlan->l2miss && !l.vxlan->udpCsum);
+  CHECK_EQ(int{l.vxlan->ttl}, 64);
+
+  v.local = rtnl::ParseIp("fd00::1");
+  v.remote = rtnl::ParseIp("fd00::2");
+  s.vxlan = v;
+  auto m6 = rtnl::EncodeNewLink(s, true);
+  auto d6 = Nested(*Nested(*Table(m6, sizeof(ifinfomsg), IFLA_MAX)[IFLA_LINKINFO], IFLA_INFO_MAX)[IFLA_INFO_DATA], IFLA_VXLAN_MAX);
+  CHECK(!d6[IFLA_VXLAN_LOCAL] && !d6[IFLA_VXLAN_GROUP]);
+  CHECK_EQ(d6[IFLA_VXLAN_LOCAL6]->len, size_t{16});
+  CHECK_EQ(d6[IFLA_VXLAN_GROUP6]->len, size_t{16});
+  CHECK(rtnl::DecodeLink(m6.data(), m6.size(), l));
+  CHECK_EQ(l.vxlan->remote, std::string("fd00::2"));
+}
+
+// `bridge fdb add 00:00:00:00:00:00 dev vx0 dst 10.0.0.2 self permanent` (fdb-add-vxlan-default.txt).
+TEST(encode_fdb_add_matches_iproute2) {
+  rtnl::NeighSpec s;
+  s.family = AF_BRIDGE;
+  s.index = 10;
+  s.state = NUD_NOARP | NUD_PERMANENT;
+  s.flags = NTF_SELF;
+  s.lladdr = std::vector<uint8_t>(6, 0);
+  s.dst = rtnl::ParseIp("10.0.0.2");
+  CHECK_EQ(rtnl::EncodeNewNeigh(s, rtnl::NeighMode::Add), Hex("30 00 00 00 1c 00 05 06 00 00 00 00 00 00 00 00"
+                                                            "07 00 00 00 0a 00 00 00 c0 00 02 00"
+                                                            "0a 00 02 00 00 00 00 00 00 00 00 00"
+                                                            "08 00 01 00 0a 00 00 02"));
+  CHECK_EQ(Flags(rtnl::EncodeNewNeigh(s, rtnl::NeighMode::Append)), uint16_t{NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_APPEND});
+  CHECK_EQ(Flags(rtnl::EncodeNewNeigh(s, rtnl::NeighMode::Replace)), uint16_t{NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE});
+  auto del = rtnl::EncodeDelNeigh(s);
+  CHECK_EQ(Flags(del), uint16_t{NLM_F_REQUEST | NLM_F_ACK});
+  s.port = 4790;
+  s.vni = 42;
+  s.vlan = 5;
+  s.via = 3;
+  auto full = rtnl::EncodeNewNeigh(s, rtnl::NeighMode::Add);
+  auto tb = Table(full, sizeof(ndmsg), NDA_MAX);
+  CHECK_EQ(tb[NDA_PORT]->Bytes(), (std::vector<uint8_t>{0x12, 0xb6}));
+  CHECK_EQ(*tb[NDA_VNI]->U32(), 42u);
+  CHECK_EQ(*tb[NDA_VLAN]->U16(), uint16_t{5});
+  CHECK_EQ(*tb[NDA_IFINDEX]->U32(), 3u);
+}
+
+// `ip neigh replace 10.0.0.2 lladdr 02:00:00:00:03:01 dev br0 nud permanent` (neigh-replace-v4.txt):
+// NDA_DST before NDA_LLADDR, unlike `bridge fdb`.
+TEST(encode_neigh_replace_matches_iproute2) {
+  rtnl::NeighSpec s;
+  s.family = AF_INET;
+  s.index = 5;
+  s.state = NUD_PERMANENT;
+  s.dst = rtnl::ParseIp("10.0.0.2");
+  s.lladdr = std::vector<uint8_t>{2, 0, 0, 0, 3, 1};
+  CHECK_EQ(rtnl::EncodeNewNeigh(s, rtnl::NeighMode::Replace), Hex("30 00 00 00 1c 00 05 05 00 00 00 00 00 00 00 00"
+                                                                "02 00 00 00 05 00 00 00 80 00 00 00"
+                                                                "08 00 01 00 0a 00 00 02"
+                                                                "0a 00 02 00 02 00 00 00 03 01 00 00"));
+}
+
+TEST(encode_neigh_and_fdb_dumps) {
+  // Neighbour dumps filter by NDA_IFINDEX: a strict-checking socket refuses ndm_ifindex there.
+  auto n = rtnl::EncodeDumpNeighs(AF_UNSPEC, 5);
+  CHECK_EQ(Flags(n), uint16_t{NLM_F_REQUEST | NLM_F_DUMP});
+  ndmsg h;
+  std::memcpy(&h, n.data() + sizeof(nlmsghdr), sizeof(h));
+  CHECK_EQ(h.ndm_ifindex, 0);
+  CHECK_EQ(*Table(n, sizeof(ndmsg), NDA_MAX)[NDA_IFINDEX]->U32(), 5u);
+  CHECK_EQ(rtnl::EncodeDumpNeighs(AF_INET, 0).size(), sizeof(nlmsghdr) + sizeof(ndmsg));
+  // FDB dumps name the device in ndm_ifindex (rtnl_fdb_dump), with no attributes.
+  auto f = rtnl::EncodeDumpNeighs(AF_BRIDGE, 10);
+  CHECK_EQ(f.size(), sizeof(nlmsghdr) + sizeof(ndmsg));
+  std::memcpy(&h, f.data() + sizeof(nlmsghdr), sizeof(h));
+  CHECK_EQ(int{h.ndm_family}, AF_BRIDGE);
+  CHECK_EQ(h.ndm_ifindex, 10);
+}
+
+TEST(round_trip_neigh_and_malformed_input) {
+  rtnl::NeighSpec s;
+  s.family = AF_BRIDGE;
+  s.index = 9;
+  s.state = NUD_NOARP;
+  s.flags = NTF_SELF;
+  s.lladdr = std::vector<uint8_t>{2, 0, 0, 0, 0, 0xb};
+  s.dst = rtnl::ParseIp("fd00::3");
+  s.vni = 7;
+  s.port = 8472;
+  auto m = rtnl::EncodeNewNeigh(s, rtnl::NeighMode::Add);
+  rtnl::NeighInfo n;
+  CHECK(rtnl::DecodeNeigh(m.data(), m.size(), n));
+  CHECK_EQ(int{n.family}, AF_BRIDGE);
+  CHECK_EQ(n.index, 9);
+  CHECK_EQ(int{n.state}, NUD_NOARP);
+  CHECK_EQ(int{n.flags}, NTF_SELF);
+  CHECK_EQ(n.lladdr, std::string("02:00:00:00:00:0b"));
+  CHECK_EQ(n.dst, std::string("fd00::3"));
+  CHECK_EQ(n.vni.value_or(0), 7u);
+  CHECK_EQ(int{n.port.value_or(0)}, 8472);
+  CHECK(!n.master);
+  for (size_t k = 0; k < m.size(); k++) {
+    std::vector<uint8_t> cut(m.begin(), m.begin() + static_cast<long>(k));
+    CHECK(!rtnl::DecodeNeigh(cut.data(), cut.size(), n));
+  }
+  // A destination of neither address size decodes as no address, not as garbage.
+  rtnl::NeighSpec odd;
+  odd.family = AF_BRIDGE;
+  auto om = rtnl::EncodeNewNeigh(odd, rtnl::NeighMode::Add);
+  uint8_t three[] = {7, 0, 1, 0, 1, 2, 3, 0};  // NDA_DST, 3 bytes
+  om.insert(om.end(), three, three + sizeof(three));
+  uint32_t len = static_cast<uint32_t>(om.size());
+  std::memcpy(om.data(), &len, 4);
+  rtnl::NeighInfo on;
+  CHECK(rtnl::DecodeNeigh(om.data(), om.size(), on));
+  CHECK(on.dst.empty());
+  rtnl::LinkInfo l;
+  CHECK(!rtnl::DecodeLink(m.data(), m.size(), l));  // an RTM_NEWNEIGH
+  rtnl::LinkSpec ls;
+  ls.name = "x";
+  auto lm = rtnl::EncodeNewLink(ls, false);
+  CHECK(!rtnl::DecodeNeigh(lm.data(), lm.size(), n));
 }
 
 TEST(ip_and_mac_helpers) {

@@ -5,10 +5,11 @@ import { strict as assert } from 'node:assert'
 import { native } from '../../lib/native/binding'
 import { nla, nlmsg, NLMSG_DONE, NLMSG_ERROR, readCapture, received, RTM, u32, type Msg } from './netlink-helpers'
 
-type Kind = 'link' | 'addr' | 'route'
+type Kind = 'link' | 'addr' | 'route' | 'neigh'
 const decode = (kind: Kind | 'ack', b: Buffer) => native().decode(kind, b)
-const FAMILY_HDR: Record<Kind, number> = { link: 16, addr: 8, route: 12 }
-const TYPE: Record<Kind, number> = { link: RTM.NEWLINK, addr: RTM.NEWADDR, route: RTM.NEWROUTE }
+const FAMILY_HDR: Record<Kind, number> = { link: 16, addr: 8, route: 12, neigh: 12 }
+const TYPE: Record<Kind, number> = { link: RTM.NEWLINK, addr: RTM.NEWADDR, route: RTM.NEWROUTE, neigh: RTM.NEWNEIGH }
+const KINDS = ['link', 'addr', 'route', 'neigh'] as const
 
 /** Offsets of the top-level attributes of a message. */
 function attrOffsets(msg: Buffer, familyHdr: number): number[] {
@@ -33,12 +34,20 @@ function replies(capture: string, type: number): Msg[] {
   return received(readCapture(capture)).filter((m) => m.type === type)
 }
 
-// The kernel's own messages, one per decoder: a bridge, a bridge port (veth), both address
-// families, and routes from several tables.
+/** The link record named `name` among a capture's replies (`ip link show` also fetches the parent / underlay). */
+function linkNamed(capture: string, name: string): Record<string, unknown> {
+  const l = replies(capture, RTM.NEWLINK).map((m) => decode('link', m.bytes)!).find((x) => x.name === name)
+  assert.ok(l, `${capture}: no link named ${name}`)
+  return l
+}
+
+// The kernel's own messages, one per decoder: a bridge, a bridge port (veth), a macvlan, vxlans,
+// both address families, routes from several tables, FDB entries and neighbours.
 function samples(): { kind: Kind; msg: Buffer }[] {
+  const links = ['show-link-bridge', 'show-link-port', 'show-link-macvlan', 'show-link-vxlan', 'show-link-vxlan-group', 'show-link-vxlan-v6']
   return [
-    ...replies('show-link-bridge', RTM.NEWLINK).map((m) => ({ kind: 'link' as const, msg: m.bytes })),
-    ...replies('show-link-port', RTM.NEWLINK).map((m) => ({ kind: 'link' as const, msg: m.bytes })),
+    ...links.flatMap((c) => replies(c, RTM.NEWLINK).map((m) => ({ kind: 'link' as const, msg: m.bytes }))),
+    ...['show-fdb-vxlan', 'show-fdb-port', 'show-neigh'].flatMap((c) => replies(c, RTM.NEWNEIGH).map((m) => ({ kind: 'neigh' as const, msg: m.bytes }))),
     ...replies('show-addr', RTM.NEWADDR).map((m) => ({ kind: 'addr' as const, msg: m.bytes })),
     ...replies('show-route-v4', RTM.NEWROUTE).map((m) => ({ kind: 'route' as const, msg: m.bytes })),
   ]
@@ -112,6 +121,60 @@ describe('decoders on the kernel\'s own messages', () => {
     assert.equal(v6.metric, 1024)
   })
 
+  it('decodes a macvlan: its mode and its parent (ip -d link show mv0)', () => {
+    const cap = readCapture('show-link-macvlan')
+    const l = linkNamed('show-link-macvlan', 'mv0')
+    assert.equal(l.name, 'mv0')
+    assert.equal(l.kind, 'macvlan')
+    assert.equal(l.macvlanMode, 4, 'MACVLAN_MODE_BRIDGE')
+    assert.equal(l.link, cap.ifindex.veth2, 'IFLA_LINK: the parent')
+  })
+
+  it('decodes vxlans: VNI, addresses, port, underlay and flags (ip -d link show vx0/vx1/vx2/vx3)', () => {
+    const vx = (c: string) => linkNamed(c, readCapture(c).command.split(' ')[6]!).vxlan as Record<string, unknown>
+    const ix = readCapture('show-link-vxlan').ifindex
+    assert.deepEqual({ ...vx('show-link-vxlan') }, {
+      vni: 42, local: '10.0.0.1', port: 4789, link: ix.br0, learning: false, proxy: false, l2miss: false, l3miss: false,
+      udpCsum: true, ttl: 64, tos: 0, ageing: 300,
+    })
+    const g = vx('show-link-vxlan-group')
+    assert.equal(g.vni, 100)
+    assert.equal(g.remote, '239.1.1.1')
+    assert.equal(g.local, undefined, 'no local address: the kernel sends none')
+    assert.equal(g.port, 4790)
+    assert.deepEqual([g.learning, g.proxy, g.l2miss, g.l3miss, g.udpCsum, g.tos, g.ageing], [true, true, true, true, false, 0x10, 120])
+    const v6 = vx('show-link-vxlan-v6')
+    assert.deepEqual([v6.vni, v6.local, v6.remote], [7, 'fd00::1', 'fd00::2'])
+    const r = vx('show-link-vxlan-remote')
+    assert.deepEqual([r.vni, r.remote, r.learning, r.link], [43, '10.0.0.2', true, 0])
+  })
+
+  it('decodes FDB entries of a vxlan and of a bridge port (bridge fdb show dev vx0 / veth0)', () => {
+    const cap = readCapture('show-fdb-vxlan')
+    const entries = replies('show-fdb-vxlan', RTM.NEWNEIGH).map((m) => decode('neigh', m.bytes)!)
+    assert.ok(entries.every((e) => e.family === 'bridge' && e.index === cap.ifindex.vx0))
+    const zeros = entries.filter((e) => e.mac === '00:00:00:00:00:00').map((e) => e.dst).sort()
+    assert.deepEqual(zeros, ['10.0.0.2', '10.0.0.3'], 'the flood list: add, then append')
+    const one = entries.find((e) => e.mac === '02:00:00:00:03:01')!
+    // Added with vni 42 port 4789, the device's own: the kernel reports NDA_VNI and NDA_PORT only when they differ.
+    assert.deepEqual([one.dst, one.vni, one.port, one.state, one.flags], ['10.0.0.2', undefined, undefined, 0xc0, 0x02])
+    const portCap = readCapture('show-fdb-port')
+    const port = replies('show-fdb-port', RTM.NEWNEIGH).map((m) => decode('neigh', m.bytes)!)
+    const fixed = port.find((e) => e.mac === '02:00:00:00:04:01')!
+    assert.equal(fixed.master, portCap.ifindex.br0, 'NDA_MASTER: the bridge holding it')
+    // Added as NUD_NOARP | NUD_REACHABLE (`static`); the bridge reports a static entry as NUD_NOARP.
+    assert.equal(fixed.state, 0x40)
+  })
+
+  it('decodes neighbours (ip neigh show dev br0)', () => {
+    const cap = readCapture('show-neigh')
+    const ns = replies('show-neigh', RTM.NEWNEIGH).map((m) => decode('neigh', m.bytes)!)
+    const v4 = ns.find((n) => n.dst === '10.0.0.2')!
+    assert.deepEqual([v4.family, v4.index, v4.mac, v4.state], [4, cap.ifindex.br0, '02:00:00:00:03:01', 0x80])
+    const v6 = ns.find((n) => n.dst === 'fd00::2')!
+    assert.deepEqual([v6.family, v6.mac, v6.state, v6.flags], [6, '02:00:00:00:03:02', 0x80, 0x80])
+  })
+
   it('reads acks, refusals and the extended-ACK text', () => {
     const ext = received(readCapture('error-extack-mtu')).filter((m) => m.type === NLMSG_ERROR).at(-1)!
     assert.deepEqual(decode('ack', ext.bytes), { errno: -22, extack: 'mtu greater than device maximum' })
@@ -158,7 +221,7 @@ describe('decoders on malformed input', () => {
   const all = samples()
 
   it('has samples of every kind', () => {
-    for (const k of ['link', 'addr', 'route'] as const) assert.ok(all.some((s) => s.kind === k), k)
+    for (const k of KINDS) assert.ok(all.some((s) => s.kind === k), k)
   })
 
   it('answers null for every truncation of a message', () => {
@@ -214,8 +277,10 @@ describe('decoders on malformed input', () => {
     assert.equal(decode('addr', link), null)
     assert.equal(decode('route', link), null)
     assert.equal(decode('link', addr), null)
+    assert.equal(decode('neigh', link), null)
+    assert.equal(decode('link', all.find((s) => s.kind === 'neigh')!.msg), null)
     assert.equal(decode('link', Buffer.concat([link, link])), null)
-    for (const k of ['link', 'addr', 'route'] as const) assert.equal(decode(k, Buffer.alloc(0)), null)
+    for (const k of KINDS) assert.equal(decode(k, Buffer.alloc(0)), null)
     assert.throws(() => native().decode('nope' as 'link', link), TypeError)
   })
 
@@ -235,7 +300,7 @@ describe('decoders on malformed input', () => {
           assert.equal(typeof r, 'object')
         }
       }
-      for (const k of ['link', 'addr', 'route', 'ack'] as const) {
+      for (const k of [...KINDS, 'ack'] as const) {
         const junk = Buffer.alloc(next() % 256)
         for (let j = 0; j < junk.length; j++) junk[j] = next() & 0xff
         decode(k, junk)

@@ -8,7 +8,8 @@ export const FIXTURES = path.resolve(__dirname, '..', 'fixtures', 'rtnl')
 
 export const NLMSG_ERROR = 2
 export const NLMSG_DONE = 3
-export const RTM = { NEWLINK: 16, DELLINK: 17, GETLINK: 18, NEWADDR: 20, DELADDR: 21, GETADDR: 22, NEWROUTE: 24, DELROUTE: 25, GETROUTE: 26 } as const
+export const RTM = { NEWLINK: 16, DELLINK: 17, GETLINK: 18, NEWADDR: 20, DELADDR: 21, GETADDR: 22, NEWROUTE: 24, DELROUTE: 25, GETROUTE: 26,
+  NEWNEIGH: 28, DELNEIGH: 29, GETNEIGH: 30 } as const
 
 export interface Call {
   syscall: 'sendmsg' | 'sendto' | 'recvmsg'
@@ -97,12 +98,23 @@ export function masked(b: Buffer): Buffer {
 
 // ---- canonical form ------------------------------------------------------------------------
 
-// Attribute names per nest, from <linux/if_link.h>, <linux/veth.h>, <linux/if_addr.h>, <linux/rtnetlink.h>.
-const IFLA: Record<number, string> = { 1: 'IFLA_ADDRESS', 3: 'IFLA_IFNAME', 4: 'IFLA_MTU', 10: 'IFLA_MASTER', 18: 'IFLA_LINKINFO', 20: 'IFLA_IFALIAS', 28: 'IFLA_NET_NS_FD', 29: 'IFLA_EXT_MASK' }
+// Attribute names per nest, from <linux/if_link.h>, <linux/veth.h>, <linux/if_addr.h>, <linux/rtnetlink.h>,
+// <linux/neighbour.h>.
+const IFLA: Record<number, string> = { 1: 'IFLA_ADDRESS', 3: 'IFLA_IFNAME', 5: 'IFLA_LINK', 4: 'IFLA_MTU', 10: 'IFLA_MASTER', 18: 'IFLA_LINKINFO', 20: 'IFLA_IFALIAS', 28: 'IFLA_NET_NS_FD', 29: 'IFLA_EXT_MASK' }
 const IFLA_INFO: Record<number, string> = { 1: 'IFLA_INFO_KIND', 2: 'IFLA_INFO_DATA', 4: 'IFLA_INFO_SLAVE_KIND', 5: 'IFLA_INFO_SLAVE_DATA' }
 const VETH_INFO: Record<number, string> = { 1: 'VETH_INFO_PEER' }
 const IFLA_BR: Record<number, string> = { 5: 'IFLA_BR_STP_STATE', 7: 'IFLA_BR_VLAN_FILTERING' }
 const IFLA_BRPORT: Record<number, string> = { 4: 'IFLA_BRPORT_MODE', 33: 'IFLA_BRPORT_ISOLATED' }
+const IFLA_MACVLAN: Record<number, string> = { 1: 'IFLA_MACVLAN_MODE', 2: 'IFLA_MACVLAN_FLAGS' }
+const IFLA_VXLAN: Record<number, string> = {
+  1: 'IFLA_VXLAN_ID', 2: 'IFLA_VXLAN_GROUP', 3: 'IFLA_VXLAN_LINK', 4: 'IFLA_VXLAN_LOCAL', 5: 'IFLA_VXLAN_TTL', 6: 'IFLA_VXLAN_TOS',
+  7: 'IFLA_VXLAN_LEARNING', 8: 'IFLA_VXLAN_AGEING', 9: 'IFLA_VXLAN_LIMIT', 11: 'IFLA_VXLAN_PROXY', 13: 'IFLA_VXLAN_L2MISS',
+  14: 'IFLA_VXLAN_L3MISS', 15: 'IFLA_VXLAN_PORT', 16: 'IFLA_VXLAN_GROUP6', 17: 'IFLA_VXLAN_LOCAL6', 18: 'IFLA_VXLAN_UDP_CSUM',
+}
+const NDA: Record<number, string> = {
+  1: 'NDA_DST', 2: 'NDA_LLADDR', 3: 'NDA_CACHEINFO', 4: 'NDA_PROBES', 5: 'NDA_VLAN', 6: 'NDA_PORT', 7: 'NDA_VNI', 8: 'NDA_IFINDEX',
+  9: 'NDA_MASTER', 11: 'NDA_SRC_VNI',
+}
 const IFA: Record<number, string> = { 1: 'IFA_ADDRESS', 2: 'IFA_LOCAL', 3: 'IFA_LABEL', 4: 'IFA_BROADCAST', 6: 'IFA_CACHEINFO', 8: 'IFA_FLAGS' }
 const RTA: Record<number, string> = { 1: 'RTA_DST', 2: 'RTA_SRC', 4: 'RTA_OIF', 5: 'RTA_GATEWAY', 6: 'RTA_PRIORITY', 7: 'RTA_PREFSRC', 8: 'RTA_METRICS', 15: 'RTA_TABLE', 20: 'RTA_PREF' }
 
@@ -115,7 +127,12 @@ const linkWalk: Walk = {
 const linkInfoWalk: Walk = {
   names: IFLA_INFO,
   nested: (n, kind) => {
-    if (n === 'IFLA_INFO_DATA') return kind === 'veth' ? { names: VETH_INFO, nested: (p) => (p === 'VETH_INFO_PEER' ? 'ifinfomsg' : undefined) } : { names: IFLA_BR }
+    if (n === 'IFLA_INFO_DATA') {
+      if (kind === 'veth') return { names: VETH_INFO, nested: (p) => (p === 'VETH_INFO_PEER' ? 'ifinfomsg' : undefined) }
+      if (kind === 'macvlan') return { names: IFLA_MACVLAN }
+      if (kind === 'vxlan') return { names: IFLA_VXLAN }
+      return { names: IFLA_BR }
+    }
     if (n === 'IFLA_INFO_SLAVE_DATA') return { names: IFLA_BRPORT }
     return undefined
   },
@@ -167,6 +184,9 @@ export function canonical(msg: Buffer): Map<string, string> {
   } else if (type >= 24 && type <= 27) {
     out.set('rtmsg', body.subarray(0, 12).toString('hex'))
     walkAttrs(body.subarray(12), { names: RTA }, '', out)
+  } else if (type >= 28 && type <= 30) {
+    out.set('ndmsg', body.subarray(0, 12).toString('hex'))
+    walkAttrs(body.subarray(12), { names: NDA }, '', out)
   } else {
     throw new Error(`not an rtnetlink request: type ${type}`)
   }

@@ -23,9 +23,9 @@ describe('package', function () {
     if (dir) fs.rmSync(dir, { recursive: true, force: true })
   })
 
-  const names = ['Namespace', 'Link', 'VethPair', 'Bridge', 'NetlinkError', 'NetnsKitError', 'PrivilegeError',
-    'Ipam', 'IpamError', 'FileStore', 'MemoryStore', 'chooseSubnet', 'findFreeSubnet', 'hostsFile', 'hostnameFile', 'resolvConf', 'parseResolvConf',
-    'Resolver', 'DnsRecords', 'openUdpSocket', 'openTcpServer', 'connectTcp']
+  const names = ['Namespace', 'Link', 'VethPair', 'Bridge', 'Macvlan', 'Vxlan', 'NetlinkError', 'NetnsKitError', 'PrivilegeError',
+    'NatRule', 'conntrack', 'Ipam', 'IpamError', 'FileStore', 'MemoryStore', 'chooseSubnet', 'findFreeSubnet', 'hostsFile', 'hostnameFile',
+    'resolvConf', 'parseResolvConf', 'Resolver', 'DnsRecords', 'openUdpSocket', 'openTcpServer', 'connectTcp']
 
   it('works with require()', () => {
     const out = execFileSync(process.execPath, ['-e', `const k = require('netns-kit'); console.log(JSON.stringify(Object.keys(k)))`], { cwd: dir, encoding: 'utf8' })
@@ -36,7 +36,7 @@ describe('package', function () {
   it('works with named ESM imports', () => {
     const src = `import { ${names.join(', ')} } from 'netns-kit'; console.log([${names.join(', ')}].map((x) => typeof x).join(','))`
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', src], { cwd: dir, encoding: 'utf8' })
-    assert.equal(out.trim(), names.map(() => 'function').join(','))
+    assert.equal(out.trim(), names.map((n) => (n === 'conntrack' ? 'object' : 'function')).join(','))
   })
 
   it('ships types a TypeScript project can use', () => {

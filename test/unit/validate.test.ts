@@ -4,10 +4,11 @@
 // for these tests by one that records the call and refuses, so a validation gap fails the test
 // instead of reaching the kernel (of the root namespace, where these tests run).
 import { strict as assert } from 'node:assert'
-import { Bridge, Link, Namespace, VethPair } from '../../lib'
+import { Bridge, Link, Macvlan, Namespace, VethPair, Vxlan } from '../../lib'
 import { native } from '../../lib/native/binding'
 import {
-  checkAlias, checkBool, checkIfName, checkInt, checkIp, checkMac, checkMtu, checkNsName, checkSysctlValue, parseCidr, sysctlPath,
+  checkAlias, checkBool, checkIfName, checkInt, checkIp, checkLladdr, checkMac, checkMtu, checkNsName, checkPort, checkSysctlValue,
+  checkUnicastIp, checkVni, isMulticastIp, parseCidr, sysctlPath,
 } from '../../lib/validate'
 
 type Coded = Error & { code?: string }
@@ -109,6 +110,31 @@ describe('validation: the checkers', () => {
     await badType(() => checkSysctlValue(true), 'true')
   })
 
+  it('checkLladdr: any six octets (FDB and neighbour entries), all-zeros and multicast included', async () => {
+    for (const ok of ['00:00:00:00:00:00', '33:33:00:00:00:01', 'FF:FF:FF:FF:FF:FF', '02:42:ac:11:00:02']) assert.equal(checkLladdr(ok), ok.toLowerCase())
+    for (const no of ['', '00:00:00:00:00', '00:00:00:00:00:00:00', '0:0:0:0:0:0', '00-00-00-00-00-00', 'gg:00:00:00:00:00']) {
+      await bad(() => checkLladdr(no), JSON.stringify(no))
+    }
+    await badType(() => checkLladdr(0), 'a number')
+  })
+
+  it('isMulticastIp and checkUnicastIp', async () => {
+    for (const m of ['224.0.0.1', '239.1.1.1', '239.255.255.255', 'ff02::1', 'FF05::100']) assert.equal(isMulticastIp(m), true, m)
+    for (const u of ['10.0.0.1', '223.255.255.255', '240.0.0.1', 'fd00::1', 'fe80::1']) assert.equal(isMulticastIp(u), false, u)
+    assert.equal(checkUnicastIp('10.0.0.1', 'x'), 4)
+    assert.equal(checkUnicastIp('fd00::2', 'x'), 6)
+    for (const no of ['239.1.1.1', 'ff02::1', '0.0.0.0', '::', '0::0', '10.0.0', 'x']) await bad(() => checkUnicastIp(no, 'x'), no)
+  })
+
+  it('checkVni: 0 to 2^24 - 1; checkPort: 1 to 65535', async () => {
+    for (const ok of [0, 1, 42, 2 ** 24 - 1]) assert.equal(checkVni(ok), ok)
+    for (const no of [-1, 2 ** 24, 2 ** 32]) await range(() => checkVni(no), `vni ${no}`)
+    await badType(() => checkVni(1.5), 'vni 1.5')
+    await badType(() => checkVni('42'), 'vni string')
+    for (const ok of [1, 4789, 65535]) assert.equal(checkPort(ok), ok)
+    for (const no of [0, -1, 65536]) await range(() => checkPort(no), `port ${no}`)
+  })
+
   it('sysctlPath: keys under net.* only, no . or .. components', async () => {
     assert.equal(sysctlPath('net.ipv4.ip_forward'), 'ipv4/ip_forward')
     assert.equal(sysctlPath('net.ipv4.conf.eth0/100.rp_filter'), 'ipv4/conf/eth0.100/rp_filter')
@@ -200,6 +226,84 @@ describe('validation through the public API, before anything reaches the native 
     await badType(() => link.addAddress('10.0.0.1/24', { nodad: 'yes' as never }), 'nodad not a boolean')
     await bad(() => link.deleteAddress('nope'), 'delete garbage')
     await badType(() => link.moveTo({} as never), 'moveTo a non-namespace')
+  })
+
+  it('Macvlan.create and Macvlan.open', async () => {
+    const parent = new Link(ns, 'nk-p0', 999997)
+    await badType(() => Macvlan.create(undefined as never), 'no options')
+    await bad(() => Macvlan.create({ name: 'mv0', parent, mode: 'nope' as never }), 'unknown mode')
+    await bad(() => Macvlan.create({ name: 'mv0', parent } as never), 'no mode')
+    await bad(() => Macvlan.create({ name: 'mv0', parent, mode: 'toString' as never }), "a mode named like an Object member")
+    await bad(() => Macvlan.create({ name: 'mv:0', parent, mode: 'bridge' }), 'name with a colon')
+    await bad(() => Macvlan.create({ name: 'mv0', parent: 'eth/0', mode: 'bridge' }), 'parent name with a slash (before any lookup)')
+    await badType(() => Macvlan.create({ name: 'mv0', parent: 3 as never, mode: 'bridge' }), 'parent an ifindex')
+    await range(() => Macvlan.create({ name: 'mv0', parent, mode: 'bridge', mtu: 67 }), 'mtu 67')
+    await bad(() => Macvlan.create({ name: 'mv0', parent, mode: 'bridge', mac: '01:00:5e:00:00:01' }), 'multicast mac')
+    await badType(() => Macvlan.create({ name: 'mv0', parent, mode: 'bridge', up: 1 as never }), 'up not a boolean')
+    await badType(() => Macvlan.create({ name: 'mv0', parent, mode: 'bridge', target: {} as never }), 'target not a Namespace')
+    await bad(() => Macvlan.open('mv/0'), 'open with a slash')
+  })
+
+  it('Vxlan.create and Vxlan.open', async () => {
+    const base = { name: 'vx0', vni: 42 }
+    await badType(() => Vxlan.create(null as never), 'no options')
+    await bad(() => Vxlan.create({ ...base, name: 'vx 0' }), 'name with a space')
+    await range(() => Vxlan.create({ ...base, vni: -1 }), 'vni -1')
+    await range(() => Vxlan.create({ ...base, vni: 2 ** 24 }), 'vni 2^24')
+    await badType(() => Vxlan.create({ name: 'vx0' } as never), 'no vni')
+    await bad(() => Vxlan.create({ ...base, local: '239.1.1.1' }), 'multicast local')
+    await bad(() => Vxlan.create({ ...base, local: '0.0.0.0' }), 'unspecified local')
+    await bad(() => Vxlan.create({ ...base, remote: '239.1.1.1' }), 'multicast remote')
+    await bad(() => Vxlan.create({ ...base, group: '10.0.0.2', device: 'eth0' }), 'unicast group')
+    await bad(() => Vxlan.create({ ...base, group: '239.1.1.1' }), 'group without a device')
+    await bad(() => Vxlan.create({ ...base, group: '239.1.1.1', remote: '10.0.0.2', device: 'eth0' }), 'both group and remote')
+    await bad(() => Vxlan.create({ ...base, local: '10.0.0.1', remote: 'fd00::2' }), 'mixed families')
+    await bad(() => Vxlan.create({ ...base, local: 'fd00::1', group: '239.1.1.1', device: 'eth0' }), 'mixed families (group)')
+    await bad(() => Vxlan.create({ ...base, remote: '10.0.0.256' }), 'bad remote')
+    await range(() => Vxlan.create({ ...base, port: 0 }), 'port 0')
+    await range(() => Vxlan.create({ ...base, port: 65536 }), 'port 65536')
+    await range(() => Vxlan.create({ ...base, ttl: 256 }), 'ttl 256')
+    await range(() => Vxlan.create({ ...base, tos: -1 }), 'tos -1')
+    await range(() => Vxlan.create({ ...base, ageing: -1 }), 'ageing -1')
+    await badType(() => Vxlan.create({ ...base, learning: 'no' as never }), 'learning not a boolean')
+    await badType(() => Vxlan.create({ ...base, l2miss: 1 as never }), 'l2miss not a boolean')
+    await badType(() => Vxlan.create({ ...base, udpCsum: 'off' as never }), 'udpCsum not a boolean')
+    await range(() => Vxlan.create({ ...base, mtu: 65536 }), 'mtu 65536')
+    await bad(() => Vxlan.create({ ...base, mac: '00:00:00:00:00:00' }), 'zero mac')
+    await bad(() => Vxlan.create({ ...base, device: 'eth:0' }), 'device name with a colon (before any lookup)')
+    await badType(() => Vxlan.create({ ...base, target: 'ns' as never }), 'target not a Namespace')
+    await bad(() => Vxlan.open(''), 'open empty')
+  })
+
+  it('link.fdb', async () => {
+    const fdb = new Link(ns, 'nk-vx0', 999996).fdb
+    await badType(() => fdb.add(undefined as never), 'no entry')
+    await bad(() => fdb.add({ mac: '02:00:00:00:00' }), 'short mac')
+    await badType(() => fdb.add({ mac: 2 as never }), 'mac a number')
+    await bad(() => fdb.add({ mac: '02:00:00:00:00:01', dst: '10.0.0' }), 'bad dst')
+    await range(() => fdb.add({ mac: '02:00:00:00:00:01', dst: '10.0.0.2', vni: 2 ** 24 }), 'vni 2^24')
+    await range(() => fdb.append({ mac: '00:00:00:00:00:00', dst: '10.0.0.2', port: 0 }), 'port 0')
+    await range(() => fdb.replace({ mac: '02:00:00:00:00:01', vlan: 4095 }), 'vlan 4095')
+    await badType(() => fdb.add({ mac: '02:00:00:00:00:01', self: 'yes' as never }), 'self not a boolean')
+    await bad(() => fdb.add({ mac: '02:00:00:00:00:01', state: 'local' as never }), 'unknown state')
+    await bad(() => fdb.add({ mac: '02:00:00:00:00:01', state: 'constructor' as never }), 'a state named like an Object member')
+    await bad(() => fdb.add({ mac: '00:00:00:00:00:00', master: true, state: 'static' }), "all zeros in a bridge's FDB")
+    await bad(() => fdb.delete({ mac: 'nope' }), 'delete garbage')
+  })
+
+  it('ns.neighbours', async () => {
+    const dev = 'eth0'
+    await badType(() => ns.neighbours.add(null as never), 'no neighbour')
+    await bad(() => ns.neighbours.add({ ip: '10.0.0', mac: '02:00:00:00:00:01', dev }), 'bad ip')
+    await bad(() => ns.neighbours.add({ ip: 'fe80::1%eth0', mac: '02:00:00:00:00:01', dev }), 'zone index')
+    await bad(() => ns.neighbours.add({ ip: '10.0.0.2', dev }), 'add without a mac')
+    await bad(() => ns.neighbours.replace({ ip: '10.0.0.2', mac: '02:00:00:00:00', dev }), 'short mac')
+    await bad(() => ns.neighbours.replace({ ip: '10.0.0.2', mac: '02:00:00:00:00:01', dev, state: 'failed' as never }), 'state not settable')
+    await badType(() => ns.neighbours.replace({ ip: '10.0.0.2', mac: '02:00:00:00:00:01', dev, router: 'yes' as never }), 'router not a boolean')
+    await bad(() => ns.neighbours.add({ ip: '10.0.0.2', mac: '02:00:00:00:00:01', dev: 'eth/0' }), 'dev with a slash (before any lookup)')
+    await badType(() => ns.neighbours.add({ ip: '10.0.0.2', mac: '02:00:00:00:00:01', dev: {} as never }), 'dev neither a name nor a Link')
+    await bad(() => ns.neighbours.delete({ ip: 'x', dev }), 'delete a bad ip')
+    await bad(() => ns.neighbours.list({ family: 5 as never }), 'list family 5')
   })
 
   it('Bridge port methods', async () => {
