@@ -15,7 +15,7 @@ import {
 } from './nft/expr'
 import { HAIRPIN_SETS, MAPS, TABLE, TAG, applyBatch, skeleton, tableExists, type MapDef } from './nft/ruleset'
 import { Bridge } from './bridge'
-import { getLink, listRoutes, run } from './rtnl'
+import { getLink, listAddrs, listRoutes, run } from './rtnl'
 
 export type NatProtocol = 'tcp' | 'udp' | 'sctp'
 
@@ -515,10 +515,16 @@ async function findElements(ns: Namespace, set: string, keys: Buffer[]): Promise
   return (await native().nftList(handleOf(ns), { what: 'elements', family: 'inet', table: TABLE, set, keys })) as (DecodedElement | null)[]
 }
 
-/** The local addresses of `family` a specific-address map can hold keys for. */
+/**
+ * The local addresses of `family` a specific-address map can hold keys for. An address dump of
+ * that family only: ns.addresses() also dumps every link for the names, a cost that grew with the
+ * number of containers on the host (bench/results.md).
+ */
 async function localAddresses(ns: Namespace, family: 4 | 6): Promise<string[]> {
-  return (await ns.addresses()).filter((a) => a.family === family && !isLoopback(a.address) && a.scope !== 'link').map((a) => a.address)
+  return (await listAddrs(ns, 0, family)).filter((a) => a.family === family && !isLoopback(a.address) && a.scope !== RT_SCOPE_LINK).map((a) => a.address)
 }
+
+const RT_SCOPE_LINK = 253
 
 /** Keys a mapping of `port` would have in map `m` (one per local address for an address map). */
 function keysFor(m: MapDef, protocol: NatProtocol, port: number, addresses: string[]): Buffer[] {
