@@ -418,6 +418,11 @@ async function main(): Promise<void> {
   const log = (s: string) => console.log(s)
   const before = rootSnapshot()
   const errors: string[] = []
+  // What the machine alone does to the event loop (other work on its cores, timers, GC): 3 s idle.
+  const idle = monitorEventLoopDelay({ resolution: 1 })
+  idle.enable(); await sleep(3000); idle.disable()
+  const idleEl = `Idle baseline in the same process (3 s, nothing running): max ${(idle.max / 1e6).toFixed(1)} ms, 99th percentile ${(idle.percentile(99) / 1e6).toFixed(2)} ms, mean ${(idle.mean / 1e6).toFixed(2)} ms.`
+  log(idleEl)
   let rows: Row[] = [], portsR: PortsResult | undefined, dp: DataPath | undefined
   try {
     if (o.parts.includes('containers')) { log(`[1] containers: N = ${o.ns.join(', ')}`); rows = await containers(o, log) }
@@ -436,7 +441,10 @@ async function main(): Promise<void> {
   const diff = rootDiff(before, rootSnapshot())
   const rootOk = diff.length ? `NO (${diff.join('; ')})` : 'yes'
   const sums = summarize(rows)
-  const md = report(o, sums, portsR, dp, { rootOk, started, seconds: ms(T0) / 1000, errors })
+  const nkRuns = rows.filter((r) => r.tool === 'netns-kit' && r.runs.length).sort((a, b) => b.n - a.n)[0]
+  const el = nkRuns?.runs.map((r) => r.eventLoop!).filter(Boolean) ?? []
+  const elHist = el.length ? `${idleEl} Per run while wiring: max ${el.map((e) => e.maxMs.toFixed(1)).join(', ')} ms; 99th percentile ${el.map((e) => e.p99Ms.toFixed(2)).join(', ')} ms; mean ${el.map((e) => e.meanMs.toFixed(2)).join(', ')} ms.` : undefined
+  const md = report(o, sums, portsR, dp, { rootOk, started, seconds: ms(T0) / 1000, errors, elHist })
   console.log('\n' + md)
   if (o.out) {
     fs.writeFileSync(`${o.out}.md`, md)
