@@ -28,7 +28,7 @@ function parseArgs(argv: string[]): Options {
   const o: Options = {
     ns: quick ? [20] : [50, 200, 1000], runs: quick ? 1 : 3, tools: TOOLS.map((t) => t.key),
     parts: ['containers', 'ports', 'datapath'], ports: quick ? 500 : 10_000, slowMax: 200,
-    iperfSeconds: quick ? 2 : 5, connSeconds: quick ? 2 : 4, out: quick ? undefined : path.join(__dirname, 'results'), quick,
+    iperfSeconds: quick ? 2 : 4, connSeconds: quick ? 2 : 3, out: quick ? undefined : path.join(__dirname, 'results'), quick,
   }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!, v = argv[i + 1]
