@@ -4,7 +4,7 @@
 set -u
 need=""
 [ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/host-local ] && [ -x /usr/lib/cni/portmap ] || need="$need containernetworking-plugins"
-command -v netavark >/dev/null 2>&1 || [ -x /usr/libexec/podman/netavark ] || need="$need netavark"
+command -v netavark >/dev/null 2>&1 || [ -x /usr/lib/podman/netavark ] || [ -x /usr/libexec/podman/netavark ] || need="$need netavark"
 /usr/bin/python3 -c 'import pyroute2' >/dev/null 2>&1 || need="$need python3-pyroute2"
 command -v iperf3 >/dev/null 2>&1 || need="$need iperf3"
 command -v socat >/dev/null 2>&1 || need="$need socat"
