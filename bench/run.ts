@@ -350,7 +350,7 @@ function report(o: Options, sums: Summary[], portsR: PortsResult | undefined, dp
   const L: string[] = []
   L.push(`# netns-kit benchmark results`, '')
   L.push(`Run ${extra.started}, ${extra.seconds.toFixed(0)} s, on ${process.platform} ${fs.readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}, ${fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length} CPUs, node ${process.version}.`)
-  L.push(`Command: \`npm run bench -- ${process.argv.slice(2).join(' ')}\`${o.quick ? ' (quick mode)' : ''}. Runs per N: ${o.runs} (1 at N >= 1000). Root namespace unchanged: ${extra.rootOk}.`, '')
+  L.push(`Command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`${o.quick ? ' (quick mode)' : ''}. Runs per N: ${o.runs} (1 at N >= 1000). Root namespace unchanged: ${extra.rootOk}.`, '')
   L.push('Per container, milliseconds: median [min–max] over the runs. CPU: this process (all threads) plus its waited-for children (the tools), setup + teardown.')
   L.push('"vs netns-kit": how many times longer the tool takes than netns-kit at the same N (setup / teardown).', '')
   for (const n of o.ns) {
