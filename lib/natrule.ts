@@ -15,7 +15,7 @@ import {
 } from './nft/expr'
 import { HAIRPIN_SETS, MAPS, TABLE, TAG, applyBatch, skeleton, tableExists, type MapDef } from './nft/ruleset'
 import { Bridge } from './bridge'
-import { run } from './rtnl'
+import { getLink, listAddrs, listRoutes, run } from './rtnl'
 
 export type NatProtocol = 'tcp' | 'udp' | 'sctp'
 
@@ -555,22 +555,28 @@ function portAllocated(spec: PublishSpec, r: [number, number]): NetnsKitError {
     `${spec.loopbackOnly ? '127.0.0.1' : spec.hostIp ?? (spec.family === 4 ? '0.0.0.0' : '[::]')}:${fmtRange(r)}/${spec.protocol} is already published`)
 }
 
-/** The interface the namespace routes `ip` through (longest prefix of the main table), and that prefix. */
+/**
+ * The interface the namespace routes `ip` through (longest prefix of the main table), and that prefix.
+ * Reads the routes and then only the one link they name: dumping every link cost a time that grew
+ * with the number of containers on the host (bench/results.md).
+ */
 async function egressInterface(ns: Namespace, ip: string, family: 4 | 6): Promise<{ dev: string; subnet: { first: string; last: string } }> {
-  const routes = await ns.routes.list({ family })
-  let best: { len: number; dev: string; addr: string } | undefined
+  const routes = await listRoutes(ns, family)
+  let best: { len: number; oif: number; addr: string } | undefined
   for (const r of routes) {
-    if (!r.dev || r.to === 'default' || r.type !== 'unicast') continue
-    const [addr, lenStr] = r.to.split('/') as [string, string]
-    const len = Number(lenStr)
-    if (networkAddress(ip, len) !== networkAddress(addr, len)) continue
-    if (!best || len > best.len) best = { len, dev: r.dev, addr }
+    if (!r.oif || r.dstLength === 0 || r.type !== RTN_UNICAST || r.table !== RT_TABLE_MAIN) continue
+    if (networkAddress(ip, r.dstLength) !== networkAddress(r.dst, r.dstLength)) continue
+    if (!best || r.dstLength > best.len) best = { len: r.dstLength, oif: r.oif, addr: r.dst }
   }
-  if (!best) {
+  const dev = best && (await getLink(ns, best.oif).catch(() => undefined))?.name
+  if (!best || !dev) {
     throw new NetnsKitError('ERR_NETNS_KIT_NO_ROUTE', `no interface in ${ns.name ?? ns.path} leads to ${ip}: add the container's network (bridge address) first`)
   }
-  return { dev: best.dev, subnet: { first: networkAddress(best.addr, best.len), last: lastAddress(best.addr, best.len) } }
+  return { dev, subnet: { first: networkAddress(best.addr, best.len), last: lastAddress(best.addr, best.len) } }
 }
+
+const RTN_UNICAST = 1
+const RT_TABLE_MAIN = 254
 
 function lastAddress(address: string, prefixLength: number): string {
   const b = ipBytes(address)
@@ -620,10 +626,16 @@ async function findElements(ns: Namespace, set: string, keys: Buffer[]): Promise
   return (await native().nftList(handleOf(ns), { what: 'elements', family: 'inet', table: TABLE, set, keys })) as (DecodedElement | null)[]
 }
 
-/** The local addresses of `family` a specific-address map can hold keys for. */
+/**
+ * The local addresses of `family` a specific-address map can hold keys for. An address dump of
+ * that family only: ns.addresses() also dumps every link for the names, a cost that grew with the
+ * number of containers on the host (bench/results.md).
+ */
 async function localAddresses(ns: Namespace, family: 4 | 6): Promise<string[]> {
-  return (await ns.addresses()).filter((a) => a.family === family && !isLoopback(a.address) && a.scope !== 'link').map((a) => a.address)
+  return (await listAddrs(ns, 0, family)).filter((a) => a.family === family && !isLoopback(a.address) && a.scope !== RT_SCOPE_LINK).map((a) => a.address)
 }
+
+const RT_SCOPE_LINK = 253
 
 /** Keys a mapping of `port` would have in map `m` (one per local address for an address map). */
 function keysFor(m: MapDef, protocol: NatProtocol, port: number, addresses: string[]): Buffer[] {
