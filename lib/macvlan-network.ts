@@ -1,6 +1,7 @@
 // Docker's macvlan driver: each endpoint is a macvlan on a parent device, created directly inside the
 // container's namespace with its own MAC and an address from IPAM; the gateway is a router on the
 // parent's network (not ours: it is only reserved in IPAM).
+import { checkConnectOptions } from './connect-options'
 import { invalidArg } from './errors'
 import { FileStore } from './ipam/file-store'
 import { contains, formatPrefix, parseIp, parsePrefix } from './ipam/ip'
@@ -11,7 +12,7 @@ import { Macvlan } from './macvlan'
 import { defaultNamespace, type Namespace } from './namespace'
 import { macForIp } from './overlay/network'
 import type { MacvlanMode } from './types'
-import { checkIfName, checkMac } from './validate'
+import { checkIfName } from './validate'
 
 const MODES = ['bridge', 'private', 'vepa', 'passthru'] as const
 
@@ -101,13 +102,7 @@ export class MacvlanNetwork {
    * created directly inside `ns`. A failure half-way removes it and releases the address.
    */
   async connect(ns: Namespace, opts: { ip?: string; mac?: string; ifname?: string } = {}): Promise<MacvlanEndpoint> {
-    if (!ns || typeof ns.equals !== 'function') throw invalidArg('ns', ns, 'must be a Namespace', 'ERR_INVALID_ARG_TYPE')
-    if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
-    const ifname = opts.ifname === undefined ? 'eth0' : checkIfName(opts.ifname, 'opts.ifname')
-    const mac0 = opts.mac === undefined ? undefined : checkMac(opts.mac, 'opts.mac')
-    if (opts.ip !== undefined && !contains(parsePrefix(this.subnet), parseIp(opts.ip, 'opts.ip'))) {
-      throw invalidArg('opts.ip', opts.ip, `must be inside the subnet ${this.subnet}`)
-    }
+    const { ifname, mac: mac0 } = checkConnectOptions(ns, opts, this.subnet)
     const owner = `macvlan:${process.pid}:${Date.now().toString(36)}:${counter++}`
     const alloc = await this.ipam.allocate(this.name, { owner, ip: opts.ip })
     const mac = mac0 ?? macForIp(alloc.address)

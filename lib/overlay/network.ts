@@ -2,14 +2,15 @@
 // veths; addresses from IPAM in etcd; membership through the OverlayAgent of each host.
 import { randomBytes } from 'node:crypto'
 import { Bridge } from '../bridge'
+import { checkConnectOptions } from '../connect-options'
 import { NetnsKitError, invalidArg } from '../errors'
 import { checkNetworkName, type IpamNetwork } from '../ipam/ipam'
-import { contains, formatIp, parseIp, parsePrefix } from '../ipam/ip'
+import { formatIp, parseIp, parsePrefix } from '../ipam/ip'
 import { withDeadline } from '../ipam/etcd-store'
 import { Link } from '../link'
 import type { Namespace } from '../namespace'
 import { NatRule } from '../natrule'
-import { checkBool, checkIfName, checkMac, checkMtu, checkPort, checkVni } from '../validate'
+import { checkBool, checkMtu, checkPort, checkVni } from '../validate'
 import { VethPair } from '../veth'
 import { Vxlan } from '../vxlan'
 import type { OverlayAgent, OverlayEndpointRecord } from './agent'
@@ -207,13 +208,7 @@ export class OverlayNetwork {
    * under the agent's lease. A failure half-way removes the veth and releases the address.
    */
   async connect(ns: Namespace, opts: OverlayConnectOptions = {}): Promise<OverlayEndpoint> {
-    if (!ns || typeof ns.equals !== 'function') throw invalidArg('ns', ns, 'must be a Namespace', 'ERR_INVALID_ARG_TYPE')
-    if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
-    const ifname = opts.ifname === undefined ? 'eth0' : checkIfName(opts.ifname, 'opts.ifname')
-    const mac0 = opts.mac === undefined ? undefined : checkMac(opts.mac, 'opts.mac')
-    if (opts.ip !== undefined && !contains(parsePrefix(this.subnet), parseIp(opts.ip, 'opts.ip'))) {
-      throw invalidArg('opts.ip', opts.ip, `must be inside the subnet ${this.subnet}`)
-    }
+    const { ifname, mac: mac0 } = checkConnectOptions(ns, opts, this.subnet)
     checkMtu(this.mtu)
     const id = randomBytes(6).toString('hex')
     const hostIf = `nkv${id.slice(0, 10)}`
