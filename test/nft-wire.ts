@@ -89,6 +89,15 @@ export function describeMessage(m: NlMsg, opts: { ignoreFlags?: number } = {}): 
 export const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex')
 /** An interface name as meta iifname/oifname compare it: 16 bytes, NUL-padded. */
 export const ifname = (s: string): Buffer => { const b = Buffer.alloc(16); b.write(s); return b }
+
+/** `ip saddr 172.18.0.0/16 oifname != "br0" masquerade` in an ip table, as nft encodes it (fixture masquerade). */
+export const masqueradeRule: NftExpr[] = [
+  { type: 'payload', base: 'network', offset: 12, len: 2, dreg: 1 },
+  { type: 'cmp', sreg: 1, op: 'eq', data: hex('ac12') },
+  { type: 'meta', key: 'oifname', dreg: 1 },
+  { type: 'cmp', sreg: 1, op: 'neq', data: ifname('br0') },
+  { type: 'masq' },
+]
 /** nft's comment TLV (NFTNL_UDATA_*_COMMENT = 0, length, the string with its NUL): nft shows it as `comment "..."`. */
 export const comment = (s: string): Buffer => Buffer.concat([Buffer.from([0, s.length + 1]), Buffer.from(`${s}\0`)])
 

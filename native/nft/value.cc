@@ -157,14 +157,20 @@ void Reader::Fail(const char* key, const std::string& what, bool range) const {
 
 bool Reader::Has(const char* key) const { return v_->Get(key) != nullptr; }
 
-std::optional<uint32_t> Reader::U32(const char* key, uint32_t min, uint32_t max) const {
+// The number in field `key` as an integer from min to max (nullopt when absent).
+std::optional<double> Reader::Int(const char* key, double min, double max) const {
   const Value* f = Field(key);
   if (!f) return std::nullopt;
-  std::string range = "an integer from " + std::to_string(min) + " to " + std::to_string(max);
+  std::string range = "an integer from " + std::to_string(static_cast<int64_t>(min)) + " to " + std::to_string(static_cast<int64_t>(max));
   if (f->kind != Value::Kind::Number || !std::isfinite(f->num) || f->num != std::floor(f->num))
     Fail(key, "must be " + range);
   if (f->num < min || f->num > max) Fail(key, "must be " + range, true);
-  return static_cast<uint32_t>(f->num);
+  return f->num;
+}
+
+std::optional<uint32_t> Reader::U32(const char* key, uint32_t min, uint32_t max) const {
+  auto v = Int(key, min, max);
+  return v ? std::optional<uint32_t>(static_cast<uint32_t>(*v)) : std::nullopt;
 }
 
 uint32_t Reader::ReqU32(const char* key, uint32_t min, uint32_t max) const {
@@ -174,13 +180,8 @@ uint32_t Reader::ReqU32(const char* key, uint32_t min, uint32_t max) const {
 }
 
 std::optional<int32_t> Reader::I32(const char* key, int32_t min, int32_t max) const {
-  const Value* f = Field(key);
-  if (!f) return std::nullopt;
-  std::string range = "an integer from " + std::to_string(min) + " to " + std::to_string(max);
-  if (f->kind != Value::Kind::Number || !std::isfinite(f->num) || f->num != std::floor(f->num))
-    Fail(key, "must be " + range);
-  if (f->num < min || f->num > max) Fail(key, "must be " + range, true);
-  return static_cast<int32_t>(f->num);
+  auto v = Int(key, min, max);
+  return v ? std::optional<int32_t>(static_cast<int32_t>(*v)) : std::nullopt;
 }
 
 std::optional<uint64_t> Reader::U64(const char* key) const {

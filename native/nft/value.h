@@ -81,6 +81,8 @@ class Reader {
   std::optional<uint32_t> U32(const char* key, uint32_t min = 0, uint32_t max = UINT32_MAX) const;
   uint32_t ReqU32(const char* key, uint32_t min = 0, uint32_t max = UINT32_MAX) const;
   std::optional<int32_t> I32(const char* key, int32_t min, int32_t max) const;
+  // Shared by U32 and I32: an integral number within [min, max].
+  std::optional<double> Int(const char* key, double min, double max) const;
   // A bigint (or a number that is a safe non-negative integer).
   std::optional<uint64_t> U64(const char* key) const;
   std::optional<std::string> Str(const char* key, size_t maxLen = 255) const;

@@ -12,7 +12,7 @@ import { native, type NftExpr, type NftMsg, type NftRuleInfo } from '../../lib/n
 import { handleOf } from '../../lib/internal'
 import { nftApply, nftList } from '../../lib/nft'
 import { Sandbox, sh } from '../helpers'
-import { canonical, comment, hex, ifname } from '../nft-wire'
+import { canonical, comment, hex, ifname, masqueradeRule } from '../nft-wire'
 
 const NFT_SET_MAP = 0x8
 const NFT_SET_INTERVAL = 0x4
@@ -49,13 +49,6 @@ const protoPort = (proto: number, port: number): Buffer => Buffer.concat([Buffer
 const addrPort = (addr: string, port: number): Buffer => Buffer.concat([Buffer.from(addr.split('.').map(Number)), Buffer.from([port >> 8, port & 255, 0, 0])])
 const ip4 = (addr: string): Buffer => Buffer.from(addr.split('.').map(Number))
 
-const masquerade: NftExpr[] = [
-  { type: 'payload', base: 'network', offset: 12, len: 2, dreg: 1 },
-  { type: 'cmp', sreg: 1, op: 'eq', data: hex('ac12') },
-  { type: 'meta', key: 'oifname', dreg: 1 },
-  { type: 'cmp', sreg: 1, op: 'neq', data: ifname('br0') },
-  { type: 'masq' },
-]
 
 /** dnat ip to meta l4proto . th dport map @ports (as nft writes it: a concatenation from reg 1). */
 const dnatViaMap = (setId?: number): NftExpr[] => [
@@ -85,7 +78,7 @@ function ruleset(): NftMsg[] {
       { key: ip4('10.0.0.6'), verdict: { code: 'drop' } },
     ] },
     { op: 'newsetelem', family: 'ip', table: 'nk', set: 'allow', setId: 3, elements: [{ key: addrPort('10.0.0.0', 1000), keyEnd: addrPort('10.0.0.255', 2000) }] },
-    { op: 'newrule', family: 'ip', table: 'nk', chain: 'postrouting', exprs: masquerade, userdata: comment('netns-kit:masq') },
+    { op: 'newrule', family: 'ip', table: 'nk', chain: 'postrouting', exprs: masqueradeRule, userdata: comment('netns-kit:masq') },
     { op: 'newrule', family: 'ip', table: 'nk', chain: 'prerouting', exprs: dnatViaMap(1), userdata: comment('netns-kit:publish') },
     { op: 'newrule', family: 'ip', table: 'nk', chain: 'forward', exprs: [
       { type: 'ct', key: 'state', dreg: 1 },
@@ -271,8 +264,8 @@ describe('nftables (native binding)', function () {
     const msgs: NftMsg[] = [
       { op: 'newtable', family: 'ip', name: 'nk' },
       { op: 'newchain', family: 'ip', table: 'nk', name: 'postrouting', type: 'nat', hook: 'postrouting', priority: 100 },
-      { op: 'newrule', family: 'ip', table: 'nk', chain: 'missing', exprs: masquerade },
-      { op: 'newrule', family: 'ip', table: 'nk', chain: 'postrouting', exprs: masquerade },
+      { op: 'newrule', family: 'ip', table: 'nk', chain: 'missing', exprs: masqueradeRule },
+      { op: 'newrule', family: 'ip', table: 'nk', chain: 'postrouting', exprs: masqueradeRule },
     ]
     const r = await native().nft(handleOf(ns), msgs)
     assert.equal(r.ok, false)

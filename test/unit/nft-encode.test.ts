@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { native, type NftExpr, type NftMsg } from '../../lib/native/binding'
-import { attrs, canonical, comment, debugLine, debugRules, describe as describeAttrs, describeMessage, hex, ifname, splitMessages, straceBuffers, type NlMsg } from '../nft-wire'
+import { attrs, canonical, comment, debugLine, debugRules, describe as describeAttrs, describeMessage, hex, ifname, masqueradeRule, splitMessages, straceBuffers, type NlMsg } from '../nft-wire'
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'nft')
 const NLM_F_ACK = 0x4
@@ -31,13 +31,6 @@ function ours(msgs: NftMsg[]): NlMsg[] {
 
 interface Case { fixture: string; what: string; msgs: NftMsg[] }
 
-const masqueradeRule: NftExpr[] = [
-  { type: 'payload', base: 'network', offset: 12, len: 2, dreg: 1 },
-  { type: 'cmp', sreg: 1, op: 'eq', data: hex('ac12') },
-  { type: 'meta', key: 'oifname', dreg: 1 },
-  { type: 'cmp', sreg: 1, op: 'neq', data: ifname('br0') },
-  { type: 'masq' },
-]
 
 // The set userdata nft writes (key/data byte order and typeof TLVs): opaque to us, taken as
 // nft wrote it so the messages compare whole.
