@@ -144,19 +144,29 @@ export class NatRule {
   static async publish(opts: PublishOptions): Promise<NatRule> {
     const spec = checkPublish(opts)
     const ns = await defaultNamespace(opts.namespace)
-    const { dev: ifname, subnet } = await egressInterface(ns, spec.containerIp, spec.family)
     const id = newId()
     const lo = MAPS.find((m) => m.loopback)!
     const maps = spec.loopbackOnly ? [lo] : mapsFor(spec.family, spec.hostIp)
 
     // Which host ports: the port or range asked for; or candidates, tried in turn, for docker -P
     // (a free port of ip_local_port_range) and -p 8000-8010:80 (a free port of that range).
+    const choose = !spec.hostPort || (spec.hostPort[0] !== spec.hostPort[1] && spec.containerPort[0] === spec.containerPort[1])
+    // The lookups go out together (each is a trip to a namespace thread, they run side by side):
+    // the routes, then the link, that lead to the container; forwarding; our table and the local
+    // addresses a collision check needs, then that check of the port asked for. Nothing is
+    // changed before the interface is known.
+    const fwdKey = forwardingKey(spec.family)
+    const forwarding = settled(ns.sysctl.get(fwdKey))
+    const probe = settled(probeTable(ns, spec))
+    const firstCheck = choose ? undefined : settled(probe.then((p) => checkCollisions(ns, spec, spec.hostPort!, unwrap(p))))
+    const { dev: ifname, subnet } = await egressInterface(ns, spec.containerIp, spec.family)
     let hostRanges: [number, number][]
     if (!spec.hostPort) hostRanges = await freePorts(ns, spec, 8)
-    else if (spec.hostPort[0] !== spec.hostPort[1] && spec.containerPort[0] === spec.containerPort[1]) hostRanges = await freePorts(ns, spec, 8, spec.hostPort)
+    else if (choose) hostRanges = await freePorts(ns, spec, 8, spec.hostPort)
     else hostRanges = [spec.hostPort]
     const candidates = hostRanges.length > 1 || !spec.hostPort || spec.hostPort[0] !== spec.hostPort[1]
-    await enableForwarding(ns, spec.family)
+    if (unwrap(await forwarding) !== '1') await ns.sysctl.set(fwdKey, 1)
+    const known = unwrap(await probe)
     // route_localnet on the one interface leading to the container, never on all/default. It is
     // netns-kit's (and goes off again with the last localhost mapping through it) if we turned it on.
     let routeLocalnetSetHere = false
@@ -169,7 +179,7 @@ export class NatRule {
     const targetMaps = spec.localhost && !spec.loopbackOnly ? [...maps, lo] : maps
 
     let lastErr: unknown
-    for (const hostRange of hostRanges) {
+    for (const [n, hostRange] of hostRanges.entries()) {
       const note = `${TAG} publish ${id} ${ifname}${spec.localhost ? ' lo' : ''}${ownsRouteLocalnet ? ' rl' : ''}`
       const built = mappingElements(spec, targetMaps, hostRange, note)
       const elems = built.map((b) => b.ref)
@@ -177,8 +187,9 @@ export class NatRule {
       try {
         // Collisions with other maps (a wildcard and an address on the same port) are checked first;
         // the kernel refuses a duplicate key in the same map (NLM_F_EXCL), also between processes.
-        await checkCollisions(ns, spec, maps, hostRange)
-        await change(ns, msgs, `publish ${spec.protocol} ${spec.hostIp ?? '*'}:${fmtRange(hostRange)}`)
+        if (n === 0 && firstCheck) unwrap(await firstCheck)
+        else await checkCollisions(ns, spec, hostRange, known)
+        await change(ns, msgs, `publish ${spec.protocol} ${spec.hostIp ?? '*'}:${fmtRange(hostRange)}`, known.exists)
       } catch (e) {
         // Taken (by another map, or by another process just now: the kernel's EEXIST): the next
         // candidate if there are candidates, else the caller's error.
@@ -262,7 +273,7 @@ export class NatRule {
       let taken: number | undefined
       for (const [i, sp] of specs.entries()) {
         try {
-          await checkCollisions(ns, sp, mapsFor(sp.family, sp.hostIp), [chosen[i]!, chosen[i]!])
+          await checkCollisions(ns, sp, [chosen[i]!, chosen[i]!])
         } catch (e) {
           if (!(e instanceof NetnsKitError && e.code === 'ERR_NETNS_KIT_PORT_ALLOCATED')) throw e
           taken = i
@@ -357,17 +368,20 @@ export class NatRule {
   async delete(): Promise<void> {
     if (this.#deleted) return
     const ns = this.namespace
+    let held: Promise<boolean> | undefined
     if (this.kind === 'publish') {
-      // Only elements still carrying this rule's id: never another owner's (looked up by key).
+      // Only elements still carrying this rule's id: never another owner's (looked up by key,
+      // every map at once, along with the look tidy() needs: one round of trips).
+      held = tableHeld(ns)
+      held.catch(() => {})
       const gone: ElemRef[] = []
-      for (const map of new Set(this.#elems.map((e) => e.map))) {
-        const mineHere = this.#elems.filter((e) => e.map === map)
-        const found = await findElements(ns, map, mineHere.map((e) => e.key))
-        found.forEach((el, i) => {
-          const c = parseComment(commentOf(el?.userdata))
-          if (c?.kind === 'publish' && c.id === this.id) gone.push(mineHere[i]!)
-        })
-      }
+      const maps = [...new Set(this.#elems.map((e) => e.map))]
+      const mine = maps.map((map) => this.#elems.filter((e) => e.map === map))
+      const found = await Promise.all(mine.map((elems, m) => findElements(ns, maps[m]!, elems.map((e) => e.key))))
+      found.forEach((list, m) => list.forEach((el, i) => {
+        const c = parseComment(commentOf(el?.userdata))
+        if (c?.kind === 'publish' && c.id === this.id) gone.push(mine[m]![i]!)
+      }))
       const byMap = new Map<string, Buffer[]>()
       for (const e of gone) byMap.set(e.map, [...(byMap.get(e.map) ?? []), e.key])
       const msgs: NftMsg[] = [...byMap].map(([set, keys]) => ({ op: 'delsetelem', family: 'inet', table: TABLE, set, elements: keys.map((key) => ({ key })) }))
@@ -388,7 +402,7 @@ export class NatRule {
       }
     }
     this.#deleted = true
-    await tidy(ns)
+    await tidy(ns, held)
   }
 
   async [Symbol.asyncDispose](): Promise<void> { await this.delete() }
@@ -597,9 +611,23 @@ async function clearUdpConntrack(ns: Namespace, family: 4 | 6, hostIp: string | 
   }
 }
 
+function forwardingKey(family: 4 | 6): string {
+  return family === 4 ? 'net.ipv4.ip_forward' : 'net.ipv6.conf.all.forwarding'
+}
+
 async function enableForwarding(ns: Namespace, family: 4 | 6): Promise<void> {
-  const key = family === 4 ? 'net.ipv4.ip_forward' : 'net.ipv6.conf.all.forwarding'
+  const key = forwardingKey(family)
   if ((await ns.sysctl.get(key)) !== '1') await ns.sysctl.set(key, 1)
+}
+
+/** A promise that never rejects (its outcome is read later with unwrap): lookups started early. */
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown }
+function settled<T>(p: Promise<T>): Promise<Settled<T>> {
+  return p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }))
+}
+function unwrap<T>(s: Settled<T>): T {
+  if (!s.ok) throw s.error
+  return s.value
 }
 
 async function setRouteLocalnet(ns: Namespace, ifname: string, on: boolean): Promise<void> {
@@ -653,18 +681,33 @@ async function firstTaken(ns: Namespace, elemsOf: ElemRef[][]): Promise<number |
   return undefined
 }
 
+/** Which maps a publish must not collide with: a wildcard's and an address's on the same port. */
+function collisionMaps(spec: PublishSpec): MapDef[] {
+  if (spec.loopbackOnly) return []
+  const maps = mapsFor(spec.family, spec.hostIp)
+  return MAPS.filter((m) => m.family === spec.family && !m.loopback && !maps.includes(m))
+}
+
+/** Whether our table is there and, when a collision check needs them, the local addresses (at once). */
+interface Probe { exists: boolean; addrs: string[] }
+async function probeTable(ns: Namespace, spec: PublishSpec): Promise<Probe> {
+  const needAddrs = collisionMaps(spec).some((m) => m.byAddress)
+  const [exists, addrs] = await Promise.all([tableExists(ns, 'inet'), needAddrs ? localAddresses(ns, spec.family) : []])
+  return { exists, addrs }
+}
+
 /** Fails with ERR_NETNS_KIT_PORT_ALLOCATED when another map already publishes one of these ports. */
-async function checkCollisions(ns: Namespace, spec: PublishSpec, maps: MapDef[], r: [number, number]): Promise<void> {
-  if (!(await tableExists(ns, 'inet'))) return
+async function checkCollisions(ns: Namespace, spec: PublishSpec, r: [number, number], probe?: Probe): Promise<void> {
+  const { exists, addrs } = probe ?? (await probeTable(ns, spec))
+  if (!exists) return
   // The same map is the kernel's job (NLM_F_EXCL); a wildcard and an address on the same port are
-  // ours: looked up key by key (the wildcard's key, or one key per local address).
-  const others = spec.loopbackOnly ? [] : MAPS.filter((m) => m.family === spec.family && !m.loopback && !maps.includes(m))
-  const addrs = others.some((m) => m.byAddress) ? await localAddresses(ns, spec.family) : []
-  for (const m of others) {
+  // ours: looked up key by key (the wildcard's key, or one key per local address), every map at once.
+  const found = await Promise.all(collisionMaps(spec).map((m) => {
     const keys: Buffer[] = []
     for (let port = r[0]; port <= r[1]; port++) keys.push(...keysFor(m, spec.protocol, port, addrs))
-    if ((await findElements(ns, m.name, keys)).some((e) => e !== null)) throw portAllocated(spec, r)
-  }
+    return findElements(ns, m.name, keys)
+  }))
+  if (found.some((list) => list.some((e) => e !== null))) throw portAllocated(spec, r)
 }
 
 /**
@@ -704,8 +747,15 @@ async function freePorts(ns: Namespace, spec: PublishSpec, tries: number, within
 }
 
 /** Applies a change, creating the skeleton in the same atomic batch when the table is missing. */
-async function change(ns: Namespace, msgs: NftMsg[], what: string): Promise<(bigint | null)[]> {
-  if (await tableExists(ns, 'inet')) return applyBatch(ns, msgs, what)
+async function change(ns: Namespace, msgs: NftMsg[], what: string, exists?: boolean): Promise<(bigint | null)[]> {
+  if (exists ?? (await tableExists(ns, 'inet'))) {
+    try {
+      return await applyBatch(ns, msgs, what)
+    } catch (e) {
+      // Known from an earlier look, but gone since (another process tidied it): with the skeleton.
+      if (exists === undefined || (e as NetlinkError).code !== 'ENOENT' || (await tableExists(ns, 'inet'))) throw e
+    }
+  }
   try {
     return await applyBatch(ns, [...skeleton(), ...msgs], what)
   } catch (e) {
@@ -737,13 +787,13 @@ async function deleteRules(ns: Namespace, rules: RuleRef[]): Promise<void> {
 }
 
 /** Removes netns-kit's tables once nothing of ours is left in them (and stale hairpin elements). */
-async function tidy(ns: Namespace): Promise<void> {
-  if (!(await tableExists(ns, 'inet'))) return
+async function tidy(ns: Namespace, held?: Promise<boolean>): Promise<void> {
   // While a masquerade or isolation rule remains (a network's lifetime), nothing can go: a
-  // look at the few rules is enough, and deleting a mapping stays cheap however many there are.
-  // Otherwise the maps are read, to drop the table with its last element (and stale hairpin entries).
-  const rules = (await native().nftList(handleOf(ns), { what: 'rules', family: 'inet', table: TABLE })) as DecodedRule[]
-  if (rules.some((r) => { const k = parseComment(commentOf(r.userdata))?.kind; return k === 'masquerade' || k === 'isolate' })) return
+  // look at the few rules' comments is enough, and deleting a mapping stays cheap however many
+  // there are. Otherwise the maps are read, to drop the table with its last element (and stale
+  // hairpin entries).
+  if (await (held ?? tableHeld(ns))) return
+  if (!(await tableExists(ns, 'inet'))) return
   const all = await readAll(ns)
   const msgs: NftMsg[] = []
   {
@@ -761,6 +811,15 @@ async function tidy(ns: Namespace): Promise<void> {
   if (msgs.length) await applyBatch(ns, msgs, 'tidy netns-kit tables').catch(() => {})
 }
 
+
+/**
+ * True while a masquerade or isolation rule of ours is in the table (so the table stays): the
+ * rules listed without their expressions, one trip. False also when there is no table.
+ */
+async function tableHeld(ns: Namespace): Promise<boolean> {
+  const rules = await native().nftList(handleOf(ns), { what: 'rules', family: 'inet', table: TABLE, brief: true })
+  return rules.some((r) => { const k = parseComment(commentOf(r.userdata))?.kind; return k === 'masquerade' || k === 'isolate' })
+}
 
 // --- reading back ---------------------------------------------------------------------
 

@@ -128,6 +128,8 @@ export interface NftListQuery {
   set?: string
   /** Elements only: look up these keys (one request each, pipelined) instead of dumping the set. */
   keys?: Buffer[]
+  /** Rules only: without their expressions (family, table, chain, handle, userdata), a fraction of the cost. */
+  brief?: boolean
 }
 
 /** Objects read back by nftList: the shapes they are written in (without op), with handle. */
@@ -137,6 +139,8 @@ export interface NftChainInfo {
   device?: string; userdata?: Buffer; handle: bigint
 }
 export interface NftRuleInfo { family: NftFamily; table: string; chain: string; exprs: NftExpr[]; userdata?: Buffer; handle: bigint }
+/** A rule listed with `brief: true`: no expressions. */
+export type NftRuleBrief = Omit<NftRuleInfo, 'exprs'>
 export interface NftSetInfo {
   family: NftFamily; table: string; name: string; flags?: number; keyType?: number; keyLen: number; dataType?: number
   dataLen?: number; fieldLens?: number[]; size?: number; policy?: number; userdata?: Buffer; handle: bigint

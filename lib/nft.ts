@@ -1,6 +1,6 @@
 // nf_tables batches and listings for the object API (NatRule and friends): the addon's nft()
 // and nftList() with Namespace objects, and kernel refusals as NetlinkError.
-import { native, type NftListQuery, type NftMsg, type NftChainInfo, type NftElementInfo, type NftRuleInfo, type NftSetInfo, type NftTableInfo } from './native/binding'
+import { native, type NftListQuery, type NftMsg, type NftChainInfo, type NftElementInfo, type NftRuleBrief, type NftRuleInfo, type NftSetInfo, type NftTableInfo } from './native/binding'
 import { handleOf } from './internal'
 import { toError } from './rtnl'
 import type { Namespace } from './namespace'
@@ -43,6 +43,7 @@ export async function nftApply(ns: Namespace, msgs: NftMsg[]): Promise<(bigint |
 /** Lists tables, chains, rules, sets or a set's elements in `ns` (`nft list ...`), decoded. */
 export async function nftList(ns: Namespace, q: NftListQuery & { what: 'tables' }): Promise<NftTableInfo[]>
 export async function nftList(ns: Namespace, q: NftListQuery & { what: 'chains' }): Promise<NftChainInfo[]>
+export async function nftList(ns: Namespace, q: NftListQuery & { what: 'rules'; brief: true }): Promise<NftRuleBrief[]>
 export async function nftList(ns: Namespace, q: NftListQuery & { what: 'rules' }): Promise<NftRuleInfo[]>
 export async function nftList(ns: Namespace, q: NftListQuery & { what: 'sets' }): Promise<NftSetInfo[]>
 export async function nftList(ns: Namespace, q: NftListQuery & { what: 'elements' }): Promise<NftElementInfo[]>

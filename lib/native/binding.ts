@@ -2,7 +2,7 @@
 import * as path from 'node:path'
 import * as fs from 'node:fs'
 import type {
-  NftBatchResult, NftChainInfo, NftElementInfo, NftListQuery, NftMsg, NftRuleInfo, NftSetInfo, NftTableInfo,
+  NftBatchResult, NftChainInfo, NftElementInfo, NftListQuery, NftMsg, NftRuleBrief, NftRuleInfo, NftSetInfo, NftTableInfo,
 } from '../nft-types'
 
 export type * from '../nft-types'
@@ -104,6 +104,7 @@ export interface NativeBinding {
    */
   nftList(ns: NsHandle, q: NftListQuery & { what: 'tables' }): Promise<NftTableInfo[]>
   nftList(ns: NsHandle, q: NftListQuery & { what: 'chains' }): Promise<NftChainInfo[]>
+  nftList(ns: NsHandle, q: NftListQuery & { what: 'rules'; brief: true }): Promise<NftRuleBrief[]>
   nftList(ns: NsHandle, q: NftListQuery & { what: 'rules' }): Promise<NftRuleInfo[]>
   nftList(ns: NsHandle, q: NftListQuery & { what: 'sets' }): Promise<NftSetInfo[]>
   /**

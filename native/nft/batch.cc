@@ -106,6 +106,8 @@ ListQuery EncodeList(const Value& v) {
   q.table = r.Str("table", NFT_TABLE_MAXNAMELEN - 1).value_or("");
   q.chain = r.Str("chain", NFT_CHAIN_MAXNAMELEN - 1).value_or("");
   q.set = r.Str("set", NFT_SET_MAXNAMELEN - 1).value_or("");
+  q.brief = r.Bool("brief").value_or(false);
+  if (q.brief && q.what != ListQuery::What::Rules) throw InputError("query.brief: only for listing rules");
   std::vector<std::vector<uint8_t>> keys;
   if (const std::vector<Value>* arr = r.Arr("keys")) {
     if (q.what != ListQuery::What::Elements) throw InputError("query.keys: only for listing elements");
@@ -188,7 +190,7 @@ Value DecodeList(const ListQuery& q, const std::vector<std::vector<uint8_t>>& me
           out.Push(std::move(o));
         break;
       case ListQuery::What::Rules:
-        if (DecodeRule(m.data(), m.size(), o) && Matches(o, "table", q.table) && Matches(o, "chain", q.chain))
+        if (DecodeRule(m.data(), m.size(), o, !q.brief) && Matches(o, "table", q.table) && Matches(o, "chain", q.chain))
           out.Push(std::move(o));
         break;
       case ListQuery::What::Sets:

@@ -51,6 +51,9 @@ struct ListQuery {
   // Elements by key (`keys` in the query): one GETSETELEM request per key instead of a dump,
   // each answered by the element or ENOENT, so a lookup costs the same however big the set is.
   std::vector<std::vector<uint8_t>> gets;
+  // Rules without their expressions (`brief` in the query): family, table, chain, handle and
+  // userdata only, for callers that look at comments and handles (decoding is the cost).
+  bool brief = false;
 };
 ListQuery EncodeList(const Value& q);  // throws InputError
 // The dump's messages decoded (and filtered by the query): an array of objects.
@@ -89,7 +92,7 @@ bool EncodeSetOp(const std::string& op, const Reader& r, Sink& out);
 
 bool DecodeTable(const uint8_t* msg, size_t len, Value& out);
 bool DecodeChain(const uint8_t* msg, size_t len, Value& out);
-bool DecodeRule(const uint8_t* msg, size_t len, Value& out);
+bool DecodeRule(const uint8_t* msg, size_t len, Value& out, bool withExprs = true);
 bool DecodeSet(const uint8_t* msg, size_t len, Value& out);
 // Appends each element of a NEWSETELEM message to `out` (an array).
 bool DecodeElements(const uint8_t* msg, size_t len, Value& out);

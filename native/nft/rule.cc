@@ -50,7 +50,7 @@ bool EncodeRuleOp(const std::string& op, const Reader& r, Sink& out) {
   return false;
 }
 
-bool DecodeRule(const uint8_t* msg, size_t len, Value& out) {
+bool DecodeRule(const uint8_t* msg, size_t len, Value& out, bool withExprs) {
   Parsed p;
   if (!Parse(msg, len, NFTA_RULE_MAX, p) || p.msg != NFT_MSG_NEWRULE) return false;
   if (!p.tb[NFTA_RULE_TABLE] || !p.tb[NFTA_RULE_CHAIN]) return false;
@@ -58,9 +58,11 @@ bool DecodeRule(const uint8_t* msg, size_t len, Value& out) {
   out.Set("family", Value::String(FamilyName(p.family)));
   out.Set("table", Value::String(p.tb[NFTA_RULE_TABLE]->Str()));
   out.Set("chain", Value::String(p.tb[NFTA_RULE_CHAIN]->Str()));
-  Value exprs = Value::Array();
-  if (p.tb[NFTA_RULE_EXPRESSIONS] && !expr::DecodeList(*p.tb[NFTA_RULE_EXPRESSIONS], exprs)) return false;
-  out.Set("exprs", std::move(exprs));
+  if (withExprs) {
+    Value exprs = Value::Array();
+    if (p.tb[NFTA_RULE_EXPRESSIONS] && !expr::DecodeList(*p.tb[NFTA_RULE_EXPRESSIONS], exprs)) return false;
+    out.Set("exprs", std::move(exprs));
+  }
   if (p.tb[NFTA_RULE_USERDATA]) out.Set("userdata", Value::Bytes(p.tb[NFTA_RULE_USERDATA]->Bytes()));
   if (p.tb[NFTA_RULE_HANDLE]) {
     if (auto h = p.tb[NFTA_RULE_HANDLE]->Be64()) out.Set("handle", Value::BigInt(*h));

@@ -181,6 +181,11 @@ describe('nftables (native binding)', function () {
       assert.ok(got, `rule ${handle} listed`)
       assert.deepEqual(got, expectedRule(m, handle))
     }
+    // brief: the same rules (handles, chains, comments) without their expressions.
+    const brief = await nftList(ns, { what: 'rules', family: 'ip', table: 'nk', brief: true })
+    assert.deepEqual(brief, rules.map(({ exprs: _exprs, ...rest }) => rest))
+    assert.ok(brief.every((x) => !('exprs' in x)))
+    await assert.rejects(nftList(ns, { what: 'sets', brief: true }), /brief: only for listing rules/)
     const tables = await nftList(ns, { what: 'tables' })
     assert.deepEqual(tables.map((t) => `${t.family} ${t.name}`).sort(), ['inet other', 'ip nk'])
     const nk = tables.find((t) => t.name === 'nk')!
