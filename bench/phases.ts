@@ -24,7 +24,9 @@ async function main(): Promise<void> {
       // NK_PHASES_NOV6C=1: no IPv6 on the container's links (Docker's choice for IPv4-only networks).
       if (process.env.NK_PHASES_NOV6C) await ns.sysctl.set('net.ipv6.conf.default.disable_ipv6', 1)
       lap('Namespace.create', t0); t0 = performance.now()
-      const pair = await VethPair.create({ name: env.veth(i), namespace: env.host, master: process.env.NK_PHASES_NOMASTER ? undefined : bridge, up: true, peer: { name: 'eth0', namespace: ns, up: true } }); lap('VethPair.create', t0); t0 = performance.now()
+      // NK_PHASES_V6=1: IPv6 left on both ends (by default off, as the bench and Network.connect on an IPv4-only network).
+      const v6 = process.env.NK_PHASES_V6 ? undefined : false
+      const pair = await VethPair.create({ name: env.veth(i), namespace: env.host, master: process.env.NK_PHASES_NOMASTER ? undefined : bridge, up: true, ipv6: v6, peer: { name: 'eth0', namespace: ns, up: true, ipv6: v6 } }); lap('VethPair.create', t0); t0 = performance.now()
       await run([
         { ns, op: 'addr.add', index: pair.peer.index, address: containerIp(i), prefixLength: PREFIX },
         { ns, op: 'route.add', family: 4, dstLength: 0, gateway: GATEWAY },

@@ -45,7 +45,9 @@ const nkState = new WeakMap<Env, NkState>()
 export async function wireNetnsKit(env: Env, bridge: Bridge, i: number): Promise<{ ns: Namespace; rule: NatRule }> {
   const ip = containerIp(i)
   const ns = track(await Namespace.create(env.ctr(i)))
-  const pair = await VethPair.create({ name: env.veth(i), namespace: env.host, master: bridge, up: true, peer: { name: 'eth0', namespace: ns, up: true } })
+  // As Network.connect wires an IPv4-only network: no IPv6 on the bridge port nor (Docker's
+  // choice) on the container's interface, set in the same trip before they come up.
+  const pair = await VethPair.create({ name: env.veth(i), namespace: env.host, master: bridge, up: true, ipv6: false, peer: { name: 'eth0', namespace: ns, up: true, ipv6: false } })
   await run([
     { ns, op: 'addr.add', index: pair.peer.index, address: ip, prefixLength: PREFIX, object: `${ip} on eth0` },
     { ns, op: 'route.add', family: 4, dstLength: 0, gateway: GATEWAY, object: `default via ${GATEWAY}` },
@@ -58,7 +60,7 @@ export const netnsKit: Tool = {
   key: 'netns-kit',
   label: 'netns-kit',
   backgroundTeardown: true,
-  note: 'Namespace.create + VethPair.create (peer in the namespace, master+up) + addr/route in one trip + NatRule.publish; teardown: delete the namespace and the mapping',
+  note: 'Namespace.create + VethPair.create (peer in the namespace, master+up, no IPv6 on either end as Network.connect on an IPv4-only network) + addr/route in one trip + NatRule.publish; teardown: delete the namespace and the mapping',
   async unavailable() { return undefined },
   async network(env) {
     const bridge = await Bridge.create({ name: 'br0', namespace: env.host, up: true })

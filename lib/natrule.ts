@@ -3,7 +3,7 @@
 // nf_tables netlink in one atomic batch per change. Nothing else in the ruleset is touched.
 import { randomBytes } from 'node:crypto'
 import * as net from 'node:net'
-import { native, type NftElement, type NftExpr, type NftMsg } from './native/binding'
+import { native, type NftElement, type NftExpr, type NftMsg, type NativeRoute } from './native/binding'
 import { handleOf } from './internal'
 import { NetlinkError, NetnsKitError, invalidArg, outOfRange } from './errors'
 import { defaultNamespace, type Namespace } from './namespace'
@@ -157,9 +157,11 @@ export class NatRule {
     // changed before the interface is known.
     const fwdKey = forwardingKey(spec.family)
     const forwarding = settled(ns.sysctl.get(fwdKey))
-    const probe = settled(probeTable(ns, spec))
+    const routes = listRoutes(ns, spec.family)  // which link leads to the container; IPv4's local addresses
+    routes.catch(() => {})
+    const probe = settled(probeTable(ns, spec, routes))
     const firstCheck = choose ? undefined : settled(probe.then((p) => checkCollisions(ns, spec, spec.hostPort!, unwrap(p))))
-    const { dev: ifname, subnet } = await egressInterface(ns, spec.containerIp, spec.family)
+    const { dev: ifname, subnet } = await egressInterface(ns, spec.containerIp, spec.family, routes)
     let hostRanges: [number, number][]
     if (!spec.hostPort) hostRanges = await freePorts(ns, spec, 8)
     else if (choose) hostRanges = await freePorts(ns, spec, 8, spec.hostPort)
@@ -574,8 +576,8 @@ function portAllocated(spec: PublishSpec, r: [number, number]): NetnsKitError {
  * Reads the routes and then only the one link they name: dumping every link cost a time that grew
  * with the number of containers on the host (bench/results.md).
  */
-async function egressInterface(ns: Namespace, ip: string, family: 4 | 6): Promise<{ dev: string; subnet: { first: string; last: string } }> {
-  const routes = await listRoutes(ns, family)
+async function egressInterface(ns: Namespace, ip: string, family: 4 | 6, routesOf?: Promise<NativeRoute[]>): Promise<{ dev: string; subnet: { first: string; last: string } }> {
+  const routes = await (routesOf ?? listRoutes(ns, family))
   let best: { len: number; oif: number; addr: string } | undefined
   for (const r of routes) {
     if (!r.oif || r.dstLength === 0 || r.type !== RTN_UNICAST || r.table !== RT_TABLE_MAIN) continue
@@ -659,9 +661,19 @@ async function findElements(ns: Namespace, set: string, keys: Buffer[]): Promise
  * that family only: ns.addresses() also dumps every link for the names, a cost that grew with the
  * number of containers on the host (bench/results.md).
  */
-async function localAddresses(ns: Namespace, family: 4 | 6): Promise<string[]> {
+async function localAddresses(ns: Namespace, family: 4 | 6, routesOf?: Promise<NativeRoute[]>): Promise<string[]> {
+  if (family === 4) {
+    // IPv4: the routes of table local, one per address (also on a link that is down): the
+    // addresses without an address dump, which walks every interface (a cost per publish that
+    // grew with the number of containers). A route dump walks the routing tables only.
+    return (await (routesOf ?? listRoutes(ns, 4))).filter((r) => r.table === RT_TABLE_LOCAL && r.type === RTN_LOCAL && r.dstLength === 32 && !isLoopback(r.dst)).map((r) => r.dst)
+  }
+  // IPv6: an address dump (a tentative address has no local route yet).
   return (await listAddrs(ns, 0, family)).filter((a) => a.family === family && !isLoopback(a.address) && a.scope !== RT_SCOPE_LINK).map((a) => a.address)
 }
+
+const RTN_LOCAL = 2
+const RT_TABLE_LOCAL = 255
 
 const RT_SCOPE_LINK = 253
 
@@ -690,9 +702,9 @@ function collisionMaps(spec: PublishSpec): MapDef[] {
 
 /** Whether our table is there and, when a collision check needs them, the local addresses (at once). */
 interface Probe { exists: boolean; addrs: string[] }
-async function probeTable(ns: Namespace, spec: PublishSpec): Promise<Probe> {
+async function probeTable(ns: Namespace, spec: PublishSpec, routesOf?: Promise<NativeRoute[]>): Promise<Probe> {
   const needAddrs = collisionMaps(spec).some((m) => m.byAddress)
-  const [exists, addrs] = await Promise.all([tableExists(ns, 'inet'), needAddrs ? localAddresses(ns, spec.family) : []])
+  const [exists, addrs] = await Promise.all([tableExists(ns, 'inet'), needAddrs ? localAddresses(ns, spec.family, routesOf) : []])
   return { exists, addrs }
 }
 

@@ -11,6 +11,7 @@ import { pidAlive } from './ipam/file-store'
 import { Namespace, defaultNamespace } from './namespace'
 import { NatRule, type NatProtocol } from './natrule'
 import { run, runOne, listLinks, type Op } from './rtnl'
+import { noIpv6 } from './veth'
 import { checkBool, checkIfName, checkIp, checkMac, checkMtu, checkPort } from './validate'
 import { hostsFile, hostnameFile, planResolvConf, checkHostName, EMBEDDED_RESOLVER } from './container-files'
 import { DnsRecords, Resolver } from './dns'
@@ -567,13 +568,21 @@ export class Network {
 
       const ops: Op[] = [
         {
-          ns: host, op: 'link.create', kind: 'veth', name: hostIf, mtu: this.mtu, up: true, master: this.bridge.index, object: hostIf,
+          ns: host, op: 'link.create', kind: 'veth', name: hostIf, mtu: this.mtu, master: this.bridge.index, object: hostIf,
           peer: { name: ifname, mtu: this.mtu, mac, target: handleOf(ns) },
         },
+        // The bridge port carries no IPv6 of its own (IPv6 is still bridged): no link-local address,
+        // route and multicast state per port, which made each new port cost more than the last.
+        noIpv6(host, hostIf),
         // The kernel ignores IFLA_IFALIAS in a creating RTM_NEWLINK: set it (and port isolation) next.
         // Hairpin mode, as Docker sets it: where br_netfilter is on, the answer to a container reaching
         // its own published port is bridged back out the port it came in on.
         { ns: host, op: 'link.set', name: hostIf, alias, hairpin: true, ...(this.icc ? {} : { isolated: true }), object: `${hostIf} (port of ${this.bridge.name})` },
+        // Up once isolated (icc=false): no moment where the port forwards to the others.
+        { ns: host, op: 'link.set', name: hostIf, up: true, object: hostIf },
+        // On an IPv4-only network the container's interface has no IPv6 either (Docker's choice):
+        // no link-local address, DAD or MLD reports flooded to every port of the bridge.
+        ...(a6 ? [] : [noIpv6(ns, ifname)]),
         { ns, op: 'link.set', name: ifname, up: true, object: ifname },
         { ns, op: 'addr.add', linkName: ifname, address: a4.address, prefixLength: a4.prefixLength, object: `${a4.address}/${a4.prefixLength} on ${ifname}` },
         ...(a6 ? [{ ns, op: 'addr.add' as const, linkName: ifname, address: a6.address, prefixLength: a6.prefixLength, nodad: true, object: `${a6.address}/${a6.prefixLength} on ${ifname}` }] : []),

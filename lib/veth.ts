@@ -1,7 +1,7 @@
 import { handleOf } from './internal'
 import { Link, linkFromNative } from './link'
 import { defaultNamespace, type Namespace } from './namespace'
-import { run, runOne } from './rtnl'
+import { run, runOne, type Op } from './rtnl'
 import { checkBool, checkIfName, checkMac, checkMtu } from './validate'
 import { invalidArg } from './errors'
 import type { NativeLink } from './native/binding'
@@ -16,6 +16,12 @@ export interface VethPairOptions {
   up?: boolean
   /** Attach the host end to this bridge (or master ifindex) in the same message. */
   master?: Link | number
+  /**
+   * false: no IPv6 on the host end (net.ipv6.conf.NAME.disable_ipv6=1, set before it comes up, in
+   * the same trip). A bridge port needs none (the bridge holds the addresses; IPv6 is still
+   * bridged): the kernel then keeps no link-local address, route and multicast state per port.
+   */
+  ipv6?: boolean
   peer: {
     name: string
     /** The peer is created directly inside this namespace (no create-then-move). */
@@ -25,6 +31,11 @@ export interface VethPairOptions {
     mtu?: number
     /** Bring the peer up (a second message, pipelined in the same trip). */
     up?: boolean
+    /**
+     * false: no IPv6 on the peer (disable_ipv6=1 before it comes up, in the same trip), as Docker
+     * does for a container on an IPv4-only network: no link-local address, DAD or MLD traffic.
+     */
+    ipv6?: boolean
   }
 }
 
@@ -55,6 +66,8 @@ export class VethPair {
     const peerMac = opts.peer.mac === undefined ? undefined : checkMac(opts.peer.mac, 'opts.peer.mac')
     const up = checkBool(opts.up, 'opts.up')
     const peerUp = checkBool(opts.peer.up, 'opts.peer.up')
+    const v6Off = checkBool(opts.ipv6, 'opts.ipv6') === false
+    const peerV6Off = checkBool(opts.peer.ipv6, 'opts.peer.ipv6') === false
     let master: number | undefined
     if (opts.master !== undefined) master = typeof opts.master === 'number' ? opts.master : opts.master.index
     const ns = await defaultNamespace(opts.namespace)
@@ -65,20 +78,24 @@ export class VethPair {
       throw invalidArg('opts.master', opts.master.name, `must be in the namespace of the host end`)
     }
 
-    const results = await run([
+    const ops: Op[] = [
       {
-        ns, op: 'link.create', kind: 'veth', name, mtu, mac, up, master, object: name,
+        ns, op: 'link.create', kind: 'veth', name, mtu, mac, up: up && !v6Off, master, object: name,
         peer: { name: peerName, mtu: peerMtu, mac: peerMac, target: sameNs ? undefined : handleOf(peerNs) },
       },
+      ...(v6Off ? [noIpv6(ns, name), ...(up ? [{ ns, op: 'link.set' as const, name, up: true, object: name }] : [])] : []),
       { ns, op: 'link.get', name, object: name },
+      ...(peerV6Off ? [noIpv6(peerNs, peerName)] : []),
       ...(peerUp ? [{ ns: peerNs, op: 'link.set' as const, name: peerName, up: true, object: peerName }] : []),
       { ns: peerNs, op: 'link.get', name: peerName, object: peerName },
-    ]).catch(async (e: Error & { results?: unknown[] }) => {
+    ]
+    const hostAt = ops.findIndex((o) => o.op === 'link.get')
+    const results = await run(ops).catch(async (e: Error & { results?: unknown[] }) => {
       // Created but a later step failed: remove the pair so nothing is left behind.
       if (e.results && e.results[0] === null) await runOne({ ns, op: 'link.delete', name, ignoreMissing: true }).catch(() => {})
       throw e
     })
-    const host = results[1] as NativeLink
+    const host = results[hostAt] as NativeLink
     const peer = results[results.length - 1] as NativeLink
     return new VethPair(linkFromNative(ns, host), linkFromNative(peerNs, peer))
   }
@@ -91,4 +108,9 @@ export class VethPair {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.delete()
   }
+}
+
+/** `sysctl -w net.ipv6.conf.IF.disable_ipv6=1` in `ns`, as one operation of a trip (a kernel without IPv6: nothing to do). */
+export function noIpv6(ns: Namespace, ifname: string): Op {
+  return { ns, op: 'sysctl.set', key: `ipv6/conf/${ifname}/disable_ipv6`, value: '1', ignoreMissing: true, object: `net.ipv6.conf.${ifname.replace(/\./g, '/')}.disable_ipv6` }
 }

@@ -50,6 +50,7 @@ export interface NativeOp {
     | 'route.add' | 'route.replace' | 'route.delete' | 'route.list'
     | 'fdb.add' | 'fdb.append' | 'fdb.replace' | 'fdb.delete' | 'fdb.list'
     | 'neigh.add' | 'neigh.replace' | 'neigh.delete' | 'neigh.list'
+    | 'sysctl.set'
   [key: string]: unknown
 }
 

@@ -123,6 +123,10 @@ struct Op {
   // addr.add by interface name: the index is looked up (RTM_GETLINK) in the op's namespace
   // when its group runs, so a link created earlier in the same trip can be addressed.
   std::string linkName;
+  // sysctl.set: a write under /proc/sys/net in the op's namespace, in its place in the trip
+  // (e.g. disable_ipv6 on a link made earlier in the trip, before a later op brings it up).
+  bool sysctl = false;
+  std::string sysctlKey, sysctlValue;
 };
 
 struct OpResult {
@@ -158,7 +162,14 @@ Op BuildOp(Napi::Env env, const Napi::Object& o, bool needNs) {
       op.refs.push_back(st);
       return st->fd;
     };
-    if (kind == "link.create") {
+    if (kind == "sysctl.set") {
+      op.sysctl = true;
+      op.sysctlKey = OptString(o, "key").value_or("");
+      op.sysctlValue = OptString(o, "value").value_or("");
+      op.ignoreMissing = OptBool(o, "ignoreMissing").value_or(false);  // no such key (e.g. no IPv6): done
+      if (op.sysctlKey.empty() || op.sysctlKey.find("..") != std::string::npos || op.sysctlKey[0] == '/')
+        throw Napi::TypeError::New(env, "sysctl.set: key must be a path under /proc/sys/net");
+    } else if (kind == "link.create") {
       rtnl::LinkSpec s = ToLinkSpec(o);
       s.nsFd = targetFd(o.Get("target"));
       if (s.peer) s.peer->nsFd = targetFd(o.Get("peer").As<Napi::Object>().Get("target"));
@@ -325,10 +336,32 @@ Napi::Value Rtnl(const Napi::CallbackInfo& info) {
     bool failed = false;
     size_t i = 0;
     while (i < ops->size()) {
-      size_t j = i;
-      while (j < ops->size() && (*ops)[j].ns == (*ops)[i].ns) j++;
+      size_t j = i + 1;
+      // A group: consecutive netlink operations on one namespace (pipelined); a sysctl alone.
+      if (!(*ops)[i].sysctl)
+        while (j < ops->size() && (*ops)[j].ns == (*ops)[i].ns && !(*ops)[j].sysctl) j++;
       if (failed) {
         for (size_t k = i; k < j; k++) (*results)[k].notRun = true;
+        i = j;
+        continue;
+      }
+      if ((*ops)[i].sysctl) {
+        Op& op = (*ops)[i];
+        try {
+          NsState& st = *op.ns;
+          std::lock_guard<std::mutex> lk(st.mu);
+          if (st.closed) throw SysError(EBADF, "netns", "the namespace handle is closed");
+          ns::SysctlWrite(st.fd, op.sysctlKey, op.sysctlValue);
+        } catch (const SysError& e) {
+          OpResult& res = (*results)[i];
+          if (e.err == ENOENT && op.ignoreMissing) {
+            i = j;
+            continue;
+          }
+          res.err = e.err;
+          res.syscall = e.syscall;
+          failed = true;
+        }
         i = j;
         continue;
       }

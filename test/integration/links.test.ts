@@ -1,6 +1,8 @@
 import { strict as assert } from 'node:assert'
 import { Bridge, Link, NetlinkError, VethPair } from '../../lib'
 import { Sandbox, ipj, ping, sh } from '../helpers'
+import { native } from '../../lib/native/binding'
+import { handleOf } from '../../lib/internal'
 
 describe('Link', () => {
   const sb = new Sandbox()
@@ -120,6 +122,44 @@ describe('VethPair', () => {
     assert.equal(h.master, 'br0')
     assert.ok(h.flags.includes('UP'))
     assert.ok((await v.peer.info()).up)
+  })
+
+  it('creates ends without IPv6 (ipv6: false) that still come up and carry IPv4 (witnesses: sysctl, ip -6 addr, ping)', async () => {
+    const host = await sb.ns()
+    const c1 = await sb.ns()
+    const br = await Bridge.create({ name: 'br0', namespace: host, up: true })
+    await br.addAddress('10.77.0.1/24')
+    const v = await VethPair.create({ name: 'veth.0', namespace: host, up: true, master: br, ipv6: false, peer: { name: 'eth0', namespace: c1, up: true, ipv6: false } })
+    await v.peer.addAddress('10.77.0.2/24')
+    assert.equal((await sh('ip', ['netns', 'exec', host.name!, 'sysctl', '-n', 'net.ipv6.conf.veth/0.disable_ipv6'])).stdout.trim(), '1')
+    assert.equal((await sh('ip', ['netns', 'exec', c1.name!, 'sysctl', '-n', 'net.ipv6.conf.eth0.disable_ipv6'])).stdout.trim(), '1')
+    assert.equal((await sh('ip', ['netns', 'exec', c1.name!, 'sysctl', '-n', 'net.ipv6.conf.lo.disable_ipv6'])).stdout.trim(), '0', 'only the named ends')
+    const [h] = await ipj(host, 'link', 'show', 'veth.0')
+    assert.ok(h.flags.includes('UP'))
+    assert.equal(h.master, 'br0')
+    assert.ok((await v.peer.info()).up)
+    assert.deepEqual(await ipj(c1, '-6', 'addr', 'show', 'dev', 'eth0'), [], 'no link-local address on the peer')
+    assert.deepEqual(await ipj(host, '-6', 'addr', 'show', 'dev', 'veth.0'), [], 'none on the bridge port')
+    await ping(c1, '10.77.0.1')
+    // Left on (the default): the peer gets its link-local address as usual.
+    const c2 = await sb.ns()
+    const w = await VethPair.create({ name: 'veth1', namespace: host, up: true, master: br, peer: { name: 'eth0', namespace: c2, up: true } })
+    assert.equal((await sh('ip', ['netns', 'exec', c2.name!, 'sysctl', '-n', 'net.ipv6.conf.eth0.disable_ipv6'])).stdout.trim(), '0')
+    assert.equal((await sh('ip', ['netns', 'exec', host.name!, 'sysctl', '-n', 'net.ipv6.conf.veth1.disable_ipv6'])).stdout.trim(), '0')
+    await w.delete()
+    await assert.rejects(VethPair.create({ name: 'veth2', namespace: host, ipv6: 'no' as unknown as boolean, peer: { name: 'eth1', namespace: c1 } }), /opts.ipv6/)
+    assert.deepEqual((await ipj(host, 'link')).map((l) => l.ifname).sort(), ['br0', 'lo', 'veth.0'])
+    // The native operation: a key outside /proc/sys/net is refused before anything runs; a missing
+    // key is a refusal (ENOENT) unless ignoreMissing, and stops the rest of the trip.
+    assert.throws(() => native().rtnl([{ ns: handleOf(host), op: 'sysctl.set', key: '../../kernel/hostname', value: 'x' }]), /under \/proc\/sys\/net/)
+    const r = await native().rtnl([
+      { ns: handleOf(host), op: 'sysctl.set', key: 'ipv6/conf/nosuch0/disable_ipv6', value: '1', ignoreMissing: true },
+      { ns: handleOf(host), op: 'sysctl.set', key: 'ipv6/conf/nosuch0/disable_ipv6', value: '1' },
+      { ns: handleOf(host), op: 'link.get', name: 'br0' },
+    ])
+    assert.equal(r[0], null)
+    assert.equal((r[1] as { errno: number }).errno, -2)
+    assert.deepEqual(r[2], { notRun: true })
   })
 
   it('is removed whole by deleting either end', async () => {

@@ -131,6 +131,9 @@ describe('Network (end to end)', function () {
     const [hostEnd] = await ipj(host, 'link', 'show', 'dev', web.hostInterface)
     assert.equal(hostEnd.ifalias, `netns-kit:app:${web.id}`)
     assert.equal(hostEnd.master, n.bridge.name)
+    // An IPv6 network: the container keeps IPv6 on eth0; the bridge port has none of its own.
+    assert.equal((await sh('ip', ['netns', 'exec', c1.name!, 'sysctl', '-n', 'net.ipv6.conf.eth0.disable_ipv6'])).stdout.trim(), '0')
+    assert.equal((await sh('ip', ['netns', 'exec', host.name!, 'sysctl', '-n', `net.ipv6.conf.${web.hostInterface}.disable_ipv6`])).stdout.trim(), '1')
     const routes = await ipj(c1, 'route', 'show', 'default')
     assert.equal(routes[0].gateway, '172.31.7.1')
 
@@ -176,6 +179,10 @@ describe('Network (end to end)', function () {
     assert.deepEqual(ep.ports[0], { protocol: 'tcp', hostIp: '0.0.0.0', hostPort: 8080, containerPort: 80 })
     const dyn = ep.ports[1]!.hostPort
     assert.ok(dyn >= 1024 && dyn !== 8080, `-P gave port ${dyn}`)
+    // An IPv4-only network: no IPv6 on the container's eth0 (Docker's choice) nor on the bridge port.
+    assert.deepEqual(await ipj(c, '-6', 'addr', 'show', 'dev', 'eth0'), [])
+    assert.deepEqual(await ipj(host, '-6', 'addr', 'show', 'dev', ep.hostInterface), [])
+    assert.equal((await sh('ip', ['netns', 'exec', c.name!, 'sysctl', '-n', 'net.ipv6.conf.lo.disable_ipv6'])).stdout.trim(), '0', 'lo keeps ::1')
     await serve(c, 'tcp', 80, 'eighty')
     await serve(c, 'tcp', 81, 'eightyone')
     await serve(c, 'udp', 53, 'udp53')
