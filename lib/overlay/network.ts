@@ -218,8 +218,10 @@ export class OverlayNetwork {
     let veth: VethPair | undefined
     let announced = false
     try {
-      veth = await VethPair.create({ name: hostIf, namespace: this.namespace, mtu: this.mtu, master: this.bridge, up: true,
-        peer: { name: ifname, namespace: ns, mac, up: true } })
+      // IPv4 only: no IPv6 on either end (as Network.connect on an IPv4-only network), so no
+      // link-local DAD or MLD multicast is flooded over the bridge and the vxlan to every host.
+      veth = await VethPair.create({ name: hostIf, namespace: this.namespace, mtu: this.mtu, master: this.bridge, up: true, ipv6: false,
+        peer: { name: ifname, namespace: ns, mac, up: true, ipv6: false } })
       await veth.host.setAlias(`netns-kit:${this.name}:${id}`)
       await veth.peer.addAddress(`${alloc.address}/${alloc.prefixLength}`)
       await ns.routes.add({ to: 'default', via: alloc.gateway })
