@@ -159,13 +159,12 @@ export class NatRule {
     const forwarding = settled(ns.sysctl.get(fwdKey))
     const routes = listRoutes(ns, spec.family)  // which link leads to the container; IPv4's local addresses
     routes.catch(() => {})
-    const probe = settled(probeTable(ns, spec, routes))
+    const probe = settled(probeTable(ns, spec.family, routes))
     const firstCheck = choose ? undefined : settled(probe.then((p) => checkCollisions(ns, spec, spec.hostPort!, unwrap(p))))
     const { dev: ifname, subnet } = await egressInterface(ns, spec.containerIp, spec.family, routes)
     let hostRanges: [number, number][]
-    if (!spec.hostPort) hostRanges = await freePorts(ns, spec, 8)
-    else if (choose) hostRanges = await freePorts(ns, spec, 8, spec.hostPort)
-    else hostRanges = [spec.hostPort]
+    if (choose) hostRanges = await freePorts(ns, spec, 8, spec.hostPort, unwrap(await probe))
+    else hostRanges = [spec.hostPort!]
     const candidates = hostRanges.length > 1 || !spec.hostPort || spec.hostPort[0] !== spec.hostPort[1]
     if (unwrap(await forwarding) !== '1') await ns.sysctl.set(fwdKey, 1)
     const known = unwrap(await probe)
@@ -700,17 +699,19 @@ function collisionMaps(spec: PublishSpec): MapDef[] {
   return MAPS.filter((m) => m.family === spec.family && !m.loopback && !maps.includes(m))
 }
 
-/** Whether our table is there and, when a collision check needs them, the local addresses (at once). */
+/**
+ * Whether our table is there and the local addresses of the family (the keys an address map can
+ * hold), looked up at once; what the collision check and the choice of a free port go by.
+ */
 interface Probe { exists: boolean; addrs: string[] }
-async function probeTable(ns: Namespace, spec: PublishSpec, routesOf?: Promise<NativeRoute[]>): Promise<Probe> {
-  const needAddrs = collisionMaps(spec).some((m) => m.byAddress)
-  const [exists, addrs] = await Promise.all([tableExists(ns, 'inet'), needAddrs ? localAddresses(ns, spec.family, routesOf) : []])
+async function probeTable(ns: Namespace, family: 4 | 6, routesOf?: Promise<NativeRoute[]>): Promise<Probe> {
+  const [exists, addrs] = await Promise.all([tableExists(ns, 'inet'), localAddresses(ns, family, routesOf)])
   return { exists, addrs }
 }
 
 /** Fails with ERR_NETNS_KIT_PORT_ALLOCATED when another map already publishes one of these ports. */
 async function checkCollisions(ns: Namespace, spec: PublishSpec, r: [number, number], probe?: Probe): Promise<void> {
-  const { exists, addrs } = probe ?? (await probeTable(ns, spec))
+  const { exists, addrs } = probe ?? (await probeTable(ns, spec.family))
   if (!exists) return
   // The same map is the kernel's job (NLM_F_EXCL); a wildcard and an address on the same port are
   // ours: looked up key by key (the wildcard's key, or one key per local address), every map at once.
@@ -726,7 +727,7 @@ async function checkCollisions(ns: Namespace, spec: PublishSpec, r: [number, num
  * Candidate host ports for -P: random picks from net.ipv4.ip_local_port_range (or `within`) that
  * no map holds for this protocol, each checked by key lookups (the kernel's NLM_F_EXCL settles races).
  */
-async function freePorts(ns: Namespace, spec: PublishSpec, tries: number, within?: [number, number]): Promise<[number, number][]> {
+async function freePorts(ns: Namespace, spec: PublishSpec, tries: number, within?: [number, number], probe?: Probe): Promise<[number, number][]> {
   let lo: number, hi: number
   if (within) [lo, hi] = within
   else {
@@ -735,9 +736,8 @@ async function freePorts(ns: Namespace, spec: PublishSpec, tries: number, within
     hi = range[1] ?? 60999
   }
   const size = hi - lo + 1
-  const exists = await tableExists(ns, 'inet')
+  const { exists, addrs } = probe ?? (await probeTable(ns, spec.family))
   const family = MAPS.filter((m) => m.family === spec.family)
-  const addrs = exists ? await localAddresses(ns, spec.family) : []
   const out: [number, number][] = []
   const start = Math.floor(Math.random() * size)
   for (let done = 0; done < size && out.length < tries; done += tries) {
@@ -745,12 +745,12 @@ async function freePorts(ns: Namespace, spec: PublishSpec, tries: number, within
     for (let i = done; i < Math.min(size, done + tries); i++) candidates.push(lo + ((start + i) % size))
     const taken = new Set<number>()
     if (exists) {
-      for (const m of family) {
+      await Promise.all(family.map(async (m) => {
         const keys = candidates.map((p) => keysFor(m, spec.protocol, p, addrs))
         const found = await findElements(ns, m.name, keys.flat())
         let k = 0
         keys.forEach((ks, i) => { for (let j = 0; j < ks.length; j++, k++) if (found[k]) taken.add(candidates[i]!) })
-      }
+      }))
     }
     for (const p of candidates) if (!taken.has(p) && out.length < tries) out.push([p, p])
   }
