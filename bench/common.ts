@@ -7,7 +7,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { Bridge, Namespace, NatRule, VethPair, connectTcp, openTcpServer } from '../lib'
-import { run } from '../lib/rtnl'
+import { run } from '../lib/kernel/rtnl'
 
 // --- processes ------------------------------------------------------------------------
 

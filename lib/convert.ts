@@ -1,5 +1,5 @@
 // Kernel records (from the addon) to the public shapes.
-import type { NativeAddr, NativeLink, NativeNeigh, NativeRoute } from './native/binding'
+import type { NativeAddr, NativeLink, NativeNeigh, NativeRoute } from './kernel/binding'
 import { isMulticastIp } from './validate'
 import type { AddressInfo, FdbEntry, LinkInfo, MacvlanMode, NeighbourEntry, NeighbourState, RouteInfo, VxlanInfo } from './types'
 

@@ -16,14 +16,15 @@ export type { MacvlanOptions } from './macvlan'
 export { Vxlan } from './vxlan'
 export type { VxlanOptions } from './vxlan'
 export { NetlinkError, NetnsKitError, PrivilegeError } from './errors'
+export type { NetnsKitErrorCode } from './errors'
 export type {
   LinkInfo, AddressInfo, RouteSpec, RouteInfo, MacvlanMode, MacvlanInfo, VxlanInfo, FdbState, FdbEntrySpec, FdbEntry,
   NeighbourState, NeighbourSpec, NeighbourEntry,
 } from './types'
 export { conntrack } from './conntrack'
 export type { ConntrackEntry, ConntrackFilter, ConntrackTuple } from './conntrack'
-export { NatRule } from './natrule'
-export type { MasqueradeOptions, PublishOptions, IsolateOptions, NatProtocol } from './natrule'
+export { NatRule } from './nat'
+export type { MasqueradeOptions, PublishOptions, IsolateOptions, NatProtocol } from './nat'
 export { Ipam, IpamError, FileStore, MemoryStore, EtcdStore, STATE_DIR, DEFAULT_ADDRESS_POOLS, candidateSubnets, chooseSubnet, findFreeSubnet, prefixesInUse } from './ipam'
 export type { Allocation, IpamNetwork, IpamNetworkOptions, IpamPool, IpamPoolOptions, FileStoreOptions, IpamStore, StoreEntry, Mutation, AddressPool, EtcdStoreOptions, EtcdConnectOptions } from './ipam'
 export { hostsFile, hostnameFile, resolvConf, planResolvConf, parseResolvConf, EMBEDDED_RESOLVER, FALLBACK_NAMESERVERS, FALLBACK_NAMESERVERS_V6 } from './container-files'
@@ -33,8 +34,12 @@ export type { ResolverOptions, ResolverStats, UpstreamServer, DnsEntry } from '.
 export { openUdpSocket, openTcpServer, connectTcp } from './sockets'
 export type { NamespaceSocketOptions } from './sockets'
 export { Network, Endpoint } from './network'
-export type { NetworkCreateOptions, ConnectOptions, PublishSpec, GcReport } from './network'
-export { OverlayAgent, OverlayNetwork, OverlayEndpoint, VXLAN_OVERHEAD_IPV4 } from './overlay'
-export type { OverlayAgentOptions, OverlayEndpointRecord, ReconcileReport, OverlayNetworkOptions, OverlayConnectOptions, OverlayNetworkDefinition } from './overlay'
-export { MacvlanNetwork, MacvlanEndpoint } from './macvlan-network'
-export type { MacvlanNetworkOptions } from './macvlan-network'
+export type {
+  NetworkCreateOptions, ConnectOptions, PublishSpec, GcReport, AnyNetwork, NetworkLookupOptions, NetworkEndpoint, DriverNetwork, NetworkDriverName,
+  ConnectOptionsBase,
+} from './network'
+export { OverlayAgent, OverlayNetwork, OverlayEndpoint, VXLAN_OVERHEAD_IPV4 } from './network'
+export type { OverlayAgentOptions, OverlayEndpointRecord, ReconcileReport, OverlayNetworkOptions, OverlayConnectOptions, OverlayNetworkDefinition } from './network'
+export { MacvlanNetwork, MacvlanEndpoint } from './network'
+export type { MacvlanNetworkOptions } from './network'
+export type { TripEvent } from './kernel/trace'

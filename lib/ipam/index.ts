@@ -1,6 +1,6 @@
 export { Ipam, IpamError, checkNetworkName } from './ipam'
 export type { Allocation, IpamNetwork, IpamNetworkOptions, IpamPool, IpamPoolOptions } from './ipam'
-export { FileStore, STATE_DIR } from './file-store'
+export { FileStore, STATE_DIR, pidAlive } from './file-store'
 export type { FileStoreOptions } from './file-store'
 export { MemoryStore } from './memory-store'
 export { EtcdStore } from './etcd-store'

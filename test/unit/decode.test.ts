@@ -2,7 +2,7 @@
 // test/fixtures/rtnl/, captured from iproute2's sessions) and on truncated, lying and random
 // input: they never crash and answer null for anything malformed. No privileges needed.
 import { strict as assert } from 'node:assert'
-import { native } from '../../lib/native/binding'
+import { native } from '../../lib/kernel/binding'
 import { nla, nlmsg, NLMSG_DONE, NLMSG_ERROR, readCapture, received, RTM, u32, type Msg } from './netlink-helpers'
 
 type Kind = 'link' | 'addr' | 'route' | 'neigh'

@@ -10,7 +10,7 @@
 // at all must match the whole message exactly.
 import { strict as assert } from 'node:assert'
 import * as fs from 'node:fs'
-import { native, type NativeOp, type NsHandle } from '../../lib/native/binding'
+import { native, type NativeOp, type NsHandle } from '../../lib/kernel/binding'
 import { fdbOp } from '../../lib/fdb'
 import { neighbourOp } from '../../lib/neighbour'
 import { vxlanData } from '../../lib/vxlan'

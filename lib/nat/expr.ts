@@ -1,7 +1,7 @@
 // Builders for the nftables expressions netns-kit's rules are made of, in the exact shapes
 // `nft --debug=netlink` shows for the same rule text, and the matching decoders.
-import * as net from 'node:net'
-import type { NftExpr } from '../native/binding'
+import { ipToBytes } from '../ipam/ip'
+import type { NftExpr } from '../kernel/binding'
 
 /** Kernel register numbers: NFT_REG_VERDICT, NFT_REG_1 (16 bytes), and the 32-bit registers. */
 export const REG_VERDICT = 0
@@ -14,46 +14,6 @@ const NFPROTO = { 4: 2, 6: 10 } as const
 /** IPPROTO_* values of `meta l4proto`. */
 export const L4PROTO = { tcp: 6, udp: 17, sctp: 132 } as const
 export type L4Name = keyof typeof L4PROTO
-
-/** Bytes of an IPv4 or IPv6 address in network order. */
-export function ipBytes(ip: string): Buffer {
-  if (net.isIPv4(ip)) return Buffer.from(ip.split('.').map(Number))
-  if (!net.isIPv6(ip)) throw new TypeError(`not an IP address: ${ip}`)
-  const [head, tail] = ip.includes('::') ? ip.split('::') as [string, string] : [ip, undefined]
-  const parse = (s: string | undefined): number[] => {
-    if (!s) return []
-    const out: number[] = []
-    for (const part of s.split(':')) {
-      if (part.includes('.')) {
-        const b = part.split('.').map(Number)
-        out.push((b[0]! << 8) | b[1]!, (b[2]! << 8) | b[3]!)
-      } else out.push(parseInt(part, 16))
-    }
-    return out
-  }
-  const h = parse(head)
-  const t = parse(tail)
-  const words = tail === undefined ? h : [...h, ...new Array(8 - h.length - t.length).fill(0), ...t]
-  const buf = Buffer.alloc(16)
-  words.forEach((w, i) => buf.writeUInt16BE(w, i * 2))
-  return buf
-}
-
-/** An address from network-order bytes (4 or 16). */
-export function ipString(b: Buffer): string {
-  if (b.length === 4) return [...b].join('.')
-  const words: string[] = []
-  for (let i = 0; i < 16; i += 2) words.push(b.readUInt16BE(i).toString(16))
-  // Compress the longest run of zero words, as inet_ntop does.
-  let best = -1, bestLen = 0
-  for (let i = 0; i < 8; i++) {
-    let j = i
-    while (j < 8 && words[j] === '0') j++
-    if (j - i > bestLen && j - i > 1) { best = i; bestLen = j - i }
-  }
-  if (best < 0) return words.join(':')
-  return `${words.slice(0, best).join(':')}::${words.slice(best + bestLen).join(':')}`
-}
 
 /** A 16-byte, NUL-padded interface name as `meta iifname/oifname` loads it. */
 export function ifnameBytes(name: string): Buffer {
@@ -105,7 +65,7 @@ export function nfproto(family: 4 | 6): NftExpr[] {
  */
 export function addrMatch(family: 4 | 6, which: 'saddr' | 'daddr', address: string, prefixLength: number, op: 'eq' | 'neq' = 'eq'): NftExpr[] {
   const offset = family === 4 ? (which === 'saddr' ? 12 : 16) : (which === 'saddr' ? 8 : 24)
-  const full = ipBytes(address)
+  const full = ipToBytes(address)
   if (prefixLength === 0) return []
   if (prefixLength % 8 === 0) {
     const bytes = prefixLength / 8

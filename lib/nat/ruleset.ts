@@ -1,4 +1,6 @@
-// netns-kit's own nftables tables: their fixed skeleton, and the batch plumbing NatRule uses.
+// netns-kit's own nftables tables: their fixed skeleton, how netns-kit recognises what it owns
+// (the comments), and the batch plumbing NatRule uses (the skeleton created with the first change,
+// rules deleted by handle, the table removed with its last rule).
 //
 //   table inet netns-kit                                   (everything below is ours alone)
 //     map pub4    ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service   -p HOSTIP:PORT
@@ -22,13 +24,14 @@
 // Every rule and element carries a comment "netns-kit <kind> <id> ..." (nft's own userdata format,
 // so `nft list ruleset` shows it): that is how netns-kit recognises what it owns and whom it
 // belongs to. Nothing outside these tables is ever changed.
-import { native, type NftExpr, type NftMsg } from '../native/binding'
-import { handleOf } from '../internal'
-import { NetlinkError } from '../errors'
+import type { NetlinkError } from '../errors'
+import type { NftElementInfo, NftExpr, NftMsg } from '../kernel/binding'
+import { nftApply, nftList } from '../kernel/nft'
 import type { Namespace } from '../namespace'
 import {
-  comment, ctStateEstablished, ctStatusDnat, dnatByMap, fibDaddrLocal, hairpinLookup, ifMatch, nfproto, addrMatch, verdict,
+  comment, commentOf, ctStateEstablished, ctStatusDnat, dnatByMap, fibDaddrLocal, hairpinLookup, ifMatch, ifnameString, nfproto, addrMatch, verdict,
 } from './expr'
+import type { RuleRef } from './types'
 
 export const TABLE = 'netns-kit'
 export const TAG = 'netns-kit'
@@ -108,34 +111,101 @@ export function skeleton(): NftMsg[] {
   return msgs
 }
 
-export interface BatchFailure { errno: number; syscall: string; index: number; extack?: string }
-
-/** Sends one atomic batch; throws NetlinkError naming the message that failed. */
-export async function applyBatch(ns: Namespace, msgs: NftMsg[], what: string): Promise<(bigint | null)[]> {
-  let r: Awaited<ReturnType<ReturnType<typeof native>['nft']>>
-  try {
-    r = await native().nft(handleOf(ns), msgs)
-  } catch (e) {
-    const err = e as { errno?: number; syscall?: string; extack?: string; message?: string }
-    if (typeof err.errno === 'number') throw new NetlinkError({ errno: err.errno, syscall: err.syscall ?? 'nfnetlink', object: what, extack: err.extack })
-    throw e
-  }
-  if (!r.ok) {
-    const m = msgs[r.index]
-    const obj = m ? `${what} (message ${r.index}: ${describe(m)})` : what
-    const e = new NetlinkError({ errno: r.errno, syscall: r.syscall, object: obj, extack: r.extack }) as NetlinkError & { index?: number }
-    e.index = r.index
-    throw e
-  }
-  return r.handles
-}
-
-function describe(m: NftMsg): string {
-  const o = m as { op: string; name?: string; chain?: string; set?: string }
-  return `${o.op} ${o.name ?? o.chain ?? o.set ?? ''}`.trim()
-}
-
 export async function tableExists(ns: Namespace, family: 'inet' | 'bridge'): Promise<boolean> {
-  const tables = (await native().nftList(handleOf(ns), { what: 'tables', family })) as { name: string }[]
+  const tables = await nftList(ns, { what: 'tables', family })
   return tables.some((t) => t.name === TABLE)
+}
+
+/** Applies a change, creating the skeleton in the same atomic batch when the table is missing. */
+export async function change(ns: Namespace, msgs: NftMsg[], what: string, exists?: boolean): Promise<(bigint | null)[]> {
+  if (exists ?? (await tableExists(ns, 'inet'))) {
+    try {
+      return await nftApply(ns, msgs, what)
+    } catch (e) {
+      // Known from an earlier look, but gone since (another process tidied it): with the skeleton.
+      if (exists === undefined || (e as NetlinkError).code !== 'ENOENT' || (await tableExists(ns, 'inet'))) throw e
+    }
+  }
+  try {
+    return await nftApply(ns, [...skeleton(), ...msgs], what)
+  } catch (e) {
+    // Another process created the table between our look and our batch: go again without it.
+    if ((e as NetlinkError).code === 'EEXIST' && (await tableExists(ns, 'inet'))) return nftApply(ns, msgs, what)
+    throw e
+  }
+}
+
+/** The parts of an owner comment "netns-kit KIND ID REST...". */
+export interface OwnerComment { kind: string; id: string; rest: string[] }
+
+export function parseComment(c: string | undefined): OwnerComment | undefined {
+  if (!c) return undefined
+  const parts = c.split(' ')
+  if (parts[0] !== TAG || parts.length < 3) return undefined
+  return { kind: parts[1]!, id: parts[2]!, rest: parts.slice(3) }
+}
+
+/** The owner comment in a rule's or an element's userdata. */
+export function ownerOf(userdata: Buffer | undefined): OwnerComment | undefined {
+  return parseComment(commentOf(userdata))
+}
+
+export async function listElements(ns: Namespace, set: string): Promise<NftElementInfo[]> {
+  return nftList(ns, { what: 'elements', family: 'inet', table: TABLE, set })
+}
+
+/** The elements of `set` with these keys (null where none): one lookup each, whatever the set's size. */
+export async function findElements(ns: Namespace, set: string, keys: Buffer[]): Promise<(NftElementInfo | null)[]> {
+  if (!keys.length) return []
+  return nftList(ns, { what: 'elements', family: 'inet', table: TABLE, set, keys })
+}
+
+/** Deletes the rules still there (idempotent: a vanished handle is not an error). */
+export async function deleteRules(ns: Namespace, rules: RuleRef[]): Promise<void> {
+  if (!rules.length) return
+  const present = new Set<string>()
+  for (const family of new Set(rules.map((r) => r.family))) {
+    if (!(await tableExists(ns, family))) continue
+    for (const r of await nftList(ns, { what: 'rules', family, table: TABLE, brief: true })) present.add(`${family}/${r.chain}/${r.handle}`)
+  }
+  const msgs: NftMsg[] = rules
+    .filter((r) => present.has(`${r.family}/${r.chain}/${r.handle}`))
+    .map((r) => ({ op: 'delrule', family: r.family, table: TABLE, chain: r.chain, handle: r.handle }))
+  if (msgs.length) await nftApply(ns, msgs, 'delete rules')
+}
+
+/**
+ * True while a masquerade or isolation rule of ours is in the table (so the table stays): the
+ * rules listed without their expressions, one trip. False also when there is no table.
+ */
+export async function tableHeld(ns: Namespace): Promise<boolean> {
+  const rules = await nftList(ns, { what: 'rules', family: 'inet', table: TABLE, brief: true })
+  return rules.some((r) => { const k = ownerOf(r.userdata)?.kind; return k === 'masquerade' || k === 'isolate' })
+}
+
+/**
+ * Removes netns-kit's table once nothing of ours is left in it, or else the hairpin elements of
+ * interfaces no published port uses any more. `interfacesInUse` lists, per family, the
+ * interfaces of the published ports that remain (lib/nat/decode.ts reads them).
+ */
+export async function tidy(ns: Namespace, interfacesInUse: () => Promise<{ empty: boolean; used: Record<4 | 6, Set<string>> }>,
+  held?: Promise<boolean>): Promise<void> {
+  // While a masquerade or isolation rule remains (a network's lifetime), nothing can go: a
+  // look at the few rules' comments is enough, and deleting a mapping stays cheap however many
+  // there are. Otherwise the maps are read, to drop the table with its last element (and stale
+  // hairpin entries).
+  if (await (held ?? tableHeld(ns))) return
+  if (!(await tableExists(ns, 'inet'))) return
+  const { empty, used } = await interfacesInUse()
+  const msgs: NftMsg[] = []
+  if (empty) {
+    msgs.push({ op: 'deltable', family: 'inet', name: TABLE })
+  } else {
+    for (const family of [4, 6] as const) {
+      const set = HAIRPIN_SETS[family]
+      const stale = (await listElements(ns, set)).filter((e) => !used[family].has(ifnameString(e.key!.subarray(0, 16))))
+      if (stale.length) msgs.push({ op: 'delsetelem', family: 'inet', table: TABLE, set, elements: stale.map((e) => ({ key: e.key!, keyEnd: e.keyEnd })) })
+    }
+  }
+  if (msgs.length) await nftApply(ns, msgs, 'tidy netns-kit tables').catch(() => {})
 }

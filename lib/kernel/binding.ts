@@ -1,11 +1,15 @@
-// The only file that loads the addon, and the only place with `any`.
+// The only file that loads the addon, and the only place with `any`. Only lib/kernel/ imports
+// it (eslint enforces that): every call into the addon goes through one function of
+// lib/kernel/ per entry point, which maps its failures to the library's errors and traces it.
 import * as path from 'node:path'
 import * as fs from 'node:fs'
 import type {
   NftBatchResult, NftChainInfo, NftElementInfo, NftListQuery, NftMsg, NftRuleBrief, NftRuleInfo, NftSetInfo, NftTableInfo,
-} from '../nft-types'
+} from './nft-types'
+import type { RtnlOp } from './ops'
+import { NetnsKitError } from '../errors'
 
-export type * from '../nft-types'
+export type * from './nft-types'
 
 /** A network namespace held open by the addon (an O_CLOEXEC fd and its rtnetlink socket). */
 export interface NsHandle {
@@ -43,16 +47,12 @@ export interface NativeOpError { errno: number; syscall: string; strerror: strin
 export interface NativeNotRun { notRun: true }
 export type NativeResult = null | NativeLink | NativeLink[] | NativeAddr[] | NativeRoute[] | NativeNeigh[] | NativeOpError | NativeNotRun
 
-/** One rtnetlink operation; `ns` is the namespace whose socket carries it. */
-export interface NativeOp {
-  ns?: NsHandle
-  op: 'link.create' | 'link.set' | 'link.delete' | 'link.get' | 'link.list' | 'addr.add' | 'addr.delete' | 'addr.list'
-    | 'route.add' | 'route.replace' | 'route.delete' | 'route.list'
-    | 'fdb.add' | 'fdb.append' | 'fdb.replace' | 'fdb.delete' | 'fdb.list'
-    | 'neigh.add' | 'neigh.replace' | 'neigh.delete' | 'neigh.list'
-    | 'sysctl.set'
-  [key: string]: unknown
-}
+/**
+ * One rtnetlink operation as the addon takes it (lib/kernel/ops.ts): namespaces named inside it
+ * (`target`, `peer.target`) are handles; `ns` is the namespace whose socket carries it (absent
+ * for encode()).
+ */
+export type NativeOp = RtnlOp<NsHandle> & { ns?: NsHandle }
 
 /** One direction of a conntrack entry; ports and ids in host order. */
 export interface NativeCtTuple {
@@ -135,16 +135,28 @@ export interface NativeSocketSpec {
 
 }
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports, @typescript-eslint/no-explicit-any
 const bindings: (opts: { bindings: string; module_root: string }) => any = require('bindings')
 
-/** The package's root folder (holds binding.gyp), from lib/native or dist/native. */
+/** The package's root folder (holds binding.gyp), from lib/kernel or dist/kernel. */
 export const packageRoot: string = path.resolve(__dirname, '..', '..')
 
 let loaded: NativeBinding | undefined
+let replaced: NativeBinding | undefined
+
+/** The addon (loaded on first use), or the binding useBinding() put in its place. */
 export function native(): NativeBinding {
+  if (replaced) return replaced
   if (!loaded) loaded = bindings({ bindings: 'netns_kit', module_root: packageRoot }) as NativeBinding
   return loaded
+}
+
+/**
+ * @internal Puts `fake` in the addon's place (undefined: the addon again), for unit tests of
+ * the object API without root (test/fake-binding.ts).
+ */
+export function useBinding(fake: NativeBinding | undefined): void {
+  replaced = fake
 }
 
 /** Path of the nk-exec helper built next to the addon by binding.gyp. */
@@ -153,5 +165,5 @@ export function execHelperPath(): string {
     const p = path.join(packageRoot, dir, 'nk-exec')
     if (fs.existsSync(p)) return p
   }
-  throw new Error(`netns-kit: the nk-exec helper was not built (looked in ${packageRoot}/build); run npm install`)
+  throw new NetnsKitError('ERR_NETNS_KIT_NOT_BUILT', `netns-kit: the nk-exec helper was not built (looked in ${packageRoot}/build); run npm install`)
 }

@@ -84,7 +84,9 @@ export class OverlayAgent {
   readonly prefix: string
   readonly leaseTtl: number
   readonly client: Etcd3
-  /** IPAM in the same etcd (prefix `PREFIX ipam/`). */
+  /** The state store in the same etcd (prefix `PREFIX ipam/`): the overlay networks' IPAM. */
+  readonly store: EtcdStore
+  /** IPAM in that store. */
   readonly ipam: Ipam
   readonly #owned: boolean
   readonly #endpoints: string
@@ -116,7 +118,8 @@ export class OverlayAgent {
     this.#endpoints = c.endpoints
     this.#timeoutMs = c.timeoutMs
     this.#onError = opts.onError ?? (() => {})
-    this.ipam = new Ipam({ store: new EtcdStore({ etcd: c.client, prefix: `${this.prefix}ipam/`, timeoutMs: c.timeoutMs }) })
+    this.store = new EtcdStore({ etcd: c.client, prefix: `${this.prefix}ipam/`, timeoutMs: c.timeoutMs })
+    this.ipam = new Ipam({ store: this.store })
   }
 
   /**

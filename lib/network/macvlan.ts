@@ -1,18 +1,19 @@
 // Docker's macvlan driver: each endpoint is a macvlan on a parent device, created directly inside the
 // container's namespace with its own MAC and an address from IPAM; the gateway is a router on the
-// parent's network (not ours: it is only reserved in IPAM).
-import { checkConnectOptions } from './connect-options'
-import { invalidArg } from './errors'
-import { FileStore } from './ipam/file-store'
-import { contains, formatPrefix, parseIp, parsePrefix } from './ipam/ip'
-import { Ipam, checkNetworkName, type IpamNetwork } from './ipam/ipam'
-import type { IpamStore } from './ipam/store'
-import { Link } from './link'
-import { Macvlan } from './macvlan'
-import { defaultNamespace, type Namespace } from './namespace'
-import { macForIp } from './overlay/network'
-import type { MacvlanMode } from './types'
-import { checkIfName } from './validate'
+// parent's network (not ours: it is only reserved in IPAM). The network is recorded (parent, mode)
+// so Network.open and list find it; endpoints are not recorded, and there are no published ports,
+// embedded DNS or gc for this driver (connect options for them are refused as unsupported).
+import { NetnsKitError, invalidArg } from '../errors'
+import { FileStore, Ipam, checkNetworkName, type IpamNetwork, type IpamStore } from '../ipam'
+import { contains, formatPrefix, parseIp, parsePrefix } from '../ipam/ip'
+import { Link } from '../link'
+import { Macvlan } from '../macvlan'
+import { defaultNamespace, type Namespace } from '../namespace'
+import type { MacvlanMode } from '../types'
+import { checkIfName } from '../validate'
+import { checkConnectOptions, type ConnectOptionsBase, type DriverNetwork, type NetworkEndpoint } from './driver'
+import { macForIp } from './mac'
+import { driverOf, identity, recordsIn, type MacvlanNetworkRecord } from './records'
 
 const MODES = ['bridge', 'private', 'vepa', 'passthru'] as const
 
@@ -34,12 +35,16 @@ export interface MacvlanNetworkOptions {
 }
 
 /** One container on a macvlan network. */
-export class MacvlanEndpoint {
+export class MacvlanEndpoint implements NetworkEndpoint {
   /** @internal */
   constructor(readonly network: MacvlanNetwork, readonly namespace: Namespace, readonly link: Macvlan, readonly ip: string,
     readonly prefixLength: number, readonly mac: string, readonly gateway: string, readonly owner: string) {}
 
+  /** The endpoint's id (its owner in IPAM). */
+  get id(): string { return this.owner }
   get ifname(): string { return this.link.name }
+  /** A macvlan has no host end. */
+  get hostInterface(): undefined { return undefined }
 }
 
 let counter = 0
@@ -51,24 +56,33 @@ let counter = 0
  * do not, in 'vepa' only through an external switch that hairpins; 'passthru' allows one endpoint.
  * (The parent's own host cannot reach the endpoints through the parent: that is how macvlan works.)
  */
-export class MacvlanNetwork {
+export class MacvlanNetwork implements DriverNetwork<MacvlanEndpoint> {
+  readonly driver = 'macvlan' as const
   readonly name: string
   readonly parent: Link
   readonly mode: MacvlanMode
   readonly subnet: string
   readonly gateway: string
   readonly ipam: Ipam
+  readonly store: IpamStore
 
-  private constructor(name: string, parent: Link, mode: MacvlanMode, net: IpamNetwork, ipam: Ipam) {
+  private constructor(name: string, parent: Link, mode: MacvlanMode, pool: { subnet: string; gateway: string }, store: IpamStore) {
     this.name = name
     this.parent = parent
     this.mode = mode
-    this.subnet = net.pools[0]!.subnet
-    this.gateway = net.pools[0]!.gateway
-    this.ipam = ipam
+    this.subnet = pool.subnet
+    this.gateway = pool.gateway
+    this.store = store
+    this.ipam = new Ipam({ store })
   }
 
-  /** Registers the network in IPAM (or takes the one with this name and subnet) and checks the parent exists. */
+  /** The namespace of the parent device (where the network is recorded). */
+  get namespace(): Namespace { return this.parent.namespace }
+
+  /**
+   * Registers the network in IPAM (or takes the one with this name and subnet), checks the parent
+   * exists, and records it (a network of another driver with this name: ERR_NETNS_KIT_NETWORK_EXISTS).
+   */
   static async create(opts: MacvlanNetworkOptions): Promise<MacvlanNetwork> {
     if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
     const name = checkNetworkName(opts.name, 'opts.name')
@@ -84,7 +98,11 @@ export class MacvlanNetwork {
     }
     const ns = opts.parent instanceof Link ? opts.parent.namespace : await defaultNamespace(opts.namespace)
     const parent = opts.parent instanceof Link ? opts.parent : await ns.link(opts.parent)
-    const ipam = new Ipam({ store: opts.store ?? new FileStore() })
+    const store = opts.store ?? new FileStore()
+    const records = recordsIn(store)
+    const existing = await records.getNetwork(name)
+    if (existing && driverOf(existing) !== 'macvlan') throw new NetnsKitError('ERR_NETNS_KIT_NETWORK_EXISTS', `a ${driverOf(existing)} network named '${name}' exists`)
+    const ipam = new Ipam({ store })
     let net: IpamNetwork
     try {
       net = await ipam.createNetwork(name, { subnet: opts.subnet, gateway: opts.gateway, ipRange: opts.ipRange })
@@ -93,7 +111,17 @@ export class MacvlanNetwork {
       net = await ipam.network(name)
       if (net.pools[0]?.subnet !== formatPrefix(subnet)) throw e
     }
-    return new MacvlanNetwork(name, parent, mode, net, ipam)
+    const pool = net.pools[0]!
+    await records.putNetwork({
+      driver: 'macvlan', name, id: net.id, parent: parent.name, mode, subnet: pool.subnet, gateway: pool.gateway, ipRange: pool.ipRange,
+      host: identity(parent.namespace), created: net.created,
+    })
+    return new MacvlanNetwork(name, parent, mode, pool, store)
+  }
+
+  /** @internal The network of a record (Network.open, list): its parent looked up by name. */
+  static async fromRecord(ns: Namespace, store: IpamStore, rec: MacvlanNetworkRecord): Promise<MacvlanNetwork> {
+    return new MacvlanNetwork(rec.name, await ns.link(rec.parent), rec.mode, rec, store)
   }
 
   /**
@@ -101,8 +129,8 @@ export class MacvlanNetwork {
    * `ip -n NS addr add IP/LEN dev IFNAME`, `ip -n NS route add default via GATEWAY`: the macvlan is
    * created directly inside `ns`. A failure half-way removes it and releases the address.
    */
-  async connect(ns: Namespace, opts: { ip?: string; mac?: string; ifname?: string } = {}): Promise<MacvlanEndpoint> {
-    const { ifname, mac: mac0 } = checkConnectOptions(ns, opts, this.subnet)
+  async connect(ns: Namespace, opts: ConnectOptionsBase = {}): Promise<MacvlanEndpoint> {
+    const { ifname, mac: mac0 } = checkConnectOptions('macvlan', ns, opts, this.subnet)
     const owner = `macvlan:${process.pid}:${Date.now().toString(36)}:${counter++}`
     const alloc = await this.ipam.allocate(this.name, { owner, ip: opts.ip })
     const mac = mac0 ?? macForIp(alloc.address)
@@ -126,8 +154,11 @@ export class MacvlanNetwork {
     await this.ipam.release(this.name, ep.ip)
   }
 
-  /** Forgets the network in IPAM (refused while endpoints hold addresses unless `force`). */
+  /** Forgets the network in IPAM and its record (refused while endpoints hold addresses unless `force`). */
   async remove(opts: { force?: boolean } = {}): Promise<void> {
     await this.ipam.deleteNetwork(this.name, opts)
+    const records = recordsIn(this.store)
+    const rec = await records.getNetwork(this.name)
+    if (rec && driverOf(rec) === 'macvlan') await records.deleteNetwork(this.name)
   }
 }

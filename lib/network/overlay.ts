@@ -1,19 +1,24 @@
-// An overlay network across hosts: on each host a bridge plus a vxlan device, containers attached by
-// veths; addresses from IPAM in etcd; membership through the OverlayAgent of each host.
+// Docker's overlay driver: a network across hosts. On each host a bridge plus a vxlan device,
+// containers attached by veths; addresses from IPAM in the store (etcd: the agent's, by default);
+// membership through the OverlayAgent of each host. Found by Network.open and list through the
+// agent (the definitions live in etcd). Endpoints are announced in etcd, not recorded in the
+// store; there are no published ports, embedded DNS or gc for this driver (connect options for
+// them are refused as unsupported).
 import { randomBytes } from 'node:crypto'
 import { Bridge } from '../bridge'
-import { checkConnectOptions } from '../connect-options'
 import { NetnsKitError, invalidArg } from '../errors'
-import { checkNetworkName, type IpamNetwork } from '../ipam/ipam'
-import { formatIp, parseIp, parsePrefix } from '../ipam/ip'
+import { Ipam, checkNetworkName, type IpamNetwork, type IpamStore } from '../ipam'
+import { formatIp, parsePrefix } from '../ipam/ip'
 import { withDeadline } from '../ipam/etcd-store'
 import { Link } from '../link'
+import { NatRule } from '../nat'
 import type { Namespace } from '../namespace'
-import { NatRule } from '../natrule'
 import { checkBool, checkMtu, checkPort, checkVni } from '../validate'
 import { VethPair } from '../veth'
 import { Vxlan } from '../vxlan'
-import type { OverlayAgent, OverlayEndpointRecord } from './agent'
+import { checkConnectOptions, type ConnectOptionsBase, type DriverNetwork, type NetworkEndpoint } from './driver'
+import { macForIp } from './mac'
+import type { OverlayAgent, OverlayEndpointRecord } from './overlay-agent'
 
 /** What etcd holds about an overlay network (key `PREFIX overlay/networks/NAME`). */
 export interface OverlayNetworkDefinition {
@@ -30,6 +35,8 @@ export interface OverlayNetworkOptions {
   name: string
   /** The agent of this host (it gives the etcd client, the host namespace and the VTEP address). */
   agent: OverlayAgent
+  /** Where the network's addresses are allocated: a store every host shares (default: the agent's, in its etcd). */
+  store?: IpamStore
   /** IPv4 subnet, required when the network is new; must match the stored one otherwise. */
   subnet?: string
   /** Default: the subnet's first address. Every host's bridge carries it (an anycast gateway). */
@@ -42,17 +49,10 @@ export interface OverlayNetworkOptions {
   masquerade?: boolean
 }
 
-export interface OverlayConnectOptions {
-  /** A fixed address (default: the next free one from IPAM). */
-  ip?: string
-  /** Default: 02:42 followed by the four bytes of the address, as Docker does. */
-  mac?: string
-  /** The interface name inside the container (default 'eth0'). */
-  ifname?: string
-}
+export type OverlayConnectOptions = ConnectOptionsBase
 
 /** One container on an overlay network (on this host). */
-export class OverlayEndpoint {
+export class OverlayEndpoint implements NetworkEndpoint {
   readonly network: OverlayNetwork
   readonly namespace: Namespace
   readonly id: string
@@ -62,10 +62,10 @@ export class OverlayEndpoint {
   readonly gateway: string
   readonly ifname: string
   /** The host end of the veth (in the host namespace, a port of the network's bridge). */
-  readonly hostIf: string
+  readonly hostInterface: string
 
   /** @internal */
-  constructor(f: Omit<OverlayEndpoint, never>) {
+  constructor(f: Omit<OverlayEndpoint, 'hostIf'>) {
     this.network = f.network
     this.namespace = f.namespace
     this.id = f.id
@@ -74,21 +74,17 @@ export class OverlayEndpoint {
     this.mac = f.mac
     this.gateway = f.gateway
     this.ifname = f.ifname
-    this.hostIf = f.hostIf
+    this.hostInterface = f.hostInterface
   }
+
+  /** @deprecated The same as hostInterface (the name every driver's endpoint has). */
+  get hostIf(): string { return this.hostInterface }
 }
 
 /** VXLAN over IPv4: outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14) bytes. */
 export const VXLAN_OVERHEAD_IPV4 = 50
 
 const FIRST_VNI = 4096
-
-/** 02:42:a:b:c:d for the IPv4 address a.b.c.d (Docker's scheme: unique as the address is). */
-export function macForIp(ip: string): string {
-  const v = parseIp(ip).value
-  const b = [2, 0x42, Number((v >> 24n) & 255n), Number((v >> 16n) & 255n), Number((v >> 8n) & 255n), Number(v & 255n)]
-  return b.map((x) => x.toString(16).padStart(2, '0')).join(':')
-}
 
 /**
  * A Docker-style overlay network spanning the hosts whose agents share one etcd. On each host:
@@ -99,7 +95,8 @@ export function macForIp(ip: string): string {
  * a default route via the gateway of their own host. The agent announces each endpoint under its
  * lease and programs the FDB and neighbour entries of the other hosts' endpoints.
  */
-export class OverlayNetwork {
+export class OverlayNetwork implements DriverNetwork<OverlayEndpoint> {
+  readonly driver = 'overlay' as const
   readonly name: string
   readonly subnet: string
   readonly gateway: string
@@ -113,9 +110,12 @@ export class OverlayNetwork {
   readonly bridge: Bridge
   readonly vxlan: Vxlan
   readonly masquerade: NatRule | undefined
+  /** Where the network's addresses are allocated (the agent's store unless another was given). */
+  readonly store: IpamStore
+  readonly #ipam: Ipam
   readonly #prefixLength: number
 
-  private constructor(f: { def: OverlayNetworkDefinition; mtu: number; agent: OverlayAgent; bridge: Bridge; vxlan: Vxlan; masquerade?: NatRule }) {
+  private constructor(f: { def: OverlayNetworkDefinition; mtu: number; agent: OverlayAgent; bridge: Bridge; vxlan: Vxlan; masquerade?: NatRule; store?: IpamStore }) {
     this.name = f.def.name
     this.subnet = f.def.subnet
     this.gateway = f.def.gateway
@@ -127,6 +127,8 @@ export class OverlayNetwork {
     this.bridge = f.bridge
     this.vxlan = f.vxlan
     this.masquerade = f.masquerade
+    this.store = f.store ?? f.agent.store
+    this.#ipam = ipamOf(f.agent, f.store)
     this.#prefixLength = parsePrefix(f.def.subnet).prefixLength
   }
 
@@ -155,7 +157,7 @@ export class OverlayNetwork {
     const masq = checkBool(opts.masquerade, 'opts.masquerade') ?? true
 
     // 1. etcd: the definition (and IPAM's network), before anything touches the kernel.
-    const def = await defineNetwork(agent, { name, subnet, gateway: opts.gateway, vni, port })
+    const def = await defineNetwork(agent, ipamOf(agent, opts.store), { name, subnet, gateway: opts.gateway, vni, port })
 
     // 2. This host's kernel: bridge, vxlan, masquerade; all rolled back on failure.
     const ns = agent.namespace
@@ -193,7 +195,7 @@ export class OverlayNetwork {
         const existing = (await NatRule.list({ namespace: ns })).find((r) => r.kind === 'masquerade' && r.source === def.subnet && r.notOutInterface === brName)
         masquerade = existing ?? await NatRule.masquerade({ namespace: ns, source: def.subnet, notOutInterface: brName })
       }
-      const net = new OverlayNetwork({ def, mtu, agent, bridge, vxlan, masquerade })
+      const net = new OverlayNetwork({ def, mtu, agent, bridge, vxlan, masquerade, store: opts.store })
       await agent.attach(name, vxlan)
       return net
     } catch (e) {
@@ -208,12 +210,12 @@ export class OverlayNetwork {
    * under the agent's lease. A failure half-way removes the veth and releases the address.
    */
   async connect(ns: Namespace, opts: OverlayConnectOptions = {}): Promise<OverlayEndpoint> {
-    const { ifname, mac: mac0 } = checkConnectOptions(ns, opts, this.subnet)
+    const { ifname, mac: mac0 } = checkConnectOptions('overlay', ns, opts, this.subnet)
     checkMtu(this.mtu)
     const id = randomBytes(6).toString('hex')
     const hostIf = `nkv${id.slice(0, 10)}`
     const owner = `${this.agent.hostId}/${id}`
-    const alloc = await this.agent.ipam.allocate(this.name, { owner, ip: opts.ip })
+    const alloc = await this.#ipam.allocate(this.name, { owner, ip: opts.ip })
     const mac = mac0 ?? macForIp(alloc.address)
     let veth: VethPair | undefined
     let announced = false
@@ -230,18 +232,18 @@ export class OverlayNetwork {
     } catch (e) {
       if (announced) await this.agent.withdraw(this.name, id).catch(() => {})
       await veth?.delete().catch(() => {})
-      await this.agent.ipam.release(this.name, alloc.address).catch(() => {})
+      await this.#ipam.release(this.name, alloc.address).catch(() => {})
       throw e
     }
-    return new OverlayEndpoint({ network: this, namespace: ns, id, ip: alloc.address, prefixLength: alloc.prefixLength, mac, gateway: alloc.gateway, ifname, hostIf })
+    return new OverlayEndpoint({ network: this, namespace: ns, id, ip: alloc.address, prefixLength: alloc.prefixLength, mac, gateway: alloc.gateway, ifname, hostInterface: hostIf })
   }
 
   /** `docker network disconnect`: withdraws the endpoint, removes its veth, releases its address; idempotent. */
   async disconnect(ep: OverlayEndpoint): Promise<void> {
     if (!(ep instanceof OverlayEndpoint) || ep.network !== this) throw invalidArg('endpoint', ep, `must be an endpoint of ${this.name} on this host`, 'ERR_INVALID_ARG_TYPE')
     await this.agent.withdraw(this.name, ep.id)
-    await this.namespace.link(ep.hostIf).then((l) => l.delete(), () => {})
-    await this.agent.ipam.release(this.name, ep.ip)
+    await this.namespace.link(ep.hostInterface).then((l) => l.delete(), () => {})
+    await this.#ipam.release(this.name, ep.ip)
   }
 
   /** Every endpoint of the network, on every host (as this host's agent sees etcd). */
@@ -258,12 +260,64 @@ export class OverlayNetwork {
   }
 
   get prefixLength(): number { return this.#prefixLength }
+
+  /**
+   * The network as this host has joined it (its bridge and vxlan device are there), from its
+   * definition in etcd, programmed by `agent` from now on. ERR_NETNS_KIT_NO_NETWORK when there is
+   * no such network or this host has not joined it.
+   */
+  static async open(name: string, opts: { agent: OverlayAgent; store?: IpamStore }): Promise<OverlayNetwork> {
+    checkNetworkName(name)
+    const agent = opts?.agent
+    if (!agent || typeof agent.announce !== 'function') throw invalidArg('opts.agent', agent, 'must be an OverlayAgent', 'ERR_INVALID_ARG_TYPE')
+    const cur = await withDeadline(agent.client.get(definitionKey(agent, name)).string(), 3000, 'etcd', `read network ${name}`)
+    const net = cur === null ? undefined : await OverlayNetwork.#joined(agent, JSON.parse(cur) as OverlayNetworkDefinition, opts.store)
+    if (!net) throw new NetnsKitError('ERR_NETNS_KIT_NO_NETWORK', `no overlay network named '${name}' on the host ${agent.hostId}`)
+    return net
+  }
+
+  /** Every overlay network defined in the agent's etcd that this host has joined. */
+  static async list(opts: { agent: OverlayAgent; store?: IpamStore }): Promise<OverlayNetwork[]> {
+    const agent = opts?.agent
+    if (!agent || typeof agent.announce !== 'function') throw invalidArg('opts.agent', agent, 'must be an OverlayAgent', 'ERR_INVALID_ARG_TYPE')
+    const all = await withDeadline(agent.client.getAll().prefix(definitionKey(agent, '')).strings(), 3000, 'etcd', 'list networks')
+    const out: OverlayNetwork[] = []
+    for (const v of Object.values(all)) {
+      const n = await OverlayNetwork.#joined(agent, JSON.parse(v) as OverlayNetworkDefinition, opts.store)
+      if (n) out.push(n)
+    }
+    return out
+  }
+
+  /** The network `def` as this host has joined it, or undefined when its bridge or vxlan device is not here. */
+  static async #joined(agent: OverlayAgent, def: OverlayNetworkDefinition, store?: IpamStore): Promise<OverlayNetwork | undefined> {
+    const ns = agent.namespace
+    const names = new Set((await ns.links()).map((l) => l.name))
+    if (!names.has(`nkb${def.vni}`) || !names.has(`nkx${def.vni}`)) return undefined
+    const [bridge, vxlan] = await Promise.all([Bridge.open(`nkb${def.vni}`, { namespace: ns }), Vxlan.open(`nkx${def.vni}`, { namespace: ns })])
+    const mtu = (await vxlan.info()).mtu
+    const masquerade = (await NatRule.list({ namespace: ns })).find((r) => r.kind === 'masquerade' && r.source === def.subnet && r.notOutInterface === bridge.name)
+    const net = new OverlayNetwork({ def, mtu, agent, bridge, vxlan, masquerade, store })
+    await agent.attach(def.name, vxlan)
+    return net
+  }
 }
 
+function definitionKey(agent: OverlayAgent, name: string): string {
+  return `${agent.prefix}overlay/networks/${name}`
+}
+
+/** IPAM in `store`, or the agent's own. */
+function ipamOf(agent: OverlayAgent, store: IpamStore | undefined): Ipam {
+  return store === undefined || store === agent.store ? agent.ipam : new Ipam({ store })
+}
+
+
+
 /** Reads or creates the network's definition (with its VNI reserved in the same transaction) and IPAM's network. */
-async function defineNetwork(agent: OverlayAgent, o: { name: string; subnet?: string; gateway?: string; vni?: number; port: number }): Promise<OverlayNetworkDefinition> {
+async function defineNetwork(agent: OverlayAgent, ipam: Ipam, o: { name: string; subnet?: string; gateway?: string; vni?: number; port: number }): Promise<OverlayNetworkDefinition> {
   const c = agent.client
-  const key = `${agent.prefix}overlay/networks/${o.name}`
+  const key = definitionKey(agent, o.name)
   const vniKey = (v: number) => `${agent.prefix}overlay/vnis/${v}`
   const call = <T>(p: Promise<T>, what: string) => withDeadline(p, 3000, 'etcd', what)
   for (let attempt = 0; attempt < 20; attempt++) {
@@ -287,8 +341,8 @@ async function defineNetwork(agent: OverlayAgent, o: { name: string; subnet?: st
       const gateway = o.gateway === undefined ? formatIp({ family: 4, value: p.network + 1n }) : o.gateway
       def = { name: o.name, subnet: o.subnet, gateway, vni, port: o.port, created: new Date().toISOString() }
       // IPAM validates the gateway and refuses a subnet overlapping another network's.
-      const ipamNet = await agent.ipam.network(o.name).catch(() => undefined)
-      if (!ipamNet) await agent.ipam.createNetwork(o.name, { subnet: o.subnet, gateway }).catch((e: NodeJS.ErrnoException) => {
+      const ipamNet = await ipam.network(o.name).catch(() => undefined)
+      if (!ipamNet) await ipam.createNetwork(o.name, { subnet: o.subnet, gateway }).catch((e: NodeJS.ErrnoException) => {
         if (e.code !== 'ERR_NETNS_KIT_NETWORK_EXISTS') throw e
       })
       const r = await call(c.if(key, 'Create', '==', 0).and(vniKey(vni), 'Create', '==', 0)
@@ -300,8 +354,8 @@ async function defineNetwork(agent: OverlayAgent, o: { name: string; subnet?: st
         continue
       }
     }
-    const ipam: IpamNetwork | undefined = await agent.ipam.network(o.name).catch(() => undefined)
-    if (!ipam) await agent.ipam.createNetwork(o.name, { subnet: def.subnet, gateway: def.gateway }).catch((e: NodeJS.ErrnoException) => {
+    const ipamNet: IpamNetwork | undefined = await ipam.network(o.name).catch(() => undefined)
+    if (!ipamNet) await ipam.createNetwork(o.name, { subnet: def.subnet, gateway: def.gateway }).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'ERR_NETNS_KIT_NETWORK_EXISTS') throw e
     })
     return def
