@@ -7,6 +7,7 @@ import { checkNetworkName, type IpamStore } from '../ipam'
 import type { NatProtocol } from '../nat'
 import type { Namespace } from '../namespace'
 import { checkBool, checkIfName, checkIp, checkMac, checkMtu, checkPort } from '../validate'
+import type { BridgeNetworkRecord } from './records'
 
 /** What `docker network create` takes. */
 export interface NetworkCreateOptions {
@@ -61,16 +62,7 @@ export interface ConnectOptions {
 }
 
 /** The create options, checked, with the defaults filled in (the bridge name is drawn by the caller). */
-export interface CheckedCreate {
-  name: string
-  bridgeName?: string
-  mtu?: number
-  masquerade: boolean
-  icc: boolean
-  internal: boolean
-  dns: boolean
-  upstream?: string[]
-}
+export type CheckedCreate = Pick<BridgeNetworkRecord, 'name' | 'mtu' | 'masquerade' | 'icc' | 'internal' | 'dns' | 'upstream'> & { bridgeName?: string }
 
 export function checkCreateOptions(opts: NetworkCreateOptions): CheckedCreate {
   const name = checkNetworkName(opts.name, 'opts.name')

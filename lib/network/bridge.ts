@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import { Bridge } from '../bridge'
 import { NetnsKitError, invalidArg } from '../errors'
-import { FileStore, Ipam, checkNetworkName, type Allocation, type IpamStore } from '../ipam'
+import { FileStore, Ipam, type Allocation, type IpamStore } from '../ipam'
 import { handleOf } from '../kernel/handles'
 import { run, runOne, type Op } from '../kernel/rtnl'
 import { NatRule } from '../nat'
@@ -14,43 +14,19 @@ import { Namespace, defaultNamespace } from '../namespace'
 import { checkBool } from '../validate'
 import { noIpv6 } from '../veth'
 import { checkConnectOptions, checkCreateOptions, type ConnectOptions, type NetworkCreateOptions } from './bridge-options'
-import { forgetNetwork, hasResolver, startResolver, stopResolver } from './dns'
-import type { DriverNetwork, NetworkDriverName } from './driver'
+import { forgetNetwork, restoreResolvers, startResolver, stopResolver } from './dns'
+import { DriverNetwork } from './driver'
 import { Endpoint } from './endpoint'
 import { gc, type GcReport } from './gc'
+import { listNetworks, openNetwork, type AnyNetwork, type NetworkLookupOptions } from './lookup'
 import { MacvlanNetwork, type MacvlanNetworkOptions } from './macvlan'
 import { randomMac, macForIp } from './mac'
 import { bridgeAlias, deleteLinkWithAlias, deleteRules, deleteVeth, linkAlias } from './owned'
 import { OverlayNetwork, type OverlayNetworkOptions } from './overlay'
 import type { OverlayAgent } from './overlay-agent'
-import {
-  driverOf, identity, nsAlive, recordsIn, sameNs, type BridgeNetworkRecord, type EndpointRecord, type NetworkRecord, type NetworkRecords,
-  type PortRecord,
-} from './records'
-
-/** A network of any driver. */
-export type AnyNetwork = Network | MacvlanNetwork | OverlayNetwork
-
-/** Where Network.open and list look: the host namespace, the store, the driver (and the overlay's agent). */
-export interface NetworkLookupOptions {
-  namespace?: Namespace
-  store?: IpamStore
-  /** Which driver's networks (default 'bridge'); 'all' for every driver's. */
-  driver?: NetworkDriverName | 'all'
-  /**
-   * The host's OverlayAgent: overlay networks are found through it (their definitions are in its
-   * etcd, their addresses in its store; `store` does not apply to them).
-   */
-  agent?: OverlayAgent
-}
+import { driverOf, identity, nsAlive, recordsIn, type BridgeNetworkRecord, type EndpointRecord, type NetworkRecords, type PortRecord } from './records'
 
 function prefixLen(cidr: string): number { return Number(cidr.split('/')[1]) }
-
-/** A link a record names is gone, or is something else now. */
-function isGone(e: unknown): boolean {
-  const code = (e as { code?: string }).code
-  return code === 'ENODEV' || code === 'ERR_NETNS_KIT_NOT_A_BRIDGE' || code === 'ERR_NETNS_KIT_WRONG_KIND'
-}
 
 /**
  * A Docker-style network in a host namespace: a bridge with the gateway address, masquerading
@@ -70,13 +46,10 @@ function isGone(e: unknown): boolean {
  * runtime should keep one long-lived process per host for its networks (as dockerd does),
  * or call `network.restoreDns()` after a restart to serve the endpoints already connected.
  */
-export class Network implements DriverNetwork<Endpoint> {
+export class Network extends DriverNetwork<Endpoint> {
   readonly driver = 'bridge' as const
-  readonly name: string
   readonly id: string
   readonly namespace: Namespace
-  readonly subnet: string
-  readonly gateway: string
   readonly ipRange: string | undefined
   readonly ipv6: { subnet: string; gateway: string } | undefined
   readonly bridge: Bridge
@@ -94,11 +67,9 @@ export class Network implements DriverNetwork<Endpoint> {
   readonly #local = new Map<string, Endpoint>()
 
   private constructor(ns: Namespace, store: IpamStore, rec: BridgeNetworkRecord, bridge: Bridge) {
-    this.name = rec.name
+    super(rec)
     this.id = rec.id
     this.namespace = ns
-    this.subnet = rec.subnet
-    this.gateway = rec.gateway
     this.ipRange = rec.ipRange
     this.ipv6 = rec.ipv6
     this.bridge = bridge
@@ -199,29 +170,9 @@ export class Network implements DriverNetwork<Endpoint> {
   static open(name: string, opts: NetworkLookupOptions & { driver: 'overlay'; agent: OverlayAgent }): Promise<OverlayNetwork>
   static open(name: string, opts: NetworkLookupOptions & { driver: 'all' }): Promise<AnyNetwork>
   static async open(name: string, opts: NetworkLookupOptions = {}): Promise<AnyNetwork> {
-    checkNetworkName(name)
-    const want = opts?.driver ?? 'bridge'
-    if (want === 'overlay') {
-      if (!opts.agent) throw invalidArg('opts.agent', opts.agent, 'is needed to open an overlay network (its definition is in etcd)', 'ERR_INVALID_ARG_TYPE')
-      return OverlayNetwork.open(name, { agent: opts.agent })
-    }
-    const ns = await defaultNamespace(opts?.namespace)
-    const store = opts?.store ?? new FileStore()
-    const rec = await recordsIn(store).getNetwork(name)
-    if (!rec || !sameNs(rec.host, ns)) {
-      if (want === 'all' && opts.agent) return OverlayNetwork.open(name, { agent: opts.agent })
-      throw new NetnsKitError('ERR_NETNS_KIT_NO_NETWORK', `no network named '${name}' in ${ns.name ?? ns.path}`)
-    }
-    if (want !== 'all' && driverOf(rec) !== want) {
-      throw new NetnsKitError('ERR_NETNS_KIT_WRONG_DRIVER', `the network '${name}' uses the ${driverOf(rec)} driver: open it with { driver: '${driverOf(rec)}' }`)
-    }
-    return Network.#fromRecord(ns, store, rec)
+    return openNetwork(name, opts, async (ns, store, rec) => new Network(ns, store, rec, await Bridge.open(rec.bridge, { namespace: ns })))
   }
 
-  static async #fromRecord(ns: Namespace, store: IpamStore, rec: NetworkRecord): Promise<Network | MacvlanNetwork> {
-    if (rec.driver === 'macvlan') return MacvlanNetwork.fromRecord(ns, store, rec)
-    return new Network(ns, store, rec, await Bridge.open(rec.bridge, { namespace: ns }))
-  }
 
   /**
    * `docker network ls`: the networks of the namespace, by name: the bridge driver's, or those of
@@ -232,22 +183,7 @@ export class Network implements DriverNetwork<Endpoint> {
   static list(opts: NetworkLookupOptions & { driver: 'overlay'; agent: OverlayAgent }): Promise<OverlayNetwork[]>
   static list(opts: NetworkLookupOptions & { driver: 'all' }): Promise<AnyNetwork[]>
   static async list(opts: NetworkLookupOptions = {}): Promise<AnyNetwork[]> {
-    const want = opts?.driver ?? 'bridge'
-    const ns = await defaultNamespace(opts?.namespace)
-    const store = opts?.store ?? new FileStore()
-    const out: AnyNetwork[] = []
-    for (const rec of await recordsIn(store).listNetworks()) {
-      if (!sameNs(rec.host, ns) || (want !== 'all' && driverOf(rec) !== want)) continue
-      const n = await Network.#fromRecord(ns, store, rec).catch((e: unknown) => {
-        if (isGone(e)) return undefined // its bridge or parent is gone (or no longer a bridge)
-        throw e
-      })
-      if (n) out.push(n)
-    }
-    if ((want === 'overlay' || want === 'all') && opts.agent && opts.agent.namespace.equals(ns)) {
-      out.push(...await OverlayNetwork.list({ agent: opts.agent }))
-    }
-    return out.sort((a, b) => a.name.localeCompare(b.name))
+    return listNetworks(opts, async (ns, store, rec) => new Network(ns, store, rec, await Bridge.open(rec.bridge, { namespace: ns })))
   }
 
   /** `--network host`: the host's own namespace (the current one, or `namespace`); nothing is created. */
@@ -378,15 +314,7 @@ export class Network implements DriverNetwork<Endpoint> {
    * restart) whose namespaces are still there. Returns how many it started.
    */
   async restoreDns(): Promise<number> {
-    if (!this.dns) return 0
-    let n = 0
-    for (const r of await this.#records.listEndpoints(this.name)) {
-      if (r.networkId !== this.id || r.state !== 'connected' || hasResolver(this.id, r.id) || !nsAlive(r.ns)) continue
-      const ns = await Namespace.open(r.ns.path)
-      await startResolver(this, this.#records, ns, r)
-      n++
-    }
-    return n
+    return this.dns ? restoreResolvers(this, this.#records) : 0
   }
 
   /**
@@ -465,5 +393,5 @@ export class Network implements DriverNetwork<Endpoint> {
     return gc(await defaultNamespace(opts?.namespace), opts?.store ?? new FileStore())
   }
 
-  toString(): string { return `Network(${this.name} ${this.subnet} on ${this.bridge.name})` }
+  override toString(): string { return `Network(${this.name} ${this.subnet} on ${this.bridge.name})` }
 }

@@ -3,8 +3,8 @@
 import * as fs from 'node:fs'
 import { planResolvConf } from '../container-files'
 import { DnsRecords, Resolver } from '../dns'
-import type { Namespace } from '../namespace'
-import type { EndpointRecord, NetworkRecords } from './records'
+import { Namespace } from '../namespace'
+import { nsAlive, type EndpointRecord, type NetworkRecords } from './records'
 
 /** What the resolvers of a network need to know about it. */
 export interface DnsNetwork {
@@ -66,8 +66,18 @@ export async function stopResolver(networkId: string, endpointId: string): Promi
   await r?.close()
 }
 
-export function hasResolver(networkId: string, endpointId: string): boolean {
-  return state.get(networkId)?.resolvers.has(endpointId) ?? false
+/**
+ * Starts the resolvers of the network's connected endpoints that this process does not run yet
+ * (connected by another process, or before a restart) whose namespaces are still there; returns how many.
+ */
+export async function restoreResolvers(net: DnsNetwork, records: NetworkRecords): Promise<number> {
+  let n = 0
+  for (const r of await records.listEndpoints(net.name)) {
+    if (r.networkId !== net.id || r.state !== 'connected' || state.get(net.id)?.resolvers.has(r.id) || !nsAlive(r.ns)) continue
+    await startResolver(net, records, await Namespace.open(r.ns.path), r)
+    n++
+  }
+  return n
 }
 
 /** Forgets a removed network's names. */

@@ -8,9 +8,21 @@ import { checkIfName, checkMac } from '../validate'
 
 export type NetworkDriverName = 'bridge' | 'macvlan' | 'overlay'
 
+/** What every driver's endpoint is made with. */
+export interface EndpointFields {
+  namespace: Namespace
+  id: string
+  ip: string
+  prefixLength: number
+  mac: string
+  gateway: string
+  ifname: string
+  hostInterface: string | undefined
+}
+
 /** One container's attachment to a network, the same shape whatever the driver. */
-export interface NetworkEndpoint {
-  readonly network: { readonly name: string }
+export abstract class NetworkEndpoint {
+  abstract readonly network: { readonly name: string }
   /** The container's namespace. */
   readonly namespace: Namespace
   readonly id: string
@@ -22,20 +34,40 @@ export interface NetworkEndpoint {
   readonly ifname: string
   /** The host end of its veth (bridge, overlay); undefined where there is none (macvlan). */
   readonly hostInterface: string | undefined
+
+  /** @internal */
+  constructor(f: EndpointFields) {
+    this.namespace = f.namespace
+    this.id = f.id
+    this.ip = f.ip
+    this.prefixLength = f.prefixLength
+    this.mac = f.mac
+    this.gateway = f.gateway
+    this.ifname = f.ifname
+    this.hostInterface = f.hostInterface
+  }
 }
 
-/** A network of any driver. */
-export interface DriverNetwork<E extends NetworkEndpoint = NetworkEndpoint> {
-  readonly driver: NetworkDriverName
+/** A network of any driver: Network.create, open and list hand them out as peers. */
+export abstract class DriverNetwork<E extends NetworkEndpoint = NetworkEndpoint> {
+  abstract readonly driver: NetworkDriverName
   readonly name: string
-  /** The namespace playing the host. */
-  readonly namespace: Namespace
   readonly subnet: string
   readonly gateway: string
+  /** The namespace playing the host. */
+  abstract readonly namespace: Namespace
+
+  /** @internal */
+  constructor(f: { name: string; subnet: string; gateway: string }) {
+    this.name = f.name
+    this.subnet = f.subnet
+    this.gateway = f.gateway
+  }
+
   /** `docker network connect`: the container's interface, address and default route. */
-  connect(ns: Namespace, opts?: ConnectOptionsBase): Promise<E>
+  abstract connect(ns: Namespace, opts?: ConnectOptionsBase): Promise<E>
   /** `docker network disconnect`; idempotent. */
-  disconnect(endpoint: E): Promise<void>
+  abstract disconnect(endpoint: E): Promise<void>
 }
 
 /** The connect options every driver takes. */

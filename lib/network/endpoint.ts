@@ -3,45 +3,34 @@ import { EMBEDDED_RESOLVER, hostnameFile, hostsFile, planResolvConf } from '../c
 import type { Namespace } from '../namespace'
 import type { Network } from './bridge'
 import { hostResolvConf } from './dns'
-import type { NetworkEndpoint } from './driver'
+import { NetworkEndpoint } from './driver'
 import type { EndpointRecord } from './records'
 
 /**
  * A container's attachment to a network: its interface (`ifname` inside `namespace`), address,
  * MAC, gateway and published ports, and the files a runtime bind-mounts into the container.
  */
-export class Endpoint implements NetworkEndpoint {
+export class Endpoint extends NetworkEndpoint {
   readonly network: Network
-  readonly namespace: Namespace
-  readonly id: string
   readonly name: string
-  readonly ip: string
   readonly ip6: string | undefined
-  readonly prefixLength: number
-  readonly mac: string
-  readonly gateway: string
-  readonly ifname: string
   readonly aliases: readonly string[]
   readonly hostname: string
   /** The host end of the veth, on the bridge. */
-  readonly hostInterface: string
+  declare readonly hostInterface: string
   readonly ports: readonly { protocol: string; hostIp: string; hostPort: number; containerPort: number }[]
 
   /** @internal */
   constructor(network: Network, namespace: Namespace, r: EndpointRecord) {
+    super({
+      namespace, id: r.id, ip: r.ip, prefixLength: Number(network.subnet.split('/')[1]), mac: r.mac, gateway: network.gateway, ifname: r.ifname,
+      hostInterface: r.hostIf,
+    })
     this.network = network
-    this.namespace = namespace
-    this.id = r.id
     this.name = r.name
-    this.ip = r.ip
     this.ip6 = r.ip6
-    this.prefixLength = Number(network.subnet.split('/')[1])
-    this.mac = r.mac
-    this.gateway = network.gateway
-    this.ifname = r.ifname
     this.aliases = Object.freeze([...r.aliases])
     this.hostname = r.hostname ?? r.name
-    this.hostInterface = r.hostIf
     this.ports = Object.freeze(r.ports.map((p) => ({ ...p })))
   }
 
@@ -74,5 +63,5 @@ export class Endpoint implements NetworkEndpoint {
   /** `docker network disconnect`: same as network.disconnect(this). */
   async disconnect(): Promise<void> { await this.network.disconnect(this) }
 
-  toString(): string { return `Endpoint(${this.network.name}/${this.name} ${this.ip})` }
+  override toString(): string { return `Endpoint(${this.network.name}/${this.name} ${this.ip})` }
 }

@@ -1,6 +1,6 @@
 // Networks (Docker's network drivers as peers: bridge, macvlan, overlay) and their endpoints.
 export { Network } from './bridge'
-export type { AnyNetwork, NetworkLookupOptions } from './bridge'
+export type { AnyNetwork, NetworkLookupOptions } from './lookup'
 export type { NetworkCreateOptions, ConnectOptions, PublishSpec } from './bridge-options'
 export { Endpoint } from './endpoint'
 export type { NetworkEndpoint, DriverNetwork, NetworkDriverName, ConnectOptionsBase } from './driver'

@@ -11,11 +11,13 @@ import { Macvlan } from '../macvlan'
 import { defaultNamespace, type Namespace } from '../namespace'
 import type { MacvlanMode } from '../types'
 import { checkIfName } from '../validate'
-import { checkConnectOptions, type ConnectOptionsBase, type DriverNetwork, type NetworkEndpoint } from './driver'
+import { DriverNetwork, NetworkEndpoint, checkConnectOptions, type ConnectOptionsBase } from './driver'
 import { macForIp } from './mac'
 import { driverOf, identity, recordsIn, type MacvlanNetworkRecord } from './records'
 
 const MODES = ['bridge', 'private', 'vepa', 'passthru'] as const
+/** Makes each endpoint's owner id unique within this process. */
+let counter = 0
 
 export interface MacvlanNetworkOptions {
   name: string
@@ -35,19 +37,16 @@ export interface MacvlanNetworkOptions {
 }
 
 /** One container on a macvlan network. */
-export class MacvlanEndpoint implements NetworkEndpoint {
-  /** @internal */
-  constructor(readonly network: MacvlanNetwork, readonly namespace: Namespace, readonly link: Macvlan, readonly ip: string,
-    readonly prefixLength: number, readonly mac: string, readonly gateway: string, readonly owner: string) {}
-
-  /** The endpoint's id (its owner in IPAM). */
-  get id(): string { return this.owner }
-  get ifname(): string { return this.link.name }
+export class MacvlanEndpoint extends NetworkEndpoint {
   /** A macvlan has no host end. */
-  get hostInterface(): undefined { return undefined }
-}
+  declare readonly hostInterface: undefined
 
-let counter = 0
+  /** @internal */
+  constructor(readonly network: MacvlanNetwork, namespace: Namespace, readonly link: Macvlan, ip: string,
+    prefixLength: number, mac: string, gateway: string, readonly owner: string) {
+    super({ namespace, id: owner, ip, prefixLength, mac, gateway, ifname: link.name, hostInterface: undefined })
+  }
+}
 
 /**
  * `docker network create -d macvlan -o parent=PARENT -o macvlan_mode=MODE --subnet S --gateway G NAME`.
@@ -56,22 +55,17 @@ let counter = 0
  * do not, in 'vepa' only through an external switch that hairpins; 'passthru' allows one endpoint.
  * (The parent's own host cannot reach the endpoints through the parent: that is how macvlan works.)
  */
-export class MacvlanNetwork implements DriverNetwork<MacvlanEndpoint> {
+export class MacvlanNetwork extends DriverNetwork<MacvlanEndpoint> {
   readonly driver = 'macvlan' as const
-  readonly name: string
   readonly parent: Link
   readonly mode: MacvlanMode
-  readonly subnet: string
-  readonly gateway: string
   readonly ipam: Ipam
   readonly store: IpamStore
 
   private constructor(name: string, parent: Link, mode: MacvlanMode, pool: { subnet: string; gateway: string }, store: IpamStore) {
-    this.name = name
+    super({ name, subnet: pool.subnet, gateway: pool.gateway })
     this.parent = parent
     this.mode = mode
-    this.subnet = pool.subnet
-    this.gateway = pool.gateway
     this.store = store
     this.ipam = new Ipam({ store })
   }

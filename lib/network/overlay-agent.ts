@@ -9,8 +9,7 @@ import { Link } from '../link'
 import type { Namespace } from '../namespace'
 import { checkIfName, checkInt, checkUnicastIp } from '../validate'
 import type { Vxlan } from '../vxlan'
-
-const ZERO_MAC = '00:00:00:00:00:00'
+import { programVxlan } from './overlay-fdb'
 
 /** One endpoint of an overlay network as etcd holds it (key `PREFIX overlay/endpoints/NETWORK/ID`). */
 export interface OverlayEndpointRecord {
@@ -311,38 +310,9 @@ export class OverlayAgent {
 
   async #reconcileNow(network: string): Promise<ReconcileReport> {
     const vx = this.#attached.get(network)
-    const report: ReconcileReport = { network, added: 0, removed: 0 }
-    if (!vx) return report
-    const wantFdb = new Map<string, string>()
-    const wantFlood = new Set<string>()
-    const wantNeigh = new Map<string, string>()
-    for (const r of this.#records.values()) {
-      if (r.network !== network || r.hostId === this.hostId) continue
-      wantFdb.set(r.mac, r.vtep)
-      wantFlood.add(r.vtep)
-      wantNeigh.set(r.ip, r.mac)
-    }
-    const haveFdb = new Map<string, string>()
-    const haveFlood = new Set<string>()
-    for (const e of await vx.fdb.list()) {
-      if (!e.self || e.dst === undefined) continue
-      if (e.mac === ZERO_MAC) haveFlood.add(e.dst)
-      else haveFdb.set(e.mac, e.dst)
-    }
-    const haveNeigh = new Map<string, string>()
-    for (const n of await vx.namespace.neighbours.list({ dev: vx })) if (n.state === 'permanent' && n.mac) haveNeigh.set(n.ip, n.mac)
-
-    for (const [mac, vtep] of wantFdb) {
-      if (haveFdb.get(mac) !== vtep) { await vx.fdb.replace({ mac, dst: vtep }); report.added++ }
-    }
-    for (const vtep of wantFlood) if (!haveFlood.has(vtep)) { await vx.fdb.append({ mac: ZERO_MAC, dst: vtep }); report.added++ }
-    for (const [ip, mac] of wantNeigh) {
-      if (haveNeigh.get(ip) !== mac) { await vx.namespace.neighbours.replace({ ip, mac, dev: vx }); report.added++ }
-    }
-    for (const ip of haveNeigh.keys()) if (!wantNeigh.has(ip)) { await vx.namespace.neighbours.delete({ ip, dev: vx }); report.removed++ }
-    for (const mac of haveFdb.keys()) if (!wantFdb.has(mac)) { await vx.fdb.delete({ mac }); report.removed++ }
-    for (const vtep of haveFlood) if (!wantFlood.has(vtep)) { await vx.fdb.delete({ mac: ZERO_MAC, dst: vtep }); report.removed++ }
-    return report
+    if (!vx) return { network, added: 0, removed: 0 }
+    const remote = [...this.#records.values()].filter((r) => r.network === network && r.hostId !== this.hostId)
+    return { network, ...await programVxlan(vx, remote) }
   }
 
   /**

@@ -16,7 +16,7 @@ import type { Namespace } from '../namespace'
 import { checkBool, checkMtu, checkPort, checkVni } from '../validate'
 import { VethPair } from '../veth'
 import { Vxlan } from '../vxlan'
-import { checkConnectOptions, type ConnectOptionsBase, type DriverNetwork, type NetworkEndpoint } from './driver'
+import { DriverNetwork, NetworkEndpoint, checkConnectOptions, type ConnectOptionsBase, type EndpointFields } from './driver'
 import { macForIp } from './mac'
 import type { OverlayAgent, OverlayEndpointRecord } from './overlay-agent'
 
@@ -52,29 +52,15 @@ export interface OverlayNetworkOptions {
 export type OverlayConnectOptions = ConnectOptionsBase
 
 /** One container on an overlay network (on this host). */
-export class OverlayEndpoint implements NetworkEndpoint {
+export class OverlayEndpoint extends NetworkEndpoint {
   readonly network: OverlayNetwork
-  readonly namespace: Namespace
-  readonly id: string
-  readonly ip: string
-  readonly prefixLength: number
-  readonly mac: string
-  readonly gateway: string
-  readonly ifname: string
   /** The host end of the veth (in the host namespace, a port of the network's bridge). */
-  readonly hostInterface: string
+  declare readonly hostInterface: string
 
   /** @internal */
-  constructor(f: Omit<OverlayEndpoint, 'hostIf'>) {
-    this.network = f.network
-    this.namespace = f.namespace
-    this.id = f.id
-    this.ip = f.ip
-    this.prefixLength = f.prefixLength
-    this.mac = f.mac
-    this.gateway = f.gateway
-    this.ifname = f.ifname
-    this.hostInterface = f.hostInterface
+  constructor(network: OverlayNetwork, f: EndpointFields & { hostInterface: string }) {
+    super(f)
+    this.network = network
   }
 
   /** @deprecated The same as hostInterface (the name every driver's endpoint has). */
@@ -95,11 +81,8 @@ const FIRST_VNI = 4096
  * a default route via the gateway of their own host. The agent announces each endpoint under its
  * lease and programs the FDB and neighbour entries of the other hosts' endpoints.
  */
-export class OverlayNetwork implements DriverNetwork<OverlayEndpoint> {
+export class OverlayNetwork extends DriverNetwork<OverlayEndpoint> {
   readonly driver = 'overlay' as const
-  readonly name: string
-  readonly subnet: string
-  readonly gateway: string
   readonly vni: number
   readonly port: number
   /** The MTU of the bridge, the vxlan device and the containers' interfaces. */
@@ -116,9 +99,7 @@ export class OverlayNetwork implements DriverNetwork<OverlayEndpoint> {
   readonly #prefixLength: number
 
   private constructor(f: { def: OverlayNetworkDefinition; mtu: number; agent: OverlayAgent; bridge: Bridge; vxlan: Vxlan; masquerade?: NatRule; store?: IpamStore }) {
-    this.name = f.def.name
-    this.subnet = f.def.subnet
-    this.gateway = f.def.gateway
+    super(f.def)
     this.vni = f.def.vni
     this.port = f.def.port
     this.mtu = f.mtu
@@ -235,7 +216,7 @@ export class OverlayNetwork implements DriverNetwork<OverlayEndpoint> {
       await this.#ipam.release(this.name, alloc.address).catch(() => {})
       throw e
     }
-    return new OverlayEndpoint({ network: this, namespace: ns, id, ip: alloc.address, prefixLength: alloc.prefixLength, mac, gateway: alloc.gateway, ifname, hostInterface: hostIf })
+    return new OverlayEndpoint(this, { namespace: ns, id, ip: alloc.address, prefixLength: alloc.prefixLength, mac, gateway: alloc.gateway, ifname, hostInterface: hostIf })
   }
 
   /** `docker network disconnect`: withdraws the endpoint, removes its veth, releases its address; idempotent. */
