@@ -42,7 +42,8 @@
         "native/rtnl/ip.cc",
         "native/rtnl/link.cc",
         "native/rtnl/neigh.cc",
-        "native/rtnl/route.cc"
+        "native/rtnl/route.cc",
+        "native/rtnl/trip.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
