@@ -101,16 +101,15 @@ export class FakeBinding {
 
   /** The binding itself, for useBinding(). */
   binding(): NativeBinding {
-    const self = this
     const call = (entry: Entry, fallback: Answer, sync = false) => (...args: unknown[]): unknown => {
       const ns = args[0] instanceof FakeHandle ? args[0] : entry === 'rtnl' ? ((args[0] as NativeOp[])[0]?.ns as FakeHandle | undefined) : undefined
-      self.calls.push({ entry, ns, args })
-      const failure = self.#failures.has(entry) ? self.#failures.get(entry) : self.#failures.get('*')
+      this.calls.push({ entry, ns, args })
+      const failure = this.#failures.has(entry) ? this.#failures.get(entry) : this.#failures.get('*')
       if (failure !== undefined) {
         if (sync) throw failure
         return Promise.reject(failure)
       }
-      const fn = self.#answers.get(entry) ?? fallback
+      const fn = this.#answers.get(entry) ?? fallback
       try {
         const r = fn(...args)
         return sync ? r : Promise.resolve(r)
@@ -123,7 +122,7 @@ export class FakeBinding {
       let failed = false
       return ops.map((op) => {
         if (failed) return { notRun: true }
-        const f = self.#opFailures.get(op.op) ?? self.#opFailures.get('*')
+        const f = this.#opFailures.get(op.op) ?? this.#opFailures.get('*')
         if (f) { failed = true; return f }
         return answerOp(op)
       })
@@ -141,7 +140,7 @@ export class FakeBinding {
       openSocket: call('openSocket', () => ({ fd: -1, port: 0 })),
       tryLock: call('tryLock', () => true, true),
       unlock: call('unlock', () => undefined, true),
-      nft: call('nft', (_h, msgs) => ({ ok: true, handles: (msgs as { op: string }[]).map((m) => (m.op === 'newrule' ? self.#nftHandle++ : null)) })),
+      nft: call('nft', (_h, msgs) => ({ ok: true, handles: (msgs as { op: string }[]).map((m) => (m.op === 'newrule' ? this.#nftHandle++ : null)) })),
       nftList: call('nftList', (_h, q) => {
         const query = q as { what: string; keys?: Buffer[] }
         return query.keys ? query.keys.map(() => null) : []

@@ -13,7 +13,7 @@ export function straceBuffers(text: string): Buffer[] {
       cur = []
       continue
     }
-    const m = /^\s*\| [0-9a-f]{5}  ((?:[0-9a-f]{2} {1,2}){1,16})/.exec(line)
+    const m = /^\s*\| [0-9a-f]{5} {2}((?:[0-9a-f]{2} {1,2}){1,16})/.exec(line)
     if (m && cur) {
       for (const h of m[1]!.trim().split(/\s+/)) cur.push(parseInt(h, 16))
       continue
