@@ -5,7 +5,7 @@ import { addressInfo, routeInfo } from './convert'
 import { NetnsKitError, invalidArg } from './errors'
 import type { NsHandle } from './kernel/binding'
 import { registerHandle, releaseHandle } from './kernel/handles'
-import { createNamespace, deleteNamespace, openNamespace } from './kernel/namespaces'
+import { bindingGeneration, createNamespace, deleteNamespace, openNamespace } from './kernel/namespaces'
 import { requireCapabilities } from './kernel/privileges'
 import { getLink, listLinks, run, runOne } from './kernel/rtnl'
 import type { RouteChange } from './kernel/ops'
@@ -243,15 +243,15 @@ export class Namespace {
   toString(): string { return `Namespace(${this.name ?? this.path})` }
 }
 
-let currentNs: Promise<Namespace> | undefined
+let currentNs: { generation: number; ns: Promise<Namespace> } | undefined
 /** The shared handle of this process's own namespace, used where a `namespace` option is absent. */
 export function defaultNamespace(ns?: Namespace): Promise<Namespace> {
   if (ns !== undefined) {
     if (!(ns instanceof Namespace)) return Promise.reject(invalidArg('namespace', ns, 'must be a Namespace', 'ERR_INVALID_ARG_TYPE'))
     return Promise.resolve(ns)
   }
-  currentNs ??= Namespace.current()
-  return currentNs
+  if (currentNs?.generation !== bindingGeneration()) currentNs = { generation: bindingGeneration(), ns: Namespace.current() }
+  return currentNs.ns
 }
 
 /** The name of a namespace file directly under /run/netns ('/run/netns/x' is 'x'), else undefined. */

@@ -143,6 +143,7 @@ export const packageRoot: string = path.resolve(__dirname, '..', '..')
 
 let loaded: NativeBinding | undefined
 let replaced: NativeBinding | undefined
+let generation = 0
 
 /** The addon (loaded on first use), or the binding useBinding() put in its place. */
 export function native(): NativeBinding {
@@ -157,6 +158,12 @@ export function native(): NativeBinding {
  */
 export function useBinding(fake: NativeBinding | undefined): void {
   replaced = fake
+  generation++
+}
+
+/** Changes whenever useBinding() does: handles made before belong to another binding. */
+export function bindingGeneration(): number {
+  return generation
 }
 
 /** Path of the nk-exec helper built next to the addon by binding.gyp. */

@@ -1,7 +1,7 @@
 // Network namespaces through the addon: `ip netns add / del`, opening by path, the threads that
 // enter them. Failures mapped to the library's errors.
 import { NetnsKitError } from '../errors'
-import { native, type NsHandle } from './binding'
+import { bindingGeneration, native, type NsHandle } from './binding'
 import { errnoOf, toError } from './errors'
 import { trip } from './trace'
 
@@ -44,6 +44,9 @@ export async function deleteNamespace(dir: string, name: string): Promise<boolea
     }
   })
 }
+
+/** Changes when the binding is replaced (tests): a cached namespace handle of the old one must not be used. */
+export { bindingGeneration }
 
 /** How the addon's namespace threads are doing (jobs run, threads discarded, their home namespace). */
 export function threadStats(): ReturnType<ReturnType<typeof native>['threads']> {
