@@ -150,6 +150,17 @@ export function ipFromBytes(b: Uint8Array): string {
   return formatIp({ family: b.length === 4 ? 4 : 6, value: v })
 }
 
+/** The netmask of a prefix length as bytes in network order (4 or 16): /20 is ff ff f0 00. */
+export function maskBytes(family: Family, prefixLength: number): Buffer {
+  const b = Buffer.alloc(family === 4 ? 4 : 16)
+  let v = maskOf(family, prefixLength)
+  for (let i = b.length - 1; i >= 0; i--) {
+    b[i] = Number(v & 0xffn)
+    v >>= 8n
+  }
+  return b
+}
+
 /** The first and the last address of the prefix of `prefixLength` bits that holds `address`. */
 export function prefixBounds(address: string, prefixLength: number): { first: string; last: string } {
   const ip = parseIp(address)

@@ -1,6 +1,6 @@
 // Builders for the nftables expressions netns-kit's rules are made of, in the exact shapes
 // `nft --debug=netlink` shows for the same rule text, and the matching decoders.
-import { ipToBytes } from '../ipam/ip'
+import { ipToBytes, maskBytes, prefixBounds } from '../ipam/ip'
 import type { NftExpr } from '../kernel/binding'
 
 /** Kernel register numbers: NFT_REG_VERDICT, NFT_REG_1 (16 bytes), and the 32-bit registers. */
@@ -75,9 +75,8 @@ export function addrMatch(family: 4 | 6, which: 'saddr' | 'daddr', address: stri
     ]
   }
   const len = full.length
-  const mask = Buffer.alloc(len)
-  for (let i = 0; i < len; i++) mask[i] = (0xff << (8 - Math.max(0, Math.min(8, prefixLength - i * 8)))) & 0xff
-  const value = Buffer.from(full.map((b, i) => b & mask[i]!))
+  const mask = maskBytes(family, prefixLength)
+  const value = ipToBytes(prefixBounds(address, prefixLength).first)
   return [
     { type: 'payload', base: 'network', offset, len, dreg: REG_1 },
     { type: 'bitwise', sreg: REG_1, dreg: REG_1, len, mask, xor: Buffer.alloc(len) },
