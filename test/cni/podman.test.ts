@@ -4,7 +4,9 @@
 // reference plugins (bridge + host-local + portmap), the baseline.
 import { strict as assert } from 'node:assert'
 import * as fs from 'node:fs'
+import * as path from 'node:path'
 import { PodmanSandbox, podmanUnavailable, REFERENCE_PLUGIN_DIR } from './podman'
+import { netnsKitPluginDir, PLUGIN_TYPE } from './plugin'
 
 export const REFERENCE_CONFLIST = {
   cniVersion: '1.0.0',
@@ -14,6 +16,18 @@ export const REFERENCE_CONFLIST = {
       ipam: { type: 'host-local', ranges: [[{ subnet: '10.89.7.0/24', gateway: '10.89.7.1' }]], routes: [{ dst: '0.0.0.0/0' }] },
     },
     { type: 'portmap', capabilities: { portMappings: true } },
+  ],
+}
+
+/** The same network for netns-kit-cni: its own IPAM, port mappings as a capability of its own. */
+export const NETNS_KIT_CONFLIST = {
+  cniVersion: '1.0.0',
+  plugins: [
+    {
+      type: PLUGIN_TYPE, bridge: 'nk-pm0', isGateway: true, ipMasq: true, hairpinMode: true,
+      ipam: { ranges: [[{ subnet: '10.89.8.0/24', gateway: '10.89.8.1' }]], routes: [{ dst: '0.0.0.0/0' }] },
+      capabilities: { portMappings: true },
+    },
   ],
 }
 
@@ -79,5 +93,38 @@ describe('podman 4.3 CNI backend in a private sandbox (reference plugins)', func
     assert.match(r.published, /hello from the container/)
     assert.deepEqual(r.afterRm.netns, ['outside'], "the containers' namespaces are gone")
     assert.ok(!r.afterRm.links.some((l) => l.startsWith('veth')), `no veth left: ${r.afterRm.links}`)
+  })
+})
+
+describe('podman 4.3 CNI backend in a private sandbox (netns-kit-cni)', function () {
+  this.timeout(300000)
+  let pm: PodmanSandbox | undefined
+
+  afterEach(async () => {
+    const p = pm
+    pm = undefined
+    if (!p) return
+    const { rm, leaked } = await p.close()
+    assert.equal(rm?.code, 0, `podman rm -fa: ${rm?.stderr}`)
+    assert.deepEqual(leaked, [], 'no process was left inside the sandbox after podman rm -fa')
+    assert.equal(p.sandbox.netnsStillUsed(), false, "the sandbox's network namespace is gone")
+  })
+
+  podmanIt('netns-kit-cni: address, container to container, published port from outside; rm leaves no endpoint, rule or veth', async () => {
+    pm = await PodmanSandbox.start({ conflists: { nknet: NETNS_KIT_CONFLIST }, pluginDirs: [netnsKitPluginDir(), REFERENCE_PLUGIN_DIR] })
+    const r = await podmanScenario(pm, 'nknet', '10.89.8.')
+    assert.equal(r.ip1, '10.89.8.2')
+    assert.ok(r.pingC2toC1, 'c2 pings c1 by address')
+    assert.match(r.published, /hello from the container/)
+    assert.deepEqual(r.afterRm.netns, ['outside'], "the containers' namespaces are gone")
+    assert.ok(!r.afterRm.links.some((l) => l.startsWith('veth')), `no veth left: ${r.afterRm.links}`)
+    // netns-kit's records: the network stays (as the bridge does), no endpoint and no address is left.
+    const ipamDir = pm.sandbox.inside('/run/netns-kit/ipam')
+    const files = fs.readdirSync(ipamDir)
+    assert.deepEqual(files.filter((f) => f.startsWith('endpoint.')), [], files.join(' '))
+    const alloc = JSON.parse(fs.readFileSync(path.join(ipamDir, 'alloc.nknet.json'), 'utf8'))
+    assert.deepEqual(alloc.value.pools['10.89.8.0/24'].addresses, {})
+    const nft = await pm.sandbox.run('nft', ['list', 'table', 'inet', 'netns-kit'])
+    assert.ok(!/10\.89\.8\.[2-9]\b/.test(nft), `no rule names a container address:\n${nft}`)
   })
 })

@@ -11,7 +11,7 @@ import { NatRule } from '../../natrule'
 import { Network, type Endpoint, type PublishSpec } from '../../network'
 import { CNI_ERR, CniError } from './errors'
 import type { NetConf, RouteConf } from './config'
-import type { Attached } from './result'
+import { expectedFrom, type Attached } from './result'
 
 /** One attachment: (network, CNI_CONTAINERID, CNI_IFNAME), the spec's primary key. */
 export interface AttachmentKey { containerId: string; ifname: string; netns?: string; args?: Map<string, string> }
@@ -59,21 +59,27 @@ function differences(net: Network, conf: NetConf): string[] {
  * creates its bridge). An existing network with other settings is refused (code 7).
  */
 async function network(conf: NetConf, host: Namespace, store: IpamStore): Promise<Network> {
-  let net: Network
-  try {
-    net = await Network.open(conf.name, { namespace: host, store })
-  } catch (e) {
-    if (codeOf(e) !== 'ERR_NETNS_KIT_NO_NETWORK') throw e
+  let net: Network | undefined
+  // TODAY: no atomic "open or create": a concurrent ADD that loses the race to create the
+  // network (ERR_NETNS_KIT_NETWORK_EXISTS from IPAM) waits until the winner has recorded it,
+  // or creates it itself if the winner failed and rolled back.
+  for (let attempt = 0; !net; attempt++) {
+    try {
+      net = await Network.open(conf.name, { namespace: host, store })
+      break
+    } catch (e) {
+      if (codeOf(e) !== 'ERR_NETNS_KIT_NO_NETWORK') throw e
+    }
     try {
       net = await Network.create({
         name: conf.name, namespace: host, store, bridgeName: conf.bridge, subnet: conf.ipam.subnet, gateway: conf.ipam.gateway,
         ipRange: conf.ipam.ipRange, mtu: conf.mtu, masquerade: conf.ipMasq, dns: false,
         ...(conf.ipam.ipv6 ? { ipv6: { subnet: conf.ipam.ipv6.subnet, ...(conf.ipam.ipv6.gateway ? { gateway: conf.ipam.ipv6.gateway } : {}) } } : {}),
       })
-    } catch (e2) {
-      // Another ADD created it meanwhile.
-      if (codeOf(e2) !== 'ERR_NETNS_KIT_NETWORK_EXISTS') throw e2
-      net = await Network.open(conf.name, { namespace: host, store })
+    } catch (e) {
+      if (codeOf(e) !== 'ERR_NETNS_KIT_NETWORK_EXISTS') throw e
+      if (attempt >= 100) throw new CniError(CNI_ERR.TRY_AGAIN_LATER, `the network '${conf.name}' is being created by another process`)
+      await new Promise((r) => setTimeout(r, 20 + Math.random() * 30))
     }
   }
   const diffs = differences(net, conf)
@@ -228,12 +234,12 @@ export async function inspect(conf: NetConf, key: AttachmentKey): Promise<string
       problems.push(`no interface ${key.ifname} in ${key.netns}`)
     } else {
       if (!link.up) problems.push(`${key.ifname} is down`)
-      const expectMac = prevMac(conf.prevResult, key)
-      if (expectMac && expectMac.toLowerCase() !== link.mac) problems.push(`${key.ifname} has MAC ${link.mac}, prevResult says ${expectMac}`)
+      const expected = expectedFrom(conf.prevResult ?? {}, key.ifname, key.netns)
+      if (expected.mac && expected.mac.toLowerCase() !== link.mac) problems.push(`${key.ifname} has MAC ${link.mac}, prevResult says ${expected.mac}`)
       const have = (await ns.addresses()).filter((a) => a.index === link.index).map((a) => a.cidr)
-      for (const a of prevAddresses(conf.prevResult, key)) if (!have.includes(a)) problems.push(`${key.ifname} lacks the address ${a}`)
+      for (const a of expected.addresses) if (!have.includes(a)) problems.push(`${key.ifname} lacks the address ${a}`)
       const routes = await ns.routes.list()
-      for (const r of Array.isArray(conf.prevResult?.routes) ? conf.prevResult!.routes as RouteConf[] : []) {
+      for (const r of expected.routes) {
         const to = isDefault(r) ? 'default' : r.dst
         if (!routes.some((x) => x.to === to && (!r.gw || x.via === r.gw))) problems.push(`the route to ${r.dst}${r.gw ? ` via ${r.gw}` : ''} is missing`)
       }
@@ -260,22 +266,6 @@ export async function inspect(conf: NetConf, key: AttachmentKey): Promise<string
     await ep.namespace.close().catch(() => {})
   }
   return problems
-}
-
-function prevIndex(prev: Record<string, any> | undefined, key: AttachmentKey): number {
-  const ifs = Array.isArray(prev?.interfaces) ? prev!.interfaces as { name?: string; sandbox?: string }[] : []
-  return ifs.findIndex((f) => f?.name === key.ifname && !!f.sandbox && (!key.netns || f.sandbox === key.netns))
-}
-
-function prevMac(prev: Record<string, any> | undefined, key: AttachmentKey): string | undefined {
-  const i = prevIndex(prev, key)
-  return i >= 0 ? prev!.interfaces[i].mac : undefined
-}
-
-function prevAddresses(prev: Record<string, any> | undefined, key: AttachmentKey): string[] {
-  const i = prevIndex(prev, key)
-  if (i < 0) return []
-  return (Array.isArray(prev!.ips) ? prev!.ips as { address: string; interface?: number }[] : []).filter((a) => a.interface === i).map((a) => a.address)
 }
 
 /**

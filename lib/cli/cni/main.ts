@@ -35,8 +35,10 @@ export async function runCni(env: NodeJS.ProcessEnv, stdin: string): Promise<Cni
     if (!stdin.trim()) throw new CniError(CNI_ERR.IO_FAILURE, 'no network configuration on stdin')
     // The library is loaded only past VERSION: runtimes ask every plugin its VERSION on every
     // command (podman: each `podman run`, `ps`, `rm`), which should cost a process start only.
-    const { parseConfig } = await import('./config')
-    const { add, check, del, gc, statusVerb } = await import('./verbs')
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { parseConfig } = require('./config') as typeof import('./config')
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { add, check, del, gc, statusVerb } = require('./verbs') as typeof import('./verbs')
     const conf = parseConfig(stdin, e.command)
     let out: unknown
     switch (e.command) {

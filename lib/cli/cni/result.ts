@@ -54,7 +54,7 @@ export function formatResult(cniVersion: string, a: Attached, prev?: Record<stri
 /** The interfaces, addresses and routes a prevResult says the attachment has (for CHECK). */
 export function expectedFrom(prev: Record<string, any>, ifname: string, netns: string | undefined): { mac?: string; addresses: string[]; routes: RouteConf[] } {
   const ifs: CniInterface[] = Array.isArray(prev.interfaces) ? prev.interfaces : []
-  const idx = ifs.findIndex((f) => f?.name === ifname && (!netns || !f.sandbox || f.sandbox === netns))
+  const idx = ifs.findIndex((f) => f?.name === ifname && !!f.sandbox && (!netns || f.sandbox === netns))
   const addresses = (Array.isArray(prev.ips) ? prev.ips : []).filter((ip: CniIp) => idx >= 0 && ip.interface === idx).map((ip: CniIp) => ip.address)
   return { ...(idx >= 0 && ifs[idx]!.mac ? { mac: ifs[idx]!.mac } : {}), addresses, routes: Array.isArray(prev.routes) ? prev.routes : [] }
 }
