@@ -80,11 +80,9 @@ describe('netns-kit-cni verbs', function () {
     const bad = (patch: Record<string, unknown>) => JSON.stringify({ ...good, ...patch })
     const ipam = good.ipam as Record<string, unknown>
 
-    // 4: the environment.
+    // One or two of each code end to end (test/unit/cni.test.ts goes through the variety). 4: the environment.
     assert.equal((await exec({}, JSON.stringify(good))).code, 4)
-    assert.match((await exec({ CNI_COMMAND: 'FROB' }, JSON.stringify(good))).msg, /unknown CNI_COMMAND: FROB/)
     assert.match((await exec({ ...env, CNI_NETNS: '' }, JSON.stringify(good))).msg, /\[CNI_NETNS\] missing/)
-    assert.equal((await exec({ ...env, CNI_CONTAINERID: '-bad id' }, JSON.stringify(good))).code, 4)
     assert.equal((await exec({ ...env, CNI_IFNAME: 'a-name-too-long0' }, JSON.stringify(good))).code, 4)
     // 5 and 6: input.
     assert.equal((await exec(env, '')).code, 5)
@@ -92,28 +90,17 @@ describe('netns-kit-cni verbs', function () {
     // 1: versions.
     const v = await exec(env, bad({ cniVersion: '0.2.0' }))
     assert.deepEqual([v.code, v.cniVersion], [1, '0.2.0'])
-    assert.equal((await exec(env, bad({ cniVersion: '2.0.0' }))).code, 1)
     assert.equal((await exec({ ...env, CNI_COMMAND: 'STATUS' }, bad({ cniVersion: '1.0.0' }))).code, 1)
-    assert.equal((await exec({ ...env, CNI_COMMAND: 'GC' }, bad({ cniVersion: '1.0.0' }))).code, 1)
     assert.equal((await exec({ ...env, CNI_COMMAND: 'CHECK' }, bad({ cniVersion: '0.3.1' }))).code, 1)
     // 7: invalid values.
     assert.equal((await exec(env, bad({ name: undefined }))).code, 7)
-    assert.equal((await exec(env, bad({ name: 'no/slash' }))).code, 7)
     assert.equal((await exec(env, bad({ ipam: { ...ipam, ranges: [[{ subnet: '10.89.5.7/24' }]] } }))).code, 7)
-    assert.equal((await exec(env, bad({ ipam: { ...ipam, ranges: [[{ subnet: '10.89.5.0/24', gateway: '10.90.0.1' }]] } }))).code, 7)
-    assert.equal((await exec(env, bad({ ipam: undefined }))).code, 7)
-    assert.equal((await exec(env, bad({ bridge: 'a-bridge-name-too-long' }))).code, 7)
-    assert.equal((await exec(env, bad({ mtu: 10 }))).code, 7)
-    assert.equal((await exec(env, bad({ ipMasq: 'yes' }))).code, 7)
     assert.equal((await exec(env, bad({ runtimeConfig: { portMappings: [{ hostPort: 70000, containerPort: 80, protocol: 'tcp' }] } }))).code, 7)
-    assert.equal((await exec(env, bad({ runtimeConfig: { portMappings: [{ hostPort: 80, containerPort: 80, protocol: 'icmp' }] } }))).code, 7)
     assert.equal((await exec({ ...env, CNI_COMMAND: 'CHECK' }, JSON.stringify(good))).code, 7, 'CHECK without prevResult')
     // 2: fields netns-kit cannot honour yet, named with their value.
     for (const [patch, key] of [
       [{ ipam: { ...ipam, type: 'host-local' } }, 'ipam.type: "host-local"'],
       [{ isGateway: false }, 'isGateway: false'],
-      [{ hairpinMode: false }, 'hairpinMode: false'],
-      [{ vlan: 100 }, 'vlan: 100'],
       [{ ipam: { ranges: [[{ subnet: '10.89.5.0/24', rangeStart: '10.89.5.10', rangeEnd: '10.89.5.20' }]] } }, 'ipam.rangeStart/rangeEnd: 10.89.5.10-10.89.5.20'],
     ] as const) {
       const e = await exec(env, bad(patch))
