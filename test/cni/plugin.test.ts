@@ -234,6 +234,20 @@ describe('netns-kit-cni verbs', function () {
     assert.equal((await call('STATUS', l)).exitCode, 0)
   })
 
+  rootIt('the bridge removed behind its back: CHECK and STATUS say so, DEL still succeeds', async () => {
+    const l = list({ network: 'orphnet', bridge: 'nk-orph0', subnet: '10.89.16.0/24', gateway: '10.89.16.1', cniVersion: '1.1.0' })
+    const a = await container()
+    const add = await call('ADD', l, a)
+    assert.equal(add.exitCode, 0, add.stdout)
+    await sb.run('ip', ['link', 'del', 'nk-orph0'])
+    const chk = await call('CHECK', l, a, { prevResult: add.result })
+    assert.match(chk.error?.details ?? '', /the bridge of the network 'orphnet' is gone/)
+    const st = await call('STATUS', l)
+    assert.equal(st.error?.code, 50)
+    const del = await call('DEL', l, a, { prevResult: add.result })
+    assert.deepEqual([del.exitCode, del.stdout], [0, ''])
+  })
+
   rootIt('GC: removes the attachments not in cni.dev/valid-attachments, keeps the valid ones', async () => {
     const l = list({ network: 'gcnet', bridge: 'nk-gc0', subnet: '10.89.13.0/24', gateway: '10.89.13.1' })
     const [a, b, c] = [await container(), await container(), await container()]

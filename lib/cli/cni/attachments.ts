@@ -87,14 +87,17 @@ async function network(conf: NetConf, host: Namespace, store: IpamStore): Promis
   return net
 }
 
-/** The network if it exists; undefined when it does not (or its bridge is gone). */
-async function existing(conf: NetConf, host: Namespace, store: IpamStore): Promise<Network | undefined> {
+/**
+ * The network if it exists. `recorded` is true when it is on record even if it cannot be opened
+ * (its bridge is gone): DEL and GC then still tidy what Network.gc() can.
+ */
+async function existing(conf: NetConf, host: Namespace, store: IpamStore): Promise<{ net?: Network; recorded: boolean }> {
   try {
-    return await Network.open(conf.name, { namespace: host, store })
+    return { net: await Network.open(conf.name, { namespace: host, store }), recorded: true }
   } catch (e) {
-    if (codeOf(e) === 'ERR_NETNS_KIT_NO_NETWORK') return undefined
-    // TODAY: a network whose bridge was removed cannot be opened; gc() still tidies after it.
-    if (codeOf(e) === 'ENODEV' || codeOf(e) === 'ERR_NETNS_KIT_NOT_A_BRIDGE') return undefined
+    if (codeOf(e) === 'ERR_NETNS_KIT_NO_NETWORK') return { recorded: false }
+    // TODAY: a network whose bridge was removed cannot be opened (nor its endpoints disconnected).
+    if (codeOf(e) === 'ENODEV' || codeOf(e) === 'ERR_NETNS_KIT_NOT_A_BRIDGE') return { recorded: true }
     throw e
   }
 }
@@ -201,7 +204,8 @@ export async function attach(conf: NetConf, key: AttachmentKey): Promise<Attache
 export async function detach(conf: NetConf, key: AttachmentKey): Promise<void> {
   const host = await Namespace.current()
   const store = storeOf(conf)
-  const net = await existing(conf, host, store)
+  const { net, recorded } = await existing(conf, host, store)
+  if (!recorded) return
   const ep = net ? await findEndpoint(net, endpointName(key.containerId, key.ifname)) : undefined
   if (net && ep) {
     await net.disconnect(ep)
@@ -220,8 +224,8 @@ export async function detach(conf: NetConf, key: AttachmentKey): Promise<void> {
 export async function inspect(conf: NetConf, key: AttachmentKey): Promise<string[]> {
   const host = await Namespace.current()
   const store = storeOf(conf)
-  const net = await existing(conf, host, store)
-  if (!net) return [`no network '${conf.name}' (or its bridge ${conf.bridge} is gone)`]
+  const { net, recorded } = await existing(conf, host, store)
+  if (!net) return [recorded ? `the bridge of the network '${conf.name}' is gone` : `no network '${conf.name}'`]
   const name = endpointName(key.containerId, key.ifname)
   const ep = await findEndpoint(net, name)
   if (!ep) return [`no attachment of container ${key.containerId} as ${key.ifname} on '${conf.name}'`]
@@ -276,15 +280,15 @@ export async function inspect(conf: NetConf, key: AttachmentKey): Promise<string
 export async function status(conf: NetConf): Promise<void> {
   const host = await Namespace.current()
   const store = storeOf(conf)
-  let net: Network | undefined
+  let found: { net?: Network; recorded: boolean }
   try {
-    net = await existing(conf, host, store)
+    found = await existing(conf, host, store)
   } catch (e) {
     throw new CniError(CNI_ERR.NOT_AVAILABLE, 'netns-kit cannot read its records', (e as Error).message)
   }
+  const net = found.net
   if (!net) {
-    const rec = await store.get(`network.${conf.name}`).catch(() => undefined)
-    if (rec) throw new CniError(CNI_ERR.NOT_AVAILABLE, `the bridge of the network '${conf.name}' is gone`, 'run GC, or remove the network with the netns-kit CLI')
+    if (found.recorded) throw new CniError(CNI_ERR.NOT_AVAILABLE, `the bridge of the network '${conf.name}' is gone`, 'the network must be removed (netns-kit CLI) before ADD can create it again')
     return
   }
   const range = parsePrefix(net.ipRange ?? net.subnet)
@@ -311,7 +315,8 @@ export async function collect(conf: NetConf): Promise<{ removed: string[]; error
   const store = storeOf(conf)
   const removed: string[] = []
   const errors: string[] = []
-  const net = await existing(conf, host, store)
+  const { net, recorded } = await existing(conf, host, store)
+  if (!recorded) return { removed, errors }
   if (net && conf.validAttachments) {
     const keep = new Set(conf.validAttachments.map((a) => endpointName(a.containerID, a.ifname)))
     for (const ep of await net.endpoints()) {
