@@ -246,6 +246,9 @@ describe('netns-kit-cni verbs', function () {
     assert.equal(st.error?.code, 50)
     const del = await call('DEL', l, a, { prevResult: add.result })
     assert.deepEqual([del.exitCode, del.stdout], [0, ''])
+    // TODAY the endpoint cannot be disconnected without its network's bridge (Network.open fails):
+    // its veth and record stay until the namespace goes. Remove it, for the tests that follow.
+    await sb.run('ip', ['netns', 'del', a.ns])
   })
 
   rootIt('GC: removes the attachments not in cni.dev/valid-attachments, keeps the valid ones', async () => {
@@ -289,13 +292,20 @@ describe('netns-kit-cni verbs', function () {
   rootIt('concurrent ADDs on a network not yet created: one network, distinct addresses, all reachable', async () => {
     const l = list({ network: 'busynet', bridge: 'nk-busy0', subnet: '10.89.14.0/24', gateway: '10.89.14.1' })
     const cs = await Promise.all([container(), container(), container(), container()])
+    const before = await links()
     const adds = await Promise.all(cs.map((x) => call('ADD', l, x)))
     for (const r of adds) assert.equal(r.exitCode, 0, r.stdout + r.stderr)
     const ips = adds.map((r) => r.result!.ips[0].address).sort()
     assert.equal(new Set(ips).size, 4, ips.join(' '))
-    assert.ok(await sb.ping(cs[0]!.ns, adds[3]!.result!.ips[0].address.split('/')[0]))
+    for (const [i, r] of adds.entries()) {
+      const to = adds[(i + 1) % adds.length]!.result!.ips[0].address.split('/')[0]
+      if (!(await sb.ping(cs[i]!.ns, to)) && !(await sb.ping(cs[i]!.ns, to))) {
+        const state = await sb.sh(`ip -br link; bridge link; ip -n ${cs[i]!.ns} -br addr; ip -n ${cs[i]!.ns} route; ip -n ${cs[i]!.ns} neigh; nft list ruleset`)
+        assert.fail(`${cs[i]!.ns} (${r.result!.ips[0].address}) cannot reach ${to}:\n${state}`)
+      }
+    }
     const dels = await Promise.all(cs.map((x) => call('DEL', l, x)))
     for (const r of dels) assert.equal(r.exitCode, 0, r.stdout)
-    assert.ok(!(await links()).some((x: string) => x.startsWith('veth')))
+    assert.deepEqual((await links()).filter((x: string) => x !== 'nk-busy0'), before)
   })
 })
