@@ -266,6 +266,8 @@ export class KvNetworkStore implements NetworkStore {
       const net = await tx.get<NetworkDoc>(K.net(networkId))
       if (!net) throw noNetwork(networkId)
       if (net.state !== 'ready') throw new StoreError('ERR_NETNS_KIT_NETWORK_NOT_READY', `the network '${net.name}' is ${net.state}`, { network: net.name })
+      // Host interfaces and host ports are per host namespace (this host's, for a network of every host).
+      const hostScope = e.host ? this.#scope(e.host) : net.scope === '*' ? `${this.#host}*` : net.scope
       if (await tx.get(K.ep(e.id))) throw new StoreError('ERR_NETNS_KIT_ENDPOINT_EXISTS', `an endpoint with id '${e.id}' exists`, { network: net.name, endpoint: e.name })
       if (await tx.get(K.epName(networkId, e.nameKey))) throw new StoreError('ERR_NETNS_KIT_ENDPOINT_EXISTS', `an endpoint named '${e.name}' is connected to the network '${net.name}'`, { network: net.name, endpoint: e.name })
       let ifname = e.ifname
@@ -277,17 +279,17 @@ export class KvNetworkStore implements NetworkStore {
       if (e.containerId !== undefined && await tx.get(K.cni(networkId, e.containerId, ifname))) {
         throw new StoreError('ERR_NETNS_KIT_ENDPOINT_EXISTS', `the container '${e.containerId}' is attached to the network '${net.name}' as ${ifname}`, { network: net.name, endpoint: e.name })
       }
-      if (e.hostIf !== undefined && await tx.get(K.hostIf(net.scope, e.hostIf))) throw new StoreError('ERR_NETNS_KIT_IFNAME_IN_USE', `the host interface ${e.hostIf} belongs to another endpoint`, { network: net.name, endpoint: e.name })
+      if (e.hostIf !== undefined && await tx.get(K.hostIf(hostScope, e.hostIf))) throw new StoreError('ERR_NETNS_KIT_IFNAME_IN_USE', `the host interface ${e.hostIf} belongs to another endpoint`, { network: net.name, endpoint: e.name })
       const addresses = []
       for (const a of e.addresses) addresses.push(await this.#allocate(tx, net, a.family, a.ip, e.id))
       const ports: PortRecord[] = []
-      for (const p of e.ports) ports.push(await this.#claimPort(tx, net.scope, p, e.id, e.name))
+      for (const p of e.ports) ports.push(await this.#claimPort(tx, hostScope, p, e.id, e.name))
       const doc: EndpointDoc = {
         id: e.id, networkId, name: e.name, aliases: e.aliases, ...(e.hostname !== undefined ? { hostname: e.hostname } : {}), state: 'connecting', owner: e.owner,
         ns: e.ns, ifname, ...(e.hostIf !== undefined ? { hostIf: e.hostIf } : {}), ...(e.mac !== undefined ? { mac: e.mac } : {}),
         ...(e.containerId !== undefined ? { containerId: e.containerId } : {}), addresses, ports, rules: [], gatewayPriority: e.gatewayPriority,
         gateway4: false, gateway6: false, ...(e.dns ? { dns: e.dns } : {}), extraHosts: e.extraHosts, config: e.config, created: e.created,
-        nsKey: nk, hostScope: net.scope, nameKey: e.nameKey, names: e.names,
+        nsKey: nk, hostScope, nameKey: e.nameKey, names: e.names,
       }
       const moves: GatewayMove[] = []
       for (const a of addresses) moves.push(...await this.#takeGateway(tx, doc, a.family))
@@ -296,7 +298,7 @@ export class KvNetworkStore implements NetworkStore {
       for (const n of e.names) tx.put(K.name(networkId, n, e.id), '')
       tx.put(K.ifname(nk, ifname), e.id)
       if (e.containerId !== undefined) tx.put(K.cni(networkId, e.containerId, ifname), e.id)
-      if (e.hostIf !== undefined) tx.put(K.hostIf(net.scope, e.hostIf), e.id)
+      if (e.hostIf !== undefined) tx.put(K.hostIf(hostScope, e.hostIf), e.id)
       tx.put(K.netEp(networkId, e.id), '')
       tx.put(K.nsEp(nk, e.id), '')
       tx.put(K.intent('endpoint', e.id), '')

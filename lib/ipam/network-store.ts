@@ -134,8 +134,13 @@ export interface EndpointSpec {
   ifname?: string
   /** Interface names the kernel has in `ns` (read before the transaction), for the automatic ifname. */
   ifnamesInUse?: readonly string[]
-  /** The host end (veth) in the network's host namespace, unique there. */
+  /** The host end (veth) in the host namespace, unique there. */
   hostIf?: string
+  /**
+   * The host namespace the host end and the published ports live in: default the network's; give
+   * it on a network of every host (an overlay), whose ports and host interfaces are per host.
+   */
+  host?: NsIdentity
   mac?: string
   /** CNI: the attachment is (network, containerId, ifname), unique. */
   containerId?: string

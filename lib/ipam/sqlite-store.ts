@@ -378,13 +378,14 @@ export class SqliteStore implements NetworkStore {
       if (!net) throw noNetwork(networkId)
       const netName = String(net.name)
       if (net.state !== 'ready') throw new StoreError('ERR_NETNS_KIT_NETWORK_NOT_READY', `the network '${netName}' is ${String(net.state)}`, { network: netName })
+      const hostScope = e.host ? scopeOf(e.host) : String(net.scope)
       const ifname = e.ifname ?? autoIfname((n) => this.#st('SELECT 1 FROM endpoints WHERE ns_key = ? AND ifname = ?').get(key, n) !== undefined, e.ifnamesInUse)
       try {
         this.#st(`INSERT INTO endpoints (id, network_id, name, name_key, aliases, hostname, state, owner_pid, owner_start, owner_boot, ns_key, ns_dev, ns_ino, ns_path,
             ifname, host_scope, host_if, mac, container_id, gw_priority, dns, extra_hosts, config, created)
           VALUES (?, ?, ?, ?, ?, ?, 'connecting', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
           e.id, networkId, e.name, e.nameKey, JSON.stringify(e.aliases), e.hostname ?? null, e.owner.pid, e.owner.start, e.owner.boot,
-          key, e.ns.dev, e.ns.ino, e.ns.path ?? null, ifname, String(net.scope), e.hostIf ?? null, e.mac ?? null, e.containerId ?? null,
+          key, e.ns.dev, e.ns.ino, e.ns.path ?? null, ifname, hostScope, e.hostIf ?? null, e.mac ?? null, e.containerId ?? null,
           e.gatewayPriority, e.dns ? JSON.stringify(e.dns) : null, JSON.stringify(e.extraHosts), JSON.stringify(e.config), e.created)
       } catch (err) {
         const c = constraintOf(err) ?? ''
@@ -397,7 +398,7 @@ export class SqliteStore implements NetworkStore {
       }
       for (const n of e.names) this.#st('INSERT INTO names (network_id, name_key, endpoint_id) VALUES (?, ?, ?)').run(networkId, n, e.id)
       for (const a of e.addresses) this.#allocate(networkId, netName, a.family, a.ip, e.id, e.id)
-      for (const p of e.ports) this.#claimPort(String(net.scope), p, e.id)
+      for (const p of e.ports) this.#claimPort(hostScope, p, e.id)
       const moves: GatewayMove[] = []
       for (const a of e.addresses) moves.push(...this.#takeGateway(e.id, key, a.family, e.gatewayPriority))
       return { endpoint: this.#ep(e.id)!, moves }

@@ -257,6 +257,7 @@ export interface NormalEndpoint {
   ifname?: string
   ifnamesInUse: Set<string>
   hostIf?: string
+  host?: NsIdentity
   mac?: string
   containerId?: string
   addresses: { family: Family; ip?: Ip }[]
@@ -349,6 +350,7 @@ export function normaliseEndpointSpec(spec: EndpointSpec): NormalEndpoint {
   const ifname = spec.ifname === undefined ? undefined : checkIfnameLike(spec.ifname, 'spec.ifname')
   const inUse = new Set(checkStrings(spec.ifnamesInUse, 'spec.ifnamesInUse', () => {}) ?? [])
   const hostIf = spec.hostIf === undefined ? undefined : checkIfnameLike(spec.hostIf, 'spec.hostIf')
+  const host = spec.host === undefined ? undefined : checkNs(spec.host, 'spec.host')
   const mac = spec.mac === undefined ? undefined : checkMac(spec.mac, 'spec.mac')
   let containerId: string | undefined
   if (spec.containerId !== undefined) {
@@ -397,7 +399,7 @@ export function normaliseEndpointSpec(spec: EndpointSpec): NormalEndpoint {
   const names = [...new Set([name, ...aliases, ...(hostname ? [hostname] : [])].map(nameKey))]
   return {
     id: spec.id === undefined ? randomBytes(6).toString('hex') : checkId(spec.id, 'spec.id'),
-    name, nameKey: nameKey(name), aliases, hostname, names, ns, ifname, ifnamesInUse: inUse, hostIf, mac, containerId, addresses,
+    name, nameKey: nameKey(name), aliases, hostname, names, ns, ifname, ifnamesInUse: inUse, hostIf, host, mac, containerId, addresses,
     gatewayPriority, dns, extraHosts, ports, config: checkJsonObject(spec.config, 'spec.config'),
     owner: spec.owner === undefined ? currentOwner() : checkOwner(spec.owner, 'spec.owner'),
     created: new Date().toISOString(),
