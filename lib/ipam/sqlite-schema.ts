@@ -97,7 +97,8 @@ CREATE TABLE names (
   PRIMARY KEY (network_id, name_key, endpoint_id),
   FOREIGN KEY (endpoint_id, network_id) REFERENCES endpoints (id, network_id) ON DELETE CASCADE
 ) WITHOUT ROWID;
-CREATE INDEX names_endpoint ON names (endpoint_id);
+-- Child-key indexes: a cascade from an endpoint (or a network) finds its rows without a scan.
+CREATE INDEX names_endpoint ON names (endpoint_id, network_id);
 
 -- An address is handed out once per network; an endpoint holds at most one per family.
 -- Allocations without an endpoint belong to an owner string (IPAM users, imported records).
@@ -106,17 +107,21 @@ CREATE TABLE allocations (
   family      INTEGER NOT NULL,
   key         TEXT NOT NULL CHECK (length(key) = 32),
   address     TEXT NOT NULL,
-  endpoint_id TEXT,
+  endpoint_id TEXT REFERENCES endpoints (id) ON DELETE CASCADE,
   owner       TEXT NOT NULL,
   allocated   TEXT NOT NULL,
   PRIMARY KEY (network_id, family, key),
-  FOREIGN KEY (endpoint_id, network_id) REFERENCES endpoints (id, network_id) ON DELETE CASCADE,
   FOREIGN KEY (network_id, family) REFERENCES pools (network_id, family) ON DELETE CASCADE
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX allocations_endpoint ON allocations (endpoint_id, family) WHERE endpoint_id IS NOT NULL;
+-- An endpoint's addresses are of its own network.
+CREATE TRIGGER allocations_same_network BEFORE INSERT ON allocations WHEN NEW.endpoint_id IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM endpoints WHERE id = NEW.endpoint_id AND network_id = NEW.network_id)
+BEGIN SELECT RAISE(ABORT, 'an allocation for an endpoint of another network'); END;
+CREATE INDEX allocations_endpoint_fk ON allocations (endpoint_id);
 
 -- A host port is published once per (host scope, protocol, address); a wildcard address also
--- excludes the specific ones of its family (checked through ports_port in the same transaction).
+-- excludes the specific ones of its family (checked through the key's (scope, protocol, port) prefix in the same transaction).
 CREATE TABLE ports (
   scope          TEXT NOT NULL,
   protocol       TEXT NOT NULL CHECK (protocol IN ('tcp', 'udp', 'sctp')),
@@ -125,9 +130,8 @@ CREATE TABLE ports (
   host_port      INTEGER NOT NULL CHECK (host_port BETWEEN 1 AND 65535),
   container_port INTEGER NOT NULL CHECK (container_port BETWEEN 1 AND 65535),
   endpoint_id    TEXT NOT NULL REFERENCES endpoints (id) ON DELETE CASCADE,
-  PRIMARY KEY (scope, protocol, host_ip, host_port)
+  PRIMARY KEY (scope, protocol, host_port, host_ip)
 ) WITHOUT ROWID;
-CREATE INDEX ports_port ON ports (scope, protocol, host_port);
 CREATE INDEX ports_endpoint ON ports (endpoint_id);
 
 -- Where automatic choices go on from (ports: 'port:SCOPE:PROTO').
@@ -142,8 +146,8 @@ CREATE TABLE rules (
   network_id  TEXT NOT NULL REFERENCES networks (id) ON DELETE CASCADE,
   endpoint_id TEXT REFERENCES endpoints (id) ON DELETE CASCADE
 ) WITHOUT ROWID;
-CREATE INDEX rules_network ON rules (network_id) WHERE endpoint_id IS NULL;
-CREATE INDEX rules_endpoint ON rules (endpoint_id) WHERE endpoint_id IS NOT NULL;
+CREATE INDEX rules_network ON rules (network_id);
+CREATE INDEX rules_endpoint ON rules (endpoint_id);
 
 -- The change feed: one row per change of a network or endpoint, written by triggers.
 CREATE TABLE changes (

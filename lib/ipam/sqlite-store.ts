@@ -70,6 +70,11 @@ export class SqliteStore implements NetworkStore {
   readonly pollMs: number
   /** What the import of a 0.1 FileStore brought in (once it ran). */
   imported: { networks: number; endpoints: number; allocations: number; renamedTo: string } | undefined
+  /**
+   * What this object did: synchronous calls into SQLite (each a whole transaction, or a BEGIN
+   * refused at once), how long they held the event loop, and how often the lock was busy.
+   */
+  readonly stats = { calls: 0, totalSyncMs: 0, maxSyncMs: 0, busyRetries: 0 }
   #db: Db | undefined
   #opening: Promise<Db> | undefined
   readonly #stmts = new Map<string, BetterSqlite3.Statement>()
@@ -148,14 +153,22 @@ export class SqliteStore implements NetworkStore {
   /** Runs a synchronous step, retrying it asynchronously while another process holds the lock. */
   async #retry<T>(what: string, fn: () => T): Promise<T> {
     const deadline = Date.now() + this.busyTimeoutMs
+    const st = this.stats
     for (let attempt = 0; ; attempt++) {
+      const t0 = performance.now()
       try {
         return fn()
       } catch (e) {
         if (!isBusy(e)) throw e
-        if (Date.now() >= deadline) throw busy(this.busyTimeoutMs, what)
-        await sleep(backoff(attempt))
+        st.busyRetries++
+      } finally {
+        const ms = performance.now() - t0
+        st.calls++
+        st.totalSyncMs += ms
+        if (ms > st.maxSyncMs) st.maxSyncMs = ms
       }
+      if (Date.now() >= deadline) throw busy(this.busyTimeoutMs, what)
+      await sleep(backoff(attempt))
     }
   }
 

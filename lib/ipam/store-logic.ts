@@ -462,7 +462,10 @@ export function prefixLengthOf(subnet: string): number {
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
-/** Jittered exponential backoff: 0.25 ms doubling to 16 ms, times 0.5..1.5. */
+/**
+ * Jittered exponential backoff: 0.25 ms doubling to 4 ms, times 0.5..1.5. Transactions hold the
+ * lock for a fraction of a millisecond: a longer sleep only misses the moments it is free.
+ */
 export function backoff(attempt: number): number {
-  return Math.min(16, 0.25 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random())
+  return Math.min(4, 0.25 * 2 ** Math.min(attempt, 4)) * (0.5 + Math.random())
 }
