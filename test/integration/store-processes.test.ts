@@ -145,10 +145,14 @@ describe('SqliteStore across processes', function () {
       await impatient.close()
     }
     const maxMs = h.max / 1e6
-    console.log(`      event loop while waiting for the lock: max ${maxMs.toFixed(1)} ms, p99 ${(h.percentile(99) / 1e6).toFixed(1)} ms, ${ticks} timer ticks`)
-    // A synchronous wait (busy_timeout) would stall it for the whole 1.5 s; the bound only tells the two apart.
-    assert.ok(maxMs < 250, `the event loop stalled ${maxMs.toFixed(1)} ms`)
-    assert.ok(ticks > 50, `only ${ticks} timer ticks in about 1.5 s`)
+    const sync = store.stats.maxSyncMs
+    console.log(`      event loop while waiting for the lock: max ${maxMs.toFixed(1)} ms, p99 ${(h.percentile(99) / 1e6).toFixed(1)} ms, ${ticks} timer ticks; longest SQLite call ${sync.toFixed(1)} ms, ${store.stats.busyRetries} busy retries`)
+    // A synchronous wait (busy_timeout) would hold the event loop for the holder's whole 1.5 s. These
+    // bounds only tell the two apart (a loaded machine deschedules us too): they are not timing targets.
+    assert.ok(store.stats.busyRetries > 0, 'the lock was found busy and retried')
+    assert.ok(sync < 750, `one SQLite call held the event loop ${sync.toFixed(1)} ms`)
+    assert.ok(maxMs < 750, `the event loop stalled ${maxMs.toFixed(1)} ms`)
+    assert.ok(ticks > 30, `only ${ticks} timer ticks in about 1.5 s`)
   })
 
   it('a change made by another process reaches onChange() and changesSince()', async () => {
