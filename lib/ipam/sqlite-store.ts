@@ -147,7 +147,15 @@ export class SqliteStore implements NetworkStore {
       throw e
     }
     this.#db = db
-    if (this.importDir) await this.#import(this.importDir)
+    try {
+      if (this.importDir) await this.#import(this.importDir)
+    } catch (e) {
+      // Not opened until the import went through: the next call tries again.
+      this.#db = undefined
+      this.#stmts.clear()
+      db.close()
+      throw e
+    }
     return db
   }
 
