@@ -21,6 +21,9 @@ import {
 } from './store-logic'
 import { readFileStore, type FileStoreImport } from './filestore-import'
 import { importRecords } from './sqlite-import'
+import { ChangeWatcher } from './sqlite-watch'
+import { allocate, addRule, claimPort, handOver, takeGateway } from './sqlite-claims'
+import { constraintOf, endpointById, endpointOf, networkById, networkOf, ownerOf, type Row, type St } from './sqlite-rows'
 
 /** Where the database lives by default (tmpfs: it dies at reboot with the kernel state it describes). */
 export const DEFAULT_DB_PATH = '/run/netns-kit/state.db'
@@ -40,7 +43,6 @@ export interface SqliteStoreOptions {
 }
 
 type Db = BetterSqlite3.Database
-type Row = Record<string, unknown>
 
 function loadDriver(): typeof BetterSqlite3 {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -49,15 +51,7 @@ function loadDriver(): typeof BetterSqlite3 {
 
 const isBusy = (e: unknown) => /^SQLITE_(BUSY|LOCKED)/.test(String((e as { code?: string })?.code ?? ''))
 
-/** The columns named by a constraint failure ('endpoints.network_id, endpoints.name_key'; partial indexes name their columns too). */
-function constraintOf(e: unknown): string | undefined {
-  const code = String((e as { code?: string })?.code ?? '')
-  if (!code.startsWith('SQLITE_CONSTRAINT')) return undefined
-  const m = /constraint failed: (.*)$/.exec((e as Error).message)
-  return m ? m[1] : code
-}
 
-const ownerOf = (r: Row, p = 'owner_'): Owner => ({ pid: Number(r[`${p}pid`]), start: String(r[`${p}start`]), boot: String(r[`${p}boot`]) })
 
 /**
  * The state store on SQLite (`better-sqlite3`): see NetworkStore. One database file, WAL mode,
@@ -79,9 +73,8 @@ export class SqliteStore implements NetworkStore {
   #db: Db | undefined
   #opening: Promise<Db> | undefined
   readonly #stmts = new Map<string, BetterSqlite3.Statement>()
-  readonly #listeners = new Set<() => void>()
-  #watch: { fsw?: fs.FSWatcher; timer: NodeJS.Timeout; version: number; seq: number } | undefined
-  #notifyQueued = false
+  readonly #stf: St = (sql) => this.#st(sql)
+  readonly #watcher: ChangeWatcher
   #commits = 0
   #closed = false
 
@@ -99,6 +92,7 @@ export class SqliteStore implements NetworkStore {
     this.busyTimeoutMs = t
     this.pollMs = poll
     this.importDir = imp === false ? undefined : (imp ?? path.join(path.dirname(this.path), 'ipam'))
+    this.#watcher = new ChangeWatcher(this.path, poll, () => this.#open(), () => this.#db)
   }
 
   // --- opening ------------------------------------------------------------------------------
@@ -196,7 +190,7 @@ export class SqliteStore implements NetworkStore {
     const tx = db.transaction(fn)
     const r = await this.#retry(what, () => tx.immediate())
     if (++this.#commits % 1024 === 0) await this.#retry('trim', () => this.#trim())
-    this.#notifyLocal()
+    this.#watcher.notify()
     return r
   }
 
@@ -208,61 +202,6 @@ export class SqliteStore implements NetworkStore {
   }
 
   // --- rows to records ----------------------------------------------------------------------
-
-  #pools(networkId: string): PoolRecord[] {
-    return (this.#st('SELECT family, subnet, gateway, ip_range FROM pools WHERE network_id = ? ORDER BY family').all(networkId) as Row[]).map((p) => {
-      const r: PoolRecord = { family: Number(p.family) as Family, subnet: String(p.subnet), gateway: String(p.gateway) }
-      if (p.ip_range !== null) r.ipRange = String(p.ip_range)
-      return r
-    })
-  }
-
-  #networkOf(r: Row): NetworkRecord {
-    const id = String(r.id)
-    return {
-      id, name: String(r.name), driver: String(r.driver),
-      host: r.host_dev === null ? null : { dev: String(r.host_dev), ino: String(r.host_ino), ...(r.host_path !== null ? { path: String(r.host_path) } : {}) },
-      state: r.state as NetworkRecord['state'], owner: ownerOf(r), pools: this.#pools(id),
-      config: JSON.parse(String(r.config)) as Record<string, unknown>, labels: JSON.parse(String(r.labels)) as Record<string, string>,
-      rules: this.#st('SELECT rule_id FROM rules WHERE network_id = ? AND endpoint_id IS NULL ORDER BY rule_id').pluck().all(id) as string[],
-      created: String(r.created),
-    }
-  }
-
-  #net(id: string): NetworkRecord | undefined {
-    const r = this.#st('SELECT * FROM networks WHERE id = ?').get(id) as Row | undefined
-    return r && this.#networkOf(r)
-  }
-
-  #endpointOf(r: Row): EndpointRecord {
-    const id = String(r.id)
-    const addresses = (this.#st(`SELECT a.family, a.address, p.subnet, p.gateway FROM allocations a
-      JOIN pools p ON p.network_id = a.network_id AND p.family = a.family WHERE a.endpoint_id = ? ORDER BY a.family`).all(id) as Row[])
-      .map((a) => ({ family: Number(a.family) as Family, address: String(a.address), subnet: String(a.subnet), prefixLength: prefixLengthOf(String(a.subnet)), gateway: String(a.gateway) }))
-    const ports = (this.#st('SELECT protocol, family, host_ip, host_port, container_port FROM ports WHERE endpoint_id = ? ORDER BY protocol, host_port, host_ip').all(id) as Row[])
-      .map((p) => ({ protocol: p.protocol as 'tcp', family: Number(p.family) as Family, hostIp: String(p.host_ip), hostPort: Number(p.host_port), containerPort: Number(p.container_port) }))
-    const e: EndpointRecord = {
-      id, networkId: String(r.network_id), name: String(r.name), aliases: JSON.parse(String(r.aliases)) as string[],
-      state: r.state as EndpointRecord['state'], owner: ownerOf(r),
-      ns: { dev: String(r.ns_dev), ino: String(r.ns_ino), ...(r.ns_path !== null ? { path: String(r.ns_path) } : {}) },
-      ifname: String(r.ifname), addresses, ports,
-      rules: this.#st('SELECT rule_id FROM rules WHERE endpoint_id = ? ORDER BY rule_id').pluck().all(id) as string[],
-      gatewayPriority: r.gw_priority === null ? null : Number(r.gw_priority), gateway4: r.gw4 === 1, gateway6: r.gw6 === 1,
-      extraHosts: JSON.parse(String(r.extra_hosts)) as { name: string; ip: string }[],
-      config: JSON.parse(String(r.config)) as Record<string, unknown>, created: String(r.created),
-    }
-    if (r.hostname !== null) e.hostname = String(r.hostname)
-    if (r.host_if !== null) e.hostIf = String(r.host_if)
-    if (r.mac !== null) e.mac = String(r.mac)
-    if (r.container_id !== null) e.containerId = String(r.container_id)
-    if (r.dns !== null) e.dns = JSON.parse(String(r.dns)) as EndpointRecord['dns']
-    return e
-  }
-
-  #ep(id: string): EndpointRecord | undefined {
-    const r = this.#st('SELECT * FROM endpoints WHERE id = ?').get(id) as Row | undefined
-    return r && this.#endpointOf(r)
-  }
 
   // --- networks -----------------------------------------------------------------------------
 
@@ -300,7 +239,7 @@ export class SqliteStore implements NetworkStore {
         this.#st(`INSERT INTO pools (network_id, family, scope, subnet, gateway, ip_range, first, last) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
           .run(n.id, def.family, scope, def.subnet, def.gateway, def.ipRange ?? null, hexOf(pool.first), hexOf(pool.last))
       }
-      return this.#net(n.id)!
+      return networkById(this.#stf, n.id)!
     })
   }
 
@@ -320,8 +259,8 @@ export class SqliteStore implements NetworkStore {
     return this.#write('finish create', () => {
       if (!this.#heldNetwork(id, 'creating', owner)) throw noNetwork(id)
       this.#st(`UPDATE networks SET state = 'ready', config = coalesce(?, config) WHERE id = ?`).run(config ?? null, id)
-      for (const r of rules) this.#addRule(r, id, null)
-      return this.#net(id)!
+      for (const r of rules) addRule(this.#stf, r, id, null)
+      return networkById(this.#stf, id)!
     })
   }
 
@@ -347,7 +286,7 @@ export class SqliteStore implements NetworkStore {
         throw new StoreError('ERR_NETNS_KIT_NETWORK_IN_USE', `the network '${String(r.name)}' has ${eps.length} endpoint(s) (${eps.slice(0, 3).map((e) => String(e.name)).join(', ')}${eps.length > 3 ? ', ...' : ''}): disconnect them or remove with { force: true }`, { network: String(r.name) })
       }
       this.#st(`UPDATE networks SET state = 'removing', owner_pid = ?, owner_start = ?, owner_boot = ? WHERE id = ?`).run(owner.pid, owner.start, owner.boot, id)
-      return { network: this.#net(id)!, endpoints: eps.map((e) => this.#endpointOf(e)) }
+      return { network: networkById(this.#stf, id)!, endpoints: eps.map((e) => endpointOf(this.#stf, e)) }
     })
   }
 
@@ -369,7 +308,7 @@ export class SqliteStore implements NetworkStore {
 
   async network(id: string): Promise<NetworkRecord | undefined> {
     checkId(id, 'id')
-    return this.#read(() => this.#net(id))
+    return this.#read(() => networkById(this.#stf, id))
   }
 
   async networkByName(host: NsIdentity | null, name: string): Promise<NetworkRecord | undefined> {
@@ -377,7 +316,7 @@ export class SqliteStore implements NetworkStore {
     checkRecordName(name, 'name')
     return this.#read(() => {
       const r = this.#st('SELECT * FROM networks WHERE scope = ? AND name = ?').get(scope, name) as Row | undefined
-      return r && this.#networkOf(r)
+      return r && networkOf(this.#stf, r)
     })
   }
 
@@ -385,7 +324,7 @@ export class SqliteStore implements NetworkStore {
     const scope = filter.host === undefined ? undefined : scopeOf(filter.host === null ? null : checkNs(filter.host, 'filter.host'))
     return this.#read(() => {
       const rows = (scope === undefined ? this.#st('SELECT * FROM networks ORDER BY name, scope').all() : this.#st('SELECT * FROM networks WHERE scope = ? ORDER BY name').all(scope)) as Row[]
-      return rows.map((r) => this.#networkOf(r))
+      return rows.map((r) => networkOf(this.#stf, r))
     })
   }
 
@@ -419,101 +358,12 @@ export class SqliteStore implements NetworkStore {
         throw err
       }
       for (const n of e.names) this.#st('INSERT INTO names (network_id, name_key, endpoint_id) VALUES (?, ?, ?)').run(networkId, n, e.id)
-      for (const a of e.addresses) this.#allocate(networkId, netName, a.family, a.ip, e.id, e.id)
-      for (const p of e.ports) this.#claimPort(hostScope, p, e.id)
+      for (const a of e.addresses) allocate(this.#stf, networkId, netName, a.family, a.ip, e.id, e.id)
+      for (const p of e.ports) claimPort(this.#stf, hostScope, p, e.id)
       const moves: GatewayMove[] = []
-      for (const a of e.addresses) moves.push(...this.#takeGateway(e.id, key, a.family, e.gatewayPriority))
-      return { endpoint: this.#ep(e.id)!, moves }
+      for (const a of e.addresses) moves.push(...takeGateway(this.#stf, e.id, key, a.family, e.gatewayPriority))
+      return { endpoint: endpointById(this.#stf, e.id)!, moves }
     })
-  }
-
-  /** Allocates an address (given or next free after the cursor) in the transaction. */
-  #allocate(networkId: string, netName: string, family: Family, ip: ReturnType<typeof parseIp> | undefined, endpointId: string | null, owner: string): string {
-    const row = this.#st('SELECT subnet, gateway, ip_range, cursor FROM pools WHERE network_id = ? AND family = ?').get(networkId, family) as Row | undefined
-    if (!row) throw new StoreError('ERR_NETNS_KIT_IP_OUTSIDE_SUBNET', `the network '${netName}' has no IPv${family} subnet`, { network: netName, address: ip && formatIp(ip) })
-    const pool = poolOf({ family, subnet: String(row.subnet), gateway: String(row.gateway), ...(row.ip_range !== null ? { ipRange: String(row.ip_range) } : {}) })
-    let value: bigint
-    if (ip) {
-      checkRequested(pool, ip, netName)
-      value = ip.value
-    } else {
-      const scan = this.#st('SELECT key FROM allocations WHERE network_id = ? AND family = ? AND key >= ? AND key <= ? ORDER BY key').pluck()
-      let found: bigint | undefined
-      for (const [lo, hi] of scanSegments(pool, row.cursor === null ? undefined : fromHex(String(row.cursor)))) {
-        const it = scan.iterate(networkId, family, hexOf(lo), hexOf(hi)) as IterableIterator<string>
-        const taken = { *[Symbol.iterator]() { for (const k of it) yield fromHex(k) } }
-        try {
-          found = firstFree(pool, lo, hi, taken)
-        } finally {
-          it.return?.()
-        }
-        if (found !== undefined) break
-      }
-      if (found === undefined) throw exhausted(pool, netName)
-      value = found
-      this.#st('UPDATE pools SET cursor = ? WHERE network_id = ? AND family = ?').run(hexOf(value), networkId, family)
-    }
-    const address = formatIp({ family, value })
-    try {
-      this.#st('INSERT INTO allocations (network_id, family, key, address, endpoint_id, owner, allocated) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(networkId, family, hexOf(value), address, endpointId, owner, new Date().toISOString())
-    } catch (err) {
-      if (constraintOf(err)?.includes('allocations.network_id, allocations.family, allocations.key')) {
-        const holder = this.#st('SELECT coalesce(e.name, a.owner) FROM allocations a LEFT JOIN endpoints e ON e.id = a.endpoint_id WHERE a.network_id = ? AND a.family = ? AND a.key = ?').pluck().get(networkId, family, hexOf(value))
-        throw new StoreError('ERR_NETNS_KIT_IP_IN_USE', `${address} is already allocated to '${String(holder)}' in the network '${netName}'`, { network: netName, address })
-      }
-      throw err
-    }
-    return address
-  }
-
-  #claimPort(scope: string, p: ReturnType<typeof normaliseEndpointSpec>['ports'][number], endpointId: string): void {
-    const clash = this.#st(`SELECT e.name FROM ports p JOIN endpoints e ON e.id = p.endpoint_id WHERE p.scope = ? AND p.protocol = ? AND p.host_port = ? AND p.family = ?
-      AND (p.host_ip = ? OR p.host_ip = ? OR ? = ?) LIMIT 1`).pluck()
-    const wild = p.family === 4 ? '0.0.0.0' : '::'
-    const holder = (port: number) => clash.get(scope, p.protocol, port, p.family, p.hostIp, wild, p.hostIp, wild) as string | undefined
-    let port: number | undefined = p.hostPort
-    if (port !== undefined) {
-      const h = holder(port)
-      if (h !== undefined) throw portTaken({ ...p, hostPort: port }, h)
-    } else {
-      const ck = `port:${scope}:${p.protocol}`
-      const cur = this.#st('SELECT value FROM cursors WHERE key = ?').pluck().get(ck) as number | undefined
-      for (const c of portCandidates(p, cur)) if (holder(c) === undefined) { port = c; break }
-      if (port === undefined) throw noFreePort(p)
-      this.#st('INSERT INTO cursors (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(ck, port)
-    }
-    this.#st('INSERT INTO ports (scope, protocol, family, host_ip, host_port, container_port, endpoint_id) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(scope, p.protocol, p.family, p.hostIp, port, p.containerPort, endpointId)
-  }
-
-  /** Gives `id` the container's default route of `family` when its priority beats the holder's. */
-  #takeGateway(id: string, key: string, family: Family, priority: number | null): GatewayMove[] {
-    const col = family === 4 ? 'gw4' : 'gw6'
-    const holder = this.#st(`SELECT id, gw_priority FROM endpoints WHERE ns_key = ? AND ${col} = 1`).get(key) as Row | undefined
-    if (holder?.id === id || !takesGateway(priority, holder ? (holder.gw_priority as number | null) : undefined)) return []
-    const moves: GatewayMove[] = []
-    if (holder) {
-      this.#st(`UPDATE endpoints SET ${col} = 0 WHERE id = ?`).run(String(holder.id))
-      moves.push({ endpoint: this.#ep(String(holder.id))!, family, provides: false })
-    }
-    this.#st(`UPDATE endpoints SET ${col} = 1 WHERE id = ?`).run(id)
-    return moves
-  }
-
-  /** After `gone` (which held the default routes `families`) left namespace `key`: the next endpoint by priority, then age, takes them. */
-  #handOver(key: string, families: Family[]): GatewayMove[] {
-    const moves: GatewayMove[] = []
-    for (const family of families) {
-      const col = family === 4 ? 'gw4' : 'gw6'
-      if (this.#st(`SELECT 1 FROM endpoints WHERE ns_key = ? AND ${col} = 1`).get(key)) continue
-      const next = this.#st(`SELECT e.id FROM endpoints e WHERE e.ns_key = ? AND e.gw_priority IS NOT NULL AND e.state <> 'disconnecting'
-        AND EXISTS (SELECT 1 FROM allocations a WHERE a.endpoint_id = e.id AND a.family = ?) ORDER BY e.gw_priority DESC, e.rowid LIMIT 1`).pluck().get(key, family) as string | undefined
-      if (next === undefined) continue
-      this.#st(`UPDATE endpoints SET ${col} = 1 WHERE id = ?`).run(next)
-      moves.push({ endpoint: this.#ep(next)!, family, provides: true })
-    }
-    return moves
   }
 
   #heldEndpoint(id: string, state: string, owner: Owner): Row | undefined {
@@ -524,14 +374,6 @@ export class SqliteStore implements NetworkStore {
     return r
   }
 
-  #addRule(ruleId: string, networkId: string, endpointId: string | null): void {
-    const cur = this.#st('SELECT network_id, endpoint_id FROM rules WHERE rule_id = ?').get(ruleId) as Row | undefined
-    if (cur) {
-      if (cur.network_id === networkId && cur.endpoint_id === endpointId) return
-      throw new StoreError('ERR_NETNS_KIT_RULE_OWNED', `the rule ${ruleId} belongs to ${cur.endpoint_id ? `the endpoint ${String(cur.endpoint_id)}` : `the network ${String(cur.network_id)}`}`)
-    }
-    this.#st('INSERT INTO rules (rule_id, network_id, endpoint_id) VALUES (?, ?, ?)').run(ruleId, networkId, endpointId)
-  }
 
   async finishConnect(id: string, patch: FinishConnectPatch = {}, owner = currentOwner()): Promise<EndpointRecord> {
     checkId(id, 'id')
@@ -541,15 +383,15 @@ export class SqliteStore implements NetworkStore {
       const r = this.#heldEndpoint(id, 'connecting', owner)
       if (!r) throw noEndpoint(id)
       this.#st(`UPDATE endpoints SET state = 'connected', mac = coalesce(?, mac), config = coalesce(?, config) WHERE id = ?`).run(patch.mac ?? null, config, id)
-      for (const rule of rules) this.#addRule(rule, String(r.network_id), id)
-      return this.#ep(id)!
+      for (const rule of rules) addRule(this.#stf, rule, String(r.network_id), id)
+      return endpointById(this.#stf, id)!
     })
   }
 
   #deleteEndpoint(r: Row): GatewayMove[] {
     const fams: Family[] = [...(r.gw4 === 1 ? [4 as const] : []), ...(r.gw6 === 1 ? [6 as const] : [])]
     this.#st('DELETE FROM endpoints WHERE id = ?').run(String(r.id))
-    return this.#handOver(String(r.ns_key), fams)
+    return handOver(this.#stf, String(r.ns_key), fams)
   }
 
   async abortConnect(id: string, owner = currentOwner()): Promise<GatewayMove[]> {
@@ -566,9 +408,9 @@ export class SqliteStore implements NetworkStore {
       const r = this.#st('SELECT * FROM endpoints WHERE id = ?').get(id) as Row | undefined
       if (!r) return { status: 'absent' }
       const held = ownerOf(r)
-      if (r.state !== 'connected' && !sameOwner(held, owner) && ownerState(held) !== 'dead') return { status: 'busy', endpoint: this.#endpointOf(r) }
+      if (r.state !== 'connected' && !sameOwner(held, owner) && ownerState(held) !== 'dead') return { status: 'busy', endpoint: endpointOf(this.#stf, r) }
       this.#st(`UPDATE endpoints SET state = 'disconnecting', owner_pid = ?, owner_start = ?, owner_boot = ? WHERE id = ?`).run(owner.pid, owner.start, owner.boot, id)
-      return { status: 'started', endpoint: this.#ep(id)! }
+      return { status: 'started', endpoint: endpointById(this.#stf, id)! }
     })
   }
 
@@ -588,7 +430,7 @@ export class SqliteStore implements NetworkStore {
       if (o.endpointId !== undefined) {
         if (!this.#st('SELECT 1 FROM endpoints WHERE id = ? AND network_id = ?').get(o.endpointId, o.networkId)) throw noEndpoint(o.endpointId)
       } else if (!this.#st('SELECT 1 FROM networks WHERE id = ?').get(o.networkId)) throw noNetwork(o.networkId)
-      for (const r of ids) this.#addRule(r, o.networkId, o.endpointId ?? null)
+      for (const r of ids) addRule(this.#stf, r, o.networkId, o.endpointId ?? null)
     })
   }
 
@@ -602,13 +444,13 @@ export class SqliteStore implements NetworkStore {
 
   async endpoint(id: string): Promise<EndpointRecord | undefined> {
     checkId(id, 'id')
-    return this.#read(() => this.#ep(id))
+    return this.#read(() => endpointById(this.#stf, id))
   }
 
   async #endpointWhere(sql: string, ...args: unknown[]): Promise<EndpointRecord | undefined> {
     return this.#read(() => {
       const r = this.#st(sql).get(...args) as Row | undefined
-      return r && this.#endpointOf(r)
+      return r && endpointOf(this.#stf, r)
     })
   }
 
@@ -634,19 +476,19 @@ export class SqliteStore implements NetworkStore {
 
   async endpointsInNamespace(ns: NsIdentity): Promise<EndpointRecord[]> {
     const key = nsKey(checkNs(ns, 'ns'))
-    return this.#read(() => (this.#st('SELECT * FROM endpoints WHERE ns_key = ? ORDER BY rowid').all(key) as Row[]).map((r) => this.#endpointOf(r)))
+    return this.#read(() => (this.#st('SELECT * FROM endpoints WHERE ns_key = ? ORDER BY rowid').all(key) as Row[]).map((r) => endpointOf(this.#stf, r)))
   }
 
   async endpoints(networkId: string): Promise<EndpointRecord[]> {
     checkId(networkId, 'networkId')
-    return this.#read(() => (this.#st('SELECT * FROM endpoints WHERE network_id = ? ORDER BY name_key').all(networkId) as Row[]).map((r) => this.#endpointOf(r)))
+    return this.#read(() => (this.#st('SELECT * FROM endpoints WHERE network_id = ? ORDER BY name_key').all(networkId) as Row[]).map((r) => endpointOf(this.#stf, r)))
   }
 
   async resolve(networkId: string, name: string): Promise<EndpointRecord[]> {
     checkId(networkId, 'networkId')
     const k = nameKey(checkRecordName(name, 'name'))
     return this.#read(() => (this.#st(`SELECT e.* FROM names n JOIN endpoints e ON e.id = n.endpoint_id
-      WHERE n.network_id = ? AND n.name_key = ? AND e.state = 'connected' ORDER BY e.rowid`).all(networkId, k) as Row[]).map((r) => this.#endpointOf(r)))
+      WHERE n.network_id = ? AND n.name_key = ? AND e.state = 'connected' ORDER BY e.rowid`).all(networkId, k) as Row[]).map((r) => endpointOf(this.#stf, r)))
   }
 
   // --- intents ------------------------------------------------------------------------------
@@ -656,11 +498,11 @@ export class SqliteStore implements NetworkStore {
       const out: Intent[] = []
       for (const r of this.#st(`SELECT * FROM networks WHERE state <> 'ready'`).all() as Row[]) {
         const owner = ownerOf(r)
-        out.push({ kind: 'network', id: String(r.id), networkId: String(r.id), state: r.state as Intent['state'], owner, ownerState: ownerState(owner), network: this.#networkOf(r) })
+        out.push({ kind: 'network', id: String(r.id), networkId: String(r.id), state: r.state as Intent['state'], owner, ownerState: ownerState(owner), network: networkOf(this.#stf, r) })
       }
       for (const r of this.#st(`SELECT * FROM endpoints WHERE state <> 'connected'`).all() as Row[]) {
         const owner = ownerOf(r)
-        out.push({ kind: 'endpoint', id: String(r.id), networkId: String(r.network_id), state: r.state as Intent['state'], owner, ownerState: ownerState(owner), endpoint: this.#endpointOf(r) })
+        out.push({ kind: 'endpoint', id: String(r.id), networkId: String(r.network_id), state: r.state as Intent['state'], owner, ownerState: ownerState(owner), endpoint: endpointOf(this.#stf, r) })
       }
       return out
     })
@@ -709,75 +551,23 @@ export class SqliteStore implements NetworkStore {
       const rows = this.#st(`SELECT kind, id, network_id, max(seq) AS seq FROM changes WHERE seq > ? GROUP BY kind, id ORDER BY 4`).all(seq) as Row[]
       const changes: Change[] = rows.map((r) => {
         const c: Change = { seq: Number(r.seq), kind: r.kind as Change['kind'], id: String(r.id), networkId: String(r.network_id) }
-        if (c.kind === 'network') c.network = this.#net(c.id)
-        else c.endpoint = this.#ep(c.id)
+        if (c.kind === 'network') c.network = networkById(this.#stf, c.id)
+        else c.endpoint = endpointById(this.#stf, c.id)
         return c
       })
       return { seq: Math.max(now, seq), changes, reset: false }
     })
   }
 
-  #notifyLocal(): void {
-    if (!this.#listeners.size || this.#notifyQueued) return
-    this.#notifyQueued = true
-    setImmediate(() => {
-      this.#notifyQueued = false
-      for (const l of [...this.#listeners]) {
-        try { l() } catch { /* a listener's failure is its own */ }
-      }
-    })
-  }
-
-  /** Other processes' commits: inotify on the database and its WAL, and a cheap poll of PRAGMA data_version as a net. */
-  #check(): void {
-    const w = this.#watch
-    const db = this.#db
-    if (!w || !db) return
-    try {
-      const v = Number(db.pragma('data_version', { simple: true }))
-      if (v !== w.version) {
-        w.version = v
-        this.#notifyLocal()
-      }
-    } catch { /* busy or closed: the next tick sees it */ }
-  }
-
   onChange(listener: () => void): () => void {
     if (typeof listener !== 'function') throw invalidArg('listener', listener, 'must be a function', 'ERR_INVALID_ARG_TYPE')
-    this.#listeners.add(listener)
-    if (!this.#watch) {
-      const timer = setInterval(() => this.#check(), this.pollMs)
-      timer.unref()
-      this.#watch = { timer, version: -1, seq: 0 }
-      void this.#open().then((db) => {
-        const w = this.#watch
-        if (!w) return
-        w.version = Number(db.pragma('data_version', { simple: true }))
-        try {
-          const base = path.basename(this.path)
-          w.fsw = fs.watch(path.dirname(this.path), { persistent: false }, (_ev, f) => { if (!f || f === base || f === `${base}-wal`) this.#check() })
-          w.fsw.on('error', () => { w.fsw?.close(); w.fsw = undefined })
-        } catch { /* no inotify: the poll remains */ }
-      }, () => {})
-    }
-    return () => {
-      this.#listeners.delete(listener)
-      if (!this.#listeners.size) this.#stopWatch()
-    }
-  }
-
-  #stopWatch(): void {
-    if (!this.#watch) return
-    clearInterval(this.#watch.timer)
-    this.#watch.fsw?.close()
-    this.#watch = undefined
+    return this.#watcher.add(listener)
   }
 
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    this.#stopWatch()
-    this.#listeners.clear()
+    this.#watcher.close()
     await this.#opening?.catch(() => {})
     this.#stmts.clear()
     this.#db?.close()
