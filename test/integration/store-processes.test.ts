@@ -155,6 +155,26 @@ describe('SqliteStore across processes', function () {
     assert.ok(ticks > 30, `only ${ticks} timer ticks in about 1.5 s`)
   })
 
+  it('a process killed (SIGKILL) inside a write transaction: its writes are rolled back and its lock released at once', async () => {
+    const net = await network('10.76.0.0/24')
+    const holder = start(['lock', db, '60000'])
+    await next(holder)
+    const exited = new Promise((r) => holder.once('exit', r))
+    holder.kill('SIGKILL')
+    await exited
+    const t0 = Date.now()
+    const r = await store.beginConnect(net, { name: 'after', ns: { dev: '4', ino: '9' }, addresses: [{ family: 4 }] })
+    console.log(`      next transaction went through ${Date.now() - t0} ms after the kill`)
+    assert.equal(r.endpoint.addresses[0]!.address, '10.76.0.2')
+    assert.ok(Date.now() - t0 < 5000)
+    const d = new Database(db, { readonly: true })
+    try {
+      assert.equal(d.prepare('SELECT count(*) FROM meta WHERE key = ?').pluck().get(`half-${holder.pid}`), 0, 'the killed transaction left nothing')
+    } finally {
+      d.close()
+    }
+  })
+
   it('a change made by another process reaches onChange() and changesSince()', async () => {
     const net = await network('10.75.0.0/24')
     const seq = await store.sequence()
