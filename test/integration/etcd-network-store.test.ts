@@ -2,24 +2,35 @@
 // folder), each test under its own key prefix; then two "hosts" sharing one etcd.
 import { strict as assert } from 'node:assert'
 import { randomBytes } from 'node:crypto'
+import { Etcd3 } from 'etcd3'
 import { EtcdNetworkStore } from '../../lib/ipam/etcd-network-store'
 import { startEtcd, type LocalEtcd } from '../etcd'
 import { sh } from '../helpers'
 import { storeContract } from '../store-contract'
 
 let etcd: LocalEtcd | undefined
+/** One client for every store of this file (a client per store would leave sockets closing in the background). */
+let client: Etcd3 | undefined
 
 describe('EtcdNetworkStore (a real etcd on 127.0.0.1)', function () {
   this.timeout(60000)
-  before(async () => { etcd = await startEtcd() })
-  after(async () => { await etcd?.stop(); etcd = undefined })
+  before(async () => {
+    etcd = await startEtcd()
+    client = new Etcd3({ hosts: etcd.endpoint })
+  })
+  after(async () => {
+    client?.close()
+    client = undefined
+    await etcd?.stop()
+    etcd = undefined
+  })
 
-  storeContract('EtcdNetworkStore', async () => new EtcdNetworkStore({ etcd: etcd!.endpoint, prefix: `nk-${randomBytes(4).toString('hex')}/`, hostId: 'h1' }))
+  storeContract('EtcdNetworkStore', async () => new EtcdNetworkStore({ etcd: client!, prefix: `nk-${randomBytes(4).toString('hex')}/`, hostId: 'h1' }))
 
   it('two hosts share names and subnets of networks of every host; their namespaces and host ports stay apart', async () => {
     const prefix = `nk-${randomBytes(4).toString('hex')}/`
-    const h1 = new EtcdNetworkStore({ etcd: etcd!.endpoint, prefix, hostId: 'h1' })
-    const h2 = new EtcdNetworkStore({ etcd: etcd!.endpoint, prefix, hostId: 'h2' })
+    const h1 = new EtcdNetworkStore({ etcd: client!, prefix, hostId: 'h1' })
+    const h2 = new EtcdNetworkStore({ etcd: client!, prefix, hostId: 'h2' })
     try {
       const ov = await h1.beginCreateNetwork({ name: 'ov', driver: 'overlay', host: null, pools: [{ subnet: '10.90.0.0/24' }] })
       await h1.finishCreateNetwork(ov.id)
