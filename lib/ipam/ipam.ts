@@ -117,7 +117,7 @@ function reserved(p: Pool, v: bigint): boolean {
 }
 
 /** Validates one pool's options into a pool definition. */
-function makePool(o: IpamPoolOptions, arg: string, family?: Family): IpamPool {
+export function makePool(o: IpamPoolOptions, arg: string, family?: Family): IpamPool {
   const subnet = parsePrefix(o.subnet, `${arg}.subnet`)
   if (family && subnet.family !== family) throw invalidArg(`${arg}.subnet`, o.subnet, `must be an IPv${family} prefix`)
   // Room for the network address, the gateway and one more (and the IPv4 broadcast address).
