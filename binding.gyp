@@ -7,6 +7,8 @@
         "native/napi/async.cc",
         "native/napi/convert.cc",
         "native/napi/ct.cc",
+        "native/napi/diag.cc",
+        "native/diag/sock_diag.cc",
         "native/ct/conntrack.cc",
         "native/napi/flock.cc",
         "native/napi/socket.cc",

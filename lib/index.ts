@@ -31,6 +31,8 @@ export type { HostsFileOptions, ResolvConfOptions, ResolvConfPlan, ResolvConfDat
 export { Resolver, DnsRecords } from './dns'
 export type { ResolverOptions, ResolverStats, UpstreamServer, DnsEntry } from './dns'
 export { openUdpSocket, openTcpServer, connectTcp } from './sockets'
+export { listSockets, sockDiagSupport, socketOverlaps, socketOwners, describeSocket } from './sock-diag'
+export type { SocketFilter, SocketRecord, SocketProtocol, SocketOwner, SockDiagStatus } from './sock-diag'
 export type { NamespaceSocketOptions } from './sockets'
 export { Network, Endpoint } from './network'
 export type { NetworkCreateOptions, ConnectOptions, PublishSpec, GcReport } from './network'

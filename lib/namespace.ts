@@ -11,6 +11,7 @@ import { requireCapabilities } from './privileges'
 import { getLink, listAddrs, listLinks, listRoutes, run, runOne, toError } from './rtnl'
 import { checkIfName, checkInt, checkIp, checkNsName, checkSysctlValue, parseCidr, sysctlPath } from './validate'
 import type { AddressInfo, RouteInfo, RouteSpec } from './types'
+import { listSockets, type SocketFilter, type SocketRecord } from './sock-diag'
 
 /** Where named namespaces live, as for iproute2. */
 export const NETNS_RUN_DIR = '/run/netns'
@@ -259,6 +260,14 @@ export class Namespace {
         throw toError(e as Record<string, never>, key, `set ${key}`)
       }
     },
+  }
+
+  /**
+   * `ip netns exec NAME ss -ltnu -e` (and `-S`): the sockets holding ports in this namespace,
+   * optionally one port, port range, family or protocol (filtered in the kernel). See listSockets().
+   */
+  sockets(filter?: SocketFilter): Promise<SocketRecord[]> {
+    return listSockets(this, filter)
   }
 
   toString(): string { return `Namespace(${this.name ?? this.path})` }

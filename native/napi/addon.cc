@@ -538,6 +538,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NsHandle", data->nsHandleCtor.Value());
   InitSocket(env, exports);
   InitFlock(env, exports);
+  InitDiag(env, exports);
   return exports;
 }
 

@@ -27,12 +27,14 @@ struct NsState {
   std::unique_ptr<nl::Socket> rtnl;
   std::unique_ptr<nl::Socket> nft;
   std::unique_ptr<nl::Socket> ct;  // ctnetlink (NETLINK_NETFILTER), see ct.cc
+  std::unique_ptr<nl::Socket> diag;  // NETLINK_SOCK_DIAG (inet_diag), see diag.cc
   bool closed = false;
 
   ~NsState() {
     rtnl.reset();
     nft.reset();
     ct.reset();
+    diag.reset();
     if (fd >= 0) ::close(fd);
   }
   // Call with mu held, on a namespace thread.
@@ -61,6 +63,15 @@ struct NsState {
       ct = std::make_unique<nl::Socket>(NETLINK_NETFILTER);
     }
     return *ct;
+  }
+  // Call with mu held, on a namespace thread.
+  nl::Socket& Diag() {
+    if (closed) throw SysError(EBADF, "netns", "the namespace handle is closed");
+    if (!diag) {
+      ns::InNetns in(fd);
+      diag = std::make_unique<nl::Socket>(NETLINK_SOCK_DIAG);
+    }
+    return *diag;
   }
 };
 
@@ -120,6 +131,7 @@ class NsHandle : public Napi::ObjectWrap<NsHandle> {
         st->rtnl.reset();
         st->nft.reset();
         st->ct.reset();
+        st->diag.reset();
       }
       return [selfRef](Napi::Env env) -> Napi::Value {
         NsHandle* h = NsHandle::Unwrap(selfRef->Value());

@@ -27,9 +27,14 @@ export interface Capture {
   calls: Call[]
 }
 
-/** Reads test/fixtures/rtnl/NAME.txt (made by scripts/capture-rtnl-fixtures.sh). */
-export function readCapture(name: string): Capture {
-  const text = fs.readFileSync(path.join(FIXTURES, `${name}.txt`), 'utf8')
+export const DIAG_FIXTURES = path.resolve(__dirname, '..', 'fixtures', 'diag')
+
+/**
+ * Reads test/fixtures/rtnl/NAME.txt (made by scripts/capture-rtnl-fixtures.sh), or a capture
+ * in another folder of the same format (test/fixtures/diag/, scripts/capture-diag-fixtures.sh).
+ */
+export function readCapture(name: string, dir = FIXTURES): Capture {
+  const text = fs.readFileSync(path.join(dir, `${name}.txt`), 'utf8')
   const cap: Capture = { name, command: '', exitStatus: -1, ifindex: {}, calls: [] }
   let cur: { syscall: Call['syscall']; fd: number; hex: string[] } | undefined
   const flush = () => {

@@ -1,0 +1,58 @@
+// Types of the addon functions for sock_diag (native/napi/diag.cc), merged into NativeBinding
+// (./binding) by declaration merging, so that binding.ts stays as it is while issue 15 moves it
+// under lib/kernel/. When merging: fold these declarations into binding.ts (or its successor)
+// and delete this file.
+import type { NativeOpError, NsHandle } from './binding'
+
+/** One SOCK_DIAG_BY_FAMILY dump: a family and protocol, their states, an optional port filter. */
+export interface NativeSockQuery {
+  family: 4 | 6
+  protocol: 'tcp' | 'udp' | 'sctp'
+  /** Bits 1 << TCP_* (default: LISTEN and CLOSE, as `ss -l`). */
+  states?: number
+  /** INET_DIAG bytecode as `ss 'sport = :P'`. */
+  port?: number
+  /** INET_DIAG bytecode as `ss 'sport >= :A and sport <= :B'` (both or neither). */
+  portFirst?: number
+  portLast?: number
+}
+
+/** A socket as inet_diag reports it (inet_diag_msg and the attributes modelled). */
+export interface NativeSock {
+  family: 4 | 6
+  protocol: 'tcp' | 'udp' | 'sctp' | number
+  /** TCP_* state: 10 LISTEN, 7 CLOSE (an unconnected UDP socket). */
+  state: number
+  address: string
+  port: number
+  peer?: string
+  peerPort?: number
+  /** The device the socket is bound to (SO_BINDTODEVICE), 0 if none. */
+  ifindex: number
+  uid: number
+  inode: number
+  cookie: bigint
+  rqueue: number
+  wqueue: number
+  v6only?: boolean
+  cgroupId?: bigint
+  /** SCTP: every local address of the endpoint. */
+  locals?: string[]
+}
+
+export interface NativeSockResult {
+  sockets: NativeSock[]
+  /** The kernel refused this dump (ENOENT: no diag module for the protocol). */
+  error?: NativeOpError
+}
+
+declare module './binding' {
+  interface NativeBinding {
+    /** One inet_diag dump per query on the namespace's NETLINK_SOCK_DIAG socket. */
+    sockDiag(ns: NsHandle, queries: NativeSockQuery[]): Promise<NativeSockResult[]>
+    /** The exact request sockDiag() sends for `query` (sequence number 0). */
+    sockDiagEncode(query: NativeSockQuery): Buffer
+    /** Decodes one SOCK_DIAG_BY_FAMILY reply; null when malformed. */
+    sockDiagDecode(msg: Buffer, protocol: 'tcp' | 'udp' | 'sctp'): NativeSock | null
+  }
+}
