@@ -33,6 +33,8 @@ export type { ResolverOptions, ResolverStats, UpstreamServer, DnsEntry } from '.
 export { openUdpSocket, openTcpServer, connectTcp } from './sockets'
 export { listSockets, sockDiagSupport, socketOverlaps, socketOwners, describeSocket } from './sock-diag'
 export type { SocketFilter, SocketRecord, SocketProtocol, SocketOwner, SockDiagStatus } from './sock-diag'
+export { watch } from './watch'
+export type { WatchEvent, WatchGroup, WatchOptions, NamespaceWatch } from './watch'
 export type { NamespaceSocketOptions } from './sockets'
 export { Network, Endpoint } from './network'
 export type { NetworkCreateOptions, ConnectOptions, PublishSpec, GcReport } from './network'

@@ -12,6 +12,7 @@ import { getLink, listAddrs, listLinks, listRoutes, run, runOne, toError } from 
 import { checkIfName, checkInt, checkIp, checkNsName, checkSysctlValue, parseCidr, sysctlPath } from './validate'
 import type { AddressInfo, RouteInfo, RouteSpec } from './types'
 import { listSockets, type SocketFilter, type SocketRecord } from './sock-diag'
+import { watch, type NamespaceWatch, type WatchOptions } from './watch'
 
 /** Where named namespaces live, as for iproute2. */
 export const NETNS_RUN_DIR = '/run/netns'
@@ -268,6 +269,14 @@ export class Namespace {
    */
   sockets(filter?: SocketFilter): Promise<SocketRecord[]> {
     return listSockets(this, filter)
+  }
+
+  /**
+   * `ip -n NAME monitor link address route neigh`: an async iterator of rtnetlink notifications,
+   * with overruns reported and followed by a resync. See watch().
+   */
+  watch(opts?: WatchOptions): NamespaceWatch {
+    return watch(this, opts)
   }
 
   toString(): string { return `Namespace(${this.name ?? this.path})` }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A bounded fuzzing run of test/fuzz/rtnl_fuzz.cc (attribute parser, message splitting, acks,
-# link/addr/route/neigh decoders, inet_diag replies) under ASan + UBSan. With
+# link/addr/route/neigh decoders, inet_diag replies, notifications) under ASan + UBSan. With
 # clang: libFuzzer, coverage-guided; without: the deterministic random-input driver
 # (test/fuzz/standalone_driver.cc). Not part of npm test.
 # Seeds: every netlink message in test/fixtures/rtnl/ and test/fixtures/diag/ (the kernel's

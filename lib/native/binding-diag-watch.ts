@@ -1,8 +1,8 @@
-// Types of the addon functions for sock_diag (native/napi/diag.cc), merged into NativeBinding
-// (./binding) by declaration merging, so that binding.ts stays as it is while issue 15 moves it
-// under lib/kernel/. When merging: fold these declarations into binding.ts (or its successor)
-// and delete this file.
-import type { NativeOpError, NsHandle } from './binding'
+// Types of the addon functions for sock_diag (native/napi/diag.cc) and rtnetlink watches
+// (native/napi/watch.cc), merged into NativeBinding (./binding) by declaration merging, so that
+// binding.ts stays as it is while issue 15 moves it under lib/kernel/. When merging: fold these
+// declarations into binding.ts (or its successor) and delete this file.
+import type { NativeAddr, NativeLink, NativeNeigh, NativeOpError, NativeRoute, NsHandle } from './binding'
 
 /** One SOCK_DIAG_BY_FAMILY dump: a family and protocol, their states, an optional port filter. */
 export interface NativeSockQuery {
@@ -46,6 +46,35 @@ export interface NativeSockResult {
   error?: NativeOpError
 }
 
+/** What one wakeup of a watch read from its subscription socket. */
+export type NativeWatchEvent =
+  | { type: 'new' | 'del'; group: 'link'; link: NativeLink }
+  | { type: 'new' | 'del'; group: 'address'; addr: NativeAddr }
+  | { type: 'new' | 'del'; group: 'route'; route: NativeRoute }
+  | { type: 'new' | 'del'; group: 'neighbour'; neigh: NativeNeigh }
+  | { type: 'overrun' }
+  | { type: 'error'; errno: number; syscall: string; strerror: string }
+
+export interface NativeWatchStats {
+  datagrams: number; messages: number; events: number; ignored: number; malformed: number
+  overruns: number; discarded: number; foreign: number; receiveBuffer?: number; closed: boolean
+}
+
+/** A subscription socket polled on the Node event loop (uv_poll). */
+export interface NativeWatcher {
+  /**
+   * Starts reading; `onBatch` gets each wakeup's events. After an overrun or an error reading stops
+   * until resume(). `persistent` false: the watch does not keep the event loop alive (uv_unref).
+   */
+  start(onBatch: (events: NativeWatchEvent[]) => void, persistent?: boolean): void
+  /** Stops reading (the kernel's receive buffer queues meanwhile). */
+  pause(): void
+  resume(): void
+  /** Closes the socket at once; idempotent. */
+  close(): void
+  stats(): NativeWatchStats
+}
+
 declare module './binding' {
   interface NativeBinding {
     /** One inet_diag dump per query on the namespace's NETLINK_SOCK_DIAG socket. */
@@ -54,5 +83,7 @@ declare module './binding' {
     sockDiagEncode(query: NativeSockQuery): Buffer
     /** Decodes one SOCK_DIAG_BY_FAMILY reply; null when malformed. */
     sockDiagDecode(msg: Buffer, protocol: 'tcp' | 'udp' | 'sctp'): NativeSock | null
+    /** A subscription socket opened inside `ns`, a member of `groups` once the promise resolves. */
+    watchOpen(ns: NsHandle, spec: { groups: ('link' | 'address' | 'route' | 'neighbour')[]; receiveBuffer?: number }): Promise<NativeWatcher>
   }
 }

@@ -539,6 +539,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSocket(env, exports);
   InitFlock(env, exports);
   InitDiag(env, exports);
+  InitWatch(env, exports);
   return exports;
 }
 

@@ -21,5 +21,7 @@ void InitSocket(Napi::Env env, Napi::Object exports);
 void InitFlock(Napi::Env env, Napi::Object exports);
 // diag.cc: sockDiag(ns, queries), sockDiagEncode(query), sockDiagDecode(buffer, protocol)
 void InitDiag(Napi::Env env, Napi::Object exports);
+// watch.cc: watchOpen(ns, { groups, receiveBuffer }) -> Promise<watcher>
+void InitWatch(Napi::Env env, Napi::Object exports);
 
 }  // namespace nk::napi

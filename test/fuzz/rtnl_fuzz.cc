@@ -1,6 +1,6 @@
 // Fuzz target for the netlink attribute parser, message splitting, acks, the link/addr/route/neigh
-// decoders and the inet_diag decoder (native/diag): LLVMFuzzerTestOneInput, for libFuzzer (clang)
-// or test/fuzz/standalone_driver.cc.
+// decoders, the inet_diag decoder (native/diag) and the notification decoder (native/rtnl/monitor):
+// LLVMFuzzerTestOneInput, for libFuzzer (clang) or test/fuzz/standalone_driver.cc.
 // Run it with scripts/native-fuzz.sh (npm run native:fuzz); the seeds are the kernel's replies
 // in test/fixtures/rtnl/ and test/fixtures/diag/.
 //
@@ -22,6 +22,7 @@
 #include "nl/socket.h"
 #include "rtnl/addr.h"
 #include "rtnl/link.h"
+#include "rtnl/monitor.h"
 #include "rtnl/neigh.h"
 #include "rtnl/route.h"
 
@@ -57,9 +58,11 @@ void Decode(const uint8_t* p, size_t len, bool splitOk) {
   nk::rtnl::RouteInfo r;
   nk::rtnl::NeighInfo n;
   nk::diag::SockInfo sock;
+  nk::rtnl::Event ev;
   bool any = nk::rtnl::DecodeLink(p, len, l) | nk::rtnl::DecodeAddr(p, len, a) | nk::rtnl::DecodeRoute(p, len, r) |
              nk::rtnl::DecodeNeigh(p, len, n);
   any |= nk::diag::DecodeSock(p, len, IPPROTO_TCP, sock);
+  any |= nk::rtnl::DecodeEvent(p, len, ev) == nk::rtnl::DecodeResult::Event;
   if (any) Require(splitOk);
 }
 
@@ -97,6 +100,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The decoders check the message type first: also try the input as each of their types.
   if (size >= sizeof(nlmsghdr)) {
     for (uint16_t type : {uint16_t{RTM_NEWLINK}, uint16_t{RTM_NEWADDR}, uint16_t{RTM_NEWROUTE}, uint16_t{RTM_NEWNEIGH},
+                          uint16_t{RTM_DELLINK}, uint16_t{RTM_DELADDR}, uint16_t{RTM_DELROUTE}, uint16_t{RTM_DELNEIGH},
                           uint16_t{SOCK_DIAG_BY_FAMILY}}) {
       std::vector<uint8_t> typed = buf;
       std::memcpy(typed.data() + offsetof(nlmsghdr, nlmsg_type), &type, sizeof(type));
