@@ -35,6 +35,7 @@ export { listSockets, sockDiagSupport, socketOverlaps, socketOwners, describeSoc
 export type { SocketFilter, SocketRecord, SocketProtocol, SocketOwner, SockDiagStatus } from './sock-diag'
 export { watch } from './watch'
 export type { WatchEvent, WatchGroup, WatchOptions, NamespaceWatch } from './watch'
+export { setLinkGroup, deleteLinkGroup } from './link-group'
 export type { NamespaceSocketOptions } from './sockets'
 export { Network, Endpoint } from './network'
 export type { NetworkCreateOptions, ConnectOptions, PublishSpec, GcReport } from './network'

@@ -76,6 +76,10 @@ export interface NativeWatcher {
 }
 
 declare module './binding' {
+  interface NativeLink {
+    /** IFLA_GROUP (0: the default group). */
+    group?: number
+  }
   interface NativeBinding {
     /** One inet_diag dump per query on the namespace's NETLINK_SOCK_DIAG socket. */
     sockDiag(ns: NsHandle, queries: NativeSockQuery[]): Promise<NativeSockResult[]>

@@ -178,13 +178,16 @@ Op BuildOp(Napi::Env env, const Napi::Object& o, bool needNs) {
       rtnl::LinkSpec s = ToLinkSpec(o);
       s.nsFd = targetFd(o.Get("target"));
       bool portOnly = !s.mtu && !s.mac && !s.up && !s.master && !s.alias && s.nsFd < 0 && s.name.empty() &&
-                      !s.stp && !s.vlanFiltering;
+                      !s.stp && !s.vlanFiltering && !s.group;
       if (!portOnly) op.reqs.push_back(Req(rtnl::EncodeNewLink(s, false), "RTM_NEWLINK"));
       auto port = rtnl::EncodeBridgePort(s);
       if (!port.empty()) op.reqs.push_back(Req(std::move(port), "RTM_NEWLINK"));
     } else if (kind == "link.delete") {
-      op.reqs.push_back(Req(rtnl::EncodeDelLink(OptI32(o, "index").value_or(0), OptString(o, "name").value_or("")),
-                            "RTM_DELLINK"));
+      if (auto group = OptU32(o, "group"))  // `ip link delete group N`: every link of the group
+        op.reqs.push_back(Req(rtnl::EncodeDelLinkGroup(*group), "RTM_DELLINK"));
+      else
+        op.reqs.push_back(Req(rtnl::EncodeDelLink(OptI32(o, "index").value_or(0), OptString(o, "name").value_or("")),
+                              "RTM_DELLINK"));
       op.ignoreMissing = OptBool(o, "ignoreMissing").value_or(false);
     } else if (kind == "link.get") {
       op.reqs.push_back(Req(rtnl::EncodeGetLink(OptI32(o, "index").value_or(0), OptString(o, "name").value_or("")),

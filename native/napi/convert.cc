@@ -55,6 +55,7 @@ rtnl::LinkSpec ToLinkSpec(const Napi::Object& o) {
   s.isolated = OptBool(o, "isolated");
   s.link = OptI32(o, "link").value_or(0);
   s.macvlanMode = OptU32(o, "macvlanMode");
+  s.group = OptU32(o, "group");
   Napi::Value xv = o.Get("vxlan");
   if (xv.IsObject()) {
     Napi::Object x = xv.As<Napi::Object>();
@@ -146,6 +147,7 @@ Napi::Object FromLink(Napi::Env env, const rtnl::LinkInfo& l) {
   if (l.linkNetnsId) o.Set("linkNetnsId", *l.linkNetnsId);
   o.Set("alias", l.alias);
   o.Set("type", l.type);
+  o.Set("group", l.group);
   if (l.stp) o.Set("stp", *l.stp);
   if (l.vlanFiltering) o.Set("vlanFiltering", *l.vlanFiltering);
   if (l.hairpin) o.Set("hairpin", *l.hairpin);
