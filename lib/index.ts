@@ -32,6 +32,11 @@ export type { HostsFileOptions, ResolvConfOptions, ResolvConfPlan, ResolvConfDat
 export { Resolver, DnsRecords } from './dns'
 export type { ResolverOptions, ResolverStats, UpstreamServer, DnsEntry } from './dns'
 export { openUdpSocket, openTcpServer, connectTcp } from './sockets'
+export { listSockets, sockDiagSupport, socketOverlaps, socketOwners, describeSocket } from './sock-diag'
+export type { SocketFilter, SocketRecord, SocketProtocol, SocketOwner, SockDiagStatus } from './sock-diag'
+export { watch } from './watch'
+export type { WatchEvent, WatchGroup, WatchOptions, NamespaceWatch } from './watch'
+export { setLinkGroup, deleteLinkGroup } from './link-group'
 export type { NamespaceSocketOptions } from './sockets'
 export { Network, Endpoint } from './network'
 export type {

@@ -15,6 +15,8 @@ import { Link, linkFromNative } from './link'
 import { namespaceNeighbours, type NamespaceNeighbours } from './neighbour'
 import { checkIfName, checkInt, checkIp, checkNsName, checkSysctlValue, parseCidr, sysctlPath } from './validate'
 import type { AddressInfo, RouteInfo, RouteSpec } from './types'
+import { listSockets, type SocketFilter, type SocketRecord } from './sock-diag'
+import { watch, type NamespaceWatch, type WatchOptions } from './watch'
 
 /** Where named namespaces live, as for iproute2. */
 export const NETNS_RUN_DIR = '/run/netns'
@@ -238,6 +240,22 @@ export class Namespace {
       const rel = sysctlPath(key)
       await sysctlSet(this, key, rel, checkSysctlValue(value))
     },
+  }
+
+  /**
+   * `ip netns exec NAME ss -ltnu -e` (and `-S`): the sockets holding ports in this namespace,
+   * optionally one port, port range, family or protocol (filtered in the kernel). See listSockets().
+   */
+  sockets(filter?: SocketFilter): Promise<SocketRecord[]> {
+    return listSockets(this, filter)
+  }
+
+  /**
+   * `ip -n NAME monitor link address route neigh`: an async iterator of rtnetlink notifications,
+   * with overruns reported and followed by a resync. See watch().
+   */
+  watch(opts?: WatchOptions): NamespaceWatch {
+    return watch(this, opts)
   }
 
   toString(): string { return `Namespace(${this.name ?? this.path})` }

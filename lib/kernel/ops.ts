@@ -24,6 +24,8 @@ export interface LinkAttrs<N> {
   /** Bridge-port flags (IFLA_BRPORT_*), sent as a second message in the same trip. */
   hairpin?: boolean
   isolated?: boolean
+  /** IFLA_GROUP: the link's group (`ip link set NAME group N`); 0 is the default group. */
+  group?: number
 }
 
 /** IFLA_INFO_DATA of a new vxlan (lib/vxlan.ts vxlanData, with the underlay's ifindex). */
@@ -114,6 +116,8 @@ export type RtnlOp<N> =
   | LinkCreate<N>
   | LinkSet<N>
   | ({ op: 'link.delete'; ignoreMissing?: boolean } & ByIndexOrName)
+  /** `ip link delete group N`: every link of the group, in one RTM_DELLINK. */
+  | { op: 'link.delete'; group: number; ignoreMissing?: boolean; index?: undefined; name?: undefined }
   | ({ op: 'link.get' } & ByIndexOrName)
   | { op: 'link.list' }
   | AddrChange

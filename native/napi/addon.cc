@@ -313,6 +313,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NsHandle", data->nsHandleCtor.Value());
   InitSocket(env, exports);
   InitFlock(env, exports);
+  InitDiag(env, exports);
+  InitWatch(env, exports);
   return exports;
 }
 

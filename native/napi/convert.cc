@@ -55,6 +55,7 @@ rtnl::LinkSpec ToLinkSpec(const Napi::Object& o) {
   s.isolated = OptBool(o, "isolated");
   s.link = OptI32(o, "link").value_or(0);
   s.macvlanMode = OptU32(o, "macvlanMode");
+  s.group = OptU32(o, "group");
   Napi::Value xv = o.Get("vxlan");
   if (xv.IsObject()) {
     Napi::Object x = xv.As<Napi::Object>();
@@ -143,6 +144,7 @@ rtnl::OpSpec ToOpSpec(const Napi::Object& o) {
   else if (k.rfind("neigh.", 0) == 0 && !listing) s.neigh = ToNeighSpec(o, AF_UNSPEC);
   s.index = OptI32(o, "index").value_or(0);
   s.name = OptString(o, "name").value_or("");
+  if (k == "link.delete") s.group = OptU32(o, "group");
   uint32_t family = OptU32(o, "family").value_or(0);
   s.family = family == 4 ? AF_INET : family == 6 ? AF_INET6 : AF_UNSPEC;
   s.ignoreMissing = OptBool(o, "ignoreMissing").value_or(false);
@@ -167,6 +169,7 @@ Napi::Object FromLink(Napi::Env env, const rtnl::LinkInfo& l) {
   if (l.linkNetnsId) o.Set("linkNetnsId", *l.linkNetnsId);
   o.Set("alias", l.alias);
   o.Set("type", l.type);
+  o.Set("group", l.group);
   if (l.stp) o.Set("stp", *l.stp);
   if (l.vlanFiltering) o.Set("vlanFiltering", *l.vlanFiltering);
   if (l.hairpin) o.Set("hairpin", *l.hairpin);

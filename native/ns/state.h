@@ -26,12 +26,14 @@ struct NsState : rtnl::TripTarget {
   std::unique_ptr<nl::Socket> rtnl;
   std::unique_ptr<nl::Socket> nft;
   std::unique_ptr<nl::Socket> ct;  // ctnetlink (NETLINK_NETFILTER), see native/napi/ct.cc
+  std::unique_ptr<nl::Socket> diag;  // NETLINK_SOCK_DIAG (inet_diag), see native/napi/diag.cc
   bool closed = false;
 
   ~NsState() override {
     rtnl.reset();
     nft.reset();
     ct.reset();
+    diag.reset();
     if (fd >= 0) ::close(fd);
   }
   // Call with mu held, on a namespace thread.
@@ -40,6 +42,8 @@ struct NsState : rtnl::TripTarget {
   nl::Socket& Nft() { return Open(nft, NETLINK_NETFILTER); }
   // Call with mu held, on a namespace thread.
   nl::Socket& Ct() { return Open(ct, NETLINK_NETFILTER); }
+  // Call with mu held, on a namespace thread.
+  nl::Socket& Diag() { return Open(diag, NETLINK_SOCK_DIAG); }
 
   // TripTarget: on a namespace thread; each takes the namespace's lock.
   std::vector<nl::Reply> Transact(std::vector<nl::Request>& reqs) override {

@@ -32,12 +32,16 @@ Op BuildOp(const OpSpec& s) {
     op.reqs.push_back(MakeRequest(EncodeNewLink(s.link, true), "RTM_NEWLINK"));
   } else if (kind == "link.set") {
     const LinkSpec& l = s.link;
-    bool portOnly = !l.mtu && !l.mac && !l.up && !l.master && !l.alias && l.nsFd < 0 && l.name.empty() && !l.stp && !l.vlanFiltering;
+    bool portOnly = !l.mtu && !l.mac && !l.up && !l.master && !l.alias && l.nsFd < 0 && l.name.empty() && !l.stp && !l.vlanFiltering &&
+                    !l.group;
     if (!portOnly) op.reqs.push_back(MakeRequest(EncodeNewLink(l, false), "RTM_NEWLINK"));
     auto port = EncodeBridgePort(l);
     if (!port.empty()) op.reqs.push_back(MakeRequest(std::move(port), "RTM_NEWLINK"));
   } else if (kind == "link.delete") {
-    op.reqs.push_back(MakeRequest(EncodeDelLink(s.index, s.name), "RTM_DELLINK"));
+    if (s.group)  // `ip link delete group N`: every link of the group in one message
+      op.reqs.push_back(MakeRequest(EncodeDelLinkGroup(*s.group), "RTM_DELLINK"));
+    else
+      op.reqs.push_back(MakeRequest(EncodeDelLink(s.index, s.name), "RTM_DELLINK"));
     op.ignoreMissing = s.ignoreMissing;
   } else if (kind == "link.get") {
     op.reqs.push_back(MakeRequest(EncodeGetLink(s.index, s.name), "RTM_GETLINK", false, true));

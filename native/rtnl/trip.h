@@ -35,6 +35,7 @@ class TripTarget {
 // fields that kind takes (the others stay at their defaults).
 struct OpSpec {
   std::string kind;
+  std::optional<uint32_t> group;  // link.delete by group (`ip link delete group N`)
   LinkSpec link;        // link.create, link.set
   AddrSpec addr;        // addr.add, addr.delete
   RouteSpec route;      // route.add, route.replace, route.delete

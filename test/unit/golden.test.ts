@@ -254,6 +254,20 @@ const cases: Record<string, Case> = {
     capture: 'show-neigh',
     op: (ix) => ({ op: 'neigh.list', index: ix.br0 }),
   },
+  'veth create in a link group (IFLA_GROUP)': {
+    capture: 'link-create-group',
+    op: () => ({ op: 'link.create', kind: 'veth', name: 'vg0', group: 7, peer: { name: 'vg1' } }),
+    differ: { 'IFLA_LINKINFO/IFLA_INFO_KIND': [hex('veth'), '76657468', KIND_NUL] },
+    reordered: true, // iproute2: IFLA_GROUP before IFLA_IFNAME; we add the name first
+  },
+  'link set group': {
+    capture: 'link-set-group',
+    op: (ix) => ({ op: 'link.set', index: ix.vg1, group: 7 }),
+  },
+  'link delete by group (ifi_index 0, IFLA_GROUP: every link of the group in one message)': {
+    capture: 'link-del-group',
+    op: () => ({ op: 'link.delete', group: 7 }),
+  },
   'route delete': {
     capture: 'route-del',
     op: () => ({ op: 'route.delete', family: 4, dst: '10.3.0.0', dstLength: 24, gateway: '10.0.0.254', metric: 50 }),
