@@ -70,7 +70,8 @@ interface Feed {
   ready: Promise<void>
   networks: Map<string, NetState>
   unsubscribe: (() => void) | undefined
-  running: boolean
+  /** The read in progress (it reads once more when `again` is set meanwhile). */
+  running: Promise<void> | undefined
   again: boolean
 }
 
@@ -80,44 +81,57 @@ export class InProcessDns implements DnsService {
   readonly #byNetwork = new Map<string, { feed: Feed; state: NetState; store: NetworkStore }>()
 
   #feed(store: NetworkStore): Feed {
-    let f = this.#feeds.get(store)
+    const f = this.#feeds.get(store)
     if (f) return f
-    const feed: Feed = { seq: 0, ready: Promise.resolve(), networks: new Map(), unsubscribe: undefined, running: false, again: false }
+    const feed: Feed = { seq: 0, ready: Promise.resolve(), networks: new Map(), unsubscribe: undefined, running: undefined, again: false }
     feed.ready = store.sequence().then((s) => { feed.seq = s })
     feed.ready.catch(() => {})
     feed.unsubscribe = store.onChange(() => { void this.#pump(store, feed) })
-    this.#feeds.set(store, (f = feed))
-    return f
+    this.#feeds.set(store, feed)
+    return feed
   }
 
-  /** Applies the changes since the last read to the networks served (coalesced: one read at a time). */
-  async #pump(store: NetworkStore, feed: Feed): Promise<void> {
-    if (feed.running) { feed.again = true; return }
-    feed.running = true
-    try {
-      do {
-        feed.again = false
-        await feed.ready
-        const b = await store.changesSince(feed.seq)
-        feed.seq = b.seq
-        if (b.reset) {
-          for (const [id, st] of feed.networks) await this.#fill(store, id, st)
-          continue
-        }
-        for (const c of b.changes) {
-          if (c.kind !== 'endpoint') continue
-          const st = feed.networks.get(c.networkId)
-          if (!st) continue
-          const e = c.endpoint
-          if (e && e.state === 'connected') setEntry(st.records, e)
-          else if (!e || e.state === 'disconnecting') st.records.delete(c.id)
-        }
-      } while (feed.again)
-    } catch {
-      // The store closed or failed: the next change tries again.
-    } finally {
-      feed.running = false
+  /**
+   * Applies the changes since the last read to the networks served (coalesced: one read at a
+   * time, and one more if something changed meanwhile); resolves once caught up. An endpoint
+   * connected elsewhere is added; one gone (or being disconnected) is forgotten, and its resolver,
+   * if this process runs it, closed: its container's 127.0.0.11:53 is free again.
+   */
+  #pump(store: NetworkStore, feed: Feed): Promise<void> {
+    if (feed.running) {
+      feed.again = true
+      return feed.running
     }
+    feed.running = (async () => {
+      try {
+        do {
+          feed.again = false
+          await feed.ready
+          const b = await store.changesSince(feed.seq)
+          feed.seq = b.seq
+          if (b.reset) {
+            for (const [id, st] of feed.networks) await this.#fill(store, id, st)
+            continue
+          }
+          for (const c of b.changes) {
+            const st = feed.networks.get(c.networkId)
+            if (!st) continue
+            if (c.kind === 'network') {
+              if (!c.network) await this.forget(c.networkId)
+              continue
+            }
+            const e = c.endpoint
+            if (e && e.state === 'connected') setEntry(st.records, e)
+            else if (!e || e.state === 'disconnecting') await this.stop(c.networkId, c.id)
+          }
+        } while (feed.again)
+      } catch {
+        // The store closed or failed: the next change tries again.
+      } finally {
+        feed.running = undefined
+      }
+    })()
+    return feed.running
   }
 
   /** Every connected endpoint of the network, once (the feed keeps the set current afterwards). */
@@ -141,6 +155,9 @@ export class InProcessDns implements DnsService {
   async start(net: DnsNetwork, ns: Namespace, ep: EndpointRecord): Promise<void> {
     const st = this.#state(net)
     await st.loaded
+    // Caught up first: a resolver this process ran for an endpoint another process removed since
+    // (its container's 127.0.0.11:53) is closed before this one binds.
+    await this.#pump(net.store, this.#byNetwork.get(net.id)!.feed)
     setEntry(st.records, ep)
     // Given upstreams (even none) are used as given; only without them the host's resolv.conf is read.
     const servers = net.upstream ? [...net.upstream] : planResolvConf({ host: hostResolvConf(), resolver: true, fallback: [] }).upstreams

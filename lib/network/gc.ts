@@ -71,7 +71,10 @@ export async function gc(opts: GcOptions = {}): Promise<GcReport> {
   const store = storeOf(opts.store)
   const report: GcReport = { networks: [], endpoints: [], links: [], rules: [], addresses: [] }
   const nets = (await store.networks({ host: identity(host) })).filter((n) => DRIVERS.has(n.driver) && (opts.network === undefined || n.name === opts.network))
-  if (!nets.length) return report
+  if (!nets.length) {
+    if (opts.network === undefined) await NatRule.tidy({ namespace: host })
+    return report
+  }
   const byId = new Map(nets.map((n) => [n.id, n]))
   const add = (r: Removed) => { report.links.push(...r.links); report.rules.push(...r.rules) }
   const teardown = async (net: NetworkRecord, ep: EndpointRecord) => {
@@ -106,9 +109,11 @@ export async function gc(opts: GcOptions = {}): Promise<GcReport> {
     }
   }
 
-  // 3. Kernel objects of the store's networks that no record owns.
+  // 3. Kernel objects of the store's networks that no record owns; netns-kit's table once empty
+  // (a process killed between deleting the last rule and the table).
   const mine = nets.filter((n) => n.driver === 'bridge')
   if (mine.length) await leftovers(store, host, mine, report)
+  await NatRule.tidy({ namespace: host })
   return report
 }
 
