@@ -1,11 +1,11 @@
 // Measures Network.connect + disconnect for one container (`npm run bench:connect [-- N]`).
 // Everything happens in throwaway namespaces (a host and a container, random nk-xxxxxx names)
-// with the IPAM store in a temporary directory; all of it is removed at the end.
+// with the default store (the SqliteStore on /run/netns-kit/state.db, or one in
+// NK_BENCH_STORE_DIR); all of it is removed at the end.
 import * as fs from 'node:fs'
-import * as os from 'node:os'
 import * as path from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { FileStore, MemoryStore, Namespace, Network } from '../lib'
+import { MemoryStore, Namespace, Network, SqliteStore, type NetworkStore } from '../lib'
 
 const N = Math.max(50, Number(process.argv[2] ?? 100))
 const name = () => `nk-${randomBytes(3).toString('hex')}`
@@ -17,15 +17,14 @@ function stats(xs: number[]): string {
 }
 
 async function main(): Promise<void> {
-  // The store where a host keeps it: /run/netns-kit is tmpfs on a normal Linux host, so the bench's
-  // store lives on tmpfs too (/dev/shm) unless NK_BENCH_STORE_DIR says otherwise (a disk, to see fsync).
-  const base = process.env.NK_BENCH_STORE_DIR ?? (fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir())
-  const tmp = fs.mkdtempSync(path.join(base, 'nk-bench-'))
-  console.log(`FileStore in ${tmp}`)
+  // The default store (/run/netns-kit is tmpfs on a normal Linux host), unless NK_BENCH_STORE_DIR
+  // names another place for a SqliteStore of its own (a disk, to see fsync).
+  const tmp = process.env.NK_BENCH_STORE_DIR ? fs.mkdtempSync(path.join(process.env.NK_BENCH_STORE_DIR, 'nk-bench-')) : undefined
+  const store: NetworkStore | undefined = tmp ? new SqliteStore({ path: path.join(tmp, 'state.db') }) : undefined
+  console.log(`store: ${tmp ? `SqliteStore in ${tmp}` : 'the default (SqliteStore on /run/netns-kit/state.db)'}`)
   const host = await Namespace.create(name())
   const container = await Namespace.create(name())
   try {
-    const store = new FileStore({ root: tmp })
     const plain = await Network.create({ name: 'bench', namespace: host, store, subnet: '172.22.0.0/16', dns: false })
     const withPort = await Network.create({ name: 'bench-p', namespace: host, store, subnet: '172.23.0.0/16', dns: false })
     const run = async (net: Network, opts: Parameters<Network['connect']>[1]) => {
@@ -40,7 +39,7 @@ async function main(): Promise<void> {
       }
       return { c, d }
     }
-    console.log(`Network.connect / disconnect, ${N} rounds each (after 5 warm-up rounds), one container, store on ${tmp}`)
+    console.log(`Network.connect / disconnect, ${N} rounds each (after 5 warm-up rounds), one container`)
     const a = await run(plain, {})
     console.log(`connect (veth, address, route):       ${stats(a.c)}`)
     console.log(`disconnect:                           ${stats(a.d)}`)
@@ -50,7 +49,7 @@ async function main(): Promise<void> {
     // The same with the store in memory: what is left is the kernel work (and the JS around it).
     const mem = await Network.create({ name: 'bench-m', namespace: host, store: new MemoryStore(), subnet: '172.24.0.0/16', dns: false })
     const m = await run(mem, {})
-    console.log(`connect, MemoryStore (no fsync):      ${stats(m.c)}`)
+    console.log(`connect, MemoryStore:                 ${stats(m.c)}`)
     console.log(`disconnect, MemoryStore:              ${stats(m.d)}`)
     await plain.remove({ force: true })
     await withPort.remove({ force: true })
@@ -58,7 +57,8 @@ async function main(): Promise<void> {
   } finally {
     await container.delete().catch(() => {})
     await host.delete().catch(() => {})
-    fs.rmSync(tmp, { recursive: true, force: true })
+    await store?.close()
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true })
   }
 }
 
