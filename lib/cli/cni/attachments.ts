@@ -59,6 +59,7 @@ function differences(net: Network, conf: NetConf): string[] {
  */
 async function network(conf: NetConf, host: Namespace, store: NetworkStore | undefined): Promise<Network> {
   let net: Network | undefined
+  let collected = false
   // TODAY: no atomic "open or create": a concurrent ADD that loses the race to create the
   // network (ERR_NETNS_KIT_NETWORK_EXISTS from the store, or NETWORK_NOT_READY while the winner
   // is creating it) waits until the winner has finished, or creates it itself if the winner
@@ -70,6 +71,11 @@ async function network(conf: NetConf, host: Namespace, store: NetworkStore | und
     } catch (e) {
       if (codeOf(e) === 'ERR_NETNS_KIT_NETWORK_NOT_READY') {
         if (attempt >= 100) throw new CniError(CNI_ERR.TRY_AGAIN_LATER, `the network '${conf.name}' is being created or removed by another process`)
+        // A create or remove whose process died is finished or undone by gc (a live one is left alone).
+        if (!collected) {
+          collected = true
+          await Network.gc({ namespace: host, store, network: conf.name })
+        }
         await new Promise((r) => setTimeout(r, 20 + Math.random() * 30))
         continue
       }
