@@ -145,6 +145,35 @@ describe('Network state across processes and crashes (issue 12: inputs 1, 2, 4, 
     await again.remove()
   })
 
+  it('the embedded resolver follows the store: names connected by another process resolve, and stop resolving once disconnected', async () => {
+    const net = await Network.create({ name: 'names2', namespace: host, store, subnet: '172.30.13.0/24', dns: { upstream: [] } })
+    const a = await sb.ns()
+    await net.connect(a, { name: 'alpha' })
+    const dig = async (name: string) => (await sh('ip', ['netns', 'exec', a.name!, 'dig', '@127.0.0.11', '+time=1', '+tries=1', '+short', name], { allowFail: true })).stdout.trim()
+    // Another process connects two containers (it exits; their records stay connected).
+    const others = [await sb.ns(), await sb.ns()]
+    const child = spawn(process.execPath, ['--require', 'tsx/cjs', WORKER, db, host.name!, 'names2', ...others.map((c) => c.name!)],
+      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NETWORK_WORKER_NAMES: '1' } })
+    let out = ''
+    child.stdout!.on('data', (d) => { out += d })
+    await new Promise<void>((resolve, reject) => child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited ${code}`)))))
+    const ips = JSON.parse(out) as string[]
+    // The change feed brings them within moments (inotify, or the 50 ms poll).
+    let seen = ''
+    for (let i = 0; i < 50 && seen !== ips[1]; i++) {
+      seen = await dig('w1')
+      if (seen !== ips[1]) await new Promise((r) => setTimeout(r, 100))
+    }
+    assert.equal(seen, ips[1], 'a name another process connected resolves')
+    assert.equal(await dig('W0'), ips[0])
+    // Disconnected (here, from its record): gone from the answers.
+    const w0 = await net.endpoint({ name: 'w0' })
+    await net.disconnect(w0!)
+    await w0!.namespace.close()
+    assert.equal(await dig('w0'), '')
+    assert.equal(await dig('alpha'), (await eth0(a))[0])
+  })
+
   it('records namespaces by a path another process can open: /proc/self is not one', async () => {
     // A named namespace opened through a process inside it: recorded by its name's path.
     const c = await sb.ns()
