@@ -330,7 +330,8 @@ export class Network extends DriverNetwork<Endpoint> {
         } catch (e) {
           // A port the store chose (docker -P) held in the kernel by a mapping the store does not know: connect again without it.
           const m = (e as { code?: string }).code === 'ERR_NETNS_KIT_PORT_ALLOCATED' ? /:(\d+)(?:-\d+)?\/(tcp|udp|sctp) is already published/.exec((e as Error).message) : null
-          if (m && rec.ports.some((p, i) => o.publish[i]!.hostPort === undefined && p.hostPort === Number(m[1]) && p.protocol === m[2])) (e as { chosenPort?: number }).chosenPort = Number(m[1])
+          const given = (proto: string, port: number) => o.publish.some((p) => p.protocol === proto && p.hostPort === port)
+          if (m && !given(m[2]!, Number(m[1]))) (e as { chosenPort?: number }).chosenPort = Number(m[1])
           throw e
         }
         await store.addRules({ networkId: this.id, endpointId: id }, rules.map((r) => r.id))

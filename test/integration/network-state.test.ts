@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { Namespace, Network, SqliteStore, type NetnsKitError } from '../../lib'
+import { NatRule, Namespace, Network, SqliteStore, type NetnsKitError } from '../../lib'
 import { identity } from '../../lib/network/state'
 import { Sandbox, ipj, sh } from '../helpers'
 
@@ -143,6 +143,21 @@ describe('Network state across processes and crashes (issue 12: inputs 1, 2, 4, 
     assert.deepEqual(await eth0(c1), [e1.ip])
     await again.disconnect(e)
     await again.remove()
+  })
+
+  it('-P: a host port the store chose but a mapping outside the store holds is skipped (the connect starts again)', async () => {
+    const net = await Network.create({ name: 'ports', namespace: host, store, subnet: '172.30.14.0/24', dns: false })
+    // The store's first choice for -P is the bottom of its range: published here behind its back.
+    const foreign = await NatRule.publish({ namespace: host, protocol: 'tcp', hostPort: 32768, containerIp: '172.30.14.200', containerPort: 80 })
+    const c = await sb.ns()
+    const ep = await net.connect(c, { publish: [{ containerPort: 80 }] })
+    assert.deepEqual(ep.ports.map((p) => p.hostPort), [32769])
+    assert.deepEqual((await NatRule.list({ namespace: host })).filter((r) => r.kind === 'publish').map((r) => `${r.hostPort} ${r.containerIp}`).sort(),
+      ['32768 172.30.14.200', `32769 ${ep.ip}`])
+    assert.deepEqual(await eth0(c), [ep.ip], 'the first try left nothing: the container has one interface')
+    assert.deepEqual((await store.endpoints(net.id)).map((e) => e.ports.map((p) => p.hostPort)), [[32769]])
+    await net.disconnect(ep)
+    await foreign.delete()
   })
 
   it('the embedded resolver follows the store: names connected by another process resolve, and stop resolving once disconnected', async () => {
