@@ -7,7 +7,8 @@
 //                  --prefix 16 --port 80 [--group G]          < lines "NSNAME VETH IP HOSTPORT"
 //   floor teardown --host ... --netns-dir ... [--group G]     < the same lines
 //
-// Prints {"ms": wall time of the work, "containers": N} on stdout; exits 1 on any refusal.
+// Prints {"ms": wall time of the work, "containers": N, "phases": {name: ms}} on stdout; exits 1
+// on any refusal.
 //
 // Per container, as Network.connect sends them (copied from `strace -e trace=sendmsg,...` of
 // netns-kit; see bench/README.md "The C floor"):
@@ -200,6 +201,16 @@ static double now_ms(void) {
   return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
+// Wall time of each phase, printed with the total (where the floor's own time goes).
+static char phases[1024];
+static double lap_t;
+static void lap(const char *name) {
+  double t = now_ms();
+  size_t n = strlen(phases);
+  snprintf(phases + n, sizeof phases - n, "%s\"%s\": %.3f", n ? ", " : "", name, t - lap_t);
+  lap_t = t;
+}
+
 static void write_sysctl(const char *path, const char *value) {
   int fd = open(path, O_WRONLY | O_CLOEXEC);
   if (fd < 0) die("open %s: %s", path, strerror(errno));
@@ -329,6 +340,7 @@ int main(int argc, char **argv) {
   char path[512];
 
   double t0 = now_ms();
+  lap_t = t0;
   if (setup) {
     // 1. Namespaces, as `ip netns add` (and lo up from a socket opened inside).
     for (int i = 0; i < n; i++) {
@@ -349,6 +361,7 @@ int main(int argc, char **argv) {
       nl_send(c[i].rtnl, b.p, b.len);  // its ack is read with the container's other acks
       b.len = 0;
     }
+    lap("namespaces");
     // 2. The veths, their peers born in the namespaces, on the bridge.
     for (int i = 0; i < n; i++) {
       struct ifinfomsg ifi = {0};
@@ -372,11 +385,13 @@ int main(int argc, char **argv) {
       msg_end(&b, m);
     }
     rtnl_pipeline(rtnl, &b, "RTM_NEWLINK veth");
+    lap("veth create");
     // 3. No IPv6 on the bridge port (before it comes up).
     for (int i = 0; i < n; i++) {
       snprintf(path, sizeof path, "/proc/sys/net/ipv6/conf/%s/disable_ipv6", c[i].veth);
       write_sysctl(path, "1\n");
     }
+    lap("host sysctl");
     // 4. Alias, hairpin, up.
     for (int i = 0; i < n; i++) {
       struct ifinfomsg ifi = {0};
@@ -401,6 +416,7 @@ int main(int argc, char **argv) {
       msg_end(&b, m);
     }
     rtnl_pipeline(rtnl, &b, "RTM_NEWLINK alias/hairpin/up");
+    lap("alias, hairpin, up");
     // 5. Inside each container: no IPv6 on eth0, eth0 up, the address, the default route.
     for (int i = 0; i < n; i++) {
       if (setns(c[i].nsfd, CLONE_NEWNET) != 0) die("setns %s: %s", c[i].ns, strerror(errno));
@@ -429,6 +445,7 @@ int main(int argc, char **argv) {
       b.len = 0;
     }
     for (int i = 0; i < n; i++) nl_acks(c[i].rtnl, 4, c[i].ns);  // lo up, eth0 up, address, route
+    lap("container side");
     // 6. The published port: one batch per container (its map element and the hairpin element).
     struct in_addr net = { .s_addr = c[0].addr.s_addr & mask }, last = { .s_addr = net.s_addr | ~mask };
     for (int i = 0; i < n; i++) {
@@ -467,6 +484,7 @@ int main(int argc, char **argv) {
       batches_mark(&bs);
     }
     batches_send(nft, &bs, 2, "NFT_MSG_NEWSETELEM");
+    lap("nft");
   } else {
     // 1. The published ports.
     for (int i = 0; i < n; i++) {
@@ -484,6 +502,7 @@ int main(int argc, char **argv) {
       batches_mark(&bs);
     }
     batches_send(nft, &bs, 1, "NFT_MSG_DELSETELEM");
+    lap("nft");
     // 2. The veths: one RTM_DELLINK each (each pays the kernel's RCU grace periods), or the
     // whole link group in one message (one unregister_netdevice_many for all of them).
     if (group) {
@@ -500,14 +519,16 @@ int main(int argc, char **argv) {
       }
     }
     rtnl_pipeline(rtnl, &b, "RTM_DELLINK");
+    lap(group ? "link group delete" : "link delete");
     // 3. The namespaces, as `ip netns del`.
     for (int i = 0; i < n; i++) {
       snprintf(path, sizeof path, "%s/%s", dir, c[i].ns);
       umount2(path, MNT_DETACH);
       if (unlink(path) != 0) die("unlink %s: %s", path, strerror(errno));
     }
+    lap("namespaces");
   }
   double ms = now_ms() - t0;
-  printf("{\"ms\": %.3f, \"containers\": %d}\n", ms, n);
+  printf("{\"ms\": %.3f, \"containers\": %d, \"phases\": {%s}}\n", ms, n, phases);
   return 0;
 }

@@ -64,6 +64,8 @@ interface RunFigures {
   setupMs: number; teardownMs: number; cpuSetupMs: number; cpuTeardownMs: number
   /** The kernel's background removal of host-side veths after a namespace-deleting teardown. */
   backgroundMs?: number
+  /** Where a tool that times itself spent it (the C floor), ms. */
+  setupPhases?: Record<string, number>; teardownPhases?: Record<string, number>
   eventLoop?: { maxMs: number; p99Ms: number; meanMs: number }
 }
 interface Row { tool: string; label: string; n: number; status: 'ok' | 'skipped' | 'failed'; why?: string; runs: RunFigures[] }
@@ -80,6 +82,8 @@ async function verifyFloor(env: Env, n: number): Promise<void> {
   if (host.length !== n + 1) throw new Error(`the host has ${host.length - 1} container veths, not ${n}`)
 }
 
+const perCtr = (p: Record<string, number>, n: number) => Object.entries(p).map(([k, v]) => `${k} ${(v / n).toFixed(3)}`).join(', ') + ' ms'
+
 async function oneRun(tool: Tool, n: number): Promise<RunFigures> {
   const env = await makeEnv(tool.key)
   try {
@@ -89,17 +93,18 @@ async function oneRun(tool: Tool, n: number): Promise<RunFigures> {
     h?.enable()
     const c0 = cpuSeconds(); const t0 = performance.now()
     const ownSetup = await tool.setupAll(env, n)
-    const setupMs = typeof ownSetup === 'number' ? ownSetup : ms(t0); const c1 = cpuSeconds()
+    const setupMs = typeof ownSetup === 'number' ? ownSetup : ownSetup ? ownSetup.ms : ms(t0); const c1 = cpuSeconds()
     h?.disable()
     if (tool.verify) await tool.verify(env, n)
     else if (tool.published === false) await verifyFloor(env, n)
     else await verify(env, n)
     const c2 = cpuSeconds(); const t2 = performance.now()
     const ownTeardown = await tool.teardownAll(env, n)
-    const teardownMs = typeof ownTeardown === 'number' ? ownTeardown : ms(t2); const c3 = cpuSeconds()
+    const teardownMs = typeof ownTeardown === 'number' ? ownTeardown : ownTeardown ? ownTeardown.ms : ms(t2); const c3 = cpuSeconds()
     const backgroundMs = tool.backgroundTeardown ? await waitHostClean(env, baseline) : undefined
     return {
       setupMs, teardownMs, cpuSetupMs: cpuMs(c0, c1), cpuTeardownMs: cpuMs(c2, c3), backgroundMs,
+      setupPhases: typeof ownSetup === 'object' ? ownSetup.phases : undefined, teardownPhases: typeof ownTeardown === 'object' ? ownTeardown.phases : undefined,
       eventLoop: h ? { maxMs: h.max / 1e6, p99Ms: h.percentile(99) / 1e6, meanMs: h.mean / 1e6 } : undefined,
     }
   } finally {
@@ -128,7 +133,8 @@ async function containers(o: Options, log: (s: string) => void): Promise<Row[]> 
           row.runs.push(f)
           log(`  ${tool.key} N=${n} run ${r + 1}/${runs}: setup ${(f.setupMs / n).toFixed(2)} ms/ctr, teardown ${(f.teardownMs / n).toFixed(2)} ms/ctr` +
             `${f.backgroundMs !== undefined ? ` (+${f.backgroundMs.toFixed(0)} ms kernel background)` : ''}, cpu ${((f.cpuSetupMs + f.cpuTeardownMs) / n).toFixed(2)} ms/ctr` +
-            `${f.eventLoop ? `, event loop max ${f.eventLoop.maxMs.toFixed(1)} ms` : ''}`)
+            `${f.eventLoop ? `, event loop max ${f.eventLoop.maxMs.toFixed(1)} ms` : ''}` +
+            `${f.setupPhases ? `\n    setup per container: ${perCtr(f.setupPhases, n)}` : ''}${f.teardownPhases ? `\n    teardown per container: ${perCtr(f.teardownPhases, n)}` : ''}`)
         } catch (e) {
           Object.assign(row, { status: 'failed', why: (e as Error).message.split('\n')[0]!.slice(0, 300) })
           log(`  ${tool.key} N=${n}: FAILED: ${row.why}`)
@@ -331,7 +337,7 @@ async function datapath(o: Options, log: (s: string) => void): Promise<DataPath>
 
 // --- output -----------------------------------------------------------------------------
 
-interface Summary { tool: string; label: string; n: number; status: string; why?: string; runs: number; setup?: [number, number, number]; teardown?: [number, number, number]; cpu?: number; background?: number; eventLoopMaxMs?: number; eventLoopP99Ms?: number; eventLoopMeanMs?: number }
+interface Summary { tool: string; label: string; n: number; status: string; why?: string; runs: number; setup?: [number, number, number]; teardown?: [number, number, number]; cpu?: number; background?: number; eventLoopMaxMs?: number; eventLoopP99Ms?: number; eventLoopMeanMs?: number; phases?: string }
 
 function summarize(rows: Row[]): Summary[] {
   return rows.map((r) => {
@@ -343,6 +349,12 @@ function summarize(rows: Row[]): Summary[] {
       s.cpu = median(r.runs.map((x) => (x.cpuSetupMs + x.cpuTeardownMs) / r.n))
       const bg = r.runs.map((x) => x.backgroundMs).filter((x): x is number => x !== undefined)
       if (bg.length) s.background = median(bg) / r.n
+      // A tool's own phases (the C floor), per container, median over the runs.
+      const ph = (pick: (x: RunFigures) => Record<string, number> | undefined) => {
+        const keys = Object.keys(r.runs.map(pick).find(Boolean) ?? {})
+        return keys.map((k) => `${k} ${(median(r.runs.map((x) => pick(x)?.[k] ?? NaN).filter(Number.isFinite)) / r.n).toFixed(3)}`).join(', ')
+      }
+      if (r.runs.some((x) => x.setupPhases)) s.phases = `setup: ${ph((x) => x.setupPhases)}; teardown: ${ph((x) => x.teardownPhases)} (ms per container)`
       // The worst run's figures (largest max).
       const worst = r.runs.map((x) => x.eventLoop).filter((x): x is NonNullable<RunFigures['eventLoop']> => x !== undefined).sort((a, b) => b.maxMs - a.maxMs)[0]
       if (worst) { s.eventLoopMaxMs = worst.maxMs; s.eventLoopP99Ms = worst.p99Ms; s.eventLoopMeanMs = worst.meanMs }
@@ -433,6 +445,7 @@ function report(o: Options, sums: Summary[], portsR: PortsResult | undefined, dp
       const note = [
         s.background !== undefined ? `kernel still removing links after teardown returns: +${f2(s.background)} ms/ctr` : '',
         s.eventLoopMaxMs !== undefined ? `event loop max ${f2(s.eventLoopMaxMs)} ms, p99 ${f2(s.eventLoopP99Ms)} ms` : '',
+        s.phases ?? '',
       ].filter(Boolean).join('; ')
       L.push(`| ${s.label} | ${f2(s.setup[0])} [${f2(s.setup[1])}–${f2(s.setup[2])}] | ${f2(s.teardown![0])} [${f2(s.teardown![1])}–${f2(s.teardown![2])}] | ${f2(s.cpu)} | ${floor} | ${user} | ${note} |`)
     }

@@ -10,6 +10,8 @@ import {
   verify, verifyDns, type Env,
 } from './common'
 
+export interface OwnTiming { ms: number; phases?: Record<string, number> }
+
 export interface Tool {
   key: string
   label: string
@@ -19,9 +21,12 @@ export interface Tool {
   unavailable(): Promise<string | undefined>
   /** Untimed: what exists once per network before any container. */
   network(env: Env): Promise<void>
-  /** Resolves to the tool's own measurement in ms when it times itself (pyroute2: without the interpreter's start). */
-  setupAll(env: Env, n: number): Promise<void | number>
-  teardownAll(env: Env, n: number): Promise<void | number>
+  /**
+   * Resolves to the tool's own measurement in ms when it times itself (pyroute2: without the
+   * interpreter's start; the C floor: with its phases).
+   */
+  setupAll(env: Env, n: number): Promise<void | number | OwnTiming>
+  teardownAll(env: Env, n: number): Promise<void | number | OwnTiming>
   /** Whether the teardown leaves the kernel removing host-side veths in the background. */
   backgroundTeardown?: boolean
   /** Published ports checked by traffic (false for netns + veth only, which has none). */
@@ -165,12 +170,12 @@ export const FLOOR_BIN = path.join(__dirname, 'build', 'floor')
 /** The link group of the floor's host veths in its second variant (deleted in one RTM_DELLINK). */
 const FLOOR_GROUP = 0x6e6b
 
-async function floorRun(env: Env, n: number, mode: 'setup' | 'teardown', group: number): Promise<number> {
+async function floorRun(env: Env, n: number, mode: 'setup' | 'teardown', group: number): Promise<OwnTiming> {
   let lines = ''
   for (let i = 0; i < n; i++) lines += `${env.ctr(i)} ${env.veth(i)} ${containerIp(i)} ${hostPort(i)}\n`
   const r = await cmd(FLOOR_BIN, [mode, '--host', `${NETNS_RUN_DIR}/${env.hostName}`, '--netns-dir', NETNS_RUN_DIR, '--bridge', 'br0',
     '--gateway', GATEWAY, '--prefix', String(PREFIX), '--port', String(CONTAINER_PORT), '--group', String(group)], { input: lines })
-  return (JSON.parse(r.stdout) as { ms: number }).ms
+  return JSON.parse(r.stdout) as OwnTiming
 }
 
 function cFloor(key: string, label: string, group: number, note: string): Tool {
