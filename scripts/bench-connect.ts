@@ -22,10 +22,12 @@
 // rows of one run, not runs.
 import * as fs from 'node:fs'
 import * as path from 'node:path'
+import * as v8 from 'node:v8'
+import * as vm from 'node:vm'
 import { Bridge, MemoryStore, Namespace, NatRule, Network, type Endpoint, type IpamStore } from '../lib'
 import {
   CONTAINER_PORT, GATEWAY, PREFIX, SUBNET, cleanupAll, containerIp, destroyEnv, installExitCleanup, makeEnv, median,
-  removeNamespaces, sleep, track, trackNetwork, untrackNetwork,
+  removeNamespaces, track, trackNetwork, untrackNetwork,
 } from '../bench/common'
 import { pool } from '../bench/tools'
 
@@ -36,11 +38,15 @@ export interface ConnectOptions {
 
 export const connectDefaults = (quick: boolean): ConnectOptions => ({
   n: quick ? 200 : 1000, concurrency: 8, modes: ['seq', 'conc'], mappings: quick ? 1000 : 10_000, others: quick ? 1000 : 5000,
-  reps: 5, parts: ['connects', 'nat-delete', 'disconnect'], publish: false,
+  reps: 7, parts: ['connects', 'nat-delete', 'disconnect'], publish: false,
 })
 
 const ms = (t0: number) => performance.now() - t0
 const WINDOW = 50
+
+/** A full garbage collection now (the flag --expose-gc, set at run time): keeps one call's garbage out of the next call's time. */
+v8.setFlagsFromString('--expose-gc')
+const collectGarbage = vm.runInNewContext('gc') as () => void
 const firstLast = (xs: number[]) => {
   const w = Math.min(WINDOW, Math.max(1, Math.floor(xs.length / 4)))
   return { first: median(xs.slice(0, w)), last: median(xs.slice(-w)), window: w }
@@ -125,23 +131,26 @@ async function natDelete(o: ConnectOptions, log: (s: string) => void): Promise<N
       if (state === 'held') await NatRule.masquerade({ namespace: ns, source: SUBNET, notOutInterface: 'br0' })
       const ip = containerIp(0)
       const pub = (port: number) => NatRule.publish({ namespace: ns, protocol: 'tcp', hostPort: port, containerIp: ip, containerPort: CONTAINER_PORT })
-      // Deletes the mapping on `port` R times (published again before each): from publish(), from list().
+      // Deletes the mapping on `port` R times (published again before each): first the objects from
+      // publish(), then those from list(). A full collection before each timed delete: list() makes
+      // objects for every mapping (tens of MB at 10,000) and the collection they cause would land in
+      // whatever runs next (instrumented: the same three trips, each 10-20 ms slower right after a list()).
       const measure = async (port: number): Promise<{ fromPublish: number; fromList: number; list: number }> => {
         const a: number[] = [], b: number[] = [], l: number[] = []
-        // A pause before each timed delete: list() makes an object per mapping, and the garbage
-        // collection it triggers would otherwise land in the delete that follows.
         for (let r = 0; r < o.reps; r++) {
           const rule = await pub(port)
-          await sleep(100)
-          let t = performance.now()
+          collectGarbage()
+          const t = performance.now()
           await rule.delete()
           a.push(ms(t))
+        }
+        for (let r = 0; r < o.reps; r++) {
           await pub(port)
-          t = performance.now()
+          let t = performance.now()
           const listed = (await NatRule.list({ namespace: ns })).find((x) => x.kind === 'publish' && x.hostPort === port)
           l.push(ms(t))
           if (!listed) throw new Error(`NatRule.list() has no mapping on port ${port}`)
-          await sleep(100)
+          collectGarbage()
           t = performance.now()
           await listed.delete()
           b.push(ms(t))
