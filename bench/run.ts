@@ -1,9 +1,10 @@
-// `npm run bench`: netns-kit side by side with ip, ip -batch, pyroute2, netavark and the CNI plugins
-// (issue 6, design.md §6), in throwaway namespaces only. See bench/README.md for what each part measures.
+// `npm run bench`: netns-kit's user path (Network.connect) and primitives side by side with the C floor
+// (bench/floor.c: the same kernel work), ip, ip -batch, pyroute2, netavark and the CNI plugins (issues 6
+// and 18, design.md §6), in throwaway namespaces only. See bench/README.md for what each part measures.
 //
-//   npm run bench                       N = 50,200,1000, 3 runs, 10,000 ports, writes bench/results.{md,json}
-//   npm run bench -- --quick            N = 20, 1 run, 500 ports, short iperf; writes nothing unless --out
-//   npm run bench -- --n 50,200 --runs 5 --tools netns-kit,ip-batch --parts containers,ports
+//   npm run bench                       N = 50,200,1000, 3 runs, 10,000 ports, connects to 1,000; writes bench/results.{md,json}
+//   npm run bench -- --quick            N = 20, 1 run, 500 ports, short iperf, connects to 200; writes nothing unless --out
+//   npm run bench -- --n 50,200 --runs 5 --tools netns-kit,c-floor,ip-batch --parts containers,ports,datapath,connect
 import { spawn, type ChildProcess } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
