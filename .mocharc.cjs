@@ -12,7 +12,7 @@ const specOnCommandLine = args.some((a, i) =>
 
 module.exports = {
   require: ['tsx/cjs', './test/setup.ts'],
-  spec: specOnCommandLine ? [] : ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts'],
+  spec: specOnCommandLine ? [] : ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/cni/**/*.test.ts'],
   timeout: 30000,
   reporter: 'spec',
 }

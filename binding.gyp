@@ -7,6 +7,9 @@
         "native/napi/async.cc",
         "native/napi/convert.cc",
         "native/napi/ct.cc",
+        "native/napi/diag.cc",
+        "native/napi/watch.cc",
+        "native/diag/sock_diag.cc",
         "native/ct/conntrack.cc",
         "native/napi/flock.cc",
         "native/napi/socket.cc",
@@ -41,8 +44,10 @@
         "native/rtnl/addr.cc",
         "native/rtnl/ip.cc",
         "native/rtnl/link.cc",
+        "native/rtnl/monitor.cc",
         "native/rtnl/neigh.cc",
-        "native/rtnl/route.cc"
+        "native/rtnl/route.cc",
+        "native/rtnl/trip.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -8,7 +8,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import * as dnsPacket from 'dns-packet'
 import { Bridge, Namespace, NatRule, VethPair, connectTcp, openTcpServer, openUdpSocket, type Network } from '../lib'
-import { run } from '../lib/rtnl'
+import { run } from '../lib/kernel/rtnl'
 
 // --- processes ------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 // Where netns-kit's time per container goes: each step of wireNetnsKit and of the teardown timed
 // apart, in a throwaway host (npx tsx bench/phases.ts [N]). A diagnostic, not part of npm run bench.
 import { Bridge, Namespace, NatRule, VethPair } from '../lib'
-import { run } from '../lib/rtnl'
+import { run } from '../lib/kernel/rtnl'
 import { GATEWAY, PREFIX, SUBNET, CONTAINER_PORT, cleanupAll, containerIp, hostPort, installExitCleanup, makeEnv, median, track } from './common'
 
 async function main(): Promise<void> {

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Bridge, Namespace, NatRule, NETNS_RUN_DIR, Network, VethPair, type Endpoint } from '../lib'
-import { run } from '../lib/rtnl'
+import { run } from '../lib/kernel/rtnl'
 import {
   CONTAINER_PORT, GATEWAY, PREFIX, SUBNET, cmd, containerIp, hostPort, inNs, plainNetwork, track, trackNetwork, untrackNetwork,
   verify, verifyDns, type Env,

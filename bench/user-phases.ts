@@ -23,7 +23,7 @@
 //   other          nothing of the above running: JavaScript on the event loop and promise hops
 import * as fs from 'node:fs'
 import { DnsRecords, Namespace, Network, Resolver, type Endpoint } from '../lib'
-import { native } from '../lib/native/binding'
+import { native } from '../lib/kernel/binding'
 import { CONTAINER_PORT, GATEWAY, SUBNET, cleanupAll, hostPort, installExitCleanup, makeEnv, median, track, trackNetwork, untrackNetwork } from './common'
 
 type Cat = 'store' | 'dns' | 'ns' | 'rtnl change' | 'rtnl lookup' | 'link delete' | 'nft batch' | 'nft lookup' | 'sysctl' | 'socket' | 'other'
@@ -31,7 +31,7 @@ const CATS: Cat[] = ['store', 'dns', 'ns', 'rtnl change', 'rtnl lookup', 'link d
 
 interface Span { cat: Cat; what: string; t0: number; t1: number }
 let spans: Span[] | undefined
-/** Store records read by list() during the current operation (what grows with the network). */
+/** Store records returned as arrays (list()) during the current operation (what grows with the network). */
 let listed = 0
 
 function timed<A extends unknown[], R>(cat: Cat | ((...a: A) => Cat), what: string | ((...a: A) => string), f: (...a: A) => R): (...a: A) => R {
@@ -71,15 +71,17 @@ function instrument(store: object): void {
     if (o.some((x) => x.op === 'link.delete')) return 'link delete'
     return o.every((x) => READS.has(x.op)) ? 'rtnl lookup' : 'rtnl change'
   }, (ops) => `rtnl ${(ops as { op: string }[]).map((x) => x.op).join(', ')}`)
-  // The store: whatever class the default is (its prototype's methods).
+  // The store: whatever class the default is, every method of its prototype (a FileStore's get, list,
+  // transact, compareAndSwap; another store's own); arrays returned count as records read.
   const proto = Object.getPrototypeOf(store) as Record<string, (...a: unknown[]) => unknown>
-  for (const m of ['get', 'list', 'transact', 'compareAndSwap'] as const) {
-    const f = proto[m]
-    if (typeof f !== 'function') continue
-    proto[m] = timed('store', `store.${m}`, async function (this: unknown, ...a: unknown[]) {
-      const r = await f.apply(this, a)
-      if (m === 'list' && Array.isArray(r)) listed += r.length
-      return r
+  for (const m of Object.getOwnPropertyNames(proto)) {
+    const d = Object.getOwnPropertyDescriptor(proto, m)
+    if (m === 'constructor' || !d || typeof d.value !== 'function') continue
+    const f = d.value as (...a: unknown[]) => unknown
+    proto[m] = timed('store', `store.${m}`, function (this: unknown, ...a: unknown[]) {
+      const r = f.apply(this, a)
+      const count = (x: unknown) => { if (Array.isArray(x)) listed += x.length; return x }
+      return r instanceof Promise ? r.then(count) : count(r)
     })
   }
   const dr = DnsRecords.prototype as unknown as Record<string, (...a: unknown[]) => unknown>

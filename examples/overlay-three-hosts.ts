@@ -50,7 +50,7 @@ void runExample('an overlay network across three hosts (vxlan, membership and IP
     const eps: { c: Namespace; ep: OverlayEndpoint; host: number }[] = []
     for (let i = 0; i < 3; i++) {
       const c = await t.namespace(`container on host${i}`)
-      const ep = await steps.run(`host${i}: connect a container`, (e) => [`ip -n ${hosts[i]!.ns.name} link add ${e.hostIf} mtu 1450 master nkb${e.network.vni} up type veth peer name eth0 netns ${c.name} address ${e.mac}`,
+      const ep = await steps.run(`host${i}: connect a container`, (e) => [`ip -n ${hosts[i]!.ns.name} link add ${e.hostInterface} mtu 1450 master nkb${e.network.vni} up type veth peer name eth0 netns ${c.name} address ${e.mac}`,
         `ip -n ${c.name} addr add ${e.ip}/24 dev eth0; ip -n ${c.name} route add default via ${e.gateway}`], () => hosts[i]!.net.connect(c))
       console.log(`       ${ep.ip} ${ep.mac}`)
       eps.push({ c, ep, host: i })

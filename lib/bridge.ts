@@ -1,9 +1,8 @@
 import { Link, linkClasses, linkFromNative } from './link'
 import { defaultNamespace, type Namespace } from './namespace'
-import { getLink, listLinks, run, runOne } from './rtnl'
+import { createdBefore, getLink, listLinks, run, runOne } from './kernel/rtnl'
 import { checkBool, checkIfName, checkMac, checkMtu } from './validate'
 import { NetnsKitError, invalidArg } from './errors'
-import type { NativeLink } from './native/binding'
 
 export interface BridgeOptions {
   name: string
@@ -30,14 +29,13 @@ export class Bridge extends Link {
     const vlanFiltering = checkBool(opts.vlanFiltering, 'opts.vlanFiltering')
     const up = checkBool(opts.up, 'opts.up')
     const ns = await defaultNamespace(opts.namespace)
-    const r = await run([
+    const [, l] = await run([
       { ns, op: 'link.create', kind: 'bridge', name, mtu, mac, stp, vlanFiltering, up, object: name },
       { ns, op: 'link.get', name, object: name },
-    ]).catch(async (e: Error & { results?: unknown[] }) => {
-      if (e.results && e.results[0] === null) await runOne({ ns, op: 'link.delete', name, ignoreMissing: true }).catch(() => {})
+    ] as const).catch(async (e: unknown) => {
+      if (createdBefore(e)) await runOne({ ns, op: 'link.delete', name, ignoreMissing: true }).catch(() => {})
       throw e
     })
-    const l = r[1] as NativeLink
     return new Bridge(ns, l.name, l.index)
   }
 

@@ -1,10 +1,9 @@
 // Connection tracking (ctnetlink) inside a namespace: list entries and delete stale ones.
 // The wire format lives in native/ct; this module validates input and shapes the results.
-import { native, type NativeCtEntry, type NativeCtFilter, type NativeCtTuple } from './native/binding'
 import { invalidArg } from './errors'
-import { handleOf } from './internal'
+import type { NativeCtEntry, NativeCtFilter, NativeCtTuple } from './kernel/binding'
+import { ctDelete, ctList } from './kernel/ct'
 import { Namespace } from './namespace'
-import { toError } from './rtnl'
 import { checkInt, checkIp, checkPort } from './validate'
 
 /**
@@ -124,9 +123,9 @@ export function checkConntrackFilter(filter: unknown, arg = 'filter'): NativeCtF
   return out
 }
 
-function nsHandle(ns: unknown) {
+function checkNamespace(ns: unknown): Namespace {
   if (!(ns instanceof Namespace)) throw invalidArg('ns', ns, 'must be a Namespace', 'ERR_INVALID_ARG_TYPE')
-  return handleOf(ns)
+  return ns
 }
 
 function tuple(t: NativeCtTuple): ConntrackTuple {
@@ -177,13 +176,9 @@ function describe(f: NativeCtFilter): string {
  * a `ct` expression in use).
  */
 async function list(ns: Namespace, filter?: ConntrackFilter): Promise<ConntrackEntry[]> {
-  const h = nsHandle(ns)
+  checkNamespace(ns)
   const f = checkConntrackFilter(filter)
-  try {
-    return (await native().ctList(h, f)).map(conntrackEntry)
-  } catch (e) {
-    throw toError(e as Record<string, never>, `in ${String(ns)}`, `read the conntrack table of ${String(ns)}`)
-  }
+  return (await ctList(ns, f, describe(f))).map(conntrackEntry)
 }
 
 /**
@@ -196,18 +191,14 @@ async function list(ns: Namespace, filter?: ConntrackFilter): Promise<ConntrackE
  * For published ports, delete by the HOST port (`origDstPort`) and the host address.
  */
 async function del(ns: Namespace, filter: ConntrackFilter): Promise<number> {
-  const h = nsHandle(ns)
+  checkNamespace(ns)
   if (filter === undefined) throw invalidArg('filter', filter, 'must be an object', 'ERR_INVALID_ARG_TYPE')
   const f = checkConntrackFilter(filter)
   const { family: _family, ...selective } = f
   if (Object.keys(selective).length === 0) {
     throw invalidArg('filter', filter, 'must name a protocol, an address or a port (conntrack.delete never flushes a whole table)')
   }
-  try {
-    return await native().ctDelete(h, f)
-  } catch (e) {
-    throw toError(e as Record<string, never>, `${describe(f)} in ${String(ns)}`, `delete conntrack entries in ${String(ns)}`)
-  }
+  return ctDelete(ns, f, describe(f))
 }
 
 /** Connection tracking inside a namespace (ctnetlink, no `conntrack` tool involved). */

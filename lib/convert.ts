@@ -1,5 +1,5 @@
 // Kernel records (from the addon) to the public shapes.
-import type { NativeAddr, NativeLink, NativeNeigh, NativeRoute } from './native/binding'
+import type { NativeAddr, NativeLink, NativeNeigh, NativeRoute } from './kernel/binding'
 import { isMulticastIp } from './validate'
 import type { AddressInfo, FdbEntry, LinkInfo, MacvlanMode, NeighbourEntry, NeighbourState, RouteInfo, VxlanInfo } from './types'
 
@@ -34,6 +34,7 @@ export function linkInfo(l: NativeLink): LinkInfo {
   if (l.isolated !== undefined) info.isolated = l.isolated
   if (l.kind === 'macvlan') info.macvlan = { mode: macvlanModeName(l.macvlanMode ?? 0), parentIndex: l.link }
   if (l.kind === 'vxlan' && l.vxlan) info.vxlan = vxlanInfo(l.vxlan)
+  if (l.group) info.group = l.group
   return info
 }
 

@@ -49,11 +49,36 @@ export class NetlinkError extends Error {
   }
 }
 
-/** A library state error; `code` is one of the ERR_NETNS_KIT_* codes. */
+/** Every code a NetnsKitError carries (a misspelt code does not compile). */
+export type NetnsKitErrorCode =
+  /** Namespaces */
+  | 'ERR_NETNS_KIT_CLOSED' | 'ERR_NETNS_KIT_NO_NAMESPACE' | 'ERR_NETNS_KIT_NAMESPACE_EXISTS' | 'ERR_NETNS_KIT_UNNAMED'
+  | 'ERR_NETNS_KIT_NO_SYSCTL'
+  /** Privileges (PrivilegeError) */
+  | 'ERR_NETNS_KIT_PRIVILEGES'
+  /** Links */
+  | 'ERR_NETNS_KIT_NOT_A_BRIDGE' | 'ERR_NETNS_KIT_WRONG_KIND'
+  /** NAT */
+  | 'ERR_NETNS_KIT_PORT_ALLOCATED' | 'ERR_NETNS_KIT_NO_FREE_PORT' | 'ERR_NETNS_KIT_NO_ROUTE'
+  /** Networks and endpoints */
+  | 'ERR_NETNS_KIT_NETWORK_EXISTS' | 'ERR_NETNS_KIT_NO_NETWORK' | 'ERR_NETNS_KIT_NETWORK_IN_USE' | 'ERR_NETNS_KIT_ENDPOINT_EXISTS'
+  | 'ERR_NETNS_KIT_WRONG_DRIVER' | 'ERR_NETNS_KIT_UNSUPPORTED' | 'ERR_NETNS_KIT_VNI_IN_USE' | 'ERR_NETNS_KIT_STOPPED'
+  | 'ERR_NETNS_KIT_NO_ENDPOINT' | 'ERR_NETNS_KIT_IFNAME_IN_USE' | 'ERR_NETNS_KIT_NETWORK_BUSY' | 'ERR_NETNS_KIT_NETWORK_NOT_READY'
+  /** IPAM */
+  | 'ERR_NETNS_KIT_IP_IN_USE' | 'ERR_NETNS_KIT_IP_OUTSIDE_SUBNET' | 'ERR_NETNS_KIT_IP_RESERVED' | 'ERR_NETNS_KIT_POOL_EXHAUSTED'
+  | 'ERR_NETNS_KIT_SUBNET_OVERLAP'
+  /** State stores */
+  | 'ERR_NETNS_KIT_STORE' | 'ERR_NETNS_KIT_STORE_CONFLICT' | 'ERR_NETNS_KIT_STORE_CORRUPT' | 'ERR_NETNS_KIT_STORE_UNAVAILABLE'
+  | 'ERR_NETNS_KIT_LOCK_TIMEOUT' | 'ERR_NETNS_KIT_TIMEOUT' | 'ERR_NETNS_KIT_STORE_BUSY' | 'ERR_NETNS_KIT_NOT_OWNER'
+  | 'ERR_NETNS_KIT_WRONG_STATE' | 'ERR_NETNS_KIT_RULE_OWNED'
+  /** The addon: not built, or a failure it did not describe (a bug: please report it) */
+  | 'ERR_NETNS_KIT_NOT_BUILT' | 'ERR_NETNS_KIT_INTERNAL'
+
+/** A library state error; `code` is one of the ERR_NETNS_KIT_* codes (NetnsKitErrorCode). */
 export class NetnsKitError extends Error {
-  readonly code: string
-  constructor(code: string, message: string) {
-    super(message)
+  readonly code: NetnsKitErrorCode
+  constructor(code: NetnsKitErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
     this.name = 'NetnsKitError'
     this.code = code
   }
@@ -71,10 +96,12 @@ export class PrivilegeError extends NetnsKitError {
   }
 }
 
-type CodedError = (TypeError | RangeError) & { code: string }
+/** Node's codes for bad input. */
+export type InvalidArgCode = 'ERR_INVALID_ARG_VALUE' | 'ERR_INVALID_ARG_TYPE' | 'ERR_OUT_OF_RANGE'
+type CodedError = (TypeError | RangeError) & { code: InvalidArgCode }
 
 /** Bad input: TypeError with code ERR_INVALID_ARG_VALUE (or ERR_INVALID_ARG_TYPE). */
-export function invalidArg(name: string, value: unknown, reason: string, code = 'ERR_INVALID_ARG_VALUE'): CodedError {
+export function invalidArg(name: string, value: unknown, reason: string, code: 'ERR_INVALID_ARG_VALUE' | 'ERR_INVALID_ARG_TYPE' = 'ERR_INVALID_ARG_VALUE'): CodedError {
   const shown = typeof value === 'string' ? `'${value}'` : util.inspect(value)
   const e = new TypeError(`The argument '${name}' ${reason}. Received ${shown}`) as CodedError
   e.code = code

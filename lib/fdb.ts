@@ -1,9 +1,8 @@
 // Forwarding database entries of one link: `bridge fdb add/append/replace/del/show dev LINK`.
 import { fdbEntry, NTF, NUD } from './convert'
 import { invalidArg } from './errors'
-import { run, runOne } from './rtnl'
+import { run, runOne } from './kernel/rtnl'
 import { checkBool, checkInt, checkIp, checkLladdr, checkPort, checkVni } from './validate'
-import type { NativeLink, NativeNeigh } from './native/binding'
 import type { Link } from './link'
 import type { FdbEntry, FdbEntrySpec, FdbState } from './types'
 
@@ -57,8 +56,8 @@ export class LinkFdb {
       { ns: link.namespace, op: 'fdb.list', index: link.index, object: `fdb of ${link.name}` },
       { ns: link.namespace, op: 'link.list' },
     ])
-    const names = new Map((links as NativeLink[]).map((l) => [l.index, l.name]))
-    return (entries as NativeNeigh[]).filter((n) => n.index === link.index).map((n) => fdbEntry(n, names))
+    const names = new Map(links.map((l) => [l.index, l.name]))
+    return entries.filter((n) => n.index === link.index).map((n) => fdbEntry(n, names))
   }
 
   async #modify(verb: Verb, entry: FdbEntrySpec): Promise<void> {

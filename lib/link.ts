@@ -1,10 +1,11 @@
 import { addressInfo, linkInfo } from './convert'
 import { LinkFdb } from './fdb'
-import { handleOf } from './internal'
-import { getLink, listAddrs, run, runOne } from './rtnl'
-import { checkAlias, checkIfName, checkMac, checkMtu, parseCidr } from './validate'
 import { invalidArg } from './errors'
-import type { NativeLink } from './native/binding'
+import type { NativeLink } from './kernel/binding'
+import { handleOf } from './kernel/handles'
+import type { LinkAttrs } from './kernel/ops'
+import { getLink, listAddrs, run, runOne } from './kernel/rtnl'
+import { checkAlias, checkIfName, checkMac, checkMtu, parseCidr } from './validate'
 import type { Namespace } from './namespace'
 import type { AddressInfo, LinkInfo } from './types'
 
@@ -75,14 +76,14 @@ export class Link {
 
   /** `ip link set NAME netns NS`; afterwards this object refers to the link in `ns`. */
   async moveTo(ns: Namespace): Promise<void> {
-    const target = handleOf(ns)
+    handleOf(ns) // a Namespace, open
     if (ns.equals(this.#namespace)) return
-    const r = await run([
-      { ns: this.#namespace, op: 'link.set', index: this.#index, target, object: this.where },
+    const [, moved] = await run([
+      { ns: this.#namespace, op: 'link.set', index: this.#index, target: ns, object: this.where },
       { ns, op: 'link.get', name: this.#name, object: this.#name },
     ])
     this.#namespace = ns
-    this.#index = (r[1] as NativeLink).index
+    this.#index = moved.index
   }
 
   /** `ip link del NAME`; idempotent. Deleting one end of a veth pair removes both. */
@@ -113,7 +114,7 @@ export class Link {
   }
 
   /** @internal One RTM_NEWLINK changing this link. */
-  protected async set(fields: Record<string, unknown>): Promise<void> {
+  protected async set(fields: Omit<LinkAttrs<Namespace>, 'target'> & { name?: string }): Promise<void> {
     await runOne({ ns: this.#namespace, op: 'link.set', index: this.#index, ...fields, object: this.where })
   }
 

@@ -1,11 +1,9 @@
-import { handleOf } from './internal'
 import { MACVLAN_MODES } from './convert'
+import { NetnsKitError, invalidArg } from './errors'
+import { createdBefore, getLink, run, runOne } from './kernel/rtnl'
 import { Link, linkClasses } from './link'
 import { defaultNamespace, type Namespace } from './namespace'
-import { getLink, run, runOne } from './rtnl'
 import { checkBool, checkIfName, checkMac, checkMtu } from './validate'
-import { NetnsKitError, invalidArg } from './errors'
-import type { NativeLink } from './native/binding'
 import type { MacvlanMode } from './types'
 
 export interface MacvlanOptions {
@@ -57,16 +55,15 @@ export class Macvlan extends Link {
     const sameNs = target.equals(ns)
     const parentIndex = parent instanceof Link ? parent.index : (await getLink(ns, parent)).index
 
-    const r = await run([
+    const [, l] = await run([
       { ns, op: 'link.create', kind: 'macvlan', name, link: parentIndex, macvlanMode: MACVLAN_MODES[opts.mode], mtu, mac, up,
-        target: sameNs ? undefined : handleOf(target), object: name },
+        target: sameNs ? undefined : target, object: name },
       { ns: target, op: 'link.get', name, object: name },
-    ]).catch(async (e: Error & { results?: unknown[] }) => {
+    ] as const).catch(async (e: unknown) => {
       // Created but not found afterwards: remove it so nothing is left behind.
-      if (e.results && e.results[0] === null) await runOne({ ns: target, op: 'link.delete', name, ignoreMissing: true }).catch(() => {})
+      if (createdBefore(e)) await runOne({ ns: target, op: 'link.delete', name, ignoreMissing: true }).catch(() => {})
       throw e
     })
-    const l = r[1] as NativeLink
     return new Macvlan(target, l.name, l.index)
   }
 

@@ -1,16 +1,22 @@
-import { spawn as spawnChild, type ChildProcess, type SpawnOptions } from 'node:child_process'
+import type { ChildProcess, SpawnOptions } from 'node:child_process'
 import * as fs from 'node:fs/promises'
 import * as path from 'node:path'
-import { execHelperPath, native, type NsHandle, type NativeLink } from './native/binding'
 import { addressInfo, routeInfo } from './convert'
 import { NetnsKitError, invalidArg } from './errors'
-import { closedNs, handleOf, nsHandles } from './internal'
+import type { NsHandle } from './kernel/binding'
+import { registerHandle, releaseHandle } from './kernel/handles'
+import { bindingGeneration, createNamespace, deleteNamespace, openNamespace } from './kernel/namespaces'
+import { requireCapabilities } from './kernel/privileges'
+import { getLink, listLinks, run, runOne } from './kernel/rtnl'
+import type { RouteChange } from './kernel/ops'
+import { sysctlGet, sysctlSet } from './kernel/sysctl'
+import { spawnIn } from './kernel/spawn'
 import { Link, linkFromNative } from './link'
 import { namespaceNeighbours, type NamespaceNeighbours } from './neighbour'
-import { requireCapabilities } from './privileges'
-import { getLink, listAddrs, listLinks, listRoutes, run, runOne, toError } from './rtnl'
 import { checkIfName, checkInt, checkIp, checkNsName, checkSysctlValue, parseCidr, sysctlPath } from './validate'
 import type { AddressInfo, RouteInfo, RouteSpec } from './types'
+import { listSockets, type SocketFilter, type SocketRecord } from './sock-diag'
+import { watch, type NamespaceWatch, type WatchOptions } from './watch'
 
 /** Where named namespaces live, as for iproute2. */
 export const NETNS_RUN_DIR = '/run/netns'
@@ -48,7 +54,7 @@ export class Namespace {
   #deleted = false
 
   private constructor(handle: NsHandle, name: string | undefined, nsPath: string, owned: boolean) {
-    nsHandles.set(this, handle)
+    registerHandle(this, handle)
     this.name = name
     this.path = nsPath
     this.id = handle.ino
@@ -61,30 +67,23 @@ export class Namespace {
     checkNsName(name)
     if (opts.loopback !== undefined && typeof opts.loopback !== 'boolean') throw invalidArg('opts.loopback', opts.loopback, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
     requireCapabilities(['CAP_SYS_ADMIN', 'CAP_NET_ADMIN'], `create the namespace '${name}'`)
-    let h: NsHandle
-    try {
-      h = await native().createNamespace(NETNS_RUN_DIR, name, opts.loopback !== false)
-    } catch (e) {
-      throw toError(e as Record<string, never>, name, `create the namespace '${name}'`)
-    }
+    const h = await createNamespace(NETNS_RUN_DIR, name, opts.loopback !== false)
     return new Namespace(h, name, path.join(NETNS_RUN_DIR, name), true)
   }
 
-  /** A name under /run/netns (`ip netns add` made it), or any namespace file path such as /proc/PID/ns/net. */
+  /**
+   * A name under /run/netns (`ip netns add` made it), or any namespace file path such as
+   * /proc/PID/ns/net. A path of a name under /run/netns ('/run/netns/x') is that name: the
+   * namespace knows it, and delete() works.
+   */
   static async open(nameOrPath: string): Promise<Namespace> {
     if (typeof nameOrPath !== 'string' || nameOrPath.length === 0) throw invalidArg('nameOrPath', nameOrPath, 'must be a namespace name or path')
     const isPath = nameOrPath.includes('/')
     if (!isPath) checkNsName(nameOrPath, 'nameOrPath')
-    const p = isPath ? nameOrPath : path.join(NETNS_RUN_DIR, nameOrPath)
-    let h: NsHandle
-    try {
-      h = await native().openNamespace(p)
-    } catch (e) {
-      const err = e as { errno?: number }
-      if (err.errno === -2) throw new NetnsKitError('ERR_NETNS_KIT_NO_NAMESPACE', `no network namespace ${isPath ? `at ${p}` : `named '${nameOrPath}' (${p})`}`)
-      throw toError(e as Record<string, never>, p)
-    }
-    return new Namespace(h, isPath ? undefined : nameOrPath, p, false)
+    const p = isPath ? path.resolve(nameOrPath) : path.join(NETNS_RUN_DIR, nameOrPath)
+    const name = isPath ? namedIn(p) : nameOrPath
+    const h = await openNamespace(p, isPath ? `at ${p}` : `named '${nameOrPath}' (${p})`)
+    return new Namespace(h, name, p, false)
   }
 
   /** The network namespace of process `pid` (/proc/PID/ns/net). */
@@ -111,11 +110,7 @@ export class Namespace {
   /** `ip netns del NAME` by name, without opening it; idempotent. Returns whether it existed. */
   static async deleteNamed(name: string): Promise<boolean> {
     checkNsName(name)
-    try {
-      return await native().deleteNamespace(NETNS_RUN_DIR, name)
-    } catch (e) {
-      throw toError(e as Record<string, never>, name, `delete the namespace '${name}'`)
-    }
+    return deleteNamespace(NETNS_RUN_DIR, name)
   }
 
   /** Same kernel namespace (device and inode of the namespace file). */
@@ -132,15 +127,15 @@ export class Namespace {
       await Namespace.deleteNamed(this.name)
       this.#deleted = true
     }
-    await this.close()
+    this.#closed = true
+    await releaseHandle(this, 'deleted')
   }
 
   /** Releases our handles (fd, sockets); the namespace itself stays. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    closedNs.add(this)
-    await nsHandles.get(this)!.close()
+    await releaseHandle(this, 'closed')
   }
 
   /** Deletes the namespace if this object created it, else closes it. Safe to call twice. */
@@ -153,16 +148,13 @@ export class Namespace {
    * `ip netns exec NAME COMMAND ARGS...`: an ordinary ChildProcess running inside this
    * namespace, started through the nk-exec helper (setns, a private mount namespace with
    * /sys remounted, then execvp). No namespace fd leaks into the command. A command that
-   * cannot be started exits with status 127.
+   * cannot be started emits 'error' (ENOENT, EACCES, ...) as child_process.spawn does.
    */
   spawn(command: string, args: readonly string[] = [], options: SpawnOptions = {}): ChildProcess {
     if (typeof command !== 'string' || command.length === 0) throw invalidArg('command', command, 'must be a non-empty string')
     if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) throw invalidArg('args', args, 'must be an array of strings', 'ERR_INVALID_ARG_TYPE')
-    const fd = handleOf(this).fd
-    // The helper opens our own fd through /proc, so it enters exactly this namespace.
-    const helperArgs = [`/proc/${process.pid}/fd/${fd}`, ...(this.name ? ['--name', this.name] : []), '--', command, ...args]
-    if (options.shell) throw invalidArg("options.shell", options.shell, "is not supported: pass the shell as the command")
-    return spawnChild(execHelperPath(), helperArgs, options)
+    if (options.shell) throw invalidArg('options.shell', options.shell, 'is not supported: pass the shell as the command')
+    return spawnIn(this, command, args, options)
   }
 
   /** `ip -n NAME link` */
@@ -180,8 +172,8 @@ export class Namespace {
   /** `ip -n NAME addr` */
   async addresses(): Promise<AddressInfo[]> {
     const [addrs, links] = await run([{ ns: this, op: 'addr.list' }, { ns: this, op: 'link.list' }])
-    const names = new Map((links as NativeLink[]).map((l) => [l.index, l.name]))
-    return (addrs as Parameters<typeof addressInfo>[0][]).map((a) => addressInfo(a, names))
+    const names = new Map(links.map((l) => [l.index, l.name]))
+    return addrs.map((a) => addressInfo(a, names))
   }
 
   readonly routes: NamespaceRoutes = {
@@ -192,23 +184,23 @@ export class Namespace {
       if (filter.family !== undefined && filter.family !== 4 && filter.family !== 6) throw invalidArg('filter.family', filter.family, 'must be 4 or 6')
       const table = filter.table === undefined ? 254 : checkInt(filter.table, 'filter.table', 0, 2 ** 32 - 1)
       const [routes, links] = await run([{ ns: this, op: 'route.list', family: filter.family }, { ns: this, op: 'link.list' }])
-      const names = new Map((links as NativeLink[]).map((l) => [l.index, l.name]))
-      return (routes as Parameters<typeof routeInfo>[0][])
+      const names = new Map(links.map((l) => [l.index, l.name]))
+      return routes
         .filter((r) => table === 0 || r.table === table)
         .map((r) => routeInfo(r, names))
     },
   }
 
-  async #route(op: 'route.add' | 'route.replace' | 'route.delete', r: RouteSpec): Promise<void> {
+  async #route(op: RouteChange['op'], r: RouteSpec): Promise<void> {
     const spec = await this.#routeSpec(r)
     const desc = `${r.to}${r.via ? ` via ${r.via}` : ''}${r.dev ? ` dev ${typeof r.dev === 'string' ? r.dev : r.dev.name}` : ''}`
-    await runOne({ ns: this, op, ...spec, object: desc })
+    await runOne({ ns: this, ...spec, op, object: desc })
   }
 
-  async #routeSpec(r: RouteSpec): Promise<Record<string, unknown>> {
+  async #routeSpec(r: RouteSpec): Promise<Omit<RouteChange, 'op'>> {
     if (!r || typeof r !== 'object') throw invalidArg('route', r, 'must be an object', 'ERR_INVALID_ARG_TYPE')
-    const spec: Record<string, unknown> = {}
-    const families = new Set<number>()
+    const spec: Omit<RouteChange, 'op'> = { family: 4, dstLength: 0 }
+    const families = new Set<4 | 6>()
     if (r.to === 'default') {
       spec.dstLength = 0
     } else {
@@ -224,7 +216,7 @@ export class Namespace {
       families.add(r.family)
     }
     if (families.size > 1) throw invalidArg('route', r, 'mixes IPv4 and IPv6 addresses')
-    spec.family = families.size ? [...families][0] : 4
+    spec.family = [...families][0] ?? 4
     if (r.metric !== undefined) spec.metric = checkInt(r.metric, 'route.metric', 0, 2 ** 32 - 1)
     if (r.table !== undefined) spec.table = checkInt(r.table, 'route.table', 1, 2 ** 32 - 1)
     if (r.dev !== undefined) {
@@ -241,38 +233,54 @@ export class Namespace {
   /** Static neighbour (ARP / NDP) entries: `ip -n NAME neigh add/replace/del/show`. */
   readonly neighbours: NamespaceNeighbours = namespaceNeighbours(this)
 
+  /** A sysctl the namespace does not have (no such interface, no IPv6) is ERR_NETNS_KIT_NO_SYSCTL. */
   readonly sysctl: NamespaceSysctl = {
-    get: async (key) => {
-      const rel = sysctlPath(key)
-      try {
-        return await native().sysctlGet(handleOf(this), rel)
-      } catch (e) {
-        throw toError(e as Record<string, never>, key)
-      }
-    },
+    get: async (key) => sysctlGet(this, key, sysctlPath(key)),
     set: async (key, value) => {
       const rel = sysctlPath(key)
-      const v = checkSysctlValue(value)
-      try {
-        await native().sysctlSet(handleOf(this), rel, v)
-      } catch (e) {
-        throw toError(e as Record<string, never>, key, `set ${key}`)
-      }
+      await sysctlSet(this, key, rel, checkSysctlValue(value))
     },
+  }
+
+  /**
+   * `ip netns exec NAME ss -ltnu -e` (and `-S`): the sockets holding ports in this namespace,
+   * optionally one port, port range, family or protocol (filtered in the kernel). See listSockets().
+   */
+  sockets(filter?: SocketFilter): Promise<SocketRecord[]> {
+    return listSockets(this, filter)
+  }
+
+  /**
+   * `ip -n NAME monitor link address route neigh`: an async iterator of rtnetlink notifications,
+   * with overruns reported and followed by a resync. See watch().
+   */
+  watch(opts?: WatchOptions): NamespaceWatch {
+    return watch(this, opts)
   }
 
   toString(): string { return `Namespace(${this.name ?? this.path})` }
 }
 
-let currentNs: Promise<Namespace> | undefined
+let currentNs: { generation: number; ns: Promise<Namespace> } | undefined
 /** The shared handle of this process's own namespace, used where a `namespace` option is absent. */
 export function defaultNamespace(ns?: Namespace): Promise<Namespace> {
   if (ns !== undefined) {
     if (!(ns instanceof Namespace)) return Promise.reject(invalidArg('namespace', ns, 'must be a Namespace', 'ERR_INVALID_ARG_TYPE'))
     return Promise.resolve(ns)
   }
-  currentNs ??= Namespace.current()
-  return currentNs
+  if (currentNs?.generation !== bindingGeneration()) currentNs = { generation: bindingGeneration(), ns: Namespace.current() }
+  return currentNs.ns
+}
+
+/** The name of a namespace file directly under /run/netns ('/run/netns/x' is 'x'), else undefined. */
+function namedIn(p: string): string | undefined {
+  if (path.dirname(p) !== NETNS_RUN_DIR) return undefined
+  const base = path.basename(p)
+  try {
+    return checkNsName(base)
+  } catch {
+    return undefined
+  }
 }
 
 export { Link }

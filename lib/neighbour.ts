@@ -1,9 +1,8 @@
 // Neighbour (ARP / NDP) entries of a namespace: `ip neigh add/replace/del/show`.
 import { neighbourEntry, NTF, NUD } from './convert'
 import { invalidArg } from './errors'
-import { getLink, run, runOne } from './rtnl'
+import { getLink, run, runOne } from './kernel/rtnl'
 import { checkBool, checkIfName, checkIp, checkLladdr } from './validate'
-import type { NativeLink, NativeNeigh } from './native/binding'
 import type { Namespace } from './namespace'
 import type { NeighbourEntry, NeighbourSpec } from './types'
 
@@ -59,8 +58,8 @@ export function namespaceNeighbours(ns: Namespace): NamespaceNeighbours {
         { ns, op: 'neigh.list', index, family: filter.family },
         { ns, op: 'link.list' },
       ])
-      const names = new Map((links as NativeLink[]).map((l) => [l.index, l.name]))
-      return (entries as NativeNeigh[])
+      const names = new Map(links.map((l) => [l.index, l.name]))
+      return entries
         .filter((e) => (e.family === 4 || e.family === 6) && (index === 0 || e.index === index))
         .map((e) => neighbourEntry(e, names))
     },

@@ -9,21 +9,14 @@
 import * as dgram from 'node:dgram'
 import * as fs from 'node:fs'
 import * as net from 'node:net'
-import { native, type NativeSocketSpec } from './native/binding'
 import { invalidArg } from './errors'
-import { handleOf } from './internal'
+import { openSocket, type SocketSpec } from './kernel/sockets'
 import { defaultNamespace, type Namespace } from './namespace'
-import { toError } from './rtnl'
 import { checkInt } from './validate'
 
-async function open(namespace: Namespace | undefined, spec: NativeSocketSpec): Promise<number> {
+async function open(namespace: Namespace | undefined, spec: SocketSpec): Promise<number> {
   const ns = await defaultNamespace(namespace)
-  try {
-    return (await native().openSocket(handleOf(ns), spec)).fd
-  } catch (e) {
-    const where = spec.address ? `${spec.family === 6 ? `[${spec.address}]` : spec.address}:${spec.port ?? 0}` : `${spec.type}${spec.family}`
-    throw toError(e as Record<string, never>, `${where} in ${ns}`)
-  }
+  return (await openSocket(ns, spec)).fd
 }
 
 function adopt<T>(fd: number, make: () => T): T {

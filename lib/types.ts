@@ -29,6 +29,8 @@ export interface LinkInfo {
   vxlan?: VxlanInfo
   /** Raw ifi_flags. */
   flags: number
+  /** The link group (IFLA_GROUP), when not the default group 0. */
+  group?: number
 }
 
 /** How a macvlan talks to its siblings on the same parent (`ip link add ... type macvlan mode MODE`). */

@@ -1,10 +1,9 @@
-import { handleOf } from './internal'
+import { invalidArg } from './errors'
+import type { NativeLink } from './kernel/binding'
+import { createdBefore, run, runOne, type Op } from './kernel/rtnl'
 import { Link, linkFromNative } from './link'
 import { defaultNamespace, type Namespace } from './namespace'
-import { run, runOne, type Op } from './rtnl'
 import { checkBool, checkIfName, checkMac, checkMtu } from './validate'
-import { invalidArg } from './errors'
-import type { NativeLink } from './native/binding'
 
 export interface VethPairOptions {
   /** Name of the end in `namespace` (the "host" end). */
@@ -81,7 +80,7 @@ export class VethPair {
     const ops: Op[] = [
       {
         ns, op: 'link.create', kind: 'veth', name, mtu, mac, up: up && !v6Off, master, object: name,
-        peer: { name: peerName, mtu: peerMtu, mac: peerMac, target: sameNs ? undefined : handleOf(peerNs) },
+        peer: { name: peerName, mtu: peerMtu, mac: peerMac, target: sameNs ? undefined : peerNs },
       },
       ...(v6Off ? [noIpv6(ns, name), ...(up ? [{ ns, op: 'link.set' as const, name, up: true, object: name }] : [])] : []),
       { ns, op: 'link.get', name, object: name },
@@ -90,9 +89,9 @@ export class VethPair {
       { ns: peerNs, op: 'link.get', name: peerName, object: peerName },
     ]
     const hostAt = ops.findIndex((o) => o.op === 'link.get')
-    const results = await run(ops).catch(async (e: Error & { results?: unknown[] }) => {
+    const results = await run(ops).catch(async (e: unknown) => {
       // Created but a later step failed: remove the pair so nothing is left behind.
-      if (e.results && e.results[0] === null) await runOne({ ns, op: 'link.delete', name, ignoreMissing: true }).catch(() => {})
+      if (createdBefore(e)) await runOne({ ns, op: 'link.delete', name, ignoreMissing: true }).catch(() => {})
       throw e
     })
     const host = results[hostAt] as NativeLink

@@ -1,10 +1,9 @@
-import { handleOf } from './internal'
+import { NetnsKitError, invalidArg } from './errors'
+import type { VxlanData } from './kernel/ops'
+import { createdBefore, getLink, run, runOne } from './kernel/rtnl'
 import { Link, linkClasses } from './link'
 import { defaultNamespace, type Namespace } from './namespace'
-import { getLink, run, runOne } from './rtnl'
 import { checkBool, checkIfName, checkInt, checkIp, checkMac, checkMtu, checkPort, checkUnicastIp, checkVni, isMulticastIp } from './validate'
-import { NetnsKitError, invalidArg } from './errors'
-import type { NativeLink } from './native/binding'
 
 export interface VxlanOptions {
   name: string
@@ -74,15 +73,14 @@ export class Vxlan extends Link {
     if (device instanceof Link) link = device.index
     else if (device !== undefined) link = (await getLink(ns, device)).index
 
-    const vxlan = { ...data, link }
-    const r = await run([
-      { ns, op: 'link.create', kind: 'vxlan', name, mtu, mac, up, vxlan, target: sameNs ? undefined : handleOf(target), object: name },
+    const vxlan: VxlanData = { ...data, link }
+    const [, l] = await run([
+      { ns, op: 'link.create', kind: 'vxlan', name, mtu, mac, up, vxlan, target: sameNs ? undefined : target, object: name },
       { ns: target, op: 'link.get', name, object: name },
-    ]).catch(async (e: Error & { results?: unknown[] }) => {
-      if (e.results && e.results[0] === null) await runOne({ ns: target, op: 'link.delete', name, ignoreMissing: true }).catch(() => {})
+    ] as const).catch(async (e: unknown) => {
+      if (createdBefore(e)) await runOne({ ns: target, op: 'link.delete', name, ignoreMissing: true }).catch(() => {})
       throw e
     })
-    const l = r[1] as NativeLink
     return new Vxlan(target, l.name, l.index)
   }
 
@@ -103,7 +101,7 @@ export class Vxlan extends Link {
  * ifindex), validated, with this library's defaults (port 4789, learning off). Exported for the
  * golden tests.
  */
-export function vxlanData(opts: VxlanOptions) {
+export function vxlanData(opts: VxlanOptions): Omit<VxlanData, 'link'> {
   const vni = checkVni(opts.vni, 'opts.vni')
   const families = new Set<number>()
   if (opts.local !== undefined) families.add(checkUnicastIp(opts.local, 'opts.local'))

@@ -150,4 +150,9 @@ capture route-del -- ip -n HOST route del 10.3.0.0/24 via 10.0.0.254 metric 50
 capture addr-del-v4 -- ip -n HOST addr del 10.0.0.1/24 dev br0
 capture link-del -- ip -n HOST link del veth0
 
+# Link groups, after the deletions (the ifindexes the earlier captures name stay as they were).
+capture link-create-group -- ip -n HOST link add vg0 group 7 type veth peer name vg1
+capture link-set-group -- ip -n HOST link set dev vg1 group 7
+capture link-del-group -- ip -n HOST link del group 7
+
 echo "wrote $written captures to $out ($(ls "$out"/*.txt | wc -l) in all)"

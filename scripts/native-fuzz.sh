@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # A bounded fuzzing run of test/fuzz/rtnl_fuzz.cc (attribute parser, message splitting, acks,
-# link/addr/route/neigh decoders) under ASan + UBSan. With clang: libFuzzer, coverage-guided; without:
-# the deterministic random-input driver (test/fuzz/standalone_driver.cc). Not part of npm test.
-# Seeds: every netlink message in test/fixtures/rtnl/ (the kernel's replies and iproute2's
-# requests). Exits non-zero on a crash or sanitizer report; libFuzzer leaves the input that
-# caused it in build-fuzz/artifacts/.
+# link/addr/route/neigh decoders, inet_diag replies, notifications) under ASan + UBSan. With
+# clang: libFuzzer, coverage-guided; without: the deterministic random-input driver
+# (test/fuzz/standalone_driver.cc). Not part of npm test.
+# Seeds: every netlink message in test/fixtures/rtnl/ and test/fixtures/diag/ (the kernel's
+# replies, iproute2's and ss's requests). Exits non-zero on a crash or sanitizer report;
+# libFuzzer leaves the input that caused it in build-fuzz/artifacts/.
 #
 #   bash scripts/native-fuzz.sh [SECONDS]        (npm run native:fuzz; default 60 s)
 #   NK_FUZZ_DRIVER=standalone bash scripts/native-fuzz.sh 30     # the driver even where clang is
@@ -53,7 +54,7 @@ perl -e '
     }
   }
   print STDERR "native-fuzz: $n seeds\n";
-' "$seeds" test/fixtures/rtnl/*.txt
+' "$seeds" test/fixtures/rtnl/*.txt test/fixtures/diag/*.txt
 
 export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"

@@ -8,7 +8,7 @@
 import type { ChildProcess } from 'node:child_process'
 import { Bridge, VethPair, type Namespace } from '../lib'
 import { Sandbox, sh } from './helpers'
-import { ipBytes, ipString } from '../lib/nft/expr'
+import { ipFromBytes, ipToBytes } from '../lib/ipam/ip'
 
 export interface Topology {
   host: Namespace
@@ -125,9 +125,9 @@ async function requestOnce(ns: Namespace, proto: 'tcp' | 'udp', addr: string, po
 /** "tag [0000:...:ffff:0ac8:0001]" (socat's IPv6 socket) -> "tag 10.200.0.1"; IPv6 compressed, in brackets. */
 function normalizePeer(line: string): string {
   return line.replace(/\[([0-9a-fA-F:.]+)\]/g, (_m, a: string) => {
-    const b = ipBytes(a)
+    const b = ipToBytes(a)
     const mapped = b.subarray(0, 12).equals(Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]))
-    return mapped ? ipString(b.subarray(12)) : `[${ipString(b)}]`
+    return mapped ? ipFromBytes(b.subarray(12)) : `[${ipFromBytes(b)}]`
   })
 }
 

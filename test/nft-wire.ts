@@ -1,7 +1,7 @@
 // Test-side netlink reader for nf_tables goldens: reads the byte dumps that strace prints,
 // splits batches into messages and messages into attribute trees, and prints them one
 // attribute a line so two encodings can be compared attribute by attribute.
-import type { NftExpr, NftVerdict } from '../lib/native/binding'
+import type { NftExpr, NftVerdict } from '../lib/kernel/binding'
 
 /** The buffers of every sendmsg in `strace -x -e trace=sendmsg -e write=all` output. */
 export function straceBuffers(text: string): Buffer[] {
@@ -13,7 +13,7 @@ export function straceBuffers(text: string): Buffer[] {
       cur = []
       continue
     }
-    const m = /^\s*\| [0-9a-f]{5}  ((?:[0-9a-f]{2} {1,2}){1,16})/.exec(line)
+    const m = /^\s*\| [0-9a-f]{5} {2}((?:[0-9a-f]{2} {1,2}){1,16})/.exec(line)
     if (m && cur) {
       for (const h of m[1]!.trim().split(/\s+/)) cur.push(parseInt(h, 16))
       continue

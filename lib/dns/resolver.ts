@@ -7,11 +7,12 @@ import { randomInt } from 'node:crypto'
 import * as net from 'node:net'
 import { invalidArg } from '../errors'
 import type { Namespace } from '../namespace'
-import { connectTcp, openTcpServer, openUdpSocket } from '../sockets'
+import { openTcpServer, openUdpSocket } from '../sockets'
 import { checkInt } from '../validate'
 import { EMBEDDED_RESOLVER } from '../container-files'
 import { canonicalIp } from '../ipam/ip'
 import { DnsRecords } from './records'
+import { Upstream } from './upstream'
 
 // RCODEs (RFC 1035 4.1.1) and header bits; dns-packet puts the RCODE in the low bits of `flags`.
 const NOERROR = 0
@@ -136,13 +137,11 @@ export class Resolver {
   readonly records: DnsRecords
   readonly upstreams: readonly UpstreamServer[]
   readonly stats: ResolverStats = { queries: 0, local: 0, forwarded: 0, tcpFallbacks: 0, failed: 0, truncated: 0 }
-  readonly #upstreamNs: Namespace | undefined
-  readonly #timeout: number
+  readonly #upstream: Upstream
   readonly #ttl: number
   readonly #udp: dgram.Socket
   readonly #tcp: net.Server | undefined
   readonly #connections = new Set<net.Socket>()
-  readonly #inflight = new Set<{ cancel(): void }>()
   #pending = 0
   #closed: Promise<void> | undefined
 
@@ -155,8 +154,7 @@ export class Resolver {
     this.port = o.port
     this.records = o.records
     this.upstreams = Object.freeze(o.upstreams)
-    this.#upstreamNs = o.upstreamNs
-    this.#timeout = o.timeout
+    this.#upstream = new Upstream(o.upstreamNs, o.timeout)
     this.#ttl = o.ttl
     this.#udp = o.udp
     this.#tcp = o.tcp
@@ -220,7 +218,7 @@ export class Resolver {
   /** Stops listening, closes client connections and abandons queries in flight. Idempotent. */
   close(): Promise<void> {
     this.#closed ??= (async () => {
-      for (const q of this.#inflight) q.cancel()
+      this.#upstream.cancelAll()
       for (const c of this.#connections) c.destroy()
       await Promise.all([
         new Promise<void>((resolve) => this.#udp.close(() => resolve())),
@@ -379,13 +377,13 @@ export class Resolver {
       let answer: Buffer | undefined
       try {
         if (!overTcp) {
-          answer = await this.#exchangeUdp(server, query, id, q.question)
+          answer = await this.#upstream.exchangeUdp(server, query, id, q.question)
           if (answer && answer.readUInt16BE(2) & dnsPacket.TRUNCATED_RESPONSE) {
             this.stats.tcpFallbacks++
-            answer = await this.#exchangeTcp(server, query, id, q.question)
+            answer = await this.#upstream.exchangeTcp(server, query, id, q.question)
           }
         } else {
-          answer = await this.#exchangeTcp(server, query, id, q.question)
+          answer = await this.#upstream.exchangeTcp(server, query, id, q.question)
         }
       } catch {
         answer = undefined // this server failed: try the next
@@ -400,88 +398,4 @@ export class Resolver {
     }
     return fallback
   }
-
-  /** Whether `answer` is the reply to our query: our id, a response, the same question. */
-  #matches(answer: Buffer, id: number, question: dnsPacket.Question): boolean {
-    try {
-      const p = dnsPacket.decode(answer)
-      const aq = p.questions?.[0]
-      return p.id === id && p.type === 'response' && !!aq && aq.type === question.type && aq.name.toLowerCase() === question.name.toLowerCase()
-    } catch {
-      return false
-    }
-  }
-
-  /**
-   * One upstream exchange: settles once (answer, failure, timeout or close()), then runs the
-   * cleanups; `cleanup(fn)` returns false (after running fn) when it is already over.
-   */
-  #track<T>(run: (settle: (v: T | undefined) => void, cleanup: (fn: () => void) => boolean) => void): Promise<T | undefined> {
-    return new Promise<T | undefined>((resolve) => {
-      const cleanups: (() => void)[] = []
-      let done = false
-      const entry = { cancel: () => settle(undefined) }
-      const settle = (v: T | undefined) => {
-        if (done) return
-        done = true
-        this.#inflight.delete(entry)
-        for (const c of cleanups) { try { c() } catch { /* already closed */ } }
-        resolve(v)
-      }
-      this.#inflight.add(entry)
-      const timer = setTimeout(() => settle(undefined), this.#timeout)
-      cleanups.push(() => clearTimeout(timer))
-      try {
-        run(settle, (fn) => {
-          if (!done) {
-            cleanups.push(fn)
-            return true
-          }
-          try { fn() } catch { /* already closed */ }
-          return false
-        })
-      } catch {
-        settle(undefined)
-      }
-    })
-  }
-
-  async #exchangeUdp(server: UpstreamServer, query: Buffer, id: number, question: dnsPacket.Question): Promise<Buffer | undefined> {
-    return this.#track<Buffer>((settle, cleanup) => {
-      const family = net.isIP(server.address) as 4 | 6
-      // A new socket, so a new random source port, for every query (and no shared state).
-      openUdpSocket({ namespace: this.#upstreamNs, address: family === 6 ? '::' : '0.0.0.0', port: 0 }).then((sock) => {
-        if (!cleanup(() => sock.close())) return
-        sock.on('error', () => settle(undefined))
-        sock.on('message', (m, rinfo) => {
-          // Only the server we asked, answering what we asked (ids and ports are random).
-          if (canonicalIp(rinfo.address) !== server.address || rinfo.port !== server.port) return
-          if (this.#matches(m, id, question)) settle(m)
-        })
-        sock.send(query, server.port, server.address)
-      }).catch(() => settle(undefined))
-    })
-  }
-
-  async #exchangeTcp(server: UpstreamServer, query: Buffer, id: number, question: dnsPacket.Question): Promise<Buffer | undefined> {
-    return this.#track<Buffer>((settle, cleanup) => {
-      connectTcp({ namespace: this.#upstreamNs, host: server.address, port: server.port, timeout: this.#timeout }).then((sock) => {
-        if (!cleanup(() => sock.destroy())) return
-        sock.on('error', () => settle(undefined))
-        sock.on('close', () => settle(undefined))
-        let buf = Buffer.alloc(0)
-        sock.on('data', (chunk: Buffer) => {
-          buf = Buffer.concat([buf, chunk])
-          if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-            const m = buf.subarray(2, 2 + buf.readUInt16BE(0))
-            settle(this.#matches(m, id, question) ? Buffer.from(m) : undefined)
-          }
-        })
-        const head = Buffer.alloc(2)
-        head.writeUInt16BE(query.length)
-        sock.write(Buffer.concat([head, query]))
-      }).catch(() => settle(undefined))
-    })
-  }
 }
-

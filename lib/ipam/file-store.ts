@@ -3,9 +3,8 @@
 import { randomUUID } from 'node:crypto'
 import * as fs from 'node:fs/promises'
 import * as path from 'node:path'
-import { native } from '../native/binding'
 import { NetnsKitError, invalidArg } from '../errors'
-import { toError } from '../rtnl'
+import { tryLockFile } from '../file-lock'
 import { checkKey, type IpamStore, type Mutation, type StoreEntry } from './store'
 
 /** Where netns-kit keeps its state by default: tmpfs, so it dies at reboot with the kernel state it describes. */
@@ -151,13 +150,7 @@ export class FileStore implements IpamStore {
       try {
         const deadline = Date.now() + this.lockTimeout
         for (let i = 0; ; i++) {
-          let locked: boolean
-          try {
-            locked = native().tryLock(fh.fd)
-          } catch (e) {
-            throw toError(e as Record<string, never>, path.join(this.dir, '.lock'))
-          }
-          if (locked) break
+          if (tryLockFile(fh.fd, path.join(this.dir, '.lock'))) break
           if (Date.now() >= deadline) {
             throw new NetnsKitError('ERR_NETNS_KIT_LOCK_TIMEOUT', `another process held ${path.join(this.dir, '.lock')} for more than ${this.lockTimeout} ms`)
           }

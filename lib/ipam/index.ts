@@ -1,6 +1,6 @@
 export { Ipam, IpamError, checkNetworkName } from './ipam'
 export type { Allocation, IpamNetwork, IpamNetworkOptions, IpamPool, IpamPoolOptions } from './ipam'
-export { FileStore, STATE_DIR } from './file-store'
+export { FileStore, STATE_DIR, pidAlive } from './file-store'
 export type { FileStoreOptions } from './file-store'
 export { MemoryStore } from './memory-store'
 export { EtcdStore } from './etcd-store'
@@ -9,3 +9,17 @@ export { updateRecord } from './store'
 export type { IpamStore, StoreEntry, Mutation } from './store'
 export { DEFAULT_ADDRESS_POOLS, candidateSubnets, chooseSubnet, findFreeSubnet, prefixesInUse } from './subnet-pool'
 export type { AddressPool } from './subnet-pool'
+export { SqliteStore, DEFAULT_DB_PATH } from './sqlite-store'
+export type { SqliteStoreOptions } from './sqlite-store'
+export { MemoryNetworkStore } from './memory-network-store'
+export { EtcdNetworkStore } from './etcd-network-store'
+export type { EtcdNetworkStoreOptions } from './etcd-network-store'
+export type { KvNetworkStoreOptions } from './kv-store'
+export { StoreError } from './network-store'
+export type {
+  NetworkStore, NsIdentity, NetworkRecord, NetworkState, EndpointRecord, EndpointState, EndpointSpec, CreateNetworkSpec, PoolSpec, PoolRecord,
+  PortSpec, PortRecord, PortProtocol, AddressRecord, DnsSettings, GatewayMove, ConnectResult, FinishConnectPatch, DisconnectStart, RemoveStart,
+  Intent, Change, ChangeBatch, RuleOwner,
+} from './network-store'
+export { currentOwner, ownerState, processStartTime, bootId } from './owner'
+export type { Owner, OwnerState } from './owner'

@@ -129,3 +129,47 @@ export function within(inner: Prefix, outer: Prefix): boolean {
 export function overlaps(a: Prefix, b: Prefix): boolean {
   return a.family === b.family && a.network <= lastOf(b) && b.network <= lastOf(a)
 }
+
+/** An address's bytes in network order: 4 for IPv4, 16 for IPv6 (as netlink and nftables carry it). */
+export function ipToBytes(text: string, arg = 'address'): Buffer {
+  const ip = parseIp(text, arg)
+  const b = Buffer.alloc(ip.family === 4 ? 4 : 16)
+  let v = ip.value
+  for (let i = b.length - 1; i >= 0; i--) {
+    b[i] = Number(v & 0xffn)
+    v >>= 8n
+  }
+  return b
+}
+
+/** The canonical text of an address given as its bytes in network order (4 or 16 of them). */
+export function ipFromBytes(b: Uint8Array): string {
+  if (b.length !== 4 && b.length !== 16) throw invalidArg('bytes', b, 'must be 4 (IPv4) or 16 (IPv6) bytes long')
+  let v = 0n
+  for (const x of b) v = (v << 8n) | BigInt(x)
+  return formatIp({ family: b.length === 4 ? 4 : 6, value: v })
+}
+
+/** The netmask of a prefix length as bytes in network order (4 or 16): /20 is ff ff f0 00. */
+export function maskBytes(family: Family, prefixLength: number): Buffer {
+  const b = Buffer.alloc(family === 4 ? 4 : 16)
+  let v = maskOf(family, prefixLength)
+  for (let i = b.length - 1; i >= 0; i--) {
+    b[i] = Number(v & 0xffn)
+    v >>= 8n
+  }
+  return b
+}
+
+/** The first and the last address of the prefix of `prefixLength` bits that holds `address`. */
+export function prefixBounds(address: string, prefixLength: number): { first: string; last: string } {
+  const ip = parseIp(address)
+  const p: Prefix = { family: ip.family, network: ip.value & maskOf(ip.family, prefixLength), prefixLength }
+  return { first: formatIp({ family: p.family, value: p.network }), last: formatIp({ family: p.family, value: lastOf(p) }) }
+}
+
+/** A loopback address: 127.0.0.0/8 or ::1. */
+export function isLoopbackIp(text: string): boolean {
+  const ip = parseIp(text)
+  return ip.family === 4 ? ip.value >> 24n === 127n : ip.value === 1n
+}

@@ -1,6 +1,6 @@
 // IP address management: networks (subnets) and the addresses handed out from them.
 import { randomUUID } from 'node:crypto'
-import { NetnsKitError, invalidArg } from '../errors'
+import { NetnsKitError, invalidArg, type NetnsKitErrorCode } from '../errors'
 import type { Namespace } from '../namespace'
 import { contains, formatIp, formatPrefix, lastOf, overlaps, parseIp, parsePrefix, sizeOf, within, type Family, type Prefix } from './ip'
 import { FileStore } from './file-store'
@@ -117,7 +117,7 @@ function reserved(p: Pool, v: bigint): boolean {
 }
 
 /** Validates one pool's options into a pool definition. */
-function makePool(o: IpamPoolOptions, arg: string, family?: Family): IpamPool {
+export function makePool(o: IpamPoolOptions, arg: string, family?: Family): IpamPool {
   const subnet = parsePrefix(o.subnet, `${arg}.subnet`)
   if (family && subnet.family !== family) throw invalidArg(`${arg}.subnet`, o.subnet, `must be an IPv${family} prefix`)
   // Room for the network address, the gateway and one more (and the IPv4 broadcast address).
@@ -154,7 +154,7 @@ function noNetwork(name: string): NetnsKitError {
 export class IpamError extends NetnsKitError {
   readonly network: string
   readonly address: string | undefined
-  constructor(code: string, message: string, network: string, address?: string) {
+  constructor(code: NetnsKitErrorCode, message: string, network: string, address?: string) {
     super(code, message)
     this.name = 'IpamError'
     this.network = network

@@ -55,6 +55,7 @@ rtnl::LinkSpec ToLinkSpec(const Napi::Object& o) {
   s.isolated = OptBool(o, "isolated");
   s.link = OptI32(o, "link").value_or(0);
   s.macvlanMode = OptU32(o, "macvlanMode");
+  s.group = OptU32(o, "group");
   Napi::Value xv = o.Get("vxlan");
   if (xv.IsObject()) {
     Napi::Object x = xv.As<Napi::Object>();
@@ -131,6 +132,28 @@ rtnl::NeighSpec ToNeighSpec(const Napi::Object& o, uint8_t family) {
   return s;
 }
 
+rtnl::OpSpec ToOpSpec(const Napi::Object& o) {
+  rtnl::OpSpec s;
+  s.kind = OptString(o, "op").value_or("");
+  const std::string& k = s.kind;
+  bool listing = k == "fdb.list" || k == "neigh.list";
+  if (k == "link.create" || k == "link.set") s.link = ToLinkSpec(o);
+  else if (k == "addr.add" || k == "addr.delete") s.addr = ToAddrSpec(o);
+  else if (k == "route.add" || k == "route.replace" || k == "route.delete") s.route = ToRouteSpec(o);
+  else if (k.rfind("fdb.", 0) == 0 && !listing) s.neigh = ToNeighSpec(o, AF_BRIDGE);
+  else if (k.rfind("neigh.", 0) == 0 && !listing) s.neigh = ToNeighSpec(o, AF_UNSPEC);
+  s.index = OptI32(o, "index").value_or(0);
+  s.name = OptString(o, "name").value_or("");
+  if (k == "link.delete") s.group = OptU32(o, "group");
+  uint32_t family = OptU32(o, "family").value_or(0);
+  s.family = family == 4 ? AF_INET : family == 6 ? AF_INET6 : AF_UNSPEC;
+  s.ignoreMissing = OptBool(o, "ignoreMissing").value_or(false);
+  s.linkName = OptString(o, "linkName").value_or("");
+  s.sysctlKey = OptString(o, "key").value_or("");
+  s.sysctlValue = OptString(o, "value").value_or("");
+  return s;
+}
+
 Napi::Object FromLink(Napi::Env env, const rtnl::LinkInfo& l) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("index", l.index);
@@ -146,6 +169,7 @@ Napi::Object FromLink(Napi::Env env, const rtnl::LinkInfo& l) {
   if (l.linkNetnsId) o.Set("linkNetnsId", *l.linkNetnsId);
   o.Set("alias", l.alias);
   o.Set("type", l.type);
+  o.Set("group", l.group);
   if (l.stp) o.Set("stp", *l.stp);
   if (l.vlanFiltering) o.Set("vlanFiltering", *l.vlanFiltering);
   if (l.hairpin) o.Set("hairpin", *l.hairpin);

@@ -10,6 +10,7 @@
 #include "../rtnl/link.h"
 #include "../rtnl/neigh.h"
 #include "../rtnl/route.h"
+#include "../rtnl/trip.h"
 
 namespace nk::napi {
 
@@ -23,6 +24,10 @@ rtnl::AddrSpec ToAddrSpec(const Napi::Object& o);
 rtnl::RouteSpec ToRouteSpec(const Napi::Object& o);
 // family: AF_BRIDGE for FDB operations; otherwise taken from `dst` (or `family`: 4 or 6).
 rtnl::NeighSpec ToNeighSpec(const Napi::Object& o, uint8_t family);
+
+// One rtnetlink operation's JS description ({ op: 'link.create', ... }) as the trip's OpSpec
+// (namespace handles inside it, `target`, are the caller's to convert).
+rtnl::OpSpec ToOpSpec(const Napi::Object& o);
 
 Napi::Object FromLink(Napi::Env env, const rtnl::LinkInfo& l);
 Napi::Object FromAddr(Napi::Env env, const rtnl::AddrInfo& a);

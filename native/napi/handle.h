@@ -1,5 +1,5 @@
-// The namespace handle shared by the N-API glue files (addon.cc, nft.cc): NsState (the fd and
-// the netlink sockets opened inside the namespace) and its JS wrapper NsHandle.
+// The JS wrapper NsHandle of a namespace (native/ns/state.h NsState: the fd and the netlink
+// sockets opened inside it), shared by the N-API glue files (addon.cc, nft.cc, ...).
 #pragma once
 
 #include <napi.h>
@@ -12,57 +12,14 @@
 #include "../nl/error.h"
 #include "../nl/socket.h"
 #include "../ns/netns.h"
+#include "../ns/state.h"
 #include "../ns/thread.h"
 #include "async.h"
 
 namespace nk::napi {
 
-// A network namespace held open by the addon: its fd and the netlink sockets opened inside
-// it (lazily, on a namespace thread): rtnetlink and netfilter (nf_tables). Shared by the JS
-// handle and running jobs.
-struct NsState {
-  std::mutex mu;
-  int fd = -1;
-  ns::NsId id;
-  std::unique_ptr<nl::Socket> rtnl;
-  std::unique_ptr<nl::Socket> nft;
-  std::unique_ptr<nl::Socket> ct;  // ctnetlink (NETLINK_NETFILTER), see ct.cc
-  bool closed = false;
-
-  ~NsState() {
-    rtnl.reset();
-    nft.reset();
-    ct.reset();
-    if (fd >= 0) ::close(fd);
-  }
-  // Call with mu held, on a namespace thread.
-  nl::Socket& Rtnl() {
-    if (closed) throw SysError(EBADF, "netns", "the namespace handle is closed");
-    if (!rtnl) {
-      ns::InNetns in(fd);
-      rtnl = std::make_unique<nl::Socket>(NETLINK_ROUTE);
-    }
-    return *rtnl;
-  }
-  // Call with mu held, on a namespace thread.
-  nl::Socket& Nft() {
-    if (closed) throw SysError(EBADF, "netns", "the namespace handle is closed");
-    if (!nft) {
-      ns::InNetns in(fd);
-      nft = std::make_unique<nl::Socket>(NETLINK_NETFILTER);
-    }
-    return *nft;
-  }
-  // Call with mu held, on a namespace thread.
-  nl::Socket& Ct() {
-    if (closed) throw SysError(EBADF, "netns", "the namespace handle is closed");
-    if (!ct) {
-      ns::InNetns in(fd);
-      ct = std::make_unique<nl::Socket>(NETLINK_NETFILTER);
-    }
-    return *ct;
-  }
-};
+// The namespace itself (fd, sockets) is plain C++: native/ns/state.h.
+using ns::NsState;
 
 struct AddonData {
   std::unique_ptr<AsyncRunner> runner;

@@ -19,5 +19,9 @@ Napi::Promise RunWithNamespace(Napi::Env env, Napi::Value ns, std::function<ToJs
 void InitSocket(Napi::Env env, Napi::Object exports);
 // flock.cc: tryLock(fd) -> boolean, unlock(fd)
 void InitFlock(Napi::Env env, Napi::Object exports);
+// diag.cc: sockDiag(ns, queries), sockDiagEncode(query), sockDiagDecode(buffer, protocol)
+void InitDiag(Napi::Env env, Napi::Object exports);
+// watch.cc: watchOpen(ns, { groups, receiveBuffer }) -> Promise<watcher>
+void InitWatch(Napi::Env env, Napi::Object exports);
 
 }  // namespace nk::napi

@@ -1,6 +1,6 @@
 // N-API glue for nf_tables: converts JS values to nft::Value (and back) without knowing any
 // nf_tables object; native/nft does the checking, encoding and decoding.
-#include "nft.h"
+#include "nftables.h"
 
 #include <cmath>
 #include <cstring>

@@ -1,12 +1,17 @@
 /* nk-exec: runs a command inside a network namespace, for Namespace.spawn().
  *
- *   nk-exec NSPATH [--name NAME] -- COMMAND [ARGS...]
+ *   nk-exec NSPATH [--status-fd FD] [--name NAME] -- COMMAND [ARGS...]
  *
  * Opens NSPATH (O_CLOEXEC), setns(CLONE_NEWNET), closes it, then as `ip netns exec` does:
  * a private mount namespace with /sys remounted (so /sys/class/net shows this namespace)
  * and each file of /etc/netns/NAME bind-mounted over /etc/ when NAME is given; then execvp. No
  * namespace fd survives into the command. Exit status 127 (with a message) when the
- * command cannot be started, 126 when the namespace cannot be entered. */
+ * command cannot be started, 126 when the namespace cannot be entered.
+ *
+ * --status-fd: a pipe to the parent, made close-on-exec here: a successful exec closes it
+ * without a word; a failure writes "STAGE ERRNO\n" to it first (STAGE: open, setns or exec),
+ * so the parent can report the failure as child_process.spawn does (an 'error' event with
+ * ENOENT, EACCES, ...). The command never sees the fd. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -19,8 +24,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static int status_fd = -1;
+
 static int fail(int code, const char *what, const char *arg) {
-  fprintf(stderr, "nk-exec: %s%s%s: %s\n", what, arg ? " " : "", arg ? arg : "", strerror(errno));
+  int err = errno;
+  if (status_fd >= 0) {
+    /* The parent reports it (an 'error' event): no message of our own on its stderr. */
+    dprintf(status_fd, "%s %d\n", what, err);
+    return code;
+  }
+  fprintf(stderr, "nk-exec: %s%s%s: %s\n", what, arg ? " " : "", arg ? arg : "", strerror(err));
   return code;
 }
 
@@ -49,7 +62,13 @@ int main(int argc, char **argv) {
   const char *nspath = argv[1];
   const char *name = NULL;
   int i = 2;
-  if (strcmp(argv[i], "--name") == 0 && i + 1 < argc) {
+  if (strcmp(argv[i], "--status-fd") == 0 && i + 1 < argc) {
+    char *end = NULL;
+    long fd = strtol(argv[i + 1], &end, 10);
+    if (end && *end == '\0' && fd > 2 && fd < 1024 && fcntl((int)fd, F_SETFD, FD_CLOEXEC) == 0) status_fd = (int)fd;
+    i += 2;
+  }
+  if (i < argc && strcmp(argv[i], "--name") == 0 && i + 1 < argc) {
     name = argv[i + 1];
     i += 2;
   }

@@ -24,6 +24,7 @@ void PutCommon(MsgBuilder& b, const LinkSpec& s) {
   if (s.master) b.PutU32(IFLA_MASTER, static_cast<uint32_t>(*s.master));
   if (s.alias) b.Put(IFLA_IFALIAS, s.alias->c_str(), s.alias->size());  // empty clears
   if (s.nsFd >= 0) b.PutU32(IFLA_NET_NS_FD, static_cast<uint32_t>(s.nsFd));
+  if (s.group) b.PutU32(IFLA_GROUP, *s.group);
 }
 
 ifinfomsg Header(int32_t index, std::optional<bool> up) {
@@ -126,6 +127,13 @@ std::vector<uint8_t> EncodeDelLink(int32_t index, const std::string& name) {
   MsgBuilder b(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK);
   b.PutHeader(Header(index, std::nullopt));
   if (index == 0) b.PutStr(IFLA_IFNAME, name);
+  return std::move(b).Finish();
+}
+
+std::vector<uint8_t> EncodeDelLinkGroup(uint32_t group) {
+  MsgBuilder b(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK);
+  b.PutHeader(Header(0, std::nullopt));
+  b.PutU32(IFLA_GROUP, group);
   return std::move(b).Finish();
 }
 
@@ -249,6 +257,7 @@ bool DecodeLink(const uint8_t* msg, size_t len, LinkInfo& out) {
       case IFLA_LINK: if (auto v = a.U32()) out.link = static_cast<int32_t>(*v); break;
       case IFLA_LINK_NETNSID: if (auto v = a.U32()) out.linkNetnsId = static_cast<int32_t>(*v); break;
       case IFLA_IFALIAS: out.alias = a.Str(); break;
+      case IFLA_GROUP: if (auto v = a.U32()) out.group = *v; break;
       case IFLA_LINKINFO: nestsOk = DecodeLinkInfo(a, out) && nestsOk; break;
       default: break;  // kept in the kernel's message; not modelled here
     }

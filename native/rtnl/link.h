@@ -53,6 +53,7 @@ struct LinkSpec {
   int32_t link = 0;                     // IFLA_LINK: the lower device (macvlan), in the sender's namespace
   std::optional<uint32_t> macvlanMode;  // kind "macvlan": IFLA_MACVLAN_MODE (MACVLAN_MODE_*)
   std::optional<VxlanSpec> vxlan;       // kind "vxlan"
+  std::optional<uint32_t> group;        // IFLA_GROUP: the link group (`ip link ... group N`)
 };
 
 struct VxlanInfo {
@@ -83,6 +84,7 @@ struct LinkInfo {
   std::optional<bool> hairpin, isolated;    // bridge port
   std::optional<uint32_t> macvlanMode;      // macvlan: MACVLAN_MODE_*
   std::optional<VxlanInfo> vxlan;           // vxlan
+  uint32_t group = 0;                       // IFLA_GROUP (0: the default group)
 };
 
 // create: NLM_F_CREATE|NLM_F_EXCL with IFLA_LINKINFO; otherwise a change of an existing link.
@@ -90,6 +92,10 @@ std::vector<uint8_t> EncodeNewLink(const LinkSpec& s, bool create);
 // A second message for the bridge-port flags of `s` (IFLA_INFO_SLAVE_DATA), or empty when none.
 std::vector<uint8_t> EncodeBridgePort(const LinkSpec& s);
 std::vector<uint8_t> EncodeDelLink(int32_t index, const std::string& name);
+// `ip link delete group N`: RTM_DELLINK with ifi_index 0 and IFLA_GROUP. The kernel deletes every
+// link of the group in the namespace at once (one unregister batch, one RCU grace period); it
+// refuses group 0 (EPERM) and answers ENODEV when no link is in the group.
+std::vector<uint8_t> EncodeDelLinkGroup(uint32_t group);
 std::vector<uint8_t> EncodeGetLink(int32_t index, const std::string& name);
 std::vector<uint8_t> EncodeDumpLinks();
 // Decodes an RTM_NEWLINK message (whole, with nlmsghdr). False if malformed, nests included.

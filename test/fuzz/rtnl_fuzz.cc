@@ -1,22 +1,28 @@
-// Fuzz target for the netlink attribute parser, message splitting, acks and the link/addr/route/neigh
-// decoders: LLVMFuzzerTestOneInput, for libFuzzer (clang) or test/fuzz/standalone_driver.cc.
+// Fuzz target for the netlink attribute parser, message splitting, acks, the link/addr/route/neigh
+// decoders, the inet_diag decoder (native/diag) and the notification decoder (native/rtnl/monitor):
+// LLVMFuzzerTestOneInput, for libFuzzer (clang) or test/fuzz/standalone_driver.cc.
 // Run it with scripts/native-fuzz.sh (npm run native:fuzz); the seeds are the kernel's replies
-// in test/fixtures/rtnl/.
+// in test/fixtures/rtnl/ and test/fixtures/diag/.
 //
 // Besides crashes and sanitizer reports it checks the parser's promises: every attribute it hands
 // out lies inside the buffer, and a decoder never accepts a buffer that SplitMessages refuses.
+#include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
 
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
 
+#include "diag/sock_diag.h"
 #include "nl/attr.h"
 #include "nl/socket.h"
 #include "rtnl/addr.h"
 #include "rtnl/link.h"
+#include "rtnl/monitor.h"
 #include "rtnl/neigh.h"
 #include "rtnl/route.h"
 
@@ -51,8 +57,12 @@ void Decode(const uint8_t* p, size_t len, bool splitOk) {
   nk::rtnl::AddrInfo a;
   nk::rtnl::RouteInfo r;
   nk::rtnl::NeighInfo n;
+  nk::diag::SockInfo sock;
+  nk::rtnl::Event ev;
   bool any = nk::rtnl::DecodeLink(p, len, l) | nk::rtnl::DecodeAddr(p, len, a) | nk::rtnl::DecodeRoute(p, len, r) |
              nk::rtnl::DecodeNeigh(p, len, n);
+  any |= nk::diag::DecodeSock(p, len, IPPROTO_TCP, sock);
+  any |= nk::rtnl::DecodeEvent(p, len, ev) == nk::rtnl::DecodeResult::Event;
   if (any) Require(splitOk);
 }
 
@@ -71,7 +81,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   bool split = nk::nl::SplitMessages(p, size, views);
   for (const auto& v : views) {
     Require(v.payload + v.payloadLen <= p + size);
-    for (size_t fam : {size_t{0}, sizeof(ifinfomsg), sizeof(ifaddrmsg), sizeof(rtmsg), sizeof(ndmsg)}) {
+    for (size_t fam : {size_t{0}, sizeof(ifinfomsg), sizeof(ifaddrmsg), sizeof(rtmsg), sizeof(ndmsg), sizeof(inet_diag_msg)}) {
       const uint8_t* attrs = nullptr;
       size_t alen = 0;
       if (nk::nl::MessageAttrs(v, fam, &attrs, &alen)) {
@@ -89,7 +99,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Decode(p, size, split && views.size() == 1);
   // The decoders check the message type first: also try the input as each of their types.
   if (size >= sizeof(nlmsghdr)) {
-    for (uint16_t type : {uint16_t{RTM_NEWLINK}, uint16_t{RTM_NEWADDR}, uint16_t{RTM_NEWROUTE}, uint16_t{RTM_NEWNEIGH}}) {
+    for (uint16_t type : {uint16_t{RTM_NEWLINK}, uint16_t{RTM_NEWADDR}, uint16_t{RTM_NEWROUTE}, uint16_t{RTM_NEWNEIGH},
+                          uint16_t{RTM_DELLINK}, uint16_t{RTM_DELADDR}, uint16_t{RTM_DELROUTE}, uint16_t{RTM_DELNEIGH},
+                          uint16_t{SOCK_DIAG_BY_FAMILY}}) {
       std::vector<uint8_t> typed = buf;
       std::memcpy(typed.data() + offsetof(nlmsghdr, nlmsg_type), &type, sizeof(type));
       std::vector<nk::nl::MsgView> tv;

@@ -1,8 +1,7 @@
 import { strict as assert } from 'node:assert'
 import { NetlinkError, VethPair, type Namespace } from '../../lib'
 import { Sandbox, ipj, ping } from '../helpers'
-import { run } from '../../lib/rtnl'
-import { handleOf } from '../../lib/internal'
+import { run } from '../../lib/kernel/rtnl'
 
 async function pair(sb: Sandbox): Promise<{ a: Namespace; b: Namespace; v: VethPair }> {
   const a = await sb.ns()
@@ -151,7 +150,7 @@ describe('addr.add by interface name (one trip: a link made earlier in the same 
   it('addresses the peer of a veth created in the same run, and refuses an unknown name without running the rest', async () => {
     const [a, b] = await Promise.all([sb.ns(), sb.ns()])
     const r = await run([
-      { ns: a, op: 'link.create', kind: 'veth', name: 'va', up: true, peer: { name: 'eth0', target: handleOf(b) } },
+      { ns: a, op: 'link.create', kind: 'veth', name: 'va', up: true, peer: { name: 'eth0', target: b } },
       { ns: b, op: 'link.set', name: 'eth0', up: true },
       { ns: b, op: 'addr.add', linkName: 'eth0', address: '10.9.0.2', prefixLength: 24 },
       { ns: b, op: 'route.add', family: 4, dstLength: 0, gateway: '10.9.0.1' },

@@ -154,7 +154,7 @@ describe('conntrack (ctnetlink)', function () {
     await until(host, udpTo(5002), 1)
     assert.equal(await conntrack.delete(host, { family: 6, protocol: 'udp' }), 1)
     left = await witness(host)
-    assert.equal(left.filter((e) => e.protoName === 'udp' && e.orig.src.includes(':')).length, 0)
+    assert.equal(left.filter((e) => e.protoName === 'udp' && e.orig.src?.includes(':')).length, 0)
     assert.equal(left.filter((e) => e.protoName === 'udp').length, 2, 'IPv4 UDP entries stay')
     assert.equal(left.filter((e) => e.protoName === 'icmpv6').length, 1, 'ICMPv6 stays')
   })

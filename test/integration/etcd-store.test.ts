@@ -48,11 +48,11 @@ describe('EtcdStore (a real etcd on 127.0.0.1)', function () {
 
   it('three "hosts" (three clients) allocating at once never get one address twice', async () => {
     const hosts = [store('dup/'), store('dup/'), store('dup/')].map((s) => new Ipam({ store: s }))
-    await hosts[0].createNetwork('ovl', { subnet: '10.91.0.0/24' })
+    await hosts[0]!.createNetwork('ovl', { subnet: '10.91.0.0/24' })
     const got = await Promise.all(hosts.flatMap((ipam, h) => Array.from({ length: 20 }, (_, i) => ipam.allocate('ovl', { owner: `h${h}-c${i}` }))))
     assert.equal(got.length, 60)
     assert.equal(new Set(got.map((a) => a.address)).size, 60, 'no duplicate address')
-    assert.equal((await hosts[2].allocations('ovl')).length, 60)
+    assert.equal((await hosts[2]!.allocations('ovl')).length, 60)
   })
 
   it('takes an existing etcd3 client and leaves it open', async () => {

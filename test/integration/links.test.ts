@@ -1,8 +1,8 @@
 import { strict as assert } from 'node:assert'
 import { Bridge, Link, NetlinkError, VethPair } from '../../lib'
 import { Sandbox, ipj, ping, sh } from '../helpers'
-import { native } from '../../lib/native/binding'
-import { handleOf } from '../../lib/internal'
+import { native } from '../../lib/kernel/binding'
+import { handleOf } from '../../lib/kernel/handles'
 
 describe('Link', () => {
   const sb = new Sandbox()

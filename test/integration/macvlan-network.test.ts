@@ -83,6 +83,32 @@ describe('MacvlanNetwork', () => {
     // The same name again with the same subnet is the same network; another subnet is refused.
     assert.equal((await MacvlanNetwork.create({ name: 'mv', parent, subnet: '10.95.0.0/24', gateway: GW, store })).subnet, '10.95.0.0/24')
     await assert.rejects(MacvlanNetwork.create({ name: 'mv', parent, subnet: '10.98.0.0/24', store }), (e: Coded) => e.code === 'ERR_NETNS_KIT_NETWORK_EXISTS')
+    // What the driver does not do, it says so: no published ports, names or aliases on a macvlan network.
+    await assert.rejects(net.connect(ok, { publish: [{ containerPort: 80 }] } as never), (e: Coded) => e.code === 'ERR_NETNS_KIT_UNSUPPORTED' && /macvlan.*publish/.test(e.message))
+    await assert.rejects(net.connect(ok, { aliases: ['db'] } as never), (e: Coded) => e.code === 'ERR_NETNS_KIT_UNSUPPORTED')
+  })
+
+  it('is found by Network.open and Network.list, a peer of the bridge driver', async () => {
+    const { parent } = await lan()
+    const host = parent.namespace
+    const store = new MemoryStore()
+    await MacvlanNetwork.create({ name: 'mv', parent, mode: 'private', subnet: '10.95.0.0/24', gateway: GW, store })
+    const opened = await Network.open('mv', { namespace: host, store, driver: 'macvlan' })
+    assert.ok(opened instanceof MacvlanNetwork)
+    assert.deepEqual([opened.driver, opened.parent.name, opened.mode, opened.subnet, opened.gateway], ['macvlan', 'lan0', 'private', '10.95.0.0/24', GW])
+    assert.ok(opened.namespace.equals(host))
+    // Without the driver, Network.open means a bridge network, and says which driver this one has.
+    await assert.rejects(Network.open('mv', { namespace: host, store }), (e: Coded) => e.code === 'ERR_NETNS_KIT_WRONG_DRIVER' && /macvlan/.test(e.message))
+    assert.deepEqual((await Network.list({ namespace: host, store, driver: 'all' })).map((n) => `${n.driver} ${n.name}`), ['macvlan mv'])
+    assert.deepEqual((await Network.list({ namespace: host, store })).map((n) => n.name), [], 'the bridge driver\'s networks only')
+    assert.deepEqual((await Network.list({ namespace: await sb.ns(), store, driver: 'all' })).map((n) => n.name), [], 'networks belong to their host namespace')
+    // An endpoint through the opened network: the same shape as every driver's.
+    const c = await sb.ns()
+    const ep = await opened.connect(c)
+    assert.deepEqual([ep.ifname, ep.prefixLength, ep.gateway, ep.hostInterface], ['eth0', 24, GW, undefined])
+    await opened.disconnect(ep)
+    await opened.remove()
+    await assert.rejects(Network.open('mv', { namespace: host, store, driver: 'macvlan' }), (e: Coded) => e.code === 'ERR_NETNS_KIT_NO_NETWORK')
   })
 
   it('passthru: one endpoint takes over the parent', async () => {

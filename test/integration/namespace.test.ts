@@ -1,5 +1,7 @@
 import { strict as assert } from 'node:assert'
 import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
 import { once } from 'node:events'
 import { Namespace, NetnsKitError } from '../../lib'
 import { Sandbox, ipj, sh, uniqueName } from '../helpers'
@@ -38,9 +40,10 @@ describe('Namespace', () => {
     assert.ok(!lo.flags.includes('UP'))
   })
 
-  it('refuses a name that exists, leaving the existing namespace alone', async () => {
+  it('refuses a name that exists with ERR_NETNS_KIT_NAMESPACE_EXISTS, leaving the existing namespace alone', async () => {
     const ns = await sb.ns()
-    await assert.rejects(Namespace.create(ns.name!), (e: NodeJS.ErrnoException) => e.code === 'EEXIST')
+    await assert.rejects(Namespace.create(ns.name!), (e: NetnsKitError) =>
+      e instanceof NetnsKitError && e.code === 'ERR_NETNS_KIT_NAMESPACE_EXISTS' && e.message.includes(ns.name!))
     const again = await Namespace.open(ns.name!)
     assert.ok(again.equals(ns))
     await again.close()
@@ -54,7 +57,8 @@ describe('Namespace', () => {
     const byPath = await Namespace.open(`/run/netns/${name}`)
     assert.ok(byName.equals(byPath))
     assert.equal(byName.name, name)
-    assert.equal(byPath.name, undefined)
+    assert.equal(byPath.name, name, 'a path under /run/netns is that name')
+    assert.equal(byPath.path, `/run/netns/${name}`)
     const child = byName.spawn('sleep', ['30'], { stdio: 'ignore' })
     try {
       await new Promise((r) => setTimeout(r, 100))
@@ -64,10 +68,13 @@ describe('Namespace', () => {
     } finally {
       child.kill()
     }
-    await byPath.close()
-    await byName.delete()
+    await byName.close()
+    await byPath.delete() // opened by path, it knows its name: delete() works
     assert.ok(!(await Namespace.list()).includes(name))
     assert.doesNotMatch((await sh('ip', ['netns', 'list'])).stdout, new RegExp(`^${name}\\b`, 'm'))
+    const byProc = await Namespace.open('/proc/self/ns/net')
+    assert.equal(byProc.name, undefined)
+    await byProc.close()
   })
 
   it('knows the current namespace and compares namespaces by identity', async () => {
@@ -166,11 +173,40 @@ describe('Namespace', () => {
       assert.doesNotMatch(r.stdout, /\/run\/netns/)
     })
 
-    it('exits 127 with a message when the command does not exist', async () => {
+    it("emits 'error' (ENOENT, then 'close' without 'exit') when the command does not exist, as child_process.spawn does", async () => {
       const ns = await sb.ns()
-      const r = await output(ns, 'nk-no-such-command', [])
-      assert.equal(r.code, 127)
-      assert.match(r.stderr, /nk-no-such-command/)
+      const p = ns.spawn('nk-no-such-command', ['x'], { stdio: ['ignore', 'pipe', 'pipe'] })
+      const events: string[] = []
+      let stderr = ''
+      p.stderr!.on('data', (d) => (stderr += d))
+      p.on('exit', () => events.push('exit'))
+      const failed = once(p, 'error') as Promise<[NodeJS.ErrnoException & { path?: string; spawnargs?: string[] }]>
+      p.on('error', () => events.push('error'))
+      const closed = new Promise<[number | null]>((resolve) => p.on('close', (c) => { events.push('close'); resolve([c]) }))
+      const [err] = await failed
+      const [code] = await closed
+      assert.deepEqual(events, ['error', 'close'])
+      assert.equal(code, -2)
+      assert.equal(err.code, 'ENOENT')
+      assert.equal(err.errno, -2)
+      assert.equal(err.syscall, 'spawn nk-no-such-command')
+      assert.equal(err.path, 'nk-no-such-command')
+      assert.deepEqual(err.spawnargs, ['x'])
+      assert.equal(err.message, 'spawn nk-no-such-command ENOENT')
+      assert.equal(stderr, '', 'the failure is reported as the error, not printed')
+      // Not executable: EACCES, as child_process.spawn.
+      const file = path.join(os.tmpdir(), `nk-not-exec-${process.pid}`)
+      fs.writeFileSync(file, '#!/bin/sh\n', { mode: 0o644 })
+      const q = ns.spawn(file, [], { stdio: 'ignore' })
+      const [denied] = (await once(q, 'error').finally(() => fs.rmSync(file, { force: true }))) as [NodeJS.ErrnoException]
+      assert.equal(denied.code, 'EACCES')
+      // A command that starts: 'exit' then 'close', as ever.
+      const ok = ns.spawn('true', [], { stdio: 'ignore' })
+      const order: string[] = []
+      ok.on('exit', () => order.push('exit'))
+      await once(ok, 'close')
+      order.push('close')
+      assert.deepEqual(order, ['exit', 'close'])
     })
   })
 
@@ -195,9 +231,11 @@ describe('Namespace', () => {
       assert.equal(w, '1')
     })
 
-    it('reports a missing key as ENOENT and refuses keys outside net.*', async () => {
+    it('reports a missing key as ERR_NETNS_KIT_NO_SYSCTL and refuses keys outside net.*', async () => {
       const ns = await sb.ns()
-      await assert.rejects(ns.sysctl.get('net.ipv4.conf.nope0.forwarding'), (e: NodeJS.ErrnoException) => e.code === 'ENOENT')
+      await assert.rejects(ns.sysctl.get('net.ipv4.conf.nope0.forwarding'), (e: NetnsKitError) =>
+        e instanceof NetnsKitError && e.code === 'ERR_NETNS_KIT_NO_SYSCTL' && e.message.includes('net.ipv4.conf.nope0.forwarding'))
+      await assert.rejects(ns.sysctl.set('net.ipv4.conf.nope0.forwarding', 1), { code: 'ERR_NETNS_KIT_NO_SYSCTL' })
       await assert.rejects(ns.sysctl.get('kernel.hostname'), (e: NodeJS.ErrnoException) => e.code === 'ERR_INVALID_ARG_VALUE')
       await assert.rejects(ns.sysctl.set('net.ipv4.ip_forward', '1\n0'), (e: NodeJS.ErrnoException) => e.code === 'ERR_INVALID_ARG_VALUE')
     })

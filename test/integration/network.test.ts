@@ -8,7 +8,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import * as readline from 'node:readline'
-import { FileStore, Ipam, NatRule, Namespace, Network, VethPair } from '../../lib'
+import { FileStore, Ipam, NatRule, Namespace, NetnsKitError, Network, VethPair } from '../../lib'
 import { Sandbox, ipj, ping, runIn, sh } from '../helpers'
 import { HOST_WAN, OUT_IP, request, serve, stopAll } from '../nat-helpers'
 
@@ -277,6 +277,11 @@ describe('Network (end to end)', function () {
     assert.equal(await request(byPid, 'tcp', '127.0.0.1', 7000), 'shared 127.0.0.1', 'the second container sees the first on localhost')
     await byPid.close()
     await none.delete()
+    // A namespace deleted since: connect says it is gone, and leaves nothing behind.
+    const gone = await sb.ns()
+    await gone.delete()
+    await assert.rejects(n.connect(gone), (e: NetnsKitError) => e.code === 'ERR_NETNS_KIT_NO_NAMESPACE' && /gone/.test(e.message))
+    assert.deepEqual((await n.inspect()).endpoints.map((x) => x.ip), [ep.ip])
   })
 
   it('concurrent connects (8 at once, and from two processes) get distinct addresses', async () => {

@@ -4,7 +4,7 @@
 // Witnesses: bridge -j fdb, ip -j neigh, ip -j link, etcdctl, ping, socat.
 import { strict as assert } from 'node:assert'
 import { randomBytes } from 'node:crypto'
-import { Bridge, Link, Network, OverlayAgent, OverlayNetwork, VethPair, type Namespace, type OverlayEndpoint } from '../../lib'
+import { Bridge, Link, MemoryStore, Network, OverlayAgent, OverlayNetwork, VethPair, type Namespace, type OverlayEndpoint } from '../../lib'
 import { startEtcd, type LocalEtcd } from '../etcd'
 import { Sandbox, ipj, ping, sh } from '../helpers'
 import { request, serve, stopAll } from '../nat-helpers'
@@ -152,6 +152,23 @@ describe('overlay network across three hosts (vxlan + etcd)', function () {
     }
     assert.equal(await ping(a0!.c, b0!.ep.ip), false)
     assert.ok(!(await hosts[0]!.agent.ipam.allocations('ovl')).some((a) => a.address === b0!.ep.ip), 'its address was released')
+
+    // A peer of the other drivers: found by Network.open / list through the host's agent, its
+    // store the agent's, its endpoints of the one shape (hostInterface).
+    const h1 = hosts[1]!
+    assert.equal(h1.net.store, h1.agent.store)
+    assert.equal(a0!.ep.hostInterface, a0!.ep.hostIf)
+    const opened = await Network.open('ovl', { driver: 'overlay', agent: h1.agent })
+    assert.ok(opened instanceof OverlayNetwork)
+    assert.deepEqual([opened.driver, opened.vni, opened.subnet, opened.bridge.name, opened.mtu], ['overlay', vni, SUBNET, `nkb${vni}`, 1450])
+    assert.ok(opened.masquerade, 'its masquerade rule found again')
+    assert.deepEqual((await Network.list({ namespace: h1.ns, driver: 'all', agent: h1.agent, store: new MemoryStore() })).map((n) => `${n.driver} ${n.name}`), ['overlay ovl'])
+    await assert.rejects(Network.open('nope', { driver: 'overlay', agent: h1.agent }), (e: Coded) => e.code === 'ERR_NETNS_KIT_NO_NETWORK')
+    const c9 = await sb.ns()
+    await assert.rejects(opened.connect(c9, { publish: [{ containerPort: 80 }] } as never), (e: Coded) => e.code === 'ERR_NETNS_KIT_UNSUPPORTED' && /overlay/.test(e.message))
+    const e9 = await opened.connect(c9)
+    assert.ok(await ping(c9, a0!.ep.ip), 'an endpoint of the opened network reaches another host')
+    await opened.disconnect(e9)
   })
 
   it('concurrent connects on all three hosts: no address handed out twice', async () => {

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert'
 import * as fs from 'node:fs'
 import { Namespace, VethPair } from '../../lib'
-import { native } from '../../lib/native/binding'
+import { native } from '../../lib/kernel/binding'
 import { Sandbox, ipj } from '../helpers'
 
 interface Task { tid: string; comm: string; netns: string }

@@ -3,7 +3,7 @@
 // captures, checked against the tool's own reading of them.
 import { strict as assert } from 'node:assert'
 import * as path from 'node:path'
-import { native, type NativeCtEntry } from '../../lib/native/binding'
+import { native, type NativeCtEntry } from '../../lib/kernel/binding'
 import { checkConntrackFilter, conntrackEntry } from '../../lib/conntrack'
 import { parseConntrackText, parseStrace, rebuild, splitNetlink, topAttrs, zeroPadding, type Syscall } from '../ct-witness'
 

@@ -2,13 +2,12 @@
 // test/fixtures/rtnl/, captured from iproute2's sessions) and on truncated, lying and random
 // input: they never crash and answer null for anything malformed. No privileges needed.
 import { strict as assert } from 'node:assert'
-import { native } from '../../lib/native/binding'
+import { native } from '../../lib/kernel/binding'
 import { nla, nlmsg, NLMSG_DONE, NLMSG_ERROR, readCapture, received, RTM, u32, type Msg } from './netlink-helpers'
 
 type Kind = 'link' | 'addr' | 'route' | 'neigh'
 const decode = (kind: Kind | 'ack', b: Buffer) => native().decode(kind, b)
 const FAMILY_HDR: Record<Kind, number> = { link: 16, addr: 8, route: 12, neigh: 12 }
-const TYPE: Record<Kind, number> = { link: RTM.NEWLINK, addr: RTM.NEWADDR, route: RTM.NEWROUTE, neigh: RTM.NEWNEIGH }
 const KINDS = ['link', 'addr', 'route', 'neigh'] as const
 
 /** Offsets of the top-level attributes of a message. */

@@ -1,5 +1,5 @@
-// Error mapping: kernel refusals -> NetlinkError (lib/rtnl.ts toError), missing capabilities ->
-// PrivilegeError (lib/privileges.ts), library states -> NetnsKitError codes. No privileges needed.
+// Error mapping: kernel refusals -> NetlinkError (lib/kernel/errors.ts toError), missing capabilities ->
+// PrivilegeError (lib/kernel/privileges.ts), library states -> NetnsKitError codes. No privileges needed.
 import { strict as assert } from 'node:assert'
 import { execFile } from 'node:child_process'
 import fs from 'node:fs' // the module object itself, so that readFileSync can be replaced
@@ -7,9 +7,9 @@ import * as path from 'node:path'
 import * as util from 'node:util'
 import { Namespace, NetlinkError, NetnsKitError, PrivilegeError } from '../../lib'
 import { errnoName } from '../../lib/errors'
-import { native } from '../../lib/native/binding'
-import { effectiveCapabilities, missingCapabilities, requireCapabilities } from '../../lib/privileges'
-import { toError } from '../../lib/rtnl'
+import { native } from '../../lib/kernel/binding'
+import { effectiveCapabilities, missingCapabilities, requireCapabilities } from '../../lib/kernel/privileges'
+import { toError } from '../../lib/kernel/errors'
 
 const root = path.resolve(__dirname, '..', '..')
 const CAP_NET_ADMIN = 1n << 12n
@@ -17,7 +17,7 @@ const CAP_SYS_ADMIN = 1n << 21n
 
 /**
  * Runs fn while /proc/self/status reports CapEff = `capEff` (hex, as the kernel writes it);
- * every other file reads as usual. lib/privileges.ts reads the file through fs.readFileSync.
+ * every other file reads as usual. lib/kernel/privileges.ts reads the file through fs.readFileSync.
  */
 function withCapEff<T>(capEff: string | null, fn: () => T): T {
   const real = fs.readFileSync
@@ -77,19 +77,19 @@ describe('errors: NetlinkError', () => {
   })
 })
 
-describe('errors: toError (lib/rtnl.ts)', () => {
+describe('errors: toError (lib/kernel/errors.ts)', () => {
   it('maps a refusal from the addon to NetlinkError with errno, syscall, object and extack', () => {
-    const e = toError({ errno: -17, syscall: 'RTM_NEWLINK', strerror: 'File exists' }, 'veth0') as NetlinkError
+    const e = toError({ errno: -17, syscall: 'RTM_NEWLINK', strerror: 'File exists' }, { object: 'veth0' }) as NetlinkError
     assert.ok(e instanceof NetlinkError)
     assert.deepEqual([e.code, e.errno, e.syscall, e.object], ['EEXIST', -17, 'RTM_NEWLINK', 'veth0'])
     assert.match(e.message, /^RTM_NEWLINK veth0: File exists$/)
-    const x = toError({ errno: -22, syscall: 'RTM_NEWROUTE', strerror: 'Invalid argument', extack: 'Nexthop has invalid gateway' }, '10.1.0.0/16 via 10.9.9.9') as NetlinkError
+    const x = toError({ errno: -22, syscall: 'RTM_NEWROUTE', strerror: 'Invalid argument', extack: 'Nexthop has invalid gateway' }, { object: '10.1.0.0/16 via 10.9.9.9' }) as NetlinkError
     assert.equal(x.extack, 'Nexthop has invalid gateway')
     assert.match(x.message, /RTM_NEWROUTE 10\.1\.0\.0\/16 via 10\.9\.9\.9: Invalid argument \(Nexthop has invalid gateway\)/)
   })
 
   it("joins the addon's detail to the object and defaults the syscall", () => {
-    const e = toError({ errno: -2, detail: '/run/netns/x', strerror: 'No such file or directory' }, 'open') as NetlinkError
+    const e = toError({ errno: -2, detail: '/run/netns/x', strerror: 'No such file or directory' }, { object: 'open' }) as NetlinkError
     assert.equal(e.object, 'open /run/netns/x')
     assert.equal(e.syscall, 'netlink')
     assert.equal(e.code, 'ENOENT')
@@ -100,30 +100,38 @@ describe('errors: toError (lib/rtnl.ts)', () => {
     try {
       await native().openNamespace('/proc/self/status') // a file, but not a namespace
     } catch (e) {
-      err = toError(e as Record<string, never>, '/proc/self/status')
+      err = toError(e, { object: '/proc/self/status' })
     }
     assert.ok(err instanceof NetlinkError, String(err))
     assert.equal(err.errno < 0, true)
     assert.match(err.message, /\/proc\/self\/status/)
   })
 
-  it('passes errors without an errno through', () => {
+  it("passes the addon's TypeError / RangeError through with Node's codes; anything else without an errno is ERR_NETNS_KIT_INTERNAL, never a bare Error", () => {
     const t = new TypeError('boom')
-    assert.equal(toError(t as never), t)
-    const e = toError({ message: 'plain' })
-    assert.ok(e instanceof Error)
-    assert.equal(e.message, 'plain')
+    assert.equal(toError(t), t)
+    assert.equal((t as TypeError & { code?: string }).code, 'ERR_INVALID_ARG_VALUE')
+    const r = new RangeError('far')
+    assert.equal((toError(r) as RangeError & { code?: string }).code, 'ERR_OUT_OF_RANGE')
+    for (const odd of [{ message: 'plain' }, new Error('plain'), 'plain', null]) {
+      const e = toError(odd, { object: 'veth0' }) as NetnsKitError
+      assert.ok(e instanceof NetnsKitError, String(e))
+      assert.equal(e.code, 'ERR_NETNS_KIT_INTERNAL')
+      assert.match(e.message, /veth0/)
+    }
+    const ours = new NetnsKitError('ERR_NETNS_KIT_CLOSED', 'x')
+    assert.equal(toError(ours), ours, 'already one of ours')
   })
 
   it('EPERM/EACCES with all capabilities present is a plain NetlinkError', () => {
-    const e = withCapEff('000001ffffffffff', () => toError({ errno: -1, syscall: 'RTM_NEWLINK', strerror: 'Operation not permitted' }, 'veth0'))
+    const e = withCapEff('000001ffffffffff', () => toError({ errno: -1, syscall: 'RTM_NEWLINK', strerror: 'Operation not permitted' }, { object: 'veth0' }))
     assert.ok(e instanceof NetlinkError)
     assert.equal((e as NetlinkError).code, 'EPERM')
   })
 
   it('EPERM/EACCES without CAP_NET_ADMIN becomes a PrivilegeError naming it', () => {
     for (const errno of [-1, -13]) {
-      const e = withCapEff('0000000000000000', () => toError({ errno, syscall: 'RTM_NEWLINK' }, 'veth0')) as PrivilegeError
+      const e = withCapEff('0000000000000000', () => toError({ errno, syscall: 'RTM_NEWLINK' }, { object: 'veth0' })) as PrivilegeError
       assert.ok(e instanceof PrivilegeError, String(e))
       assert.ok(e instanceof NetnsKitError)
       assert.equal(e.code, 'ERR_NETNS_KIT_PRIVILEGES')
@@ -134,7 +142,7 @@ describe('errors: toError (lib/rtnl.ts)', () => {
   })
 
   it('setns, unshare and mount need CAP_SYS_ADMIN too; only the missing ones are named', () => {
-    const both = withCapEff('0000000000000000', () => toError({ errno: -1, syscall: 'setns' }, 'nk-1', 'enter nk-1')) as PrivilegeError
+    const both = withCapEff('0000000000000000', () => toError({ errno: -1, syscall: 'setns' }, { object: 'nk-1', action: 'enter nk-1' })) as PrivilegeError
     assert.deepEqual(both.missing, ['CAP_SYS_ADMIN', 'CAP_NET_ADMIN'])
     assert.match(both.message, /to enter nk-1/)
     const sys = withCapEff((CAP_NET_ADMIN).toString(16).padStart(16, '0'), () => toError({ errno: -1, syscall: 'mount' })) as PrivilegeError
@@ -144,7 +152,7 @@ describe('errors: toError (lib/rtnl.ts)', () => {
   })
 })
 
-describe('errors: capabilities (lib/privileges.ts)', () => {
+describe('errors: capabilities (lib/kernel/privileges.ts)', () => {
   it('reads CapEff bit by bit', () => {
     assert.equal(withCapEff('0000000000001000', () => effectiveCapabilities()), CAP_NET_ADMIN)
     assert.deepEqual(withCapEff('0000000000001000', () => missingCapabilities(['CAP_NET_ADMIN', 'CAP_SYS_ADMIN'])), ['CAP_SYS_ADMIN'])

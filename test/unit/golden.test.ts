@@ -10,7 +10,7 @@
 // at all must match the whole message exactly.
 import { strict as assert } from 'node:assert'
 import * as fs from 'node:fs'
-import { native, type NativeOp, type NsHandle } from '../../lib/native/binding'
+import { native, type NativeOp, type NsHandle } from '../../lib/kernel/binding'
 import { fdbOp } from '../../lib/fdb'
 import { neighbourOp } from '../../lib/neighbour'
 import { vxlanData } from '../../lib/vxlan'
@@ -253,6 +253,20 @@ const cases: Record<string, Case> = {
   'neigh dump of one device (NDA_IFINDEX, ndm_ifindex 0 for strict checking)': {
     capture: 'show-neigh',
     op: (ix) => ({ op: 'neigh.list', index: ix.br0 }),
+  },
+  'veth create in a link group (IFLA_GROUP)': {
+    capture: 'link-create-group',
+    op: () => ({ op: 'link.create', kind: 'veth', name: 'vg0', group: 7, peer: { name: 'vg1' } }),
+    differ: { 'IFLA_LINKINFO/IFLA_INFO_KIND': [hex('veth'), '76657468', KIND_NUL] },
+    reordered: true, // iproute2: IFLA_GROUP before IFLA_IFNAME; we add the name first
+  },
+  'link set group': {
+    capture: 'link-set-group',
+    op: (ix) => ({ op: 'link.set', index: ix.vg1, group: 7 }),
+  },
+  'link delete by group (ifi_index 0, IFLA_GROUP: every link of the group in one message)': {
+    capture: 'link-del-group',
+    op: () => ({ op: 'link.delete', group: 7 }),
   },
   'route delete': {
     capture: 'route-del',

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert'
-import { canonicalIp, formatPrefix, overlaps, parseIp, parsePrefix, within } from '../../lib/ipam/ip'
+import { canonicalIp, formatPrefix, ipFromBytes, ipToBytes, isLoopbackIp, maskBytes, overlaps, parseIp, parsePrefix, prefixBounds, within } from '../../lib/ipam/ip'
 
 describe('ip helpers', () => {
   it('round-trips IPv4 and writes IPv6 in RFC 5952 form', () => {
@@ -38,5 +38,41 @@ describe('ip helpers', () => {
     assert.ok(!overlaps(p('10.0.0.0/8'), p('fd00::/8')), 'families never overlap')
     assert.ok(within(p('172.18.5.0/24'), p('172.18.0.0/16')))
     assert.ok(!within(p('172.18.0.0/16'), p('172.18.5.0/24')))
+  })
+})
+
+describe('ip: bytes, masks and bounds (the IP math lib/nat and lib/network use)', () => {
+  it('converts addresses to and from their bytes in network order', () => {
+    assert.equal(ipToBytes('10.1.2.3').toString('hex'), '0a010203')
+    assert.equal(ipToBytes('fd00::1').toString('hex'), 'fd000000000000000000000000000001')
+    assert.equal(ipToBytes('::ffff:10.0.0.1').toString('hex'), '00000000000000000000ffff0a000001')
+    for (const a of ['0.0.0.0', '255.255.255.255', '172.18.0.2', '::', '::1', 'fd00:1::5', '2001:db8:0:1:1:1:1:1', 'fe80::1:0:0:1']) {
+      assert.equal(ipFromBytes(ipToBytes(a)), a)
+    }
+    assert.equal(ipFromBytes(Buffer.from('20010db8000000000000000000000001', 'hex')), '2001:db8::1')
+    assert.throws(() => ipFromBytes(Buffer.alloc(5)), { code: 'ERR_INVALID_ARG_VALUE' })
+    assert.throws(() => ipToBytes('10.0.0'), { code: 'ERR_INVALID_ARG_VALUE' })
+  })
+
+  it('gives the netmask bytes of a prefix length', () => {
+    assert.equal(maskBytes(4, 20).toString('hex'), 'fffff000')
+    assert.equal(maskBytes(4, 0).toString('hex'), '00000000')
+    assert.equal(maskBytes(4, 32).toString('hex'), 'ffffffff')
+    assert.equal(maskBytes(6, 65).toString('hex'), 'ffffffffffffffff8000000000000000')
+  })
+
+  it('gives the first and last address of the prefix holding an address', () => {
+    assert.deepEqual(prefixBounds('172.18.5.9', 16), { first: '172.18.0.0', last: '172.18.255.255' })
+    assert.deepEqual(prefixBounds('10.1.2.3', 20), { first: '10.1.0.0', last: '10.1.15.255' })
+    assert.deepEqual(prefixBounds('fd00:1::5', 64), { first: 'fd00:1::', last: 'fd00:1::ffff:ffff:ffff:ffff' })
+    assert.deepEqual(prefixBounds('10.1.2.3', 32), { first: '10.1.2.3', last: '10.1.2.3' })
+  })
+
+  it('knows loopback addresses', () => {
+    assert.equal(isLoopbackIp('127.0.0.1'), true)
+    assert.equal(isLoopbackIp('127.255.0.9'), true)
+    assert.equal(isLoopbackIp('128.0.0.1'), false)
+    assert.equal(isLoopbackIp('::1'), true)
+    assert.equal(isLoopbackIp('::2'), false)
   })
 })

@@ -3,7 +3,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { FileStore, Ipam, IpamError, MemoryStore, type IpamStore } from '../../lib'
-import { native } from '../../lib/native/binding'
+import { native } from '../../lib/kernel/binding'
 
 type Coded = Error & { code: string }
 const code = (c: string) => (e: Coded) => { assert.equal(e.code, c, e.message); return true }

@@ -6,9 +6,9 @@
 import { strict as assert } from 'node:assert'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { native, type NftMsg } from '../../lib/native/binding'
-import { skeleton } from '../../lib/nft/ruleset'
-import { isolateExprs, masqueradeExprs } from '../../lib/natrule'
+import { native, type NftMsg } from '../../lib/kernel/binding'
+import { skeleton } from '../../lib/nat/ruleset'
+import { isolateExprs, masqueradeExprs } from '../../lib/nat/rule'
 import { attrs, debugLine, debugRules, describe as describeAttrs, splitMessages, straceBuffers } from '../nft-wire'
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'nft')

@@ -27,9 +27,14 @@ export interface Capture {
   calls: Call[]
 }
 
-/** Reads test/fixtures/rtnl/NAME.txt (made by scripts/capture-rtnl-fixtures.sh). */
-export function readCapture(name: string): Capture {
-  const text = fs.readFileSync(path.join(FIXTURES, `${name}.txt`), 'utf8')
+export const DIAG_FIXTURES = path.resolve(__dirname, '..', 'fixtures', 'diag')
+
+/**
+ * Reads test/fixtures/rtnl/NAME.txt (made by scripts/capture-rtnl-fixtures.sh), or a capture
+ * in another folder of the same format (test/fixtures/diag/, scripts/capture-diag-fixtures.sh).
+ */
+export function readCapture(name: string, dir = FIXTURES): Capture {
+  const text = fs.readFileSync(path.join(dir, `${name}.txt`), 'utf8')
   const cap: Capture = { name, command: '', exitStatus: -1, ifindex: {}, calls: [] }
   let cur: { syscall: Call['syscall']; fd: number; hex: string[] } | undefined
   const flush = () => {
@@ -100,7 +105,7 @@ export function masked(b: Buffer): Buffer {
 
 // Attribute names per nest, from <linux/if_link.h>, <linux/veth.h>, <linux/if_addr.h>, <linux/rtnetlink.h>,
 // <linux/neighbour.h>.
-const IFLA: Record<number, string> = { 1: 'IFLA_ADDRESS', 3: 'IFLA_IFNAME', 5: 'IFLA_LINK', 4: 'IFLA_MTU', 10: 'IFLA_MASTER', 18: 'IFLA_LINKINFO', 20: 'IFLA_IFALIAS', 28: 'IFLA_NET_NS_FD', 29: 'IFLA_EXT_MASK' }
+const IFLA: Record<number, string> = { 1: 'IFLA_ADDRESS', 3: 'IFLA_IFNAME', 5: 'IFLA_LINK', 4: 'IFLA_MTU', 10: 'IFLA_MASTER', 18: 'IFLA_LINKINFO', 20: 'IFLA_IFALIAS', 27: 'IFLA_GROUP', 28: 'IFLA_NET_NS_FD', 29: 'IFLA_EXT_MASK' }
 const IFLA_INFO: Record<number, string> = { 1: 'IFLA_INFO_KIND', 2: 'IFLA_INFO_DATA', 4: 'IFLA_INFO_SLAVE_KIND', 5: 'IFLA_INFO_SLAVE_DATA' }
 const VETH_INFO: Record<number, string> = { 1: 'VETH_INFO_PEER' }
 const IFLA_BR: Record<number, string> = { 5: 'IFLA_BR_STP_STATE', 7: 'IFLA_BR_VLAN_FILTERING' }

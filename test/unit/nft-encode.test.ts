@@ -6,7 +6,7 @@
 import { strict as assert } from 'node:assert'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { native, type NftExpr, type NftMsg } from '../../lib/native/binding'
+import { native, type NftExpr, type NftMsg } from '../../lib/kernel/binding'
 import { attrs, canonical, comment, debugLine, debugRules, describe as describeAttrs, describeMessage, hex, ifname, masqueradeRule, splitMessages, straceBuffers, type NlMsg } from '../nft-wire'
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'nft')

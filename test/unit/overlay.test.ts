@@ -3,7 +3,8 @@
 import { strict as assert } from 'node:assert'
 import { EtcdStore, NetnsKitError } from '../../lib'
 import { storeError, withDeadline } from '../../lib/ipam/etcd-store'
-import { VXLAN_OVERHEAD_IPV4, macForIp } from '../../lib/overlay/network'
+import { VXLAN_OVERHEAD_IPV4 } from '../../lib/network/overlay'
+import { macForIp } from '../../lib/network/mac'
 
 type Coded = Error & { code: string }
 

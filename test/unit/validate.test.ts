@@ -5,7 +5,7 @@
 // instead of reaching the kernel (of the root namespace, where these tests run).
 import { strict as assert } from 'node:assert'
 import { Bridge, Link, Macvlan, Namespace, VethPair, Vxlan } from '../../lib'
-import { native } from '../../lib/native/binding'
+import { native } from '../../lib/kernel/binding'
 import {
   checkAlias, checkBool, checkIfName, checkInt, checkIp, checkLladdr, checkMac, checkMtu, checkNsName, checkPort, checkSysctlValue,
   checkUnicastIp, checkVni, isMulticastIp, parseCidr, sysctlPath,

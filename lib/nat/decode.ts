@@ -1,0 +1,154 @@
+// Reading netns-kit's NAT rules back from the kernel: the rules and map elements of its table,
+// grouped by the owner id in their comments and decoded into the fields they were made with.
+import type { NftElementInfo, NftExpr } from '../kernel/binding'
+import { nftList } from '../kernel/nft'
+import { ipFromBytes } from '../ipam/ip'
+import type { Namespace } from '../namespace'
+import { L4PROTO, ifnameString } from './expr'
+import { MAPS, TABLE, listElements, ownerOf, tableExists, type MapDef } from './ruleset'
+import type { NatProtocol, OwnedRule } from './types'
+
+interface DecodedRule { family: 'inet' | 'bridge'; chain: string; handle: bigint; exprs: NftExpr[]; userdata?: Buffer }
+
+/** Every rule and mapping netns-kit owns in `ns`, decoded (`nft list table inet netns-kit`). */
+export async function readOwned(ns: Namespace): Promise<OwnedRule[]> {
+  if (!(await tableExists(ns, 'inet'))) return []
+  const rules: DecodedRule[] = (await nftList(ns, { what: 'rules', family: 'inet', table: TABLE })).map((r) => ({ ...r, family: 'inet' as const }))
+  return [...masquerades(ns, rules), ...isolations(ns, rules), ...await publications(ns)]
+}
+
+/** Masquerade: one rule each, decoded from its expressions. */
+function masquerades(ns: Namespace, rules: DecodedRule[]): OwnedRule[] {
+  const out: OwnedRule[] = []
+  for (const r of rules) {
+    const c = ownerOf(r.userdata)
+    if (c?.kind !== 'masquerade') continue
+    const d = decodeMasquerade(r.exprs)
+    if (!d) continue
+    out.push({
+      fields: { kind: 'masquerade', id: c.id, namespace: ns, family: d.family, source: d.source, outInterface: d.out, notOutInterface: d.notOut },
+      rules: [{ family: r.family, chain: r.chain, handle: r.handle }], elems: [],
+    })
+  }
+  return out
+}
+
+/** Isolation: the rules sharing an id. */
+function isolations(ns: Namespace, rules: DecodedRule[]): OwnedRule[] {
+  const byId = new Map<string, DecodedRule[]>()
+  for (const r of rules) {
+    const c = ownerOf(r.userdata)
+    if (c?.kind === 'isolate') byId.set(c.id, [...(byId.get(c.id) ?? []), r])
+  }
+  const out: OwnedRule[] = []
+  for (const [id, rs] of byId) {
+    const inet = rs.filter((r) => r.family === 'inet')
+    const ifname = inet.map((r) => firstIfname(r.exprs)).find(Boolean)
+    if (!ifname) continue
+    const internal = inet.some((r) => isIifThenDrop(r.exprs))
+    const icc = !rs.some((r) => ownerOf(r.userdata)?.rest.includes('noicc'))
+    out.push({
+      fields: { kind: 'isolate', id, namespace: ns, family: 4, interface: ifname, internal, icc },
+      rules: rs.map((r) => ({ family: r.family, chain: r.chain, handle: r.handle })), elems: [],
+    })
+  }
+  return out
+}
+
+/** Published ports: the map elements grouped by their owner id. */
+async function publications(ns: Namespace): Promise<OwnedRule[]> {
+  const groups = new Map<string, { m: MapDef; e: NftElementInfo; lo: boolean; rl: boolean; ifname: string }[]>()
+  for (const m of MAPS) {
+    for (const e of await listElements(ns, m.name)) {
+      const c = ownerOf(e.userdata)
+      if (c?.kind !== 'publish') continue
+      groups.set(c.id, [...(groups.get(c.id) ?? []), { m, e, lo: c.rest.includes('lo'), rl: c.rest.includes('rl'), ifname: c.rest[0] ?? '' }])
+    }
+  }
+  const out: OwnedRule[] = []
+  for (const [id, els] of groups) {
+    const main = els.filter((x) => !x.m.loopback)
+    const use = main.length ? main : els
+    const first = use[0]!
+    const fam = first.m.family
+    const alen = fam === 4 ? 4 : 16
+    const off = first.m.byAddress ? alen : 0
+    const key = first.e.key!
+    const protoNum = key[off]!
+    const protocol = (Object.entries(L4PROTO).find(([, v]) => v === protoNum)?.[0] ?? String(protoNum)) as NatProtocol
+    const ports = use.map((x) => ({ host: x.e.key!.readUInt16BE(off + 4), cport: x.e.data!.readUInt16BE(alen), cip: ipFromBytes(x.e.data!.subarray(0, alen)) }))
+      .sort((a, b) => a.host - b.host)
+    const hostIp = first.m.byAddress ? ipFromBytes(key.subarray(0, alen)) : first.m.loopback ? '127.0.0.1' : undefined
+    const hp = ports[0]!, hl = ports[ports.length - 1]!
+    out.push({
+      fields: {
+        kind: 'publish', id, namespace: ns, family: fam, protocol, hostIp,
+        hostPort: hp.host, hostPortEnd: hl.host !== hp.host ? hl.host : undefined,
+        containerIp: hp.cip, containerPort: hp.cport, containerPortEnd: hl.cport !== hp.cport ? hl.cport : undefined,
+        localhost: els.some((x) => x.lo), interface: first.ifname, ownsRouteLocalnet: els.some((x) => x.rl),
+      },
+      rules: [], elems: els.map((x) => ({ map: x.m.name, key: x.e.key! })),
+    })
+  }
+  return out
+}
+
+type Fields = Record<string, unknown>
+
+function decodeMasquerade(exprs: NftExpr[]): { family: 4 | 6; source: string; out?: string; notOut?: string } | undefined {
+  let family: 4 | 6 | undefined
+  let source: string | undefined
+  let out: string | undefined, notOut: string | undefined
+  for (let i = 0; i < exprs.length; i++) {
+    const e = exprs[i] as Fields
+    const next = exprs[i + 1] as Fields | undefined
+    if (e.type === 'meta' && e.key === 'nfproto' && next?.type === 'cmp') {
+      family = (next.data as Buffer)[0] === 10 ? 6 : 4
+      i++
+    } else if (e.type === 'payload' && e.base === 'network' && family) {
+      const len = e.len as number
+      let mask: Buffer | undefined
+      let j = i + 1
+      if ((exprs[j] as Fields | undefined)?.type === 'bitwise') { mask = (exprs[j] as { mask: Buffer }).mask; j++ }
+      const cmp = exprs[j] as { type: string; data: Buffer } | undefined
+      if (cmp?.type !== 'cmp') return undefined
+      const full = Buffer.alloc(family === 4 ? 4 : 16)
+      cmp.data.copy(full)
+      let prefix = len * 8
+      if (mask) prefix = [...mask].reduce((n, b) => n + popcount(b), 0)
+      source = `${ipFromBytes(full)}/${prefix}`
+      i = j
+    } else if (e.type === 'meta' && e.key === 'oifname' && next?.type === 'cmp') {
+      const name = ifnameString(next.data as Buffer)
+      if (next.op === 'neq') notOut = name; else out = name
+      i++
+    }
+  }
+  if (!family || !source) return undefined
+  return { family, source, out, notOut }
+}
+
+function popcount(b: number): number { let n = 0; while (b) { n += b & 1; b >>= 1 } return n }
+
+function firstIfname(exprs: NftExpr[]): string | undefined {
+  for (let i = 0; i + 1 < exprs.length; i++) {
+    const e = exprs[i] as Fields
+    const n = exprs[i + 1] as Fields
+    if (e.type === 'meta' && (e.key === 'iifname' || e.key === 'oifname') && n.type === 'cmp' && n.op === 'eq') return ifnameString(n.data as Buffer)
+  }
+  return undefined
+}
+
+function isIifThenDrop(exprs: NftExpr[]): boolean {
+  const e = exprs[0] as Fields | undefined
+  const last = exprs[exprs.length - 1] as { type: string; verdict?: { code: string } } | undefined
+  return e?.type === 'meta' && e.key === 'iifname' && last?.verdict?.code === 'drop'
+}
+
+/** Per family, the interfaces of the published ports that remain, and whether anything of ours does (for tidy()). */
+export async function interfacesInUse(ns: Namespace): Promise<{ empty: boolean; used: Record<4 | 6, Set<string>> }> {
+  const all = await readOwned(ns)
+  const used = { 4: new Set<string>(), 6: new Set<string>() }
+  for (const r of all) if (r.fields.kind === 'publish') used[r.fields.family].add(r.fields.interface!)
+  return { empty: all.length === 0, used }
+}

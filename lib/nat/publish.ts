@@ -1,0 +1,245 @@
+// Published ports (docker run -p / -P): ONE planner and ONE executor for one mapping or many.
+// NatRule.publish(o) is NatRule.publishMany([o]): every mapping of a call goes in ONE atomic
+// nf_tables batch (all published or none), whatever its kind (fixed port, -P, ranges, localhost).
+//
+// The planner makes the lookups, side by side (each is a trip to a namespace thread): per family
+// the routes (which interface leads to the container; IPv4's local addresses), forwarding, our
+// table and the local addresses a collision check needs; the collision checks of the ports asked
+// for; then the interfaces and the candidate ports of the mappings whose port is chosen. Nothing
+// is changed before every interface is known. The executor picks a host port for each mapping
+// (distinct within the batch), checks collisions with the other maps (a wildcard and an address
+// on one port: ours to check), and sends the batch; a port found taken, by that check or by the
+// kernel's NLM_F_EXCL (another process just now), moves that mapping to its next candidate.
+import { randomBytes } from 'node:crypto'
+import { NetnsKitError, type NetlinkError } from '../errors'
+import type { NativeRoute, NftMsg } from '../kernel/binding'
+import { listRoutes } from '../kernel/rtnl'
+import { nftApply } from '../kernel/nft'
+import type { Namespace } from '../namespace'
+import { interfacesInUse, readOwned } from './decode'
+import { clearUdpConntrack, egressInterface, ensureRouteLocalnet, forwardingKey, localAddresses, setRouteLocalnet, type Egress } from './host'
+import {
+  checkCollisions, firstTaken, fmtRange, freePorts, groupByMap, hairpinMessage, isChosen, mappingElements, portAllocated, targetMaps,
+  type PublishSpec, type Probe,
+} from './ports'
+import { TABLE, TAG, change, findElements, ownerOf, tableExists, tableHeld, tidy } from './ruleset'
+import type { ElemRef, NatFields, OwnedRule } from './types'
+
+/** How many candidates a chosen port gets (per mapping of the batch choosing one of the same protocol). */
+const CANDIDATES = 8
+/** How often a batch is sent again when the kernel refused a key that is gone when looked for. */
+const RACE_RETRIES = 8
+
+/** A promise that never rejects (its outcome is read later with unwrap): lookups started early. */
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown }
+function settled<T>(p: Promise<T>): Promise<Settled<T>> {
+  return p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }))
+}
+function unwrap<T>(s: Settled<T>): T {
+  if (!s.ok) throw s.error
+  return s.value
+}
+
+/** One mapping, planned. */
+interface Planned {
+  spec: PublishSpec
+  id: string
+  egress: Egress
+  /** Host ranges to try in turn: the one asked for, or the candidates of a chosen port. */
+  candidates: [number, number][]
+  /** A candidate found taken moves on to the next (a chosen port); else the mapping fails. */
+  chosen: boolean
+  /** The collision check of the port asked for, started during the lookups. */
+  earlyCheck?: Promise<Settled<void>>
+  probe: Probe
+  ownsRouteLocalnet: boolean
+}
+
+interface Plan {
+  mappings: Planned[]
+  exists: boolean
+  /** Interfaces whose route_localnet this call turned on (off again if the call fails). */
+  routeLocalnetSetHere: string[]
+}
+
+/** Per family, the lookups every mapping of that family shares. */
+interface FamilyLookups { routes: Promise<NativeRoute[]>; forwarding: Promise<Settled<string>>; probe: Promise<Settled<Probe>> }
+
+async function plan(ns: Namespace, specs: PublishSpec[]): Promise<Plan> {
+  const table = tableExists(ns, 'inet')
+  table.catch(() => {})
+  const families = new Map<4 | 6, FamilyLookups>()
+  for (const f of new Set(specs.map((s) => s.family))) {
+    const routes = listRoutes(ns, f) // which link leads to the container; IPv4's local addresses
+    routes.catch(() => {})
+    const addrs = localAddresses(ns, f, routes)
+    addrs.catch(() => {})
+    families.set(f, { routes, forwarding: settled(ns.sysctl.get(forwardingKey(f))), probe: settled(Promise.all([table, addrs]).then(([exists, a]) => ({ exists, addrs: a }))) })
+  }
+  const lookups = (s: PublishSpec) => families.get(s.family)!
+  const early = specs.map((s) => (isChosen(s) ? undefined : settled(lookups(s).probe.then((p) => checkCollisions(ns, s, s.hostPort!, unwrap(p))))))
+  const egress = new Map<string, Promise<Egress>>()
+  for (const s of specs) {
+    const k = `${s.family}/${s.containerIp}`
+    if (!egress.has(k)) egress.set(k, egressInterface(ns, s.containerIp, s.family, lookups(s).routes))
+  }
+  const egressOf = await Promise.all(specs.map((s) => egress.get(`${s.family}/${s.containerIp}`)!))
+  const probes = await Promise.all(specs.map(async (s) => unwrap(await lookups(s).probe)))
+  let portRange: Promise<[number, number]> | undefined
+  const candidates = await Promise.all(specs.map(async (s, i) => {
+    if (!isChosen(s)) return [s.hostPort!]
+    const sharing = specs.filter((o) => isChosen(o) && o.protocol === s.protocol).length
+    portRange ??= localPortRange(ns)
+    return freePorts(ns, s, CANDIDATES * sharing, s.hostPort ?? await portRange, probes[i]!)
+  }))
+  for (const [f, l] of families) if (unwrap(await l.forwarding) !== '1') await ns.sysctl.set(forwardingKey(f), 1)
+  // route_localnet on the one interface leading to the container, never on all/default. It is
+  // netns-kit's (and goes off again with the last localhost mapping through it) if we turned it on.
+  const setHere: string[] = []
+  const lo = specs.map((s, i) => (s.localhost ? egressOf[i]!.dev : undefined))
+  for (const dev of new Set(lo.filter((d): d is string => d !== undefined))) if (await ensureRouteLocalnet(ns, dev)) setHere.push(dev)
+  const owned = lo.some((d) => d !== undefined && !setHere.includes(d)) ? await readOwned(ns) : []
+  const owns = (dev: string) => setHere.includes(dev) ||
+    owned.some((r) => r.fields.kind === 'publish' && r.fields.localhost && r.fields.interface === dev && r.fields.ownsRouteLocalnet)
+  return {
+    exists: await table,
+    routeLocalnetSetHere: setHere,
+    mappings: specs.map((spec, i) => ({
+      spec, id: randomBytes(4).toString('hex'), egress: egressOf[i]!, candidates: candidates[i]!, chosen: isChosen(spec),
+      earlyCheck: early[i], probe: probes[i]!, ownsRouteLocalnet: lo[i] !== undefined && owns(lo[i]!),
+    })),
+  }
+}
+
+/** net.ipv4.ip_local_port_range: where docker -P picks a port. */
+async function localPortRange(ns: Namespace): Promise<[number, number]> {
+  const range = (await ns.sysctl.get('net.ipv4.ip_local_port_range')).trim().split(/\s+/).map(Number)
+  return [range[0] ?? 32768, range[1] ?? 60999]
+}
+
+function overlaps(a: [number, number], b: [number, number]): boolean {
+  return a[0] <= b[1] && b[0] <= a[1]
+}
+
+/**
+ * For each mapping, its current candidate; a chosen port moves on past the ports of the same
+ * protocol the batch holds already (the ports asked for, and those chosen before it). Undefined
+ * when a mapping has no candidate left.
+ */
+function pick(mappings: Planned[], cursor: number[]): [number, number][] | undefined {
+  const held: { protocol: string; range: [number, number] }[] = mappings.filter((m) => !m.chosen).map((m) => ({ protocol: m.spec.protocol, range: m.candidates[0]! }))
+  const out: [number, number][] = []
+  for (const [i, m] of mappings.entries()) {
+    const clash = (r: [number, number]) => held.some((h) => h.protocol === m.spec.protocol && overlaps(h.range, r))
+    while (m.chosen && cursor[i]! < m.candidates.length && clash(m.candidates[cursor[i]!]!)) cursor[i]!++
+    const r = m.candidates[cursor[i]!]
+    if (!r) return undefined
+    if (m.chosen) held.push({ protocol: m.spec.protocol, range: r })
+    out.push(r)
+  }
+  return out
+}
+
+function note(m: Planned): string {
+  return `${TAG} publish ${m.id} ${m.egress.dev}${m.spec.localhost ? ' lo' : ''}${m.ownsRouteLocalnet ? ' rl' : ''}`
+}
+
+async function execute(ns: Namespace, p: Plan): Promise<OwnedRule[]> {
+  const { mappings } = p
+  const cursor = mappings.map(() => 0)
+  const what = (ranges: [number, number][]) => mappings.length === 1
+    ? `publish ${mappings[0]!.spec.protocol} ${mappings[0]!.spec.hostIp ?? '*'}:${fmtRange(ranges[0]!)}`
+    : `publish ${mappings.length} mapping(s)`
+  let lastErr: unknown
+  let races = 0
+  for (let attempt = 0; ; attempt++) {
+    const ranges = pick(mappings, cursor)
+    if (!ranges) throw lastErr ?? new NetnsKitError('ERR_NETNS_KIT_NO_FREE_PORT', 'no free host port')
+    const built = mappings.map((m, i) => mappingElements(m.spec, targetMaps(m.spec), ranges[i]!, note(m)))
+    const hairpins = new Map<string, NftMsg>()
+    for (const m of mappings) hairpins.set(`${m.spec.family}/${m.egress.dev}`, hairpinMessage(m.spec.family, m.egress))
+    const elemsOf: ElemRef[][] = built.map((b) => b.map((x) => x.ref))
+    // Collisions with other maps first; the same key in the same map is refused by the kernel.
+    const checks = await Promise.all(mappings.map((m, i) => settled(attempt === 0 && m.earlyCheck
+      ? m.earlyCheck.then(unwrap)
+      : checkCollisions(ns, m.spec, ranges[i]!, m.probe))))
+    let taken = checks.findIndex((c) => !c.ok && c.error instanceof NetnsKitError && c.error.code === 'ERR_NETNS_KIT_PORT_ALLOCATED')
+    const failed = checks.find((c) => !c.ok && !(c.error instanceof NetnsKitError && c.error.code === 'ERR_NETNS_KIT_PORT_ALLOCATED'))
+    if (failed && !failed.ok) throw failed.error
+    if (taken < 0) {
+      try {
+        await change(ns, [...groupByMap(built.flat()), ...hairpins.values()], what(ranges), p.exists)
+        for (const [i, m] of mappings.entries()) {
+          // Flows that reached the host port before it was published would keep bypassing the DNAT.
+          if (m.spec.protocol === 'udp') await clearUdpConntrack(ns, m.spec.family, m.spec.hostIp, ranges[i]!)
+        }
+        return mappings.map((m, i) => ({ fields: fieldsOf(ns, m, ranges[i]!), rules: [], elems: elemsOf[i]! }))
+      } catch (e) {
+        if ((e as NetlinkError).code !== 'EEXIST') throw e
+        lastErr = e
+        taken = (await firstTaken(ns, elemsOf)) ?? -1
+        if (taken < 0) {
+          if (++races > RACE_RETRIES) throw e
+          continue
+        }
+      }
+    }
+    // Taken (by another map, or by another process just now): the next candidate if the port
+    // is chosen, else the caller's error.
+    const m = mappings[taken]!
+    lastErr = portAllocated(m.spec, ranges[taken]!)
+    if (!m.chosen) throw lastErr
+    cursor[taken]!++
+  }
+}
+
+function fieldsOf(ns: Namespace, m: Planned, r: [number, number]): NatFields {
+  const s = m.spec
+  return {
+    kind: 'publish', id: m.id, namespace: ns, family: s.family, protocol: s.protocol, hostIp: s.loopbackOnly ? '127.0.0.1' : s.hostIp,
+    hostPort: r[0], hostPortEnd: r[1] !== r[0] ? r[1] : undefined,
+    containerIp: s.containerIp, containerPort: s.containerPort[0], containerPortEnd: s.containerPort[1] !== s.containerPort[0] ? s.containerPort[1] : undefined,
+    localhost: s.localhost, interface: m.egress.dev, ownsRouteLocalnet: m.ownsRouteLocalnet,
+  }
+}
+
+/** Publishes the mappings (checked, all in `ns`) in one batch; the rules' fields and elements, in order. */
+export async function publish(ns: Namespace, specs: PublishSpec[]): Promise<OwnedRule[]> {
+  if (!specs.length) return []
+  const p = await plan(ns, specs)
+  try {
+    return await execute(ns, p)
+  } catch (e) {
+    for (const dev of p.routeLocalnetSetHere) await setRouteLocalnet(ns, dev, false).catch(() => {})
+    throw e
+  }
+}
+
+/**
+ * Removes a published mapping: only the elements still carrying its id (never another owner's),
+ * looked up by key, every map at once, along with the look tidy() needs: one round of trips.
+ * Then its UDP conntrack entries, route_localnet if it was the last localhost mapping through
+ * that interface and netns-kit turned it on, and the table if nothing of ours is left.
+ */
+export async function unpublish(ns: Namespace, f: NatFields, elems: ElemRef[]): Promise<void> {
+  const held = tableHeld(ns)
+  held.catch(() => {})
+  const gone: ElemRef[] = []
+  const maps = [...new Set(elems.map((e) => e.map))]
+  const mine = maps.map((map) => elems.filter((e) => e.map === map))
+  const found = await Promise.all(mine.map((list, m) => findElements(ns, maps[m]!, list.map((e) => e.key))))
+  found.forEach((list, m) => list.forEach((el, i) => {
+    const c = ownerOf(el?.userdata)
+    if (c?.kind === 'publish' && c.id === f.id) gone.push(mine[m]![i]!)
+  }))
+  const byMap = new Map<string, Buffer[]>()
+  for (const e of gone) byMap.set(e.map, [...(byMap.get(e.map) ?? []), e.key])
+  const msgs: NftMsg[] = [...byMap].map(([set, keys]) => ({ op: 'delsetelem', family: 'inet', table: TABLE, set, elements: keys.map((key) => ({ key })) }))
+  if (msgs.length) await nftApply(ns, msgs, `unpublish ${f.protocol} ${f.hostPort}`)
+  if (f.protocol === 'udp') await clearUdpConntrack(ns, f.family, f.hostIp, [f.hostPort!, f.hostPortEnd ?? f.hostPort!])
+  if (f.localhost && f.ownsRouteLocalnet) {
+    const still = (await readOwned(ns)).some((r) => r.fields.kind === 'publish' && r.fields.localhost && r.fields.interface === f.interface)
+    if (!still) await setRouteLocalnet(ns, f.interface!, false).catch(() => {})
+  }
+  await tidy(ns, () => interfacesInUse(ns), held)
+}

@@ -1,0 +1,243 @@
+// NatRule: masquerade, published ports (docker run -p / -P) and isolation between networks, as
+// nftables rules and map elements in netns-kit's own table (lib/nat/ruleset.ts), sent over
+// nf_tables netlink in one atomic batch per change. Nothing else in the ruleset is touched.
+// Published ports: lib/nat/publish.ts; reading rules back: lib/nat/decode.ts.
+import { randomBytes } from 'node:crypto'
+import { Bridge } from '../bridge'
+import { invalidArg } from '../errors'
+import type { NftExpr, NftMsg } from '../kernel/binding'
+import { nftList } from '../kernel/nft'
+import { run } from '../kernel/rtnl'
+import { prefixBounds } from '../ipam/ip'
+import { defaultNamespace, type Namespace } from '../namespace'
+import { checkIfName, parseCidr } from '../validate'
+import { interfacesInUse, readOwned } from './decode'
+import { addrMatch, comment, ctStatusDnat, ifMatch, nfproto, verdict } from './expr'
+import { enableForwarding } from './host'
+import { checkPublish } from './ports'
+import { publish, unpublish } from './publish'
+import { TABLE, TAG, change, deleteRules, tidy } from './ruleset'
+import type { ElemRef, IsolateOptions, MasqueradeOptions, NatFields, NatKind, NatProtocol, OwnedRule, PublishOptions, RuleRef } from './types'
+
+/**
+ * One NAT or filter rule netns-kit owns: a masquerade, a published port (or range), or the
+ * isolation of a network. Read back from the kernel by NatRule.list(); delete() removes exactly
+ * what this rule added.
+ */
+export class NatRule {
+  readonly kind: NatKind
+  readonly id: string
+  readonly namespace: Namespace
+  readonly family: 4 | 6
+  /** masquerade */
+  readonly source?: string
+  readonly outInterface?: string
+  readonly notOutInterface?: string
+  /** publish */
+  readonly protocol?: NatProtocol
+  readonly hostIp?: string
+  /** The host port actually given (chosen when none was asked for, like docker -P); the first of a range. */
+  readonly hostPort?: number
+  readonly hostPortEnd?: number
+  readonly containerIp?: string
+  readonly containerPort?: number
+  readonly containerPortEnd?: number
+  readonly localhost?: boolean
+  /** The interface that leads to containerIp (publish), or the isolated bridge (isolate). */
+  readonly interface?: string
+  /** isolate */
+  readonly icc?: boolean
+  readonly internal?: boolean
+  /** @internal route_localnet on `interface` was turned on by netns-kit (publish with localhost). */
+  readonly ownsRouteLocalnet?: boolean
+
+  readonly #rules: RuleRef[]
+  readonly #elems: ElemRef[]
+  #deleted = false
+
+  /** @internal */
+  static build(r: OwnedRule): NatRule { return new NatRule(r) }
+
+  private constructor({ fields, rules, elems }: OwnedRule) {
+    Object.assign(this, Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)))
+    this.kind = fields.kind
+    this.id = fields.id
+    this.namespace = fields.namespace
+    this.family = fields.family
+    this.#rules = rules
+    this.#elems = elems
+  }
+
+  /**
+   * `nft add rule inet netns-kit postrouting ip saddr SOURCE oifname != "IF" masquerade`:
+   * traffic from `source` leaves with the address of the interface it goes out through.
+   * Turns net.ipv4.ip_forward (or net.ipv6.conf.all.forwarding) on in that namespace only.
+   */
+  static async masquerade(opts: MasqueradeOptions): Promise<NatRule> {
+    if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
+    const src = parseCidr(opts.source, 'opts.source')
+    if (opts.outInterface !== undefined && opts.notOutInterface !== undefined) {
+      throw invalidArg('opts', opts, 'takes outInterface or notOutInterface, not both')
+    }
+    const out = opts.outInterface === undefined ? undefined : checkIfName(opts.outInterface, 'opts.outInterface')
+    const notOut = opts.notOutInterface === undefined ? undefined : checkIfName(opts.notOutInterface, 'opts.notOutInterface')
+    const ns = await defaultNamespace(opts.namespace)
+    const id = newId()
+    const network = prefixBounds(src.address, src.prefixLength).first
+    const exprs = masqueradeExprs(src.family, network, src.prefixLength, out, notOut)
+    await enableForwarding(ns, src.family)
+    const rule: NftMsg = { op: 'newrule', family: 'inet', table: TABLE, chain: 'postrouting', exprs, userdata: comment(`${TAG} masquerade ${id}`) }
+    const handles = await change(ns, [rule], `masquerade ${opts.source}`)
+    return NatRule.build({
+      fields: { kind: 'masquerade', id, namespace: ns, family: src.family, source: `${network}/${src.prefixLength}`, outInterface: out, notOutInterface: notOut },
+      rules: [{ family: 'inet', chain: 'postrouting', handle: handles[handles.length - 1]! }], elems: [],
+    })
+  }
+
+  /**
+   * `docker run -p [HOSTIP:]HOSTPORT:CONTAINERPORT/PROTO`: one element per port in a DNAT map
+   * (`dnat to ip daddr . meta l4proto . th dport map @pub4`), looked up only for packets addressed
+   * to a local address of the namespace (and to hostIp when given). Reachable from other machines
+   * through the host, from the host itself, from containers on the same bridge (hairpin), and
+   * through 127.0.0.1 only with `localhost: true`. The same as publishMany([opts]).
+   */
+  static async publish(opts: PublishOptions): Promise<NatRule> {
+    return (await NatRule.publishMany([opts]))[0]!
+  }
+
+  /**
+   * Several `docker run -p` mappings in ONE atomic nf_tables batch (what a container with many
+   * ports needs): all of them are published, or none. Each mapping is its own NatRule (its own
+   * id, deleted on its own). Mappings without hostPort get a free port (-P), distinct from the
+   * others of the batch.
+   */
+  static async publishMany(list: PublishOptions[]): Promise<NatRule[]> {
+    if (!Array.isArray(list)) throw invalidArg('list', list, 'must be an array of publish options', 'ERR_INVALID_ARG_TYPE')
+    const specs = list.map((o) => checkPublish(o))
+    if (!specs.length) return []
+    const namespaces = await Promise.all(list.map((o) => defaultNamespace(o.namespace)))
+    const ns = namespaces[0]!
+    if (namespaces.some((n) => !n.equals(ns))) throw invalidArg('list', list, 'must publish in one namespace')
+    return (await publish(ns, specs)).map((r) => NatRule.build(r))
+  }
+
+  /**
+   * Docker's network isolation for the bridge `interface`: no traffic between it and any other
+   * interface except answers to connections it started and its published ports (DOCKER-ISOLATION,
+   * and no direct routing to container addresses from outside); with `internal`, nothing in or
+   * out at all; with `icc: false`, no traffic between its own ports either: the kernel's bridge
+   * port isolation (`bridge link set dev PORT isolated on`) on every port of the bridge, which
+   * needs no br_netfilter; isolated ports still reach the host through the bridge itself. Ports
+   * attached later must be attached with `{ isolated: true }` (Network.connect does).
+   */
+  static async isolate(opts: IsolateOptions): Promise<NatRule> {
+    if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
+    const ifname = checkIfName(opts.interface, 'opts.interface')
+    if (opts.icc !== undefined && typeof opts.icc !== 'boolean') throw invalidArg('opts.icc', opts.icc, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
+    if (opts.internal !== undefined && typeof opts.internal !== 'boolean') throw invalidArg('opts.internal', opts.internal, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
+    const icc = opts.icc !== false
+    const internal = opts.internal === true
+    const ns = await defaultNamespace(opts.namespace)
+    // icc: false works on the bridge's ports, so the interface must be a bridge (checked first).
+    const bridge = icc ? undefined : await Bridge.open(ifname, { namespace: ns })
+    const id = newId()
+    const ud = comment(`${TAG} isolate ${id} ${ifname}${internal ? ' internal' : ''}${icc ? '' : ' noicc'}`)
+    const msgs: NftMsg[] = isolateExprs(ifname, internal).map((exprs) => ({ op: 'newrule', family: 'inet', table: TABLE, chain: 'forward', exprs, userdata: ud }))
+    const handles = await change(ns, msgs, `isolate ${ifname}`)
+    const rules: RuleRef[] = handles.slice(handles.length - msgs.length).map((h) => ({ family: 'inet', chain: 'forward', handle: h! }))
+    if (bridge) {
+      try {
+        await setPortsIsolated(bridge, true)
+      } catch (e) {
+        await deleteRules(ns, rules).catch(() => {})
+        await tidy(ns, () => interfacesInUse(ns)).catch(() => {})
+        throw e
+      }
+    }
+    return NatRule.build({ fields: { kind: 'isolate', id, namespace: ns, family: 4, interface: ifname, icc, internal }, rules, elems: [] })
+  }
+
+  /** Every rule and mapping netns-kit owns in the namespace, decoded from the kernel (`nft list table inet netns-kit`). */
+  static async list(opts: { namespace?: Namespace } = {}): Promise<NatRule[]> {
+    const ns = await defaultNamespace(opts?.namespace)
+    return (await readOwned(ns)).map((r) => NatRule.build(r))
+  }
+
+  /**
+   * Foreign base chains that can drop what netns-kit forwards: chains of other tables on the
+   * forward hook with policy drop. netns-kit never changes them; traffic it publishes or
+   * masquerades is dropped there unless their owner accepts it (for example with
+   * `ct status dnat accept` and `iifname "BRIDGE" accept` in that chain).
+   */
+  static async conflicts(opts: { namespace?: Namespace } = {}): Promise<{ family: string; table: string; chain: string; hook: string; policy: string }[]> {
+    const ns = await defaultNamespace(opts?.namespace)
+    const chains = await nftList(ns, { what: 'chains' })
+    return chains
+      .filter((c) => c.table !== TABLE && c.hook === 'forward' && c.policy === 'drop')
+      .map((c) => ({ family: c.family, table: c.table, chain: c.name, hook: c.hook!, policy: c.policy! }))
+  }
+
+  /** Removes exactly what this rule added; idempotent. When netns-kit's last rule goes, its tables go. */
+  async delete(): Promise<void> {
+    if (this.#deleted) return
+    const ns = this.namespace
+    if (this.kind === 'publish') {
+      await unpublish(ns, this as NatFields, this.#elems)
+      this.#deleted = true
+      return
+    }
+    await deleteRules(ns, this.#rules)
+    if (this.kind === 'isolate' && this.icc === false) {
+      const bridge = await Bridge.open(this.interface!, { namespace: ns }).catch(() => undefined)
+      if (bridge) await setPortsIsolated(bridge, false)
+    }
+    this.#deleted = true
+    await tidy(ns, () => interfacesInUse(ns))
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> { await this.delete() }
+
+  toString(): string {
+    switch (this.kind) {
+      case 'masquerade': return `NatRule(masquerade ${this.source}${this.outInterface ? ` oif ${this.outInterface}` : ''}${this.notOutInterface ? ` oif != ${this.notOutInterface}` : ''})`
+      case 'publish': return `NatRule(publish ${this.protocol} ${this.hostIp ?? '*'}:${this.hostPort}${this.hostPortEnd ? `-${this.hostPortEnd}` : ''} -> ${this.containerIp}:${this.containerPort}${this.containerPortEnd ? `-${this.containerPortEnd}` : ''})`
+      default: return `NatRule(isolate ${this.interface}${this.internal ? ' internal' : ''}${this.icc === false ? ' icc=false' : ''})`
+    }
+  }
+}
+
+// --- rule expressions (exported for the golden tests) -------------------------------------
+
+/** `ip saddr NET/LEN [oifname [!=] IF] masquerade` (ip6 for family 6). */
+export function masqueradeExprs(family: 4 | 6, network: string, prefixLength: number, out?: string, notOut?: string): NftExpr[] {
+  return [
+    ...nfproto(family),
+    ...addrMatch(family, 'saddr', network, prefixLength),
+    ...(out ? ifMatch('oifname', out) : notOut ? ifMatch('oifname', notOut, 'neq') : []),
+    { type: 'masq' },
+  ]
+}
+
+/**
+ * The forward-chain rules isolating bridge `ifname`: `oifname IF ct status dnat accept` and
+ * `oifname IF iifname != IF drop`; internal: `iifname IF oifname != IF drop` and the reverse.
+ */
+export function isolateExprs(ifname: string, internal: boolean): NftExpr[][] {
+  return internal
+    ? [
+        [...ifMatch('iifname', ifname), ...ifMatch('oifname', ifname, 'neq'), verdict('drop')],
+        [...ifMatch('oifname', ifname), ...ifMatch('iifname', ifname, 'neq'), verdict('drop')],
+      ]
+    : [
+        [...ifMatch('oifname', ifname), ...ctStatusDnat(), verdict('accept')],
+        [...ifMatch('oifname', ifname), ...ifMatch('iifname', ifname, 'neq'), verdict('drop')],
+      ]
+}
+
+function newId(): string { return randomBytes(4).toString('hex') }
+
+/** Bridge port isolation on every current port of `bridge`, in one trip. */
+async function setPortsIsolated(bridge: Bridge, isolated: boolean): Promise<void> {
+  const ports = await bridge.ports()
+  if (ports.length) await run(ports.map((p) => ({ ns: bridge.namespace, op: 'link.set' as const, index: p.index, isolated, object: `${p.name} (port of ${bridge.name})` })))
+}

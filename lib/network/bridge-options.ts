@@ -1,0 +1,130 @@
+// The options of the bridge driver (docker network create / connect), checked before anything is
+// sent to the kernel or the store.
+import { checkHostName } from '../container-files'
+import { normaliseName } from '../dns/records'
+import { invalidArg } from '../errors'
+import { checkNetworkName, type IpamStore } from '../ipam'
+import type { NatProtocol } from '../nat'
+import type { Namespace } from '../namespace'
+import { checkBool, checkIfName, checkIp, checkMac, checkMtu, checkPort } from '../validate'
+import type { BridgeNetworkRecord } from './records'
+
+/** What `docker network create` takes. */
+export interface NetworkCreateOptions {
+  /** 'bridge' (the default): a bridge on this host. 'macvlan' and 'overlay' take their own options. */
+  driver?: 'bridge'
+  name: string
+  /** The namespace playing the host (where the bridge and the rules go); the current one when absent. */
+  namespace?: Namespace
+  /** Without one, a free one is chosen (172.17-31.0.0/16, then 192.168.x.0/24) that overlaps no route. */
+  subnet?: string
+  gateway?: string
+  ipRange?: string
+  /** Default `br-` and 12 hex digits, as Docker. */
+  bridgeName?: string
+  mtu?: number
+  /** Masquerade traffic from the subnet leaving through another interface (default true; never for internal). */
+  masquerade?: boolean
+  /** Inter-container communication (default true); false isolates the bridge's ports from each other. */
+  icc?: boolean
+  /** No traffic in or out of the network, only between its containers (default false). */
+  internal?: boolean
+  ipv6?: { subnet: string; gateway?: string }
+  /** Where the network, its endpoints and addresses are recorded (default a FileStore under /run/netns-kit). */
+  store?: IpamStore
+  /**
+   * The embedded resolver (127.0.0.11 in each container): on by default for user-defined networks,
+   * `false` for none (as Docker's default bridge). `upstream`: where other names go (default the
+   * nameservers of the host's /etc/resolv.conf), queried from the host namespace.
+   */
+  dns?: false | { upstream?: string[] }
+}
+
+export interface PublishSpec {
+  protocol?: NatProtocol
+  hostIp?: string
+  /** Absent: a free port (docker -P). */
+  hostPort?: number
+  containerPort: number
+}
+
+export interface ConnectOptions {
+  /** The container's name on the network (resolvable by the other containers); default `ep-<id>`. */
+  name?: string
+  ip?: string
+  ip6?: string
+  mac?: string
+  /** The interface's name inside the container (default 'eth0'). */
+  ifname?: string
+  aliases?: string[]
+  hostname?: string
+  publish?: PublishSpec[]
+}
+
+/** The create options, checked, with the defaults filled in (the bridge name is drawn by the caller). */
+export type CheckedCreate = Pick<BridgeNetworkRecord, 'name' | 'mtu' | 'masquerade' | 'icc' | 'internal' | 'dns' | 'upstream'> & { bridgeName?: string }
+
+export function checkCreateOptions(opts: NetworkCreateOptions): CheckedCreate {
+  const name = checkNetworkName(opts.name, 'opts.name')
+  const bridgeName = opts.bridgeName === undefined ? undefined : checkIfName(opts.bridgeName, 'opts.bridgeName')
+  const mtu = opts.mtu === undefined ? undefined : checkMtu(opts.mtu, 'opts.mtu')
+  const masquerade = checkBool(opts.masquerade, 'opts.masquerade') ?? true
+  const icc = checkBool(opts.icc, 'opts.icc') ?? true
+  const internal = checkBool(opts.internal, 'opts.internal') ?? false
+  let dns = true
+  let upstream: string[] | undefined
+  if (opts.dns === false) dns = false
+  else if (opts.dns !== undefined) {
+    if (!opts.dns || typeof opts.dns !== 'object') throw invalidArg('opts.dns', opts.dns, 'must be false or { upstream?: string[] }', 'ERR_INVALID_ARG_TYPE')
+    if (opts.dns.upstream !== undefined) {
+      if (!Array.isArray(opts.dns.upstream)) throw invalidArg('opts.dns.upstream', opts.dns.upstream, 'must be an array of addresses', 'ERR_INVALID_ARG_TYPE')
+      upstream = opts.dns.upstream.map((s, i) => {
+        if (typeof s !== 'string' || !/^(\[[0-9a-fA-F:.]+\](:\d+)?|[0-9.]+(:\d+)?|[0-9a-fA-F:]+)$/.test(s)) throw invalidArg(`opts.dns.upstream[${i}]`, s, "must be 'IP', 'IP:PORT' or '[IPv6]:PORT'")
+        return s
+      })
+    }
+  }
+  return { name, bridgeName, mtu, masquerade, icc, internal, dns, upstream }
+}
+
+/** The connect options, checked. */
+export interface CheckedConnect {
+  name?: string
+  ifname: string
+  ip?: string
+  ip6?: string
+  mac?: string
+  aliases: string[]
+  hostname?: string
+  publish: (PublishSpec & { protocol: NatProtocol })[]
+}
+
+/** `hasV6`: the network has an IPv6 subnet (else `ip6` is refused); `network`: its name, for messages. */
+export function checkConnectOptions(opts: ConnectOptions, network: string, hasV6: boolean): CheckedConnect {
+  if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
+  const name = opts.name === undefined ? undefined : normaliseName(checkHostName(opts.name, 'opts.name', 63), 'opts.name')
+  const ifname = opts.ifname === undefined ? 'eth0' : checkIfName(opts.ifname, 'opts.ifname')
+  if (opts.ip !== undefined && checkIp(opts.ip, 'opts.ip') !== 4) throw invalidArg('opts.ip', opts.ip, 'must be an IPv4 address (IPv6 goes in opts.ip6)')
+  if (opts.ip6 !== undefined && checkIp(opts.ip6, 'opts.ip6') !== 6) throw invalidArg('opts.ip6', opts.ip6, 'must be an IPv6 address')
+  if (opts.ip6 !== undefined && !hasV6) throw invalidArg('opts.ip6', opts.ip6, `cannot be given: the network '${network}' has no IPv6 subnet`)
+  const mac = opts.mac === undefined ? undefined : checkMac(opts.mac, 'opts.mac')
+  if (opts.aliases !== undefined && !Array.isArray(opts.aliases)) throw invalidArg('opts.aliases', opts.aliases, 'must be an array of names', 'ERR_INVALID_ARG_TYPE')
+  const aliases = (opts.aliases ?? []).map((a, i) => normaliseName(a, `opts.aliases[${i}]`))
+  const hostname = opts.hostname === undefined ? undefined : checkHostName(opts.hostname, 'opts.hostname', 64)
+  return { name, ifname, ip: opts.ip, ip6: opts.ip6, mac, aliases, hostname, publish: checkPublishList(opts.publish) }
+}
+
+function checkPublishList(v: unknown): (PublishSpec & { protocol: NatProtocol })[] {
+  if (v === undefined) return []
+  if (!Array.isArray(v)) throw invalidArg('opts.publish', v, 'must be an array of { protocol?, hostIp?, hostPort?, containerPort }', 'ERR_INVALID_ARG_TYPE')
+  return v.map((p: PublishSpec, i) => {
+    const arg = `opts.publish[${i}]`
+    if (!p || typeof p !== 'object') throw invalidArg(arg, p, 'must be an object { protocol?, hostIp?, hostPort?, containerPort }', 'ERR_INVALID_ARG_TYPE')
+    const protocol: NatProtocol = p.protocol ?? 'tcp'
+    if (!['tcp', 'udp', 'sctp'].includes(protocol)) throw invalidArg(`${arg}.protocol`, p.protocol, "must be 'tcp', 'udp' or 'sctp'")
+    const containerPort = checkPort(p.containerPort, `${arg}.containerPort`)
+    const hostPort = p.hostPort === undefined ? undefined : checkPort(p.hostPort, `${arg}.hostPort`)
+    if (p.hostIp !== undefined) checkIp(p.hostIp, `${arg}.hostIp`)
+    return { protocol, containerPort, hostPort, hostIp: p.hostIp }
+  })
+}

@@ -1,0 +1,345 @@
+// Docker's overlay driver: a network across hosts. On each host a bridge plus a vxlan device,
+// containers attached by veths; addresses from IPAM in the store (etcd: the agent's, by default);
+// membership through the OverlayAgent of each host. Found by Network.open and list through the
+// agent (the definitions live in etcd). Endpoints are announced in etcd, not recorded in the
+// store; there are no published ports, embedded DNS or gc for this driver (connect options for
+// them are refused as unsupported).
+import { randomBytes } from 'node:crypto'
+import { Bridge } from '../bridge'
+import { NetnsKitError, invalidArg } from '../errors'
+import { Ipam, checkNetworkName, type IpamNetwork, type IpamStore } from '../ipam'
+import { formatIp, parsePrefix } from '../ipam/ip'
+import { withDeadline } from '../ipam/etcd-store'
+import { Link } from '../link'
+import { NatRule } from '../nat'
+import type { Namespace } from '../namespace'
+import { checkBool, checkMtu, checkPort, checkVni } from '../validate'
+import { VethPair } from '../veth'
+import { Vxlan } from '../vxlan'
+import { DriverNetwork, NetworkEndpoint, checkConnectOptions, type ConnectOptionsBase, type EndpointFields } from './driver'
+import { macForIp } from './mac'
+import type { OverlayAgent, OverlayEndpointRecord } from './overlay-agent'
+
+/** What etcd holds about an overlay network (key `PREFIX overlay/networks/NAME`). */
+export interface OverlayNetworkDefinition {
+  name: string
+  subnet: string
+  gateway: string
+  vni: number
+  port: number
+  created: string
+}
+
+export interface OverlayNetworkOptions {
+  /** Letters, digits, '_', '.', '-'. The same name on every host means the same network. */
+  name: string
+  /** The agent of this host (it gives the etcd client, the host namespace and the VTEP address). */
+  agent: OverlayAgent
+  /** Where the network's addresses are allocated: a store every host shares (default: the agent's, in its etcd). */
+  store?: IpamStore
+  /** IPv4 subnet, required when the network is new; must match the stored one otherwise. */
+  subnet?: string
+  /** Default: the subnet's first address. Every host's bridge carries it (an anycast gateway). */
+  gateway?: string
+  /** VXLAN network identifier; default: the lowest free one from 4096 up. */
+  vni?: number
+  /** VXLAN UDP port (default 4789). */
+  port?: number
+  /** Masquerade traffic leaving the overlay through this host (default true). */
+  masquerade?: boolean
+}
+
+export type OverlayConnectOptions = ConnectOptionsBase
+
+/** One container on an overlay network (on this host). */
+export class OverlayEndpoint extends NetworkEndpoint {
+  readonly network: OverlayNetwork
+  /** The host end of the veth (in the host namespace, a port of the network's bridge). */
+  declare readonly hostInterface: string
+
+  /** @internal */
+  constructor(network: OverlayNetwork, f: EndpointFields & { hostInterface: string }) {
+    super(f)
+    this.network = network
+  }
+
+  /** @deprecated The same as hostInterface (the name every driver's endpoint has). */
+  get hostIf(): string { return this.hostInterface }
+}
+
+/** VXLAN over IPv4: outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14) bytes. */
+export const VXLAN_OVERHEAD_IPV4 = 50
+
+const FIRST_VNI = 4096
+
+/**
+ * A Docker-style overlay network spanning the hosts whose agents share one etcd. On each host:
+ * a bridge `nkbVNI` with the gateway address, a vxlan device `nkxVNI` (learning off, proxy ARP,
+ * UDP port 4789) attached to it, and a masquerade rule for the subnet (not out of the bridge).
+ * Containers get a veth whose MTU is the underlay's less the 50 bytes of VXLAN over IPv4, an
+ * address from IPAM in etcd (a transaction per allocation: never one address on two hosts), and
+ * a default route via the gateway of their own host. The agent announces each endpoint under its
+ * lease and programs the FDB and neighbour entries of the other hosts' endpoints.
+ */
+export class OverlayNetwork extends DriverNetwork<OverlayEndpoint> {
+  readonly driver = 'overlay' as const
+  readonly vni: number
+  readonly port: number
+  /** The MTU of the bridge, the vxlan device and the containers' interfaces. */
+  readonly mtu: number
+  readonly agent: OverlayAgent
+  /** The namespace playing this host. */
+  readonly namespace: Namespace
+  readonly bridge: Bridge
+  readonly vxlan: Vxlan
+  readonly masquerade: NatRule | undefined
+  /** Where the network's addresses are allocated (the agent's store unless another was given). */
+  readonly store: IpamStore
+  readonly #ipam: Ipam
+  readonly #prefixLength: number
+
+  private constructor(f: { def: OverlayNetworkDefinition; mtu: number; agent: OverlayAgent; bridge: Bridge; vxlan: Vxlan; masquerade?: NatRule; store?: IpamStore }) {
+    super(f.def)
+    this.vni = f.def.vni
+    this.port = f.def.port
+    this.mtu = f.mtu
+    this.agent = f.agent
+    this.namespace = f.agent.namespace
+    this.bridge = f.bridge
+    this.vxlan = f.vxlan
+    this.masquerade = f.masquerade
+    this.store = f.store ?? f.agent.store
+    this.#ipam = ipamOf(f.agent, f.store)
+    this.#prefixLength = parsePrefix(f.def.subnet).prefixLength
+  }
+
+  /**
+   * Creates the network in etcd if it is new (`docker network create -d overlay --subnet S NAME`),
+   * or joins the existing one, and sets it up on this host: `ip link add nkbVNI type bridge`,
+   * `ip addr add GATEWAY/LEN dev nkbVNI`, `ip link add nkxVNI type vxlan id VNI local VTEP dstport
+   * 4789 nolearning proxy`, `ip link set nkxVNI master nkbVNI`, `nft add rule ... masquerade`.
+   * Objects already there (an agent restarted) are taken over. Etcd unreachable:
+   * ERR_NETNS_KIT_STORE_UNAVAILABLE, before the kernel is touched.
+   */
+  static async create(opts: OverlayNetworkOptions): Promise<OverlayNetwork> {
+    if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
+    const name = checkNetworkName(opts.name, 'opts.name')
+    const agent = opts.agent
+    if (!agent || typeof agent.announce !== 'function') throw invalidArg('opts.agent', agent, 'must be an OverlayAgent', 'ERR_INVALID_ARG_TYPE')
+    let subnet: string | undefined
+    if (opts.subnet !== undefined) {
+      const p = parsePrefix(opts.subnet, 'opts.subnet')
+      if (p.family !== 4) throw invalidArg('opts.subnet', opts.subnet, 'must be an IPv4 prefix (IPv6 overlays are not supported yet)')
+      if (p.prefixLength > 30) throw invalidArg('opts.subnet', opts.subnet, 'must have a prefix length of at most 30')
+      subnet = `${formatIp({ family: 4, value: p.network })}/${p.prefixLength}`
+    }
+    const vni = opts.vni === undefined ? undefined : checkVni(opts.vni, 'opts.vni')
+    const port = opts.port === undefined ? 4789 : checkPort(opts.port, 'opts.port')
+    const masq = checkBool(opts.masquerade, 'opts.masquerade') ?? true
+
+    // 1. etcd: the definition (and IPAM's network), before anything touches the kernel.
+    const def = await defineNetwork(agent, ipamOf(agent, opts.store), { name, subnet, gateway: opts.gateway, vni, port })
+
+    // 2. This host's kernel: bridge, vxlan, masquerade; all rolled back on failure.
+    const ns = agent.namespace
+    const brName = `nkb${def.vni}`
+    const vxName = `nkx${def.vni}`
+    const made: (() => Promise<void>)[] = []
+    try {
+      const names = new Set((await ns.links()).map((l) => l.name))
+      let vxlan: Vxlan
+      if (names.has(vxName)) {
+        vxlan = await Vxlan.open(vxName, { namespace: ns })
+      } else {
+        const device = agent.device
+        const underMtu = device === undefined ? 1500 : (await (device instanceof Link ? device : await ns.link(device)).info()).mtu
+        vxlan = await Vxlan.create({ name: vxName, namespace: ns, vni: def.vni, local: agent.address, device, port: def.port, learning: false,
+          proxy: true, mtu: underMtu - VXLAN_OVERHEAD_IPV4 })
+        made.push(() => vxlan.delete())
+      }
+      const mtu = (await vxlan.info()).mtu
+      let bridge: Bridge
+      if (names.has(brName)) {
+        bridge = await Bridge.open(brName, { namespace: ns })
+      } else {
+        bridge = await Bridge.create({ name: brName, namespace: ns, mtu, up: true })
+        made.push(() => bridge.delete())
+        await bridge.setAlias(`netns-kit:overlay:${name}`)
+      }
+      const gwCidr = `${def.gateway}/${parsePrefix(def.subnet).prefixLength}`
+      if (!(await bridge.addresses()).some((a) => a.address === def.gateway)) await bridge.addAddress(gwCidr)
+      const info = await vxlan.info()
+      if (info.master !== bridge.index) await bridge.attach(vxlan)
+      if (!info.up) await vxlan.up()
+      let masquerade: NatRule | undefined
+      if (masq) {
+        const existing = (await NatRule.list({ namespace: ns })).find((r) => r.kind === 'masquerade' && r.source === def.subnet && r.notOutInterface === brName)
+        masquerade = existing ?? await NatRule.masquerade({ namespace: ns, source: def.subnet, notOutInterface: brName })
+      }
+      const net = new OverlayNetwork({ def, mtu, agent, bridge, vxlan, masquerade, store: opts.store })
+      await agent.attach(name, vxlan)
+      return net
+    } catch (e) {
+      for (const undo of made.reverse()) await undo().catch(() => {})
+      throw e
+    }
+  }
+
+  /**
+   * `docker network connect`: a veth from this host's bridge into `ns` (MTU lowered for VXLAN),
+   * an address from IPAM in etcd, a default route via the gateway, and the endpoint announced
+   * under the agent's lease. A failure half-way removes the veth and releases the address.
+   */
+  async connect(ns: Namespace, opts: OverlayConnectOptions = {}): Promise<OverlayEndpoint> {
+    const { ifname, mac: mac0 } = checkConnectOptions('overlay', ns, opts, this.subnet)
+    checkMtu(this.mtu)
+    const id = randomBytes(6).toString('hex')
+    const hostIf = `nkv${id.slice(0, 10)}`
+    const owner = `${this.agent.hostId}/${id}`
+    const alloc = await this.#ipam.allocate(this.name, { owner, ip: opts.ip })
+    const mac = mac0 ?? macForIp(alloc.address)
+    let veth: VethPair | undefined
+    let announced = false
+    try {
+      // IPv4 only: no IPv6 on either end (as Network.connect on an IPv4-only network), so no
+      // link-local DAD or MLD multicast is flooded over the bridge and the vxlan to every host.
+      veth = await VethPair.create({ name: hostIf, namespace: this.namespace, mtu: this.mtu, master: this.bridge, up: true, ipv6: false,
+        peer: { name: ifname, namespace: ns, mac, up: true, ipv6: false } })
+      await veth.host.setAlias(`netns-kit:${this.name}:${id}`)
+      await veth.peer.addAddress(`${alloc.address}/${alloc.prefixLength}`)
+      await ns.routes.add({ to: 'default', via: alloc.gateway })
+      announced = true
+      await this.agent.announce({ network: this.name, id, ip: alloc.address, mac, hostIf })
+    } catch (e) {
+      if (announced) await this.agent.withdraw(this.name, id).catch(() => {})
+      await veth?.delete().catch(() => {})
+      await this.#ipam.release(this.name, alloc.address).catch(() => {})
+      throw e
+    }
+    return new OverlayEndpoint(this, { namespace: ns, id, ip: alloc.address, prefixLength: alloc.prefixLength, mac, gateway: alloc.gateway, ifname, hostInterface: hostIf })
+  }
+
+  /** `docker network disconnect`: withdraws the endpoint, removes its veth, releases its address; idempotent. */
+  async disconnect(ep: OverlayEndpoint): Promise<void> {
+    if (!(ep instanceof OverlayEndpoint) || ep.network !== this) throw invalidArg('endpoint', ep, `must be an endpoint of ${this.name} on this host`, 'ERR_INVALID_ARG_TYPE')
+    await this.agent.withdraw(this.name, ep.id)
+    await this.namespace.link(ep.hostInterface).then((l) => l.delete(), () => {})
+    await this.#ipam.release(this.name, ep.ip)
+  }
+
+  /** Every endpoint of the network, on every host (as this host's agent sees etcd). */
+  endpoints(): OverlayEndpointRecord[] {
+    return this.agent.records(this.name)
+  }
+
+  /** Removes this host's part (bridge, vxlan, masquerade); the network stays in etcd for the other hosts. */
+  async leave(): Promise<void> {
+    this.agent.detach(this.name)
+    await this.masquerade?.delete()
+    await this.vxlan.delete().catch(() => {})
+    await this.bridge.delete().catch(() => {})
+  }
+
+  get prefixLength(): number { return this.#prefixLength }
+
+  /**
+   * The network as this host has joined it (its bridge and vxlan device are there), from its
+   * definition in etcd, programmed by `agent` from now on. ERR_NETNS_KIT_NO_NETWORK when there is
+   * no such network or this host has not joined it.
+   */
+  static async open(name: string, opts: { agent: OverlayAgent; store?: IpamStore }): Promise<OverlayNetwork> {
+    checkNetworkName(name)
+    const agent = opts?.agent
+    if (!agent || typeof agent.announce !== 'function') throw invalidArg('opts.agent', agent, 'must be an OverlayAgent', 'ERR_INVALID_ARG_TYPE')
+    const cur = await withDeadline(agent.client.get(definitionKey(agent, name)).string(), 3000, 'etcd', `read network ${name}`)
+    const net = cur === null ? undefined : await OverlayNetwork.#joined(agent, JSON.parse(cur) as OverlayNetworkDefinition, opts.store)
+    if (!net) throw new NetnsKitError('ERR_NETNS_KIT_NO_NETWORK', `no overlay network named '${name}' on the host ${agent.hostId}`)
+    return net
+  }
+
+  /** Every overlay network defined in the agent's etcd that this host has joined. */
+  static async list(opts: { agent: OverlayAgent; store?: IpamStore }): Promise<OverlayNetwork[]> {
+    const agent = opts?.agent
+    if (!agent || typeof agent.announce !== 'function') throw invalidArg('opts.agent', agent, 'must be an OverlayAgent', 'ERR_INVALID_ARG_TYPE')
+    const all = await withDeadline(agent.client.getAll().prefix(definitionKey(agent, '')).strings(), 3000, 'etcd', 'list networks')
+    const out: OverlayNetwork[] = []
+    for (const v of Object.values(all)) {
+      const n = await OverlayNetwork.#joined(agent, JSON.parse(v) as OverlayNetworkDefinition, opts.store)
+      if (n) out.push(n)
+    }
+    return out
+  }
+
+  /** The network `def` as this host has joined it, or undefined when its bridge or vxlan device is not here. */
+  static async #joined(agent: OverlayAgent, def: OverlayNetworkDefinition, store?: IpamStore): Promise<OverlayNetwork | undefined> {
+    const ns = agent.namespace
+    const names = new Set((await ns.links()).map((l) => l.name))
+    if (!names.has(`nkb${def.vni}`) || !names.has(`nkx${def.vni}`)) return undefined
+    const [bridge, vxlan] = await Promise.all([Bridge.open(`nkb${def.vni}`, { namespace: ns }), Vxlan.open(`nkx${def.vni}`, { namespace: ns })])
+    const mtu = (await vxlan.info()).mtu
+    const masquerade = (await NatRule.list({ namespace: ns })).find((r) => r.kind === 'masquerade' && r.source === def.subnet && r.notOutInterface === bridge.name)
+    const net = new OverlayNetwork({ def, mtu, agent, bridge, vxlan, masquerade, store })
+    await agent.attach(def.name, vxlan)
+    return net
+  }
+}
+
+function definitionKey(agent: OverlayAgent, name: string): string {
+  return `${agent.prefix}overlay/networks/${name}`
+}
+
+/** IPAM in `store`, or the agent's own. */
+function ipamOf(agent: OverlayAgent, store: IpamStore | undefined): Ipam {
+  return store === undefined || store === agent.store ? agent.ipam : new Ipam({ store })
+}
+
+
+
+/** Reads or creates the network's definition (with its VNI reserved in the same transaction) and IPAM's network. */
+async function defineNetwork(agent: OverlayAgent, ipam: Ipam, o: { name: string; subnet?: string; gateway?: string; vni?: number; port: number }): Promise<OverlayNetworkDefinition> {
+  const c = agent.client
+  const key = definitionKey(agent, o.name)
+  const vniKey = (v: number) => `${agent.prefix}overlay/vnis/${v}`
+  const call = <T>(p: Promise<T>, what: string) => withDeadline(p, 3000, 'etcd', what)
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const cur = await call(c.get(key).string(), `read network ${o.name}`)
+    let def: OverlayNetworkDefinition
+    if (cur !== null) {
+      def = JSON.parse(cur) as OverlayNetworkDefinition
+      if (o.subnet !== undefined && o.subnet !== def.subnet) {
+        throw new NetnsKitError('ERR_NETNS_KIT_NETWORK_EXISTS', `overlay network '${o.name}' exists with subnet ${def.subnet}, not ${o.subnet}`)
+      }
+      if (o.vni !== undefined && o.vni !== def.vni) throw new NetnsKitError('ERR_NETNS_KIT_NETWORK_EXISTS', `overlay network '${o.name}' exists with VNI ${def.vni}, not ${o.vni}`)
+    } else {
+      if (o.subnet === undefined) throw invalidArg('opts.subnet', o.subnet, `is required: there is no overlay network '${o.name}' yet`)
+      let vni = o.vni
+      if (vni === undefined) {
+        const used = new Set((await call(c.getAll().prefix(`${agent.prefix}overlay/vnis/`).keys(), 'list VNIs')).map((k) => Number(k.slice(k.lastIndexOf('/') + 1))))
+        vni = FIRST_VNI
+        while (used.has(vni)) vni++
+      }
+      const p = parsePrefix(o.subnet)
+      const gateway = o.gateway === undefined ? formatIp({ family: 4, value: p.network + 1n }) : o.gateway
+      def = { name: o.name, subnet: o.subnet, gateway, vni, port: o.port, created: new Date().toISOString() }
+      // IPAM validates the gateway and refuses a subnet overlapping another network's.
+      const ipamNet = await ipam.network(o.name).catch(() => undefined)
+      if (!ipamNet) await ipam.createNetwork(o.name, { subnet: o.subnet, gateway }).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ERR_NETNS_KIT_NETWORK_EXISTS') throw e
+      })
+      const r = await call(c.if(key, 'Create', '==', 0).and(vniKey(vni), 'Create', '==', 0)
+        .then(c.put(key).value(JSON.stringify(def)), c.put(vniKey(vni)).value(o.name)).commit(), `create network ${o.name}`)
+      if (!r.succeeded) {
+        if (o.vni !== undefined && (await call(c.get(key).string(), 'read network')) === null) {
+          throw new NetnsKitError('ERR_NETNS_KIT_VNI_IN_USE', `VNI ${o.vni} is taken by another overlay network`)
+        }
+        continue
+      }
+    }
+    const ipamNet: IpamNetwork | undefined = await ipam.network(o.name).catch(() => undefined)
+    if (!ipamNet) await ipam.createNetwork(o.name, { subnet: def.subnet, gateway: def.gateway }).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ERR_NETNS_KIT_NETWORK_EXISTS') throw e
+    })
+    return def
+  }
+  throw new NetnsKitError('ERR_NETNS_KIT_STORE_CONFLICT', `overlay network '${o.name}' kept changing while being defined`)
+}

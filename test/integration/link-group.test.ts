@@ -1,0 +1,95 @@
+// Link groups in throwaway namespaces: IFLA_GROUP on create and set, `ip link delete group N` as
+// one RTM_DELLINK (issue 18: teardown in batches). Witnesses: `ip -j link show group N`, and the
+// link deletions reported by a watch. The time of 50 deletions one by one against one group
+// deletion is printed, not asserted (the machine is shared; the lead re-runs benchmarks).
+import { strict as assert } from 'node:assert'
+import { performance } from 'node:perf_hooks'
+import { NetlinkError, VethPair, deleteLinkGroup, setLinkGroup, type Namespace } from '../../lib'
+import { native, type NativeOp } from '../../lib/kernel/binding'
+import { run } from '../../lib/kernel/rtnl'
+import { Sandbox, ipj } from '../helpers'
+
+/** The links `ip -j link show group N` lists (iproute2 6.1 prints {} for the others). */
+async function inGroup(ns: Namespace, group: number): Promise<string[]> {
+  return (await ipj(ns, 'link', 'show', 'group', String(group))).filter((l) => l.ifname).map((l) => l.ifname as string).sort()
+}
+
+/** n veth pairs in one trip (pipelined RTM_NEWLINKs), the first ends in `group` when given. */
+async function veths(ns: Namespace, n: number, prefix: string, group?: number): Promise<void> {
+  await run(Array.from({ length: n }, (_, i) => ({
+    ns, op: 'link.create' as const, kind: 'veth', name: `${prefix}${i}`, peer: { name: `${prefix}p${i}` }, ...(group !== undefined ? { group } : {}),
+  })))
+}
+
+describe('link groups (IFLA_GROUP, ip link delete group N)', function () {
+  this.timeout(120000)
+  const sb = new Sandbox()
+  afterEach(() => sb.cleanup())
+
+  it('creates links in a group and moves one into it, as ip -j shows', async () => {
+    const ns = await sb.ns()
+    await veths(ns, 3, 'ga', 7)
+    assert.deepEqual(await inGroup(ns, 7), ['ga0', 'ga1', 'ga2'])
+    const { host } = await VethPair.create({ name: 'gb0', namespace: ns, peer: { name: 'gbp0' } })
+    assert.equal((await host.info()).group, undefined, 'the default group')
+    await setLinkGroup(host, 7)
+    assert.equal((await host.info()).group, 7)
+    const [w] = await ipj(ns, 'link', 'show', 'gb0')
+    assert.equal(w.group, '7')
+    assert.deepEqual(await inGroup(ns, 7), ['ga0', 'ga1', 'ga2', 'gb0'])
+    await setLinkGroup(host, 0)
+    assert.equal((await ipj(ns, 'link', 'show', 'gb0'))[0].group, 'default')
+  })
+
+  it('deletes 50 veths (both ends) with one RTM_DELLINK; a watch sees 100 deletions', async () => {
+    const ns = await sb.ns()
+    await veths(ns, 50, 'gv', 7)
+    await veths(ns, 2, 'keep')  // not in the group: they stay
+    assert.equal((await inGroup(ns, 7)).length, 50)
+    const op = { op: 'link.delete', group: 7 } as NativeOp
+    assert.equal(native().encode(op).length, 1, 'one message')
+    const w = ns.watch({ groups: ['link'] })
+    await w.ready
+    try {
+      await deleteLinkGroup(ns, 7)
+      const deleted = new Set<string>()
+      for await (const ev of w) {
+        if (ev.type === 'del' && ev.group === 'link') deleted.add(ev.link.name)
+        if (deleted.size === 100) break
+      }
+      assert.equal(deleted.size, 100)
+    } finally {
+      w.close()
+    }
+    assert.deepEqual(await inGroup(ns, 7), [])
+    const left = (await ipj(ns, 'link', 'show')).map((l) => l.ifname).sort()
+    assert.deepEqual(left, ['keep0', 'keep1', 'keepp0', 'keepp1', 'lo'])
+    // An empty group: ENODEV from the kernel, or nothing with ignoreMissing.
+    await assert.rejects(deleteLinkGroup(ns, 7), (e: NetlinkError) => e instanceof NetlinkError && e.code === 'ENODEV' && e.syscall === 'RTM_DELLINK')
+    await deleteLinkGroup(ns, 7, { ignoreMissing: true })
+  })
+
+  it('times 50 deletions one by one against one group deletion (printed, not asserted)', async () => {
+    const ns = await sb.ns()
+    await veths(ns, 50, 'one')
+    const links = (await ns.links()).filter((l) => l.name.startsWith('one') && !l.name.startsWith('onep'))
+    assert.equal(links.length, 50)
+    let t = performance.now()
+    for (const l of links) await l.delete()
+    const oneByOne = performance.now() - t
+
+    await veths(ns, 50, 'pip')
+    const pipelined = (await ns.links()).filter((l) => /^pip\d+$/.test(l.name))
+    t = performance.now()
+    await run(pipelined.map((l) => ({ ns, op: 'link.delete' as const, index: l.index })))
+    const inOneTrip = performance.now() - t
+
+    await veths(ns, 50, 'grp', 9)
+    t = performance.now()
+    await deleteLinkGroup(ns, 9)
+    const byGroup = performance.now() - t
+    assert.deepEqual((await ns.links()).map((l) => l.name), ['lo'])
+    console.log(`      (50 veths: one by one ${oneByOne.toFixed(1)} ms, pipelined in one trip ${inOneTrip.toFixed(1)} ms, ` +
+      `by group ${byGroup.toFixed(1)} ms; ${(oneByOne / byGroup).toFixed(1)}x)`)
+  })
+})
