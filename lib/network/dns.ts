@@ -37,6 +37,9 @@ export interface DnsService {
   forget(networkId: string): Promise<void>
 }
 
+/** How long the change feed waits after a change before reading (changes meanwhile come with it). */
+const FEED_DELAY_MS = 20
+
 /** The host's /etc/resolv.conf (the default upstreams of the embedded resolver). */
 export function hostResolvConf(): string {
   try {
@@ -86,7 +89,16 @@ export class InProcessDns implements DnsService {
     const feed: Feed = { seq: 0, ready: Promise.resolve(), networks: new Map(), unsubscribe: undefined, running: undefined, again: false }
     feed.ready = store.sequence().then((s) => { feed.seq = s })
     feed.ready.catch(() => {})
-    feed.unsubscribe = store.onChange(() => { void this.#pump(store, feed) })
+    // Changes are read at most every FEED_DELAY_MS: a burst of commits (this process's own
+    // connects notify too) costs one read.
+    let timer: NodeJS.Timeout | undefined
+    feed.unsubscribe = store.onChange(() => {
+      timer ??= setTimeout(() => {
+        timer = undefined
+        void this.#pump(store, feed)
+      }, FEED_DELAY_MS)
+      timer.unref()
+    })
     this.#feeds.set(store, feed)
     return feed
   }
@@ -155,17 +167,21 @@ export class InProcessDns implements DnsService {
   async start(net: DnsNetwork, ns: Namespace, ep: EndpointRecord): Promise<void> {
     const st = this.#state(net)
     await st.loaded
-    // Caught up first: a resolver this process ran for an endpoint another process removed since
-    // (its container's 127.0.0.11:53) is closed before this one binds.
-    await this.#pump(net.store, this.#byNetwork.get(net.id)!.feed)
     setEntry(st.records, ep)
     // Given upstreams (even none) are used as given; only without them the host's resolv.conf is read.
     const servers = net.upstream ? [...net.upstream] : planResolvConf({ host: hostResolvConf(), resolver: true, fallback: [] }).upstreams
+    const start = () => Resolver.start({
+      namespace: ns, records: st.records,
+      upstream: net.internal || !servers.length ? undefined : { servers, namespace: net.namespace },
+    })
     let resolver: Resolver
     try {
-      resolver = await Resolver.start({
-        namespace: ns, records: st.records,
-        upstream: net.internal || !servers.length ? undefined : { servers, namespace: net.namespace },
+      resolver = await start().catch(async (e: unknown) => {
+        if ((e as { code?: string }).code !== 'EADDRINUSE') throw e
+        // 127.0.0.11:53 still held by a resolver this process ran for an endpoint another process
+        // removed since: catching up on the feed closes it.
+        await this.#pump(net.store, this.#byNetwork.get(net.id)!.feed)
+        return start()
       })
     } catch (e) {
       st.records.delete(ep.id)
