@@ -57,13 +57,20 @@ function isolations(ns: Namespace, rules: DecodedRule[]): OwnedRule[] {
 
 /** Published ports: the map elements grouped by their owner id. */
 async function publications(ns: Namespace): Promise<OwnedRule[]> {
+  const entries: { m: MapDef; e: NftElementInfo }[] = []
+  for (const m of MAPS) for (const e of await listElements(ns, m.name)) entries.push({ m, e })
+  return decodePublication(ns, entries)
+}
+
+/** Published ports from map elements (every map's, or those found by key): grouped by their owner id, decoded. */
+export function decodePublication(ns: Namespace, entries: { m: MapDef; e: NftElementInfo }[]): OwnedRule[] {
   const groups = new Map<string, { m: MapDef; e: NftElementInfo; lo: boolean; rl: boolean; ifname: string }[]>()
-  for (const m of MAPS) {
-    for (const e of await listElements(ns, m.name)) {
-      const c = ownerOf(e.userdata)
-      if (c?.kind !== 'publish') continue
-      groups.set(c.id, [...(groups.get(c.id) ?? []), { m, e, lo: c.rest.includes('lo'), rl: c.rest.includes('rl'), ifname: c.rest[0] ?? '' }])
-    }
+  for (const { m, e } of entries) {
+    const c = ownerOf(e.userdata)
+    if (c?.kind !== 'publish') continue
+    const g = groups.get(c.id)
+    const x = { m, e, lo: c.rest.includes('lo'), rl: c.rest.includes('rl'), ifname: c.rest[0] ?? '' }
+    if (g) g.push(x); else groups.set(c.id, [x])
   }
   const out: OwnedRule[] = []
   for (const [id, els] of groups) {

@@ -16,13 +16,14 @@ import type { NativeRoute, NftMsg } from '../kernel/binding'
 import { listRoutes } from '../kernel/rtnl'
 import { nftApply } from '../kernel/nft'
 import type { Namespace } from '../namespace'
-import { interfacesInUse, readOwned } from './decode'
+import { readOwned } from './decode'
 import { clearUdpConntrack, egressInterface, ensureRouteLocalnet, forwardingKey, localAddresses, setRouteLocalnet, type Egress } from './host'
 import {
   checkCollisions, firstTaken, fmtRange, freePorts, groupByMap, hairpinMessage, isChosen, mappingElements, portAllocated, targetMaps,
   type PublishSpec, type Probe,
 } from './ports'
-import { TABLE, TAG, change, findElements, ownerOf, tableExists, tableHeld, tidy } from './ruleset'
+import { dropTableIfEmpty } from './by-key'
+import { TABLE, TAG, change, findElements, ownerOf, tableExists, tableHeld } from './ruleset'
 import type { ElemRef, NatFields, OwnedRule } from './types'
 
 /** How many candidates a chosen port gets (per mapping of the batch choosing one of the same protocol). */
@@ -217,9 +218,10 @@ export async function publish(ns: Namespace, specs: PublishSpec[]): Promise<Owne
 
 /**
  * Removes a published mapping: only the elements still carrying its id (never another owner's),
- * looked up by key, every map at once, along with the look tidy() needs: one round of trips.
- * Then its UDP conntrack entries, route_localnet if it was the last localhost mapping through
- * that interface and netns-kit turned it on, and the table if nothing of ours is left.
+ * looked up by key, every map at once, along with the look at the table's rules: one round of
+ * trips. Then its UDP conntrack entries, route_localnet if it was the last localhost mapping
+ * through that interface and netns-kit turned it on, and the table if nothing of ours is left.
+ * O(1) in the number of other mappings (but for route_localnet, which reads them).
  */
 export async function unpublish(ns: Namespace, f: NatFields, elems: ElemRef[]): Promise<void> {
   const held = tableHeld(ns)
@@ -241,5 +243,8 @@ export async function unpublish(ns: Namespace, f: NatFields, elems: ElemRef[]): 
     const still = (await readOwned(ns)).some((r) => r.fields.kind === 'publish' && r.fields.localhost && r.fields.interface === f.interface)
     if (!still) await setRouteLocalnet(ns, f.interface!, false).catch(() => {})
   }
-  await tidy(ns, () => interfacesInUse(ns), held)
+  // While a masquerade or isolation rule holds the table (a network's lifetime) nothing else is
+  // looked at; otherwise the kernel drops the table if its maps are empty, counting the elements
+  // itself: no map is read, whatever the number of mappings (dropTableIfEmpty).
+  if (!(await held)) await dropTableIfEmpty(ns)
 }

@@ -1,0 +1,120 @@
+// Issue 18: deleting a mapping and disconnecting a container cost the same with thousands of
+// other mappings in the table. The inputs of the issue (NatRule.delete with 1,000 and 5,000
+// mappings and no masquerade or isolation rule; a mapping from NatRule.list() with 5,000; a
+// disconnect with 5,000 other mappings) are checked here by their outcome (exactly the right
+// elements left, traffic to the others still mapped) and by what was sent: never a listing of a
+// whole map (the diagnostics channel of every nft trip). Their time is measured by the benchmark
+// (`npm run bench:connect`), never here.
+import { strict as assert } from 'node:assert'
+import * as dc from 'node:diagnostics_channel'
+import { MemoryNetworkStore, NatRule, Network, type Namespace } from '../../lib'
+import type { TripEvent } from '../../lib/kernel/trace'
+import { Sandbox } from '../helpers'
+import { C1, C2, HOST_WAN, OUT_IP, nftApply, nftText, request, serve, stopAll, topology, type Topology } from '../nat-helpers'
+
+/** `count` mappings tcp FIRST+i -> `to`:80 owned by netns-kit (ids 'f0000000' + i) through `dev`, added with nft -f. */
+async function fill(ns: Namespace, count: number, first: number, to: string, dev: string): Promise<void> {
+  const lines: string[] = []
+  for (let i = 0; i < count; i += 500) {
+    const elems: string[] = []
+    for (let j = i; j < Math.min(count, i + 500); j++) {
+      elems.push(`tcp . ${first + j} comment "netns-kit publish ${(0xf0000000 + j).toString(16)} ${dev}" : ${to} . 80`)
+    }
+    lines.push(`add element inet netns-kit pub4any { ${elems.join(', ')} }`)
+  }
+  await nftApply(ns, lines.join('\n') + '\n').catch((e: Error) => { throw new Error(e.message.slice(0, 300)) })
+}
+
+/** Host ports in the map `set` (nft -j). */
+async function portsIn(ns: Namespace, set: string): Promise<number[]> {
+  const j = JSON.parse(await nftText(ns, '-j', 'list', 'map', 'inet', 'netns-kit', set)) as { nftables: { map?: { elem?: unknown[] } }[] }
+  const elems = j.nftables.find((x) => x.map)?.map?.elem ?? []
+  // [ { concat: ['tcp', PORT] }, ... ] or with a comment: { elem: { val: { concat: [...] }, comment } }
+  return elems.map((e) => {
+    const k = (e as { concat?: unknown[] }).concat ?? ((e as unknown[])[0] as { concat?: unknown[]; elem?: { val: { concat: unknown[] } } }).concat ??
+      ((e as unknown[])[0] as { elem: { val: { concat: unknown[] } } }).elem.val.concat
+    return Number(k[1])
+  }).sort((a, b) => a - b)
+}
+
+/** The nft trips made while `fn` runs, as the diagnostics channel reports them. */
+async function tripsOf(fn: () => Promise<unknown>): Promise<string[]> {
+  const ops: string[] = []
+  const ch = dc.channel('netns-kit:nft')
+  const on = (m: unknown) => { ops.push(...(m as TripEvent).ops) }
+  ch.subscribe(on)
+  try {
+    await fn()
+  } finally {
+    ch.unsubscribe(on)
+  }
+  return ops
+}
+
+/** A listing of a whole map ("list elements inet netns-kit pub4any", without keys). */
+const wholeMap = (ops: string[]) => ops.filter((o) => /^list elements .* pub/.test(o) && !/keys\)$/.test(o))
+
+describe('Teardown at scale (issue 18)', function () {
+  this.timeout(180000)
+  const sb = new Sandbox()
+  let t: Topology
+  beforeEach(async () => { t = await topology(sb) })
+  afterEach(async () => { await stopAll(); await sb.cleanup() })
+
+  for (const others of [1000, 5000]) {
+    it(`NatRule.delete with ${others} other mappings and no masquerade or isolation rule: exactly its element goes, nothing is listed`, async () => {
+      const mine = await NatRule.publish({ namespace: t.host, protocol: 'tcp', hostPort: 8080, containerIp: C1, containerPort: 80 })
+      await fill(t.host, others, 20000, C2, 'br0')
+      assert.equal((await portsIn(t.host, 'pub4any')).length, others + 1)
+      const ops = await tripsOf(() => mine.delete())
+      assert.deepEqual(wholeMap(ops), [], 'no map listed to delete one mapping')
+      const left = await portsIn(t.host, 'pub4any')
+      assert.equal(left.length, others)
+      assert.ok(!left.includes(8080))
+      // A mapping read back by NatRule.list() deletes the same way.
+      const listed = (await NatRule.list({ namespace: t.host })).find((r) => r.hostPort === 20000 + others - 1)!
+      assert.equal(listed.containerIp, C2)
+      const ops2 = await tripsOf(() => listed.delete())
+      assert.deepEqual(wholeMap(ops2), [])
+      const left2 = await portsIn(t.host, 'pub4any')
+      assert.equal(left2.length, others - 1)
+      assert.ok(!left2.includes(20000 + others - 1))
+      await serve(t.c2, 'tcp', 80, 'c2')
+      assert.equal(await request(t.out, 'tcp', HOST_WAN, 20000), `c2 ${OUT_IP}`, 'the other mappings still map')
+      // The table stays while a mapping is left; it goes with the last one's delete.
+      await nftApply(t.host, 'flush map inet netns-kit pub4any\n')
+      const last = await NatRule.publish({ namespace: t.host, protocol: 'tcp', hostPort: 8081, containerIp: C1, containerPort: 80 })
+      assert.notEqual(await nftText(t.host), '')
+      await last.delete()
+      assert.equal(await nftText(t.host), '', 'the table went with the last mapping')
+    })
+  }
+
+  it('the table stays when one map still holds an element of any kind, and while a masquerade rule holds it', async () => {
+    const a = await NatRule.publish({ namespace: t.host, protocol: 'tcp', hostPort: 8080, containerIp: C1, containerPort: 80 })
+    const b = await NatRule.publish({ namespace: t.host, protocol: 'udp', hostIp: HOST_WAN, hostPort: 5353, containerIp: C2, containerPort: 53, localhost: true })
+    await a.delete()
+    assert.match(await nftText(t.host), /pub4 /, 'b (in pub4 and pub4lo) keeps the table')
+    const m = await NatRule.masquerade({ namespace: t.host, source: '172.18.0.0/16', notOutInterface: 'br0' })
+    await b.delete()
+    assert.match(await nftText(t.host), /masquerade/, 'the masquerade rule keeps the table')
+    await m.delete()
+    assert.equal(await nftText(t.host), '')
+  })
+
+  it('Network.disconnect with 5,000 other mappings: its mapping and veth go, the others stay, nothing is listed', async () => {
+    const store = new MemoryNetworkStore()
+    const net = await Network.create({ name: 'scale', namespace: t.host, store, subnet: '172.31.0.0/16', dns: false })
+    const c = await sb.ns()
+    const ep = await net.connect(c, { publish: [{ hostPort: 8080, containerPort: 80 }] })
+    await fill(t.host, 5000, 20000, '172.31.0.200', net.bridge.name)
+    const ops = await tripsOf(() => net.disconnect(ep))
+    assert.deepEqual(wholeMap(ops), [], 'no map listed to disconnect')
+    const left = await portsIn(t.host, 'pub4any')
+    assert.equal(left.length, 5000)
+    assert.ok(!left.includes(8080))
+    assert.deepEqual(await c.links().then((ls) => ls.map((l) => l.name).sort()), ['lo'], "the container's eth0 went with the veth")
+    assert.equal((await t.host.links()).filter((l) => l.name.startsWith('veth') && l.name !== 'veth-c1' && l.name !== 'veth-c2').length, 0)
+    await net.remove()
+  })
+})
