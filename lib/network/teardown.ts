@@ -8,6 +8,7 @@ import { listLinks, runOne } from '../kernel/rtnl'
 import { NatRule, publishedOn } from '../nat'
 import type { Namespace } from '../namespace'
 import { ALIAS, bridgeAlias, deleteVeth, linkAlias, linkIfThere } from './owned'
+import { enterTeardown } from './reaper'
 import { nsAlive, openRecorded, singleFlight, type BridgeConfig } from './state'
 
 /** What a teardown removed from the kernel (for gc's report). */
@@ -57,10 +58,16 @@ async function endpointRules(host: Namespace, bridge: string, ep: EndpointRecord
  */
 export async function teardownBridgeEndpoint(host: Namespace, network: string, cfg: BridgeConfig, ep: EndpointRecord): Promise<Removed> {
   const out: Removed = { links: [], rules: [] }
-  out.rules = await deleteEach(await endpointRules(host, cfg.bridge, ep))
-  // A veth of this endpoint's own name without an alias on the bridge can only be the one a
-  // connect of this endpoint made and died before naming (host interfaces are unique in the store).
-  if (ep.hostIf && await deleteVeth(host, ep.hostIf, linkAlias(network, ep.id), cfg.bridge)) out.links.push(ep.hostIf)
+  // Concurrent teardowns in this host namespace share their veth deletes (lib/network/reaper.ts).
+  const leave = ep.hostIf ? enterTeardown(host) : () => {}
+  try {
+    out.rules = await deleteEach(await endpointRules(host, cfg.bridge, ep))
+    // A veth of this endpoint's own name without an alias on the bridge can only be the one a
+    // connect of this endpoint made and died before naming (host interfaces are unique in the store).
+    if (ep.hostIf && await deleteVeth(host, ep.hostIf, linkAlias(network, ep.id), cfg.bridge)) out.links.push(ep.hostIf)
+  } finally {
+    leave()
+  }
   return out
 }
 

@@ -7,7 +7,7 @@
 // (`npm run bench:connect`), never here.
 import { strict as assert } from 'node:assert'
 import * as dc from 'node:diagnostics_channel'
-import { MemoryNetworkStore, NatRule, Network, type Namespace } from '../../lib'
+import { MemoryNetworkStore, NatRule, Network, type Endpoint, type Namespace } from '../../lib'
 import type { TripEvent } from '../../lib/kernel/trace'
 import { Sandbox } from '../helpers'
 import { C1, C2, HOST_WAN, OUT_IP, nftApply, nftText, request, serve, stopAll, topology, type Topology } from '../nat-helpers'
@@ -29,18 +29,17 @@ async function fill(ns: Namespace, count: number, first: number, to: string, dev
 async function portsIn(ns: Namespace, set: string): Promise<number[]> {
   const j = JSON.parse(await nftText(ns, '-j', 'list', 'map', 'inet', 'netns-kit', set)) as { nftables: { map?: { elem?: unknown[] } }[] }
   const elems = j.nftables.find((x) => x.map)?.map?.elem ?? []
-  // [ { concat: ['tcp', PORT] }, ... ] or with a comment: { elem: { val: { concat: [...] }, comment } }
+  // each [key, value]; a key with a comment is { elem: { val: KEY, comment } }, a key { concat: ['tcp', PORT] }
   return elems.map((e) => {
-    const k = (e as { concat?: unknown[] }).concat ?? ((e as unknown[])[0] as { concat?: unknown[]; elem?: { val: { concat: unknown[] } } }).concat ??
-      ((e as unknown[])[0] as { elem: { val: { concat: unknown[] } } }).elem.val.concat
-    return Number(k[1])
+    const key = (e as [{ concat?: unknown[]; elem?: { val: { concat: unknown[] } } }])[0]
+    return Number((key.elem ? key.elem.val.concat : key.concat!)[1])
   }).sort((a, b) => a - b)
 }
 
-/** The nft trips made while `fn` runs, as the diagnostics channel reports them. */
-async function tripsOf(fn: () => Promise<unknown>): Promise<string[]> {
+/** The trips made while `fn` runs (nft, or rtnl), as the diagnostics channel reports them. */
+async function tripsOf(fn: () => Promise<unknown>, channel: 'nft' | 'rtnl' = 'nft'): Promise<string[]> {
   const ops: string[] = []
-  const ch = dc.channel('netns-kit:nft')
+  const ch = dc.channel(`netns-kit:${channel}`)
   const on = (m: unknown) => { ops.push(...(m as TripEvent).ops) }
   ch.subscribe(on)
   try {
@@ -115,6 +114,27 @@ describe('Teardown at scale (issue 18)', function () {
     assert.ok(!left.includes(8080))
     assert.deepEqual(await c.links().then((ls) => ls.map((l) => l.name).sort()), ['lo'], "the container's eth0 went with the veth")
     assert.equal((await t.host.links()).filter((l) => l.name.startsWith('veth') && l.name !== 'veth-c1' && l.name !== 'veth-c2').length, 0)
+    await net.remove()
+  })
+
+  it('concurrent disconnects share their veth deletes (a link group, one RTM_DELLINK): everything goes, nothing else', async () => {
+    const store = new MemoryNetworkStore()
+    const net = await Network.create({ name: 'batch', namespace: t.host, store, subnet: '172.31.0.0/16', dns: false })
+    const keep = await net.connect(await sb.ns(), { name: 'keep', publish: [{ hostPort: 9000, containerPort: 80 }] })
+    const cs = await Promise.all(Array.from({ length: 8 }, () => sb.ns()))
+    const eps: Endpoint[] = []
+    for (const [i, c] of cs.entries()) eps.push(await net.connect(c, { name: `c${i}`, publish: [{ hostPort: 8000 + i, containerPort: 80 }] }))
+    const ops = await tripsOf(() => Promise.all(eps.map((ep) => net.disconnect(ep))), 'rtnl')
+    const deletes = ops.filter((o) => o.startsWith('link.delete'))
+    assert.ok(deletes.length < eps.length, `${deletes.length} RTM_DELLINK for ${eps.length} veths: ${deletes.join(', ')}`)
+    assert.ok(deletes.some((o) => /^link\.delete group \d+$/.test(o)), 'one delete by link group')
+    for (const c of cs) assert.deepEqual((await c.links()).map((l) => l.name), ['lo'], "each container's eth0 went with its veth")
+    const ports = (await net.bridge.ports()).map((l) => l.name)
+    assert.deepEqual(ports, [keep.hostInterface], 'the other endpoint keeps its veth')
+    assert.equal(ports.length, 1)
+    assert.deepEqual(await portsIn(t.host, 'pub4any'), [9000])
+    assert.deepEqual((await store.endpoints(net.id)).map((e) => e.name), ['keep'])
+    await net.disconnect(keep)
     await net.remove()
   })
 })
