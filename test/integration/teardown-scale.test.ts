@@ -6,10 +6,16 @@
 // whole map (the diagnostics channel of every nft trip). Their time is measured by the benchmark
 // (`npm run bench:connect`), never here.
 import { strict as assert } from 'node:assert'
+import { execFile } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
 import * as dc from 'node:diagnostics_channel'
-import { MemoryNetworkStore, NatRule, Network, type Endpoint, type Namespace } from '../../lib'
+import { MemoryNetworkStore, NatRule, Network, SqliteStore, type Endpoint, type Namespace } from '../../lib'
 import type { TripEvent } from '../../lib/kernel/trace'
-import { Sandbox } from '../helpers'
+import { Sandbox, ipj } from '../helpers'
+
+const WORKER = path.join(__dirname, '..', 'fixtures', 'kill-worker.ts')
 import { C1, C2, HOST_WAN, OUT_IP, nftApply, nftText, request, serve, stopAll, topology, type Topology } from '../nat-helpers'
 
 /** `count` mappings tcp FIRST+i -> `to`:80 owned by netns-kit (ids 'f0000000' + i) through `dev`, added with nft -f. */
@@ -136,5 +142,46 @@ describe('Teardown at scale (issue 18)', function () {
     assert.deepEqual((await store.endpoints(net.id)).map((e) => e.name), ['keep'])
     await net.disconnect(keep)
     await net.remove()
+  })
+
+  it('a process killed between moving veths into the group and deleting it: gc removes them, nothing half is left', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nk-reaper-'))
+    const store = new SqliteStore({ path: path.join(tmp, 'state.db') })
+    try {
+      const net = await Network.create({ name: 'kg', namespace: t.host, store, subnet: '172.31.0.0/16', dns: false })
+      const cs = await Promise.all(Array.from({ length: 4 }, () => sb.ns()))
+      for (const [i, c] of cs.entries()) await net.connect(c, { name: `web${i}`, publish: [{ hostPort: 8000 + i, containerPort: 80 }] })
+      const killed = await new Promise<boolean>((resolve, reject) => {
+        execFile(process.execPath, ['--require', 'tsx/cjs', WORKER, 'disconnect-all', path.join(tmp, 'state.db'), t.host.name!, 'kg', '172.31.0.0/16'],
+          { env: { ...process.env, NK_KILL_ON_OP: '^link\\.set .* group \\d+$' } }, (err, _out, stderr) => {
+            if (err && (err as { signal?: string }).signal === 'SIGKILL') return resolve(true)
+            if (err) return reject(new Error(stderr || err.message))
+            resolve(false)
+          })
+      })
+      assert.ok(killed, 'the worker moved a veth into a link group (and was killed there)')
+      const grouped = (await ipj(t.host, 'link', 'show')).filter((l) => l.group !== undefined && l.group !== 'default' && l.group !== 0)
+      assert.ok(grouped.length >= 1, 'a veth waits in its group')
+      await Network.gc({ namespace: t.host, store })
+      assert.deepEqual((await ipj(t.host, 'link', 'show')).filter((l) => l.group !== undefined && l.group !== 'default' && l.group !== 0), [], 'no link left in a group')
+      // Each endpoint is whole (its disconnect had not started) or gone with its veth, mapping and eth0.
+      const left = new Set((await store.endpoints(net.id)).map((e) => e.name))
+      const ports = await portsIn(t.host, 'pub4any')
+      for (const [i, c] of cs.entries()) {
+        const eth0 = (await c.links()).some((l) => l.name === 'eth0')
+        if (left.has(`web${i}`)) {
+          assert.equal((await store.endpointByName(net.id, `web${i}`))!.state, 'connected')
+          assert.ok(eth0 && ports.includes(8000 + i), `web${i} whole`)
+        } else {
+          assert.ok(!eth0 && !ports.includes(8000 + i), `web${i} gone`)
+        }
+      }
+      assert.equal((await net.bridge.ports()).length, left.size)
+      assert.ok(left.size < 4, 'the killed disconnects were finished by gc')
+      await net.remove({ force: true })
+    } finally {
+      await store.close()
+      fs.rmSync(tmp, { recursive: true, force: true })
+    }
   })
 })
