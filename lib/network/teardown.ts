@@ -177,6 +177,26 @@ export function disconnectSequence(store: NetworkStore, id: string, teardown: (e
   })
 }
 
+/** How many disconnects of one call (remove, gc) run at once: their veth deletes share a grace period. */
+const TEARDOWN_CONCURRENCY = 16
+
+/**
+ * The disconnect sequence of several endpoints, TEARDOWN_CONCURRENCY at a time, so that their veth
+ * deletes go in batches (lib/network/reaper.ts) instead of one RCU grace period each. Every one is
+ * tried; the first failure is thrown once all are done.
+ */
+export async function disconnectAll(store: NetworkStore, ids: string[], teardown: (ep: EndpointRecord) => Promise<unknown>): Promise<void> {
+  let next = 0
+  const errors: unknown[] = []
+  await Promise.all(Array.from({ length: Math.min(TEARDOWN_CONCURRENCY, ids.length) }, async () => {
+    while (next < ids.length) {
+      const id = ids[next++]!
+      await disconnectSequence(store, id, teardown).catch((e: unknown) => { errors.push(e) })
+    }
+  }))
+  if (errors.length) throw errors[0]
+}
+
 /** Resolves at the store's next change, or after `ms`. */
 export function waitForChange(store: NetworkStore, ms: number): Promise<void> {
   return new Promise((resolve) => {

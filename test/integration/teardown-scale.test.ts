@@ -144,6 +144,19 @@ describe('Teardown at scale (issue 18)', function () {
     await net.remove()
   })
 
+  it('remove({ force: true }) disconnects its endpoints together: their veths go in batches, everything goes', async () => {
+    const store = new MemoryNetworkStore()
+    const net = await Network.create({ name: 'rm', namespace: t.host, store, subnet: '172.31.0.0/16', dns: false })
+    const cs = await Promise.all(Array.from({ length: 8 }, () => sb.ns()))
+    for (const [i, c] of cs.entries()) await net.connect(c, { name: `c${i}`, publish: [{ hostPort: 8000 + i, containerPort: 80 }] })
+    const ops = await tripsOf(() => net.remove({ force: true }), 'rtnl')
+    const veths = ops.filter((o) => /^link\.delete (veth|group)/.test(o))
+    assert.ok(veths.length < cs.length, `${veths.length} RTM_DELLINK for ${cs.length} veths: ${veths.join(', ')}`)
+    for (const c of cs) assert.deepEqual((await c.links()).map((l) => l.name), ['lo'])
+    assert.equal(await nftText(t.host), '', 'the rules and the table went with the network')
+    assert.deepEqual((await t.host.links()).map((l) => l.name).sort(), ['br0', 'lo', 'veth-c1', 'veth-c2', 'wan'], 'only the links of the topology are left')
+  })
+
   it('a process killed between moving veths into the group and deleting it: gc removes them, nothing half is left', async () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nk-reaper-'))
     const store = new SqliteStore({ path: path.join(tmp, 'state.db') })
