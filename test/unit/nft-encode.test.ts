@@ -328,6 +328,19 @@ describe('nf_tables encoding (our own goldens)', () => {
     assert.deepEqual(describeMessage(mine[4]!), ['type=0xa1a flags=0x5 nfgen=01000000', '1 7400'])
   })
 
+  it('deletes a set or a chain non-recursively (NLM_F_NONREC) only when asked', () => {
+    const mine = ours([
+      { op: 'delset', family: 'inet', table: 't', name: 's', nonrec: true },
+      { op: 'delset', family: 'inet', table: 't', name: 's' },
+      { op: 'delchain', family: 'inet', table: 't', name: 'c', nonrec: true },
+      { op: 'delchain', family: 'inet', table: 't', name: 'c' },
+    ]).slice(1, -1)
+    // NFT_MSG_DELSET (0x0b) / DELCHAIN (0x05): NLM_F_REQUEST|ACK, plus NLM_F_NONREC (0x100) with nonrec
+    assert.deepEqual(mine.map((m) => [m.type, m.flags]), [[0xa0b, 0x105], [0xa0b, 0x5], [0xa05, 0x105], [0xa05, 0x5]])
+    assert.deepEqual(describeMessage(mine[0]!), describeMessage(mine[1]!).map((l, i) => (i === 0 ? l.replace('flags=0x5', 'flags=0x105') : l)))
+    assert.throws(() => native().nftEncode([{ op: 'deltable', family: 'inet', name: 't', nonrec: true } as unknown as NftMsg]), TypeError)
+  })
+
   it('sends an unknown expression (read back raw) exactly as it came', () => {
     const raw = hex('08000100 00000001 08000200 00000005')  // e.g. a quota's attributes
     const [m] = ours([{ op: 'newrule', family: 'ip', table: 't', chain: 'c', exprs: [{ type: 'quota', raw }] }]).slice(1, -1)
