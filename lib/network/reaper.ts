@@ -30,6 +30,8 @@ interface Batch {
   done: Promise<void>
   resolve: () => void
   timer: NodeJS.Timeout
+  /** MAX_WAIT_MS passed: deleted as soon as no other delete runs, whoever is still under way. */
+  expired: boolean
 }
 
 interface Host {
@@ -64,10 +66,10 @@ async function deleteOne(ns: Namespace, index: number, name: string): Promise<vo
   await runOne({ ns, op: 'link.delete', index, ignoreMissing: true, object: name })
 }
 
-/** Deletes the batch once every teardown under way waits in it (or `force`: it waited long enough). */
-function maybeDelete(key: string, h: Host, force = false): void {
+/** Deletes the batch once every teardown under way waits in it, or it waited MAX_WAIT_MS, and no delete runs. */
+function maybeDelete(key: string, h: Host): void {
   const b = h.batch
-  if (!b || h.deleting || (!force && b.members.length < h.active)) return
+  if (!b || h.deleting || (!b.expired && b.members.length < h.active)) return
   h.batch = undefined
   h.deleting = true
   clearTimeout(b.timer)
@@ -132,7 +134,9 @@ export async function deleteLinkShared(ns: Namespace, index: number, name: strin
   if (!b) {
     let resolve!: () => void
     const done = new Promise<void>((r) => { resolve = r })
-    b = { group: randomInt(2 ** 31, 2 ** 32 - 1), members: [], done, resolve, timer: setTimeout(() => maybeDelete(key, h, true), MAX_WAIT_MS) }
+    const nb: Batch = { group: randomInt(2 ** 31, 2 ** 32 - 1), members: [], done, resolve, expired: false,
+      timer: setTimeout(() => { nb.expired = true; maybeDelete(key, h) }, MAX_WAIT_MS) }
+    b = nb
     b.timer.unref()
     h.batch = b
   }

@@ -13,6 +13,7 @@ import * as path from 'node:path'
 import * as dc from 'node:diagnostics_channel'
 import { MemoryNetworkStore, NatRule, Network, SqliteStore, type Endpoint, type Namespace } from '../../lib'
 import type { TripEvent } from '../../lib/kernel/trace'
+import { enterTeardown } from '../../lib/network/reaper'
 import { Sandbox, ipj } from '../helpers'
 
 const WORKER = path.join(__dirname, '..', 'fixtures', 'kill-worker.ts')
@@ -141,6 +142,23 @@ describe('Teardown at scale (issue 18)', function () {
     assert.deepEqual(await portsIn(t.host, 'pub4any'), [9000])
     assert.deepEqual((await store.endpoints(net.id)).map((e) => e.name), ['keep'])
     await net.disconnect(keep)
+    await net.remove()
+  })
+
+  it('a teardown that never reaches its veth does not hold the others back: they go once the batch waited long enough', async () => {
+    const store = new MemoryNetworkStore()
+    const net = await Network.create({ name: 'stuck', namespace: t.host, store, subnet: '172.31.0.0/16', dns: false })
+    const cs = await Promise.all(Array.from({ length: 3 }, () => sb.ns()))
+    const eps: Endpoint[] = []
+    for (const [i, c] of cs.entries()) eps.push(await net.connect(c, { name: `c${i}` }))
+    const leave = enterTeardown(t.host) // under way, and stays so until the end
+    try {
+      await Promise.all(eps.map((ep) => net.disconnect(ep)))
+      for (const c of cs) assert.deepEqual((await c.links()).map((l) => l.name), ['lo'])
+      assert.deepEqual(await net.bridge.ports(), [])
+    } finally {
+      leave()
+    }
     await net.remove()
   })
 
