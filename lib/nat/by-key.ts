@@ -7,7 +7,7 @@ import { ipToBytes, isLoopbackIp } from '../ipam/ip'
 import type { Namespace } from '../namespace'
 import { decodePublication } from './decode'
 import { L4PROTO, commentOf, padded, portBytes } from './expr'
-import { MAPS, TABLE, TAG, findElements, type MapDef } from './ruleset'
+import { HAIRPIN_SETS, MAPS, TABLE, TAG, findElements, type MapDef } from './ruleset'
 
 /** The comment of the skeleton's own rules (skeleton() in ruleset.ts). */
 const BASE = `${TAG} base`
@@ -61,30 +61,37 @@ export async function publishedAt(ns: Namespace, ports: PortKey[]): Promise<Owne
   return decodePublication(ns, entries)
 }
 
+/** The hairpin sets: their entries only ever match traffic DNAT'd by a mapping, so they never keep the table. */
+const HAIRPIN = new Set(Object.values(HAIRPIN_SETS) as string[])
+const NFT_SET_CONSTANT = 0x2
+
 /**
- * Removes netns-kit's table if nothing of anyone's is left in it but its skeleton, in ONE atomic
- * batch whose refusal leaves everything as it was: every rule listed (the skeleton's, by handle),
- * then each published-port map with NLM_F_NONREC (EBUSY while it holds an element: the kernel
- * counts them, nothing is listed), each chain with NLM_F_NONREC (EBUSY if a rule was added since
- * the listing), then the table. Nothing is tried while a rule other than the skeleton's is there
- * (a masquerade or isolation rule holds the table for its network's lifetime). The hairpin sets
- * go with the table; while it stays, their entries for interfaces without mappings stay too
- * (harmless: they only match traffic DNAT'd to that interface; NatRule.tidy() and gc drop them).
- * Resolves whether the table went.
+ * Removes netns-kit's inet table if nothing of anyone's is left in it but its skeleton, in ONE
+ * atomic batch whose refusal leaves everything as it was: every rule listed (the skeleton's, by
+ * handle), then every set and map that holds state with NLM_F_NONREC (EBUSY while it holds an
+ * element: the kernel counts them, nothing is listed), each chain with NLM_F_NONREC (EBUSY if a
+ * rule was added since the listing), then the table. Nothing is tried while a rule other than the
+ * skeleton's is there. The hairpin sets go with the table; while it stays, their entries for
+ * interfaces without mappings stay too (harmless: they only match traffic DNAT'd to that
+ * interface; NatRule.tidy() and gc drop them). Three listings of the table's few rules, chains and
+ * sets, and the batch (refused: an abort, ~1 ms): whatever the number of mappings. Resolves
+ * whether the table went.
  */
 export async function dropTableIfEmpty(ns: Namespace): Promise<boolean> {
-  const [rules, chains] = await Promise.all([
+  const [rules, chains, sets] = await Promise.all([
     nftList(ns, { what: 'rules', family: 'inet', table: TABLE, brief: true }),
     nftList(ns, { what: 'chains', family: 'inet' }),
-  ]).catch(() => [[], []] as const)
+    nftList(ns, { what: 'sets', family: 'inet' }),
+  ]).catch(() => [[], [], []] as const)
   const mine = chains.filter((c) => c.table === TABLE)
   if (!mine.length) return false
-  if (rules.some((r) => commentOf(r.userdata) !== BASE)) return false
+  if (rules.some((r) => !isBase(commentOf(r.userdata)))) return false
+  const holding = sets.filter((x) => x.table === TABLE && !HAIRPIN.has(x.name) && !((x.flags ?? 0) & NFT_SET_CONSTANT))
   // Chains reached by a jump go after the chains jumping to them (base chains first).
   const order = [...mine].sort((a, b) => Number(a.hook === undefined) - Number(b.hook === undefined))
   const msgs: NftMsg[] = [
     ...rules.map((r) => ({ op: 'delrule' as const, family: 'inet' as const, table: TABLE, chain: r.chain, handle: r.handle })),
-    ...MAPS.map((m) => ({ op: 'delset' as const, family: 'inet' as const, table: TABLE, name: m.name, nonrec: true })),
+    ...holding.map((x) => ({ op: 'delset' as const, family: 'inet' as const, table: TABLE, name: x.name, nonrec: true })),
     ...order.map((c) => ({ op: 'delchain' as const, family: 'inet' as const, table: TABLE, name: c.name, nonrec: true })),
     { op: 'deltable', family: 'inet', name: TABLE },
   ]
@@ -92,6 +99,11 @@ export async function dropTableIfEmpty(ns: Namespace): Promise<boolean> {
     await nftApply(ns, msgs, 'delete the netns-kit table if empty')
     return true
   } catch {
-    return false // EBUSY: a map holds an element, or something was added since; ENOENT: another process tidied
+    return false // EBUSY: a set holds an element, or something was added since; ENOENT: another process tidied
   }
+}
+
+/** A skeleton rule's comment: "netns-kit base" (or "netns-kit base NAME"). */
+function isBase(c: string | undefined): boolean {
+  return c === BASE || (c !== undefined && c.startsWith(`${BASE} `))
 }
