@@ -106,7 +106,7 @@ async function publications(ns: Namespace): Promise<OwnedRule[]> {
 
 type Fields = Record<string, unknown>
 
-function decodeMasquerade(exprs: NftExpr[]): { family: 4 | 6; source: string; out?: string; notOut?: string } | undefined {
+export function decodeMasquerade(exprs: NftExpr[]): { family: 4 | 6; source: string; out?: string; notOut?: string } | undefined {
   let family: 4 | 6 | undefined
   let source: string | undefined
   let out: string | undefined, notOut: string | undefined

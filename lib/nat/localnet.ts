@@ -17,13 +17,13 @@ import { nftApply } from '../kernel/nft'
 import type { Namespace } from '../namespace'
 import { comment, ifnameBytes, ifnameString } from './expr'
 import { setRouteLocalnet, routeLocalnetKey } from './host'
-import { addMessages, destroyMessages } from './isolate'
+import { addMessages, destroyMessages, type SetElement } from './isolate'
 import { LOCALNET_SET, MAPS, TAG, change, findElements, listElementsIfAny, ownerOf } from './ruleset'
 
 const LO_MAP = MAPS.find((m) => m.loopback)!.name
 
 /** The record of `dev` (an element of the set `localnet`). */
-function record(dev: string) {
+export function localnetElement(dev: string): SetElement {
   return { family: 'inet' as const, set: LOCALNET_SET, element: { key: ifnameBytes(dev), userdata: comment(`${TAG} localnet ${dev}`) } }
 }
 
@@ -34,7 +34,7 @@ function record(dev: string) {
  */
 export async function turnOnLocalnet(ns: Namespace, dev: string, exists?: boolean): Promise<boolean> {
   if ((await ns.sysctl.get(routeLocalnetKey(dev))) === '1') return false
-  await change(ns, addMessages([record(dev)]), `route_localnet record for ${dev}`, exists)
+  await change(ns, addMessages([localnetElement(dev)]), `route_localnet record for ${dev}`, exists)
   await setRouteLocalnet(ns, dev, true)
   return true
 }

@@ -15,6 +15,7 @@ import { interfacesInUse, readOwned } from './decode'
 import { addrMatch, comment, ifMatch, nfproto } from './expr'
 import { addMessages, destroyMessages, isolateNote, isolationElements, ownedRefs } from './isolate'
 import { enableForwarding } from './host'
+import { repairLocalnet } from './localnet'
 import { checkPublish } from './ports'
 import { publish, unpublish } from './publish'
 import { ISO, TABLE, TAG, change, deleteRules, tidy } from './ruleset'
@@ -167,6 +168,19 @@ export class NatRule {
   static async list(opts: { namespace?: Namespace } = {}): Promise<NatRule[]> {
     const ns = await defaultNamespace(opts?.namespace)
     return (await readOwned(ns)).map((r) => NatRule.build(r))
+  }
+
+  /**
+   * Repair after a crash, for what NatRule keeps in the kernel alone: turns route_localnet off
+   * (and drops netns-kit's record of it) on every interface where netns-kit turned it on and no
+   * localhost mapping needs it any more (a publish killed half-way), then removes our tables if
+   * nothing of ours is left. Returns those interfaces. Network.gc() does this too.
+   */
+  static async gc(opts: { namespace?: Namespace } = {}): Promise<{ routeLocalnet: string[] }> {
+    const ns = await defaultNamespace(opts?.namespace)
+    const routeLocalnet = await repairLocalnet(ns)
+    await tidy(ns, () => interfacesInUse(ns))
+    return { routeLocalnet }
   }
 
   /**
