@@ -248,6 +248,7 @@ export async function unpublish(ns: Namespace, f: NatFields, elems: ElemRef[]): 
   if (f.protocol === 'udp') await clearUdpConntrack(ns, f.family, f.hostIp, [f.hostPort!, f.hostPortEnd ?? f.hostPort!])
   // route_localnet off (then its record) with the last localhost mapping through that interface,
   // if netns-kit turned it on.
-  if (f.localhost && f.interface && !(await localhostUsers(ns)).has(f.interface)) await releaseLocalnet(ns, f.interface)
-  await tidy(ns, () => interfacesInUse(ns), held)
+  const released = f.localhost && f.interface && !(await localhostUsers(ns)).has(f.interface) ? await releaseLocalnet(ns, f.interface) : false
+  // (The early look at what holds the table saw the record just released: look again then.)
+  await tidy(ns, () => interfacesInUse(ns), released ? undefined : held)
 }
