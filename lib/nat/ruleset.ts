@@ -109,10 +109,17 @@ function mapMsg(m: MapDef): NftMsg {
   }
 }
 
+/**
+ * nft's set userdata NFTNL_UDATA_SET_KEYBYTEORDER (type 0, a u32): how `nft list` prints the keys
+ * of a single-field set (1: host order, as names are; 2: network order, as ether types are).
+ */
+const keyByteOrder = (order: 1 | 2): Buffer => Buffer.from([0, 4, order, 0, 0, 0])
+
 function setMsg(family: TableFamily, name: string, types: number[], lens: number[], flags = 0): NftMsg {
   // A single field is its own length; each field of a concatenation takes whole 32-bit registers.
   const keyLen = lens.length === 1 ? lens[0]! : lens.reduce((a, l) => a + Math.ceil(l / 4) * 4, 0)
-  return { op: 'newset', family, table: TABLE, name, keyType: concat(...types), keyLen, ...(flags ? { flags } : {}) }
+  const userdata = lens.length === 1 ? keyByteOrder(types[0] === T.ifname ? 1 : 2) : undefined
+  return { op: 'newset', family, table: TABLE, name, keyType: concat(...types), keyLen, ...(flags ? { flags } : {}), ...(userdata ? { userdata } : {}) }
 }
 
 /** A rule of a table's skeleton, found again by its name (comment "netns-kit base NAME"). */
