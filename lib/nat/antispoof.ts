@@ -11,9 +11,9 @@ import type { NetlinkError } from '../errors'
 import { ipToBytes } from '../ipam/ip'
 import { nftApply } from '../kernel/nft'
 import type { Namespace } from '../namespace'
-import { comment, ifnameBytes } from './expr'
+import { comment, ifnameBytes, ifnameString } from './expr'
 import { addMessages, destroyMessages, type SetElement } from './isolate'
-import { SPOOF, TAG, change } from './ruleset'
+import { SPOOF, TAG, change, listElementsIfAny, ownerOf } from './ruleset'
 
 /** What anti-spoofing knows of an endpoint: the host end of its veth, its MAC and addresses. */
 export interface GuardedPort {
@@ -61,4 +61,27 @@ export async function unguardPort(ns: Namespace, p: GuardedPort): Promise<void> 
   await nftApply(ns, msgs, `anti-spoofing for ${p.hostIf}`).catch((e: unknown) => {
     if ((e as NetlinkError).code !== 'ENOENT') throw e
   })
+}
+
+/**
+ * gc: removes the anti-spoofing elements of ports not in `keep` (endpoints that are gone: a crash
+ * between a port's teardown and its elements' removal). Reads the sets whole: a repair, not a
+ * hot path. Returns the ports whose elements went.
+ */
+export async function pruneGuards(ns: Namespace, keep: ReadonlySet<string>): Promise<string[]> {
+  const sets = Object.values(SPOOF)
+  const lists = await Promise.all(sets.map((s) => listElementsIfAny(ns, s, 'bridge')))
+  const gone = new Set<string>()
+  const doomed: { family: 'bridge'; set: string; key: Buffer }[] = []
+  lists.forEach((list, i) => {
+    for (const e of list) {
+      const c = ownerOf(e.userdata)
+      const port = ifnameString(e.key!.subarray(0, 16))
+      if (c?.kind !== 'spoof' || keep.has(port)) continue
+      gone.add(port)
+      doomed.push({ family: 'bridge', set: sets[i]!, key: e.key! })
+    }
+  })
+  if (doomed.length) await nftApply(ns, destroyMessages(doomed), 'prune anti-spoofing elements')
+  return [...gone]
 }

@@ -5,7 +5,7 @@
 export { NatRule } from './rule'
 export type { MasqueradeOptions, PublishOptions, IsolateOptions, NatProtocol, NatKind } from './types'
 export { checkPublish } from './ports'
-export { guardPort, unguardPort, linkLocalOf, type GuardedPort } from './antispoof'
+export { guardPort, unguardPort, pruneGuards, linkLocalOf, type GuardedPort } from './antispoof'
 export { repairLocalnet } from './localnet'
 export {
   checkNetworkNat, createNetworkNat, newNetworkIds, networkIdsFromList, networkIdsToList, removeNetworkNat, restoreNetworkNat,
