@@ -12,7 +12,7 @@ import { NatRule, type Namespace } from '../../lib'
 import { Sandbox } from '../helpers'
 import { C1, GW, attach, nftRuleset, request, serve, stopAll, topology, type Topology } from '../nat-helpers'
 
-const worker = path.join(__dirname, '..', 'fixtures', 'kill-worker.ts')
+const worker = path.join(__dirname, '..', 'fixtures', 'publish-kill-worker.ts')
 
 /** Runs the worker; kills it after trip `k` (0: never) or `afterMs` after it started; resolves with the trips it reported and how long the operation took. */
 function publishKilled(host: Namespace, k: number, afterMs?: number): Promise<{ killed: boolean; trips?: number; ms: number }> {
