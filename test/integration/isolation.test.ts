@@ -9,7 +9,7 @@ import { strict as assert } from 'node:assert'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { FileStore, Network, VethPair, type Endpoint, type Namespace } from '../../lib'
+import { Network, SqliteStore, VethPair, type Endpoint, type Namespace } from '../../lib'
 import { Sandbox, sh } from '../helpers'
 import { HOST_WAN, OUT_IP, receiveUdp, request, sendUdp, serve, settleIpv6, stopAll } from '../nat-helpers'
 
@@ -32,7 +32,7 @@ describe('isolation stages (issue 11)', function () {
   this.timeout(600000)
   const sb = new Sandbox()
   let host: Namespace, out: Namespace
-  let store: FileStore
+  let store: SqliteStore
   let tmp: string
 
   beforeEach(async () => {
@@ -45,11 +45,12 @@ describe('isolation stages (issue 11)', function () {
     await wan.host.addAddress(`${HOST_WAN}/24`)
     await wan.peer.addAddress(`${OUT_IP}/24`)
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nk-isolation-'))
-    store = new FileStore({ root: tmp })
+    store = new SqliteStore({ path: path.join(tmp, 'state.db') })
   })
   afterEach(async () => {
     await stopAll()
     await sb.cleanup()
+    await store.close()
     fs.rmSync(tmp, { recursive: true, force: true })
   })
 
