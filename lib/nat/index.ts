@@ -7,6 +7,7 @@ export type { MasqueradeOptions, PublishOptions, IsolateOptions, NatProtocol, Na
 export { checkPublish } from './ports'
 export { guardPort, unguardPort, pruneGuards, linkLocalOf, type GuardedPort } from './antispoof'
 export { repairLocalnet } from './localnet'
+export { enableForwarding } from './host'
 export {
   checkNetworkNat, createNetworkNat, newNetworkIds, networkIdsFromList, networkIdsToList, removeNetworkNat, restoreNetworkNat,
   type EndpointNat, type NetworkNat, type NetworkNatIds, type PortNat, type Problem,
