@@ -150,6 +150,10 @@ export class Network extends DriverNetwork<Endpoint> {
     if (generated) config.generated = true
     if (o.mtu !== undefined) config.mtu = o.mtu
     if (o.upstream !== undefined) config.upstream = o.upstream
+    // The ids of its masquerade rules (one per subnet, in the order of the pools) and isolation
+    // elements, in its configuration: check() and gc find them by role, whatever order a store lists rules in.
+    const ids = newNetworkIds({ subnets: pools.map(() => ''), masquerade: o.masquerade, internal: o.internal })
+    config.nat = ids
     // 1. The intent: name and subnets claimed (ERR_NETNS_KIT_NETWORK_EXISTS, _SUBNET_OVERLAP, _POOL_EXHAUSTED).
     const net = await store.beginCreateNetwork({ name, driver: 'bridge', host: identity(ns), pools, config })
     const cfg = bridgeConfig(net)
@@ -164,7 +168,6 @@ export class Network extends DriverNetwork<Endpoint> {
       // network's when netns-kit drew the name.
       const v4 = net.pools.find((p) => p.family === 4)!
       const v6 = net.pools.find((p) => p.family === 6)
-      const ids = newNetworkIds({ subnets: net.pools.map((p) => p.subnet), masquerade: o.masquerade, internal: o.internal })
       rules.push(...networkIdsToList(ids))
       await store.addRules({ networkId: net.id }, networkIdsToList(ids))
       await createNetworkNat(ns, networkNat(net, [], ids))
@@ -354,7 +357,8 @@ export class Network extends DriverNetwork<Endpoint> {
       }
       if (this.dns) await dns.start(this, ns, rec)
       // 3. The result.
-      const done = await store.finishConnect(id, { mac })
+      // Which rule is which port's (the store lists rule ids in its own order).
+      const done = await store.finishConnect(id, { mac, ...(rules.length ? { config: { ...rec.config, portRules: rules.map((r) => r.id) } } : {}) })
       const ep = new Endpoint(this, ns, done)
       this.#local.set(id, ep)
       return ep

@@ -18,9 +18,12 @@ function endpointNat(ep: EndpointRecord): EndpointNat | undefined {
   const port = guardedPort(ep)
   const v4 = ep.addresses.find((a) => a.family === 4)?.address
   if (!port || !v4) return undefined
-  // Published ports lead to the endpoint's IPv4 address; their NatRule ids are recorded in the same order.
-  const ports = ep.ports.flatMap((p, i) => (p.family === 4 && ep.rules[i]
-    ? [{ id: ep.rules[i], protocol: p.protocol, hostIp: p.hostIp, hostPort: p.hostPort, containerIp: v4, containerPort: p.containerPort }]
+  // Published ports lead to the endpoint's IPv4 address; their NatRule ids, port by port, in the
+  // endpoint's configuration (`portRules`; an older record: its rule list, in the same order).
+  const given = (ep.config as { portRules?: unknown }).portRules
+  const ids = Array.isArray(given) && given.length === ep.ports.length && given.every((x) => typeof x === 'string') ? given as string[] : ep.rules
+  const ports = ep.ports.flatMap((p, i) => (p.family === 4 && ids[i]
+    ? [{ id: ids[i], protocol: p.protocol, hostIp: p.hostIp, hostPort: p.hostPort, containerIp: v4, containerPort: p.containerPort }]
     : []))
   return { ...port, ports }
 }
@@ -30,7 +33,16 @@ export function networkNat(rec: NetworkRecord, endpoints: EndpointRecord[], ids?
   const cfg = bridgeConfig(rec)
   return {
     bridge: cfg.bridge, subnets: rec.pools.map((p) => p.subnet), masquerade: cfg.masquerade, internal: cfg.internal, icc: cfg.icc,
-    antiSpoofing: cfg.antiSpoofing, ids: ids ?? networkIdsFromList(rec.rules),
+    antiSpoofing: cfg.antiSpoofing, ids: ids ?? idsOf(rec),
     endpoints: endpoints.map(endpointNat).filter((e): e is EndpointNat => e !== undefined),
   }
+}
+
+/** The ids the network's configuration names (`nat`), else (an older record) those of its rule list. */
+function idsOf(rec: NetworkRecord): NetworkNatIds {
+  const n = (rec.config as { nat?: { isolate?: unknown; masquerade?: unknown } }).nat
+  if (n && typeof n.isolate === 'string' && Array.isArray(n.masquerade) && n.masquerade.every((x) => typeof x === 'string')) {
+    return { isolate: n.isolate, masquerade: n.masquerade as string[] }
+  }
+  return networkIdsFromList(rec.rules)
 }
