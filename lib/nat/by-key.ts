@@ -6,8 +6,9 @@ import { nftApply, nftList } from '../kernel/nft'
 import { ipToBytes, isLoopbackIp } from '../ipam/ip'
 import type { Namespace } from '../namespace'
 import { decodePublication } from './decode'
+import { localnetRecords } from './localnet'
 import { L4PROTO, commentOf, padded, portBytes } from './expr'
-import { HAIRPIN_SETS, MAPS, TABLE, TAG, findElements, type MapDef } from './ruleset'
+import { HAIRPIN_SETS, MAPS, TABLE, TAG, findElements, ownerOf, type MapDef } from './ruleset'
 
 /** The comment of the skeleton's own rules (skeleton() in ruleset.ts). */
 const BASE = `${TAG} base`
@@ -58,7 +59,10 @@ export async function publishedAt(ns: Namespace, ports: PortKey[]): Promise<Owne
   const found = await Promise.all(maps.map((m) => findElements(ns, m.name, [...byMap.get(m)!.values()])))
   const entries: { m: MapDef; e: NftElementInfo }[] = []
   found.forEach((list, i) => { for (const e of list) if (e) entries.push({ m: maps[i]!, e }) })
-  return decodePublication(ns, entries)
+  // Whether netns-kit turned route_localnet on matters for localhost mappings only: the small
+  // record set is read then.
+  const lo = entries.some(({ e }) => ownerOf(e.userdata)?.rest.includes('lo'))
+  return decodePublication(ns, entries, lo ? new Set(await localnetRecords(ns)) : new Set())
 }
 
 /** The hairpin sets: their entries only ever match traffic DNAT'd by a mapping, so they never keep the table. */
