@@ -194,6 +194,9 @@ export class NatRule {
    * (and drops netns-kit's record of it) on every interface where netns-kit turned it on and no
    * localhost mapping needs it any more (a publish killed half-way), then removes our tables if
    * nothing of ours is left. Returns those interfaces. Network.gc() does this too.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel. (a `namespace` that is not a Namespace).
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   static async gc(opts: { namespace?: Namespace } = {}): Promise<{ routeLocalnet: string[] }> {
     const ns = await defaultNamespace(opts?.namespace)

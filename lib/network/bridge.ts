@@ -564,6 +564,9 @@ export class Network extends DriverNetwork<Endpoint> {
    * network's masquerade, isolation and hairpin, its endpoints' published ports and anti-spoofing
    * elements, forwarding (off: a problem unless the network is internal) and route_localnet.
    * An empty list: all is as recorded. Network.gc() puts back what is missing.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE`, `ERR_NETNS_KIT_STORE_BUSY` or `ERR_NETNS_KIT_STORE_UNAVAILABLE` when the state store fails.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). (reading the kernel's links, tables and sysctls).
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   async check(): Promise<Problem[]> {
     const rec = await this.store.network(this.id)
