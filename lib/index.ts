@@ -24,7 +24,7 @@ export type {
 export { conntrack } from './conntrack'
 export type { ConntrackEntry, ConntrackFilter, ConntrackTuple } from './conntrack'
 export { NatRule } from './nat'
-export type { MasqueradeOptions, PublishOptions, IsolateOptions, NatProtocol, NatKind } from './nat'
+export type { MasqueradeOptions, PublishOptions, IsolateOptions, NatProtocol, NatKind, Problem } from './nat'
 export {
   SqliteStore, MemoryStore, EtcdStore, MemoryNetworkStore, EtcdNetworkStore, StoreError, STATE_DIR, DEFAULT_DB_PATH, DEFAULT_ADDRESS_POOLS, candidateSubnets,
   chooseSubnet, findFreeSubnet, prefixesInUse,
