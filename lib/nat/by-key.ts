@@ -1,6 +1,7 @@
 // Published mappings found by their keys, never by listing: what the teardown of an endpoint (whose
 // record holds its ports) needs to find its mappings, and the table's removal after the last
 // mapping, decided by the kernel in one atomic batch. Both cost the same with 2 mappings or 10,000.
+import * as os from 'node:os'
 import type { NftElementInfo, NftMsg } from '../kernel/binding'
 import { nftApply, nftList } from '../kernel/nft'
 import { ipToBytes, isLoopbackIp } from '../ipam/ip'
@@ -105,6 +106,16 @@ export async function dropTableIfEmpty(ns: Namespace): Promise<boolean> {
   } catch {
     return false // EBUSY: a set holds an element, or something was added since; ENOENT: another process tidied
   }
+}
+
+/**
+ * The kernel honours NLM_F_NONREC on set and chain deletes (verified on 6.18; the flag's handling
+ * there dates from the 5.x series). Before 6.1 dropTableIfEmpty is not used: a kernel that ignored
+ * the flag would drop a table whose maps still hold mappings; tidy() reads the maps instead.
+ */
+export function nonrecTrusted(release = os.release()): boolean {
+  const [major = 0, minor = 0] = release.split(/[.-]/).map(Number)
+  return major > 6 || (major === 6 && minor >= 1)
 }
 
 /** A skeleton rule's comment: "netns-kit base" (or "netns-kit base NAME"). */

@@ -22,8 +22,9 @@ import {
   checkCollisions, firstTaken, fmtRange, freePorts, groupByMap, hairpinMessage, isChosen, mappingElements, portAllocated, targetMaps,
   type PublishSpec, type Probe,
 } from './ports'
-import { dropTableIfEmpty } from './by-key'
-import { TABLE, TAG, change, findElements, ownerOf, tableExists, tableHeld } from './ruleset'
+import { dropTableIfEmpty, nonrecTrusted } from './by-key'
+import { interfacesInUse } from './decode'
+import { TABLE, TAG, change, findElements, ownerOf, tableExists, tableHeld, tidy } from './ruleset'
 import type { ElemRef, NatFields, OwnedRule } from './types'
 
 /** How many candidates a chosen port gets (per mapping of the batch choosing one of the same protocol). */
@@ -254,5 +255,10 @@ export async function unpublish(ns: Namespace, f: NatFields, elems: ElemRef[]): 
   // look saw a record just released: look again then); otherwise the kernel drops the table if
   // its sets are empty, counting the elements itself: no map is read, whatever the number of
   // mappings (dropTableIfEmpty).
-  if (!(await (released ? tableHeld(ns) : held))) await dropTableIfEmpty(ns)
+  const isHeld = released ? tableHeld(ns) : held
+  if (nonrecTrusted()) {
+    if (!(await isHeld)) await dropTableIfEmpty(ns)
+  } else {
+    await tidy(ns, () => interfacesInUse(ns), isHeld)
+  }
 }

@@ -7,6 +7,7 @@ import { strict as assert } from 'node:assert'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { native, type NftExpr, type NftMsg } from '../../lib/kernel/binding'
+import { nonrecTrusted } from '../../lib/nat/by-key'
 import { attrs, canonical, comment, debugLine, debugRules, describe as describeAttrs, describeMessage, hex, ifname, masqueradeRule, splitMessages, straceBuffers, type NlMsg } from '../nft-wire'
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'nft')
@@ -339,6 +340,10 @@ describe('nf_tables encoding (our own goldens)', () => {
     assert.deepEqual(mine.map((m) => [m.type, m.flags]), [[0xa0b, 0x105], [0xa0b, 0x5], [0xa05, 0x105], [0xa05, 0x5]])
     assert.deepEqual(describeMessage(mine[0]!), describeMessage(mine[1]!).map((l, i) => (i === 0 ? l.replace('flags=0x5', 'flags=0x105') : l)))
     assert.throws(() => native().nftEncode([{ op: 'deltable', family: 'inet', name: 't', nonrec: true } as unknown as NftMsg]), TypeError)
+  })
+
+  it('trusts NLM_F_NONREC for the table drop only from kernel 6.1 on', () => {
+    assert.deepEqual(['6.18.44-fc', '6.1.0-28-amd64', '7.0.1', '6.0.9', '5.15.0-91-generic', '4.19.0'].map((r) => nonrecTrusted(r)), [true, true, true, false, false, false])
   })
 
   it('sends an unknown expression (read back raw) exactly as it came', () => {
