@@ -11,6 +11,7 @@ import { getLink, listLinks, run, runOne } from './kernel/rtnl'
 import type { RouteChange } from './kernel/ops'
 import { sysctlGet, sysctlSet } from './kernel/sysctl'
 import { spawnIn } from './kernel/spawn'
+import { removeEtcNetns } from './etc-netns'
 import { Link, linkFromNative } from './link'
 import { namespaceNeighbours, type NamespaceNeighbours } from './neighbour'
 import { checkIfName, checkInt, checkIp, checkNsName, checkSysctlValue, parseCidr, sysctlPath } from './validate'
@@ -107,10 +108,16 @@ export class Namespace {
     }
   }
 
-  /** `ip netns del NAME` by name, without opening it; idempotent. Returns whether it existed. */
+  /**
+   * `ip netns del NAME` by name, without opening it; idempotent. Returns whether it existed. The
+   * files netns-kit wrote to /etc/netns/NAME/ (a connected container's hosts, hostname and
+   * resolv.conf) go with it.
+   */
   static async deleteNamed(name: string): Promise<boolean> {
     checkNsName(name)
-    return deleteNamespace(NETNS_RUN_DIR, name)
+    const existed = await deleteNamespace(NETNS_RUN_DIR, name)
+    await removeEtcNetns(name).catch(() => {})
+    return existed
   }
 
   /** Same kernel namespace (device and inode of the namespace file). */
