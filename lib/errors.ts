@@ -73,6 +73,8 @@ export type NetnsKitErrorCode =
   | 'ERR_NETNS_KIT_WRONG_STATE' | 'ERR_NETNS_KIT_RULE_OWNED'
   /** The addon: not built, or a failure it did not describe (a bug: please report it) */
   | 'ERR_NETNS_KIT_NOT_BUILT' | 'ERR_NETNS_KIT_INTERNAL'
+  /** The companion process: it could not be started or reached, or it failed a request */
+  | 'ERR_NETNS_KIT_COMPANION'
 
 /** A library state error; `code` is one of the ERR_NETNS_KIT_* codes (NetnsKitErrorCode). */
 export class NetnsKitError extends Error {
