@@ -11,7 +11,8 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import * as readline from 'node:readline'
-import { Namespace, VethPair } from '../../lib'
+import { Namespace, VethPair, hostsFile, resolvConf } from '../../lib'
+import { writeEtcNetns } from '../../lib/etc-netns'
 import { Companion, companionPaths, stopAllCompanions } from '../../lib/companion'
 import { SqliteStore } from '../../lib/ipam/sqlite-store'
 import type { DnsSettings, EndpointRecord, NetworkRecord, NsIdentity, PortSpec } from '../../lib/ipam/network-store'
@@ -342,6 +343,37 @@ describe('companion process (records written into the store)', function () {
     assert.equal(endpoint.addresses[0]!.address, ip, 'the address and the name are free again')
     assert.ok((await c.status()).healed >= 1)
     assert.ok(Date.now() - t0 < 10000)
+  })
+
+  it('ns.spawn and ip netns exec see the container\'s files of /etc/netns: getent hosts resolves through the companion', async () => {
+    const net = await network('getent')
+    const c1 = await sb.ns()
+    const c2 = await sb.ns()
+    const c = await companion()
+    const me = await connect(net, c1, { name: 'app' }, c)
+    const db = await connect(net, c2, { name: 'db' }, c)
+    const before = await runIn(c1, 'getent', ['hosts', 'db'])
+    assert.equal(before.code, 2, 'without the files: the host\'s resolv.conf, which knows no db')
+    await writeEtcNetns(c1.name!, {
+      hosts: hostsFile({ hostname: 'app', addresses: [me.addresses[0]!.address] }), hostname: 'app\n', 'resolv.conf': resolvConf({ resolver: true, nameservers: [] }),
+    })
+    try {
+      const viaSpawn = await runIn(c1, 'getent', ['hosts', 'db'])
+      assert.equal(viaSpawn.code, 0, viaSpawn.out)
+      assert.deepEqual(viaSpawn.out.trim().split(/\s+/), [db.addresses[0]!.address, 'db'])
+      assert.deepEqual((await runIn(c1, 'getent', ['hosts', 'app'])).out.trim().split(/\s+/), [me.addresses[0]!.address, 'app'], 'its own name from its hosts file')
+      const viaIp = await sh('ip', ['netns', 'exec', c1.name!, 'getent', 'hosts', 'db'])
+      assert.deepEqual(viaIp.stdout.trim().split(/\s+/), [db.addresses[0]!.address, 'db'])
+      // only inside: the host's own files are untouched
+      assert.doesNotMatch(fs.readFileSync('/etc/resolv.conf', 'utf8'), /127\.0\.0\.11/)
+      // exec failures still come back through the status pipe
+      const p = c1.spawn('/nonexistent/cmd', [])
+      const err = await new Promise<NodeJS.ErrnoException>((resolve) => p.once('error', resolve))
+      assert.equal(err.code, 'ENOENT')
+    } finally {
+      await c1.delete()
+    }
+    assert.equal(fs.existsSync(path.join('/etc/netns', c1.name!)), false, 'the namespace deleted, its files went with it')
   })
 
   it('a companion killed with SIGKILL is started again by the next call, and names resolve again', async () => {
