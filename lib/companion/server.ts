@@ -104,6 +104,8 @@ export class CompanionServer {
   /** Endpoints whose ports could not be held, and why (prepare reports it). */
   readonly #portErrors = new Map<string, Error>()
   readonly #healing = new Set<string>()
+  /** The endpoints that keep us running (DNS or published ports). */
+  readonly #needy = new Set<string>()
   readonly #abort = new AbortController()
   readonly #clients = new Set<net.Socket>()
   #server: net.Server | undefined
@@ -338,6 +340,8 @@ export class CompanionServer {
     }
     const before = this.#endpoints.get(rec.id)
     this.#endpoints.set(rec.id, rec)
+    if (net.dns || rec.ports.length) this.#needy.add(rec.id)
+    else this.#needy.delete(rec.id)
     // Names: a connected endpoint of a network with DNS.
     if (net.dns) this.#index.set(rec, net)
     else this.#index.delete(rec.id)
@@ -369,6 +373,7 @@ export class CompanionServer {
   async #remove(id: string): Promise<void> {
     const rec = this.#endpoints.get(id)
     this.#endpoints.delete(id)
+    this.#needy.delete(id)
     this.#index.delete(id)
     this.#portErrors.delete(id)
     await this.#reservations.release(id)
@@ -619,10 +624,7 @@ export class CompanionServer {
 
   /** Whether any endpoint of our host needs us: one on a network with DNS, or one with published ports. */
   needed(): boolean {
-    for (const e of this.#endpoints.values()) {
-      if (e.ports.length || this.#networks.get(e.networkId)?.dns) return true
-    }
-    return false
+    return this.#needy.size > 0
   }
 
   #checkIdle(): void {
