@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { Bridge, Namespace, NatRule, VethPair, connectTcp, openTcpServer } from '../lib'
+import * as dnsPacket from 'dns-packet'
+import { Bridge, Namespace, NatRule, VethPair, connectTcp, openTcpServer, openUdpSocket, type Network } from '../lib'
 import { run } from '../lib/kernel/rtnl'
 
 // --- processes ------------------------------------------------------------------------
@@ -82,6 +83,14 @@ export function tmpDir(tag: string): string {
 
 export function track(ns: Namespace): Namespace { openHandles.add(ns); return ns }
 
+/** Networks (and so their store records, bridges, rules and resolvers) removed on every exit path. */
+const networks = new Set<Network>()
+export function trackNetwork(net: Network): Network { networks.add(net); return net }
+export async function untrackNetwork(net: Network): Promise<void> {
+  networks.delete(net)
+  await net.remove({ force: true }).catch(() => {})
+}
+
 /** Deletes the given names (or every one this run registered); idempotent. */
 export async function removeNamespaces(names: Iterable<string> = owned): Promise<void> {
   const list = [...names]
@@ -95,6 +104,7 @@ export async function removeNamespaces(names: Iterable<string> = owned): Promise
 }
 
 export async function cleanupAll(): Promise<void> {
+  for (const net of [...networks]) await untrackNetwork(net)
   for (const h of openHandles) await h.close().catch(() => {})
   openHandles.clear()
   // Also anything of this run that a tool made under our prefix and we did not register.
@@ -228,19 +238,55 @@ export async function verify(env: Env, n: number, opts: { published?: boolean } 
   const token = randomBytes(6).toString('hex')
   const server = await openTcpServer({ namespace: ctr, address: ip, port: CONTAINER_PORT }, (s) => s.end(token))
   try {
-    const sock = await connectTcp({ namespace: env.ext, host: HOST_EXT_IP, port: hostPort(i), timeout: 3000 })
-    const got = await new Promise<string>((resolve, reject) => {
-      let data = ''
-      const t = setTimeout(() => { sock.destroy(); reject(new Error('no answer')) }, 3000)
-      sock.on('data', (d) => { data += d })
-      sock.on('end', () => { clearTimeout(t); resolve(data) })
-      sock.on('error', (e) => { clearTimeout(t); reject(e) })
-    })
-    if (got !== token) throw new Error(`published port ${hostPort(i)} answered '${got}', not the container's listener`)
+    // Up to 3 attempts of 3 s: on a loaded machine one connection timed out once (ip -batch at N=1000,
+    // load average 10, cause not found); a wrong wiring fails all 3, a wrong listener at once.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const sock = await connectTcp({ namespace: env.ext, host: HOST_EXT_IP, port: hostPort(i), timeout: 3000 })
+        const got = await new Promise<string>((resolve, reject) => {
+          let data = ''
+          const t = setTimeout(() => { sock.destroy(); reject(new Error('no answer')) }, 3000)
+          sock.on('data', (d) => { data += d })
+          sock.on('end', () => { clearTimeout(t); resolve(data) })
+          sock.on('error', (e) => { clearTimeout(t); reject(e) })
+        })
+        if (got !== token) throw new Error(`published port ${hostPort(i)} answered '${got}', not the container's listener`)
+        break
+      } catch (e) {
+        if (attempt >= 3 || /answered/.test((e as Error).message)) throw e
+      }
+    }
   } catch (e) {
     throw new Error(`outside -> ${HOST_EXT_IP}:${hostPort(i)} -> ${ip}:${CONTAINER_PORT}: ${(e as Error).message}`)
   } finally {
     await new Promise((r) => server.close(r))
+    await ctr.close()
+  }
+}
+
+/**
+ * The embedded resolver answers: the last container asks 127.0.0.11 for the first one's name
+ * (`c0`, as the user path names them) and must get the first container's address.
+ */
+export async function verifyDns(env: Env, n: number): Promise<void> {
+  const ctr = track(await Namespace.open(env.ctr(n - 1)))
+  const sock = await openUdpSocket({ namespace: ctr, address: '127.0.0.1' })
+  try {
+    const query = dnsPacket.encode({ type: 'query', id: 4242, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name: 'c0' }] })
+    const answer = await new Promise<string[]>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('no answer from 127.0.0.11 in 3 s')), 3000)
+      sock.on('message', (m) => {
+        clearTimeout(t)
+        const r = dnsPacket.decode(m)
+        resolve((r.answers ?? []).filter((a) => a.type === 'A').map((a) => String((a as { data: unknown }).data)))
+      })
+      sock.send(query, 53, '127.0.0.11')
+    })
+    if (!answer.includes(env.ips[0]!)) throw new Error(`c0 resolved to [${answer.join(', ')}], not ${env.ips[0]}`)
+  } catch (e) {
+    throw new Error(`DNS in ${env.ctr(n - 1)}: ${(e as Error).message}`)
+  } finally {
+    sock.close()
     await ctr.close()
   }
 }

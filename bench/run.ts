@@ -1,9 +1,10 @@
-// `npm run bench`: netns-kit side by side with ip, ip -batch, pyroute2, netavark and the CNI plugins
-// (issue 6, design.md §6), in throwaway namespaces only. See bench/README.md for what each part measures.
+// `npm run bench`: netns-kit's user path (Network.connect) and primitives side by side with the C floor
+// (bench/floor.c: the same kernel work), ip, ip -batch, pyroute2, netavark and the CNI plugins (issues 6
+// and 18, design.md §6), in throwaway namespaces only. See bench/README.md for what each part measures.
 //
-//   npm run bench                       N = 50,200,1000, 3 runs, 10,000 ports, writes bench/results.{md,json}
-//   npm run bench -- --quick            N = 20, 1 run, 500 ports, short iperf; writes nothing unless --out
-//   npm run bench -- --n 50,200 --runs 5 --tools netns-kit,ip-batch --parts containers,ports
+//   npm run bench                       N = 50,200,1000, 3 runs, 10,000 ports, connects to 1,000; writes bench/results.{md,json}
+//   npm run bench -- --quick            N = 20, 1 run, 500 ports, short iperf, connects to 200; writes nothing unless --out
+//   npm run bench -- --n 50,200 --runs 5 --tools netns-kit,c-floor,ip-batch --parts containers,ports,datapath,connect
 import { spawn, type ChildProcess } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
@@ -15,19 +16,23 @@ import {
 } from './common'
 import { TOOLS, netnsKit, wireNetnsKit, ipBatch, type Tool } from './tools'
 import { rootSnapshot, rootDiff } from './root-guard'
+import { connectBench, connectDefaults, connectJson, connectReport, type ConnectResult } from '../scripts/bench-connect'
+
+/** The 1-minute load average when the run started: a busy machine makes every figure noise. */
+const LOAD_AT_START = fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]
 
 // --- options --------------------------------------------------------------------------
 
 interface Options {
   ns: number[]; runs: number; tools: string[]; parts: string[]; ports: number; slowMax: number
-  iperfSeconds: number; connSeconds: number; out?: string; quick: boolean
+  iperfSeconds: number; connSeconds: number; out?: string; quick: boolean; connectN?: number
 }
 
 function parseArgs(argv: string[]): Options {
   const quick = argv.includes('--quick')
   const o: Options = {
     ns: quick ? [20] : [50, 200, 1000], runs: quick ? 1 : 3, tools: TOOLS.map((t) => t.key),
-    parts: ['containers', 'ports', 'datapath'], ports: quick ? 500 : 10_000, slowMax: 200,
+    parts: ['containers', 'ports', 'datapath', 'connect'], ports: quick ? 500 : 10_000, slowMax: 200,
     iperfSeconds: quick ? 2 : 4, connSeconds: quick ? 2 : 3, out: quick ? undefined : path.join(__dirname, 'results'), quick,
   }
   for (let i = 0; i < argv.length; i++) {
@@ -40,6 +45,7 @@ function parseArgs(argv: string[]): Options {
       case '--tools': o.tools = v!.split(','); i++; break
       case '--parts': o.parts = v!.split(','); i++; break
       case '--ports': o.ports = num(); break
+      case '--connect-n': o.connectN = num(); break
       case '--slow-max': o.slowMax = num(); break
       case '--iperf-seconds': o.iperfSeconds = num(); break
       case '--conn-seconds': o.connSeconds = num(); break
@@ -59,6 +65,8 @@ interface RunFigures {
   setupMs: number; teardownMs: number; cpuSetupMs: number; cpuTeardownMs: number
   /** The kernel's background removal of host-side veths after a namespace-deleting teardown. */
   backgroundMs?: number
+  /** Where a tool that times itself spent it (the C floor), ms. */
+  setupPhases?: Record<string, number>; teardownPhases?: Record<string, number>
   eventLoop?: { maxMs: number; p99Ms: number; meanMs: number }
 }
 interface Row { tool: string; label: string; n: number; status: 'ok' | 'skipped' | 'failed'; why?: string; runs: RunFigures[] }
@@ -75,28 +83,33 @@ async function verifyFloor(env: Env, n: number): Promise<void> {
   if (host.length !== n + 1) throw new Error(`the host has ${host.length - 1} container veths, not ${n}`)
 }
 
+const perCtr = (p: Record<string, number>, n: number) => Object.entries(p).map(([k, v]) => `${k} ${(v / n).toFixed(3)}`).join(', ') + ' ms'
+
 async function oneRun(tool: Tool, n: number): Promise<RunFigures> {
   const env = await makeEnv(tool.key)
   try {
     await tool.network(env)
     const baseline = (await env.host.links()).length
-    const h = tool === netnsKit ? monitorEventLoopDelay({ resolution: 1 }) : undefined
+    const h = tool.eventLoop ? monitorEventLoopDelay({ resolution: 1 }) : undefined
     h?.enable()
     const c0 = cpuSeconds(); const t0 = performance.now()
     const ownSetup = await tool.setupAll(env, n)
-    const setupMs = typeof ownSetup === 'number' ? ownSetup : ms(t0); const c1 = cpuSeconds()
+    const setupMs = typeof ownSetup === 'number' ? ownSetup : ownSetup ? ownSetup.ms : ms(t0); const c1 = cpuSeconds()
     h?.disable()
-    if (tool.published === false) await verifyFloor(env, n)
+    if (tool.verify) await tool.verify(env, n)
+    else if (tool.published === false) await verifyFloor(env, n)
     else await verify(env, n)
     const c2 = cpuSeconds(); const t2 = performance.now()
     const ownTeardown = await tool.teardownAll(env, n)
-    const teardownMs = typeof ownTeardown === 'number' ? ownTeardown : ms(t2); const c3 = cpuSeconds()
+    const teardownMs = typeof ownTeardown === 'number' ? ownTeardown : ownTeardown ? ownTeardown.ms : ms(t2); const c3 = cpuSeconds()
     const backgroundMs = tool.backgroundTeardown ? await waitHostClean(env, baseline) : undefined
     return {
       setupMs, teardownMs, cpuSetupMs: cpuMs(c0, c1), cpuTeardownMs: cpuMs(c2, c3), backgroundMs,
+      setupPhases: typeof ownSetup === 'object' ? ownSetup.phases : undefined, teardownPhases: typeof ownTeardown === 'object' ? ownTeardown.phases : undefined,
       eventLoop: h ? { maxMs: h.max / 1e6, p99Ms: h.percentile(99) / 1e6, meanMs: h.mean / 1e6 } : undefined,
     }
   } finally {
+    await tool.dispose?.(env).catch(() => {})
     await destroyEnv(env, n)
   }
 }
@@ -121,7 +134,8 @@ async function containers(o: Options, log: (s: string) => void): Promise<Row[]> 
           row.runs.push(f)
           log(`  ${tool.key} N=${n} run ${r + 1}/${runs}: setup ${(f.setupMs / n).toFixed(2)} ms/ctr, teardown ${(f.teardownMs / n).toFixed(2)} ms/ctr` +
             `${f.backgroundMs !== undefined ? ` (+${f.backgroundMs.toFixed(0)} ms kernel background)` : ''}, cpu ${((f.cpuSetupMs + f.cpuTeardownMs) / n).toFixed(2)} ms/ctr` +
-            `${f.eventLoop ? `, event loop max ${f.eventLoop.maxMs.toFixed(1)} ms` : ''}`)
+            `${f.eventLoop ? `, event loop max ${f.eventLoop.maxMs.toFixed(1)} ms` : ''}` +
+            `${f.setupPhases ? `\n    setup per container: ${perCtr(f.setupPhases, n)}` : ''}${f.teardownPhases ? `\n    teardown per container: ${perCtr(f.teardownPhases, n)}` : ''}`)
         } catch (e) {
           Object.assign(row, { status: 'failed', why: (e as Error).message.split('\n')[0]!.slice(0, 300) })
           log(`  ${tool.key} N=${n}: FAILED: ${row.why}`)
@@ -324,7 +338,7 @@ async function datapath(o: Options, log: (s: string) => void): Promise<DataPath>
 
 // --- output -----------------------------------------------------------------------------
 
-interface Summary { tool: string; label: string; n: number; status: string; why?: string; runs: number; setup?: [number, number, number]; teardown?: [number, number, number]; cpu?: number; background?: number; eventLoopMaxMs?: number }
+interface Summary { tool: string; label: string; n: number; status: string; why?: string; runs: number; setup?: [number, number, number]; teardown?: [number, number, number]; cpu?: number; background?: number; eventLoopMaxMs?: number; eventLoopP99Ms?: number; eventLoopMeanMs?: number; phases?: string }
 
 function summarize(rows: Row[]): Summary[] {
   return rows.map((r) => {
@@ -336,8 +350,15 @@ function summarize(rows: Row[]): Summary[] {
       s.cpu = median(r.runs.map((x) => (x.cpuSetupMs + x.cpuTeardownMs) / r.n))
       const bg = r.runs.map((x) => x.backgroundMs).filter((x): x is number => x !== undefined)
       if (bg.length) s.background = median(bg) / r.n
-      const el = r.runs.map((x) => x.eventLoop?.maxMs).filter((x): x is number => x !== undefined)
-      if (el.length) s.eventLoopMaxMs = Math.max(...el)
+      // A tool's own phases (the C floor), per container, median over the runs.
+      const ph = (pick: (x: RunFigures) => Record<string, number> | undefined) => {
+        const keys = Object.keys(r.runs.map(pick).find(Boolean) ?? {})
+        return keys.map((k) => `${k} ${(median(r.runs.map((x) => pick(x)?.[k] ?? NaN).filter(Number.isFinite)) / r.n).toFixed(3)}`).join(', ')
+      }
+      if (r.runs.some((x) => x.setupPhases)) s.phases = `setup: ${ph((x) => x.setupPhases)}; teardown: ${ph((x) => x.teardownPhases)} (ms per container)`
+      // The worst run's figures (largest max).
+      const worst = r.runs.map((x) => x.eventLoop).filter((x): x is NonNullable<RunFigures['eventLoop']> => x !== undefined).sort((a, b) => b.maxMs - a.maxMs)[0]
+      if (worst) { s.eventLoopMaxMs = worst.maxMs; s.eventLoopP99Ms = worst.p99Ms; s.eventLoopMeanMs = worst.meanMs }
     }
     return s
   })
@@ -346,30 +367,94 @@ function summarize(rows: Row[]): Summary[] {
 const f2 = (x: number | undefined) => x === undefined || !Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2)
 const fr = (x: number | undefined) => x === undefined || !Number.isFinite(x) ? '–' : x >= 10 ? `${x.toFixed(0)}x` : `${x.toFixed(2)}x`
 
-function report(o: Options, sums: Summary[], portsR: PortsResult | undefined, dp: DataPath | undefined, extra: { rootOk: string; elHist?: string; started: string; seconds: number; errors: string[] }): string {
+interface ReportExtra { rootOk: string; started: string; seconds: number; errors: string[]; idleEl: string; connect?: ConnectResult }
+
+const USER = 'netns-kit', FLOOR = 'c-floor', FLOOR_GROUP = 'c-floor-group'
+
+/** The targets of issue 18 (and issue 12's connect figures), as measured in this run. */
+function targets(o: Options, sums: Summary[], c: ConnectResult | undefined): string[] {
+  const at = (tool: string, n: number) => sums.find((s) => s.tool === tool && s.n === n && s.setup)
+  const rows: [string, string, boolean | undefined][] = []
+  const verdict = (ok: boolean | undefined) => ok === undefined ? 'not measured' : ok ? 'met' : 'missed'
+  for (const n of o.ns) {
+    const nk = at(USER, n)
+    if (!nk) continue
+    const vs = (tool: string, want: number, what: string) => {
+      const t = at(tool, n)
+      if (t) rows.push([`N=${n} setup ${want}x faster than ${what}`, `${fr(t.setup![0] / nk.setup![0])} (${f2(t.setup![0])} vs ${f2(nk.setup![0])} ms)`, t.setup![0] / nk.setup![0] >= want])
+    }
+    vs('ip-batch', 4, 'ip -batch + nft -f')
+    vs('netavark', 50, 'netavark')
+    vs('cni', 80, 'CNI')
+    const fl = at(FLOOR, n)
+    if (fl) rows.push([`N=${n} setup within 2x of the C floor`, `${fr(nk.setup![0] / fl.setup![0])} (${f2(nk.setup![0])} vs ${f2(fl.setup![0])} ms)`, nk.setup![0] / fl.setup![0] <= 2])
+    if (n === 200) {
+      rows.push([`N=200 teardown under 2 ms per container`, `${f2(nk.teardown![0])} ms`, nk.teardown![0] < 2])
+      const ib = at('ip-batch', n)
+      if (ib) rows.push([`N=200 teardown 15x better than ip -batch`, `${fr(ib.teardown![0] / nk.teardown![0])}`, ib.teardown![0] / nk.teardown![0] >= 15])
+    }
+  }
+  if (o.ns.length > 1) {
+    const lo = Math.min(...o.ns), hi = Math.max(...o.ns)
+    const a = at(USER, lo), b = at(USER, hi)
+    if (a && b) {
+      rows.push([`per-container setup at N=${hi} within 1.2x of N=${lo}`, fr(b.setup![0] / a.setup![0]), b.setup![0] / a.setup![0] <= 1.2])
+      rows.push([`per-container teardown at N=${hi} within 1.2x of N=${lo}`, fr(b.teardown![0] / a.teardown![0]), b.teardown![0] / a.teardown![0] <= 1.2])
+    }
+  }
+  const el = sums.filter((s) => s.tool === USER && s.eventLoopMaxMs !== undefined).sort((x, y) => y.n - x.n)[0]
+  if (el) rows.push([`event loop: longest delay while wiring N=${el.n} under 5 ms`, `${f2(el.eventLoopMaxMs)} ms (99th percentile ${f2(el.eventLoopP99Ms)} ms)`, el.eventLoopMaxMs! < 5])
+  if (c) {
+    for (const s of c.series.filter((x) => x.store === 'default')) {
+      const mode = s.mode === 'seq' ? 'sequential' : `${c.options.concurrency} at a time`
+      rows.push([`connect ${mode}, default store + DNS: last/first at ${s.n} endpoints <= 1.2`, fr(s.connect.last / s.connect.first), s.connect.last / s.connect.first <= 1.2])
+      const m = c.series.find((x) => x.store === 'memory' && x.mode === s.mode)
+      if (m) rows.push([`connect ${mode}: default store within 1.5x of MemoryStore (last ${Math.min(50, s.n >> 2)})`, fr(s.connect.last / m.connect.last), s.connect.last / m.connect.last <= 1.5])
+    }
+    for (const st of c.natDelete?.states ?? []) {
+      const t = st.state === 'held' ? 'masquerade present' : 'no masquerade'
+      rows.push([`NatRule.delete of the ${c.natDelete!.mappings}th as cheap as the 2nd (from publish(), ${t})`, fr(st.fromPublish.last / st.fromPublish.second), st.fromPublish.last / st.fromPublish.second <= 1.2])
+      rows.push([`NatRule.delete of the ${c.natDelete!.mappings}th as cheap as the 2nd (from list(), ${t})`, fr(st.fromList.last / st.fromList.second), st.fromList.last / st.fromList.second <= 1.2])
+    }
+    if (c.disconnect) rows.push([`disconnect with ${c.disconnect.others} other mappings within 1.2x of none`, fr(c.disconnect.many.disconnect / c.disconnect.none.disconnect), c.disconnect.many.disconnect / c.disconnect.none.disconnect <= 1.2])
+  }
+  if (!rows.length) return []
+  return ['## Targets (issue 18, issue 12), as measured in this run', '', '| target | measured | |', '|---|---|---|', ...rows.map(([t, m, ok]) => `| ${t} | ${m} | ${verdict(ok)} |`), '']
+}
+
+function report(o: Options, sums: Summary[], portsR: PortsResult | undefined, dp: DataPath | undefined, extra: ReportExtra): string {
   const L: string[] = []
   L.push(`# netns-kit benchmark results`, '')
-  L.push(`Run ${extra.started}, ${extra.seconds.toFixed(0)} s, on ${process.platform} ${fs.readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}, ${fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length} CPUs, node ${process.version}.`)
+  L.push(`Run ${extra.started}, ${extra.seconds.toFixed(0)} s, on ${process.platform} ${fs.readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}, ${fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length} CPUs, node ${process.version}. Load average at the start: ${LOAD_AT_START}.`)
   L.push(`Command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`${o.quick ? ' (quick mode)' : ''}. Runs per N: ${o.runs} (1 at N >= 1000). Root namespace unchanged: ${extra.rootOk}.`, '')
   L.push('Per container, milliseconds: median [min–max] over the runs. CPU: this process (all threads) plus its waited-for children (the tools), setup + teardown.')
-  L.push('"vs netns-kit": how many times longer the tool takes than netns-kit at the same N (setup / teardown).', '')
+  L.push('"x C floor": the row\'s time over the C floor\'s (bench/floor.c: the same kernel work as Network.connect, pipelined), setup / teardown against the floor deleting each veth / teardown against the floor deleting the link group. ' +
+    '"x netns-kit": the row\'s time over the netns-kit user path\'s (how many times faster the user path is), setup / teardown.', '')
+  L.push(...targets(o, sums, extra.connect))
   for (const n of o.ns) {
     const at = sums.filter((s) => s.n === n)
     if (!at.length) continue
-    const nk = at.find((s) => s.tool === 'netns-kit')
+    const nk = at.find((s) => s.tool === USER && s.setup)
+    const fl = at.find((s) => s.tool === FLOOR && s.setup)
+    const fg = at.find((s) => s.tool === FLOOR_GROUP && s.setup)
     L.push(`## N = ${n}`, '')
-    L.push('| tool | setup ms/ctr | teardown ms/ctr | CPU ms/ctr | vs netns-kit (setup / teardown) | note |', '|---|---|---|---|---|---|')
+    L.push('| tool | setup ms/ctr | teardown ms/ctr | CPU ms/ctr | x C floor (setup / teardown / teardown vs group delete) | x netns-kit (setup / teardown) | note |', '|---|---|---|---|---|---|---|')
     for (const s of at) {
-      if (!s.setup) { L.push(`| ${s.label} | – | – | – | – | ${s.status}: ${s.why ?? ''} |`); continue }
-      const ratio = nk?.setup && s.tool !== 'netns-kit' ? `${fr(s.setup[0] / nk.setup[0])} / ${fr(s.teardown![0] / nk.teardown![0])}` : s.tool === 'netns-kit' ? '1x' : '–'
-      const note = [s.background !== undefined ? `kernel frees the veths in the background: +${f2(s.background)} ms/ctr after teardown returns` : '', s.eventLoopMaxMs !== undefined ? `event loop max ${f2(s.eventLoopMaxMs)} ms` : ''].filter(Boolean).join('; ')
-      L.push(`| ${s.label} | ${f2(s.setup[0])} [${f2(s.setup[1])}–${f2(s.setup[2])}] | ${f2(s.teardown![0])} [${f2(s.teardown![1])}–${f2(s.teardown![2])}] | ${f2(s.cpu)} | ${ratio} | ${note} |`)
+      if (!s.setup) { L.push(`| ${s.label} | – | – | – | – | – | ${s.status}: ${s.why ?? ''} |`); continue }
+      const floor = fl ? `${fr(s.setup[0] / fl.setup![0])} / ${fr(s.teardown![0] / fl.teardown![0])} / ${fg ? fr(s.teardown![0] / fg.teardown![0]) : '–'}` : '–'
+      const user = nk && s.tool !== USER ? `${fr(s.setup[0] / nk.setup![0])} / ${fr(s.teardown![0] / nk.teardown![0])}` : s.tool === USER ? '1x' : '–'
+      const note = [
+        s.background !== undefined ? `kernel still removing links after teardown returns: +${f2(s.background)} ms/ctr` : '',
+        s.eventLoopMaxMs !== undefined ? `event loop max ${f2(s.eventLoopMaxMs)} ms, p99 ${f2(s.eventLoopP99Ms)} ms` : '',
+        s.phases ?? '',
+      ].filter(Boolean).join('; ')
+      L.push(`| ${s.label} | ${f2(s.setup[0])} [${f2(s.setup[1])}–${f2(s.setup[2])}] | ${f2(s.teardown![0])} [${f2(s.teardown![1])}–${f2(s.teardown![2])}] | ${f2(s.cpu)} | ${floor} | ${user} | ${note} |`)
     }
     L.push('')
   }
   if (o.ns.length > 1) {
     const lo = Math.min(...o.ns), hi = Math.max(...o.ns)
-    L.push(`## Scaling: per-container setup at N=${hi} over N=${lo}`, '')
+    L.push(`## Scaling: per-container time at N=${hi} over N=${lo}`, '')
     L.push('| tool | setup | teardown |', '|---|---|---|')
     for (const t of TOOLS) {
       const a = sums.find((s) => s.tool === t.key && s.n === lo), b = sums.find((s) => s.tool === t.key && s.n === hi)
@@ -377,9 +462,12 @@ function report(o: Options, sums: Summary[], portsR: PortsResult | undefined, dp
     }
     L.push('')
   }
-  const nkMax = sums.filter((s) => s.tool === 'netns-kit' && s.eventLoopMaxMs !== undefined).sort((a, b) => b.n - a.n)[0]
-  if (nkMax) {
-    L.push(`## Event loop while netns-kit wires N=${nkMax.n} containers`, '', `Longest delay (perf_hooks.monitorEventLoopDelay, 1 ms resolution): ${f2(nkMax.eventLoopMaxMs)} ms. ${extra.elHist ?? ''}`, '')
+  const elRows = sums.filter((s) => s.eventLoopMaxMs !== undefined)
+  if (elRows.length) {
+    L.push('## Event loop while netns-kit wires the containers', '', `perf_hooks.monitorEventLoopDelay (1 ms resolution), the worst run at each N. ${extra.idleEl}`, '')
+    L.push('| row | N | max ms | 99th percentile ms | mean ms |', '|---|---|---|---|---|')
+    for (const s of elRows) L.push(`| ${s.label} | ${s.n} | ${f2(s.eventLoopMaxMs)} | ${f2(s.eventLoopP99Ms)} | ${f2(s.eventLoopMeanMs)} |`)
+    L.push('')
   }
   if (portsR) {
     const p = portsR
@@ -401,6 +489,7 @@ function report(o: Options, sums: Summary[], portsR: PortsResult | undefined, dp
     L.push(`| outside -> container, routed through the host (no NAT) | ${dp.outsideRoutedGbps.toFixed(2)} | ${fr(dp.outsideRoutedGbps / dp.plainVethGbps)} |`)
     L.push(`| outside -> published port (netns-kit DNAT map) | ${dp.outsidePublishedGbps.toFixed(2)} | ${fr(dp.outsidePublishedGbps / dp.plainVethGbps)} |`, '')
   }
+  if (extra.connect) L.push('## The user path as the network grows (npm run bench:connect)', '', connectReport(extra.connect))
   L.push('## What each row does', '')
   for (const t of TOOLS) L.push(`- **${t.label}**: ${t.note ?? ''}`)
   if (extra.errors.length) L.push('', '## Errors', '', ...extra.errors.map((e) => `- ${e}`))
@@ -423,7 +512,7 @@ async function main(): Promise<void> {
   idle.enable(); await sleep(3000); idle.disable()
   const idleEl = `Idle baseline in the same process (3 s, nothing running): max ${(idle.max / 1e6).toFixed(1)} ms, 99th percentile ${(idle.percentile(99) / 1e6).toFixed(2)} ms, mean ${(idle.mean / 1e6).toFixed(2)} ms.`
   log(idleEl)
-  let rows: Row[] = [], portsR: PortsResult | undefined, dp: DataPath | undefined
+  let rows: Row[] = [], portsR: PortsResult | undefined, dp: DataPath | undefined, connect: ConnectResult | undefined
   try {
     if (o.parts.includes('containers')) { log(`[1] containers: N = ${o.ns.join(', ')}`); rows = await containers(o, log) }
     if (o.parts.includes('ports')) {
@@ -434,6 +523,13 @@ async function main(): Promise<void> {
       log('[4] data path (iperf3)')
       try { dp = await datapath(o, log) } catch (e) { errors.push(`data path: ${(e as Error).message}`); log(`  FAILED: ${(e as Error).message}`) }
     }
+    if (o.parts.includes('connect')) {
+      const co = connectDefaults(o.quick)
+      if (o.connectN) co.n = o.connectN
+      log(`[5] the user path as the network grows (bench:connect): n = ${co.n}, ${co.mappings} mappings, ${co.others} other mappings`)
+      connect = await connectBench(co, log)
+      errors.push(...connect.errors.map((e) => `connect: ${e}`))
+    }
   } finally {
     await cleanupAll()
   }
@@ -441,14 +537,11 @@ async function main(): Promise<void> {
   const diff = rootDiff(before, rootSnapshot())
   const rootOk = diff.length ? `NO (${diff.join('; ')})` : 'yes'
   const sums = summarize(rows)
-  const nkRuns = rows.filter((r) => r.tool === 'netns-kit' && r.runs.length).sort((a, b) => b.n - a.n)[0]
-  const el = nkRuns?.runs.map((r) => r.eventLoop!).filter(Boolean) ?? []
-  const elHist = el.length ? `${idleEl} Per run while wiring: max ${el.map((e) => e.maxMs.toFixed(1)).join(', ')} ms; 99th percentile ${el.map((e) => e.p99Ms.toFixed(2)).join(', ')} ms; mean ${el.map((e) => e.meanMs.toFixed(2)).join(', ')} ms.` : undefined
-  const md = report(o, sums, portsR, dp, { rootOk, started, seconds: ms(T0) / 1000, errors, elHist })
+  const md = report(o, sums, portsR, dp, { rootOk, started, seconds: ms(T0) / 1000, errors, idleEl, connect })
   console.log('\n' + md)
   if (o.out) {
     fs.writeFileSync(`${o.out}.md`, md)
-    fs.writeFileSync(`${o.out}.json`, JSON.stringify({ started, options: o, runId: RUN_ID, rootNamespaceUnchanged: diff.length === 0, rootDiff: diff, containers: rows, summary: sums, ports: portsR, datapath: dp, errors }, null, 1) + '\n')
+    fs.writeFileSync(`${o.out}.json`, JSON.stringify({ started, options: o, runId: RUN_ID, rootNamespaceUnchanged: diff.length === 0, rootDiff: diff, containers: rows, summary: sums, ports: portsR, datapath: dp, connect: connect && connectJson(connect), errors }, null, 1) + '\n')
     console.log(`written: ${o.out}.md, ${o.out}.json`)
   }
   if (diff.length) process.exitCode = 1

@@ -3,11 +3,14 @@
 // wires containers 0..n-1 one after another (timed) and tears them all down (timed).
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { Bridge, Namespace, NatRule, VethPair } from '../lib'
+import { Bridge, Namespace, NatRule, NETNS_RUN_DIR, Network, VethPair, type Endpoint } from '../lib'
 import { run } from '../lib/kernel/rtnl'
 import {
-  CONTAINER_PORT, GATEWAY, PREFIX, SUBNET, cmd, containerIp, hostPort, inNs, plainNetwork, track, type Env,
+  CONTAINER_PORT, GATEWAY, PREFIX, SUBNET, cmd, containerIp, hostPort, inNs, plainNetwork, track, trackNetwork, untrackNetwork,
+  verify, verifyDns, type Env,
 } from './common'
+
+export interface OwnTiming { ms: number; phases?: Record<string, number> }
 
 export interface Tool {
   key: string
@@ -18,29 +21,108 @@ export interface Tool {
   unavailable(): Promise<string | undefined>
   /** Untimed: what exists once per network before any container. */
   network(env: Env): Promise<void>
-  /** Resolves to the tool's own measurement in ms when it times itself (pyroute2: without the interpreter's start). */
-  setupAll(env: Env, n: number): Promise<void | number>
-  teardownAll(env: Env, n: number): Promise<void | number>
+  /**
+   * Resolves to the tool's own measurement in ms when it times itself (pyroute2: without the
+   * interpreter's start; the C floor: with its phases).
+   */
+  setupAll(env: Env, n: number): Promise<void | number | OwnTiming>
+  teardownAll(env: Env, n: number): Promise<void | number | OwnTiming>
   /** Whether the teardown leaves the kernel removing host-side veths in the background. */
   backgroundTeardown?: boolean
-  /** Published ports checked by traffic (false for the kernel floor, which has none). */
+  /** Published ports checked by traffic (false for netns + veth only, which has none). */
   published?: boolean
+  /** The event loop's delay is recorded while it wires (netns-kit's rows). */
+  eventLoop?: boolean
+  /** Its own check of the wiring (default: ping and the published port, bench/common.ts verify). */
+  verify?(env: Env, n: number): Promise<void>
+  /** Untimed, after the teardown, also when a run failed: what network() made besides namespaces. */
+  dispose?(env: Env): Promise<void>
   note?: string
 }
 
 const exists = (p: string) => fs.existsSync(p)
 const which = async (bin: string) => (await cmd('sh', ['-c', `command -v ${bin}`], { allowFail: true })).code === 0
 
-// --- netns-kit ------------------------------------------------------------------------
+// --- netns-kit: the user path ---------------------------------------------------------
+
+/** At most `k` of fn(0..n-1) at a time (a runtime starting containers in parallel). */
+export async function pool(n: number, k: number, fn: (i: number) => Promise<void>): Promise<void> {
+  let next = 0
+  const worker = async () => { while (next < n) { const i = next++; await fn(i) } }
+  await Promise.all(Array.from({ length: Math.min(k, n) }, worker))
+}
+
+/** How many containers the user path wires (and tears down) at once. */
+export const USER_CONCURRENCY = 8
+
+interface UserState { net: Network; wired: ({ ns: Namespace; ep: Endpoint } | undefined)[] }
+const userState = new WeakMap<Env, UserState>()
+
+/** The network of the user path: Network.create with the defaults (default store, embedded DNS on). */
+async function userNetwork(env: Env): Promise<void> {
+  const net = trackNetwork(await Network.create({ name: env.hostName, namespace: env.host, subnet: SUBNET, gateway: GATEWAY }))
+  userState.set(env, { net, wired: [] })
+}
+
+/**
+ * Container `i` as a runtime wires it: its namespace (`ip netns add`), then Network.connect with
+ * a name (resolvable by the others) and one published port, everything else the defaults.
+ */
+export async function connectUser(env: Env, net: Network, i: number): Promise<{ ns: Namespace; ep: Endpoint }> {
+  const ns = track(await Namespace.create(env.ctr(i)))
+  const ep = await net.connect(ns, { name: `c${i}`, publish: [{ hostPort: hostPort(i), containerPort: CONTAINER_PORT }] })
+  env.ips[i] = ep.ip
+  return { ns, ep }
+}
+
+function userTool(key: string, label: string, order: 'disconnect-first' | 'namespace-first', note: string, slow?: boolean): Tool {
+  return {
+    key, label, note, slow,
+    backgroundTeardown: true,
+    eventLoop: true,
+    async unavailable() { return undefined },
+    network: userNetwork,
+    async setupAll(env, n) {
+      const st = userState.get(env)!
+      await pool(n, USER_CONCURRENCY, async (i) => { st.wired[i] = await connectUser(env, st.net, i) })
+    },
+    async verify(env, n) {
+      await verify(env, n)
+      await verifyDns(env, n)
+    },
+    async teardownAll(env, n) {
+      const st = userState.get(env)!
+      await pool(n, USER_CONCURRENCY, async (i) => {
+        const w = st.wired[i]!
+        if (order === 'disconnect-first') { await st.net.disconnect(w.ep); await w.ns.delete() }
+        else { await w.ns.delete(); await st.net.disconnect(w.ep) }
+        st.wired[i] = undefined
+      })
+    },
+    async dispose(env) {
+      const st = userState.get(env)
+      if (st) await untrackNetwork(st.net)
+    },
+  }
+}
+
+export const netnsKitUser = userTool('netns-kit', 'netns-kit user path (Network.connect, 8 at a time)', 'disconnect-first',
+  'Namespace.create + Network.connect(ns, { name, publish: [one port] }) on a network made with the defaults (default store, embedded DNS on), 8 containers at a time; ' +
+  'checked also by a DNS query (the last container resolves the first by name through 127.0.0.11); teardown: network.disconnect(ep) then namespace delete, 8 at a time')
+
+export const netnsKitUserNsFirst = userTool('netns-kit-nsfirst', 'netns-kit user path, namespace deleted before disconnect', 'namespace-first',
+  'as the user path, but the teardown deletes the namespace first, then disconnects (the other order); up to --slow-max containers', true)
+
+// --- netns-kit: the primitives ----------------------------------------------------------
 
 interface NkState { bridge: Bridge; wired: { ns: Namespace; rule: NatRule }[] }
 const nkState = new WeakMap<Env, NkState>()
 
 /**
- * Wires container `i` on the host's network with netns-kit: the namespace (lo up in the same
- * call), a veth whose peer is created inside it as eth0 with master + up in the same message,
- * the address and default route in one pipelined trip, and the published port (one map element).
- * The one place to switch to Network.connect once it lands.
+ * Wires container `i` on the host's network with netns-kit's primitives: the namespace (lo up
+ * in the same call), a veth whose peer is created inside it as eth0 with master + up in the
+ * same message, the address and default route in one pipelined trip, and the published port
+ * (one map element). No store, no DNS.
  */
 export async function wireNetnsKit(env: Env, bridge: Bridge, i: number): Promise<{ ns: Namespace; rule: NatRule }> {
   const ip = containerIp(i)
@@ -57,10 +139,11 @@ export async function wireNetnsKit(env: Env, bridge: Bridge, i: number): Promise
 }
 
 export const netnsKit: Tool = {
-  key: 'netns-kit',
-  label: 'netns-kit',
+  key: 'netns-kit-prim',
+  label: 'netns-kit primitives (one at a time, no store, no DNS)',
   backgroundTeardown: true,
-  note: 'Namespace.create + VethPair.create (peer in the namespace, master+up, no IPv6 on either end as Network.connect on an IPv4-only network) + addr/route in one trip + NatRule.publish; teardown: delete the namespace and the mapping',
+  eventLoop: true,
+  note: 'Namespace.create + VethPair.create (peer in the namespace, master+up, no IPv6 on either end as Network.connect on an IPv4-only network) + addr/route in one trip + NatRule.publish, one container after another; teardown: delete the namespace, then the mapping',
   async unavailable() { return undefined },
   async network(env) {
     const bridge = await Bridge.create({ name: 'br0', namespace: env.host, up: true })
@@ -81,14 +164,52 @@ export const netnsKit: Tool = {
   },
 }
 
-// --- (f) the kernel floor -------------------------------------------------------------
+// --- the C floor: the same kernel work as the user path, from C, pipelined ---------------
+
+export const FLOOR_BIN = path.join(__dirname, 'build', 'floor')
+/** The link group of the floor's host veths in its second variant (deleted in one RTM_DELLINK). */
+const FLOOR_GROUP = 0x6e6b
+
+async function floorRun(env: Env, n: number, mode: 'setup' | 'teardown', group: number): Promise<OwnTiming> {
+  let lines = ''
+  for (let i = 0; i < n; i++) lines += `${env.ctr(i)} ${env.veth(i)} ${containerIp(i)} ${hostPort(i)}\n`
+  const r = await cmd(FLOOR_BIN, [mode, '--host', `${NETNS_RUN_DIR}/${env.hostName}`, '--netns-dir', NETNS_RUN_DIR, '--bridge', 'br0',
+    '--gateway', GATEWAY, '--prefix', String(PREFIX), '--port', String(CONTAINER_PORT), '--group', String(group)], { input: lines })
+  return JSON.parse(r.stdout) as OwnTiming
+}
+
+function cFloor(key: string, label: string, group: number, note: string): Tool {
+  return {
+    key, label, note,
+    backgroundTeardown: true,
+    async unavailable() { return exists(FLOOR_BIN) ? undefined : `${FLOOR_BIN} not built (bench/setup.sh compiles bench/floor.c with cc)` },
+    // netns-kit's own table (the maps the elements go into), as a network's masquerade makes it.
+    async network(env) {
+      const bridge = await Bridge.create({ name: 'br0', namespace: env.host, up: true })
+      await bridge.addAddress(`${GATEWAY}/${PREFIX}`)
+      await NatRule.masquerade({ namespace: env.host, source: SUBNET, notOutInterface: 'br0' })
+    },
+    async setupAll(env, n) { return floorRun(env, n, 'setup', group) },
+    async teardownAll(env, n) { return floorRun(env, n, 'teardown', group) },
+  }
+}
+
+const floorNote = 'bench/floor.c: the messages and sysctl writes of Network.connect (namespace as ip netns add with lo up; veth created with its peer in the namespace, master, MAC; ' +
+  'disable_ipv6 on both ends; alias, hairpin, up; eth0 up, address, default route; the pub4any and hairpin4 elements in one nf_tables batch per container), ' +
+  'no lookups, no store, no DNS, pipelined over all containers; timed inside the process'
+export const cFloorTool = cFloor('c-floor', 'C floor (same kernel work, pipelined)', 0,
+  `${floorNote}; teardown: one DELSETELEM batch per container, one RTM_DELLINK per veth, umount + unlink of each namespace`)
+export const cFloorGroup = cFloor('c-floor-group', 'C floor, veths deleted by link group', FLOOR_GROUP,
+  `the same setup with IFLA_GROUP in each veth's create message; teardown: the DELSETELEM batches, ONE RTM_DELLINK of the link group (one RCU grace period for all), umount + unlink`)
+
+// --- netns + veth only (the old "kernel floor") -----------------------------------------
 
 export const kernelFloor: Tool = {
-  key: 'floor',
-  label: 'kernel floor (netns + veth, one ip -batch)',
+  key: 'netns-veth',
+  label: 'netns + veth only, one ip -batch (not the same work)',
   published: false,
   backgroundTeardown: true,
-  note: 'ip -batch: netns add + link add type veth peer netns, nothing else (no master, up, addresses, routes, NAT); checked by the links, not by traffic; teardown: netns del',
+  note: 'ip -batch: netns add + link add type veth peer netns, nothing else (no master, up, addresses, routes, NAT, sysctls); checked by the links, not by traffic; teardown: netns del (the kernel removes the veths in the background)',
   async unavailable() { return (await which('ip')) ? undefined : 'ip not found' },
   async network(env) { await plainNetwork(env, { nat: false }) },
   async setupAll(env, n) {
@@ -316,4 +437,4 @@ export const netavark: Tool = {
   },
 }
 
-export const TOOLS: Tool[] = [netnsKit, kernelFloor, ipBatch, pyroute2, ipPerStep, netavark, cni]
+export const TOOLS: Tool[] = [netnsKitUser, netnsKit, cFloorTool, cFloorGroup, ipBatch, pyroute2, ipPerStep, netavark, cni, kernelFloor, netnsKitUserNsFirst]
