@@ -7,7 +7,7 @@
 //      └── macvlan eth0 in container b, 10.95.0.3/24, default via 10.95.0.1
 //
 // Each macvlan is one RTM_NEWLINK sent in the host namespace, created directly inside its
-// container. IPAM keeps its records in memory here (MemoryStore); the default is the FileStore
+// container. The records are kept in memory here (MemoryStore); the default is the SQLite store
 // under /run/netns-kit. Proves: both containers reach the gateway and each other (bridge mode),
 // and the LAN sees each container's own MAC. Run: npx tsx examples/macvlan.ts
 import { MacvlanNetwork, MemoryStore, VethPair } from '../lib'

@@ -1,5 +1,5 @@
 // Shared by the Network examples: a sandbox "host" namespace with a WAN link to an "outside"
-// namespace (playing a remote machine), an in-memory IPAM store (nothing under /run/netns-kit),
+// namespace (playing a remote machine), an in-memory state store (nothing under /run/netns-kit),
 // and TCP witnesses opened inside namespaces by netns-kit itself (no external tools).
 //
 //   outside  eth0 10.200.0.2/24 ──── veth ──── wan 10.200.0.1/24  host

@@ -25,8 +25,14 @@ export { conntrack } from './conntrack'
 export type { ConntrackEntry, ConntrackFilter, ConntrackTuple } from './conntrack'
 export { NatRule } from './nat'
 export type { MasqueradeOptions, PublishOptions, IsolateOptions, NatProtocol } from './nat'
-export { Ipam, IpamError, FileStore, MemoryStore, EtcdStore, STATE_DIR, DEFAULT_ADDRESS_POOLS, candidateSubnets, chooseSubnet, findFreeSubnet, prefixesInUse } from './ipam'
-export type { Allocation, IpamNetwork, IpamNetworkOptions, IpamPool, IpamPoolOptions, FileStoreOptions, IpamStore, StoreEntry, Mutation, AddressPool, EtcdStoreOptions, EtcdConnectOptions } from './ipam'
+export {
+  SqliteStore, MemoryStore, EtcdStore, MemoryNetworkStore, EtcdNetworkStore, StoreError, STATE_DIR, DEFAULT_DB_PATH, DEFAULT_ADDRESS_POOLS, candidateSubnets,
+  chooseSubnet, findFreeSubnet, prefixesInUse,
+} from './ipam'
+export type {
+  NetworkStore, SqliteStoreOptions, EtcdStoreOptions, EtcdNetworkStoreOptions, EtcdConnectOptions, AddressPool, NsIdentity, NetworkRecord, EndpointRecord,
+  NetworkState, EndpointState, PortRecord, AddressRecord, Intent, Change, ChangeBatch, Owner,
+} from './ipam'
 export { hostsFile, hostnameFile, resolvConf, planResolvConf, parseResolvConf, EMBEDDED_RESOLVER, FALLBACK_NAMESERVERS, FALLBACK_NAMESERVERS_V6 } from './container-files'
 export type { HostsFileOptions, ResolvConfOptions, ResolvConfPlan, ResolvConfData } from './container-files'
 export { Resolver, DnsRecords } from './dns'
@@ -40,7 +46,7 @@ export { setLinkGroup, deleteLinkGroup } from './link-group'
 export type { NamespaceSocketOptions } from './sockets'
 export { Network, Endpoint } from './network'
 export type {
-  NetworkCreateOptions, ConnectOptions, PublishSpec, GcReport, AnyNetwork, NetworkLookupOptions, NetworkEndpoint, DriverNetwork, NetworkDriverName,
+  NetworkCreateOptions, ConnectOptions, PublishSpec, GcReport, GcOptions, AnyNetwork, NetworkLookupOptions, NetworkEndpoint, DriverNetwork, NetworkDriverName,
   ConnectOptionsBase,
 } from './network'
 export { OverlayAgent, OverlayNetwork, OverlayEndpoint, VXLAN_OVERHEAD_IPV4 } from './network'

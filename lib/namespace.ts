@@ -98,6 +98,19 @@ export class Namespace {
     return Namespace.open('/proc/self/ns/net')
   }
 
+  /**
+   * @internal A namespace known only by what a record says of it (its path, device and inode)
+   * and gone from the kernel: every call on it is refused with ERR_NETNS_KIT_NO_NAMESPACE
+   * ("the namespace is gone"); equals() still compares it by identity.
+   */
+  static gone(nsPath: string, dev: bigint, ino: bigint): Namespace {
+    const ns = new Namespace({ fd: -1, dev, ino, close: async () => {} }, namedIn(nsPath), nsPath, false)
+    ns.#closed = true
+    ns.#deleted = true
+    void releaseHandle(ns, 'deleted')
+    return ns
+  }
+
   /** `ip netns list`: the names under /run/netns. */
   static async list(): Promise<string[]> {
     try {

@@ -24,7 +24,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import * as v8 from 'node:v8'
 import * as vm from 'node:vm'
-import { Bridge, MemoryStore, Namespace, NatRule, Network, type Endpoint, type IpamStore } from '../lib'
+import { Bridge, MemoryStore, Namespace, NatRule, Network, type Endpoint } from '../lib'
 import {
   CONTAINER_PORT, GATEWAY, PREFIX, SUBNET, cleanupAll, containerIp, destroyEnv, installExitCleanup, makeEnv, median,
   removeNamespaces, track, trackNetwork, untrackNetwork,
@@ -70,7 +70,7 @@ async function series(store: 'default' | 'memory', mode: 'seq' | 'conc', o: Conn
   try {
     const net = trackNetwork(await Network.create({
       name: env.hostName, namespace: env.host, subnet: SUBNET, gateway: GATEWAY,
-      ...(store === 'memory' ? { store: new MemoryStore() as IpamStore, dns: false as const } : {}),
+      ...(store === 'memory' ? { store: new MemoryStore(), dns: false as const } : {}),
     }))
     const c: number[] = new Array(n), d: number[] = new Array(n)
     const eps: { ns: Namespace; ep: Endpoint }[] = new Array(n)

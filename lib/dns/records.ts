@@ -27,12 +27,15 @@ export function normaliseName(value: unknown, arg = 'name'): string {
  * A set of DNS records kept per endpoint id: `set()` when a container joins a network (or
  * its aliases change), `delete()` when it leaves. Several resolvers (one per container on
  * the network) share one set, so they all answer from the current state. Names that
- * several endpoints share (a common alias) resolve to all of their addresses.
+ * several endpoints share (a common alias) resolve to all of their addresses. Each change
+ * costs what the endpoint's own names and addresses do, whatever the size of the set.
  */
 export class DnsRecords {
   readonly #entries = new Map<string, DnsEntry>()
-  #byName = new Map<string, { v4: string[]; v6: string[] }>()
-  #byAddress = new Map<string, string[]>()
+  /** Name -> the ids answering to it, in the order they were set. */
+  readonly #byName = new Map<string, Set<string>>()
+  /** Address -> the ids holding it. */
+  readonly #byAddress = new Map<string, Set<string>>()
 
   /** Adds or replaces what endpoint `id` is known by. */
   set(id: string, entry: DnsEntry): void {
@@ -44,15 +47,18 @@ export class DnsRecords {
       if (typeof a !== 'string' || net.isIP(a) === 0) throw invalidArg(`entry.addresses[${i}]`, a, 'must be an IPv4 or IPv6 address')
       return canonicalIp(a)
     }))]
+    this.#unindex(id)
     this.#entries.set(id, { names, addresses })
-    this.#rebuild()
+    for (const n of names) add(this.#byName, n, id)
+    for (const a of addresses) add(this.#byAddress, a, id)
   }
 
   /** Forgets endpoint `id`; returns whether it was known. */
   delete(id: string): boolean {
-    const had = this.#entries.delete(id)
-    if (had) this.#rebuild()
-    return had
+    if (!this.#entries.has(id)) return false
+    this.#unindex(id)
+    this.#entries.delete(id)
+    return true
   }
 
   get(id: string): DnsEntry | undefined {
@@ -81,36 +87,42 @@ export class DnsRecords {
   lookup(name: string, family: 4 | 6): string[] | undefined {
     let n: string
     try { n = normaliseName(name) } catch { return undefined }
-    const hit = this.#byName.get(n)
-    if (!hit) return undefined
-    return [...(family === 4 ? hit.v4 : hit.v6)]
+    const ids = this.#byName.get(n)
+    if (!ids) return undefined
+    const out: string[] = []
+    for (const id of ids) {
+      for (const a of this.#entries.get(id)!.addresses) if ((family === 4) === net.isIPv4(a) && !out.includes(a)) out.push(a)
+    }
+    return out
   }
 
   /** The names of an address (for PTR queries), first name of each endpoint first. */
   reverse(address: string): string[] {
     if (typeof address !== 'string' || net.isIP(address) === 0) return []
-    return [...(this.#byAddress.get(canonicalIp(address)) ?? [])]
+    const out: string[] = []
+    for (const id of this.#byAddress.get(canonicalIp(address)) ?? []) {
+      for (const n of this.#entries.get(id)!.names) if (!out.includes(n)) out.push(n)
+    }
+    return out
   }
 
-  #rebuild(): void {
-    const byName = new Map<string, { v4: string[]; v6: string[] }>()
-    const byAddress = new Map<string, string[]>()
-    for (const e of this.#entries.values()) {
-      for (const n of e.names) {
-        const slot = byName.get(n) ?? { v4: [], v6: [] }
-        for (const a of e.addresses) {
-          const list = net.isIPv4(a) ? slot.v4 : slot.v6
-          if (!list.includes(a)) list.push(a)
-        }
-        byName.set(n, slot)
-      }
-      for (const a of e.addresses) {
-        const list = byAddress.get(a) ?? []
-        for (const n of e.names) if (!list.includes(n)) list.push(n)
-        byAddress.set(a, list)
-      }
-    }
-    this.#byName = byName
-    this.#byAddress = byAddress
+  #unindex(id: string): void {
+    const old = this.#entries.get(id)
+    if (!old) return
+    for (const n of old.names) remove(this.#byName, n, id)
+    for (const a of old.addresses) remove(this.#byAddress, a, id)
   }
+}
+
+function add(index: Map<string, Set<string>>, key: string, id: string): void {
+  let s = index.get(key)
+  if (!s) index.set(key, (s = new Set()))
+  s.add(id)
+}
+
+function remove(index: Map<string, Set<string>>, key: string, id: string): void {
+  const s = index.get(key)
+  if (!s) return
+  s.delete(id)
+  if (!s.size) index.delete(key)
 }

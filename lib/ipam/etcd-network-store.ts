@@ -4,7 +4,7 @@
 import type { Etcd3, Watcher } from 'etcd3'
 import * as os from 'node:os'
 import { invalidArg } from '../errors'
-import { etcdClient, withDeadline, type EtcdConnectOptions } from './etcd-store'
+import { etcdClient, withDeadline, type EtcdConnectOptions } from './etcd-client'
 import { type KvBackend, type KvItem, type KvOp } from './kv'
 import { KvNetworkStore } from './kv-store'
 

@@ -210,11 +210,15 @@ export class MemoryKv implements KvBackend {
     const touched: string[] = []
     for (const op of ops) {
       if ('put' in op) {
-        if (!this.#items.has(op.put)) this.#sorted = undefined
+        // The sorted keys change in place (a binary search and a splice): never sorted again whole.
+        if (!this.#items.has(op.put) && this.#sorted) this.#sorted.splice(this.#from(op.put), 0, op.put)
         this.#items.set(op.put, { key: op.put, value: op.value, mod: rev })
         touched.push(op.put)
       } else if (op.end === undefined) {
-        if (this.#items.delete(op.del)) { this.#sorted = undefined; touched.push(op.del) }
+        if (this.#items.delete(op.del)) {
+          if (this.#sorted) this.#sorted.splice(this.#from(op.del), 1)
+          touched.push(op.del)
+        }
       } else {
         for (const k of [...this.#items.keys()]) if (k >= op.del && k < op.end && this.#items.delete(k)) { this.#sorted = undefined; touched.push(k) }
       }

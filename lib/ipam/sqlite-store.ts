@@ -25,8 +25,10 @@ import { ChangeWatcher } from './sqlite-watch'
 import { allocate, addRule, claimPort, handOver, takeGateway } from './sqlite-claims'
 import { constraintOf, endpointById, endpointOf, networkById, networkOf, ownerOf, type Row, type St } from './sqlite-rows'
 
-/** Where the database lives by default (tmpfs: it dies at reboot with the kernel state it describes). */
-export const DEFAULT_DB_PATH = '/run/netns-kit/state.db'
+/** netns-kit's state directory (tmpfs on a normal host: it dies at reboot with the kernel state it describes). */
+export const STATE_DIR = '/run/netns-kit'
+/** Where the database lives by default. */
+export const DEFAULT_DB_PATH = `${STATE_DIR}/state.db`
 
 export interface SqliteStoreOptions {
   /** The database file (default /run/netns-kit/state.db); its directory is made 0700, the file 0600. */

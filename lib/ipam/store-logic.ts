@@ -5,7 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { invalidArg, outOfRange } from '../errors'
 import { checkIp, checkMac } from '../validate'
 import { contains, formatIp, formatPrefix, lastOf, parseIp, parsePrefix, overlaps, type Family, type Ip, type Prefix } from './ip'
-import { checkNetworkName, makePool } from './ipam'
+import { checkNetworkName, makePool } from './pool'
 import { checkOwner, currentOwner, type Owner } from './owner'
 import { DEFAULT_ADDRESS_POOLS, candidateSubnets } from './subnet-pool'
 import {

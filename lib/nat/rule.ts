@@ -177,6 +177,16 @@ export class NatRule {
       .map((c) => ({ family: c.family, table: c.table, chain: c.name, hook: c.hook!, policy: c.policy! }))
   }
 
+  /**
+   * Removes netns-kit's table when nothing of netns-kit's is left in it, else the hairpin
+   * elements no published port uses: what delete() does after the last rule, for a process
+   * killed in between (Network.gc() calls it). `nft delete table inet netns-kit` once empty.
+   */
+  static async tidy(opts: { namespace?: Namespace } = {}): Promise<void> {
+    const ns = await defaultNamespace(opts?.namespace)
+    await tidy(ns, () => interfacesInUse(ns))
+  }
+
   /** Removes exactly what this rule added; idempotent. When netns-kit's last rule goes, its tables go. */
   async delete(): Promise<void> {
     if (this.#deleted) return

@@ -3,11 +3,10 @@
 import { checkHostName } from '../container-files'
 import { normaliseName } from '../dns/records'
 import { invalidArg } from '../errors'
-import { checkNetworkName, type IpamStore } from '../ipam'
+import { checkNetworkName, type NetworkStore } from '../ipam'
 import type { NatProtocol } from '../nat'
 import type { Namespace } from '../namespace'
 import { checkBool, checkIfName, checkIp, checkMac, checkMtu, checkPort } from '../validate'
-import type { BridgeNetworkRecord } from './records'
 
 /** What `docker network create` takes. */
 export interface NetworkCreateOptions {
@@ -30,8 +29,11 @@ export interface NetworkCreateOptions {
   /** No traffic in or out of the network, only between its containers (default false). */
   internal?: boolean
   ipv6?: { subnet: string; gateway?: string }
-  /** Where the network, its endpoints and addresses are recorded (default a FileStore under /run/netns-kit). */
-  store?: IpamStore
+  /**
+   * Where the network, its endpoints, addresses and ports are recorded (default: the SqliteStore
+   * on /run/netns-kit/state.db, shared by every process of the host).
+   */
+  store?: NetworkStore
   /**
    * The embedded resolver (127.0.0.11 in each container): on by default for user-defined networks,
    * `false` for none (as Docker's default bridge). `upstream`: where other names go (default the
@@ -59,10 +61,30 @@ export interface ConnectOptions {
   aliases?: string[]
   hostname?: string
   publish?: PublishSpec[]
+  /**
+   * The runtime's container id (CNI_CONTAINERID): with `ifname`, the attachment's key, unique in
+   * the network (a second connect of the same pair is ERR_NETNS_KIT_ENDPOINT_EXISTS), found
+   * again by `network.endpoint({ containerId, ifname })`.
+   */
+  containerId?: string
+  /**
+   * Docker's --gw-priority: of a container's endpoints, the one with the highest priority gives
+   * it its default route (the first one on a tie). Default 0; internal networks never do.
+   */
+  gatewayPriority?: number
 }
 
 /** The create options, checked, with the defaults filled in (the bridge name is drawn by the caller). */
-export type CheckedCreate = Pick<BridgeNetworkRecord, 'name' | 'mtu' | 'masquerade' | 'icc' | 'internal' | 'dns' | 'upstream'> & { bridgeName?: string }
+export interface CheckedCreate {
+  name: string
+  bridgeName?: string
+  mtu?: number
+  masquerade: boolean
+  icc: boolean
+  internal: boolean
+  dns: boolean
+  upstream?: string[]
+}
 
 export function checkCreateOptions(opts: NetworkCreateOptions): CheckedCreate {
   const name = checkNetworkName(opts.name, 'opts.name')
@@ -97,6 +119,8 @@ export interface CheckedConnect {
   aliases: string[]
   hostname?: string
   publish: (PublishSpec & { protocol: NatProtocol })[]
+  containerId?: string
+  gatewayPriority?: number
 }
 
 /** `hasV6`: the network has an IPv6 subnet (else `ip6` is refused); `network`: its name, for messages. */
@@ -111,7 +135,19 @@ export function checkConnectOptions(opts: ConnectOptions, network: string, hasV6
   if (opts.aliases !== undefined && !Array.isArray(opts.aliases)) throw invalidArg('opts.aliases', opts.aliases, 'must be an array of names', 'ERR_INVALID_ARG_TYPE')
   const aliases = (opts.aliases ?? []).map((a, i) => normaliseName(a, `opts.aliases[${i}]`))
   const hostname = opts.hostname === undefined ? undefined : checkHostName(opts.hostname, 'opts.hostname', 64)
-  return { name, ifname, ip: opts.ip, ip6: opts.ip6, mac, aliases, hostname, publish: checkPublishList(opts.publish) }
+  let containerId: string | undefined
+  if (opts.containerId !== undefined) {
+    if (typeof opts.containerId !== 'string' || opts.containerId.length === 0 || opts.containerId.length > 256 || /[\0-\x1f/]/.test(opts.containerId)) {
+      throw invalidArg('opts.containerId', opts.containerId, 'must be 1 to 256 printable characters without /')
+    }
+    containerId = opts.containerId
+  }
+  let gatewayPriority: number | undefined
+  if (opts.gatewayPriority !== undefined) {
+    if (typeof opts.gatewayPriority !== 'number' || !Number.isSafeInteger(opts.gatewayPriority)) throw invalidArg('opts.gatewayPriority', opts.gatewayPriority, 'must be an integer')
+    gatewayPriority = opts.gatewayPriority
+  }
+  return { name, ifname, ip: opts.ip, ip6: opts.ip6, mac, aliases, hostname, publish: checkPublishList(opts.publish), containerId, gatewayPriority }
 }
 
 function checkPublishList(v: unknown): (PublishSpec & { protocol: NatProtocol })[] {

@@ -1,36 +1,42 @@
 // Network: Docker-style networks. This file is the bridge driver (a bridge, its NAT and isolation
-// rules, an IPAM network, endpoints wired to the bridge, Docker's modes and embedded name
-// resolution); Network.create, open and list also hand out the macvlan and overlay drivers'
-// networks (lib/network/macvlan.ts, overlay.ts), peers through lib/network/driver.ts. State the
-// kernel cannot hold goes through lib/network/records.ts.
+// rules, endpoints wired to the bridge, Docker's modes and embedded name resolution); Network.create,
+// open and list also hand out the macvlan and overlay drivers' networks (lib/network/macvlan.ts,
+// overlay.ts), peers through lib/network/driver.ts. State the kernel cannot hold goes to a
+// NetworkStore (lib/ipam), intent first and result last (docs/STATE-STORE.md): connect's kernel trip
+// is built in #wiring(), teardown happens in lib/network/teardown.ts, repair in lib/network/gc.ts.
 import { randomBytes } from 'node:crypto'
 import { Bridge } from '../bridge'
 import { NetnsKitError, invalidArg } from '../errors'
-import { FileStore, Ipam, type Allocation, type IpamStore } from '../ipam'
+import { prefixesInUse, type EndpointRecord, type GatewayMove, type NetworkRecord, type NetworkStore, type PoolSpec, type PortSpec } from '../ipam'
+import { parsePrefix } from '../ipam/ip'
 import { handleOf } from '../kernel/handles'
-import { run, runOne, type Op } from '../kernel/rtnl'
+import { createdBefore, run, runOne, type Op } from '../kernel/rtnl'
 import { NatRule } from '../nat'
 import { Namespace, defaultNamespace } from '../namespace'
 import { checkBool } from '../validate'
 import { noIpv6 } from '../veth'
 import { checkConnectOptions, checkCreateOptions, type ConnectOptions, type NetworkCreateOptions } from './bridge-options'
-import { forgetNetwork, restoreResolvers, startResolver, stopResolver } from './dns'
+import { dnsService, restoreResolvers } from './dns'
 import { DriverNetwork } from './driver'
 import { Endpoint } from './endpoint'
-import { gc, type GcReport } from './gc'
+import { gc, type GcOptions, type GcReport } from './gc'
 import { listNetworks, openNetwork, type AnyNetwork, type NetworkLookupOptions } from './lookup'
 import { MacvlanNetwork, type MacvlanNetworkOptions } from './macvlan'
 import { randomMac, macForIp } from './mac'
-import { bridgeAlias, deleteLinkWithAlias, deleteRules, deleteVeth, linkAlias } from './owned'
+import { bridgeAlias, linkAlias } from './owned'
 import { OverlayNetwork, type OverlayNetworkOptions } from './overlay'
 import type { OverlayAgent } from './overlay-agent'
-import { driverOf, identity, nsAlive, recordsIn, type BridgeNetworkRecord, type EndpointRecord, type NetworkRecords, type PortRecord } from './records'
+import { bridgeConfig, identity, nsAlive, openRecorded, storeOf, type BridgeConfig } from './state'
+import { applyMoves, disconnectSequence, teardownBridgeEndpoint, teardownBridgeNetwork } from './teardown'
 
 function prefixLen(cidr: string): number { return Number(cidr.split('/')[1]) }
 
+/** How often a connect starts again when a host port the store chose for -P is held in the kernel by a mapping it does not know. */
+const PORT_RETRIES = 8
+
 /**
  * A Docker-style network in a host namespace: a bridge with the gateway address, masquerading
- * and isolation rules (NatRule), an IPAM network, and the endpoints connected to it.
+ * and isolation rules (NatRule), its records in a NetworkStore, and the endpoints connected to it.
  *
  * Docker's network modes, each one call:
  * - bridge: `await network.connect(ns)` (a veth, the address, the default route, ports);
@@ -48,10 +54,15 @@ function prefixLen(cidr: string): number { return Number(cidr.split('/')[1]) }
  */
 export class Network extends DriverNetwork<Endpoint> {
   readonly driver = 'bridge' as const
+  /** The network's id in the store: a network created again under the same name is another network. */
   readonly id: string
   readonly namespace: Namespace
   readonly ipRange: string | undefined
   readonly ipv6: { subnet: string; gateway: string } | undefined
+  /**
+   * The bridge. When it was gone when the network was opened (deleted by hand), its `index` is
+   * 0: connect refuses with ERR_NETNS_KIT_NO_BRIDGE, and remove() and gc still work.
+   */
   readonly bridge: Bridge
   readonly mtu: number | undefined
   readonly masquerade: boolean
@@ -61,27 +72,36 @@ export class Network extends DriverNetwork<Endpoint> {
   readonly dns: boolean
   /** Where the embedded resolver forwards other names; undefined: the host's /etc/resolv.conf nameservers. */
   readonly upstream: readonly string[] | undefined
-  readonly store: IpamStore
-  readonly #ipam: Ipam
-  readonly #records: NetworkRecords
+  /** Where the network, its endpoints, addresses and ports are recorded. */
+  readonly store: NetworkStore
+  readonly #cfg: BridgeConfig
   readonly #local = new Map<string, Endpoint>()
 
-  private constructor(ns: Namespace, store: IpamStore, rec: BridgeNetworkRecord, bridge: Bridge) {
-    super(rec)
+  private constructor(ns: Namespace, store: NetworkStore, rec: NetworkRecord, bridge: Bridge) {
+    const v4 = rec.pools.find((p) => p.family === 4)!
+    const v6 = rec.pools.find((p) => p.family === 6)
+    super({ name: rec.name, subnet: v4.subnet, gateway: v4.gateway })
+    const cfg = bridgeConfig(rec)
     this.id = rec.id
     this.namespace = ns
-    this.ipRange = rec.ipRange
-    this.ipv6 = rec.ipv6
+    this.ipRange = v4.ipRange
+    this.ipv6 = v6 ? { subnet: v6.subnet, gateway: v6.gateway } : undefined
     this.bridge = bridge
-    this.mtu = rec.mtu
-    this.masquerade = rec.masquerade
-    this.icc = rec.icc
-    this.internal = rec.internal
-    this.dns = rec.dns
-    this.upstream = rec.upstream && Object.freeze([...rec.upstream])
+    this.mtu = cfg.mtu
+    this.masquerade = cfg.masquerade
+    this.icc = cfg.icc
+    this.internal = cfg.internal
+    this.dns = cfg.dns
+    this.upstream = cfg.upstream && Object.freeze([...cfg.upstream])
     this.store = store
-    this.#ipam = new Ipam({ store })
-    this.#records = recordsIn(store)
+    this.#cfg = cfg
+  }
+
+  /** @internal The network of a ready record, whether its bridge is there or not (Network.open, list). */
+  static async fromRecord(ns: Namespace, store: NetworkStore, rec: NetworkRecord, links?: Map<string, { index: number; kind: string }>): Promise<Network> {
+    const name = bridgeConfig(rec).bridge
+    const l = links ? links.get(name) : await runOne({ ns, op: 'link.get', name, object: name }).catch(() => undefined)
+    return new Network(ns, store, rec, new Bridge(ns, name, l && l.kind === 'bridge' ? l.index : 0))
   }
 
   /**
@@ -89,7 +109,7 @@ export class Network extends DriverNetwork<Endpoint> {
    * [-o com.docker.network.bridge.name=B] [-o com.docker.network.bridge.enable_icc=false]
    * [-o com.docker.network.driver.mtu=M] NAME`: the bridge (up, with a fixed MAC and the
    * gateway addresses), masquerading (unless internal), isolation, and the records. A failure
-   * half-way removes what was made.
+   * half-way removes what was made; a process killed half-way leaves an intent Network.gc() undoes.
    */
   static create(opts: NetworkCreateOptions): Promise<Network>
   /** `docker network create -d macvlan -o parent=P -o macvlan_mode=M --subnet S --gateway G NAME`: see MacvlanNetwork.create. */
@@ -109,43 +129,65 @@ export class Network extends DriverNetwork<Endpoint> {
   static async #createBridge(opts: NetworkCreateOptions): Promise<Network> {
     const o = checkCreateOptions(opts)
     const { name } = o
-    const bridgeName = o.bridgeName ?? `br-${randomBytes(6).toString('hex')}`
+    const store = storeOf(opts.store)
+    if (opts.subnet !== undefined && parsePrefix(opts.subnet, 'opts.subnet').family !== 4) throw invalidArg('opts.subnet', opts.subnet, 'must be an IPv4 subnet (IPv6 goes in opts.ipv6)')
+    if (opts.subnet === undefined && (opts.gateway !== undefined || opts.ipRange !== undefined)) {
+      throw invalidArg(opts.gateway !== undefined ? 'opts.gateway' : 'opts.ipRange', opts.gateway ?? opts.ipRange, 'needs opts.subnet')
+    }
+    if (opts.ipv6 !== undefined && (!opts.ipv6 || typeof opts.ipv6 !== 'object')) throw invalidArg('opts.ipv6', opts.ipv6, 'must be an object { subnet, gateway? }', 'ERR_INVALID_ARG_TYPE')
     const ns = await defaultNamespace(opts.namespace)
-    const store = opts.store ?? new FileStore()
-    const ipam = new Ipam({ store })
-    const records = recordsIn(store)
-    if (await records.getNetwork(name)) throw new NetnsKitError('ERR_NETNS_KIT_NETWORK_EXISTS', `a network named '${name}' exists`)
-
-    const undo: (() => Promise<unknown>)[] = []
+    // The bridge's name is chosen before anything is recorded: a process killed from here on leaves it findable.
+    const generated = o.bridgeName === undefined
+    const bridgeName = o.bridgeName ?? `br-${randomBytes(6).toString('hex')}`
+    const pools: PoolSpec[] = [
+      opts.subnet !== undefined
+        ? { family: 4, subnet: opts.subnet, gateway: opts.gateway, ipRange: opts.ipRange }
+        : { auto: true, exclude: await prefixesInUse(ns, 4) },
+      ...(opts.ipv6 ? [{ family: 6 as const, subnet: opts.ipv6.subnet, gateway: opts.ipv6.gateway }] : []),
+    ]
+    const config: Record<string, unknown> = { bridge: bridgeName, masquerade: o.masquerade, icc: o.icc, internal: o.internal, dns: o.dns }
+    if (generated) config.generated = true
+    if (o.mtu !== undefined) config.mtu = o.mtu
+    if (o.upstream !== undefined) config.upstream = o.upstream
+    // 1. The intent: name and subnets claimed (ERR_NETNS_KIT_NETWORK_EXISTS, _SUBNET_OVERLAP, _POOL_EXHAUSTED).
+    const net = await store.beginCreateNetwork({ name, driver: 'bridge', host: identity(ns), pools, config })
+    const cfg = bridgeConfig(net)
+    const rules: string[] = []
     try {
-      const ipamNet = await ipam.createNetwork(name, { subnet: opts.subnet, gateway: opts.gateway, ipRange: opts.ipRange, ipv6: opts.ipv6, namespace: ns })
-      undo.push(() => ipam.deleteNetwork(name, { force: true }))
-      const v4 = ipamNet.pools.find((p) => p.family === 4)
-      const v6 = ipamNet.pools.find((p) => p.family === 6)
-      if (!v4) throw invalidArg('opts.subnet', opts.subnet, 'must be an IPv4 subnet (IPv6 goes in opts.ipv6)')
-      const bridge = await Bridge.create({ name: bridgeName, namespace: ns, mtu: o.mtu, mac: randomMac(), up: true })
-      undo.push(() => runOne({ ns, op: 'link.delete', index: bridge.index, ignoreMissing: true }))
+      // 2. The kernel: the bridge (up, a fixed MAC), then, by its index (never by name: a link of
+      // that name could be someone else's), its alias and addresses; then each rule, recorded as
+      // soon as it exists. A kill between the two trips leaves a bridge without an alias, with the
+      // name the intent recorded: gc takes it as this network's when netns-kit drew the name.
+      const v4 = net.pools.find((p) => p.family === 4)!
+      const v6 = net.pools.find((p) => p.family === 6)
+      const [, l] = await run([
+        { ns, op: 'link.create', kind: 'bridge', name: bridgeName, mtu: o.mtu, mac: randomMac(), up: true, object: bridgeName },
+        { ns, op: 'link.get', name: bridgeName, object: bridgeName },
+      ] as const).catch(async (e: unknown) => {
+        // Ours only if the create took effect (EEXIST: a link of that name that is someone else's).
+        if (createdBefore(e)) await runOne({ ns, op: 'link.delete', name: bridgeName, ignoreMissing: true }).catch(() => {})
+        throw e
+      })
       await run([
-        { ns, op: 'link.set', index: bridge.index, alias: bridgeAlias(name), object: bridgeName },
-        { ns, op: 'addr.add', index: bridge.index, address: v4.gateway, prefixLength: prefixLen(v4.subnet), object: `${v4.gateway} on ${bridgeName}` },
-        ...(v6 ? [{ ns, op: 'addr.add' as const, index: bridge.index, address: v6.gateway, prefixLength: prefixLen(v6.subnet), nodad: true, object: `${v6.gateway} on ${bridgeName}` }] : []),
+        { ns, op: 'link.set', index: l.index, alias: bridgeAlias(name), object: bridgeName },
+        { ns, op: 'addr.add', index: l.index, address: v4.gateway, prefixLength: prefixLen(v4.subnet), object: `${v4.gateway} on ${bridgeName}` },
+        ...(v6 ? [{ ns, op: 'addr.add' as const, index: l.index, address: v6.gateway, prefixLength: prefixLen(v6.subnet), nodad: true, object: `${v6.gateway} on ${bridgeName}` }] : []),
       ])
-      const rules: string[] = []
-      undo.push(() => deleteRules(ns, rules))
+      const bridge = new Bridge(ns, l.name, l.index)
+      const record = async (r: NatRule) => {
+        rules.push(r.id)
+        await store.addRules({ networkId: net.id }, [r.id])
+      }
       if (o.masquerade && !o.internal) {
-        rules.push((await NatRule.masquerade({ namespace: ns, source: v4.subnet, notOutInterface: bridgeName })).id)
-        if (v6) rules.push((await NatRule.masquerade({ namespace: ns, source: v6.subnet, notOutInterface: bridgeName })).id)
+        await record(await NatRule.masquerade({ namespace: ns, source: v4.subnet, notOutInterface: bridgeName }))
+        if (v6) await record(await NatRule.masquerade({ namespace: ns, source: v6.subnet, notOutInterface: bridgeName }))
       }
-      rules.push((await NatRule.isolate({ namespace: ns, interface: bridgeName, icc: o.icc, internal: o.internal })).id)
-      const rec: BridgeNetworkRecord = {
-        name, id: ipamNet.id, bridge: bridgeName, subnet: v4.subnet, gateway: v4.gateway, ipRange: v4.ipRange,
-        ipv6: v6 ? { subnet: v6.subnet, gateway: v6.gateway } : undefined, mtu: o.mtu, masquerade: o.masquerade, icc: o.icc, internal: o.internal,
-        dns: o.dns, upstream: o.upstream, host: identity(ns), rules, created: ipamNet.created,
-      }
-      await records.createNetwork(rec)
-      return new Network(ns, store, rec, bridge)
+      await record(await NatRule.isolate({ namespace: ns, interface: bridgeName, icc: o.icc, internal: o.internal }))
+      // 3. The result.
+      return new Network(ns, store, await store.finishCreateNetwork(net.id), bridge)
     } catch (e) {
-      for (const f of undo.reverse()) await f().catch(() => {})
+      await teardownBridgeNetwork(ns, { ...net, rules }, cfg).catch(() => {})
+      await store.abortCreateNetwork(net.id).catch(() => {})
       throw e
     }
   }
@@ -156,34 +198,36 @@ export class Network extends DriverNetwork<Endpoint> {
    * masquerade on, inter-container communication on, and no embedded DNS (containers on
    * the default bridge do not resolve each other's names).
    */
-  static async createDefault(opts: { namespace?: Namespace; store?: IpamStore; bridgeName?: string; mtu?: number } = {}): Promise<Network> {
+  static async createDefault(opts: { namespace?: Namespace; store?: NetworkStore; bridgeName?: string; mtu?: number } = {}): Promise<Network> {
     return Network.create({ name: 'bridge', subnet: '172.17.0.0/16', gateway: '172.17.0.1', bridgeName: opts.bridgeName ?? 'nk0', mtu: opts.mtu, namespace: opts.namespace, store: opts.store, dns: false })
   }
 
   /**
-   * An existing network by name (`docker network inspect NAME`); ERR_NETNS_KIT_NO_NETWORK when
-   * there is none in that namespace. A network of another driver than `driver` (default
-   * 'bridge') is ERR_NETNS_KIT_WRONG_DRIVER; overlay networks are found through `agent`.
+   * An existing network by name (`docker network inspect NAME`), from its record: it opens
+   * even when its bridge is gone (then `bridge.index` is 0). ERR_NETNS_KIT_NO_NETWORK when
+   * there is none in that namespace, ERR_NETNS_KIT_NETWORK_NOT_READY while it is being created
+   * or removed. A network of another driver than `driver` (default 'bridge') is
+   * ERR_NETNS_KIT_WRONG_DRIVER; overlay networks are found through `agent`.
    */
   static open(name: string, opts?: NetworkLookupOptions & { driver?: 'bridge' }): Promise<Network>
   static open(name: string, opts: NetworkLookupOptions & { driver: 'macvlan' }): Promise<MacvlanNetwork>
   static open(name: string, opts: NetworkLookupOptions & { driver: 'overlay'; agent: OverlayAgent }): Promise<OverlayNetwork>
   static open(name: string, opts: NetworkLookupOptions & { driver: 'all' }): Promise<AnyNetwork>
   static async open(name: string, opts: NetworkLookupOptions = {}): Promise<AnyNetwork> {
-    return openNetwork(name, opts, async (ns, store, rec) => new Network(ns, store, rec, await Bridge.open(rec.bridge, { namespace: ns })))
+    return openNetwork(name, opts, Network.fromRecord)
   }
 
-
   /**
-   * `docker network ls`: the networks of the namespace, by name: the bridge driver's, or those of
-   * `driver` ('all': every driver's; overlay networks through `agent`).
+   * `docker network ls`: the networks of the namespace (ready ones, bridge gone or not), by
+   * name: the bridge driver's, or those of `driver` ('all': every driver's; overlay networks
+   * through `agent`).
    */
   static list(opts?: NetworkLookupOptions & { driver?: 'bridge' }): Promise<Network[]>
   static list(opts: NetworkLookupOptions & { driver: 'macvlan' }): Promise<MacvlanNetwork[]>
   static list(opts: NetworkLookupOptions & { driver: 'overlay'; agent: OverlayAgent }): Promise<OverlayNetwork[]>
   static list(opts: NetworkLookupOptions & { driver: 'all' }): Promise<AnyNetwork[]>
   static async list(opts: NetworkLookupOptions = {}): Promise<AnyNetwork[]> {
-    return listNetworks(opts, async (ns, store, rec) => new Network(ns, store, rec, await Bridge.open(rec.bridge, { namespace: ns })))
+    return listNetworks(opts, Network.fromRecord)
   }
 
   /** `--network host`: the host's own namespace (the current one, or `namespace`); nothing is created. */
@@ -207,83 +251,122 @@ export class Network extends DriverNetwork<Endpoint> {
     throw invalidArg('target', target, 'must be an Endpoint, a Namespace or a pid', 'ERR_INVALID_ARG_TYPE')
   }
 
-  /** `docker network inspect`: the configuration and the endpoints (as recorded). */
+  /** `docker network inspect`: the configuration and the endpoints (as recorded). Reads every endpoint record. */
   async inspect(): Promise<{ name: string; id: string; bridge: string; subnet: string; gateway: string; ipRange?: string; ipv6?: { subnet: string; gateway: string };
-    mtu?: number; masquerade: boolean; icc: boolean; internal: boolean; dns: boolean; endpoints: { name: string; ip: string; ip6?: string; mac: string; ports: PortRecord[] }[] }> {
-    const eps = await this.#records.listEndpoints(this.name)
+    mtu?: number; masquerade: boolean; icc: boolean; internal: boolean; dns: boolean;
+    endpoints: { name: string; ip: string; ip6?: string; mac: string; ports: { protocol: string; hostIp: string; hostPort: number; containerPort: number }[] }[] }> {
+    const eps = (await this.store.endpoints(this.id)).filter((e) => e.state === 'connected').map((r) => {
+      const ip = r.addresses.find((a) => a.family === 4)?.address ?? ''
+      const ip6 = r.addresses.find((a) => a.family === 6)?.address
+      return {
+        name: r.name, ip, ...(ip6 ? { ip6 } : {}), mac: r.mac ?? macForIp(ip),
+        ports: r.ports.map((p) => ({ protocol: p.protocol, hostIp: p.hostIp, hostPort: p.hostPort, containerPort: p.containerPort })),
+      }
+    })
     return {
       name: this.name, id: this.id, bridge: this.bridge.name, subnet: this.subnet, gateway: this.gateway, ipRange: this.ipRange, ipv6: this.ipv6,
-      mtu: this.mtu, masquerade: this.masquerade, icc: this.icc, internal: this.internal, dns: this.dns,
-      endpoints: eps.filter((e) => e.networkId === this.id).map((e) => ({ name: e.name, ip: e.ip, ip6: e.ip6, mac: e.mac, ports: e.ports })),
+      mtu: this.mtu, masquerade: this.masquerade, icc: this.icc, internal: this.internal, dns: this.dns, endpoints: eps,
     }
   }
 
   /**
    * `docker network connect [--ip IP] [--alias A] NETWORK CONTAINER` (and `docker run -p/-P`):
-   * an address from IPAM, a veth whose peer is born as `ifname` inside `ns` and whose host end
-   * is on the bridge, up, with the alias `netns-kit:<network>:<id>`, the address, the default
-   * route (one trip to the native layer), then the port mappings and the resolver. All or
-   * nothing: a failure removes what was made and gives the address back.
+   * one store transaction records the intent (`connecting`) and claims the name, the address,
+   * the interface names and the host ports; then one trip to the native layer makes a veth whose
+   * peer is born as `ifname` inside `ns` and whose host end is on the bridge, up, with the alias
+   * `netns-kit:<network>:<id>`, the address and the default route; then the port mappings and
+   * the resolver; the record becomes `connected` last. All or nothing: a failure removes what was
+   * made and gives everything claimed back; a process killed half-way leaves an intent that
+   * Network.gc() undoes.
    */
   async connect(ns: Namespace, opts: ConnectOptions = {}): Promise<Endpoint> {
     if (!(ns instanceof Namespace)) throw invalidArg('ns', ns, 'must be a Namespace', 'ERR_INVALID_ARG_TYPE')
     handleOf(ns) // closed or deleted: refused before anything is made
     const o = checkConnectOptions(opts, this.name, this.ipv6 !== undefined)
-    const id = randomBytes(6).toString('hex')
-    const name = o.name ?? `ep-${id}`
-    const { ifname } = o
     if (ns.equals(this.namespace)) throw invalidArg('ns', ns.name ?? ns.path, "is the network's host namespace: use Network.host() for host networking")
-    if ((await this.#records.listEndpoints(this.name)).some((e) => e.name === name && e.networkId === this.id)) {
-      throw new NetnsKitError('ERR_NETNS_KIT_ENDPOINT_EXISTS', `an endpoint named '${name}' is connected to the network '${this.name}'`)
+    if (this.bridge.index === 0) {
+      throw new NetnsKitError('ERR_NETNS_KIT_NO_BRIDGE', `the bridge ${this.bridge.name} of the network '${this.name}' is gone: remove the network (remove() works without it) and create it again`)
     }
+    const exclude = new Set<number>()
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#connect(ns, o, exclude)
+      } catch (e) {
+        const port = (e as { chosenPort?: number }).chosenPort
+        if (port === undefined || attempt >= PORT_RETRIES) throw e
+        exclude.add(port) // the store's cursor moves on too
+      }
+    }
+  }
 
+  async #connect(ns: Namespace, o: ReturnType<typeof checkConnectOptions>, exclude: Set<number>): Promise<Endpoint> {
+    const store = this.store
     const host = this.namespace
-    const hostIf = `veth${id.slice(0, 7)}`
-    const undo: (() => Promise<unknown>)[] = []
+    const id = randomBytes(6).toString('hex')
+    const ports: PortSpec[] = o.publish.map((p) => ({
+      protocol: p.protocol, family: 4, ...(p.hostIp !== undefined ? { hostIp: p.hostIp } : {}), ...(p.hostPort !== undefined ? { hostPort: p.hostPort } : { exclude: [...exclude] }),
+      containerPort: p.containerPort,
+    }))
+    // 1. The intent, in one transaction: the endpoint `connecting`, its name, interfaces, CNI key,
+    // addresses and host ports claimed, and whether it gives the container its default route.
+    const { endpoint: rec, moves } = await store.beginConnect(this.id, {
+      id, name: o.name ?? `ep-${id}`, aliases: o.aliases, ...(o.hostname !== undefined ? { hostname: o.hostname } : {}), ns: identity(ns),
+      ifname: o.ifname, hostIf: `veth${id.slice(0, 7)}`, ...(o.mac !== undefined ? { mac: o.mac } : {}), ...(o.containerId !== undefined ? { containerId: o.containerId } : {}),
+      addresses: [{ family: 4, ip: o.ip }, ...(this.ipv6 ? [{ family: 6 as const, ip: o.ip6 }] : [])],
+      gatewayPriority: this.internal ? null : (o.gatewayPriority ?? 0), ports,
+    })
+    const dns = dnsService()
+    let rules: NatRule[] = []
     try {
-      undo.push(() => this.#ipam.releaseOwner(this.name, id))
-      const a4 = await this.#ipam.allocate(this.name, { owner: id, ip: o.ip, family: 4 })
-      let a6: Allocation | undefined
-      if (this.ipv6) a6 = await this.#ipam.allocate(this.name, { owner: id, ip: o.ip6, family: 6 })
-      const mac = o.mac ?? macForIp(a4.address)
-      const rec: EndpointRecord = {
-        id, network: this.name, networkId: this.id, name, ip: a4.address, ip6: a6?.address, mac, ifname, hostIf, aliases: o.aliases, hostname: o.hostname,
-        ns: identity(ns), state: 'connecting', pid: process.pid, ports: [], rules: [],
+      // 2. The kernel: one trip, then the mappings (recorded at once), then the resolver.
+      const mac = rec.mac ?? macForIp(rec.addresses[0]!.address)
+      await run(this.#wiring(ns, { ...rec, mac }, moves))
+      if (rec.ports.length) {
+        const a4 = rec.addresses.find((a) => a.family === 4)!.address
+        try {
+          rules = await NatRule.publishMany(rec.ports.map((p) => ({
+            namespace: host, protocol: p.protocol, ...(p.hostIp !== '0.0.0.0' ? { hostIp: p.hostIp } : {}), hostPort: p.hostPort, containerIp: a4, containerPort: p.containerPort,
+          })))
+        } catch (e) {
+          // A port the store chose (docker -P) held in the kernel by a mapping the store does not know: connect again without it.
+          const m = (e as { code?: string }).code === 'ERR_NETNS_KIT_PORT_ALLOCATED' ? /:(\d+)(?:-\d+)?\/(tcp|udp|sctp) is already published/.exec((e as Error).message) : null
+          const given = (proto: string, port: number) => o.publish.some((p) => p.protocol === proto && p.hostPort === port)
+          if (m && !given(m[2]!, Number(m[1]))) (e as { chosenPort?: number }).chosenPort = Number(m[1])
+          throw e
+        }
+        await store.addRules({ networkId: this.id, endpointId: id }, rules.map((r) => r.id))
       }
-      // Recorded before the kernel changes: a crash from here on leaves something gc() finds.
-      undo.push(() => this.#records.deleteEndpoint(this.name, id))
-      await this.#records.putEndpoint(rec)
-      undo.push(() => runOne({ ns: host, op: 'link.delete', name: hostIf, ignoreMissing: true }))
-      await run(this.#wiring(ns, rec, a4, a6))
-
-      undo.push(() => deleteRules(host, rec.rules))
-      // Every mapping in one nf_tables batch: all published or none.
-      const published = await NatRule.publishMany(o.publish.map((p) => ({ namespace: host, protocol: p.protocol, hostIp: p.hostIp, hostPort: p.hostPort, containerIp: a4.address, containerPort: p.containerPort })))
-      published.forEach((r, i) => {
-        const p = o.publish[i]!
-        rec.rules.push(r.id)
-        rec.ports.push({ protocol: p.protocol, hostIp: p.hostIp ?? '0.0.0.0', hostPort: r.hostPort!, containerPort: p.containerPort })
-      })
-
-      if (this.dns) {
-        undo.push(() => stopResolver(this.id, id))
-        await startResolver(this, this.#records, ns, rec)
-      }
-      rec.state = 'connected'
-      await this.#records.putEndpoint(rec)
-      const ep = new Endpoint(this, ns, rec)
+      if (this.dns) await dns.start(this, ns, rec)
+      // 3. The result.
+      const done = await store.finishConnect(id, { mac })
+      const ep = new Endpoint(this, ns, done)
       this.#local.set(id, ep)
       return ep
     } catch (e) {
-      for (const f of undo.reverse()) await f().catch(() => {})
+      await dns.stop(this.id, id).catch(() => {})
+      await teardownBridgeEndpoint(host, this.name, this.#cfg, { ...rec, rules: rules.map((r) => r.id) }).catch(() => {})
+      // The endpoints that gave their default route to this one take it back.
+      await applyMoves(await store.abortConnect(id).catch(() => [] as GatewayMove[])).catch(() => {})
       throw e
     }
   }
 
-  /** The one trip that wires a container: the veth, its port flags, the addresses, the default routes. */
-  #wiring(ns: Namespace, rec: EndpointRecord, a4: Allocation, a6: Allocation | undefined): Op[] {
+  /**
+   * The one trip that wires a container: the veth, its port flags, the addresses, the default
+   * routes (for the families this endpoint provides them; replacing another endpoint's route
+   * where it took the route over).
+   */
+  #wiring(ns: Namespace, rec: EndpointRecord & { mac: string }, moves: GatewayMove[]): Op[] {
     const host = this.namespace
-    const { hostIf, ifname } = rec
+    const hostIf = rec.hostIf!
+    const { ifname } = rec
+    const a4 = rec.addresses.find((a) => a.family === 4)!
+    const a6 = rec.addresses.find((a) => a.family === 6)
+    const route = (a: typeof a4, provides: boolean): Op[] => {
+      if (!provides) return []
+      const replace = moves.some((m) => m.family === a.family && !m.provides)
+      return [{ ns, op: replace ? 'route.replace' as const : 'route.add' as const, family: a.family, dstLength: 0, gateway: a.gateway, object: `default via ${a.gateway}` }]
+    }
     return [
       {
         ns: host, op: 'link.create', kind: 'veth', name: hostIf, mtu: this.mtu, master: this.bridge.index, object: hostIf,
@@ -304,8 +387,8 @@ export class Network extends DriverNetwork<Endpoint> {
       { ns, op: 'link.set', name: ifname, up: true, object: ifname },
       { ns, op: 'addr.add', linkName: ifname, address: a4.address, prefixLength: a4.prefixLength, object: `${a4.address}/${a4.prefixLength} on ${ifname}` },
       ...(a6 ? [{ ns, op: 'addr.add' as const, linkName: ifname, address: a6.address, prefixLength: a6.prefixLength, nodad: true, object: `${a6.address}/${a6.prefixLength} on ${ifname}` }] : []),
-      { ns, op: 'route.add', family: 4, dstLength: 0, gateway: a4.gateway, object: `default via ${a4.gateway}` },
-      ...(a6 ? [{ ns, op: 'route.add' as const, family: 6 as const, dstLength: 0, gateway: a6.gateway, object: `default via ${a6.gateway}` }] : []),
+      ...route(a4, rec.gateway4),
+      ...(a6 ? route(a6, rec.gateway6) : []),
     ]
   }
 
@@ -314,45 +397,66 @@ export class Network extends DriverNetwork<Endpoint> {
    * restart) whose namespaces are still there. Returns how many it started.
    */
   async restoreDns(): Promise<number> {
-    return this.dns ? restoreResolvers(this, this.#records) : 0
+    return this.dns ? restoreResolvers(this) : 0
   }
 
   /**
    * `docker network disconnect NETWORK CONTAINER`: removes the endpoint's published ports (and
-   * their UDP conntrack entries), its veth, its resolver, its address and its record.
-   * Idempotent.
+   * their UDP conntrack entries), its veth, its resolver, its address and its record. Works
+   * when the container's namespace is gone (an endpoint from `network.endpoint()`).
+   * Idempotent; concurrent calls (in this process or others) all resolve.
    */
   async disconnect(endpoint: Endpoint): Promise<void> {
     if (!(endpoint instanceof Endpoint)) throw invalidArg('endpoint', endpoint, 'must be an Endpoint', 'ERR_INVALID_ARG_TYPE')
     if (endpoint.network.id !== this.id) throw invalidArg('endpoint', String(endpoint), `is not an endpoint of the network '${this.name}'`)
-    const rec = await this.#records.getEndpoint(this.name, endpoint.id)
-    await this.#teardown(rec ?? { id: endpoint.id, hostIf: endpoint.hostInterface, rules: [] })
+    await disconnectSequence(this.store, endpoint.id, (ep) => this.#teardown(ep))
     this.#local.delete(endpoint.id)
   }
 
-  async #teardown(rec: Pick<EndpointRecord, 'id' | 'hostIf' | 'rules'>): Promise<void> {
-    await deleteRules(this.namespace, rec.rules)
-    await deleteVeth(this.namespace, rec.hostIf, linkAlias(this.name, rec.id))
-    await stopResolver(this.id, rec.id)
-    await this.#ipam.releaseOwner(this.name, rec.id)
-    await this.#records.deleteEndpoint(this.name, rec.id)
+  async #teardown(ep: EndpointRecord): Promise<void> {
+    await dnsService().stop(this.id, ep.id)
+    await teardownBridgeEndpoint(this.namespace, this.name, this.#cfg, ep)
+  }
+
+  /**
+   * One endpoint by its name or by its CNI attachment (`containerId` and `ifname`), as recorded
+   * by any process: an O(log n) lookup, whatever its state (a connect or disconnect in
+   * progress, or one whose process died, is found too: disconnect() finishes or undoes it). Its
+   * namespace is opened by path (close() it when done); when the namespace is gone,
+   * `endpoint.namespace` is one that refuses every call as gone, and `disconnect()` still works.
+   * Undefined when there is none.
+   */
+  async endpoint(q: { name: string } | { containerId: string; ifname: string }): Promise<Endpoint | undefined> {
+    if (!q || typeof q !== 'object') throw invalidArg('query', q, 'must be { name } or { containerId, ifname }', 'ERR_INVALID_ARG_TYPE')
+    let r: EndpointRecord | undefined
+    if ('containerId' in q) {
+      if (typeof q.containerId !== 'string' || typeof q.ifname !== 'string') throw invalidArg('query', q, 'must be { containerId: string, ifname: string }', 'ERR_INVALID_ARG_TYPE')
+      r = await this.store.endpointByContainer(this.id, q.containerId, q.ifname)
+    } else {
+      if (typeof q.name !== 'string') throw invalidArg('query.name', q.name, 'must be a string', 'ERR_INVALID_ARG_TYPE')
+      r = await this.store.endpointByName(this.id, q.name)
+    }
+    if (!r) return undefined
+    const mine = this.#local.get(r.id)
+    if (mine) return mine
+    return new Endpoint(this, await openRecorded(r.ns), r)
   }
 
   /**
    * The endpoints connected to this network (as recorded, by any process). Those connected
    * by this Network object come back as the same objects; for the others, the namespace is
    * opened by path (close() it when done). Endpoints whose namespace is gone are left out
-   * (Network.gc() removes them).
+   * (Network.gc() removes them). Reads every endpoint record: not for a hot path.
    */
   async endpoints(): Promise<Endpoint[]> {
     const out: Endpoint[] = []
-    for (const r of await this.#records.listEndpoints(this.name)) {
-      if (r.networkId !== this.id || r.state !== 'connected') continue
+    for (const r of await this.store.endpoints(this.id)) {
+      if (r.state !== 'connected') continue
       const mine = this.#local.get(r.id)
       if (mine) { out.push(mine); continue }
       if (!nsAlive(r.ns)) continue
-      const ns = await Namespace.open(r.ns.path).catch(() => undefined)
-      if (ns) out.push(new Endpoint(this, ns, r))
+      const ns = await openRecorded(r.ns)
+      if (handleAlive(ns)) out.push(new Endpoint(this, ns, r))
     }
     return out.sort((a, b) => a.name.localeCompare(b.name))
   }
@@ -360,38 +464,47 @@ export class Network extends DriverNetwork<Endpoint> {
   /**
    * `docker network rm NAME`: refused (ERR_NETNS_KIT_NETWORK_IN_USE) while endpoints are
    * connected unless `force` (which disconnects them first); then removes the rules, the bridge
-   * and the records this network made. Idempotent.
+   * and the records this network made. Works when the bridge or the containers' namespaces are
+   * gone. Idempotent.
    */
   async remove(opts: { force?: boolean } = {}): Promise<void> {
     const force = checkBool(opts?.force, 'opts.force') ?? false
-    const rec = await this.#records.getNetwork(this.name)
-    if (!rec || rec.id !== this.id || driverOf(rec) !== 'bridge') return
-    const eps = (await this.#records.listEndpoints(this.name)).filter((e) => e.networkId === this.id)
-    if (eps.length && !force) {
-      throw new NetnsKitError('ERR_NETNS_KIT_NETWORK_IN_USE', `the network '${this.name}' has ${eps.length} endpoint(s) connected (${eps.slice(0, 3).map((e) => e.name).join(', ')}${eps.length > 3 ? ', ...' : ''}): disconnect them or remove with { force: true }`)
+    const store = this.store
+    let start
+    try {
+      start = await store.beginRemoveNetwork(this.id, { force })
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ERR_NETNS_KIT_NO_NETWORK') return
+      throw e
     }
-    for (const e of eps) await this.#teardown(e)
-    const b = rec as BridgeNetworkRecord
-    await deleteRules(this.namespace, b.rules)
-    await deleteLinkWithAlias(this.namespace, b.bridge, bridgeAlias(this.name))
-    await this.#ipam.deleteNetwork(this.name, { force: true })
-    await this.#records.deleteNetwork(this.name)
-    forgetNetwork(this.id)
+    for (const e of start.endpoints) await disconnectSequence(store, e.id, (ep) => this.#teardown(ep))
+    await teardownBridgeNetwork(this.namespace, start.network, this.#cfg)
+    await store.finishRemoveNetwork(this.id)
+    await dnsService().forget(this.id)
     this.#local.clear()
   }
 
   async [Symbol.asyncDispose](): Promise<void> { await this.remove({ force: true }) }
 
   /**
-   * `docker network prune`-like repair after a crash, in the host namespace: removes endpoints
-   * whose namespace is gone (its path missing or naming another inode) or whose connect died
-   * half-way (its process is gone), links carrying netns-kit's alias that no live endpoint
-   * uses, published mappings to addresses no longer allocated, and allocations whose endpoint
-   * is gone. Reports what it removed. Bridge networks only: the other drivers keep no endpoint records.
+   * `docker network prune`-like repair after a crash, in the host namespace (see GcOptions):
+   * finishes or undoes the intents (create, connect, disconnect, remove) whose process died,
+   * disconnects endpoints whose namespace is gone, and removes links and rules of netns-kit's
+   * that no record owns. Intents of live processes are never touched: gc runs safely while
+   * other processes connect. Reports what it removed.
    */
-  static async gc(opts: { namespace?: Namespace; store?: IpamStore } = {}): Promise<GcReport> {
-    return gc(await defaultNamespace(opts?.namespace), opts?.store ?? new FileStore())
+  static async gc(opts: GcOptions = {}): Promise<GcReport> {
+    return gc(opts)
   }
 
   override toString(): string { return `Network(${this.name} ${this.subnet} on ${this.bridge.name})` }
+}
+
+function handleAlive(ns: Namespace): boolean {
+  try {
+    handleOf(ns)
+    return true
+  } catch {
+    return false
+  }
 }

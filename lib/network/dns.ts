@@ -1,10 +1,18 @@
-// The embedded name resolution of bridge networks (Docker's 127.0.0.11): one record set per
-// network, one resolver per endpoint, run by this process with sockets opened in the containers.
+// The embedded name resolution of bridge networks (Docker's 127.0.0.11), behind one small
+// interface (DnsService) so that who serves it is decided in one place: today this process
+// (InProcessDns: a resolver per endpoint, sockets opened in the containers), later the companion
+// process (issue 14), which reads the same names through store.resolve() and the change feed.
+//
+// InProcessDns keeps one record set per network, filled once from the store when this process
+// first serves the network, then changed incrementally: an endpoint connected or disconnected here
+// changes it directly, one connected by another process arrives through the store's change feed
+// (changesSince: the records that changed, never a scan of every endpoint).
 import * as fs from 'node:fs'
 import { planResolvConf } from '../container-files'
 import { DnsRecords, Resolver } from '../dns'
-import { Namespace } from '../namespace'
-import { nsAlive, type EndpointRecord, type NetworkRecords } from './records'
+import type { EndpointRecord, NetworkStore } from '../ipam'
+import type { Namespace } from '../namespace'
+import { nsAlive, openRecorded } from './state'
 
 /** What the resolvers of a network need to know about it. */
 export interface DnsNetwork {
@@ -14,20 +22,23 @@ export interface DnsNetwork {
   readonly namespace: Namespace
   readonly upstream: readonly string[] | undefined
   readonly internal: boolean
+  readonly store: NetworkStore
 }
 
-/** The embedded resolvers this process runs: one record set per network, one resolver per endpoint. */
-const state = new Map<string, { records: DnsRecords; resolvers: Map<string, Resolver> }>()
-
-function stateOf(networkId: string): { records: DnsRecords; resolvers: Map<string, Resolver> } {
-  let s = state.get(networkId)
-  if (!s) state.set(networkId, (s = { records: new DnsRecords(), resolvers: new Map() }))
-  return s
+/** Who answers the names of a network's containers. */
+export interface DnsService {
+  /** Serves the connected (or connecting) endpoint `ep` inside its namespace `ns`; its names resolve for the network at once. */
+  start(net: DnsNetwork, ns: Namespace, ep: EndpointRecord): Promise<void>
+  /** Stops serving an endpoint and forgets its names. Idempotent. */
+  stop(networkId: string, endpointId: string): Promise<void>
+  /** Whether this service serves the endpoint already. */
+  serves(networkId: string, endpointId: string): boolean
+  /** The network is gone: stops its resolvers, forgets its names. */
+  forget(networkId: string): Promise<void>
 }
 
-function names(r: EndpointRecord): string[] {
-  return [...new Set([r.name, ...r.aliases, ...(r.hostname ? [r.hostname] : [])].map((n) => n.toLowerCase()))]
-}
+/** How long the change feed waits after a change before reading (changes meanwhile come with it). */
+const FEED_DELAY_MS = 20
 
 /** The host's /etc/resolv.conf (the default upstreams of the embedded resolver). */
 export function hostResolvConf(): string {
@@ -38,49 +49,204 @@ export function hostResolvConf(): string {
   }
 }
 
-/** Starts the resolver of endpoint `rec` inside `ns`, knowing the names of every endpoint of the network. */
-export async function startResolver(net: DnsNetwork, records: NetworkRecords, ns: Namespace, rec: EndpointRecord): Promise<void> {
-  const s = stateOf(net.id)
-  // The names of every endpoint of the network, also those other processes connected.
-  for (const r of await records.listEndpoints(net.name)) {
-    if (r.networkId === net.id) s.records.set(r.id, { names: names(r), addresses: [r.ip, ...(r.ip6 ? [r.ip6] : [])] })
-  }
-  s.records.set(rec.id, { names: names(rec), addresses: [rec.ip, ...(rec.ip6 ? [rec.ip6] : [])] })
-  // Given upstreams (even none) are used as given; only without them the host's resolv.conf is read.
-  const servers = net.upstream ? [...net.upstream] : planResolvConf({ host: hostResolvConf(), resolver: true, fallback: [] }).upstreams
-  const resolver = await Resolver.start({
-    namespace: ns, records: s.records,
-    upstream: net.internal || !servers.length ? undefined : { servers, namespace: net.namespace },
-  })
-  resolver.unref()
-  s.resolvers.set(rec.id, resolver)
+/** Every name an endpoint answers to (name, aliases, hostname), lower case, once each. */
+export function namesOf(r: Pick<EndpointRecord, 'name' | 'aliases' | 'hostname'>): string[] {
+  return [...new Set([r.name, ...r.aliases, ...(r.hostname ? [r.hostname] : [])].map((n) => n.toLowerCase()))]
 }
 
-/** Stops an endpoint's resolver (if this process runs it) and forgets its names. */
-export async function stopResolver(networkId: string, endpointId: string): Promise<void> {
-  const s = state.get(networkId)
-  if (!s) return
-  s.records.delete(endpointId)
-  const r = s.resolvers.get(endpointId)
-  s.resolvers.delete(endpointId)
-  await r?.close()
+function setEntry(records: DnsRecords, r: EndpointRecord): void {
+  try {
+    records.set(r.id, { names: namesOf(r), addresses: r.addresses.map((a) => a.address) })
+  } catch { /* a name DNS cannot carry (an imported record): not served */ }
+}
+
+interface NetState {
+  records: DnsRecords
+  resolvers: Map<string, Resolver>
+  /** The first fill from the store (once per network in this process). */
+  loaded: Promise<void>
+}
+
+/** One store's change feed, read by the networks of that store this process serves. */
+interface Feed {
+  seq: number
+  ready: Promise<void>
+  networks: Map<string, NetState>
+  unsubscribe: (() => void) | undefined
+  /** The read in progress (it reads once more when `again` is set meanwhile). */
+  running: Promise<void> | undefined
+  again: boolean
+}
+
+/** The resolvers run inside this process, with their sockets opened in the containers' namespaces. */
+export class InProcessDns implements DnsService {
+  readonly #feeds = new Map<NetworkStore, Feed>()
+  readonly #byNetwork = new Map<string, { feed: Feed; state: NetState; store: NetworkStore }>()
+
+  #feed(store: NetworkStore): Feed {
+    const f = this.#feeds.get(store)
+    if (f) return f
+    const feed: Feed = { seq: 0, ready: Promise.resolve(), networks: new Map(), unsubscribe: undefined, running: undefined, again: false }
+    feed.ready = store.sequence().then((s) => { feed.seq = s })
+    feed.ready.catch(() => {})
+    // Changes are read at most every FEED_DELAY_MS: a burst of commits (this process's own
+    // connects notify too) costs one read.
+    let timer: NodeJS.Timeout | undefined
+    feed.unsubscribe = store.onChange(() => {
+      timer ??= setTimeout(() => {
+        timer = undefined
+        void this.#pump(store, feed)
+      }, FEED_DELAY_MS)
+      timer.unref()
+    })
+    this.#feeds.set(store, feed)
+    return feed
+  }
+
+  /**
+   * Applies the changes since the last read to the networks served (coalesced: one read at a
+   * time, and one more if something changed meanwhile); resolves once caught up. An endpoint
+   * connected elsewhere is added; one gone (or being disconnected) is forgotten, and its resolver,
+   * if this process runs it, closed: its container's 127.0.0.11:53 is free again.
+   */
+  #pump(store: NetworkStore, feed: Feed): Promise<void> {
+    if (feed.running) {
+      feed.again = true
+      return feed.running
+    }
+    feed.running = (async () => {
+      try {
+        do {
+          feed.again = false
+          await feed.ready
+          const b = await store.changesSince(feed.seq)
+          feed.seq = b.seq
+          if (b.reset) {
+            for (const [id, st] of feed.networks) await this.#fill(store, id, st)
+            continue
+          }
+          for (const c of b.changes) {
+            const st = feed.networks.get(c.networkId)
+            if (!st) continue
+            if (c.kind === 'network') {
+              if (!c.network) await this.forget(c.networkId)
+              continue
+            }
+            const e = c.endpoint
+            if (e && e.state === 'connected') setEntry(st.records, e)
+            else if (!e || e.state === 'disconnecting') await this.stop(c.networkId, c.id)
+          }
+        } while (feed.again)
+      } catch {
+        // The store closed or failed: the next change tries again.
+      } finally {
+        feed.running = undefined
+      }
+    })()
+    return feed.running
+  }
+
+  /** Every connected endpoint of the network, once (the feed keeps the set current afterwards). */
+  async #fill(store: NetworkStore, networkId: string, st: NetState): Promise<void> {
+    for (const e of await store.endpoints(networkId)) if (e.state === 'connected') setEntry(st.records, e)
+  }
+
+  #state(net: DnsNetwork): NetState {
+    const cur = this.#byNetwork.get(net.id)
+    if (cur) return cur.state
+    const feed = this.#feed(net.store)
+    const st: NetState = { records: new DnsRecords(), resolvers: new Map(), loaded: Promise.resolve() }
+    // The feed's position is read before the endpoints: what changes in between is read again.
+    st.loaded = feed.ready.then(() => this.#fill(net.store, net.id, st))
+    st.loaded.catch(() => {})
+    feed.networks.set(net.id, st)
+    this.#byNetwork.set(net.id, { feed, state: st, store: net.store })
+    return st
+  }
+
+  async start(net: DnsNetwork, ns: Namespace, ep: EndpointRecord): Promise<void> {
+    const st = this.#state(net)
+    await st.loaded
+    setEntry(st.records, ep)
+    // Given upstreams (even none) are used as given; only without them the host's resolv.conf is read.
+    const servers = net.upstream ? [...net.upstream] : planResolvConf({ host: hostResolvConf(), resolver: true, fallback: [] }).upstreams
+    const start = () => Resolver.start({
+      namespace: ns, records: st.records,
+      upstream: net.internal || !servers.length ? undefined : { servers, namespace: net.namespace },
+    })
+    let resolver: Resolver
+    try {
+      resolver = await start().catch(async (e: unknown) => {
+        if ((e as { code?: string }).code !== 'EADDRINUSE') throw e
+        // 127.0.0.11:53 still held by a resolver this process ran for an endpoint another process
+        // removed since: catching up on the feed closes it.
+        await this.#pump(net.store, this.#byNetwork.get(net.id)!.feed)
+        return start()
+      })
+    } catch (e) {
+      st.records.delete(ep.id)
+      throw e
+    }
+    resolver.unref()
+    await st.resolvers.get(ep.id)?.close()
+    st.resolvers.set(ep.id, resolver)
+  }
+
+  async stop(networkId: string, endpointId: string): Promise<void> {
+    const n = this.#byNetwork.get(networkId)
+    if (!n) return
+    n.state.records.delete(endpointId)
+    const r = n.state.resolvers.get(endpointId)
+    n.state.resolvers.delete(endpointId)
+    await r?.close()
+  }
+
+  serves(networkId: string, endpointId: string): boolean {
+    return this.#byNetwork.get(networkId)?.state.resolvers.has(endpointId) ?? false
+  }
+
+  async forget(networkId: string): Promise<void> {
+    const n = this.#byNetwork.get(networkId)
+    if (!n) return
+    this.#byNetwork.delete(networkId)
+    n.feed.networks.delete(networkId)
+    await Promise.all([...n.state.resolvers.values()].map((r) => r.close()))
+    if (!n.feed.networks.size) {
+      n.feed.unsubscribe?.()
+      this.#feeds.delete(n.store)
+    }
+  }
+}
+
+let service: DnsService = new InProcessDns()
+
+/** Who serves the embedded DNS of this process's networks. */
+export function dnsService(): DnsService {
+  return service
+}
+
+/** @internal Puts another DnsService in place (the companion process, issue 14); returns the previous one. */
+export function useDnsService(s: DnsService): DnsService {
+  const prev = service
+  service = s
+  return prev
 }
 
 /**
- * Starts the resolvers of the network's connected endpoints that this process does not run yet
- * (connected by another process, or before a restart) whose namespaces are still there; returns how many.
+ * Starts the resolvers of the network's connected endpoints that this process does not serve
+ * yet (connected by another process, or before a restart) whose namespaces are still there;
+ * returns how many. Reads every endpoint of the network: not a hot path.
  */
-export async function restoreResolvers(net: DnsNetwork, records: NetworkRecords): Promise<number> {
+export async function restoreResolvers(net: DnsNetwork): Promise<number> {
+  const dns = dnsService()
   let n = 0
-  for (const r of await records.listEndpoints(net.name)) {
-    if (r.networkId !== net.id || r.state !== 'connected' || state.get(net.id)?.resolvers.has(r.id) || !nsAlive(r.ns)) continue
-    await startResolver(net, records, await Namespace.open(r.ns.path), r)
-    n++
+  for (const r of await net.store.endpoints(net.id)) {
+    if (r.state !== 'connected' || dns.serves(net.id, r.id) || !nsAlive(r.ns)) continue
+    const ns = await openRecorded(r.ns)
+    try {
+      await dns.start(net, ns, r)
+      n++
+    } catch { /* gone meanwhile */ }
   }
   return n
-}
-
-/** Forgets a removed network's names. */
-export function forgetNetwork(networkId: string): void {
-  state.delete(networkId)
 }

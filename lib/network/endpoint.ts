@@ -1,10 +1,11 @@
 // A container's endpoint on a bridge network, and the files a runtime bind-mounts into it.
 import { EMBEDDED_RESOLVER, hostnameFile, hostsFile, planResolvConf } from '../container-files'
+import type { EndpointRecord } from '../ipam'
 import type { Namespace } from '../namespace'
 import type { Network } from './bridge'
 import { hostResolvConf } from './dns'
 import { NetworkEndpoint } from './driver'
-import type { EndpointRecord } from './records'
+import { macForIp } from './mac'
 
 /**
  * A container's attachment to a network: its interface (`ifname` inside `namespace`), address,
@@ -19,19 +20,27 @@ export class Endpoint extends NetworkEndpoint {
   /** The host end of the veth, on the bridge. */
   declare readonly hostInterface: string
   readonly ports: readonly { protocol: string; hostIp: string; hostPort: number; containerPort: number }[]
+  /** The runtime's container id given to connect (the CNI attachment's key, with ifname). */
+  readonly containerId: string | undefined
+  /** This endpoint gives its container the IPv4 default route (of the container's endpoints, the one with the highest gatewayPriority). */
+  readonly defaultRoute: boolean
 
   /** @internal */
   constructor(network: Network, namespace: Namespace, r: EndpointRecord) {
+    const a4 = r.addresses.find((a) => a.family === 4)
+    const ip = a4?.address ?? ''
     super({
-      namespace, id: r.id, ip: r.ip, prefixLength: Number(network.subnet.split('/')[1]), mac: r.mac, gateway: network.gateway, ifname: r.ifname,
-      hostInterface: r.hostIf,
+      namespace, id: r.id, ip, prefixLength: a4?.prefixLength ?? Number(network.subnet.split('/')[1]), mac: r.mac ?? macForIp(ip),
+      gateway: a4?.gateway ?? network.gateway, ifname: r.ifname, hostInterface: r.hostIf,
     })
     this.network = network
     this.name = r.name
-    this.ip6 = r.ip6
+    this.ip6 = r.addresses.find((a) => a.family === 6)?.address
     this.aliases = Object.freeze([...r.aliases])
     this.hostname = r.hostname ?? r.name
-    this.ports = Object.freeze(r.ports.map((p) => ({ ...p })))
+    this.ports = Object.freeze(r.ports.map((p) => ({ protocol: p.protocol, hostIp: p.hostIp, hostPort: p.hostPort, containerPort: p.containerPort })))
+    this.containerId = r.containerId
+    this.defaultRoute = r.gateway4
   }
 
   /** The content of the container's /etc/hosts (localhost lines, its own name, hostname and aliases). */
@@ -62,6 +71,9 @@ export class Endpoint extends NetworkEndpoint {
 
   /** `docker network disconnect`: same as network.disconnect(this). */
   async disconnect(): Promise<void> { await this.network.disconnect(this) }
+
+  /** Disconnects (`await using ep = await net.connect(ns)`); safe to call twice. */
+  async [Symbol.asyncDispose](): Promise<void> { await this.network.disconnect(this) }
 
   override toString(): string { return `Endpoint(${this.network.name}/${this.name} ${this.ip})` }
 }

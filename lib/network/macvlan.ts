@@ -1,10 +1,11 @@
 // Docker's macvlan driver: each endpoint is a macvlan on a parent device, created directly inside the
-// container's namespace with its own MAC and an address from IPAM; the gateway is a router on the
-// parent's network (not ours: it is only reserved in IPAM). The network is recorded (parent, mode)
-// so Network.open and list find it; endpoints are not recorded, and there are no published ports,
-// embedded DNS or gc for this driver (connect options for them are refused as unsupported).
+// container's namespace with its own MAC and an address from the store; the gateway is a router on the
+// parent's network (not ours: it is only reserved). The network and its endpoints are recorded in the
+// NetworkStore (intent first, result last) so Network.open, list and gc find them; there are no
+// published ports or embedded DNS for this driver (connect options for them are refused as unsupported).
+import { randomBytes } from 'node:crypto'
 import { NetnsKitError, invalidArg } from '../errors'
-import { FileStore, Ipam, checkNetworkName, type IpamNetwork, type IpamStore } from '../ipam'
+import { checkNetworkName, type NetworkRecord, type NetworkStore } from '../ipam'
 import { contains, formatPrefix, parseIp, parsePrefix } from '../ipam/ip'
 import { Link } from '../link'
 import { Macvlan } from '../macvlan'
@@ -13,11 +14,11 @@ import type { MacvlanMode } from '../types'
 import { checkIfName } from '../validate'
 import { DriverNetwork, NetworkEndpoint, checkConnectOptions, type ConnectOptionsBase } from './driver'
 import { macForIp } from './mac'
-import { driverOf, identity, recordsIn, type MacvlanNetworkRecord } from './records'
+import { linkAlias } from './owned'
+import { identity, storeOf } from './state'
+import { applyMoves, disconnectSequence, teardownMacvlanEndpoint } from './teardown'
 
 const MODES = ['bridge', 'private', 'vepa', 'passthru'] as const
-/** Makes each endpoint's owner id unique within this process. */
-let counter = 0
 
 export interface MacvlanNetworkOptions {
   name: string
@@ -32,8 +33,8 @@ export interface MacvlanNetworkOptions {
   gateway?: string
   /** Hand addresses out of this prefix only (Docker's --ip-range). */
   ipRange?: string
-  /** Where IPAM keeps its records (default: the FileStore under /run/netns-kit). */
-  store?: IpamStore
+  /** Where the network and its endpoints are recorded (default: the SqliteStore on /run/netns-kit/state.db). */
+  store?: NetworkStore
 }
 
 /** One container on a macvlan network. */
@@ -43,9 +44,12 @@ export class MacvlanEndpoint extends NetworkEndpoint {
 
   /** @internal */
   constructor(readonly network: MacvlanNetwork, namespace: Namespace, readonly link: Macvlan, ip: string,
-    prefixLength: number, mac: string, gateway: string, readonly owner: string) {
-    super({ namespace, id: owner, ip, prefixLength, mac, gateway, ifname: link.name, hostInterface: undefined })
+    prefixLength: number, mac: string, gateway: string, id: string) {
+    super({ namespace, id, ip, prefixLength, mac, gateway, ifname: link.name, hostInterface: undefined })
   }
+
+  /** @deprecated The endpoint's id (what owned its address before the store recorded endpoints). */
+  get owner(): string { return this.id }
 }
 
 /**
@@ -57,25 +61,29 @@ export class MacvlanEndpoint extends NetworkEndpoint {
  */
 export class MacvlanNetwork extends DriverNetwork<MacvlanEndpoint> {
   readonly driver = 'macvlan' as const
+  /** The network's id in the store. */
+  readonly id: string
   readonly parent: Link
   readonly mode: MacvlanMode
-  readonly ipam: Ipam
-  readonly store: IpamStore
+  /** Where the network and its endpoints are recorded. */
+  readonly store: NetworkStore
 
-  private constructor(name: string, parent: Link, mode: MacvlanMode, pool: { subnet: string; gateway: string }, store: IpamStore) {
-    super({ name, subnet: pool.subnet, gateway: pool.gateway })
+  private constructor(rec: NetworkRecord, parent: Link, mode: MacvlanMode, store: NetworkStore) {
+    const pool = rec.pools[0]!
+    super({ name: rec.name, subnet: pool.subnet, gateway: pool.gateway })
+    this.id = rec.id
     this.parent = parent
     this.mode = mode
     this.store = store
-    this.ipam = new Ipam({ store })
   }
 
   /** The namespace of the parent device (where the network is recorded). */
   get namespace(): Namespace { return this.parent.namespace }
 
   /**
-   * Registers the network in IPAM (or takes the one with this name and subnet), checks the parent
-   * exists, and records it (a network of another driver with this name: ERR_NETNS_KIT_NETWORK_EXISTS).
+   * Records the network in the store (or takes the macvlan network with this name and subnet),
+   * after checking the parent exists (a network of another driver or subnet with this name:
+   * ERR_NETNS_KIT_NETWORK_EXISTS). Nothing is made in the kernel until a container connects.
    */
   static async create(opts: MacvlanNetworkOptions): Promise<MacvlanNetwork> {
     if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
@@ -90,69 +98,82 @@ export class MacvlanNetwork extends DriverNetwork<MacvlanEndpoint> {
     if (opts.parent instanceof Link && opts.namespace !== undefined && !opts.parent.namespace.equals(opts.namespace)) {
       throw invalidArg('opts.parent', opts.parent.name, 'must be in opts.namespace')
     }
+    const store = storeOf(opts.store)
     const ns = opts.parent instanceof Link ? opts.parent.namespace : await defaultNamespace(opts.namespace)
     const parent = opts.parent instanceof Link ? opts.parent : await ns.link(opts.parent)
-    const store = opts.store ?? new FileStore()
-    const records = recordsIn(store)
-    const existing = await records.getNetwork(name)
-    if (existing && driverOf(existing) !== 'macvlan') throw new NetnsKitError('ERR_NETNS_KIT_NETWORK_EXISTS', `a ${driverOf(existing)} network named '${name}' exists`)
-    const ipam = new Ipam({ store })
-    let net: IpamNetwork
+    const host = identity(parent.namespace)
+    let rec: NetworkRecord
     try {
-      net = await ipam.createNetwork(name, { subnet: opts.subnet, gateway: opts.gateway, ipRange: opts.ipRange })
+      // No kernel work between the intent and its result: a crash in between leaves an intent gc undoes.
+      const begun = await store.beginCreateNetwork({
+        name, driver: 'macvlan', host, pools: [{ subnet: opts.subnet, gateway: opts.gateway, ipRange: opts.ipRange }], config: { parent: parent.name, mode },
+      })
+      rec = await store.finishCreateNetwork(begun.id)
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ERR_NETNS_KIT_NETWORK_EXISTS') throw e
-      net = await ipam.network(name)
-      if (net.pools[0]?.subnet !== formatPrefix(subnet)) throw e
+      if ((e as NetnsKitError).code !== 'ERR_NETNS_KIT_NETWORK_EXISTS') throw e
+      const cur = await store.networkByName(host, name)
+      if (!cur || cur.driver !== 'macvlan' || cur.state !== 'ready' || cur.pools[0]?.subnet !== formatPrefix(subnet)) {
+        throw new NetnsKitError('ERR_NETNS_KIT_NETWORK_EXISTS', `a ${cur?.driver ?? ''} network named '${name}' exists${cur?.pools[0] ? ` with the subnet ${cur.pools[0].subnet}` : ''}`)
+      }
+      rec = cur
     }
-    const pool = net.pools[0]!
-    await records.putNetwork({
-      driver: 'macvlan', name, id: net.id, parent: parent.name, mode, subnet: pool.subnet, gateway: pool.gateway, ipRange: pool.ipRange,
-      host: identity(parent.namespace), created: net.created,
-    })
-    return new MacvlanNetwork(name, parent, mode, pool, store)
+    return new MacvlanNetwork(rec, parent, mode, store)
   }
 
   /** @internal The network of a record (Network.open, list): its parent looked up by name. */
-  static async fromRecord(ns: Namespace, store: IpamStore, rec: MacvlanNetworkRecord): Promise<MacvlanNetwork> {
-    return new MacvlanNetwork(rec.name, await ns.link(rec.parent), rec.mode, rec, store)
+  static async fromRecord(ns: Namespace, store: NetworkStore, rec: NetworkRecord): Promise<MacvlanNetwork> {
+    const mode = (MODES as readonly string[]).includes(rec.config.mode as string) ? rec.config.mode as MacvlanMode : 'bridge'
+    return new MacvlanNetwork(rec, await ns.link(String(rec.config.parent)), mode, store)
   }
 
   /**
    * `ip link add link PARENT name IFNAME netns NS address MAC up type macvlan mode MODE`,
    * `ip -n NS addr add IP/LEN dev IFNAME`, `ip -n NS route add default via GATEWAY`: the macvlan is
-   * created directly inside `ns`. A failure half-way removes it and releases the address.
+   * created directly inside `ns`, after the store recorded the intent and claimed the address
+   * and the interface name. A failure half-way removes it and gives the address back.
    */
   async connect(ns: Namespace, opts: ConnectOptionsBase = {}): Promise<MacvlanEndpoint> {
-    const { ifname, mac: mac0 } = checkConnectOptions('macvlan', ns, opts, this.subnet)
-    const owner = `macvlan:${process.pid}:${Date.now().toString(36)}:${counter++}`
-    const alloc = await this.ipam.allocate(this.name, { owner, ip: opts.ip })
-    const mac = mac0 ?? macForIp(alloc.address)
+    const { ifname, mac: mac0, ip } = checkConnectOptions('macvlan', ns, opts, this.subnet)
+    const id = randomBytes(6).toString('hex')
+    const { endpoint: rec } = await this.store.beginConnect(this.id, {
+      id, name: `ep-${id}`, ns: identity(ns), ifname, addresses: [{ family: 4, ip }], ...(mac0 !== undefined ? { mac: mac0 } : {}),
+    })
+    const a = rec.addresses[0]!
+    const mac = mac0 ?? macForIp(a.address)
     let link: Macvlan | undefined
     try {
       link = await Macvlan.create({ name: ifname, parent: this.parent, mode: this.mode, mac, up: true, target: ns })
-      await link.addAddress(`${alloc.address}/${alloc.prefixLength}`, { nodad: true })
-      await ns.routes.add({ to: 'default', via: alloc.gateway })
+      await link.setAlias(linkAlias(this.name, id))
+      await link.addAddress(`${a.address}/${a.prefixLength}`, { nodad: true })
+      if (rec.gateway4) await ns.routes.replace({ to: 'default', via: a.gateway })
+      await this.store.finishConnect(id, { mac })
     } catch (e) {
       await link?.delete().catch(() => {})
-      await this.ipam.release(this.name, alloc.address).catch(() => {})
+      await applyMoves(await this.store.abortConnect(id).catch(() => [])).catch(() => {})
       throw e
     }
-    return new MacvlanEndpoint(this, ns, link, alloc.address, alloc.prefixLength, mac, alloc.gateway, owner)
+    return new MacvlanEndpoint(this, ns, link, a.address, a.prefixLength, mac, a.gateway, id)
   }
 
-  /** Removes the endpoint's macvlan and releases its address; idempotent. */
+  /** Removes the endpoint's macvlan and gives its address back; idempotent (also when the container's namespace is gone). */
   async disconnect(ep: MacvlanEndpoint): Promise<void> {
-    if (!(ep instanceof MacvlanEndpoint) || ep.network !== this) throw invalidArg('endpoint', ep, `must be an endpoint of ${this.name}`, 'ERR_INVALID_ARG_TYPE')
-    await ep.link.delete().catch((e: NodeJS.ErrnoException) => { if (e.code !== 'ENODEV' && e.code !== 'ENOENT') throw e })
-    await this.ipam.release(this.name, ep.ip)
+    if (!(ep instanceof MacvlanEndpoint) || ep.network.id !== this.id) throw invalidArg('endpoint', ep, `must be an endpoint of ${this.name}`, 'ERR_INVALID_ARG_TYPE')
+    await disconnectSequence(this.store, ep.id, (r) => teardownMacvlanEndpoint(this.name, r))
   }
 
-  /** Forgets the network in IPAM and its record (refused while endpoints hold addresses unless `force`). */
+  /**
+   * Forgets the network (refused with ERR_NETNS_KIT_NETWORK_IN_USE while endpoints are
+   * connected unless `force`, which disconnects them first). Idempotent.
+   */
   async remove(opts: { force?: boolean } = {}): Promise<void> {
-    await this.ipam.deleteNetwork(this.name, opts)
-    const records = recordsIn(this.store)
-    const rec = await records.getNetwork(this.name)
-    if (rec && driverOf(rec) === 'macvlan') await records.deleteNetwork(this.name)
+    let start
+    try {
+      start = await this.store.beginRemoveNetwork(this.id, { force: opts?.force === true })
+    } catch (e) {
+      if ((e as NetnsKitError).code === 'ERR_NETNS_KIT_NO_NETWORK') return
+      throw e
+    }
+    for (const e of start.endpoints) await disconnectSequence(this.store, e.id, (r) => teardownMacvlanEndpoint(this.name, r, true))
+    await this.store.finishRemoveNetwork(this.id)
   }
 }

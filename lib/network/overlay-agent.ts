@@ -3,8 +3,8 @@
 // FDB entries towards the remote VTEPs, the all-zeros flood list, static neighbours for proxy ARP).
 import type { Etcd3, IKeyValue, Lease, Watcher } from 'etcd3'
 import { NetnsKitError, invalidArg } from '../errors'
-import { EtcdStore, etcdClient, storeError, withDeadline, type EtcdConnectOptions } from '../ipam/etcd-store'
-import { Ipam } from '../ipam/ipam'
+import { etcdClient, storeError, withDeadline, type EtcdConnectOptions } from '../ipam/etcd-client'
+import { EtcdNetworkStore } from '../ipam/etcd-network-store'
 import { Link } from '../link'
 import type { Namespace } from '../namespace'
 import { checkIfName, checkInt, checkUnicastIp } from '../validate'
@@ -83,10 +83,11 @@ export class OverlayAgent {
   readonly prefix: string
   readonly leaseTtl: number
   readonly client: Etcd3
-  /** The state store in the same etcd (prefix `PREFIX ipam/`): the overlay networks' IPAM. */
-  readonly store: EtcdStore
-  /** IPAM in that store. */
-  readonly ipam: Ipam
+  /**
+   * The state store in the same etcd (prefix `PREFIX state/`, this host's id in its namespace
+   * keys): the overlay networks and their endpoints, with their addresses.
+   */
+  readonly store: EtcdNetworkStore
   readonly #owned: boolean
   readonly #endpoints: string
   readonly #timeoutMs: number
@@ -117,8 +118,7 @@ export class OverlayAgent {
     this.#endpoints = c.endpoints
     this.#timeoutMs = c.timeoutMs
     this.#onError = opts.onError ?? (() => {})
-    this.store = new EtcdStore({ etcd: c.client, prefix: `${this.prefix}ipam/`, timeoutMs: c.timeoutMs })
-    this.ipam = new Ipam({ store: this.store })
+    this.store = new EtcdNetworkStore({ etcd: c.client, prefix: `${this.prefix}state/`, hostId: this.hostId, timeoutMs: c.timeoutMs })
   }
 
   /**
@@ -194,7 +194,7 @@ export class OverlayAgent {
     }
   }
 
-  /** Announces again this host's endpoints whose veth still exists; forgets the others and releases their addresses. */
+  /** Announces again this host's endpoints whose veth still exists; forgets the others and gives their records (and addresses) up. */
   async #restoreLocal(): Promise<void> {
     const r = await this.#call(this.client.getAll().prefix(this.#localPrefix()).exec(), 'read this host\'s endpoints')
     if (r.kvs.length === 0) return
@@ -207,9 +207,15 @@ export class OverlayAgent {
         await this.#put(fresh)
       } else {
         await this.#call(this.client.delete().key(kv.key.toString()).exec(), 'forget a vanished endpoint')
-        await this.ipam.release(rec.network, rec.ip).catch((e: Error) => this.#report(e))
+        await this.#forget(rec.id).catch((e: Error) => this.#report(e))
       }
     }
+  }
+
+  /** The disconnect sequence in the store for an endpoint whose veth vanished (absent or busy: left as it is). */
+  async #forget(id: string): Promise<void> {
+    const s = await this.store.beginDisconnect(id)
+    if (s.status === 'started') await this.store.finishDisconnect(id)
   }
 
   async #put(rec: LocalRecord): Promise<void> {
@@ -379,6 +385,7 @@ export class OverlayAgent {
       else lease.release()
     }
     await Promise.allSettled([...this.#runs.values()].map((r) => r.running))
+    await this.store.close().catch(() => {})
     if (this.#owned) this.client.close()
   }
 

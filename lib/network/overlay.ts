@@ -1,15 +1,15 @@
 // Docker's overlay driver: a network across hosts. On each host a bridge plus a vxlan device,
-// containers attached by veths; addresses from IPAM in the store (etcd: the agent's, by default);
+// containers attached by veths; the network and its endpoints (with their addresses) recorded in a
+// NetworkStore every host shares (the agent's EtcdStore, by default), intent first and result last;
 // membership through the OverlayAgent of each host. Found by Network.open and list through the
-// agent (the definitions live in etcd). Endpoints are announced in etcd, not recorded in the
-// store; there are no published ports, embedded DNS or gc for this driver (connect options for
-// them are refused as unsupported).
+// agent (the definitions live in etcd). There are no published ports or embedded DNS for this
+// driver (connect options for them are refused as unsupported).
 import { randomBytes } from 'node:crypto'
 import { Bridge } from '../bridge'
 import { NetnsKitError, invalidArg } from '../errors'
-import { Ipam, checkNetworkName, type IpamNetwork, type IpamStore } from '../ipam'
+import { checkNetworkName, type NetworkRecord, type NetworkStore } from '../ipam'
 import { formatIp, parsePrefix } from '../ipam/ip'
-import { withDeadline } from '../ipam/etcd-store'
+import { withDeadline } from '../ipam/etcd-client'
 import { Link } from '../link'
 import { NatRule } from '../nat'
 import type { Namespace } from '../namespace'
@@ -18,7 +18,10 @@ import { VethPair } from '../veth'
 import { Vxlan } from '../vxlan'
 import { DriverNetwork, NetworkEndpoint, checkConnectOptions, type ConnectOptionsBase, type EndpointFields } from './driver'
 import { macForIp } from './mac'
+import { linkAlias } from './owned'
 import type { OverlayAgent, OverlayEndpointRecord } from './overlay-agent'
+import { identity, sleep } from './state'
+import { disconnectSequence } from './teardown'
 
 /** What etcd holds about an overlay network (key `PREFIX overlay/networks/NAME`). */
 export interface OverlayNetworkDefinition {
@@ -35,8 +38,8 @@ export interface OverlayNetworkOptions {
   name: string
   /** The agent of this host (it gives the etcd client, the host namespace and the VTEP address). */
   agent: OverlayAgent
-  /** Where the network's addresses are allocated: a store every host shares (default: the agent's, in its etcd). */
-  store?: IpamStore
+  /** Where the network and its endpoints are recorded: a store every host shares (default: the agent's EtcdStore, in its etcd). */
+  store?: NetworkStore
   /** IPv4 subnet, required when the network is new; must match the stored one otherwise. */
   subnet?: string
   /** Default: the subnet's first address. Every host's bridge carries it (an anycast gateway). */
@@ -93,13 +96,15 @@ export class OverlayNetwork extends DriverNetwork<OverlayEndpoint> {
   readonly bridge: Bridge
   readonly vxlan: Vxlan
   readonly masquerade: NatRule | undefined
-  /** Where the network's addresses are allocated (the agent's store unless another was given). */
-  readonly store: IpamStore
-  readonly #ipam: Ipam
+  /** Where the network and its endpoints are recorded (the agent's store unless another was given). */
+  readonly store: NetworkStore
+  /** The network's id in the store (the same on every host). */
+  readonly id: string
   readonly #prefixLength: number
 
-  private constructor(f: { def: OverlayNetworkDefinition; mtu: number; agent: OverlayAgent; bridge: Bridge; vxlan: Vxlan; masquerade?: NatRule; store?: IpamStore }) {
+  private constructor(f: { def: OverlayNetworkDefinition; rec: NetworkRecord; mtu: number; agent: OverlayAgent; bridge: Bridge; vxlan: Vxlan; masquerade?: NatRule; store: NetworkStore }) {
     super(f.def)
+    this.id = f.rec.id
     this.vni = f.def.vni
     this.port = f.def.port
     this.mtu = f.mtu
@@ -108,8 +113,7 @@ export class OverlayNetwork extends DriverNetwork<OverlayEndpoint> {
     this.bridge = f.bridge
     this.vxlan = f.vxlan
     this.masquerade = f.masquerade
-    this.store = f.store ?? f.agent.store
-    this.#ipam = ipamOf(f.agent, f.store)
+    this.store = f.store
     this.#prefixLength = parsePrefix(f.def.subnet).prefixLength
   }
 
@@ -137,8 +141,10 @@ export class OverlayNetwork extends DriverNetwork<OverlayEndpoint> {
     const port = opts.port === undefined ? 4789 : checkPort(opts.port, 'opts.port')
     const masq = checkBool(opts.masquerade, 'opts.masquerade') ?? true
 
-    // 1. etcd: the definition (and IPAM's network), before anything touches the kernel.
-    const def = await defineNetwork(agent, ipamOf(agent, opts.store), { name, subnet, gateway: opts.gateway, vni, port })
+    // 1. etcd: the definition and the network's record, before anything touches the kernel.
+    const store = opts.store ?? agent.store
+    const def = await defineNetwork(agent, store, { name, subnet, gateway: opts.gateway, vni, port })
+    const rec = await storeNetwork(store, def)
 
     // 2. This host's kernel: bridge, vxlan, masquerade; all rolled back on failure.
     const ns = agent.namespace
@@ -176,7 +182,7 @@ export class OverlayNetwork extends DriverNetwork<OverlayEndpoint> {
         const existing = (await NatRule.list({ namespace: ns })).find((r) => r.kind === 'masquerade' && r.source === def.subnet && r.notOutInterface === brName)
         masquerade = existing ?? await NatRule.masquerade({ namespace: ns, source: def.subnet, notOutInterface: brName })
       }
-      const net = new OverlayNetwork({ def, mtu, agent, bridge, vxlan, masquerade, store: opts.store })
+      const net = new OverlayNetwork({ def, rec, mtu, agent, bridge, vxlan, masquerade, store })
       await agent.attach(name, vxlan)
       return net
     } catch (e) {
@@ -186,17 +192,20 @@ export class OverlayNetwork extends DriverNetwork<OverlayEndpoint> {
   }
 
   /**
-   * `docker network connect`: a veth from this host's bridge into `ns` (MTU lowered for VXLAN),
-   * an address from IPAM in etcd, a default route via the gateway, and the endpoint announced
-   * under the agent's lease. A failure half-way removes the veth and releases the address.
+   * `docker network connect`: the intent recorded in the store (the address claimed, in etcd
+   * for every host), a veth from this host's bridge into `ns` (MTU lowered for VXLAN), a default
+   * route via the gateway, the endpoint announced under the agent's lease, and the record
+   * `connected` last. A failure half-way removes the veth and gives the address back.
    */
   async connect(ns: Namespace, opts: OverlayConnectOptions = {}): Promise<OverlayEndpoint> {
-    const { ifname, mac: mac0 } = checkConnectOptions('overlay', ns, opts, this.subnet)
+    const { ifname, mac: mac0, ip } = checkConnectOptions('overlay', ns, opts, this.subnet)
     checkMtu(this.mtu)
     const id = randomBytes(6).toString('hex')
     const hostIf = `nkv${id.slice(0, 10)}`
-    const owner = `${this.agent.hostId}/${id}`
-    const alloc = await this.#ipam.allocate(this.name, { owner, ip: opts.ip })
+    const { endpoint: rec } = await this.store.beginConnect(this.id, {
+      id, name: `ep-${id}`, ns: identity(ns), host: identity(this.namespace), ifname, hostIf, addresses: [{ family: 4, ip }], ...(mac0 !== undefined ? { mac: mac0 } : {}),
+    })
+    const alloc = rec.addresses[0]!
     const mac = mac0 ?? macForIp(alloc.address)
     let veth: VethPair | undefined
     let announced = false
@@ -205,26 +214,28 @@ export class OverlayNetwork extends DriverNetwork<OverlayEndpoint> {
       // link-local DAD or MLD multicast is flooded over the bridge and the vxlan to every host.
       veth = await VethPair.create({ name: hostIf, namespace: this.namespace, mtu: this.mtu, master: this.bridge, up: true, ipv6: false,
         peer: { name: ifname, namespace: ns, mac, up: true, ipv6: false } })
-      await veth.host.setAlias(`netns-kit:${this.name}:${id}`)
+      await veth.host.setAlias(linkAlias(this.name, id))
       await veth.peer.addAddress(`${alloc.address}/${alloc.prefixLength}`)
-      await ns.routes.add({ to: 'default', via: alloc.gateway })
+      if (rec.gateway4) await ns.routes.replace({ to: 'default', via: alloc.gateway })
       announced = true
       await this.agent.announce({ network: this.name, id, ip: alloc.address, mac, hostIf })
+      await this.store.finishConnect(id, { mac })
     } catch (e) {
       if (announced) await this.agent.withdraw(this.name, id).catch(() => {})
       await veth?.delete().catch(() => {})
-      await this.#ipam.release(this.name, alloc.address).catch(() => {})
+      await this.store.abortConnect(id).catch(() => {})
       throw e
     }
     return new OverlayEndpoint(this, { namespace: ns, id, ip: alloc.address, prefixLength: alloc.prefixLength, mac, gateway: alloc.gateway, ifname, hostInterface: hostIf })
   }
 
-  /** `docker network disconnect`: withdraws the endpoint, removes its veth, releases its address; idempotent. */
+  /** `docker network disconnect`: withdraws the endpoint, removes its veth, gives its address back; idempotent. */
   async disconnect(ep: OverlayEndpoint): Promise<void> {
     if (!(ep instanceof OverlayEndpoint) || ep.network !== this) throw invalidArg('endpoint', ep, `must be an endpoint of ${this.name} on this host`, 'ERR_INVALID_ARG_TYPE')
-    await this.agent.withdraw(this.name, ep.id)
-    await this.namespace.link(ep.hostInterface).then((l) => l.delete(), () => {})
-    await this.#ipam.release(this.name, ep.ip)
+    await disconnectSequence(this.store, ep.id, async () => {
+      await this.agent.withdraw(this.name, ep.id)
+      await this.namespace.link(ep.hostInterface).then((l) => l.delete(), () => {})
+    })
   }
 
   /** Every endpoint of the network, on every host (as this host's agent sees etcd). */
@@ -247,7 +258,7 @@ export class OverlayNetwork extends DriverNetwork<OverlayEndpoint> {
    * definition in etcd, programmed by `agent` from now on. ERR_NETNS_KIT_NO_NETWORK when there is
    * no such network or this host has not joined it.
    */
-  static async open(name: string, opts: { agent: OverlayAgent; store?: IpamStore }): Promise<OverlayNetwork> {
+  static async open(name: string, opts: { agent: OverlayAgent; store?: NetworkStore }): Promise<OverlayNetwork> {
     checkNetworkName(name)
     const agent = opts?.agent
     if (!agent || typeof agent.announce !== 'function') throw invalidArg('opts.agent', agent, 'must be an OverlayAgent', 'ERR_INVALID_ARG_TYPE')
@@ -258,7 +269,7 @@ export class OverlayNetwork extends DriverNetwork<OverlayEndpoint> {
   }
 
   /** Every overlay network defined in the agent's etcd that this host has joined. */
-  static async list(opts: { agent: OverlayAgent; store?: IpamStore }): Promise<OverlayNetwork[]> {
+  static async list(opts: { agent: OverlayAgent; store?: NetworkStore }): Promise<OverlayNetwork[]> {
     const agent = opts?.agent
     if (!agent || typeof agent.announce !== 'function') throw invalidArg('opts.agent', agent, 'must be an OverlayAgent', 'ERR_INVALID_ARG_TYPE')
     const all = await withDeadline(agent.client.getAll().prefix(definitionKey(agent, '')).strings(), 3000, 'etcd', 'list networks')
@@ -271,14 +282,15 @@ export class OverlayNetwork extends DriverNetwork<OverlayEndpoint> {
   }
 
   /** The network `def` as this host has joined it, or undefined when its bridge or vxlan device is not here. */
-  static async #joined(agent: OverlayAgent, def: OverlayNetworkDefinition, store?: IpamStore): Promise<OverlayNetwork | undefined> {
+  static async #joined(agent: OverlayAgent, def: OverlayNetworkDefinition, given?: NetworkStore): Promise<OverlayNetwork | undefined> {
     const ns = agent.namespace
     const names = new Set((await ns.links()).map((l) => l.name))
     if (!names.has(`nkb${def.vni}`) || !names.has(`nkx${def.vni}`)) return undefined
     const [bridge, vxlan] = await Promise.all([Bridge.open(`nkb${def.vni}`, { namespace: ns }), Vxlan.open(`nkx${def.vni}`, { namespace: ns })])
     const mtu = (await vxlan.info()).mtu
     const masquerade = (await NatRule.list({ namespace: ns })).find((r) => r.kind === 'masquerade' && r.source === def.subnet && r.notOutInterface === bridge.name)
-    const net = new OverlayNetwork({ def, mtu, agent, bridge, vxlan, masquerade, store })
+    const store = given ?? agent.store
+    const net = new OverlayNetwork({ def, rec: await storeNetwork(store, def), mtu, agent, bridge, vxlan, masquerade, store })
     await agent.attach(def.name, vxlan)
     return net
   }
@@ -288,15 +300,36 @@ function definitionKey(agent: OverlayAgent, name: string): string {
   return `${agent.prefix}overlay/networks/${name}`
 }
 
-/** IPAM in `store`, or the agent's own. */
-function ipamOf(agent: OverlayAgent, store: IpamStore | undefined): Ipam {
-  return store === undefined || store === agent.store ? agent.ipam : new Ipam({ store })
+/**
+ * The network's record in the store (host null: one network for every host), made when it is
+ * not there yet; ERR_NETNS_KIT_NETWORK_EXISTS when the name belongs to another network there.
+ */
+async function storeNetwork(store: NetworkStore, def: { name: string; subnet: string; gateway: string }): Promise<NetworkRecord> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const cur = await store.networkByName(null, def.name)
+    if (cur) {
+      if (cur.driver !== 'overlay' || cur.pools[0]?.subnet !== def.subnet) {
+        throw new NetnsKitError('ERR_NETNS_KIT_NETWORK_EXISTS', `a ${cur.driver} network named '${def.name}' exists in the store${cur.pools[0] ? ` with the subnet ${cur.pools[0].subnet}` : ''}`)
+      }
+      if (cur.state === 'ready') return cur
+      await sleep(20) // another host is between the two steps below
+      continue
+    }
+    try {
+      // No kernel work between the intent and its result.
+      const begun = await store.beginCreateNetwork({
+        name: def.name, driver: 'overlay', host: null, pools: [{ subnet: def.subnet, gateway: def.gateway }],
+      })
+      return await store.finishCreateNetwork(begun.id)
+    } catch (e) {
+      if ((e as NetnsKitError).code !== 'ERR_NETNS_KIT_NETWORK_EXISTS') throw e
+    }
+  }
+  throw new NetnsKitError('ERR_NETNS_KIT_STORE_CONFLICT', `overlay network '${def.name}' kept changing in the store`)
 }
 
-
-
 /** Reads or creates the network's definition (with its VNI reserved in the same transaction) and IPAM's network. */
-async function defineNetwork(agent: OverlayAgent, ipam: Ipam, o: { name: string; subnet?: string; gateway?: string; vni?: number; port: number }): Promise<OverlayNetworkDefinition> {
+async function defineNetwork(agent: OverlayAgent, store: NetworkStore, o: { name: string; subnet?: string; gateway?: string; vni?: number; port: number }): Promise<OverlayNetworkDefinition> {
   const c = agent.client
   const key = definitionKey(agent, o.name)
   const vniKey = (v: number) => `${agent.prefix}overlay/vnis/${v}`
@@ -321,11 +354,8 @@ async function defineNetwork(agent: OverlayAgent, ipam: Ipam, o: { name: string;
       const p = parsePrefix(o.subnet)
       const gateway = o.gateway === undefined ? formatIp({ family: 4, value: p.network + 1n }) : o.gateway
       def = { name: o.name, subnet: o.subnet, gateway, vni, port: o.port, created: new Date().toISOString() }
-      // IPAM validates the gateway and refuses a subnet overlapping another network's.
-      const ipamNet = await ipam.network(o.name).catch(() => undefined)
-      if (!ipamNet) await ipam.createNetwork(o.name, { subnet: o.subnet, gateway }).catch((e: NodeJS.ErrnoException) => {
-        if (e.code !== 'ERR_NETNS_KIT_NETWORK_EXISTS') throw e
-      })
+      // The store validates the gateway and refuses a subnet overlapping another network's.
+      await storeNetwork(store, def)
       const r = await call(c.if(key, 'Create', '==', 0).and(vniKey(vni), 'Create', '==', 0)
         .then(c.put(key).value(JSON.stringify(def)), c.put(vniKey(vni)).value(o.name)).commit(), `create network ${o.name}`)
       if (!r.succeeded) {
@@ -335,10 +365,6 @@ async function defineNetwork(agent: OverlayAgent, ipam: Ipam, o: { name: string;
         continue
       }
     }
-    const ipamNet: IpamNetwork | undefined = await ipam.network(o.name).catch(() => undefined)
-    if (!ipamNet) await ipam.createNetwork(o.name, { subnet: def.subnet, gateway: def.gateway }).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ERR_NETNS_KIT_NETWORK_EXISTS') throw e
-    })
     return def
   }
   throw new NetnsKitError('ERR_NETNS_KIT_STORE_CONFLICT', `overlay network '${o.name}' kept changing while being defined`)

@@ -146,8 +146,11 @@ describe('netns-kit-cni verbs', function () {
     await sb.run('ip', ['netns', 'del', b.ns])
     const d2 = await call('DEL', l, b, { prevResult: add2.result })
     assert.deepEqual([d2.exitCode, d2.stdout], [0, ''])
-    const alloc = JSON.parse(await sb.run('cat', ['/run/netns-kit/ipam/alloc.addnet.json']))
-    assert.deepEqual(alloc.value.pools['10.89.6.0/24'].addresses, {})
+    // The store, read inside the sandbox host: no endpoint (and so no address) left, no intent.
+    const held = JSON.parse(await sb.run(process.execPath, ['-e', `const D = require(${JSON.stringify(require.resolve('better-sqlite3'))});
+      const db = new D('/run/netns-kit/state.db', { readonly: true });
+      console.log(JSON.stringify(db.prepare("SELECT a.address, e.state FROM endpoints e JOIN networks n ON n.id = e.network_id LEFT JOIN allocations a ON a.endpoint_id = e.id WHERE n.name = 'addnet'").all()))`]))
+    assert.deepEqual(held, [], 'no endpoint holds an address any more')
     assert.ok(!(await links()).some((x: string) => x.startsWith('veth')), 'the veth went with the namespace, its record with DEL')
   })
 
@@ -246,9 +249,10 @@ describe('netns-kit-cni verbs', function () {
     assert.equal(st.error?.code, 50)
     const del = await call('DEL', l, a, { prevResult: add.result })
     assert.deepEqual([del.exitCode, del.stdout], [0, ''])
-    // TODAY the endpoint cannot be disconnected without its network's bridge (Network.open fails):
-    // its veth and record stay until the namespace goes. Remove it, for the tests that follow.
-    await sb.run('ip', ['netns', 'del', a.ns])
+    // The endpoint is disconnected without its network's bridge: its veth (and the container's end) and record go.
+    assert.deepEqual((await sb.ipj('-n', a.ns, 'link', 'show')).map((x: { ifname: string }) => x.ifname), ['lo'])
+    assert.ok(!(await links()).some((x: string) => x.startsWith('veth')))
+    assert.deepEqual([(await call('DEL', l, a)).exitCode], [0], 'and again')
   })
 
   rootIt('GC: removes the attachments not in cni.dev/valid-attachments, keeps the valid ones', async () => {
@@ -258,7 +262,8 @@ describe('netns-kit-cni verbs', function () {
     const valid = [{ containerID: a.containerId, ifname: 'eth0' }, { containerID: c.containerId, ifname: 'eth0' }]
     const gc = await call('GC', l, undefined, { 'cni.dev/valid-attachments': valid })
     assert.deepEqual([gc.exitCode, gc.stdout, gc.problems], [0, '', []], gc.stdout)
-    assert.match(gc.stderr, /gc: removed gcnet\/cni-[0-9a-f]{24} \(10\.89\.13\.3\)/)
+    assert.match(gc.stderr, /gc: removed gcnet\/cni-[0-9a-f]{24}\n/)
+    assert.match(gc.stderr, /gc: removed address gcnet\/10\.89\.13\.3\n/)
     assert.deepEqual(await addrOf(a.ns), ['10.89.13.2/24'])
     assert.deepEqual((await sb.ipj('-n', b.ns, 'link', 'show')).map((x: { ifname: string }) => x.ifname), ['lo'])
     assert.deepEqual(await addrOf(c.ns), ['10.89.13.4/24'])

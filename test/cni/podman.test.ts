@@ -4,7 +4,6 @@
 // reference plugins (bridge + host-local + portmap), the baseline.
 import { strict as assert } from 'node:assert'
 import * as fs from 'node:fs'
-import * as path from 'node:path'
 import { PodmanSandbox, podmanUnavailable, REFERENCE_PLUGIN_DIR } from './podman'
 import { netnsKitPluginDir, PLUGIN_TYPE } from './plugin'
 
@@ -118,12 +117,13 @@ describe('podman 4.3 CNI backend in a private sandbox (netns-kit-cni)', function
     assert.match(r.published, /hello from the container/)
     assert.deepEqual(r.afterRm.netns, ['outside'], "the containers' namespaces are gone")
     assert.ok(!r.afterRm.links.some((l) => l.startsWith('veth')), `no veth left: ${r.afterRm.links}`)
-    // netns-kit's records: the network stays (as the bridge does), no endpoint and no address is left.
-    const ipamDir = pm.sandbox.inside('/run/netns-kit/ipam')
-    const files = fs.readdirSync(ipamDir)
-    assert.deepEqual(files.filter((f) => f.startsWith('endpoint.')), [], files.join(' '))
-    const alloc = JSON.parse(fs.readFileSync(path.join(ipamDir, 'alloc.nknet.json'), 'utf8'))
-    assert.deepEqual(alloc.value.pools['10.89.8.0/24'].addresses, {})
+    // netns-kit's records (the store, read inside the sandbox): the network stays (as the bridge
+    // does), no endpoint and no address is left, no intent.
+    const rows = JSON.parse(await pm.sandbox.run(process.execPath, ['-e', `const D = require(${JSON.stringify(require.resolve('better-sqlite3'))});
+      const db = new D('/run/netns-kit/state.db', { readonly: true });
+      console.log(JSON.stringify({ networks: db.prepare('SELECT name, state FROM networks').all(), endpoints: db.prepare('SELECT name FROM endpoints').all(),
+        allocations: db.prepare('SELECT address FROM allocations').all() }))`]))
+    assert.deepEqual(rows, { networks: [{ name: 'nknet', state: 'ready' }], endpoints: [], allocations: [] })
     const nft = await pm.sandbox.run('nft', ['list', 'table', 'inet', 'netns-kit'])
     assert.ok(!/10\.89\.8\.[2-9]\b/.test(nft), `no rule names a container address:\n${nft}`)
   })

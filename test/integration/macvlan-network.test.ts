@@ -57,7 +57,7 @@ describe('MacvlanNetwork', () => {
       await net.disconnect(e1)
       await net.disconnect(e1)
       assert.deepEqual((await ipj(c1, 'link')).map((l) => l.ifname), ['lo'])
-      assert.deepEqual((await net.ipam.allocations(net.name)).map((a) => a.address), ['10.95.0.50'])
+      assert.deepEqual((await net.store.endpoints(net.id)).map((e) => e.addresses[0]!.address), ['10.95.0.50'], 'the address was given back')
     })
   }
 
@@ -68,7 +68,7 @@ describe('MacvlanNetwork', () => {
     const c = await sb.ns()
     await VethPair.create({ name: 'eth0', namespace: c, peer: { name: 'x0' } })
     await assert.rejects(net.connect(c), (e: Coded) => e.code === 'EEXIST')
-    assert.deepEqual(await net.ipam.allocations('mv'), [], 'the address was released')
+    assert.deepEqual(await net.store.endpoints(net.id), [], 'the address was released')
     // The address taken by a failed connect goes to the next one.
     const ok = await sb.ns()
     assert.equal((await net.connect(ok)).ip, '10.95.0.3')
@@ -121,6 +121,6 @@ describe('MacvlanNetwork', () => {
     assert.ok(await ping(c, GW))
     assert.ok(await ping(far, e.ip))
     await assert.rejects(net.connect(await sb.ns()), (e2: Coded) => typeof e2.code === 'string')
-    assert.equal((await net.ipam.allocations('pt')).length, 1, 'the refused one released its address')
+    assert.equal((await net.store.endpoints(net.id)).length, 1, 'the refused one released its address')
   })
 })

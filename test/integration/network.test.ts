@@ -8,7 +8,8 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import * as readline from 'node:readline'
-import { FileStore, Ipam, NatRule, Namespace, NetnsKitError, Network, VethPair } from '../../lib'
+import { NatRule, Namespace, NetnsKitError, Network, SqliteStore, VethPair } from '../../lib'
+import { bootId } from '../../lib/ipam/owner'
 import { Sandbox, ipj, ping, runIn, sh } from '../helpers'
 import { HOST_WAN, OUT_IP, request, serve, stopAll } from '../nat-helpers'
 
@@ -21,8 +22,9 @@ describe('Network (end to end)', function () {
   this.timeout(90000)
   const sb = new Sandbox()
   let host: Namespace, out: Namespace
-  let store: FileStore
+  let store: SqliteStore
   let tmp: string
+  let dbPath: string
   const children: ChildProcess[] = []
 
   beforeEach(async () => {
@@ -35,13 +37,15 @@ describe('Network (end to end)', function () {
     await wan.host.addAddress(`${HOST_WAN}/24`)
     await wan.peer.addAddress(`${OUT_IP}/24`)
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nk-network-'))
-    store = new FileStore({ root: tmp })
+    dbPath = path.join(tmp, 'state.db')
+    store = new SqliteStore({ path: dbPath })
   })
 
   afterEach(async () => {
     await stopAll()
     for (const c of children.splice(0)) c.kill('SIGKILL')
     await sb.cleanup()
+    await store.close()
     fs.rmSync(tmp, { recursive: true, force: true })
   })
 
@@ -75,8 +79,7 @@ describe('Network (end to end)', function () {
     const after = await ipj(host, 'link', 'show')
     assert.deepEqual(after.map((l: any) => l.ifname).sort(), before.map((l: any) => l.ifname).sort())
     assert.equal((await sh('ip', ['netns', 'exec', host.name!, 'nft', 'list', 'ruleset'])).stdout.trim(), '')
-    assert.deepEqual(await new Ipam({ store }).networks(), [])
-    assert.deepEqual(await store.list('network.'), [])
+    assert.deepEqual(await store.networks(), [])
     await assert.rejects(Network.open('front', { namespace: host, store }), { code: 'ERR_NETNS_KIT_NO_NETWORK' })
   })
 
@@ -87,8 +90,8 @@ describe('Network (end to end)', function () {
     // The bridge name is taken by a link that is not ours: the IPAM network is given back.
     await VethPair.create({ name: 'taken0', namespace: host, peer: { name: 'taken1' } })
     await assert.rejects(Network.create({ name: 'x', namespace: host, store, bridgeName: 'taken0' }), { code: 'EEXIST' })
-    assert.deepEqual(await new Ipam({ store }).networks(), [])
-    assert.deepEqual(await store.list('network.'), [])
+    assert.deepEqual(await store.networks(), [])
+    assert.equal((await ipj(host, 'link', 'show', 'dev', 'taken0')).length, 1, 'the link that was there stays')
     assert.equal((await sh('ip', ['netns', 'exec', host.name!, 'nft', 'list', 'ruleset'])).stdout.trim(), '')
   })
 
@@ -163,11 +166,11 @@ describe('Network (end to end)', function () {
     assert.deepEqual(await ipj(c2, 'link', 'show', 'dev', 'eth0').catch(() => []), [])
     assert.equal((await ipj(host, 'link', 'show')).filter((l: any) => l.ifname === db.hostInterface).length, 0)
     assert.equal(await dig(c1, 'db', 'A'), '', 'db is no longer known')
-    assert.deepEqual((await new Ipam({ store }).allocations('app')).map((a) => a.owner).sort(), [web.id, web.id])
+    assert.deepEqual((await store.endpoints(n.id)).map((e) => [e.id, e.addresses.length]), [[web.id, 2]])
     await assert.rejects(n.remove(), { code: 'ERR_NETNS_KIT_NETWORK_IN_USE' })
     await n.remove({ force: true })
-    assert.deepEqual(await store.list('network.'), [])
-    assert.deepEqual(await store.list('endpoint.'), [])
+    assert.deepEqual(await store.networks(), [])
+    assert.deepEqual(await store.endpoints(n.id), [])
     assert.deepEqual(await ipj(c1, 'link', 'show', 'dev', 'eth0').catch(() => []), [])
   })
 
@@ -213,7 +216,7 @@ describe('Network (end to end)', function () {
     await assert.rejects(n.connect(c2, { name: 'second', publish: [{ hostPort: 9090, containerPort: 90 }, { hostPort: 8080, containerPort: 80 }] }), { code: 'ERR_NETNS_KIT_PORT_ALLOCATED' })
     assert.deepEqual((await ipj(host, 'link', 'show')).map((l: any) => l.ifname).sort(), linksBefore)
     assert.deepEqual(await ipj(c2, 'link', 'show', 'dev', 'eth0').catch(() => []), [])
-    assert.deepEqual((await new Ipam({ store }).allocations('half')).map((x) => x.address), [a.ip])
+    assert.deepEqual((await store.endpoints(n.id)).map((x) => x.addresses[0]!.address), [a.ip])
     const pubs = (await NatRule.list({ namespace: host })).filter((r) => r.kind === 'publish')
     assert.deepEqual(pubs.map((r) => r.hostPort), [8080])
     assert.deepEqual((await n.endpoints()).map((e) => e.ip), [a.ip])
@@ -296,7 +299,7 @@ describe('Network (end to end)', function () {
     // A second process connects 4 more at the same time as this one connects 4.
     const more = await Promise.all(Array.from({ length: 8 }, () => sb.ns()))
     const script = path.join(__dirname, '..', 'fixtures', 'network-worker.ts')
-    const child = (await import('node:child_process')).spawn(process.execPath, ['--require', 'tsx/cjs', script, tmp, host.name!, 'many', ...more.slice(4).map((m) => m.name!)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = (await import('node:child_process')).spawn(process.execPath, ['--require', 'tsx/cjs', script, dbPath, host.name!, 'many', ...more.slice(4).map((m) => m.name!)], { stdio: ['ignore', 'pipe', 'inherit'] })
     let childOut = ''
     child.stdout!.on('data', (d) => { childOut += d })
     const [mine] = await Promise.all([
@@ -315,7 +318,7 @@ describe('Network (end to end)', function () {
     const n = await Network.create({ name: 'killed', namespace: host, store, subnet: '172.23.0.0/24', dns: false })
     const cs = await Promise.all(Array.from({ length: 12 }, () => sb.ns()))
     const script = path.join(__dirname, '..', 'fixtures', 'network-worker.ts')
-    const child = (await import('node:child_process')).spawn(process.execPath, ['--require', 'tsx/cjs', script, tmp, host.name!, 'killed', ...cs.map((c) => c.name!)],
+    const child = (await import('node:child_process')).spawn(process.execPath, ['--require', 'tsx/cjs', script, dbPath, host.name!, 'killed', ...cs.map((c) => c.name!)],
       { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NETWORK_WORKER_LOOP: '1' } })
     children.push(child)
     const lines = readline.createInterface({ input: child.stdout! })
@@ -334,42 +337,47 @@ describe('Network (end to end)', function () {
     assert.deepEqual(ours.map((l: any) => l.ifname).sort(), eps.map((e) => e.hostInterface).sort())
     const strays = (await ipj(host, 'link', 'show', 'master', n.bridge.name)).filter((l: any) => !eps.some((e) => e.hostInterface === l.ifname))
     assert.deepEqual(strays, [], 'no port of the bridge without an endpoint')
-    assert.deepEqual((await new Ipam({ store }).allocations('killed')).map((a) => a.address).sort(), eps.map((e) => e.ip).sort())
+    assert.deepEqual((await store.endpoints(n.id)).map((e) => e.addresses[0]!.address).sort(), eps.map((e) => e.ip).sort())
+    assert.deepEqual(await store.intents(), [])
     const pubs = (await NatRule.list({ namespace: host })).filter((r) => r.kind === 'publish')
     assert.deepEqual(pubs.map((r) => r.containerIp).sort(), eps.map((e) => e.ip).sort())
     for (const e of eps) assert.ok(await ping(e.namespace, n.gateway))
     for (const e of eps) await e.namespace.close()
-    assert.deepEqual(await Network.gc({ namespace: host, store }), { endpoints: [], links: [], rules: [], addresses: [] })
+    assert.deepEqual(await Network.gc({ namespace: host, store }), { networks: [], endpoints: [], links: [], rules: [], addresses: [] })
   })
 
-  it('gc after a crash: endpoints whose namespace is gone, stray links, addresses and mappings', async () => {
+  it('gc after a crash: endpoints whose namespace is gone, a connect whose process died, stray links and mappings', async () => {
     const n = await Network.create({ name: 'crash', namespace: host, store, subnet: '172.24.0.0/24', dns: false })
-    const [c1, c2] = await Promise.all([sb.ns(), sb.ns()])
+    const [c1, c2, c3] = await Promise.all([sb.ns(), sb.ns(), sb.ns()])
     const keep = await n.connect(c1, { name: 'keep' })
     const lost = await n.connect(c2, { name: 'lost', publish: [{ hostPort: 8443, containerPort: 443 }] })
     // The container namespace disappears behind the library's back (its veth goes with it).
     await sh('ip', ['netns', 'del', c2.name!])
-    // A veth of ours whose endpoint record never made it, and an address whose owner is gone.
+    // A veth of ours whose endpoint record never made it.
     await VethPair.create({ name: 'vethstray', namespace: host, peer: { name: 'vethstray1' } })
     await sh('ip', ['-n', host.name!, 'link', 'set', 'vethstray', 'alias', 'netns-kit:crash:0123456789ab'])
-    await new Ipam({ store }).allocate('crash', { owner: 'deadbeef0000' })
-    // An endpoint whose connecting process died half-way (a record in 'connecting' with a dead pid).
-    const dead = (await import('node:child_process')).spawnSync('true').pid
-    const rec = { ...(await store.get(`endpoint.crash.${keep.id}`))!.value as object, id: 'feedfacecafe', name: 'halfway', state: 'connecting', pid: dead, hostIf: 'vethdeadxx', rules: [] }
-    await store.compareAndSwap('endpoint.crash.feedfacecafe', null, rec)
+    // An endpoint whose connecting process died half-way: its intent, owned by a process that is gone.
+    const dead = (await import('node:child_process')).spawnSync('true').pid!
+    const { endpoint: half } = await store.beginConnect(n.id, {
+      id: 'feedfacecafe', name: 'halfway', ns: { dev: String(fs.statSync(c3.path).dev), ino: String(c3.id), path: c3.path }, ifname: 'eth0', hostIf: 'vethdeadxx',
+      addresses: [{ family: 4 }], owner: { pid: dead, start: '1', boot: bootId() },
+    })
+    // ... and a mapping it published before it died, recorded nowhere.
+    await NatRule.publish({ namespace: host, protocol: 'tcp', hostPort: 9443, containerIp: half.addresses[0]!.address, containerPort: 443 })
 
     const report = await Network.gc({ namespace: host, store })
     assert.deepEqual(report.endpoints.sort(), ['crash/halfway', 'crash/lost'])
     // The kernel removes a deleted namespace's veth asynchronously: gc may have found its host end still there.
     assert.deepEqual(report.links.filter((l) => l !== lost.hostInterface), ['vethstray'])
-    assert.deepEqual(report.addresses.sort(), [`crash/${lost.ip}`, 'crash/172.24.0.4'].sort())
-    assert.equal(report.rules.length, 0, 'the mapping went with its endpoint')
+    assert.deepEqual(report.addresses.sort(), [`crash/${lost.ip}`, `crash/${half.addresses[0]!.address}`].sort())
+    assert.equal(report.rules.length, 2, 'the mapping of the lost endpoint and the one of the connect that died')
     assert.deepEqual((await NatRule.list({ namespace: host })).filter((r) => r.kind === 'publish'), [])
     assert.deepEqual((await n.endpoints()).map((e) => e.name), ['keep'])
-    assert.deepEqual((await new Ipam({ store }).allocations('crash')).map((a) => a.address), [keep.ip])
+    assert.deepEqual((await store.endpoints(n.id)).map((e) => e.addresses[0]!.address), [keep.ip])
+    assert.deepEqual(await store.intents(), [])
     assert.deepEqual(await ipj(host, 'link', 'show', 'dev', 'vethstray').catch(() => []), [])
     assert.ok(await ping(c1, n.gateway), 'the live endpoint is untouched')
     const second = await Network.gc({ namespace: host, store })
-    assert.deepEqual(second, { endpoints: [], links: [], rules: [], addresses: [] })
+    assert.deepEqual(second, { networks: [], endpoints: [], links: [], rules: [], addresses: [] })
   })
 })

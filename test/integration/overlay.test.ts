@@ -151,7 +151,7 @@ describe('overlay network across three hosts (vxlan + etcd)', function () {
       assert.ok(!(await permNeigh(h.ns, `nkx${vni}`)).some((n) => n.dst === b0!.ep.ip))
     }
     assert.equal(await ping(a0!.c, b0!.ep.ip), false)
-    assert.ok(!(await hosts[0]!.agent.ipam.allocations('ovl')).some((a) => a.address === b0!.ep.ip), 'its address was released')
+    assert.equal(await hosts[0]!.agent.store.endpointByAddress(hosts[0]!.net.id, b0!.ep.ip), undefined, 'its address was released')
 
     // A peer of the other drivers: found by Network.open / list through the host's agent, its
     // store the agent's, its endpoints of the one shape (hostInterface).
@@ -312,7 +312,7 @@ describe('overlay network across three hosts (vxlan + etcd)', function () {
     const before = (await ipj(h0.ns, 'link')).map((l) => l.ifname).sort()
     await assert.rejects(h0.net.connect(c), (e: Coded) => e.code === 'EEXIST')
     assert.deepEqual((await ipj(h0.ns, 'link')).map((l) => l.ifname).sort(), before, 'no veth left on the host')
-    assert.deepEqual(await h0.agent.ipam.allocations('ovl'), [], 'the address was released in etcd')
+    assert.deepEqual(await h0.agent.store.endpoints(h0.net.id), [], 'the address was released in etcd')
     const { stdout } = await sh('etcdctl', ['--endpoints', etcd.endpoint, 'get', '--prefix', `${prefix}overlay/endpoints/`, '--keys-only'])
     assert.equal(stdout.trim(), '', 'no endpoint record')
 

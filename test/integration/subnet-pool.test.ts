@@ -1,17 +1,11 @@
 import { strict as assert } from 'node:assert'
-import * as fs from 'node:fs'
-import * as os from 'node:os'
-import * as path from 'node:path'
-import { FileStore, Ipam, VethPair, findFreeSubnet, prefixesInUse } from '../../lib'
+import { MemoryStore, VethPair, findFreeSubnet, prefixesInUse } from '../../lib'
 import { Sandbox, ipj } from '../helpers'
 
 describe('subnet pool (reading the kernel)', () => {
   const sb = new Sandbox()
-  let root: string
-  beforeEach(() => { root = fs.mkdtempSync(path.join(os.tmpdir(), 'nk-pool-')) })
   afterEach(async () => {
     await sb.cleanup()
-    fs.rmSync(root, { recursive: true, force: true })
   })
 
   it('skips subnets overlapping routes and addresses of the namespace, and other networks', async () => {
@@ -32,13 +26,13 @@ describe('subnet pool (reading the kernel)', () => {
     await v.host.addAddress('172.18.9.9/24')
     assert.equal(await findFreeSubnet({ namespace: host }), '172.19.0.0/16')
 
-    // networks already in the store are skipped too, and createNetwork takes the same choice
-    const ipam = new Ipam({ store: new FileStore({ root }) })
-    await ipam.createNetwork('taken', { subnet: '172.19.0.0/16' })
-    assert.equal(await ipam.freeSubnet({ namespace: host }), '172.20.0.0/16')
-    const net = await ipam.createNetwork('auto', { namespace: host })
+    // networks already in the store are skipped too: the store's automatic choice, fed the prefixes in use
+    const store = new MemoryStore()
+    const me = { dev: '4', ino: String(host.id) }
+    await store.beginCreateNetwork({ name: 'taken', driver: 'bridge', host: me, pools: [{ subnet: '172.19.0.0/16' }] })
+    const net = await store.beginCreateNetwork({ name: 'auto', driver: 'bridge', host: me, pools: [{ auto: true, exclude: await prefixesInUse(host) }] })
     assert.deepEqual(net.pools, [{ family: 4, subnet: '172.20.0.0/16', gateway: '172.20.0.1' }])
-    const net2 = await ipam.createNetwork('auto2', { namespace: host })
+    const net2 = await store.beginCreateNetwork({ name: 'auto2', driver: 'bridge', host: me, pools: [{ auto: true, exclude: await prefixesInUse(host) }] })
     assert.equal(net2.pools[0]!.subnet, '172.21.0.0/16')
 
     // the other namespace has none of these routes: its first choice is Docker's first

@@ -99,11 +99,11 @@ describe('error contract (object API on the recording fake of the addon)', () =>
     ['Network.open', (f) => Network.open('net1', { namespace: f.host, store: f.store })],
     ['Network.list', (f) => Network.list({ namespace: f.host, store: f.store, driver: 'all' })],
     ['Network.gc', (f) => Network.gc({ namespace: f.host, store: f.store })],
-    ['network.connect', (f) => f.network.connect(f.c, { publish: [{ containerPort: 80 }] })],
+    ['network.connect', (f) => f.network.connect(f.c, { ifname: 'eth1', publish: [{ containerPort: 80 }] })],
     ['network.disconnect', (f) => f.network.disconnect(f.ep)],
     ['network.remove', (f) => f.network.remove({ force: true })],
     ['MacvlanNetwork.create', (f) => MacvlanNetwork.create({ name: 'mv2', parent: f.link, subnet: '10.96.0.0/24', store: f.store })],
-    ['macvlan.connect', (f) => f.macvlan.connect(f.c)],
+    ['macvlan.connect', (f) => f.macvlan.connect(f.c, { ifname: 'eth1' })],
   ]
 
   const failures: [string, (fake: FakeBinding) => void, ((e: unknown) => void)?][] = [

@@ -2,7 +2,7 @@
 // etcd client failures to typed errors, option checks.
 import { strict as assert } from 'node:assert'
 import { EtcdStore, NetnsKitError } from '../../lib'
-import { storeError, withDeadline } from '../../lib/ipam/etcd-store'
+import { storeError, withDeadline } from '../../lib/ipam/etcd-client'
 import { VXLAN_OVERHEAD_IPV4 } from '../../lib/network/overlay'
 import { macForIp } from '../../lib/network/mac'
 

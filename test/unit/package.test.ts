@@ -24,7 +24,7 @@ describe('package', function () {
   })
 
   const names = ['Namespace', 'Link', 'VethPair', 'Bridge', 'Macvlan', 'Vxlan', 'NetlinkError', 'NetnsKitError', 'PrivilegeError',
-    'NatRule', 'conntrack', 'Ipam', 'IpamError', 'FileStore', 'MemoryStore', 'chooseSubnet', 'findFreeSubnet', 'hostsFile', 'hostnameFile',
+    'NatRule', 'conntrack', 'SqliteStore', 'MemoryStore', 'EtcdStore', 'chooseSubnet', 'findFreeSubnet', 'hostsFile', 'hostnameFile',
     'resolvConf', 'parseResolvConf', 'Resolver', 'DnsRecords', 'openUdpSocket', 'openTcpServer', 'connectTcp']
 
   it('works with require()', () => {

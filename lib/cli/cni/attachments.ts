@@ -1,10 +1,11 @@
-// The CNI verbs' access to netns-kit, over TODAY's API (Network.create/open/connect/disconnect/
-// endpoints/gc, NatRule.list, Ipam, Namespace). Everything the verbs need from the library goes
-// through these functions, so that they can be re-pointed at the reshaped API (lib/network/,
-// the SQLite store, network.check(), endpoint lookup by container id) in one place. Where
-// today's API lacks a call, the workaround is marked `TODAY:`.
+// The CNI verbs' access to netns-kit (Network.create/open/connect/disconnect, network.endpoint()
+// by container id, Network.gc() scoped to one network, NatRule.list, Namespace), with the records
+// in the SQLite store. Everything the verbs need from the library goes through these functions,
+// so that they can be re-pointed in one place (network.check(), issue 11, will replace inspect()).
+// Where the API still lacks a call, the workaround is marked `TODAY:`.
 import { createHash } from 'node:crypto'
-import { FileStore, Ipam, type IpamStore } from '../../ipam'
+import * as path from 'node:path'
+import { SqliteStore, type NetworkStore } from '../../ipam'
 import { parseIp, parsePrefix, sizeOf } from '../../ipam/ip'
 import { Namespace } from '../../namespace'
 import { NatRule } from '../../nat'
@@ -17,18 +18,16 @@ import { expectedFrom, type Attached } from './result'
 export interface AttachmentKey { containerId: string; ifname: string; netns?: string; args?: Map<string, string> }
 
 /**
- * The endpoint name of an attachment on its network: derived from (container id, ifname), so
- * DEL, CHECK and GC find it again without any state of their own.
- * TODAY: endpoints have no container-id/ifname fields; the name carries the key.
+ * The endpoint name of an attachment on its network: derived from (container id, ifname) (what
+ * `inspect()` shows; the attachment itself is found by its container id and ifname).
  */
 export function endpointName(containerId: string, ifname: string): string {
   return `cni-${createHash('sha256').update(`${containerId}\0${ifname}`).digest('hex').slice(0, 24)}`
 }
 
-const isCniEndpoint = (name: string) => /^cni-[0-9a-f]{24}$/.test(name)
-
-function storeOf(conf: NetConf): IpamStore {
-  return new FileStore(conf.stateDir ? { root: conf.stateDir } : {})
+/** The store of `stateDir` (its state.db), else the default one (/run/netns-kit/state.db). */
+function storeOf(conf: NetConf): NetworkStore | undefined {
+  return conf.stateDir ? new SqliteStore({ path: path.join(conf.stateDir, 'state.db') }) : undefined
 }
 
 function codeOf(e: unknown): string | undefined {
@@ -58,16 +57,28 @@ function differences(net: Network, conf: NetConf): string[] {
  * The network of `conf` in the runtime's namespace, created on first use (as the bridge plugin
  * creates its bridge). An existing network with other settings is refused (code 7).
  */
-async function network(conf: NetConf, host: Namespace, store: IpamStore): Promise<Network> {
+async function network(conf: NetConf, host: Namespace, store: NetworkStore | undefined): Promise<Network> {
   let net: Network | undefined
+  let collected = false
   // TODAY: no atomic "open or create": a concurrent ADD that loses the race to create the
-  // network (ERR_NETNS_KIT_NETWORK_EXISTS from IPAM) waits until the winner has recorded it,
-  // or creates it itself if the winner failed and rolled back.
+  // network (ERR_NETNS_KIT_NETWORK_EXISTS from the store, or NETWORK_NOT_READY while the winner
+  // is creating it) waits until the winner has finished, or creates it itself if the winner
+  // failed and rolled back.
   for (let attempt = 0; !net; attempt++) {
     try {
       net = await Network.open(conf.name, { namespace: host, store })
       break
     } catch (e) {
+      if (codeOf(e) === 'ERR_NETNS_KIT_NETWORK_NOT_READY') {
+        if (attempt >= 100) throw new CniError(CNI_ERR.TRY_AGAIN_LATER, `the network '${conf.name}' is being created or removed by another process`)
+        // A create or remove whose process died is finished or undone by gc (a live one is left alone).
+        if (!collected) {
+          collected = true
+          await Network.gc({ namespace: host, store, network: conf.name })
+        }
+        await new Promise((r) => setTimeout(r, 20 + Math.random() * 30))
+        continue
+      }
       if (codeOf(e) !== 'ERR_NETNS_KIT_NO_NETWORK') throw e
     }
     try {
@@ -87,31 +98,22 @@ async function network(conf: NetConf, host: Namespace, store: IpamStore): Promis
   return net
 }
 
-/**
- * The network if it exists. `recorded` is true when it is on record even if it cannot be opened
- * (its bridge is gone): DEL and GC then still tidy what Network.gc() can.
- */
-async function existing(conf: NetConf, host: Namespace, store: IpamStore): Promise<{ net?: Network; recorded: boolean }> {
+/** The network if it is recorded (it opens whether its bridge is there or not). */
+async function existing(conf: NetConf, host: Namespace, store: NetworkStore | undefined): Promise<Network | undefined> {
   try {
-    return { net: await Network.open(conf.name, { namespace: host, store }), recorded: true }
+    return await Network.open(conf.name, { namespace: host, store })
   } catch (e) {
-    if (codeOf(e) === 'ERR_NETNS_KIT_NO_NETWORK') return { recorded: false }
-    // TODAY: a network whose bridge was removed cannot be opened (nor its endpoints disconnected).
-    if (codeOf(e) === 'ENODEV' || codeOf(e) === 'ERR_NETNS_KIT_NOT_A_BRIDGE') return { recorded: true }
+    if (codeOf(e) === 'ERR_NETNS_KIT_NO_NETWORK') return undefined
     throw e
   }
 }
 
-/**
- * The attachment's endpoint on `net`, if recorded and its namespace is alive.
- * TODAY: no lookup by name or container id: every endpoint is listed (and the namespace of each
- * other process's endpoint opened), then those not taken are closed again.
- */
-async function findEndpoint(net: Network, name: string): Promise<Endpoint | undefined> {
-  const eps = await net.endpoints()
-  const ep = eps.find((e) => e.name === name)
-  await Promise.all(eps.filter((e) => e !== ep).map((e) => e.namespace.close().catch(() => {})))
-  return ep
+/** A network whose bridge was gone when it was opened (deleted by hand). */
+const bridgeGone = (net: Network) => net.bridge.index === 0
+
+/** The attachment's endpoint on `net` (its namespace gone or not): an O(log n) lookup by container id and ifname. */
+async function findEndpoint(net: Network, key: AttachmentKey): Promise<Endpoint | undefined> {
+  return net.endpoint({ containerId: key.containerId, ifname: key.ifname })
 }
 
 function prefixLength(cidr: string): number { return Number(cidr.split('/')[1]) }
@@ -166,7 +168,9 @@ export async function attach(conf: NetConf, key: AttachmentKey): Promise<Attache
   const mac = conf.runtimeConfig.mac ?? key.args?.get('MAC')
   let ep: Endpoint
   try {
-    ep = await net.connect(ns, { name: endpointName(key.containerId, key.ifname), ifname: key.ifname, ...requested(conf, key), ...(mac ? { mac } : {}), publish })
+    ep = await net.connect(ns, {
+      name: endpointName(key.containerId, key.ifname), containerId: key.containerId, ifname: key.ifname, ...requested(conf, key), ...(mac ? { mac } : {}), publish,
+    })
   } catch (e) {
     if (codeOf(e) === 'ERR_NETNS_KIT_ENDPOINT_EXISTS') throw new CniError(CNI_ERR.INTERNAL, `the container ${key.containerId} is already attached to '${conf.name}' as ${key.ifname}`)
     throw e
@@ -196,38 +200,36 @@ export async function attach(conf: NetConf, key: AttachmentKey): Promise<Attache
 }
 
 /**
- * DEL: removes the attachment's endpoint (veth, ports, address, record). Succeeds when the
- * network, the namespace or the endpoint is already gone, and when repeated.
- * TODAY: an endpoint whose namespace is gone cannot be looked up, so Network.gc() runs instead:
- * it removes every endpoint of the host whose namespace is gone (this one among them).
+ * DEL: removes the attachment's endpoint (veth, ports, address, record), found by its container
+ * id and ifname even when its namespace or the bridge is gone; an ADD that died half-way is
+ * undone the same way. Succeeds when the network, the namespace or the endpoint is already gone,
+ * and when repeated or run concurrently.
  */
 export async function detach(conf: NetConf, key: AttachmentKey): Promise<void> {
   const host = await Namespace.current()
-  const store = storeOf(conf)
-  const { net, recorded } = await existing(conf, host, store)
-  if (!recorded) return
-  const ep = net ? await findEndpoint(net, endpointName(key.containerId, key.ifname)) : undefined
-  if (net && ep) {
+  const net = await existing(conf, host, storeOf(conf))
+  if (!net) return
+  const ep = await findEndpoint(net, key)
+  if (!ep) return
+  try {
     await net.disconnect(ep)
+  } finally {
     await ep.namespace.close().catch(() => {})
-    return
   }
-  await Network.gc({ namespace: host, store })
 }
 
 /**
  * CHECK: what differs between the attachment as recorded and prevResult, and the kernel: the
  * container's interface, addresses and routes, the host end on the bridge, the published ports,
  * masquerading, the address reservation. Empty: all there.
- * TODAY: assembled from reads (Namespace, Link, NatRule.list, Ipam); network.check() will do this.
+ * TODAY: assembled from reads (Namespace, Link, NatRule.list, the store); network.check() will do this.
  */
 export async function inspect(conf: NetConf, key: AttachmentKey): Promise<string[]> {
   const host = await Namespace.current()
-  const store = storeOf(conf)
-  const { net, recorded } = await existing(conf, host, store)
-  if (!net) return [recorded ? `the bridge of the network '${conf.name}' is gone` : `no network '${conf.name}'`]
-  const name = endpointName(key.containerId, key.ifname)
-  const ep = await findEndpoint(net, name)
+  const net = await existing(conf, host, storeOf(conf))
+  if (!net) return [`no network '${conf.name}'`]
+  if (bridgeGone(net)) return [`the bridge of the network '${conf.name}' is gone`]
+  const ep = await findEndpoint(net, key)
   if (!ep) return [`no attachment of container ${key.containerId} as ${key.ifname} on '${conf.name}'`]
   const problems: string[] = []
   const ns = await openContainer(key.netns!, host)
@@ -263,8 +265,8 @@ export async function inspect(conf: NetConf, key: AttachmentKey): Promise<string
       }
     }
     if (net.masquerade && !rules.some((r) => r.kind === 'masquerade' && r.source === net.subnet)) problems.push(`the masquerade rule for ${net.subnet} is missing`)
-    const held = (await new Ipam({ store }).allocations(net.name)).some((a) => a.address === ep.ip)
-    if (!held) problems.push(`the address ${ep.ip} is not reserved`)
+    const held = await net.store.endpointByAddress(net.id, ep.ip)
+    if (held?.id !== ep.id) problems.push(`the address ${ep.ip} is not reserved`)
   } finally {
     await ns.close().catch(() => {})
     await ep.namespace.close().catch(() => {})
@@ -275,22 +277,18 @@ export async function inspect(conf: NetConf, key: AttachmentKey): Promise<string
 /**
  * STATUS: ready when netns-kit's records can be read and, once the network exists, its bridge
  * is there and its range has a free address (code 50 otherwise).
- * TODAY: the free count is worked out here from Ipam.allocations() and the range size.
+ * TODAY: the free count is worked out here from the network's endpoints and the range size.
  */
 export async function status(conf: NetConf): Promise<void> {
   const host = await Namespace.current()
-  const store = storeOf(conf)
-  let found: { net?: Network; recorded: boolean }
+  let net: Network | undefined
   try {
-    found = await existing(conf, host, store)
+    net = await existing(conf, host, storeOf(conf))
   } catch (e) {
     throw new CniError(CNI_ERR.NOT_AVAILABLE, 'netns-kit cannot read its records', (e as Error).message)
   }
-  const net = found.net
-  if (!net) {
-    if (found.recorded) throw new CniError(CNI_ERR.NOT_AVAILABLE, `the bridge of the network '${conf.name}' is gone`, 'the network must be removed (netns-kit CLI) before ADD can create it again')
-    return
-  }
+  if (!net) return
+  if (bridgeGone(net)) throw new CniError(CNI_ERR.NOT_AVAILABLE, `the bridge of the network '${conf.name}' is gone`, 'the network must be removed (netns-kit CLI) before ADD can create it again')
   const range = parsePrefix(net.ipRange ?? net.subnet)
   const subnet = parsePrefix(net.subnet)
   // Never handed out: the network and broadcast addresses and the gateway, when inside the range.
@@ -298,43 +296,27 @@ export async function status(conf: NetConf): Promise<void> {
   for (const v of [subnet.network, subnet.network + sizeOf(subnet) - 1n]) if (v >= range.network && v < range.network + sizeOf(range)) reserved++
   const gw = parseIp(net.gateway).value
   if (gw >= range.network && gw < range.network + sizeOf(range)) reserved++
-  const used = (await new Ipam({ store }).allocations(net.name)).filter((a) => a.family === 4).length
+  const used = (await net.store.endpoints(net.id)).filter((e) => e.addresses.some((a) => a.family === 4)).length
   if (BigInt(used) >= sizeOf(range) - reserved) {
     throw new CniError(CNI_ERR.NOT_AVAILABLE, `no free address left in ${net.ipRange ?? net.subnet} of the network '${net.name}'`)
   }
 }
 
 /**
- * GC: removes the network's CNI attachments that are not in `valid` (runtime's list), then what
- * Network.gc() finds stale (endpoints whose namespace is gone, orphan links, rules, addresses).
- * Without a list from the runtime, only the stale ones go. Returns what went, for stderr.
- * TODAY: GC by valid attachments is this loop over endpoints() (each one's namespace opened).
+ * GC: removes the network's CNI attachments that are not in `valid` (runtime's list), and what
+ * Network.gc() finds stale in that network (endpoints whose namespace is gone, ADDs and DELs that
+ * died half-way, orphan links and rules), without opening any container's namespace. Without a
+ * list from the runtime, only the stale ones go. Returns what went, for stderr.
  */
 export async function collect(conf: NetConf): Promise<{ removed: string[]; errors: string[] }> {
   const host = await Namespace.current()
-  const store = storeOf(conf)
   const removed: string[] = []
   const errors: string[] = []
-  const { net, recorded } = await existing(conf, host, store)
-  if (!recorded) return { removed, errors }
-  if (net && conf.validAttachments) {
-    const keep = new Set(conf.validAttachments.map((a) => endpointName(a.containerID, a.ifname)))
-    for (const ep of await net.endpoints()) {
-      try {
-        if (isCniEndpoint(ep.name) && !keep.has(ep.name)) {
-          await net.disconnect(ep)
-          removed.push(`${conf.name}/${ep.name} (${ep.ip})`)
-        }
-      } catch (e) {
-        errors.push(`${ep.name}: ${(e as Error).message}`)
-      } finally {
-        await ep.namespace.close().catch(() => {})
-      }
-    }
-  }
   try {
-    const r = await Network.gc({ namespace: host, store })
-    removed.push(...r.endpoints, ...r.links.map((l) => `link ${l}`), ...r.rules.map((x) => `rule ${x}`), ...r.addresses.map((a) => `address ${a}`))
+    const keep = conf.validAttachments?.map((a) => ({ containerId: a.containerID, ifname: a.ifname }))
+    const r = await Network.gc({ namespace: host, store: storeOf(conf), network: conf.name, ...(keep ? { keep } : {}) })
+    removed.push(...r.networks.map((n) => `network ${n}`), ...r.endpoints, ...r.links.map((l) => `link ${l}`), ...r.rules.map((x) => `rule ${x}`),
+      ...r.addresses.map((a) => `address ${a}`))
   } catch (e) {
     errors.push((e as Error).message)
   }

@@ -7,7 +7,7 @@
 // Fields the reference bridge plugin has but netns-kit cannot honour yet are refused with code 2
 // (naming the key and value) rather than silently ignored.
 import { checkIfName, checkIp, checkMac, checkMtu } from '../../validate'
-import { checkNetworkName } from '../../ipam/ipam'
+import { checkNetworkName } from '../../ipam/pool'
 import { contains, formatIp, formatPrefix, lastOf, parseIp, parsePrefix, type Prefix } from '../../ipam/ip'
 import { CNI_ERR, CniError } from './errors'
 import { checkSupported } from './version'

@@ -1,19 +1,13 @@
-// An IpamStore in etcd (v3 API, through the `etcd3` client): records shared by every host, changed
-// by etcd transactions comparing the key's mod_revision, so no address is handed out twice across hosts.
+// The etcd client netns-kit opens (v3 API, through the `etcd3` package, loaded on first use): short
+// deadlines, and etcd's failures as ERR_NETNS_KIT_STORE_UNAVAILABLE.
 import type { Etcd3 } from 'etcd3'
 import { NetnsKitError, invalidArg } from '../errors'
-import { checkKey, type IpamStore, type StoreEntry } from './store'
 
 export interface EtcdConnectOptions {
   /** An etcd3 client to use (the caller closes it), or endpoints ('http://10.0.0.1:2379') to open one. */
   etcd: Etcd3 | string | string[]
   /** Every call fails after this long with ERR_NETNS_KIT_STORE_UNAVAILABLE (default 3000 ms). */
   timeoutMs?: number
-}
-
-export interface EtcdStoreOptions extends EtcdConnectOptions {
-  /** The keys of this store live under this prefix (default 'netns-kit/ipam/'). */
-  prefix?: string
 }
 
 /** The etcd3 module, loaded on first use (single-host users never load gRPC). */
@@ -71,72 +65,5 @@ export async function withDeadline<T>(p: Promise<T>, timeoutMs: number, endpoint
     throw storeError(e, endpoints, what)
   } finally {
     clearTimeout(timer)
-  }
-}
-
-/**
- * IPAM records in etcd: key K is the etcd key `prefix + K`, its value the JSON text, its
- * revision the key's mod_revision (etcd's global counter: never reused, so a record deleted
- * and created again does not match an old token). compareAndSwap is one transaction
- * (`etcdctl txn`: compare mod_revision, or create_revision = 0 for "no record", then put or
- * delete). Calls fail fast with ERR_NETNS_KIT_STORE_UNAVAILABLE when etcd cannot be reached.
- */
-export class EtcdStore implements IpamStore {
-  readonly client: Etcd3
-  readonly prefix: string
-  readonly #owned: boolean
-  readonly #endpoints: string
-  readonly #timeoutMs: number
-
-  constructor(opts: EtcdStoreOptions) {
-    if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
-    const prefix = opts.prefix ?? 'netns-kit/ipam/'
-    if (typeof prefix !== 'string' || prefix.length === 0 || prefix.length > 200 || /[\0-\x1f]/.test(prefix)) {
-      throw invalidArg('opts.prefix', prefix, 'must be 1 to 200 printable characters')
-    }
-    const c = etcdClient(opts)
-    this.client = c.client
-    this.prefix = prefix
-    this.#owned = c.owned
-    this.#endpoints = c.endpoints
-    this.#timeoutMs = c.timeoutMs
-  }
-
-  #call<T>(p: Promise<T>, what: string): Promise<T> {
-    return withDeadline(p, this.#timeoutMs, this.#endpoints, what)
-  }
-
-  /** `etcdctl get PREFIX+KEY`. */
-  async get(key: string): Promise<StoreEntry | undefined> {
-    checkKey(key)
-    const r = await this.#call(this.client.get(this.prefix + key).exec(), `get '${key}'`)
-    const kv = r.kvs[0]
-    return kv ? { key, value: JSON.parse(kv.value.toString()) as unknown, revision: String(kv.mod_revision) } : undefined
-  }
-
-  /** `etcdctl get --prefix PREFIX+P`, sorted by key. */
-  async list(prefix = ''): Promise<StoreEntry[]> {
-    const r = await this.#call(this.client.getAll().prefix(this.prefix + prefix).exec(), `list '${prefix}'`)
-    return r.kvs
-      .map((kv) => ({ key: kv.key.toString().slice(this.prefix.length), value: JSON.parse(kv.value.toString()) as unknown, revision: String(kv.mod_revision) }))
-      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-  }
-
-  /** One etcd transaction: `if mod_revision(K) = expected (create_revision(K) = 0 for null) then put K V (or del K)`. */
-  async compareAndSwap(key: string, expected: string | null, value: unknown): Promise<string | null | false> {
-    checkKey(key)
-    if (expected !== null && !/^[0-9]+$/.test(String(expected))) throw invalidArg('expected', expected, 'must be a revision from this store or null')
-    const k = this.prefix + key
-    const c = this.client
-    const txn = expected === null ? c.if(k, 'Create', '==', 0) : c.if(k, 'Mod', '==', expected)
-    const then = value === undefined ? c.delete().key(k) : c.put(k).value(JSON.stringify(value))
-    const r = await this.#call(txn.then(then).commit(), `compare-and-swap '${key}'`)
-    if (!r.succeeded) return false
-    return value === undefined ? null : String(r.header.revision)
-  }
-
-  /** Closes the client if this store opened it. */
-  close(): void {
-    if (this.#owned) this.client.close()
   }
 }

@@ -1,0 +1,176 @@
+// The one place where what a network or an endpoint made is taken away: the kernel steps (each
+// tolerating objects already gone, CNI's rule: teardown succeeds when resources are missing),
+// and the disconnect sequence around them (intent first, kernel work, result last), which
+// disconnect, remove and gc all go through.
+import { NetnsKitError, NetlinkError } from '../errors'
+import type { EndpointRecord, GatewayMove, NetworkRecord, NetworkStore } from '../ipam'
+import { listLinks, runOne } from '../kernel/rtnl'
+import { NatRule } from '../nat'
+import type { Namespace } from '../namespace'
+import { ALIAS, bridgeAlias, deleteVeth, linkAlias, linkIfThere } from './owned'
+import { nsAlive, openRecorded, singleFlight, type BridgeConfig } from './state'
+
+/** What a teardown removed from the kernel (for gc's report). */
+export interface Removed {
+  links: string[]
+  rules: string[]
+}
+
+const isGone = (e: unknown) => e instanceof NetlinkError && (e.code === 'ENOENT' || e.code === 'ENODEV' || e.code === 'ESRCH')
+
+/** Deletes rules, each tolerating that another took it away first. */
+async function deleteEach(rules: NatRule[]): Promise<string[]> {
+  const gone: string[] = []
+  for (const r of rules) {
+    try {
+      await r.delete()
+    } catch (e) {
+      if (!isGone(e)) throw e
+    }
+    gone.push(String(r))
+  }
+  return gone
+}
+
+/**
+ * The NatRules of an endpoint of the bridge `bridge`: those recorded by id, and any published
+ * mapping to one of its addresses through that bridge (a connect that died between publishing
+ * and recording the ids). Nothing is read when it has neither rules nor ports.
+ */
+async function endpointRules(host: Namespace, bridge: string, ep: EndpointRecord): Promise<NatRule[]> {
+  if (!ep.rules.length && !ep.ports.length) return []
+  const addrs = new Set(ep.addresses.map((a) => a.address))
+  return (await NatRule.list({ namespace: host })).filter((r) => ep.rules.includes(r.id) ||
+    (r.kind === 'publish' && r.interface === bridge && addrs.has(r.containerIp!)))
+}
+
+/**
+ * Takes a bridge endpoint out of the kernel: its published mappings (and their UDP conntrack
+ * entries), then its veth (only if it carries the endpoint's alias, or, for a connect that died
+ * half-way, has none yet and sits on the bridge). The container's end goes with the veth.
+ */
+export async function teardownBridgeEndpoint(host: Namespace, network: string, cfg: BridgeConfig, ep: EndpointRecord): Promise<Removed> {
+  const out: Removed = { links: [], rules: [] }
+  out.rules = await deleteEach(await endpointRules(host, cfg.bridge, ep))
+  // A veth of this endpoint's own name without an alias on the bridge can only be the one a
+  // connect of this endpoint made and died before naming (host interfaces are unique in the store).
+  if (ep.hostIf && await deleteVeth(host, ep.hostIf, linkAlias(network, ep.id), cfg.bridge)) out.links.push(ep.hostIf)
+  return out
+}
+
+/**
+ * Takes a macvlan endpoint out of the kernel: its interface inside the container (only if it
+ * carries the endpoint's alias, or, with `unnamed`, any macvlan of that name without one).
+ * Nothing to do when the container's namespace is gone (the interface went with it).
+ */
+export async function teardownMacvlanEndpoint(network: string, ep: EndpointRecord, unnamed = false): Promise<Removed> {
+  const out: Removed = { links: [], rules: [] }
+  if (!nsAlive(ep.ns)) return out
+  const ns = await openRecorded(ep.ns)
+  try {
+    const l = await linkIfThere(ns, ep.ifname).catch((e: unknown) => {
+      if ((e as { code?: string }).code === 'ERR_NETNS_KIT_NO_NAMESPACE') return null
+      throw e
+    })
+    if (l && (l.alias === linkAlias(network, ep.id) || (unnamed && l.alias === '' && l.kind === 'macvlan'))) {
+      await runOne({ ns, op: 'link.delete', index: l.index, ignoreMissing: true, object: ep.ifname })
+      out.links.push(ep.ifname)
+    }
+  } finally {
+    await ns.close()
+  }
+  return out
+}
+
+/**
+ * Takes a bridge network out of the kernel: its rules (those recorded, and masquerade and
+ * isolation rules on its bridge that a create dying half-way had not recorded yet), then its
+ * bridge if it carries the network's alias (or, with a name netns-kit drew, none yet and no ports).
+ */
+export async function teardownBridgeNetwork(host: Namespace, rec: NetworkRecord, cfg: BridgeConfig): Promise<Removed> {
+  const out: Removed = { links: [], rules: [] }
+  const l = await linkIfThere(host, cfg.bridge)
+  const unnamed = l !== null && l.alias === '' && l.kind === 'bridge' && cfg.generated === true &&
+    !(await listLinks(host)).some((x) => x.master === l.index)
+  const ours = l !== null && (l.alias === bridgeAlias(rec.name) || unnamed)
+  // Rules on the bridge's name are taken as this network's only when the bridge is its own (or
+  // gone, with a name netns-kit drew): a bridge of that name belonging to someone else keeps its rules.
+  const byName = ours || (l === null && cfg.generated === true)
+  const subnets = new Set(rec.pools.map((p) => p.subnet))
+  const rules = (await NatRule.list({ namespace: host })).filter((r) => rec.rules.includes(r.id) || (byName &&
+    ((r.kind === 'masquerade' && r.notOutInterface === cfg.bridge && subnets.has(r.source!)) || (r.kind === 'isolate' && r.interface === cfg.bridge))))
+  out.rules = await deleteEach(rules)
+  if (l && ours) {
+    await runOne({ ns: host, op: 'link.delete', index: l.index, ignoreMissing: true, object: cfg.bridge })
+    out.links.push(cfg.bridge)
+  }
+  return out
+}
+
+/** An alias of netns-kit's ('netns-kit:NETWORK:ENDPOINT'), split; undefined for anything else. */
+export function parseAlias(alias: string): { network: string; endpoint?: string } | undefined {
+  if (!alias.startsWith(ALIAS)) return undefined
+  const [network, endpoint, ...rest] = alias.slice(ALIAS.length).split(':')
+  if (!network || rest.length) return undefined
+  return endpoint === undefined ? { network } : { network, endpoint }
+}
+
+/** Gives the default route back to each endpoint that now provides it (`ip route replace default via GW` in its container). */
+export async function applyMoves(moves: GatewayMove[]): Promise<void> {
+  for (const m of moves) {
+    if (!m.provides) continue
+    const a = m.endpoint.addresses.find((x) => x.family === m.family)
+    if (!a || !nsAlive(m.endpoint.ns)) continue
+    const ns = await openRecorded(m.endpoint.ns)
+    try {
+      await ns.routes.replace({ to: 'default', via: a.gateway, family: m.family })
+    } catch (e) {
+      const code = (e as { code?: string }).code
+      if (!isGone(e) && code !== 'ERR_NETNS_KIT_NO_NAMESPACE' && code !== 'ENETUNREACH') throw e
+    } finally {
+      await ns.close()
+    }
+  }
+}
+
+/** Disconnects in flight in this process, by endpoint id: concurrent calls share one. */
+const inflight = new Map<string, Promise<void>>()
+
+/** How long a disconnect waits for another live process's intent on the same endpoint. */
+const BUSY_WAIT_MS = 30_000
+
+/**
+ * The disconnect sequence, idempotent, safe to run concurrently (in this process and in
+ * others): `beginDisconnect` (absent: done; busy: another live process holds an intent on it,
+ * wait until it is gone or its owner died), the kernel teardown, then `finishDisconnect`, whose
+ * default-route moves are applied. Resolves once the endpoint is gone, whoever removed it.
+ */
+export function disconnectSequence(store: NetworkStore, id: string, teardown: (ep: EndpointRecord) => Promise<unknown>): Promise<void> {
+  return singleFlight(inflight, id, async () => {
+    const deadline = Date.now() + BUSY_WAIT_MS
+    for (;;) {
+      const s = await store.beginDisconnect(id)
+      if (s.status === 'absent') return
+      if (s.status === 'started') {
+        await teardown(s.endpoint)
+        await applyMoves(await store.finishDisconnect(id))
+        return
+      }
+      if (Date.now() > deadline) {
+        throw new NetnsKitError('ERR_NETNS_KIT_NETWORK_BUSY', `the endpoint '${s.endpoint.name}' is ${s.endpoint.state} by process ${s.endpoint.owner.pid}`)
+      }
+      await waitForChange(store, 200)
+    }
+  })
+}
+
+/** Resolves at the store's next change, or after `ms`. */
+export function waitForChange(store: NetworkStore, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const ref: { off?: () => void } = {}
+    const done = () => { clearTimeout(timer); ref.off?.(); resolve() }
+    const timer = setTimeout(done, ms)
+    ref.off = store.onChange(done)
+  })
+}
+
