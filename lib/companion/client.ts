@@ -182,6 +182,14 @@ export class Companion {
 
   async #connection(opts: ConnectOptions = {}): Promise<Connection> {
     if (this.#conn && !this.#conn.closed) return this.#conn
+    if (this.#connecting) {
+      // Another call is connecting: its connection serves this one too (unless it would not start one and this may).
+      try {
+        return await this.#connecting
+      } catch (e) {
+        if (opts.start === false) throw e
+      }
+    }
     this.#connecting ??= this.#open(opts).finally(() => { this.#connecting = undefined })
     return this.#connecting
   }
@@ -222,29 +230,45 @@ export class Companion {
     }
   }
 
-  async #request(op: Op, args: Record<string, unknown> = {}): Promise<unknown> {
-    const conn = await this.#connection()
+  /**
+   * One request; `start`: a companion is started when none answers (else ERR_NETNS_KIT_COMPANION).
+   * A request whose connection closes under it (the companion exited or was killed) goes once
+   * more, on a fresh connection.
+   */
+  async #request(op: Op, args: Record<string, unknown>, start: boolean): Promise<unknown> {
+    const conn = await this.#connection({ start })
     try {
       return await conn.request(op, args)
     } catch (e) {
-      // Closed under us (the companion exited or was killed): once more, with a companion that answers.
       if (!conn.closed || op === 'stop') throw e
-      return (await this.#connection()).request(op, args)
+      return (await this.#connection({ start })).request(op, args)
     }
   }
 
-  /** Every change committed to the store before the call is applied by the companion when it resolves. */
-  async sync(): Promise<number> {
-    return ((await this.#request('sync')) as { seq: number }).seq
+  /** Makes sure a companion runs (starting one when none answers); resolves with what it says of itself. */
+  async ensure(): Promise<HelloResult> {
+    await this.#connection({ start: true })
+    return this.#hello!
   }
 
-  /** Holds the endpoint's host ports (EADDRINUSE when a host process has one) and starts its container's resolver. */
+  /**
+   * Every change committed to the store before the call is applied by the companion when it
+   * resolves. Starts none: ERR_NETNS_KIT_COMPANION when none runs.
+   */
+  async sync(): Promise<number> {
+    return ((await this.#request('sync', {}, false)) as { seq: number }).seq
+  }
+
+  /**
+   * Holds the endpoint's host ports (EADDRINUSE when a host process has one: the error's `port`
+   * and `protocol` name it) and starts its container's resolver; starts a companion when none runs.
+   */
   async prepare(endpointId: string): Promise<PrepareResult> {
-    return (await this.#request('prepare', { endpoint: endpointId })) as PrepareResult
+    return (await this.#request('prepare', { endpoint: endpointId }, true)) as PrepareResult
   }
 
   async status(): Promise<StatusResult> {
-    return (await this.#request('status')) as StatusResult
+    return (await this.#request('status', {}, false)) as StatusResult
   }
 
   /** Asks the companion to exit and waits until its process is gone. */

@@ -59,6 +59,9 @@ export interface WireError {
   code?: string
   errno?: number
   syscall?: string
+  /** A port reservation that failed: which one. */
+  port?: number
+  protocol?: string
 }
 
 /** The longest line either side accepts (a status of many endpoints fits). */
@@ -80,8 +83,10 @@ export function lineSplitter(onLine: (line: string) => void): (chunk: Buffer) =>
 }
 
 export function toWire(e: unknown): WireError {
-  const err = e as { name?: string; message?: string; code?: unknown; errno?: unknown; syscall?: unknown }
+  const err = e as { name?: string; message?: string; code?: unknown; errno?: unknown; syscall?: unknown; port?: unknown; protocol?: unknown }
   return {
+    ...(typeof err?.port === 'number' ? { port: err.port } : {}),
+    ...(typeof err?.protocol === 'string' ? { protocol: err.protocol } : {}),
     name: typeof err?.name === 'string' ? err.name : 'Error',
     message: typeof err?.message === 'string' ? err.message : String(e),
     ...(typeof err?.code === 'string' ? { code: err.code } : {}),
@@ -90,13 +95,17 @@ export function toWire(e: unknown): WireError {
   }
 }
 
-/** The error a companion reported, as one of the library's classes. */
+/** The error a companion reported, as one of the library's classes (with `port` and `protocol` when it concerned one). */
 export function fromWire(w: WireError): Error {
+  let e: Error
   if (w.name === 'NetlinkError' && typeof w.errno === 'number') {
-    const e = new NetlinkError({ errno: w.errno, syscall: w.syscall ?? 'companion' })
+    e = new NetlinkError({ errno: w.errno, syscall: w.syscall ?? 'companion' })
     e.message = w.message
-    return e
+  } else if (typeof w.code === 'string' && w.code.startsWith('ERR_NETNS_KIT_')) {
+    e = new NetnsKitError(w.code as NetnsKitErrorCode, w.message)
+  } else {
+    e = new NetnsKitError('ERR_NETNS_KIT_COMPANION', `the companion process failed: ${w.message}`)
   }
-  if (typeof w.code === 'string' && w.code.startsWith('ERR_NETNS_KIT_')) return new NetnsKitError(w.code as NetnsKitErrorCode, w.message)
-  return new NetnsKitError('ERR_NETNS_KIT_COMPANION', `the companion process failed: ${w.message}`)
+  if (typeof w.port === 'number') Object.assign(e, { port: w.port, protocol: w.protocol })
+  return e
 }

@@ -88,7 +88,13 @@ export class Reservations {
     try {
       for (const p of wanted) {
         if (have.has(portKey(p))) continue
-        added.push(await bind(this.#host, p))
+        try {
+          added.push(await bind(this.#host, p))
+        } catch (e) {
+          // Which port: the caller moves an automatic one on (docker -P) and names a given one.
+          if (e && typeof e === 'object') Object.assign(e, { port: p.hostPort, protocol: p.protocol })
+          throw e
+        }
       }
     } catch (e) {
       await Promise.all(added.map((h) => h.close()))
