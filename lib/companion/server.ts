@@ -11,10 +11,10 @@ import * as fs from 'node:fs'
 import * as net from 'node:net'
 import { Resolver } from '../dns'
 import { NetnsKitError } from '../errors'
-import { tryLockFile } from '../file-lock'
 import type { Change, EndpointRecord, NetworkRecord, NsIdentity } from '../ipam/network-store'
 import { SqliteStore } from '../ipam/sqlite-store'
 import { handleOf } from '../kernel/handles'
+import { tryLock } from '../kernel/sockets'
 import { Namespace } from '../namespace'
 import { HostResolvConf } from './host-resolv'
 import { NameIndex } from './names'
@@ -63,15 +63,15 @@ interface Container {
 
 const nsKeyOf = (ns: { dev: string; ino: string }) => `${ns.dev}:${ns.ino}`
 
-/** Reads what a network record says about name resolution (the bridge driver's config). */
+/** Reads what a network record says about name resolution (the bridge driver's config, as bridgeConfig() in lib/network/state.ts). */
 export function netInfo(rec: NetworkRecord): NetInfo {
   const c = rec.config ?? {}
   const dnsCfg = c.dns as unknown
-  const upstreamCfg = (Array.isArray(c.upstream) ? c.upstream : (dnsCfg && typeof dnsCfg === 'object' ? (dnsCfg as { upstream?: unknown }).upstream : undefined)) as unknown
+  const upstreamCfg = c.upstream as unknown
   return {
     id: rec.id,
     name: rec.name,
-    dns: rec.driver === 'bridge' && dnsCfg !== false,
+    dns: rec.driver === 'bridge' && dnsCfg === true,
     internal: c.internal === true,
     upstream: Array.isArray(upstreamCfg) ? upstreamCfg.filter((s): s is string => typeof s === 'string') : undefined,
   }
@@ -560,8 +560,8 @@ export class CompanionServer {
         const e = await this.store.endpointByHostIf(this.hostId, hostIf)
         if (!e || e.state !== 'connected') return
         const n = await this.store.network(e.networkId)
-        if (!n) return
-        const done = await teardownEndpoint(this.store, this.host, e.id, n.name)
+        if (!n || n.driver !== 'bridge') return
+        const done = await teardownEndpoint(this.store, this.host, e.id)
         if (done) {
           this.#healed++
           this.#log(`endpoint ${e.id} (${n.name}/${e.name}): its veth ${hostIf} vanished with its namespace; disconnected`)
@@ -714,7 +714,7 @@ async function lockPidFile(paths: CompanionPaths): Promise<number> {
   const deadline = Date.now() + 3000
   for (;;) {
     const fd = fs.openSync(paths.pid, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600)
-    if (tryLockFile(fd, paths.pid)) {
+    if (tryLock(fd, paths.pid)) {
       let same = false
       try { same = fs.fstatSync(fd).ino === fs.statSync(paths.pid).ino } catch { /* unlinked meanwhile */ }
       if (same) return fd

@@ -1,11 +1,12 @@
-// The end of an endpoint whose container died: the disconnect sequence of the store contract
-// (docs/STATE-STORE.md), run by the companion as the intent's owner.
+// The end of an endpoint whose container died, finished by the companion: the same disconnect
+// sequence and kernel teardown as Network.disconnect (lib/network/teardown.ts), then the
+// container's /etc/netns files.
 import * as fs from 'node:fs'
-import type { EndpointRecord, NetworkStore } from '../ipam/network-store'
+import type { NetworkStore } from '../ipam/network-store'
 import type { Namespace } from '../namespace'
-import { NETNS_RUN_DIR } from '../namespace'
-import { deleteRules, deleteVeth, linkAlias } from '../network/owned'
-import { removeEtcNetns } from '../etc-netns'
+import { bridgeConfig } from '../network/state'
+import { disconnectSequence, teardownBridgeEndpoint } from '../network/teardown'
+import { etcFilesAfter } from '../network/etc-files'
 
 /** Whether the namespace an endpoint record names is gone (its path missing, or naming another namespace). */
 export function nsGone(ns: { dev: string; ino: string; path?: string }): boolean {
@@ -19,24 +20,21 @@ export function nsGone(ns: { dev: string; ino: string; path?: string }): boolean
 }
 
 /**
- * Finishes the disconnect of `endpointId` in the host namespace `host`: the intent taken (this
- * process becomes its owner), the published map elements and the veth removed (each tolerating
- * "already gone"), the container's /etc/netns files when its named namespace is gone, then the
- * record with its addresses, ports and names. Returns the record torn down, or undefined when
- * another live process holds it or it is already gone.
+ * Disconnects endpoint `endpointId` of a bridge network in the host namespace `host`, as
+ * Network.disconnect does (this process becomes the intent's owner; a live process's intent is
+ * waited for), then brings its container's /etc/netns files up to date. Returns whether this call
+ * removed it.
  */
-export async function teardownEndpoint(store: NetworkStore, host: Namespace, endpointId: string, networkName: string): Promise<EndpointRecord | undefined> {
-  const s = await store.beginDisconnect(endpointId)
-  if (s.status !== 'started') return undefined
-  const e = s.endpoint
-  await deleteRules(host, e.rules)
-  if (e.hostIf) await deleteVeth(host, e.hostIf, linkAlias(networkName, e.id))
-  const name = e.ns.path && pathIsNamed(e.ns.path)
-  if (name && nsGone(e.ns)) await removeEtcNetns(name)
-  await store.finishDisconnect(e.id)
-  return e
-}
-
-function pathIsNamed(p: string): string | undefined {
-  return p.startsWith(NETNS_RUN_DIR + '/') && !p.slice(NETNS_RUN_DIR.length + 1).includes('/') ? p.slice(NETNS_RUN_DIR.length + 1) : undefined
+export async function teardownEndpoint(store: NetworkStore, host: Namespace, endpointId: string): Promise<boolean> {
+  let removed = false
+  let ns: { dev: string; ino: string; path?: string } | undefined
+  await disconnectSequence(store, endpointId, async (ep) => {
+    const net = await store.network(ep.networkId)
+    if (!net) return
+    ns = ep.ns
+    await teardownBridgeEndpoint(host, net.name, bridgeConfig(net), ep)
+    removed = true
+  })
+  if (ns) await etcFilesAfter(store, ns)
+  return removed
 }
