@@ -6,7 +6,9 @@ import { listLinks, runOne } from '../kernel/rtnl'
 import { checkNetworkName, type EndpointRecord, type GatewayMove, type Intent, type NetworkRecord, type NetworkStore } from '../ipam'
 import { invalidArg } from '../errors'
 import { defaultNamespace, type Namespace } from '../namespace'
+import { syncCompanion } from './companion'
 import { dnsService } from './dns'
+import { etcFilesAfter } from './etc-files'
 import { bridgeConfig, identity, nsAlive, storeOf } from './state'
 import {
   applyMoves, disconnectSequence, parseAlias, teardownBridgeEndpoint, teardownBridgeNetwork, teardownMacvlanEndpoint, type Removed,
@@ -77,7 +79,9 @@ export async function gc(opts: GcOptions = {}): Promise<GcReport> {
   }
   const byId = new Map(nets.map((n) => [n.id, n]))
   const add = (r: Removed) => { report.links.push(...r.links); report.rules.push(...r.rules) }
+  const touched: EndpointRecord['ns'][] = []
   const teardown = async (net: NetworkRecord, ep: EndpointRecord) => {
+    touched.push(ep.ns)
     await dnsService().stop(net.id, ep.id)
     add(net.driver === 'macvlan' ? await teardownMacvlanEndpoint(net.name, ep, true) : await teardownBridgeEndpoint(host, net.name, bridgeConfig(net), ep))
   }
@@ -114,6 +118,9 @@ export async function gc(opts: GcOptions = {}): Promise<GcReport> {
   const mine = nets.filter((n) => n.driver === 'bridge')
   if (mine.length) await leftovers(store, host, mine, report)
   await NatRule.tidy({ namespace: host })
+  // The containers' /etc/netns files, and the companion's names and reservations, follow.
+  for (const n of touched) await etcFilesAfter(store, n).catch(() => {})
+  if (touched.length) await syncCompanion(host, store)
   return report
 }
 
