@@ -112,7 +112,7 @@ describe('companion process (records written into the store)', function () {
   }
 
   async function network(name: string, config: Record<string, unknown> = {}, pools: { subnet: string }[] = [{ subnet: '10.88.0.0/24' }]): Promise<NetworkRecord> {
-    const n = await store.beginCreateNetwork({ name, driver: 'bridge', host: identity(host), pools, config: { dns: true, ...config } })
+    const n = await store.beginCreateNetwork({ name, driver: 'bridge', host: identity(host), pools, config: { bridge: `nkbr-${name}`, dns: true, ...config } })
     return store.finishCreateNetwork(n.id)
   }
 
@@ -386,8 +386,10 @@ describe('companion process (records written into the store)', function () {
     process.kill(first, 'SIGKILL')
     await within(2000, 'killed', async () => !procAlive(first))
     assert.match(await dig(c1, 'svc'), /connection refused|no servers/, 'nothing answers while it is dead')
-    // the next call: a fresh one, rebuilt from the store
-    await c.sync()
+    // sync() starts none (a caller only lets a running one catch up)
+    await assert.rejects(c.sync(), (e: Error & { code?: string }) => e.code === 'ERR_NETNS_KIT_COMPANION')
+    // the next call that needs one (prepare, ensure): a fresh one, rebuilt from the store
+    await c.ensure()
     const again = await companion()
     assert.notEqual(again.hello!.pid, first)
     assert.equal(await dig(c1, 'svc'), ep.addresses[0]!.address)
