@@ -167,6 +167,13 @@ describe('ns.watch(): rtnetlink notifications', function () {
     // few notifications of the 3000: an overrun, deterministically.
     const w = track(ns.watch({ groups: ['link'], receiveBuffer: 4096, highWaterMark: 1 }))
     await w.ready
+    // One change first, and wait until the reader has queued it: reading is then paused for the
+    // whole flood, so the loss is noticed after it (a reader that first woke up once the buffer
+    // had already overrun, on a loaded machine, would resync in the middle of the flood).
+    await ip(ns, 'link', 'set', 'wa0', 'alias', 'before-flood')
+    for (const t0 = Date.now(); (w.stats()?.events ?? 0) < 1; await new Promise((r) => setTimeout(r, 5))) {
+      assert.ok(Date.now() - t0 < 5000, 'the first change reached the reader')
+    }
     const batch = path.join(os.tmpdir(), `nk-flood-${process.pid}.txt`)
     fs.writeFileSync(batch, Array.from({ length: 3000 }, (_, i) => `link set dev wa0 alias flood-${i}`).join('\n') + '\n')
     try {
