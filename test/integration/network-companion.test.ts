@@ -13,7 +13,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import * as readline from 'node:readline'
-import { Namespace, Network, SqliteStore, VethPair } from '../../lib'
+import { MemoryStore, Namespace, Network, SqliteStore, VethPair } from '../../lib'
 import { Companion, stopAllCompanions } from '../../lib/companion'
 import { Sandbox, ipj, runIn, sh } from '../helpers'
 
@@ -192,6 +192,18 @@ describe('Network with the companion process (issue 14 inputs)', function () {
     assert.match(rc, /^search example\.test$/m)
     assert.match(rc, /^options ndots:1$/m)
     assert.match(fs.readFileSync(`/etc/netns/${c1.name}/resolv.conf`, 'utf8'), /^search example\.test$/m)
+    await net.remove({ force: true })
+  })
+
+  it('input 3 without a companion (a MemoryStore: resolvers in this process): the --dns upstream receives the queries', async () => {
+    const logs = await outside()
+    const net = await Network.create({ name: 'fwdmem', namespace: host, store: new MemoryStore(), subnet: '10.99.0.0/24', dns: { upstream: ['203.0.113.3'] } })
+    const c1 = await sb.ns()
+    await net.connect(c1, { name: 'one', dns: { servers: ['203.0.113.2'] } })
+    assert.equal(await dig(c1, 'www.upstream.test'), '198.51.100.7')
+    await sleep(100)
+    assert.equal(logs.get('203.0.113.2')!.length, 1)
+    assert.equal(logs.get('203.0.113.3')!.length, 0)
     await net.remove({ force: true })
   })
 
