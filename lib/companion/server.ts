@@ -561,6 +561,14 @@ export class CompanionServer {
         if (!e || e.state !== 'connected') return
         const n = await this.store.network(e.networkId)
         if (!n || n.driver !== 'bridge') return
+        // Only a container that died: a host end deleted by hand while its namespace lives is a
+        // broken endpoint for check() (CNI CHECK) and gc to report, not one to disconnect. The
+        // namespace's file goes before the kernel tears the namespace (and the veth) down; a short
+        // grace covers a path still there at the notification.
+        if (!(await goneWithin(e.ns, 300))) {
+          this.#log(`endpoint ${e.id} (${n.name}/${e.name}): its veth ${hostIf} was deleted but its namespace lives; left as it is`)
+          return
+        }
         const done = await teardownEndpoint(this.store, this.host, e.id)
         if (done) {
           this.#healed++
@@ -681,6 +689,16 @@ export class CompanionServer {
       this.#exit()
     })()
     return this.#stopping
+  }
+}
+
+/** Whether the namespace `ns` names is gone, now or within `ms`. */
+async function goneWithin(ns: NsIdentity, ms: number): Promise<boolean> {
+  const end = Date.now() + ms
+  for (;;) {
+    if (nsGone(ns)) return true
+    if (Date.now() >= end) return false
+    await new Promise((r) => setTimeout(r, 50))
   }
 }
 

@@ -235,6 +235,19 @@ describe('Network with the companion process (issue 14 inputs)', function () {
     await net.remove()
   })
 
+  it('a host veth deleted by hand while its namespace lives is not disconnected by the companion', async () => {
+    const net = await create('byhand', '10.90.0.0/24')
+    const c1 = await sb.ns()
+    const ep = await net.connect(c1, { name: 'kept', publish: [{ hostPort: 18110, containerPort: 80 }] })
+    await sh('ip', ['-n', host.name!, 'link', 'del', ep.hostInterface])
+    await sleep(1500)
+    assert.equal((await store.endpoint(ep.id))?.state, 'connected', 'the record stays for check() and gc to report')
+    assert.equal(await hostBind(host, 'tcp', '0.0.0.0', 18110), 'EADDRINUSE', 'and its port stays reserved')
+    await net.disconnect(ep)
+    assert.equal(await hostBind(host, 'tcp', '0.0.0.0', 18110), 'ok')
+    await net.remove()
+  })
+
   it('input 5: ns.spawn and ip netns exec resolve through /etc/netns files written by connect', async () => {
     const net = await create('getent', '10.95.0.0/24')
     const c1 = await sb.ns()
