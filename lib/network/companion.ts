@@ -4,6 +4,7 @@
 // store (MemoryStore: this process only; EtcdStore: several hosts) no companion can follow it:
 // DNS is served by this process (InProcessDns, lib/network/dns.ts) and ports are not reserved.
 // NETNS_KIT_COMPANION=0 in the environment makes the SqliteStore take that path too.
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { Companion } from '../companion/client'
 import { SqliteStore, type NetworkStore } from '../ipam'
 import { handleOf } from '../kernel/handles'
@@ -11,9 +12,19 @@ import type { Namespace } from '../namespace'
 
 const clients = new Map<string, Promise<Companion>>()
 
+const without = new AsyncLocalStorage<true>()
+
+/**
+ * Runs `fn` with no companion for the Network calls it makes (the CNI plugin: its runtime holds
+ * the published ports itself, as podman does, and no CNI network has embedded DNS).
+ */
+export function withoutCompanion<T>(fn: () => Promise<T>): Promise<T> {
+  return without.run(true, fn)
+}
+
 /** Whether a companion can serve `store` (the database path it follows), or undefined. */
 export function companionStore(store: NetworkStore): string | undefined {
-  if (process.env.NETNS_KIT_COMPANION === '0') return undefined
+  if (process.env.NETNS_KIT_COMPANION === '0' || without.getStore()) return undefined
   return store instanceof SqliteStore ? store.path : undefined
 }
 
