@@ -245,10 +245,14 @@ export class Companion {
     }
   }
 
-  /** Makes sure a companion runs (starting one when none answers); resolves with what it says of itself. */
+  /**
+   * Makes sure a companion runs (starting one when none answers); resolves with what it says of
+   * itself. A round trip, not a look at the connection: one whose companion was just killed may
+   * not have seen its end yet.
+   */
   async ensure(): Promise<HelloResult> {
-    await this.#connection({ start: true })
-    return this.#hello!
+    this.#hello = (await this.#request('hello', {}, true)) as HelloResult
+    return this.#hello
   }
 
   /**
