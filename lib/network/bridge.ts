@@ -338,8 +338,18 @@ export class Network extends DriverNetwork<Endpoint> {
     let companion: Awaited<ReturnType<typeof companionFor>>
     const nsId = identity(ns)
     try {
-      // 2. The companion (DNS or published ports): the host ports bound, the container's resolver
-      // listening, BEFORE any DNAT element exists, so a port is never published unreserved.
+      // 2. The kernel: one trip, the companion, then the mappings (recorded at once), then the resolver.
+      const mac = rec.mac ?? macForIp(rec.addresses[0]!.address)
+      // Forwarding, which another tool may have turned off since the network was made.
+      if (!this.internal) for (const f of this.ipv6 ? [4, 6] as const : [4] as const) await enableForwarding(host, f)
+      // Anti-spoofing before the port exists (its elements are keyed by the port's name): no
+      // moment where the container's port forwards unfiltered frames.
+      const guarded = this.#cfg.antiSpoofing ? guardedPort({ ...rec, mac }) : undefined
+      if (guarded) await guardPort(host, guarded)
+      await run(this.#wiring(ns, { ...rec, mac }, moves))
+      // The companion (DNS or published ports), once the container's loopback is up: the host ports
+      // bound and the container's resolver listening BEFORE any DNAT element exists, so a port is
+      // never published unreserved.
       if (this.dns || rec.ports.length) {
         companion = await companionFor(host, store)
         try {
@@ -352,15 +362,6 @@ export class Network extends DriverNetwork<Endpoint> {
           throw e
         }
       }
-      // 3. The kernel: one trip, then the mappings (recorded at once), then the resolver.
-      const mac = rec.mac ?? macForIp(rec.addresses[0]!.address)
-      // Forwarding, which another tool may have turned off since the network was made.
-      if (!this.internal) for (const f of this.ipv6 ? [4, 6] as const : [4] as const) await enableForwarding(host, f)
-      // Anti-spoofing before the port exists (its elements are keyed by the port's name): no
-      // moment where the container's port forwards unfiltered frames.
-      const guarded = this.#cfg.antiSpoofing ? guardedPort({ ...rec, mac }) : undefined
-      if (guarded) await guardPort(host, guarded)
-      await run(this.#wiring(ns, { ...rec, mac }, moves))
       if (rec.ports.length) {
         const a4 = rec.addresses.find((a) => a.family === 4)!.address
         try {
@@ -379,7 +380,7 @@ export class Network extends DriverNetwork<Endpoint> {
       if (this.dns && !companion) await dns.start(this, ns, rec)
       // A named container's files for ip netns exec and ns.spawn.
       await etcFilesAfter(store, nsId)
-      // 4. The result (which rule is which port's: the store lists rule ids in its own order); the
+      // 3. The result (which rule is which port's: the store lists rule ids in its own order); the
       // companion serves the names before connect returns.
       const done = await store.finishConnect(id, { mac, ...(rules.length ? { config: { ...rec.config, portRules: rules.map((r) => r.id) } } : {}) })
       await companion?.sync().catch(() => {})
