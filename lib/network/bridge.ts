@@ -116,6 +116,10 @@ export class Network extends DriverNetwork<Endpoint> {
    * [-o com.docker.network.driver.mtu=M] NAME`: the bridge (up, with a fixed MAC and the
    * gateway addresses), masquerading (unless internal), isolation, and the records. A failure
    * half-way removes what was made; a process killed half-way leaves an intent Network.gc() undoes.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel (a bad name, subnet, gateway, MTU or bridge name; an option of another driver).
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_NETWORK_EXISTS` for a name in use; `ERR_NETNS_KIT_SUBNET_OVERLAP` for a subnet overlapping another network or a route; `ERR_NETNS_KIT_POOL_EXHAUSTED` when no free subnet is left; store errors (`ERR_NETNS_KIT_STORE*`).
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). Everything made so far is removed.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   static create(opts: NetworkCreateOptions): Promise<Network>
   /** `docker network create -d macvlan -o parent=P -o macvlan_mode=M --subnet S --gateway G NAME`: see MacvlanNetwork.create. */
@@ -204,6 +208,10 @@ export class Network extends DriverNetwork<Endpoint> {
    * 172.17.0.0/16 with gateway 172.17.0.1 on the bridge `nk0` (pass bridgeName for another),
    * masquerade on, inter-container communication on, and no embedded DNS (containers on
    * the default bridge do not resolve each other's names).
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_NETWORK_EXISTS`, `ERR_NETNS_KIT_SUBNET_OVERLAP` (172.17.0.0/16 taken), store errors.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   static async createDefault(opts: { namespace?: Namespace; store?: NetworkStore; bridgeName?: string; mtu?: number } = {}): Promise<Network> {
     return Network.create({ name: 'bridge', subnet: '172.17.0.0/16', gateway: '172.17.0.1', bridgeName: opts.bridgeName ?? 'nk0', mtu: opts.mtu, namespace: opts.namespace, store: opts.store, dns: false })
@@ -215,6 +223,9 @@ export class Network extends DriverNetwork<Endpoint> {
    * there is none in that namespace, ERR_NETNS_KIT_NETWORK_NOT_READY while it is being created
    * or removed. A network of another driver than `driver` (default 'bridge') is
    * ERR_NETNS_KIT_WRONG_DRIVER; overlay networks are found through `agent`.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_NO_NETWORK` when there is none by that name; `ERR_NETNS_KIT_NETWORK_NOT_READY` while a create is unfinished (gc finishes or undoes it); `ERR_NETNS_KIT_WRONG_DRIVER` when it has another driver than asked.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE`, `ERR_NETNS_KIT_STORE_BUSY` or `ERR_NETNS_KIT_STORE_UNAVAILABLE` when the state store fails.
    */
   static open(name: string, opts?: NetworkLookupOptions & { driver?: 'bridge' }): Promise<Network>
   static open(name: string, opts: NetworkLookupOptions & { driver: 'macvlan' }): Promise<MacvlanNetwork>
@@ -228,6 +239,8 @@ export class Network extends DriverNetwork<Endpoint> {
    * `docker network ls`: the networks of the namespace (ready ones, bridge gone or not), by
    * name: the bridge driver's, or those of `driver` ('all': every driver's; overlay networks
    * through `agent`).
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE`, `ERR_NETNS_KIT_STORE_BUSY` or `ERR_NETNS_KIT_STORE_UNAVAILABLE` when the state store fails.
    */
   static list(opts?: NetworkLookupOptions & { driver?: 'bridge' }): Promise<Network[]>
   static list(opts: NetworkLookupOptions & { driver: 'macvlan' }): Promise<MacvlanNetwork[]>
@@ -237,12 +250,22 @@ export class Network extends DriverNetwork<Endpoint> {
     return listNetworks(opts, Network.fromRecord)
   }
 
-  /** `--network host`: the host's own namespace (the current one, or `namespace`); nothing is created. */
+  /**
+   * `--network host`: the host's own namespace (the current one, or `namespace`); nothing is created.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
+   */
   static async host(opts: { namespace?: Namespace } = {}): Promise<Namespace> {
     return defaultNamespace(opts.namespace)
   }
 
-  /** `--network none`: a new named namespace (`ip netns add NAME`) with only loopback, up. */
+  /**
+   * `--network none`: a new named namespace (`ip netns add NAME`) with only loopback, up.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_NAMESPACE_EXISTS` when a namespace by that name exists.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
+   */
   static async none(name?: string): Promise<Namespace> {
     return Namespace.create(name ?? `nk-${randomBytes(4).toString('hex')}`, { loopback: true })
   }
@@ -250,6 +273,9 @@ export class Network extends DriverNetwork<Endpoint> {
   /**
    * `--network container:X`: the namespace of an endpoint's container, of a process (pid), or
    * the given namespace itself: a second container there shares its interfaces and addresses.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_NO_NAMESPACE` when the endpoint's namespace or the process is gone.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   static async container(target: Endpoint | Namespace | number): Promise<Namespace> {
     if (target instanceof Endpoint) return target.namespace
@@ -258,7 +284,10 @@ export class Network extends DriverNetwork<Endpoint> {
     throw invalidArg('target', target, 'must be an Endpoint, a Namespace or a pid', 'ERR_INVALID_ARG_TYPE')
   }
 
-  /** `docker network inspect`: the configuration and the endpoints (as recorded). Reads every endpoint record. */
+  /**
+   * `docker network inspect`: the configuration and the endpoints (as recorded). Reads every endpoint record.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE`, `ERR_NETNS_KIT_STORE_BUSY` or `ERR_NETNS_KIT_STORE_UNAVAILABLE` when the state store fails.
+   */
   async inspect(): Promise<{ name: string; id: string; bridge: string; subnet: string; gateway: string; ipRange?: string; ipv6?: { subnet: string; gateway: string };
     mtu?: number; masquerade: boolean; icc: boolean; internal: boolean; dns: boolean;
     endpoints: { name: string; ip: string; ip6?: string; mac: string; ports: { protocol: string; hostIp: string; hostPort: number; containerPort: number }[] }[] }> {
@@ -285,6 +314,10 @@ export class Network extends DriverNetwork<Endpoint> {
    * the resolver; the record becomes `connected` last. All or nothing: a failure removes what was
    * made and gives everything claimed back; a process killed half-way leaves an intent that
    * Network.gc() undoes.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel (a bad name, address, MAC, interface name or port).
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_ENDPOINT_EXISTS` (the name is taken), `ERR_NETNS_KIT_IP_IN_USE`, `ERR_NETNS_KIT_IP_OUTSIDE_SUBNET`, `ERR_NETNS_KIT_IP_RESERVED`, `ERR_NETNS_KIT_POOL_EXHAUSTED`, `ERR_NETNS_KIT_PORT_ALLOCATED`, `ERR_NETNS_KIT_IFNAME_IN_USE`, `ERR_NETNS_KIT_NO_BRIDGE` (the bridge was deleted), `ERR_NETNS_KIT_NO_NAMESPACE`, store errors. Everything claimed or made so far is given back.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). Everything made so far is removed.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   async connect(ns: Namespace, opts: ConnectOptions = {}): Promise<Endpoint> {
     if (!(ns instanceof Namespace)) throw invalidArg('ns', ns, 'must be a Namespace', 'ERR_INVALID_ARG_TYPE')
@@ -446,6 +479,9 @@ export class Network extends DriverNetwork<Endpoint> {
    * Serves the endpoints connected by another process (or before a restart) whose namespaces
    * are still there. With a companion, makes sure it runs (it serves them all) and returns 0;
    * else starts their resolvers in this process and returns how many it started.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE`, `ERR_NETNS_KIT_STORE_BUSY` or `ERR_NETNS_KIT_STORE_UNAVAILABLE` when the state store fails.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_COMPANION` when the companion cannot be started or reached.
    */
   async restoreDns(): Promise<number> {
     if (!this.dns) return 0
@@ -462,6 +498,10 @@ export class Network extends DriverNetwork<Endpoint> {
    * their UDP conntrack entries), its veth, its resolver, its address and its record. Works
    * when the container's namespace is gone (an endpoint from `network.endpoint()`).
    * Idempotent; concurrent calls (in this process or others) all resolve.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel (not an endpoint of this network).
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE`, `ERR_NETNS_KIT_STORE_BUSY` or `ERR_NETNS_KIT_STORE_UNAVAILABLE` when the state store fails.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`) (what is already gone is not an error: disconnect() is idempotent).
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   async disconnect(endpoint: Endpoint): Promise<void> {
     if (!(endpoint instanceof Endpoint)) throw invalidArg('endpoint', endpoint, 'must be an Endpoint', 'ERR_INVALID_ARG_TYPE')
@@ -496,6 +536,8 @@ export class Network extends DriverNetwork<Endpoint> {
    * namespace is opened by path (close() it when done); when the namespace is gone,
    * `endpoint.namespace` is one that refuses every call as gone, and `disconnect()` still works.
    * Undefined when there is none.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE`, `ERR_NETNS_KIT_STORE_BUSY` or `ERR_NETNS_KIT_STORE_UNAVAILABLE` when the state store fails.
    */
   async endpoint(q: { name: string } | { containerId: string; ifname: string }): Promise<Endpoint | undefined> {
     if (!q || typeof q !== 'object') throw invalidArg('query', q, 'must be { name } or { containerId, ifname }', 'ERR_INVALID_ARG_TYPE')
@@ -518,6 +560,7 @@ export class Network extends DriverNetwork<Endpoint> {
    * by this Network object come back as the same objects; for the others, the namespace is
    * opened by path (close() it when done). Endpoints whose namespace is gone are left out
    * (Network.gc() removes them). Reads every endpoint record: not for a hot path.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE`, `ERR_NETNS_KIT_STORE_BUSY` or `ERR_NETNS_KIT_STORE_UNAVAILABLE` when the state store fails.
    */
   async endpoints(): Promise<Endpoint[]> {
     const out: Endpoint[] = []
@@ -537,6 +580,10 @@ export class Network extends DriverNetwork<Endpoint> {
    * connected unless `force` (which disconnects them first); then removes the rules, the bridge
    * and the records this network made. Works when the bridge or the containers' namespaces are
    * gone. Idempotent.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_NETWORK_IN_USE` while endpoints are connected (unless `force`); store errors.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   async remove(opts: { force?: boolean } = {}): Promise<void> {
     const force = checkBool(opts?.force, 'opts.force') ?? false
@@ -556,6 +603,10 @@ export class Network extends DriverNetwork<Endpoint> {
     await this.#after(start.endpoints.map((e) => e.ns))
   }
 
+  /**
+   * Releases what it owns at the end of an `await using` scope; safe to call twice.
+   * @throws As remove({ force: true }).
+   */
   async [Symbol.asyncDispose](): Promise<void> { await this.remove({ force: true }) }
 
   /**
@@ -564,6 +615,9 @@ export class Network extends DriverNetwork<Endpoint> {
    * network's masquerade, isolation and hairpin, its endpoints' published ports and anti-spoofing
    * elements, forwarding (off: a problem unless the network is internal) and route_localnet.
    * An empty list: all is as recorded. Network.gc() puts back what is missing.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE`, `ERR_NETNS_KIT_STORE_BUSY` or `ERR_NETNS_KIT_STORE_UNAVAILABLE` when the state store fails.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). (reading the kernel's links, tables and sysctls).
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   async check(): Promise<Problem[]> {
     const rec = await this.store.network(this.id)
@@ -588,11 +642,19 @@ export class Network extends DriverNetwork<Endpoint> {
    * disconnects endpoints whose namespace is gone, and removes links and rules of netns-kit's
    * that no record owns. Intents of live processes are never touched: gc runs safely while
    * other processes connect. Reports what it removed.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE`, `ERR_NETNS_KIT_STORE_BUSY` or `ERR_NETNS_KIT_STORE_UNAVAILABLE` when the state store fails.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
    */
   static async gc(opts: GcOptions = {}): Promise<GcReport> {
     return gc(opts)
   }
 
+  /**
+   * A short label for logs and messages.
+   * @throws Nothing: it only reads this object's fields.
+   */
   override toString(): string { return `Network(${this.name} ${this.subnet} on ${this.bridge.name})` }
 }
 

@@ -46,13 +46,19 @@ export class Endpoint extends NetworkEndpoint {
     this.dns = r.dns ? Object.freeze({ ...r.dns }) : undefined
   }
 
-  /** The content of the container's /etc/hosts (localhost lines, its own name, hostname and aliases). */
+  /**
+   * The content of the container's /etc/hosts (localhost lines, its own name, hostname and aliases).
+   * @throws Nothing: it only reads this object's fields.
+   */
   hostsFile(): string {
     const names = [this.name, ...this.aliases].filter((n) => n !== this.hostname)
     return hostsFile({ hostname: this.hostname, addresses: [this.ip, ...(this.ip6 ? [this.ip6] : [])], aliases: names, ipv6: true })
   }
 
-  /** The content of the container's /etc/hostname. */
+  /**
+   * The content of the container's /etc/hostname.
+   * @throws Nothing: it only reads this object's fields.
+   */
   hostnameFile(): string {
     return hostnameFile(this.hostname)
   }
@@ -61,6 +67,7 @@ export class Endpoint extends NetworkEndpoint {
    * The content of the container's /etc/resolv.conf (`docker run --dns --dns-search --dns-opt`):
    * on a network with the embedded resolver, `nameserver 127.0.0.11` (and `options ndots:0`);
    * else the given servers, or the host's minus loopback ones. Defaults: the `dns` given to connect.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel (a bad server address, search domain or option).
    */
   resolvConf(opts: { dns?: string[]; search?: string[]; options?: string[] } = {}): string {
     const net = this.network
@@ -74,11 +81,21 @@ export class Endpoint extends NetworkEndpoint {
     }).content
   }
 
-  /** `docker network disconnect`: same as network.disconnect(this). */
+  /**
+   * `docker network disconnect`: same as network.disconnect(this).
+   * @throws As network.disconnect().
+   */
   async disconnect(): Promise<void> { await this.network.disconnect(this) }
 
-  /** Disconnects (`await using ep = await net.connect(ns)`); safe to call twice. */
+  /**
+   * Disconnects (`await using ep = await net.connect(ns)`); safe to call twice.
+   * @throws As network.disconnect().
+   */
   async [Symbol.asyncDispose](): Promise<void> { await this.network.disconnect(this) }
 
+  /**
+   * A short label for logs and messages.
+   * @throws Nothing: it only reads this object's fields.
+   */
   override toString(): string { return `Endpoint(${this.network.name}/${this.name} ${this.ip})` }
 }
