@@ -61,6 +61,8 @@ const exists = (p: string) => fs.promises.lstat(p).then(() => true, () => false)
 /**
  * Writes the container files of the named namespace `name` to /etc/netns/NAME/ (in place, so a
  * process that already bind-mounted them sees the new content), creating what is missing.
+ * @throws {TypeError} `ERR_INVALID_ARG_VALUE` or `ERR_INVALID_ARG_TYPE` for a bad name, an unknown file or a non-string content.
+ * @throws {Error} the `fs` error (`EACCES`, `EROFS`, `ENOSPC`) when /etc/netns cannot be written.
  */
 export async function writeEtcNetns(name: string, files: Partial<Record<EtcNetnsFile, string>>, opts: EtcNetnsOptions = {}): Promise<void> {
   const p = paths(name, opts)
@@ -93,6 +95,8 @@ export async function writeEtcNetns(name: string, files: Partial<Record<EtcNetns
  * Removes what writeEtcNetns() created for `name`: its files, /etc/netns/NAME once empty, and
  * /etc/netns itself when netns-kit created it and it became empty. Idempotent; touches nothing
  * netns-kit did not create.
+ * @throws {TypeError} `ERR_INVALID_ARG_VALUE` for a name that is not a valid namespace name.
+ * @throws {Error} the `fs` error (`EACCES`, `EROFS`) when a file cannot be removed.
  */
 export async function removeEtcNetns(name: string, opts: EtcNetnsOptions = {}): Promise<void> {
   const p = paths(name, opts)

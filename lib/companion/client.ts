@@ -165,7 +165,11 @@ export class Companion {
     this.paths = companionPaths({ dev: String(h.dev), ino: String(h.ino) }, target.store, this.#runDir)
   }
 
-  /** The companion of `target`, started when none answers (unless `start: false`: then ERR_NETNS_KIT_COMPANION). */
+  /**
+   * The companion of `target`, started when none answers (unless `start: false`: then ERR_NETNS_KIT_COMPANION).
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE` or `ERR_INVALID_ARG_TYPE` for bad input, before anything is done.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_COMPANION` when the companion cannot be started or reached, does not answer in time, or refuses the request.
+   */
   static async connect(target: CompanionTarget, opts: ConnectOptions = {}): Promise<Companion> {
     if (!target || typeof target !== 'object') throw invalidArg('target', target, 'must be an object { host, store }', 'ERR_INVALID_ARG_TYPE')
     if (!(target.host instanceof Namespace)) throw invalidArg('target.host', target.host, 'must be a Namespace', 'ERR_INVALID_ARG_TYPE')
@@ -249,6 +253,7 @@ export class Companion {
    * Makes sure a companion runs (starting one when none answers); resolves with what it says of
    * itself. A round trip, not a look at the connection: one whose companion was just killed may
    * not have seen its end yet.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_COMPANION` when the companion cannot be started or reached, does not answer in time, or refuses the request.
    */
   async ensure(): Promise<HelloResult> {
     this.#hello = (await this.#request('hello', {}, true)) as HelloResult
@@ -257,7 +262,8 @@ export class Companion {
 
   /**
    * Every change committed to the store before the call is applied by the companion when it
-   * resolves. Starts none: ERR_NETNS_KIT_COMPANION when none runs.
+   * resolves. Starts none.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_COMPANION` when the companion cannot be started or reached, does not answer in time, or refuses the request.
    */
   async sync(): Promise<number> {
     return ((await this.#request('sync', {}, false)) as { seq: number }).seq
@@ -266,16 +272,25 @@ export class Companion {
   /**
    * Holds the endpoint's host ports (EADDRINUSE when a host process has one: the error's `port`
    * and `protocol` name it) and starts its container's resolver; starts a companion when none runs.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_COMPANION` when the companion cannot be started or reached, does not answer in time, or refuses the request.
+   * @throws {Error} `EADDRINUSE` (with `port` and `protocol`) when a host process holds one of the endpoint's host ports.
    */
   async prepare(endpointId: string): Promise<PrepareResult> {
     return (await this.#request('prepare', { endpoint: endpointId }, true)) as PrepareResult
   }
 
+  /**
+   * What the companion serves (pid, networks, endpoints, reservations). Starts none.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_COMPANION` when the companion cannot be started or reached, does not answer in time, or refuses the request.
+   */
   async status(): Promise<StatusResult> {
     return (await this.#request('status', {}, false)) as StatusResult
   }
 
-  /** Asks the companion to exit and waits until its process is gone. */
+  /**
+   * Asks the companion to exit and waits until its process is gone (at most `timeoutMs`, ms).
+   * @throws never: a companion that is not running is already stopped.
+   */
   async stop(timeoutMs = 5000): Promise<void> {
     const conn = await this.#connection({ start: false }).catch(() => undefined)
     if (!conn) return
@@ -285,7 +300,10 @@ export class Companion {
     if (pid) await waitGone(pid, timeoutMs)
   }
 
-  /** Closes this caller's connection (the companion keeps running). */
+  /**
+   * Closes this caller's connection (the companion keeps running).
+   * @throws never.
+   */
   close(): void {
     this.#conn?.close()
     this.#conn = undefined
@@ -327,6 +345,7 @@ export function companionPid(pidFile: string): number | undefined {
 /**
  * Stops every companion whose pid file is under `runDir` (SIGTERM, then SIGKILL after
  * `timeoutMs`); returns their pids. For the end of a test run, and `netns-kit` shutdown scripts.
+ * @throws never: pid files that name no running companion are skipped.
  */
 export async function stopAllCompanions(opts: { runDir?: string; timeoutMs?: number } = {}): Promise<number[]> {
   const pids = companionPidFiles(opts.runDir).map(companionPid).filter((p): p is number => p !== undefined)

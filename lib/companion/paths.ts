@@ -20,7 +20,10 @@ export interface CompanionPaths {
   log: string
 }
 
-/** The files of the companion serving `store` (a database path) for the host namespace `host`. */
+/**
+ * The files of the companion serving `store` (a database path) for the host namespace `host`.
+ * @throws never: it only computes paths.
+ */
 export function companionPaths(host: Pick<NsIdentity, 'dev' | 'ino'>, store: string, runDir = RUN_DIR): CompanionPaths {
   const hash = createHash('sha256').update(`${host.dev}:${host.ino}\n${path.resolve(store)}`).digest('hex').slice(0, 8)
   const key = `${host.ino}-${hash}`
