@@ -58,3 +58,6 @@ export type { OverlayAgentOptions, OverlayEndpointRecord, ReconcileReport, Overl
 export { MacvlanNetwork, MacvlanEndpoint } from './network'
 export type { MacvlanNetworkOptions } from './network'
 export type { TripEvent } from './kernel/trace'
+export { Companion, COMPANION_CAPABILITIES, stopAllCompanions, companionPaths } from './companion'
+export type { CompanionTarget, CompanionConnectOptions, CompanionPaths, HelloResult, PrepareResult, StatusResult } from './companion'
+export { writeEtcNetns, removeEtcNetns, ETC_NETNS_DIR } from './etc-netns'

@@ -11,6 +11,7 @@ import { getLink, listLinks, run, runOne } from './kernel/rtnl'
 import type { RouteChange } from './kernel/ops'
 import { sysctlGet, sysctlSet } from './kernel/sysctl'
 import { spawnIn } from './kernel/spawn'
+import { removeEtcNetns } from './etc-netns'
 import { Link, linkFromNative } from './link'
 import { namespaceNeighbours, type NamespaceNeighbours } from './neighbour'
 import { checkIfName, checkInt, checkIp, checkNsName, checkSysctlValue, parseCidr, sysctlPath } from './validate'
@@ -173,14 +174,18 @@ export class Namespace {
   }
 
   /**
-   * `ip netns del NAME` by name, without opening it; idempotent. Returns whether it existed.
+   * `ip netns del NAME` by name, without opening it; idempotent. Returns whether it existed. The
+   * files netns-kit wrote to /etc/netns/NAME/ (a connected container's hosts, hostname and
+   * resolv.conf) go with it.
    * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
    * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
    */
   static async deleteNamed(name: string): Promise<boolean> {
     checkNsName(name)
-    return deleteNamespace(NETNS_RUN_DIR, name)
+    const existed = await deleteNamespace(NETNS_RUN_DIR, name)
+    await removeEtcNetns(name).catch(() => {})
+    return existed
   }
 
   /**

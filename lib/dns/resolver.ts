@@ -29,6 +29,17 @@ export interface UpstreamServer {
   port: number
 }
 
+/**
+ * Where a resolver's own names come from: a DnsRecords set, or any object answering the same two
+ * questions (the companion process answers from its index of the store).
+ */
+export interface NameSource {
+  /** The addresses of `family` for `name`: undefined when the name is not ours, [] when it is ours without such an address. */
+  lookup(name: string, family: 4 | 6): string[] | undefined
+  /** The names of an address (PTR), the preferred one first. */
+  reverse(address: string): string[]
+}
+
 export interface ResolverOptions {
   /** Where the resolver listens: the container's namespace. */
   namespace: Namespace
@@ -37,7 +48,7 @@ export interface ResolverOptions {
   /** Listening port, UDP and TCP (default 53). */
   port?: number
   /** The names it answers for (default: a new, empty set; pass one set to every resolver of a network). */
-  records?: DnsRecords
+  records?: DnsRecords | NameSource
   /** Where other names go. Without it they get SERVFAIL (Docker's internal networks). */
   upstream?: {
     /** 'IP', 'IP:PORT' or '[IPv6]:PORT', tried in order (Docker: the host's resolv.conf servers). */
@@ -72,6 +83,11 @@ export interface ResolverStats {
 const MAX_PENDING = 256
 const TCP_IDLE_MS = 10000
 const MAX_TCP_CONNECTIONS = 64
+
+function isNameSource(v: unknown): v is NameSource {
+  const o = v as NameSource
+  return !!o && typeof o === 'object' && typeof o.lookup === 'function' && typeof o.reverse === 'function'
+}
 
 function parseServer(s: unknown, i: number): UpstreamServer {
   const arg = `opts.upstream.servers[${i}]`
@@ -134,8 +150,8 @@ export class Resolver {
   readonly namespace: Namespace
   readonly address: string
   readonly port: number
-  readonly records: DnsRecords
-  readonly upstreams: readonly UpstreamServer[]
+  readonly records: DnsRecords | NameSource
+  #upstreams: readonly UpstreamServer[]
   readonly stats: ResolverStats = { queries: 0, local: 0, forwarded: 0, tcpFallbacks: 0, failed: 0, truncated: 0 }
   readonly #upstream: Upstream
   readonly #ttl: number
@@ -146,14 +162,14 @@ export class Resolver {
   #closed: Promise<void> | undefined
 
   private constructor(o: {
-    namespace: Namespace; address: string; port: number; records: DnsRecords; upstreams: UpstreamServer[]
+    namespace: Namespace; address: string; port: number; records: DnsRecords | NameSource; upstreams: UpstreamServer[]
     upstreamNs: Namespace | undefined; timeout: number; ttl: number; udp: dgram.Socket; tcp: net.Server | undefined
   }) {
     this.namespace = o.namespace
     this.address = o.address
     this.port = o.port
     this.records = o.records
-    this.upstreams = Object.freeze(o.upstreams)
+    this.#upstreams = Object.freeze(o.upstreams)
     this.#upstream = new Upstream(o.upstreamNs, o.timeout)
     this.#ttl = o.ttl
     this.#udp = o.udp
@@ -174,7 +190,9 @@ export class Resolver {
     const address = opts.address === undefined ? EMBEDDED_RESOLVER : opts.address
     if (typeof address !== 'string' || net.isIP(address) === 0) throw invalidArg('opts.address', address, 'must be an IPv4 or IPv6 address')
     const port = opts.port === undefined ? 53 : checkInt(opts.port, 'opts.port', 0, 65535)
-    if (opts.records !== undefined && !(opts.records instanceof DnsRecords)) throw invalidArg('opts.records', opts.records, 'must be a DnsRecords', 'ERR_INVALID_ARG_TYPE')
+    if (opts.records !== undefined && !(opts.records instanceof DnsRecords) && !isNameSource(opts.records)) {
+      throw invalidArg('opts.records', opts.records, 'must be a DnsRecords or an object { lookup(name, family), reverse(address) }', 'ERR_INVALID_ARG_TYPE')
+    }
     const ttl = opts.ttl === undefined ? 600 : checkInt(opts.ttl, 'opts.ttl', 0, 2 ** 31 - 1)
     let upstreams: UpstreamServer[] = []
     let timeout = 2000
@@ -200,6 +218,21 @@ export class Resolver {
       namespace: opts.namespace, address: canonicalIp(address), port: udp.address().port, records: opts.records ?? new DnsRecords(),
       upstreams, upstreamNs: opts.upstream?.namespace, timeout, ttl, udp, tcp,
     })
+  }
+
+  /** Where other names go, in order. */
+  get upstreams(): readonly UpstreamServer[] {
+    return this.#upstreams
+  }
+
+  /**
+   * Replaces the upstream servers ('IP', 'IP:PORT' or '[IPv6]:PORT'; [] for none: SERVFAIL) without
+   * closing the listening sockets: queries in flight finish with the servers they started with.
+   * @throws {TypeError} `ERR_INVALID_ARG_VALUE` or `ERR_INVALID_ARG_TYPE` for a server that is not an address (checked before any is replaced).
+   */
+  setUpstreams(servers: readonly string[]): void {
+    if (!Array.isArray(servers)) throw invalidArg('servers', servers, 'must be an array of addresses', 'ERR_INVALID_ARG_TYPE')
+    this.#upstreams = Object.freeze(servers.map(parseServer))
   }
 
   /** Lets the process exit while the resolver runs (like socket.unref()). */

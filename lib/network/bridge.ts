@@ -29,6 +29,8 @@ import { OverlayNetwork, type OverlayNetworkOptions } from './overlay'
 import type { OverlayAgent } from './overlay-agent'
 import { bridgeConfig, identity, nsAlive, openRecorded, storeOf, type BridgeConfig } from './state'
 import { applyMoves, disconnectAll, disconnectSequence, teardownBridgeEndpoint, teardownBridgeNetwork } from './teardown'
+import { companionFor, syncCompanion } from './companion'
+import { etcFilesAfter } from './etc-files'
 
 function prefixLen(cidr: string): number { return Number(cidr.split('/')[1]) }
 
@@ -47,11 +49,14 @@ const PORT_RETRIES = 8
  *
  * Name resolution: on a network created with DNS (the default except for createDefault()),
  * each connected container gets a resolver on 127.0.0.11:53 inside its namespace that answers
- * the names and aliases of the network's containers (A and AAAA) and forwards other names,
- * from the host namespace, to `dns.upstream`. The resolvers run inside this process (with
- * sockets opened in the containers' namespaces): they live as long as the process. A
- * runtime should keep one long-lived process per host for its networks (as dockerd does),
- * or call `network.restoreDns()` after a restart to serve the endpoints already connected.
+ * the names and aliases of the network's containers (A, AAAA, PTR, NAME.NETWORK) and forwards
+ * other names, from the host namespace, to the endpoint's `dns.servers`, else `dns.upstream`,
+ * else the host's resolv.conf. With the default SqliteStore the resolvers and the published
+ * ports' reservations live in the companion process of the host namespace and store (started
+ * on demand, detached; see lib/companion/), so they outlive the process that called connect;
+ * with another store they run inside this process (InProcessDns) and live as long as it does.
+ * A named container namespace gets its hosts, hostname and resolv.conf in /etc/netns/NAME/
+ * (what `ip netns exec` and `ns.spawn` bind-mount over /etc).
  */
 export class Network extends DriverNetwork<Endpoint> {
   readonly driver = 'bridge' as const
@@ -359,12 +364,14 @@ export class Network extends DriverNetwork<Endpoint> {
       id, name: o.name ?? `ep-${id}`, aliases: o.aliases, ...(o.hostname !== undefined ? { hostname: o.hostname } : {}), ns: identity(ns),
       ifname: o.ifname, hostIf: `veth${id.slice(0, 7)}`, ...(o.mac !== undefined ? { mac: o.mac } : {}), ...(o.containerId !== undefined ? { containerId: o.containerId } : {}),
       addresses: [{ family: 4, ip: o.ip }, ...(this.ipv6 ? [{ family: 6 as const, ip: o.ip6 }] : [])],
-      gatewayPriority: this.internal ? null : (o.gatewayPriority ?? 0), ports,
+      gatewayPriority: this.internal ? null : (o.gatewayPriority ?? 0), ports, ...(o.dns ? { dns: o.dns } : {}),
     })
     const dns = dnsService()
     let rules: NatRule[] = []
+    let companion: Awaited<ReturnType<typeof companionFor>>
+    const nsId = identity(ns)
     try {
-      // 2. The kernel: one trip, then the mappings (recorded at once), then the resolver.
+      // 2. The kernel: one trip, the companion, then the mappings (recorded at once), then the resolver.
       const mac = rec.mac ?? macForIp(rec.addresses[0]!.address)
       // Forwarding, which another tool may have turned off since the network was made.
       if (!this.internal) for (const f of this.ipv6 ? [4, 6] as const : [4] as const) await enableForwarding(host, f)
@@ -373,6 +380,21 @@ export class Network extends DriverNetwork<Endpoint> {
       const guarded = this.#cfg.antiSpoofing ? guardedPort({ ...rec, mac }) : undefined
       if (guarded) await guardPort(host, guarded)
       await run(this.#wiring(ns, { ...rec, mac }, moves))
+      // The companion (DNS or published ports), once the container's loopback is up: the host ports
+      // bound and the container's resolver listening BEFORE any DNAT element exists, so a port is
+      // never published unreserved.
+      if (this.dns || rec.ports.length) {
+        companion = await companionFor(host, store)
+        try {
+          await companion?.prepare(id)
+        } catch (e) {
+          // A port the store chose (docker -P) held by a host process: connect again without it.
+          const { port, protocol } = e as { port?: number; protocol?: string }
+          const given = o.publish.some((p) => p.protocol === protocol && p.hostPort === port)
+          if ((e as { code?: string }).code === 'EADDRINUSE' && port !== undefined && !given) (e as { chosenPort?: number }).chosenPort = port
+          throw e
+        }
+      }
       if (rec.ports.length) {
         const a4 = rec.addresses.find((a) => a.family === 4)!.address
         try {
@@ -388,10 +410,13 @@ export class Network extends DriverNetwork<Endpoint> {
         }
         await store.addRules({ networkId: this.id, endpointId: id }, rules.map((r) => r.id))
       }
-      if (this.dns) await dns.start(this, ns, rec)
-      // 3. The result.
-      // Which rule is which port's (the store lists rule ids in its own order).
+      if (this.dns && !companion) await dns.start(this, ns, rec)
+      // A named container's files for ip netns exec and ns.spawn.
+      await etcFilesAfter(store, nsId)
+      // 3. The result (which rule is which port's: the store lists rule ids in its own order); the
+      // companion serves the names before connect returns.
       const done = await store.finishConnect(id, { mac, ...(rules.length ? { config: { ...rec.config, portRules: rules.map((r) => r.id) } } : {}) })
+      await companion?.sync().catch(() => {})
       const ep = new Endpoint(this, ns, done)
       this.#local.set(id, ep)
       return ep
@@ -400,6 +425,9 @@ export class Network extends DriverNetwork<Endpoint> {
       await teardownBridgeEndpoint(host, this.name, this.#cfg, { ...rec, rules: rules.map((r) => r.id) }).catch(() => {})
       // The endpoints that gave their default route to this one take it back.
       await applyMoves(await store.abortConnect(id).catch(() => [] as GatewayMove[])).catch(() => {})
+      await etcFilesAfter(store, nsId).catch(() => {})
+      // Its reservations released before the caller hears of the failure (and tries again).
+      await companion?.sync().catch(() => {})
       throw e
     }
   }
@@ -448,13 +476,21 @@ export class Network extends DriverNetwork<Endpoint> {
   }
 
   /**
-   * Starts the embedded resolvers for endpoints connected by another process (or before a
-   * restart) whose namespaces are still there. Returns how many it started.
+   * Serves the endpoints connected by another process (or before a restart) whose namespaces
+   * are still there. With a companion, makes sure it runs (it serves them all) and returns 0;
+   * else starts their resolvers in this process and returns how many it started.
    * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE`, `ERR_NETNS_KIT_STORE_BUSY` or `ERR_NETNS_KIT_STORE_UNAVAILABLE` when the state store fails.
    * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_COMPANION` when the companion cannot be started or reached.
    */
   async restoreDns(): Promise<number> {
-    return this.dns ? restoreResolvers(this) : 0
+    if (!this.dns) return 0
+    const companion = await companionFor(this.namespace, this.store)
+    if (companion) {
+      await companion.ensure()
+      return 0
+    }
+    return restoreResolvers(this)
   }
 
   /**
@@ -470,13 +506,27 @@ export class Network extends DriverNetwork<Endpoint> {
   async disconnect(endpoint: Endpoint): Promise<void> {
     if (!(endpoint instanceof Endpoint)) throw invalidArg('endpoint', endpoint, 'must be an Endpoint', 'ERR_INVALID_ARG_TYPE')
     if (endpoint.network.id !== this.id) throw invalidArg('endpoint', String(endpoint), `is not an endpoint of the network '${this.name}'`)
-    await disconnectSequence(this.store, endpoint.id, (ep) => this.#teardown(ep))
+    let nsId: EndpointRecord['ns'] | undefined
+    await disconnectSequence(this.store, endpoint.id, (ep) => {
+      nsId = ep.ns
+      return this.#teardown(ep)
+    })
     this.#local.delete(endpoint.id)
+    await this.#after(nsId ? [nsId] : [])
   }
 
   async #teardown(ep: EndpointRecord): Promise<void> {
     await dnsService().stop(this.id, ep.id)
     await teardownBridgeEndpoint(this.namespace, this.name, this.#cfg, ep)
+  }
+
+  /**
+   * After endpoints went: their containers' /etc/netns files brought up to date, and the
+   * companion (if one runs) caught up, so their host ports are free when the call returns.
+   */
+  async #after(namespaces: EndpointRecord['ns'][]): Promise<void> {
+    for (const n of namespaces) await etcFilesAfter(this.store, n).catch(() => {})
+    await syncCompanion(this.namespace, this.store)
   }
 
   /**
@@ -551,6 +601,7 @@ export class Network extends DriverNetwork<Endpoint> {
     await store.finishRemoveNetwork(this.id)
     await dnsService().forget(this.id)
     this.#local.clear()
+    await this.#after(start.endpoints.map((e) => e.ns))
   }
 
   /**
