@@ -98,7 +98,9 @@ export type NftChainMsg =
   | ({ op: 'newchain'; name: string; hook?: 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting' | 'ingress' | 'egress'
       priority?: number; type?: 'filter' | 'nat' | 'route'; policy?: 'accept' | 'drop'; device?: string; userdata?: Buffer
       exclusive?: boolean } & NftTableRef)
-  | ({ op: 'delchain' | 'destroychain' | 'flushchain'; name: string } & NftTableRef)
+  | ({ op: 'delchain' | 'destroychain' | 'flushchain'; name: string
+      /** delchain: NLM_F_NONREC, refused (EBUSY) while the chain holds a rule or a jump to it. */
+      nonrec?: boolean } & NftTableRef)
 
 /** Rule messages: appended after `position` (a handle) or at the end; with insert: true, before `position` or at the start. */
 export type NftRuleMsg =
@@ -109,7 +111,9 @@ export type NftRuleMsg =
 export type NftSetMsg =
   | ({ op: 'newset'; name: string; id?: number; keyType?: number; keyLen: number; dataType?: number; dataLen?: number
       flags?: number; fieldLens?: number[]; size?: number; policy?: number; userdata?: Buffer; exclusive?: boolean } & NftTableRef)
-  | ({ op: 'delset' | 'destroyset'; name: string } & NftTableRef)
+  | ({ op: 'delset' | 'destroyset'; name: string
+      /** delset: NLM_F_NONREC, refused (EBUSY) while the set holds an element. */
+      nonrec?: boolean } & NftTableRef)
   | ({ op: 'newsetelem' | 'delsetelem' | 'destroysetelem'; set: string; setId?: number; elements: NftElement[]
       exclusive?: boolean } & NftTableRef)
 

@@ -67,14 +67,23 @@ async function isolations(ns: Namespace): Promise<OwnedRule[]> {
 
 /** Published ports: the map elements grouped by their owner id. */
 async function publications(ns: Namespace): Promise<OwnedRule[]> {
+  const entries: { m: MapDef; e: NftElementInfo }[] = []
+  for (const m of MAPS) for (const e of await listElements(ns, m.name)) entries.push({ m, e })
+  return decodePublication(ns, entries, new Set(await localnetRecords(ns)))
+}
+
+/**
+ * Published ports from map elements (every map's, or those found by key): grouped by their owner
+ * id, decoded. `records`: the interfaces whose route_localnet netns-kit turned on.
+ */
+export function decodePublication(ns: Namespace, entries: { m: MapDef; e: NftElementInfo }[], records: Set<string>): OwnedRule[] {
   const groups = new Map<string, { m: MapDef; e: NftElementInfo; lo: boolean; ifname: string }[]>()
-  const records = new Set(await localnetRecords(ns))
-  for (const m of MAPS) {
-    for (const e of await listElements(ns, m.name)) {
-      const c = ownerOf(e.userdata)
-      if (c?.kind !== 'publish') continue
-      groups.set(c.id, [...(groups.get(c.id) ?? []), { m, e, lo: c.rest.includes('lo'), ifname: c.rest[0] ?? '' }])
-    }
+  for (const { m, e } of entries) {
+    const c = ownerOf(e.userdata)
+    if (c?.kind !== 'publish') continue
+    const g = groups.get(c.id)
+    const x = { m, e, lo: c.rest.includes('lo'), ifname: c.rest[0] ?? '' }
+    if (g) g.push(x); else groups.set(c.id, [x])
   }
   const out: OwnedRule[] = []
   for (const [id, els] of groups) {

@@ -12,3 +12,16 @@ export {
   checkNetworkNat, createNetworkNat, newNetworkIds, networkIdsFromList, networkIdsToList, removeNetworkNat, restoreNetworkNat,
   type EndpointNat, type NetworkNat, type NetworkNatIds, type PortNat, type Problem,
 } from './network'
+
+import type { Namespace } from '../namespace'
+import { publishedAt, type PortKey } from './by-key'
+import { NatRule as Rule } from './rule'
+export type { PortKey } from './by-key'
+
+/**
+ * @internal The published mappings holding these host ports (an endpoint's recorded ports), found
+ * by key in each map they can be in: O(1) in the number of other mappings, never a listing.
+ */
+export async function publishedOn(ns: Namespace, ports: PortKey[]): Promise<Rule[]> {
+  return (await publishedAt(ns, ports)).map((r) => Rule.build(r))
+}

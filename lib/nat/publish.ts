@@ -16,13 +16,14 @@ import type { NativeRoute, NftMsg } from '../kernel/binding'
 import { listRoutes } from '../kernel/rtnl'
 import { nftApply } from '../kernel/nft'
 import type { Namespace } from '../namespace'
-import { interfacesInUse } from './decode'
 import { clearUdpConntrack, egressInterface, forwardingKey, localAddresses, type Egress } from './host'
 import { localhostUsers, localnetRecorded, releaseLocalnet, turnOnLocalnet } from './localnet'
 import {
   checkCollisions, firstTaken, fmtRange, freePorts, groupByMap, hairpinMessage, isChosen, mappingElements, portAllocated, targetMaps,
   type PublishSpec, type Probe,
 } from './ports'
+import { dropTableIfEmpty, nonrecTrusted } from './by-key'
+import { interfacesInUse } from './decode'
 import { TABLE, TAG, change, findElements, ownerOf, tableExists, tableHeld, tidy } from './ruleset'
 import type { ElemRef, NatFields, OwnedRule } from './types'
 
@@ -226,9 +227,10 @@ export async function publish(ns: Namespace, specs: PublishSpec[]): Promise<Owne
 
 /**
  * Removes a published mapping: only the elements still carrying its id (never another owner's),
- * looked up by key, every map at once, along with the look tidy() needs: one round of trips.
- * Then its UDP conntrack entries, route_localnet if it was the last localhost mapping through
- * that interface and netns-kit turned it on, and the table if nothing of ours is left.
+ * looked up by key, every map at once, along with the look at the table's rules: one round of
+ * trips. Then its UDP conntrack entries, route_localnet if it was the last localhost mapping
+ * through that interface and netns-kit turned it on, and the table if nothing of ours is left.
+ * O(1) in the number of other mappings (but for route_localnet, which reads them).
  */
 export async function unpublish(ns: Namespace, f: NatFields, elems: ElemRef[]): Promise<void> {
   const held = tableHeld(ns)
@@ -249,6 +251,14 @@ export async function unpublish(ns: Namespace, f: NatFields, elems: ElemRef[]): 
   // route_localnet off (then its record) with the last localhost mapping through that interface,
   // if netns-kit turned it on.
   const released = f.localhost && f.interface && !(await localhostUsers(ns)).has(f.interface) ? await releaseLocalnet(ns, f.interface) : false
-  // (The early look at what holds the table saw the record just released: look again then.)
-  await tidy(ns, () => interfacesInUse(ns), released ? undefined : held)
+  // While something of a network's lifetime holds the table nothing else is looked at (the early
+  // look saw a record just released: look again then); otherwise the kernel drops the table if
+  // its sets are empty, counting the elements itself: no map is read, whatever the number of
+  // mappings (dropTableIfEmpty).
+  const isHeld = released ? tableHeld(ns) : held
+  if (nonrecTrusted()) {
+    if (!(await isHeld)) await dropTableIfEmpty(ns)
+  } else {
+    await tidy(ns, () => interfacesInUse(ns), isHeld)
+  }
 }

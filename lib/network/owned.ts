@@ -5,6 +5,7 @@ import { NetlinkError } from '../errors'
 import type { NativeLink } from '../kernel/binding'
 import { runOne } from '../kernel/rtnl'
 import type { Namespace } from '../namespace'
+import { deleteLinkShared } from './reaper'
 
 export const ALIAS = 'netns-kit:'
 /** The alias of an endpoint's host link. */
@@ -23,7 +24,8 @@ export async function deleteVeth(ns: Namespace, hostIf: string, alias: string, b
   let ours = l.alias === alias
   if (!ours && bridge !== undefined && l.alias === '' && l.kind === 'veth' && l.master !== 0) ours = l.master === (await linkIfThere(ns, bridge))?.index
   if (!ours) return false
-  await runOne({ ns, op: 'link.delete', index: l.index, ignoreMissing: true, object: hostIf })
+  // Shared with the deletes of concurrent teardowns: one RCU grace period for a batch (reaper.ts).
+  await deleteLinkShared(ns, l.index, hostIf)
   return true
 }
 

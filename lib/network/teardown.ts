@@ -5,10 +5,11 @@
 import { NetnsKitError, NetlinkError } from '../errors'
 import type { EndpointRecord, GatewayMove, NetworkRecord, NetworkStore } from '../ipam'
 import { listLinks, runOne } from '../kernel/rtnl'
-import { NatRule, removeNetworkNat, unguardPort } from '../nat'
+import { NatRule, publishedOn, removeNetworkNat, unguardPort } from '../nat'
 import { guardedPort, networkNat } from './nat-state'
 import type { Namespace } from '../namespace'
 import { ALIAS, bridgeAlias, deleteVeth, linkAlias, linkIfThere } from './owned'
+import { enterTeardown } from './reaper'
 import { nsAlive, openRecorded, singleFlight, type BridgeConfig } from './state'
 
 /** What a teardown removed from the kernel (for gc's report). */
@@ -36,12 +37,18 @@ async function deleteEach(rules: NatRule[]): Promise<string[]> {
 /**
  * The NatRules of an endpoint of the bridge `bridge`: those recorded by id, and any published
  * mapping to one of its addresses through that bridge (a connect that died between publishing
- * and recording the ids). Nothing is read when it has neither rules nor ports.
+ * and recording the ids). Found by key from the host ports its record holds (claimed before
+ * anything is published): the same few lookups with 2 mappings in the table or 10,000. Only a
+ * record with rule ids but no ports (none written so) falls back to listing. Nothing is read
+ * when it has neither rules nor ports.
  */
 async function endpointRules(host: Namespace, bridge: string, ep: EndpointRecord): Promise<NatRule[]> {
   if (!ep.rules.length && !ep.ports.length) return []
   const addrs = new Set(ep.addresses.map((a) => a.address))
-  return (await NatRule.list({ namespace: host })).filter((r) => ep.rules.includes(r.id) ||
+  const found = ep.ports.length
+    ? await publishedOn(host, ep.ports.map((p) => ({ protocol: p.protocol, family: p.family, hostIp: p.hostIp, hostPort: p.hostPort })))
+    : await NatRule.list({ namespace: host })
+  return found.filter((r) => ep.rules.includes(r.id) ||
     (r.kind === 'publish' && r.interface === bridge && addrs.has(r.containerIp!)))
 }
 
@@ -52,10 +59,16 @@ async function endpointRules(host: Namespace, bridge: string, ep: EndpointRecord
  */
 export async function teardownBridgeEndpoint(host: Namespace, network: string, cfg: BridgeConfig, ep: EndpointRecord): Promise<Removed> {
   const out: Removed = { links: [], rules: [] }
-  out.rules = await deleteEach(await endpointRules(host, cfg.bridge, ep))
-  // A veth of this endpoint's own name without an alias on the bridge can only be the one a
-  // connect of this endpoint made and died before naming (host interfaces are unique in the store).
-  if (ep.hostIf && await deleteVeth(host, ep.hostIf, linkAlias(network, ep.id), cfg.bridge)) out.links.push(ep.hostIf)
+  // Concurrent teardowns in this host namespace share their veth deletes (lib/network/reaper.ts).
+  const leave = ep.hostIf ? enterTeardown(host) : () => {}
+  try {
+    out.rules = await deleteEach(await endpointRules(host, cfg.bridge, ep))
+    // A veth of this endpoint's own name without an alias on the bridge can only be the one a
+    // connect of this endpoint made and died before naming (host interfaces are unique in the store).
+    if (ep.hostIf && await deleteVeth(host, ep.hostIf, linkAlias(network, ep.id), cfg.bridge)) out.links.push(ep.hostIf)
+  } finally {
+    leave()
+  }
   // Its anti-spoofing elements once the port is gone (never an unfiltered port). Done on every
   // bridge network: a record made before the setting, or with it off, simply has none there.
   const guarded = guardedPort(ep)
@@ -170,6 +183,26 @@ export function disconnectSequence(store: NetworkStore, id: string, teardown: (e
       await waitForChange(store, 200)
     }
   })
+}
+
+/** How many disconnects of one call (remove, gc) run at once: their veth deletes share a grace period. */
+const TEARDOWN_CONCURRENCY = 16
+
+/**
+ * The disconnect sequence of several endpoints, TEARDOWN_CONCURRENCY at a time, so that their veth
+ * deletes go in batches (lib/network/reaper.ts) instead of one RCU grace period each. Every one is
+ * tried; the first failure is thrown once all are done.
+ */
+export async function disconnectAll(store: NetworkStore, ids: string[], teardown: (ep: EndpointRecord) => Promise<unknown>): Promise<void> {
+  let next = 0
+  const errors: unknown[] = []
+  await Promise.all(Array.from({ length: Math.min(TEARDOWN_CONCURRENCY, ids.length) }, async () => {
+    while (next < ids.length) {
+      const id = ids[next++]!
+      await disconnectSequence(store, id, teardown).catch((e: unknown) => { errors.push(e) })
+    }
+  }))
+  if (errors.length) throw errors[0]
 }
 
 /** Resolves at the store's next change, or after `ms`. */

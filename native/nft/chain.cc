@@ -1,7 +1,7 @@
 // Chains: NFT_MSG_NEWCHAIN / DELCHAIN / DESTROYCHAIN, flushing a chain's rules, and the
 // chain decoder.
 //   { op: 'newchain', family, table, name, hook?, priority?, type?, policy?, device?, userdata?, exclusive? }
-//   { op: 'delchain' | 'destroychain' | 'flushchain', family, table, name }
+//   { op: 'delchain' | 'destroychain' | 'flushchain', family, table, name, nonrec? }
 // A base chain has a hook (nft add chain ... { type nat hook prerouting priority -100; policy accept; });
 // a chain without one is a regular chain, reached by jump/goto.
 // Wire (as nft writes it): NFTA_CHAIN_TABLE, NFTA_CHAIN_NAME, NFTA_CHAIN_TYPE, NFTA_CHAIN_POLICY
@@ -74,6 +74,9 @@ bool EncodeChainOp(const std::string& op, const Reader& r, Sink& out) {
     uint8_t family = ReadFamily(r);
     std::string table = r.ReqStr("table", NFT_TABLE_MAXNAMELEN - 1);
     std::string name = r.ReqStr("name", NFT_CHAIN_MAXNAMELEN - 1);
+    // nonrec (NLM_F_NONREC, delchain only): refused with EBUSY while the chain holds a rule or a
+    // jump to it, instead of deleting its rules with it.
+    bool nonrec = op == "delchain" && r.Bool("nonrec").value_or(false);
     r.Strict();
     if (op == "flushchain") {
       nl::MsgBuilder b = Request(NFT_MSG_DELRULE, NLM_F_ACK, family);
@@ -82,7 +85,7 @@ bool EncodeChainOp(const std::string& op, const Reader& r, Sink& out) {
       out.Add(std::move(b).Finish());
       return true;
     }
-    nl::MsgBuilder b = Request(op == "delchain" ? uint16_t{NFT_MSG_DELCHAIN} : kMsgDestroyChain, NLM_F_ACK, family);
+    nl::MsgBuilder b = Request(op == "delchain" ? uint16_t{NFT_MSG_DELCHAIN} : kMsgDestroyChain, NLM_F_ACK | (nonrec ? NLM_F_NONREC : 0), family);
     b.PutStr(NFTA_CHAIN_TABLE, table);
     b.PutStr(NFTA_CHAIN_NAME, name);
     out.Add(std::move(b).Finish());

@@ -2,7 +2,7 @@
 // DELSETELEM / DESTROYSETELEM), and the decoders.
 //   { op: 'newset', family, table, name, id?, keyType?, keyLen, dataType?, dataLen?, flags?,
 //     fieldLens?, size?, policy?, userdata?, exclusive? }          nft add set / add map
-//   { op: 'delset' | 'destroyset', family, table, name }
+//   { op: 'delset' | 'destroyset', family, table, name, nonrec? }
 //   { op: 'newsetelem' | 'delsetelem' | 'destroysetelem', family, table, set, setId?, exclusive?,
 //     elements: { key, keyEnd?, data?, verdict?, flags?, userdata? }[] }   nft add/delete element
 // A map has NFT_SET_MAP and a data type (NFT_DATA_VERDICT, 0xffffff00, for a verdict map); a
@@ -176,7 +176,11 @@ bool EncodeSetOp(const std::string& op, const Reader& r, Sink& out) {
     uint8_t family = ReadFamily(r);
     std::string table = r.ReqStr("table", NFT_TABLE_MAXNAMELEN - 1);
     std::string name = r.ReqStr("name", NFT_SET_MAXNAMELEN - 1);
-    nl::MsgBuilder b = Request(op == "delset" ? uint16_t{NFT_MSG_DELSET} : kMsgDestroySet, NLM_F_ACK, family);
+    // nonrec (NLM_F_NONREC, delset only): refused with EBUSY while the set holds an element (the
+    // kernel reads its element count), instead of deleting them with it. In a batch, that makes
+    // "delete the table only if these maps are empty" one atomic, O(1) request.
+    bool nonrec = op == "delset" && r.Bool("nonrec").value_or(false);
+    nl::MsgBuilder b = Request(op == "delset" ? uint16_t{NFT_MSG_DELSET} : kMsgDestroySet, NLM_F_ACK | (nonrec ? NLM_F_NONREC : 0), family);
     b.PutStr(NFTA_SET_TABLE, table);
     b.PutStr(NFTA_SET_NAME, name);
     r.Strict();

@@ -7,6 +7,7 @@ import { strict as assert } from 'node:assert'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { native, type NftExpr, type NftMsg } from '../../lib/kernel/binding'
+import { nonrecTrusted } from '../../lib/nat/by-key'
 import { attrs, canonical, comment, debugLine, debugRules, describe as describeAttrs, describeMessage, hex, ifname, masqueradeRule, splitMessages, straceBuffers, type NlMsg } from '../nft-wire'
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'nft')
@@ -326,6 +327,23 @@ describe('nf_tables encoding (our own goldens)', () => {
     assert.deepEqual(describeMessage(mine[3]!), ['type=0xa08 flags=0x5 nfgen=01000000', '1 7400', '2 6300'])
     // destroy table: NFT_MSG_DESTROYTABLE (26)
     assert.deepEqual(describeMessage(mine[4]!), ['type=0xa1a flags=0x5 nfgen=01000000', '1 7400'])
+  })
+
+  it('deletes a set or a chain non-recursively (NLM_F_NONREC) only when asked', () => {
+    const mine = ours([
+      { op: 'delset', family: 'inet', table: 't', name: 's', nonrec: true },
+      { op: 'delset', family: 'inet', table: 't', name: 's' },
+      { op: 'delchain', family: 'inet', table: 't', name: 'c', nonrec: true },
+      { op: 'delchain', family: 'inet', table: 't', name: 'c' },
+    ]).slice(1, -1)
+    // NFT_MSG_DELSET (0x0b) / DELCHAIN (0x05): NLM_F_REQUEST|ACK, plus NLM_F_NONREC (0x100) with nonrec
+    assert.deepEqual(mine.map((m) => [m.type, m.flags]), [[0xa0b, 0x105], [0xa0b, 0x5], [0xa05, 0x105], [0xa05, 0x5]])
+    assert.deepEqual(describeMessage(mine[0]!), describeMessage(mine[1]!).map((l, i) => (i === 0 ? l.replace('flags=0x5', 'flags=0x105') : l)))
+    assert.throws(() => native().nftEncode([{ op: 'deltable', family: 'inet', name: 't', nonrec: true } as unknown as NftMsg]), TypeError)
+  })
+
+  it('trusts NLM_F_NONREC for the table drop only from kernel 6.1 on', () => {
+    assert.deepEqual(['6.18.44-fc', '6.1.0-28-amd64', '7.0.1', '6.0.9', '5.15.0-91-generic', '4.19.0'].map((r) => nonrecTrusted(r)), [true, true, true, false, false, false])
   })
 
   it('sends an unknown expression (read back raw) exactly as it came', () => {
