@@ -64,20 +64,25 @@ export async function unguardPort(ns: Namespace, p: GuardedPort): Promise<void> 
 }
 
 /**
- * gc: removes the anti-spoofing elements of ports not in `keep` (endpoints that are gone: a crash
- * between a port's teardown and its elements' removal). Reads the sets whole: a repair, not a
+ * gc: removes the anti-spoofing elements of ports not in the set `keep()` resolves to (endpoints
+ * that are gone: a crash between a port's teardown and its elements' removal). `keep` is called
+ * AFTER the sets are read: a connect records its endpoint before it adds its port's elements, so
+ * every element read belongs to a record `keep` then sees (reading the records first would
+ * prune the elements of a connect that began in between). Reads the sets whole: a repair, not a
  * hot path. Returns the ports whose elements went.
  */
-export async function pruneGuards(ns: Namespace, keep: ReadonlySet<string>): Promise<string[]> {
+export async function pruneGuards(ns: Namespace, keep: () => Promise<ReadonlySet<string>>): Promise<string[]> {
   const sets = Object.values(SPOOF)
   const lists = await Promise.all(sets.map((s) => listElementsIfAny(ns, s, 'bridge')))
+  if (lists.every((l) => l.length === 0)) return []
+  const kept = await keep()
   const gone = new Set<string>()
   const doomed: { family: 'bridge'; set: string; key: Buffer }[] = []
   lists.forEach((list, i) => {
     for (const e of list) {
       const c = ownerOf(e.userdata)
       const port = ifnameString(e.key!.subarray(0, 16))
-      if (c?.kind !== 'spoof' || keep.has(port)) continue
+      if (c?.kind !== 'spoof' || kept.has(port)) continue
       gone.add(port)
       doomed.push({ family: 'bridge', set: sets[i]!, key: e.key! })
     }

@@ -145,11 +145,15 @@ export async function gc(opts: GcOptions = {}): Promise<GcReport> {
   }
   report.routeLocalnet = await repairLocalnet(host)
   if (opts.network === undefined) {
-    // Read afresh: networks and endpoints another process made since (a connect records its
-    // endpoint before it adds the port's elements), and every port that still exists.
-    for (const n of await store.networks({ host: identity(host) })) for (const e of await store.endpoints(n.id)) if (e.hostIf) keepPorts.add(e.hostIf)
-    for (const l of await listLinks(host)) keepPorts.add(l.name)
-    report.rules.push(...(await pruneGuards(host, keepPorts)).map((p) => `anti-spoofing of ${p}`))
+    // Read afresh, after the elements (pruneGuards calls this then): networks and endpoints another
+    // process made since (a connect records its endpoint before it adds the port's elements), and
+    // every port that still exists.
+    const keep = async (): Promise<ReadonlySet<string>> => {
+      for (const n of await store.networks({ host: identity(host) })) for (const e of await store.endpoints(n.id)) if (e.hostIf) keepPorts.add(e.hostIf)
+      for (const l of await listLinks(host)) keepPorts.add(l.name)
+      return keepPorts
+    }
+    report.rules.push(...(await pruneGuards(host, keep)).map((p) => `anti-spoofing of ${p}`))
   }
   await NatRule.tidy({ namespace: host })
   // The containers' /etc/netns files, and the companion's names and reservations, follow.
