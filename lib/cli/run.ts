@@ -74,6 +74,8 @@ export const run: Command = {
     '--alias A           another name the network resolves to this container (repeatable)',
     '--dns D             a nameserver for /etc/resolv.conf (repeatable)',
     '--add-host H:IP     a line in /etc/hosts (repeatable)',
+    '-e, --env K=V       set an environment variable for CMD (repeatable; it inherits this one\'s)',
+    '-i, -t, --rm        accepted for docker compatibility: stdin is always passed, --rm always applies',
     "CMD's stdio and exit status are passed through; Ctrl-C is passed to CMD, and everything is removed.",
   ],
   options: {
@@ -81,6 +83,8 @@ export const run: Command = {
     publish: { type: 'string', short: 'p', multiple: true }, expose: { type: 'string', multiple: true },
     'publish-all': { type: 'boolean', short: 'P' }, ip: { type: 'string' }, alias: { type: 'string', multiple: true },
     dns: { type: 'string', multiple: true }, 'add-host': { type: 'string', multiple: true },
+    env: { type: 'string', short: 'e', multiple: true }, interactive: { type: 'boolean', short: 'i' }, tty: { type: 'boolean', short: 't' },
+    rm: { type: 'boolean' },
   },
   async run(p, ctx) {
     const command = p.positionals
@@ -94,6 +98,13 @@ export const run: Command = {
     const dns = strs(p.values.dns)
     const ip = str(p.values.ip)
     const aliases = strs(p.values.alias)
+    // CMD inherits this environment (as with `ip netns exec`), plus --env KEY=VALUE.
+    const env: NodeJS.ProcessEnv = { ...process.env }
+    for (const e of strs(p.values.env)) {
+      const eq = e.indexOf('=')
+      if (eq === 0) throw new UsageError(`invalid --env '${e}': expected KEY=VALUE or KEY`)
+      if (eq > 0) env[e.slice(0, eq)] = e.slice(eq + 1)
+    }
     if (none && (publish.length || ip || aliases.length)) throw new UsageError("--network none takes no -p, -P, --ip or --alias")
     if (netName === 'host') throw new UsageError("--network host: run the command directly, netns-kit has nothing to do")
     const name = namespaceName(str(p.values.name))
@@ -153,7 +164,7 @@ export const run: Command = {
       await fs.promises.writeFile(path.join(etc, 'resolv.conf'), resolv)
       checkInterrupted()
 
-      child = made.ns.spawn(command[0]!, command.slice(1), { stdio: 'inherit' })
+      child = made.ns.spawn(command[0]!, command.slice(1), { stdio: 'inherit', env })
       const status = await new Promise<number>((resolve) => {
         child!.once('error', (e: NodeJS.ErrnoException) => {
           ctx.io.err(`netns-kit run: ${e.code ?? 'ERR_UNKNOWN'}: cannot run '${command[0]}': ${e.message}\n`)

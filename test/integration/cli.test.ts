@@ -266,7 +266,8 @@ describe('netns-kit CLI (the built executable in a private host)', function () {
     rootIt("stdio and exit status pass through; the container's hosts, hostname, resolv.conf; nothing left after", async () => {
       const before = await links()
       const r = await cli(['run', '--network', 'runnet', '--name', 'r1', '--hostname', 'box', '--ip', '10.61.7.7', '--add-host', 'db.example:10.61.7.99',
-        '--dns', '192.0.2.53', '--', 'sh', '-c', 'cat; echo; cat /etc/hosts /etc/hostname /etc/resolv.conf; ip -br addr show dev eth0; echo oops >&2; exit 7'], 'from-stdin')
+        '--dns', '192.0.2.53', '-e', 'GREETING=hi there', '-i', '-t', '--rm',
+        '--', 'sh', '-c', 'cat; echo; cat /etc/hosts /etc/hostname /etc/resolv.conf; ip -br addr show dev eth0; echo "$GREETING"; echo oops >&2; exit 7'], 'from-stdin')
       assert.equal(r.code, 7, r.stderr)
       assert.equal(r.stderr, 'oops\n')
       assert.match(r.stdout, /^from-stdin\n/)
@@ -276,7 +277,7 @@ describe('netns-kit CLI (the built executable in a private host)', function () {
       // The embedded resolver stays the container's nameserver, forwarding to --dns (as Docker does).
       assert.match(r.stdout, /nameserver 127\.0\.0\.11\n/)
       assert.match(r.stdout, /# Upstream servers: \[192\.0\.2\.53\]/)
-      assert.match(r.stdout, /eth0@\S+\s+UP\s+10\.61\.7\.7\/24/)
+      assert.match(r.stdout, /eth0@\S+\s+UP\s+10\.61\.7\.7\/24 *\nhi there\n$/)
       assert.deepEqual(await namespaces(), ['lan-client'])
       assert.deepEqual(await links(), before)
       assert.deepEqual(fs.readdirSync(sb.inside('/etc/netns')), [])
