@@ -290,6 +290,12 @@ describe('netns-kit CLI (the built executable in a private host)', function () {
       assert.equal((await cli(['run', '--network', 'runnet', '--', 'sh', '-c', 'kill -TERM $$'])).code, 143)
       // A network that does not exist: exit 1, nothing made.
       oneLineError(await cli(['run', '--network', 'nosuch', '--', 'true']), 1, 'ERR_NETNS_KIT_NO_NETWORK')
+      // --name of a namespace that exists: refused, and that namespace is left as it was.
+      await sb.sh('ip netns add taken')
+      oneLineError(await cli(['run', '--network', 'runnet', '--name', 'taken', '--', 'true']), 1, 'ERR_NETNS_KIT_NAMESPACE_EXISTS')
+      assert.deepEqual(await namespaces(), ['lan-client', 'taken'])
+      assert.deepEqual((await sb.ipj('-n', 'taken', 'link', 'show')).map((l: { ifname: string }) => l.ifname), ['lo'])
+      await sb.sh('ip netns del taken')
       // --network none: loopback only; --dns straight into resolv.conf.
       const none = await ok(['run', '--network', 'none', '--dns', '192.0.2.53', '--', 'sh', '-c', 'ip -br link; cat /etc/resolv.conf'])
       assert.match(none.stdout, /^lo\s+UNKNOWN\s.*\nnameserver 192\.0\.2\.53\n$/)
@@ -318,6 +324,16 @@ describe('netns-kit CLI (the built executable in a private host)', function () {
       assert.equal(server.exitCode, 130)
       assert.deepEqual((await ok(['ps', '--json'])).json, [])
       assert.ok(!/8081/.test(await nftText()))
+    })
+
+    rootIt("without --network: Docker's default network 'bridge' (172.17.0.0/16 on nk0), made on first use, kept by prune", async () => {
+      const r = await ok(['run', '--', 'ip', '-br', 'addr', 'show', 'dev', 'eth0'])
+      assert.match(r.stdout, /UP\s+172\.17\.0\.\d+\/16/)
+      const [def] = JSON.parse((await ok(['network', 'inspect', 'bridge'])).stdout)
+      assert.deepEqual([def.bridge, def.subnet, def.gateway, def.dns, def.endpoints], ['nk0', '172.17.0.0/16', '172.17.0.1', false, []])
+      assert.equal((await ok(['run', '--', 'true'])).code, 0, 'the second run uses it')
+      assert.ok(!(await ok(['network', 'prune', '--json'])).json.removed.includes('bridge'))
+      await ok(['network', 'rm', 'bridge'])
     })
 
     for (const how of ['SIGINT to the CLI', 'SIGINT to the process group (Ctrl-C)', 'SIGTERM to the CLI'] as const) {
