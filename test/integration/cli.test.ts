@@ -69,6 +69,11 @@ describe('netns-kit CLI (the built executable in a private host)', function () {
         assert.match(help.stdout, new RegExp(`\\n  ${c} `), `the overview lists ${c}`)
       }
       assert.match((await ok(['--version'])).stdout, /^\d+\.\d+\.\d+\n$/)
+      // The package's bin, run as a program (its shebang, its mode).
+      const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'))
+      assert.equal(path.resolve(__dirname, '..', '..', pkg.bin['netns-kit']), CLI)
+      const direct = await sb.exec(CLI, ['--version'], { env: { PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin` } })
+      assert.equal(direct.code, 0, direct.stderr)
     })
 
     rootIt('--help for every command: its synopsis and options, exit 0, nothing done', async () => {
