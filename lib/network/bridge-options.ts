@@ -6,7 +6,7 @@ import { invalidArg } from '../errors'
 import { checkNetworkName, type NetworkStore } from '../ipam'
 import type { NatProtocol } from '../nat'
 import type { Namespace } from '../namespace'
-import { checkBool, checkIfName, checkIp, checkMac, checkMtu, checkPort } from '../validate'
+import { checkBool, checkIfName, checkIp, checkMac, checkMtu, checkPort, checkUnicastSubnet, isMulticastIp } from '../validate'
 
 /** What `docker network create` takes. */
 export interface NetworkCreateOptions {
@@ -29,6 +29,12 @@ export interface NetworkCreateOptions {
   /** No traffic in or out of the network, only between its containers (default false). */
   internal?: boolean
   ipv6?: { subnet: string; gateway?: string }
+  /**
+   * Anti-spoofing (default true): frames from a container's port must carry its MAC, and IPv4,
+   * IPv6, ARP and neighbour discovery its addresses (lib/nat/antispoof.ts). `false` for
+   * containers that route or bridge other addresses.
+   */
+  antiSpoofing?: boolean
   /**
    * Where the network, its endpoints, addresses and ports are recorded (default: the SqliteStore
    * on /run/netns-kit/state.db, shared by every process of the host).
@@ -82,6 +88,7 @@ export interface CheckedCreate {
   masquerade: boolean
   icc: boolean
   internal: boolean
+  antiSpoofing: boolean
   dns: boolean
   upstream?: string[]
 }
@@ -93,6 +100,10 @@ export function checkCreateOptions(opts: NetworkCreateOptions): CheckedCreate {
   const masquerade = checkBool(opts.masquerade, 'opts.masquerade') ?? true
   const icc = checkBool(opts.icc, 'opts.icc') ?? true
   const internal = checkBool(opts.internal, 'opts.internal') ?? false
+  const antiSpoofing = checkBool(opts.antiSpoofing, 'opts.antiSpoofing') ?? true
+  // Never a loopback or multicast range (the kernel drops 127/8 from the wire; a multicast source is invalid).
+  if (opts.subnet !== undefined) checkUnicastSubnet(opts.subnet, 'opts.subnet')
+  if (opts.ipv6 && typeof opts.ipv6 === 'object' && opts.ipv6.subnet !== undefined) checkUnicastSubnet(opts.ipv6.subnet, 'opts.ipv6.subnet')
   let dns = true
   let upstream: string[] | undefined
   if (opts.dns === false) dns = false
@@ -106,7 +117,7 @@ export function checkCreateOptions(opts: NetworkCreateOptions): CheckedCreate {
       })
     }
   }
-  return { name, bridgeName, mtu, masquerade, icc, internal, dns, upstream }
+  return { name, bridgeName, mtu, masquerade, icc, internal, antiSpoofing, dns, upstream }
 }
 
 /** The connect options, checked. */
@@ -160,7 +171,11 @@ function checkPublishList(v: unknown): (PublishSpec & { protocol: NatProtocol })
     if (!['tcp', 'udp', 'sctp'].includes(protocol)) throw invalidArg(`${arg}.protocol`, p.protocol, "must be 'tcp', 'udp' or 'sctp'")
     const containerPort = checkPort(p.containerPort, `${arg}.containerPort`)
     const hostPort = p.hostPort === undefined ? undefined : checkPort(p.hostPort, `${arg}.hostPort`)
-    if (p.hostIp !== undefined) checkIp(p.hostIp, `${arg}.hostIp`)
+    if (p.hostIp !== undefined) {
+      // The mapping leads to the container's IPv4 address: a host address of that family, unicast.
+      if (checkIp(p.hostIp, `${arg}.hostIp`) !== 4) throw invalidArg(`${arg}.hostIp`, p.hostIp, "must be an IPv4 address (published ports lead to the container's IPv4 address)")
+      if (isMulticastIp(p.hostIp)) throw invalidArg(`${arg}.hostIp`, p.hostIp, 'must be a unicast address of the host, not multicast')
+    }
     return { protocol, containerPort, hostPort, hostIp: p.hostIp }
   })
 }
