@@ -2,12 +2,10 @@
 // (network.check(), which changes nothing). Exit status 1 when anything differs.
 import { Network } from '../index'
 import type { Command } from './network-commands'
-import { CliError, json, table } from './output'
+import { json, table } from './output'
 
-/** One difference, as network.check() reports it. */
-interface Problem { kind: string; object: string; message: string }
-
-type Checkable = Network & { check?: () => Promise<Problem[]> }
+/** One difference, as network.check() reports it ({ kind, object, message }). */
+type Problem = Awaited<ReturnType<Network['check']>>[number]
 
 export const check: Command = {
   usage: 'check [NETWORK...]',
@@ -15,10 +13,9 @@ export const check: Command = {
   help: [],
   options: {},
   async run(p, ctx) {
-    const nets: Checkable[] = p.positionals.length ? await Promise.all(p.positionals.map((n) => Network.open(n))) : await Network.list()
+    const nets = p.positionals.length ? await Promise.all(p.positionals.map((n) => Network.open(n))) : await Network.list()
     const out: { network: string; problems: Problem[] }[] = []
     for (const net of nets) {
-      if (typeof net.check !== 'function') throw new CliError('ERR_NETNS_KIT_UNSUPPORTED', 'this build of netns-kit has no network.check()')
       out.push({ network: net.name, problems: await net.check() })
     }
     const bad = out.filter((n) => n.problems.length)

@@ -261,6 +261,34 @@ describe('netns-kit CLI (the built executable in a private host)', function () {
     })
   })
 
+  describe('check', () => {
+    afterEach(() => tidy())
+
+    rootIt('records and kernel agree: exit 0; after nft flush ruleset: exit 1 naming what is missing; gc restores it', async () => {
+      await ok(['network', 'create', '--subnet', '10.61.8.0/24', '-o', 'bridge-name=nkc-k', 'chk'])
+      await sb.sh('ip netns add k1')
+      await ok(['network', 'connect', '-p', '8095:80', 'chk', 'k1'])
+      assert.equal((await ok(['check'])).stdout, '1 network checked: records and kernel agree\n')
+      assert.deepEqual((await ok(['check', '--json'])).json, [{ network: 'chk', problems: [] }])
+      await sb.run('nft', ['flush', 'ruleset'])
+      const bad = await cli(['check'])
+      assert.equal(bad.code, 1, bad.stderr)
+      const [head, ...rows] = bad.stdout.trim().split('\n')
+      assert.match(head!, /^NETWORK\s+KIND\s+OBJECT\s+PROBLEM$/)
+      assert.ok(rows.length > 0 && rows.every((r) => r.startsWith('chk ')), bad.stdout)
+      const j = await cli(['check', 'chk', '--json'])
+      assert.equal(j.code, 1)
+      const problems = JSON.parse(j.stdout)[0].problems as { kind: string; object: string; message: string }[]
+      assert.ok(problems.length > 0)
+      for (const x of problems) assert.deepEqual(Object.keys(x).sort(), ['kind', 'message', 'object'])
+      const gc = await ok(['gc', '--json'])
+      assert.ok(gc.json.restored.length > 0, JSON.stringify(gc.json))
+      assert.equal((await ok(['check'])).code, 0)
+      assert.match(await nftText(), /8095/)
+      oneLineError(await cli(['check', 'nosuch']), 1, 'ERR_NETNS_KIT_NO_NETWORK')
+    })
+  })
+
   describe('run', () => {
     before(async function () {
       if (root) await ok(['network', 'create', '--subnet', '10.61.7.0/24', '-o', 'bridge-name=nkc-r', 'runnet'])
