@@ -290,8 +290,11 @@ describe('netns-kit CLI (the built executable in a private host)', function () {
   })
 
   describe('run', () => {
-    before(async function () {
-      if (root) await ok(['network', 'create', '--subnet', '10.61.7.0/24', '-o', 'bridge-name=nkc-r', 'runnet'])
+    // The network the run tests share (made again when a test pruned it).
+    beforeEach(async function () {
+      if (root && !(await ok(['network', 'ls', '--json'])).json.some((n: { name: string }) => n.name === 'runnet')) {
+        await ok(['network', 'create', '--subnet', '10.61.7.0/24', '-o', 'bridge-name=nkc-r', 'runnet'])
+      }
     })
     afterEach(() => tidy(['runnet']))
     after(() => tidy())
@@ -372,8 +375,11 @@ describe('netns-kit CLI (the built executable in a private host)', function () {
     for (const how of ['SIGINT to the CLI', 'SIGINT to the process group (Ctrl-C)', 'SIGTERM to the CLI'] as const) {
       rootIt(`${how}: the command gets the signal, everything is removed, exit 128+N`, async () => {
         const before = await links()
-        const p = sb.spawn(process.execPath, [CLI, 'run', '--network', 'runnet', '--name', 'intr', '-p', '8082:80', '--', 'sleep', '60'], { stdio: 'ignore', detached: how.includes('group') })
-        await waitFor(async () => (await namespaces()).includes('intr') && (await ok(['ps', '--json'])).json.length === 1)
+        const p = sb.spawn(process.execPath, [CLI, 'run', '--network', 'runnet', '--name', 'intr', '-p', '8082:80', '--', 'sleep', '60'],
+          { stdio: ['ignore', 'ignore', 'pipe'], detached: how.includes('group') })
+        let stderr = ''
+        p.stderr!.on('data', (d) => { stderr += d })
+        await waitFor(async () => (await namespaces()).includes('intr') && (await ok(['ps', '--json'])).json.length === 1, () => `run: exit ${p.exitCode}: ${stderr}`)
         const sleeper = await sb.run('ip', ['netns', 'pids', 'intr'])
         assert.ok(sleeper.trim(), 'the command runs in the namespace')
         const t0 = Date.now()
@@ -405,10 +411,10 @@ describe('netns-kit CLI (the built executable in a private host)', function () {
   })
 })
 
-async function waitFor(f: () => Promise<boolean>, ms = 20000): Promise<void> {
+async function waitFor(f: () => Promise<boolean>, why: () => string = () => '', ms = 40000): Promise<void> {
   const end = Date.now() + ms
   while (!(await f())) {
-    if (Date.now() > end) throw new Error('timed out waiting')
+    if (Date.now() > end) throw new Error(`timed out waiting ${why()}`)
     await new Promise((r) => setTimeout(r, 100))
   }
 }
