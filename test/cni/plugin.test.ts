@@ -5,6 +5,7 @@
 // attachments, and concurrent ADDs.
 import { strict as assert } from 'node:assert'
 import { randomBytes } from 'node:crypto'
+import * as path from 'node:path'
 import { CniRuntime, type Attachment, type ConfList, type PluginRun } from './runtime'
 import { HostSandbox } from './sandbox'
 import { netnsKitConflist, netnsKitPluginDir, PLUGIN_TYPE } from './plugin'
@@ -208,6 +209,22 @@ describe('netns-kit-cni verbs', function () {
     assert.equal(add.exitCode, 0, add.stdout)
     const ok = await call('CHECK', l, { ...a, capabilityArgs: pm }, { prevResult: add.result })
     assert.deepEqual([ok.exitCode, ok.stdout, ok.problems], [0, '', []], ok.stdout)
+    // Another attachment's host end gone: that is its own CHECK's business, not a's.
+    const b = await container()
+    const addB = await call('ADD', l, b)
+    assert.equal(addB.exitCode, 0, addB.stdout)
+    await sb.run('ip', ['link', 'del', addB.result!.interfaces[1].name])
+    assert.equal((await call('CHECK', l, { ...a, capabilityArgs: pm }, { prevResult: add.result })).exitCode, 0)
+    // The host side as network.check() sees it: after a firewall reload (nft flush ruleset) a's
+    // published port and its network's rules are missing; `netns-kit gc` puts them back.
+    await sb.run('nft', ['flush', 'ruleset'])
+    const flushed = await call('CHECK', l, { ...a, capabilityArgs: pm }, { prevResult: add.result })
+    assert.equal(flushed.exitCode, 1)
+    assert.match(flushed.error!.details ?? '', /missing/)
+    await sb.run(process.execPath, ['--require', require.resolve('tsx/cjs'), path.join(__dirname, '..', '..', 'lib', 'cli', 'netns-kit.ts'), 'gc'])
+    const repaired = await call('CHECK', l, { ...a, capabilityArgs: pm }, { prevResult: add.result })
+    assert.equal(repaired.exitCode, 0, repaired.stdout)
+    assert.equal((await call('DEL', l, b)).exitCode, 0)
     await sb.run('ip', ['-n', a.ns, 'addr', 'del', '10.89.11.2/24', 'dev', 'eth0'])
     const noAddr = await call('CHECK', l, a, { prevResult: add.result })
     assert.equal(noAddr.exitCode, 1)

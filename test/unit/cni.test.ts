@@ -142,6 +142,9 @@ describe('netns-kit-cni (unit)', () => {
     it('maps library failures onto CNI codes', () => {
       assert.equal(toCniError(Object.assign(new TypeError('bad'), { code: 'ERR_INVALID_ARG_VALUE' })).code, 7)
       assert.equal(toCniError(new NetnsKitError('ERR_NETNS_KIT_STORE_CONFLICT', 'busy')).code, 11)
+      assert.equal(toCniError(new NetnsKitError('ERR_NETNS_KIT_STORE_BUSY', 'busy')).code, 11)
+      // better-sqlite3's own error when a lock escapes the store's retries ("database is locked").
+      assert.deepEqual([toCniError(Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' })).code, toCniError(Object.assign(new Error('x'), { code: 'SQLITE_BUSY_SNAPSHOT' })).code], [11, 11])
       const n = toCniError(new NetlinkError({ errno: -17, syscall: 'RTM_NEWLINK', object: 'br0' }))
       assert.deepEqual([n.code, n.details], [999, 'EEXIST'])
       assert.equal(toCniError(new Error('x')).code, 999)

@@ -37,7 +37,7 @@ export function errorObject(e: CniError, cniVersion: string): { cniVersion: stri
 
 /**
  * Any failure as a CniError. Bad input (TypeError/RangeError with Node's ERR_INVALID_ARG_*
- * codes) is an invalid configuration; a store that kept changing is worth retrying; the rest
+ * codes) is an invalid configuration; a store that was busy or kept changing is worth retrying; the rest
  * (kernel refusals, library states, missing privileges) is internal, with the library's code
  * and message kept in msg and details.
  */
@@ -49,7 +49,10 @@ export function toCniError(e: unknown): CniError {
   if ((e instanceof TypeError || e instanceof RangeError) && (code?.startsWith('ERR_INVALID_ARG') || code === 'ERR_OUT_OF_RANGE')) {
     return new CniError(CNI_ERR.INVALID_CONFIG, message)
   }
-  if (code === 'ERR_NETNS_KIT_STORE_CONFLICT') return new CniError(CNI_ERR.TRY_AGAIN_LATER, message)
+  // The store was busy or kept changing (other processes' transactions): worth retrying.
+  if (code === 'ERR_NETNS_KIT_STORE_CONFLICT' || code === 'ERR_NETNS_KIT_STORE_BUSY' || /^SQLITE_(BUSY|LOCKED)/.test(code ?? '')) {
+    return new CniError(CNI_ERR.TRY_AGAIN_LATER, message, code)
+  }
   if (e instanceof NetlinkError || e instanceof NetnsKitError) return new CniError(CNI_ERR.INTERNAL, message, code)
   return new CniError(CNI_ERR.INTERNAL, message)
 }
