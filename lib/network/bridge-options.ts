@@ -56,7 +56,11 @@ export interface ConnectOptions {
   ip?: string
   ip6?: string
   mac?: string
-  /** The interface's name inside the container (default 'eth0'). */
+  /**
+   * The interface's name inside the container. Default: the first ethN free in the container
+   * (eth0, then eth1 for a second network, as `docker network connect`). A name the container
+   * has already is ERR_NETNS_KIT_IFNAME_IN_USE, before anything is made.
+   */
   ifname?: string
   aliases?: string[]
   hostname?: string
@@ -72,6 +76,12 @@ export interface ConnectOptions {
    * it its default route (the first one on a tie). Default 0; internal networks never do.
    */
   gatewayPriority?: number
+  /**
+   * `false`: this endpoint never gives the container its default route, whatever its priority
+   * (the container reaches the network's subnet only). Default true (as Docker; internal
+   * networks never give one).
+   */
+  defaultRoute?: boolean
 }
 
 /** The create options, checked, with the defaults filled in (the bridge name is drawn by the caller). */
@@ -112,7 +122,8 @@ export function checkCreateOptions(opts: NetworkCreateOptions): CheckedCreate {
 /** The connect options, checked. */
 export interface CheckedConnect {
   name?: string
-  ifname: string
+  /** Undefined: the first free ethN of the container. */
+  ifname?: string
   ip?: string
   ip6?: string
   mac?: string
@@ -121,13 +132,14 @@ export interface CheckedConnect {
   publish: (PublishSpec & { protocol: NatProtocol })[]
   containerId?: string
   gatewayPriority?: number
+  defaultRoute: boolean
 }
 
 /** `hasV6`: the network has an IPv6 subnet (else `ip6` is refused); `network`: its name, for messages. */
 export function checkConnectOptions(opts: ConnectOptions, network: string, hasV6: boolean): CheckedConnect {
   if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
   const name = opts.name === undefined ? undefined : normaliseName(checkHostName(opts.name, 'opts.name', 63), 'opts.name')
-  const ifname = opts.ifname === undefined ? 'eth0' : checkIfName(opts.ifname, 'opts.ifname')
+  const ifname = opts.ifname === undefined ? undefined : checkIfName(opts.ifname, 'opts.ifname')
   if (opts.ip !== undefined && checkIp(opts.ip, 'opts.ip') !== 4) throw invalidArg('opts.ip', opts.ip, 'must be an IPv4 address (IPv6 goes in opts.ip6)')
   if (opts.ip6 !== undefined && checkIp(opts.ip6, 'opts.ip6') !== 6) throw invalidArg('opts.ip6', opts.ip6, 'must be an IPv6 address')
   if (opts.ip6 !== undefined && !hasV6) throw invalidArg('opts.ip6', opts.ip6, `cannot be given: the network '${network}' has no IPv6 subnet`)
@@ -147,7 +159,8 @@ export function checkConnectOptions(opts: ConnectOptions, network: string, hasV6
     if (typeof opts.gatewayPriority !== 'number' || !Number.isSafeInteger(opts.gatewayPriority)) throw invalidArg('opts.gatewayPriority', opts.gatewayPriority, 'must be an integer')
     gatewayPriority = opts.gatewayPriority
   }
-  return { name, ifname, ip: opts.ip, ip6: opts.ip6, mac, aliases, hostname, publish: checkPublishList(opts.publish), containerId, gatewayPriority }
+  const defaultRoute = checkBool(opts.defaultRoute, 'opts.defaultRoute') ?? true
+  return { name, ifname, ip: opts.ip, ip6: opts.ip6, mac, aliases, hostname, publish: checkPublishList(opts.publish), containerId, gatewayPriority, defaultRoute }
 }
 
 function checkPublishList(v: unknown): (PublishSpec & { protocol: NatProtocol })[] {

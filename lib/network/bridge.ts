@@ -10,7 +10,7 @@ import { NetnsKitError, invalidArg } from '../errors'
 import { prefixesInUse, type EndpointRecord, type GatewayMove, type NetworkRecord, type NetworkStore, type PoolSpec, type PortSpec } from '../ipam'
 import { parsePrefix } from '../ipam/ip'
 import { handleOf } from '../kernel/handles'
-import { createdBefore, run, runOne, type Op } from '../kernel/rtnl'
+import { createdBefore, listLinks, run, runOne, type Op } from '../kernel/rtnl'
 import { NatRule } from '../nat'
 import { Namespace, defaultNamespace } from '../namespace'
 import { checkBool } from '../validate'
@@ -309,11 +309,18 @@ export class Network extends DriverNetwork<Endpoint> {
     }))
     // 1. The intent, in one transaction: the endpoint `connecting`, its name, interfaces, CNI key,
     // addresses and host ports claimed, and whether it gives the container its default route.
+    // The container's interface names as the kernel has them: a given name that is taken is
+    // refused here; without one, the store picks the first ethN neither the kernel nor another
+    // endpoint of the container has (docker network connect: eth1 for a second network).
+    const kernelNames = (await listLinks(ns)).map((l) => l.name)
+    if (o.ifname !== undefined && kernelNames.includes(o.ifname)) {
+      throw new NetnsKitError('ERR_NETNS_KIT_IFNAME_IN_USE', `the interface ${o.ifname} is taken in the namespace ${ns.name ?? ns.path}: leave ifname out for the next free ethN`)
+    }
     const { endpoint: rec, moves } = await store.beginConnect(this.id, {
       id, name: o.name ?? `ep-${id}`, aliases: o.aliases, ...(o.hostname !== undefined ? { hostname: o.hostname } : {}), ns: identity(ns),
-      ifname: o.ifname, hostIf: `veth${id.slice(0, 7)}`, ...(o.mac !== undefined ? { mac: o.mac } : {}), ...(o.containerId !== undefined ? { containerId: o.containerId } : {}),
+      ...(o.ifname !== undefined ? { ifname: o.ifname } : { ifnamesInUse: kernelNames }), hostIf: `veth${id.slice(0, 7)}`, ...(o.mac !== undefined ? { mac: o.mac } : {}), ...(o.containerId !== undefined ? { containerId: o.containerId } : {}),
       addresses: [{ family: 4, ip: o.ip }, ...(this.ipv6 ? [{ family: 6 as const, ip: o.ip6 }] : [])],
-      gatewayPriority: this.internal ? null : (o.gatewayPriority ?? 0), ports,
+      gatewayPriority: this.internal || !o.defaultRoute ? null : (o.gatewayPriority ?? 0), ports,
     })
     const dns = dnsService()
     let rules: NatRule[] = []
