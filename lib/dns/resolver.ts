@@ -11,7 +11,7 @@ import { openTcpServer, openUdpSocket } from '../sockets'
 import { checkInt } from '../validate'
 import { EMBEDDED_RESOLVER } from '../container-files'
 import { canonicalIp } from '../ipam/ip'
-import { DnsRecords } from './records'
+import { DnsRecords, type NameSource } from './records'
 import { Upstream } from './upstream'
 
 // RCODEs (RFC 1035 4.1.1) and header bits; dns-packet puts the RCODE in the low bits of `flags`.
@@ -38,6 +38,11 @@ export interface ResolverOptions {
   port?: number
   /** The names it answers for (default: a new, empty set; pass one set to every resolver of a network). */
   records?: DnsRecords
+  /**
+   * Where names are looked up instead of `records` (a view over several sets: a container on
+   * several networks); `records` stays the (then unused) set given or a new one.
+   */
+  names?: NameSource
   /** Where other names go. Without it they get SERVFAIL (Docker's internal networks). */
   upstream?: {
     /** 'IP', 'IP:PORT' or '[IPv6]:PORT', tried in order (Docker: the host's resolv.conf servers). */
@@ -85,6 +90,14 @@ function parseServer(s: unknown, i: number): UpstreamServer {
   if (net.isIP(address) === 0) throw invalidArg(arg, s, "must be 'IP', 'IP:PORT' or '[IPv6]:PORT'")
   if (!(port >= 1 && port <= 65535)) throw invalidArg(arg, s, 'must have a port from 1 to 65535')
   return { address: canonicalIp(address), port }
+}
+
+function checkUpstream(u: ResolverOptions['upstream']): { upstreams: UpstreamServer[]; timeout: number } {
+  if (u === undefined) return { upstreams: [], timeout: 2000 }
+  if (!u || typeof u !== 'object' || !Array.isArray(u.servers)) {
+    throw invalidArg('opts.upstream', u, 'must be an object { servers: string[], namespace?, timeout? }', 'ERR_INVALID_ARG_TYPE')
+  }
+  return { upstreams: u.servers.map(parseServer), timeout: u.timeout === undefined ? 2000 : checkInt(u.timeout, 'opts.upstream.timeout', 1, 600000) }
 }
 
 /** The address a PTR question asks about ('4.3.2.1.in-addr.arpa' -> '1.2.3.4'), or undefined. */
@@ -135,9 +148,13 @@ export class Resolver {
   readonly address: string
   readonly port: number
   readonly records: DnsRecords
-  readonly upstreams: readonly UpstreamServer[]
+  /** Where other names go; setUpstream() changes them. */
+  get upstreams(): readonly UpstreamServer[] { return this.#upstreams }
   readonly stats: ResolverStats = { queries: 0, local: 0, forwarded: 0, tcpFallbacks: 0, failed: 0, truncated: 0 }
-  readonly #upstream: Upstream
+  readonly #names: NameSource
+  #upstreams: readonly UpstreamServer[]
+  #upstream: Upstream
+  #timeout: number
   readonly #ttl: number
   readonly #udp: dgram.Socket
   readonly #tcp: net.Server | undefined
@@ -146,14 +163,16 @@ export class Resolver {
   #closed: Promise<void> | undefined
 
   private constructor(o: {
-    namespace: Namespace; address: string; port: number; records: DnsRecords; upstreams: UpstreamServer[]
+    namespace: Namespace; address: string; port: number; records: DnsRecords; names: NameSource | undefined; upstreams: UpstreamServer[]
     upstreamNs: Namespace | undefined; timeout: number; ttl: number; udp: dgram.Socket; tcp: net.Server | undefined
   }) {
     this.namespace = o.namespace
     this.address = o.address
     this.port = o.port
     this.records = o.records
-    this.upstreams = Object.freeze(o.upstreams)
+    this.#names = o.names ?? o.records
+    this.#upstreams = Object.freeze(o.upstreams)
+    this.#timeout = o.timeout
     this.#upstream = new Upstream(o.upstreamNs, o.timeout)
     this.#ttl = o.ttl
     this.#udp = o.udp
@@ -175,16 +194,11 @@ export class Resolver {
     if (typeof address !== 'string' || net.isIP(address) === 0) throw invalidArg('opts.address', address, 'must be an IPv4 or IPv6 address')
     const port = opts.port === undefined ? 53 : checkInt(opts.port, 'opts.port', 0, 65535)
     if (opts.records !== undefined && !(opts.records instanceof DnsRecords)) throw invalidArg('opts.records', opts.records, 'must be a DnsRecords', 'ERR_INVALID_ARG_TYPE')
-    const ttl = opts.ttl === undefined ? 600 : checkInt(opts.ttl, 'opts.ttl', 0, 2 ** 31 - 1)
-    let upstreams: UpstreamServer[] = []
-    let timeout = 2000
-    if (opts.upstream !== undefined) {
-      if (!opts.upstream || typeof opts.upstream !== 'object' || !Array.isArray(opts.upstream.servers)) {
-        throw invalidArg('opts.upstream', opts.upstream, 'must be an object { servers: string[], namespace?, timeout? }', 'ERR_INVALID_ARG_TYPE')
-      }
-      upstreams = opts.upstream.servers.map(parseServer)
-      if (opts.upstream.timeout !== undefined) timeout = checkInt(opts.upstream.timeout, 'opts.upstream.timeout', 1, 600000)
+    if (opts.names !== undefined && (!opts.names || typeof opts.names.lookup !== 'function' || typeof opts.names.reverse !== 'function')) {
+      throw invalidArg('opts.names', opts.names, 'must have lookup(name, family) and reverse(address)', 'ERR_INVALID_ARG_TYPE')
     }
+    const ttl = opts.ttl === undefined ? 600 : checkInt(opts.ttl, 'opts.ttl', 0, 2 ** 31 - 1)
+    const { upstreams, timeout } = checkUpstream(opts.upstream)
     const udp = await openUdpSocket({ namespace: opts.namespace, address, port })
     let tcp: net.Server | undefined
     if (opts.tcp !== false) {
@@ -197,9 +211,20 @@ export class Resolver {
       }
     }
     return new Resolver({
-      namespace: opts.namespace, address: canonicalIp(address), port: udp.address().port, records: opts.records ?? new DnsRecords(),
+      namespace: opts.namespace, address: canonicalIp(address), port: udp.address().port, records: opts.records ?? new DnsRecords(), names: opts.names,
       upstreams, upstreamNs: opts.upstream?.namespace, timeout, ttl, udp, tcp,
     })
+  }
+
+  /**
+   * Where other names go from now on (undefined: nowhere, SERVFAIL); queries in flight finish
+   * with the servers they were sent to.
+   */
+  setUpstream(upstream: ResolverOptions['upstream']): void {
+    const u = checkUpstream(upstream)
+    this.#upstreams = Object.freeze(u.upstreams)
+    this.#timeout = u.timeout
+    this.#upstream = new Upstream(upstream?.namespace, this.#timeout)
   }
 
   /** Lets the process exit while the resolver runs (like socket.unref()). */
@@ -326,14 +351,14 @@ export class Resolver {
     if (question.class !== undefined && question.class !== 'IN' && question.class !== 'ANY') return undefined
     if (question.type === 'PTR') {
       const addr = ptrAddress(name)
-      const names = addr ? this.records.reverse(addr) : []
+      const names = addr ? this.#names.reverse(addr) : []
       if (!names.length) return undefined
       answers = [{ type: 'PTR', name: question.name, ttl: this.#ttl, data: names[0]! }]
     } else {
-      const v4 = this.records.lookup(name, 4)
+      const v4 = this.#names.lookup(name, 4)
       if (v4 === undefined) return undefined
       if (question.type === 'A') answers = v4.map((a) => ({ type: 'A', name: question.name, ttl: this.#ttl, data: a }))
-      else if (question.type === 'AAAA') answers = this.records.lookup(name, 6)!.map((a) => ({ type: 'AAAA', name: question.name, ttl: this.#ttl, data: a }))
+      else if (question.type === 'AAAA') answers = (this.#names.lookup(name, 6) ?? []).map((a) => ({ type: 'AAAA', name: question.name, ttl: this.#ttl, data: a }))
       else answers = [] // a name of ours, a type we do not hold: no data (not NXDOMAIN, not a forward)
     }
     return this.#encode(q.packet, NOERROR, answers, true)
