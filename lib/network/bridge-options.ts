@@ -4,6 +4,7 @@ import { checkHostName } from '../container-files'
 import { normaliseName } from '../dns/records'
 import { invalidArg } from '../errors'
 import { checkNetworkName, type NetworkStore } from '../ipam'
+import { canonicalIp } from '../ipam/ip'
 import type { NatProtocol } from '../nat'
 import type { Namespace } from '../namespace'
 import { checkBool, checkIfName, checkIp, checkMac, checkMtu, checkPort } from '../validate'
@@ -44,10 +45,25 @@ export interface NetworkCreateOptions {
 
 export interface PublishSpec {
   protocol?: NatProtocol
+  /**
+   * The host address. Absent: every address of the host, both families on a dual-stack network
+   * (one port, `ep.ports` lists '0.0.0.0' and '::'); '0.0.0.0' IPv4 only, '::' IPv6 only (a
+   * dual-stack network), an address that one only; '127.0.0.1': the loopback only.
+   */
   hostIp?: string
-  /** Absent: a free port (docker -P). */
+  /**
+   * Absent: a free port (docker -P) from the host's ip_local_port_range, skipping ports host
+   * sockets hold and ip_local_reserved_ports. A port a host socket holds is refused
+   * (ERR_NETNS_KIT_PORT_ALLOCATED, naming the socket and its process).
+   */
   hostPort?: number
   containerPort: number
+  /**
+   * A mapping without hostIp (or on 0.0.0.0) also answers on the host's 127.0.0.1 (as Docker: `curl
+   * localhost:8080`), through route_localnet on the bridge only; `false` opts out. IPv4 only:
+   * the kernel never routes ::1 off the host.
+   */
+  localhost?: boolean
 }
 
 export interface ConnectOptions {
@@ -174,6 +190,8 @@ function checkPublishList(v: unknown): (PublishSpec & { protocol: NatProtocol })
     const containerPort = checkPort(p.containerPort, `${arg}.containerPort`)
     const hostPort = p.hostPort === undefined ? undefined : checkPort(p.hostPort, `${arg}.hostPort`)
     if (p.hostIp !== undefined) checkIp(p.hostIp, `${arg}.hostIp`)
-    return { protocol, containerPort, hostPort, hostIp: p.hostIp }
+    const localhost = checkBool(p.localhost, `${arg}.localhost`)
+    if (localhost === true && p.hostIp !== undefined && canonicalIp(p.hostIp) !== '0.0.0.0') throw invalidArg(`${arg}.localhost`, true, 'is for a mapping without hostIp (give hostIp 127.0.0.1 for the loopback only)')
+    return { protocol, containerPort, hostPort, hostIp: p.hostIp === undefined ? undefined : canonicalIp(p.hostIp), ...(localhost !== undefined ? { localhost } : {}) }
   })
 }

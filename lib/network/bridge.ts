@@ -7,19 +7,20 @@
 import { randomBytes } from 'node:crypto'
 import { Bridge } from '../bridge'
 import { NetnsKitError, invalidArg } from '../errors'
-import { prefixesInUse, type EndpointRecord, type GatewayMove, type NetworkRecord, type NetworkStore, type PoolSpec, type PortSpec } from '../ipam'
+import { prefixesInUse, type EndpointRecord, type GatewayMove, type NetworkRecord, type NetworkStore, type PoolSpec, type PortRecord, type PortSpec } from '../ipam'
 import { parsePrefix } from '../ipam/ip'
 import { handleOf } from '../kernel/handles'
 import { createdBefore, listLinks, run, runOne, type Op } from '../kernel/rtnl'
-import { NatRule } from '../nat'
+import { NatRule, type PublishOptions } from '../nat'
 import { Namespace, defaultNamespace } from '../namespace'
 import { checkBool } from '../validate'
 import { noIpv6 } from '../veth'
-import { checkConnectOptions, checkCreateOptions, type ConnectOptions, type NetworkCreateOptions } from './bridge-options'
+import { checkConnectOptions, checkCreateOptions, type CheckedConnect, type ConnectOptions, type NetworkCreateOptions } from './bridge-options'
 import { dnsService, restoreResolvers } from './dns'
 import { DriverNetwork } from './driver'
 import { Endpoint } from './endpoint'
 import { gc, type GcOptions, type GcReport } from './gc'
+import { publishFamily, readHostPorts, type HostClaim } from './host-ports'
 import { listNetworks, openNetwork, type AnyNetwork, type NetworkLookupOptions } from './lookup'
 import { MacvlanNetwork, type MacvlanNetworkOptions } from './macvlan'
 import { randomMac, macForIp } from './mac'
@@ -299,14 +300,11 @@ export class Network extends DriverNetwork<Endpoint> {
     }
   }
 
-  async #connect(ns: Namespace, o: ReturnType<typeof checkConnectOptions>, exclude: Set<number>): Promise<Endpoint> {
+  async #connect(ns: Namespace, o: CheckedConnect, exclude: Set<number>): Promise<Endpoint> {
     const store = this.store
     const host = this.namespace
     const id = randomBytes(6).toString('hex')
-    const ports: PortSpec[] = o.publish.map((p) => ({
-      protocol: p.protocol, family: 4, ...(p.hostIp !== undefined ? { hostIp: p.hostIp } : {}), ...(p.hostPort !== undefined ? { hostPort: p.hostPort } : { exclude: [...exclude] }),
-      containerPort: p.containerPort,
-    }))
+    const ports = await this.#portSpecs(o.publish, exclude)
     // 1. The intent, in one transaction: the endpoint `connecting`, its name, interfaces, CNI key,
     // addresses and host ports claimed, and whether it gives the container its default route.
     // The container's interface names as the kernel has them: a given name that is taken is
@@ -329,11 +327,8 @@ export class Network extends DriverNetwork<Endpoint> {
       const mac = rec.mac ?? macForIp(rec.addresses[0]!.address)
       await run(this.#wiring(ns, { ...rec, mac }, moves))
       if (rec.ports.length) {
-        const a4 = rec.addresses.find((a) => a.family === 4)!.address
         try {
-          rules = await NatRule.publishMany(rec.ports.map((p) => ({
-            namespace: host, protocol: p.protocol, ...(p.hostIp !== '0.0.0.0' ? { hostIp: p.hostIp } : {}), hostPort: p.hostPort, containerIp: a4, containerPort: p.containerPort,
-          })))
+          rules = await NatRule.publishMany(rec.ports.map((p) => this.#mapping(rec, p, o.publish)))
         } catch (e) {
           // A port the store chose (docker -P) held in the kernel by a mapping the store does not know: connect again without it.
           const m = (e as { code?: string }).code === 'ERR_NETNS_KIT_PORT_ALLOCATED' ? /:(\d+)(?:-\d+)?\/(tcp|udp|sctp) is already published/.exec((e as Error).message) : null
@@ -355,6 +350,46 @@ export class Network extends DriverNetwork<Endpoint> {
       // The endpoints that gave their default route to this one take it back.
       await applyMoves(await store.abortConnect(id).catch(() => [] as GatewayMove[])).catch(() => {})
       throw e
+    }
+  }
+
+  /**
+   * The store's port specs of a connect's publish entries, after the host's own ports are
+   * respected: a port given that a host socket holds is ERR_NETNS_KIT_PORT_ALLOCATED (Docker's
+   * "address already in use"), before anything is claimed or made; -P picks from
+   * ip_local_port_range, skipping ports host sockets hold and ip_local_reserved_ports. Without
+   * hostIp a mapping covers both families on a dual-stack network (one port, two claims).
+   */
+  async #portSpecs(publish: CheckedConnect['publish'], exclude: Set<number>): Promise<PortSpec[]> {
+    if (!publish.length) return []
+    const fams = publish.map((p, i) => publishFamily(p.hostIp, this.ipv6 !== undefined, `opts.publish[${i}].hostIp`))
+    const claims: HostClaim[] = publish.map((p, i) => ({
+      protocol: p.protocol, hostPort: p.hostPort,
+      addresses: p.hostIp !== undefined ? [p.hostIp] : fams[i]!.dualStack ? ['0.0.0.0', '::'] : ['0.0.0.0'],
+    }))
+    const hp = await readHostPorts(this.namespace, claims)
+    for (const c of claims) await hp.check(c)
+    return publish.map((p, i) => ({
+      protocol: p.protocol, family: fams[i]!.family, ...(fams[i]!.dualStack ? { dualStack: true } : {}), ...(p.hostIp !== undefined ? { hostIp: p.hostIp } : {}),
+      ...(p.hostPort !== undefined ? { hostPort: p.hostPort } : { range: hp.range, exclude: [...new Set([...exclude, ...hp.exclude(claims[i]!)])] }),
+      containerPort: p.containerPort,
+    }))
+  }
+
+  /**
+   * The NatRule mapping of one recorded port: to the container's address of its family; without
+   * host address (or on 0.0.0.0) an IPv4 mapping also answers on the host's 127.0.0.1 (as Docker) unless the
+   * entry said `localhost: false`. IPv6 has no such thing: the kernel never routes ::1 off the host.
+   */
+  #mapping(rec: EndpointRecord, p: PortRecord, publish: CheckedConnect['publish']): PublishOptions & { namespace: Namespace } {
+    const to = rec.addresses.find((a) => a.family === p.family)!.address
+    const wildcard = p.hostIp === '0.0.0.0' || p.hostIp === '::'
+    const entry = publish.find((e) => e.protocol === p.protocol && e.containerPort === p.containerPort && (e.hostPort === undefined || e.hostPort === p.hostPort) &&
+      (e.hostIp === undefined ? wildcard : e.hostIp === p.hostIp))
+    const localhost = p.family === 4 && wildcard && entry?.localhost !== false
+    return {
+      namespace: this.namespace, protocol: p.protocol, ...(wildcard ? {} : { hostIp: p.hostIp }), hostPort: p.hostPort, containerIp: to, containerPort: p.containerPort,
+      ...(localhost ? { localhost: true } : {}),
     }
   }
 
