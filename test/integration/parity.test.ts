@@ -88,5 +88,115 @@ describe('Docker parity (issue 13)', function () {
       assert.deepEqual(await defaults(c), [])
       assert.ok(await ping(c, peerA.ip), 'the subnet route is there')
     })
+
+    it("one 127.0.0.11 per container answers each network's names (and NAME.NETWORK); leaving one network keeps the other", async () => {
+      const a = await Network.create({ name: 'fronts', namespace: host, store, subnet: '172.26.4.0/24', dns: { upstream: [] } })
+      const b = await Network.create({ name: 'backs', namespace: host, store, subnet: '172.26.5.0/24', dns: { upstream: [] } })
+      const [c, pa, pb] = await Promise.all([sb.ns(), sb.ns(), sb.ns()])
+      const web = await a.connect(pa, { name: 'web' })
+      const db = await b.connect(pb, { name: 'db' })
+      const ea = await a.connect(c, { name: 'app' })
+      const eb = await b.connect(c, { name: 'app' })
+      assert.equal(await dig(c, 'web', 'A'), web.ip)
+      assert.equal(await dig(c, 'db', 'A'), db.ip)
+      assert.equal(await dig(c, 'web.fronts', 'A'), web.ip, 'NAME.NETWORK')
+      assert.equal(await dig(c, 'db.backs', 'A'), db.ip)
+      assert.equal(await dig(c, 'db.fronts', 'A'), '', 'db is not on fronts')
+      assert.equal(await dig(pa, 'app', 'A'), ea.ip, 'the others see the container on their network')
+      assert.equal(await dig(pb, 'app.backs', 'A'), eb.ip)
+      // One resolver socket in the container, whatever the number of networks.
+      const udp = (await c.sockets({ protocol: 'udp' })).filter((s) => s.port === 53)
+      assert.deepEqual(udp.map((s) => s.address), ['127.0.0.11'])
+      await a.disconnect(ea)
+      assert.equal(await dig(c, 'db', 'A'), db.ip, 'the other network still resolves')
+      assert.equal(await dig(c, 'web', 'A'), '', 'the network left is no longer answered')
+      await b.disconnect(eb)
+      assert.deepEqual((await c.sockets({ protocol: 'udp' })).filter((s) => s.port === 53), [], 'the last network closes it')
+      // And it comes back with a new connect.
+      await b.connect(c, { name: 'again' })
+      assert.equal(await dig(c, 'db', 'A'), db.ip)
+    })
+  })
+
+  describe('published ports', () => {
+    it("a port a host process holds is refused (Docker's address already in use) and keeps answering; -P skips it and ip_local_reserved_ports", async () => {
+      await host.sysctl.set('net.ipv4.ip_local_port_range', '45000 45003')
+      await host.sysctl.set('net.ipv4.ip_local_reserved_ports', '45002')
+      await serve(host, 'tcp', 45000, 'hostproc') // [::]:45000 without v6only: IPv4 too
+      await serve(host, 'udp', 45001, 'hostudp', '0.0.0.0')
+      const n = await Network.create({ name: 'ports', namespace: host, store, subnet: '172.26.7.0/24', dns: false })
+      const c = await sb.ns()
+      const links = (await ipj(host, 'link', 'show')).length
+      await assert.rejects(n.connect(c, { publish: [{ hostPort: 45000, containerPort: 80 }] }), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'ERR_NETNS_KIT_PORT_ALLOCATED')
+        assert.match(e.message, /45000: address already in use on the host by tcp \[::\]:45000 \(listen, IPv4 too, uid 0, inode \d+\) of pid \d+ \(socat\)/)
+        return true
+      })
+      await assert.rejects(n.connect(c, { publish: [{ protocol: 'udp', hostPort: 45001, containerPort: 53 }] }), { code: 'ERR_NETNS_KIT_PORT_ALLOCATED' })
+      await assert.rejects(n.connect(c, { publish: [{ hostIp: HOST_WAN, hostPort: 45000, containerPort: 80 }] }), { code: 'ERR_NETNS_KIT_PORT_ALLOCATED' })
+      assert.equal((await ipj(host, 'link', 'show')).length, links, 'nothing made')
+      assert.deepEqual(await store.endpoints(n.id), [])
+      assert.equal(await request(out, 'tcp', HOST_WAN, 45000), `hostproc ${OUT_IP}`, 'the host process still answers')
+      // -P: never a port a host socket holds, never a reserved one, whatever the number of calls.
+      await serve(c, 'tcp', 80, 'container')
+      const seen = new Set<string>()
+      for (let i = 0; i < 100; i++) {
+        const ep = await n.connect(c, { publish: [{ containerPort: 80 }, { protocol: 'udp', containerPort: 53 }] })
+        const [t, u] = [ep.ports.find((p) => p.protocol === 'tcp')!.hostPort, ep.ports.find((p) => p.protocol === 'udp')!.hostPort]
+        assert.ok(t === 45001 || t === 45003, `-P gave tcp ${t}`)
+        assert.ok(u === 45000 || u === 45003, `-P gave udp ${u}`)
+        seen.add(`${t}/${u}`)
+        if (i === 0) {
+          assert.equal(await request(out, 'tcp', HOST_WAN, t), `container ${OUT_IP}`)
+          assert.equal(await request(out, 'tcp', HOST_WAN, 45000), `hostproc ${OUT_IP}`)
+        }
+        await n.disconnect(ep)
+      }
+      assert.ok(seen.size >= 1)
+      assert.equal(await request(out, 'tcp', HOST_WAN, 45000), `hostproc ${OUT_IP}`)
+    })
+
+    it('a dual-stack network publishes IPv6 too: ep.ports lists both, the host v6 address answers from outside; hostIp :: is IPv6 only', async () => {
+      await (await host.link('wan')).addAddress('fd00:200::1/64', { nodad: true })
+      await (await out.link('eth0')).addAddress('fd00:200::2/64', { nodad: true })
+      const n = await Network.create({ name: 'dual', namespace: host, store, subnet: '172.26.8.0/24', ipv6: { subnet: 'fd00:8::/64' }, dns: false })
+      const c = await sb.ns()
+      const ep = await n.connect(c, { publish: [{ hostPort: 8080, containerPort: 80 }, { hostIp: '::', hostPort: 8081, containerPort: 80 }, { containerPort: 80 }] })
+      const dyn = ep.ports.find((p) => p.hostPort !== 8080 && p.hostPort !== 8081)!.hostPort
+      assert.deepEqual(ep.ports.map((p) => `${p.protocol} ${p.hostIp} ${p.hostPort} ${p.containerPort}`).sort(), [
+        `tcp 0.0.0.0 ${dyn} 80`, 'tcp 0.0.0.0 8080 80', `tcp :: ${dyn} 80`, 'tcp :: 8080 80', 'tcp :: 8081 80',
+      ].sort())
+      await serve(c, 'tcp', 80, 'eighty')
+      await settleIpv6(host, out, c)
+      assert.equal(await request(out, 'tcp', 'fd00:200::1', 8080), 'eighty [fd00:200::2]', 'IPv6 from outside')
+      assert.equal(await request(out, 'tcp', HOST_WAN, 8080), `eighty ${OUT_IP}`, 'IPv4 from outside')
+      assert.equal(await request(out, 'tcp', 'fd00:200::1', 8081), 'eighty [fd00:200::2]')
+      assert.equal(await request(out, 'tcp', HOST_WAN, 8081), null, 'hostIp :: is IPv6 only')
+      assert.equal(await request(out, 'tcp', 'fd00:200::1', dyn), 'eighty [fd00:200::2]', '-P on both families')
+      assert.equal(await request(out, 'tcp', HOST_WAN, dyn), `eighty ${OUT_IP}`)
+      assert.match((await request(c, 'tcp', 'fd00:200::1', 8080)) ?? '', /^eighty /, 'hairpin over IPv6')
+      // On an IPv4-only network an IPv6 host address is refused before anything is made.
+      const v4 = await Network.create({ name: 'v4only', namespace: host, store, subnet: '172.26.9.0/24', dns: false })
+      await assert.rejects(v4.connect(await sb.ns(), { publish: [{ hostIp: '::', hostPort: 9000, containerPort: 80 }] }), { code: 'ERR_INVALID_ARG_VALUE' })
+      await n.disconnect(ep)
+      assert.equal(await request(out, 'tcp', 'fd00:200::1', 8080), null)
+    })
+
+    it("a mapping without host address answers on the host's 127.0.0.1 (route_localnet on the bridge only); localhost: false opts out", async () => {
+      const n = await Network.create({ name: 'local', namespace: host, store, subnet: '172.26.10.0/24', dns: false })
+      const c = await sb.ns()
+      const ep = await n.connect(c, { publish: [{ hostPort: 8080, containerPort: 80 }, { hostPort: 8082, containerPort: 80, localhost: false }] })
+      await serve(c, 'tcp', 80, 'eighty')
+      assert.match((await request(host, 'tcp', '127.0.0.1', 8080)) ?? '', /^eighty /, 'curl 127.0.0.1:8080 on the host')
+      assert.equal(await request(host, 'tcp', '127.0.0.1', 8082), null, 'localhost: false')
+      assert.equal(await request(out, 'tcp', HOST_WAN, 8082), `eighty ${OUT_IP}`)
+      const rl = async (dev: string) => (await sh('ip', ['netns', 'exec', host.name!, 'sysctl', '-n', `net.ipv4.conf.${dev}.route_localnet`])).stdout.trim()
+      assert.equal(await rl(n.bridge.name), '1')
+      assert.equal(await rl('all'), '0')
+      assert.equal(await rl('wan'), '0')
+      await n.disconnect(ep)
+      assert.equal(await rl(n.bridge.name), '0', 'off again with the last localhost mapping')
+      assert.equal(await request(host, 'tcp', '127.0.0.1', 8080), null)
+    })
   })
 })
