@@ -98,6 +98,12 @@ export interface ConnectOptions {
    * networks never give one).
    */
   defaultRoute?: boolean
+  /**
+   * `docker run --add-host NAME:IP`: lines of the container's /etc/hosts (`ep.hostsFile()`),
+   * 'NAME:IP' or 'NAME=IP' (an IPv6 address may be in brackets); IP 'host-gateway' is the
+   * network's gateway (the host's address on the bridge). Recorded with the endpoint.
+   */
+  extraHosts?: string[]
 }
 
 /** The create options, checked, with the defaults filled in (the bridge name is drawn by the caller). */
@@ -149,6 +155,8 @@ export interface CheckedConnect {
   containerId?: string
   gatewayPriority?: number
   defaultRoute: boolean
+  /** 'host-gateway' still to be replaced by the gateway. */
+  extraHosts: { name: string; ip: string }[]
 }
 
 /** `hasV6`: the network has an IPv6 subnet (else `ip6` is refused); `network`: its name, for messages. */
@@ -176,7 +184,27 @@ export function checkConnectOptions(opts: ConnectOptions, network: string, hasV6
     gatewayPriority = opts.gatewayPriority
   }
   const defaultRoute = checkBool(opts.defaultRoute, 'opts.defaultRoute') ?? true
-  return { name, ifname, ip: opts.ip, ip6: opts.ip6, mac, aliases, hostname, publish: checkPublishList(opts.publish), containerId, gatewayPriority, defaultRoute }
+  return {
+    name, ifname, ip: opts.ip, ip6: opts.ip6, mac, aliases, hostname, publish: checkPublishList(opts.publish), containerId, gatewayPriority, defaultRoute,
+    extraHosts: checkExtraHosts(opts.extraHosts),
+  }
+}
+
+/** Docker's --add-host values: 'NAME:IP', 'NAME=IP', 'NAME:[V6]', IP 'host-gateway'. */
+function checkExtraHosts(v: unknown): { name: string; ip: string }[] {
+  if (v === undefined) return []
+  if (!Array.isArray(v) || v.length > 256) throw invalidArg('opts.extraHosts', v, "must be an array of 'NAME:IP' (at most 256)", 'ERR_INVALID_ARG_TYPE')
+  return v.map((e: unknown, i) => {
+    const arg = `opts.extraHosts[${i}]`
+    if (typeof e !== 'string') throw invalidArg(arg, e, "must be a string 'NAME:IP'", 'ERR_INVALID_ARG_TYPE')
+    const m = /^([^:=\s]+)[:=](.+)$/.exec(e)
+    if (!m) throw invalidArg(arg, e, "must be 'NAME:IP' or 'NAME=IP'")
+    const name = checkHostName(m[1], arg, 253)
+    const raw = m[2]!.replace(/^\[(.+)\]$/, '$1')
+    if (raw === 'host-gateway') return { name, ip: raw }
+    checkIp(raw, arg)
+    return { name, ip: canonicalIp(raw) }
+  })
 }
 
 function checkPublishList(v: unknown): (PublishSpec & { protocol: NatProtocol })[] {

@@ -319,6 +319,7 @@ export class Network extends DriverNetwork<Endpoint> {
       ...(o.ifname !== undefined ? { ifname: o.ifname } : { ifnamesInUse: kernelNames }), hostIf: `veth${id.slice(0, 7)}`, ...(o.mac !== undefined ? { mac: o.mac } : {}), ...(o.containerId !== undefined ? { containerId: o.containerId } : {}),
       addresses: [{ family: 4, ip: o.ip }, ...(this.ipv6 ? [{ family: 6 as const, ip: o.ip6 }] : [])],
       gatewayPriority: this.internal || !o.defaultRoute ? null : (o.gatewayPriority ?? 0), ports,
+      ...(o.extraHosts.length ? { extraHosts: o.extraHosts.map((h) => ({ name: h.name, ip: h.ip === 'host-gateway' ? this.gateway : h.ip })) } : {}),
     })
     const dns = dnsService()
     let rules: NatRule[] = []
@@ -505,13 +506,20 @@ export class Network extends DriverNetwork<Endpoint> {
 
   /**
    * `docker network rm NAME`: refused (ERR_NETNS_KIT_NETWORK_IN_USE) while endpoints are
-   * connected unless `force` (which disconnects them first); then removes the rules, the bridge
+   * connected unless `force` (which disconnects them first); endpoints whose container
+   * namespace is gone do not count (they are disconnected); then removes the rules, the bridge
    * and the records this network made. Works when the bridge or the containers' namespaces are
    * gone. Idempotent.
    */
   async remove(opts: { force?: boolean } = {}): Promise<void> {
     const force = checkBool(opts?.force, 'opts.force') ?? false
     const store = this.store
+    // Endpoints whose container namespace is gone are not in use: disconnected first (as gc
+    // would), so that a deleted container does not block `docker network rm`.
+    if (!force) {
+      const dead = (await store.endpoints(this.id).catch(() => [] as EndpointRecord[])).filter((r) => r.state === 'connected' && !nsAlive(r.ns))
+      for (const r of dead) await disconnectSequence(store, r.id, (ep) => this.#teardown(ep))
+    }
     let start
     try {
       start = await store.beginRemoveNetwork(this.id, { force })

@@ -199,4 +199,54 @@ describe('Docker parity (issue 13)', function () {
       assert.equal(await request(host, 'tcp', '127.0.0.1', 8080), null)
     })
   })
+
+  describe('the rest of the row', () => {
+    it('createDefault after automatic networks: automatic subnets skip 172.17.0.0/16', async () => {
+      const a = await Network.create({ name: 'a', namespace: host, store })
+      const b = await Network.create({ name: 'b', namespace: host, store })
+      assert.notEqual(a.subnet, '172.17.0.0/16')
+      assert.notEqual(b.subnet, '172.17.0.0/16')
+      const d = await Network.createDefault({ namespace: host, store })
+      assert.equal(d.subnet, '172.17.0.0/16')
+      const [addr] = await ipj(host, '-4', 'addr', 'show', 'dev', 'nk0')
+      assert.equal(addr.addr_info[0].local, '172.17.0.1')
+      const c = await sb.ns()
+      const ep = await d.connect(c)
+      assert.ok(await ping(c, d.gateway))
+      await ep.disconnect()
+    })
+
+    it('extraHosts (--add-host) on connect go to hostsFile(), host-gateway is the gateway', async () => {
+      const n = await Network.create({ name: 'hosts', namespace: host, store, subnet: '172.26.11.0/24', ipv6: { subnet: 'fd00:11::/64' }, dns: false })
+      const c = await sb.ns()
+      const ep = await n.connect(c, { name: 'web', extraHosts: ['registry:10.0.0.5', 'v6host=[fd00::5]', 'host.docker.internal:host-gateway'] })
+      assert.deepEqual(ep.extraHosts, [{ name: 'registry', ip: '10.0.0.5' }, { name: 'v6host', ip: 'fd00::5' }, { name: 'host.docker.internal', ip: '172.26.11.1' }])
+      assert.match(ep.hostsFile(), /^10\.0\.0\.5\tregistry\nfd00::5\tv6host\n172\.26\.11\.1\thost\.docker\.internal\n172\.26\.11\.2\tweb\n/m)
+      // Recorded: another process's view has them too.
+      const other = await Network.open('hosts', { namespace: host, store })
+      const seen = (await other.endpoint({ name: 'web' }))!
+      assert.deepEqual(seen.extraHosts, ep.extraHosts)
+      await seen.namespace.close()
+      await assert.rejects(n.connect(c, { extraHosts: ['nocolon'] }), { code: 'ERR_INVALID_ARG_VALUE' })
+      await assert.rejects(n.connect(c, { extraHosts: ['x:not-an-ip'] }), { code: 'ERR_INVALID_ARG_VALUE' })
+    })
+
+    it('remove() disconnects endpoints whose container namespace is gone instead of refusing; Endpoint[Symbol.asyncDispose] disconnects', async () => {
+      const n = await Network.create({ name: 'gone', namespace: host, store, subnet: '172.26.12.0/24', dns: { upstream: [] } })
+      const [c1, c2] = await Promise.all([sb.ns(), sb.ns()])
+      const e1 = await n.connect(c1)
+      const e2 = await n.connect(c2)
+      await e2[Symbol.asyncDispose]()
+      assert.deepEqual(await ipj(c2, 'link', 'show', 'dev', 'eth0').catch(() => []), [])
+      assert.deepEqual((await store.endpoints(n.id)).map((e) => e.id), [e1.id])
+      await c1.delete()
+      await n.remove()
+      assert.deepEqual(await store.networks(), [])
+      assert.equal((await ipj(host, 'link', 'show')).filter((l: { ifname: string }) => l.ifname === e1.hostInterface || l.ifname === n.bridge.name).length, 0)
+      // A live container still blocks it.
+      const m = await Network.create({ name: 'live', namespace: host, store, subnet: '172.26.13.0/24', dns: false })
+      await m.connect(c2)
+      await assert.rejects(m.remove(), { code: 'ERR_NETNS_KIT_NETWORK_IN_USE' })
+    })
+  })
 })
