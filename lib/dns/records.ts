@@ -12,6 +12,11 @@ export interface NameSource {
   lookup(name: string, family: 4 | 6): string[] | undefined
   /** As DnsRecords.reverse. */
   reverse(address: string): string[]
+  /**
+   * Optional: a name that is not ours (lookup undefined) but inside a zone we answer for (NAME.NETWORK of
+   * a network of the container): NXDOMAIN, never forwarded (the upstream would learn the name).
+   */
+  owns?(name: string): boolean
 }
 
 /** What one endpoint (a container on a network) is known by. */

@@ -18,6 +18,7 @@ import { Upstream } from './upstream'
 const NOERROR = 0
 const FORMERR = 1
 const SERVFAIL = 2
+const NXDOMAIN = 3
 const NOTIMP = 4
 const REFUSED = 5
 const QR = 0x8000
@@ -356,7 +357,7 @@ export class Resolver {
       answers = [{ type: 'PTR', name: question.name, ttl: this.#ttl, data: names[0]! }]
     } else {
       const v4 = this.#names.lookup(name, 4)
-      if (v4 === undefined) return undefined
+      if (v4 === undefined) return this.#names.owns?.(name) ? this.#encode(q.packet, NXDOMAIN, [], true) : undefined
       if (question.type === 'A') answers = v4.map((a) => ({ type: 'A', name: question.name, ttl: this.#ttl, data: a }))
       else if (question.type === 'AAAA') answers = (this.#names.lookup(name, 6) ?? []).map((a) => ({ type: 'AAAA', name: question.name, ttl: this.#ttl, data: a }))
       else answers = [] // a name of ours, a type we do not hold: no data (not NXDOMAIN, not a forward)

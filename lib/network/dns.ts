@@ -102,6 +102,12 @@ export class ContainerNames implements NameSource {
     return out
   }
 
+  /** NAME.NETWORK for a network of the container: ours, found or not (NXDOMAIN, not forwarded). */
+  owns(name: string): boolean {
+    const n = name.toLowerCase().replace(/\.$/, '')
+    return this.members.some((m) => n.length > m.name.length + 1 && n.endsWith(`.${m.name}`))
+  }
+
   reverse(address: string): string[] {
     const out: string[] = []
     for (const m of this.members) for (const n of m.records.reverse(address)) if (!out.includes(n)) out.push(n)

@@ -102,6 +102,7 @@ describe('Docker parity (issue 13)', function () {
       assert.equal(await dig(c, 'web.fronts', 'A'), web.ip, 'NAME.NETWORK')
       assert.equal(await dig(c, 'db.backs', 'A'), db.ip)
       assert.equal(await dig(c, 'db.fronts', 'A'), '', 'db is not on fronts')
+      assert.match((await runIn(c, 'dig', ['@127.0.0.11', '+time=2', '+tries=1', 'nobody.backs', 'A'])).out, /status: NXDOMAIN/, 'NAME.NETWORK is never forwarded')
       assert.equal(await dig(pa, 'app', 'A'), ea.ip, 'the others see the container on their network')
       assert.equal(await dig(pb, 'app.backs', 'A'), eb.ip)
       // One resolver socket in the container, whatever the number of networks.
