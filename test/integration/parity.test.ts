@@ -89,6 +89,26 @@ describe('Docker parity (issue 13)', function () {
       assert.ok(await ping(c, peerA.ip), 'the subnet route is there')
     })
 
+    it('dual-stack networks: one IPv6 default route too, moved with the IPv4 one; an internal network never gives one', async () => {
+      const a = await Network.create({ name: 'd1', namespace: host, store, subnet: '172.26.14.0/24', ipv6: { subnet: 'fd00:14::/64' }, dns: false })
+      const b = await Network.create({ name: 'd2', namespace: host, store, subnet: '172.26.15.0/24', ipv6: { subnet: 'fd00:15::/64' }, dns: false })
+      const i = await Network.create({ name: 'd3', namespace: host, store, subnet: '172.26.16.0/24', internal: true, dns: false })
+      const c = await sb.ns()
+      const ei = await i.connect(c, { gatewayPriority: 100 })
+      assert.deepEqual(await defaults(c), [], 'internal: no default route, whatever the priority')
+      assert.equal(ei.ifname, 'eth0')
+      const ea = await a.connect(c)
+      const eb = await b.connect(c, { gatewayPriority: 5 })
+      assert.deepEqual([ea.ifname, eb.ifname], ['eth1', 'eth2'])
+      assert.deepEqual((await defaults(c, 4)).map((r) => r.gateway), ['172.26.15.1'], 'the higher priority')
+      assert.deepEqual((await defaults(c, 6)).map((r) => [r.gateway, r.dev]), [[b.ipv6!.gateway, 'eth2']])
+      await b.disconnect(eb)
+      assert.deepEqual((await defaults(c, 4)).map((r) => r.gateway), ['172.26.14.1'])
+      assert.deepEqual((await defaults(c, 6)).map((r) => [r.gateway, r.dev]), [[a.ipv6!.gateway, 'eth1']])
+      await settleIpv6(host, c)
+      assert.ok(await ping(c, a.ipv6!.gateway), 'IPv6 on network a still works')
+    })
+
     it("one 127.0.0.11 per container answers each network's names (and NAME.NETWORK); leaving one network keeps the other", async () => {
       const a = await Network.create({ name: 'fronts', namespace: host, store, subnet: '172.26.4.0/24', dns: { upstream: [] } })
       const b = await Network.create({ name: 'backs', namespace: host, store, subnet: '172.26.5.0/24', dns: { upstream: [] } })
