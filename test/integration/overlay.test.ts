@@ -61,8 +61,12 @@ describe('overlay network across three hosts (vxlan + etcd)', function () {
     return agent
   }
 
-  /** The underlay (a bridge in its own namespace, with an "outside" server address) and three hosts with an agent and the network. */
-  async function threeHosts(leaseTtl = 2): Promise<{ under: Namespace; hosts: Host[] }> {
+  /**
+   * The underlay (a bridge in its own namespace, with an "outside" server address) and three hosts with an agent and the network.
+   * Leases last 10 s unless a test is about their expiry: on a loaded 2-core machine a 2 s lease can
+   * expire between keepalives, and its records vanish from etcd until the agent lets it again.
+   */
+  async function threeHosts(leaseTtl = 10): Promise<{ under: Namespace; hosts: Host[] }> {
     const under = await sb.ns()
     const ubr = await Bridge.create({ name: 'ubr', namespace: under, up: true })
     await ubr.addAddress(`${OUTSIDE}/24`)
