@@ -10,14 +10,14 @@ import { NetnsKitError, invalidArg } from '../errors'
 import { prefixesInUse, type EndpointRecord, type GatewayMove, type NetworkRecord, type NetworkStore, type PoolSpec, type PortRecord, type PortSpec } from '../ipam'
 import { parsePrefix } from '../ipam/ip'
 import { handleOf } from '../kernel/handles'
-import { createdBefore, listLinks, run, runOne, type Op } from '../kernel/rtnl'
+import { createdBefore, run, runOne, type Op } from '../kernel/rtnl'
 import { NatRule, type PublishOptions } from '../nat'
 import { Namespace, defaultNamespace } from '../namespace'
 import { checkBool } from '../validate'
 import { noIpv6 } from '../veth'
 import { checkConnectOptions, checkCreateOptions, type CheckedConnect, type ConnectOptions, type NetworkCreateOptions } from './bridge-options'
 import { dnsService, restoreResolvers } from './dns'
-import { DriverNetwork } from './driver'
+import { DriverNetwork, containerIfname } from './driver'
 import { Endpoint } from './endpoint'
 import { gc, type GcOptions, type GcReport } from './gc'
 import { publishFamily, readHostPorts, type HostClaim } from './host-ports'
@@ -307,16 +307,11 @@ export class Network extends DriverNetwork<Endpoint> {
     const ports = await this.#portSpecs(o.publish, exclude)
     // 1. The intent, in one transaction: the endpoint `connecting`, its name, interfaces, CNI key,
     // addresses and host ports claimed, and whether it gives the container its default route.
-    // The container's interface names as the kernel has them: a given name that is taken is
-    // refused here; without one, the store picks the first ethN neither the kernel nor another
-    // endpoint of the container has (docker network connect: eth1 for a second network).
-    const kernelNames = (await listLinks(ns)).map((l) => l.name)
-    if (o.ifname !== undefined && kernelNames.includes(o.ifname)) {
-      throw new NetnsKitError('ERR_NETNS_KIT_IFNAME_IN_USE', `the interface ${o.ifname} is taken in the namespace ${ns.name ?? ns.path}: leave ifname out for the next free ethN`)
-    }
+    // A second network gets the next free ethN (docker network connect); a given name the container has is refused here.
+    const ifname = await containerIfname(ns, o.ifname)
     const { endpoint: rec, moves } = await store.beginConnect(this.id, {
       id, name: o.name ?? `ep-${id}`, aliases: o.aliases, ...(o.hostname !== undefined ? { hostname: o.hostname } : {}), ns: identity(ns),
-      ...(o.ifname !== undefined ? { ifname: o.ifname } : { ifnamesInUse: kernelNames }), hostIf: `veth${id.slice(0, 7)}`, ...(o.mac !== undefined ? { mac: o.mac } : {}), ...(o.containerId !== undefined ? { containerId: o.containerId } : {}),
+      ...ifname, hostIf: `veth${id.slice(0, 7)}`, ...(o.mac !== undefined ? { mac: o.mac } : {}), ...(o.containerId !== undefined ? { containerId: o.containerId } : {}),
       addresses: [{ family: 4, ip: o.ip }, ...(this.ipv6 ? [{ family: 6 as const, ip: o.ip6 }] : [])],
       gatewayPriority: this.internal || !o.defaultRoute ? null : (o.gatewayPriority ?? 0), ports,
       ...(o.extraHosts.length ? { extraHosts: o.extraHosts.map((h) => ({ name: h.name, ip: h.ip === 'host-gateway' ? this.gateway : h.ip })) } : {}),
