@@ -2,3 +2,5 @@
 // The rest of the library (lib/network) uses only what this file exports.
 export { NatRule } from './rule'
 export type { MasqueradeOptions, PublishOptions, IsolateOptions, NatProtocol, NatKind } from './types'
+export { readHostPorts, parsePortList } from './host-ports'
+export type { HostClaim, HostPorts } from './host-ports'

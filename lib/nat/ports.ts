@@ -178,10 +178,11 @@ export async function checkCollisions(ns: Namespace, spec: PublishSpec, r: [numb
 
 /**
  * Candidate host ports for -P: random picks from `range` (net.ipv4.ip_local_port_range, or the
- * range asked for) that no map holds for this protocol, each checked by key lookups (the
- * kernel's NLM_F_EXCL settles races).
+ * range asked for) that `skip` lets through (host sockets, reserved ports) and no map holds for
+ * this protocol, each checked by key lookups (the kernel's NLM_F_EXCL settles races).
  */
-export async function freePorts(ns: Namespace, spec: PublishSpec, tries: number, range: [number, number], probe: Probe): Promise<[number, number][]> {
+export async function freePorts(ns: Namespace, spec: PublishSpec, tries: number, range: [number, number], probe: Probe,
+  skip: (port: number) => boolean = () => false): Promise<[number, number][]> {
   const [lo, hi] = range
   const size = hi - lo + 1
   const family = MAPS.filter((m) => m.family === spec.family)
@@ -189,7 +190,10 @@ export async function freePorts(ns: Namespace, spec: PublishSpec, tries: number,
   const start = Math.floor(Math.random() * size)
   for (let done = 0; done < size && out.length < tries; done += tries) {
     const candidates: number[] = []
-    for (let i = done; i < Math.min(size, done + tries); i++) candidates.push(lo + ((start + i) % size))
+    for (let i = done; i < Math.min(size, done + tries); i++) {
+      const p = lo + ((start + i) % size)
+      if (!skip(p)) candidates.push(p)
+    }
     const taken = new Set<number>()
     if (probe.exists) {
       await Promise.all(family.map(async (m) => {

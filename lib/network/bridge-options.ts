@@ -223,3 +223,11 @@ function checkPublishList(v: unknown): (PublishSpec & { protocol: NatProtocol })
     return { protocol, containerPort, hostPort, hostIp: p.hostIp === undefined ? undefined : canonicalIp(p.hostIp), ...(localhost !== undefined ? { localhost } : {}) }
   })
 }
+
+/** The family of a publish entry's host address, checked against the network's: no hostIp is both on a dual-stack network. */
+export function publishFamily(hostIp: string | undefined, hasV6: boolean, arg: string): { family: 4 | 6; dualStack: boolean } {
+  if (hostIp === undefined) return { family: 4, dualStack: hasV6 }
+  const v6 = hostIp.includes(':')
+  if (v6 && !hasV6) throw invalidArg(arg, hostIp, 'is an IPv6 address but the network has no IPv6 subnet')
+  return { family: v6 ? 6 : 4, dualStack: false }
+}

@@ -11,16 +11,15 @@ import { prefixesInUse, type EndpointRecord, type GatewayMove, type NetworkRecor
 import { parsePrefix } from '../ipam/ip'
 import { handleOf } from '../kernel/handles'
 import { createdBefore, run, runOne, type Op } from '../kernel/rtnl'
-import { NatRule, type PublishOptions } from '../nat'
+import { NatRule, readHostPorts, type HostClaim, type PublishOptions } from '../nat'
 import { Namespace, defaultNamespace } from '../namespace'
 import { checkBool } from '../validate'
 import { noIpv6 } from '../veth'
-import { checkConnectOptions, checkCreateOptions, type CheckedConnect, type ConnectOptions, type NetworkCreateOptions } from './bridge-options'
+import { checkConnectOptions, checkCreateOptions, publishFamily, type CheckedConnect, type ConnectOptions, type NetworkCreateOptions } from './bridge-options'
 import { dnsService, restoreResolvers } from './dns'
 import { DriverNetwork, containerIfname } from './driver'
 import { Endpoint } from './endpoint'
 import { gc, type GcOptions, type GcReport } from './gc'
-import { publishFamily, readHostPorts, type HostClaim } from './host-ports'
 import { listNetworks, openNetwork, type AnyNetwork, type NetworkLookupOptions } from './lookup'
 import { MacvlanNetwork, type MacvlanNetworkOptions } from './macvlan'
 import { randomMac, macForIp } from './mac'
@@ -360,7 +359,7 @@ export class Network extends DriverNetwork<Endpoint> {
     if (!publish.length) return []
     const fams = publish.map((p, i) => publishFamily(p.hostIp, this.ipv6 !== undefined, `opts.publish[${i}].hostIp`))
     const claims: HostClaim[] = publish.map((p, i) => ({
-      protocol: p.protocol, hostPort: p.hostPort,
+      protocol: p.protocol, ...(p.hostPort !== undefined ? { ports: [p.hostPort, p.hostPort] as [number, number] } : {}),
       addresses: p.hostIp !== undefined ? [p.hostIp] : fams[i]!.dualStack ? ['0.0.0.0', '::'] : ['0.0.0.0'],
     }))
     const hp = await readHostPorts(this.namespace, claims)

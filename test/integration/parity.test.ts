@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { Namespace, Network, SqliteStore, VethPair } from '../../lib'
+import { NatRule, Namespace, Network, SqliteStore, VethPair } from '../../lib'
 import { Sandbox, ipj, ping, runIn, sh } from '../helpers'
 import { HOST_WAN, OUT_IP, request, serve, settleIpv6, stopAll } from '../nat-helpers'
 
@@ -174,6 +174,16 @@ describe('Docker parity (issue 13)', function () {
         await n.disconnect(ep)
       }
       assert.ok(seen.size >= 1)
+      assert.equal(await request(out, 'tcp', HOST_WAN, 45000), `hostproc ${OUT_IP}`)
+      // The building block too: NatRule.publish refuses a held port and -P skips held and reserved ones.
+      const ep = await n.connect(c)
+      await assert.rejects(NatRule.publish({ namespace: host, protocol: 'tcp', hostPort: 45000, containerIp: ep.ip, containerPort: 80 }), { code: 'ERR_NETNS_KIT_PORT_ALLOCATED', message: /address already in use on the host/ })
+      await assert.rejects(NatRule.publish({ namespace: host, protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 45000, containerIp: ep.ip, containerPort: 80 }), { code: 'ERR_NETNS_KIT_PORT_ALLOCATED' })
+      for (let i = 0; i < 20; i++) {
+        const r = await NatRule.publish({ namespace: host, protocol: 'tcp', containerIp: ep.ip, containerPort: 80 })
+        assert.ok(r.hostPort === 45001 || r.hostPort === 45003, `NatRule -P gave ${r.hostPort}`)
+        await r.delete()
+      }
       assert.equal(await request(out, 'tcp', HOST_WAN, 45000), `hostproc ${OUT_IP}`)
     })
 

@@ -2,9 +2,9 @@
 // the host's reserved-port list, and the connect options that came with it.
 import { strict as assert } from 'node:assert'
 import { DnsRecords } from '../../lib/dns'
-import { checkConnectOptions } from '../../lib/network/bridge-options'
+import { parsePortList } from '../../lib/nat'
+import { checkConnectOptions, publishFamily } from '../../lib/network/bridge-options'
 import { ContainerNames } from '../../lib/network/dns'
-import { parsePortList, publishFamily } from '../../lib/network/host-ports'
 import type { Namespace } from '../../lib/namespace'
 
 function member(networkId: string, name: string, entries: Record<string, string[]>, upstream?: string[]) {

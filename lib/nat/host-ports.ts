@@ -2,27 +2,34 @@
 // processes run): the sockets host processes hold (listening TCP and SCTP, bound UDP, IPv4 and
 // IPv6, wildcard and specific addresses, read through sock_diag netlink: lib/sock-diag.ts), the
 // range -P picks from (net.ipv4.ip_local_port_range) and the ports the host keeps out of it
-// (net.ipv4.ip_local_reserved_ports). Read before the store's transaction; the store then claims.
-import { NetnsKitError, invalidArg } from '../errors'
-import type { NatProtocol } from '../nat'
+// (net.ipv4.ip_local_reserved_ports). NatRule.publish reads them before planning; Network before
+// its store's transaction (the store then claims).
+import { NetnsKitError } from '../errors'
 import type { Namespace } from '../namespace'
 import { describeSocket, listSockets, socketOverlaps, socketOwners, type SocketRecord } from '../sock-diag'
+import type { NatProtocol } from './types'
 
-/** One claim a mapping makes on the host: protocol, address ('0.0.0.0', '::' or one address), and its port when given. */
+/** The host side of a mapping: protocol, the addresses it answers on, and the ports given (absent: -P). */
 export interface HostClaim {
   protocol: NatProtocol
-  /** The addresses it answers on: '0.0.0.0', '::' (both for a dual-stack mapping) or specific ones. */
+  /** '0.0.0.0', '::' (both for a dual-stack mapping), or specific addresses ('127.0.0.1' for the loopback). */
   addresses: string[]
-  hostPort?: number
+  /** The host port or range given; absent: chosen from ip_local_port_range (docker -P). */
+  ports?: [number, number]
 }
 
-/** What the host holds, as far as the publishes of one connect are concerned. */
+/** What the host holds, as far as the mappings of one call are concerned. */
 export interface HostPorts {
   /** net.ipv4.ip_local_port_range: where -P picks. */
   range: [number, number]
-  /** The ports -P must skip for a claim: reserved ones, and those a host socket holds on one of its addresses. */
+  /**
+   * Whether a chosen port must be skipped: a host socket holds it on one of the claim's addresses,
+   * or (`reserved`: a pick from ip_local_port_range) it is in ip_local_reserved_ports.
+   */
+  skip(claim: HostClaim, port: number, reserved: boolean): boolean
+  /** The ports of ip_local_port_range that skip() refuses (for a store choosing -P ports). */
   exclude(claim: HostClaim): number[]
-  /** ERR_NETNS_KIT_PORT_ALLOCATED when a host socket holds the port given for the claim. */
+  /** ERR_NETNS_KIT_PORT_ALLOCATED when a host socket holds a port given for the claim, naming the socket and its process. */
   check(claim: HostClaim): Promise<void>
 }
 
@@ -43,19 +50,21 @@ async function sysctlOr(ns: Namespace, key: string, dflt: string): Promise<strin
 }
 
 /**
- * Reads the host's port range, reserved ports and port-holding sockets of the protocols the
+ * Reads the host's port range, reserved ports and the port-holding sockets of the protocols the
  * claims use (one sock_diag dump per protocol and family, filtered by the kernel to the ports
  * that matter). SCTP on a kernel with SCTP but without sctp_diag cannot be checked: skipped.
  */
 export async function readHostPorts(host: Namespace, claims: HostClaim[]): Promise<HostPorts> {
-  const [rangeText, reservedText] = await Promise.all([
+  // The range and the reserved ports matter only to a port chosen from the range (-P).
+  const picks = claims.some((c) => !c.ports)
+  const [rangeText, reservedText] = picks ? await Promise.all([
     sysctlOr(host, 'net.ipv4.ip_local_port_range', '32768 60999'),
     sysctlOr(host, 'net.ipv4.ip_local_reserved_ports', ''),
-  ])
+  ]) : ['32768 60999', '']
   const r = rangeText.trim().split(/\s+/).map(Number)
   const range: [number, number] = [r[0] || 32768, r[1] || 60999]
   const reserved = parsePortList(reservedText)
-  const wanted = claims.flatMap((c) => (c.hostPort !== undefined ? [c.hostPort] : range))
+  const wanted = claims.flatMap((c) => c.ports ?? range)
   const sockets: SocketRecord[] = []
   if (claims.length) {
     const port = { from: Math.min(...wanted), to: Math.max(...wanted) }
@@ -67,8 +76,10 @@ export async function readHostPorts(host: Namespace, claims: HostClaim[]): Promi
     sockets.push(...lists.flat())
   }
   const holders = (c: HostClaim, port: number) => sockets.filter((s) => s.protocol === c.protocol && s.port === port && c.addresses.some((a) => socketOverlaps(s, a)))
+  const isReserved = (port: number) => reserved.some(([a, b]) => port >= a && port <= b)
   return {
     range,
+    skip: (c, port, res) => (res && isReserved(port)) || holders(c, port).length > 0,
     exclude(c) {
       const out = new Set<number>()
       for (const [a, b] of reserved) for (let p = Math.max(a, range[0]); p <= Math.min(b, range[1]); p++) out.add(p)
@@ -76,23 +87,17 @@ export async function readHostPorts(host: Namespace, claims: HostClaim[]): Promi
       return [...out]
     },
     async check(c) {
-      if (c.hostPort === undefined) return
-      const held = holders(c, c.hostPort)
-      if (!held.length) return
-      const s = held[0]!
-      const owners = (await socketOwners(s.inode).catch(() => new Map<number, { pid: number; command: string }[]>())).get(s.inode) ?? []
-      const by = owners.length ? ` of ${owners.map((o) => `pid ${o.pid} (${o.command})`).join(', ')}` : ''
-      const where = c.addresses.map((a) => (a.includes(':') ? `[${a}]` : a)).join(' and ')
-      throw new NetnsKitError('ERR_NETNS_KIT_PORT_ALLOCATED',
-        `${c.protocol} ${where}:${c.hostPort}: address already in use on the host by ${describeSocket(s)}${by}`)
+      if (!c.ports) return
+      for (let port = c.ports[0]; port <= c.ports[1]; port++) {
+        const held = holders(c, port)
+        if (!held.length) continue
+        const s = held[0]!
+        const owners = (await socketOwners(s.inode).catch(() => new Map<number, { pid: number; command: string }[]>())).get(s.inode) ?? []
+        const by = owners.length ? ` of ${owners.map((o) => `pid ${o.pid} (${o.command})`).join(', ')}` : ''
+        const where = c.addresses.map((a) => (a.includes(':') ? `[${a}]` : a)).join(' and ')
+        throw new NetnsKitError('ERR_NETNS_KIT_PORT_ALLOCATED',
+          `${c.protocol} ${where}:${port}: address already in use on the host by ${describeSocket(s)}${by}`)
+      }
     },
   }
-}
-
-/** A host address of a publish entry, checked against the network's families. */
-export function publishFamily(hostIp: string | undefined, hasV6: boolean, arg: string): { family: 4 | 6; dualStack: boolean } {
-  if (hostIp === undefined) return { family: 4, dualStack: hasV6 }
-  const v6 = hostIp.includes(':')
-  if (v6 && !hasV6) throw invalidArg(arg, hostIp, 'is an IPv6 address but the network has no IPv6 subnet')
-  return { family: v6 ? 6 : 4, dualStack: false }
 }
