@@ -218,6 +218,7 @@ function checkPublishList(v: unknown): (PublishSpec & { protocol: NatProtocol })
     const containerPort = checkPort(p.containerPort, `${arg}.containerPort`)
     const hostPort = p.hostPort === undefined ? undefined : checkPort(p.hostPort, `${arg}.hostPort`)
     if (p.hostIp !== undefined) checkIp(p.hostIp, `${arg}.hostIp`)
+    if (p.hostIp !== undefined && canonicalIp(p.hostIp) === '::1') throw invalidArg(`${arg}.hostIp`, p.hostIp, 'must not be ::1: the kernel never routes IPv6 loopback traffic to another interface (use 127.0.0.1)')
     const localhost = checkBool(p.localhost, `${arg}.localhost`)
     if (localhost === true && p.hostIp !== undefined && canonicalIp(p.hostIp) !== '0.0.0.0') throw invalidArg(`${arg}.localhost`, true, 'is for a mapping without hostIp (give hostIp 127.0.0.1 for the loopback only)')
     return { protocol, containerPort, hostPort, hostIp: p.hostIp === undefined ? undefined : canonicalIp(p.hostIp), ...(localhost !== undefined ? { localhost } : {}) }

@@ -63,6 +63,7 @@ describe('issue 13 (no kernel)', () => {
     assert.deepEqual(checkConnectOptions({ publish: [{ containerPort: 80, localhost: false }] }, 'n', false).publish, [{ protocol: 'tcp', containerPort: 80, hostPort: undefined, hostIp: undefined, localhost: false }])
     assert.throws(() => checkConnectOptions({ publish: [{ containerPort: 80, hostIp: '10.0.0.1', localhost: true }] }, 'n', false), { code: 'ERR_INVALID_ARG_VALUE' })
     assert.equal(checkConnectOptions({ publish: [{ containerPort: 80, hostIp: '0:0::0' }] }, 'n', true).publish[0]!.hostIp, '::')
+    assert.throws(() => checkConnectOptions({ publish: [{ containerPort: 80, hostIp: '::1' }] }, 'n', true), { code: 'ERR_INVALID_ARG_VALUE', message: /::1/ })
     assert.deepEqual(checkConnectOptions({ extraHosts: ['a:10.0.0.1', 'b=fd00::1', 'c:[FD00::2]', 'gw:host-gateway'] }, 'n', false).extraHosts, [
       { name: 'a', ip: '10.0.0.1' }, { name: 'b', ip: 'fd00::1' }, { name: 'c', ip: 'fd00::2' }, { name: 'gw', ip: 'host-gateway' },
     ])
