@@ -24,6 +24,8 @@ export interface PublishSpec {
   localhost: boolean
   /** hostIp was a loopback address: published on 127.0.0.0/8 only. */
   loopbackOnly: boolean
+  /** Respect the host's own sockets and reserved ports (PublishOptions.hostSockets). */
+  hostSockets: boolean
 }
 
 function checkRange(v: unknown, arg: string): [number, number] {
@@ -47,6 +49,7 @@ export function checkPublish(opts: PublishOptions): PublishSpec {
     if (opts.hostIp === '0.0.0.0' || opts.hostIp === '::') throw invalidArg('opts.hostIp', opts.hostIp, 'must be a specific address: leave it out to publish on every local address')
     if (hf === 6 && isLoopbackIp(opts.hostIp)) throw invalidArg('opts.hostIp', opts.hostIp, 'must not be ::1: the kernel never routes IPv6 loopback traffic to another interface')
   }
+  if (opts.hostSockets !== undefined && typeof opts.hostSockets !== 'boolean') throw invalidArg('opts.hostSockets', opts.hostSockets, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
   if (opts.localhost !== undefined && typeof opts.localhost !== 'boolean') throw invalidArg('opts.localhost', opts.localhost, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
   if (opts.localhost === true && family !== 4) throw invalidArg('opts.localhost', true, 'is only possible for IPv4 (the kernel never routes ::1 off the host)')
   const containerPort = checkRange(opts.containerPort, 'opts.containerPort')
@@ -60,7 +63,7 @@ export function checkPublish(opts: PublishOptions): PublishSpec {
   const loopbackOnly = opts.hostIp !== undefined && isLoopbackIp(opts.hostIp)
   return {
     protocol: opts.protocol, family, hostIp: loopbackOnly ? undefined : opts.hostIp, hostPort, containerIp: opts.containerIp, containerPort,
-    localhost: opts.localhost === true || loopbackOnly, loopbackOnly,
+    localhost: opts.localhost === true || loopbackOnly, loopbackOnly, hostSockets: opts.hostSockets !== false,
   }
 }
 

@@ -79,7 +79,8 @@ async function plan(ns: Namespace, specs: PublishSpec[]): Promise<Plan> {
   // one holds is refused before anything changes; a chosen one skips them (and, from
   // ip_local_port_range, ip_local_reserved_ports).
   const claims = specs.map(hostClaim)
-  const held = settled(readHostPorts(ns, claims))
+  const checked = specs.filter((s) => s.hostSockets)
+  const held = settled(checked.length ? readHostPorts(ns, checked.map(hostClaim)) : Promise.resolve(undefined))
   const table = tableExists(ns, 'inet')
   table.catch(() => {})
   const families = new Map<4 | 6, FamilyLookups>()
@@ -100,13 +101,13 @@ async function plan(ns: Namespace, specs: PublishSpec[]): Promise<Plan> {
   const egressOf = await Promise.all(specs.map((s) => egress.get(`${s.family}/${s.containerIp}`)!))
   const probes = await Promise.all(specs.map(async (s) => unwrap(await lookups(s).probe)))
   const hp = unwrap(await held)
-  for (const [i, s] of specs.entries()) if (!isChosen(s)) await hp.check(claims[i]!)
+  for (const [i, s] of specs.entries()) if (hp && s.hostSockets && !isChosen(s)) await hp.check(claims[i]!)
   let portRange: Promise<[number, number]> | undefined
   const candidates = await Promise.all(specs.map(async (s, i) => {
     if (!isChosen(s)) return [s.hostPort!]
     const sharing = specs.filter((o) => isChosen(o) && o.protocol === s.protocol).length
     portRange ??= localPortRange(ns)
-    return freePorts(ns, s, CANDIDATES * sharing, s.hostPort ?? await portRange, probes[i]!, (port) => hp.skip(claims[i]!, port, !s.hostPort))
+    return freePorts(ns, s, CANDIDATES * sharing, s.hostPort ?? await portRange, probes[i]!, hp && s.hostSockets ? (port) => hp.skip(claims[i]!, port, !s.hostPort) : undefined)
   }))
   for (const [f, l] of families) if (unwrap(await l.forwarding) !== '1') await ns.sysctl.set(forwardingKey(f), 1)
   // route_localnet on the one interface leading to the container, never on all/default. It is

@@ -385,6 +385,8 @@ export class Network extends DriverNetwork<Endpoint> {
     return {
       namespace: this.namespace, protocol: p.protocol, ...(wildcard ? {} : { hostIp: p.hostIp }), hostPort: p.hostPort, containerIp: to, containerPort: p.containerPort,
       ...(localhost ? { localhost: true } : {}),
+      // Checked before the store claimed them (#portSpecs); a companion's reservations of them are host sockets.
+      hostSockets: false,
     }
   }
 
