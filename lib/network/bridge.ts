@@ -303,7 +303,7 @@ export class Network extends DriverNetwork<Endpoint> {
     const store = this.store
     const host = this.namespace
     const id = randomBytes(6).toString('hex')
-    const ports = await this.#portSpecs(o.publish, exclude)
+    const { ports, checkHost } = await this.#portSpecs(o.publish, exclude)
     // 1. The intent, in one transaction: the endpoint `connecting`, its name, interfaces, CNI key,
     // addresses and host ports claimed, and whether it gives the container its default route.
     // A second network gets the next free ethN (docker network connect); a given name the container has is refused here.
@@ -318,6 +318,8 @@ export class Network extends DriverNetwork<Endpoint> {
     const dns = dnsService()
     let rules: NatRule[] = []
     try {
+      // A given host port a host process holds: Docker's "address already in use", before the kernel is touched.
+      await checkHost()
       // 2. The kernel: one trip, then the mappings (recorded at once), then the resolver.
       const mac = rec.mac ?? macForIp(rec.addresses[0]!.address)
       await run(this.#wiring(ns, { ...rec, mac }, moves))
@@ -349,26 +351,29 @@ export class Network extends DriverNetwork<Endpoint> {
   }
 
   /**
-   * The store's port specs of a connect's publish entries, after the host's own ports are
-   * respected: a port given that a host socket holds is ERR_NETNS_KIT_PORT_ALLOCATED (Docker's
-   * "address already in use"), before anything is claimed or made; -P picks from
+   * The store's port specs of a connect's publish entries, with the host's own ports respected:
+   * `checkHost()` refuses a given port a host socket holds with ERR_NETNS_KIT_PORT_ALLOCATED
+   * (Docker's "address already in use"), before the kernel is touched; -P picks from
    * ip_local_port_range, skipping ports host sockets hold and ip_local_reserved_ports. Without
    * hostIp a mapping covers both families on a dual-stack network (one port, two claims).
    */
-  async #portSpecs(publish: CheckedConnect['publish'], exclude: Set<number>): Promise<PortSpec[]> {
-    if (!publish.length) return []
+  async #portSpecs(publish: CheckedConnect['publish'], exclude: Set<number>): Promise<{ ports: PortSpec[]; checkHost: () => Promise<void> }> {
+    if (!publish.length) return { ports: [], checkHost: async () => {} }
     const fams = publish.map((p, i) => publishFamily(p.hostIp, this.ipv6 !== undefined, `opts.publish[${i}].hostIp`))
     const claims: HostClaim[] = publish.map((p, i) => ({
       protocol: p.protocol, ...(p.hostPort !== undefined ? { ports: [p.hostPort, p.hostPort] as [number, number] } : {}),
       addresses: p.hostIp !== undefined ? [p.hostIp] : fams[i]!.dualStack ? ['0.0.0.0', '::'] : ['0.0.0.0'],
     }))
     const hp = await readHostPorts(this.namespace, claims)
-    for (const c of claims) await hp.check(c)
-    return publish.map((p, i) => ({
+    const ports = publish.map((p, i) => ({
       protocol: p.protocol, family: fams[i]!.family, ...(fams[i]!.dualStack ? { dualStack: true } : {}), ...(p.hostIp !== undefined ? { hostIp: p.hostIp } : {}),
       ...(p.hostPort !== undefined ? { hostPort: p.hostPort } : { range: hp.range, exclude: [...new Set([...exclude, ...hp.exclude(claims[i]!)])] }),
       containerPort: p.containerPort,
     }))
+    // The given ports are checked once the store has claimed them: a port another endpoint
+    // publishes is refused by the store first, naming that endpoint (its reservation, with a
+    // companion, is a host socket too).
+    return { ports, checkHost: async () => { for (const c of claims) await hp.check(c) } }
   }
 
   /**
@@ -385,7 +390,7 @@ export class Network extends DriverNetwork<Endpoint> {
     return {
       namespace: this.namespace, protocol: p.protocol, ...(wildcard ? {} : { hostIp: p.hostIp }), hostPort: p.hostPort, containerIp: to, containerPort: p.containerPort,
       ...(localhost ? { localhost: true } : {}),
-      // Checked before the store claimed them (#portSpecs); a companion's reservations of them are host sockets.
+      // Checked by #portSpecs' checkHost(); a companion's reservations of them are host sockets.
       hostSockets: false,
     }
   }
