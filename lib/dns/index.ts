@@ -1,4 +1,4 @@
 export { DnsRecords, normaliseName } from './records'
-export type { DnsEntry, NameSource } from './records'
+export type { DnsEntry } from './records'
 export { Resolver, ptrAddress } from './resolver'
-export type { ResolverOptions, ResolverStats, UpstreamServer } from './resolver'
+export type { NameSource, ResolverOptions, ResolverStats, UpstreamServer } from './resolver'

@@ -3,22 +3,6 @@ import * as net from 'node:net'
 import { invalidArg } from '../errors'
 import { canonicalIp } from '../ipam/ip'
 
-/**
- * Where a resolver looks names up: a DnsRecords set, or a view over several (a container on
- * several networks answers the names of each).
- */
-export interface NameSource {
-  /** As DnsRecords.lookup: undefined when the name is not ours, [] when it has no address of that family. */
-  lookup(name: string, family: 4 | 6): string[] | undefined
-  /** As DnsRecords.reverse. */
-  reverse(address: string): string[]
-  /**
-   * Optional: a name that is not ours (lookup undefined) but inside a zone we answer for (NAME.NETWORK of
-   * a network of the container): NXDOMAIN, never forwarded (the upstream would learn the name).
-   */
-  owns?(name: string): boolean
-}
-
 /** What one endpoint (a container on a network) is known by. */
 export interface DnsEntry {
   /** Its names: container name, aliases, hostname. Matched without regard to case. */
@@ -46,7 +30,7 @@ export function normaliseName(value: unknown, arg = 'name'): string {
  * several endpoints share (a common alias) resolve to all of their addresses. Each change
  * costs what the endpoint's own names and addresses do, whatever the size of the set.
  */
-export class DnsRecords implements NameSource {
+export class DnsRecords {
   readonly #entries = new Map<string, DnsEntry>()
   /** Name -> the ids answering to it, in the order they were set. */
   readonly #byName = new Map<string, Set<string>>()

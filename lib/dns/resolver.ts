@@ -11,7 +11,7 @@ import { openTcpServer, openUdpSocket } from '../sockets'
 import { checkInt } from '../validate'
 import { EMBEDDED_RESOLVER } from '../container-files'
 import { canonicalIp } from '../ipam/ip'
-import { DnsRecords, type NameSource } from './records'
+import { DnsRecords } from './records'
 import { Upstream } from './upstream'
 
 // RCODEs (RFC 1035 4.1.1) and header bits; dns-packet puts the RCODE in the low bits of `flags`.
@@ -30,6 +30,23 @@ export interface UpstreamServer {
   port: number
 }
 
+/**
+ * Where a resolver's own names come from: a DnsRecords set, or any object answering the same two
+ * questions (the companion process answers from its index of the store).
+ */
+export interface NameSource {
+  /** The addresses of `family` for `name`: undefined when the name is not ours, [] when it is ours without such an address. */
+  lookup(name: string, family: 4 | 6): string[] | undefined
+  /** The names of an address (PTR), the preferred one first. */
+  reverse(address: string): string[]
+  /**
+   * Optional: a name that is not ours (lookup undefined) but inside a zone we answer for
+   * (NAME.NETWORK of a network of the container): NXDOMAIN, never forwarded (the upstream
+   * would learn the container's names).
+   */
+  owns?(name: string): boolean
+}
+
 export interface ResolverOptions {
   /** Where the resolver listens: the container's namespace. */
   namespace: Namespace
@@ -38,12 +55,7 @@ export interface ResolverOptions {
   /** Listening port, UDP and TCP (default 53). */
   port?: number
   /** The names it answers for (default: a new, empty set; pass one set to every resolver of a network). */
-  records?: DnsRecords
-  /**
-   * Where names are looked up instead of `records` (a view over several sets: a container on
-   * several networks); `records` stays the (then unused) set given or a new one.
-   */
-  names?: NameSource
+  records?: DnsRecords | NameSource
   /** Where other names go. Without it they get SERVFAIL (Docker's internal networks). */
   upstream?: {
     /** 'IP', 'IP:PORT' or '[IPv6]:PORT', tried in order (Docker: the host's resolv.conf servers). */
@@ -79,6 +91,11 @@ const MAX_PENDING = 256
 const TCP_IDLE_MS = 10000
 const MAX_TCP_CONNECTIONS = 64
 
+function isNameSource(v: unknown): v is NameSource {
+  const o = v as NameSource
+  return !!o && typeof o === 'object' && typeof o.lookup === 'function' && typeof o.reverse === 'function'
+}
+
 function parseServer(s: unknown, i: number): UpstreamServer {
   const arg = `opts.upstream.servers[${i}]`
   if (typeof s !== 'string') throw invalidArg(arg, s, 'must be a string', 'ERR_INVALID_ARG_TYPE')
@@ -91,14 +108,6 @@ function parseServer(s: unknown, i: number): UpstreamServer {
   if (net.isIP(address) === 0) throw invalidArg(arg, s, "must be 'IP', 'IP:PORT' or '[IPv6]:PORT'")
   if (!(port >= 1 && port <= 65535)) throw invalidArg(arg, s, 'must have a port from 1 to 65535')
   return { address: canonicalIp(address), port }
-}
-
-function checkUpstream(u: ResolverOptions['upstream']): { upstreams: UpstreamServer[]; timeout: number } {
-  if (u === undefined) return { upstreams: [], timeout: 2000 }
-  if (!u || typeof u !== 'object' || !Array.isArray(u.servers)) {
-    throw invalidArg('opts.upstream', u, 'must be an object { servers: string[], namespace?, timeout? }', 'ERR_INVALID_ARG_TYPE')
-  }
-  return { upstreams: u.servers.map(parseServer), timeout: u.timeout === undefined ? 2000 : checkInt(u.timeout, 'opts.upstream.timeout', 1, 600000) }
 }
 
 /** The address a PTR question asks about ('4.3.2.1.in-addr.arpa' -> '1.2.3.4'), or undefined. */
@@ -148,14 +157,10 @@ export class Resolver {
   readonly namespace: Namespace
   readonly address: string
   readonly port: number
-  readonly records: DnsRecords
-  /** Where other names go; setUpstream() changes them. */
-  get upstreams(): readonly UpstreamServer[] { return this.#upstreams }
-  readonly stats: ResolverStats = { queries: 0, local: 0, forwarded: 0, tcpFallbacks: 0, failed: 0, truncated: 0 }
-  readonly #names: NameSource
+  readonly records: DnsRecords | NameSource
   #upstreams: readonly UpstreamServer[]
-  #upstream: Upstream
-  #timeout: number
+  readonly stats: ResolverStats = { queries: 0, local: 0, forwarded: 0, tcpFallbacks: 0, failed: 0, truncated: 0 }
+  readonly #upstream: Upstream
   readonly #ttl: number
   readonly #udp: dgram.Socket
   readonly #tcp: net.Server | undefined
@@ -164,16 +169,14 @@ export class Resolver {
   #closed: Promise<void> | undefined
 
   private constructor(o: {
-    namespace: Namespace; address: string; port: number; records: DnsRecords; names: NameSource | undefined; upstreams: UpstreamServer[]
+    namespace: Namespace; address: string; port: number; records: DnsRecords | NameSource; upstreams: UpstreamServer[]
     upstreamNs: Namespace | undefined; timeout: number; ttl: number; udp: dgram.Socket; tcp: net.Server | undefined
   }) {
     this.namespace = o.namespace
     this.address = o.address
     this.port = o.port
     this.records = o.records
-    this.#names = o.names ?? o.records
     this.#upstreams = Object.freeze(o.upstreams)
-    this.#timeout = o.timeout
     this.#upstream = new Upstream(o.upstreamNs, o.timeout)
     this.#ttl = o.ttl
     this.#udp = o.udp
@@ -194,12 +197,19 @@ export class Resolver {
     const address = opts.address === undefined ? EMBEDDED_RESOLVER : opts.address
     if (typeof address !== 'string' || net.isIP(address) === 0) throw invalidArg('opts.address', address, 'must be an IPv4 or IPv6 address')
     const port = opts.port === undefined ? 53 : checkInt(opts.port, 'opts.port', 0, 65535)
-    if (opts.records !== undefined && !(opts.records instanceof DnsRecords)) throw invalidArg('opts.records', opts.records, 'must be a DnsRecords', 'ERR_INVALID_ARG_TYPE')
-    if (opts.names !== undefined && (!opts.names || typeof opts.names.lookup !== 'function' || typeof opts.names.reverse !== 'function')) {
-      throw invalidArg('opts.names', opts.names, 'must have lookup(name, family) and reverse(address)', 'ERR_INVALID_ARG_TYPE')
+    if (opts.records !== undefined && !(opts.records instanceof DnsRecords) && !isNameSource(opts.records)) {
+      throw invalidArg('opts.records', opts.records, 'must be a DnsRecords or an object { lookup(name, family), reverse(address) }', 'ERR_INVALID_ARG_TYPE')
     }
     const ttl = opts.ttl === undefined ? 600 : checkInt(opts.ttl, 'opts.ttl', 0, 2 ** 31 - 1)
-    const { upstreams, timeout } = checkUpstream(opts.upstream)
+    let upstreams: UpstreamServer[] = []
+    let timeout = 2000
+    if (opts.upstream !== undefined) {
+      if (!opts.upstream || typeof opts.upstream !== 'object' || !Array.isArray(opts.upstream.servers)) {
+        throw invalidArg('opts.upstream', opts.upstream, 'must be an object { servers: string[], namespace?, timeout? }', 'ERR_INVALID_ARG_TYPE')
+      }
+      upstreams = opts.upstream.servers.map(parseServer)
+      if (opts.upstream.timeout !== undefined) timeout = checkInt(opts.upstream.timeout, 'opts.upstream.timeout', 1, 600000)
+    }
     const udp = await openUdpSocket({ namespace: opts.namespace, address, port })
     let tcp: net.Server | undefined
     if (opts.tcp !== false) {
@@ -212,20 +222,23 @@ export class Resolver {
       }
     }
     return new Resolver({
-      namespace: opts.namespace, address: canonicalIp(address), port: udp.address().port, records: opts.records ?? new DnsRecords(), names: opts.names,
+      namespace: opts.namespace, address: canonicalIp(address), port: udp.address().port, records: opts.records ?? new DnsRecords(),
       upstreams, upstreamNs: opts.upstream?.namespace, timeout, ttl, udp, tcp,
     })
   }
 
+  /** Where other names go, in order. */
+  get upstreams(): readonly UpstreamServer[] {
+    return this.#upstreams
+  }
+
   /**
-   * Where other names go from now on (undefined: nowhere, SERVFAIL); queries in flight finish
-   * with the servers they were sent to.
+   * Replaces the upstream servers ('IP', 'IP:PORT' or '[IPv6]:PORT'; [] for none: SERVFAIL) without
+   * closing the listening sockets: queries in flight finish with the servers they started with.
    */
-  setUpstream(upstream: ResolverOptions['upstream']): void {
-    const u = checkUpstream(upstream)
-    this.#upstreams = Object.freeze(u.upstreams)
-    this.#timeout = u.timeout
-    this.#upstream = new Upstream(upstream?.namespace, this.#timeout)
+  setUpstreams(servers: readonly string[]): void {
+    if (!Array.isArray(servers)) throw invalidArg('servers', servers, 'must be an array of addresses', 'ERR_INVALID_ARG_TYPE')
+    this.#upstreams = Object.freeze(servers.map(parseServer))
   }
 
   /** Lets the process exit while the resolver runs (like socket.unref()). */
@@ -352,14 +365,14 @@ export class Resolver {
     if (question.class !== undefined && question.class !== 'IN' && question.class !== 'ANY') return undefined
     if (question.type === 'PTR') {
       const addr = ptrAddress(name)
-      const names = addr ? this.#names.reverse(addr) : []
+      const names = addr ? this.records.reverse(addr) : []
       if (!names.length) return undefined
       answers = [{ type: 'PTR', name: question.name, ttl: this.#ttl, data: names[0]! }]
     } else {
-      const v4 = this.#names.lookup(name, 4)
-      if (v4 === undefined) return this.#names.owns?.(name) ? this.#encode(q.packet, NXDOMAIN, [], true) : undefined
+      const v4 = this.records.lookup(name, 4)
+      if (v4 === undefined) return 'owns' in this.records && this.records.owns?.(name) ? this.#encode(q.packet, NXDOMAIN, [], true) : undefined
       if (question.type === 'A') answers = v4.map((a) => ({ type: 'A', name: question.name, ttl: this.#ttl, data: a }))
-      else if (question.type === 'AAAA') answers = (this.#names.lookup(name, 6) ?? []).map((a) => ({ type: 'AAAA', name: question.name, ttl: this.#ttl, data: a }))
+      else if (question.type === 'AAAA') answers = this.records.lookup(name, 6)!.map((a) => ({ type: 'AAAA', name: question.name, ttl: this.#ttl, data: a }))
       else answers = [] // a name of ours, a type we do not hold: no data (not NXDOMAIN, not a forward)
     }
     return this.#encode(q.packet, NOERROR, answers, true)

@@ -248,7 +248,7 @@ export class InProcessDns implements DnsService {
       st.resolvers.set(ep.id, key)
       try {
         const r = await cur.resolver
-        r.setUpstream(cur.names.upstream())
+        r.setUpstreams(cur.names.upstream()?.servers ?? [])
       } catch (e) {
         await this.#leave(net.id, ep.id)
         st.records.delete(ep.id)
@@ -258,7 +258,9 @@ export class InProcessDns implements DnsService {
     }
     const names = new ContainerNames()
     names.members.push(member)
-    const start = () => Resolver.start({ namespace: ns, names, upstream: names.upstream() })
+    // Upstream queries leave from the host namespace of the network that started the resolver
+    // (the networks of one container share it); none: SERVFAIL until a forwarding network joins.
+    const start = () => Resolver.start({ namespace: ns, records: names, upstream: { servers: names.upstream()?.servers ?? [], namespace: net.namespace } })
     const resolver = start().catch(async (e: unknown) => {
       if ((e as { code?: string }).code !== 'EADDRINUSE') throw e
       // 127.0.0.11:53 still held by a resolver this process ran for an endpoint another process
@@ -291,7 +293,7 @@ export class InProcessDns implements DnsService {
     if (i >= 0) c.names.members.splice(i, 1)
     if (c.names.members.length) {
       const r = await c.resolver.catch(() => undefined)
-      r?.setUpstream(c.names.upstream())
+      r?.setUpstreams(c.names.upstream()?.servers ?? [])
       return
     }
     this.#containers.delete(key)
