@@ -185,7 +185,7 @@ export function checkConnectOptions(opts: ConnectOptions, network: string, hasV6
   }
   const defaultRoute = checkBool(opts.defaultRoute, 'opts.defaultRoute') ?? true
   return {
-    name, ifname, ip: opts.ip, ip6: opts.ip6, mac, aliases, hostname, publish: checkPublishList(opts.publish), containerId, gatewayPriority, defaultRoute,
+    name, ifname, ip: opts.ip, ip6: opts.ip6, mac, aliases, hostname, publish: checkPublishList(opts.publish, network, hasV6), containerId, gatewayPriority, defaultRoute,
     extraHosts: checkExtraHosts(opts.extraHosts),
   }
 }
@@ -207,7 +207,7 @@ function checkExtraHosts(v: unknown): { name: string; ip: string }[] {
   })
 }
 
-function checkPublishList(v: unknown): (PublishSpec & { protocol: NatProtocol })[] {
+function checkPublishList(v: unknown, network: string, hasV6: boolean): (PublishSpec & { protocol: NatProtocol })[] {
   if (v === undefined) return []
   if (!Array.isArray(v)) throw invalidArg('opts.publish', v, 'must be an array of { protocol?, hostIp?, hostPort?, containerPort }', 'ERR_INVALID_ARG_TYPE')
   return v.map((p: PublishSpec, i) => {
@@ -217,7 +217,9 @@ function checkPublishList(v: unknown): (PublishSpec & { protocol: NatProtocol })
     if (!['tcp', 'udp', 'sctp'].includes(protocol)) throw invalidArg(`${arg}.protocol`, p.protocol, "must be 'tcp', 'udp' or 'sctp'")
     const containerPort = checkPort(p.containerPort, `${arg}.containerPort`)
     const hostPort = p.hostPort === undefined ? undefined : checkPort(p.hostPort, `${arg}.hostPort`)
-    if (p.hostIp !== undefined) checkIp(p.hostIp, `${arg}.hostIp`)
+    if (p.hostIp !== undefined && checkIp(p.hostIp, `${arg}.hostIp`) === 6 && !hasV6) {
+      throw invalidArg(`${arg}.hostIp`, p.hostIp, `must be an IPv4 address: the network '${network}' has no IPv6 subnet (its published ports lead to the container's IPv4 address)`)
+    }
     if (p.hostIp !== undefined && canonicalIp(p.hostIp) === '::1') throw invalidArg(`${arg}.hostIp`, p.hostIp, 'must not be ::1: the kernel never routes IPv6 loopback traffic to another interface (use 127.0.0.1)')
     const localhost = checkBool(p.localhost, `${arg}.localhost`)
     if (localhost === true && p.hostIp !== undefined && canonicalIp(p.hostIp) !== '0.0.0.0') throw invalidArg(`${arg}.localhost`, true, 'is for a mapping without hostIp (give hostIp 127.0.0.1 for the loopback only)')
@@ -225,10 +227,8 @@ function checkPublishList(v: unknown): (PublishSpec & { protocol: NatProtocol })
   })
 }
 
-/** The family of a publish entry's host address, checked against the network's: no hostIp is both on a dual-stack network. */
-export function publishFamily(hostIp: string | undefined, hasV6: boolean, arg: string): { family: 4 | 6; dualStack: boolean } {
+/** The family of a (checked) publish entry's host address: no hostIp is both families on a dual-stack network. */
+export function publishFamily(hostIp: string | undefined, hasV6: boolean): { family: 4 | 6; dualStack: boolean } {
   if (hostIp === undefined) return { family: 4, dualStack: hasV6 }
-  const v6 = hostIp.includes(':')
-  if (v6 && !hasV6) throw invalidArg(arg, hostIp, 'is an IPv6 address but the network has no IPv6 subnet')
-  return { family: v6 ? 6 : 4, dualStack: false }
+  return { family: hostIp.includes(':') ? 6 : 4, dualStack: false }
 }

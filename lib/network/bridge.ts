@@ -359,7 +359,7 @@ export class Network extends DriverNetwork<Endpoint> {
    */
   async #portSpecs(publish: CheckedConnect['publish'], exclude: Set<number>): Promise<{ ports: PortSpec[]; checkHost: () => Promise<void> }> {
     if (!publish.length) return { ports: [], checkHost: async () => {} }
-    const fams = publish.map((p, i) => publishFamily(p.hostIp, this.ipv6 !== undefined, `opts.publish[${i}].hostIp`))
+    const fams = publish.map((p) => publishFamily(p.hostIp, this.ipv6 !== undefined))
     const claims: HostClaim[] = publish.map((p, i) => ({
       protocol: p.protocol, ...(p.hostPort !== undefined ? { ports: [p.hostPort, p.hostPort] as [number, number] } : {}),
       addresses: p.hostIp !== undefined ? [p.hostIp] : fams[i]!.dualStack ? ['0.0.0.0', '::'] : ['0.0.0.0'],

@@ -46,11 +46,12 @@ describe('issue 13 (no kernel)', () => {
   })
 
   it('publishFamily: no hostIp is both families on a dual-stack network; an IPv6 hostIp needs one', () => {
-    assert.deepEqual(publishFamily(undefined, true, 'a'), { family: 4, dualStack: true })
-    assert.deepEqual(publishFamily(undefined, false, 'a'), { family: 4, dualStack: false })
-    assert.deepEqual(publishFamily('::', true, 'a'), { family: 6, dualStack: false })
-    assert.deepEqual(publishFamily('0.0.0.0', true, 'a'), { family: 4, dualStack: false })
-    assert.throws(() => publishFamily('::', false, 'opts.publish[0].hostIp'), { code: 'ERR_INVALID_ARG_VALUE', message: /opts\.publish\[0\]\.hostIp.*no IPv6 subnet/ })
+    assert.deepEqual(publishFamily(undefined, true), { family: 4, dualStack: true })
+    assert.deepEqual(publishFamily(undefined, false), { family: 4, dualStack: false })
+    assert.deepEqual(publishFamily('::', true), { family: 6, dualStack: false })
+    assert.deepEqual(publishFamily('0.0.0.0', true), { family: 4, dualStack: false })
+    assert.throws(() => checkConnectOptions({ publish: [{ containerPort: 80, hostIp: '::' }] }, 'n4', false), { code: 'ERR_INVALID_ARG_VALUE', message: /opts\.publish\[0\]\.hostIp.*IPv4.*'n4' has no IPv6 subnet/ })
+    assert.throws(() => checkConnectOptions({ publish: [{ containerPort: 80, hostIp: '::1' }] }, 'n4', false), { code: 'ERR_INVALID_ARG_VALUE', message: /IPv4/ })
   })
 
   it('connect options: ifname absent is automatic, defaultRoute, localhost, extraHosts checked before anything', () => {
