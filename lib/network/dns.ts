@@ -80,26 +80,26 @@ interface Membership {
 }
 
 /**
- * The names a container resolves: those of every network it is on (in the order it joined
- * them), and NAME.NETWORK for NAME on the network NETWORK.
+ * The names a container resolves: those of every network it is on (the first network it joined
+ * that knows a name answers for it), and NAME.NETWORK for NAME on the network NETWORK.
  */
 export class ContainerNames implements NameSource {
   readonly members: Membership[] = []
 
   lookup(name: string, family: 4 | 6): string[] | undefined {
     const n = name.toLowerCase().replace(/\.$/, '')
-    let out: string[] | undefined
-    const add = (list: string[] | undefined) => {
-      if (list === undefined) return
-      out ??= []
-      for (const a of list) if (!out.includes(a)) out.push(a)
-    }
-    for (const m of this.members) add(m.records.lookup(n, family))
-    if (out !== undefined) return out
+    // The first network (in joining order) that knows the name answers, as Docker's resolver does.
     for (const m of this.members) {
-      if (n.length > m.name.length + 1 && n.endsWith(`.${m.name}`)) add(m.records.lookup(n.slice(0, -m.name.length - 1), family))
+      const r = m.records.lookup(n, family)
+      if (r !== undefined) return r
     }
-    return out
+    for (const m of this.members) {
+      if (n.length > m.name.length + 1 && n.endsWith(`.${m.name}`)) {
+        const r = m.records.lookup(n.slice(0, -m.name.length - 1), family)
+        if (r !== undefined) return r
+      }
+    }
+    return undefined
   }
 
   /** NAME.NETWORK for a network of the container: ours, found or not (NXDOMAIN, not forwarded). */
@@ -109,9 +109,11 @@ export class ContainerNames implements NameSource {
   }
 
   reverse(address: string): string[] {
-    const out: string[] = []
-    for (const m of this.members) for (const n of m.records.reverse(address)) if (!out.includes(n)) out.push(n)
-    return out
+    for (const m of this.members) {
+      const r = m.records.reverse(address)
+      if (r.length) return r
+    }
+    return []
   }
 
   /** The first network (in joining order) that forwards: internal ones do not. */

@@ -21,7 +21,7 @@ describe('issue 13 (no kernel)', () => {
     assert.deepEqual(names.lookup('web', 4), ['172.20.0.2'])
     assert.deepEqual(names.lookup('WEB.', 6), ['fd00::2'])
     assert.deepEqual(names.lookup('db', 4), ['172.21.0.3'])
-    assert.deepEqual(names.lookup('both', 4), ['172.20.0.9', '172.21.0.9'], 'a name on both networks: both addresses')
+    assert.deepEqual(names.lookup('both', 4), ['172.20.0.9'], 'a name on both networks: the first network answers (as Docker)')
     assert.deepEqual(names.lookup('web.front', 4), ['172.20.0.2'], 'NAME.NETWORK')
     assert.deepEqual(names.lookup('db.back.end', 4), ['172.21.0.3'], 'a network name with a dot')
     assert.deepEqual(names.lookup('both.back.end', 4), ['172.21.0.9'], 'NAME.NETWORK asks that network only')
