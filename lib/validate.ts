@@ -1,13 +1,19 @@
 // Input validation: everything is checked here, before anything reaches the kernel.
 import * as net from 'node:net'
 import { invalidArg, outOfRange } from './errors'
+import { overlaps, parsePrefix } from './ipam/ip'
 
-/** Interface names: 1 to 15 bytes, no '/', ':' or white space, not '.' or '..' (the kernel's dev_valid_name). */
+/**
+ * Interface names: 1 to 15 bytes, no '/', ':' or white space, not '.' or '..' (the kernel's
+ * dev_valid_name), and no '%': the kernel takes a name with '%d' as a template and gives the link
+ * another name ('eth%d' becomes 'eth0'), which the caller would then not find.
+ */
 export function checkIfName(name: unknown, arg = 'name'): string {
   if (typeof name !== 'string') throw invalidArg(arg, name, 'must be a string', 'ERR_INVALID_ARG_TYPE')
   const bytes = Buffer.byteLength(name)
   if (bytes < 1 || bytes > 15) throw invalidArg(arg, name, 'must be an interface name of 1 to 15 bytes')
   if (/[/:\s]/.test(name) || name.includes('\0')) throw invalidArg(arg, name, "must not contain '/', ':', NUL or white space")
+  if (name.includes('%')) throw invalidArg(arg, name, "must not contain '%' (the kernel would take it as a name template such as 'eth%d')")
   if (name === '.' || name === '..') throw invalidArg(arg, name, "must not be '.' or '..'")
   return name
 }
@@ -77,6 +83,27 @@ export function checkLladdr(value: unknown, arg = 'mac'): string {
 export function isMulticastIp(ip: string): boolean {
   if (net.isIPv4(ip)) return (Number(ip.split('.')[0]) & 0xf0) === 0xe0
   return /^ff/i.test(ip)
+}
+
+/** Ranges no container network may use: loopback and multicast. */
+const RESERVED_SUBNETS: { prefix: string; why: string }[] = [
+  { prefix: '127.0.0.0/8', why: 'the loopback range (127.0.0.0/8)' },
+  { prefix: '224.0.0.0/4', why: 'the multicast range (224.0.0.0/4)' },
+  { prefix: 'ff00::/8', why: 'the multicast range (ff00::/8)' },
+  { prefix: '::1/128', why: 'the loopback address (::1)' },
+]
+
+/**
+ * A network's subnet ('172.18.0.0/16', host bits clear) that overlaps neither the loopback nor a
+ * multicast range: addresses there are never a container's (the kernel drops 127/8 from the wire
+ * as martian, and a multicast source is invalid). Returns it unchanged.
+ */
+export function checkUnicastSubnet(value: unknown, arg = 'subnet'): string {
+  const p = parsePrefix(value, arg)
+  for (const r of RESERVED_SUBNETS) {
+    if (overlaps(p, parsePrefix(r.prefix))) throw invalidArg(arg, value, `must not overlap ${r.why}`)
+  }
+  return value as string
 }
 
 /** An IP address that is neither multicast nor unspecified (0.0.0.0, ::); returns its family. */

@@ -151,3 +151,37 @@ export async function nftApply(ns: Namespace, script: string): Promise<void> {
   const code = await new Promise<number | null>((res) => p.on('exit', (c) => res(c)))
   if (code !== 0) throw new Error(`nft -f failed: ${err}`)
 }
+
+/** A UDP receiver inside `ns` on `port` (bound to `bind`): what it received so far, one datagram's text each. */
+export async function receiveUdp(ns: Namespace, port: number, bind: string): Promise<{ got: () => string[]; stop: () => void }> {
+  const v6 = bind.includes(':')
+  const p = ns.spawn('socat', ['-u', `UDP${v6 ? '6' : '4'}-RECV:${port},bind=${v6 ? `[${bind}]` : bind}`, 'STDOUT'], { stdio: ['ignore', 'pipe', 'ignore'] })
+  running.add(p)
+  p.on('exit', () => running.delete(p))
+  let out = ''
+  p.stdout!.on('data', (d: Buffer) => { out += d.toString() })
+  for (let i = 0; i < 50; i++) {
+    const r = await sh('ip', ['netns', 'exec', ns.name!, 'ss', '-Hlnu', `sport = :${port}`], { allowFail: true })
+    if (r.stdout.trim()) break
+    await new Promise((res) => setTimeout(res, 20))
+  }
+  return { got: () => out.split('\n').filter(Boolean), stop: () => p.kill('SIGKILL') }
+}
+
+/** Sends one datagram `text` from `ns` to addr:port, from the source address `source` (one the sender holds). */
+export async function sendUdp(ns: Namespace, addr: string, port: number, text: string, source?: string): Promise<void> {
+  const v6 = addr.includes(':')
+  const bind = source ? `,bind=${source.includes(':') ? `[${source}]` : source}` : ''
+  const p = ns.spawn('socat', ['-u', '-', `UDP${v6 ? '6' : '4'}-SENDTO:${v6 ? `[${addr}]` : addr}:${port}${bind}`], { stdio: ['pipe', 'ignore', 'ignore'] })
+  p.stdin!.end(`${text}\n`)
+  await new Promise<void>((res) => p.on('exit', () => res()))
+}
+
+/** Sends a hand-made frame from inside `ns` (test/fixtures/frames.py: arp, na, ra). */
+export async function sendFrame(ns: Namespace, ...args: string[]): Promise<void> {
+  const p = ns.spawn('python3', [`${__dirname}/fixtures/frames.py`, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let err = ''
+  p.stderr!.on('data', (d: Buffer) => { err += d.toString() })
+  const code = await new Promise<number | null>((res) => p.on('exit', (c) => res(c)))
+  if (code !== 0) throw new Error(`frames.py ${args.join(' ')} failed: ${err}`)
+}

@@ -194,3 +194,20 @@ export function debugRules(text: string): string[][] {
   }
   return rules
 }
+
+/** The rule blocks of a `nft --debug=netlink` capture with where each is ("inet netns-kit forward"). */
+export function debugRulesWhere(text: string): { where: string; lines: string[] }[] {
+  const rules: { where: string; lines: string[] }[] = []
+  let cur: string[] | null = null
+  let where = ''
+  for (const line of text.split('\n')) {
+    if (/^\s+\[ /.test(line)) {
+      if (!cur) rules.push({ where, lines: (cur = []) })
+      cur.push(line.trim().replace(/\s+/g, ' '))
+    } else {
+      cur = null
+      if (/^\S+ \S+ \S+$/.test(line.trim())) where = line.trim()
+    }
+  }
+  return rules
+}

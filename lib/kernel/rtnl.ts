@@ -1,6 +1,7 @@
 // rtnetlink through the addon: one trip per call (consecutive operations on one namespace are
 // pipelined on its socket), refusals mapped to the library's errors.
 import { native, type NativeAddr, type NativeLink, type NativeOp, type NativeOpError, type NativeResult, type NativeRoute } from './binding'
+import { invalidArg } from '../errors'
 import { toError } from './errors'
 import { handleOf, type NsRef } from './handles'
 import type { RtnlOp, RtnlResult } from './ops'
@@ -20,8 +21,22 @@ function isOpError(r: NativeResult): r is NativeOpError {
   return r !== null && !Array.isArray(r) && typeof r === 'object' && 'errno' in r
 }
 
+/**
+ * A name the kernel would expand as a template ('eth%d' becomes 'eth0'): refused for every link
+ * created or renamed, whoever built the operation (the object API checks names first).
+ */
+function checkNewName(name: string | undefined, arg: string): void {
+  if (name !== undefined && name.includes('%')) throw invalidArg(arg, name, "must not contain '%' (the kernel would take it as a name template)")
+}
+
 /** The operation as the addon takes it: the namespaces named inside it become their handles. */
 function toNative(op: Op): NativeOp {
+  if (op.op === 'link.create') {
+    checkNewName(op.name, 'name')
+    if (op.kind === 'veth') checkNewName(op.peer.name, 'peer.name')
+  } else if (op.op === 'link.set' && op.index !== undefined) {
+    checkNewName(op.name, 'name')
+  }
   const { ns, object: _object, ...rest } = op
   const out = { ...rest, ns: handleOf(ns) } as Record<string, unknown>
   if ('target' in op && op.target !== undefined) out.target = handleOf(op.target)

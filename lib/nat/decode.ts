@@ -5,16 +5,22 @@ import { nftList } from '../kernel/nft'
 import { ipFromBytes } from '../ipam/ip'
 import type { Namespace } from '../namespace'
 import { L4PROTO, ifnameString } from './expr'
-import { MAPS, TABLE, listElements, ownerOf, tableExists, type MapDef } from './ruleset'
-import type { NatProtocol, OwnedRule } from './types'
+import { isolationElements } from './isolate'
+import { localnetRecords } from './localnet'
+import { HAIRPIN_SETS, ISO, MAPS, TABLE, listElements, listElementsIfAny, ownerOf, tableExists, type MapDef } from './ruleset'
+import type { ElemRef, NatProtocol, OwnedRule } from './types'
 
 interface DecodedRule { family: 'inet' | 'bridge'; chain: string; handle: bigint; exprs: NftExpr[]; userdata?: Buffer }
 
 /** Every rule and mapping netns-kit owns in `ns`, decoded (`nft list table inet netns-kit`). */
 export async function readOwned(ns: Namespace): Promise<OwnedRule[]> {
   if (!(await tableExists(ns, 'inet'))) return []
-  const rules: DecodedRule[] = (await nftList(ns, { what: 'rules', family: 'inet', table: TABLE })).map((r) => ({ ...r, family: 'inet' as const }))
-  return [...masquerades(ns, rules), ...isolations(ns, rules), ...await publications(ns)]
+  const [rules, iso, pubs] = await Promise.all([
+    nftList(ns, { what: 'rules', family: 'inet', table: TABLE, chain: 'postrouting' }).then((rs) => rs.map((r): DecodedRule => ({ ...r, family: 'inet' }))),
+    isolations(ns),
+    publications(ns),
+  ])
+  return [...masquerades(ns, rules), ...iso, ...pubs]
 }
 
 /** Masquerade: one rule each, decoded from its expressions. */
@@ -33,36 +39,41 @@ function masquerades(ns: Namespace, rules: DecodedRule[]): OwnedRule[] {
   return out
 }
 
-/** Isolation: the rules sharing an id. */
-function isolations(ns: Namespace, rules: DecodedRule[]): OwnedRule[] {
-  const byId = new Map<string, DecodedRule[]>()
-  for (const r of rules) {
-    const c = ownerOf(r.userdata)
-    if (c?.kind === 'isolate') byId.set(c.id, [...(byId.get(c.id) ?? []), r])
-  }
+/**
+ * Isolation: an element of the `bridges` set each ("netns-kit isolate ID BRIDGE [internal]
+ * [noicc]"), with the other elements of that id: `same`, `internal`, `noicc`, and a network's
+ * hairpin elements.
+ */
+async function isolations(ns: Namespace): Promise<OwnedRule[]> {
+  const [bridges, hp4, hp6] = await Promise.all([listElementsIfAny(ns, ISO.bridges), listElementsIfAny(ns, HAIRPIN_SETS[4]), listElementsIfAny(ns, HAIRPIN_SETS[6])])
   const out: OwnedRule[] = []
-  for (const [id, rs] of byId) {
-    const inet = rs.filter((r) => r.family === 'inet')
-    const ifname = inet.map((r) => firstIfname(r.exprs)).find(Boolean)
-    if (!ifname) continue
-    const internal = inet.some((r) => isIifThenDrop(r.exprs))
-    const icc = !rs.some((r) => ownerOf(r.userdata)?.rest.includes('noicc'))
-    out.push({
-      fields: { kind: 'isolate', id, namespace: ns, family: 4, interface: ifname, internal, icc },
-      rules: rs.map((r) => ({ family: r.family, chain: r.chain, handle: r.handle })), elems: [],
-    })
+  for (const e of bridges) {
+    const c = ownerOf(e.userdata)
+    if (c?.kind !== 'isolate' || !c.rest[0]) continue
+    const ifname = c.rest[0]
+    const internal = c.rest.includes('internal')
+    const icc = !c.rest.includes('noicc')
+    const elems: ElemRef[] = isolationElements(ifname, internal, icc, '').map((x) => ({ map: x.set, key: x.element.key! }))
+    for (const [set, list] of [[HAIRPIN_SETS[4], hp4], [HAIRPIN_SETS[6], hp6]] as const) {
+      for (const h of list) {
+        const o = ownerOf(h.userdata)
+        if (o?.kind === 'isolate' && o.id === c.id) elems.push({ map: set, key: h.key!, ...(h.keyEnd ? { keyEnd: h.keyEnd } : {}) })
+      }
+    }
+    out.push({ fields: { kind: 'isolate', id: c.id, namespace: ns, family: 4, interface: ifname, internal, icc }, rules: [], elems })
   }
   return out
 }
 
 /** Published ports: the map elements grouped by their owner id. */
 async function publications(ns: Namespace): Promise<OwnedRule[]> {
-  const groups = new Map<string, { m: MapDef; e: NftElementInfo; lo: boolean; rl: boolean; ifname: string }[]>()
+  const groups = new Map<string, { m: MapDef; e: NftElementInfo; lo: boolean; ifname: string }[]>()
+  const records = new Set(await localnetRecords(ns))
   for (const m of MAPS) {
     for (const e of await listElements(ns, m.name)) {
       const c = ownerOf(e.userdata)
       if (c?.kind !== 'publish') continue
-      groups.set(c.id, [...(groups.get(c.id) ?? []), { m, e, lo: c.rest.includes('lo'), rl: c.rest.includes('rl'), ifname: c.rest[0] ?? '' }])
+      groups.set(c.id, [...(groups.get(c.id) ?? []), { m, e, lo: c.rest.includes('lo'), ifname: c.rest[0] ?? '' }])
     }
   }
   const out: OwnedRule[] = []
@@ -85,7 +96,7 @@ async function publications(ns: Namespace): Promise<OwnedRule[]> {
         kind: 'publish', id, namespace: ns, family: fam, protocol, hostIp,
         hostPort: hp.host, hostPortEnd: hl.host !== hp.host ? hl.host : undefined,
         containerIp: hp.cip, containerPort: hp.cport, containerPortEnd: hl.cport !== hp.cport ? hl.cport : undefined,
-        localhost: els.some((x) => x.lo), interface: first.ifname, ownsRouteLocalnet: els.some((x) => x.rl),
+        localhost: els.some((x) => x.lo), interface: first.ifname, ownsRouteLocalnet: els.some((x) => x.lo) && records.has(first.ifname),
       },
       rules: [], elems: els.map((x) => ({ map: x.m.name, key: x.e.key! })),
     })
@@ -95,7 +106,7 @@ async function publications(ns: Namespace): Promise<OwnedRule[]> {
 
 type Fields = Record<string, unknown>
 
-function decodeMasquerade(exprs: NftExpr[]): { family: 4 | 6; source: string; out?: string; notOut?: string } | undefined {
+export function decodeMasquerade(exprs: NftExpr[]): { family: 4 | 6; source: string; out?: string; notOut?: string } | undefined {
   let family: 4 | 6 | undefined
   let source: string | undefined
   let out: string | undefined, notOut: string | undefined
@@ -129,21 +140,6 @@ function decodeMasquerade(exprs: NftExpr[]): { family: 4 | 6; source: string; ou
 }
 
 function popcount(b: number): number { let n = 0; while (b) { n += b & 1; b >>= 1 } return n }
-
-function firstIfname(exprs: NftExpr[]): string | undefined {
-  for (let i = 0; i + 1 < exprs.length; i++) {
-    const e = exprs[i] as Fields
-    const n = exprs[i + 1] as Fields
-    if (e.type === 'meta' && (e.key === 'iifname' || e.key === 'oifname') && n.type === 'cmp' && n.op === 'eq') return ifnameString(n.data as Buffer)
-  }
-  return undefined
-}
-
-function isIifThenDrop(exprs: NftExpr[]): boolean {
-  const e = exprs[0] as Fields | undefined
-  const last = exprs[exprs.length - 1] as { type: string; verdict?: { code: string } } | undefined
-  return e?.type === 'meta' && e.key === 'iifname' && last?.verdict?.code === 'drop'
-}
 
 /** Per family, the interfaces of the published ports that remain, and whether anything of ours does (for tidy()). */
 export async function interfacesInUse(ns: Namespace): Promise<{ empty: boolean; used: Record<4 | 6, Set<string>> }> {

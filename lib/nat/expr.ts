@@ -92,6 +92,59 @@ export function ifMatch(which: 'iifname' | 'oifname', name: string, op: 'eq' | '
   ]
 }
 
+/** `iifname|oifname [!=] @SET` (a set of interface names). */
+export function ifInSet(which: 'iifname' | 'oifname', set: string, invert = false): NftExpr[] {
+  return [
+    { type: 'meta', key: which, dreg: REG_1 },
+    { type: 'lookup', sreg: REG_1, set, ...(invert ? { invert: true } : {}) },
+  ]
+}
+
+/** `iifname . oifname [!=] @SET` (a set of interface name pairs). */
+export function ifPairInSet(set: string, invert = false): NftExpr[] {
+  return [
+    { type: 'meta', key: 'iifname', dreg: REG_1 },
+    { type: 'meta', key: 'oifname', dreg: REG_2 },
+    { type: 'lookup', sreg: REG_1, set, ...(invert ? { invert: true } : {}) },
+  ]
+}
+
+/**
+ * `iifname . <payload> [!=] @SET`: the input interface and `len` bytes of a header (the
+ * bridge family's anti-spoofing lookups: `iifname . ether saddr`, `iifname . ip saddr`, ...).
+ */
+export function ifPayloadInSet(base: 'll' | 'network' | 'transport', offset: number, len: number, set: string, invert = false): NftExpr[] {
+  return [
+    { type: 'meta', key: 'iifname', dreg: REG_1 },
+    { type: 'payload', base, offset, len, dreg: REG_2 },
+    { type: 'lookup', sreg: REG_1, set, ...(invert ? { invert: true } : {}) },
+  ]
+}
+
+/** `<payload> [!=] @SET`: `len` bytes of a header looked up in a set (`ether type != @etypes`). */
+export function payloadInSet(base: 'll' | 'network' | 'transport', offset: number, len: number, set: string, invert = false): NftExpr[] {
+  return [
+    { type: 'payload', base, offset, len, dreg: REG_1 },
+    { type: 'lookup', sreg: REG_1, set, ...(invert ? { invert: true } : {}) },
+  ]
+}
+
+/** `<payload> ==|!= VALUE` (value in packet order, at most 16 bytes). */
+export function payloadCmp(base: 'll' | 'network' | 'transport', offset: number, value: Buffer, op: 'eq' | 'neq' = 'eq'): NftExpr[] {
+  return [
+    { type: 'payload', base, offset, len: value.length, dreg: REG_1 },
+    { type: 'cmp', sreg: REG_1, op, data: value },
+  ]
+}
+
+/** `meta l4proto ==|!= N` */
+export function l4proto(n: number, op: 'eq' | 'neq' = 'eq'): NftExpr[] {
+  return [
+    { type: 'meta', key: 'l4proto', dreg: REG_1 },
+    { type: 'cmp', sreg: REG_1, op, data: Buffer.from([n]) },
+  ]
+}
+
 /** `ct status dnat` */
 export function ctStatusDnat(): NftExpr[] {
   return [

@@ -60,19 +60,12 @@ export async function enableForwarding(ns: Namespace, family: 4 | 6): Promise<vo
   if ((await ns.sysctl.get(key)) !== '1') await ns.sysctl.set(key, 1)
 }
 
-function routeLocalnetKey(ifname: string): string {
+export function routeLocalnetKey(ifname: string): string {
   return `net.ipv4.conf.${ifname.replace(/\./g, '/')}.route_localnet`
 }
 
 export async function setRouteLocalnet(ns: Namespace, ifname: string, on: boolean): Promise<void> {
   await ns.sysctl.set(routeLocalnetKey(ifname), on ? 1 : 0)
-}
-
-/** Sets route_localnet on `ifname` (never on all/default); true if this call turned it on. */
-export async function ensureRouteLocalnet(ns: Namespace, ifname: string): Promise<boolean> {
-  if ((await ns.sysctl.get(routeLocalnetKey(ifname))) === '1') return false
-  await ns.sysctl.set(routeLocalnetKey(ifname), 1)
-  return true
 }
 
 /**

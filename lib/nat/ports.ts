@@ -5,7 +5,7 @@ import { NetnsKitError, invalidArg, outOfRange } from '../errors'
 import type { NftElement, NftMsg } from '../kernel/binding'
 import { ipToBytes, isLoopbackIp } from '../ipam/ip'
 import type { Namespace } from '../namespace'
-import { checkPort } from '../validate'
+import { checkPort, isMulticastIp } from '../validate'
 import { L4PROTO, comment, ifnameBytes, padded, portBytes } from './expr'
 import { HAIRPIN_SETS, MAPS, TABLE, TAG, findElements, tableExists, type MapDef } from './ruleset'
 import { localAddresses, type Egress } from './host'
@@ -42,10 +42,14 @@ export function checkPublish(opts: PublishOptions): PublishSpec {
   if (!Object.hasOwn(L4PROTO, opts.protocol as string)) throw invalidArg('opts.protocol', opts.protocol, "must be 'tcp', 'udp' or 'sctp'")
   const family = net.isIP(typeof opts.containerIp === 'string' ? opts.containerIp : '') as 0 | 4 | 6
   if (family === 0) throw invalidArg('opts.containerIp', opts.containerIp, 'must be an IPv4 or IPv6 address')
+  if (isMulticastIp(opts.containerIp) || opts.containerIp === '0.0.0.0' || /^[:0]+$/.test(opts.containerIp)) {
+    throw invalidArg('opts.containerIp', opts.containerIp, 'must be a unicast address (not multicast or unspecified)')
+  }
   if (opts.hostIp !== undefined) {
     const hf = net.isIP(typeof opts.hostIp === 'string' ? opts.hostIp : '')
     if (hf === 0) throw invalidArg('opts.hostIp', opts.hostIp, 'must be an IPv4 or IPv6 address')
     if (hf !== family) throw invalidArg('opts.hostIp', opts.hostIp, `must be of the same family as containerIp (${opts.containerIp})`)
+    if (isMulticastIp(opts.hostIp)) throw invalidArg('opts.hostIp', opts.hostIp, 'must be a unicast address of the host, not multicast')
     if (opts.hostIp === '0.0.0.0' || opts.hostIp === '::') throw invalidArg('opts.hostIp', opts.hostIp, 'must be a specific address: leave it out to publish on every local address')
     if (hf === 6 && isLoopbackIp(opts.hostIp)) throw invalidArg('opts.hostIp', opts.hostIp, 'must not be ::1: the kernel never routes IPv6 loopback traffic to another interface')
   }

@@ -16,8 +16,9 @@ import type { NativeRoute, NftMsg } from '../kernel/binding'
 import { listRoutes } from '../kernel/rtnl'
 import { nftApply } from '../kernel/nft'
 import type { Namespace } from '../namespace'
-import { interfacesInUse, readOwned } from './decode'
-import { clearUdpConntrack, egressInterface, ensureRouteLocalnet, forwardingKey, localAddresses, setRouteLocalnet, type Egress } from './host'
+import { interfacesInUse } from './decode'
+import { clearUdpConntrack, egressInterface, forwardingKey, localAddresses, type Egress } from './host'
+import { localhostUsers, localnetRecorded, releaseLocalnet, turnOnLocalnet } from './localnet'
 import { readHostPorts, type HostClaim } from './host-ports'
 import {
   checkCollisions, firstTaken, fmtRange, freePorts, groupByMap, hairpinMessage, isChosen, mappingElements, portAllocated, targetMaps,
@@ -110,20 +111,24 @@ async function plan(ns: Namespace, specs: PublishSpec[]): Promise<Plan> {
     return freePorts(ns, s, CANDIDATES * sharing, s.hostPort ?? await portRange, probes[i]!, hp && s.hostSockets ? (port) => hp.skip(claims[i]!, port, !s.hostPort) : undefined)
   }))
   for (const [f, l] of families) if (unwrap(await l.forwarding) !== '1') await ns.sysctl.set(forwardingKey(f), 1)
-  // route_localnet on the one interface leading to the container, never on all/default. It is
-  // netns-kit's (and goes off again with the last localhost mapping through it) if we turned it on.
+  // route_localnet on the one interface leading to the container, never on all/default; its
+  // record (and the guard with the table) committed before the sysctl is written
+  // (lib/nat/localnet.ts). It is netns-kit's, and goes off again with the last localhost mapping
+  // through it, if a record says netns-kit turned it on.
+  let exists = await table
   const setHere: string[] = []
   const lo = specs.map((s, i) => (s.localhost ? egressOf[i]!.dev : undefined))
-  for (const dev of new Set(lo.filter((d): d is string => d !== undefined))) if (await ensureRouteLocalnet(ns, dev)) setHere.push(dev)
-  const owned = lo.some((d) => d !== undefined && !setHere.includes(d)) ? await readOwned(ns) : []
-  const owns = (dev: string) => setHere.includes(dev) ||
-    owned.some((r) => r.fields.kind === 'publish' && r.fields.localhost && r.fields.interface === dev && r.fields.ownsRouteLocalnet)
+  const loDevs = [...new Set(lo.filter((d): d is string => d !== undefined))]
+  for (const dev of loDevs) {
+    if (await turnOnLocalnet(ns, dev, exists)) { setHere.push(dev); exists = true }
+  }
+  const recorded = loDevs.length && exists ? await localnetRecorded(ns, loDevs) : new Set<string>()
   return {
-    exists: await table,
+    exists,
     routeLocalnetSetHere: setHere,
     mappings: specs.map((spec, i) => ({
       spec, id: randomBytes(4).toString('hex'), egress: egressOf[i]!, candidates: candidates[i]!, chosen: isChosen(spec),
-      earlyCheck: early[i], probe: probes[i]!, ownsRouteLocalnet: lo[i] !== undefined && owns(lo[i]!),
+      earlyCheck: early[i], probe: probes[i]!, ownsRouteLocalnet: lo[i] !== undefined && recorded.has(lo[i]!),
     })),
   }
 }
@@ -158,7 +163,7 @@ function pick(mappings: Planned[], cursor: number[]): [number, number][] | undef
 }
 
 function note(m: Planned): string {
-  return `${TAG} publish ${m.id} ${m.egress.dev}${m.spec.localhost ? ' lo' : ''}${m.ownsRouteLocalnet ? ' rl' : ''}`
+  return `${TAG} publish ${m.id} ${m.egress.dev}${m.spec.localhost ? ' lo' : ''}`
 }
 
 async function execute(ns: Namespace, p: Plan): Promise<OwnedRule[]> {
@@ -227,7 +232,11 @@ export async function publish(ns: Namespace, specs: PublishSpec[]): Promise<Owne
   try {
     return await execute(ns, p)
   } catch (e) {
-    for (const dev of p.routeLocalnetSetHere) await setRouteLocalnet(ns, dev, false).catch(() => {})
+    // Off again (sysctl first, then the record) unless a localhost mapping of another call needs it.
+    if (p.routeLocalnetSetHere.length) {
+      const users = await localhostUsers(ns).catch(() => undefined)
+      for (const dev of p.routeLocalnetSetHere) if (users && !users.has(dev)) await releaseLocalnet(ns, dev).catch(() => {})
+    }
     throw e
   }
 }
@@ -254,9 +263,9 @@ export async function unpublish(ns: Namespace, f: NatFields, elems: ElemRef[]): 
   const msgs: NftMsg[] = [...byMap].map(([set, keys]) => ({ op: 'delsetelem', family: 'inet', table: TABLE, set, elements: keys.map((key) => ({ key })) }))
   if (msgs.length) await nftApply(ns, msgs, `unpublish ${f.protocol} ${f.hostPort}`)
   if (f.protocol === 'udp') await clearUdpConntrack(ns, f.family, f.hostIp, [f.hostPort!, f.hostPortEnd ?? f.hostPort!])
-  if (f.localhost && f.ownsRouteLocalnet) {
-    const still = (await readOwned(ns)).some((r) => r.fields.kind === 'publish' && r.fields.localhost && r.fields.interface === f.interface)
-    if (!still) await setRouteLocalnet(ns, f.interface!, false).catch(() => {})
-  }
-  await tidy(ns, () => interfacesInUse(ns), held)
+  // route_localnet off (then its record) with the last localhost mapping through that interface,
+  // if netns-kit turned it on.
+  const released = f.localhost && f.interface && !(await localhostUsers(ns)).has(f.interface) ? await releaseLocalnet(ns, f.interface) : false
+  // (The early look at what holds the table saw the record just released: look again then.)
+  await tidy(ns, () => interfacesInUse(ns), released ? undefined : held)
 }

@@ -6,17 +6,19 @@ import { randomBytes } from 'node:crypto'
 import { Bridge } from '../bridge'
 import { invalidArg } from '../errors'
 import type { NftExpr, NftMsg } from '../kernel/binding'
-import { nftList } from '../kernel/nft'
+import { nftApply, nftList } from '../kernel/nft'
 import { run } from '../kernel/rtnl'
 import { prefixBounds } from '../ipam/ip'
 import { defaultNamespace, type Namespace } from '../namespace'
 import { checkIfName, parseCidr } from '../validate'
 import { interfacesInUse, readOwned } from './decode'
-import { addrMatch, comment, ctStatusDnat, ifMatch, nfproto, verdict } from './expr'
+import { addrMatch, comment, ifMatch, nfproto } from './expr'
+import { addMessages, destroyMessages, isolateNote, isolationElements, ownedRefs } from './isolate'
 import { enableForwarding } from './host'
+import { repairLocalnet } from './localnet'
 import { checkPublish } from './ports'
 import { publish, unpublish } from './publish'
-import { TABLE, TAG, change, deleteRules, tidy } from './ruleset'
+import { ISO, TABLE, TAG, change, deleteRules, tidy } from './ruleset'
 import type { ElemRef, IsolateOptions, MasqueradeOptions, NatFields, NatKind, NatProtocol, OwnedRule, PublishOptions, RuleRef } from './types'
 
 /**
@@ -122,13 +124,19 @@ export class NatRule {
   }
 
   /**
-   * Docker's network isolation for the bridge `interface`: no traffic between it and any other
+   * Docker's network isolation for the bridge `interface`: no traffic into it from any other
    * interface except answers to connections it started and its published ports (DOCKER-ISOLATION,
    * and no direct routing to container addresses from outside); with `internal`, nothing in or
-   * out at all; with `icc: false`, no traffic between its own ports either: the kernel's bridge
-   * port isolation (`bridge link set dev PORT isolated on`) on every port of the bridge, which
-   * needs no br_netfilter; isolated ports still reach the host through the bridge itself. Ports
-   * attached later must be attached with `{ isolated: true }` (Network.connect does).
+   * out at all, published ports included; with `icc: false`, no traffic between its own ports
+   * either: at layer 2 the kernel's bridge port isolation (`bridge link set dev PORT isolated on`)
+   * on every port of the bridge, which needs no br_netfilter, and at layer 3 a drop of what
+   * enters and leaves the bridge (a container routing to another through the gateway), except
+   * published ports; isolated ports still reach the host. Ports attached later must be attached
+   * with `{ isolated: true }` (Network.connect does).
+   *
+   * It is a few elements of the isolation sets (`nft add element inet netns-kit bridges { "br0" }`
+   * ...), looked up by the forward chain's fixed rules: drops only, so the isolation of every
+   * bridge holds whatever order bridges were isolated in. A bridge is isolated once (EEXIST).
    */
   static async isolate(opts: IsolateOptions): Promise<NatRule> {
     if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
@@ -141,26 +149,38 @@ export class NatRule {
     // icc: false works on the bridge's ports, so the interface must be a bridge (checked first).
     const bridge = icc ? undefined : await Bridge.open(ifname, { namespace: ns })
     const id = newId()
-    const ud = comment(`${TAG} isolate ${id} ${ifname}${internal ? ' internal' : ''}${icc ? '' : ' noicc'}`)
-    const msgs: NftMsg[] = isolateExprs(ifname, internal).map((exprs) => ({ op: 'newrule', family: 'inet', table: TABLE, chain: 'forward', exprs, userdata: ud }))
-    const handles = await change(ns, msgs, `isolate ${ifname}`)
-    const rules: RuleRef[] = handles.slice(handles.length - msgs.length).map((h) => ({ family: 'inet', chain: 'forward', handle: h! }))
+    const elems = isolationElements(ifname, internal, icc, isolateNote(id, ifname, internal, icc))
+    await change(ns, addMessages(elems, [ISO.bridges]), `isolate ${ifname}`)
+    const refs: ElemRef[] = elems.map((e) => ({ map: e.set, key: e.element.key! }))
     if (bridge) {
       try {
         await setPortsIsolated(bridge, true)
       } catch (e) {
-        await deleteRules(ns, rules).catch(() => {})
+        await nftApply(ns, destroyMessages(elems.map((x) => ({ family: x.family, set: x.set, key: x.element.key! }))), `isolate ${ifname} (undo)`).catch(() => {})
         await tidy(ns, () => interfacesInUse(ns)).catch(() => {})
         throw e
       }
     }
-    return NatRule.build({ fields: { kind: 'isolate', id, namespace: ns, family: 4, interface: ifname, icc, internal }, rules, elems: [] })
+    return NatRule.build({ fields: { kind: 'isolate', id, namespace: ns, family: 4, interface: ifname, icc, internal }, rules: [], elems: refs })
   }
 
   /** Every rule and mapping netns-kit owns in the namespace, decoded from the kernel (`nft list table inet netns-kit`). */
   static async list(opts: { namespace?: Namespace } = {}): Promise<NatRule[]> {
     const ns = await defaultNamespace(opts?.namespace)
     return (await readOwned(ns)).map((r) => NatRule.build(r))
+  }
+
+  /**
+   * Repair after a crash, for what NatRule keeps in the kernel alone: turns route_localnet off
+   * (and drops netns-kit's record of it) on every interface where netns-kit turned it on and no
+   * localhost mapping needs it any more (a publish killed half-way), then removes our tables if
+   * nothing of ours is left. Returns those interfaces. Network.gc() does this too.
+   */
+  static async gc(opts: { namespace?: Namespace } = {}): Promise<{ routeLocalnet: string[] }> {
+    const ns = await defaultNamespace(opts?.namespace)
+    const routeLocalnet = await repairLocalnet(ns)
+    await tidy(ns, () => interfacesInUse(ns))
+    return { routeLocalnet }
   }
 
   /**
@@ -197,6 +217,10 @@ export class NatRule {
       return
     }
     await deleteRules(ns, this.#rules)
+    if (this.kind === 'isolate') {
+      const mine = await ownedRefs(ns, this.#elems, 'isolate', this.id)
+      if (mine.length) await nftApply(ns, destroyMessages(mine.map((e) => ({ family: 'inet' as const, set: e.map, key: e.key, keyEnd: e.keyEnd }))), `delete ${String(this)}`)
+    }
     if (this.kind === 'isolate' && this.icc === false) {
       const bridge = await Bridge.open(this.interface!, { namespace: ns }).catch(() => undefined)
       if (bridge) await setPortsIsolated(bridge, false)
@@ -226,22 +250,6 @@ export function masqueradeExprs(family: 4 | 6, network: string, prefixLength: nu
     ...(out ? ifMatch('oifname', out) : notOut ? ifMatch('oifname', notOut, 'neq') : []),
     { type: 'masq' },
   ]
-}
-
-/**
- * The forward-chain rules isolating bridge `ifname`: `oifname IF ct status dnat accept` and
- * `oifname IF iifname != IF drop`; internal: `iifname IF oifname != IF drop` and the reverse.
- */
-export function isolateExprs(ifname: string, internal: boolean): NftExpr[][] {
-  return internal
-    ? [
-        [...ifMatch('iifname', ifname), ...ifMatch('oifname', ifname, 'neq'), verdict('drop')],
-        [...ifMatch('oifname', ifname), ...ifMatch('iifname', ifname, 'neq'), verdict('drop')],
-      ]
-    : [
-        [...ifMatch('oifname', ifname), ...ctStatusDnat(), verdict('accept')],
-        [...ifMatch('oifname', ifname), ...ifMatch('iifname', ifname, 'neq'), verdict('drop')],
-      ]
 }
 
 function newId(): string { return randomBytes(4).toString('hex') }

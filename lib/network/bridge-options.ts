@@ -7,7 +7,7 @@ import { checkNetworkName, type NetworkStore } from '../ipam'
 import { canonicalIp } from '../ipam/ip'
 import type { NatProtocol } from '../nat'
 import type { Namespace } from '../namespace'
-import { checkBool, checkIfName, checkIp, checkMac, checkMtu, checkPort } from '../validate'
+import { checkBool, checkIfName, checkIp, checkMac, checkMtu, checkPort, checkUnicastSubnet, isMulticastIp } from '../validate'
 
 /** What `docker network create` takes. */
 export interface NetworkCreateOptions {
@@ -30,6 +30,12 @@ export interface NetworkCreateOptions {
   /** No traffic in or out of the network, only between its containers (default false). */
   internal?: boolean
   ipv6?: { subnet: string; gateway?: string }
+  /**
+   * Anti-spoofing (default true): frames from a container's port must carry its MAC, and IPv4,
+   * IPv6, ARP and neighbour discovery its addresses (lib/nat/antispoof.ts). `false` for
+   * containers that route or bridge other addresses.
+   */
+  antiSpoofing?: boolean
   /**
    * Where the network, its endpoints, addresses and ports are recorded (default: the SqliteStore
    * on /run/netns-kit/state.db, shared by every process of the host).
@@ -114,6 +120,7 @@ export interface CheckedCreate {
   masquerade: boolean
   icc: boolean
   internal: boolean
+  antiSpoofing: boolean
   dns: boolean
   upstream?: string[]
 }
@@ -125,6 +132,10 @@ export function checkCreateOptions(opts: NetworkCreateOptions): CheckedCreate {
   const masquerade = checkBool(opts.masquerade, 'opts.masquerade') ?? true
   const icc = checkBool(opts.icc, 'opts.icc') ?? true
   const internal = checkBool(opts.internal, 'opts.internal') ?? false
+  const antiSpoofing = checkBool(opts.antiSpoofing, 'opts.antiSpoofing') ?? true
+  // Never a loopback or multicast range (the kernel drops 127/8 from the wire; a multicast source is invalid).
+  if (opts.subnet !== undefined) checkUnicastSubnet(opts.subnet, 'opts.subnet')
+  if (opts.ipv6 && typeof opts.ipv6 === 'object' && opts.ipv6.subnet !== undefined) checkUnicastSubnet(opts.ipv6.subnet, 'opts.ipv6.subnet')
   let dns = true
   let upstream: string[] | undefined
   if (opts.dns === false) dns = false
@@ -138,7 +149,7 @@ export function checkCreateOptions(opts: NetworkCreateOptions): CheckedCreate {
       })
     }
   }
-  return { name, bridgeName, mtu, masquerade, icc, internal, dns, upstream }
+  return { name, bridgeName, mtu, masquerade, icc, internal, antiSpoofing, dns, upstream }
 }
 
 /** The connect options, checked. */
@@ -217,10 +228,15 @@ function checkPublishList(v: unknown, network: string, hasV6: boolean): (Publish
     if (!['tcp', 'udp', 'sctp'].includes(protocol)) throw invalidArg(`${arg}.protocol`, p.protocol, "must be 'tcp', 'udp' or 'sctp'")
     const containerPort = checkPort(p.containerPort, `${arg}.containerPort`)
     const hostPort = p.hostPort === undefined ? undefined : checkPort(p.hostPort, `${arg}.hostPort`)
-    if (p.hostIp !== undefined && checkIp(p.hostIp, `${arg}.hostIp`) === 6 && !hasV6) {
-      throw invalidArg(`${arg}.hostIp`, p.hostIp, `must be an IPv4 address: the network '${network}' has no IPv6 subnet (its published ports lead to the container's IPv4 address)`)
+    if (p.hostIp !== undefined) {
+      // A unicast host address of the network's families: an IPv6 one needs an IPv6 subnet (the
+      // mapping leads to the container's address of that family).
+      if (checkIp(p.hostIp, `${arg}.hostIp`) === 6 && !hasV6) {
+        throw invalidArg(`${arg}.hostIp`, p.hostIp, `must be an IPv4 address: the network '${network}' has no IPv6 subnet (its published ports lead to the container's IPv4 address)`)
+      }
+      if (isMulticastIp(p.hostIp)) throw invalidArg(`${arg}.hostIp`, p.hostIp, 'must be a unicast address of the host, not multicast')
+      if (canonicalIp(p.hostIp) === '::1') throw invalidArg(`${arg}.hostIp`, p.hostIp, 'must not be ::1: the kernel never routes IPv6 loopback traffic to another interface (use 127.0.0.1)')
     }
-    if (p.hostIp !== undefined && canonicalIp(p.hostIp) === '::1') throw invalidArg(`${arg}.hostIp`, p.hostIp, 'must not be ::1: the kernel never routes IPv6 loopback traffic to another interface (use 127.0.0.1)')
     const localhost = checkBool(p.localhost, `${arg}.localhost`)
     if (localhost === true && p.hostIp !== undefined && canonicalIp(p.hostIp) !== '0.0.0.0') throw invalidArg(`${arg}.localhost`, true, 'is for a mapping without hostIp (give hostIp 127.0.0.1 for the loopback only)')
     return { protocol, containerPort, hostPort, hostIp: p.hostIp === undefined ? undefined : canonicalIp(p.hostIp), ...(localhost !== undefined ? { localhost } : {}) }

@@ -10,8 +10,11 @@ import { NetnsKitError, invalidArg } from '../errors'
 import { prefixesInUse, type EndpointRecord, type GatewayMove, type NetworkRecord, type NetworkStore, type PoolSpec, type PortRecord, type PortSpec } from '../ipam'
 import { parsePrefix } from '../ipam/ip'
 import { handleOf } from '../kernel/handles'
-import { createdBefore, run, runOne, type Op } from '../kernel/rtnl'
-import { NatRule, readHostPorts, type HostClaim, type PublishOptions } from '../nat'
+import { createdBefore, listLinks, run, runOne, type Op } from '../kernel/rtnl'
+import {
+  NatRule, checkNetworkNat, createNetworkNat, enableForwarding, guardPort, newNetworkIds, networkIdsToList, readHostPorts,
+  type HostClaim, type Problem, type PublishOptions,
+} from '../nat'
 import { Namespace, defaultNamespace } from '../namespace'
 import { checkBool } from '../validate'
 import { noIpv6 } from '../veth'
@@ -23,6 +26,7 @@ import { gc, type GcOptions, type GcReport } from './gc'
 import { listNetworks, openNetwork, type AnyNetwork, type NetworkLookupOptions } from './lookup'
 import { MacvlanNetwork, type MacvlanNetworkOptions } from './macvlan'
 import { randomMac, macForIp } from './mac'
+import { guardedPort, networkNat } from './nat-state'
 import { bridgeAlias, linkAlias } from './owned'
 import { OverlayNetwork, type OverlayNetworkOptions } from './overlay'
 import type { OverlayAgent } from './overlay-agent'
@@ -145,21 +149,31 @@ export class Network extends DriverNetwork<Endpoint> {
         : { auto: true, exclude: await prefixesInUse(ns, 4) },
       ...(opts.ipv6 ? [{ family: 6 as const, subnet: opts.ipv6.subnet, gateway: opts.ipv6.gateway }] : []),
     ]
-    const config: Record<string, unknown> = { bridge: bridgeName, masquerade: o.masquerade, icc: o.icc, internal: o.internal, dns: o.dns }
+    const config: Record<string, unknown> = { bridge: bridgeName, masquerade: o.masquerade, icc: o.icc, internal: o.internal, antiSpoofing: o.antiSpoofing, dns: o.dns }
     if (generated) config.generated = true
     if (o.mtu !== undefined) config.mtu = o.mtu
     if (o.upstream !== undefined) config.upstream = o.upstream
+    // The ids of its masquerade rules (one per subnet, in the order of the pools) and isolation
+    // elements, in its configuration: check() and gc find them by role, whatever order a store lists rules in.
+    const ids = newNetworkIds({ subnets: pools.map(() => ''), masquerade: o.masquerade, internal: o.internal })
+    config.nat = ids
     // 1. The intent: name and subnets claimed (ERR_NETNS_KIT_NETWORK_EXISTS, _SUBNET_OVERLAP, _POOL_EXHAUSTED).
     const net = await store.beginCreateNetwork({ name, driver: 'bridge', host: identity(ns), pools, config })
     const cfg = bridgeConfig(net)
     const rules: string[] = []
     try {
-      // 2. The kernel: the bridge (up, a fixed MAC), then, by its index (never by name: a link of
-      // that name could be someone else's), its alias and addresses; then each rule, recorded as
-      // soon as it exists. A kill between the two trips leaves a bridge without an alias, with the
-      // name the intent recorded: gc takes it as this network's when netns-kit drew the name.
+      // 2. The kernel. First the network's isolation, hairpin and masquerade (ids recorded before
+      // the batch, so a kill after it leaves nothing the record does not name): keyed by the
+      // bridge's name, they are in place before the bridge exists, which never forwards a packet
+      // unisolated. Then the bridge (up, a fixed MAC), then, by its index (never by name: a link of
+      // that name could be someone else's), its alias and addresses. A kill between the two trips
+      // leaves a bridge without an alias, with the name the intent recorded: gc takes it as this
+      // network's when netns-kit drew the name.
       const v4 = net.pools.find((p) => p.family === 4)!
       const v6 = net.pools.find((p) => p.family === 6)
+      rules.push(...networkIdsToList(ids))
+      await store.addRules({ networkId: net.id }, networkIdsToList(ids))
+      await createNetworkNat(ns, networkNat(net, [], ids))
       const [, l] = await run([
         { ns, op: 'link.create', kind: 'bridge', name: bridgeName, mtu: o.mtu, mac: randomMac(), up: true, object: bridgeName },
         { ns, op: 'link.get', name: bridgeName, object: bridgeName },
@@ -174,15 +188,6 @@ export class Network extends DriverNetwork<Endpoint> {
         ...(v6 ? [{ ns, op: 'addr.add' as const, index: l.index, address: v6.gateway, prefixLength: prefixLen(v6.subnet), nodad: true, object: `${v6.gateway} on ${bridgeName}` }] : []),
       ])
       const bridge = new Bridge(ns, l.name, l.index)
-      const record = async (r: NatRule) => {
-        rules.push(r.id)
-        await store.addRules({ networkId: net.id }, [r.id])
-      }
-      if (o.masquerade && !o.internal) {
-        await record(await NatRule.masquerade({ namespace: ns, source: v4.subnet, notOutInterface: bridgeName }))
-        if (v6) await record(await NatRule.masquerade({ namespace: ns, source: v6.subnet, notOutInterface: bridgeName }))
-      }
-      await record(await NatRule.isolate({ namespace: ns, interface: bridgeName, icc: o.icc, internal: o.internal }))
       // 3. The result.
       return new Network(ns, store, await store.finishCreateNetwork(net.id), bridge)
     } catch (e) {
@@ -284,8 +289,19 @@ export class Network extends DriverNetwork<Endpoint> {
     handleOf(ns) // closed or deleted: refused before anything is made
     const o = checkConnectOptions(opts, this.name, this.ipv6 !== undefined)
     if (ns.equals(this.namespace)) throw invalidArg('ns', ns.name ?? ns.path, "is the network's host namespace: use Network.host() for host networking")
+    // An internal network has no way in from outside: a published port there would be listed and never reachable.
+    if (this.internal && o.publish.length) throw invalidArg('opts.publish', opts.publish, `cannot publish ports on the internal network '${this.name}'`)
     if (this.bridge.index === 0) {
       throw new NetnsKitError('ERR_NETNS_KIT_NO_BRIDGE', `the bridge ${this.bridge.name} of the network '${this.name}' is gone: remove the network (remove() works without it) and create it again`)
+    }
+    // A MAC another endpoint of this bridge has (given, or derived from its address) would steal its frames.
+    if (o.mac !== undefined) {
+      const mac = o.mac.toLowerCase()
+      const twin = (await this.store.endpoints(this.id)).find((e) => {
+        const v4 = e.addresses.find((a) => a.family === 4)?.address
+        return (e.mac ?? (v4 ? macForIp(v4) : '')).toLowerCase() === mac
+      })
+      if (twin) throw new NetnsKitError('ERR_NETNS_KIT_MAC_IN_USE', `the MAC address ${o.mac} is already used by the endpoint '${twin.name}' of the network '${this.name}'`)
     }
     const exclude = new Set<number>()
     for (let attempt = 0; ; attempt++) {
@@ -317,15 +333,23 @@ export class Network extends DriverNetwork<Endpoint> {
     })
     const dns = dnsService()
     let rules: NatRule[] = []
+    let mappings: PublishOptions[] = []
     try {
       // A given host port a host process holds: Docker's "address already in use", before the kernel is touched.
       await checkHost()
       // 2. The kernel: one trip, then the mappings (recorded at once), then the resolver.
       const mac = rec.mac ?? macForIp(rec.addresses[0]!.address)
+      // Forwarding, which another tool may have turned off since the network was made.
+      if (!this.internal) for (const f of this.ipv6 ? [4, 6] as const : [4] as const) await enableForwarding(host, f)
+      // Anti-spoofing before the port exists (its elements are keyed by the port's name): no
+      // moment where the container's port forwards unfiltered frames.
+      const guarded = this.#cfg.antiSpoofing ? guardedPort({ ...rec, mac }) : undefined
+      if (guarded) await guardPort(host, guarded)
       await run(this.#wiring(ns, { ...rec, mac }, moves))
       if (rec.ports.length) {
         try {
-          rules = await NatRule.publishMany(rec.ports.map((p) => this.#mapping(rec, p, o.publish)))
+          mappings = rec.ports.map((p) => this.#mapping(rec, p, o.publish))
+          rules = await NatRule.publishMany(mappings)
         } catch (e) {
           // A port the store chose (docker -P) held in the kernel by a mapping the store does not know: connect again without it.
           const m = (e as { code?: string }).code === 'ERR_NETNS_KIT_PORT_ALLOCATED' ? /:(\d+)(?:-\d+)?\/(tcp|udp|sctp) is already published/.exec((e as Error).message) : null
@@ -337,7 +361,11 @@ export class Network extends DriverNetwork<Endpoint> {
       }
       if (this.dns) await dns.start(this, ns, rec)
       // 3. The result.
-      const done = await store.finishConnect(id, { mac })
+      // Which rule is which port's (the store lists rule ids in its own order).
+      // (And which of them answer on 127.0.0.1 too: check() and gc put back what was made.)
+      const done = await store.finishConnect(id, {
+        mac, ...(rules.length ? { config: { ...rec.config, portRules: rules.map((r) => r.id), portLocalhost: mappings.map((m) => m.localhost === true) } } : {}),
+      })
       const ep = new Endpoint(this, ns, done)
       this.#local.set(id, ep)
       return ep
@@ -428,6 +456,8 @@ export class Network extends DriverNetwork<Endpoint> {
       // On an IPv4-only network the container's interface has no IPv6 either (Docker's choice):
       // no link-local address, DAD or MLD reports flooded to every port of the bridge.
       ...(a6 ? [] : [noIpv6(ns, ifname)]),
+      // Loopback up (a namespace made by `ip netns add` has it down): the resolver binds 127.0.0.11.
+      { ns, op: 'link.set', name: 'lo', up: true, object: 'lo' },
       { ns, op: 'link.set', name: ifname, up: true, object: ifname },
       { ns, op: 'addr.add', linkName: ifname, address: a4.address, prefixLength: a4.prefixLength, object: `${a4.address}/${a4.prefixLength} on ${ifname}` },
       ...(a6 ? [{ ns, op: 'addr.add' as const, linkName: ifname, address: a6.address, prefixLength: a6.prefixLength, nodad: true, object: `${a6.address}/${a6.prefixLength} on ${ifname}` }] : []),
@@ -536,6 +566,30 @@ export class Network extends DriverNetwork<Endpoint> {
   }
 
   async [Symbol.asyncDispose](): Promise<void> { await this.remove({ force: true }) }
+
+  /**
+   * CNI CHECK: what differs between the network's records and the kernel, without changing
+   * anything: the bridge and its endpoints' host veths, netns-kit's tables and base rules, the
+   * network's masquerade, isolation and hairpin, its endpoints' published ports and anti-spoofing
+   * elements, forwarding (off: a problem unless the network is internal) and route_localnet.
+   * An empty list: all is as recorded. Network.gc() puts back what is missing.
+   */
+  async check(): Promise<Problem[]> {
+    const rec = await this.store.network(this.id)
+    if (!rec || rec.state !== 'ready') throw new NetnsKitError('ERR_NETNS_KIT_NO_NETWORK', `the network '${this.name}' is not there (removed, or being created or removed)`)
+    const eps = (await this.store.endpoints(this.id)).filter((e) => e.state === 'connected')
+    const links = new Map((await listLinks(this.namespace)).map((l) => [l.name, l]))
+    const problems: Problem[] = []
+    const br = links.get(this.bridge.name)
+    if (!br || br.kind !== 'bridge') problems.push({ kind: 'missing', object: `link ${this.bridge.name}`, message: `the bridge ${this.bridge.name} is missing` })
+    for (const e of eps) {
+      const l = e.hostIf ? links.get(e.hostIf) : undefined
+      if (e.hostIf && !l) problems.push({ kind: 'missing', object: `link ${e.hostIf}`, message: `the host end ${e.hostIf} of the endpoint '${e.name}' is missing` })
+      else if (l && br && l.master !== br.index) problems.push({ kind: 'different', object: `link ${e.hostIf}`, message: `${e.hostIf} (endpoint '${e.name}') is not a port of ${this.bridge.name}` })
+    }
+    problems.push(...await checkNetworkNat(this.namespace, networkNat(rec, eps)))
+    return problems
+  }
 
   /**
    * `docker network prune`-like repair after a crash, in the host namespace (see GcOptions):

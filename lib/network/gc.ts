@@ -1,7 +1,8 @@
 // Repair after a crash (`docker network prune`-like), for the networks of a host namespace: the one
 // gc. It works from the store's intents (an index of the records in an intermediate state), never
 // judges a live process's intent, and so runs safely while other processes connect.
-import { NatRule } from '../nat'
+import { NatRule, pruneGuards, repairLocalnet, restoreNetworkNat } from '../nat'
+import { networkNat } from './nat-state'
 import { listLinks, runOne } from '../kernel/rtnl'
 import { checkNetworkName, type EndpointRecord, type GatewayMove, type Intent, type NetworkRecord, type NetworkStore } from '../ipam'
 import { invalidArg } from '../errors'
@@ -39,6 +40,14 @@ export interface GcReport {
   rules: string[]
   /** Addresses given back with the endpoints removed (`network/address`). */
   addresses: string[]
+  /**
+   * What was missing of live networks and put back from the store (after `nft flush ruleset`, a
+   * firewall reload): `network: what` ('web: masquerade 172.18.0.0/16 oifname != "br-1"',
+   * 'web: net.ipv4.ip_forward=1').
+   */
+  restored: string[]
+  /** Interfaces whose route_localnet netns-kit had turned on and no localhost mapping needs any more: turned off. */
+  routeLocalnet: string[]
 }
 
 const DRIVERS = new Set(['bridge', 'macvlan'])
@@ -69,10 +78,13 @@ export async function gc(opts: GcOptions = {}): Promise<GcReport> {
   const { keep } = checkGcOptions(opts)
   const host = await defaultNamespace(opts.namespace)
   const store = storeOf(opts.store)
-  const report: GcReport = { networks: [], endpoints: [], links: [], rules: [], addresses: [] }
+  const report: GcReport = { networks: [], endpoints: [], links: [], rules: [], addresses: [], restored: [], routeLocalnet: [] }
   const nets = (await store.networks({ host: identity(host) })).filter((n) => DRIVERS.has(n.driver) && (opts.network === undefined || n.name === opts.network))
   if (!nets.length) {
-    if (opts.network === undefined) await NatRule.tidy({ namespace: host })
+    if (opts.network === undefined) {
+      report.routeLocalnet = await repairLocalnet(host)
+      await NatRule.tidy({ namespace: host })
+    }
     return report
   }
   const byId = new Map(nets.map((n) => [n.id, n]))
@@ -113,6 +125,28 @@ export async function gc(opts: GcOptions = {}): Promise<GcReport> {
   // (a process killed between deleting the last rule and the table).
   const mine = nets.filter((n) => n.driver === 'bridge')
   if (mine.length) await leftovers(store, host, mine, report)
+
+  // 4. Repair: the rules of every live bridge network and of its connected endpoints put back
+  // from the records where the kernel lost them (nft flush ruleset), forwarding included; then
+  // route_localnet off where no localhost mapping needs it, and anti-spoofing elements of ports
+  // no record names.
+  const keepPorts = new Set<string>()
+  for (const n of mine) {
+    const rec = await store.network(n.id)
+    if (!rec || rec.state !== 'ready') continue
+    const eps = await store.endpoints(rec.id)
+    for (const e of eps) if (e.hostIf) keepPorts.add(e.hostIf)
+    const lines = await restoreNetworkNat(host, networkNat(rec, eps.filter((e) => e.state === 'connected')))
+    report.restored.push(...lines.map((l) => `${rec.name}: ${l}`))
+  }
+  report.routeLocalnet = await repairLocalnet(host)
+  if (opts.network === undefined) {
+    // Read afresh: networks and endpoints another process made since (a connect records its
+    // endpoint before it adds the port's elements), and every port that still exists.
+    for (const n of await store.networks({ host: identity(host) })) for (const e of await store.endpoints(n.id)) if (e.hostIf) keepPorts.add(e.hostIf)
+    for (const l of await listLinks(host)) keepPorts.add(l.name)
+    report.rules.push(...(await pruneGuards(host, keepPorts)).map((p) => `anti-spoofing of ${p}`))
+  }
   await NatRule.tidy({ namespace: host })
   return report
 }

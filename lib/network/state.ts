@@ -115,6 +115,8 @@ export interface BridgeConfig {
   masquerade: boolean
   icc: boolean
   internal: boolean
+  /** Anti-spoofing on the endpoints' ports (records without the setting: on). */
+  antiSpoofing: boolean
   dns: boolean
   upstream?: string[]
 }
@@ -125,7 +127,7 @@ export function bridgeConfig(rec: NetworkRecord): BridgeConfig {
   if (typeof c.bridge !== 'string') throw new NetnsKitError('ERR_NETNS_KIT_STORE_CORRUPT', `the record of the network '${rec.name}' names no bridge`)
   return {
     bridge: c.bridge, generated: c.generated === true, mtu: typeof c.mtu === 'number' ? c.mtu : undefined,
-    masquerade: c.masquerade !== false, icc: c.icc !== false, internal: c.internal === true, dns: c.dns === true,
+    masquerade: c.masquerade !== false, icc: c.icc !== false, internal: c.internal === true, antiSpoofing: c.antiSpoofing !== false, dns: c.dns === true,
     upstream: Array.isArray(c.upstream) ? c.upstream.filter((x): x is string => typeof x === 'string') : undefined,
   }
 }

@@ -5,7 +5,8 @@
 import { NetnsKitError, NetlinkError } from '../errors'
 import type { EndpointRecord, GatewayMove, NetworkRecord, NetworkStore } from '../ipam'
 import { listLinks, runOne } from '../kernel/rtnl'
-import { NatRule } from '../nat'
+import { NatRule, removeNetworkNat, unguardPort } from '../nat'
+import { guardedPort, networkNat } from './nat-state'
 import type { Namespace } from '../namespace'
 import { ALIAS, bridgeAlias, deleteVeth, linkAlias, linkIfThere } from './owned'
 import { nsAlive, openRecorded, singleFlight, type BridgeConfig } from './state'
@@ -55,6 +56,10 @@ export async function teardownBridgeEndpoint(host: Namespace, network: string, c
   // A veth of this endpoint's own name without an alias on the bridge can only be the one a
   // connect of this endpoint made and died before naming (host interfaces are unique in the store).
   if (ep.hostIf && await deleteVeth(host, ep.hostIf, linkAlias(network, ep.id), cfg.bridge)) out.links.push(ep.hostIf)
+  // Its anti-spoofing elements once the port is gone (never an unfiltered port). Done on every
+  // bridge network: a record made before the setting, or with it off, simply has none there.
+  const guarded = guardedPort(ep)
+  if (guarded) await unguardPort(host, guarded)
   return out
 }
 
@@ -100,6 +105,9 @@ export async function teardownBridgeNetwork(host: Namespace, rec: NetworkRecord,
   const rules = (await NatRule.list({ namespace: host })).filter((r) => rec.rules.includes(r.id) || (byName &&
     ((r.kind === 'masquerade' && r.notOutInterface === cfg.bridge && subnets.has(r.source!)) || (r.kind === 'isolate' && r.interface === cfg.bridge))))
   out.rules = await deleteEach(rules)
+  // Then whatever else names the bridge or its subnets (hairpin, isolation, masquerade by key;
+  // route_localnet if netns-kit turned it on): afterwards no ruleset line mentions them.
+  if (byName) await removeNetworkNat(host, networkNat(rec, []))
   if (l && ours) {
     await runOne({ ns: host, op: 'link.delete', index: l.index, ignoreMissing: true, object: cfg.bridge })
     out.links.push(cfg.bridge)

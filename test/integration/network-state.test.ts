@@ -13,6 +13,7 @@ import { identity } from '../../lib/network/state'
 import { Sandbox, ipj, sh } from '../helpers'
 
 const WORKER = path.join(__dirname, '..', 'fixtures', 'network-worker.ts')
+const CURRENT_WORKER = path.join(__dirname, '..', 'fixtures', 'current-ns-worker.ts')
 
 /** netns-kit's links (by alias) and map elements in `host`. */
 async function kernel(host: Namespace): Promise<{ links: string[]; table: boolean; elements: number }> {
@@ -201,22 +202,27 @@ describe('Network state across processes and crashes (issue 12: inputs 1, 2, 4, 
     } finally {
       sleeper.kill('SIGKILL')
     }
-    // This process's own namespace: never '/proc/self/ns/net', which names another namespace in every process.
-    const me = await Namespace.current()
-    const id = identity(me)
-    assert.notEqual(id.path, '/proc/self/ns/net')
-    const st = fs.statSync(id.path!, { bigint: true })
-    assert.deepEqual([String(st.dev), String(st.ino)], [id.dev, id.ino])
-    // A network created in it records that path; another process opening it by that path finds the same namespace.
-    const net = await Network.create({ name: 'here', namespace: me, store, subnet: '172.30.12.0/24', dns: false, masquerade: false })
+    // A process's own namespace: never '/proc/self/ns/net', which names another namespace in every
+    // process. A child inside a throwaway namespace plays "this process", so the real root is never touched.
+    const t = await sb.ns()
+    const child = spawn('ip', ['netns', 'exec', t.name!, process.execPath, '--require', 'tsx/cjs', CURRENT_WORKER, db], { stdio: ['pipe', 'pipe', 'inherit'] })
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
     try {
-      const rec = (await store.networks())[0]!
-      assert.equal(rec.host!.path, id.path)
-      const { stdout } = await sh(process.execPath, ['-e', `console.log(require('fs').statSync(${JSON.stringify(rec.host!.path)}).ino)`])
-      assert.equal(stdout.trim(), id.ino)
+      const line = await new Promise<string>((resolve, reject) => {
+        let out = ''
+        child.stdout!.on('data', (d) => { out += d; if (out.includes('\n')) resolve(out.split('\n')[0]!) })
+        child.on('exit', (code) => reject(new Error(`worker exited ${code} before reporting`)))
+      })
+      const r = JSON.parse(line) as { id: { path: string; dev: string; ino: string }; stat: [string, string]; recorded: string }
+      assert.notEqual(r.id.path, '/proc/self/ns/net')
+      assert.deepEqual(r.stat, [r.id.dev, r.id.ino])
+      assert.equal(String(fs.statSync(r.id.path, { bigint: true }).ino), t.id.toString(), 'the path names the throwaway namespace')
+      // The network created in it recorded that path; this process, opening it by that path, finds the same namespace.
+      assert.equal(r.recorded, r.id.path)
+      assert.equal(String(fs.statSync(r.recorded, { bigint: true }).ino), r.id.ino)
     } finally {
-      await net.remove()
-      await me.close()
+      child.stdin!.end('done\n')
+      assert.equal(await exited, 0)
     }
   })
 })

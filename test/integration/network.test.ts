@@ -343,7 +343,7 @@ describe('Network (end to end)', function () {
     assert.deepEqual(pubs.map((r) => r.containerIp).sort(), eps.map((e) => e.ip).sort())
     for (const e of eps) assert.ok(await ping(e.namespace, n.gateway))
     for (const e of eps) await e.namespace.close()
-    assert.deepEqual(await Network.gc({ namespace: host, store }), { networks: [], endpoints: [], links: [], rules: [], addresses: [] })
+    assert.deepEqual(await Network.gc({ namespace: host, store }), { networks: [], endpoints: [], links: [], rules: [], addresses: [], restored: [], routeLocalnet: [] })
   })
 
   it('gc after a crash: endpoints whose namespace is gone, a connect whose process died, stray links and mappings', async () => {
@@ -378,6 +378,6 @@ describe('Network (end to end)', function () {
     assert.deepEqual(await ipj(host, 'link', 'show', 'dev', 'vethstray').catch(() => []), [])
     assert.ok(await ping(c1, n.gateway), 'the live endpoint is untouched')
     const second = await Network.gc({ namespace: host, store })
-    assert.deepEqual(second, { networks: [], endpoints: [], links: [], rules: [], addresses: [] })
+    assert.deepEqual(second, { networks: [], endpoints: [], links: [], rules: [], addresses: [], restored: [], routeLocalnet: [] })
   })
 })

@@ -8,7 +8,7 @@ import { Bridge, Link, Macvlan, Namespace, VethPair, Vxlan } from '../../lib'
 import { native } from '../../lib/kernel/binding'
 import {
   checkAlias, checkBool, checkIfName, checkInt, checkIp, checkLladdr, checkMac, checkMtu, checkNsName, checkPort, checkSysctlValue,
-  checkUnicastIp, checkVni, isMulticastIp, parseCidr, sysctlPath,
+  checkUnicastIp, checkUnicastSubnet, checkVni, isMulticastIp, parseCidr, sysctlPath,
 } from '../../lib/validate'
 
 type Coded = Error & { code?: string }
@@ -34,13 +34,29 @@ const range = (fn: () => unknown, what: string) => refuses(fn, RangeError, 'ERR_
 describe('validation: the checkers', () => {
   it('checkIfName: 1 to 15 bytes, no / : white space or NUL, not . or ..', async () => {
     for (const ok of ['eth0', 'a', 'abcdefghijklmno', 'veth-1_2@x', '...', 'é1234567890123']) assert.equal(checkIfName(ok), ok)
-    for (const no of ['', 'abcdefghijklmnop', 'éééééééé', 'a/b', 'a:1', 'a b', 'a\tb', 'a\nb', 'a\0b', '.', '..', ' ']) {
+    for (const no of ['', 'abcdefghijklmnop', 'éééééééé', 'a/b', 'a:1', 'a b', 'a\tb', 'a\nb', 'a\0b', '.', '..', ' ', 'eth%d', '%', 'a%s']) {
       await bad(() => checkIfName(no), JSON.stringify(no))
     }
     await badType(() => checkIfName(5), 'a number')
     await badType(() => checkIfName(undefined), 'undefined')
     const e = await bad(() => checkIfName('x'.repeat(16), 'opts.name'), 'argument name')
     assert.match(e.message, /'opts\.name'/)
+  })
+
+  it("checkIfName refuses '%': the kernel would expand 'eth%d' into another name (issue 11, input 5)", async () => {
+    const e = await bad(() => checkIfName('eth%d', 'opts.name'), 'eth%d')
+    assert.match(e.message, /'%'/)
+  })
+
+  it('checkUnicastSubnet: no overlap with loopback or multicast ranges (issue 11, input 6)', async () => {
+    for (const ok of ['172.18.0.0/16', '10.0.0.0/8', '192.168.1.0/24', 'fd00:1::/64', '2001:db8::/32', '126.0.0.0/8', '128.0.0.0/24', '223.255.255.0/24', 'fe80::/64']) {
+      assert.equal(checkUnicastSubnet(ok), ok)
+    }
+    for (const no of ['127.0.0.0/8', '127.1.0.0/16', '127.0.0.0/24', '126.0.0.0/7', '224.0.0.0/4', '239.1.0.0/16', '224.0.0.0/24', 'ff00::/8', 'ff02::/16', '::1/128', '0.0.0.0/0', '::/0']) {
+      const e = await bad(() => checkUnicastSubnet(no, 'opts.subnet'), no)
+      assert.match(e.message, /loopback|multicast/)
+    }
+    await bad(() => checkUnicastSubnet('172.18.0.1/16'), 'host bits')
   })
 
   it('checkNsName: a file name under /run/netns', async () => {
@@ -186,6 +202,8 @@ describe('validation through the public API, before anything reaches the native 
     await bad(() => VethPair.create({ name: 'veth 0', peer }), 'space')
     await bad(() => VethPair.create({ name: 'a-very-long-name0', peer }), '16 bytes')
     await bad(() => VethPair.create({ name: '..', peer }), '..')
+    await bad(() => VethPair.create({ name: 'eth%d', peer: { name: 'peer%d' } }), "a name template ('eth%d')")
+    await bad(() => VethPair.create({ name: 'veth0', peer: { name: 'eth%d' } }), "a peer name template ('eth%d')")
     await bad(() => VethPair.create({ name: 'veth0', peer: { name: '' } }), 'empty peer name')
     await badType(() => VethPair.create({ name: 'veth0', peer: { name: 7 as never } }), 'peer name not a string')
     await range(() => VethPair.create({ name: 'veth0', mtu: 67, peer }), 'mtu 67')
@@ -202,6 +220,7 @@ describe('validation through the public API, before anything reaches the native 
     await badType(() => Bridge.create(null as never), 'no options')
     await bad(() => Bridge.create({ name: 'br:0' }), 'colon')
     await bad(() => Bridge.create({ name: '' }), 'empty')
+    await bad(() => Bridge.create({ name: 'br%d' }), 'a name template')
     await badType(() => Bridge.create({ name: 'br0', stp: 'on' as never }), 'stp not a boolean')
     await badType(() => Bridge.create({ name: 'br0', vlanFiltering: 1 as never }), 'vlanFiltering not a boolean')
     await range(() => Bridge.create({ name: 'br0', mtu: 70000 }), 'mtu 70000')
@@ -218,6 +237,7 @@ describe('validation through the public API, before anything reaches the native 
     await bad(() => link.setAlias('x'.repeat(256)), 'alias 256 bytes')
     await bad(() => link.rename('eth0:1'), 'rename with a colon')
     await bad(() => link.rename('.'), "rename to '.'")
+    await bad(() => link.rename('eth%d'), 'rename to a name template')
     await bad(() => link.addAddress('10.0.0.1'), 'no prefix length')
     await bad(() => link.addAddress('10.0.0.1/33'), 'prefix 33')
     await bad(() => link.addAddress('fd00::1/129'), 'prefix 129')

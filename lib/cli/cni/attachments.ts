@@ -267,6 +267,8 @@ export async function inspect(conf: NetConf, key: AttachmentKey): Promise<string
     if (net.masquerade && !rules.some((r) => r.kind === 'masquerade' && r.source === net.subnet)) problems.push(`the masquerade rule for ${net.subnet} is missing`)
     const held = await net.store.endpointByAddress(net.id, ep.ip)
     if (held?.id !== ep.id) problems.push(`the address ${ep.ip} is not reserved`)
+    // The network's side as recorded (tables, isolation, anti-spoofing, forwarding, route_localnet).
+    for (const p of await net.check()) if (!problems.includes(p.message)) problems.push(p.message)
   } finally {
     await ns.close().catch(() => {})
     await ep.namespace.close().catch(() => {})
