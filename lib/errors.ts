@@ -74,6 +74,10 @@ export type NetnsKitErrorCode =
   | 'ERR_NETNS_KIT_WRONG_STATE' | 'ERR_NETNS_KIT_RULE_OWNED'
   /** The addon: not built, or a failure it did not describe (a bug: please report it) */
   | 'ERR_NETNS_KIT_NOT_BUILT' | 'ERR_NETNS_KIT_INTERNAL'
+  /** The companion process: it could not be started or reached, or it failed a request */
+  | 'ERR_NETNS_KIT_COMPANION'
+  /** An optional peer dependency a feature needs is not installed (`etcd3` for EtcdStore and overlay networks) */
+  | 'ERR_NETNS_KIT_MISSING_DEPENDENCY'
 
 /** A library state error; `code` is one of the ERR_NETNS_KIT_* codes (NetnsKitErrorCode). */
 export class NetnsKitError extends Error {

@@ -24,7 +24,7 @@ export type {
 export { conntrack } from './conntrack'
 export type { ConntrackEntry, ConntrackFilter, ConntrackTuple } from './conntrack'
 export { NatRule } from './nat'
-export type { MasqueradeOptions, PublishOptions, IsolateOptions, NatProtocol } from './nat'
+export type { MasqueradeOptions, PublishOptions, IsolateOptions, NatProtocol, NatKind, Problem } from './nat'
 export {
   SqliteStore, MemoryStore, EtcdStore, MemoryNetworkStore, EtcdNetworkStore, StoreError, STATE_DIR, DEFAULT_DB_PATH, DEFAULT_ADDRESS_POOLS, candidateSubnets,
   chooseSubnet, findFreeSubnet, prefixesInUse,
@@ -32,7 +32,10 @@ export {
 export type {
   NetworkStore, SqliteStoreOptions, EtcdStoreOptions, EtcdNetworkStoreOptions, EtcdConnectOptions, AddressPool, NsIdentity, NetworkRecord, EndpointRecord,
   NetworkState, EndpointState, PortRecord, AddressRecord, Intent, Change, ChangeBatch, Owner,
+  OwnerState, PoolRecord, PortProtocol, DnsSettings, GatewayMove, ConnectResult, DisconnectStart, RemoveStart, RuleOwner, EndpointSpec,
+  CreateNetworkSpec, FinishConnectPatch, KvNetworkStoreOptions, PoolSpec, PortSpec,
 } from './ipam'
+export type { Family } from './ipam/ip'
 export { hostsFile, hostnameFile, resolvConf, planResolvConf, parseResolvConf, EMBEDDED_RESOLVER, FALLBACK_NAMESERVERS, FALLBACK_NAMESERVERS_V6 } from './container-files'
 export type { HostsFileOptions, ResolvConfOptions, ResolvConfPlan, ResolvConfData } from './container-files'
 export { Resolver, DnsRecords } from './dns'
@@ -41,7 +44,8 @@ export { openUdpSocket, openTcpServer, connectTcp } from './sockets'
 export { listSockets, sockDiagSupport, socketOverlaps, socketOwners, describeSocket } from './sock-diag'
 export type { SocketFilter, SocketRecord, SocketProtocol, SocketOwner, SockDiagStatus } from './sock-diag'
 export { watch } from './watch'
-export type { WatchEvent, WatchGroup, WatchOptions, NamespaceWatch } from './watch'
+export type { WatchEvent, WatchGroup, WatchOptions, NamespaceWatch, Resync } from './watch'
+export type { NativeWatchStats } from './kernel/diag'
 export { setLinkGroup, deleteLinkGroup } from './link-group'
 export type { NamespaceSocketOptions } from './sockets'
 export { Network, Endpoint } from './network'
@@ -54,3 +58,6 @@ export type { OverlayAgentOptions, OverlayEndpointRecord, ReconcileReport, Overl
 export { MacvlanNetwork, MacvlanEndpoint } from './network'
 export type { MacvlanNetworkOptions } from './network'
 export type { TripEvent } from './kernel/trace'
+export { Companion, COMPANION_CAPABILITIES, stopAllCompanions, companionPaths } from './companion'
+export type { CompanionTarget, CompanionConnectOptions, CompanionPaths, HelloResult, PrepareResult, StatusResult } from './companion'
+export { writeEtcNetns, removeEtcNetns, ETC_NETNS_DIR } from './etc-netns'

@@ -11,6 +11,7 @@ import { getLink, listLinks, run, runOne } from './kernel/rtnl'
 import type { RouteChange } from './kernel/ops'
 import { sysctlGet, sysctlSet } from './kernel/sysctl'
 import { spawnIn } from './kernel/spawn'
+import { removeEtcNetns } from './etc-netns'
 import { Link, linkFromNative } from './link'
 import { namespaceNeighbours, type NamespaceNeighbours } from './neighbour'
 import { checkIfName, checkInt, checkIp, checkNsName, checkSysctlValue, parseCidr, sysctlPath } from './validate'
@@ -22,20 +23,52 @@ import { watch, type NamespaceWatch, type WatchOptions } from './watch'
 export const NETNS_RUN_DIR = '/run/netns'
 
 export interface NamespaceRoutes {
-  /** `ip route add ...` */
+  /**
+   * `ip route add ...`
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). `'EEXIST'` when the route exists, `'ENETUNREACH'` when no interface leads to `via`.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after close(), `ERR_NETNS_KIT_NO_NAMESPACE` once the namespace is deleted.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
+   */
   add(r: RouteSpec): Promise<void>
-  /** `ip route replace ...` */
+  /**
+   * `ip route replace ...`
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after close(), `ERR_NETNS_KIT_NO_NAMESPACE` once the namespace is deleted.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
+   */
   replace(r: RouteSpec): Promise<void>
-  /** `ip route del ...` */
+  /**
+   * `ip route del ...`
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). `'ESRCH'` when there is no such route.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after close(), `ERR_NETNS_KIT_NO_NAMESPACE` once the namespace is deleted.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
+   */
   delete(r: RouteSpec): Promise<void>
-  /** `ip route show [table T]`: table main unless `table` is given (0: every table). */
+  /**
+   * `ip route show [table T]`: table main unless `table` is given (0: every table).
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after close(), `ERR_NETNS_KIT_NO_NAMESPACE` once the namespace is deleted.
+   */
   list(filter?: { family?: 4 | 6; table?: number }): Promise<RouteInfo[]>
 }
 
 export interface NamespaceSysctl {
-  /** `ip netns exec NS sysctl -n KEY` */
+  /**
+   * `ip netns exec NS sysctl -n KEY`
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_NO_SYSCTL` when the namespace has no such key (no such interface, no IPv6); `ERR_NETNS_KIT_CLOSED`, `ERR_NETNS_KIT_NO_NAMESPACE` as above.
+   */
   get(key: string): Promise<string>
-  /** `ip netns exec NS sysctl -w KEY=VALUE` */
+  /**
+   * `ip netns exec NS sysctl -w KEY=VALUE`
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_NO_SYSCTL` when the namespace has no such key; `ERR_NETNS_KIT_CLOSED`, `ERR_NETNS_KIT_NO_NAMESPACE` as above.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
+   */
   set(key: string, value: string | number): Promise<void>
 }
 
@@ -62,7 +95,13 @@ export class Namespace {
     this.#owned = owned
   }
 
-  /** `ip netns add NAME` (and `ip -n NAME link set lo up` unless `loopback: false`). */
+  /**
+   * `ip netns add NAME` (and `ip -n NAME link set lo up` unless `loopback: false`).
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel. A name is 1 to 255 bytes without `/`, NUL or white space.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_NAMESPACE_EXISTS` when /run/netns/NAME exists.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
+   */
   static async create(name: string, opts: { loopback?: boolean } = {}): Promise<Namespace> {
     checkNsName(name)
     if (opts.loopback !== undefined && typeof opts.loopback !== 'boolean') throw invalidArg('opts.loopback', opts.loopback, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
@@ -75,6 +114,9 @@ export class Namespace {
    * A name under /run/netns (`ip netns add` made it), or any namespace file path such as
    * /proc/PID/ns/net. A path of a name under /run/netns ('/run/netns/x') is that name: the
    * namespace knows it, and delete() works.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_NO_NAMESPACE` when there is no namespace by that name or at that path.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   static async open(nameOrPath: string): Promise<Namespace> {
     if (typeof nameOrPath !== 'string' || nameOrPath.length === 0) throw invalidArg('nameOrPath', nameOrPath, 'must be a namespace name or path')
@@ -86,13 +128,21 @@ export class Namespace {
     return new Namespace(h, name, p, false)
   }
 
-  /** The network namespace of process `pid` (/proc/PID/ns/net). */
+  /**
+   * The network namespace of process `pid` (/proc/PID/ns/net).
+   * @throws {RangeError} `ERR_OUT_OF_RANGE` for a pid that is not an integer from 1 to 2^22.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_NO_NAMESPACE` when the process is gone.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
+   */
   static async fromPid(pid: number): Promise<Namespace> {
     checkInt(pid, 'pid', 1, 2 ** 22)
     return Namespace.open(`/proc/${pid}/ns/net`)
   }
 
-  /** The namespace this process runs in. */
+  /**
+   * The namespace this process runs in.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN). (only where /proc/self/ns/net cannot be opened).
+   */
   static async current(): Promise<Namespace> {
     return Namespace.open('/proc/self/ns/net')
   }
@@ -110,7 +160,10 @@ export class Namespace {
     return ns
   }
 
-  /** `ip netns list`: the names under /run/netns. */
+  /**
+   * `ip netns list`: the names under /run/netns.
+   * @throws Node's `fs` error (`EACCES`, ...) when /run/netns exists but cannot be read; none when it is missing (the list is empty).
+   */
   static async list(): Promise<string[]> {
     try {
       return (await fs.readdir(NETNS_RUN_DIR)).sort()
@@ -120,18 +173,34 @@ export class Namespace {
     }
   }
 
-  /** `ip netns del NAME` by name, without opening it; idempotent. Returns whether it existed. */
+  /**
+   * `ip netns del NAME` by name, without opening it; idempotent. Returns whether it existed. The
+   * files netns-kit wrote to /etc/netns/NAME/ (a connected container's hosts, hostname and
+   * resolv.conf) go with it.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
+   */
   static async deleteNamed(name: string): Promise<boolean> {
     checkNsName(name)
-    return deleteNamespace(NETNS_RUN_DIR, name)
+    const existed = await deleteNamespace(NETNS_RUN_DIR, name)
+    await removeEtcNetns(name).catch(() => {})
+    return existed
   }
 
-  /** Same kernel namespace (device and inode of the namespace file). */
+  /**
+   * Same kernel namespace (device and inode of the namespace file).
+   * @throws Nothing: it only reads this object's fields.
+   */
   equals(other: Namespace): boolean {
     return other instanceof Namespace && this.id === other.id && this.#dev === other.#dev
   }
 
-  /** `ip netns del NAME`; idempotent. The kernel frees the namespace once nothing uses it. */
+  /**
+   * `ip netns del NAME`; idempotent. The kernel frees the namespace once nothing uses it.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_UNNAMED` for a namespace with no name under /run/netns (close() it instead).
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
+   */
   async delete(): Promise<void> {
     if (!this.name || !this.path.startsWith(NETNS_RUN_DIR + '/')) {
       throw new NetnsKitError('ERR_NETNS_KIT_UNNAMED', `the namespace at ${this.path} has no name under ${NETNS_RUN_DIR}: close() it instead`)
@@ -144,14 +213,20 @@ export class Namespace {
     await releaseHandle(this, 'deleted')
   }
 
-  /** Releases our handles (fd, sockets); the namespace itself stays. Idempotent. */
+  /**
+   * Releases our handles (fd, sockets); the namespace itself stays. Idempotent.
+   * @throws Nothing: closing twice is allowed.
+   */
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     await releaseHandle(this, 'closed')
   }
 
-  /** Deletes the namespace if this object created it, else closes it. Safe to call twice. */
+  /**
+   * Deletes the namespace if this object created it, else closes it. Safe to call twice.
+   * @throws As delete() for a namespace this object created; nothing otherwise.
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.#owned) await this.delete()
     else await this.close()
@@ -162,6 +237,9 @@ export class Namespace {
    * namespace, started through the nk-exec helper (setns, a private mount namespace with
    * /sys remounted, then execvp). No namespace fd leaks into the command. A command that
    * cannot be started emits 'error' (ENOENT, EACCES, ...) as child_process.spawn does.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel (`options.shell` is refused). A command that cannot start emits `'error'` (ENOENT, EACCES) on the child instead, as child_process.spawn does.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after close(), `ERR_NETNS_KIT_NO_NAMESPACE` once the namespace is deleted (thrown synchronously)
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_NOT_BUILT` when the nk-exec helper was not built.
    */
   spawn(command: string, args: readonly string[] = [], options: SpawnOptions = {}): ChildProcess {
     if (typeof command !== 'string' || command.length === 0) throw invalidArg('command', command, 'must be a non-empty string')
@@ -170,19 +248,33 @@ export class Namespace {
     return spawnIn(this, command, args, options)
   }
 
-  /** `ip -n NAME link` */
+  /**
+   * `ip -n NAME link`
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after close(), `ERR_NETNS_KIT_NO_NAMESPACE` once the namespace is deleted.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
+   */
   async links(): Promise<Link[]> {
     return (await listLinks(this)).map((l) => linkFromNative(this, l))
   }
 
-  /** `ip -n NAME link show DEV`, by name or ifindex. */
+  /**
+   * `ip -n NAME link show DEV`, by name or ifindex.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {NetlinkError} `'ENODEV'` when there is no such link.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after close(), `ERR_NETNS_KIT_NO_NAMESPACE` once the namespace is deleted.
+   */
   async link(nameOrIndex: string | number): Promise<Link> {
     if (typeof nameOrIndex === 'number') checkInt(nameOrIndex, 'nameOrIndex', 1, 2 ** 31 - 1)
     else checkIfName(nameOrIndex, 'nameOrIndex')
     return linkFromNative(this, await getLink(this, nameOrIndex))
   }
 
-  /** `ip -n NAME addr` */
+  /**
+   * `ip -n NAME addr`
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after close(), `ERR_NETNS_KIT_NO_NAMESPACE` once the namespace is deleted.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
+   */
   async addresses(): Promise<AddressInfo[]> {
     const [addrs, links] = await run([{ ns: this, op: 'addr.list' }, { ns: this, op: 'link.list' }])
     const names = new Map(links.map((l) => [l.index, l.name]))
@@ -258,6 +350,10 @@ export class Namespace {
   /**
    * `ip netns exec NAME ss -ltnu -e` (and `-S`): the sockets holding ports in this namespace,
    * optionally one port, port range, family or protocol (filtered in the kernel). See listSockets().
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after close(), `ERR_NETNS_KIT_NO_NAMESPACE` once the namespace is deleted.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_UNSUPPORTED` when the kernel has no sock_diag for a protocol asked for.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
    */
   sockets(filter?: SocketFilter): Promise<SocketRecord[]> {
     return listSockets(this, filter)
@@ -266,11 +362,18 @@ export class Namespace {
   /**
    * `ip -n NAME monitor link address route neigh`: an async iterator of rtnetlink notifications,
    * with overruns reported and followed by a resync. See watch().
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel (thrown synchronously); the iterator rejects with `AbortError` when `opts.signal` aborts.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after close(), `ERR_NETNS_KIT_NO_NAMESPACE` once the namespace is deleted (from the iterator)
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`) (from the iterator)
    */
   watch(opts?: WatchOptions): NamespaceWatch {
     return watch(this, opts)
   }
 
+  /**
+   * A short label for logs and messages.
+   * @throws Nothing: it only reads this object's fields.
+   */
   toString(): string { return `Namespace(${this.name ?? this.path})` }
 }
 

@@ -67,14 +67,15 @@ export async function openUdpSocket(opts: NamespaceSocketOptions): Promise<dgram
 }
 
 /**
- * A TCP server listening inside a namespace: an ordinary net.Server (SO_REUSEADDR set),
- * already listening; `connectionListener` as for net.createServer().
+ * A TCP server listening inside a namespace: an ordinary net.Server (SO_REUSEADDR set unless
+ * `reuseAddr: false`), already listening; `connectionListener` as for net.createServer().
  */
-export async function openTcpServer(opts: NamespaceSocketOptions & { backlog?: number }, connectionListener?: (socket: net.Socket) => void): Promise<net.Server> {
+export async function openTcpServer(opts: NamespaceSocketOptions & { backlog?: number; reuseAddr?: boolean }, connectionListener?: (socket: net.Socket) => void): Promise<net.Server> {
   const family = checkFamilyAddress(opts?.address, 'opts.address')
   const port = opts.port === undefined ? 0 : checkInt(opts.port, 'opts.port', 0, 65535)
   const backlog = opts.backlog === undefined ? 511 : checkInt(opts.backlog, 'opts.backlog', 1, 65535)
-  const fd = await open(opts.namespace, { family, type: 'tcp', address: opts.address, port, reuseAddr: true, freebind: opts.freebind === true })
+  if (opts.reuseAddr !== undefined && typeof opts.reuseAddr !== 'boolean') throw invalidArg('opts.reuseAddr', opts.reuseAddr, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
+  const fd = await open(opts.namespace, { family, type: 'tcp', address: opts.address, port, reuseAddr: opts.reuseAddr !== false, freebind: opts.freebind === true })
   const server = adopt(fd, () => net.createServer(connectionListener))
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e) => { server.close(); reject(e) })

@@ -38,7 +38,8 @@ export interface WatchOptions {
   persistent?: boolean
 }
 
-interface Resync {
+/** The marker on events that are part of a resync dump rather than notifications. */
+export interface Resync {
   /** Part of a dump taken after an overrun (or at the start, with `initial`), not a notification. */
   resync?: true
 }

@@ -235,6 +235,7 @@ export class Resolver {
   /**
    * Replaces the upstream servers ('IP', 'IP:PORT' or '[IPv6]:PORT'; [] for none: SERVFAIL) without
    * closing the listening sockets: queries in flight finish with the servers they started with.
+   * @throws {TypeError} `ERR_INVALID_ARG_VALUE` or `ERR_INVALID_ARG_TYPE` for a server that is not an address (checked before any is replaced).
    */
   setUpstreams(servers: readonly string[]): void {
     if (!Array.isArray(servers)) throw invalidArg('servers', servers, 'must be an array of addresses', 'ERR_INVALID_ARG_TYPE')

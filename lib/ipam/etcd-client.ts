@@ -10,10 +10,28 @@ export interface EtcdConnectOptions {
   timeoutMs?: number
 }
 
-/** The etcd3 module, loaded on first use (single-host users never load gRPC). */
-function etcd3Module(): typeof import('etcd3') {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('etcd3') as typeof import('etcd3')
+/** What an optional peer dependency is, for the error that names it. */
+const ETCD3 = { name: 'etcd3', range: '^1.1.2', users: 'EtcdStore (EtcdNetworkStore), OverlayAgent and overlay networks' }
+
+let loaded: typeof import('etcd3') | undefined
+
+/**
+ * The etcd3 module, loaded on first use: it is an optional peer dependency (gRPC and protobufjs
+ * with it), so single-host users never install or load it.
+ * @throws {NetnsKitError} ERR_NETNS_KIT_MISSING_DEPENDENCY when `etcd3` is not installed (or fails to load).
+ */
+export function etcd3Module(): typeof import('etcd3') {
+  if (loaded) return loaded
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    loaded = require('etcd3') as typeof import('etcd3')
+    return loaded
+  } catch (e) {
+    const notFound = (e as { code?: string })?.code === 'MODULE_NOT_FOUND' && String((e as Error).message).includes(`'${ETCD3.name}'`)
+    throw new NetnsKitError('ERR_NETNS_KIT_MISSING_DEPENDENCY',
+      `${ETCD3.users} need the optional peer dependency '${ETCD3.name}', which ${notFound ? 'is not installed' : `failed to load (${(e as Error)?.message ?? String(e)})`}: ` +
+      `npm install ${ETCD3.name}@'${ETCD3.range}'`, { cause: e })
+  }
 }
 
 /** @internal An etcd3 client from the options: the given one, or a new one with short timeouts. */

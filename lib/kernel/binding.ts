@@ -148,7 +148,18 @@ let generation = 0
 /** The addon (loaded on first use), or the binding useBinding() put in its place. */
 export function native(): NativeBinding {
   if (replaced) return replaced
-  if (!loaded) loaded = bindings({ bindings: 'netns_kit', module_root: packageRoot }) as NativeBinding
+  if (!loaded) {
+    try {
+      loaded = bindings({ bindings: 'netns_kit', module_root: packageRoot }) as NativeBinding
+    } catch (e) {
+      // Installed with --ignore-scripts (or the build failed): say so, rather than an internal error.
+      if (/Could not locate the bindings file/.test(String((e as Error)?.message))) {
+        throw new NetnsKitError('ERR_NETNS_KIT_NOT_BUILT',
+          `netns-kit: the addon was not built (no build/Release/netns_kit.node in ${packageRoot}); run npm rebuild netns-kit`, { cause: e })
+      }
+      throw e
+    }
+  }
   return loaded
 }
 

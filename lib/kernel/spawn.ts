@@ -73,3 +73,13 @@ export function spawnIn(ns: NsRef, command: string, args: readonly string[], opt
   })
   return child
 }
+
+/**
+ * `capsh --caps=... -- -c COMMAND` without capsh: starts `command` in this namespace through the
+ * nk-exec helper, which keeps only `caps` (names such as 'net_admin') in every capability set,
+ * the bounding set included, before exec. For a detached process (the companion), pass
+ * `detached: true` and stdio without pipes.
+ */
+export function spawnWithCapabilities(caps: readonly string[], command: string, args: readonly string[], options: SpawnOptions): ChildProcess {
+  return spawn(execHelperPath(), ['-', '--caps', caps.join(','), '--', command, ...args], options)
+}

@@ -74,6 +74,9 @@ export class NatRule {
    * `nft add rule inet netns-kit postrouting ip saddr SOURCE oifname != "IF" masquerade`:
    * traffic from `source` leaves with the address of the interface it goes out through.
    * Turns net.ipv4.ip_forward (or net.ipv6.conf.all.forwarding) on in that namespace only.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel (a port of 0 or above 65535, a reversed range, ranges of different sizes, a bad CIDR or address, an unknown protocol, mixed families).
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). The batch is atomic: nothing is applied.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   static async masquerade(opts: MasqueradeOptions): Promise<NatRule> {
     if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
@@ -102,6 +105,10 @@ export class NatRule {
    * to a local address of the namespace (and to hostIp when given). Reachable from other machines
    * through the host, from the host itself, from containers on the same bridge (hairpin), and
    * through 127.0.0.1 only with `localhost: true`. The same as publishMany([opts]).
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel (a port of 0 or above 65535, a reversed range, ranges of different sizes, a bad CIDR or address, an unknown protocol, mixed families).
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_PORT_ALLOCATED` when the host address, port and protocol are published already; `ERR_NETNS_KIT_NO_FREE_PORT` when `-P` finds no free port; `ERR_NETNS_KIT_NO_ROUTE` when no interface leads to `containerIp`.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). The batch is atomic: nothing is applied.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   static async publish(opts: PublishOptions): Promise<NatRule> {
     return (await NatRule.publishMany([opts]))[0]!
@@ -112,6 +119,10 @@ export class NatRule {
    * ports needs): all of them are published, or none. Each mapping is its own NatRule (its own
    * id, deleted on its own). Mappings without hostPort get a free port (-P), distinct from the
    * others of the batch.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel (a port of 0 or above 65535, a reversed range, ranges of different sizes, a bad CIDR or address, an unknown protocol, mixed families).
+   * @throws {NetnsKitError} as publish(); one failing mapping publishes none.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   static async publishMany(list: PublishOptions[]): Promise<NatRule[]> {
     if (!Array.isArray(list)) throw invalidArg('list', list, 'must be an array of publish options', 'ERR_INVALID_ARG_TYPE')
@@ -137,6 +148,9 @@ export class NatRule {
    * It is a few elements of the isolation sets (`nft add element inet netns-kit bridges { "br0" }`
    * ...), looked up by the forward chain's fixed rules: drops only, so the isolation of every
    * bridge holds whatever order bridges were isolated in. A bridge is isolated once (EEXIST).
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel (an interface name that is not one).
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). `'EEXIST'` when the bridge is isolated already. The batch is atomic: nothing is applied.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   static async isolate(opts: IsolateOptions): Promise<NatRule> {
     if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
@@ -164,7 +178,12 @@ export class NatRule {
     return NatRule.build({ fields: { kind: 'isolate', id, namespace: ns, family: 4, interface: ifname, icc, internal }, rules: [], elems: refs })
   }
 
-  /** Every rule and mapping netns-kit owns in the namespace, decoded from the kernel (`nft list table inet netns-kit`). */
+  /**
+   * Every rule and mapping netns-kit owns in the namespace, decoded from the kernel (`nft list table inet netns-kit`).
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
+   */
   static async list(opts: { namespace?: Namespace } = {}): Promise<NatRule[]> {
     const ns = await defaultNamespace(opts?.namespace)
     return (await readOwned(ns)).map((r) => NatRule.build(r))
@@ -175,6 +194,9 @@ export class NatRule {
    * (and drops netns-kit's record of it) on every interface where netns-kit turned it on and no
    * localhost mapping needs it any more (a publish killed half-way), then removes our tables if
    * nothing of ours is left. Returns those interfaces. Network.gc() does this too.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel. (a `namespace` that is not a Namespace).
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   static async gc(opts: { namespace?: Namespace } = {}): Promise<{ routeLocalnet: string[] }> {
     const ns = await defaultNamespace(opts?.namespace)
@@ -188,6 +210,9 @@ export class NatRule {
    * forward hook with policy drop. netns-kit never changes them; traffic it publishes or
    * masquerades is dropped there unless their owner accepts it (for example with
    * `ct status dnat accept` and `iifname "BRIDGE" accept` in that chain).
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   static async conflicts(opts: { namespace?: Namespace } = {}): Promise<{ family: string; table: string; chain: string; hook: string; policy: string }[]> {
     const ns = await defaultNamespace(opts?.namespace)
@@ -201,13 +226,20 @@ export class NatRule {
    * Removes netns-kit's table when nothing of netns-kit's is left in it, else the hairpin
    * elements no published port uses: what delete() does after the last rule, for a process
    * killed in between (Network.gc() calls it). `nft delete table inet netns-kit` once empty.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   static async tidy(opts: { namespace?: Namespace } = {}): Promise<void> {
     const ns = await defaultNamespace(opts?.namespace)
     await tidy(ns, () => interfacesInUse(ns))
   }
 
-  /** Removes exactly what this rule added; idempotent. When netns-kit's last rule goes, its tables go. */
+  /**
+   * Removes exactly what this rule added; idempotent. When netns-kit's last rule goes, its tables go.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`) (a rule already gone is not an error: delete() is idempotent).
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
+   */
   async delete(): Promise<void> {
     if (this.#deleted) return
     const ns = this.namespace
@@ -229,8 +261,16 @@ export class NatRule {
     await tidy(ns, () => interfacesInUse(ns))
   }
 
+  /**
+   * Releases what it owns at the end of an `await using` scope; safe to call twice.
+   * @throws As delete().
+   */
   async [Symbol.asyncDispose](): Promise<void> { await this.delete() }
 
+  /**
+   * A short label for logs and messages.
+   * @throws Nothing: it only reads this object's fields.
+   */
   toString(): string {
     switch (this.kind) {
       case 'masquerade': return `NatRule(masquerade ${this.source}${this.outInterface ? ` oif ${this.outInterface}` : ''}${this.notOutInterface ? ` oif != ${this.notOutInterface}` : ''})`

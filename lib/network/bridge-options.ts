@@ -110,6 +110,12 @@ export interface ConnectOptions {
    * network's gateway (the host's address on the bridge). Recorded with the endpoint.
    */
   extraHosts?: string[]
+  /**
+   * `docker run --dns S --dns-search D --dns-opt O`: this container's upstream servers (its
+   * embedded resolver forwards other names there instead of the network's), search domains and
+   * resolv.conf options (in its resolv.conf: `endpoint.resolvConf()` and /etc/netns/NAME).
+   */
+  dns?: { servers?: string[]; search?: string[]; options?: string[] }
 }
 
 /** The create options, checked, with the defaults filled in (the bridge name is drawn by the caller). */
@@ -168,6 +174,30 @@ export interface CheckedConnect {
   defaultRoute: boolean
   /** 'host-gateway' still to be replaced by the gateway. */
   extraHosts: { name: string; ip: string }[]
+  dns?: { servers?: string[]; search?: string[]; options?: string[] }
+}
+
+function checkList<T>(v: unknown, arg: string, each: (x: unknown, a: string) => T): T[] | undefined {
+  if (v === undefined) return undefined
+  if (!Array.isArray(v)) throw invalidArg(arg, v, 'must be an array of strings', 'ERR_INVALID_ARG_TYPE')
+  return v.map((x, i) => {
+    if (typeof x !== 'string') throw invalidArg(`${arg}[${i}]`, x, 'must be a string', 'ERR_INVALID_ARG_TYPE')
+    return each(x, `${arg}[${i}]`)
+  })
+}
+
+/** --dns, --dns-search, --dns-opt, checked. */
+function checkDnsSettings(v: unknown): CheckedConnect['dns'] {
+  if (v === undefined) return undefined
+  if (!v || typeof v !== 'object') throw invalidArg('opts.dns', v, 'must be an object { servers?, search?, options? }', 'ERR_INVALID_ARG_TYPE')
+  const d = v as { servers?: unknown; search?: unknown; options?: unknown }
+  const servers = checkList(d.servers, 'opts.dns.servers', (x, a) => { checkIp(x, a); return x as string })
+  const search = checkList(d.search, 'opts.dns.search', (x, a) => normaliseName(x, a))
+  const options = checkList(d.options, 'opts.dns.options', (x, a) => {
+    if (!/^[A-Za-z0-9_:.-]{1,64}$/.test(x as string)) throw invalidArg(a, x, "must be a resolv.conf option such as 'ndots:2' or 'edns0'")
+    return x as string
+  })
+  return { ...(servers ? { servers } : {}), ...(search ? { search } : {}), ...(options ? { options } : {}) }
 }
 
 /** `hasV6`: the network has an IPv6 subnet (else `ip6` is refused); `network`: its name, for messages. */
@@ -195,9 +225,10 @@ export function checkConnectOptions(opts: ConnectOptions, network: string, hasV6
     gatewayPriority = opts.gatewayPriority
   }
   const defaultRoute = checkBool(opts.defaultRoute, 'opts.defaultRoute') ?? true
+  const dns = checkDnsSettings(opts.dns)
   return {
     name, ifname, ip: opts.ip, ip6: opts.ip6, mac, aliases, hostname, publish: checkPublishList(opts.publish, network, hasV6), containerId, gatewayPriority, defaultRoute,
-    extraHosts: checkExtraHosts(opts.extraHosts),
+    extraHosts: checkExtraHosts(opts.extraHosts), dns,
   }
 }
 

@@ -32,6 +32,8 @@ import { OverlayNetwork, type OverlayNetworkOptions } from './overlay'
 import type { OverlayAgent } from './overlay-agent'
 import { bridgeConfig, identity, nsAlive, openRecorded, storeOf, type BridgeConfig } from './state'
 import { applyMoves, disconnectSequence, teardownBridgeEndpoint, teardownBridgeNetwork } from './teardown'
+import { companionFor, syncCompanion } from './companion'
+import { etcFilesAfter } from './etc-files'
 
 function prefixLen(cidr: string): number { return Number(cidr.split('/')[1]) }
 
@@ -50,11 +52,14 @@ const PORT_RETRIES = 8
  *
  * Name resolution: on a network created with DNS (the default except for createDefault()),
  * each connected container gets a resolver on 127.0.0.11:53 inside its namespace that answers
- * the names and aliases of the network's containers (A and AAAA) and forwards other names,
- * from the host namespace, to `dns.upstream`. The resolvers run inside this process (with
- * sockets opened in the containers' namespaces): they live as long as the process. A
- * runtime should keep one long-lived process per host for its networks (as dockerd does),
- * or call `network.restoreDns()` after a restart to serve the endpoints already connected.
+ * the names and aliases of the network's containers (A, AAAA, PTR, NAME.NETWORK) and forwards
+ * other names, from the host namespace, to the endpoint's `dns.servers`, else `dns.upstream`,
+ * else the host's resolv.conf. With the default SqliteStore the resolvers and the published
+ * ports' reservations live in the companion process of the host namespace and store (started
+ * on demand, detached; see lib/companion/), so they outlive the process that called connect;
+ * with another store they run inside this process (InProcessDns) and live as long as it does.
+ * A named container namespace gets its hosts, hostname and resolv.conf in /etc/netns/NAME/
+ * (what `ip netns exec` and `ns.spawn` bind-mount over /etc).
  */
 export class Network extends DriverNetwork<Endpoint> {
   readonly driver = 'bridge' as const
@@ -114,6 +119,10 @@ export class Network extends DriverNetwork<Endpoint> {
    * [-o com.docker.network.driver.mtu=M] NAME`: the bridge (up, with a fixed MAC and the
    * gateway addresses), masquerading (unless internal), isolation, and the records. A failure
    * half-way removes what was made; a process killed half-way leaves an intent Network.gc() undoes.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel (a bad name, subnet, gateway, MTU or bridge name; an option of another driver).
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_NETWORK_EXISTS` for a name in use; `ERR_NETNS_KIT_SUBNET_OVERLAP` for a subnet overlapping another network or a route; `ERR_NETNS_KIT_POOL_EXHAUSTED` when no free subnet is left; store errors (`ERR_NETNS_KIT_STORE*`).
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). Everything made so far is removed.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   static create(opts: NetworkCreateOptions): Promise<Network>
   /** `docker network create -d macvlan -o parent=P -o macvlan_mode=M --subnet S --gateway G NAME`: see MacvlanNetwork.create. */
@@ -202,6 +211,10 @@ export class Network extends DriverNetwork<Endpoint> {
    * 172.17.0.0/16 with gateway 172.17.0.1 on the bridge `nk0` (pass bridgeName for another),
    * masquerade on, inter-container communication on, and no embedded DNS (containers on
    * the default bridge do not resolve each other's names).
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_NETWORK_EXISTS`, `ERR_NETNS_KIT_SUBNET_OVERLAP` (172.17.0.0/16 taken), store errors.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   static async createDefault(opts: { namespace?: Namespace; store?: NetworkStore; bridgeName?: string; mtu?: number } = {}): Promise<Network> {
     return Network.create({ name: 'bridge', subnet: '172.17.0.0/16', gateway: '172.17.0.1', bridgeName: opts.bridgeName ?? 'nk0', mtu: opts.mtu, namespace: opts.namespace, store: opts.store, dns: false })
@@ -213,6 +226,9 @@ export class Network extends DriverNetwork<Endpoint> {
    * there is none in that namespace, ERR_NETNS_KIT_NETWORK_NOT_READY while it is being created
    * or removed. A network of another driver than `driver` (default 'bridge') is
    * ERR_NETNS_KIT_WRONG_DRIVER; overlay networks are found through `agent`.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_NO_NETWORK` when there is none by that name; `ERR_NETNS_KIT_NETWORK_NOT_READY` while a create is unfinished (gc finishes or undoes it); `ERR_NETNS_KIT_WRONG_DRIVER` when it has another driver than asked.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE`, `ERR_NETNS_KIT_STORE_BUSY` or `ERR_NETNS_KIT_STORE_UNAVAILABLE` when the state store fails.
    */
   static open(name: string, opts?: NetworkLookupOptions & { driver?: 'bridge' }): Promise<Network>
   static open(name: string, opts: NetworkLookupOptions & { driver: 'macvlan' }): Promise<MacvlanNetwork>
@@ -226,6 +242,8 @@ export class Network extends DriverNetwork<Endpoint> {
    * `docker network ls`: the networks of the namespace (ready ones, bridge gone or not), by
    * name: the bridge driver's, or those of `driver` ('all': every driver's; overlay networks
    * through `agent`).
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE`, `ERR_NETNS_KIT_STORE_BUSY` or `ERR_NETNS_KIT_STORE_UNAVAILABLE` when the state store fails.
    */
   static list(opts?: NetworkLookupOptions & { driver?: 'bridge' }): Promise<Network[]>
   static list(opts: NetworkLookupOptions & { driver: 'macvlan' }): Promise<MacvlanNetwork[]>
@@ -235,12 +253,22 @@ export class Network extends DriverNetwork<Endpoint> {
     return listNetworks(opts, Network.fromRecord)
   }
 
-  /** `--network host`: the host's own namespace (the current one, or `namespace`); nothing is created. */
+  /**
+   * `--network host`: the host's own namespace (the current one, or `namespace`); nothing is created.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
+   */
   static async host(opts: { namespace?: Namespace } = {}): Promise<Namespace> {
     return defaultNamespace(opts.namespace)
   }
 
-  /** `--network none`: a new named namespace (`ip netns add NAME`) with only loopback, up. */
+  /**
+   * `--network none`: a new named namespace (`ip netns add NAME`) with only loopback, up.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_NAMESPACE_EXISTS` when a namespace by that name exists.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
+   */
   static async none(name?: string): Promise<Namespace> {
     return Namespace.create(name ?? `nk-${randomBytes(4).toString('hex')}`, { loopback: true })
   }
@@ -248,6 +276,9 @@ export class Network extends DriverNetwork<Endpoint> {
   /**
    * `--network container:X`: the namespace of an endpoint's container, of a process (pid), or
    * the given namespace itself: a second container there shares its interfaces and addresses.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_NO_NAMESPACE` when the endpoint's namespace or the process is gone.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   static async container(target: Endpoint | Namespace | number): Promise<Namespace> {
     if (target instanceof Endpoint) return target.namespace
@@ -256,7 +287,10 @@ export class Network extends DriverNetwork<Endpoint> {
     throw invalidArg('target', target, 'must be an Endpoint, a Namespace or a pid', 'ERR_INVALID_ARG_TYPE')
   }
 
-  /** `docker network inspect`: the configuration and the endpoints (as recorded). Reads every endpoint record. */
+  /**
+   * `docker network inspect`: the configuration and the endpoints (as recorded). Reads every endpoint record.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE`, `ERR_NETNS_KIT_STORE_BUSY` or `ERR_NETNS_KIT_STORE_UNAVAILABLE` when the state store fails.
+   */
   async inspect(): Promise<{ name: string; id: string; bridge: string; subnet: string; gateway: string; ipRange?: string; ipv6?: { subnet: string; gateway: string };
     mtu?: number; masquerade: boolean; icc: boolean; internal: boolean; dns: boolean;
     endpoints: { name: string; ip: string; ip6?: string; mac: string; ports: { protocol: string; hostIp: string; hostPort: number; containerPort: number }[] }[] }> {
@@ -283,6 +317,10 @@ export class Network extends DriverNetwork<Endpoint> {
    * the resolver; the record becomes `connected` last. All or nothing: a failure removes what was
    * made and gives everything claimed back; a process killed half-way leaves an intent that
    * Network.gc() undoes.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel (a bad name, address, MAC, interface name or port).
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_ENDPOINT_EXISTS` (the name is taken), `ERR_NETNS_KIT_IP_IN_USE`, `ERR_NETNS_KIT_IP_OUTSIDE_SUBNET`, `ERR_NETNS_KIT_IP_RESERVED`, `ERR_NETNS_KIT_POOL_EXHAUSTED`, `ERR_NETNS_KIT_PORT_ALLOCATED`, `ERR_NETNS_KIT_IFNAME_IN_USE`, `ERR_NETNS_KIT_NO_BRIDGE` (the bridge was deleted), `ERR_NETNS_KIT_NO_NAMESPACE`, store errors. Everything claimed or made so far is given back.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). Everything made so far is removed.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   async connect(ns: Namespace, opts: ConnectOptions = {}): Promise<Endpoint> {
     if (!(ns instanceof Namespace)) throw invalidArg('ns', ns, 'must be a Namespace', 'ERR_INVALID_ARG_TYPE')
@@ -328,16 +366,19 @@ export class Network extends DriverNetwork<Endpoint> {
       id, name: o.name ?? `ep-${id}`, aliases: o.aliases, ...(o.hostname !== undefined ? { hostname: o.hostname } : {}), ns: identity(ns),
       ...ifname, hostIf: `veth${id.slice(0, 7)}`, ...(o.mac !== undefined ? { mac: o.mac } : {}), ...(o.containerId !== undefined ? { containerId: o.containerId } : {}),
       addresses: [{ family: 4, ip: o.ip }, ...(this.ipv6 ? [{ family: 6 as const, ip: o.ip6 }] : [])],
-      gatewayPriority: this.internal || !o.defaultRoute ? null : (o.gatewayPriority ?? 0), ports,
+      gatewayPriority: this.internal || !o.defaultRoute ? null : (o.gatewayPriority ?? 0), ports, ...(o.dns ? { dns: o.dns } : {}),
       ...(o.extraHosts.length ? { extraHosts: o.extraHosts.map((h) => ({ name: h.name, ip: h.ip === 'host-gateway' ? this.gateway : h.ip })) } : {}),
     })
     const dns = dnsService()
     let rules: NatRule[] = []
     let mappings: PublishOptions[] = []
+    let companion: Awaited<ReturnType<typeof companionFor>>
+    const nsId = identity(ns)
     try {
-      // A given host port a host process holds: Docker's "address already in use", before the kernel is touched.
+      // A given host port a host process holds: Docker's "address already in use", before the
+      // kernel is touched (and before the companion reserves it).
       await checkHost()
-      // 2. The kernel: one trip, then the mappings (recorded at once), then the resolver.
+      // 2. The kernel: one trip, the companion, then the mappings (recorded at once), then the resolver.
       const mac = rec.mac ?? macForIp(rec.addresses[0]!.address)
       // Forwarding, which another tool may have turned off since the network was made.
       if (!this.internal) for (const f of this.ipv6 ? [4, 6] as const : [4] as const) await enableForwarding(host, f)
@@ -346,6 +387,21 @@ export class Network extends DriverNetwork<Endpoint> {
       const guarded = this.#cfg.antiSpoofing ? guardedPort({ ...rec, mac }) : undefined
       if (guarded) await guardPort(host, guarded)
       await run(this.#wiring(ns, { ...rec, mac }, moves))
+      // The companion (DNS or published ports), once the container's loopback is up: the host ports
+      // bound and the container's resolver listening BEFORE any DNAT element exists, so a port is
+      // never published unreserved.
+      if (this.dns || rec.ports.length) {
+        companion = await companionFor(host, store)
+        try {
+          await companion?.prepare(id)
+        } catch (e) {
+          // A port the store chose (docker -P) held by a host process: connect again without it.
+          const { port, protocol } = e as { port?: number; protocol?: string }
+          const given = o.publish.some((p) => p.protocol === protocol && p.hostPort === port)
+          if ((e as { code?: string }).code === 'EADDRINUSE' && port !== undefined && !given) (e as { chosenPort?: number }).chosenPort = port
+          throw e
+        }
+      }
       if (rec.ports.length) {
         try {
           mappings = rec.ports.map((p) => this.#mapping(rec, p, o.publish))
@@ -359,13 +415,16 @@ export class Network extends DriverNetwork<Endpoint> {
         }
         await store.addRules({ networkId: this.id, endpointId: id }, rules.map((r) => r.id))
       }
-      if (this.dns) await dns.start(this, ns, rec)
-      // 3. The result.
-      // Which rule is which port's (the store lists rule ids in its own order).
-      // (And which of them answer on 127.0.0.1 too: check() and gc put back what was made.)
+      if (this.dns && !companion) await dns.start(this, ns, rec)
+      // A named container's files for ip netns exec and ns.spawn.
+      await etcFilesAfter(store, nsId)
+      // 3. The result (which rule is which port's: the store lists rule ids in its own order, and
+      // which of them answer on 127.0.0.1 too: check() and gc put back what was made); the
+      // companion serves the names before connect returns.
       const done = await store.finishConnect(id, {
         mac, ...(rules.length ? { config: { ...rec.config, portRules: rules.map((r) => r.id), portLocalhost: mappings.map((m) => m.localhost === true) } } : {}),
       })
+      await companion?.sync().catch(() => {})
       const ep = new Endpoint(this, ns, done)
       this.#local.set(id, ep)
       return ep
@@ -374,6 +433,9 @@ export class Network extends DriverNetwork<Endpoint> {
       await teardownBridgeEndpoint(host, this.name, this.#cfg, { ...rec, rules: rules.map((r) => r.id) }).catch(() => {})
       // The endpoints that gave their default route to this one take it back.
       await applyMoves(await store.abortConnect(id).catch(() => [] as GatewayMove[])).catch(() => {})
+      await etcFilesAfter(store, nsId).catch(() => {})
+      // Its reservations released before the caller hears of the failure (and tries again).
+      await companion?.sync().catch(() => {})
       throw e
     }
   }
@@ -467,11 +529,21 @@ export class Network extends DriverNetwork<Endpoint> {
   }
 
   /**
-   * Starts the embedded resolvers for endpoints connected by another process (or before a
-   * restart) whose namespaces are still there. Returns how many it started.
+   * Serves the endpoints connected by another process (or before a restart) whose namespaces
+   * are still there. With a companion, makes sure it runs (it serves them all) and returns 0;
+   * else starts their resolvers in this process and returns how many it started.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE`, `ERR_NETNS_KIT_STORE_BUSY` or `ERR_NETNS_KIT_STORE_UNAVAILABLE` when the state store fails.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_COMPANION` when the companion cannot be started or reached.
    */
   async restoreDns(): Promise<number> {
-    return this.dns ? restoreResolvers(this) : 0
+    if (!this.dns) return 0
+    const companion = await companionFor(this.namespace, this.store)
+    if (companion) {
+      await companion.ensure()
+      return 0
+    }
+    return restoreResolvers(this)
   }
 
   /**
@@ -479,17 +551,35 @@ export class Network extends DriverNetwork<Endpoint> {
    * their UDP conntrack entries), its veth, its resolver, its address and its record. Works
    * when the container's namespace is gone (an endpoint from `network.endpoint()`).
    * Idempotent; concurrent calls (in this process or others) all resolve.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel (not an endpoint of this network).
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE`, `ERR_NETNS_KIT_STORE_BUSY` or `ERR_NETNS_KIT_STORE_UNAVAILABLE` when the state store fails.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`) (what is already gone is not an error: disconnect() is idempotent).
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   async disconnect(endpoint: Endpoint): Promise<void> {
     if (!(endpoint instanceof Endpoint)) throw invalidArg('endpoint', endpoint, 'must be an Endpoint', 'ERR_INVALID_ARG_TYPE')
     if (endpoint.network.id !== this.id) throw invalidArg('endpoint', String(endpoint), `is not an endpoint of the network '${this.name}'`)
-    await disconnectSequence(this.store, endpoint.id, (ep) => this.#teardown(ep))
+    let nsId: EndpointRecord['ns'] | undefined
+    await disconnectSequence(this.store, endpoint.id, (ep) => {
+      nsId = ep.ns
+      return this.#teardown(ep)
+    })
     this.#local.delete(endpoint.id)
+    await this.#after(nsId ? [nsId] : [])
   }
 
   async #teardown(ep: EndpointRecord): Promise<void> {
     await dnsService().stop(this.id, ep.id)
     await teardownBridgeEndpoint(this.namespace, this.name, this.#cfg, ep)
+  }
+
+  /**
+   * After endpoints went: their containers' /etc/netns files brought up to date, and the
+   * companion (if one runs) caught up, so their host ports are free when the call returns.
+   */
+  async #after(namespaces: EndpointRecord['ns'][]): Promise<void> {
+    for (const n of namespaces) await etcFilesAfter(this.store, n).catch(() => {})
+    await syncCompanion(this.namespace, this.store)
   }
 
   /**
@@ -499,6 +589,8 @@ export class Network extends DriverNetwork<Endpoint> {
    * namespace is opened by path (close() it when done); when the namespace is gone,
    * `endpoint.namespace` is one that refuses every call as gone, and `disconnect()` still works.
    * Undefined when there is none.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE`, `ERR_NETNS_KIT_STORE_BUSY` or `ERR_NETNS_KIT_STORE_UNAVAILABLE` when the state store fails.
    */
   async endpoint(q: { name: string } | { containerId: string; ifname: string }): Promise<Endpoint | undefined> {
     if (!q || typeof q !== 'object') throw invalidArg('query', q, 'must be { name } or { containerId, ifname }', 'ERR_INVALID_ARG_TYPE')
@@ -521,6 +613,7 @@ export class Network extends DriverNetwork<Endpoint> {
    * by this Network object come back as the same objects; for the others, the namespace is
    * opened by path (close() it when done). Endpoints whose namespace is gone are left out
    * (Network.gc() removes them). Reads every endpoint record: not for a hot path.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE`, `ERR_NETNS_KIT_STORE_BUSY` or `ERR_NETNS_KIT_STORE_UNAVAILABLE` when the state store fails.
    */
   async endpoints(): Promise<Endpoint[]> {
     const out: Endpoint[] = []
@@ -541,6 +634,10 @@ export class Network extends DriverNetwork<Endpoint> {
    * namespace is gone do not count (they are disconnected); then removes the rules, the bridge
    * and the records this network made. Works when the bridge or the containers' namespaces are
    * gone. Idempotent.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_NETWORK_IN_USE` while endpoints are connected (unless `force`); store errors.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   async remove(opts: { force?: boolean } = {}): Promise<void> {
     const force = checkBool(opts?.force, 'opts.force') ?? false
@@ -550,6 +647,7 @@ export class Network extends DriverNetwork<Endpoint> {
     if (!force) {
       const dead = (await store.endpoints(this.id).catch(() => [] as EndpointRecord[])).filter((r) => r.state === 'connected' && !nsAlive(r.ns))
       for (const r of dead) await disconnectSequence(store, r.id, (ep) => this.#teardown(ep))
+      if (dead.length) await this.#after(dead.map((r) => r.ns))
     }
     let start
     try {
@@ -563,8 +661,13 @@ export class Network extends DriverNetwork<Endpoint> {
     await store.finishRemoveNetwork(this.id)
     await dnsService().forget(this.id)
     this.#local.clear()
+    await this.#after(start.endpoints.map((e) => e.ns))
   }
 
+  /**
+   * Releases what it owns at the end of an `await using` scope; safe to call twice.
+   * @throws As remove({ force: true }).
+   */
   async [Symbol.asyncDispose](): Promise<void> { await this.remove({ force: true }) }
 
   /**
@@ -573,6 +676,9 @@ export class Network extends DriverNetwork<Endpoint> {
    * network's masquerade, isolation and hairpin, its endpoints' published ports and anti-spoofing
    * elements, forwarding (off: a problem unless the network is internal) and route_localnet.
    * An empty list: all is as recorded. Network.gc() puts back what is missing.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE`, `ERR_NETNS_KIT_STORE_BUSY` or `ERR_NETNS_KIT_STORE_UNAVAILABLE` when the state store fails.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). (reading the kernel's links, tables and sysctls).
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   async check(): Promise<Problem[]> {
     const rec = await this.store.network(this.id)
@@ -597,11 +703,19 @@ export class Network extends DriverNetwork<Endpoint> {
    * disconnects endpoints whose namespace is gone, and removes links and rules of netns-kit's
    * that no record owns. Intents of live processes are never touched: gc runs safely while
    * other processes connect. Reports what it removed.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE`, `ERR_NETNS_KIT_STORE_BUSY` or `ERR_NETNS_KIT_STORE_UNAVAILABLE` when the state store fails.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
    */
   static async gc(opts: GcOptions = {}): Promise<GcReport> {
     return gc(opts)
   }
 
+  /**
+   * A short label for logs and messages.
+   * @throws Nothing: it only reads this object's fields.
+   */
   override toString(): string { return `Network(${this.name} ${this.subnet} on ${this.bridge.name})` }
 }
 

@@ -235,8 +235,10 @@ export class InProcessDns implements DnsService {
     const st = this.#state(net)
     await st.loaded
     setEntry(st.records, ep)
-    // Given upstreams (even none) are used as given; only without them the host's resolv.conf is read.
-    const servers = net.upstream ? [...net.upstream] : planResolvConf({ host: hostResolvConf(), resolver: true, fallback: [] }).upstreams
+    // The endpoint's own servers (docker --dns), else the network's (even none, used as given); only
+    // without either the host's resolv.conf is read.
+    const servers = ep.dns?.servers?.length ? [...ep.dns.servers]
+      : net.upstream ? [...net.upstream] : planResolvConf({ host: hostResolvConf(), resolver: true, fallback: [] }).upstreams
     const member: Membership = {
       networkId: net.id, endpointId: ep.id, name: net.name.toLowerCase(), records: st.records,
       upstream: net.internal || !servers.length ? undefined : { servers, namespace: net.namespace },

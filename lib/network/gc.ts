@@ -7,7 +7,9 @@ import { listLinks, runOne } from '../kernel/rtnl'
 import { checkNetworkName, type EndpointRecord, type GatewayMove, type Intent, type NetworkRecord, type NetworkStore } from '../ipam'
 import { invalidArg } from '../errors'
 import { defaultNamespace, type Namespace } from '../namespace'
+import { syncCompanion } from './companion'
 import { dnsService } from './dns'
+import { etcFilesAfter } from './etc-files'
 import { bridgeConfig, identity, nsAlive, storeOf } from './state'
 import {
   applyMoves, disconnectSequence, parseAlias, teardownBridgeEndpoint, teardownBridgeNetwork, teardownMacvlanEndpoint, type Removed,
@@ -89,7 +91,9 @@ export async function gc(opts: GcOptions = {}): Promise<GcReport> {
   }
   const byId = new Map(nets.map((n) => [n.id, n]))
   const add = (r: Removed) => { report.links.push(...r.links); report.rules.push(...r.rules) }
+  const touched: EndpointRecord['ns'][] = []
   const teardown = async (net: NetworkRecord, ep: EndpointRecord) => {
+    touched.push(ep.ns)
     await dnsService().stop(net.id, ep.id)
     add(net.driver === 'macvlan' ? await teardownMacvlanEndpoint(net.name, ep, true) : await teardownBridgeEndpoint(host, net.name, bridgeConfig(net), ep))
   }
@@ -148,6 +152,9 @@ export async function gc(opts: GcOptions = {}): Promise<GcReport> {
     report.rules.push(...(await pruneGuards(host, keepPorts)).map((p) => `anti-spoofing of ${p}`))
   }
   await NatRule.tidy({ namespace: host })
+  // The containers' /etc/netns files, and the companion's names and reservations, follow.
+  for (const n of touched) await etcFilesAfter(store, n).catch(() => {})
+  if (touched.length) await syncCompanion(host, store)
   return report
 }
 

@@ -130,10 +130,18 @@ describe('anti-spoofing on a bridge port (issue 11)', function () {
       await sleep(300)
       return { v4: await neighMac(t.host, C2), v6: await neighMac(t.host, C2_6) }
     }
-    assert.deepEqual(await attack(), { v4: m1, v6: m1 }, 'without the guard the host is poisoned')
+    // The witness that the attack works at all: on a loaded machine a probe of the host's own may
+    // refresh the entry inside the lock time, so the unguarded attack gets three tries.
+    let open = await attack()
+    for (let i = 0; i < 2 && (open.v4 !== m1 || open.v6 !== m1); i++) {
+      await sh('ip', ['-n', t.host.name!, 'neigh', 'flush', 'dev', 'br0'])
+      open = await attack()
+    }
+    assert.deepEqual(open, { v4: m1, v6: m1 }, 'without the guard the host is poisoned')
     await sh('ip', ['-n', t.host.name!, 'neigh', 'flush', 'dev', 'br0'])
     await guard()
-    assert.deepEqual(await attack(), { v4: m2, v6: m2 }, 'with the guard the host keeps c2\'s MAC')
+    // Guarded, every one of three attacks fails.
+    for (let i = 0; i < 3; i++) assert.deepEqual(await attack(), { v4: m2, v6: m2 }, 'with the guard the host keeps c2\'s MAC')
   })
 
   it('drops router advertisements from a container (no rogue default route for the others)', async () => {

@@ -284,8 +284,14 @@ describe('ns.watch(): rtnetlink notifications', function () {
         Namespace.current().then(async (ns) => { const w = ns.watch({ groups: ['link'], persistent: ${persistent} }); await w.ready; console.log('ready') })`
       const child = spawn(process.execPath, ['-r', 'tsx/cjs', '-e', src], { stdio: ['ignore', 'pipe', 'inherit'] })
       let out = ''
-      child.stdout!.on('data', (d) => { out += d })
-      const timer = setTimeout(() => { child.kill(); resolve(`${out.trim()} still running`) }, 4000)
+      // 4 s from 'ready' (not from spawn: tsx alone can take that long on a loaded machine).
+      let timer = setTimeout(() => { child.kill(); resolve(`${out.trim()} never ready`) }, 60000)
+      child.stdout!.on('data', (d) => {
+        out += d
+        if (!out.includes('ready')) return
+        clearTimeout(timer)
+        timer = setTimeout(() => { child.kill(); resolve(`${out.trim()} still running`) }, 4000)
+      })
       child.on('exit', () => { clearTimeout(timer); resolve(`${out.trim()} exited`) })
     })
     assert.deepEqual(await Promise.all([run(false), run(true)]), ['ready exited', 'ready still running'])

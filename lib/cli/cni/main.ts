@@ -39,15 +39,22 @@ export async function runCni(env: NodeJS.ProcessEnv, stdin: string): Promise<Cni
     const { parseConfig } = require('./config') as typeof import('./config')
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { add, check, del, gc, statusVerb } = require('./verbs') as typeof import('./verbs')
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { withoutCompanion } = require('../../network/companion') as typeof import('../../network/companion')
     const conf = parseConfig(stdin, e.command)
-    let out: unknown
-    switch (e.command) {
-      case 'ADD': out = await add(e, conf); break
-      case 'DEL': await del(e, conf); break
-      case 'CHECK': await check(e, conf); break
-      case 'STATUS': await statusVerb(e, conf); break
-      case 'GC': await gc(e, conf, log); break
-    }
+    // No companion process: the runtime reserves the published ports itself (podman binds them
+    // after ADD; a reservation of ours makes it fail with EADDRINUSE), as with the portmap plugin,
+    // and a CNI network has no embedded DNS; a plugin call leaves no process behind.
+    const out = await withoutCompanion(async (): Promise<unknown> => {
+      switch (e.command) {
+        case 'ADD': return add(e, conf)
+        case 'DEL': await del(e, conf); break
+        case 'CHECK': await check(e, conf); break
+        case 'STATUS': await statusVerb(e, conf); break
+        case 'GC': await gc(e, conf, log); break
+      }
+      return undefined
+    })
     return { stdout: out === undefined ? '' : `${JSON.stringify(out)}\n`, exitCode: 0, stderr: logs.map((l) => `${l}\n`).join('') }
   } catch (err) {
     const ce = toCniError(err)

@@ -1,0 +1,5 @@
+export { Companion, COMPANION_CAPABILITIES, companionPid, stopAllCompanions } from './client'
+export type { CompanionTarget, ConnectOptions as CompanionConnectOptions } from './client'
+export { RUN_DIR, companionPaths } from './paths'
+export type { CompanionPaths } from './paths'
+export type { HelloResult, PrepareResult, StatusResult } from './protocol'

@@ -1,0 +1,122 @@
+// The /etc/netns convention of iproute2: the files of /etc/netns/NAME/ are bind-mounted over
+// /etc/ for a process started in the named namespace NAME (`ip netns exec NAME ...`, and
+// Namespace.spawn through nk-exec). netns-kit writes a container's hosts, hostname and
+// resolv.conf there and removes them again, leaving nothing it did not find: what it created
+// (each file, the NAME directory, /etc/netns itself) is recorded under /run/netns-kit/etc-netns/,
+// and only that is ever removed. A file that was there before is overwritten but never deleted.
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { invalidArg } from './errors'
+import { checkNsName } from './validate'
+
+/** Where iproute2 looks. */
+export const ETC_NETNS_DIR = '/etc/netns'
+/** Where netns-kit records what it created there (tmpfs, with the namespaces themselves). */
+export const ETC_NETNS_REGISTRY = '/run/netns-kit/etc-netns'
+
+/** The files netns-kit writes for a container. */
+export const ETC_NETNS_FILES = ['hosts', 'hostname', 'resolv.conf'] as const
+export type EtcNetnsFile = (typeof ETC_NETNS_FILES)[number]
+
+export interface EtcNetnsOptions {
+  /** Default /etc/netns. */
+  root?: string
+  /** Default /run/netns-kit/etc-netns. */
+  registry?: string
+}
+
+interface Created {
+  /** We made /etc/netns/NAME. */
+  dir: boolean
+  /** The files we made (not those we found and overwrote). */
+  files: string[]
+}
+
+const ROOT_MARK = '.root-created'
+
+function paths(name: string, opts: EtcNetnsOptions): { root: string; dir: string; reg: string; regFile: string } {
+  checkNsName(name, 'name')
+  const root = opts.root ?? ETC_NETNS_DIR
+  const reg = opts.registry ?? ETC_NETNS_REGISTRY
+  return { root, dir: path.join(root, name), reg, regFile: path.join(reg, `${name}.json`) }
+}
+
+async function readCreated(file: string): Promise<Created | undefined> {
+  try {
+    const c = JSON.parse(await fs.promises.readFile(file, 'utf8')) as Created
+    return { dir: c.dir === true, files: Array.isArray(c.files) ? c.files.filter((f) => typeof f === 'string') : [] }
+  } catch {
+    return undefined
+  }
+}
+
+async function writeAtomic(file: string, content: string, mode: number): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`
+  await fs.promises.writeFile(tmp, content, { mode })
+  await fs.promises.rename(tmp, file)
+}
+
+const exists = (p: string) => fs.promises.lstat(p).then(() => true, () => false)
+
+/**
+ * Writes the container files of the named namespace `name` to /etc/netns/NAME/ (in place, so a
+ * process that already bind-mounted them sees the new content), creating what is missing.
+ * @throws {TypeError} `ERR_INVALID_ARG_VALUE` or `ERR_INVALID_ARG_TYPE` for a bad name, an unknown file or a non-string content.
+ * @throws {Error} the `fs` error (`EACCES`, `EROFS`, `ENOSPC`) when /etc/netns cannot be written.
+ */
+export async function writeEtcNetns(name: string, files: Partial<Record<EtcNetnsFile, string>>, opts: EtcNetnsOptions = {}): Promise<void> {
+  const p = paths(name, opts)
+  if (!files || typeof files !== 'object') throw invalidArg('files', files, 'must be an object { hosts?, hostname?, resolv.conf? }', 'ERR_INVALID_ARG_TYPE')
+  for (const [k, v] of Object.entries(files)) {
+    if (!(ETC_NETNS_FILES as readonly string[]).includes(k)) throw invalidArg(`files.${k}`, k, `is not one of ${ETC_NETNS_FILES.join(', ')}`)
+    if (typeof v !== 'string') throw invalidArg(`files.${k}`, v, 'must be a string', 'ERR_INVALID_ARG_TYPE')
+  }
+  await fs.promises.mkdir(p.reg, { recursive: true, mode: 0o700 })
+  const created: Created = (await readCreated(p.regFile)) ?? { dir: false, files: [] }
+  if (!(await exists(p.root))) {
+    await fs.promises.mkdir(p.root, { recursive: true, mode: 0o755 })
+    await fs.promises.writeFile(path.join(p.reg, ROOT_MARK), '')
+  }
+  try {
+    await fs.promises.mkdir(p.dir, { mode: 0o755 })
+    created.dir = true
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+  }
+  for (const [k, v] of Object.entries(files)) {
+    const f = path.join(p.dir, k)
+    if (!(await exists(f)) && !created.files.includes(k)) created.files.push(k)
+    await fs.promises.writeFile(f, v, { mode: 0o644 })
+  }
+  await writeAtomic(p.regFile, JSON.stringify(created), 0o600)
+}
+
+/**
+ * Removes what writeEtcNetns() created for `name`: its files, /etc/netns/NAME once empty, and
+ * /etc/netns itself when netns-kit created it and it became empty. Idempotent; touches nothing
+ * netns-kit did not create.
+ * @throws {TypeError} `ERR_INVALID_ARG_VALUE` for a name that is not a valid namespace name.
+ * @throws {Error} the `fs` error (`EACCES`, `EROFS`) when a file cannot be removed.
+ */
+export async function removeEtcNetns(name: string, opts: EtcNetnsOptions = {}): Promise<void> {
+  const p = paths(name, opts)
+  const created = await readCreated(p.regFile)
+  if (!created) return
+  for (const f of created.files) await fs.promises.rm(path.join(p.dir, f), { force: true })
+  if (created.dir) await fs.promises.rmdir(p.dir).catch(() => {})
+  await fs.promises.rm(p.regFile, { force: true })
+  const mark = path.join(p.reg, ROOT_MARK)
+  if (await exists(mark)) {
+    // ENOTEMPTY while other namespaces have files there: the last removal takes it.
+    const gone = await fs.promises.rmdir(p.root).then(() => true, (e: NodeJS.ErrnoException) => e.code === 'ENOENT')
+    if (gone) await fs.promises.rm(mark, { force: true })
+  }
+}
+
+/** The files of /etc/netns/NAME/ that netns-kit wrote (and whose content it manages), for tests and diagnostics. */
+export async function etcNetnsFiles(name: string, opts: EtcNetnsOptions = {}): Promise<string[]> {
+  const p = paths(name, opts)
+  const out: string[] = []
+  for (const f of ETC_NETNS_FILES) if (await exists(path.join(p.dir, f))) out.push(f)
+  return out
+}

@@ -1,0 +1,85 @@
+// A container's hosts, hostname and resolv.conf in /etc/netns/NAME/ (the convention of
+// `ip netns exec`, which Namespace.spawn follows too), for a container whose namespace is named
+// under /run/netns. Written from every endpoint the store has in the namespace (a container on
+// several networks has one set of files), rewritten at each connect and disconnect, removed with
+// its last endpoint.
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { EMBEDDED_RESOLVER, hostnameFile, hostsFile, planResolvConf } from '../container-files'
+import { removeEtcNetns, writeEtcNetns, type EtcNetnsFile } from '../etc-netns'
+import type { DnsSettings, EndpointRecord, NetworkStore, NsIdentity } from '../ipam'
+import { NETNS_RUN_DIR } from '../namespace'
+import { hostResolvConf } from './dns'
+
+/** NAME of a namespace recorded as /run/netns/NAME, else undefined (only named namespaces have /etc/netns files). */
+export function nsNameOf(ns: { path?: string }): string | undefined {
+  const p = ns.path
+  if (!p || path.dirname(p) !== NETNS_RUN_DIR) return undefined
+  return path.basename(p)
+}
+
+/** /run/netns/NAME names another namespace now (deleted and made again): its files are not ours to change. */
+function renamedAway(ns: NsIdentity, name: string): boolean {
+  try {
+    const st = fs.statSync(path.join(NETNS_RUN_DIR, name), { bigint: true })
+    return String(st.dev) !== ns.dev || String(st.ino) !== ns.ino
+  } catch {
+    return false
+  }
+}
+
+/** The resolv.conf of a container: the embedded resolver when one of its networks has DNS, with its endpoints' --dns settings. */
+export function resolvConfFor(settings: DnsSettings | undefined, embedded: boolean, ipv6: boolean): string {
+  return planResolvConf({
+    host: embedded && settings?.servers?.length ? undefined : hostResolvConf(),
+    nameservers: settings?.servers, search: settings?.search, options: settings?.options,
+    resolver: embedded ? EMBEDDED_RESOLVER : false, ipv6,
+  }).content
+}
+
+/**
+ * The files of a container from its endpoints (first connected first: the first names the
+ * host): every address with every name and alias, the --add-host lines, and a resolv.conf.
+ */
+export function containerFiles(eps: readonly EndpointRecord[], dnsOf: (networkId: string) => boolean): Record<EtcNetnsFile, string> {
+  const first = eps[0]!
+  const hostname = first.hostname ?? first.name
+  const addresses = eps.flatMap((e) => [...e.addresses].sort((a, b) => a.family - b.family).map((a) => a.address))
+  const aliases = [...new Set(eps.flatMap((e) => [e.name, ...e.aliases]))].filter((n) => n !== hostname)
+  const extraHosts = eps.flatMap((e) => e.extraHosts.map((x) => ({ host: x.name, ip: x.ip })))
+  const embedded = eps.some((e) => dnsOf(e.networkId))
+  const settings: DnsSettings = {}
+  for (const e of eps) {
+    settings.servers ??= e.dns?.servers?.length ? e.dns.servers : undefined
+    settings.search ??= e.dns?.search
+    settings.options ??= e.dns?.options
+  }
+  const ipv6 = eps.some((e) => e.addresses.some((a) => a.family === 6))
+  return {
+    hosts: hostsFile({ hostname, addresses, aliases, extraHosts, ipv6: true }),
+    hostname: hostnameFile(hostname),
+    'resolv.conf': resolvConfFor(settings, embedded, ipv6),
+  }
+}
+
+/**
+ * Brings /etc/netns/NAME up to date for the named namespace `ns` from the store: written from its
+ * endpoints (connecting or connected), or removed when it has none left. Nothing for an unnamed
+ * namespace, or for a name now given to another namespace.
+ */
+export async function etcFilesAfter(store: NetworkStore, ns: NsIdentity): Promise<void> {
+  const name = nsNameOf(ns)
+  if (!name || renamedAway(ns, name)) return
+  const eps = (await store.endpointsInNamespace(ns)).filter((e) => e.state !== 'disconnecting')
+    .sort((a, b) => a.created.localeCompare(b.created))
+  if (!eps.length) {
+    await removeEtcNetns(name)
+    return
+  }
+  const dns = new Map<string, boolean>()
+  for (const id of new Set(eps.map((e) => e.networkId))) {
+    const n = await store.network(id)
+    dns.set(id, n?.driver === 'bridge' && n.config.dns === true)
+  }
+  await writeEtcNetns(name, containerFiles(eps, (id) => dns.get(id) === true))
+}

@@ -1,0 +1,60 @@
+// The /etc/netns convention: what netns-kit writes for a named namespace, and that it removes
+// exactly what it created (and /etc/netns itself only when it made it), in a temporary root.
+import { strict as assert } from 'node:assert'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { etcNetnsFiles, removeEtcNetns, writeEtcNetns } from '../../lib/etc-netns'
+
+describe('/etc/netns files (writeEtcNetns, removeEtcNetns)', () => {
+  let tmp: string
+  let opts: { root: string; registry: string }
+
+  beforeEach(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nk-etcnetns-'))
+    opts = { root: path.join(tmp, 'etc', 'netns'), registry: path.join(tmp, 'run', 'etc-netns') }
+    fs.mkdirSync(path.join(tmp, 'etc'))
+  })
+  afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }))
+
+  it('writes the files, and leaves nothing behind when /etc/netns did not exist', async () => {
+    await writeEtcNetns('c1', { hosts: '127.0.0.1\tlocalhost\n', hostname: 'c1\n', 'resolv.conf': 'nameserver 127.0.0.11\n' }, opts)
+    await writeEtcNetns('c2', { hostname: 'c2\n' }, opts)
+    assert.equal(fs.readFileSync(path.join(opts.root, 'c1', 'resolv.conf'), 'utf8'), 'nameserver 127.0.0.11\n')
+    assert.equal(fs.statSync(path.join(opts.root, 'c1', 'hosts')).mode & 0o777, 0o644)
+    assert.deepEqual(await etcNetnsFiles('c1', opts), ['hosts', 'hostname', 'resolv.conf'])
+    // rewritten in place: a process that bind-mounted the file sees the new content
+    const ino = fs.statSync(path.join(opts.root, 'c1', 'hosts')).ino
+    await writeEtcNetns('c1', { hosts: '127.0.0.1\tlocalhost\n10.0.0.2\tc1\n' }, opts)
+    assert.equal(fs.statSync(path.join(opts.root, 'c1', 'hosts')).ino, ino)
+    await removeEtcNetns('c1', opts)
+    assert.equal(fs.existsSync(path.join(opts.root, 'c1')), false)
+    assert.ok(fs.existsSync(opts.root), 'c2 still has files there')
+    await removeEtcNetns('c2', opts)
+    assert.equal(fs.existsSync(opts.root), false, 'the /etc/netns we created is gone again')
+    assert.deepEqual(fs.readdirSync(path.join(tmp, 'etc')), [])
+    await removeEtcNetns('c2', opts) // idempotent
+  })
+
+  it('keeps an /etc/netns that was there, and never deletes what it did not create', async () => {
+    fs.mkdirSync(path.join(opts.root, 'vpn'), { recursive: true })
+    fs.writeFileSync(path.join(opts.root, 'vpn', 'resolv.conf'), 'nameserver 10.9.9.9\n')
+    fs.writeFileSync(path.join(opts.root, 'vpn', 'nsswitch.conf'), 'hosts: files\n')
+    await writeEtcNetns('vpn', { hosts: 'x\n', 'resolv.conf': 'nameserver 127.0.0.11\n' }, opts)
+    await removeEtcNetns('vpn', opts)
+    assert.deepEqual(fs.readdirSync(path.join(opts.root, 'vpn')).sort(), ['nsswitch.conf', 'resolv.conf'], 'the user\'s files stay; our hosts went')
+    await writeEtcNetns('other', { hostname: 'other\n' }, opts)
+    await removeEtcNetns('other', opts)
+    assert.deepEqual(fs.readdirSync(opts.root), ['vpn'])
+    // a name never written: nothing happens
+    await removeEtcNetns('never', opts)
+    assert.ok(fs.existsSync(opts.root))
+  })
+
+  it('refuses names ip netns refuses and files it does not manage', async () => {
+    await assert.rejects(writeEtcNetns('../x', { hosts: '' }, opts), { code: 'ERR_INVALID_ARG_VALUE' })
+    await assert.rejects(writeEtcNetns('c', { passwd: 'x' } as never, opts), { code: 'ERR_INVALID_ARG_VALUE' })
+    await assert.rejects(writeEtcNetns('c', { hosts: 1 } as never, opts), { code: 'ERR_INVALID_ARG_TYPE' })
+    assert.equal(fs.existsSync(opts.root), false, 'nothing made before the input was checked')
+  })
+})
