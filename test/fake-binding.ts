@@ -138,6 +138,8 @@ export class FakeBinding {
       ctList: call('ctList', () => []),
       ctDelete: call('ctDelete', () => 0),
       openSocket: call('openSocket', () => ({ fd: -1, port: 0 })),
+      // No socket holds a port (NatRule.publish and Network look before publishing).
+      sockDiag: call('sockDiag' as Entry, (_h, queries) => (queries as unknown[]).map(() => ({ sockets: [] }))),
       tryLock: call('tryLock', () => true, true),
       unlock: call('unlock', () => undefined, true),
       nft: call('nft', (_h, msgs) => ({ ok: true, handles: (msgs as { op: string }[]).map((m) => (m.op === 'newrule' ? this.#nftHandle++ : null)) })),

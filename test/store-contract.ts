@@ -240,6 +240,20 @@ export function storeContract(label: string, make: () => Promise<NetworkStore>, 
         await p([{ containerPort: 80, hostPort: 8080 }])
       })
 
+      it('dualStack: one port claimed on 0.0.0.0 and :: (free in both families), released together', async () => {
+        const n = await ready()
+        const p = (ports: EndpointSpec['ports']) => s.beginConnect(n.id, { name: `d${inoCounter}`, ns: container(), addresses: [{ family: 4 }], ports })
+        await p([{ containerPort: 80, hostPort: 41000, hostIp: '::' }])
+        const a = await p([{ containerPort: 80, range: [41000, 41002], dualStack: true }])
+        assert.deepEqual(a.endpoint.ports.map((x) => `${x.family} ${x.hostIp} ${x.hostPort}`), ['4 0.0.0.0 41001', '6 :: 41001'], 'skips the port taken in IPv6')
+        await assert.rejects(p([{ containerPort: 80, hostPort: 41001, hostIp: '::1' }]), { code: 'ERR_NETNS_KIT_PORT_ALLOCATED' })
+        await assert.rejects(p([{ containerPort: 80, hostPort: 41000, dualStack: true }]), { code: 'ERR_NETNS_KIT_PORT_ALLOCATED' })
+        await assert.rejects(p([{ containerPort: 80, hostPort: 41000, hostIp: '::', dualStack: true }]), { code: 'ERR_INVALID_ARG_VALUE' })
+        await s.abortConnect(a.endpoint.id)
+        await p([{ containerPort: 80, hostPort: 41001, hostIp: '::' }])
+        await p([{ containerPort: 80, hostPort: 41001 }])
+      })
+
       it('the default route: the first endpoint of a container, or a higher priority; handed on when it leaves; never an internal one', async () => {
         const n = await ready()
         const m = await ready('n2', [{ subnet: '10.51.0.0/24' }])

@@ -38,6 +38,8 @@ export class NameIndex {
   readonly #byName = new Map<string, Map<string, Set<string>>>()
   /** networkId -> address -> endpoint ids. */
   readonly #byAddress = new Map<string, Map<string, Set<string>>>()
+  /** networkId -> its name (lower case), for NAME.NETWORK of a name no container has. */
+  readonly #networkNames = new Map<string, string>()
 
   get size(): number {
     return this.#entries.size
@@ -50,6 +52,7 @@ export class NameIndex {
   /** Adds or replaces an endpoint of `network` (a connected one is answered for). */
   set(rec: EndpointRecord, network: IndexedNetwork): void {
     this.delete(rec.id)
+    this.#networkNames.set(rec.networkId, nameKeyOf(network.name))
     const e: Entry = {
       rec, keys: namesOf(rec, network.name), served: rec.state === 'connected',
       addresses: rec.addresses.map((a) => canonicalIp(a.address)),
@@ -96,6 +99,7 @@ export class NameIndex {
   /** Forgets every endpoint of a network. */
   deleteNetwork(networkId: string): void {
     for (const [id, e] of [...this.#entries]) if (e.rec.networkId === networkId) this.delete(id)
+    this.#networkNames.delete(networkId)
   }
 
   /** Addresses of `family` for `name` in one network: undefined when no served endpoint answers to it. */
@@ -149,6 +153,15 @@ export class NameIndex {
           if (r.length) return r
         }
         return []
+      },
+      // NAME.NETWORK of one of the container's networks is ours even when no container has NAME:
+      // NXDOMAIN, never forwarded (the upstream would learn the container's names).
+      owns: (name) => {
+        const k = nameKeyOf(name)
+        return networks().some((n) => {
+          const net = this.#networkNames.get(n)
+          return net !== undefined && k.length > net.length + 1 && k.endsWith(`.${net}`)
+        })
       },
     }
   }

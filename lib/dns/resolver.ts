@@ -18,6 +18,7 @@ import { Upstream } from './upstream'
 const NOERROR = 0
 const FORMERR = 1
 const SERVFAIL = 2
+const NXDOMAIN = 3
 const NOTIMP = 4
 const REFUSED = 5
 const QR = 0x8000
@@ -38,6 +39,12 @@ export interface NameSource {
   lookup(name: string, family: 4 | 6): string[] | undefined
   /** The names of an address (PTR), the preferred one first. */
   reverse(address: string): string[]
+  /**
+   * Optional: a name that is not ours (lookup undefined) but inside a zone we answer for
+   * (NAME.NETWORK of a network of the container): NXDOMAIN, never forwarded (the upstream
+   * would learn the container's names).
+   */
+  owns?(name: string): boolean
 }
 
 export interface ResolverOptions {
@@ -364,7 +371,7 @@ export class Resolver {
       answers = [{ type: 'PTR', name: question.name, ttl: this.#ttl, data: names[0]! }]
     } else {
       const v4 = this.records.lookup(name, 4)
-      if (v4 === undefined) return undefined
+      if (v4 === undefined) return 'owns' in this.records && this.records.owns?.(name) ? this.#encode(q.packet, NXDOMAIN, [], true) : undefined
       if (question.type === 'A') answers = v4.map((a) => ({ type: 'A', name: question.name, ttl: this.#ttl, data: a }))
       else if (question.type === 'AAAA') answers = this.records.lookup(name, 6)!.map((a) => ({ type: 'AAAA', name: question.name, ttl: this.#ttl, data: a }))
       else answers = [] // a name of ours, a type we do not hold: no data (not NXDOMAIN, not a forward)

@@ -13,7 +13,7 @@ import {
 } from './network-store'
 import {
   autoIfname, checkId, checkNs, checkRecordName, checkRequested, checkRules, chooseSubnet, exhausted, firstFreeAsync, fromHex, hexOf,
-  nameKey, noEndpoint, noFreePort, noNetwork, normaliseEndpointSpec, normaliseNetworkSpec, notOwner, nsKey, poolOf, portCandidates,
+  claimsOf, nameKey, noEndpoint, noFreePort, noNetwork, normaliseEndpointSpec, normaliseNetworkSpec, notOwner, nsKey, poolOf, portCandidates,
   portsClash, portTaken, prefixLengthOf, scanSegments, scopeOf, subnetConflict, takesGateway, wrongState, type NormalPort,
 } from './store-logic'
 
@@ -283,7 +283,7 @@ export class KvNetworkStore implements NetworkStore {
       const addresses = []
       for (const a of e.addresses) addresses.push(await this.#allocate(tx, net, a.family, a.ip, e.id))
       const ports: PortRecord[] = []
-      for (const p of e.ports) ports.push(await this.#claimPort(tx, hostScope, p, e.id, e.name))
+      for (const p of e.ports) ports.push(...await this.#claimPort(tx, hostScope, p, e.id, e.name))
       const doc: EndpointDoc = {
         id: e.id, networkId, name: e.name, aliases: e.aliases, ...(e.hostname !== undefined ? { hostname: e.hostname } : {}), state: 'connecting', owner: e.owner,
         ns: e.ns, ifname, ...(e.hostIf !== undefined ? { hostIf: e.hostIf } : {}), ...(e.mac !== undefined ? { mac: e.mac } : {}),
@@ -340,27 +340,32 @@ export class KvNetworkStore implements NetworkStore {
     return { family, address, subnet: def.subnet, prefixLength: prefixLengthOf(def.subnet), gateway: def.gateway }
   }
 
-  async #claimPort(tx: KvTx, scope: string, p: NormalPort, endpointId: string, name: string): Promise<PortRecord> {
+  async #claimPort(tx: KvTx, scope: string, p: NormalPort, endpointId: string, name: string): Promise<PortRecord[]> {
     const claimsAt = async (port: number) => (await tx.get<{ claims: PortClaim[] }>(K.port(scope, p.protocol, port)))?.claims ?? []
+    const mine = claimsOf(p)
+    const clashOf = (claims: PortClaim[], port: number) => {
+      for (const q of mine) { const c = claims.find((x) => portsClash(x, { ...q, hostPort: port })); if (c) return { q, c } }
+      return undefined
+    }
     let port = p.hostPort
     let claims: PortClaim[]
     if (port !== undefined) {
       claims = await claimsAt(port)
-      const clash = claims.find((c) => portsClash(c, { ...p, hostPort: port! }))
-      if (clash) throw portTaken({ ...p, hostPort: port }, clash.name)
+      const clash = clashOf(claims, port)
+      if (clash) throw portTaken({ ...clash.q, hostPort: port }, clash.c.name)
     } else {
       const cur = await tx.get<number>(K.portCursor(scope, p.protocol))
       claims = []
       for (const c of portCandidates(p, cur)) {
         const at = await claimsAt(c)
-        if (!at.some((x) => portsClash(x, { ...p, hostPort: c }))) { port = c; claims = at; break }
+        if (!clashOf(at, c)) { port = c; claims = at; break }
       }
       if (port === undefined) throw noFreePort(p)
       tx.put(K.portCursor(scope, p.protocol), port)
     }
-    const rec: PortRecord = { protocol: p.protocol, family: p.family, hostIp: p.hostIp, hostPort: port, containerPort: p.containerPort }
-    tx.put(K.port(scope, p.protocol, port), { claims: [...claims, { ...rec, endpointId, name }] })
-    return rec
+    const recs: PortRecord[] = mine.map((q) => ({ protocol: q.protocol, family: q.family, hostIp: q.hostIp, hostPort: port, containerPort: q.containerPort }))
+    tx.put(K.port(scope, p.protocol, port), { claims: [...claims, ...recs.map((rec) => ({ ...rec, endpointId, name }))] })
+    return recs
   }
 
   /** Gives `doc` the container's default route of `family` when its priority beats the holder's (doc is written by the caller). */

@@ -97,6 +97,11 @@ export interface PortSpec {
   /** Ports not to choose (held by host sockets, ip_local_reserved_ports): read before the transaction. */
   exclude?: readonly number[]
   containerPort: number
+  /**
+   * A mapping without host address on a dual-stack network: the same port claimed on '0.0.0.0'
+   * and '::' (two records), free in both families. Only without hostIp and for family 4.
+   */
+  dualStack?: boolean
 }
 
 export interface PortRecord {

@@ -4,7 +4,7 @@ import { formatIp, parseIp, type Family } from './ip'
 import { StoreError, type GatewayMove } from './network-store'
 import { constraintOf, endpointById, type Row, type St } from './sqlite-rows'
 import {
-  checkRequested, exhausted, firstFree, fromHex, hexOf, noFreePort, poolOf, portCandidates, portTaken, scanSegments, takesGateway, type NormalPort,
+  checkRequested, claimsOf, exhausted, firstFree, fromHex, hexOf, noFreePort, poolOf, portCandidates, portTaken, scanSegments, takesGateway, type NormalPort,
 } from './store-logic'
 
 /** Allocates an address (given or next free after the cursor) in the transaction. */
@@ -50,12 +50,16 @@ export function allocate(st: St, networkId: string, netName: string, family: Fam
 export function claimPort(st: St, scope: string, p: NormalPort, endpointId: string): void {
   const clash = st(`SELECT e.name FROM ports p JOIN endpoints e ON e.id = p.endpoint_id WHERE p.scope = ? AND p.protocol = ? AND p.host_port = ? AND p.family = ?
     AND (p.host_ip = ? OR p.host_ip = ? OR ? = ?) LIMIT 1`).pluck()
-  const wild = p.family === 4 ? '0.0.0.0' : '::'
-  const holder = (port: number) => clash.get(scope, p.protocol, port, p.family, p.hostIp, wild, p.hostIp, wild) as string | undefined
+  const claims = claimsOf(p)
+  const holderOf = (q: NormalPort, port: number) => {
+    const wild = q.family === 4 ? '0.0.0.0' : '::'
+    return clash.get(scope, q.protocol, port, q.family, q.hostIp, wild, q.hostIp, wild) as string | undefined
+  }
+  const holder = (port: number) => { for (const q of claims) { const h = holderOf(q, port); if (h !== undefined) return { q, h } } return undefined }
   let port: number | undefined = p.hostPort
   if (port !== undefined) {
     const h = holder(port)
-    if (h !== undefined) throw portTaken({ ...p, hostPort: port }, h)
+    if (h !== undefined) throw portTaken({ ...h.q, hostPort: port }, h.h)
   } else {
     const ck = `port:${scope}:${p.protocol}`
     const cur = st('SELECT value FROM cursors WHERE key = ?').pluck().get(ck) as number | undefined
@@ -63,8 +67,10 @@ export function claimPort(st: St, scope: string, p: NormalPort, endpointId: stri
     if (port === undefined) throw noFreePort(p)
     st('INSERT INTO cursors (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(ck, port)
   }
-  st('INSERT INTO ports (scope, protocol, family, host_ip, host_port, container_port, endpoint_id) VALUES (?, ?, ?, ?, ?, ?, ?)')
-    .run(scope, p.protocol, p.family, p.hostIp, port, p.containerPort, endpointId)
+  for (const q of claims) {
+    st('INSERT INTO ports (scope, protocol, family, host_ip, host_port, container_port, endpoint_id) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(scope, q.protocol, q.family, q.hostIp, port, q.containerPort, endpointId)
+  }
 }
 
 /** Gives `id` the container's default route of `family` when its priority beats the holder's. */

@@ -243,6 +243,13 @@ export interface NormalPort {
   range: [number, number]
   exclude: Set<number>
   containerPort: number
+  /** Also claims the port on '::' (PortSpec.dualStack). */
+  dualStack: boolean
+}
+
+/** The claims a port spec makes: its own, and the IPv6 wildcard's with dualStack. */
+export function claimsOf(p: NormalPort): NormalPort[] {
+  return p.dualStack ? [{ ...p, dualStack: false }, { ...p, family: 6, hostIp: WILDCARD[6], dualStack: false }] : [p]
 }
 
 export interface NormalEndpoint {
@@ -316,7 +323,15 @@ export function normalisePort(p: PortSpec, arg: string): NormalPort {
     if (!Array.isArray(p.exclude)) throw invalidArg(`${arg}.exclude`, p.exclude, 'must be an array of ports', 'ERR_INVALID_ARG_TYPE')
     p.exclude.forEach((x, i) => exclude.add(checkPortNumber(x, `${arg}.exclude[${i}]`)))
   }
-  return { protocol, family, hostIp, hostPort, range, exclude, containerPort }
+  const dualStack = checkBoolish(p.dualStack, `${arg}.dualStack`)
+  if (dualStack && (p.hostIp !== undefined || family !== 4)) throw invalidArg(`${arg}.dualStack`, true, 'is only for a mapping without hostIp of family 4')
+  return { protocol, family, hostIp, hostPort, range, exclude, containerPort, dualStack }
+}
+
+function checkBoolish(v: unknown, arg: string): boolean {
+  if (v === undefined) return false
+  if (typeof v !== 'boolean') throw invalidArg(arg, v, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
+  return v
 }
 
 /** Two claims on a host port clash: same protocol, family and port, and the same address or a wildcard on either side. */

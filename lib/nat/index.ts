@@ -12,6 +12,8 @@ export {
   checkNetworkNat, createNetworkNat, newNetworkIds, networkIdsFromList, networkIdsToList, removeNetworkNat, restoreNetworkNat,
   type EndpointNat, type NetworkNat, type NetworkNatIds, type PortNat, type Problem,
 } from './network'
+export { readHostPorts, parsePortList } from './host-ports'
+export type { HostClaim, HostPorts } from './host-ports'
 
 import type { Namespace } from '../namespace'
 import { publishedAt, type PortKey } from './by-key'

@@ -30,6 +30,8 @@ export interface PortNat {
   hostPort: number
   containerIp: string
   containerPort: number
+  /** Also on 127.0.0.1 (a wildcard IPv4 mapping Network made with localhost, its default). */
+  localhost?: boolean
 }
 
 export interface EndpointNat extends GuardedPort {
@@ -100,7 +102,10 @@ function cidrParts(cidr: string): { family: 4 | 6; network: string; len: number 
 
 function portSpec(p: PortNat): PublishSpec {
   const wildcard = p.hostIp === undefined || p.hostIp === '0.0.0.0' || p.hostIp === '::'
-  return checkPublish({ protocol: p.protocol, hostIp: wildcard ? undefined : p.hostIp, hostPort: p.hostPort, containerIp: p.containerIp, containerPort: p.containerPort })
+  return checkPublish({
+    protocol: p.protocol, hostIp: wildcard ? undefined : p.hostIp, hostPort: p.hostPort, containerIp: p.containerIp, containerPort: p.containerPort,
+    ...(p.localhost && wildcard ? { localhost: true } : {}),
+  })
 }
 
 /** The masquerade rules, isolation and hairpin elements of the network itself (no endpoint). */

@@ -24,6 +24,8 @@ export interface PublishSpec {
   localhost: boolean
   /** hostIp was a loopback address: published on 127.0.0.0/8 only. */
   loopbackOnly: boolean
+  /** Respect the host's own sockets and reserved ports (PublishOptions.hostSockets). */
+  hostSockets: boolean
 }
 
 function checkRange(v: unknown, arg: string): [number, number] {
@@ -51,6 +53,7 @@ export function checkPublish(opts: PublishOptions): PublishSpec {
     if (opts.hostIp === '0.0.0.0' || opts.hostIp === '::') throw invalidArg('opts.hostIp', opts.hostIp, 'must be a specific address: leave it out to publish on every local address')
     if (hf === 6 && isLoopbackIp(opts.hostIp)) throw invalidArg('opts.hostIp', opts.hostIp, 'must not be ::1: the kernel never routes IPv6 loopback traffic to another interface')
   }
+  if (opts.hostSockets !== undefined && typeof opts.hostSockets !== 'boolean') throw invalidArg('opts.hostSockets', opts.hostSockets, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
   if (opts.localhost !== undefined && typeof opts.localhost !== 'boolean') throw invalidArg('opts.localhost', opts.localhost, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
   if (opts.localhost === true && family !== 4) throw invalidArg('opts.localhost', true, 'is only possible for IPv4 (the kernel never routes ::1 off the host)')
   const containerPort = checkRange(opts.containerPort, 'opts.containerPort')
@@ -64,7 +67,7 @@ export function checkPublish(opts: PublishOptions): PublishSpec {
   const loopbackOnly = opts.hostIp !== undefined && isLoopbackIp(opts.hostIp)
   return {
     protocol: opts.protocol, family, hostIp: loopbackOnly ? undefined : opts.hostIp, hostPort, containerIp: opts.containerIp, containerPort,
-    localhost: opts.localhost === true || loopbackOnly, loopbackOnly,
+    localhost: opts.localhost === true || loopbackOnly, loopbackOnly, hostSockets: opts.hostSockets !== false,
   }
 }
 
@@ -182,10 +185,11 @@ export async function checkCollisions(ns: Namespace, spec: PublishSpec, r: [numb
 
 /**
  * Candidate host ports for -P: random picks from `range` (net.ipv4.ip_local_port_range, or the
- * range asked for) that no map holds for this protocol, each checked by key lookups (the
- * kernel's NLM_F_EXCL settles races).
+ * range asked for) that `skip` lets through (host sockets, reserved ports) and no map holds for
+ * this protocol, each checked by key lookups (the kernel's NLM_F_EXCL settles races).
  */
-export async function freePorts(ns: Namespace, spec: PublishSpec, tries: number, range: [number, number], probe: Probe): Promise<[number, number][]> {
+export async function freePorts(ns: Namespace, spec: PublishSpec, tries: number, range: [number, number], probe: Probe,
+  skip: (port: number) => boolean = () => false): Promise<[number, number][]> {
   const [lo, hi] = range
   const size = hi - lo + 1
   const family = MAPS.filter((m) => m.family === spec.family)
@@ -193,7 +197,10 @@ export async function freePorts(ns: Namespace, spec: PublishSpec, tries: number,
   const start = Math.floor(Math.random() * size)
   for (let done = 0; done < size && out.length < tries; done += tries) {
     const candidates: number[] = []
-    for (let i = done; i < Math.min(size, done + tries); i++) candidates.push(lo + ((start + i) % size))
+    for (let i = done; i < Math.min(size, done + tries); i++) {
+      const p = lo + ((start + i) % size)
+      if (!skip(p)) candidates.push(p)
+    }
     const taken = new Set<number>()
     if (probe.exists) {
       await Promise.all(family.map(async (m) => {

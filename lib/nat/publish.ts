@@ -18,6 +18,7 @@ import { nftApply } from '../kernel/nft'
 import type { Namespace } from '../namespace'
 import { clearUdpConntrack, egressInterface, forwardingKey, localAddresses, type Egress } from './host'
 import { localhostUsers, localnetRecorded, releaseLocalnet, turnOnLocalnet } from './localnet'
+import { readHostPorts, type HostClaim } from './host-ports'
 import {
   checkCollisions, firstTaken, fmtRange, freePorts, groupByMap, hairpinMessage, isChosen, mappingElements, portAllocated, targetMaps,
   type PublishSpec, type Probe,
@@ -67,7 +68,21 @@ interface Plan {
 /** Per family, the lookups every mapping of that family shares. */
 interface FamilyLookups { routes: Promise<NativeRoute[]>; forwarding: Promise<Settled<string>>; probe: Promise<Settled<Probe>> }
 
+/** What a mapping takes on the host, for the host's own sockets (host-ports.ts). */
+function hostClaim(s: PublishSpec): HostClaim {
+  return {
+    protocol: s.protocol, addresses: [s.loopbackOnly ? '127.0.0.1' : s.hostIp ?? (s.family === 4 ? '0.0.0.0' : '::')],
+    ...(s.hostPort ? { ports: s.hostPort } : {}),
+  }
+}
+
 async function plan(ns: Namespace, specs: PublishSpec[]): Promise<Plan> {
+  // The ports host processes hold (sock_diag), read beside the other lookups: a port given that
+  // one holds is refused before anything changes; a chosen one skips them (and, from
+  // ip_local_port_range, ip_local_reserved_ports).
+  const claims = specs.map(hostClaim)
+  const checked = specs.filter((s) => s.hostSockets)
+  const held = settled(checked.length ? readHostPorts(ns, checked.map(hostClaim)) : Promise.resolve(undefined))
   const table = tableExists(ns, 'inet')
   table.catch(() => {})
   const families = new Map<4 | 6, FamilyLookups>()
@@ -87,12 +102,14 @@ async function plan(ns: Namespace, specs: PublishSpec[]): Promise<Plan> {
   }
   const egressOf = await Promise.all(specs.map((s) => egress.get(`${s.family}/${s.containerIp}`)!))
   const probes = await Promise.all(specs.map(async (s) => unwrap(await lookups(s).probe)))
+  const hp = unwrap(await held)
+  for (const [i, s] of specs.entries()) if (hp && s.hostSockets && !isChosen(s)) await hp.check(claims[i]!)
   let portRange: Promise<[number, number]> | undefined
   const candidates = await Promise.all(specs.map(async (s, i) => {
     if (!isChosen(s)) return [s.hostPort!]
     const sharing = specs.filter((o) => isChosen(o) && o.protocol === s.protocol).length
     portRange ??= localPortRange(ns)
-    return freePorts(ns, s, CANDIDATES * sharing, s.hostPort ?? await portRange, probes[i]!)
+    return freePorts(ns, s, CANDIDATES * sharing, s.hostPort ?? await portRange, probes[i]!, hp && s.hostSockets ? (port) => hp.skip(claims[i]!, port, !s.hostPort) : undefined)
   }))
   for (const [f, l] of families) if (unwrap(await l.forwarding) !== '1') await ns.sysctl.set(forwardingKey(f), 1)
   // route_localnet on the one interface leading to the container, never on all/default; its

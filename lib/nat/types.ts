@@ -27,6 +27,13 @@ export interface PublishOptions {
   containerPort: number | [number, number]
   /** Also publish on 127.0.0.1 (IPv4 only; sets route_localnet on the one interface that leads to the container). */
   localhost?: boolean
+  /**
+   * Refuse a given port a host process holds (its listening or bound socket, read through
+   * sock_diag: ERR_NETNS_KIT_PORT_ALLOCATED naming it) and skip such ports and
+   * ip_local_reserved_ports for -P. Default true; false for a caller that checked before it
+   * reserved the ports itself (Network, whose reservations are such sockets).
+   */
+  hostSockets?: boolean
 }
 
 export interface IsolateOptions {

@@ -4,6 +4,7 @@ import { checkHostName } from '../container-files'
 import { normaliseName } from '../dns/records'
 import { invalidArg } from '../errors'
 import { checkNetworkName, type NetworkStore } from '../ipam'
+import { canonicalIp } from '../ipam/ip'
 import type { NatProtocol } from '../nat'
 import type { Namespace } from '../namespace'
 import { checkBool, checkIfName, checkIp, checkMac, checkMtu, checkPort, checkUnicastSubnet, isMulticastIp } from '../validate'
@@ -50,10 +51,25 @@ export interface NetworkCreateOptions {
 
 export interface PublishSpec {
   protocol?: NatProtocol
+  /**
+   * The host address. Absent: every address of the host, both families on a dual-stack network
+   * (one port, `ep.ports` lists '0.0.0.0' and '::'); '0.0.0.0' IPv4 only, '::' IPv6 only (a
+   * dual-stack network), an address that one only; '127.0.0.1': the loopback only.
+   */
   hostIp?: string
-  /** Absent: a free port (docker -P). */
+  /**
+   * Absent: a free port (docker -P) from the host's ip_local_port_range, skipping ports host
+   * sockets hold and ip_local_reserved_ports. A port a host socket holds is refused
+   * (ERR_NETNS_KIT_PORT_ALLOCATED, naming the socket and its process).
+   */
   hostPort?: number
   containerPort: number
+  /**
+   * A mapping without hostIp (or on 0.0.0.0) also answers on the host's 127.0.0.1 (as Docker: `curl
+   * localhost:8080`), through route_localnet on the bridge only; `false` opts out. IPv4 only:
+   * the kernel never routes ::1 off the host.
+   */
+  localhost?: boolean
 }
 
 export interface ConnectOptions {
@@ -62,7 +78,11 @@ export interface ConnectOptions {
   ip?: string
   ip6?: string
   mac?: string
-  /** The interface's name inside the container (default 'eth0'). */
+  /**
+   * The interface's name inside the container. Default: the first ethN free in the container
+   * (eth0, then eth1 for a second network, as `docker network connect`). A name the container
+   * has already is ERR_NETNS_KIT_IFNAME_IN_USE, before anything is made.
+   */
   ifname?: string
   aliases?: string[]
   hostname?: string
@@ -78,6 +98,18 @@ export interface ConnectOptions {
    * it its default route (the first one on a tie). Default 0; internal networks never do.
    */
   gatewayPriority?: number
+  /**
+   * `false`: this endpoint never gives the container its default route, whatever its priority
+   * (the container reaches the network's subnet only). Default true (as Docker; internal
+   * networks never give one).
+   */
+  defaultRoute?: boolean
+  /**
+   * `docker run --add-host NAME:IP`: lines of the container's /etc/hosts (`ep.hostsFile()`),
+   * 'NAME:IP' or 'NAME=IP' (an IPv6 address may be in brackets); IP 'host-gateway' is the
+   * network's gateway (the host's address on the bridge). Recorded with the endpoint.
+   */
+  extraHosts?: string[]
   /**
    * `docker run --dns S --dns-search D --dns-opt O`: this container's upstream servers (its
    * embedded resolver forwards other names there instead of the network's), search domains and
@@ -129,7 +161,8 @@ export function checkCreateOptions(opts: NetworkCreateOptions): CheckedCreate {
 /** The connect options, checked. */
 export interface CheckedConnect {
   name?: string
-  ifname: string
+  /** Undefined: the first free ethN of the container. */
+  ifname?: string
   ip?: string
   ip6?: string
   mac?: string
@@ -138,6 +171,9 @@ export interface CheckedConnect {
   publish: (PublishSpec & { protocol: NatProtocol })[]
   containerId?: string
   gatewayPriority?: number
+  defaultRoute: boolean
+  /** 'host-gateway' still to be replaced by the gateway. */
+  extraHosts: { name: string; ip: string }[]
   dns?: { servers?: string[]; search?: string[]; options?: string[] }
 }
 
@@ -168,7 +204,7 @@ function checkDnsSettings(v: unknown): CheckedConnect['dns'] {
 export function checkConnectOptions(opts: ConnectOptions, network: string, hasV6: boolean): CheckedConnect {
   if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
   const name = opts.name === undefined ? undefined : normaliseName(checkHostName(opts.name, 'opts.name', 63), 'opts.name')
-  const ifname = opts.ifname === undefined ? 'eth0' : checkIfName(opts.ifname, 'opts.ifname')
+  const ifname = opts.ifname === undefined ? undefined : checkIfName(opts.ifname, 'opts.ifname')
   if (opts.ip !== undefined && checkIp(opts.ip, 'opts.ip') !== 4) throw invalidArg('opts.ip', opts.ip, 'must be an IPv4 address (IPv6 goes in opts.ip6)')
   if (opts.ip6 !== undefined && checkIp(opts.ip6, 'opts.ip6') !== 6) throw invalidArg('opts.ip6', opts.ip6, 'must be an IPv6 address')
   if (opts.ip6 !== undefined && !hasV6) throw invalidArg('opts.ip6', opts.ip6, `cannot be given: the network '${network}' has no IPv6 subnet`)
@@ -188,11 +224,32 @@ export function checkConnectOptions(opts: ConnectOptions, network: string, hasV6
     if (typeof opts.gatewayPriority !== 'number' || !Number.isSafeInteger(opts.gatewayPriority)) throw invalidArg('opts.gatewayPriority', opts.gatewayPriority, 'must be an integer')
     gatewayPriority = opts.gatewayPriority
   }
+  const defaultRoute = checkBool(opts.defaultRoute, 'opts.defaultRoute') ?? true
   const dns = checkDnsSettings(opts.dns)
-  return { name, ifname, ip: opts.ip, ip6: opts.ip6, mac, aliases, hostname, publish: checkPublishList(opts.publish), containerId, gatewayPriority, dns }
+  return {
+    name, ifname, ip: opts.ip, ip6: opts.ip6, mac, aliases, hostname, publish: checkPublishList(opts.publish, network, hasV6), containerId, gatewayPriority, defaultRoute,
+    extraHosts: checkExtraHosts(opts.extraHosts), dns,
+  }
 }
 
-function checkPublishList(v: unknown): (PublishSpec & { protocol: NatProtocol })[] {
+/** Docker's --add-host values: 'NAME:IP', 'NAME=IP', 'NAME:[V6]', IP 'host-gateway'. */
+function checkExtraHosts(v: unknown): { name: string; ip: string }[] {
+  if (v === undefined) return []
+  if (!Array.isArray(v) || v.length > 256) throw invalidArg('opts.extraHosts', v, "must be an array of 'NAME:IP' (at most 256)", 'ERR_INVALID_ARG_TYPE')
+  return v.map((e: unknown, i) => {
+    const arg = `opts.extraHosts[${i}]`
+    if (typeof e !== 'string') throw invalidArg(arg, e, "must be a string 'NAME:IP'", 'ERR_INVALID_ARG_TYPE')
+    const m = /^([^:=\s]+)[:=](.+)$/.exec(e)
+    if (!m) throw invalidArg(arg, e, "must be 'NAME:IP' or 'NAME=IP'")
+    const name = checkHostName(m[1], arg, 253)
+    const raw = m[2]!.replace(/^\[(.+)\]$/, '$1')
+    if (raw === 'host-gateway') return { name, ip: raw }
+    checkIp(raw, arg)
+    return { name, ip: canonicalIp(raw) }
+  })
+}
+
+function checkPublishList(v: unknown, network: string, hasV6: boolean): (PublishSpec & { protocol: NatProtocol })[] {
   if (v === undefined) return []
   if (!Array.isArray(v)) throw invalidArg('opts.publish', v, 'must be an array of { protocol?, hostIp?, hostPort?, containerPort }', 'ERR_INVALID_ARG_TYPE')
   return v.map((p: PublishSpec, i) => {
@@ -203,10 +260,22 @@ function checkPublishList(v: unknown): (PublishSpec & { protocol: NatProtocol })
     const containerPort = checkPort(p.containerPort, `${arg}.containerPort`)
     const hostPort = p.hostPort === undefined ? undefined : checkPort(p.hostPort, `${arg}.hostPort`)
     if (p.hostIp !== undefined) {
-      // The mapping leads to the container's IPv4 address: a host address of that family, unicast.
-      if (checkIp(p.hostIp, `${arg}.hostIp`) !== 4) throw invalidArg(`${arg}.hostIp`, p.hostIp, "must be an IPv4 address (published ports lead to the container's IPv4 address)")
+      // A unicast host address of the network's families: an IPv6 one needs an IPv6 subnet (the
+      // mapping leads to the container's address of that family).
+      if (checkIp(p.hostIp, `${arg}.hostIp`) === 6 && !hasV6) {
+        throw invalidArg(`${arg}.hostIp`, p.hostIp, `must be an IPv4 address: the network '${network}' has no IPv6 subnet (its published ports lead to the container's IPv4 address)`)
+      }
       if (isMulticastIp(p.hostIp)) throw invalidArg(`${arg}.hostIp`, p.hostIp, 'must be a unicast address of the host, not multicast')
+      if (canonicalIp(p.hostIp) === '::1') throw invalidArg(`${arg}.hostIp`, p.hostIp, 'must not be ::1: the kernel never routes IPv6 loopback traffic to another interface (use 127.0.0.1)')
     }
-    return { protocol, containerPort, hostPort, hostIp: p.hostIp }
+    const localhost = checkBool(p.localhost, `${arg}.localhost`)
+    if (localhost === true && p.hostIp !== undefined && canonicalIp(p.hostIp) !== '0.0.0.0') throw invalidArg(`${arg}.localhost`, true, 'is for a mapping without hostIp (give hostIp 127.0.0.1 for the loopback only)')
+    return { protocol, containerPort, hostPort, hostIp: p.hostIp === undefined ? undefined : canonicalIp(p.hostIp), ...(localhost !== undefined ? { localhost } : {}) }
   })
+}
+
+/** The family of a (checked) publish entry's host address: no hostIp is both families on a dual-stack network. */
+export function publishFamily(hostIp: string | undefined, hasV6: boolean): { family: 4 | 6; dualStack: boolean } {
+  if (hostIp === undefined) return { family: 4, dualStack: hasV6 }
+  return { family: hostIp.includes(':') ? 6 : 4, dualStack: false }
 }

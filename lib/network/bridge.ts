@@ -7,17 +7,20 @@
 import { randomBytes } from 'node:crypto'
 import { Bridge } from '../bridge'
 import { NetnsKitError, invalidArg } from '../errors'
-import { prefixesInUse, type EndpointRecord, type GatewayMove, type NetworkRecord, type NetworkStore, type PoolSpec, type PortSpec } from '../ipam'
+import { prefixesInUse, type EndpointRecord, type GatewayMove, type NetworkRecord, type NetworkStore, type PoolSpec, type PortRecord, type PortSpec } from '../ipam'
 import { parsePrefix } from '../ipam/ip'
 import { handleOf } from '../kernel/handles'
 import { createdBefore, listLinks, run, runOne, type Op } from '../kernel/rtnl'
-import { NatRule, checkNetworkNat, createNetworkNat, enableForwarding, guardPort, newNetworkIds, networkIdsToList, type Problem } from '../nat'
+import {
+  NatRule, checkNetworkNat, createNetworkNat, enableForwarding, guardPort, newNetworkIds, networkIdsToList, readHostPorts,
+  type HostClaim, type Problem, type PublishOptions,
+} from '../nat'
 import { Namespace, defaultNamespace } from '../namespace'
 import { checkBool } from '../validate'
 import { noIpv6 } from '../veth'
-import { checkConnectOptions, checkCreateOptions, type ConnectOptions, type NetworkCreateOptions } from './bridge-options'
+import { checkConnectOptions, checkCreateOptions, publishFamily, type CheckedConnect, type ConnectOptions, type NetworkCreateOptions } from './bridge-options'
 import { dnsService, restoreResolvers } from './dns'
-import { DriverNetwork } from './driver'
+import { DriverNetwork, containerIfname } from './driver'
 import { Endpoint } from './endpoint'
 import { gc, type GcOptions, type GcReport } from './gc'
 import { listNetworks, openNetwork, type AnyNetwork, type NetworkLookupOptions } from './lookup'
@@ -350,27 +353,31 @@ export class Network extends DriverNetwork<Endpoint> {
     }
   }
 
-  async #connect(ns: Namespace, o: ReturnType<typeof checkConnectOptions>, exclude: Set<number>): Promise<Endpoint> {
+  async #connect(ns: Namespace, o: CheckedConnect, exclude: Set<number>): Promise<Endpoint> {
     const store = this.store
     const host = this.namespace
     const id = randomBytes(6).toString('hex')
-    const ports: PortSpec[] = o.publish.map((p) => ({
-      protocol: p.protocol, family: 4, ...(p.hostIp !== undefined ? { hostIp: p.hostIp } : {}), ...(p.hostPort !== undefined ? { hostPort: p.hostPort } : { exclude: [...exclude] }),
-      containerPort: p.containerPort,
-    }))
+    const { ports, checkHost } = await this.#portSpecs(o.publish, exclude)
     // 1. The intent, in one transaction: the endpoint `connecting`, its name, interfaces, CNI key,
     // addresses and host ports claimed, and whether it gives the container its default route.
+    // A second network gets the next free ethN (docker network connect); a given name the container has is refused here.
+    const ifname = await containerIfname(ns, o.ifname)
     const { endpoint: rec, moves } = await store.beginConnect(this.id, {
       id, name: o.name ?? `ep-${id}`, aliases: o.aliases, ...(o.hostname !== undefined ? { hostname: o.hostname } : {}), ns: identity(ns),
-      ifname: o.ifname, hostIf: `veth${id.slice(0, 7)}`, ...(o.mac !== undefined ? { mac: o.mac } : {}), ...(o.containerId !== undefined ? { containerId: o.containerId } : {}),
+      ...ifname, hostIf: `veth${id.slice(0, 7)}`, ...(o.mac !== undefined ? { mac: o.mac } : {}), ...(o.containerId !== undefined ? { containerId: o.containerId } : {}),
       addresses: [{ family: 4, ip: o.ip }, ...(this.ipv6 ? [{ family: 6 as const, ip: o.ip6 }] : [])],
-      gatewayPriority: this.internal ? null : (o.gatewayPriority ?? 0), ports, ...(o.dns ? { dns: o.dns } : {}),
+      gatewayPriority: this.internal || !o.defaultRoute ? null : (o.gatewayPriority ?? 0), ports, ...(o.dns ? { dns: o.dns } : {}),
+      ...(o.extraHosts.length ? { extraHosts: o.extraHosts.map((h) => ({ name: h.name, ip: h.ip === 'host-gateway' ? this.gateway : h.ip })) } : {}),
     })
     const dns = dnsService()
     let rules: NatRule[] = []
+    let mappings: PublishOptions[] = []
     let companion: Awaited<ReturnType<typeof companionFor>>
     const nsId = identity(ns)
     try {
+      // A given host port a host process holds: Docker's "address already in use", before the
+      // kernel is touched (and before the companion reserves it).
+      await checkHost()
       // 2. The kernel: one trip, the companion, then the mappings (recorded at once), then the resolver.
       const mac = rec.mac ?? macForIp(rec.addresses[0]!.address)
       // Forwarding, which another tool may have turned off since the network was made.
@@ -396,11 +403,9 @@ export class Network extends DriverNetwork<Endpoint> {
         }
       }
       if (rec.ports.length) {
-        const a4 = rec.addresses.find((a) => a.family === 4)!.address
         try {
-          rules = await NatRule.publishMany(rec.ports.map((p) => ({
-            namespace: host, protocol: p.protocol, ...(p.hostIp !== '0.0.0.0' ? { hostIp: p.hostIp } : {}), hostPort: p.hostPort, containerIp: a4, containerPort: p.containerPort,
-          })))
+          mappings = rec.ports.map((p) => this.#mapping(rec, p, o.publish))
+          rules = await NatRule.publishMany(mappings)
         } catch (e) {
           // A port the store chose (docker -P) held in the kernel by a mapping the store does not know: connect again without it.
           const m = (e as { code?: string }).code === 'ERR_NETNS_KIT_PORT_ALLOCATED' ? /:(\d+)(?:-\d+)?\/(tcp|udp|sctp) is already published/.exec((e as Error).message) : null
@@ -413,9 +418,12 @@ export class Network extends DriverNetwork<Endpoint> {
       if (this.dns && !companion) await dns.start(this, ns, rec)
       // A named container's files for ip netns exec and ns.spawn.
       await etcFilesAfter(store, nsId)
-      // 3. The result (which rule is which port's: the store lists rule ids in its own order); the
+      // 3. The result (which rule is which port's: the store lists rule ids in its own order, and
+      // which of them answer on 127.0.0.1 too: check() and gc put back what was made); the
       // companion serves the names before connect returns.
-      const done = await store.finishConnect(id, { mac, ...(rules.length ? { config: { ...rec.config, portRules: rules.map((r) => r.id) } } : {}) })
+      const done = await store.finishConnect(id, {
+        mac, ...(rules.length ? { config: { ...rec.config, portRules: rules.map((r) => r.id), portLocalhost: mappings.map((m) => m.localhost === true) } } : {}),
+      })
       await companion?.sync().catch(() => {})
       const ep = new Endpoint(this, ns, done)
       this.#local.set(id, ep)
@@ -429,6 +437,51 @@ export class Network extends DriverNetwork<Endpoint> {
       // Its reservations released before the caller hears of the failure (and tries again).
       await companion?.sync().catch(() => {})
       throw e
+    }
+  }
+
+  /**
+   * The store's port specs of a connect's publish entries, with the host's own ports respected:
+   * `checkHost()` refuses a given port a host socket holds with ERR_NETNS_KIT_PORT_ALLOCATED
+   * (Docker's "address already in use"), before the kernel is touched; -P picks from
+   * ip_local_port_range, skipping ports host sockets hold and ip_local_reserved_ports. Without
+   * hostIp a mapping covers both families on a dual-stack network (one port, two claims).
+   */
+  async #portSpecs(publish: CheckedConnect['publish'], exclude: Set<number>): Promise<{ ports: PortSpec[]; checkHost: () => Promise<void> }> {
+    if (!publish.length) return { ports: [], checkHost: async () => {} }
+    const fams = publish.map((p) => publishFamily(p.hostIp, this.ipv6 !== undefined))
+    const claims: HostClaim[] = publish.map((p, i) => ({
+      protocol: p.protocol, ...(p.hostPort !== undefined ? { ports: [p.hostPort, p.hostPort] as [number, number] } : {}),
+      addresses: p.hostIp !== undefined ? [p.hostIp] : fams[i]!.dualStack ? ['0.0.0.0', '::'] : ['0.0.0.0'],
+    }))
+    const hp = await readHostPorts(this.namespace, claims)
+    const ports = publish.map((p, i) => ({
+      protocol: p.protocol, family: fams[i]!.family, ...(fams[i]!.dualStack ? { dualStack: true } : {}), ...(p.hostIp !== undefined ? { hostIp: p.hostIp } : {}),
+      ...(p.hostPort !== undefined ? { hostPort: p.hostPort } : { range: hp.range, exclude: [...new Set([...exclude, ...hp.exclude(claims[i]!)])] }),
+      containerPort: p.containerPort,
+    }))
+    // The given ports are checked once the store has claimed them: a port another endpoint
+    // publishes is refused by the store first, naming that endpoint (its reservation, with a
+    // companion, is a host socket too).
+    return { ports, checkHost: async () => { for (const c of claims) await hp.check(c) } }
+  }
+
+  /**
+   * The NatRule mapping of one recorded port: to the container's address of its family; without
+   * host address (or on 0.0.0.0) an IPv4 mapping also answers on the host's 127.0.0.1 (as Docker) unless the
+   * entry said `localhost: false`. IPv6 has no such thing: the kernel never routes ::1 off the host.
+   */
+  #mapping(rec: EndpointRecord, p: PortRecord, publish: CheckedConnect['publish']): PublishOptions & { namespace: Namespace } {
+    const to = rec.addresses.find((a) => a.family === p.family)!.address
+    const wildcard = p.hostIp === '0.0.0.0' || p.hostIp === '::'
+    const entry = publish.find((e) => e.protocol === p.protocol && e.containerPort === p.containerPort && (e.hostPort === undefined || e.hostPort === p.hostPort) &&
+      (e.hostIp === undefined ? wildcard : e.hostIp === p.hostIp))
+    const localhost = p.family === 4 && wildcard && entry?.localhost !== false
+    return {
+      namespace: this.namespace, protocol: p.protocol, ...(wildcard ? {} : { hostIp: p.hostIp }), hostPort: p.hostPort, containerIp: to, containerPort: p.containerPort,
+      ...(localhost ? { localhost: true } : {}),
+      // Checked by #portSpecs' checkHost(); a companion's reservations of them are host sockets.
+      hostSockets: false,
     }
   }
 
@@ -577,7 +630,8 @@ export class Network extends DriverNetwork<Endpoint> {
 
   /**
    * `docker network rm NAME`: refused (ERR_NETNS_KIT_NETWORK_IN_USE) while endpoints are
-   * connected unless `force` (which disconnects them first); then removes the rules, the bridge
+   * connected unless `force` (which disconnects them first); endpoints whose container
+   * namespace is gone do not count (they are disconnected); then removes the rules, the bridge
    * and the records this network made. Works when the bridge or the containers' namespaces are
    * gone. Idempotent.
    * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel.
@@ -588,6 +642,13 @@ export class Network extends DriverNetwork<Endpoint> {
   async remove(opts: { force?: boolean } = {}): Promise<void> {
     const force = checkBool(opts?.force, 'opts.force') ?? false
     const store = this.store
+    // Endpoints whose container namespace is gone are not in use: disconnected first (as gc
+    // would), so that a deleted container does not block `docker network rm`.
+    if (!force) {
+      const dead = (await store.endpoints(this.id).catch(() => [] as EndpointRecord[])).filter((r) => r.state === 'connected' && !nsAlive(r.ns))
+      for (const r of dead) await disconnectSequence(store, r.id, (ep) => this.#teardown(ep))
+      if (dead.length) await this.#after(dead.map((r) => r.ns))
+    }
     let start
     try {
       start = await store.beginRemoveNetwork(this.id, { force })

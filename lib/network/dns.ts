@@ -9,7 +9,7 @@
 // (changesSince: the records that changed, never a scan of every endpoint).
 import * as fs from 'node:fs'
 import { planResolvConf } from '../container-files'
-import { DnsRecords, Resolver } from '../dns'
+import { DnsRecords, Resolver, type NameSource } from '../dns'
 import type { EndpointRecord, NetworkStore } from '../ipam'
 import type { Namespace } from '../namespace'
 import { nsAlive, openRecorded } from './state'
@@ -62,9 +62,71 @@ function setEntry(records: DnsRecords, r: EndpointRecord): void {
 
 interface NetState {
   records: DnsRecords
-  resolvers: Map<string, Resolver>
+  /** The endpoints served, by id: the key of their container (its one resolver). */
+  resolvers: Map<string, string>
   /** The first fill from the store (once per network in this process). */
   loaded: Promise<void>
+}
+
+/** One network a container is on, as its resolver sees it. */
+interface Membership {
+  networkId: string
+  endpointId: string
+  /** The network's name, lower case: `NAME.NETWORK` asks that network for NAME (Docker's container.network). */
+  name: string
+  records: DnsRecords
+  /** Where this network forwards other names (undefined: nowhere, an internal network). */
+  upstream: { servers: string[]; namespace: Namespace } | undefined
+}
+
+/**
+ * The names a container resolves: those of every network it is on (the first network it joined
+ * that knows a name answers for it), and NAME.NETWORK for NAME on the network NETWORK.
+ */
+export class ContainerNames implements NameSource {
+  readonly members: Membership[] = []
+
+  lookup(name: string, family: 4 | 6): string[] | undefined {
+    const n = name.toLowerCase().replace(/\.$/, '')
+    // The first network (in joining order) that knows the name answers, as Docker's resolver does.
+    for (const m of this.members) {
+      const r = m.records.lookup(n, family)
+      if (r !== undefined) return r
+    }
+    for (const m of this.members) {
+      if (n.length > m.name.length + 1 && n.endsWith(`.${m.name}`)) {
+        const r = m.records.lookup(n.slice(0, -m.name.length - 1), family)
+        if (r !== undefined) return r
+      }
+    }
+    return undefined
+  }
+
+  /** NAME.NETWORK for a network of the container: ours, found or not (NXDOMAIN, not forwarded). */
+  owns(name: string): boolean {
+    const n = name.toLowerCase().replace(/\.$/, '')
+    return this.members.some((m) => n.length > m.name.length + 1 && n.endsWith(`.${m.name}`))
+  }
+
+  reverse(address: string): string[] {
+    for (const m of this.members) {
+      const r = m.records.reverse(address)
+      if (r.length) return r
+    }
+    return []
+  }
+
+  /** The first network (in joining order) that forwards: internal ones do not. */
+  upstream(): Membership['upstream'] {
+    return this.members.find((m) => m.upstream !== undefined)?.upstream
+  }
+}
+
+/** A container's one resolver on 127.0.0.11, answering for every network it is on. */
+interface Container {
+  names: ContainerNames
+  /** The resolver, once started (a start in progress: the promise of it). */
+  resolver: Promise<Resolver>
 }
 
 /** One store's change feed, read by the networks of that store this process serves. */
@@ -78,10 +140,15 @@ interface Feed {
   again: boolean
 }
 
-/** The resolvers run inside this process, with their sockets opened in the containers' namespaces. */
+/**
+ * The resolvers run inside this process, with their sockets opened in the containers' namespaces:
+ * one per container, answering for each network it is on (Docker's one 127.0.0.11 per container).
+ */
 export class InProcessDns implements DnsService {
   readonly #feeds = new Map<NetworkStore, Feed>()
   readonly #byNetwork = new Map<string, { feed: Feed; state: NetState; store: NetworkStore }>()
+  /** One resolver per container namespace (by inode), whatever the number of its networks. */
+  readonly #containers = new Map<string, Container>()
 
   #feed(store: NetworkStore): Feed {
     const f = this.#feeds.get(store)
@@ -172,35 +239,76 @@ export class InProcessDns implements DnsService {
     // without either the host's resolv.conf is read.
     const servers = ep.dns?.servers?.length ? [...ep.dns.servers]
       : net.upstream ? [...net.upstream] : planResolvConf({ host: hostResolvConf(), resolver: true, fallback: [] }).upstreams
-    const start = () => Resolver.start({
-      namespace: ns, records: st.records,
+    const member: Membership = {
+      networkId: net.id, endpointId: ep.id, name: net.name.toLowerCase(), records: st.records,
       upstream: net.internal || !servers.length ? undefined : { servers, namespace: net.namespace },
+    }
+    const key = String(ns.id)
+    await this.#leave(net.id, ep.id) // served already (restoreDns): joined again below
+    const cur = this.#containers.get(key)
+    if (cur) {
+      // The container is on another network already: its resolver answers for this one too.
+      cur.names.members.push(member)
+      st.resolvers.set(ep.id, key)
+      try {
+        const r = await cur.resolver
+        r.setUpstreams(cur.names.upstream()?.servers ?? [])
+      } catch (e) {
+        await this.#leave(net.id, ep.id)
+        st.records.delete(ep.id)
+        throw e
+      }
+      return
+    }
+    const names = new ContainerNames()
+    names.members.push(member)
+    // Upstream queries leave from the host namespace of the network that started the resolver
+    // (the networks of one container share it); none: SERVFAIL until a forwarding network joins.
+    const start = () => Resolver.start({ namespace: ns, records: names, upstream: { servers: names.upstream()?.servers ?? [], namespace: net.namespace } })
+    const resolver = start().catch(async (e: unknown) => {
+      if ((e as { code?: string }).code !== 'EADDRINUSE') throw e
+      // 127.0.0.11:53 still held by a resolver this process ran for an endpoint another process
+      // removed since: catching up on the feed closes it.
+      await this.#pump(net.store, this.#byNetwork.get(net.id)!.feed)
+      return start()
     })
-    let resolver: Resolver
+    const c: Container = { names, resolver }
+    this.#containers.set(key, c)
+    st.resolvers.set(ep.id, key)
     try {
-      resolver = await start().catch(async (e: unknown) => {
-        if ((e as { code?: string }).code !== 'EADDRINUSE') throw e
-        // 127.0.0.11:53 still held by a resolver this process ran for an endpoint another process
-        // removed since: catching up on the feed closes it.
-        await this.#pump(net.store, this.#byNetwork.get(net.id)!.feed)
-        return start()
-      })
+      (await resolver).unref()
     } catch (e) {
+      if (this.#containers.get(key) === c) this.#containers.delete(key)
+      st.resolvers.delete(ep.id)
       st.records.delete(ep.id)
       throw e
     }
-    resolver.unref()
-    await st.resolvers.get(ep.id)?.close()
-    st.resolvers.set(ep.id, resolver)
+  }
+
+  /** Takes an endpoint's network off its container's resolver; the last one closes it. */
+  async #leave(networkId: string, endpointId: string): Promise<void> {
+    const st = this.#byNetwork.get(networkId)?.state
+    const key = st?.resolvers.get(endpointId)
+    if (!st || key === undefined) return
+    st.resolvers.delete(endpointId)
+    const c = this.#containers.get(key)
+    if (!c) return
+    const i = c.names.members.findIndex((m) => m.networkId === networkId && m.endpointId === endpointId)
+    if (i >= 0) c.names.members.splice(i, 1)
+    if (c.names.members.length) {
+      const r = await c.resolver.catch(() => undefined)
+      r?.setUpstreams(c.names.upstream()?.servers ?? [])
+      return
+    }
+    this.#containers.delete(key)
+    await (await c.resolver.catch(() => undefined))?.close()
   }
 
   async stop(networkId: string, endpointId: string): Promise<void> {
     const n = this.#byNetwork.get(networkId)
     if (!n) return
     n.state.records.delete(endpointId)
-    const r = n.state.resolvers.get(endpointId)
-    n.state.resolvers.delete(endpointId)
-    await r?.close()
+    await this.#leave(networkId, endpointId)
   }
 
   serves(networkId: string, endpointId: string): boolean {
@@ -210,9 +318,9 @@ export class InProcessDns implements DnsService {
   async forget(networkId: string): Promise<void> {
     const n = this.#byNetwork.get(networkId)
     if (!n) return
+    for (const id of [...n.state.resolvers.keys()]) await this.#leave(networkId, id)
     this.#byNetwork.delete(networkId)
     n.feed.networks.delete(networkId)
-    await Promise.all([...n.state.resolvers.values()].map((r) => r.close()))
     if (!n.feed.networks.size) {
       n.feed.unsubscribe?.()
       this.#feeds.delete(n.store)

@@ -3,6 +3,7 @@
 // anything is sent to the kernel or the store.
 import { NetnsKitError, invalidArg } from '../errors'
 import { contains, parseIp, parsePrefix } from '../ipam/ip'
+import { listLinks } from '../kernel/rtnl'
 import type { Namespace } from '../namespace'
 import { checkIfName, checkMac } from '../validate'
 
@@ -76,7 +77,10 @@ export interface ConnectOptionsBase {
   ip?: string
   /** Default: 02:42 followed by the four bytes of the address, as Docker does. */
   mac?: string
-  /** The interface name inside the container (default 'eth0'). */
+  /**
+   * The interface name inside the container. Default: the first ethN free in the container (eth0,
+   * eth1 on a second network); a name it has already is ERR_NETNS_KIT_IFNAME_IN_USE.
+   */
   ifname?: string
 }
 
@@ -86,8 +90,8 @@ export function unsupported(driver: NetworkDriverName, what: string): NetnsKitEr
 }
 
 export interface CheckedConnectOptions {
-  /** The interface name inside the container ('eth0' unless given). */
-  ifname: string
+  /** The interface name inside the container; undefined: the first free ethN (containerIfname()). */
+  ifname: string | undefined
   mac?: string
   ip?: string
 }
@@ -106,11 +110,26 @@ export function checkConnectOptions(driver: NetworkDriverName, ns: unknown, opts
   if (!ns || typeof (ns as { equals?: unknown }).equals !== 'function') throw invalidArg('ns', ns, 'must be a Namespace', 'ERR_INVALID_ARG_TYPE')
   if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
   const o = opts as { ip?: string; mac?: string; ifname?: string } & Record<string, unknown>
-  const ifname = o.ifname === undefined ? 'eth0' : checkIfName(o.ifname, 'opts.ifname')
+  const ifname = o.ifname === undefined ? undefined : checkIfName(o.ifname, 'opts.ifname')
   const mac = o.mac === undefined ? undefined : checkMac(o.mac, 'opts.mac')
   if (o.ip !== undefined && !contains(parsePrefix(subnet), parseIp(o.ip, 'opts.ip'))) {
     throw invalidArg('opts.ip', o.ip, `must be inside the subnet ${subnet}`)
   }
   for (const [k, what] of Object.entries(BRIDGE_ONLY)) if (o[k] !== undefined) throw unsupported(driver, what)
   return { ifname, mac, ip: o.ip }
+}
+
+/**
+ * What the store needs to name a container's interface (docker network connect): the kernel's
+ * interface names in `ns`, read before the intent. A given name the container has is
+ * ERR_NETNS_KIT_IFNAME_IN_USE (naming it and the namespace) before anything is made; without one
+ * the store picks the first ethN that neither the kernel nor another endpoint of the container has.
+ */
+export async function containerIfname(ns: Namespace, given: string | undefined): Promise<{ ifname: string } | { ifnamesInUse: string[] }> {
+  const names = (await listLinks(ns)).map((l) => l.name)
+  if (given === undefined) return { ifnamesInUse: names }
+  if (names.includes(given)) {
+    throw new NetnsKitError('ERR_NETNS_KIT_IFNAME_IN_USE', `the interface ${given} is taken in the namespace ${ns.name ?? ns.path}: leave ifname out for the next free ethN`)
+  }
+  return { ifname: given }
 }

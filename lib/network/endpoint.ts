@@ -22,6 +22,8 @@ export class Endpoint extends NetworkEndpoint {
   readonly ports: readonly { protocol: string; hostIp: string; hostPort: number; containerPort: number }[]
   /** The runtime's container id given to connect (the CNI attachment's key, with ifname). */
   readonly containerId: string | undefined
+  /** `--add-host`: the extra lines of its /etc/hosts ('host-gateway' already the gateway). */
+  readonly extraHosts: readonly { name: string; ip: string }[]
   /** This endpoint gives its container the IPv4 default route (of the container's endpoints, the one with the highest gatewayPriority). */
   readonly defaultRoute: boolean
   /** The `dns` given to connect (`--dns`, `--dns-search`, `--dns-opt`): its resolver forwards to these servers. */
@@ -43,16 +45,20 @@ export class Endpoint extends NetworkEndpoint {
     this.ports = Object.freeze(r.ports.map((p) => ({ protocol: p.protocol, hostIp: p.hostIp, hostPort: p.hostPort, containerPort: p.containerPort })))
     this.containerId = r.containerId
     this.defaultRoute = r.gateway4
+    this.extraHosts = Object.freeze(r.extraHosts.map((h) => Object.freeze({ name: h.name, ip: h.ip })))
     this.dns = r.dns ? Object.freeze({ ...r.dns }) : undefined
   }
 
   /**
-   * The content of the container's /etc/hosts (localhost lines, its own name, hostname and aliases).
+   * The content of the container's /etc/hosts (localhost lines, the extra hosts of connect, its own name, hostname and aliases).
    * @throws Nothing: it only reads this object's fields.
    */
   hostsFile(): string {
     const names = [this.name, ...this.aliases].filter((n) => n !== this.hostname)
-    return hostsFile({ hostname: this.hostname, addresses: [this.ip, ...(this.ip6 ? [this.ip6] : [])], aliases: names, ipv6: true })
+    return hostsFile({
+      hostname: this.hostname, addresses: [this.ip, ...(this.ip6 ? [this.ip6] : [])], aliases: names, ipv6: true,
+      extraHosts: this.extraHosts.map((h) => ({ host: h.name, ip: h.ip })),
+    })
   }
 
   /**

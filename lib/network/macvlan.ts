@@ -12,7 +12,7 @@ import { Macvlan } from '../macvlan'
 import { defaultNamespace, type Namespace } from '../namespace'
 import type { MacvlanMode } from '../types'
 import { checkIfName } from '../validate'
-import { DriverNetwork, NetworkEndpoint, checkConnectOptions, type ConnectOptionsBase } from './driver'
+import { DriverNetwork, NetworkEndpoint, checkConnectOptions, containerIfname, type ConnectOptionsBase } from './driver'
 import { macForIp } from './mac'
 import { linkAlias } from './owned'
 import { identity, storeOf } from './state'
@@ -133,12 +133,13 @@ export class MacvlanNetwork extends DriverNetwork<MacvlanEndpoint> {
    * and the interface name. A failure half-way removes it and gives the address back.
    */
   async connect(ns: Namespace, opts: ConnectOptionsBase = {}): Promise<MacvlanEndpoint> {
-    const { ifname, mac: mac0, ip } = checkConnectOptions('macvlan', ns, opts, this.subnet)
+    const { ifname: given, mac: mac0, ip } = checkConnectOptions('macvlan', ns, opts, this.subnet)
     const id = randomBytes(6).toString('hex')
     const { endpoint: rec } = await this.store.beginConnect(this.id, {
-      id, name: `ep-${id}`, ns: identity(ns), ifname, addresses: [{ family: 4, ip }], ...(mac0 !== undefined ? { mac: mac0 } : {}),
+      id, name: `ep-${id}`, ns: identity(ns), ...await containerIfname(ns, given), addresses: [{ family: 4, ip }], ...(mac0 !== undefined ? { mac: mac0 } : {}),
     })
     const a = rec.addresses[0]!
+    const ifname = rec.ifname
     const mac = mac0 ?? macForIp(a.address)
     let link: Macvlan | undefined
     try {

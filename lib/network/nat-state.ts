@@ -18,13 +18,19 @@ function endpointNat(ep: EndpointRecord): EndpointNat | undefined {
   const port = guardedPort(ep)
   const v4 = ep.addresses.find((a) => a.family === 4)?.address
   if (!port || !v4) return undefined
-  // Published ports lead to the endpoint's IPv4 address; their NatRule ids, port by port, in the
-  // endpoint's configuration (`portRules`; an older record: its rule list, in the same order).
+  // Published ports lead to the endpoint's address of their family; their NatRule ids, port by
+  // port, in the endpoint's configuration (`portRules`; an older record: its rule list, in the same
+  // order), and which of them also answer on 127.0.0.1 (`portLocalhost`; absent: none).
   const given = (ep.config as { portRules?: unknown }).portRules
   const ids = Array.isArray(given) && given.length === ep.ports.length && given.every((x) => typeof x === 'string') ? given as string[] : ep.rules
-  const ports = ep.ports.flatMap((p, i) => (p.family === 4 && ids[i]
-    ? [{ id: ids[i], protocol: p.protocol, hostIp: p.hostIp, hostPort: p.hostPort, containerIp: v4, containerPort: p.containerPort }]
-    : []))
+  const lo = (ep.config as { portLocalhost?: unknown }).portLocalhost
+  const localhost = Array.isArray(lo) && lo.length === ep.ports.length ? lo : []
+  const ports = ep.ports.flatMap((p, i) => {
+    const to = ep.addresses.find((a) => a.family === p.family)?.address
+    return to && ids[i]
+      ? [{ id: ids[i], protocol: p.protocol, hostIp: p.hostIp, hostPort: p.hostPort, containerIp: to, containerPort: p.containerPort, ...(localhost[i] === true ? { localhost: true } : {}) }]
+      : []
+  })
   return { ...port, ports }
 }
 

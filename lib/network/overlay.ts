@@ -16,7 +16,7 @@ import type { Namespace } from '../namespace'
 import { checkBool, checkMtu, checkPort, checkVni } from '../validate'
 import { VethPair } from '../veth'
 import { Vxlan } from '../vxlan'
-import { DriverNetwork, NetworkEndpoint, checkConnectOptions, type ConnectOptionsBase, type EndpointFields } from './driver'
+import { DriverNetwork, NetworkEndpoint, checkConnectOptions, containerIfname, type ConnectOptionsBase, type EndpointFields } from './driver'
 import { macForIp } from './mac'
 import { linkAlias } from './owned'
 import type { OverlayAgent, OverlayEndpointRecord } from './overlay-agent'
@@ -198,14 +198,15 @@ export class OverlayNetwork extends DriverNetwork<OverlayEndpoint> {
    * `connected` last. A failure half-way removes the veth and gives the address back.
    */
   async connect(ns: Namespace, opts: OverlayConnectOptions = {}): Promise<OverlayEndpoint> {
-    const { ifname, mac: mac0, ip } = checkConnectOptions('overlay', ns, opts, this.subnet)
+    const { ifname: given, mac: mac0, ip } = checkConnectOptions('overlay', ns, opts, this.subnet)
     checkMtu(this.mtu)
     const id = randomBytes(6).toString('hex')
     const hostIf = `nkv${id.slice(0, 10)}`
     const { endpoint: rec } = await this.store.beginConnect(this.id, {
-      id, name: `ep-${id}`, ns: identity(ns), host: identity(this.namespace), ifname, hostIf, addresses: [{ family: 4, ip }], ...(mac0 !== undefined ? { mac: mac0 } : {}),
+      id, name: `ep-${id}`, ns: identity(ns), host: identity(this.namespace), ...await containerIfname(ns, given), hostIf, addresses: [{ family: 4, ip }], ...(mac0 !== undefined ? { mac: mac0 } : {}),
     })
     const alloc = rec.addresses[0]!
+    const ifname = rec.ifname
     const mac = mac0 ?? macForIp(alloc.address)
     let veth: VethPair | undefined
     let announced = false

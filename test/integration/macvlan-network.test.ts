@@ -67,11 +67,22 @@ describe('MacvlanNetwork', () => {
     const net = await MacvlanNetwork.create({ name: 'mv', parent, subnet: '10.95.0.0/24', gateway: GW, store })
     const c = await sb.ns()
     await VethPair.create({ name: 'eth0', namespace: c, peer: { name: 'x0' } })
-    await assert.rejects(net.connect(c), (e: Coded) => e.code === 'EEXIST')
-    assert.deepEqual(await net.store.endpoints(net.id), [], 'the address was released')
+    // A name the container has: refused before anything is made (issue 13); without one, the next free ethN.
+    await assert.rejects(net.connect(c, { ifname: 'eth0' }), (e: Coded) => e.code === 'ERR_NETNS_KIT_IFNAME_IN_USE' && e.message.includes('eth0'))
+    assert.deepEqual(await net.store.endpoints(net.id), [])
+    const second = await net.connect(c)
+    assert.equal(second.ifname, 'eth1')
+    assert.equal((await ipj(c, 'link', 'show', 'eth1'))[0].linkinfo.info_kind, 'macvlan')
+    await net.disconnect(second)
+    // A failure in the kernel half-way (the MAC of another macvlan on the parent) releases the address.
+    const other = await sb.ns()
+    const first = await net.connect(other)
+    await assert.rejects(net.connect(c, { mac: first.mac }), (e: Coded) => typeof e.code === 'string' && !e.code.startsWith('ERR_INVALID'))
+    assert.deepEqual((await net.store.endpoints(net.id)).map((e) => e.id), [first.id], 'the address was released')
+    assert.deepEqual((await ipj(c, 'link')).map((l) => l.ifname).sort(), ['eth0', 'lo', 'x0'], 'nothing left in the container')
     // The address taken by a failed connect goes to the next one.
     const ok = await sb.ns()
-    assert.equal((await net.connect(ok)).ip, '10.95.0.3')
+    assert.equal((await net.connect(ok)).ip, '10.95.0.5')
 
     await assert.rejects(net.connect(c, { ip: '10.96.0.2' }), (e: Coded) => e.code === 'ERR_INVALID_ARG_VALUE')
     await assert.rejects(net.connect(c, { ip: GW }), (e: Coded) => e.code.startsWith('ERR_NETNS_KIT_'))

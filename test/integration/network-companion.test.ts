@@ -287,7 +287,11 @@ describe('Network with the companion process (issue 14 inputs)', function () {
     children.push(holder)
     await within(3000, 'socat listening', async () => (await hostBind(host, 'tcp', '0.0.0.0', 18090)) === 'EADDRINUSE')
     const c2 = await sb.ns()
-    await assert.rejects(net.connect(c2, { name: 'busy', publish: [{ hostPort: 18090, containerPort: 80 }] }), (e: Error & { code?: string }) => e.code === 'EADDRINUSE' && /18090/.test(e.message))
+    // Found by connect's sock_diag look at the host's sockets before the companion tries to bind
+    // (issue 13: ERR_NETNS_KIT_PORT_ALLOCATED naming the socket and its process); the companion's
+    // own EADDRINUSE remains for a process that binds in between.
+    await assert.rejects(net.connect(c2, { name: 'busy', publish: [{ hostPort: 18090, containerPort: 80 }] }),
+      (e: Error & { code?: string }) => e.code === 'ERR_NETNS_KIT_PORT_ALLOCATED' && /18090: address already in use on the host by tcp 0\.0\.0\.0:18090 .*\(socat\)/.test(e.message))
     assert.equal((await store.endpoints(net.id)).length, 0)
     assert.deepEqual(await ipj(c2, 'link', 'show', 'eth0').catch(() => []), [])
     await net.remove()

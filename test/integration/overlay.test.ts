@@ -4,6 +4,8 @@
 // Witnesses: bridge -j fdb, ip -j neigh, ip -j link, etcdctl, ping, socat.
 import { strict as assert } from 'node:assert'
 import { randomBytes } from 'node:crypto'
+import { execFileSync } from 'node:child_process'
+import * as dc from 'node:diagnostics_channel'
 import { Bridge, Link, MemoryStore, Network, OverlayAgent, OverlayNetwork, VethPair, type Namespace, type OverlayEndpoint } from '../../lib'
 import { startEtcd, type LocalEtcd } from '../etcd'
 import { Sandbox, ipj, ping, sh } from '../helpers'
@@ -310,11 +312,28 @@ describe('overlay network across three hosts (vxlan + etcd)', function () {
   it('faults: etcd unreachable gives a typed error and leaves the kernel unchanged; a connect failing half-way releases its address', async () => {
     const { hosts } = await threeHosts()
     const h0 = hosts[0]!
-    // A connect that fails after its address was taken: the container already has an eth0.
+    // A connect that fails after its address was taken: the container has an eth0 (so the
+    // connect names its interface eth1), and an eth1 appears right after connect read the
+    // container's names (a race the kernel settles with EEXIST). A name the container had
+    // before is refused before anything is taken.
     const c = await sb.ns()
     await VethPair.create({ name: 'eth0', namespace: c, peer: { name: 'x0' } })
+    await assert.rejects(h0.net.connect(c, { ifname: 'eth0' }), (e: Coded) => e.code === 'ERR_NETNS_KIT_IFNAME_IN_USE')
     const before = (await ipj(h0.ns, 'link')).map((l) => l.ifname).sort()
-    await assert.rejects(h0.net.connect(c), (e: Coded) => e.code === 'EEXIST')
+    let raced = false
+    const race = (m: unknown) => {
+      const e = m as { namespace?: string; ops: string[] }
+      if (raced || e.namespace !== c.name || !e.ops.some((o) => o.startsWith('link.list'))) return
+      raced = true
+      execFileSync('ip', ['-n', c.name!, 'link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'x1'])
+    }
+    dc.subscribe('netns-kit:rtnl', race)
+    try {
+      await assert.rejects(h0.net.connect(c), (e: Coded) => e.code === 'EEXIST')
+    } finally {
+      dc.unsubscribe('netns-kit:rtnl', race)
+    }
+    assert.ok(raced)
     assert.deepEqual((await ipj(h0.ns, 'link')).map((l) => l.ifname).sort(), before, 'no veth left on the host')
     assert.deepEqual(await h0.agent.store.endpoints(h0.net.id), [], 'the address was released in etcd')
     const { stdout } = await sh('etcdctl', ['--endpoints', etcd.endpoint, 'get', '--prefix', `${prefix}overlay/endpoints/`, '--keys-only'])
