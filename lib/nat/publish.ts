@@ -25,7 +25,8 @@ import {
 } from './ports'
 import { dropTableIfEmpty, nonrecTrusted } from './by-key'
 import { interfacesInUse } from './decode'
-import { TABLE, TAG, change, findElements, ownerOf, tableExists, tableHeld, tidy } from './ruleset'
+import { ifnameBytes } from './expr'
+import { ISO, TABLE, TAG, change, findElements, ownerOf, tableExists, tableHeld, tidy } from './ruleset'
 import type { ElemRef, NatFields, OwnedRule } from './types'
 
 /** How many candidates a chosen port gets (per mapping of the batch choosing one of the same protocol). */
@@ -242,6 +243,12 @@ export async function publish(ns: Namespace, specs: PublishSpec[]): Promise<Owne
   }
 }
 
+/** Whether a network's bridge named `dev` is in the isolation stage's `bridges` set (a lookup by key). */
+async function bridgeLives(ns: Namespace, dev: string): Promise<boolean> {
+  const [el] = await findElements(ns, ISO.bridges, [ifnameBytes(dev)]).catch(() => [null])
+  return !!el
+}
+
 /**
  * Removes a published mapping: only the elements still carrying its id (never another owner's),
  * looked up by key, every map at once, along with the look at the table's rules: one round of
@@ -266,8 +273,12 @@ export async function unpublish(ns: Namespace, f: NatFields, elems: ElemRef[]): 
   if (msgs.length) await nftApply(ns, msgs, `unpublish ${f.protocol} ${f.hostPort}`)
   if (f.protocol === 'udp') await clearUdpConntrack(ns, f.family, f.hostIp, [f.hostPort!, f.hostPortEnd ?? f.hostPort!])
   // route_localnet off (then its record) with the last localhost mapping through that interface,
-  // if netns-kit turned it on.
-  const released = f.localhost && f.interface && !(await localhostUsers(ns)).has(f.interface) ? await releaseLocalnet(ns, f.interface) : false
+  // if netns-kit turned it on; not while a network lives on that interface (one lookup by key):
+  // its removal, and gc, turn it off, and until then the network holds the table and with it the
+  // 127.0.0.0/8 guard (as Docker leaves route_localnet on). That keeps deleting a mapping O(1)
+  // when every mapping of a network answers on 127.0.0.1 (the default for Network's mappings).
+  const released = f.localhost && f.interface && !(await bridgeLives(ns, f.interface)) && !(await localhostUsers(ns)).has(f.interface)
+    ? await releaseLocalnet(ns, f.interface) : false
   // While something of a network's lifetime holds the table nothing else is looked at (the early
   // look saw a record just released: look again then); otherwise the kernel drops the table if
   // its sets are empty, counting the elements itself: no map is read, whatever the number of

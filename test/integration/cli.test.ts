@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert'
 import type { ChildProcess } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { HostSandbox, type ExecResult } from '../cni/sandbox'
+import { BASE_ENV, HostSandbox, type ExecResult } from '../cni/sandbox'
 
 const root = process.getuid?.() === 0
 const CLI = path.resolve(__dirname, '..', '..', 'dist', 'cli', 'netns-kit.js')
@@ -32,14 +32,14 @@ describe('netns-kit CLI (the built executable in a private host)', function () {
   after(async () => { await sb?.close() })
 
   /** Runs `netns-kit ARGS` inside; --json output (stdout) and a --json error (stderr) parsed. */
-  async function cli(args: string[], input?: string): Promise<Cli> {
-    const r: Cli = await sb.exec(process.execPath, [CLI, ...args], { input, timeoutMs: 60000 })
+  async function cli(args: string[], input?: string, env?: Record<string, string>): Promise<Cli> {
+    const r: Cli = await sb.exec(process.execPath, [CLI, ...args], { input, timeoutMs: 60000, ...(env ? { env: { ...BASE_ENV, ...env } } : {}) })
     if (args.includes('--json') && r.code === 0 && r.stdout.trim()) r.json = JSON.parse(r.stdout)
     if (args.includes('--json') && r.code !== 0 && r.stderr.trim()) r.err = JSON.parse(r.stderr.trim().split('\n').pop()!).error
     return r
   }
-  async function ok(args: string[], input?: string): Promise<Cli> {
-    const r = await cli(args, input)
+  async function ok(args: string[], input?: string, env?: Record<string, string>): Promise<Cli> {
+    const r = await cli(args, input, env)
     assert.equal(r.code, 0, `netns-kit ${args.join(' ')}: exit ${r.code}: ${r.stderr}`)
     return r
   }
@@ -249,7 +249,9 @@ describe('netns-kit CLI (the built executable in a private host)', function () {
     rootIt('gc: an endpoint whose namespace was deleted by hand is removed, with its veth and port; the report as JSON', async () => {
       await ok(['network', 'create', '--subnet', '10.61.6.0/24', 'gcnet'])
       await sb.sh('ip netns add g1')
-      const ep = (await ok(['network', 'connect', '-p', '8090:80', 'gcnet', 'g1', '--json'])).json
+      // Without the companion: it would finish this disconnect itself within a second (issue 14,
+      // tested in network-companion.test.ts); here gc is the one to find it.
+      const ep = (await ok(['network', 'connect', '-p', '8090:80', 'gcnet', 'g1', '--json'], undefined, { NETNS_KIT_COMPANION: '0' })).json
       await sb.sh('ip netns del g1')
       const r = await ok(['gc', '--json'])
       for (const k of ['networks', 'endpoints', 'links', 'rules', 'addresses']) assert.ok(Array.isArray(r.json[k]), `${k} in ${JSON.stringify(r.json)}`)
