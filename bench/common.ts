@@ -12,13 +12,18 @@ import { run } from '../lib/kernel/rtnl'
 
 // --- processes ------------------------------------------------------------------------
 
-export interface CmdResult { stdout: string; stderr: string; code: number }
+export interface CmdResult {
+  stdout: string
+  stderr: string
+  code: number
+}
 
 /** Runs a command (no shell); rejects with its stderr unless allowFail. */
 export function cmd(file: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; allowFail?: boolean } = {}): Promise<CmdResult> {
   return new Promise((resolve, reject) => {
     const p = spawn(file, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] })
-    const out: Buffer[] = [], err: Buffer[] = []
+    const out: Buffer[] = [],
+      err: Buffer[] = []
     p.stdout.on('data', (d: Buffer) => out.push(d))
     p.stderr.on('data', (d: Buffer) => err.push(d))
     p.on('error', reject)
@@ -81,11 +86,17 @@ export function tmpDir(tag: string): string {
   return d
 }
 
-export function track(ns: Namespace): Namespace { openHandles.add(ns); return ns }
+export function track(ns: Namespace): Namespace {
+  openHandles.add(ns)
+  return ns
+}
 
 /** Networks (and so their store records, bridges, rules and resolvers) removed on every exit path. */
 const networks = new Set<Network>()
-export function trackNetwork(net: Network): Network { networks.add(net); return net }
+export function trackNetwork(net: Network): Network {
+  networks.add(net)
+  return net
+}
 export async function untrackNetwork(net: Network): Promise<void> {
   networks.delete(net)
   await net.remove({ force: true }).catch(() => {})
@@ -95,7 +106,10 @@ export async function untrackNetwork(net: Network): Promise<void> {
 export async function removeNamespaces(names: Iterable<string> = owned): Promise<void> {
   const list = [...names]
   for (const h of [...openHandles]) {
-    if (h.name && list.includes(h.name)) { await h.close().catch(() => {}); openHandles.delete(h) }
+    if (h.name && list.includes(h.name)) {
+      await h.close().catch(() => {})
+      openHandles.delete(h)
+    }
   }
   for (const n of list) {
     await Namespace.deleteNamed(n).catch(() => {})
@@ -124,8 +138,14 @@ export function installExitCleanup(): void {
   process.on('SIGINT', () => bye(130))
   process.on('SIGTERM', () => bye(143))
   process.on('SIGHUP', () => bye(129))
-  process.on('uncaughtException', (e) => { console.error(e); bye(1) })
-  process.on('unhandledRejection', (e) => { console.error(e); bye(1) })
+  process.on('uncaughtException', (e) => {
+    console.error(e)
+    bye(1)
+  })
+  process.on('unhandledRejection', (e) => {
+    console.error(e)
+    bye(1)
+  })
 }
 
 // --- topology -------------------------------------------------------------------------
@@ -173,8 +193,18 @@ export async function makeEnv(tag: string): Promise<Env> {
   ])
   const prefix = `nkb${RUN_ID}-${seq}c`
   return {
-    tag, hostName, host, extName, ext, tmp: tmpDir(tag), ips: [],
-    ctr: (i) => { const n = `${prefix}${i}`; owned.add(n); return n },
+    tag,
+    hostName,
+    host,
+    extName,
+    ext,
+    tmp: tmpDir(tag),
+    ips: [],
+    ctr: (i) => {
+      const n = `${prefix}${i}`
+      owned.add(n)
+      return n
+    },
     veth: (i) => `v${RUN_ID}${seq}x${i}`.slice(0, 15),
   }
 }
@@ -245,10 +275,21 @@ export async function verify(env: Env, n: number, opts: { published?: boolean } 
         const sock = await connectTcp({ namespace: env.ext, host: HOST_EXT_IP, port: hostPort(i), timeout: 3000 })
         const got = await new Promise<string>((resolve, reject) => {
           let data = ''
-          const t = setTimeout(() => { sock.destroy(); reject(new Error('no answer')) }, 3000)
-          sock.on('data', (d) => { data += d })
-          sock.on('end', () => { clearTimeout(t); resolve(data) })
-          sock.on('error', (e) => { clearTimeout(t); reject(e) })
+          const t = setTimeout(() => {
+            sock.destroy()
+            reject(new Error('no answer'))
+          }, 3000)
+          sock.on('data', (d) => {
+            data += d
+          })
+          sock.on('end', () => {
+            clearTimeout(t)
+            resolve(data)
+          })
+          sock.on('error', (e) => {
+            clearTimeout(t)
+            reject(e)
+          })
         })
         if (got !== token) throw new Error(`published port ${hostPort(i)} answered '${got}', not the container's listener`)
         break

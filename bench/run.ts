@@ -11,8 +11,25 @@ import * as path from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { Bridge, Namespace, NatRule, VethPair } from '../lib'
 import {
-  CONTAINER_PORT, HOST_EXT_IP, RUN_ID, cleanupAll, cmd, containerIp, cpuSeconds, destroyEnv, inNs, installExitCleanup,
-  makeEnv, median, nsName, sleep, verify, waitHostClean, type Env, removeNamespaces, track,
+  CONTAINER_PORT,
+  HOST_EXT_IP,
+  RUN_ID,
+  cleanupAll,
+  cmd,
+  containerIp,
+  cpuSeconds,
+  destroyEnv,
+  inNs,
+  installExitCleanup,
+  makeEnv,
+  median,
+  nsName,
+  sleep,
+  verify,
+  waitHostClean,
+  type Env,
+  removeNamespaces,
+  track,
 } from './common'
 import { TOOLS, netnsKit, wireNetnsKit, ipBatch, type Tool } from './tools'
 import { rootSnapshot, rootDiff } from './root-guard'
@@ -24,34 +41,87 @@ const LOAD_AT_START = fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]
 // --- options --------------------------------------------------------------------------
 
 interface Options {
-  ns: number[]; runs: number; tools: string[]; parts: string[]; ports: number; slowMax: number
-  iperfSeconds: number; connSeconds: number; out?: string; quick: boolean; connectN?: number
+  ns: number[]
+  runs: number
+  tools: string[]
+  parts: string[]
+  ports: number
+  slowMax: number
+  iperfSeconds: number
+  connSeconds: number
+  out?: string
+  quick: boolean
+  connectN?: number
 }
 
 function parseArgs(argv: string[]): Options {
   const quick = argv.includes('--quick')
   const o: Options = {
-    ns: quick ? [20] : [50, 200, 1000], runs: quick ? 1 : 3, tools: TOOLS.map((t) => t.key),
-    parts: ['containers', 'ports', 'datapath', 'connect'], ports: quick ? 500 : 10_000, slowMax: 200,
-    iperfSeconds: quick ? 2 : 4, connSeconds: quick ? 2 : 3, out: quick ? undefined : path.join(__dirname, 'results'), quick,
+    ns: quick ? [20] : [50, 200, 1000],
+    runs: quick ? 1 : 3,
+    tools: TOOLS.map((t) => t.key),
+    parts: ['containers', 'ports', 'datapath', 'connect'],
+    ports: quick ? 500 : 10_000,
+    slowMax: 200,
+    iperfSeconds: quick ? 2 : 4,
+    connSeconds: quick ? 2 : 3,
+    out: quick ? undefined : path.join(__dirname, 'results'),
+    quick,
   }
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!, v = argv[i + 1]
-    const num = () => { const x = Number(v); if (!Number.isFinite(x) || x < 0) throw new Error(`${a} needs a number`); i++; return x }
+    const a = argv[i]!,
+      v = argv[i + 1]
+    const num = () => {
+      const x = Number(v)
+      if (!Number.isFinite(x) || x < 0) throw new Error(`${a} needs a number`)
+      i++
+      return x
+    }
     switch (a) {
-      case '--quick': break
-      case '--n': o.ns = v!.split(',').map(Number).filter((x) => x > 0); i++; break
-      case '--runs': o.runs = Math.max(1, num()); break
-      case '--tools': o.tools = v!.split(','); i++; break
-      case '--parts': o.parts = v!.split(','); i++; break
-      case '--ports': o.ports = num(); break
-      case '--connect-n': o.connectN = num(); break
-      case '--slow-max': o.slowMax = num(); break
-      case '--iperf-seconds': o.iperfSeconds = num(); break
-      case '--conn-seconds': o.connSeconds = num(); break
-      case '--out': o.out = path.resolve(v!); i++; break
-      case '--no-write': o.out = undefined; break
-      default: throw new Error(`unknown option ${a} (see the head of bench/run.ts)`)
+      case '--quick':
+        break
+      case '--n':
+        o.ns = v!
+          .split(',')
+          .map(Number)
+          .filter((x) => x > 0)
+        i++
+        break
+      case '--runs':
+        o.runs = Math.max(1, num())
+        break
+      case '--tools':
+        o.tools = v!.split(',')
+        i++
+        break
+      case '--parts':
+        o.parts = v!.split(',')
+        i++
+        break
+      case '--ports':
+        o.ports = num()
+        break
+      case '--connect-n':
+        o.connectN = num()
+        break
+      case '--slow-max':
+        o.slowMax = num()
+        break
+      case '--iperf-seconds':
+        o.iperfSeconds = num()
+        break
+      case '--conn-seconds':
+        o.connSeconds = num()
+        break
+      case '--out':
+        o.out = path.resolve(v!)
+        i++
+        break
+      case '--no-write':
+        o.out = undefined
+        break
+      default:
+        throw new Error(`unknown option ${a} (see the head of bench/run.ts)`)
     }
   }
   const unknown = o.tools.filter((k) => !TOOLS.some((t) => t.key === k))
@@ -62,14 +132,25 @@ function parseArgs(argv: string[]): Options {
 // --- part 1: containers ---------------------------------------------------------------
 
 interface RunFigures {
-  setupMs: number; teardownMs: number; cpuSetupMs: number; cpuTeardownMs: number
+  setupMs: number
+  teardownMs: number
+  cpuSetupMs: number
+  cpuTeardownMs: number
   /** The kernel's background removal of host-side veths after a namespace-deleting teardown. */
   backgroundMs?: number
   /** Where a tool that times itself spent it (the C floor), ms. */
-  setupPhases?: Record<string, number>; teardownPhases?: Record<string, number>
+  setupPhases?: Record<string, number>
+  teardownPhases?: Record<string, number>
   eventLoop?: { maxMs: number; p99Ms: number; meanMs: number }
 }
-interface Row { tool: string; label: string; n: number; status: 'ok' | 'skipped' | 'failed'; why?: string; runs: RunFigures[] }
+interface Row {
+  tool: string
+  label: string
+  n: number
+  status: 'ok' | 'skipped' | 'failed'
+  why?: string
+  runs: RunFigures[]
+}
 
 const ms = (t0: number) => performance.now() - t0
 const cpuMs = (a: ReturnType<typeof cpuSeconds>, b: ReturnType<typeof cpuSeconds>) => (b.self - a.self + b.children - a.children) * 1000
@@ -83,7 +164,10 @@ async function verifyFloor(env: Env, n: number): Promise<void> {
   if (host.length !== n + 1) throw new Error(`the host has ${host.length - 1} container veths, not ${n}`)
 }
 
-const perCtr = (p: Record<string, number>, n: number) => Object.entries(p).map(([k, v]) => `${k} ${(v / n).toFixed(3)}`).join(', ') + ' ms'
+const perCtr = (p: Record<string, number>, n: number) =>
+  Object.entries(p)
+    .map(([k, v]) => `${k} ${(v / n).toFixed(3)}`)
+    .join(', ') + ' ms'
 
 async function oneRun(tool: Tool, n: number): Promise<RunFigures> {
   const env = await makeEnv(tool.key)
@@ -92,20 +176,29 @@ async function oneRun(tool: Tool, n: number): Promise<RunFigures> {
     const baseline = (await env.host.links()).length
     const h = tool.eventLoop ? monitorEventLoopDelay({ resolution: 1 }) : undefined
     h?.enable()
-    const c0 = cpuSeconds(); const t0 = performance.now()
+    const c0 = cpuSeconds()
+    const t0 = performance.now()
     const ownSetup = await tool.setupAll(env, n)
-    const setupMs = typeof ownSetup === 'number' ? ownSetup : ownSetup ? ownSetup.ms : ms(t0); const c1 = cpuSeconds()
+    const setupMs = typeof ownSetup === 'number' ? ownSetup : ownSetup ? ownSetup.ms : ms(t0)
+    const c1 = cpuSeconds()
     h?.disable()
     if (tool.verify) await tool.verify(env, n)
     else if (tool.published === false) await verifyFloor(env, n)
     else await verify(env, n)
-    const c2 = cpuSeconds(); const t2 = performance.now()
+    const c2 = cpuSeconds()
+    const t2 = performance.now()
     const ownTeardown = await tool.teardownAll(env, n)
-    const teardownMs = typeof ownTeardown === 'number' ? ownTeardown : ownTeardown ? ownTeardown.ms : ms(t2); const c3 = cpuSeconds()
+    const teardownMs = typeof ownTeardown === 'number' ? ownTeardown : ownTeardown ? ownTeardown.ms : ms(t2)
+    const c3 = cpuSeconds()
     const backgroundMs = tool.backgroundTeardown ? await waitHostClean(env, baseline) : undefined
     return {
-      setupMs, teardownMs, cpuSetupMs: cpuMs(c0, c1), cpuTeardownMs: cpuMs(c2, c3), backgroundMs,
-      setupPhases: typeof ownSetup === 'object' ? ownSetup.phases : undefined, teardownPhases: typeof ownTeardown === 'object' ? ownTeardown.phases : undefined,
+      setupMs,
+      teardownMs,
+      cpuSetupMs: cpuMs(c0, c1),
+      cpuTeardownMs: cpuMs(c2, c3),
+      backgroundMs,
+      setupPhases: typeof ownSetup === 'object' ? ownSetup.phases : undefined,
+      teardownPhases: typeof ownTeardown === 'object' ? ownTeardown.phases : undefined,
       eventLoop: h ? { maxMs: h.max / 1e6, p99Ms: h.percentile(99) / 1e6, meanMs: h.mean / 1e6 } : undefined,
     }
   } finally {
@@ -121,10 +214,15 @@ async function containers(o: Options, log: (s: string) => void): Promise<Row[]> 
       const row: Row = { tool: tool.key, label: tool.label, n, status: 'ok', runs: [] }
       rows.push(row)
       const missing = await tool.unavailable()
-      if (missing) { Object.assign(row, { status: 'skipped', why: missing }); log(`  ${tool.key} N=${n}: skipped: ${missing}`); continue }
+      if (missing) {
+        Object.assign(row, { status: 'skipped', why: missing })
+        log(`  ${tool.key} N=${n}: skipped: ${missing}`)
+        continue
+      }
       if (tool.slow && n > o.slowMax) {
         Object.assign(row, { status: 'skipped', why: `N > --slow-max ${o.slowMax} (about ${Math.round(n * 0.3)} s a run)` })
-        log(`  ${tool.key} N=${n}: skipped (N > --slow-max ${o.slowMax})`); continue
+        log(`  ${tool.key} N=${n}: skipped (N > --slow-max ${o.slowMax})`)
+        continue
       }
       // Large N: fewer runs, so that a full run stays near ten minutes.
       const runs = n >= 1000 ? Math.min(o.runs, 1) : o.runs
@@ -132,10 +230,12 @@ async function containers(o: Options, log: (s: string) => void): Promise<Row[]> 
         try {
           const f = await oneRun(tool, n)
           row.runs.push(f)
-          log(`  ${tool.key} N=${n} run ${r + 1}/${runs}: setup ${(f.setupMs / n).toFixed(2)} ms/ctr, teardown ${(f.teardownMs / n).toFixed(2)} ms/ctr` +
-            `${f.backgroundMs !== undefined ? ` (+${f.backgroundMs.toFixed(0)} ms kernel background)` : ''}, cpu ${((f.cpuSetupMs + f.cpuTeardownMs) / n).toFixed(2)} ms/ctr` +
-            `${f.eventLoop ? `, event loop max ${f.eventLoop.maxMs.toFixed(1)} ms` : ''}` +
-            `${f.setupPhases ? `\n    setup per container: ${perCtr(f.setupPhases, n)}` : ''}${f.teardownPhases ? `\n    teardown per container: ${perCtr(f.teardownPhases, n)}` : ''}`)
+          log(
+            `  ${tool.key} N=${n} run ${r + 1}/${runs}: setup ${(f.setupMs / n).toFixed(2)} ms/ctr, teardown ${(f.teardownMs / n).toFixed(2)} ms/ctr` +
+              `${f.backgroundMs !== undefined ? ` (+${f.backgroundMs.toFixed(0)} ms kernel background)` : ''}, cpu ${((f.cpuSetupMs + f.cpuTeardownMs) / n).toFixed(2)} ms/ctr` +
+              `${f.eventLoop ? `, event loop max ${f.eventLoop.maxMs.toFixed(1)} ms` : ''}` +
+              `${f.setupPhases ? `\n    setup per container: ${perCtr(f.setupPhases, n)}` : ''}${f.teardownPhases ? `\n    teardown per container: ${perCtr(f.teardownPhases, n)}` : ''}`,
+          )
         } catch (e) {
           Object.assign(row, { status: 'failed', why: (e as Error).message.split('\n')[0]!.slice(0, 300) })
           log(`  ${tool.key} N=${n}: FAILED: ${row.why}`)
@@ -158,8 +258,17 @@ async function waitLine(p: ChildProcess, re: RegExp, timeoutMs = 5000): Promise<
   await new Promise<void>((resolve, reject) => {
     let buf = ''
     const t = setTimeout(() => reject(new Error(`no '${re}' from the helper: ${buf}`)), timeoutMs)
-    p.stdout!.on('data', (d) => { buf += d; if (re.test(buf)) { clearTimeout(t); resolve() } })
-    p.on('exit', (c) => { clearTimeout(t); reject(new Error(`helper exited ${c}: ${buf}`)) })
+    p.stdout!.on('data', (d) => {
+      buf += d
+      if (re.test(buf)) {
+        clearTimeout(t)
+        resolve()
+      }
+    })
+    p.on('exit', (c) => {
+      clearTimeout(t)
+      reject(new Error(`helper exited ${c}: ${buf}`))
+    })
   })
 }
 
@@ -178,16 +287,34 @@ async function connRate(env: Env, ctr: string, ip: string, port: number, seconds
 }
 
 /** Measures a and b three times each, alternating (the machine's load drifts), and keeps the median rate of each. */
-async function alternate(a: () => ReturnType<typeof connRate>, b: () => ReturnType<typeof connRate>): Promise<[{ rate: number; ok: number }, { rate: number; ok: number }]> {
-  const ra: { rate: number; ok: number }[] = [], rb: { rate: number; ok: number }[] = []
-  for (let i = 0; i < 3; i++) { ra.push(await a()); rb.push(await b()) }
+async function alternate(
+  a: () => ReturnType<typeof connRate>,
+  b: () => ReturnType<typeof connRate>,
+): Promise<[{ rate: number; ok: number }, { rate: number; ok: number }]> {
+  const ra: { rate: number; ok: number }[] = [],
+    rb: { rate: number; ok: number }[] = []
+  for (let i = 0; i < 3; i++) {
+    ra.push(await a())
+    rb.push(await b())
+  }
   const pick = (xs: { rate: number; ok: number }[]) => ({ rate: median(xs.map((x) => x.rate)), ok: Math.min(...xs.map((x) => x.ok)) })
   return [pick(ra), pick(rb)]
 }
 
 interface PortsResult {
   k: number
-  netnsKit: { firstMs: number; first100MedianMs: number; last100MedianMs: number; lastMs: number; totalS: number; samples: { k: number; ms: number }[]; connPerSecLast: number; connPerSecFirst: number; deleteFewMs: number; deleteManyMs: number }
+  netnsKit: {
+    firstMs: number
+    first100MedianMs: number
+    last100MedianMs: number
+    lastMs: number
+    totalS: number
+    samples: { k: number; ms: number }[]
+    connPerSecLast: number
+    connPerSecFirst: number
+    deleteFewMs: number
+    deleteManyMs: number
+  }
   ruleChain: { addFirstMs: number; addLastMs: number; bulkLoadS: number; connPerSecLast: number; connPerSecFirst: number }
   ratios: { netnsKitLastOverFirst: number; chainLastOverFirst: number; connNetnsKitOverChain: number }
 }
@@ -224,7 +351,10 @@ async function ports(o: Options, log: (s: string) => void): Promise<PortsResult>
     const deleteManyMs = ms(td)
     log(`  netns-kit: NatRule.delete() ${deleteFewMs.toFixed(2)} ms with 2 mappings, ${deleteManyMs.toFixed(2)} ms with ${K + 1}`)
     await NatRule.publish({ namespace: env.host, protocol: 'tcp', hostPort: PORT_BASE + K, containerIp: ip, containerPort: CONTAINER_PORT })
-    const [nkLast, nkFirst] = await alternate(() => connRate(env, env.ctr(0), ip, PORT_BASE + K, o.connSeconds), () => connRate(env, env.ctr(0), ip, PORT_BASE + 1, o.connSeconds))
+    const [nkLast, nkFirst] = await alternate(
+      () => connRate(env, env.ctr(0), ip, PORT_BASE + K, o.connSeconds),
+      () => connRate(env, env.ctr(0), ip, PORT_BASE + 1, o.connSeconds),
+    )
     if (nkLast.ok === 0) throw new Error(`no connection reached the container through port ${PORT_BASE + K}`)
     log(`  netns-kit: ${nkLast.rate.toFixed(0)} new connections/s to the ${K}th mapping, ${nkFirst.rate.toFixed(0)} to the 1st`)
     const step = Math.max(1, Math.floor(K / 100))
@@ -246,15 +376,35 @@ async function ports(o: Options, log: (s: string) => void): Promise<PortsResult>
     t = performance.now()
     await inNs(chainEnv.hostName, 'nft', ['-f', '-'], { input: rule(PORT_BASE + K) })
     const addLastMs = ms(t)
-    const [chLast, chFirst] = await alternate(() => connRate(chainEnv, chainEnv.ctr(0), ip, PORT_BASE + K, o.connSeconds), () => connRate(chainEnv, chainEnv.ctr(0), ip, PORT_BASE + 1, o.connSeconds))
+    const [chLast, chFirst] = await alternate(
+      () => connRate(chainEnv, chainEnv.ctr(0), ip, PORT_BASE + K, o.connSeconds),
+      () => connRate(chainEnv, chainEnv.ctr(0), ip, PORT_BASE + 1, o.connSeconds),
+    )
     if (chLast.ok === 0) throw new Error(`no connection reached the container through the rule chain, port ${PORT_BASE + K}`)
-    log(`  rule chain: nft add rule ${addFirstMs.toFixed(1)} ms as the 1st, ${addLastMs.toFixed(1)} ms as the ${K}th; ${chLast.rate.toFixed(0)} connections/s to the last, ${chFirst.rate.toFixed(0)} to the 1st`)
+    log(
+      `  rule chain: nft add rule ${addFirstMs.toFixed(1)} ms as the 1st, ${addLastMs.toFixed(1)} ms as the ${K}th; ${chLast.rate.toFixed(0)} connections/s to the last, ${chFirst.rate.toFixed(0)} to the 1st`,
+    )
     const med = (a: number[]) => median(a.length ? a : [NaN])
     const r: PortsResult = {
       k: K,
-      netnsKit: { firstMs: times[0]!, first100MedianMs: med(times.slice(0, 100)), last100MedianMs: med(times.slice(-100)), lastMs: times[K - 1]!, totalS, samples, connPerSecLast: nkLast.rate, connPerSecFirst: nkFirst.rate, deleteFewMs, deleteManyMs },
+      netnsKit: {
+        firstMs: times[0]!,
+        first100MedianMs: med(times.slice(0, 100)),
+        last100MedianMs: med(times.slice(-100)),
+        lastMs: times[K - 1]!,
+        totalS,
+        samples,
+        connPerSecLast: nkLast.rate,
+        connPerSecFirst: nkFirst.rate,
+        deleteFewMs,
+        deleteManyMs,
+      },
       ruleChain: { addFirstMs, addLastMs, bulkLoadS, connPerSecLast: chLast.rate, connPerSecFirst: chFirst.rate },
-      ratios: { netnsKitLastOverFirst: med(times.slice(-100)) / med(times.slice(0, 100)), chainLastOverFirst: addLastMs / addFirstMs, connNetnsKitOverChain: nkLast.rate / chLast.rate },
+      ratios: {
+        netnsKitLastOverFirst: med(times.slice(-100)) / med(times.slice(0, 100)),
+        chainLastOverFirst: addLastMs / addFirstMs,
+        connNetnsKitOverChain: nkLast.rate / chLast.rate,
+      },
     }
     return r
   } finally {
@@ -266,8 +416,13 @@ async function ports(o: Options, log: (s: string) => void): Promise<PortsResult>
 // --- part 4: the data path --------------------------------------------------------------
 
 interface DataPath {
-  seconds: number; repeats: number
-  plainVethGbps: number; bridgeNoNftGbps: number; containerToContainerGbps: number; outsideRoutedGbps: number; outsidePublishedGbps: number
+  seconds: number
+  repeats: number
+  plainVethGbps: number
+  bridgeNoNftGbps: number
+  containerToContainerGbps: number
+  outsideRoutedGbps: number
+  outsidePublishedGbps: number
 }
 
 async function iperf(serverNs: string, bind: string, port: number, clientNs: string, target: string, targetPort: number, seconds: number): Promise<number> {
@@ -286,14 +441,16 @@ async function datapath(o: Options, log: (s: string) => void): Promise<DataPath>
   if ((await cmd('sh', ['-c', 'command -v iperf3'], { allowFail: true })).code !== 0) throw new Error('iperf3 not installed')
   const env = await makeEnv('iperf')
   const bare = await makeEnv('iperf-bare')
-  const pa = nsName('pa'), pb = nsName('pb')
+  const pa = nsName('pa'),
+    pb = nsName('pb')
   try {
     // netns-kit: two containers on its bridge, masquerade, one published port.
     await netnsKit.network(env)
     const br = await Bridge.open('br0', { namespace: env.host })
     await wireNetnsKit(env, br, 0)
     await wireNetnsKit(env, br, 1)
-    const c0 = containerIp(0), c1 = containerIp(1)
+    const c0 = containerIp(0),
+      c1 = containerIp(1)
     void c1
     await NatRule.publish({ namespace: env.host, protocol: 'tcp', hostPort: 15201, containerIp: c0, containerPort: 5201 })
     await env.ext.routes.add({ to: '10.200.0.0/16', via: HOST_EXT_IP })
@@ -301,11 +458,18 @@ async function datapath(o: Options, log: (s: string) => void): Promise<DataPath>
     const bareBr = await Bridge.create({ name: 'br0', namespace: bare.host, up: true })
     for (const i of [0, 1]) {
       const ns = track(await Namespace.create(bare.ctr(i)))
-      const pair = await VethPair.create({ name: bare.veth(i), namespace: bare.host, master: bareBr, up: true, peer: { name: 'eth0', namespace: ns, up: true } })
+      const pair = await VethPair.create({
+        name: bare.veth(i),
+        namespace: bare.host,
+        master: bareBr,
+        up: true,
+        peer: { name: 'eth0', namespace: ns, up: true },
+      })
       await pair.peer.addAddress(`${containerIp(i)}/16`)
     }
     // The plain veth: two namespaces joined back to back, no bridge, no NAT.
-    const A = track(await Namespace.create(pa)), B = track(await Namespace.create(pb))
+    const A = track(await Namespace.create(pa)),
+      B = track(await Namespace.create(pb))
     const pair = await VethPair.create({ name: 'eth0', namespace: A, up: true, peer: { name: 'eth0', namespace: B, up: true } })
     await pair.host.addAddress('10.254.0.1/24')
     await pair.peer.addAddress('10.254.0.2/24')
@@ -326,7 +490,12 @@ async function datapath(o: Options, log: (s: string) => void): Promise<DataPath>
     for (const [k, label] of paths) {
       const v = median(got.get(k)!)
       ;(out as unknown as Record<string, number>)[k] = v
-      log(`  ${label}: ${v.toFixed(2)} Gbit/s (${got.get(k)!.map((x) => x.toFixed(1)).join(', ')})`)
+      log(
+        `  ${label}: ${v.toFixed(2)} Gbit/s (${got
+          .get(k)!
+          .map((x) => x.toFixed(1))
+          .join(', ')})`,
+      )
     }
     return out
   } finally {
@@ -338,13 +507,31 @@ async function datapath(o: Options, log: (s: string) => void): Promise<DataPath>
 
 // --- output -----------------------------------------------------------------------------
 
-interface Summary { tool: string; label: string; n: number; status: string; why?: string; runs: number; setup?: [number, number, number]; teardown?: [number, number, number]; cpu?: number; background?: number; eventLoopMaxMs?: number; eventLoopP99Ms?: number; eventLoopMeanMs?: number; phases?: string }
+interface Summary {
+  tool: string
+  label: string
+  n: number
+  status: string
+  why?: string
+  runs: number
+  setup?: [number, number, number]
+  teardown?: [number, number, number]
+  cpu?: number
+  background?: number
+  eventLoopMaxMs?: number
+  eventLoopP99Ms?: number
+  eventLoopMeanMs?: number
+  phases?: string
+}
 
 function summarize(rows: Row[]): Summary[] {
   return rows.map((r) => {
     const s: Summary = { tool: r.tool, label: r.label, n: r.n, status: r.status, why: r.why, runs: r.runs.length }
     if (r.runs.length) {
-      const per = (f: (x: RunFigures) => number) => { const v = r.runs.map(f).map((x) => x / r.n); return [median(v), Math.min(...v), Math.max(...v)] as [number, number, number] }
+      const per = (f: (x: RunFigures) => number) => {
+        const v = r.runs.map(f).map((x) => x / r.n)
+        return [median(v), Math.min(...v), Math.max(...v)] as [number, number, number]
+      }
       s.setup = per((x) => x.setupMs)
       s.teardown = per((x) => x.teardownMs)
       s.cpu = median(r.runs.map((x) => (x.cpuSetupMs + x.cpuTeardownMs) / r.n))
@@ -357,37 +544,63 @@ function summarize(rows: Row[]): Summary[] {
       }
       if (r.runs.some((x) => x.setupPhases)) s.phases = `setup: ${ph((x) => x.setupPhases)}; teardown: ${ph((x) => x.teardownPhases)} (ms per container)`
       // The worst run's figures (largest max).
-      const worst = r.runs.map((x) => x.eventLoop).filter((x): x is NonNullable<RunFigures['eventLoop']> => x !== undefined).sort((a, b) => b.maxMs - a.maxMs)[0]
-      if (worst) { s.eventLoopMaxMs = worst.maxMs; s.eventLoopP99Ms = worst.p99Ms; s.eventLoopMeanMs = worst.meanMs }
+      const worst = r.runs
+        .map((x) => x.eventLoop)
+        .filter((x): x is NonNullable<RunFigures['eventLoop']> => x !== undefined)
+        .sort((a, b) => b.maxMs - a.maxMs)[0]
+      if (worst) {
+        s.eventLoopMaxMs = worst.maxMs
+        s.eventLoopP99Ms = worst.p99Ms
+        s.eventLoopMeanMs = worst.meanMs
+      }
     }
     return s
   })
 }
 
-const f2 = (x: number | undefined) => x === undefined || !Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2)
-const fr = (x: number | undefined) => x === undefined || !Number.isFinite(x) ? '–' : x >= 10 ? `${x.toFixed(0)}x` : `${x.toFixed(2)}x`
+const f2 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2))
+const fr = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : x >= 10 ? `${x.toFixed(0)}x` : `${x.toFixed(2)}x`)
 
-interface ReportExtra { rootOk: string; started: string; seconds: number; errors: string[]; idleEl: string; connect?: ConnectResult }
+interface ReportExtra {
+  rootOk: string
+  started: string
+  seconds: number
+  errors: string[]
+  idleEl: string
+  connect?: ConnectResult
+}
 
-const USER = 'netns-kit', FLOOR = 'c-floor', FLOOR_GROUP = 'c-floor-group'
+const USER = 'netns-kit',
+  FLOOR = 'c-floor',
+  FLOOR_GROUP = 'c-floor-group'
 
 /** The targets of issue 18 (and issue 12's connect figures), as measured in this run. */
 function targets(o: Options, sums: Summary[], c: ConnectResult | undefined): string[] {
   const at = (tool: string, n: number) => sums.find((s) => s.tool === tool && s.n === n && s.setup)
   const rows: [string, string, boolean | undefined][] = []
-  const verdict = (ok: boolean | undefined) => ok === undefined ? 'not measured' : ok ? 'met' : 'missed'
+  const verdict = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : ok ? 'met' : 'missed')
   for (const n of o.ns) {
     const nk = at(USER, n)
     if (!nk) continue
     const vs = (tool: string, want: number, what: string) => {
       const t = at(tool, n)
-      if (t) rows.push([`N=${n} setup ${want}x faster than ${what}`, `${fr(t.setup![0] / nk.setup![0])} (${f2(t.setup![0])} vs ${f2(nk.setup![0])} ms)`, t.setup![0] / nk.setup![0] >= want])
+      if (t)
+        rows.push([
+          `N=${n} setup ${want}x faster than ${what}`,
+          `${fr(t.setup![0] / nk.setup![0])} (${f2(t.setup![0])} vs ${f2(nk.setup![0])} ms)`,
+          t.setup![0] / nk.setup![0] >= want,
+        ])
     }
     vs('ip-batch', 4, 'ip -batch + nft -f')
     vs('netavark', 50, 'netavark')
     vs('cni', 80, 'CNI')
     const fl = at(FLOOR, n)
-    if (fl) rows.push([`N=${n} setup within 2x of the C floor`, `${fr(nk.setup![0] / fl.setup![0])} (${f2(nk.setup![0])} vs ${f2(fl.setup![0])} ms)`, nk.setup![0] / fl.setup![0] <= 2])
+    if (fl)
+      rows.push([
+        `N=${n} setup within 2x of the C floor`,
+        `${fr(nk.setup![0] / fl.setup![0])} (${f2(nk.setup![0])} vs ${f2(fl.setup![0])} ms)`,
+        nk.setup![0] / fl.setup![0] <= 2,
+      ])
     if (n === 200) {
       rows.push([`N=200 teardown under 2 ms per container`, `${f2(nk.teardown![0])} ms`, nk.teardown![0] < 2])
       const ib = at('ip-batch', n)
@@ -395,41 +608,92 @@ function targets(o: Options, sums: Summary[], c: ConnectResult | undefined): str
     }
   }
   if (o.ns.length > 1) {
-    const lo = Math.min(...o.ns), hi = Math.max(...o.ns)
-    const a = at(USER, lo), b = at(USER, hi)
+    const lo = Math.min(...o.ns),
+      hi = Math.max(...o.ns)
+    const a = at(USER, lo),
+      b = at(USER, hi)
     if (a && b) {
       rows.push([`per-container setup at N=${hi} within 1.2x of N=${lo}`, fr(b.setup![0] / a.setup![0]), b.setup![0] / a.setup![0] <= 1.2])
       rows.push([`per-container teardown at N=${hi} within 1.2x of N=${lo}`, fr(b.teardown![0] / a.teardown![0]), b.teardown![0] / a.teardown![0] <= 1.2])
     }
   }
   const el = sums.filter((s) => s.tool === USER && s.eventLoopMaxMs !== undefined).sort((x, y) => y.n - x.n)[0]
-  if (el) rows.push([`event loop: longest delay while wiring N=${el.n} under 5 ms`, `${f2(el.eventLoopMaxMs)} ms (99th percentile ${f2(el.eventLoopP99Ms)} ms)`, el.eventLoopMaxMs! < 5])
+  if (el)
+    rows.push([
+      `event loop: longest delay while wiring N=${el.n} under 5 ms`,
+      `${f2(el.eventLoopMaxMs)} ms (99th percentile ${f2(el.eventLoopP99Ms)} ms)`,
+      el.eventLoopMaxMs! < 5,
+    ])
   if (c) {
     for (const s of c.series.filter((x) => x.store === 'default')) {
       const mode = s.mode === 'seq' ? 'sequential' : `${c.options.concurrency} at a time`
-      rows.push([`connect ${mode}, default store + DNS: last/first at ${s.n} endpoints <= 1.2`, fr(s.connect.last / s.connect.first), s.connect.last / s.connect.first <= 1.2])
+      rows.push([
+        `connect ${mode}, default store + DNS: last/first at ${s.n} endpoints <= 1.2`,
+        fr(s.connect.last / s.connect.first),
+        s.connect.last / s.connect.first <= 1.2,
+      ])
       const m = c.series.find((x) => x.store === 'memory' && x.mode === s.mode)
-      if (m) rows.push([`connect ${mode}: default store within 1.5x of MemoryStore (last ${Math.min(50, s.n >> 2)})`, fr(s.connect.last / m.connect.last), s.connect.last / m.connect.last <= 1.5])
+      if (m)
+        rows.push([
+          `connect ${mode}: default store within 1.5x of MemoryStore (last ${Math.min(50, s.n >> 2)})`,
+          fr(s.connect.last / m.connect.last),
+          s.connect.last / m.connect.last <= 1.5,
+        ])
     }
     for (const st of c.natDelete?.states ?? []) {
       const t = st.state === 'held' ? 'masquerade present' : 'no masquerade'
-      rows.push([`NatRule.delete of the ${c.natDelete!.mappings}th as cheap as the 2nd (from publish(), ${t})`, fr(st.fromPublish.last / st.fromPublish.second), st.fromPublish.last / st.fromPublish.second <= 1.2])
-      rows.push([`NatRule.delete of the ${c.natDelete!.mappings}th as cheap as the 2nd (from list(), ${t})`, fr(st.fromList.last / st.fromList.second), st.fromList.last / st.fromList.second <= 1.2])
+      rows.push([
+        `NatRule.delete of the ${c.natDelete!.mappings}th as cheap as the 2nd (from publish(), ${t})`,
+        fr(st.fromPublish.last / st.fromPublish.second),
+        st.fromPublish.last / st.fromPublish.second <= 1.2,
+      ])
+      rows.push([
+        `NatRule.delete of the ${c.natDelete!.mappings}th as cheap as the 2nd (from list(), ${t})`,
+        fr(st.fromList.last / st.fromList.second),
+        st.fromList.last / st.fromList.second <= 1.2,
+      ])
     }
-    if (c.disconnect) rows.push([`disconnect with ${c.disconnect.others} other mappings within 1.2x of none`, fr(c.disconnect.many.disconnect / c.disconnect.none.disconnect), c.disconnect.many.disconnect / c.disconnect.none.disconnect <= 1.2])
+    if (c.disconnect)
+      rows.push([
+        `disconnect with ${c.disconnect.others} other mappings within 1.2x of none`,
+        fr(c.disconnect.many.disconnect / c.disconnect.none.disconnect),
+        c.disconnect.many.disconnect / c.disconnect.none.disconnect <= 1.2,
+      ])
   }
   if (!rows.length) return []
-  return ['## Targets (issue 18, issue 12), as measured in this run', '', '| target | measured | |', '|---|---|---|', ...rows.map(([t, m, ok]) => `| ${t} | ${m} | ${verdict(ok)} |`), '']
+  return [
+    '## Targets (issue 18, issue 12), as measured in this run',
+    '',
+    '| target | measured | |',
+    '|---|---|---|',
+    ...rows.map(([t, m, ok]) => `| ${t} | ${m} | ${verdict(ok)} |`),
+    '',
+  ]
 }
 
 function report(o: Options, sums: Summary[], portsR: PortsResult | undefined, dp: DataPath | undefined, extra: ReportExtra): string {
   const L: string[] = []
   L.push(`# netns-kit benchmark results`, '')
-  L.push(`Run ${extra.started}, ${extra.seconds.toFixed(0)} s, on ${process.platform} ${fs.readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}, ${fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length} CPUs, node ${process.version}. Load average at the start: ${LOAD_AT_START}.`)
-  L.push(`Command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`${o.quick ? ' (quick mode)' : ''}. Runs per N: ${o.runs} (1 at N >= 1000). Root namespace unchanged: ${extra.rootOk}.`, '')
-  L.push('Per container, milliseconds: median [min–max] over the runs. CPU: this process (all threads) plus its waited-for children (the tools), setup + teardown.')
-  L.push('"x C floor": the row\'s time over the C floor\'s (bench/floor.c: the same kernel work as Network.connect, pipelined), setup / teardown against the floor deleting each veth / teardown against the floor deleting the link group. ' +
-    '"x netns-kit": the row\'s time over the netns-kit user path\'s (how many times faster the user path is), setup / teardown.', '')
+  L.push(
+    `Run ${extra.started}, ${extra.seconds.toFixed(0)} s, on ${process.platform} ${fs.readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}, ${
+      fs
+        .readFileSync('/proc/cpuinfo', 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('processor')).length
+    } CPUs, node ${process.version}. Load average at the start: ${LOAD_AT_START}.`,
+  )
+  L.push(
+    `Command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`${o.quick ? ' (quick mode)' : ''}. Runs per N: ${o.runs} (1 at N >= 1000). Root namespace unchanged: ${extra.rootOk}.`,
+    '',
+  )
+  L.push(
+    'Per container, milliseconds: median [min–max] over the runs. CPU: this process (all threads) plus its waited-for children (the tools), setup + teardown.',
+  )
+  L.push(
+    '"x C floor": the row\'s time over the C floor\'s (bench/floor.c: the same kernel work as Network.connect, pipelined), setup / teardown against the floor deleting each veth / teardown against the floor deleting the link group. ' +
+      '"x netns-kit": the row\'s time over the netns-kit user path\'s (how many times faster the user path is), setup / teardown.',
+    '',
+  )
   L.push(...targets(o, sums, extra.connect))
   for (const n of o.ns) {
     const at = sums.filter((s) => s.n === n)
@@ -438,33 +702,50 @@ function report(o: Options, sums: Summary[], portsR: PortsResult | undefined, dp
     const fl = at.find((s) => s.tool === FLOOR && s.setup)
     const fg = at.find((s) => s.tool === FLOOR_GROUP && s.setup)
     L.push(`## N = ${n}`, '')
-    L.push('| tool | setup ms/ctr | teardown ms/ctr | CPU ms/ctr | x C floor (setup / teardown / teardown vs group delete) | x netns-kit (setup / teardown) | note |', '|---|---|---|---|---|---|---|')
+    L.push(
+      '| tool | setup ms/ctr | teardown ms/ctr | CPU ms/ctr | x C floor (setup / teardown / teardown vs group delete) | x netns-kit (setup / teardown) | note |',
+      '|---|---|---|---|---|---|---|',
+    )
     for (const s of at) {
-      if (!s.setup) { L.push(`| ${s.label} | – | – | – | – | – | ${s.status}: ${s.why ?? ''} |`); continue }
+      if (!s.setup) {
+        L.push(`| ${s.label} | – | – | – | – | – | ${s.status}: ${s.why ?? ''} |`)
+        continue
+      }
       const floor = fl ? `${fr(s.setup[0] / fl.setup![0])} / ${fr(s.teardown![0] / fl.teardown![0])} / ${fg ? fr(s.teardown![0] / fg.teardown![0]) : '–'}` : '–'
       const user = nk && s.tool !== USER ? `${fr(s.setup[0] / nk.setup![0])} / ${fr(s.teardown![0] / nk.teardown![0])}` : s.tool === USER ? '1x' : '–'
       const note = [
         s.background !== undefined ? `kernel still removing links after teardown returns: +${f2(s.background)} ms/ctr` : '',
         s.eventLoopMaxMs !== undefined ? `event loop max ${f2(s.eventLoopMaxMs)} ms, p99 ${f2(s.eventLoopP99Ms)} ms` : '',
         s.phases ?? '',
-      ].filter(Boolean).join('; ')
-      L.push(`| ${s.label} | ${f2(s.setup[0])} [${f2(s.setup[1])}–${f2(s.setup[2])}] | ${f2(s.teardown![0])} [${f2(s.teardown![1])}–${f2(s.teardown![2])}] | ${f2(s.cpu)} | ${floor} | ${user} | ${note} |`)
+      ]
+        .filter(Boolean)
+        .join('; ')
+      L.push(
+        `| ${s.label} | ${f2(s.setup[0])} [${f2(s.setup[1])}–${f2(s.setup[2])}] | ${f2(s.teardown![0])} [${f2(s.teardown![1])}–${f2(s.teardown![2])}] | ${f2(s.cpu)} | ${floor} | ${user} | ${note} |`,
+      )
     }
     L.push('')
   }
   if (o.ns.length > 1) {
-    const lo = Math.min(...o.ns), hi = Math.max(...o.ns)
+    const lo = Math.min(...o.ns),
+      hi = Math.max(...o.ns)
     L.push(`## Scaling: per-container time at N=${hi} over N=${lo}`, '')
     L.push('| tool | setup | teardown |', '|---|---|---|')
     for (const t of TOOLS) {
-      const a = sums.find((s) => s.tool === t.key && s.n === lo), b = sums.find((s) => s.tool === t.key && s.n === hi)
+      const a = sums.find((s) => s.tool === t.key && s.n === lo),
+        b = sums.find((s) => s.tool === t.key && s.n === hi)
       if (a?.setup && b?.setup) L.push(`| ${t.label} | ${fr(b.setup[0] / a.setup[0])} | ${fr(b.teardown![0] / a.teardown![0])} |`)
     }
     L.push('')
   }
   const elRows = sums.filter((s) => s.eventLoopMaxMs !== undefined)
   if (elRows.length) {
-    L.push('## Event loop while netns-kit wires the containers', '', `perf_hooks.monitorEventLoopDelay (1 ms resolution), the worst run at each N. ${extra.idleEl}`, '')
+    L.push(
+      '## Event loop while netns-kit wires the containers',
+      '',
+      `perf_hooks.monitorEventLoopDelay (1 ms resolution), the worst run at each N. ${extra.idleEl}`,
+      '',
+    )
     L.push('| row | N | max ms | 99th percentile ms | mean ms |', '|---|---|---|---|---|')
     for (const s of elRows) L.push(`| ${s.label} | ${s.n} | ${f2(s.eventLoopMaxMs)} | ${f2(s.eventLoopP99Ms)} | ${f2(s.eventLoopMeanMs)} |`)
     L.push('')
@@ -473,12 +754,26 @@ function report(o: Options, sums: Summary[], portsR: PortsResult | undefined, dp
     const p = portsR
     L.push(`## Published ports at scale (k up to ${p.k})`, '')
     L.push('| | 1st | ' + `${p.k}th | ${p.k}th / 1st |`, '|---|---|---|---|')
-    L.push(`| netns-kit NatRule.publish, one per call (median of the first / last 100, ms) | ${f2(p.netnsKit.first100MedianMs)} | ${f2(p.netnsKit.last100MedianMs)} | ${fr(p.ratios.netnsKitLastOverFirst)} |`)
-    L.push(`| per-port rule chain, one \`nft add rule\` (ms) | ${f2(p.ruleChain.addFirstMs)} | ${f2(p.ruleChain.addLastMs)} | ${fr(p.ratios.chainLastOverFirst)} |`)
-    L.push(`| netns-kit NatRule.delete() of one mapping, with 2 / ${p.k + 1} present (ms) | ${f2(p.netnsKit.deleteFewMs)} | ${f2(p.netnsKit.deleteManyMs)} | ${fr(p.netnsKit.deleteManyMs / p.netnsKit.deleteFewMs)} |`)
-    L.push(`| new TCP connections/s to that mapping, netns-kit (map element) | ${p.netnsKit.connPerSecFirst.toFixed(0)} | ${p.netnsKit.connPerSecLast.toFixed(0)} | ${fr(p.netnsKit.connPerSecLast / p.netnsKit.connPerSecFirst)} |`)
-    L.push(`| new TCP connections/s to that mapping, rule chain | ${p.ruleChain.connPerSecFirst.toFixed(0)} | ${p.ruleChain.connPerSecLast.toFixed(0)} | ${fr(p.ruleChain.connPerSecLast / p.ruleChain.connPerSecFirst)} |`)
-    L.push('', `netns-kit: ${p.k} mappings in ${p.netnsKit.totalS.toFixed(1)} s (the very first call, which creates the tables: ${f2(p.netnsKit.firstMs)} ms; the ${p.k}th: ${f2(p.netnsKit.lastMs)} ms). Connections/s to the ${p.k}th mapping, netns-kit over the rule chain: ${fr(p.ratios.connNetnsKitOverChain)}. The chain's ${p.k - 2} middle rules were loaded in one nft -f (${p.ruleChain.bulkLoadS.toFixed(1)} s).`, '')
+    L.push(
+      `| netns-kit NatRule.publish, one per call (median of the first / last 100, ms) | ${f2(p.netnsKit.first100MedianMs)} | ${f2(p.netnsKit.last100MedianMs)} | ${fr(p.ratios.netnsKitLastOverFirst)} |`,
+    )
+    L.push(
+      `| per-port rule chain, one \`nft add rule\` (ms) | ${f2(p.ruleChain.addFirstMs)} | ${f2(p.ruleChain.addLastMs)} | ${fr(p.ratios.chainLastOverFirst)} |`,
+    )
+    L.push(
+      `| netns-kit NatRule.delete() of one mapping, with 2 / ${p.k + 1} present (ms) | ${f2(p.netnsKit.deleteFewMs)} | ${f2(p.netnsKit.deleteManyMs)} | ${fr(p.netnsKit.deleteManyMs / p.netnsKit.deleteFewMs)} |`,
+    )
+    L.push(
+      `| new TCP connections/s to that mapping, netns-kit (map element) | ${p.netnsKit.connPerSecFirst.toFixed(0)} | ${p.netnsKit.connPerSecLast.toFixed(0)} | ${fr(p.netnsKit.connPerSecLast / p.netnsKit.connPerSecFirst)} |`,
+    )
+    L.push(
+      `| new TCP connections/s to that mapping, rule chain | ${p.ruleChain.connPerSecFirst.toFixed(0)} | ${p.ruleChain.connPerSecLast.toFixed(0)} | ${fr(p.ruleChain.connPerSecLast / p.ruleChain.connPerSecFirst)} |`,
+    )
+    L.push(
+      '',
+      `netns-kit: ${p.k} mappings in ${p.netnsKit.totalS.toFixed(1)} s (the very first call, which creates the tables: ${f2(p.netnsKit.firstMs)} ms; the ${p.k}th: ${f2(p.netnsKit.lastMs)} ms). Connections/s to the ${p.k}th mapping, netns-kit over the rule chain: ${fr(p.ratios.connNetnsKitOverChain)}. The chain's ${p.k - 2} middle rules were loaded in one nft -f (${p.ruleChain.bulkLoadS.toFixed(1)} s).`,
+      '',
+    )
   }
   if (dp) {
     L.push(`## Data path (iperf3, ${dp.seconds} s each, median of ${dp.repeats}, Gbit/s)`, '')
@@ -509,19 +804,37 @@ async function main(): Promise<void> {
   const errors: string[] = []
   // What the machine alone does to the event loop (other work on its cores, timers, GC): 3 s idle.
   const idle = monitorEventLoopDelay({ resolution: 1 })
-  idle.enable(); await sleep(3000); idle.disable()
+  idle.enable()
+  await sleep(3000)
+  idle.disable()
   const idleEl = `Idle baseline in the same process (3 s, nothing running): max ${(idle.max / 1e6).toFixed(1)} ms, 99th percentile ${(idle.percentile(99) / 1e6).toFixed(2)} ms, mean ${(idle.mean / 1e6).toFixed(2)} ms.`
   log(idleEl)
-  let rows: Row[] = [], portsR: PortsResult | undefined, dp: DataPath | undefined, connect: ConnectResult | undefined
+  let rows: Row[] = [],
+    portsR: PortsResult | undefined,
+    dp: DataPath | undefined,
+    connect: ConnectResult | undefined
   try {
-    if (o.parts.includes('containers')) { log(`[1] containers: N = ${o.ns.join(', ')}`); rows = await containers(o, log) }
+    if (o.parts.includes('containers')) {
+      log(`[1] containers: N = ${o.ns.join(', ')}`)
+      rows = await containers(o, log)
+    }
     if (o.parts.includes('ports')) {
       log(`[2] published ports: ${o.ports}`)
-      try { portsR = await ports(o, log) } catch (e) { errors.push(`ports: ${(e as Error).message}`); log(`  FAILED: ${(e as Error).message}`) }
+      try {
+        portsR = await ports(o, log)
+      } catch (e) {
+        errors.push(`ports: ${(e as Error).message}`)
+        log(`  FAILED: ${(e as Error).message}`)
+      }
     }
     if (o.parts.includes('datapath')) {
       log('[4] data path (iperf3)')
-      try { dp = await datapath(o, log) } catch (e) { errors.push(`data path: ${(e as Error).message}`); log(`  FAILED: ${(e as Error).message}`) }
+      try {
+        dp = await datapath(o, log)
+      } catch (e) {
+        errors.push(`data path: ${(e as Error).message}`)
+        log(`  FAILED: ${(e as Error).message}`)
+      }
     }
     if (o.parts.includes('connect')) {
       const co = connectDefaults(o.quick)
@@ -541,15 +854,36 @@ async function main(): Promise<void> {
   console.log('\n' + md)
   if (o.out) {
     fs.writeFileSync(`${o.out}.md`, md)
-    fs.writeFileSync(`${o.out}.json`, JSON.stringify({ started, options: o, runId: RUN_ID, rootNamespaceUnchanged: diff.length === 0, rootDiff: diff, containers: rows, summary: sums, ports: portsR, datapath: dp, connect: connect && connectJson(connect), errors }, null, 1) + '\n')
+    fs.writeFileSync(
+      `${o.out}.json`,
+      JSON.stringify(
+        {
+          started,
+          options: o,
+          runId: RUN_ID,
+          rootNamespaceUnchanged: diff.length === 0,
+          rootDiff: diff,
+          containers: rows,
+          summary: sums,
+          ports: portsR,
+          datapath: dp,
+          connect: connect && connectJson(connect),
+          errors,
+        },
+        null,
+        1,
+      ) + '\n',
+    )
     console.log(`written: ${o.out}.md, ${o.out}.json`)
   }
   if (diff.length) process.exitCode = 1
 }
 
-main().then(() => process.exit(process.exitCode ?? 0), async (e) => {
-  console.error(e)
-  await cleanupAll().catch(() => {})
-  process.exit(1)
-})
-
+main().then(
+  () => process.exit(process.exitCode ?? 0),
+  async (e) => {
+    console.error(e)
+    await cleanupAll().catch(() => {})
+    process.exit(1)
+  },
+)

@@ -31,12 +31,24 @@ const procs = Number(values.procs)
 const cycles = Number(values.cycles)
 const think = Number(values.think)
 
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] ?? NaN }
-const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((s.length * p) / 100))] ?? NaN }
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.floor(s.length / 2)] ?? NaN
+}
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor((s.length * p) / 100))] ?? NaN
+}
 const us = (ms: number) => `${(ms * 1000).toFixed(0)} µs`
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 /** Time this thread spent runnable but waiting for a CPU (second field of schedstat, ns). */
-const runQueueMs = () => { try { return Number(fs.readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[1]) / 1e6 } catch { return 0 } }
+const runQueueMs = () => {
+  try {
+    return Number(fs.readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[1]) / 1e6
+  } catch {
+    return 0
+  }
+}
 let ino = 4026700000
 const ns = () => ({ dev: '4', ino: String(ino++) })
 
@@ -49,7 +61,13 @@ async function flatness(dir: string): Promise<void> {
   let have = 0
   for (const size of sizes) {
     for (; have < size; have++) {
-      const r = await store.beginConnect(n.id, { name: `bg-${have}`, aliases: [`alias-${have >> 1}`], ns: ns(), addresses: [{ family: 4 }], ports: [{ containerPort: 80 }] })
+      const r = await store.beginConnect(n.id, {
+        name: `bg-${have}`,
+        aliases: [`alias-${have >> 1}`],
+        ns: ns(),
+        addresses: [{ family: 4 }],
+        ports: [{ containerPort: 80 }],
+      })
       await store.finishConnect(r.endpoint.id, { rules: [`rule-${have}`] })
     }
     Object.assign(store.stats, { calls: 0, totalSyncMs: 0, maxSyncMs: 0, busyRetries: 0 })
@@ -73,21 +91,36 @@ async function flatness(dir: string): Promise<void> {
       await store.finishDisconnect(r.endpoint.id)
       disc.push(performance.now() - t)
     }
-    console.log(`   ${String(size).padStart(9)}   ${us(median(conn)).padStart(22)}   ${us(median(disc)).padStart(25)}   ${us(median(byName)).padStart(14)}   ${us(median(res)).padStart(7)}`)
+    console.log(
+      `   ${String(size).padStart(9)}   ${us(median(conn)).padStart(22)}   ${us(median(disc)).padStart(25)}   ${us(median(byName)).padStart(14)}   ${us(median(res)).padStart(7)}`,
+    )
   }
-  console.log(`   (alone, at ${have} endpoints: longest SQLite call ${store.stats.maxSyncMs.toFixed(2)} ms, mean ${(store.stats.totalSyncMs / store.stats.calls).toFixed(3)} ms)`)
+  console.log(
+    `   (alone, at ${have} endpoints: longest SQLite call ${store.stats.maxSyncMs.toFixed(2)} ms, mean ${(store.stats.totalSyncMs / store.stats.calls).toFixed(3)} ms)`,
+  )
   await store.close()
 }
 
 async function contention(dir: string): Promise<void> {
-  console.log(`\n2. ${procs} other processes x ${cycles} connect/disconnect cycles (${think} ms of "kernel work" between begin and finish), and this one doing the same`)
+  console.log(
+    `\n2. ${procs} other processes x ${cycles} connect/disconnect cycles (${think} ms of "kernel work" between begin and finish), and this one doing the same`,
+  )
   const db = path.join(dir, 'contend.db')
   const store = new SqliteStore({ path: db, importFileStore: false, busyTimeoutMs: 60000 })
   const n = await store.beginCreateNetwork({ name: 'c', driver: 'bridge', host: { dev: '4', ino: '1' }, pools: [{ subnet: '10.4.0.0/16' }] })
   await store.finishCreateNetwork(n.id)
   const worker = path.join(__dirname, '..', 'test', 'fixtures', 'store-worker.ts')
-  const kids: ChildProcess[] = Array.from({ length: procs }, (_, i) => fork(worker, ['loop', db, n.id, String(cycles), `w${i}`, String(think)], { execArgv: ['--require', 'tsx/cjs'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }))
-  const next = <T>(c: ChildProcess) => new Promise<T>((resolve, reject) => { c.once('message', (m: T & { fatal?: string }) => (m.fatal ? reject(new Error(m.fatal)) : resolve(m))); c.once('exit', (code) => reject(new Error(`worker exited ${code}`))) })
+  const kids: ChildProcess[] = Array.from({ length: procs }, (_, i) =>
+    fork(worker, ['loop', db, n.id, String(cycles), `w${i}`, String(think)], {
+      execArgv: ['--require', 'tsx/cjs'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    }),
+  )
+  const next = <T>(c: ChildProcess) =>
+    new Promise<T>((resolve, reject) => {
+      c.once('message', (m: T & { fatal?: string }) => (m.fatal ? reject(new Error(m.fatal)) : resolve(m)))
+      c.once('exit', (code) => reject(new Error(`worker exited ${code}`)))
+    })
   await Promise.all(kids.map((k) => next(k)))
   const done = kids.map((k) => next<{ times: number[] }>(k))
   Object.assign(store.stats, { calls: 0, totalSyncMs: 0, maxSyncMs: 0, busyRetries: 0 })
@@ -113,12 +146,22 @@ async function contention(dir: string): Promise<void> {
   const wall = performance.now() - t0
   h.disable()
   const all = [...mine, ...theirs]
-  console.log(`   cycles: ${all.length} in ${(wall / 1000).toFixed(2)} s (${Math.round((all.length * 4) / (wall / 1000))} transactions/s across ${procs + 1} processes)`)
-  console.log(`   one cycle (4 transactions, without the think time): median ${(median(all)).toFixed(2)} ms, p99 ${pct(all, 99).toFixed(2)} ms, max ${Math.max(...all).toFixed(2)} ms`)
-  console.log(`   this process's event loop while contending: max ${(h.max / 1e6).toFixed(2)} ms, p99 ${(h.percentile(99) / 1e6).toFixed(2)} ms, p50 ${(h.percentile(50) / 1e6).toFixed(2)} ms`)
+  console.log(
+    `   cycles: ${all.length} in ${(wall / 1000).toFixed(2)} s (${Math.round((all.length * 4) / (wall / 1000))} transactions/s across ${procs + 1} processes)`,
+  )
+  console.log(
+    `   one cycle (4 transactions, without the think time): median ${median(all).toFixed(2)} ms, p99 ${pct(all, 99).toFixed(2)} ms, max ${Math.max(...all).toFixed(2)} ms`,
+  )
+  console.log(
+    `   this process's event loop while contending: max ${(h.max / 1e6).toFixed(2)} ms, p99 ${(h.percentile(99) / 1e6).toFixed(2)} ms, p50 ${(h.percentile(50) / 1e6).toFixed(2)} ms`,
+  )
   const st = store.stats
-  console.log(`   of which SQLite calls (this process): ${st.calls}, longest ${st.maxSyncMs.toFixed(2)} ms, mean ${(st.totalSyncMs / st.calls).toFixed(3)} ms, busy retries ${st.busyRetries}`)
-  console.log(`   time this process waited for a CPU (run queue, /proc/thread-self/schedstat): total ${waits.reduce((a, b) => a + b, 0).toFixed(0)} ms, longest in one cycle ${Math.max(...waits).toFixed(1)} ms`)
+  console.log(
+    `   of which SQLite calls (this process): ${st.calls}, longest ${st.maxSyncMs.toFixed(2)} ms, mean ${(st.totalSyncMs / st.calls).toFixed(3)} ms, busy retries ${st.busyRetries}`,
+  )
+  console.log(
+    `   time this process waited for a CPU (run queue, /proc/thread-self/schedstat): total ${waits.reduce((a, b) => a + b, 0).toFixed(0)} ms, longest in one cycle ${Math.max(...waits).toFixed(1)} ms`,
+  )
   console.log(`   (the event-loop figure includes the OS not running this process: ${procs + 1} processes share ${os.cpus().length} cores)`)
   const left = await store.endpoints(n.id)
   console.log(`   endpoints left: ${left.length} (expected 0); intents left: ${(await store.intents()).length}`)
@@ -137,4 +180,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => { console.error(e); process.exit(1) })
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})

@@ -40,15 +40,25 @@ async function main(): Promise<void> {
     const setup = performance.now() - c0
     const t0 = performance.now()
     let next = 0
-    await Promise.all(Array.from({ length: conc }, async () => {
-      while (next < eps.length) {
-        const i = next++
-        await net.disconnect(eps[i]!)
-        await cs[i]!.delete()
-      }
-    }))
+    await Promise.all(
+      Array.from({ length: conc }, async () => {
+        while (next < eps.length) {
+          const i = next++
+          await net.disconnect(eps[i]!)
+          await cs[i]!.delete()
+        }
+      }),
+    )
     const teardown = performance.now() - t0
-    console.log(JSON.stringify({ n, concurrency: conc, store: values.store, setupMsPerContainer: +(setup / n).toFixed(2), teardownMsPerContainer: +(teardown / n).toFixed(2) }))
+    console.log(
+      JSON.stringify({
+        n,
+        concurrency: conc,
+        store: values.store,
+        setupMsPerContainer: +(setup / n).toFixed(2),
+        teardownMsPerContainer: +(teardown / n).toFixed(2),
+      }),
+    )
     await net.remove({ force: true })
   } finally {
     for (const c of cs) await c.delete().catch(() => {})

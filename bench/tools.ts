@@ -6,11 +6,27 @@ import * as path from 'node:path'
 import { Bridge, Namespace, NatRule, NETNS_RUN_DIR, Network, VethPair, type Endpoint } from '../lib'
 import { run } from '../lib/kernel/rtnl'
 import {
-  CONTAINER_PORT, GATEWAY, PREFIX, SUBNET, cmd, containerIp, hostPort, inNs, plainNetwork, track, trackNetwork, untrackNetwork,
-  verify, verifyDns, type Env,
+  CONTAINER_PORT,
+  GATEWAY,
+  PREFIX,
+  SUBNET,
+  cmd,
+  containerIp,
+  hostPort,
+  inNs,
+  plainNetwork,
+  track,
+  trackNetwork,
+  untrackNetwork,
+  verify,
+  verifyDns,
+  type Env,
 } from './common'
 
-export interface OwnTiming { ms: number; phases?: Record<string, number> }
+export interface OwnTiming {
+  ms: number
+  phases?: Record<string, number>
+}
 
 export interface Tool {
   key: string
@@ -48,14 +64,22 @@ const which = async (bin: string) => (await cmd('sh', ['-c', `command -v ${bin}`
 /** At most `k` of fn(0..n-1) at a time (a runtime starting containers in parallel). */
 export async function pool(n: number, k: number, fn: (i: number) => Promise<void>): Promise<void> {
   let next = 0
-  const worker = async () => { while (next < n) { const i = next++; await fn(i) } }
+  const worker = async () => {
+    while (next < n) {
+      const i = next++
+      await fn(i)
+    }
+  }
   await Promise.all(Array.from({ length: Math.min(k, n) }, worker))
 }
 
 /** How many containers the user path wires (and tears down) at once. */
 export const USER_CONCURRENCY = 8
 
-interface UserState { net: Network; wired: ({ ns: Namespace; ep: Endpoint } | undefined)[] }
+interface UserState {
+  net: Network
+  wired: ({ ns: Namespace; ep: Endpoint } | undefined)[]
+}
 const userState = new WeakMap<Env, UserState>()
 
 /** The network of the user path: Network.create with the defaults (default store, embedded DNS on). */
@@ -77,14 +101,21 @@ export async function connectUser(env: Env, net: Network, i: number): Promise<{ 
 
 function userTool(key: string, label: string, order: 'disconnect-first' | 'namespace-first', note: string, slow?: boolean): Tool {
   return {
-    key, label, note, slow,
+    key,
+    label,
+    note,
+    slow,
     backgroundTeardown: true,
     eventLoop: true,
-    async unavailable() { return undefined },
+    async unavailable() {
+      return undefined
+    },
     network: userNetwork,
     async setupAll(env, n) {
       const st = userState.get(env)!
-      await pool(n, USER_CONCURRENCY, async (i) => { st.wired[i] = await connectUser(env, st.net, i) })
+      await pool(n, USER_CONCURRENCY, async (i) => {
+        st.wired[i] = await connectUser(env, st.net, i)
+      })
     },
     async verify(env, n) {
       await verify(env, n)
@@ -94,8 +125,13 @@ function userTool(key: string, label: string, order: 'disconnect-first' | 'names
       const st = userState.get(env)!
       await pool(n, USER_CONCURRENCY, async (i) => {
         const w = st.wired[i]!
-        if (order === 'disconnect-first') { await st.net.disconnect(w.ep); await w.ns.delete() }
-        else { await w.ns.delete(); await st.net.disconnect(w.ep) }
+        if (order === 'disconnect-first') {
+          await st.net.disconnect(w.ep)
+          await w.ns.delete()
+        } else {
+          await w.ns.delete()
+          await st.net.disconnect(w.ep)
+        }
         st.wired[i] = undefined
       })
     },
@@ -106,16 +142,28 @@ function userTool(key: string, label: string, order: 'disconnect-first' | 'names
   }
 }
 
-export const netnsKitUser = userTool('netns-kit', 'netns-kit user path (Network.connect, 8 at a time)', 'disconnect-first',
+export const netnsKitUser = userTool(
+  'netns-kit',
+  'netns-kit user path (Network.connect, 8 at a time)',
+  'disconnect-first',
   'Namespace.create + Network.connect(ns, { name, publish: [one port] }) on a network made with the defaults (default store, embedded DNS on), 8 containers at a time; ' +
-  'checked also by a DNS query (the last container resolves the first by name through 127.0.0.11); teardown: network.disconnect(ep) then namespace delete, 8 at a time')
+    'checked also by a DNS query (the last container resolves the first by name through 127.0.0.11); teardown: network.disconnect(ep) then namespace delete, 8 at a time',
+)
 
-export const netnsKitUserNsFirst = userTool('netns-kit-nsfirst', 'netns-kit user path, namespace deleted before disconnect', 'namespace-first',
-  'as the user path, but the teardown deletes the namespace first, then disconnects (the other order); up to --slow-max containers', true)
+export const netnsKitUserNsFirst = userTool(
+  'netns-kit-nsfirst',
+  'netns-kit user path, namespace deleted before disconnect',
+  'namespace-first',
+  'as the user path, but the teardown deletes the namespace first, then disconnects (the other order); up to --slow-max containers',
+  true,
+)
 
 // --- netns-kit: the primitives ----------------------------------------------------------
 
-interface NkState { bridge: Bridge; wired: { ns: Namespace; rule: NatRule }[] }
+interface NkState {
+  bridge: Bridge
+  wired: { ns: Namespace; rule: NatRule }[]
+}
 const nkState = new WeakMap<Env, NkState>()
 
 /**
@@ -129,7 +177,14 @@ export async function wireNetnsKit(env: Env, bridge: Bridge, i: number): Promise
   const ns = track(await Namespace.create(env.ctr(i)))
   // As Network.connect wires an IPv4-only network: no IPv6 on the bridge port nor (Docker's
   // choice) on the container's interface, set in the same trip before they come up.
-  const pair = await VethPair.create({ name: env.veth(i), namespace: env.host, master: bridge, up: true, ipv6: false, peer: { name: 'eth0', namespace: ns, up: true, ipv6: false } })
+  const pair = await VethPair.create({
+    name: env.veth(i),
+    namespace: env.host,
+    master: bridge,
+    up: true,
+    ipv6: false,
+    peer: { name: 'eth0', namespace: ns, up: true, ipv6: false },
+  })
   await run([
     { ns, op: 'addr.add', index: pair.peer.index, address: ip, prefixLength: PREFIX, object: `${ip} on eth0` },
     { ns, op: 'route.add', family: 4, dstLength: 0, gateway: GATEWAY, object: `default via ${GATEWAY}` },
@@ -144,7 +199,9 @@ export const netnsKit: Tool = {
   backgroundTeardown: true,
   eventLoop: true,
   note: 'Namespace.create + VethPair.create (peer in the namespace, master+up, no IPv6 on either end as Network.connect on an IPv4-only network) + addr/route in one trip + NatRule.publish, one container after another; teardown: delete the namespace, then the mapping',
-  async unavailable() { return undefined },
+  async unavailable() {
+    return undefined
+  },
   async network(env) {
     const bridge = await Bridge.create({ name: 'br0', namespace: env.host, up: true })
     await bridge.addAddress(`${GATEWAY}/${PREFIX}`)
@@ -173,34 +230,70 @@ const FLOOR_GROUP = 0x6e6b
 async function floorRun(env: Env, n: number, mode: 'setup' | 'teardown', group: number): Promise<OwnTiming> {
   let lines = ''
   for (let i = 0; i < n; i++) lines += `${env.ctr(i)} ${env.veth(i)} ${containerIp(i)} ${hostPort(i)}\n`
-  const r = await cmd(FLOOR_BIN, [mode, '--host', `${NETNS_RUN_DIR}/${env.hostName}`, '--netns-dir', NETNS_RUN_DIR, '--bridge', 'br0',
-    '--gateway', GATEWAY, '--prefix', String(PREFIX), '--port', String(CONTAINER_PORT), '--group', String(group)], { input: lines })
+  const r = await cmd(
+    FLOOR_BIN,
+    [
+      mode,
+      '--host',
+      `${NETNS_RUN_DIR}/${env.hostName}`,
+      '--netns-dir',
+      NETNS_RUN_DIR,
+      '--bridge',
+      'br0',
+      '--gateway',
+      GATEWAY,
+      '--prefix',
+      String(PREFIX),
+      '--port',
+      String(CONTAINER_PORT),
+      '--group',
+      String(group),
+    ],
+    { input: lines },
+  )
   return JSON.parse(r.stdout) as OwnTiming
 }
 
 function cFloor(key: string, label: string, group: number, note: string): Tool {
   return {
-    key, label, note,
+    key,
+    label,
+    note,
     backgroundTeardown: true,
-    async unavailable() { return exists(FLOOR_BIN) ? undefined : `${FLOOR_BIN} not built (bench/setup.sh compiles bench/floor.c with cc)` },
+    async unavailable() {
+      return exists(FLOOR_BIN) ? undefined : `${FLOOR_BIN} not built (bench/setup.sh compiles bench/floor.c with cc)`
+    },
     // netns-kit's own table (the maps the elements go into), as a network's masquerade makes it.
     async network(env) {
       const bridge = await Bridge.create({ name: 'br0', namespace: env.host, up: true })
       await bridge.addAddress(`${GATEWAY}/${PREFIX}`)
       await NatRule.masquerade({ namespace: env.host, source: SUBNET, notOutInterface: 'br0' })
     },
-    async setupAll(env, n) { return floorRun(env, n, 'setup', group) },
-    async teardownAll(env, n) { return floorRun(env, n, 'teardown', group) },
+    async setupAll(env, n) {
+      return floorRun(env, n, 'setup', group)
+    },
+    async teardownAll(env, n) {
+      return floorRun(env, n, 'teardown', group)
+    },
   }
 }
 
-const floorNote = 'bench/floor.c: the messages and sysctl writes of Network.connect (namespace as ip netns add with lo up; veth created with its peer in the namespace, master, MAC; ' +
+const floorNote =
+  'bench/floor.c: the messages and sysctl writes of Network.connect (namespace as ip netns add with lo up; veth created with its peer in the namespace, master, MAC; ' +
   'disable_ipv6 on both ends; alias, hairpin, up; eth0 up, address, default route; the pub4any and hairpin4 elements in one nf_tables batch per container), ' +
   'no lookups, no store, no DNS, pipelined over all containers; timed inside the process'
-export const cFloorTool = cFloor('c-floor', 'C floor (same kernel work, pipelined)', 0,
-  `${floorNote}; teardown: one DELSETELEM batch per container, one RTM_DELLINK per veth, umount + unlink of each namespace`)
-export const cFloorGroup = cFloor('c-floor-group', 'C floor, veths deleted by link group', FLOOR_GROUP,
-  `the same setup with IFLA_GROUP in each veth's create message; teardown: the DELSETELEM batches, ONE RTM_DELLINK of the link group (one RCU grace period for all), umount + unlink`)
+export const cFloorTool = cFloor(
+  'c-floor',
+  'C floor (same kernel work, pipelined)',
+  0,
+  `${floorNote}; teardown: one DELSETELEM batch per container, one RTM_DELLINK per veth, umount + unlink of each namespace`,
+)
+export const cFloorGroup = cFloor(
+  'c-floor-group',
+  'C floor, veths deleted by link group',
+  FLOOR_GROUP,
+  `the same setup with IFLA_GROUP in each veth's create message; teardown: the DELSETELEM batches, ONE RTM_DELLINK of the link group (one RCU grace period for all), umount + unlink`,
+)
 
 // --- netns + veth only (the old "kernel floor") -----------------------------------------
 
@@ -210,8 +303,12 @@ export const kernelFloor: Tool = {
   published: false,
   backgroundTeardown: true,
   note: 'ip -batch: netns add + link add type veth peer netns, nothing else (no master, up, addresses, routes, NAT, sysctls); checked by the links, not by traffic; teardown: netns del (the kernel removes the veths in the background)',
-  async unavailable() { return (await which('ip')) ? undefined : 'ip not found' },
-  async network(env) { await plainNetwork(env, { nat: false }) },
+  async unavailable() {
+    return (await which('ip')) ? undefined : 'ip not found'
+  },
+  async network(env) {
+    await plainNetwork(env, { nat: false })
+  },
   async setupAll(env, n) {
     let b = ''
     for (let i = 0; i < n; i++) b += `netns add ${env.ctr(i)}\nlink add ${env.veth(i)} type veth peer name eth0 netns ${env.ctr(i)}\n`
@@ -233,13 +330,20 @@ export const ipPerStep: Tool = {
   label: 'ip/nft per step',
   slow: true,
   note: 'one ip or nft process per step, as tutorials do (ip netns add; ip -n HOST link add/set; ip -n CTR addr/link/route; ip netns exec HOST nft add rule); teardown: nft delete rule, ip link del, ip netns del',
-  async unavailable() { return (await which('ip')) && (await which('nft')) ? undefined : 'ip or nft not found' },
-  async network(env) { await plainNetwork(env, { nat: true }); handles.set(env, []) },
+  async unavailable() {
+    return (await which('ip')) && (await which('nft')) ? undefined : 'ip or nft not found'
+  },
+  async network(env) {
+    await plainNetwork(env, { nat: true })
+    handles.set(env, [])
+  },
   async setupAll(env, n) {
     const hs = handles.get(env)!
     const H = env.hostName
     for (let i = 0; i < n; i++) {
-      const C = env.ctr(i), V = env.veth(i), ip = containerIp(i)
+      const C = env.ctr(i),
+        V = env.veth(i),
+        ip = containerIp(i)
       await cmd('ip', ['netns', 'add', C])
       await cmd('ip', ['-n', H, 'link', 'add', V, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', C])
       await cmd('ip', ['-n', H, 'link', 'set', V, 'master', 'br0'])
@@ -248,8 +352,29 @@ export const ipPerStep: Tool = {
       await cmd('ip', ['-n', C, 'link', 'set', 'eth0', 'up'])
       await cmd('ip', ['-n', C, 'link', 'set', 'lo', 'up'])
       await cmd('ip', ['-n', C, 'route', 'add', 'default', 'via', GATEWAY])
-      const r = await cmd('ip', ['netns', 'exec', H, 'nft', '--echo', '--handle', 'add', 'rule', 'ip', 'nkbench', 'prerouting',
-        'fib', 'daddr', 'type', 'local', 'tcp', 'dport', String(hostPort(i)), 'dnat', 'to', `${ip}:${CONTAINER_PORT}`])
+      const r = await cmd('ip', [
+        'netns',
+        'exec',
+        H,
+        'nft',
+        '--echo',
+        '--handle',
+        'add',
+        'rule',
+        'ip',
+        'nkbench',
+        'prerouting',
+        'fib',
+        'daddr',
+        'type',
+        'local',
+        'tcp',
+        'dport',
+        String(hostPort(i)),
+        'dnat',
+        'to',
+        `${ip}:${CONTAINER_PORT}`,
+      ])
       const m = /# handle (\d+)/.exec(r.stdout)
       if (!m) throw new Error(`nft did not echo a handle: ${r.stdout}`)
       hs.push(m[1]!)
@@ -271,8 +396,12 @@ export const ipBatch: Tool = {
   key: 'ip-batch',
   label: 'ip -batch + nft -f',
   note: 'one ip -batch in the host (netns add, veth with peer in the namespace, master, up), one ip -n CTR -batch per container (address, links up, route), one nft -f for every port; teardown: one nft -f, one ip -batch (link del, netns del)',
-  async unavailable() { return (await which('ip')) && (await which('nft')) ? undefined : 'ip or nft not found' },
-  async network(env) { await plainNetwork(env, { nat: true }) },
+  async unavailable() {
+    return (await which('ip')) && (await which('nft')) ? undefined : 'ip or nft not found'
+  },
+  async network(env) {
+    await plainNetwork(env, { nat: true })
+  },
   async setupAll(env, n) {
     let b = ''
     for (let i = 0; i < n; i++) b += `netns add ${env.ctr(i)}\nlink add ${env.veth(i)} master br0 up type veth peer name eth0 netns ${env.ctr(i)}\n`
@@ -318,21 +447,34 @@ export const pyroute2: Tool = {
     const r = await cmd(PY, ['-c', 'import pyroute2'], { allowFail: true })
     return r.code === 0 ? undefined : 'python3-pyroute2 not installed (bench/setup.sh installs it)'
   },
-  async network(env) { await plainNetwork(env, { nat: true }) },
-  async setupAll(env, n) { return pyRun(env, n, 'setup') },
-  async teardownAll(env, n) { return pyRun(env, n, 'teardown') },
+  async network(env) {
+    await plainNetwork(env, { nat: true })
+  },
+  async setupAll(env, n) {
+    return pyRun(env, n, 'setup')
+  },
+  async teardownAll(env, n) {
+    return pyRun(env, n, 'teardown')
+  },
 }
 
 // --- (c) CNI bridge + host-local + portmap --------------------------------------------
 
 const CNI_PATH = '/usr/lib/cni'
-interface CniCtx { results: string[]; conf: Record<string, unknown> }
+interface CniCtx {
+  results: string[]
+  conf: Record<string, unknown>
+}
 const cniCtx = new WeakMap<Env, CniCtx>()
 
 function cniEnv(cmdName: 'ADD' | 'DEL', env: Env, i: number, ifname: string): NodeJS.ProcessEnv {
   return {
-    PATH: process.env.PATH, CNI_COMMAND: cmdName, CNI_CONTAINERID: `nkbench${env.ctr(i).replace(/[^a-z0-9]/g, '')}`,
-    CNI_NETNS: `/run/netns/${env.ctr(i)}`, CNI_IFNAME: ifname, CNI_PATH,
+    PATH: process.env.PATH,
+    CNI_COMMAND: cmdName,
+    CNI_CONTAINERID: `nkbench${env.ctr(i).replace(/[^a-z0-9]/g, '')}`,
+    CNI_NETNS: `/run/netns/${env.ctr(i)}`,
+    CNI_IFNAME: ifname,
+    CNI_PATH,
   }
 }
 
@@ -345,9 +487,10 @@ export const cni: Tool = {
   key: 'cni',
   label: 'CNI bridge + host-local + portmap',
   slow: true,
-  note: 'plugins exec\'d as a runtime does (loopback for lo, bridge with host-local IPAM and ipMasq, portmap chained with prevResult and runtimeConfig.portMappings); the runtime\'s ip netns add/del counted; DEL in reverse order',
+  note: "plugins exec'd as a runtime does (loopback for lo, bridge with host-local IPAM and ipMasq, portmap chained with prevResult and runtimeConfig.portMappings); the runtime's ip netns add/del counted; DEL in reverse order",
   async unavailable() {
-    for (const p of ['bridge', 'host-local', 'portmap', 'loopback']) if (!exists(path.join(CNI_PATH, p))) return `${CNI_PATH}/${p} missing (containernetworking-plugins)`
+    for (const p of ['bridge', 'host-local', 'portmap', 'loopback'])
+      if (!exists(path.join(CNI_PATH, p))) return `${CNI_PATH}/${p} missing (containernetworking-plugins)`
     return (await which('iptables')) ? undefined : 'iptables not found (the CNI plugins 1.1 program NAT through it)'
   },
   async network(env) {
@@ -355,8 +498,15 @@ export const cni: Tool = {
     cniCtx.set(env, {
       results: [],
       conf: {
-        cniVersion: '1.0.0', name: 'nkbench',
-        bridge: { type: 'bridge', bridge: 'br0', isGateway: true, ipMasq: true, ipam: { type: 'host-local', ranges: [[{ subnet: SUBNET, gateway: GATEWAY }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: path.join(env.tmp, 'ipam') } },
+        cniVersion: '1.0.0',
+        name: 'nkbench',
+        bridge: {
+          type: 'bridge',
+          bridge: 'br0',
+          isGateway: true,
+          ipMasq: true,
+          ipam: { type: 'host-local', ranges: [[{ subnet: SUBNET, gateway: GATEWAY }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: path.join(env.tmp, 'ipam') },
+        },
       },
     })
   },
@@ -370,8 +520,11 @@ export const cni: Tool = {
       const prev = JSON.parse(res) as { ips: { address: string }[] }
       env.ips[i] = prev.ips[0]!.address.split('/')[0]!
       await cniPlugin(env, i, 'portmap', 'ADD', 'eth0', {
-        ...base, type: 'portmap', capabilities: { portMappings: true },
-        runtimeConfig: { portMappings: [{ hostPort: hostPort(i), containerPort: CONTAINER_PORT, protocol: 'tcp' }] }, prevResult: prev,
+        ...base,
+        type: 'portmap',
+        capabilities: { portMappings: true },
+        runtimeConfig: { portMappings: [{ hostPort: hostPort(i), containerPort: CONTAINER_PORT, protocol: 'tcp' }] },
+        prevResult: prev,
       })
       ctx.results[i] = res
     }
@@ -382,8 +535,11 @@ export const cni: Tool = {
     for (let i = 0; i < n; i++) {
       const prev = JSON.parse(ctx.results[i]!)
       await cniPlugin(env, i, 'portmap', 'DEL', 'eth0', {
-        ...base, type: 'portmap', capabilities: { portMappings: true },
-        runtimeConfig: { portMappings: [{ hostPort: hostPort(i), containerPort: CONTAINER_PORT, protocol: 'tcp' }] }, prevResult: prev,
+        ...base,
+        type: 'portmap',
+        capabilities: { portMappings: true },
+        runtimeConfig: { portMappings: [{ hostPort: hostPort(i), containerPort: CONTAINER_PORT, protocol: 'tcp' }] },
+        prevResult: prev,
       })
       await cniPlugin(env, i, 'bridge', 'DEL', 'eth0', { ...base, ...(ctx.conf.bridge as object), prevResult: prev })
       await cniPlugin(env, i, 'loopback', 'DEL', 'lo', { ...base, type: 'loopback' })
@@ -398,13 +554,20 @@ const NETAVARK = ['/usr/lib/podman/netavark', '/usr/libexec/podman/netavark', '/
 
 function netavarkJob(env: Env, i: number): string {
   return JSON.stringify({
-    container_id: Buffer.from(env.ctr(i)).toString('hex').padEnd(64, '0').slice(0, 64), container_name: env.ctr(i),
+    container_id: Buffer.from(env.ctr(i)).toString('hex').padEnd(64, '0').slice(0, 64),
+    container_name: env.ctr(i),
     port_mappings: [{ host_ip: '', container_port: CONTAINER_PORT, host_port: hostPort(i), range: 1, protocol: 'tcp' }],
     networks: { nkbench: { static_ips: [containerIp(i)], interface_name: 'eth0' } },
     network_info: {
       nkbench: {
-        name: 'nkbench', id: 'b'.repeat(64), driver: 'bridge', network_interface: 'br0',
-        subnets: [{ subnet: SUBNET, gateway: GATEWAY }], ipv6_enabled: false, internal: false, dns_enabled: false,
+        name: 'nkbench',
+        id: 'b'.repeat(64),
+        driver: 'bridge',
+        network_interface: 'br0',
+        subnets: [{ subnet: SUBNET, gateway: GATEWAY }],
+        ipv6_enabled: false,
+        internal: false,
+        dns_enabled: false,
         ipam_options: { driver: 'host-local' },
       },
     },
@@ -415,12 +578,14 @@ export const netavark: Tool = {
   key: 'netavark',
   label: 'netavark',
   slow: true,
-  note: 'netavark --config TMP setup|teardown /run/netns/CTR < json (static IPs as podman passes them, one port mapping, dns off); firewall driver iptables (netavark 1.4 has no nftables driver); the runtime\'s ip netns add/del counted',
+  note: "netavark --config TMP setup|teardown /run/netns/CTR < json (static IPs as podman passes them, one port mapping, dns off); firewall driver iptables (netavark 1.4 has no nftables driver); the runtime's ip netns add/del counted",
   async unavailable() {
     if (!exists(NETAVARK)) return 'netavark not installed (bench/setup.sh installs it)'
     return (await which('iptables')) ? undefined : 'iptables not found (netavark 1.4 programs NAT through it)'
   },
-  async network(env) { fs.mkdirSync(path.join(env.tmp, 'netavark'), { recursive: true }) },
+  async network(env) {
+    fs.mkdirSync(path.join(env.tmp, 'netavark'), { recursive: true })
+  },
   async setupAll(env, n) {
     const conf = path.join(env.tmp, 'netavark')
     for (let i = 0; i < n; i++) {

@@ -29,7 +29,12 @@ import { CONTAINER_PORT, GATEWAY, SUBNET, cleanupAll, hostPort, installExitClean
 type Cat = 'store' | 'dns' | 'ns' | 'rtnl change' | 'rtnl lookup' | 'link delete' | 'nft batch' | 'nft lookup' | 'sysctl' | 'socket' | 'other'
 const CATS: Cat[] = ['store', 'dns', 'ns', 'rtnl change', 'rtnl lookup', 'link delete', 'nft batch', 'nft lookup', 'sysctl', 'socket', 'other']
 
-interface Span { cat: Cat; what: string; t0: number; t1: number }
+interface Span {
+  cat: Cat
+  what: string
+  t0: number
+  t1: number
+}
 let spans: Span[] | undefined
 /** Store records returned as arrays (list()) during the current operation (what grows with the network). */
 let listed = 0
@@ -42,7 +47,9 @@ function timed<A extends unknown[], R>(cat: Cat | ((...a: A) => Cat), what: stri
     const c = typeof cat === 'function' ? cat(...a) : cat
     const w = typeof what === 'function' ? what(...a) : what
     if (r instanceof Promise) {
-      return r.finally(() => { rec?.push({ cat: c, what: w, t0, t1: performance.now() }) }) as R
+      return r.finally(() => {
+        rec?.push({ cat: c, what: w, t0, t1: performance.now() })
+      }) as R
     }
     rec?.push({ cat: c, what: w, t0, t1: performance.now() })
     return r
@@ -66,11 +73,15 @@ function instrument(store: object): void {
     return `nft list ${x.what}${x.set ? ` ${x.set}` : ''}${x.keys ? ' by key' : x.what === 'elements' ? ' (whole map)' : ''}${x.brief ? ' brief' : ''}`
   })
   const READS = new Set(['link.get', 'link.list', 'addr.list', 'route.list', 'neigh.list', 'route.get'])
-  wrap('rtnl', (ops) => {
-    const o = ops as { op: string }[]
-    if (o.some((x) => x.op === 'link.delete')) return 'link delete'
-    return o.every((x) => READS.has(x.op)) ? 'rtnl lookup' : 'rtnl change'
-  }, (ops) => `rtnl ${(ops as { op: string }[]).map((x) => x.op).join(', ')}`)
+  wrap(
+    'rtnl',
+    (ops) => {
+      const o = ops as { op: string }[]
+      if (o.some((x) => x.op === 'link.delete')) return 'link delete'
+      return o.every((x) => READS.has(x.op)) ? 'rtnl lookup' : 'rtnl change'
+    },
+    (ops) => `rtnl ${(ops as { op: string }[]).map((x) => x.op).join(', ')}`,
+  )
   // The store: whatever class the default is, every method of its prototype (a FileStore's get, list,
   // transact, compareAndSwap; another store's own); arrays returned count as records read.
   const proto = Object.getPrototypeOf(store) as Record<string, (...a: unknown[]) => unknown>
@@ -80,7 +91,10 @@ function instrument(store: object): void {
     const f = d.value as (...a: unknown[]) => unknown
     proto[m] = timed('store', `store.${m}`, function (this: unknown, ...a: unknown[]) {
       const r = f.apply(this, a)
-      const count = (x: unknown) => { if (Array.isArray(x)) listed += x.length; return x }
+      const count = (x: unknown) => {
+        if (Array.isArray(x)) listed += x.length
+        return x
+      }
       return r instanceof Promise ? r.then(count) : count(r)
     })
   }
@@ -96,7 +110,10 @@ function instrument(store: object): void {
 function split(all: Span[], t0: number, t1: number): Record<Cat, number> {
   const out = Object.fromEntries(CATS.map((c) => [c, 0])) as Record<Cat, number>
   const ev: { t: number; s: Span; start: boolean }[] = []
-  for (const s of all) { ev.push({ t: Math.max(s.t0, t0), s, start: true }); ev.push({ t: Math.min(s.t1, t1), s, start: false }) }
+  for (const s of all) {
+    ev.push({ t: Math.max(s.t0, t0), s, start: true })
+    ev.push({ t: Math.min(s.t1, t1), s, start: false })
+  }
   ev.sort((a, b) => a.t - b.t || (a.start ? 1 : -1))
   const active: Span[] = []
   let last = t0
@@ -111,7 +128,13 @@ function split(all: Span[], t0: number, t1: number): Record<Cat, number> {
   return out
 }
 
-interface OpTrace { wall: number; by: Record<Cat, number>; calls: Record<string, number>; listed: number; slowest: { what: string; ms: number }[] }
+interface OpTrace {
+  wall: number
+  by: Record<Cat, number>
+  calls: Record<string, number>
+  listed: number
+  slowest: { what: string; ms: number }[]
+}
 
 async function traced(f: () => Promise<unknown>): Promise<OpTrace> {
   spans = []
@@ -123,17 +146,29 @@ async function traced(f: () => Promise<unknown>): Promise<OpTrace> {
   spans = undefined
   const calls: Record<string, number> = {}
   for (const s of mine) calls[s.what] = (calls[s.what] ?? 0) + 1
-  const slowest = [...mine].sort((a, b) => (b.t1 - b.t0) - (a.t1 - a.t0)).slice(0, 3).map((s) => ({ what: s.what, ms: +(s.t1 - s.t0).toFixed(3) }))
+  const slowest = [...mine]
+    .sort((a, b) => b.t1 - b.t0 - (a.t1 - a.t0))
+    .slice(0, 3)
+    .map((s) => ({ what: s.what, ms: +(s.t1 - s.t0).toFixed(3) }))
   return { wall: t1 - t0, by: split(mine, t0, t1), calls, listed, slowest }
 }
 
 function table(title: string, traces: OpTrace[], w: number): string {
-  const first = traces.slice(0, w), last = traces.slice(-w)
+  const first = traces.slice(0, w),
+    last = traces.slice(-w)
   const med = (xs: OpTrace[], f: (t: OpTrace) => number) => median(xs.map(f))
-  const L = [`${title}: ${traces.length} calls; median ms of the first ${w} and of the last ${w}`, '', '| phase | first | last | last - first |', '|---|---|---|---|']
-  L.push(`| **wall** | ${med(first, (t) => t.wall).toFixed(2)} | ${med(last, (t) => t.wall).toFixed(2)} | ${(med(last, (t) => t.wall) - med(first, (t) => t.wall)).toFixed(2)} |`)
+  const L = [
+    `${title}: ${traces.length} calls; median ms of the first ${w} and of the last ${w}`,
+    '',
+    '| phase | first | last | last - first |',
+    '|---|---|---|---|',
+  ]
+  L.push(
+    `| **wall** | ${med(first, (t) => t.wall).toFixed(2)} | ${med(last, (t) => t.wall).toFixed(2)} | ${(med(last, (t) => t.wall) - med(first, (t) => t.wall)).toFixed(2)} |`,
+  )
   for (const c of CATS) {
-    const a = med(first, (t) => t.by[c]), b = med(last, (t) => t.by[c])
+    const a = med(first, (t) => t.by[c]),
+      b = med(last, (t) => t.by[c])
     if (a < 0.005 && b < 0.005) continue
     L.push(`| ${c} | ${a.toFixed(2)} | ${b.toFixed(2)} | ${(b - a).toFixed(2)} |`)
   }
@@ -153,13 +188,24 @@ async function main(): Promise<void> {
   try {
     const net = trackNetwork(await Network.create({ name: env.hostName, namespace: env.host, subnet: SUBNET, gateway: GATEWAY }))
     instrument(net.store)
-    const conn: OpTrace[] = [], disc: OpTrace[] = [], nsc: OpTrace[] = [], nsd: OpTrace[] = []
+    const conn: OpTrace[] = [],
+      disc: OpTrace[] = [],
+      nsc: OpTrace[] = [],
+      nsd: OpTrace[] = []
     const wired: { ns: Namespace; ep: Endpoint }[] = []
     for (let i = 0; i < n; i++) {
       let ns!: Namespace
-      nsc.push(await traced(async () => { ns = track(await Namespace.create(env.ctr(i))) }))
+      nsc.push(
+        await traced(async () => {
+          ns = track(await Namespace.create(env.ctr(i)))
+        }),
+      )
       let ep!: Endpoint
-      conn.push(await traced(async () => { ep = await net.connect(ns, { name: `c${i}`, publish: [{ hostPort: hostPort(i), containerPort: CONTAINER_PORT }] }) }))
+      conn.push(
+        await traced(async () => {
+          ep = await net.connect(ns, { name: `c${i}`, publish: [{ hostPort: hostPort(i), containerPort: CONTAINER_PORT }] })
+        }),
+      )
       wired.push({ ns, ep })
       if ((i + 1) % 100 === 0) console.error(`${i + 1} connected (last: ${conn[i]!.wall.toFixed(1)} ms)`)
     }
@@ -169,9 +215,12 @@ async function main(): Promise<void> {
     }
     const w = Math.min(50, Math.max(1, n >> 2))
     const out = [
-      `# The user path, phase by phase (N = ${n}, one after another, default store, DNS on, one published port)`, '',
-      table('Namespace.create', nsc, w), table('Network.connect', conn, w),
-      table('Network.disconnect (the first ones run with every other endpoint still there)', disc, w), table('Namespace.delete', nsd, w),
+      `# The user path, phase by phase (N = ${n}, one after another, default store, DNS on, one published port)`,
+      '',
+      table('Namespace.create', nsc, w),
+      table('Network.connect', conn, w),
+      table('Network.disconnect (the first ones run with every other endpoint still there)', disc, w),
+      table('Namespace.delete', nsd, w),
     ].join('\n')
     console.log(out)
     if (jsonAt > 0) fs.writeFileSync(process.argv[jsonAt + 1]!, JSON.stringify({ n, connect: conn, disconnect: disc, nsCreate: nsc, nsDelete: nsd }, null, 1))
@@ -181,4 +230,8 @@ async function main(): Promise<void> {
   }
 }
 
-void main().catch(async (e) => { console.error(e); await cleanupAll().catch(() => {}); process.exit(1) })
+void main().catch(async (e) => {
+  console.error(e)
+  await cleanupAll().catch(() => {})
+  process.exit(1)
+})

@@ -32,23 +32,28 @@ void runExample('netns-kit demo: a bridge, two containers, ping both ways', asyn
   const H = host.name!
 
   // 2. The bridge in the host namespace, with the gateway address.
-  const br0 = await steps.run('create bridge br0 in the host namespace, up', `ip -n ${H} link add br0 up type bridge`,
-    () => Bridge.create({ name: 'br0', namespace: host, up: true }))
-  await steps.run(`address ${GATEWAY}/${SUBNET_PREFIX} on br0`, `ip -n ${H} addr add ${GATEWAY}/${SUBNET_PREFIX} dev br0`,
-    () => br0.addAddress(`${GATEWAY}/${SUBNET_PREFIX}`))
+  const br0 = await steps.run('create bridge br0 in the host namespace, up', `ip -n ${H} link add br0 up type bridge`, () =>
+    Bridge.create({ name: 'br0', namespace: host, up: true }),
+  )
+  await steps.run(`address ${GATEWAY}/${SUBNET_PREFIX} on br0`, `ip -n ${H} addr add ${GATEWAY}/${SUBNET_PREFIX} dev br0`, () =>
+    br0.addAddress(`${GATEWAY}/${SUBNET_PREFIX}`),
+  )
 
   // 3. Each container: a veth pair whose peer is born inside the container as eth0 (one
   //    RTM_NEWLINK, attached to br0 and up in the same message), its address, its default route.
   for (const c of containers) {
     const C = c.ns.name!
-    const pair = await steps.run(`veth ${c.hostIf} (on br0) <-> eth0 inside ${c.role}, both up`, [
-      `ip -n ${H} link add ${c.hostIf} master br0 up type veth peer name eth0 netns ${C}`,
-      `ip -n ${C} link set eth0 up`,
-    ], () => VethPair.create({ name: c.hostIf, namespace: host, master: br0, up: true, peer: { name: 'eth0', namespace: c.ns, up: true } }))
-    await steps.run(`address ${c.ip}/${SUBNET_PREFIX} on eth0 in ${c.role}`, `ip -n ${C} addr add ${c.ip}/${SUBNET_PREFIX} dev eth0`,
-      () => pair.peer.addAddress(`${c.ip}/${SUBNET_PREFIX}`))
-    await steps.run(`default route via ${GATEWAY} in ${c.role}`, `ip -n ${C} route add default via ${GATEWAY}`,
-      () => c.ns.routes.add({ to: 'default', via: GATEWAY }))
+    const pair = await steps.run(
+      `veth ${c.hostIf} (on br0) <-> eth0 inside ${c.role}, both up`,
+      [`ip -n ${H} link add ${c.hostIf} master br0 up type veth peer name eth0 netns ${C}`, `ip -n ${C} link set eth0 up`],
+      () => VethPair.create({ name: c.hostIf, namespace: host, master: br0, up: true, peer: { name: 'eth0', namespace: c.ns, up: true } }),
+    )
+    await steps.run(`address ${c.ip}/${SUBNET_PREFIX} on eth0 in ${c.role}`, `ip -n ${C} addr add ${c.ip}/${SUBNET_PREFIX} dev eth0`, () =>
+      pair.peer.addAddress(`${c.ip}/${SUBNET_PREFIX}`),
+    )
+    await steps.run(`default route via ${GATEWAY} in ${c.role}`, `ip -n ${C} route add default via ${GATEWAY}`, () =>
+      c.ns.routes.add({ to: 'default', via: GATEWAY }),
+    )
   }
   const buildMs = steps.total()
 
@@ -63,12 +68,15 @@ void runExample('netns-kit demo: a bridge, two containers, ping both ways', asyn
     const routes = await steps.run(`read back: the routes of ${c.role}`, `ip -n ${c.ns.name} route show`, () => c.ns.routes.list({ family: 4 }))
     const def = routes.find((r) => r.to === 'default')
     console.log(`       ${routes.map((r) => `${r.to}${r.via ? ` via ${r.via}` : ''}${r.dev ? ` dev ${r.dev}` : ''}`).join(' | ')}`)
-    if (def?.via !== GATEWAY || def.dev !== 'eth0') { console.log(red(`       expected: default via ${GATEWAY} dev eth0`)); ok = false }
+    if (def?.via !== GATEWAY || def.dev !== 'eth0') {
+      console.log(red(`       expected: default via ${GATEWAY} dev eth0`))
+      ok = false
+    }
   }
 
   // 5. Prove it: ping both ways between the containers and between the host and each container.
   console.log(bold('\nping (run inside the namespaces with ns.spawn, as `ip netns exec NS ping` would):'))
-  const [c1, c2] = containers as [typeof containers[0], typeof containers[0]]
+  const [c1, c2] = containers as [(typeof containers)[0], (typeof containers)[0]]
   const plan: [Namespace, string, string, string][] = [
     [c1.ns, 'c1', c2.ip, 'c2'],
     [c2.ns, 'c2', c1.ip, 'c1'],
@@ -79,8 +87,9 @@ void runExample('netns-kit demo: a bridge, two containers, ping both ways', asyn
   ]
   const results: PingResult[] = []
   for (const [from, fromRole, to, toRole] of plan) {
-    const r = await steps.run(`ping ${fromRole} -> ${toRole} (${to})`, `ip netns exec ${from.name} ping -c 1 -W 2 ${to}`,
-      () => ping(from, to, { label: `${fromRole} (${from.name})` }))
+    const r = await steps.run(`ping ${fromRole} -> ${toRole} (${to})`, `ip netns exec ${from.name} ping -c 1 -W 2 ${to}`, () =>
+      ping(from, to, { label: `${fromRole} (${from.name})` }),
+    )
     r.to = `${toRole} (${to})`
     results.push(r)
     console.log(`       ${describePing(r)}`)

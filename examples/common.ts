@@ -63,7 +63,10 @@ export class Throwaway {
     this.#closing = true
     const deleted: string[] = []
     for (const ns of this.#namespaces.splice(0).reverse()) {
-      await ns.delete().then(() => deleted.push(ns.name!), (e: Error) => console.error(red(`  could not delete ${ns.name}: ${e.message}`)))
+      await ns.delete().then(
+        () => deleted.push(ns.name!),
+        (e: Error) => console.error(red(`  could not delete ${ns.name}: ${e.message}`)),
+      )
     }
     // Also names whose creation failed half-way or was interrupted.
     for (const name of this.names) {
@@ -151,7 +154,9 @@ export async function ping(ns: Namespace, addr: string, opts: { count?: number; 
 /** One line for a ping result. */
 export function describePing(r: PingResult): string {
   const rtt = r.rttMs !== undefined ? `rtt ${r.rttMs} ms` : ''
-  return r.ok ? `${green('ok')}   ${r.from} -> ${r.to}  ${rtt}` : `${red('FAIL')} ${r.from} -> ${r.to}  (ping exit ${r.code}) ${r.output.trim().split('\n').pop() ?? ''}`
+  return r.ok
+    ? `${green('ok')}   ${r.from} -> ${r.to}  ${rtt}`
+    : `${red('FAIL')} ${r.from} -> ${r.to}  (ping exit ${r.code}) ${r.output.trim().split('\n').pop() ?? ''}`
 }
 
 /**
@@ -231,10 +236,21 @@ export async function ask(ns: Namespace, host: string, port: number): Promise<st
     const sock = await connectTcp({ namespace: ns, host, port, timeout: 2000 })
     return await new Promise<string | null>((resolve) => {
       let data = ''
-      const timer = setTimeout(() => { sock.destroy(); resolve(data.trim() || null) }, 2000)
-      sock.on('data', (d: Buffer) => { data += d.toString() })
-      sock.on('close', () => { clearTimeout(timer); resolve(data.trim() || null) })
-      sock.on('error', () => { clearTimeout(timer); resolve(null) })
+      const timer = setTimeout(() => {
+        sock.destroy()
+        resolve(data.trim() || null)
+      }, 2000)
+      sock.on('data', (d: Buffer) => {
+        data += d.toString()
+      })
+      sock.on('close', () => {
+        clearTimeout(timer)
+        resolve(data.trim() || null)
+      })
+      sock.on('error', () => {
+        clearTimeout(timer)
+        resolve(null)
+      })
     })
   } catch {
     return null

@@ -45,10 +45,18 @@ export async function ask(ns: Namespace, host: string, port: number): Promise<st
   }
   return new Promise((resolve) => {
     let data = ''
-    const timer = setTimeout(() => { sock.destroy(); resolve(null) }, 1500)
-    sock.on('data', (d) => { data += d })
+    const timer = setTimeout(() => {
+      sock.destroy()
+      resolve(null)
+    }, 1500)
+    sock.on('data', (d) => {
+      data += d
+    })
     sock.on('error', () => {})
-    sock.on('close', () => { clearTimeout(timer); resolve(data.trim() || null) })
+    sock.on('close', () => {
+      clearTimeout(timer)
+      resolve(data.trim() || null)
+    })
   })
 }
 
@@ -59,12 +67,18 @@ export async function lookup(ns: Namespace, name: string, type: 'A' | 'AAAA' = '
     const id = Math.floor(Math.random() * 65535)
     const reply = new Promise<Buffer | null>((resolve) => {
       const timer = setTimeout(() => resolve(null), 2000)
-      sock.on('message', (m) => { clearTimeout(timer); resolve(m) })
+      sock.on('message', (m) => {
+        clearTimeout(timer)
+        resolve(m)
+      })
     })
     sock.send(dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type, name }] }), 53, '127.0.0.11')
     const m = await reply
     if (!m) return []
-    return dnsPacket.decode(m).answers!.filter((a) => a.type === type).map((a) => String((a as { data: unknown }).data))
+    return dnsPacket
+      .decode(m)
+      .answers!.filter((a) => a.type === type)
+      .map((a) => String((a as { data: unknown }).data))
   } finally {
     sock.close()
   }

@@ -8,8 +8,9 @@ import { hostAndOutside } from './network-common'
 
 export async function main(t: Throwaway, steps: Steps): Promise<boolean> {
   const { host, store } = await hostAndOutside(t)
-  const net = await steps.run('network "quiet" with icc=false', 'docker network create -o com.docker.network.bridge.enable_icc=false quiet',
-    () => Network.create({ name: 'quiet', namespace: host, store, subnet: '172.24.9.0/24', icc: false, dns: false }))
+  const net = await steps.run('network "quiet" with icc=false', 'docker network create -o com.docker.network.bridge.enable_icc=false quiet', () =>
+    Network.create({ name: 'quiet', namespace: host, store, subnet: '172.24.9.0/24', icc: false, dns: false }),
+  )
   const a = await net.connect(await t.namespace('a'))
   const b = await net.connect(await t.namespace('b'))
   const gw = await steps.run('a -> gateway', '', () => ping(a.namespace, net.gateway))

@@ -16,8 +16,9 @@ export async function main(t: Throwaway, steps: Steps): Promise<boolean> {
   })
   const noneLinks = (await none.links()).map((l) => `${l.name}`)
   await none.delete()
-  const net = await steps.run('--network bridge: a network and a container on it', 'docker network create m; docker run --network m ...',
-    () => Network.create({ name: 'm', namespace: host, store, subnet: '172.25.9.0/24', dns: false }))
+  const net = await steps.run('--network bridge: a network and a container on it', 'docker network create m; docker run --network m ...', () =>
+    Network.create({ name: 'm', namespace: host, store, subnet: '172.25.9.0/24', dns: false }),
+  )
   const first = await net.connect(await t.namespace('first'))
   const second = await steps.run('--network container:first: the same namespace', '', () => Network.container(first))
   await whoami(first.namespace, '127.0.0.1', 7000, 'first')
@@ -25,7 +26,7 @@ export async function main(t: Throwaway, steps: Steps): Promise<boolean> {
   closeServers()
   const ok = h.equals(host) && hostLinks.includes('wan') && noneLinks.join() === 'lo' && second.equals(first.namespace) && seen === 'first 127.0.0.1'
   console.log(`       host mode links: ${hostLinks.join(', ')}; none mode links: ${noneLinks.join(', ')}`)
-  console.log(bold('\nproved:'), ok ? green('host is the host namespace, none has only lo, container:X shares X\'s localhost') : red('a mode did not behave'))
+  console.log(bold('\nproved:'), ok ? green("host is the host namespace, none has only lo, container:X shares X's localhost") : red('a mode did not behave'))
   await net.remove({ force: true })
   return ok
 }

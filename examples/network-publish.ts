@@ -8,22 +8,29 @@ import { HOST_WAN, OUT_IP, ask, closeServers, hostAndOutside, whoami } from './n
 
 export async function main(t: Throwaway, steps: Steps): Promise<boolean> {
   const { host, outside, store } = await hostAndOutside(t)
-  const net = await steps.run('network "web" 172.21.0.0/24', 'docker network create --subnet 172.21.0.0/24 web',
-    () => Network.create({ name: 'web', namespace: host, store, subnet: '172.21.0.0/24', dns: false }))
+  const net = await steps.run('network "web" 172.21.0.0/24', 'docker network create --subnet 172.21.0.0/24 web', () =>
+    Network.create({ name: 'web', namespace: host, store, subnet: '172.21.0.0/24', dns: false }),
+  )
   const c = await t.namespace('container')
-  const ep = await steps.run('connect with -p 8080:80 and -P for 81', 'docker network connect ... (docker run -p 8080:80 --expose 81 -P)',
-    () => net.connect(c, { name: 'srv', publish: [{ hostPort: 8080, containerPort: 80 }, { containerPort: 81 }] }))
+  const ep = await steps.run('connect with -p 8080:80 and -P for 81', 'docker network connect ... (docker run -p 8080:80 --expose 81 -P)', () =>
+    net.connect(c, { name: 'srv', publish: [{ hostPort: 8080, containerPort: 80 }, { containerPort: 81 }] }),
+  )
   const dyn = ep.ports[1]!.hostPort
   console.log(`       ports: ${ep.ports.map((p) => `${p.hostIp}:${p.hostPort}->${p.containerPort}/${p.protocol}`).join(', ')}`)
   await whoami(c, '0.0.0.0', 80, 'port80')
   await whoami(c, '0.0.0.0', 81, 'port81')
   const a = await steps.run(`outside -> ${HOST_WAN}:8080`, `ip netns exec ${outside.name} socat - TCP:${HOST_WAN}:8080`, () => ask(outside, HOST_WAN, 8080))
-  const b = await steps.run(`outside -> ${HOST_WAN}:${dyn} (-P)`, `ip netns exec ${outside.name} socat - TCP:${HOST_WAN}:${dyn}`, () => ask(outside, HOST_WAN, dyn))
+  const b = await steps.run(`outside -> ${HOST_WAN}:${dyn} (-P)`, `ip netns exec ${outside.name} socat - TCP:${HOST_WAN}:${dyn}`, () =>
+    ask(outside, HOST_WAN, dyn),
+  )
   await net.disconnect(ep)
   const after = await steps.run('after disconnect: outside -> 8080', '', () => ask(outside, HOST_WAN, 8080))
   closeServers()
   const ok = a === `port80 ${OUT_IP}` && b === `port81 ${OUT_IP}` && after === null
-  console.log(bold('\nproved:'), ok ? green(`the outside reached the container on 8080 and on ${dyn}; nothing answers once disconnected`) : red(`answers: ${a} | ${b} | ${after}`))
+  console.log(
+    bold('\nproved:'),
+    ok ? green(`the outside reached the container on 8080 and on ${dyn}; nothing answers once disconnected`) : red(`answers: ${a} | ${b} | ${after}`),
+  )
   await net.remove()
   return ok
 }

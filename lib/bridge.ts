@@ -85,7 +85,9 @@ export class Bridge extends Link {
     }
   }
 
-  override toString(): string { return `Bridge(${this.where})` }
+  override toString(): string {
+    return `Bridge(${this.where})`
+  }
 }
 
 linkClasses.set('bridge', Bridge)

@@ -74,12 +74,27 @@ const IPPROTO_ICMP = 1
 const IPPROTO_ICMPV6 = 58
 
 // enum ip_conntrack_status (linux/netfilter/nf_conntrack_common.h), bit by bit.
-const STATUS_BITS = ['expected', 'seen-reply', 'assured', 'confirmed', 'src-nat', 'dst-nat', 'seq-adjust',
-  'src-nat-done', 'dst-nat-done', 'dying', 'fixed-timeout', 'template', 'nat-clash', 'helper', 'offload', 'hw-offload']
+const STATUS_BITS = [
+  'expected',
+  'seen-reply',
+  'assured',
+  'confirmed',
+  'src-nat',
+  'dst-nat',
+  'seq-adjust',
+  'src-nat-done',
+  'dst-nat-done',
+  'dying',
+  'fixed-timeout',
+  'template',
+  'nat-clash',
+  'helper',
+  'offload',
+  'hw-offload',
+]
 
 // enum tcp_conntrack, as conntrack(8) prints it.
-const TCP_STATES = ['NONE', 'SYN_SENT', 'SYN_RECV', 'ESTABLISHED', 'FIN_WAIT', 'CLOSE_WAIT', 'LAST_ACK', 'TIME_WAIT',
-  'CLOSE', 'SYN_SENT2']
+const TCP_STATES = ['NONE', 'SYN_SENT', 'SYN_RECV', 'ESTABLISHED', 'FIN_WAIT', 'CLOSE_WAIT', 'LAST_ACK', 'TIME_WAIT', 'CLOSE', 'SYN_SENT2']
 
 const FILTER_KEYS = new Set(['family', 'protocol', 'origDst', 'origDstPort', 'origSrc', 'replySrc', 'replySrcPort'])
 
@@ -118,7 +133,8 @@ export function checkConntrackFilter(filter: unknown, arg = 'filter'): NativeCtF
   for (const k of ['origDstPort', 'replySrcPort'] as const) {
     if (f[k] === undefined) continue
     out[k] = checkPort(f[k], `${arg}.${k}`)
-    if (out.protocol === IPPROTO_ICMP || out.protocol === IPPROTO_ICMPV6) throw invalidArg(arg, filter, `asks for a port of ${PROTOCOL_NAMES[out.protocol]}, which has none`)
+    if (out.protocol === IPPROTO_ICMP || out.protocol === IPPROTO_ICMPV6)
+      throw invalidArg(arg, filter, `asks for a port of ${PROTOCOL_NAMES[out.protocol]}, which has none`)
   }
   return out
 }

@@ -12,7 +12,18 @@ export function scopeName(s: number): AddressInfo['scope'] {
 }
 
 const PROTO: Record<number, string> = { 0: 'unspec', 1: 'redirect', 2: 'kernel', 3: 'boot', 4: 'static', 16: 'dhcp', 186: 'bgp', 188: 'ospf', 42: 'babel' }
-const RTN: Record<number, string> = { 1: 'unicast', 2: 'local', 3: 'broadcast', 4: 'anycast', 5: 'multicast', 6: 'blackhole', 7: 'unreachable', 8: 'prohibit', 9: 'throw', 10: 'nat' }
+const RTN: Record<number, string> = {
+  1: 'unicast',
+  2: 'local',
+  3: 'broadcast',
+  4: 'anycast',
+  5: 'multicast',
+  6: 'blackhole',
+  7: 'unreachable',
+  8: 'prohibit',
+  9: 'throw',
+  10: 'nat',
+}
 
 export function linkInfo(l: NativeLink): LinkInfo {
   const info: LinkInfo = {
@@ -47,8 +58,16 @@ function macvlanModeName(m: number): MacvlanMode | number {
 
 function vxlanInfo(v: NonNullable<NativeLink['vxlan']>): VxlanInfo {
   const info: VxlanInfo = {
-    vni: v.vni, port: v.port, learning: v.learning, proxy: v.proxy, l2miss: v.l2miss, l3miss: v.l3miss,
-    udpCsum: v.udpCsum, ttl: v.ttl, tos: v.tos, ageing: v.ageing,
+    vni: v.vni,
+    port: v.port,
+    learning: v.learning,
+    proxy: v.proxy,
+    l2miss: v.l2miss,
+    l3miss: v.l3miss,
+    udpCsum: v.udpCsum,
+    ttl: v.ttl,
+    tos: v.tos,
+    ageing: v.ageing,
   }
   if (v.local) info.local = v.local
   if (v.remote) {
@@ -94,8 +113,16 @@ export function fdbEntry(n: NativeNeigh, names: Map<number, string>): FdbEntry {
 
 /** A neighbour state as `ip neigh` names it (the most significant bit set). */
 function neighStateName(s: number): NeighbourState {
-  const order: [number, NeighbourState][] = [[NUD.PERMANENT, 'permanent'], [NUD.NOARP, 'noarp'], [NUD.FAILED, 'failed'], [NUD.PROBE, 'probe'],
-    [NUD.DELAY, 'delay'], [NUD.STALE, 'stale'], [NUD.REACHABLE, 'reachable'], [NUD.INCOMPLETE, 'incomplete']]
+  const order: [number, NeighbourState][] = [
+    [NUD.PERMANENT, 'permanent'],
+    [NUD.NOARP, 'noarp'],
+    [NUD.FAILED, 'failed'],
+    [NUD.PROBE, 'probe'],
+    [NUD.DELAY, 'delay'],
+    [NUD.STALE, 'stale'],
+    [NUD.REACHABLE, 'reachable'],
+    [NUD.INCOMPLETE, 'incomplete'],
+  ]
   return order.find(([bit]) => (s & bit) !== 0)?.[1] ?? 'none'
 }
 

@@ -56,7 +56,11 @@ async function writeAtomic(file: string, content: string, mode: number): Promise
   await fs.promises.rename(tmp, file)
 }
 
-const exists = (p: string) => fs.promises.lstat(p).then(() => true, () => false)
+const exists = (p: string) =>
+  fs.promises.lstat(p).then(
+    () => true,
+    () => false,
+  )
 
 /**
  * Writes the container files of the named namespace `name` to /etc/netns/NAME/ (in place, so a
@@ -108,7 +112,10 @@ export async function removeEtcNetns(name: string, opts: EtcNetnsOptions = {}): 
   const mark = path.join(p.reg, ROOT_MARK)
   if (await exists(mark)) {
     // ENOTEMPTY while other namespaces have files there: the last removal takes it.
-    const gone = await fs.promises.rmdir(p.root).then(() => true, (e: NodeJS.ErrnoException) => e.code === 'ENOENT')
+    const gone = await fs.promises.rmdir(p.root).then(
+      () => true,
+      (e: NodeJS.ErrnoException) => e.code === 'ENOENT',
+    )
     if (gone) await fs.promises.rm(mark, { force: true })
   }
 }

@@ -30,16 +30,22 @@ export class LinkFdb {
    * `bridge fdb add MAC dev LINK [dst IP] [vni VNI] [port PORT] [vlan VID] [self] [master] [permanent|static|dynamic]`
    * (NLM_F_CREATE|NLM_F_EXCL: EEXIST if the entry is there).
    */
-  async add(entry: FdbEntrySpec): Promise<void> { await this.#modify('add', entry) }
+  async add(entry: FdbEntrySpec): Promise<void> {
+    await this.#modify('add', entry)
+  }
 
   /**
    * `bridge fdb append MAC dev LINK dst IP ...` (NLM_F_APPEND): one more destination for the
    * entry, as the all-zeros MAC's flood list of a vxlan device (one copy of BUM traffic per VTEP).
    */
-  async append(entry: FdbEntrySpec): Promise<void> { await this.#modify('append', entry) }
+  async append(entry: FdbEntrySpec): Promise<void> {
+    await this.#modify('append', entry)
+  }
 
   /** `bridge fdb replace MAC dev LINK ...` (NLM_F_REPLACE): creates or overwrites. */
-  async replace(entry: FdbEntrySpec): Promise<void> { await this.#modify('replace', entry) }
+  async replace(entry: FdbEntrySpec): Promise<void> {
+    await this.#modify('replace', entry)
+  }
 
   /**
    * `bridge fdb del MAC dev LINK [dst IP] [vni VNI] [port PORT] [self] [master]`; with `dst`, only

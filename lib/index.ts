@@ -18,25 +18,84 @@ export type { VxlanOptions } from './vxlan'
 export { NetlinkError, NetnsKitError, PrivilegeError } from './errors'
 export type { NetnsKitErrorCode } from './errors'
 export type {
-  LinkInfo, AddressInfo, RouteSpec, RouteInfo, MacvlanMode, MacvlanInfo, VxlanInfo, FdbState, FdbEntrySpec, FdbEntry,
-  NeighbourState, NeighbourSpec, NeighbourEntry,
+  LinkInfo,
+  AddressInfo,
+  RouteSpec,
+  RouteInfo,
+  MacvlanMode,
+  MacvlanInfo,
+  VxlanInfo,
+  FdbState,
+  FdbEntrySpec,
+  FdbEntry,
+  NeighbourState,
+  NeighbourSpec,
+  NeighbourEntry,
 } from './types'
 export { conntrack } from './conntrack'
 export type { ConntrackEntry, ConntrackFilter, ConntrackTuple } from './conntrack'
 export { NatRule } from './nat'
 export type { MasqueradeOptions, PublishOptions, IsolateOptions, NatProtocol, NatKind, Problem } from './nat'
 export {
-  SqliteStore, MemoryStore, EtcdStore, MemoryNetworkStore, EtcdNetworkStore, StoreError, STATE_DIR, DEFAULT_DB_PATH, DEFAULT_ADDRESS_POOLS, candidateSubnets,
-  chooseSubnet, findFreeSubnet, prefixesInUse,
+  SqliteStore,
+  MemoryStore,
+  EtcdStore,
+  MemoryNetworkStore,
+  EtcdNetworkStore,
+  StoreError,
+  STATE_DIR,
+  DEFAULT_DB_PATH,
+  DEFAULT_ADDRESS_POOLS,
+  candidateSubnets,
+  chooseSubnet,
+  findFreeSubnet,
+  prefixesInUse,
 } from './ipam'
 export type {
-  NetworkStore, SqliteStoreOptions, EtcdStoreOptions, EtcdNetworkStoreOptions, EtcdConnectOptions, AddressPool, NsIdentity, NetworkRecord, EndpointRecord,
-  NetworkState, EndpointState, PortRecord, AddressRecord, Intent, Change, ChangeBatch, Owner,
-  OwnerState, PoolRecord, PortProtocol, DnsSettings, GatewayMove, ConnectResult, DisconnectStart, RemoveStart, RuleOwner, EndpointSpec,
-  CreateNetworkSpec, FinishConnectPatch, KvNetworkStoreOptions, PoolSpec, PortSpec,
+  NetworkStore,
+  SqliteStoreOptions,
+  EtcdStoreOptions,
+  EtcdNetworkStoreOptions,
+  EtcdConnectOptions,
+  AddressPool,
+  NsIdentity,
+  NetworkRecord,
+  EndpointRecord,
+  NetworkState,
+  EndpointState,
+  PortRecord,
+  AddressRecord,
+  Intent,
+  Change,
+  ChangeBatch,
+  Owner,
+  OwnerState,
+  PoolRecord,
+  PortProtocol,
+  DnsSettings,
+  GatewayMove,
+  ConnectResult,
+  DisconnectStart,
+  RemoveStart,
+  RuleOwner,
+  EndpointSpec,
+  CreateNetworkSpec,
+  FinishConnectPatch,
+  KvNetworkStoreOptions,
+  PoolSpec,
+  PortSpec,
 } from './ipam'
 export type { Family } from './ipam/ip'
-export { hostsFile, hostnameFile, resolvConf, planResolvConf, parseResolvConf, EMBEDDED_RESOLVER, FALLBACK_NAMESERVERS, FALLBACK_NAMESERVERS_V6 } from './container-files'
+export {
+  hostsFile,
+  hostnameFile,
+  resolvConf,
+  planResolvConf,
+  parseResolvConf,
+  EMBEDDED_RESOLVER,
+  FALLBACK_NAMESERVERS,
+  FALLBACK_NAMESERVERS_V6,
+} from './container-files'
 export type { HostsFileOptions, ResolvConfOptions, ResolvConfPlan, ResolvConfData } from './container-files'
 export { Resolver, DnsRecords } from './dns'
 export type { ResolverOptions, ResolverStats, UpstreamServer, DnsEntry } from './dns'
@@ -50,11 +109,27 @@ export { setLinkGroup, deleteLinkGroup } from './link-group'
 export type { NamespaceSocketOptions } from './sockets'
 export { Network, Endpoint } from './network'
 export type {
-  NetworkCreateOptions, ConnectOptions, PublishSpec, GcReport, GcOptions, AnyNetwork, NetworkLookupOptions, NetworkEndpoint, DriverNetwork, NetworkDriverName,
+  NetworkCreateOptions,
+  ConnectOptions,
+  PublishSpec,
+  GcReport,
+  GcOptions,
+  AnyNetwork,
+  NetworkLookupOptions,
+  NetworkEndpoint,
+  DriverNetwork,
+  NetworkDriverName,
   ConnectOptionsBase,
 } from './network'
 export { OverlayAgent, OverlayNetwork, OverlayEndpoint, VXLAN_OVERHEAD_IPV4 } from './network'
-export type { OverlayAgentOptions, OverlayEndpointRecord, ReconcileReport, OverlayNetworkOptions, OverlayConnectOptions, OverlayNetworkDefinition } from './network'
+export type {
+  OverlayAgentOptions,
+  OverlayEndpointRecord,
+  ReconcileReport,
+  OverlayNetworkOptions,
+  OverlayConnectOptions,
+  OverlayNetworkDefinition,
+} from './network'
 export { MacvlanNetwork, MacvlanEndpoint } from './network'
 export type { MacvlanNetworkOptions } from './network'
 export type { TripEvent } from './kernel/trace'

@@ -35,9 +35,15 @@ export class Link {
     this.#index = index
   }
 
-  get name(): string { return this.#name }
-  get index(): number { return this.#index }
-  get namespace(): Namespace { return this.#namespace }
+  get name(): string {
+    return this.#name
+  }
+  get index(): number {
+    return this.#index
+  }
+  get namespace(): Namespace {
+    return this.#namespace
+  }
 
   /**
    * This link's forwarding-database entries (`bridge fdb ... dev NAME`): a vxlan device's own
@@ -49,7 +55,9 @@ export class Link {
   }
 
   /** @internal */
-  protected get where(): string { return `${this.#name}${this.#namespace.name ? ` in ${this.#namespace.name}` : ''}` }
+  protected get where(): string {
+    return `${this.#name}${this.#namespace.name ? ` in ${this.#namespace.name}` : ''}`
+  }
 
   /** Fresh from the kernel (`ip -d link show NAME`). */
   async info(): Promise<LinkInfo> {
@@ -57,15 +65,25 @@ export class Link {
   }
 
   /** `ip link set NAME up` */
-  async up(): Promise<void> { await this.set({ up: true }) }
+  async up(): Promise<void> {
+    await this.set({ up: true })
+  }
   /** `ip link set NAME down` */
-  async down(): Promise<void> { await this.set({ up: false }) }
+  async down(): Promise<void> {
+    await this.set({ up: false })
+  }
   /** `ip link set NAME mtu MTU` */
-  async setMtu(mtu: number): Promise<void> { await this.set({ mtu: checkMtu(mtu) }) }
+  async setMtu(mtu: number): Promise<void> {
+    await this.set({ mtu: checkMtu(mtu) })
+  }
   /** `ip link set NAME address MAC` */
-  async setMac(mac: string): Promise<void> { await this.set({ mac: checkMac(mac) }) }
+  async setMac(mac: string): Promise<void> {
+    await this.set({ mac: checkMac(mac) })
+  }
   /** `ip link set NAME alias ALIAS` ('' clears it) */
-  async setAlias(alias: string): Promise<void> { await this.set({ alias: checkAlias(alias) }) }
+  async setAlias(alias: string): Promise<void> {
+    await this.set({ alias: checkAlias(alias) })
+  }
 
   /** `ip link set NAME name NEW` (the kernel refuses while the link is up: take it down first). */
   async rename(name: string): Promise<void> {
@@ -95,15 +113,28 @@ export class Link {
   async addAddress(cidr: string, opts: { nodad?: boolean } = {}): Promise<void> {
     const c = parseCidr(cidr)
     if (opts.nodad !== undefined && typeof opts.nodad !== 'boolean') throw invalidArg('opts.nodad', opts.nodad, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
-    await runOne({ ns: this.#namespace, op: 'addr.add', index: this.#index, address: c.address, prefixLength: c.prefixLength,
-      nodad: opts.nodad === true, object: `${cidr} on ${this.where}` })
+    await runOne({
+      ns: this.#namespace,
+      op: 'addr.add',
+      index: this.#index,
+      address: c.address,
+      prefixLength: c.prefixLength,
+      nodad: opts.nodad === true,
+      object: `${cidr} on ${this.where}`,
+    })
   }
 
   /** `ip addr del CIDR dev NAME` */
   async deleteAddress(cidr: string): Promise<void> {
     const c = parseCidr(cidr)
-    await runOne({ ns: this.#namespace, op: 'addr.delete', index: this.#index, address: c.address, prefixLength: c.prefixLength,
-      object: `${cidr} on ${this.where}` })
+    await runOne({
+      ns: this.#namespace,
+      op: 'addr.delete',
+      index: this.#index,
+      address: c.address,
+      prefixLength: c.prefixLength,
+      object: `${cidr} on ${this.where}`,
+    })
   }
 
   /** `ip addr show dev NAME` */
@@ -118,5 +149,7 @@ export class Link {
     await runOne({ ns: this.#namespace, op: 'link.set', index: this.#index, ...fields, object: this.where })
   }
 
-  toString(): string { return `Link(${this.where})` }
+  toString(): string {
+    return `Link(${this.where})`
+  }
 }

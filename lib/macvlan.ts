@@ -40,7 +40,13 @@ export class Macvlan extends Link {
     if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
     const name = checkIfName(opts.name, 'opts.name')
     if (typeof opts.mode !== 'string' || !Object.hasOwn(MACVLAN_MODES, opts.mode)) {
-      throw invalidArg('opts.mode', opts.mode, `must be one of ${Object.keys(MACVLAN_MODES).map((m) => `'${m}'`).join(', ')}`)
+      throw invalidArg(
+        'opts.mode',
+        opts.mode,
+        `must be one of ${Object.keys(MACVLAN_MODES)
+          .map((m) => `'${m}'`)
+          .join(', ')}`,
+      )
     }
     const mtu = opts.mtu === undefined ? undefined : checkMtu(opts.mtu, 'opts.mtu')
     const mac = opts.mac === undefined ? undefined : checkMac(opts.mac, 'opts.mac')
@@ -48,7 +54,7 @@ export class Macvlan extends Link {
     const parent = opts.parent
     if (!(parent instanceof Link)) checkIfName(parent, 'opts.parent')
     if (parent instanceof Link && opts.namespace !== undefined && !parent.namespace.equals(opts.namespace)) {
-      throw invalidArg('opts.parent', parent.name, 'must be in opts.namespace (the macvlan is created from its parent\'s namespace)')
+      throw invalidArg('opts.parent', parent.name, "must be in opts.namespace (the macvlan is created from its parent's namespace)")
     }
     const ns = parent instanceof Link ? parent.namespace : await defaultNamespace(opts.namespace)
     const target = opts.target === undefined ? ns : await defaultNamespace(opts.target)
@@ -56,8 +62,19 @@ export class Macvlan extends Link {
     const parentIndex = parent instanceof Link ? parent.index : (await getLink(ns, parent)).index
 
     const [, l] = await run([
-      { ns, op: 'link.create', kind: 'macvlan', name, link: parentIndex, macvlanMode: MACVLAN_MODES[opts.mode], mtu, mac, up,
-        target: sameNs ? undefined : target, object: name },
+      {
+        ns,
+        op: 'link.create',
+        kind: 'macvlan',
+        name,
+        link: parentIndex,
+        macvlanMode: MACVLAN_MODES[opts.mode],
+        mtu,
+        mac,
+        up,
+        target: sameNs ? undefined : target,
+        object: name,
+      },
       { ns: target, op: 'link.get', name, object: name },
     ] as const).catch(async (e: unknown) => {
       // Created but not found afterwards: remove it so nothing is left behind.
@@ -76,7 +93,9 @@ export class Macvlan extends Link {
     return new Macvlan(ns, l.name, l.index)
   }
 
-  override toString(): string { return `Macvlan(${this.where})` }
+  override toString(): string {
+    return `Macvlan(${this.where})`
+  }
 }
 
 linkClasses.set('macvlan', Macvlan)

@@ -104,7 +104,8 @@ export class Namespace {
    */
   static async create(name: string, opts: { loopback?: boolean } = {}): Promise<Namespace> {
     checkNsName(name)
-    if (opts.loopback !== undefined && typeof opts.loopback !== 'boolean') throw invalidArg('opts.loopback', opts.loopback, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
+    if (opts.loopback !== undefined && typeof opts.loopback !== 'boolean')
+      throw invalidArg('opts.loopback', opts.loopback, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
     requireCapabilities(['CAP_SYS_ADMIN', 'CAP_NET_ADMIN'], `create the namespace '${name}'`)
     const h = await createNamespace(NETNS_RUN_DIR, name, opts.loopback !== false)
     return new Namespace(h, name, path.join(NETNS_RUN_DIR, name), true)
@@ -276,7 +277,10 @@ export class Namespace {
    * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
    */
   async addresses(): Promise<AddressInfo[]> {
-    const [addrs, links] = await run([{ ns: this, op: 'addr.list' }, { ns: this, op: 'link.list' }])
+    const [addrs, links] = await run([
+      { ns: this, op: 'addr.list' },
+      { ns: this, op: 'link.list' },
+    ])
     const names = new Map(links.map((l) => [l.index, l.name]))
     return addrs.map((a) => addressInfo(a, names))
   }
@@ -288,11 +292,12 @@ export class Namespace {
     list: async (filter = {}) => {
       if (filter.family !== undefined && filter.family !== 4 && filter.family !== 6) throw invalidArg('filter.family', filter.family, 'must be 4 or 6')
       const table = filter.table === undefined ? 254 : checkInt(filter.table, 'filter.table', 0, 2 ** 32 - 1)
-      const [routes, links] = await run([{ ns: this, op: 'route.list', family: filter.family }, { ns: this, op: 'link.list' }])
+      const [routes, links] = await run([
+        { ns: this, op: 'route.list', family: filter.family },
+        { ns: this, op: 'link.list' },
+      ])
       const names = new Map(links.map((l) => [l.index, l.name]))
-      return routes
-        .filter((r) => table === 0 || r.table === table)
-        .map((r) => routeInfo(r, names))
+      return routes.filter((r) => table === 0 || r.table === table).map((r) => routeInfo(r, names))
     },
   }
 
@@ -314,8 +319,14 @@ export class Namespace {
       spec.dstLength = c.prefixLength
       families.add(c.family)
     }
-    if (r.via !== undefined) { families.add(checkIp(r.via, 'route.via')); spec.gateway = r.via }
-    if (r.src !== undefined) { families.add(checkIp(r.src, 'route.src')); spec.prefsrc = r.src }
+    if (r.via !== undefined) {
+      families.add(checkIp(r.via, 'route.via'))
+      spec.gateway = r.via
+    }
+    if (r.src !== undefined) {
+      families.add(checkIp(r.src, 'route.src'))
+      spec.prefsrc = r.src
+    }
     if (r.family !== undefined) {
       if (r.family !== 4 && r.family !== 6) throw invalidArg('route.family', r.family, 'must be 4 or 6')
       families.add(r.family)
@@ -374,7 +385,9 @@ export class Namespace {
    * A short label for logs and messages.
    * @throws Nothing: it only reads this object's fields.
    */
-  toString(): string { return `Namespace(${this.name ?? this.path})` }
+  toString(): string {
+    return `Namespace(${this.name ?? this.path})`
+  }
 }
 
 let currentNs: { generation: number; ns: Promise<Namespace> } | undefined

@@ -21,7 +21,10 @@ export interface NamespaceNeighbours {
 }
 
 const STATES: Record<NonNullable<NeighbourSpec['state']>, number> = {
-  permanent: NUD.PERMANENT, noarp: NUD.NOARP, reachable: NUD.REACHABLE, stale: NUD.STALE,
+  permanent: NUD.PERMANENT,
+  noarp: NUD.NOARP,
+  reachable: NUD.REACHABLE,
+  stale: NUD.STALE,
 }
 
 type Verb = 'add' | 'replace' | 'delete'
@@ -59,9 +62,7 @@ export function namespaceNeighbours(ns: Namespace): NamespaceNeighbours {
         { ns, op: 'link.list' },
       ])
       const names = new Map(links.map((l) => [l.index, l.name]))
-      return entries
-        .filter((e) => (e.family === 4 || e.family === 6) && (index === 0 || e.index === index))
-        .map((e) => neighbourEntry(e, names))
+      return entries.filter((e) => (e.family === 4 || e.family === 6) && (index === 0 || e.index === index)).map((e) => neighbourEntry(e, names))
     },
   }
 }

@@ -57,7 +57,11 @@ const PROTOCOLS: readonly SocketProtocol[] = ['tcp', 'udp', 'sctp']
 const STATE: Record<number, SocketRecord['state']> = { 10: 'listen', 7: 'unconn' }
 const ENOENT = -2
 /** The diag module behind each protocol, for messages. */
-const DIAG_MODULE: Record<SocketProtocol, string> = { tcp: 'tcp_diag (CONFIG_INET_TCP_DIAG)', udp: 'udp_diag (CONFIG_INET_UDP_DIAG)', sctp: 'sctp_diag (CONFIG_INET_SCTP_DIAG)' }
+const DIAG_MODULE: Record<SocketProtocol, string> = {
+  tcp: 'tcp_diag (CONFIG_INET_TCP_DIAG)',
+  udp: 'udp_diag (CONFIG_INET_UDP_DIAG)',
+  sctp: 'sctp_diag (CONFIG_INET_SCTP_DIAG)',
+}
 
 function checkFilter(filter: unknown): { protocols: SocketProtocol[]; families: (4 | 6)[]; port?: number; range?: [number, number] } {
   if (filter === undefined) return { protocols: [...PROTOCOLS], families: [4, 6] }
@@ -127,7 +131,10 @@ export async function listSockets(ns: Namespace, filter?: SocketFilter): Promise
     for (const family of f.families) {
       const q: NativeSockQuery = { family, protocol }
       if (f.port !== undefined) q.port = f.port
-      if (f.range) { q.portFirst = f.range[0]; q.portLast = f.range[1] }
+      if (f.range) {
+        q.portFirst = f.range[0]
+        q.portLast = f.range[1]
+      }
       queries.push(q)
     }
   }
@@ -139,10 +146,20 @@ export async function listSockets(ns: Namespace, filter?: SocketFilter): Promise
     const protocol = queries[i]!.protocol
     if (error) {
       if (error.errno === ENOENT) {
-        if (absent.has(protocol) || !(await protocolLoaded(protocol))) { absent.add(protocol); continue }
-        throw new NetnsKitError('ERR_NETNS_KIT_UNSUPPORTED',
+        if (absent.has(protocol) || !(await protocolLoaded(protocol))) {
+          absent.add(protocol)
+          continue
+        }
+        throw new NetnsKitError(
+          'ERR_NETNS_KIT_UNSUPPORTED',
           `this kernel has ${protocol.toUpperCase()} but no ${DIAG_MODULE[protocol]}: the ${protocol} sockets of ${ns} cannot be listed` +
-          (f.protocols.length > 1 ? ` (ask for protocol: [${f.protocols.filter((p) => p !== protocol).map((p) => `'${p}'`).join(', ')}] to list the others)` : ''))
+            (f.protocols.length > 1
+              ? ` (ask for protocol: [${f.protocols
+                  .filter((p) => p !== protocol)
+                  .map((p) => `'${p}'`)
+                  .join(', ')}] to list the others)`
+              : ''),
+        )
       }
       throw toError(error, { object: `${protocol}${queries[i]!.family} sockets of ${ns}` })
     }
@@ -162,7 +179,10 @@ export type SockDiagStatus = 'supported' | 'no-protocol' | 'no-diag'
  * its diag module: its sockets cannot be listed). One empty, port-filtered dump per protocol.
  */
 export async function sockDiagSupport(ns: Namespace): Promise<Record<SocketProtocol, SockDiagStatus>> {
-  const results = await sockDiag(ns, PROTOCOLS.map((protocol) => ({ family: 4 as const, protocol, port: 0 })))
+  const results = await sockDiag(
+    ns,
+    PROTOCOLS.map((protocol) => ({ family: 4 as const, protocol, port: 0 })),
+  )
   const out = {} as Record<SocketProtocol, SockDiagStatus>
   for (let i = 0; i < PROTOCOLS.length; i++) {
     const p = PROTOCOLS[i]!
@@ -237,27 +257,29 @@ export async function socketOwners(inodes: number | readonly number[]): Promise<
   const pids = (await fs.readdir('/proc')).filter((d) => /^\d+$/.test(d))
   const BATCH = 64
   for (let i = 0; i < pids.length; i += BATCH) {
-    await Promise.all(pids.slice(i, i + BATCH).map(async (pid) => {
-      let fds: string[]
-      try {
-        fds = await fs.readdir(`/proc/${pid}/fd`)
-      } catch {
-        return  // exited, or not ours to read
-      }
-      let command: string | undefined
-      for (const fd of fds) {
-        let target: string
+    await Promise.all(
+      pids.slice(i, i + BATCH).map(async (pid) => {
+        let fds: string[]
         try {
-          target = await fs.readlink(`/proc/${pid}/fd/${fd}`)
+          fds = await fs.readdir(`/proc/${pid}/fd`)
         } catch {
-          continue
+          return // exited, or not ours to read
         }
-        const inode = wanted.get(target)
-        if (inode === undefined) continue
-        command ??= (await fs.readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim()
-        out.get(inode)!.push({ pid: Number(pid), command, fd: Number(fd) })
-      }
-    }))
+        let command: string | undefined
+        for (const fd of fds) {
+          let target: string
+          try {
+            target = await fs.readlink(`/proc/${pid}/fd/${fd}`)
+          } catch {
+            continue
+          }
+          const inode = wanted.get(target)
+          if (inode === undefined) continue
+          command ??= (await fs.readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim()
+          out.get(inode)!.push({ pid: Number(pid), command, fd: Number(fd) })
+        }
+      }),
+    )
   }
   for (const owners of out.values()) owners.sort((a, b) => a.pid - b.pid || a.fd - b.fd)
   return out

@@ -57,7 +57,10 @@ export async function openUdpSocket(opts: NamespaceSocketOptions): Promise<dgram
     sock.once('error', reject)
     // dgram's documented bind({ fd }) adopts an existing socket.
     try {
-      sock.bind({ fd }, () => { sock.off('error', reject); resolve() })
+      sock.bind({ fd }, () => {
+        sock.off('error', reject)
+        resolve()
+      })
     } catch (e) {
       fs.closeSync(fd)
       reject(e)
@@ -70,15 +73,29 @@ export async function openUdpSocket(opts: NamespaceSocketOptions): Promise<dgram
  * A TCP server listening inside a namespace: an ordinary net.Server (SO_REUSEADDR set unless
  * `reuseAddr: false`), already listening; `connectionListener` as for net.createServer().
  */
-export async function openTcpServer(opts: NamespaceSocketOptions & { backlog?: number; reuseAddr?: boolean }, connectionListener?: (socket: net.Socket) => void): Promise<net.Server> {
+export async function openTcpServer(
+  opts: NamespaceSocketOptions & { backlog?: number; reuseAddr?: boolean },
+  connectionListener?: (socket: net.Socket) => void,
+): Promise<net.Server> {
   const family = checkFamilyAddress(opts?.address, 'opts.address')
   const port = opts.port === undefined ? 0 : checkInt(opts.port, 'opts.port', 0, 65535)
   const backlog = opts.backlog === undefined ? 511 : checkInt(opts.backlog, 'opts.backlog', 1, 65535)
-  if (opts.reuseAddr !== undefined && typeof opts.reuseAddr !== 'boolean') throw invalidArg('opts.reuseAddr', opts.reuseAddr, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
-  const fd = await open(opts.namespace, { family, type: 'tcp', address: opts.address, port, reuseAddr: opts.reuseAddr !== false, freebind: opts.freebind === true })
+  if (opts.reuseAddr !== undefined && typeof opts.reuseAddr !== 'boolean')
+    throw invalidArg('opts.reuseAddr', opts.reuseAddr, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
+  const fd = await open(opts.namespace, {
+    family,
+    type: 'tcp',
+    address: opts.address,
+    port,
+    reuseAddr: opts.reuseAddr !== false,
+    freebind: opts.freebind === true,
+  })
   const server = adopt(fd, () => net.createServer(connectionListener))
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e) => { server.close(); reject(e) })
+    server.once('error', (e) => {
+      server.close()
+      reject(e)
+    })
     server.listen({ fd, backlog }, () => resolve())
   })
   return server
@@ -95,12 +112,21 @@ export async function connectTcp(opts: { namespace?: Namespace; host: string; po
   const fd = await open(opts.namespace, { family, type: 'tcp' })
   const sock = adopt(fd, () => new net.Socket({ fd, readable: true, writable: true }))
   await new Promise<void>((resolve, reject) => {
-    const timer = timeout ? setTimeout(() => {
-      const e = Object.assign(new Error(`connect ETIMEDOUT ${opts.host}:${port}`), { code: 'ETIMEDOUT', syscall: 'connect' })
-      sock.destroy(e)
-    }, timeout) : undefined
-    sock.once('error', (e) => { clearTimeout(timer); reject(e) })
-    sock.connect(port, opts.host, () => { clearTimeout(timer); sock.removeAllListeners('error'); resolve() })
+    const timer = timeout
+      ? setTimeout(() => {
+          const e = Object.assign(new Error(`connect ETIMEDOUT ${opts.host}:${port}`), { code: 'ETIMEDOUT', syscall: 'connect' })
+          sock.destroy(e)
+        }, timeout)
+      : undefined
+    sock.once('error', (e) => {
+      clearTimeout(timer)
+      reject(e)
+    })
+    sock.connect(port, opts.host, () => {
+      clearTimeout(timer)
+      sock.removeAllListeners('error')
+      resolve()
+    })
   })
   return sock
 }

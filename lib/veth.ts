@@ -79,7 +79,15 @@ export class VethPair {
 
     const ops: Op[] = [
       {
-        ns, op: 'link.create', kind: 'veth', name, mtu, mac, up: up && !v6Off, master, object: name,
+        ns,
+        op: 'link.create',
+        kind: 'veth',
+        name,
+        mtu,
+        mac,
+        up: up && !v6Off,
+        master,
+        object: name,
         peer: { name: peerName, mtu: peerMtu, mac: peerMac, target: sameNs ? undefined : peerNs },
       },
       ...(v6Off ? [noIpv6(ns, name), ...(up ? [{ ns, op: 'link.set' as const, name, up: true, object: name }] : [])] : []),
@@ -111,5 +119,12 @@ export class VethPair {
 
 /** `sysctl -w net.ipv6.conf.IF.disable_ipv6=1` in `ns`, as one operation of a trip (a kernel without IPv6: nothing to do). */
 export function noIpv6(ns: Namespace, ifname: string): Op {
-  return { ns, op: 'sysctl.set', key: `ipv6/conf/${ifname}/disable_ipv6`, value: '1', ignoreMissing: true, object: `net.ipv6.conf.${ifname.replace(/\./g, '/')}.disable_ipv6` }
+  return {
+    ns,
+    op: 'sysctl.set',
+    key: `ipv6/conf/${ifname}/disable_ipv6`,
+    value: '1',
+    ignoreMissing: true,
+    object: `net.ipv6.conf.${ifname.replace(/\./g, '/')}.disable_ipv6`,
+  }
 }

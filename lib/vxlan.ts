@@ -64,7 +64,7 @@ export class Vxlan extends Link {
     const device = opts.device
     if (device !== undefined && !(device instanceof Link)) checkIfName(device, 'opts.device')
     if (device instanceof Link && opts.namespace !== undefined && !device.namespace.equals(opts.namespace)) {
-      throw invalidArg('opts.device', device.name, 'must be in opts.namespace (the namespace of the tunnel\'s socket)')
+      throw invalidArg('opts.device', device.name, "must be in opts.namespace (the namespace of the tunnel's socket)")
     }
     const ns = device instanceof Link ? device.namespace : await defaultNamespace(opts.namespace)
     const target = opts.target === undefined ? ns : await defaultNamespace(opts.target)
@@ -93,7 +93,9 @@ export class Vxlan extends Link {
     return new Vxlan(ns, l.name, l.index)
   }
 
-  override toString(): string { return `Vxlan(${this.where})` }
+  override toString(): string {
+    return `Vxlan(${this.where})`
+  }
 }
 
 /**

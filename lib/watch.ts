@@ -95,21 +95,24 @@ class Watch implements NamespaceWatch {
     if (!Array.isArray(groups) || groups.length === 0 || groups.some((g) => !GROUPS.includes(g))) {
       throw invalidArg('opts.groups', groups, "must be a non-empty array of 'link', 'address', 'route', 'neighbour'")
     }
-    if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw invalidArg('opts.signal', opts.signal, 'must be an AbortSignal', 'ERR_INVALID_ARG_TYPE')
+    if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal))
+      throw invalidArg('opts.signal', opts.signal, 'must be an AbortSignal', 'ERR_INVALID_ARG_TYPE')
     const receiveBuffer = opts.receiveBuffer === undefined ? undefined : checkInt(opts.receiveBuffer, 'opts.receiveBuffer', 1, 2 ** 30)
     this.#hwm = opts.highWaterMark === undefined ? 1024 : checkInt(opts.highWaterMark, 'opts.highWaterMark', 1, 2 ** 31 - 1)
-    if (opts.initial !== undefined && typeof opts.initial !== 'boolean') throw invalidArg('opts.initial', opts.initial, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
-    if (opts.persistent !== undefined && typeof opts.persistent !== 'boolean') throw invalidArg('opts.persistent', opts.persistent, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
+    if (opts.initial !== undefined && typeof opts.initial !== 'boolean')
+      throw invalidArg('opts.initial', opts.initial, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
+    if (opts.persistent !== undefined && typeof opts.persistent !== 'boolean')
+      throw invalidArg('opts.persistent', opts.persistent, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
     this.#persistent = opts.persistent !== false
     this.#ns = ns
     this.#groups = new Set(groups)
     this.#needNames = groups.some((g) => g !== 'link')
     this.#signal = opts.signal
-    const handle = handleOf(ns)  // a closed namespace fails here, synchronously
+    const handle = handleOf(ns) // a closed namespace fails here, synchronously
     if (this.#signal?.aborted) throw abortError(this.#signal)
     this.#signal?.addEventListener('abort', this.#onAbort, { once: true })
     this.ready = this.#open(handle, receiveBuffer, opts.initial === true)
-    this.ready.catch(() => {})  // the same error is thrown by next()
+    this.ready.catch(() => {}) // the same error is thrown by next()
   }
 
   async #open(handle: ReturnType<typeof handleOf>, receiveBuffer: number | undefined, initial: boolean): Promise<void> {
@@ -122,7 +125,8 @@ class Watch implements NamespaceWatch {
       this.#fail(err)
       throw err
     }
-    if (this.#closed) {  // closed or aborted while opening
+    if (this.#closed) {
+      // closed or aborted while opening
       w.close()
       if (this.#error) throw this.#error.err
       return
@@ -168,7 +172,7 @@ class Watch implements NamespaceWatch {
         const n = ev.neigh
         if (n.family === 'bridge') return { type: ev.type, group: 'neighbour', fdb: fdbEntry(n, this.#names), ...mark }
         if (n.family === 4 || n.family === 6) return { type: ev.type, group: 'neighbour', neighbour: neighbourEntry(n, this.#names), ...mark }
-        return undefined  // another family's neighbours (none is subscribed today)
+        return undefined // another family's neighbours (none is subscribed today)
       }
     }
   }
@@ -184,7 +188,10 @@ class Watch implements NamespaceWatch {
     const ns = this.#ns
     const ops: Op[] = []
     const kinds: WatchGroup[] = []
-    const want = (g: WatchGroup, op: Op) => { ops.push(op); kinds.push(g) }
+    const want = (g: WatchGroup, op: Op) => {
+      ops.push(op)
+      kinds.push(g)
+    }
     if (this.#groups.has('link') || this.#needNames) want('link', { ns, op: 'link.list' })
     if (emit && this.#groups.has('address')) want('address', { ns, op: 'addr.list' })
     if (emit && this.#groups.has('route')) want('route', { ns, op: 'route.list' })
@@ -207,9 +214,12 @@ class Watch implements NamespaceWatch {
         const items = results[i] as (NativeLink | NativeAddr | NativeRoute | NativeNeigh)[]
         for (const item of items) {
           const ev: Exclude<NativeWatchEvent, { type: 'overrun' | 'error' }> =
-            g === 'link' ? { type: 'new', group: 'link', link: item as NativeLink }
-              : g === 'address' ? { type: 'new', group: 'address', addr: item as NativeAddr }
-                : g === 'route' ? { type: 'new', group: 'route', route: item as NativeRoute }
+            g === 'link'
+              ? { type: 'new', group: 'link', link: item as NativeLink }
+              : g === 'address'
+                ? { type: 'new', group: 'address', addr: item as NativeAddr }
+                : g === 'route'
+                  ? { type: 'new', group: 'route', route: item as NativeRoute }
                   : { type: 'new', group: 'neighbour', neigh: item as NativeNeigh }
           const out = this.#convert(ev, true)
           if (out) this.#push(out)
@@ -244,7 +254,8 @@ class Watch implements NamespaceWatch {
     this.#release()
     if (now) this.#queue = []
     const waiters = this.#waiters.splice(0)
-    if (waiters.length) {  // a pending next() takes the error; the others see the end
+    if (waiters.length) {
+      // a pending next() takes the error; the others see the end
       waiters[0]!.reject(err)
       for (const w of waiters.slice(1)) w.resolve({ value: undefined, done: true })
     } else {
@@ -277,7 +288,7 @@ class Watch implements NamespaceWatch {
     }
     if (this.#error) {
       const { err } = this.#error
-      this.#error = undefined  // thrown once; then the iterator is done
+      this.#error = undefined // thrown once; then the iterator is done
       return Promise.reject(err)
     }
     if (this.#closed) return Promise.resolve({ value: undefined, done: true })

@@ -26,19 +26,43 @@ import * as v8 from 'node:v8'
 import * as vm from 'node:vm'
 import { Bridge, MemoryStore, Namespace, NatRule, Network, type Endpoint } from '../lib'
 import {
-  CONTAINER_PORT, GATEWAY, PREFIX, SUBNET, cleanupAll, containerIp, destroyEnv, installExitCleanup, makeEnv, median,
-  removeNamespaces, track, trackNetwork, untrackNetwork,
+  CONTAINER_PORT,
+  GATEWAY,
+  PREFIX,
+  SUBNET,
+  cleanupAll,
+  containerIp,
+  destroyEnv,
+  installExitCleanup,
+  makeEnv,
+  median,
+  removeNamespaces,
+  track,
+  trackNetwork,
+  untrackNetwork,
 } from '../bench/common'
 import { pool } from '../bench/tools'
 
 export interface ConnectOptions {
-  n: number; concurrency: number; modes: ('seq' | 'conc')[]; mappings: number; others: number; reps: number
-  parts: string[]; publish: boolean
+  n: number
+  concurrency: number
+  modes: ('seq' | 'conc')[]
+  mappings: number
+  others: number
+  reps: number
+  parts: string[]
+  publish: boolean
 }
 
 export const connectDefaults = (quick: boolean): ConnectOptions => ({
-  n: quick ? 200 : 1000, concurrency: 8, modes: ['seq', 'conc'], mappings: quick ? 1000 : 10_000, others: quick ? 1000 : 5000,
-  reps: 7, parts: ['connects', 'nat-delete', 'disconnect'], publish: false,
+  n: quick ? 200 : 1000,
+  concurrency: 8,
+  modes: ['seq', 'conc'],
+  mappings: quick ? 1000 : 10_000,
+  others: quick ? 1000 : 5000,
+  reps: 7,
+  parts: ['connects', 'nat-delete', 'disconnect'],
+  publish: false,
 })
 
 const ms = (t0: number) => performance.now() - t0
@@ -55,9 +79,12 @@ const firstLast = (xs: number[]) => {
 // --- 1. connects --------------------------------------------------------------------------
 
 export interface ConnectSeries {
-  store: 'default' | 'memory'; mode: 'seq' | 'conc'; n: number
+  store: 'default' | 'memory'
+  mode: 'seq' | 'conc'
+  n: number
   /** Wall time of all connects, and of all disconnects (s). */
-  totalS: number; disconnectTotalS: number
+  totalS: number
+  disconnectTotalS: number
   connect: { first: number; last: number; window: number; max: number }
   disconnect: { first: number; last: number; window: number; max: number }
   /** Every connect's time in ms, by start order (every 10th kept in the JSON). */
@@ -68,11 +95,17 @@ async function series(store: 'default' | 'memory', mode: 'seq' | 'conc', o: Conn
   const env = await makeEnv(`conn-${store}-${mode}`)
   const n = o.n
   try {
-    const net = trackNetwork(await Network.create({
-      name: env.hostName, namespace: env.host, subnet: SUBNET, gateway: GATEWAY,
-      ...(store === 'memory' ? { store: new MemoryStore(), dns: false as const } : {}),
-    }))
-    const c: number[] = new Array(n), d: number[] = new Array(n)
+    const net = trackNetwork(
+      await Network.create({
+        name: env.hostName,
+        namespace: env.host,
+        subnet: SUBNET,
+        gateway: GATEWAY,
+        ...(store === 'memory' ? { store: new MemoryStore(), dns: false as const } : {}),
+      }),
+    )
+    const c: number[] = new Array(n),
+      d: number[] = new Array(n)
     const eps: { ns: Namespace; ep: Endpoint }[] = new Array(n)
     const k = mode === 'seq' ? 1 : o.concurrency
     const t0 = performance.now()
@@ -94,14 +127,22 @@ async function series(store: 'default' | 'memory', mode: 'seq' | 'conc', o: Conn
     const disconnectTotalS = ms(t1) / 1000
     await removeNamespaces(Array.from({ length: n }, (_, i) => env.ctr(i)))
     await untrackNetwork(net)
-    const fc = firstLast(c), fd = firstLast(d)
+    const fc = firstLast(c),
+      fd = firstLast(d)
     const r: ConnectSeries = {
-      store, mode, n, totalS, disconnectTotalS,
-      connect: { ...fc, max: Math.max(...c) }, disconnect: { ...fd, max: Math.max(...d) },
+      store,
+      mode,
+      n,
+      totalS,
+      disconnectTotalS,
+      connect: { ...fc, max: Math.max(...c) },
+      disconnect: { ...fd, max: Math.max(...d) },
       samples: c.map((x) => +x.toFixed(3)),
     }
-    log(`  ${store === 'default' ? 'default store, DNS on' : 'MemoryStore, dns off '} ${mode === 'seq' ? 'sequential' : `${o.concurrency} at a time`}: connect first ${fc.window} ${fc.first.toFixed(2)} ms, last ${fc.window} ${fc.last.toFixed(2)} ms (x${(fc.last / fc.first).toFixed(2)}); ` +
-      `disconnect first ${fd.first.toFixed(2)} ms, last ${fd.last.toFixed(2)} ms; ${n} connects in ${totalS.toFixed(1)} s, disconnects in ${disconnectTotalS.toFixed(1)} s`)
+    log(
+      `  ${store === 'default' ? 'default store, DNS on' : 'MemoryStore, dns off '} ${mode === 'seq' ? 'sequential' : `${o.concurrency} at a time`}: connect first ${fc.window} ${fc.first.toFixed(2)} ms, last ${fc.window} ${fc.last.toFixed(2)} ms (x${(fc.last / fc.first).toFixed(2)}); ` +
+        `disconnect first ${fd.first.toFixed(2)} ms, last ${fd.last.toFixed(2)} ms; ${n} connects in ${totalS.toFixed(1)} s, disconnects in ${disconnectTotalS.toFixed(1)} s`,
+    )
     return r
   } finally {
     await destroyEnv(env, n)
@@ -111,9 +152,15 @@ async function series(store: 'default' | 'memory', mode: 'seq' | 'conc', o: Conn
 // --- 2. NatRule.delete ----------------------------------------------------------------------
 
 export interface NatDeleteResult {
-  mappings: number; reps: number
+  mappings: number
+  reps: number
   /** Per table state: held (a masquerade rule is there) or bare (none). Medians of `reps`, ms. */
-  states: { state: 'held' | 'bare'; fromPublish: { second: number; last: number }; fromList: { second: number; last: number }; listMs: { second: number; last: number } }[]
+  states: {
+    state: 'held' | 'bare'
+    fromPublish: { second: number; last: number }
+    fromList: { second: number; last: number }
+    listMs: { second: number; last: number }
+  }[]
 }
 
 const NAT_BASE = 30000
@@ -136,7 +183,9 @@ async function natDelete(o: ConnectOptions, log: (s: string) => void): Promise<N
       // objects for every mapping (tens of MB at 10,000) and the collection they cause would land in
       // whatever runs next (instrumented: the same three trips, each 10-20 ms slower right after a list()).
       const measure = async (port: number): Promise<{ fromPublish: number; fromList: number; list: number }> => {
-        const a: number[] = [], b: number[] = [], l: number[] = []
+        const a: number[] = [],
+          b: number[] = [],
+          l: number[] = []
         for (let r = 0; r < o.reps; r++) {
           const rule = await pub(port)
           collectGarbage()
@@ -163,13 +212,22 @@ async function natDelete(o: ConnectOptions, log: (s: string) => void): Promise<N
       // Up to K - 1 in batches (publishMany: one nf_tables batch each), then the K-th.
       for (let p = NAT_BASE + 2; p < NAT_BASE + K - 1; p += 500) {
         const ports = Array.from({ length: Math.min(500, NAT_BASE + K - 1 - p) }, (_, j) => p + j)
-        await NatRule.publishMany(ports.map((hostPort) => ({ namespace: ns, protocol: 'tcp' as const, hostPort, containerIp: ip, containerPort: CONTAINER_PORT })))
+        await NatRule.publishMany(
+          ports.map((hostPort) => ({ namespace: ns, protocol: 'tcp' as const, hostPort, containerIp: ip, containerPort: CONTAINER_PORT })),
+        )
       }
       const last = await measure(NAT_BASE + K - 1)
-      const s = { state, fromPublish: { second: second.fromPublish, last: last.fromPublish }, fromList: { second: second.fromList, last: last.fromList }, listMs: { second: second.list, last: last.list } }
+      const s = {
+        state,
+        fromPublish: { second: second.fromPublish, last: last.fromPublish },
+        fromList: { second: second.fromList, last: last.fromList },
+        listMs: { second: second.list, last: last.list },
+      }
       out.states.push(s)
-      log(`  NatRule.delete, ${state === 'held' ? 'masquerade rule present' : 'no masquerade rule'}: from publish() ${second.fromPublish.toFixed(2)} ms (2nd) vs ${last.fromPublish.toFixed(2)} ms (${K}th); ` +
-        `from list() ${second.fromList.toFixed(2)} vs ${last.fromList.toFixed(2)} ms; list() itself ${second.list.toFixed(1)} vs ${last.list.toFixed(1)} ms`)
+      log(
+        `  NatRule.delete, ${state === 'held' ? 'masquerade rule present' : 'no masquerade rule'}: from publish() ${second.fromPublish.toFixed(2)} ms (2nd) vs ${last.fromPublish.toFixed(2)} ms (${K}th); ` +
+          `from list() ${second.fromList.toFixed(2)} vs ${last.fromList.toFixed(2)} ms; list() itself ${second.list.toFixed(1)} vs ${last.list.toFixed(1)} ms`,
+      )
     } finally {
       await destroyEnv(env, 1)
     }
@@ -180,7 +238,8 @@ async function natDelete(o: ConnectOptions, log: (s: string) => void): Promise<N
 // --- 3. disconnect with other mappings -------------------------------------------------------
 
 export interface DisconnectResult {
-  others: number; reps: number
+  others: number
+  reps: number
   none: { connect: number; disconnect: number }
   many: { connect: number; disconnect: number }
 }
@@ -193,7 +252,8 @@ async function disconnectScaling(o: ConnectOptions, log: (s: string) => void): P
     const epA = await net.connect(a, { name: 'a', publish: [{ hostPort: 20000, containerPort: CONTAINER_PORT }] })
     const b = track(await Namespace.create(env.ctr(1)))
     const round = async () => {
-      const c: number[] = [], d: number[] = []
+      const c: number[] = [],
+        d: number[] = []
       for (let r = 0; r < o.reps; r++) {
         let t = performance.now()
         const ep = await net.connect(b, { name: 'b', publish: [{ hostPort: 20001, containerPort: CONTAINER_PORT }] })
@@ -208,11 +268,21 @@ async function disconnectScaling(o: ConnectOptions, log: (s: string) => void): P
     // Other mappings: to the first container's address (as its ports would be).
     for (let p = 0; p < o.others; p += 500) {
       const count = Math.min(500, o.others - p)
-      await NatRule.publishMany(Array.from({ length: count }, (_, j) => ({ namespace: env.host, protocol: 'tcp' as const, hostPort: 40000 + p + j, containerIp: epA.ip, containerPort: CONTAINER_PORT })))
+      await NatRule.publishMany(
+        Array.from({ length: count }, (_, j) => ({
+          namespace: env.host,
+          protocol: 'tcp' as const,
+          hostPort: 40000 + p + j,
+          containerIp: epA.ip,
+          containerPort: CONTAINER_PORT,
+        })),
+      )
     }
     const many = await round()
-    log(`  disconnect of a container with one port: ${none.disconnect.toFixed(2)} ms with no other mapping, ${many.disconnect.toFixed(2)} ms with ${o.others} (x${(many.disconnect / none.disconnect).toFixed(2)}); ` +
-      `its connect ${none.connect.toFixed(2)} vs ${many.connect.toFixed(2)} ms`)
+    log(
+      `  disconnect of a container with one port: ${none.disconnect.toFixed(2)} ms with no other mapping, ${many.disconnect.toFixed(2)} ms with ${o.others} (x${(many.disconnect / none.disconnect).toFixed(2)}); ` +
+        `its connect ${none.connect.toFixed(2)} vs ${many.connect.toFixed(2)} ms`,
+    )
     await net.disconnect(epA)
     await untrackNetwork(net)
     return { others: o.others, reps: o.reps, none, many }
@@ -223,39 +293,67 @@ async function disconnectScaling(o: ConnectOptions, log: (s: string) => void): P
 
 // --- the whole part -------------------------------------------------------------------------
 
-export interface ConnectResult { options: ConnectOptions; series: ConnectSeries[]; natDelete?: NatDeleteResult; disconnect?: DisconnectResult; errors: string[] }
+export interface ConnectResult {
+  options: ConnectOptions
+  series: ConnectSeries[]
+  natDelete?: NatDeleteResult
+  disconnect?: DisconnectResult
+  errors: string[]
+}
 
 export async function connectBench(o: ConnectOptions, log: (s: string) => void): Promise<ConnectResult> {
   const res: ConnectResult = { options: o, series: [], errors: [] }
   const attempt = async (what: string, f: () => Promise<void>) => {
-    try { await f() } catch (e) { res.errors.push(`${what}: ${(e as Error).message.split('\n')[0]}`); log(`  ${what} FAILED: ${(e as Error).message}`) }
+    try {
+      await f()
+    } catch (e) {
+      res.errors.push(`${what}: ${(e as Error).message.split('\n')[0]}`)
+      log(`  ${what} FAILED: ${(e as Error).message}`)
+    }
   }
   if (o.parts.includes('connects')) {
     for (const mode of o.modes) {
-      for (const store of ['default', 'memory'] as const) await attempt(`connects ${store}/${mode}`, async () => { res.series.push(await series(store, mode, o, log)) })
+      for (const store of ['default', 'memory'] as const)
+        await attempt(`connects ${store}/${mode}`, async () => {
+          res.series.push(await series(store, mode, o, log))
+        })
     }
   }
-  if (o.parts.includes('nat-delete')) await attempt('nat-delete', async () => { res.natDelete = await natDelete(o, log) })
-  if (o.parts.includes('disconnect')) await attempt('disconnect', async () => { res.disconnect = await disconnectScaling(o, log) })
+  if (o.parts.includes('nat-delete'))
+    await attempt('nat-delete', async () => {
+      res.natDelete = await natDelete(o, log)
+    })
+  if (o.parts.includes('disconnect'))
+    await attempt('disconnect', async () => {
+      res.disconnect = await disconnectScaling(o, log)
+    })
   return res
 }
 
-const f2 = (x: number) => !Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2)
-const fx = (x: number) => !Number.isFinite(x) ? '–' : `${x.toFixed(2)}x`
+const f2 = (x: number) => (!Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2))
+const fx = (x: number) => (!Number.isFinite(x) ? '–' : `${x.toFixed(2)}x`)
 
 export function connectReport(r: ConnectResult): string {
   const L: string[] = []
   const o = r.options
   if (r.series.length) {
     L.push(`### Network.connect as the network grows to ${o.n} endpoints`, '')
-    L.push(`Latency of each connect (and disconnect), ms: median of the first and of the last ${Math.min(WINDOW, Math.floor(o.n / 4))} started ` +
-      `(8 at a time, a call's latency includes waiting for the 7 others). "vs MemoryStore": the default store with DNS over a MemoryStore with dns: false, same mode. ` +
-      `"wall/ctr": all connects' (disconnects') wall time over n.${o.publish ? ' Each connect publishes one port.' : ' No published ports.'}`, '')
-    L.push('| store | mode | connect first | connect last | last / first | vs MemoryStore (last) | wall/ctr | disconnect first (all others there) | disconnect last | wall/ctr |', '|---|---|---|---|---|---|---|---|---|---|')
+    L.push(
+      `Latency of each connect (and disconnect), ms: median of the first and of the last ${Math.min(WINDOW, Math.floor(o.n / 4))} started ` +
+        `(8 at a time, a call's latency includes waiting for the 7 others). "vs MemoryStore": the default store with DNS over a MemoryStore with dns: false, same mode. ` +
+        `"wall/ctr": all connects' (disconnects') wall time over n.${o.publish ? ' Each connect publishes one port.' : ' No published ports.'}`,
+      '',
+    )
+    L.push(
+      '| store | mode | connect first | connect last | last / first | vs MemoryStore (last) | wall/ctr | disconnect first (all others there) | disconnect last | wall/ctr |',
+      '|---|---|---|---|---|---|---|---|---|---|',
+    )
     for (const s of r.series) {
       const mem = r.series.find((x) => x.store === 'memory' && x.mode === s.mode)
       const vs = s.store === 'default' && mem ? fx(s.connect.last / mem.connect.last) : ''
-      L.push(`| ${s.store === 'default' ? 'default store, DNS on' : 'MemoryStore, dns off'} | ${s.mode === 'seq' ? 'sequential' : `${o.concurrency} at a time`} | ${f2(s.connect.first)} | ${f2(s.connect.last)} | ${fx(s.connect.last / s.connect.first)} | ${vs} | ${f2(s.totalS * 1000 / s.n)} | ${f2(s.disconnect.first)} | ${f2(s.disconnect.last)} | ${f2(s.disconnectTotalS * 1000 / s.n)} |`)
+      L.push(
+        `| ${s.store === 'default' ? 'default store, DNS on' : 'MemoryStore, dns off'} | ${s.mode === 'seq' ? 'sequential' : `${o.concurrency} at a time`} | ${f2(s.connect.first)} | ${f2(s.connect.last)} | ${fx(s.connect.last / s.connect.first)} | ${vs} | ${f2((s.totalS * 1000) / s.n)} | ${f2(s.disconnect.first)} | ${f2(s.disconnect.last)} | ${f2((s.disconnectTotalS * 1000) / s.n)} |`,
+      )
     }
     L.push('')
   }
@@ -291,22 +389,53 @@ function parse(argv: string[]): { o: ConnectOptions; out?: string } {
   const o = connectDefaults(argv.includes('--quick'))
   let out: string | undefined
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!, v = argv[i + 1]
-    const num = () => { const x = Number(v); if (!Number.isInteger(x) || x < 1) throw new Error(`${a} needs a positive integer`); i++; return x }
+    const a = argv[i]!,
+      v = argv[i + 1]
+    const num = () => {
+      const x = Number(v)
+      if (!Number.isInteger(x) || x < 1) throw new Error(`${a} needs a positive integer`)
+      i++
+      return x
+    }
     switch (a) {
-      case '--quick': break
-      case '--n': o.n = num(); break
-      case '--concurrency': o.concurrency = num(); break
-      case '--mappings': o.mappings = num(); break
-      case '--others': o.others = num(); break
-      case '--reps': o.reps = num(); break
-      case '--modes': o.modes = v!.split(',') as ConnectOptions['modes']; i++; break
-      case '--parts': o.parts = v!.split(','); i++; break
-      case '--publish': o.publish = true; break
-      case '--out': out = path.resolve(v!); i++; break
+      case '--quick':
+        break
+      case '--n':
+        o.n = num()
+        break
+      case '--concurrency':
+        o.concurrency = num()
+        break
+      case '--mappings':
+        o.mappings = num()
+        break
+      case '--others':
+        o.others = num()
+        break
+      case '--reps':
+        o.reps = num()
+        break
+      case '--modes':
+        o.modes = v!.split(',') as ConnectOptions['modes']
+        i++
+        break
+      case '--parts':
+        o.parts = v!.split(',')
+        i++
+        break
+      case '--publish':
+        o.publish = true
+        break
+      case '--out':
+        out = path.resolve(v!)
+        i++
+        break
       default:
         // A bare number: --n (the old `npm run bench:connect -- N`).
-        if (/^\d+$/.test(a)) { o.n = Number(a); break }
+        if (/^\d+$/.test(a)) {
+          o.n = Number(a)
+          break
+        }
         throw new Error(`unknown option ${a} (see the head of scripts/bench-connect.ts)`)
     }
   }
@@ -335,9 +464,12 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-  main().then(() => process.exit(process.exitCode ?? 0), async (e) => {
-    console.error(e)
-    await cleanupAll().catch(() => {})
-    process.exit(1)
-  })
+  main().then(
+    () => process.exit(process.exitCode ?? 0),
+    async (e) => {
+      console.error(e)
+      await cleanupAll().catch(() => {})
+      process.exit(1)
+    },
+  )
 }

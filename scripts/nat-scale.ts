@@ -20,7 +20,13 @@ import { topology, C1 } from '../test/nat-helpers'
     const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!.toFixed(3)
     console.log(`publish: first 100 median ${med(times.slice(0, 100))} ms, last 100 median ${med(times.slice(-100))} ms (N=${N})`)
     const dt: number[] = []
-    for (const r of rules.slice(-100)) { const t0 = process.hrtime.bigint(); await r.delete(); dt.push(Number(process.hrtime.bigint() - t0) / 1e6) }
+    for (const r of rules.slice(-100)) {
+      const t0 = process.hrtime.bigint()
+      await r.delete()
+      dt.push(Number(process.hrtime.bigint() - t0) / 1e6)
+    }
     console.log(`delete (with ${N - 100}..${N} mappings): median ${med(dt)} ms`)
-  } finally { await sb.cleanup() }
+  } finally {
+    await sb.cleanup()
+  }
 })()

@@ -26,9 +26,15 @@ export function parseConntrackText(text: string): ToolEntry[] {
     let dir: 'orig' | 'reply' | 'meta' = 'orig'
     for (const tok of t.slice(3)) {
       const flag = /^\[(\w+)\]$/.exec(tok)
-      if (flag) { e.flags.push(flag[1]!); continue }
+      if (flag) {
+        e.flags.push(flag[1]!)
+        continue
+      }
       const kv = /^([a-z_]+)=(.*)$/.exec(tok)
-      if (!kv) { if (dir === 'orig' && !Object.keys(e.orig).length) e.tcpState = tok; continue }
+      if (!kv) {
+        if (dir === 'orig' && !Object.keys(e.orig).length) e.tcpState = tok
+        continue
+      }
       const [, k, v] = kv as unknown as [string, string, string]
       if (k === 'src' && dir === 'orig' && 'src' in e.orig) dir = 'reply'
       if (k === 'mark' || k === 'use' || k === 'zone' || k === 'secctx') dir = 'meta'

@@ -35,11 +35,16 @@ function healthy(endpoint: string): Promise<boolean> {
   return new Promise((resolve) => {
     const req = request(`${endpoint}/health`, { timeout: 500 }, (res) => {
       let body = ''
-      res.on('data', (c: Buffer) => { body += c.toString() })
+      res.on('data', (c: Buffer) => {
+        body += c.toString()
+      })
       res.on('end', () => resolve(res.statusCode === 200 && body.includes('"true"')))
     })
     req.on('error', () => resolve(false))
-    req.on('timeout', () => { req.destroy(); resolve(false) })
+    req.on('timeout', () => {
+      req.destroy()
+      resolve(false)
+    })
     req.end()
   })
 }
@@ -66,18 +71,46 @@ async function startOnce(timeoutMs: number): Promise<LocalEtcd> {
   while (peerPort === clientPort) peerPort = await freePort()
   const endpoint = `http://127.0.0.1:${clientPort}`
   const peer = `http://127.0.0.1:${peerPort}`
-  const child = spawn('etcd', [
-    '--name', 'nk', '--data-dir', dataDir,
-    '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
-    '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
-    '--initial-cluster', `nk=${peer}`, '--initial-cluster-state', 'new',
-    '--log-level', 'error', '--logger', 'zap',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(
+    'etcd',
+    [
+      '--name',
+      'nk',
+      '--data-dir',
+      dataDir,
+      '--listen-client-urls',
+      endpoint,
+      '--advertise-client-urls',
+      endpoint,
+      '--listen-peer-urls',
+      peer,
+      '--initial-advertise-peer-urls',
+      peer,
+      '--initial-cluster',
+      `nk=${peer}`,
+      '--initial-cluster-state',
+      'new',
+      '--log-level',
+      'error',
+      '--logger',
+      'zap',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  )
   let stderr = ''
-  child.stderr!.on('data', (c: Buffer) => { if (stderr.length < 8192) stderr += c.toString() })
+  child.stderr!.on('data', (c: Buffer) => {
+    if (stderr.length < 8192) stderr += c.toString()
+  })
   let exited = false
-  const exit = new Promise<void>((resolve) => child.once('exit', () => { exited = true; resolve() }))
-  child.once('error', () => { exited = true })
+  const exit = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      exited = true
+      resolve()
+    }),
+  )
+  child.once('error', () => {
+    exited = true
+  })
 
   let stopped = false
   const stop = async (): Promise<void> => {

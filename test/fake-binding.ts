@@ -26,14 +26,22 @@ export class FakeHandle implements NsHandle {
   readonly dev = 4n
   closed = false
   constructor(readonly label: string) {}
-  get fd(): number { return this.closed ? -1 : 100 }
-  async close(): Promise<void> { this.closed = true }
+  get fd(): number {
+    return this.closed ? -1 : 100
+  }
+  async close(): Promise<void> {
+    this.closed = true
+  }
 }
 
 /** A rejection as the addon gives it (a SysError through ToJsError). */
 export function nativeError(errno: number, syscall: string, detail = ''): Error {
   return Object.assign(new Error(`${syscall}${detail ? ` ${detail}` : ''}: errno ${errno}`), {
-    errno: -errno, syscall, detail, strerror: `errno ${errno}`, nativeError: true,
+    errno: -errno,
+    syscall,
+    detail,
+    strerror: `errno ${errno}`,
+    nativeError: true,
   })
 }
 
@@ -55,9 +63,16 @@ function fakeLink(name: string, index = nextIndex++): Record<string, unknown> {
 /** The default answer of each rtnetlink operation: a link for link.get, empty dumps, null for changes. */
 function answerOp(op: NativeOp): NativeResult {
   switch (op.op) {
-    case 'link.get': return fakeLink(op.name ?? `if${op.index}`, op.index ?? undefined) as unknown as NativeResult
-    case 'link.list': case 'addr.list': case 'route.list': case 'fdb.list': case 'neigh.list': return []
-    default: return null
+    case 'link.get':
+      return fakeLink(op.name ?? `if${op.index}`, op.index ?? undefined) as unknown as NativeResult
+    case 'link.list':
+    case 'addr.list':
+    case 'route.list':
+    case 'fdb.list':
+    case 'neigh.list':
+      return []
+    default:
+      return null
   }
 }
 
@@ -101,29 +116,34 @@ export class FakeBinding {
 
   /** The binding itself, for useBinding(). */
   binding(): NativeBinding {
-    const call = (entry: Entry, fallback: Answer, sync = false) => (...args: unknown[]): unknown => {
-      const ns = args[0] instanceof FakeHandle ? args[0] : entry === 'rtnl' ? ((args[0] as NativeOp[])[0]?.ns as FakeHandle | undefined) : undefined
-      this.calls.push({ entry, ns, args })
-      const failure = this.#failures.has(entry) ? this.#failures.get(entry) : this.#failures.get('*')
-      if (failure !== undefined) {
-        if (sync) throw failure
-        return Promise.reject(failure)
+    const call =
+      (entry: Entry, fallback: Answer, sync = false) =>
+      (...args: unknown[]): unknown => {
+        const ns = args[0] instanceof FakeHandle ? args[0] : entry === 'rtnl' ? ((args[0] as NativeOp[])[0]?.ns as FakeHandle | undefined) : undefined
+        this.calls.push({ entry, ns, args })
+        const failure = this.#failures.has(entry) ? this.#failures.get(entry) : this.#failures.get('*')
+        if (failure !== undefined) {
+          if (sync) throw failure
+          return Promise.reject(failure)
+        }
+        const fn = this.#answers.get(entry) ?? fallback
+        try {
+          const r = fn(...args)
+          return sync ? r : Promise.resolve(r)
+        } catch (e) {
+          if (sync) throw e
+          return Promise.reject(e)
+        }
       }
-      const fn = this.#answers.get(entry) ?? fallback
-      try {
-        const r = fn(...args)
-        return sync ? r : Promise.resolve(r)
-      } catch (e) {
-        if (sync) throw e
-        return Promise.reject(e)
-      }
-    }
     const rtnl = (ops: NativeOp[]): NativeResult[] => {
       let failed = false
       return ops.map((op) => {
         if (failed) return { notRun: true }
         const f = this.#opFailures.get(op.op) ?? this.#opFailures.get('*')
-        if (f) { failed = true; return f }
+        if (f) {
+          failed = true
+          return f
+        }
         return answerOp(op)
       })
     }
@@ -147,11 +167,17 @@ export class FakeBinding {
         const query = q as { what: string; keys?: Buffer[] }
         return query.keys ? query.keys.map(() => null) : []
       }),
-      encode: () => { throw new Error('the fake binding does not encode') },
+      encode: () => {
+        throw new Error('the fake binding does not encode')
+      },
       decode: () => null,
-      ctEncode: () => { throw new Error('the fake binding does not encode') },
+      ctEncode: () => {
+        throw new Error('the fake binding does not encode')
+      },
       ctDecode: () => null,
-      nftEncode: () => { throw new Error('the fake binding does not encode') },
+      nftEncode: () => {
+        throw new Error('the fake binding does not encode')
+      },
       nftDecode: () => null,
     } as unknown as NativeBinding
   }

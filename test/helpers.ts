@@ -34,8 +34,12 @@ export async function ipj(ns: Namespace | string, ...args: string[]): Promise<an
 export function runIn(ns: Namespace, cmd: string, args: string[]): Promise<{ out: string; code: number | null }> {
   const p = ns.spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
-  p.stdout!.on('data', (d) => { out += d })
-  p.stderr!.on('data', (d) => { out += d })
+  p.stdout!.on('data', (d) => {
+    out += d
+  })
+  p.stderr!.on('data', (d) => {
+    out += d
+  })
   return new Promise((resolve) => p.on('close', (code) => resolve({ out, code })))
 }
 

@@ -36,7 +36,9 @@ export async function topology(sb: Sandbox): Promise<Topology> {
   // Bridged frames skip netfilter here (br_netfilter is loaded on this kernel and on by default in
   // every namespace): nothing in netns-kit may depend on it.
   for (const k of ['bridge-nf-call-iptables', 'bridge-nf-call-ip6tables']) {
-    await host.sysctl.set(`net.bridge.${k}`, 0).catch((e: { code?: string }) => { if (e.code !== 'ENOENT') throw e })
+    await host.sysctl.set(`net.bridge.${k}`, 0).catch((e: { code?: string }) => {
+      if (e.code !== 'ENOENT') throw e
+    })
   }
   const br = await Bridge.create({ name: 'br0', namespace: host, up: true })
   await br.addAddress(`${GW}/16`)
@@ -107,12 +109,12 @@ async function requestOnce(ns: Namespace, proto: 'tcp' | 'udp', addr: string, po
   const v6 = addr.includes(':')
   const host = v6 ? `[${addr}]` : addr
   const bind = opts.source ? `,bind=${opts.source.includes(':') ? `[${opts.source}]` : opts.source}` : ''
-  const target = proto === 'tcp'
-    ? `TCP${v6 ? '6' : '4'}:${host}:${port},connect-timeout=2${bind}`
-    : `UDP${v6 ? '6' : '4'}:${host}:${port}${bind}`
+  const target = proto === 'tcp' ? `TCP${v6 ? '6' : '4'}:${host}:${port},connect-timeout=2${bind}` : `UDP${v6 ? '6' : '4'}:${host}:${port}${bind}`
   const p = ns.spawn('socat', ['-T', proto === 'udp' ? '2' : '1.5', '-', target], { stdio: ['pipe', 'pipe', 'ignore'] })
   let out = ''
-  p.stdout!.on('data', (d: Buffer) => { out += d.toString() })
+  p.stdout!.on('data', (d: Buffer) => {
+    out += d.toString()
+  })
   if (proto === 'udp') p.stdin!.write('ping\n')
   else p.stdin!.end()
   const timer = setTimeout(() => p.kill('SIGKILL'), 5000)
@@ -146,7 +148,9 @@ export async function nftText(ns: Namespace, ...what: string[]): Promise<string>
 export async function nftApply(ns: Namespace, script: string): Promise<void> {
   const p = ns.spawn('nft', ['-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] })
   let err = ''
-  p.stderr!.on('data', (d: Buffer) => { err += d.toString() })
+  p.stderr!.on('data', (d: Buffer) => {
+    err += d.toString()
+  })
   p.stdin!.end(script)
   const code = await new Promise<number | null>((res) => p.on('exit', (c) => res(c)))
   if (code !== 0) throw new Error(`nft -f failed: ${err}`)
@@ -159,7 +163,9 @@ export async function receiveUdp(ns: Namespace, port: number, bind: string): Pro
   running.add(p)
   p.on('exit', () => running.delete(p))
   let out = ''
-  p.stdout!.on('data', (d: Buffer) => { out += d.toString() })
+  p.stdout!.on('data', (d: Buffer) => {
+    out += d.toString()
+  })
   for (let i = 0; i < 50; i++) {
     const r = await sh('ip', ['netns', 'exec', ns.name!, 'ss', '-Hlnu', `sport = :${port}`], { allowFail: true })
     if (r.stdout.trim()) break
@@ -181,7 +187,9 @@ export async function sendUdp(ns: Namespace, addr: string, port: number, text: s
 export async function sendFrame(ns: Namespace, ...args: string[]): Promise<void> {
   const p = ns.spawn('python3', [`${__dirname}/fixtures/frames.py`, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
   let err = ''
-  p.stderr!.on('data', (d: Buffer) => { err += d.toString() })
+  p.stderr!.on('data', (d: Buffer) => {
+    err += d.toString()
+  })
   const code = await new Promise<number | null>((res) => p.on('exit', (c) => res(c)))
   if (code !== 0) throw new Error(`frames.py ${args.join(' ')} failed: ${err}`)
 }

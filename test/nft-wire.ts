@@ -27,7 +27,13 @@ export function straceBuffers(text: string): Buffer[] {
   return out
 }
 
-export interface NlMsg { type: number; flags: number; seq: number; pid: number; payload: Buffer }
+export interface NlMsg {
+  type: number
+  flags: number
+  seq: number
+  pid: number
+  payload: Buffer
+}
 
 /** Splits a datagram into netlink messages (header fields in host order). */
 export function splitMessages(buf: Buffer): NlMsg[] {
@@ -36,14 +42,24 @@ export function splitMessages(buf: Buffer): NlMsg[] {
   while (off + 16 <= buf.length) {
     const len = buf.readUInt32LE(off)
     if (len < 16 || off + len > buf.length) throw new Error(`bad nlmsg_len ${len} at ${off}`)
-    out.push({ type: buf.readUInt16LE(off + 4), flags: buf.readUInt16LE(off + 6), seq: buf.readUInt32LE(off + 8),
-      pid: buf.readUInt32LE(off + 12), payload: buf.subarray(off + 16, off + len) })
+    out.push({
+      type: buf.readUInt16LE(off + 4),
+      flags: buf.readUInt16LE(off + 6),
+      seq: buf.readUInt32LE(off + 8),
+      pid: buf.readUInt32LE(off + 12),
+      payload: buf.subarray(off + 16, off + len),
+    })
     off += (len + 3) & ~3
   }
   return out
 }
 
-export interface AttrNode { type: number; nested: boolean; data: Buffer; children?: AttrNode[] }
+export interface AttrNode {
+  type: number
+  nested: boolean
+  data: Buffer
+  children?: AttrNode[]
+}
 
 /** Attributes of `buf`; a nest (NLA_F_NESTED, as nf_tables marks them) is parsed recursively. */
 export function attrs(buf: Buffer): AttrNode[] {
@@ -71,7 +87,12 @@ export function describe(nodes: AttrNode[], prefix = ''): string[] {
       lines.push(`${p} len=${n.data.length}`)
       lines.push(...describe(n.children, `${p}.`))
     } else {
-      lines.push(`${p} ${n.data.toString('hex').replace(/(.{8})/g, '$1 ').trim()}`)
+      lines.push(
+        `${p} ${n.data
+          .toString('hex')
+          .replace(/(.{8})/g, '$1 ')
+          .trim()}`,
+      )
     }
   }
   return lines
@@ -88,7 +109,11 @@ export function describeMessage(m: NlMsg, opts: { ignoreFlags?: number } = {}): 
 
 export const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex')
 /** An interface name as meta iifname/oifname compare it: 16 bytes, NUL-padded. */
-export const ifname = (s: string): Buffer => { const b = Buffer.alloc(16); b.write(s); return b }
+export const ifname = (s: string): Buffer => {
+  const b = Buffer.alloc(16)
+  b.write(s)
+  return b
+}
 
 /** `ip saddr 172.18.0.0/16 oifname != "br0" masquerade` in an ip table, as nft encodes it (fixture masquerade). */
 export const masqueradeRule: NftExpr[] = [
@@ -135,8 +160,23 @@ export function words(data: Buffer, prefix = '0x'): string {
   return out.join(' ')
 }
 
-const META_NAMES: Record<string, string> = { ibrname: 'bri_iifname', obrname: 'bri_oifname', random: 'prandom', ibrpvid: 'bri_iifpvid', ibrvproto: 'bri_iifvproto' }
-const CT_NAMES: Record<string, string> = { 'proto-src': 'proto_src', 'proto-dst': 'proto_dst', labels: 'label', 'src-ip': 'src_ip', 'dst-ip': 'dst_ip', 'src-ip6': 'src_ip6', 'dst-ip6': 'dst_ip6', id: 'ct_id' }
+const META_NAMES: Record<string, string> = {
+  ibrname: 'bri_iifname',
+  obrname: 'bri_oifname',
+  random: 'prandom',
+  ibrpvid: 'bri_iifpvid',
+  ibrvproto: 'bri_iifvproto',
+}
+const CT_NAMES: Record<string, string> = {
+  'proto-src': 'proto_src',
+  'proto-dst': 'proto_dst',
+  labels: 'label',
+  'src-ip': 'src_ip',
+  'dst-ip': 'dst_ip',
+  'src-ip6': 'src_ip6',
+  'dst-ip6': 'dst_ip6',
+  id: 'ct_id',
+}
 const BASES: Record<string, string> = { ll: 'link', network: 'network', transport: 'transport', inner: 'inner' }
 
 function verdict(v: NftVerdict): string {
@@ -158,24 +198,49 @@ export function debugLine(e: NftExpr): string {
   const x = e as any
   let s: string
   switch (e.type) {
-    case 'payload': s = `payload load ${x.len}b @ ${BASES[x.base]} header + ${x.offset} => reg ${x.dreg}`; break
-    case 'cmp': s = `cmp ${x.op} reg ${x.sreg} ${words(x.data)}`; break
-    case 'meta': s = x.dreg !== undefined ? `meta load ${META_NAMES[x.key] ?? x.key} => reg ${x.dreg}` : `meta set ${META_NAMES[x.key] ?? x.key} with reg ${x.sreg}`; break
-    case 'bitwise': s = `bitwise reg ${x.dreg} = ( reg ${x.sreg} & ${words(x.mask)} ) ^ ${words(x.xor)}`; break
-    case 'immediate': s = `immediate reg ${x.dreg ?? 0} ${x.verdict ? verdict(x.verdict) : words(x.data)}`; break
-    case 'lookup': s = `lookup reg ${x.sreg} set ${x.set}${x.dreg !== undefined ? ` dreg ${x.dreg}` : ''}${x.invert ? ' 0x1' : ''}`; break
-    case 'ct': s = `ct load ${CT_NAMES[x.key] ?? x.key} => reg ${x.dreg}${x.direction !== undefined ? ` , dir ${x.direction ? 'reply' : 'original'}` : ''}`; break
+    case 'payload':
+      s = `payload load ${x.len}b @ ${BASES[x.base]} header + ${x.offset} => reg ${x.dreg}`
+      break
+    case 'cmp':
+      s = `cmp ${x.op} reg ${x.sreg} ${words(x.data)}`
+      break
+    case 'meta':
+      s = x.dreg !== undefined ? `meta load ${META_NAMES[x.key] ?? x.key} => reg ${x.dreg}` : `meta set ${META_NAMES[x.key] ?? x.key} with reg ${x.sreg}`
+      break
+    case 'bitwise':
+      s = `bitwise reg ${x.dreg} = ( reg ${x.sreg} & ${words(x.mask)} ) ^ ${words(x.xor)}`
+      break
+    case 'immediate':
+      s = `immediate reg ${x.dreg ?? 0} ${x.verdict ? verdict(x.verdict) : words(x.data)}`
+      break
+    case 'lookup':
+      s = `lookup reg ${x.sreg} set ${x.set}${x.dreg !== undefined ? ` dreg ${x.dreg}` : ''}${x.invert ? ' 0x1' : ''}`
+      break
+    case 'ct':
+      s = `ct load ${CT_NAMES[x.key] ?? x.key} => reg ${x.dreg}${x.direction !== undefined ? ` , dir ${x.direction ? 'reply' : 'original'}` : ''}`
+      break
     case 'fib': {
       const f = ['saddr', 'daddr', 'mark', 'iif', 'oif'].filter((_, i) => x.flags & (1 << i))
       s = `fib ${f.join(' ')} ${x.result === 'addrtype' ? 'type' : x.result}${x.flags & 32 ? ' present' : ''} => reg ${x.dreg}`
       break
     }
-    case 'nat': s = `nat ${x.natType} ${x.family}${natRegs(x)}`; break
-    case 'masq': s = `masq${natRegs(x)}`; break
-    case 'redir': s = `redir${natRegs(x)}`; break
-    case 'counter': s = `counter pkts ${x.packets ?? 0n} bytes ${x.bytes ?? 0n}`; break
-    case 'range': s = `range ${x.op} reg ${x.sreg} ${words(x.from)} ${words(x.to)}`; break
-    default: s = `${e.type} (raw)`
+    case 'nat':
+      s = `nat ${x.natType} ${x.family}${natRegs(x)}`
+      break
+    case 'masq':
+      s = `masq${natRegs(x)}`
+      break
+    case 'redir':
+      s = `redir${natRegs(x)}`
+      break
+    case 'counter':
+      s = `counter pkts ${x.packets ?? 0n} bytes ${x.bytes ?? 0n}`
+      break
+    case 'range':
+      s = `range ${x.op} reg ${x.sreg} ${words(x.from)} ${words(x.to)}`
+      break
+    default:
+      s = `${e.type} (raw)`
   }
   return `[ ${s} ]`.replace(/\s+/g, ' ')
 }

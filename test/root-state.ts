@@ -5,30 +5,65 @@ import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
-export interface RootState { links: string[]; netns: string[]; nft: string[]; sysctls: Map<string, string> }
+export interface RootState {
+  links: string[]
+  netns: string[]
+  nft: string[]
+  sysctls: Map<string, string>
+}
 
 // Counters and tables that the kernel changes by itself, whatever the tests do.
-const VOLATILE = [/^netfilter\/nf_conntrack_count$/, /^ipv4\/route\/gc_/, /^ipv6\/route\/gc_/, /^core\/netdev_rss_key$/,
-  /^netfilter\/nf_conntrack_buckets$/, /^ipv4\/tcp_fastopen_key$/, /\/stable_secret$/, /^unix\/max_dgram_qlen$/]
+const VOLATILE = [
+  /^netfilter\/nf_conntrack_count$/,
+  /^ipv4\/route\/gc_/,
+  /^ipv6\/route\/gc_/,
+  /^core\/netdev_rss_key$/,
+  /^netfilter\/nf_conntrack_buckets$/,
+  /^ipv4\/tcp_fastopen_key$/,
+  /\/stable_secret$/,
+  /^unix\/max_dgram_qlen$/,
+]
 
 function walk(dir: string, rel: string, out: Map<string, string>): void {
   let entries: fs.Dirent[]
-  try { entries = fs.readdirSync(dir, { withFileTypes: true }) } catch { return }
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true })
+  } catch {
+    return
+  }
   for (const e of entries) {
     const r = rel ? `${rel}/${e.name}` : e.name
     const p = path.join(dir, e.name)
-    if (e.isDirectory()) { walk(p, r, out); continue }
+    if (e.isDirectory()) {
+      walk(p, r, out)
+      continue
+    }
     if (VOLATILE.some((v) => v.test(r))) continue
-    try { out.set(r, fs.readFileSync(p, 'utf8').trim()) } catch { /* write-only or unreadable */ }
+    try {
+      out.set(r, fs.readFileSync(p, 'utf8').trim())
+    } catch {
+      /* write-only or unreadable */
+    }
   }
 }
 
 export function rootSnapshot(): RootState {
   const links = (JSON.parse(execFileSync('ip', ['-j', 'link', 'show'], { encoding: 'utf8' })) as { ifname: string }[]).map((l) => l.ifname).sort()
   let netns: string[] = []
-  try { netns = fs.readdirSync('/run/netns').sort() } catch { /* none */ }
+  try {
+    netns = fs.readdirSync('/run/netns').sort()
+  } catch {
+    /* none */
+  }
   let nft: string[] = []
-  try { nft = execFileSync('nft', ['list', 'tables'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').filter(Boolean).sort() } catch { /* nft missing, or no privileges (unit tests) */ }
+  try {
+    nft = execFileSync('nft', ['list', 'tables'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+      .split('\n')
+      .filter(Boolean)
+      .sort()
+  } catch {
+    /* nft missing, or no privileges (unit tests) */
+  }
   const sysctls = new Map<string, string>()
   walk('/proc/sys/net', '', sysctls)
   return { links, netns, nft, sysctls }

@@ -17,7 +17,9 @@ export function storeContract(label: string, make: () => Promise<NetworkStore>, 
     this.timeout(20000)
     let s: NetworkStore
     const kids: ChildProcess[] = []
-    beforeEach(async () => { s = await make() })
+    beforeEach(async () => {
+      s = await make()
+    })
     afterEach(async () => {
       for (const k of kids.splice(0)) k.kill('SIGKILL')
       if (done) await done(s)
@@ -32,7 +34,11 @@ export function storeContract(label: string, make: () => Promise<NetworkStore>, 
       return { pid: k.pid!, start: processStartTime(k.pid!)!, boot: bootId() }
     }
 
-    async function ready(name = 'n1', pools: Parameters<NetworkStore['beginCreateNetwork']>[0]['pools'] = [{ subnet: '10.50.0.0/24' }], host: NsIdentity | null = HOST) {
+    async function ready(
+      name = 'n1',
+      pools: Parameters<NetworkStore['beginCreateNetwork']>[0]['pools'] = [{ subnet: '10.50.0.0/24' }],
+      host: NsIdentity | null = HOST,
+    ) {
       const n = await s.beginCreateNetwork({ name, driver: 'bridge', host, pools, config: { bridge: `br-${name}` } })
       return s.finishCreateNetwork(n.id, { rules: [`masq-${n.id}`] })
     }
@@ -44,10 +50,19 @@ export function storeContract(label: string, make: () => Promise<NetworkStore>, 
 
     describe('networks', () => {
       it('records a network creating, then ready with its rules and config', async () => {
-        const n = await s.beginCreateNetwork({ name: 'n1', driver: 'bridge', host: HOST, pools: [{ subnet: '10.50.0.0/24' }, { subnet: 'fd00:50::/64' }], labels: { a: 'b' } })
+        const n = await s.beginCreateNetwork({
+          name: 'n1',
+          driver: 'bridge',
+          host: HOST,
+          pools: [{ subnet: '10.50.0.0/24' }, { subnet: 'fd00:50::/64' }],
+          labels: { a: 'b' },
+        })
         assert.equal(n.state, 'creating')
         assert.deepEqual(n.owner, currentOwner())
-        assert.deepEqual(n.pools, [{ family: 4, subnet: '10.50.0.0/24', gateway: '10.50.0.1' }, { family: 6, subnet: 'fd00:50::/64', gateway: 'fd00:50::1' }])
+        assert.deepEqual(n.pools, [
+          { family: 4, subnet: '10.50.0.0/24', gateway: '10.50.0.1' },
+          { family: 6, subnet: 'fd00:50::/64', gateway: 'fd00:50::1' },
+        ])
         const r = await s.finishCreateNetwork(n.id, { rules: ['r1', 'r2'], config: { bridge: 'br0' } })
         assert.equal(r.state, 'ready')
         assert.deepEqual(r.rules, ['r1', 'r2'])
@@ -59,16 +74,29 @@ export function storeContract(label: string, make: () => Promise<NetworkStore>, 
 
       it('names are unique per host namespace; subnets may not overlap in one host or with a network of every host', async () => {
         await ready('n1', [{ subnet: '10.50.0.0/24' }])
-        await assert.rejects(s.beginCreateNetwork({ name: 'n1', driver: 'bridge', host: HOST, pools: [{ subnet: '10.60.0.0/24' }] }), { code: 'ERR_NETNS_KIT_NETWORK_EXISTS' })
-        await assert.rejects(s.beginCreateNetwork({ name: 'n2', driver: 'bridge', host: HOST, pools: [{ subnet: '10.50.0.128/25' }] }), { code: 'ERR_NETNS_KIT_SUBNET_OVERLAP' })
-        await assert.rejects(s.beginCreateNetwork({ name: 'n2', driver: 'bridge', host: HOST, pools: [{ subnet: '10.0.0.0/8' }] }), { code: 'ERR_NETNS_KIT_SUBNET_OVERLAP' })
+        await assert.rejects(s.beginCreateNetwork({ name: 'n1', driver: 'bridge', host: HOST, pools: [{ subnet: '10.60.0.0/24' }] }), {
+          code: 'ERR_NETNS_KIT_NETWORK_EXISTS',
+        })
+        await assert.rejects(s.beginCreateNetwork({ name: 'n2', driver: 'bridge', host: HOST, pools: [{ subnet: '10.50.0.128/25' }] }), {
+          code: 'ERR_NETNS_KIT_SUBNET_OVERLAP',
+        })
+        await assert.rejects(s.beginCreateNetwork({ name: 'n2', driver: 'bridge', host: HOST, pools: [{ subnet: '10.0.0.0/8' }] }), {
+          code: 'ERR_NETNS_KIT_SUBNET_OVERLAP',
+        })
         // another host namespace: same name and subnet are fine
         await ready('n1', [{ subnet: '10.50.0.0/24' }], HOST2)
         // a network of every host overlaps both
-        await assert.rejects(s.beginCreateNetwork({ name: 'ov', driver: 'overlay', host: null, pools: [{ subnet: '10.50.0.0/16' }] }), { code: 'ERR_NETNS_KIT_SUBNET_OVERLAP' })
+        await assert.rejects(s.beginCreateNetwork({ name: 'ov', driver: 'overlay', host: null, pools: [{ subnet: '10.50.0.0/16' }] }), {
+          code: 'ERR_NETNS_KIT_SUBNET_OVERLAP',
+        })
         await ready('ov', [{ subnet: '10.90.0.0/24' }], null)
-        await assert.rejects(s.beginCreateNetwork({ name: 'n3', driver: 'bridge', host: HOST2, pools: [{ subnet: '10.90.0.64/26' }] }), { code: 'ERR_NETNS_KIT_SUBNET_OVERLAP' })
-        assert.deepEqual((await s.networks({ host: HOST })).map((n) => n.name), ['n1'])
+        await assert.rejects(s.beginCreateNetwork({ name: 'n3', driver: 'bridge', host: HOST2, pools: [{ subnet: '10.90.0.64/26' }] }), {
+          code: 'ERR_NETNS_KIT_SUBNET_OVERLAP',
+        })
+        assert.deepEqual(
+          (await s.networks({ host: HOST })).map((n) => n.name),
+          ['n1'],
+        )
         assert.equal((await s.networks()).length, 3)
       })
 
@@ -80,10 +108,18 @@ export function storeContract(label: string, make: () => Promise<NetworkStore>, 
         assert.equal(b.pools[0]!.subnet, '172.20.0.0/16')
         const d = await s.beginCreateNetwork({ name: 'bridge', driver: 'bridge', host: HOST, pools: [{ auto: true, allowDefault: true }] })
         assert.equal(d.pools[0]!.subnet, '172.17.0.0/16')
-        const x = await s.beginCreateNetwork({ name: 'x', driver: 'bridge', host: HOST, pools: [{ auto: true, addressPools: [{ base: '10.1.0.0/23', size: 24 }] }] })
+        const x = await s.beginCreateNetwork({
+          name: 'x',
+          driver: 'bridge',
+          host: HOST,
+          pools: [{ auto: true, addressPools: [{ base: '10.1.0.0/23', size: 24 }] }],
+        })
         assert.equal(x.pools[0]!.subnet, '10.1.0.0/24')
         await s.beginCreateNetwork({ name: 'y', driver: 'bridge', host: HOST, pools: [{ auto: true, addressPools: [{ base: '10.1.0.0/23', size: 24 }] }] })
-        await assert.rejects(s.beginCreateNetwork({ name: 'z', driver: 'bridge', host: HOST, pools: [{ auto: true, addressPools: [{ base: '10.1.0.0/23', size: 24 }] }] }), { code: 'ERR_NETNS_KIT_POOL_EXHAUSTED' })
+        await assert.rejects(
+          s.beginCreateNetwork({ name: 'z', driver: 'bridge', host: HOST, pools: [{ auto: true, addressPools: [{ base: '10.1.0.0/23', size: 24 }] }] }),
+          { code: 'ERR_NETNS_KIT_POOL_EXHAUSTED' },
+        )
       })
 
       it('an aborted create frees the name and the subnet; only its owner may finish or abort it', async () => {
@@ -101,7 +137,10 @@ export function storeContract(label: string, make: () => Promise<NetworkStore>, 
         await assert.rejects(s.beginRemoveNetwork(n.id), { code: 'ERR_NETNS_KIT_NETWORK_IN_USE' })
         const r = await s.beginRemoveNetwork(n.id, { force: true })
         assert.equal(r.network.state, 'removing')
-        assert.deepEqual(r.endpoints.map((e) => e.name), ['a'])
+        assert.deepEqual(
+          r.endpoints.map((e) => e.name),
+          ['a'],
+        )
         await assert.rejects(s.beginConnect(n.id, { name: 'b', ns: container(), addresses: [{ family: 4 }] }), { code: 'ERR_NETNS_KIT_NETWORK_NOT_READY' })
         await assert.rejects(s.finishRemoveNetwork(n.id), { code: 'ERR_NETNS_KIT_NETWORK_IN_USE' })
         assert.equal((await s.beginDisconnect(a.endpoint.id)).status, 'started')
@@ -120,13 +159,23 @@ export function storeContract(label: string, make: () => Promise<NetworkStore>, 
         const n = await ready('n1', [{ subnet: '10.50.0.0/24' }, { subnet: 'fd00:50::/64' }])
         const ns = container()
         const r = await s.beginConnect(n.id, {
-          name: 'Web', aliases: ['www'], hostname: 'box', ns, hostIf: 'vethab', addresses: [{ family: 4 }, { family: 6 }],
-          ports: [{ containerPort: 80, hostPort: 8080 }], dns: { servers: ['203.0.113.2'], search: ['example.com'] }, extraHosts: [{ name: 'h', ip: '192.0.2.9' }],
+          name: 'Web',
+          aliases: ['www'],
+          hostname: 'box',
+          ns,
+          hostIf: 'vethab',
+          addresses: [{ family: 4 }, { family: 6 }],
+          ports: [{ containerPort: 80, hostPort: 8080 }],
+          dns: { servers: ['203.0.113.2'], search: ['example.com'] },
+          extraHosts: [{ name: 'h', ip: '192.0.2.9' }],
         })
         const e = r.endpoint
         assert.equal(e.state, 'connecting')
         assert.equal(e.ifname, 'eth0')
-        assert.deepEqual(e.addresses.map((a) => a.address), ['10.50.0.2', 'fd00:50::2'])
+        assert.deepEqual(
+          e.addresses.map((a) => a.address),
+          ['10.50.0.2', 'fd00:50::2'],
+        )
         assert.equal(e.addresses[0]!.prefixLength, 24)
         assert.equal(e.addresses[0]!.gateway, '10.50.0.1')
         assert.deepEqual(e.ports, [{ protocol: 'tcp', family: 4, hostIp: '0.0.0.0', hostPort: 8080, containerPort: 80 }])
@@ -139,12 +188,20 @@ export function storeContract(label: string, make: () => Promise<NetworkStore>, 
         assert.equal(done.state, 'connected')
         assert.equal(done.mac, '02:42:0a:32:00:02')
         assert.deepEqual(done.rules, ['p1'])
-        for (const q of ['WEB', 'www', 'Box']) assert.deepEqual((await s.resolve(n.id, q)).map((x) => x.id), [e.id], q)
+        for (const q of ['WEB', 'www', 'Box'])
+          assert.deepEqual(
+            (await s.resolve(n.id, q)).map((x) => x.id),
+            [e.id],
+            q,
+          )
         assert.equal((await s.endpointByName(n.id, 'wEb'))?.id, e.id)
         assert.equal((await s.endpointByHostIf(HOST, 'vethab'))?.id, e.id)
         assert.equal((await s.endpointByAddress(n.id, '10.50.0.2'))?.id, e.id)
         assert.equal((await s.endpointByAddress(n.id, 'fd00:50:0::2'))?.id, e.id)
-        assert.deepEqual((await s.endpointsInNamespace(ns)).map((x) => x.id), [e.id])
+        assert.deepEqual(
+          (await s.endpointsInNamespace(ns)).map((x) => x.id),
+          [e.id],
+        )
         assert.deepEqual(await s.ruleOwner('p1'), { networkId: n.id, endpointId: e.id })
         // the next addresses follow the cursor
         assert.equal((await connected(n.id)).endpoint.addresses[0]!.address, '10.50.0.3')
@@ -193,7 +250,11 @@ export function storeContract(label: string, make: () => Promise<NetworkStore>, 
         const n = await ready('n1', [{ subnet: '10.50.0.0/24', ipRange: '10.50.0.8/30' }])
         const got = [] as string[]
         const eps = []
-        for (let i = 0; i < 4; i++) { const c = await connected(n.id); eps.push(c.endpoint); got.push(c.endpoint.addresses[0]!.address) }
+        for (let i = 0; i < 4; i++) {
+          const c = await connected(n.id)
+          eps.push(c.endpoint)
+          got.push(c.endpoint.addresses[0]!.address)
+        }
         assert.deepEqual(got, ['10.50.0.8', '10.50.0.9', '10.50.0.10', '10.50.0.11'])
         await s.beginDisconnect(eps[1]!.id)
         await s.finishDisconnect(eps[1]!.id)
@@ -209,13 +270,20 @@ export function storeContract(label: string, make: () => Promise<NetworkStore>, 
         const b = await connected(m.id, { ns, ifnamesInUse: ['eth1'] })
         assert.equal(b.endpoint.ifname, 'eth2')
         await assert.rejects(s.beginConnect(m.id, { name: 'c', ns, ifname: 'eth0', addresses: [{ family: 4 }] }), { code: 'ERR_NETNS_KIT_IFNAME_IN_USE' })
-        await assert.rejects(s.beginConnect(m.id, { name: 'd', ns: container(), hostIf: 'vethX', addresses: [{ family: 4 }] }).then(() => s.beginConnect(n.id, { name: 'e', ns: container(), hostIf: 'vethX', addresses: [{ family: 4 }] })), { code: 'ERR_NETNS_KIT_IFNAME_IN_USE' })
+        await assert.rejects(
+          s
+            .beginConnect(m.id, { name: 'd', ns: container(), hostIf: 'vethX', addresses: [{ family: 4 }] })
+            .then(() => s.beginConnect(n.id, { name: 'e', ns: container(), hostIf: 'vethX', addresses: [{ family: 4 }] })),
+          { code: 'ERR_NETNS_KIT_IFNAME_IN_USE' },
+        )
       })
 
       it('CNI attachments (network, container id, ifname) are unique and found by that key', async () => {
         const n = await ready()
         const a = await connected(n.id, { containerId: 'c0ffee', ifname: 'eth0' })
-        await assert.rejects(s.beginConnect(n.id, { name: 'x', ns: container(), containerId: 'c0ffee', ifname: 'eth0', addresses: [{ family: 4 }] }), { code: 'ERR_NETNS_KIT_ENDPOINT_EXISTS' })
+        await assert.rejects(s.beginConnect(n.id, { name: 'x', ns: container(), containerId: 'c0ffee', ifname: 'eth0', addresses: [{ family: 4 }] }), {
+          code: 'ERR_NETNS_KIT_ENDPOINT_EXISTS',
+        })
         assert.equal((await s.endpointByContainer(n.id, 'c0ffee', 'eth0'))?.id, a.endpoint.id)
         assert.equal(await s.endpointByContainer(n.id, 'c0ffee', 'eth1'), undefined)
       })
@@ -223,14 +291,20 @@ export function storeContract(label: string, make: () => Promise<NetworkStore>, 
       it('published ports: (protocol, host address, port) once; a wildcard excludes its family; automatic ports skip taken and excluded ones', async () => {
         const n = await ready()
         const p = (ports: EndpointSpec['ports']) => s.beginConnect(n.id, { name: `p${inoCounter}`, ns: container(), addresses: [{ family: 4 }], ports })
-        const a = await p([{ containerPort: 80, hostPort: 8080 }, { containerPort: 53, hostPort: 8080, protocol: 'udp' }])
+        const a = await p([
+          { containerPort: 80, hostPort: 8080 },
+          { containerPort: 53, hostPort: 8080, protocol: 'udp' },
+        ])
         await assert.rejects(p([{ containerPort: 80, hostPort: 8080 }]), { code: 'ERR_NETNS_KIT_PORT_ALLOCATED' })
         await assert.rejects(p([{ containerPort: 80, hostPort: 8080, hostIp: '127.0.0.1' }]), { code: 'ERR_NETNS_KIT_PORT_ALLOCATED' })
         await p([{ containerPort: 80, hostPort: 8080, hostIp: '::' }])
         await p([{ containerPort: 80, hostPort: 9090, hostIp: '127.0.0.1' }])
         await p([{ containerPort: 80, hostPort: 9090, hostIp: '127.0.0.2' }])
         await assert.rejects(p([{ containerPort: 80, hostPort: 9090 }]), { code: 'ERR_NETNS_KIT_PORT_ALLOCATED' })
-        const auto = await p([{ containerPort: 1, range: [40000, 40003], exclude: [40000] }, { containerPort: 2, range: [40000, 40003] }])
+        const auto = await p([
+          { containerPort: 1, range: [40000, 40003], exclude: [40000] },
+          { containerPort: 2, range: [40000, 40003] },
+        ])
         assert.deepEqual(auto.endpoint.ports.map((x) => x.hostPort).sort(), [40001, 40002])
         const more = await p([{ containerPort: 3, range: [40000, 40003], exclude: [40000] }])
         assert.equal(more.endpoint.ports[0]!.hostPort, 40003)
@@ -245,7 +319,11 @@ export function storeContract(label: string, make: () => Promise<NetworkStore>, 
         const p = (ports: EndpointSpec['ports']) => s.beginConnect(n.id, { name: `d${inoCounter}`, ns: container(), addresses: [{ family: 4 }], ports })
         await p([{ containerPort: 80, hostPort: 41000, hostIp: '::' }])
         const a = await p([{ containerPort: 80, range: [41000, 41002], dualStack: true }])
-        assert.deepEqual(a.endpoint.ports.map((x) => `${x.family} ${x.hostIp} ${x.hostPort}`), ['4 0.0.0.0 41001', '6 :: 41001'], 'skips the port taken in IPv6')
+        assert.deepEqual(
+          a.endpoint.ports.map((x) => `${x.family} ${x.hostIp} ${x.hostPort}`),
+          ['4 0.0.0.0 41001', '6 :: 41001'],
+          'skips the port taken in IPv6',
+        )
         await assert.rejects(p([{ containerPort: 80, hostPort: 41001, hostIp: '::1' }]), { code: 'ERR_NETNS_KIT_PORT_ALLOCATED' })
         await assert.rejects(p([{ containerPort: 80, hostPort: 41000, dualStack: true }]), { code: 'ERR_NETNS_KIT_PORT_ALLOCATED' })
         await assert.rejects(p([{ containerPort: 80, hostPort: 41000, hostIp: '::', dualStack: true }]), { code: 'ERR_INVALID_ARG_VALUE' })
@@ -266,11 +344,17 @@ export function storeContract(label: string, make: () => Promise<NetworkStore>, 
         assert.deepEqual(x.moves, [])
         const b = await connected(m.id, { ns, gatewayPriority: 10 })
         assert.equal(b.endpoint.gateway4, true)
-        assert.deepEqual(b.moves.map((mv) => [mv.endpoint.id, mv.family, mv.provides]), [[a.endpoint.id, 4, false]])
+        assert.deepEqual(
+          b.moves.map((mv) => [mv.endpoint.id, mv.family, mv.provides]),
+          [[a.endpoint.id, 4, false]],
+        )
         assert.equal((await s.endpoint(a.endpoint.id))?.gateway4, false)
         await s.beginDisconnect(b.endpoint.id)
         const moves = await s.finishDisconnect(b.endpoint.id)
-        assert.deepEqual(moves.map((mv) => [mv.endpoint.id, mv.family, mv.provides]), [[a.endpoint.id, 4, true]])
+        assert.deepEqual(
+          moves.map((mv) => [mv.endpoint.id, mv.family, mv.provides]),
+          [[a.endpoint.id, 4, true]],
+        )
         assert.equal((await s.endpoint(a.endpoint.id))?.gateway4, true)
         await s.beginDisconnect(a.endpoint.id)
         assert.deepEqual(await s.finishDisconnect(a.endpoint.id), [], 'the internal network never takes it')
@@ -289,7 +373,12 @@ export function storeContract(label: string, make: () => Promise<NetworkStore>, 
         const c = await s.beginCreateNetwork({ name: 'half', driver: 'bridge', host: HOST, pools: [{ subnet: '10.60.0.0/24' }], owner: dead })
         const intents = await s.intents()
         assert.equal(intents.length, 4)
-        assert.deepEqual(Object.fromEntries(intents.map((i) => [i.id, i.ownerState])), { [d.endpoint.id]: 'dead', [l.endpoint.id]: 'alive', [intents.find((i) => i.endpoint?.name === 'f')!.id]: 'foreign', [c.id]: 'dead' })
+        assert.deepEqual(Object.fromEntries(intents.map((i) => [i.id, i.ownerState])), {
+          [d.endpoint.id]: 'dead',
+          [l.endpoint.id]: 'alive',
+          [intents.find((i) => i.endpoint?.name === 'f')!.id]: 'foreign',
+          [c.id]: 'dead',
+        })
         const orphans = await s.orphans()
         assert.deepEqual(orphans.map((o) => o.id).sort(), [d.endpoint.id, c.id].sort())
         assert.equal(await s.takeOver('endpoint', d.endpoint.id, live), false, 'not its owner')
@@ -298,7 +387,10 @@ export function storeContract(label: string, make: () => Promise<NetworkStore>, 
         await s.abortConnect(d.endpoint.id)
         assert.equal(await s.takeOver('network', c.id, dead), true)
         await s.abortCreateNetwork(c.id)
-        assert.deepEqual((await s.orphans()).map((o) => o.id), [])
+        assert.deepEqual(
+          (await s.orphans()).map((o) => o.id),
+          [],
+        )
         // the live owner's intent cannot be finished or disconnected by another process
         await assert.rejects(s.finishConnect(l.endpoint.id), { code: 'ERR_NETNS_KIT_NOT_OWNER' })
         assert.equal((await s.beginDisconnect(l.endpoint.id)).status, 'busy')
@@ -321,11 +413,13 @@ export function storeContract(label: string, make: () => Promise<NetworkStore>, 
         assert.equal(await s.endpointByAddress(n.id, e.endpoint.addresses[0]!.address), undefined)
         // 10 disconnects of one endpoint at once all resolve
         const f = await connected(n.id)
-        const all = await Promise.all(Array.from({ length: 10 }, async () => {
-          const b = await s.beginDisconnect(f.endpoint.id)
-          if (b.status === 'started') await s.finishDisconnect(f.endpoint.id)
-          return b.status
-        }))
+        const all = await Promise.all(
+          Array.from({ length: 10 }, async () => {
+            const b = await s.beginDisconnect(f.endpoint.id)
+            if (b.status === 'started') await s.finishDisconnect(f.endpoint.id)
+            return b.status
+          }),
+        )
         assert.ok(all.includes('started'))
         assert.equal(await s.endpoint(f.endpoint.id), undefined)
       })
@@ -356,7 +450,13 @@ export function storeContract(label: string, make: () => Promise<NetworkStore>, 
         const batch = await s.changesSince(seq)
         assert.equal(batch.reset, false)
         assert.ok(batch.seq > seq)
-        assert.deepEqual(batch.changes.map((c) => [c.kind, c.id, c.endpoint?.state]), [['endpoint', b.endpoint.id, 'connected'], ['endpoint', a.endpoint.id, undefined]])
+        assert.deepEqual(
+          batch.changes.map((c) => [c.kind, c.id, c.endpoint?.state]),
+          [
+            ['endpoint', b.endpoint.id, 'connected'],
+            ['endpoint', a.endpoint.id, undefined],
+          ],
+        )
         assert.ok(batch.changes[0]!.seq < batch.changes[1]!.seq)
         assert.deepEqual((await s.changesSince(batch.seq)).changes, [])
       })
@@ -365,7 +465,12 @@ export function storeContract(label: string, make: () => Promise<NetworkStore>, 
       it('onChange tells a listener of a change', async () => {
         const n = await ready()
         let t0 = 0
-        const got = new Promise<number>((resolve) => { const off = s.onChange(() => { off(); resolve(Date.now() - t0) }) })
+        const got = new Promise<number>((resolve) => {
+          const off = s.onChange(() => {
+            off()
+            resolve(Date.now() - t0)
+          })
+        })
         await new Promise((r) => setTimeout(r, 20))
         t0 = Date.now()
         await connected(n.id)

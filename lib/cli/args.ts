@@ -40,7 +40,12 @@ export function splitCommand(args: string[], options: Options): { ours: string[]
 export const strs = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)])
 export const str = (v: unknown): string | undefined => (v === undefined ? undefined : Array.isArray(v) ? String(v[v.length - 1]) : String(v))
 
-export interface PortSpec { protocol: 'tcp' | 'udp' | 'sctp'; hostIp?: string; hostPort?: number; containerPort: number }
+export interface PortSpec {
+  protocol: 'tcp' | 'udp' | 'sctp'
+  hostIp?: string
+  hostPort?: number
+  containerPort: number
+}
 
 function portNumber(s: string, what: string, spec: string): number {
   if (!/^\d{1,5}$/.test(s) || Number(s) < 1 || Number(s) > 65535) {
@@ -79,10 +84,10 @@ export function parsePort(spec: string): PortSpec {
     const parts = rest.split(':')
     if (parts.length === 1) cont = parts[0]!
     else if (parts.length === 2) {
-      [host, cont] = parts as [string, string]
+      ;[host, cont] = parts as [string, string]
       if (!host) throw bad()
     } else if (parts.length === 3) {
-      [hostIp, host, cont] = parts as [string, string, string]
+      ;[hostIp, host, cont] = parts as [string, string, string]
       if (isIP(hostIp) !== 4) throw new UsageError(`invalid port '${spec}': '${hostIp}' is not an IPv4 address (write IPv6 ones in brackets)`)
     } else throw bad()
   }
@@ -98,13 +103,22 @@ export function parseExpose(spec: string): PortSpec {
 }
 
 /** What `network create --opt K=V` may set; docker's com.docker.network.* keys are accepted too. */
-export interface CreateOpts { icc?: boolean; mtu?: number; bridgeName?: string; masquerade?: boolean }
+export interface CreateOpts {
+  icc?: boolean
+  mtu?: number
+  bridgeName?: string
+  masquerade?: boolean
+}
 
 const OPT_KEYS: Record<string, keyof CreateOpts> = {
-  icc: 'icc', 'com.docker.network.bridge.enable_icc': 'icc',
-  mtu: 'mtu', 'com.docker.network.driver.mtu': 'mtu',
-  'bridge-name': 'bridgeName', 'com.docker.network.bridge.name': 'bridgeName',
-  masquerade: 'masquerade', 'com.docker.network.bridge.enable_ip_masquerade': 'masquerade',
+  icc: 'icc',
+  'com.docker.network.bridge.enable_icc': 'icc',
+  mtu: 'mtu',
+  'com.docker.network.driver.mtu': 'mtu',
+  'bridge-name': 'bridgeName',
+  'com.docker.network.bridge.name': 'bridgeName',
+  masquerade: 'masquerade',
+  'com.docker.network.bridge.enable_ip_masquerade': 'masquerade',
 }
 
 function bool(v: string, opt: string): boolean {

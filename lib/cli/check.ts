@@ -9,7 +9,7 @@ type Problem = Awaited<ReturnType<Network['check']>>[number]
 
 export const check: Command = {
   usage: 'check [NETWORK...]',
-  summary: "Compare the records with the kernel (rules, links, addresses); exit status 1 when they differ",
+  summary: 'Compare the records with the kernel (rules, links, addresses); exit status 1 when they differ',
   help: [],
   options: {},
   async run(p, ctx) {
@@ -21,7 +21,12 @@ export const check: Command = {
     const bad = out.filter((n) => n.problems.length)
     if (ctx.json) ctx.io.out(json(out))
     else if (bad.length) {
-      ctx.io.out(table(['NETWORK', 'KIND', 'OBJECT', 'PROBLEM'], bad.flatMap((n) => n.problems.map((x) => [n.network, x.kind, x.object, x.message]))))
+      ctx.io.out(
+        table(
+          ['NETWORK', 'KIND', 'OBJECT', 'PROBLEM'],
+          bad.flatMap((n) => n.problems.map((x) => [n.network, x.kind, x.object, x.message])),
+        ),
+      )
     } else ctx.io.out(`${out.length} network${out.length === 1 ? '' : 's'} checked: records and kernel agree\n`)
     return bad.length ? 1 : 0
   },

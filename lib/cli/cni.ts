@@ -15,12 +15,15 @@ function readStdin(): string {
   }
 }
 
-runCni(process.env, readStdin()).then((o) => {
-  if (o.stderr) fs.writeSync(2, o.stderr)
-  if (o.stdout) fs.writeSync(1, o.stdout)
-  // Exit now: nothing of the library must keep a plugin process alive after its answer.
-  process.exit(o.exitCode)
-}, (e: unknown) => {
-  fs.writeSync(2, `netns-kit-cni: ${String((e as Error)?.stack ?? e)}\n`)
-  process.exit(1)
-})
+runCni(process.env, readStdin()).then(
+  (o) => {
+    if (o.stderr) fs.writeSync(2, o.stderr)
+    if (o.stdout) fs.writeSync(1, o.stdout)
+    // Exit now: nothing of the library must keep a plugin process alive after its answer.
+    process.exit(o.exitCode)
+  },
+  (e: unknown) => {
+    fs.writeSync(2, `netns-kit-cni: ${String((e as Error)?.stack ?? e)}\n`)
+    process.exit(1)
+  },
+)

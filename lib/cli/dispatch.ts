@@ -9,7 +9,16 @@ import { run } from './run'
 const PROG = 'netns-kit'
 
 function commandHelp(prefix: string, c: Command): string {
-  const lines = [`Usage: ${PROG} ${c.usage}`, '', c.summary, '', 'Options:', ...c.help.map((h) => `  ${h}`), '  --json            JSON output (errors too, on stderr)', '  -h, --help        this help']
+  const lines = [
+    `Usage: ${PROG} ${c.usage}`,
+    '',
+    c.summary,
+    '',
+    'Options:',
+    ...c.help.map((h) => `  ${h}`),
+    '  --json            JSON output (errors too, on stderr)',
+    '  -h, --help        this help',
+  ]
   void prefix
   return `${lines.join('\n')}\n`
 }
@@ -20,20 +29,35 @@ function list(prefix: string, cmds: Record<string, Command>): string[] {
 }
 
 export function topHelp(): string {
-  return [
-    `Usage: ${PROG} COMMAND [OPTIONS]`, '',
-    'Container networks from the command line, docker-style, over netns-kit (needs root or CAP_NET_ADMIN + CAP_SYS_ADMIN).', '',
-    'Commands:',
-    ...list('network ', NETWORK_COMMANDS),
-    ...list('', { run, ...TOP_COMMANDS, check }), '',
-    `Every command takes --json and --help. Exit status: 0 success, 1 the operation failed, 2 usage.`,
-    `Run '${PROG} COMMAND --help' for a command's options.`,
-  ].join('\n') + '\n'
+  return (
+    [
+      `Usage: ${PROG} COMMAND [OPTIONS]`,
+      '',
+      'Container networks from the command line, docker-style, over netns-kit (needs root or CAP_NET_ADMIN + CAP_SYS_ADMIN).',
+      '',
+      'Commands:',
+      ...list('network ', NETWORK_COMMANDS),
+      ...list('', { run, ...TOP_COMMANDS, check }),
+      '',
+      `Every command takes --json and --help. Exit status: 0 success, 1 the operation failed, 2 usage.`,
+      `Run '${PROG} COMMAND --help' for a command's options.`,
+    ].join('\n') + '\n'
+  )
 }
 
 function networkHelp(): string {
-  return [`Usage: ${PROG} network COMMAND`, '', 'Manage networks', '', 'Commands:', ...list('', NETWORK_COMMANDS), '',
-    `Run '${PROG} network COMMAND --help' for a command's options.`].join('\n') + '\n'
+  return (
+    [
+      `Usage: ${PROG} network COMMAND`,
+      '',
+      'Manage networks',
+      '',
+      'Commands:',
+      ...list('', NETWORK_COMMANDS),
+      '',
+      `Run '${PROG} network COMMAND --help' for a command's options.`,
+    ].join('\n') + '\n'
+  )
 }
 
 /** The version of the package this CLI belongs to. */
@@ -48,18 +72,27 @@ export async function main(argv: string[], io: Io): Promise<number> {
   try {
     const [first, ...rest] = argv
     if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
-      if (first === undefined) { io.err(topHelp()); return EXIT_USAGE }
+      if (first === undefined) {
+        io.err(topHelp())
+        return EXIT_USAGE
+      }
       io.out(topHelp())
       return 0
     }
-    if (first === '--version' || first === '-v') { io.out(`${version()}\n`); return 0 }
+    if (first === '--version' || first === '-v') {
+      io.out(`${version()}\n`)
+      return 0
+    }
     let cmd: Command | undefined
     let args = rest
     if (first === 'network') {
       const [sub, ...r] = rest
       name = `${PROG} network`
       if (sub === undefined || sub === '--help' || sub === '-h') {
-        if (sub === undefined) { io.err(networkHelp()); return EXIT_USAGE }
+        if (sub === undefined) {
+          io.err(networkHelp())
+          return EXIT_USAGE
+        }
         io.out(networkHelp())
         return 0
       }
@@ -75,7 +108,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
     let command: string[] = []
     if (cmd === run) ({ ours: args, command } = splitCommand(args, cmd.options))
     const parsed = parse(args, cmd.options)
-    if (parsed.values.help) { io.out(commandHelp(name, cmd)); return 0 }
+    if (parsed.values.help) {
+      io.out(commandHelp(name, cmd))
+      return 0
+    }
     if (cmd === run) {
       if (parsed.positionals.length) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`)
       parsed.positionals = command

@@ -18,10 +18,13 @@ function writeAll(fd: number, text: string): void {
   }
 }
 
-main(process.argv.slice(2), { out: (t) => writeAll(1, t), err: (t) => writeAll(2, t) }).then((status) => {
-  // Exit now: the library's resolvers and handles must not keep the CLI alive after its answer.
-  process.exit(status)
-}, (e: unknown) => {
-  writeAll(2, `netns-kit: ERR_INTERNAL: ${String((e as Error)?.stack ?? e)}\n`)
-  process.exit(1)
-})
+main(process.argv.slice(2), { out: (t) => writeAll(1, t), err: (t) => writeAll(2, t) }).then(
+  (status) => {
+    // Exit now: the library's resolvers and handles must not keep the CLI alive after its answer.
+    process.exit(status)
+  },
+  (e: unknown) => {
+    writeAll(2, `netns-kit: ERR_INTERNAL: ${String((e as Error)?.stack ?? e)}\n`)
+    process.exit(1)
+  },
+)

@@ -5,7 +5,10 @@ import { Namespace, Network, type Endpoint } from '../index'
 import { parseCreateOpts, parsePort, str, strs, type Options, type Parsed } from './args'
 import { CliError, json, portText, table, UsageError, type Io } from './output'
 
-export interface Context { io: Io; json: boolean }
+export interface Context {
+  io: Io
+  json: boolean
+}
 
 export interface Command {
   /** The synopsis after `netns-kit ` (`network create [OPTIONS] NAME`). */
@@ -21,9 +24,19 @@ export interface Command {
 /** The JSON (and table) shape of a network. */
 export function networkJson(n: Network): Record<string, unknown> {
   return {
-    name: n.name, id: n.id, driver: n.driver, bridge: n.bridge.name, subnet: n.subnet, gateway: n.gateway,
-    ...(n.ipRange ? { ipRange: n.ipRange } : {}), ...(n.ipv6 ? { ipv6: n.ipv6 } : {}), ...(n.mtu !== undefined ? { mtu: n.mtu } : {}),
-    masquerade: n.masquerade, icc: n.icc, internal: n.internal, dns: n.dns,
+    name: n.name,
+    id: n.id,
+    driver: n.driver,
+    bridge: n.bridge.name,
+    subnet: n.subnet,
+    gateway: n.gateway,
+    ...(n.ipRange ? { ipRange: n.ipRange } : {}),
+    ...(n.ipv6 ? { ipv6: n.ipv6 } : {}),
+    ...(n.mtu !== undefined ? { mtu: n.mtu } : {}),
+    masquerade: n.masquerade,
+    icc: n.icc,
+    internal: n.internal,
+    dns: n.dns,
     ...(n.bridge.index === 0 ? { bridgeGone: true } : {}),
   }
 }
@@ -36,9 +49,17 @@ export function nsLabel(ns: Namespace): string {
 /** The JSON shape of an endpoint (connect, ps). */
 export function endpointJson(ep: Endpoint, namespace?: string): Record<string, unknown> {
   return {
-    network: ep.network.name, name: ep.name, namespace: namespace ?? nsLabel(ep.namespace), ifname: ep.ifname, ip: ep.ip,
-    ...(ep.ip6 ? { ip6: ep.ip6 } : {}), mac: ep.mac, gateway: ep.gateway, hostInterface: ep.hostInterface,
-    ...(ep.aliases.length ? { aliases: [...ep.aliases] } : {}), ports: ep.ports.map((p) => ({ ...p })),
+    network: ep.network.name,
+    name: ep.name,
+    namespace: namespace ?? nsLabel(ep.namespace),
+    ifname: ep.ifname,
+    ip: ep.ip,
+    ...(ep.ip6 ? { ip6: ep.ip6 } : {}),
+    mac: ep.mac,
+    gateway: ep.gateway,
+    hostInterface: ep.hostInterface,
+    ...(ep.aliases.length ? { aliases: [...ep.aliases] } : {}),
+    ports: ep.ports.map((p) => ({ ...p })),
   }
 }
 
@@ -72,8 +93,13 @@ const create: Command = {
     '-d, --driver D    bridge (the only driver the CLI creates)',
   ],
   options: {
-    subnet: { type: 'string', multiple: true }, gateway: { type: 'string', multiple: true }, 'ip-range': { type: 'string', multiple: true },
-    internal: { type: 'boolean' }, ipv6: { type: 'boolean' }, opt: { type: 'string', short: 'o', multiple: true }, driver: { type: 'string', short: 'd' },
+    subnet: { type: 'string', multiple: true },
+    gateway: { type: 'string', multiple: true },
+    'ip-range': { type: 'string', multiple: true },
+    internal: { type: 'boolean' },
+    ipv6: { type: 'boolean' },
+    opt: { type: 'string', short: 'o', multiple: true },
+    driver: { type: 'string', short: 'd' },
   },
   async run(p, ctx) {
     const [name] = exactly(p, 1, 'a network name')
@@ -94,10 +120,16 @@ const create: Command = {
     if (p.values.ipv6 && !subnet.v6) throw new UsageError('--ipv6 needs an IPv6 --subnet (there is no default IPv6 pool)')
     const o = parseCreateOpts(strs(p.values.opt))
     const net = await Network.create({
-      name: name!, subnet: subnet.v4, gateway: gateway.v4, ipRange: range.v4, internal: p.values.internal === true,
+      name: name!,
+      subnet: subnet.v4,
+      gateway: gateway.v4,
+      ipRange: range.v4,
+      internal: p.values.internal === true,
       ...(subnet.v6 ? { ipv6: { subnet: subnet.v6, ...(gateway.v6 ? { gateway: gateway.v6 } : {}) } } : {}),
-      ...(o.icc !== undefined ? { icc: o.icc } : {}), ...(o.mtu !== undefined ? { mtu: o.mtu } : {}),
-      ...(o.bridgeName !== undefined ? { bridgeName: o.bridgeName } : {}), ...(o.masquerade !== undefined ? { masquerade: o.masquerade } : {}),
+      ...(o.icc !== undefined ? { icc: o.icc } : {}),
+      ...(o.mtu !== undefined ? { mtu: o.mtu } : {}),
+      ...(o.bridgeName !== undefined ? { bridgeName: o.bridgeName } : {}),
+      ...(o.masquerade !== undefined ? { masquerade: o.masquerade } : {}),
     })
     ctx.io.out(ctx.json ? json(networkJson(net)) : `${net.name}\n`)
     return 0
@@ -114,11 +146,20 @@ const ls: Command = {
     const nets = await Network.list()
     if (ctx.json) ctx.io.out(json(nets.map(networkJson)))
     else {
-      ctx.io.out(table(['NAME', 'DRIVER', 'BRIDGE', 'SUBNET', 'GATEWAY', 'FLAGS'], nets.map((n) => [
-        n.name, n.driver, n.bridge.index === 0 ? `${n.bridge.name} (gone)` : n.bridge.name, [n.subnet, n.ipv6?.subnet].filter(Boolean).join(','),
-        [n.gateway, n.ipv6?.gateway].filter(Boolean).join(','),
-        [n.internal ? 'internal' : '', n.icc ? '' : 'icc=false', n.masquerade ? '' : 'masquerade=false', n.dns ? 'dns' : ''].filter(Boolean).join(',') || '-',
-      ])))
+      ctx.io.out(
+        table(
+          ['NAME', 'DRIVER', 'BRIDGE', 'SUBNET', 'GATEWAY', 'FLAGS'],
+          nets.map((n) => [
+            n.name,
+            n.driver,
+            n.bridge.index === 0 ? `${n.bridge.name} (gone)` : n.bridge.name,
+            [n.subnet, n.ipv6?.subnet].filter(Boolean).join(','),
+            [n.gateway, n.ipv6?.gateway].filter(Boolean).join(','),
+            [n.internal ? 'internal' : '', n.icc ? '' : 'icc=false', n.masquerade ? '' : 'masquerade=false', n.dns ? 'dns' : ''].filter(Boolean).join(',') ||
+              '-',
+          ]),
+        ),
+      )
     }
     return 0
   },
@@ -210,7 +251,10 @@ const connect: Command = {
     '-p, --publish P   [IP:][HOSTPORT:]PORT[/PROTO] (repeatable; no HOSTPORT: a free one)',
   ],
   options: {
-    ip: { type: 'string' }, ip6: { type: 'string' }, alias: { type: 'string', multiple: true }, name: { type: 'string' },
+    ip: { type: 'string' },
+    ip6: { type: 'string' },
+    alias: { type: 'string', multiple: true },
+    name: { type: 'string' },
     publish: { type: 'string', short: 'p', multiple: true },
   },
   async run(p, ctx) {
@@ -227,8 +271,11 @@ const connect: Command = {
       if (!(await lo.info()).up) await lo.up()
       const name = str(p.values.name) ?? defaultEndpointName(ns)
       const ep = await net.connect(ns, {
-        ...(name ? { name } : {}), ...(ip ? { ip } : {}), ...(p.values.ip6 ? { ip6: str(p.values.ip6) } : {}),
-        aliases: strs(p.values.alias), publish,
+        ...(name ? { name } : {}),
+        ...(ip ? { ip } : {}),
+        ...(p.values.ip6 ? { ip6: str(p.values.ip6) } : {}),
+        aliases: strs(p.values.alias),
+        publish,
       })
       ctx.io.out(ctx.json ? json(endpointJson(ep, nsLabel(ns))) : `${ep.name}\n`)
     } finally {
@@ -292,10 +339,18 @@ const ps: Command = {
     }
     if (ctx.json) ctx.io.out(json(rows))
     else {
-      ctx.io.out(table(['NETWORK', 'ENDPOINT', 'NAMESPACE', 'IP', 'PORTS'], rows.map((r) => [
-        String(r.network), String(r.name), String(r.namespace), [r.ip, r.ip6].filter(Boolean).join(','),
-        (r.ports as Endpoint['ports']).map(portText).join(', ') || '-',
-      ])))
+      ctx.io.out(
+        table(
+          ['NETWORK', 'ENDPOINT', 'NAMESPACE', 'IP', 'PORTS'],
+          rows.map((r) => [
+            String(r.network),
+            String(r.name),
+            String(r.namespace),
+            [r.ip, r.ip6].filter(Boolean).join(','),
+            (r.ports as Endpoint['ports']).map(portText).join(', ') || '-',
+          ]),
+        ),
+      )
     }
     return 0
   },
@@ -311,7 +366,9 @@ const gc: Command = {
     const report = await Network.gc()
     if (ctx.json) ctx.io.out(json(report))
     else {
-      const lines = Object.entries(report).filter(([, v]) => Array.isArray(v) && v.length).map(([k, v]) => `${k}: ${(v as string[]).join(', ')}`)
+      const lines = Object.entries(report)
+        .filter(([, v]) => Array.isArray(v) && v.length)
+        .map(([k, v]) => `${k}: ${(v as string[]).join(', ')}`)
       ctx.io.out(lines.length ? lines.map((l) => `${l}\n`).join('') : 'nothing to collect\n')
     }
     return 0

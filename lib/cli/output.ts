@@ -65,7 +65,11 @@ export function reportError(io: Io, command: string, e: unknown, json: boolean):
 /** Columns padded as `docker ... ls` prints them (three spaces between columns). */
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('   ').trimEnd()
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('   ')
+      .trimEnd()
   return [line(headers), ...rows.map(line)].map((l) => `${l}\n`).join('')
 }
 

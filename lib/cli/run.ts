@@ -30,12 +30,22 @@ function namespaceName(name: string | undefined): string {
 }
 
 /** What run made, in the order it is undone. */
-interface Made { ns?: Namespace; net?: Network; ep?: Endpoint; etc?: string }
+interface Made {
+  ns?: Namespace
+  net?: Network
+  ep?: Endpoint
+  etc?: string
+}
 
 async function cleanup(m: Made): Promise<string[]> {
   const errors: string[] = []
   const step = async (f: () => Promise<unknown>) => {
-    try { await f() } catch (e) { const d = describe(e); errors.push(`${d.code}: ${d.message}`) }
+    try {
+      await f()
+    } catch (e) {
+      const d = describe(e)
+      errors.push(`${d.code}: ${d.message}`)
+    }
   }
   if (m.ep && m.net) await step(() => m.net!.disconnect(m.ep!))
   if (m.ns) await step(() => m.ns!.delete())
@@ -74,16 +84,24 @@ export const run: Command = {
     '--alias A           another name the network resolves to this container (repeatable)',
     '--dns D             a nameserver for /etc/resolv.conf (repeatable)',
     '--add-host H:IP     a line in /etc/hosts (repeatable)',
-    '-e, --env K=V       set an environment variable for CMD (repeatable; it inherits this one\'s)',
+    "-e, --env K=V       set an environment variable for CMD (repeatable; it inherits this one's)",
     '-i, -t, --rm        accepted for docker compatibility: stdin is always passed, --rm always applies',
     "CMD's stdio and exit status are passed through; Ctrl-C is passed to CMD, and everything is removed.",
   ],
   options: {
-    network: { type: 'string' }, name: { type: 'string' }, hostname: { type: 'string' },
-    publish: { type: 'string', short: 'p', multiple: true }, expose: { type: 'string', multiple: true },
-    'publish-all': { type: 'boolean', short: 'P' }, ip: { type: 'string' }, alias: { type: 'string', multiple: true },
-    dns: { type: 'string', multiple: true }, 'add-host': { type: 'string', multiple: true },
-    env: { type: 'string', short: 'e', multiple: true }, interactive: { type: 'boolean', short: 'i' }, tty: { type: 'boolean', short: 't' },
+    network: { type: 'string' },
+    name: { type: 'string' },
+    hostname: { type: 'string' },
+    publish: { type: 'string', short: 'p', multiple: true },
+    expose: { type: 'string', multiple: true },
+    'publish-all': { type: 'boolean', short: 'P' },
+    ip: { type: 'string' },
+    alias: { type: 'string', multiple: true },
+    dns: { type: 'string', multiple: true },
+    'add-host': { type: 'string', multiple: true },
+    env: { type: 'string', short: 'e', multiple: true },
+    interactive: { type: 'boolean', short: 'i' },
+    tty: { type: 'boolean', short: 't' },
     rm: { type: 'boolean' },
   },
   async run(p, ctx) {
@@ -105,8 +123,8 @@ export const run: Command = {
       if (eq === 0) throw new UsageError(`invalid --env '${e}': expected KEY=VALUE or KEY`)
       if (eq > 0) env[e.slice(0, eq)] = e.slice(eq + 1)
     }
-    if (none && (publish.length || ip || aliases.length)) throw new UsageError("--network none takes no -p, -P, --ip or --alias")
-    if (netName === 'host') throw new UsageError("--network host: run the command directly, netns-kit has nothing to do")
+    if (none && (publish.length || ip || aliases.length)) throw new UsageError('--network none takes no -p, -P, --ip or --alias')
+    if (netName === 'host') throw new UsageError('--network host: run the command directly, netns-kit has nothing to do')
     const name = namespaceName(str(p.values.name))
     const hostname = str(p.values.hostname)
 
@@ -145,8 +163,16 @@ export const run: Command = {
         made.net = net
         const epName = defaultEndpointName(made.ns)
         made.ep = await net.connect(made.ns, {
-          ...(epName ? { name: epName } : {}), ...(hostname ? { hostname } : {}), ...(ip ? { ip } : {}), aliases,
-          publish: publish.map((x) => ({ protocol: x.protocol, containerPort: x.containerPort, ...(x.hostPort ? { hostPort: x.hostPort } : {}), ...(x.hostIp ? { hostIp: x.hostIp } : {}) })),
+          ...(epName ? { name: epName } : {}),
+          ...(hostname ? { hostname } : {}),
+          ...(ip ? { ip } : {}),
+          aliases,
+          publish: publish.map((x) => ({
+            protocol: x.protocol,
+            containerPort: x.containerPort,
+            ...(x.hostPort ? { hostPort: x.hostPort } : {}),
+            ...(x.hostIp ? { hostIp: x.hostIp } : {}),
+          })),
         })
         checkInterrupted()
         hosts = made.ep.hostsFile()

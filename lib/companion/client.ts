@@ -56,17 +56,31 @@ function spawnCompanion(t: CompanionTarget, paths: CompanionPaths, hostId: strin
   ensureRunDir(runDir)
   try {
     if (fs.statSync(paths.log).size > LOG_LIMIT) fs.renameSync(paths.log, `${paths.log}.old`)
-  } catch { /* no log yet */ }
+  } catch {
+    /* no log yet */
+  }
   const log = fs.openSync(paths.log, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600)
   try {
     const args = [
-      ...entryArgs(), '--store', path.resolve(t.store), '--host', t.host.path, '--host-id', hostId, '--run-dir', runDir,
-      ...(t.resolvConf ? ['--resolv-conf', t.resolvConf] : []), ...(t.idleMs !== undefined ? ['--idle-ms', String(t.idleMs)] : []),
+      ...entryArgs(),
+      '--store',
+      path.resolve(t.store),
+      '--host',
+      t.host.path,
+      '--host-id',
+      hostId,
+      '--run-dir',
+      runDir,
+      ...(t.resolvConf ? ['--resolv-conf', t.resolvConf] : []),
+      ...(t.idleMs !== undefined ? ['--idle-ms', String(t.idleMs)] : []),
     ]
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' }
     if (process.env.NODE_DEBUG) env.NODE_DEBUG = process.env.NODE_DEBUG
     const child = spawnWithCapabilities(COMPANION_CAPABILITIES, process.execPath, args, {
-      detached: true, stdio: ['ignore', log, log], cwd: '/', env,
+      detached: true,
+      stdio: ['ignore', log, log],
+      cwd: '/',
+      env,
     })
     child.on('error', () => {})
     child.unref()
@@ -121,8 +135,14 @@ class Connection {
       }, timeoutMs)
       timer.unref()
       this.#pending.set(id, {
-        resolve: (v) => { clearTimeout(timer); resolve(v) },
-        reject: (e) => { clearTimeout(timer); reject(e) },
+        resolve: (v) => {
+          clearTimeout(timer)
+          resolve(v)
+        },
+        reject: (e) => {
+          clearTimeout(timer)
+          reject(e)
+        },
       })
       // Held while a reply is awaited: a caller's `await` must not see its process end under it.
       this.socket.ref()
@@ -138,7 +158,10 @@ class Connection {
 function connectSocket(p: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const s = net.connect(p)
-    s.once('connect', () => { s.off('error', reject); resolve(s) })
+    s.once('connect', () => {
+      s.off('error', reject)
+      resolve(s)
+    })
     s.once('error', reject)
   })
 }
@@ -173,7 +196,8 @@ export class Companion {
   static async connect(target: CompanionTarget, opts: ConnectOptions = {}): Promise<Companion> {
     if (!target || typeof target !== 'object') throw invalidArg('target', target, 'must be an object { host, store }', 'ERR_INVALID_ARG_TYPE')
     if (!(target.host instanceof Namespace)) throw invalidArg('target.host', target.host, 'must be a Namespace', 'ERR_INVALID_ARG_TYPE')
-    if (typeof target.store !== 'string' || !path.isAbsolute(target.store)) throw invalidArg('target.store', target.store, 'must be the absolute path of a SqliteStore database')
+    if (typeof target.store !== 'string' || !path.isAbsolute(target.store))
+      throw invalidArg('target.store', target.store, 'must be the absolute path of a SqliteStore database')
     const c = new Companion(target)
     await c.#connection(opts)
     return c
@@ -194,7 +218,9 @@ export class Companion {
         if (opts.start === false) throw e
       }
     }
-    this.#connecting ??= this.#open(opts).finally(() => { this.#connecting = undefined })
+    this.#connecting ??= this.#open(opts).finally(() => {
+      this.#connecting = undefined
+    })
     return this.#connecting
   }
 
@@ -208,8 +234,9 @@ export class Companion {
       try {
         const conn = new Connection(await connectSocket(this.paths.socket))
         try {
-          const hello = await conn.request('hello', {}, 5000) as HelloResult
-          if (hello.key !== this.paths.key) throw new NetnsKitError('ERR_NETNS_KIT_COMPANION', `${this.paths.socket} is served by another companion (${hello.key})`)
+          const hello = (await conn.request('hello', {}, 5000)) as HelloResult
+          if (hello.key !== this.paths.key)
+            throw new NetnsKitError('ERR_NETNS_KIT_COMPANION', `${this.paths.socket} is served by another companion (${hello.key})`)
           this.#hello = hello
           this.#conn = conn
           return conn
@@ -221,14 +248,18 @@ export class Companion {
         lastError = e
       }
       if (!start || Date.now() > deadline) {
-        throw new NetnsKitError('ERR_NETNS_KIT_COMPANION',
-          `no companion process answers on ${this.paths.socket}${start ? ` (started one; see ${this.paths.log})` : ''}: ${(lastError as Error)?.message ?? lastError}`)
+        throw new NetnsKitError(
+          'ERR_NETNS_KIT_COMPANION',
+          `no companion process answers on ${this.paths.socket}${start ? ` (started one; see ${this.paths.log})` : ''}: ${(lastError as Error)?.message ?? lastError}`,
+        )
       }
       if (!child || childDone) {
         child = spawnCompanion(this.target, this.paths, this.#hostId, this.#runDir)
         childDone = false
         const mine = child
-        mine.once('exit', () => { if (child === mine) childDone = true })
+        mine.once('exit', () => {
+          if (child === mine) childDone = true
+        })
       }
       await sleep(Math.min(20 * (attempt + 1), 100))
     }
@@ -348,13 +379,23 @@ export function companionPid(pidFile: string): number | undefined {
  * @throws never: pid files that name no running companion are skipped.
  */
 export async function stopAllCompanions(opts: { runDir?: string; timeoutMs?: number } = {}): Promise<number[]> {
-  const pids = companionPidFiles(opts.runDir).map(companionPid).filter((p): p is number => p !== undefined)
+  const pids = companionPidFiles(opts.runDir)
+    .map(companionPid)
+    .filter((p): p is number => p !== undefined)
   for (const pid of pids) {
-    try { process.kill(pid, 'SIGTERM') } catch { /* gone */ }
+    try {
+      process.kill(pid, 'SIGTERM')
+    } catch {
+      /* gone */
+    }
   }
   for (const pid of pids) {
     if (!(await waitGone(pid, opts.timeoutMs ?? 3000))) {
-      try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        /* gone */
+      }
       await waitGone(pid, 1000)
     }
   }

@@ -26,7 +26,9 @@ export class HostResolvConf {
     this.#read()
     this.#arm()
     // Inotify misses nothing it watches, but a file replaced between two arms is caught by this net.
-    this.#poll = setInterval(() => { if (this.#read()) this.#onChange(this.#servers) }, 2000)
+    this.#poll = setInterval(() => {
+      if (this.#read()) this.#onChange(this.#servers)
+    }, 2000)
     this.#poll.unref()
   }
 
@@ -38,7 +40,9 @@ export class HostResolvConf {
     let text = ''
     try {
       text = fs.readFileSync(this.path, 'utf8')
-    } catch { /* none: no upstreams */ }
+    } catch {
+      /* none: no upstreams */
+    }
     if (text === this.#text) return false
     this.#text = text
     const servers = upstreamsOf(text)
@@ -59,14 +63,18 @@ export class HostResolvConf {
         })
         w.on('error', () => {})
         this.#watchers.push(w)
-      } catch { /* not there (yet) */ }
+      } catch {
+        /* not there (yet) */
+      }
     }
     add(this.path)
     add(path.dirname(this.path), base)
     try {
       const real = fs.realpathSync(this.path)
       if (real !== this.path) add(path.dirname(real), path.basename(real))
-    } catch { /* a dangling link */ }
+    } catch {
+      /* a dangling link */
+    }
   }
 
   #changed(): void {

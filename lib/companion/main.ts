@@ -15,16 +15,16 @@ const USAGE = 'usage: netns-kit-companion [--store PATH] [--host PATH] [--host-i
 async function main(): Promise<number> {
   let values
   try {
-    ({ values } = parseArgs({
+    ;({ values } = parseArgs({
       options: {
-        'store': { type: 'string', default: DEFAULT_DB_PATH },
-        'host': { type: 'string', default: '/proc/self/ns/net' },
+        store: { type: 'string', default: DEFAULT_DB_PATH },
+        host: { type: 'string', default: '/proc/self/ns/net' },
         'host-id': { type: 'string' },
         'run-dir': { type: 'string' },
         'resolv-conf': { type: 'string' },
         'idle-ms': { type: 'string' },
-        'foreground': { type: 'boolean', default: false },
-        'help': { type: 'boolean', default: false },
+        foreground: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
       },
       strict: true,
     }))
@@ -42,8 +42,13 @@ async function main(): Promise<number> {
     return 2
   }
   const server = await CompanionServer.start({
-    store: values.store!, host: values.host!, hostId: values['host-id'], runDir: values['run-dir'],
-    resolvConf: values['resolv-conf'], idleMs, foreground: values.foreground,
+    store: values.store!,
+    host: values.host!,
+    hostId: values['host-id'],
+    runDir: values['run-dir'],
+    resolvConf: values['resolv-conf'],
+    idleMs,
+    foreground: values.foreground,
   })
   if (!server) {
     // Another companion holds the lock: it serves this host namespace and store.
@@ -52,7 +57,9 @@ async function main(): Promise<number> {
   const stop = (sig: string) => void server.stop(`signal ${sig}`)
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
-  process.on('SIGHUP', () => { /* detached from any terminal: nothing to reload (resolv.conf is followed) */ })
+  process.on('SIGHUP', () => {
+    /* detached from any terminal: nothing to reload (resolv.conf is followed) */
+  })
   await server.exited
   return 0
 }
@@ -62,7 +69,10 @@ process.on('uncaughtException', (e) => {
   process.exit(1)
 })
 
-main().then((code) => process.exit(code), (e: unknown) => {
-  process.stderr.write(`${new Date().toISOString()} companion[${process.pid}] cannot start: ${(e as Error)?.stack ?? String(e)}\n`)
-  process.exit(1)
-})
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`${new Date().toISOString()} companion[${process.pid}] cannot start: ${(e as Error)?.stack ?? String(e)}\n`)
+    process.exit(1)
+  },
+)

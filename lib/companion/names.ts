@@ -54,7 +54,9 @@ export class NameIndex {
     this.delete(rec.id)
     this.#networkNames.set(rec.networkId, nameKeyOf(network.name))
     const e: Entry = {
-      rec, keys: namesOf(rec, network.name), served: rec.state === 'connected',
+      rec,
+      keys: namesOf(rec, network.name),
+      served: rec.state === 'connected',
       addresses: rec.addresses.map((a) => canonicalIp(a.address)),
     }
     this.#entries.set(rec.id, e)

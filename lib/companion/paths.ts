@@ -25,7 +25,10 @@ export interface CompanionPaths {
  * @throws never: it only computes paths.
  */
 export function companionPaths(host: Pick<NsIdentity, 'dev' | 'ino'>, store: string, runDir = RUN_DIR): CompanionPaths {
-  const hash = createHash('sha256').update(`${host.dev}:${host.ino}\n${path.resolve(store)}`).digest('hex').slice(0, 8)
+  const hash = createHash('sha256')
+    .update(`${host.dev}:${host.ino}\n${path.resolve(store)}`)
+    .digest('hex')
+    .slice(0, 8)
   const key = `${host.ino}-${hash}`
   const base = path.join(runDir, `companion-${key}`)
   return { key, pid: `${base}.pid`, socket: `${base}.sock`, log: `${base}.log` }
@@ -42,7 +45,10 @@ export function ensureRunDir(dir = RUN_DIR): void {
 /** The pid files of every companion under `dir` (for a stop-them-all at the end of a test run). */
 export function companionPidFiles(dir = RUN_DIR): string[] {
   try {
-    return fs.readdirSync(dir).filter((f) => /^companion-.+\.pid$/.test(f)).map((f) => path.join(dir, f))
+    return fs
+      .readdirSync(dir)
+      .filter((f) => /^companion-.+\.pid$/.test(f))
+      .map((f) => path.join(dir, f))
   } catch {
     return []
   }

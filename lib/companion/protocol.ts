@@ -49,9 +49,7 @@ export interface StatusResult {
   capabilities: string
 }
 
-export type Reply =
-  | { id: number; ok: true; result: unknown }
-  | { id: number; ok: false; error: WireError }
+export type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: WireError }
 
 export interface WireError {
   name: string

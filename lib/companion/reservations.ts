@@ -43,9 +43,14 @@ async function bind(host: Namespace, p: PortRecord): Promise<Held> {
   // comes first) wait in its receive buffer until it is full, then are dropped.
   const { fd } = await openSocket(host, { family: p.family, type: 'udp', address: p.hostIp, port: p.hostPort, freebind })
   return {
-    key: portKey(p), port: p,
+    key: portKey(p),
+    port: p,
     close: async () => {
-      try { fs.closeSync(fd) } catch { /* closed */ }
+      try {
+        fs.closeSync(fd)
+      } catch {
+        /* closed */
+      }
     },
   }
 }

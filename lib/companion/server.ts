@@ -134,7 +134,9 @@ export class CompanionServer {
     this.foreground = o.opts.foreground === true
     this.#log = o.opts.log ?? ((l) => process.stderr.write(`${new Date().toISOString()} companion[${process.pid}] ${l}\n`))
     this.#reservations = new Reservations(o.host)
-    this.exited = new Promise((resolve) => { this.#exit = resolve })
+    this.exited = new Promise((resolve) => {
+      this.#exit = resolve
+    })
   }
 
   /**
@@ -179,8 +181,10 @@ export class CompanionServer {
     this.#checkTimer = setInterval(() => this.#checkAlive(), 500)
     this.#checkTimer.unref()
     await this.#listen()
-    this.#log(`serving host ${this.hostId.dev}:${this.hostId.ino} (${this.host.path}) from ${this.store.path}; ${capabilities()}; ` +
-      `${this.#endpoints.size} endpoint(s), ${this.#containers.size} container(s) with DNS, ${this.#reservations.size} port(s)`)
+    this.#log(
+      `serving host ${this.hostId.dev}:${this.hostId.ino} (${this.host.path}) from ${this.store.path}; ${capabilities()}; ` +
+        `${this.#endpoints.size} endpoint(s), ${this.#containers.size} container(s) with DNS, ${this.#reservations.size} port(s)`,
+    )
     // Changes committed while we started are not lost: the feed is read from the sequence taken first.
     this.#kick()
     this.#checkIdle()
@@ -195,7 +199,10 @@ export class CompanionServer {
     const server = net.createServer((c) => this.#onClient(c))
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
-      server.listen(p, () => { server.off('error', reject); resolve() })
+      server.listen(p, () => {
+        server.off('error', reject)
+        resolve()
+      })
     })
     fs.chmodSync(p, 0o600)
     server.on('error', (e) => this.#log(`socket: ${e.message}`))
@@ -215,33 +222,53 @@ export class CompanionServer {
         return
       }
       this.#lastRequest = Date.now()
-      void this.#handle(req).then((result): Reply => ({ id: req.id, ok: true, result }), (e: unknown): Reply => ({ id: req.id, ok: false, error: toWire(e) }))
+      void this.#handle(req)
+        .then(
+          (result): Reply => ({ id: req.id, ok: true, result }),
+          (e: unknown): Reply => ({ id: req.id, ok: false, error: toWire(e) }),
+        )
         .then((reply) => {
           if (!c.destroyed) c.write(JSON.stringify(reply) + '\n')
           if (req.op === 'stop') void this.stop('asked to stop')
         })
     })
     c.on('data', (d: Buffer) => {
-      try { onData(d) } catch { c.destroy() }
+      try {
+        onData(d)
+      } catch {
+        c.destroy()
+      }
     })
   }
 
   async #handle(req: Request): Promise<unknown> {
     switch (req.op) {
-      case 'hello': return this.#hello()
+      case 'hello':
+        return this.#hello()
       case 'sync': {
         await this.sync()
         return { seq: this.#seq }
       }
-      case 'prepare': return this.prepare(req.endpoint)
-      case 'status': return this.status()
-      case 'stop': return {}
-      default: throw new NetnsKitError('ERR_NETNS_KIT_COMPANION', `unknown request '${(req as { op?: unknown }).op}'`)
+      case 'prepare':
+        return this.prepare(req.endpoint)
+      case 'status':
+        return this.status()
+      case 'stop':
+        return {}
+      default:
+        throw new NetnsKitError('ERR_NETNS_KIT_COMPANION', `unknown request '${(req as { op?: unknown }).op}'`)
     }
   }
 
   #hello(): HelloResult {
-    return { pid: process.pid, key: this.paths.key, host: nsKeyOf(this.hostId), store: this.store.path, foreground: this.foreground, started: this.started.toISOString() }
+    return {
+      pid: process.pid,
+      key: this.paths.key,
+      host: nsKeyOf(this.hostId),
+      store: this.store.path,
+      foreground: this.foreground,
+      started: this.started.toISOString(),
+    }
   }
 
   // --- following the store ------------------------------------------------------------------
@@ -428,7 +455,11 @@ export class CompanionServer {
   #setUpstreams(c: Container): void {
     if (!c.resolver) return
     const servers = this.upstreamsOf(c)
-    if (servers.join(' ') === c.resolver.upstreams.map((u) => (u.port === 53 ? u.address : `${u.address.includes(':') ? `[${u.address}]` : u.address}:${u.port}`)).join(' ')) return
+    if (
+      servers.join(' ') ===
+      c.resolver.upstreams.map((u) => (u.port === 53 ? u.address : `${u.address.includes(':') ? `[${u.address}]` : u.address}:${u.port}`)).join(' ')
+    )
+      return
     try {
       c.resolver.setUpstreams(servers)
     } catch (e) {
@@ -447,7 +478,9 @@ export class CompanionServer {
       return
     }
     if (c.gone) return
-    c.starting ??= this.#startResolver(c).finally(() => { c.starting = undefined })
+    c.starting ??= this.#startResolver(c).finally(() => {
+      c.starting = undefined
+    })
     await c.starting
   }
 
@@ -498,9 +531,14 @@ export class CompanionServer {
     if (this.#dirWatches.has(dir)) return
     try {
       const w = fs.watch(dir, { persistent: false }, () => this.#checkContainers((c) => !!c.ns.path?.startsWith(dir + '/')))
-      w.on('error', () => { w.close(); this.#dirWatches.delete(dir) })
+      w.on('error', () => {
+        w.close()
+        this.#dirWatches.delete(dir)
+      })
       this.#dirWatches.set(dir, w)
-    } catch { /* no such directory: the periodic check covers it */ }
+    } catch {
+      /* no such directory: the periodic check covers it */
+    }
   }
 
   #checkContainers(which: (c: Container) => boolean): void {
@@ -596,7 +634,8 @@ export class CompanionServer {
       if (!rec) {
         const r = await this.store.endpoint(endpointId)
         if (!r) throw new NetnsKitError('ERR_NETNS_KIT_NO_ENDPOINT', `no endpoint '${endpointId}' in ${this.store.path}`)
-        if (!(await this.#network(r.networkId))) throw new NetnsKitError('ERR_NETNS_KIT_COMPANION', `the endpoint '${endpointId}' is not on a network of this companion's host namespace`)
+        if (!(await this.#network(r.networkId)))
+          throw new NetnsKitError('ERR_NETNS_KIT_COMPANION', `the endpoint '${endpointId}' is not on a network of this companion's host namespace`)
         await this.#upsert(r)
         rec = r
       }
@@ -618,10 +657,16 @@ export class CompanionServer {
       pid: process.pid,
       seq: this.#seq,
       endpoints: this.#endpoints.size,
-      resolvers: [...this.#containers.values()].filter((c) => c.resolver).map((c) => ({
-        ns: c.key, ...(c.ns.path ? { path: c.ns.path } : {}), upstreams: c.resolver!.upstreams.map((u) => `${u.address}:${u.port}`),
-      })),
-      reservations: [...this.#endpoints.keys()].map((id) => ({ endpoint: id, ports: this.#reservations.held(id).map(describePort) })).filter((r) => r.ports.length),
+      resolvers: [...this.#containers.values()]
+        .filter((c) => c.resolver)
+        .map((c) => ({
+          ns: c.key,
+          ...(c.ns.path ? { path: c.ns.path } : {}),
+          upstreams: c.resolver!.upstreams.map((u) => `${u.address}:${u.port}`),
+        })),
+      reservations: [...this.#endpoints.keys()]
+        .map((id) => ({ endpoint: id, ports: this.#reservations.held(id).map(describePort) }))
+        .filter((r) => r.ports.length),
       healed: this.#healed,
       hostUpstreams: [...(this.#resolv?.servers ?? [])],
       capabilities: capabilities(),
@@ -683,7 +728,9 @@ export class CompanionServer {
       // The pid file goes while locked; a starter that opened it before checks after locking that it is still the file there.
       try {
         if (fs.fstatSync(this.#pidFd).ino === fs.statSync(this.paths.pid).ino) fs.rmSync(this.paths.pid, { force: true })
-      } catch { /* already gone */ }
+      } catch {
+        /* already gone */
+      }
       fs.closeSync(this.#pidFd)
       this.#log('stopped')
       this.#exit()
@@ -734,7 +781,11 @@ async function lockPidFile(paths: CompanionPaths): Promise<number> {
     const fd = fs.openSync(paths.pid, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600)
     if (tryLock(fd, paths.pid)) {
       let same = false
-      try { same = fs.fstatSync(fd).ino === fs.statSync(paths.pid).ino } catch { /* unlinked meanwhile */ }
+      try {
+        same = fs.fstatSync(fd).ino === fs.statSync(paths.pid).ino
+      } catch {
+        /* unlinked meanwhile */
+      }
       if (same) return fd
     }
     fs.closeSync(fd)
@@ -747,7 +798,10 @@ async function lockPidFile(paths: CompanionPaths): Promise<number> {
 function answers(socket: string): Promise<boolean> {
   return new Promise((resolve) => {
     const c = net.connect(socket)
-    const done = (v: boolean) => { c.destroy(); resolve(v) }
+    const done = (v: boolean) => {
+      c.destroy()
+      resolve(v)
+    }
     c.setTimeout(500, () => done(false))
     c.on('error', () => done(false))
     c.on('connect', () => c.write(JSON.stringify({ id: 1, op: 'hello' }) + '\n'))

@@ -41,12 +41,17 @@ export class DnsRecords {
   set(id: string, entry: DnsEntry): void {
     if (typeof id !== 'string' || id.length === 0) throw invalidArg('id', id, 'must be a non-empty string')
     if (!entry || typeof entry !== 'object') throw invalidArg('entry', entry, 'must be an object { names, addresses }', 'ERR_INVALID_ARG_TYPE')
-    if (!Array.isArray(entry.names) || !Array.isArray(entry.addresses)) throw invalidArg('entry', entry, 'must have arrays names and addresses', 'ERR_INVALID_ARG_TYPE')
+    if (!Array.isArray(entry.names) || !Array.isArray(entry.addresses))
+      throw invalidArg('entry', entry, 'must have arrays names and addresses', 'ERR_INVALID_ARG_TYPE')
     const names = [...new Set(entry.names.map((n, i) => normaliseName(n, `entry.names[${i}]`)))]
-    const addresses = [...new Set(entry.addresses.map((a, i) => {
-      if (typeof a !== 'string' || net.isIP(a) === 0) throw invalidArg(`entry.addresses[${i}]`, a, 'must be an IPv4 or IPv6 address')
-      return canonicalIp(a)
-    }))]
+    const addresses = [
+      ...new Set(
+        entry.addresses.map((a, i) => {
+          if (typeof a !== 'string' || net.isIP(a) === 0) throw invalidArg(`entry.addresses[${i}]`, a, 'must be an IPv4 or IPv6 address')
+          return canonicalIp(a)
+        }),
+      ),
+    ]
     this.#unindex(id)
     this.#entries.set(id, { names, addresses })
     for (const n of names) add(this.#byName, n, id)
@@ -86,7 +91,11 @@ export class DnsRecords {
    */
   lookup(name: string, family: 4 | 6): string[] | undefined {
     let n: string
-    try { n = normaliseName(name) } catch { return undefined }
+    try {
+      n = normaliseName(name)
+    } catch {
+      return undefined
+    }
     const ids = this.#byName.get(n)
     if (!ids) return undefined
     const out: string[] = []

@@ -103,8 +103,13 @@ function parseServer(s: unknown, i: number): UpstreamServer {
   let port = 53
   const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(s)
   const v4 = /^([\d.]+):(\d+)$/.exec(s)
-  if (v6) { address = v6[1]!; if (v6[2]) port = Number(v6[2]) }
-  else if (v4) { address = v4[1]!; port = Number(v4[2]) }
+  if (v6) {
+    address = v6[1]!
+    if (v6[2]) port = Number(v6[2])
+  } else if (v4) {
+    address = v4[1]!
+    port = Number(v4[2])
+  }
   if (net.isIP(address) === 0) throw invalidArg(arg, s, "must be 'IP', 'IP:PORT' or '[IPv6]:PORT'")
   if (!(port >= 1 && port <= 65535)) throw invalidArg(arg, s, 'must have a port from 1 to 65535')
   return { address: canonicalIp(address), port }
@@ -169,8 +174,16 @@ export class Resolver {
   #closed: Promise<void> | undefined
 
   private constructor(o: {
-    namespace: Namespace; address: string; port: number; records: DnsRecords | NameSource; upstreams: UpstreamServer[]
-    upstreamNs: Namespace | undefined; timeout: number; ttl: number; udp: dgram.Socket; tcp: net.Server | undefined
+    namespace: Namespace
+    address: string
+    port: number
+    records: DnsRecords | NameSource
+    upstreams: UpstreamServer[]
+    upstreamNs: Namespace | undefined
+    timeout: number
+    ttl: number
+    udp: dgram.Socket
+    tcp: net.Server | undefined
   }) {
     this.namespace = o.namespace
     this.address = o.address
@@ -222,8 +235,16 @@ export class Resolver {
       }
     }
     return new Resolver({
-      namespace: opts.namespace, address: canonicalIp(address), port: udp.address().port, records: opts.records ?? new DnsRecords(),
-      upstreams, upstreamNs: opts.upstream?.namespace, timeout, ttl, udp, tcp,
+      namespace: opts.namespace,
+      address: canonicalIp(address),
+      port: udp.address().port,
+      records: opts.records ?? new DnsRecords(),
+      upstreams,
+      upstreamNs: opts.upstream?.namespace,
+      timeout,
+      ttl,
+      udp,
+      tcp,
     })
   }
 
@@ -275,9 +296,11 @@ export class Resolver {
   // --- receiving ----------------------------------------------------------------------------
 
   #onUdp(msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    void this.#handle(msg, false).then((reply) => {
-      if (reply && !this.#closed) this.#udp.send(reply, rinfo.port, rinfo.address)
-    }).catch(() => {})
+    void this.#handle(msg, false)
+      .then((reply) => {
+        if (reply && !this.#closed) this.#udp.send(reply, rinfo.port, rinfo.address)
+      })
+      .catch(() => {})
   }
 
   #onTcp(c: net.Socket): void {
@@ -296,12 +319,14 @@ export class Resolver {
         const len = buf.readUInt16BE(0)
         const msg = buf.subarray(2, 2 + len)
         buf = buf.subarray(2 + len)
-        void this.#handle(Buffer.from(msg), true).then((reply) => {
-          if (!reply || c.destroyed) return
-          const head = Buffer.alloc(2)
-          head.writeUInt16BE(reply.length)
-          c.write(Buffer.concat([head, reply]))
-        }).catch(() => {})
+        void this.#handle(Buffer.from(msg), true)
+          .then((reply) => {
+            if (!reply || c.destroyed) return
+            const head = Buffer.alloc(2)
+            head.writeUInt16BE(reply.length)
+            c.write(Buffer.concat([head, reply]))
+          })
+          .catch(() => {})
       }
     })
   }
@@ -388,7 +413,20 @@ export class Resolver {
       flags: rd | dnsPacket.RECURSION_AVAILABLE | (authoritative ? dnsPacket.AUTHORITATIVE_ANSWER : 0) | rcode,
       questions: query.questions ?? [],
       answers,
-      additionals: hasOpt ? [{ type: 'OPT', name: '.', udpPayloadSize: 1232, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] } as unknown as dnsPacket.Answer] : [],
+      additionals: hasOpt
+        ? [
+            {
+              type: 'OPT',
+              name: '.',
+              udpPayloadSize: 1232,
+              extendedRcode: 0,
+              ednsVersion: 0,
+              flags: 0,
+              flag_do: false,
+              options: [],
+            } as unknown as dnsPacket.Answer,
+          ]
+        : [],
     })
   }
 

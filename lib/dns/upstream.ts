@@ -47,7 +47,13 @@ export class Upstream {
         if (done) return
         done = true
         this.#inflight.delete(entry)
-        for (const c of cleanups) { try { c() } catch { /* already closed */ } }
+        for (const c of cleanups) {
+          try {
+            c()
+          } catch {
+            /* already closed */
+          }
+        }
         resolve(v)
       }
       this.#inflight.add(entry)
@@ -59,7 +65,11 @@ export class Upstream {
             cleanups.push(fn)
             return true
           }
-          try { fn() } catch { /* already closed */ }
+          try {
+            fn()
+          } catch {
+            /* already closed */
+          }
           return false
         })
       } catch {
@@ -72,37 +82,41 @@ export class Upstream {
     return this.#track<Buffer>((settle, cleanup) => {
       const family = net.isIP(server.address) as 4 | 6
       // A new socket, so a new random source port, for every query (and no shared state).
-      openUdpSocket({ namespace: this.#namespace, address: family === 6 ? '::' : '0.0.0.0', port: 0 }).then((sock) => {
-        if (!cleanup(() => sock.close())) return
-        sock.on('error', () => settle(undefined))
-        sock.on('message', (m, rinfo) => {
-          // Only the server we asked, answering what we asked (ids and ports are random).
-          if (canonicalIp(rinfo.address) !== server.address || rinfo.port !== server.port) return
-          if (matches(m, id, question)) settle(m)
+      openUdpSocket({ namespace: this.#namespace, address: family === 6 ? '::' : '0.0.0.0', port: 0 })
+        .then((sock) => {
+          if (!cleanup(() => sock.close())) return
+          sock.on('error', () => settle(undefined))
+          sock.on('message', (m, rinfo) => {
+            // Only the server we asked, answering what we asked (ids and ports are random).
+            if (canonicalIp(rinfo.address) !== server.address || rinfo.port !== server.port) return
+            if (matches(m, id, question)) settle(m)
+          })
+          sock.send(query, server.port, server.address)
         })
-        sock.send(query, server.port, server.address)
-      }).catch(() => settle(undefined))
+        .catch(() => settle(undefined))
     })
   }
 
   async exchangeTcp(server: UpstreamServer, query: Buffer, id: number, question: dnsPacket.Question): Promise<Buffer | undefined> {
     return this.#track<Buffer>((settle, cleanup) => {
-      connectTcp({ namespace: this.#namespace, host: server.address, port: server.port, timeout: this.#timeout }).then((sock) => {
-        if (!cleanup(() => sock.destroy())) return
-        sock.on('error', () => settle(undefined))
-        sock.on('close', () => settle(undefined))
-        let buf = Buffer.alloc(0)
-        sock.on('data', (chunk: Buffer) => {
-          buf = Buffer.concat([buf, chunk])
-          if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-            const m = buf.subarray(2, 2 + buf.readUInt16BE(0))
-            settle(matches(m, id, question) ? Buffer.from(m) : undefined)
-          }
+      connectTcp({ namespace: this.#namespace, host: server.address, port: server.port, timeout: this.#timeout })
+        .then((sock) => {
+          if (!cleanup(() => sock.destroy())) return
+          sock.on('error', () => settle(undefined))
+          sock.on('close', () => settle(undefined))
+          let buf = Buffer.alloc(0)
+          sock.on('data', (chunk: Buffer) => {
+            buf = Buffer.concat([buf, chunk])
+            if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+              const m = buf.subarray(2, 2 + buf.readUInt16BE(0))
+              settle(matches(m, id, question) ? Buffer.from(m) : undefined)
+            }
+          })
+          const head = Buffer.alloc(2)
+          head.writeUInt16BE(query.length)
+          sock.write(Buffer.concat([head, query]))
         })
-        const head = Buffer.alloc(2)
-        head.writeUInt16BE(query.length)
-        sock.write(Buffer.concat([head, query]))
-      }).catch(() => settle(undefined))
+        .catch(() => settle(undefined))
     })
   }
 }

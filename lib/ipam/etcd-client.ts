@@ -28,9 +28,12 @@ export function etcd3Module(): typeof import('etcd3') {
     return loaded
   } catch (e) {
     const notFound = (e as { code?: string })?.code === 'MODULE_NOT_FOUND' && String((e as Error).message).includes(`'${ETCD3.name}'`)
-    throw new NetnsKitError('ERR_NETNS_KIT_MISSING_DEPENDENCY',
+    throw new NetnsKitError(
+      'ERR_NETNS_KIT_MISSING_DEPENDENCY',
       `${ETCD3.users} need the optional peer dependency '${ETCD3.name}', which ${notFound ? 'is not installed' : `failed to load (${(e as Error)?.message ?? String(e)})`}: ` +
-      `npm install ${ETCD3.name}@'${ETCD3.range}'`, { cause: e })
+        `npm install ${ETCD3.name}@'${ETCD3.range}'`,
+      { cause: e },
+    )
   }
 }
 
@@ -62,10 +65,13 @@ export function storeError(e: unknown, endpoints: string, what: string): Error {
   if (e instanceof NetnsKitError || e instanceof TypeError || e instanceof RangeError) return e
   const err = e as Error
   const name = err?.constructor?.name ?? ''
-  const unavailable = /Unavailable|DeadlineExceeded|ConnectFailed|BrokenCircuit|ClientClosed|TaskCancelled|Cancelled/.test(name) ||
+  const unavailable =
+    /Unavailable|DeadlineExceeded|ConnectFailed|BrokenCircuit|ClientClosed|TaskCancelled|Cancelled/.test(name) ||
     /timed out|unavailable|ECONNREFUSED|No connection|deadline|connect/i.test(err?.message ?? '')
-  const out = new NetnsKitError(unavailable ? 'ERR_NETNS_KIT_STORE_UNAVAILABLE' : 'ERR_NETNS_KIT_STORE',
-    `${what}: etcd at ${endpoints} ${unavailable ? 'is unreachable' : 'failed'} (${name || 'Error'}: ${err?.message ?? String(e)})`)
+  const out = new NetnsKitError(
+    unavailable ? 'ERR_NETNS_KIT_STORE_UNAVAILABLE' : 'ERR_NETNS_KIT_STORE',
+    `${what}: etcd at ${endpoints} ${unavailable ? 'is unreachable' : 'failed'} (${name || 'Error'}: ${err?.message ?? String(e)})`,
+  )
   ;(out as Error & { cause?: unknown }).cause = e
   return out
 }
@@ -74,8 +80,10 @@ export function storeError(e: unknown, endpoints: string, what: string): Error {
 export async function withDeadline<T>(p: Promise<T>, timeoutMs: number, endpoints: string, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new NetnsKitError('ERR_NETNS_KIT_STORE_UNAVAILABLE',
-      `${what}: etcd at ${endpoints} is unreachable (no answer within ${timeoutMs} ms)`)), timeoutMs)
+    timer = setTimeout(
+      () => reject(new NetnsKitError('ERR_NETNS_KIT_STORE_UNAVAILABLE', `${what}: etcd at ${endpoints} is unreachable (no answer within ${timeoutMs} ms)`)),
+      timeoutMs,
+    )
   })
   try {
     return await Promise.race([p, timeout])

@@ -63,34 +63,56 @@ class EtcdKv implements KvBackend {
   }
 
   async commit(compares: { key: string; end?: string; below: number }[], ops: KvOp[]): Promise<number | false> {
-    const r = await this.#call(this.#client.kv.txn({
-      // CompareResult.LESS = 2, CompareTarget.MOD = 2 (etcd's rpc.proto), as numbers: the enum objects live in the lazily loaded client.
-      compare: compares.map((c) => ({ result: 2 as const, target: 2 as const, key: this.#b(c.key), mod_revision: c.below, ...(c.end !== undefined ? { range_end: this.#b(c.end) } : {}) })),
-      success: ops.map((op) => ('put' in op
-        ? { request_put: { key: this.#b(op.put), value: Buffer.from(op.value) } }
-        : { request_delete_range: { key: this.#b(op.del), ...(op.end !== undefined ? { range_end: this.#b(op.end) } : {}) } })),
-      failure: [],
-    }), 'commit')
+    const r = await this.#call(
+      this.#client.kv.txn({
+        // CompareResult.LESS = 2, CompareTarget.MOD = 2 (etcd's rpc.proto), as numbers: the enum objects live in the lazily loaded client.
+        compare: compares.map((c) => ({
+          result: 2 as const,
+          target: 2 as const,
+          key: this.#b(c.key),
+          mod_revision: c.below,
+          ...(c.end !== undefined ? { range_end: this.#b(c.end) } : {}),
+        })),
+        success: ops.map((op) =>
+          'put' in op
+            ? { request_put: { key: this.#b(op.put), value: Buffer.from(op.value) } }
+            : { request_delete_range: { key: this.#b(op.del), ...(op.end !== undefined ? { range_end: this.#b(op.end) } : {}) } },
+        ),
+        failure: [],
+      }),
+      'commit',
+    )
     return r.succeeded ? Number(r.header.revision) : false
   }
 
   watch(start: string, end: string, listener: () => void): () => void {
     const w = { start, end, listener }
     this.#listeners.add(w)
-    this.#watcher ??= this.#client.watch().inRange({ start: this.#prefix + start, end: this.#prefix + end }).create().then((watcher) => {
-      const fire = () => { for (const l of [...this.#listeners]) setImmediate(l.listener) }
-      watcher.on('put', fire)
-      watcher.on('delete', fire)
-      watcher.on('error', () => {})
-      return watcher
+    this.#watcher ??= this.#client
+      .watch()
+      .inRange({ start: this.#prefix + start, end: this.#prefix + end })
+      .create()
+      .then((watcher) => {
+        const fire = () => {
+          for (const l of [...this.#listeners]) setImmediate(l.listener)
+        }
+        watcher.on('put', fire)
+        watcher.on('delete', fire)
+        watcher.on('error', () => {})
+        return watcher
+      })
+    this.#watcher.catch(() => {
+      this.#watcher = undefined
     })
-    this.#watcher.catch(() => { this.#watcher = undefined })
     return () => {
       this.#listeners.delete(w)
       if (!this.#listeners.size && this.#watcher) {
         const p = this.#watcher
         this.#watcher = undefined
-        void p.then((x) => x.cancel(), () => {})
+        void p.then(
+          (x) => x.cancel(),
+          () => {},
+        )
       }
     }
   }
@@ -99,7 +121,10 @@ class EtcdKv implements KvBackend {
     this.#listeners.clear()
     const p = this.#watcher
     this.#watcher = undefined
-    await p?.then((x) => x.cancel(), () => {})
+    await p?.then(
+      (x) => x.cancel(),
+      () => {},
+    )
     if (this.#owned) this.#client.close()
   }
 }
@@ -117,8 +142,14 @@ export class EtcdNetworkStore extends KvNetworkStore {
   constructor(opts: EtcdNetworkStoreOptions) {
     if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
     const prefix = opts.prefix ?? 'netns-kit/state/'
-    if (typeof prefix !== 'string' || prefix.length === 0 || prefix.length > 200 || /[\0-\x1f]/.test(prefix)) throw invalidArg('opts.prefix', prefix, 'must be 1 to 200 printable characters')
-    const hostId = opts.hostId ?? os.hostname().replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64)
+    if (typeof prefix !== 'string' || prefix.length === 0 || prefix.length > 200 || /[\0-\x1f]/.test(prefix))
+      throw invalidArg('opts.prefix', prefix, 'must be 1 to 200 printable characters')
+    const hostId =
+      opts.hostId ??
+      os
+        .hostname()
+        .replace(/[^A-Za-z0-9_.-]/g, '_')
+        .slice(0, 64)
     super(new EtcdKv(etcdClient(opts), prefix), { hostId, busyTimeoutMs: opts.busyTimeoutMs })
     this.prefix = prefix
     this.hostId = hostId

@@ -41,7 +41,7 @@ export interface FileStoreImport {
   networks: ImportNetwork[]
 }
 
-const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? v as Record<string, unknown> : {})
+const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {})
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined)
 
 /** Clock ticks per second of /proc/PID/stat (USER_HZ: 100 on every Linux architecture Node runs on). */
@@ -78,7 +78,9 @@ export async function readFileStore(dir: string): Promise<FileStoreImport | unde
       const [text, st] = await Promise.all([fs.readFile(file, 'utf8'), fs.stat(file)])
       const rec = JSON.parse(text) as { value?: unknown }
       records.set(n.slice(0, -'.json'.length), { value: rec.value, mtimeMs: st.mtimeMs })
-    } catch { /* a torn or foreign file: skipped */ }
+    } catch {
+      /* a torn or foreign file: skipped */
+    }
   }
   const me = currentOwner()
   const ipamNets = obj(obj(records.get('networks')?.value).networks)
@@ -111,16 +113,27 @@ export async function readFileStore(dir: string): Promise<FileStoreImport | unde
         const ports = (Array.isArray(e.ports) ? e.ports : []).map((x) => {
           const p = obj(x)
           const hostIp = str(p.hostIp) ?? '0.0.0.0'
-          return { protocol: (str(p.protocol) ?? 'tcp') as PortRecord['protocol'], family: (hostIp.includes(':') ? 6 : 4) as Family, hostIp, hostPort: Number(p.hostPort), containerPort: Number(p.containerPort) }
+          return {
+            protocol: (str(p.protocol) ?? 'tcp') as PortRecord['protocol'],
+            family: (hostIp.includes(':') ? 6 : 4) as Family,
+            hostIp,
+            hostPort: Number(p.hostPort),
+            containerPort: Number(p.containerPort),
+          }
         })
         endpoints.push({
-          id: e.id, name: e.name, aliases: Array.isArray(e.aliases) ? e.aliases.filter((a): a is string => typeof a === 'string') : [],
+          id: e.id,
+          name: e.name,
+          aliases: Array.isArray(e.aliases) ? e.aliases.filter((a): a is string => typeof a === 'string') : [],
           ...(typeof e.hostname === 'string' ? { hostname: e.hostname } : {}),
           state: connecting ? 'connecting' : 'connected',
           owner: connecting ? await ownerOfPid(e.pid, r.mtimeMs) : me,
           ns: { dev: String(ns.dev), ino: String(ns.ino), ...(typeof ns.path === 'string' ? { path: ns.path } : {}) },
-          ifname: str(e.ifname) ?? 'eth0', ...(typeof e.hostIf === 'string' ? { hostIf: e.hostIf } : {}), ...(typeof e.mac === 'string' ? { mac: e.mac } : {}),
-          ports, rules: Array.isArray(e.rules) ? e.rules.filter((x): x is string => typeof x === 'string') : [],
+          ifname: str(e.ifname) ?? 'eth0',
+          ...(typeof e.hostIf === 'string' ? { hostIf: e.hostIf } : {}),
+          ...(typeof e.mac === 'string' ? { mac: e.mac } : {}),
+          ports,
+          rules: Array.isArray(e.rules) ? e.rules.filter((x): x is string => typeof x === 'string') : [],
         })
       }
     }
@@ -130,20 +143,30 @@ export async function readFileStore(dir: string): Promise<FileStoreImport | unde
       for (const [ip, a] of Object.entries(obj(obj(slot).addresses))) {
         const owner = str(obj(a).owner) ?? 'imported'
         let address: string
-        try { address = formatIp(parseIp(ip)) } catch { continue }
+        try {
+          address = formatIp(parseIp(ip))
+        } catch {
+          continue
+        }
         allocations.push({ address, owner, at: str(obj(a).at) ?? new Date().toISOString(), ...(epIds.has(owner) ? { endpointId: owner } : {}) })
       }
     }
     const config: Record<string, unknown> = {}
     if (isBridge) for (const k of ['bridge', 'mtu', 'masquerade', 'icc', 'internal', 'dns', 'upstream']) if (bridge[k] !== undefined) config[k] = bridge[k]
     out.push({
-      id, name, driver: isBridge ? 'bridge' : 'ipam',
+      id,
+      name,
+      driver: isBridge ? 'bridge' : 'ipam',
       // IPAM-only networks (macvlan, overlay, direct Ipam users) had no host: they stay store-wide.
       host: host ? { dev: String(host.dev), ino: String(host.ino), ...(typeof host.path === 'string' ? { path: host.path } : {}) } : null,
-      owner: me, config, labels: Object.fromEntries(Object.entries(obj(n.labels)).filter(([, v]) => typeof v === 'string')) as Record<string, string>,
-      created: str(n.created) ?? new Date().toISOString(), pools,
+      owner: me,
+      config,
+      labels: Object.fromEntries(Object.entries(obj(n.labels)).filter(([, v]) => typeof v === 'string')) as Record<string, string>,
+      created: str(n.created) ?? new Date().toISOString(),
+      pools,
       rules: isBridge && Array.isArray(bridge.rules) ? bridge.rules.filter((x): x is string => typeof x === 'string') : [],
-      endpoints, allocations,
+      endpoints,
+      allocations,
     })
   }
   return { dir, networks: out }

@@ -13,9 +13,30 @@ export type { EtcdConnectOptions } from './etcd-client'
 export type { KvNetworkStoreOptions } from './kv-store'
 export { StoreError } from './network-store'
 export type {
-  NetworkStore, NsIdentity, NetworkRecord, NetworkState, EndpointRecord, EndpointState, EndpointSpec, CreateNetworkSpec, PoolSpec, PoolRecord,
-  PortSpec, PortRecord, PortProtocol, AddressRecord, DnsSettings, GatewayMove, ConnectResult, FinishConnectPatch, DisconnectStart, RemoveStart,
-  Intent, Change, ChangeBatch, RuleOwner,
+  NetworkStore,
+  NsIdentity,
+  NetworkRecord,
+  NetworkState,
+  EndpointRecord,
+  EndpointState,
+  EndpointSpec,
+  CreateNetworkSpec,
+  PoolSpec,
+  PoolRecord,
+  PortSpec,
+  PortRecord,
+  PortProtocol,
+  AddressRecord,
+  DnsSettings,
+  GatewayMove,
+  ConnectResult,
+  FinishConnectPatch,
+  DisconnectStart,
+  RemoveStart,
+  Intent,
+  Change,
+  ChangeBatch,
+  RuleOwner,
 } from './network-store'
 export { currentOwner, ownerState, processStartTime, bootId } from './owner'
 export type { Owner, OwnerState } from './owner'

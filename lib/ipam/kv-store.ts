@@ -7,21 +7,86 @@ import { formatIp, lastOf, parseIp, parsePrefix, type Family } from './ip'
 import { KvTx, prefixEnd, transact, type KvBackend } from './kv'
 import { currentOwner, ownerState, sameOwner, type Owner } from './owner'
 import {
-  StoreError, type Change, type ChangeBatch, type ConnectResult, type CreateNetworkSpec, type DisconnectStart, type EndpointRecord,
-  type EndpointSpec, type FinishConnectPatch, type GatewayMove, type Intent, type NetworkRecord, type NetworkStore, type NsIdentity,
-  type PoolRecord, type PortRecord, type RemoveStart, type RuleOwner,
+  StoreError,
+  type Change,
+  type ChangeBatch,
+  type ConnectResult,
+  type CreateNetworkSpec,
+  type DisconnectStart,
+  type EndpointRecord,
+  type EndpointSpec,
+  type FinishConnectPatch,
+  type GatewayMove,
+  type Intent,
+  type NetworkRecord,
+  type NetworkStore,
+  type NsIdentity,
+  type PoolRecord,
+  type PortRecord,
+  type RemoveStart,
+  type RuleOwner,
 } from './network-store'
 import {
-  autoIfname, checkId, checkNs, checkRecordName, checkRequested, checkRules, chooseSubnet, exhausted, firstFreeAsync, fromHex, hexOf,
-  claimsOf, nameKey, noEndpoint, noFreePort, noNetwork, normaliseEndpointSpec, normaliseNetworkSpec, notOwner, nsKey, poolOf, portCandidates,
-  portsClash, portTaken, prefixLengthOf, scanSegments, scopeOf, subnetConflict, takesGateway, wrongState, type NormalPort,
+  autoIfname,
+  checkId,
+  checkNs,
+  checkRecordName,
+  checkRequested,
+  checkRules,
+  chooseSubnet,
+  exhausted,
+  firstFreeAsync,
+  fromHex,
+  hexOf,
+  claimsOf,
+  nameKey,
+  noEndpoint,
+  noFreePort,
+  noNetwork,
+  normaliseEndpointSpec,
+  normaliseNetworkSpec,
+  notOwner,
+  nsKey,
+  poolOf,
+  portCandidates,
+  portsClash,
+  portTaken,
+  prefixLengthOf,
+  scanSegments,
+  scopeOf,
+  subnetConflict,
+  takesGateway,
+  wrongState,
+  type NormalPort,
 } from './store-logic'
 
-interface NetworkDoc extends NetworkRecord { scope: string }
-interface EndpointDoc extends EndpointRecord { nsKey: string; hostScope: string; nameKey: string; names: string[] }
-interface SubnetEntry { networkId: string; name: string; family: Family; first: string; last: string; subnet: string }
-interface PortClaim extends PortRecord { endpointId: string; name: string }
-interface LogEntry { kind: 'network' | 'endpoint'; id: string; networkId: string; deleted: boolean }
+interface NetworkDoc extends NetworkRecord {
+  scope: string
+}
+interface EndpointDoc extends EndpointRecord {
+  nsKey: string
+  hostScope: string
+  nameKey: string
+  names: string[]
+}
+interface SubnetEntry {
+  networkId: string
+  name: string
+  family: Family
+  first: string
+  last: string
+  subnet: string
+}
+interface PortClaim extends PortRecord {
+  endpointId: string
+  name: string
+}
+interface LogEntry {
+  kind: 'network' | 'endpoint'
+  id: string
+  networkId: string
+  deleted: boolean
+}
 
 const k = (...parts: (string | number)[]) => parts.map((p) => encodeURIComponent(String(p))).join('/')
 const K = {
@@ -74,7 +139,8 @@ export class KvNetworkStore implements NetworkStore {
   constructor(be: KvBackend, opts: KvNetworkStoreOptions = {}) {
     this.#be = be
     const h = opts.hostId ?? ''
-    if (typeof h !== 'string' || h.length > 64 || /[\0-\x20/:]/.test(h)) throw invalidArg('opts.hostId', h, "must be at most 64 printable characters without '/' or ':'")
+    if (typeof h !== 'string' || h.length > 64 || /[\0-\x20/:]/.test(h))
+      throw invalidArg('opts.hostId', h, "must be at most 64 printable characters without '/' or ':'")
     this.#host = h ? `${h}@` : ''
     const t = opts.busyTimeoutMs ?? 10000
     if (typeof t !== 'number' || !(t >= 0)) throw invalidArg('opts.busyTimeoutMs', t, 'must be a number of milliseconds >= 0')
@@ -87,8 +153,12 @@ export class KvNetworkStore implements NetworkStore {
     return result
   }
 
-  #scope(host: NsIdentity | null): string { return scopeOf(host, this.#host) }
-  #ns(ns: NsIdentity): string { return nsKey(ns, this.#host) }
+  #scope(host: NsIdentity | null): string {
+    return scopeOf(host, this.#host)
+  }
+  #ns(ns: NsIdentity): string {
+    return nsKey(ns, this.#host)
+  }
 
   #log(tx: KvTx, kind: 'network' | 'endpoint', id: string, networkId: string, deleted = false): void {
     tx.put(K.log(kind, id), { kind, id, networkId, deleted } satisfies LogEntry)
@@ -101,20 +171,29 @@ export class KvNetworkStore implements NetworkStore {
     const scope = this.#scope(n.host)
     return this.#tx('create network', async (tx) => {
       if (await tx.get(K.net(n.id))) throw new StoreError('ERR_NETNS_KIT_NETWORK_EXISTS', `a network with id '${n.id}' exists`, { network: n.name })
-      if (await tx.get(K.netName(scope, n.name))) throw new StoreError('ERR_NETNS_KIT_NETWORK_EXISTS', `a network named '${n.name}' exists`, { network: n.name })
+      if (await tx.get(K.netName(scope, n.name)))
+        throw new StoreError('ERR_NETNS_KIT_NETWORK_EXISTS', `a network named '${n.name}' exists`, { network: n.name })
       // The subnets this one must not overlap: its scope's and every host's ('*'); all scopes' for a '*' network.
-      const lists = scope === '*'
-        ? (await tx.list<{ pools: SubnetEntry[] }>('sub/')).map((x) => ({ key: x.key, pools: x.value.pools }))
-        : [{ key: K.subnets(scope), pools: (await tx.get<{ pools: SubnetEntry[] }>(K.subnets(scope)))?.pools ?? [] },
-          { key: K.subnets('*'), pools: (await tx.get<{ pools: SubnetEntry[] }>(K.subnets('*')))?.pools ?? [] }]
+      const lists =
+        scope === '*'
+          ? (await tx.list<{ pools: SubnetEntry[] }>('sub/')).map((x) => ({ key: x.key, pools: x.value.pools }))
+          : [
+              { key: K.subnets(scope), pools: (await tx.get<{ pools: SubnetEntry[] }>(K.subnets(scope)))?.pools ?? [] },
+              { key: K.subnets('*'), pools: (await tx.get<{ pools: SubnetEntry[] }>(K.subnets('*')))?.pools ?? [] },
+            ]
       const all = lists.flatMap((l) => l.pools)
-      const hitOf = (family: Family, first: bigint, last: bigint) => all.find((s) => s.family === family && fromHex(s.first) <= last && fromHex(s.last) >= first)
+      const hitOf = (family: Family, first: bigint, last: bigint) =>
+        all.find((s) => s.family === family && fromHex(s.first) <= last && fromHex(s.last) >= first)
       const pools: PoolRecord[] = []
       const mine: SubnetEntry[] = []
       for (const p of n.pools) {
         let def: PoolRecord
         if ('auto' in p) {
-          const subnet = chooseSubnet(p.auto, (c) => hitOf(4, c.network, lastOf(c)) !== undefined || mine.some((m) => m.family === 4 && fromHex(m.first) <= lastOf(c) && fromHex(m.last) >= c.network))
+          const subnet = chooseSubnet(
+            p.auto,
+            (c) =>
+              hitOf(4, c.network, lastOf(c)) !== undefined || mine.some((m) => m.family === 4 && fromHex(m.first) <= lastOf(c) && fromHex(m.last) >= c.network),
+          )
           if (!subnet) throw new StoreError('ERR_NETNS_KIT_POOL_EXHAUSTED', 'no free subnet left in the address pools', { network: n.name })
           def = { family: 4, subnet, gateway: formatIp({ family: 4, value: parsePrefix(subnet).network + 1n }) }
         } else {
@@ -128,7 +207,20 @@ export class KvNetworkStore implements NetworkStore {
       }
       const own = lists.find((l) => l.key === K.subnets(scope))?.pools ?? []
       tx.put(K.subnets(scope), { pools: [...own, ...mine] })
-      const doc: NetworkDoc = { id: n.id, name: n.name, driver: n.driver, host: n.host, state: 'creating', owner: n.owner, pools, config: n.config, labels: n.labels, rules: [], created: n.created, scope }
+      const doc: NetworkDoc = {
+        id: n.id,
+        name: n.name,
+        driver: n.driver,
+        host: n.host,
+        state: 'creating',
+        owner: n.owner,
+        pools,
+        config: n.config,
+        labels: n.labels,
+        rules: [],
+        created: n.created,
+        scope,
+      }
       tx.put(K.net(n.id), doc)
       tx.put(K.netName(scope, n.name), n.id)
       tx.put(K.intent('network', n.id), '')
@@ -149,7 +241,10 @@ export class KvNetworkStore implements NetworkStore {
     const cur = await tx.get<RuleOwner>(K.rule(ruleId))
     if (cur) {
       if (cur.networkId === o.networkId && cur.endpointId === o.endpointId) return false
-      throw new StoreError('ERR_NETNS_KIT_RULE_OWNED', `the rule ${ruleId} belongs to ${cur.endpointId ? `the endpoint ${cur.endpointId}` : `the network ${cur.networkId}`}`)
+      throw new StoreError(
+        'ERR_NETNS_KIT_RULE_OWNED',
+        `the rule ${ruleId} belongs to ${cur.endpointId ? `the endpoint ${cur.endpointId}` : `the network ${cur.networkId}`}`,
+      )
     }
     tx.put(K.rule(ruleId), o)
     return true
@@ -207,7 +302,11 @@ export class KvNetworkStore implements NetworkStore {
       if (ids.length && !opts.force) {
         const names: string[] = []
         for (const e of ids.slice(0, 3)) names.push((await tx.get<EndpointDoc>(K.ep(e)))?.name ?? e)
-        throw new StoreError('ERR_NETNS_KIT_NETWORK_IN_USE', `the network '${d.name}' has ${ids.length} endpoint(s) (${names.join(', ')}${ids.length > 3 ? ', ...' : ''}): disconnect them or remove with { force: true }`, { network: d.name })
+        throw new StoreError(
+          'ERR_NETNS_KIT_NETWORK_IN_USE',
+          `the network '${d.name}' has ${ids.length} endpoint(s) (${names.join(', ')}${ids.length > 3 ? ', ...' : ''}): disconnect them or remove with { force: true }`,
+          { network: d.name },
+        )
       }
       const eps: EndpointRecord[] = []
       for (const e of ids) {
@@ -228,7 +327,8 @@ export class KvNetworkStore implements NetworkStore {
     await this.#tx('finish remove', async (tx) => {
       const d = await this.#heldNetwork(tx, id, 'removing', owner)
       if (!d) return
-      if ((await tx.list(K.netEps(id))).length) throw new StoreError('ERR_NETNS_KIT_NETWORK_IN_USE', `the network '${d.name}' still has endpoints`, { network: d.name })
+      if ((await tx.list(K.netEps(id))).length)
+        throw new StoreError('ERR_NETNS_KIT_NETWORK_IN_USE', `the network '${d.name}' still has endpoints`, { network: d.name })
       await this.#deleteNetwork(tx, d)
     })
   }
@@ -252,8 +352,11 @@ export class KvNetworkStore implements NetworkStore {
   async networks(filter: { host?: NsIdentity | null } = {}): Promise<NetworkRecord[]> {
     const scope = filter.host === undefined ? undefined : this.#scope(filter.host === null ? null : checkNs(filter.host, 'filter.host'))
     const { items } = await this.#be.range('n/', prefixEnd('n/'))
-    return items.map((i) => JSON.parse(i.value) as NetworkDoc).filter((d) => scope === undefined || d.scope === scope)
-      .sort((a, b) => a.name.localeCompare(b.name) || a.scope.localeCompare(b.scope)).map(publicNetwork)
+    return items
+      .map((i) => JSON.parse(i.value) as NetworkDoc)
+      .filter((d) => scope === undefined || d.scope === scope)
+      .sort((a, b) => a.name.localeCompare(b.name) || a.scope.localeCompare(b.scope))
+      .map(publicNetwork)
   }
 
   // --- endpoints ----------------------------------------------------------------------------
@@ -268,31 +371,68 @@ export class KvNetworkStore implements NetworkStore {
       if (net.state !== 'ready') throw new StoreError('ERR_NETNS_KIT_NETWORK_NOT_READY', `the network '${net.name}' is ${net.state}`, { network: net.name })
       // Host interfaces and host ports are per host namespace (this host's, for a network of every host).
       const hostScope = e.host ? this.#scope(e.host) : net.scope === '*' ? `${this.#host}*` : net.scope
-      if (await tx.get(K.ep(e.id))) throw new StoreError('ERR_NETNS_KIT_ENDPOINT_EXISTS', `an endpoint with id '${e.id}' exists`, { network: net.name, endpoint: e.name })
-      if (await tx.get(K.epName(networkId, e.nameKey))) throw new StoreError('ERR_NETNS_KIT_ENDPOINT_EXISTS', `an endpoint named '${e.name}' is connected to the network '${net.name}'`, { network: net.name, endpoint: e.name })
+      if (await tx.get(K.ep(e.id)))
+        throw new StoreError('ERR_NETNS_KIT_ENDPOINT_EXISTS', `an endpoint with id '${e.id}' exists`, { network: net.name, endpoint: e.name })
+      if (await tx.get(K.epName(networkId, e.nameKey)))
+        throw new StoreError('ERR_NETNS_KIT_ENDPOINT_EXISTS', `an endpoint named '${e.name}' is connected to the network '${net.name}'`, {
+          network: net.name,
+          endpoint: e.name,
+        })
       let ifname = e.ifname
       if (ifname === undefined) {
         const used = new Set((await tx.list<string>(`${k('if', nk)}/`)).map((x) => decodeURIComponent(x.key.slice(x.key.lastIndexOf('/') + 1))))
         ifname = autoIfname((n) => used.has(n), e.ifnamesInUse)
       }
-      if (await tx.get(K.ifname(nk, ifname))) throw new StoreError('ERR_NETNS_KIT_IFNAME_IN_USE', `the interface ${ifname} is taken in the namespace ${e.ns.path ?? nk} by another endpoint`, { network: net.name, endpoint: e.name })
-      if (e.containerId !== undefined && await tx.get(K.cni(networkId, e.containerId, ifname))) {
-        throw new StoreError('ERR_NETNS_KIT_ENDPOINT_EXISTS', `the container '${e.containerId}' is attached to the network '${net.name}' as ${ifname}`, { network: net.name, endpoint: e.name })
+      if (await tx.get(K.ifname(nk, ifname)))
+        throw new StoreError('ERR_NETNS_KIT_IFNAME_IN_USE', `the interface ${ifname} is taken in the namespace ${e.ns.path ?? nk} by another endpoint`, {
+          network: net.name,
+          endpoint: e.name,
+        })
+      if (e.containerId !== undefined && (await tx.get(K.cni(networkId, e.containerId, ifname)))) {
+        throw new StoreError('ERR_NETNS_KIT_ENDPOINT_EXISTS', `the container '${e.containerId}' is attached to the network '${net.name}' as ${ifname}`, {
+          network: net.name,
+          endpoint: e.name,
+        })
       }
-      if (e.hostIf !== undefined && await tx.get(K.hostIf(hostScope, e.hostIf))) throw new StoreError('ERR_NETNS_KIT_IFNAME_IN_USE', `the host interface ${e.hostIf} belongs to another endpoint`, { network: net.name, endpoint: e.name })
+      if (e.hostIf !== undefined && (await tx.get(K.hostIf(hostScope, e.hostIf))))
+        throw new StoreError('ERR_NETNS_KIT_IFNAME_IN_USE', `the host interface ${e.hostIf} belongs to another endpoint`, {
+          network: net.name,
+          endpoint: e.name,
+        })
       const addresses = []
       for (const a of e.addresses) addresses.push(await this.#allocate(tx, net, a.family, a.ip, e.id))
       const ports: PortRecord[] = []
-      for (const p of e.ports) ports.push(...await this.#claimPort(tx, hostScope, p, e.id, e.name))
+      for (const p of e.ports) ports.push(...(await this.#claimPort(tx, hostScope, p, e.id, e.name)))
       const doc: EndpointDoc = {
-        id: e.id, networkId, name: e.name, aliases: e.aliases, ...(e.hostname !== undefined ? { hostname: e.hostname } : {}), state: 'connecting', owner: e.owner,
-        ns: e.ns, ifname, ...(e.hostIf !== undefined ? { hostIf: e.hostIf } : {}), ...(e.mac !== undefined ? { mac: e.mac } : {}),
-        ...(e.containerId !== undefined ? { containerId: e.containerId } : {}), addresses, ports, rules: [], gatewayPriority: e.gatewayPriority,
-        gateway4: false, gateway6: false, ...(e.dns ? { dns: e.dns } : {}), extraHosts: e.extraHosts, config: e.config, created: e.created,
-        nsKey: nk, hostScope, nameKey: e.nameKey, names: e.names,
+        id: e.id,
+        networkId,
+        name: e.name,
+        aliases: e.aliases,
+        ...(e.hostname !== undefined ? { hostname: e.hostname } : {}),
+        state: 'connecting',
+        owner: e.owner,
+        ns: e.ns,
+        ifname,
+        ...(e.hostIf !== undefined ? { hostIf: e.hostIf } : {}),
+        ...(e.mac !== undefined ? { mac: e.mac } : {}),
+        ...(e.containerId !== undefined ? { containerId: e.containerId } : {}),
+        addresses,
+        ports,
+        rules: [],
+        gatewayPriority: e.gatewayPriority,
+        gateway4: false,
+        gateway6: false,
+        ...(e.dns ? { dns: e.dns } : {}),
+        extraHosts: e.extraHosts,
+        config: e.config,
+        created: e.created,
+        nsKey: nk,
+        hostScope,
+        nameKey: e.nameKey,
+        names: e.names,
       }
       const moves: GatewayMove[] = []
-      for (const a of addresses) moves.push(...await this.#takeGateway(tx, doc, a.family))
+      for (const a of addresses) moves.push(...(await this.#takeGateway(tx, doc, a.family)))
       tx.put(K.ep(e.id), doc)
       tx.put(K.epName(networkId, e.nameKey), e.id)
       for (const n of e.names) tx.put(K.name(networkId, n, e.id), '')
@@ -309,7 +449,11 @@ export class KvNetworkStore implements NetworkStore {
 
   async #allocate(tx: KvTx, net: NetworkDoc, family: Family, ip: ReturnType<typeof parseIp> | undefined, endpointId: string) {
     const def = net.pools.find((p) => p.family === family)
-    if (!def) throw new StoreError('ERR_NETNS_KIT_IP_OUTSIDE_SUBNET', `the network '${net.name}' has no IPv${family} subnet`, { network: net.name, address: ip && formatIp(ip) })
+    if (!def)
+      throw new StoreError('ERR_NETNS_KIT_IP_OUTSIDE_SUBNET', `the network '${net.name}' has no IPv${family} subnet`, {
+        network: net.name,
+        address: ip && formatIp(ip),
+      })
     const pool = poolOf(def)
     let value: bigint
     if (ip) {
@@ -317,8 +461,11 @@ export class KvNetworkStore implements NetworkStore {
       value = ip.value
       const holder = await tx.get<{ endpointId?: string; owner: string }>(K.addr(net.id, family, hexOf(value)))
       if (holder) {
-        const name = holder.endpointId ? (await tx.get<EndpointDoc>(K.ep(holder.endpointId)))?.name ?? holder.owner : holder.owner
-        throw new StoreError('ERR_NETNS_KIT_IP_IN_USE', `${formatIp(ip)} is already allocated to '${name}' in the network '${net.name}'`, { network: net.name, address: formatIp(ip) })
+        const name = holder.endpointId ? ((await tx.get<EndpointDoc>(K.ep(holder.endpointId)))?.name ?? holder.owner) : holder.owner
+        throw new StoreError('ERR_NETNS_KIT_IP_IN_USE', `${formatIp(ip)} is already allocated to '${name}' in the network '${net.name}'`, {
+          network: net.name,
+          address: formatIp(ip),
+        })
       }
     } else {
       const cur = await tx.get<string>(K.cursor(net.id, family))
@@ -326,7 +473,11 @@ export class KvNetworkStore implements NetworkStore {
       let found: bigint | undefined
       for (const [lo, hi] of scanSegments(pool, cur === undefined ? undefined : fromHex(cur))) {
         const keys = tx.scan(prefix + hexOf(lo), prefix + hexOf(hi) + '\0')
-        const taken = { async *[Symbol.asyncIterator]() { for await (const key of keys) yield fromHex(key.slice(prefix.length)) } }
+        const taken = {
+          async *[Symbol.asyncIterator]() {
+            for await (const key of keys) yield fromHex(key.slice(prefix.length))
+          },
+        }
         found = await firstFreeAsync(pool, lo, hi, taken)
         await keys.return(undefined)
         if (found !== undefined) break
@@ -344,7 +495,10 @@ export class KvNetworkStore implements NetworkStore {
     const claimsAt = async (port: number) => (await tx.get<{ claims: PortClaim[] }>(K.port(scope, p.protocol, port)))?.claims ?? []
     const mine = claimsOf(p)
     const clashOf = (claims: PortClaim[], port: number) => {
-      for (const q of mine) { const c = claims.find((x) => portsClash(x, { ...q, hostPort: port })); if (c) return { q, c } }
+      for (const q of mine) {
+        const c = claims.find((x) => portsClash(x, { ...q, hostPort: port }))
+        if (c) return { q, c }
+      }
       return undefined
     }
     let port = p.hostPort
@@ -358,7 +512,11 @@ export class KvNetworkStore implements NetworkStore {
       claims = []
       for (const c of portCandidates(p, cur)) {
         const at = await claimsAt(c)
-        if (!clashOf(at, c)) { port = c; claims = at; break }
+        if (!clashOf(at, c)) {
+          port = c
+          claims = at
+          break
+        }
       }
       if (port === undefined) throw noFreePort(p)
       tx.put(K.portCursor(scope, p.protocol), port)
@@ -511,7 +669,7 @@ export class KvNetworkStore implements NetworkStore {
   async ruleOwner(ruleId: string): Promise<RuleOwner | undefined> {
     checkRules([ruleId], 'ruleId')
     const i = (await this.#be.get(K.rule(ruleId))).item
-    return i && JSON.parse(i.value) as RuleOwner
+    return i && (JSON.parse(i.value) as RuleOwner)
   }
 
   async #epBy(indexKey: string, check?: (d: EndpointDoc) => boolean): Promise<EndpointRecord | undefined> {
@@ -534,7 +692,8 @@ export class KvNetworkStore implements NetworkStore {
   }
 
   async endpointByContainer(networkId: string, containerId: string, ifname: string): Promise<EndpointRecord | undefined> {
-    if (typeof containerId !== 'string' || typeof ifname !== 'string') throw invalidArg('containerId', containerId, 'and ifname must be strings', 'ERR_INVALID_ARG_TYPE')
+    if (typeof containerId !== 'string' || typeof ifname !== 'string')
+      throw invalidArg('containerId', containerId, 'and ifname must be strings', 'ERR_INVALID_ARG_TYPE')
     return this.#epBy(K.cni(checkId(networkId, 'networkId'), containerId, ifname))
   }
 
@@ -571,7 +730,10 @@ export class KvNetworkStore implements NetworkStore {
 
   async resolve(networkId: string, name: string): Promise<EndpointRecord[]> {
     const docs = await this.#epsUnder(K.names(checkId(networkId, 'networkId'), nameKey(checkRecordName(name, 'name'))))
-    return docs.filter((d) => d.state === 'connected').sort((a, b) => a.created.localeCompare(b.created) || a.id.localeCompare(b.id)).map(publicEndpoint)
+    return docs
+      .filter((d) => d.state === 'connected')
+      .sort((a, b) => a.created.localeCompare(b.created) || a.id.localeCompare(b.id))
+      .map(publicEndpoint)
   }
 
   // --- intents ------------------------------------------------------------------------------
@@ -583,10 +745,12 @@ export class KvNetworkStore implements NetworkStore {
         const [, kind, id] = x.key.split('/').map(decodeURIComponent) as [string, 'network' | 'endpoint', string]
         if (kind === 'network') {
           const d = await tx.get<NetworkDoc>(K.net(id))
-          if (d && d.state !== 'ready') out.push({ kind, id, networkId: id, state: d.state, owner: d.owner, ownerState: ownerState(d.owner), network: publicNetwork(d) })
+          if (d && d.state !== 'ready')
+            out.push({ kind, id, networkId: id, state: d.state, owner: d.owner, ownerState: ownerState(d.owner), network: publicNetwork(d) })
         } else {
           const d = await tx.get<EndpointDoc>(K.ep(id))
-          if (d && d.state !== 'connected') out.push({ kind, id, networkId: d.networkId, state: d.state, owner: d.owner, ownerState: ownerState(d.owner), endpoint: publicEndpoint(d) })
+          if (d && d.state !== 'connected')
+            out.push({ kind, id, networkId: d.networkId, state: d.state, owner: d.owner, ownerState: ownerState(d.owner), endpoint: publicEndpoint(d) })
         }
       }
       return out

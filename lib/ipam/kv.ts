@@ -62,12 +62,12 @@ export class KvTx {
   async get<T>(key: string): Promise<T | undefined> {
     if (this.#writes.has(key)) {
       const v = this.#writes.get(key)
-      return v === null || v === undefined ? undefined : JSON.parse(v) as T
+      return v === null || v === undefined ? undefined : (JSON.parse(v) as T)
     }
     const r = await this.#be.get(key)
     this.#observe(r.rev, r.item ? [r.item] : [])
     this.#reads.push({ key })
-    return r.item ? JSON.parse(r.item.value) as T : undefined
+    return r.item ? (JSON.parse(r.item.value) as T) : undefined
   }
 
   /** Every key under `prefix` (small sets: an index of one network, one container). Writes of this transaction are not merged in. */
@@ -220,7 +220,11 @@ export class MemoryKv implements KvBackend {
           touched.push(op.del)
         }
       } else {
-        for (const k of [...this.#items.keys()]) if (k >= op.del && k < op.end && this.#items.delete(k)) { this.#sorted = undefined; touched.push(k) }
+        for (const k of [...this.#items.keys()])
+          if (k >= op.del && k < op.end && this.#items.delete(k)) {
+            this.#sorted = undefined
+            touched.push(k)
+          }
       }
     }
     for (const w of this.#watchers) if (touched.some((k) => k >= w.start && k < w.end)) setImmediate(w.listener)
@@ -230,7 +234,9 @@ export class MemoryKv implements KvBackend {
   watch(start: string, end: string, listener: () => void): () => void {
     const w = { start, end, listener }
     this.#watchers.add(w)
-    return () => { this.#watchers.delete(w) }
+    return () => {
+      this.#watchers.delete(w)
+    }
   }
 
   async close(): Promise<void> {

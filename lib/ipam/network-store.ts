@@ -40,16 +40,16 @@ export interface PoolRecord {
 export type PoolSpec =
   | { family?: Family; subnet: string; gateway?: string; ipRange?: string }
   | {
-    /** Choose the first free subnet of `addressPools` (Docker's default-address-pools). */
-    auto: true
-    family?: 4
-    /** Default DEFAULT_ADDRESS_POOLS. */
-    addressPools?: readonly AddressPool[]
-    /** Prefixes in use in the host namespace (routes, addresses: prefixesInUse()), read before the transaction. */
-    exclude?: readonly string[]
-    /** 172.17.0.0/16 is Docker's default bridge: skipped unless this is the default network. */
-    allowDefault?: boolean
-  }
+      /** Choose the first free subnet of `addressPools` (Docker's default-address-pools). */
+      auto: true
+      family?: 4
+      /** Default DEFAULT_ADDRESS_POOLS. */
+      addressPools?: readonly AddressPool[]
+      /** Prefixes in use in the host namespace (routes, addresses: prefixesInUse()), read before the transaction. */
+      exclude?: readonly string[]
+      /** 172.17.0.0/16 is Docker's default bridge: skipped unless this is the default network. */
+      allowDefault?: boolean
+    }
 
 export interface CreateNetworkSpec {
   /** Random when absent. */
@@ -256,7 +256,10 @@ export interface ChangeBatch {
 }
 
 /** Where a rule id belongs. */
-export interface RuleOwner { networkId: string; endpointId?: string }
+export interface RuleOwner {
+  networkId: string
+  endpointId?: string
+}
 
 /**
  * What Network asks of its store. Every multi-step operation records its intent first

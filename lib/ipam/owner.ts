@@ -79,7 +79,8 @@ export function checkOwner(o: unknown, arg = 'owner'): Owner {
   const v = o as Owner
   if (!v || typeof v !== 'object') throw invalidArg(arg, o, 'must be an object { pid, start, boot }', 'ERR_INVALID_ARG_TYPE')
   if (!Number.isInteger(v.pid) || v.pid < 1 || v.pid > 0x3fffffff) throw invalidArg(`${arg}.pid`, v.pid, 'must be a process id')
-  if (typeof v.start !== 'string' || !/^[0-9]{1,20}$|^unknown$/.test(v.start)) throw invalidArg(`${arg}.start`, v.start, "must be decimal clock ticks (field 22 of /proc/PID/stat) or 'unknown'")
+  if (typeof v.start !== 'string' || !/^[0-9]{1,20}$|^unknown$/.test(v.start))
+    throw invalidArg(`${arg}.start`, v.start, "must be decimal clock ticks (field 22 of /proc/PID/stat) or 'unknown'")
   if (typeof v.boot !== 'string' || v.boot.length === 0 || v.boot.length > 64) throw invalidArg(`${arg}.boot`, v.boot, 'must be a boot id')
   return { pid: v.pid, start: v.start, boot: v.boot }
 }

@@ -24,7 +24,8 @@ export interface PoolOptions {
 /** Network names as Docker takes them (and safe in a store key): letters, digits, '_', '.', '-'. */
 export function checkNetworkName(name: unknown, arg = 'name'): string {
   if (typeof name !== 'string') throw invalidArg(arg, name, 'must be a string', 'ERR_INVALID_ARG_TYPE')
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(name)) throw invalidArg(arg, name, "must be 1 to 128 characters of letters, digits, '_', '.', '-', starting with a letter or digit")
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(name))
+    throw invalidArg(arg, name, "must be 1 to 128 characters of letters, digits, '_', '.', '-', starting with a letter or digit")
   return name
 }
 

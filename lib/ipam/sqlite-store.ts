@@ -9,15 +9,47 @@ import { NetnsKitError, invalidArg } from '../errors'
 import { formatIp, lastOf, parseIp, type Family } from './ip'
 import { currentOwner, ownerState, sameOwner, type Owner } from './owner'
 import {
-  StoreError, type ChangeBatch, type Change, type ConnectResult, type CreateNetworkSpec, type DisconnectStart, type EndpointRecord,
-  type EndpointSpec, type FinishConnectPatch, type GatewayMove, type Intent, type NetworkRecord, type NetworkStore, type NsIdentity,
-  type PoolRecord, type RemoveStart, type RuleOwner,
+  StoreError,
+  type ChangeBatch,
+  type Change,
+  type ConnectResult,
+  type CreateNetworkSpec,
+  type DisconnectStart,
+  type EndpointRecord,
+  type EndpointSpec,
+  type FinishConnectPatch,
+  type GatewayMove,
+  type Intent,
+  type NetworkRecord,
+  type NetworkStore,
+  type NsIdentity,
+  type PoolRecord,
+  type RemoveStart,
+  type RuleOwner,
 } from './network-store'
 import { SCHEMA, SCHEMA_VERSION } from './sqlite-schema'
 import {
-  autoIfname, backoff, busy, checkId, checkNs, checkRecordName, checkRules, chooseSubnet,
-  hexOf, nameKey, noEndpoint, noNetwork, normaliseEndpointSpec, normaliseNetworkSpec, notOwner, nsKey, poolOf,
-  scopeOf, sleep, subnetConflict, wrongState,
+  autoIfname,
+  backoff,
+  busy,
+  checkId,
+  checkNs,
+  checkRecordName,
+  checkRules,
+  chooseSubnet,
+  hexOf,
+  nameKey,
+  noEndpoint,
+  noNetwork,
+  normaliseEndpointSpec,
+  normaliseNetworkSpec,
+  notOwner,
+  nsKey,
+  poolOf,
+  scopeOf,
+  sleep,
+  subnetConflict,
+  wrongState,
 } from './store-logic'
 import { readFileStore, type FileStoreImport } from './filestore-import'
 import { importRecords } from './sqlite-import'
@@ -53,8 +85,6 @@ function loadDriver(): typeof BetterSqlite3 {
 
 const isBusy = (e: unknown) => /^SQLITE_(BUSY|LOCKED)/.test(String((e as { code?: string })?.code ?? ''))
 
-
-
 /**
  * The state store on SQLite (`better-sqlite3`): see NetworkStore. One database file, WAL mode,
  * foreign keys on; every change one BEGIN IMMEDIATE transaction of a few statements. A 0.1
@@ -89,12 +119,18 @@ export class SqliteStore implements NetworkStore {
     const poll = opts.pollMs ?? 50
     if (typeof poll !== 'number' || !(poll >= 5) || poll > 60_000) throw invalidArg('opts.pollMs', poll, 'must be from 5 to 60000 ms')
     const imp = opts.importFileStore
-    if (imp !== undefined && imp !== false && (typeof imp !== 'string' || !path.isAbsolute(imp))) throw invalidArg('opts.importFileStore', imp, 'must be an absolute path or false')
+    if (imp !== undefined && imp !== false && (typeof imp !== 'string' || !path.isAbsolute(imp)))
+      throw invalidArg('opts.importFileStore', imp, 'must be an absolute path or false')
     this.path = path.resolve(p)
     this.busyTimeoutMs = t
     this.pollMs = poll
     this.importDir = imp === false ? undefined : (imp ?? path.join(path.dirname(this.path), 'ipam'))
-    this.#watcher = new ChangeWatcher(this.path, poll, () => this.#open(), () => this.#db)
+    this.#watcher = new ChangeWatcher(
+      this.path,
+      poll,
+      () => this.#open(),
+      () => this.#db,
+    )
   }
 
   // --- opening ------------------------------------------------------------------------------
@@ -102,7 +138,9 @@ export class SqliteStore implements NetworkStore {
   #open(): Promise<Db> {
     if (this.#closed) return Promise.reject(new NetnsKitError('ERR_NETNS_KIT_CLOSED', `the store ${this.path} is closed`))
     if (this.#db) return Promise.resolve(this.#db)
-    this.#opening ??= this.#doOpen().finally(() => { this.#opening = undefined })
+    this.#opening ??= this.#doOpen().finally(() => {
+      this.#opening = undefined
+    })
     return this.#opening
   }
 
@@ -212,12 +250,28 @@ export class SqliteStore implements NetworkStore {
     const scope = scopeOf(n.host)
     return this.#write('create network', () => {
       try {
-        this.#st(`INSERT INTO networks (id, name, scope, host_dev, host_ino, host_path, driver, state, owner_pid, owner_start, owner_boot, config, labels, created)
-          VALUES (?, ?, ?, ?, ?, ?, ?, 'creating', ?, ?, ?, ?, ?, ?)`).run(n.id, n.name, scope, n.host?.dev ?? null, n.host?.ino ?? null, n.host?.path ?? null,
-          n.driver, n.owner.pid, n.owner.start, n.owner.boot, JSON.stringify(n.config), JSON.stringify(n.labels), n.created)
+        this.#st(
+          `INSERT INTO networks (id, name, scope, host_dev, host_ino, host_path, driver, state, owner_pid, owner_start, owner_boot, config, labels, created)
+          VALUES (?, ?, ?, ?, ?, ?, ?, 'creating', ?, ?, ?, ?, ?, ?)`,
+        ).run(
+          n.id,
+          n.name,
+          scope,
+          n.host?.dev ?? null,
+          n.host?.ino ?? null,
+          n.host?.path ?? null,
+          n.driver,
+          n.owner.pid,
+          n.owner.start,
+          n.owner.boot,
+          JSON.stringify(n.config),
+          JSON.stringify(n.labels),
+          n.created,
+        )
       } catch (e) {
         const c = constraintOf(e)
-        if (c?.includes('networks.scope, networks.name')) throw new StoreError('ERR_NETNS_KIT_NETWORK_EXISTS', `a network named '${n.name}' exists`, { network: n.name })
+        if (c?.includes('networks.scope, networks.name'))
+          throw new StoreError('ERR_NETNS_KIT_NETWORK_EXISTS', `a network named '${n.name}' exists`, { network: n.name })
         if (c?.includes('networks.id')) throw new StoreError('ERR_NETNS_KIT_NETWORK_EXISTS', `a network with id '${n.id}' exists`, { network: n.name })
         throw e
       }
@@ -238,8 +292,16 @@ export class SqliteStore implements NetworkStore {
         const pool = poolOf(def)
         const hit = taken(def.family, pool.first, pool.last)
         if (hit) throw subnetConflict(pool.subnet, n.name, String(hit.name), String(hit.subnet))
-        this.#st(`INSERT INTO pools (network_id, family, scope, subnet, gateway, ip_range, first, last) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-          .run(n.id, def.family, scope, def.subnet, def.gateway, def.ipRange ?? null, hexOf(pool.first), hexOf(pool.last))
+        this.#st(`INSERT INTO pools (network_id, family, scope, subnet, gateway, ip_range, first, last) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(
+          n.id,
+          def.family,
+          scope,
+          def.subnet,
+          def.gateway,
+          def.ipRange ?? null,
+          hexOf(pool.first),
+          hexOf(pool.last),
+        )
       }
       return networkById(this.#stf, n.id)!
     })
@@ -281,13 +343,27 @@ export class SqliteStore implements NetworkStore {
       if (!r) throw noNetwork(id)
       const held = ownerOf(r)
       if (r.state !== 'ready' && !sameOwner(held, owner) && ownerState(held) !== 'dead') {
-        throw new StoreError('ERR_NETNS_KIT_NETWORK_BUSY', `the network '${String(r.name)}' is ${String(r.state)} by process ${held.pid}`, { network: String(r.name) })
+        throw new StoreError('ERR_NETNS_KIT_NETWORK_BUSY', `the network '${String(r.name)}' is ${String(r.state)} by process ${held.pid}`, {
+          network: String(r.name),
+        })
       }
-      const eps = (this.#st('SELECT * FROM endpoints WHERE network_id = ? ORDER BY rowid').all(id) as Row[])
+      const eps = this.#st('SELECT * FROM endpoints WHERE network_id = ? ORDER BY rowid').all(id) as Row[]
       if (eps.length && !opts.force) {
-        throw new StoreError('ERR_NETNS_KIT_NETWORK_IN_USE', `the network '${String(r.name)}' has ${eps.length} endpoint(s) (${eps.slice(0, 3).map((e) => String(e.name)).join(', ')}${eps.length > 3 ? ', ...' : ''}): disconnect them or remove with { force: true }`, { network: String(r.name) })
+        throw new StoreError(
+          'ERR_NETNS_KIT_NETWORK_IN_USE',
+          `the network '${String(r.name)}' has ${eps.length} endpoint(s) (${eps
+            .slice(0, 3)
+            .map((e) => String(e.name))
+            .join(', ')}${eps.length > 3 ? ', ...' : ''}): disconnect them or remove with { force: true }`,
+          { network: String(r.name) },
+        )
       }
-      this.#st(`UPDATE networks SET state = 'removing', owner_pid = ?, owner_start = ?, owner_boot = ? WHERE id = ?`).run(owner.pid, owner.start, owner.boot, id)
+      this.#st(`UPDATE networks SET state = 'removing', owner_pid = ?, owner_start = ?, owner_boot = ? WHERE id = ?`).run(
+        owner.pid,
+        owner.start,
+        owner.boot,
+        id,
+      )
       return { network: networkById(this.#stf, id)!, endpoints: eps.map((e) => endpointOf(this.#stf, e)) }
     })
   }
@@ -325,7 +401,11 @@ export class SqliteStore implements NetworkStore {
   async networks(filter: { host?: NsIdentity | null } = {}): Promise<NetworkRecord[]> {
     const scope = filter.host === undefined ? undefined : scopeOf(filter.host === null ? null : checkNs(filter.host, 'filter.host'))
     return this.#read(() => {
-      const rows = (scope === undefined ? this.#st('SELECT * FROM networks ORDER BY name, scope').all() : this.#st('SELECT * FROM networks WHERE scope = ? ORDER BY name').all(scope)) as Row[]
+      const rows = (
+        scope === undefined
+          ? this.#st('SELECT * FROM networks ORDER BY name, scope').all()
+          : this.#st('SELECT * FROM networks WHERE scope = ? ORDER BY name').all(scope)
+      ) as Row[]
       return rows.map((r) => networkOf(this.#stf, r))
     })
   }
@@ -340,23 +420,65 @@ export class SqliteStore implements NetworkStore {
       const net = this.#st('SELECT id, name, scope, state FROM networks WHERE id = ?').get(networkId) as Row | undefined
       if (!net) throw noNetwork(networkId)
       const netName = String(net.name)
-      if (net.state !== 'ready') throw new StoreError('ERR_NETNS_KIT_NETWORK_NOT_READY', `the network '${netName}' is ${String(net.state)}`, { network: netName })
+      if (net.state !== 'ready')
+        throw new StoreError('ERR_NETNS_KIT_NETWORK_NOT_READY', `the network '${netName}' is ${String(net.state)}`, { network: netName })
       const hostScope = e.host ? scopeOf(e.host) : String(net.scope)
-      const ifname = e.ifname ?? autoIfname((n) => this.#st('SELECT 1 FROM endpoints WHERE ns_key = ? AND ifname = ?').get(key, n) !== undefined, e.ifnamesInUse)
+      const ifname =
+        e.ifname ?? autoIfname((n) => this.#st('SELECT 1 FROM endpoints WHERE ns_key = ? AND ifname = ?').get(key, n) !== undefined, e.ifnamesInUse)
       try {
-        this.#st(`INSERT INTO endpoints (id, network_id, name, name_key, aliases, hostname, state, owner_pid, owner_start, owner_boot, ns_key, ns_dev, ns_ino, ns_path,
+        this.#st(
+          `INSERT INTO endpoints (id, network_id, name, name_key, aliases, hostname, state, owner_pid, owner_start, owner_boot, ns_key, ns_dev, ns_ino, ns_path,
             ifname, host_scope, host_if, mac, container_id, gw_priority, dns, extra_hosts, config, created)
-          VALUES (?, ?, ?, ?, ?, ?, 'connecting', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
-          e.id, networkId, e.name, e.nameKey, JSON.stringify(e.aliases), e.hostname ?? null, e.owner.pid, e.owner.start, e.owner.boot,
-          key, e.ns.dev, e.ns.ino, e.ns.path ?? null, ifname, hostScope, e.hostIf ?? null, e.mac ?? null, e.containerId ?? null,
-          e.gatewayPriority, e.dns ? JSON.stringify(e.dns) : null, JSON.stringify(e.extraHosts), JSON.stringify(e.config), e.created)
+          VALUES (?, ?, ?, ?, ?, ?, 'connecting', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(
+          e.id,
+          networkId,
+          e.name,
+          e.nameKey,
+          JSON.stringify(e.aliases),
+          e.hostname ?? null,
+          e.owner.pid,
+          e.owner.start,
+          e.owner.boot,
+          key,
+          e.ns.dev,
+          e.ns.ino,
+          e.ns.path ?? null,
+          ifname,
+          hostScope,
+          e.hostIf ?? null,
+          e.mac ?? null,
+          e.containerId ?? null,
+          e.gatewayPriority,
+          e.dns ? JSON.stringify(e.dns) : null,
+          JSON.stringify(e.extraHosts),
+          JSON.stringify(e.config),
+          e.created,
+        )
       } catch (err) {
         const c = constraintOf(err) ?? ''
-        if (c.includes('endpoints.network_id, endpoints.name_key')) throw new StoreError('ERR_NETNS_KIT_ENDPOINT_EXISTS', `an endpoint named '${e.name}' is connected to the network '${netName}'`, { network: netName, endpoint: e.name })
-        if (c.includes('endpoints.ns_key, endpoints.ifname')) throw new StoreError('ERR_NETNS_KIT_IFNAME_IN_USE', `the interface ${ifname} is taken in the namespace ${e.ns.path ?? key} by another endpoint`, { network: netName, endpoint: e.name })
-        if (c.includes('endpoints.container_id')) throw new StoreError('ERR_NETNS_KIT_ENDPOINT_EXISTS', `the container '${e.containerId}' is attached to the network '${netName}' as ${ifname}`, { network: netName, endpoint: e.name })
-        if (c.includes('endpoints.host_if')) throw new StoreError('ERR_NETNS_KIT_IFNAME_IN_USE', `the host interface ${e.hostIf} belongs to another endpoint`, { network: netName, endpoint: e.name })
-        if (c.includes('endpoints.id')) throw new StoreError('ERR_NETNS_KIT_ENDPOINT_EXISTS', `an endpoint with id '${e.id}' exists`, { network: netName, endpoint: e.name })
+        if (c.includes('endpoints.network_id, endpoints.name_key'))
+          throw new StoreError('ERR_NETNS_KIT_ENDPOINT_EXISTS', `an endpoint named '${e.name}' is connected to the network '${netName}'`, {
+            network: netName,
+            endpoint: e.name,
+          })
+        if (c.includes('endpoints.ns_key, endpoints.ifname'))
+          throw new StoreError('ERR_NETNS_KIT_IFNAME_IN_USE', `the interface ${ifname} is taken in the namespace ${e.ns.path ?? key} by another endpoint`, {
+            network: netName,
+            endpoint: e.name,
+          })
+        if (c.includes('endpoints.container_id'))
+          throw new StoreError('ERR_NETNS_KIT_ENDPOINT_EXISTS', `the container '${e.containerId}' is attached to the network '${netName}' as ${ifname}`, {
+            network: netName,
+            endpoint: e.name,
+          })
+        if (c.includes('endpoints.host_if'))
+          throw new StoreError('ERR_NETNS_KIT_IFNAME_IN_USE', `the host interface ${e.hostIf} belongs to another endpoint`, {
+            network: netName,
+            endpoint: e.name,
+          })
+        if (c.includes('endpoints.id'))
+          throw new StoreError('ERR_NETNS_KIT_ENDPOINT_EXISTS', `an endpoint with id '${e.id}' exists`, { network: netName, endpoint: e.name })
         throw err
       }
       for (const n of e.names) this.#st('INSERT INTO names (network_id, name_key, endpoint_id) VALUES (?, ?, ?)').run(networkId, n, e.id)
@@ -375,7 +497,6 @@ export class SqliteStore implements NetworkStore {
     if (!sameOwner(ownerOf(r), owner)) throw notOwner(`the endpoint '${String(r.name)}'`, String(r.state))
     return r
   }
-
 
   async finishConnect(id: string, patch: FinishConnectPatch = {}, owner = currentOwner()): Promise<EndpointRecord> {
     checkId(id, 'id')
@@ -411,7 +532,12 @@ export class SqliteStore implements NetworkStore {
       if (!r) return { status: 'absent' }
       const held = ownerOf(r)
       if (r.state !== 'connected' && !sameOwner(held, owner) && ownerState(held) !== 'dead') return { status: 'busy', endpoint: endpointOf(this.#stf, r) }
-      this.#st(`UPDATE endpoints SET state = 'disconnecting', owner_pid = ?, owner_start = ?, owner_boot = ? WHERE id = ?`).run(owner.pid, owner.start, owner.boot, id)
+      this.#st(`UPDATE endpoints SET state = 'disconnecting', owner_pid = ?, owner_start = ?, owner_boot = ? WHERE id = ?`).run(
+        owner.pid,
+        owner.start,
+        owner.boot,
+        id,
+      )
       return { status: 'started', endpoint: endpointById(this.#stf, id)! }
     })
   }
@@ -457,12 +583,22 @@ export class SqliteStore implements NetworkStore {
   }
 
   async endpointByName(networkId: string, name: string): Promise<EndpointRecord | undefined> {
-    return this.#endpointWhere('SELECT * FROM endpoints WHERE network_id = ? AND name_key = ?', checkId(networkId, 'networkId'), nameKey(checkRecordName(name, 'name')))
+    return this.#endpointWhere(
+      'SELECT * FROM endpoints WHERE network_id = ? AND name_key = ?',
+      checkId(networkId, 'networkId'),
+      nameKey(checkRecordName(name, 'name')),
+    )
   }
 
   async endpointByContainer(networkId: string, containerId: string, ifname: string): Promise<EndpointRecord | undefined> {
-    if (typeof containerId !== 'string' || typeof ifname !== 'string') throw invalidArg('containerId', containerId, 'and ifname must be strings', 'ERR_INVALID_ARG_TYPE')
-    return this.#endpointWhere('SELECT * FROM endpoints WHERE network_id = ? AND container_id = ? AND ifname = ?', checkId(networkId, 'networkId'), containerId, ifname)
+    if (typeof containerId !== 'string' || typeof ifname !== 'string')
+      throw invalidArg('containerId', containerId, 'and ifname must be strings', 'ERR_INVALID_ARG_TYPE')
+    return this.#endpointWhere(
+      'SELECT * FROM endpoints WHERE network_id = ? AND container_id = ? AND ifname = ?',
+      checkId(networkId, 'networkId'),
+      containerId,
+      ifname,
+    )
   }
 
   async endpointByHostIf(host: NsIdentity | null, hostIf: string): Promise<EndpointRecord | undefined> {
@@ -472,8 +608,12 @@ export class SqliteStore implements NetworkStore {
 
   async endpointByAddress(networkId: string, address: string): Promise<EndpointRecord | undefined> {
     const ip = parseIp(address, 'address')
-    return this.#endpointWhere(`SELECT e.* FROM allocations a JOIN endpoints e ON e.id = a.endpoint_id WHERE a.network_id = ? AND a.family = ? AND a.key = ?`,
-      checkId(networkId, 'networkId'), ip.family, hexOf(ip.value))
+    return this.#endpointWhere(
+      `SELECT e.* FROM allocations a JOIN endpoints e ON e.id = a.endpoint_id WHERE a.network_id = ? AND a.family = ? AND a.key = ?`,
+      checkId(networkId, 'networkId'),
+      ip.family,
+      hexOf(ip.value),
+    )
   }
 
   async endpointsInNamespace(ns: NsIdentity): Promise<EndpointRecord[]> {
@@ -483,14 +623,22 @@ export class SqliteStore implements NetworkStore {
 
   async endpoints(networkId: string): Promise<EndpointRecord[]> {
     checkId(networkId, 'networkId')
-    return this.#read(() => (this.#st('SELECT * FROM endpoints WHERE network_id = ? ORDER BY name_key').all(networkId) as Row[]).map((r) => endpointOf(this.#stf, r)))
+    return this.#read(() =>
+      (this.#st('SELECT * FROM endpoints WHERE network_id = ? ORDER BY name_key').all(networkId) as Row[]).map((r) => endpointOf(this.#stf, r)),
+    )
   }
 
   async resolve(networkId: string, name: string): Promise<EndpointRecord[]> {
     checkId(networkId, 'networkId')
     const k = nameKey(checkRecordName(name, 'name'))
-    return this.#read(() => (this.#st(`SELECT e.* FROM names n JOIN endpoints e ON e.id = n.endpoint_id
-      WHERE n.network_id = ? AND n.name_key = ? AND e.state = 'connected' ORDER BY e.rowid`).all(networkId, k) as Row[]).map((r) => endpointOf(this.#stf, r)))
+    return this.#read(() =>
+      (
+        this.#st(
+          `SELECT e.* FROM names n JOIN endpoints e ON e.id = n.endpoint_id
+      WHERE n.network_id = ? AND n.name_key = ? AND e.state = 'connected' ORDER BY e.rowid`,
+        ).all(networkId, k) as Row[]
+      ).map((r) => endpointOf(this.#stf, r)),
+    )
   }
 
   // --- intents ------------------------------------------------------------------------------
@@ -500,11 +648,27 @@ export class SqliteStore implements NetworkStore {
       const out: Intent[] = []
       for (const r of this.#st(`SELECT * FROM networks WHERE state <> 'ready'`).all() as Row[]) {
         const owner = ownerOf(r)
-        out.push({ kind: 'network', id: String(r.id), networkId: String(r.id), state: r.state as Intent['state'], owner, ownerState: ownerState(owner), network: networkOf(this.#stf, r) })
+        out.push({
+          kind: 'network',
+          id: String(r.id),
+          networkId: String(r.id),
+          state: r.state as Intent['state'],
+          owner,
+          ownerState: ownerState(owner),
+          network: networkOf(this.#stf, r),
+        })
       }
       for (const r of this.#st(`SELECT * FROM endpoints WHERE state <> 'connected'`).all() as Row[]) {
         const owner = ownerOf(r)
-        out.push({ kind: 'endpoint', id: String(r.id), networkId: String(r.network_id), state: r.state as Intent['state'], owner, ownerState: ownerState(owner), endpoint: endpointOf(this.#stf, r) })
+        out.push({
+          kind: 'endpoint',
+          id: String(r.id),
+          networkId: String(r.network_id),
+          state: r.state as Intent['state'],
+          owner,
+          ownerState: ownerState(owner),
+          endpoint: endpointOf(this.#stf, r),
+        })
       }
       return out
     })
@@ -517,9 +681,10 @@ export class SqliteStore implements NetworkStore {
   async takeOver(kind: 'network' | 'endpoint', id: string, from: Owner, owner = currentOwner()): Promise<boolean> {
     checkId(id, 'id')
     if (kind !== 'network' && kind !== 'endpoint') throw invalidArg('kind', kind, "must be 'network' or 'endpoint'")
-    const sql = kind === 'network'
-      ? `UPDATE networks SET owner_pid = ?, owner_start = ?, owner_boot = ? WHERE id = ? AND state <> 'ready' AND owner_pid = ? AND owner_start = ? AND owner_boot = ?`
-      : `UPDATE endpoints SET owner_pid = ?, owner_start = ?, owner_boot = ? WHERE id = ? AND state <> 'connected' AND owner_pid = ? AND owner_start = ? AND owner_boot = ?`
+    const sql =
+      kind === 'network'
+        ? `UPDATE networks SET owner_pid = ?, owner_start = ?, owner_boot = ? WHERE id = ? AND state <> 'ready' AND owner_pid = ? AND owner_start = ? AND owner_boot = ?`
+        : `UPDATE endpoints SET owner_pid = ?, owner_start = ?, owner_boot = ? WHERE id = ? AND state <> 'connected' AND owner_pid = ? AND owner_start = ? AND owner_boot = ?`
     return this.#write('take over', () => this.#st(sql).run(owner.pid, owner.start, owner.boot, id, from.pid, from.start, from.boot).changes === 1)
   }
 

@@ -5,7 +5,11 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import type BetterSqlite3 from 'better-sqlite3'
 
-interface Watch { fsw?: fs.FSWatcher; timer: NodeJS.Timeout; version: number }
+interface Watch {
+  fsw?: fs.FSWatcher
+  timer: NodeJS.Timeout
+  version: number
+}
 
 export class ChangeWatcher {
   readonly #listeners = new Set<() => void>()
@@ -30,7 +34,11 @@ export class ChangeWatcher {
     setImmediate(() => {
       this.#queued = false
       for (const l of [...this.#listeners]) {
-        try { l() } catch { /* a listener's failure is its own */ }
+        try {
+          l()
+        } catch {
+          /* a listener's failure is its own */
+        }
       }
     })
   }
@@ -45,7 +53,9 @@ export class ChangeWatcher {
         w.version = v
         this.notify()
       }
-    } catch { /* busy or closed: the next tick sees it */ }
+    } catch {
+      /* busy or closed: the next tick sees it */
+    }
   }
 
   add(listener: () => void): () => void {
@@ -55,15 +65,25 @@ export class ChangeWatcher {
       timer.unref()
       const w: Watch = { timer, version: -1 }
       this.#watch = w
-      void this.#open().then((db) => {
-        if (this.#watch !== w) return
-        w.version = Number(db.pragma('data_version', { simple: true }))
-        try {
-          const base = path.basename(this.#file)
-          w.fsw = fs.watch(path.dirname(this.#file), { persistent: false }, (_ev, f) => { if (!f || f === base || f === `${base}-wal`) this.#check() })
-          w.fsw.on('error', () => { w.fsw?.close(); w.fsw = undefined })
-        } catch { /* no inotify: the poll remains */ }
-      }, () => {})
+      void this.#open().then(
+        (db) => {
+          if (this.#watch !== w) return
+          w.version = Number(db.pragma('data_version', { simple: true }))
+          try {
+            const base = path.basename(this.#file)
+            w.fsw = fs.watch(path.dirname(this.#file), { persistent: false }, (_ev, f) => {
+              if (!f || f === base || f === `${base}-wal`) this.#check()
+            })
+            w.fsw.on('error', () => {
+              w.fsw?.close()
+              w.fsw = undefined
+            })
+          } catch {
+            /* no inotify: the poll remains */
+          }
+        },
+        () => {},
+      )
     }
     return () => {
       this.#listeners.delete(listener)

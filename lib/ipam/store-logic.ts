@@ -9,8 +9,14 @@ import { checkNetworkName, makePool } from './pool'
 import { checkOwner, currentOwner, type Owner } from './owner'
 import { DEFAULT_ADDRESS_POOLS, candidateSubnets } from './subnet-pool'
 import {
-  StoreError, type CreateNetworkSpec, type DnsSettings, type EndpointSpec, type NsIdentity, type PoolRecord,
-  type PortProtocol, type PortSpec,
+  StoreError,
+  type CreateNetworkSpec,
+  type DnsSettings,
+  type EndpointSpec,
+  type NsIdentity,
+  type PoolRecord,
+  type PortProtocol,
+  type PortSpec,
 } from './network-store'
 
 /** Docker's default bridge network: automatic subnets skip it (issue 13). */
@@ -36,7 +42,8 @@ export function checkNs(ns: unknown, arg: string): NsIdentity {
   if (!n || typeof n !== 'object') throw invalidArg(arg, ns, 'must be an object { dev, ino, path? }', 'ERR_INVALID_ARG_TYPE')
   const out: NsIdentity = { dev: checkDecimal(n.dev, `${arg}.dev`), ino: checkDecimal(n.ino, `${arg}.ino`) }
   if (n.path !== undefined) {
-    if (typeof n.path !== 'string' || !n.path.startsWith('/') || n.path.length > 4096 || n.path.includes('\0')) throw invalidArg(`${arg}.path`, n.path, 'must be an absolute path')
+    if (typeof n.path !== 'string' || !n.path.startsWith('/') || n.path.length > 4096 || n.path.includes('\0'))
+      throw invalidArg(`${arg}.path`, n.path, 'must be an absolute path')
     out.path = n.path
   }
   return out
@@ -73,7 +80,8 @@ function checkLabels(v: unknown): Record<string, string> {
 
 /** A name (endpoint name, alias, hostname): 1 to 253 printable characters; matched case-insensitively. */
 export function checkRecordName(v: unknown, arg: string): string {
-  if (typeof v !== 'string' || v.length === 0 || v.length > 253 || /[\0-\x20\x7f]/.test(v)) throw invalidArg(arg, v, 'must be 1 to 253 printable characters without spaces')
+  if (typeof v !== 'string' || v.length === 0 || v.length > 253 || /[\0-\x20\x7f]/.test(v))
+    throw invalidArg(arg, v, 'must be 1 to 253 printable characters without spaces')
   return v
 }
 
@@ -109,7 +117,8 @@ export function normaliseNetworkSpec(spec: CreateNetworkSpec): NormalNetwork {
   const name = checkNetworkName(spec.name, 'spec.name')
   if (typeof spec.driver !== 'string' || !/^[a-z][a-z0-9_-]{0,31}$/.test(spec.driver)) throw invalidArg('spec.driver', spec.driver, 'must be a driver name')
   const host = spec.host === null ? null : checkNs(spec.host, 'spec.host')
-  if (!Array.isArray(spec.pools) || spec.pools.length === 0) throw invalidArg('spec.pools', spec.pools, 'must be an array of one or two pools', 'ERR_INVALID_ARG_TYPE')
+  if (!Array.isArray(spec.pools) || spec.pools.length === 0)
+    throw invalidArg('spec.pools', spec.pools, 'must be an array of one or two pools', 'ERR_INVALID_ARG_TYPE')
   const pools: PoolSpec2[] = spec.pools.map((p, i) => {
     const arg = `spec.pools[${i}]`
     if (!p || typeof p !== 'object') throw invalidArg(arg, p, 'must be an object', 'ERR_INVALID_ARG_TYPE')
@@ -126,10 +135,14 @@ export function normaliseNetworkSpec(spec: CreateNetworkSpec): NormalNetwork {
     return { def: def.ipRange === undefined ? { family: def.family, subnet: def.subnet, gateway: def.gateway } : def }
   })
   const fam = (p: PoolSpec2) => ('def' in p ? p.def.family : 4)
-  if (pools.filter((p) => fam(p) === 4).length > 1 || pools.filter((p) => fam(p) === 6).length > 1) throw invalidArg('spec.pools', spec.pools, 'gives two pools of one family')
+  if (pools.filter((p) => fam(p) === 4).length > 1 || pools.filter((p) => fam(p) === 6).length > 1)
+    throw invalidArg('spec.pools', spec.pools, 'gives two pools of one family')
   return {
     id: spec.id === undefined ? randomUUID() : checkId(spec.id, 'spec.id'),
-    name, driver: spec.driver, host, pools,
+    name,
+    driver: spec.driver,
+    host,
+    pools,
     config: checkJsonObject(spec.config, 'spec.config'),
     labels: checkLabels(spec.labels),
     owner: spec.owner === undefined ? currentOwner() : checkOwner(spec.owner, 'spec.owner'),
@@ -179,7 +192,11 @@ export function subnetConflict(p: Prefix, name: string, other: string, otherSubn
 /** Checks a requested address against a pool; returns its canonical text. */
 export function checkRequested(pool: Pool, ip: Ip, network: string): string {
   const address = formatIp(ip)
-  if (!contains(pool.subnet, ip)) throw new StoreError('ERR_NETNS_KIT_IP_OUTSIDE_SUBNET', `${address} is outside the subnet ${pool.def.subnet} of the network '${network}'`, { network, address })
+  if (!contains(pool.subnet, ip))
+    throw new StoreError('ERR_NETNS_KIT_IP_OUTSIDE_SUBNET', `${address} is outside the subnet ${pool.def.subnet} of the network '${network}'`, {
+      network,
+      address,
+    })
   if (isReserved(pool, ip.value)) {
     const what = ip.value === pool.gateway ? 'the gateway' : ip.value === pool.first ? 'the network address' : 'the broadcast address'
     throw new StoreError('ERR_NETNS_KIT_IP_RESERVED', `${address} is ${what} of the network '${network}'`, { network, address })
@@ -188,7 +205,9 @@ export function checkRequested(pool: Pool, ip: Ip, network: string): string {
 }
 
 export function exhausted(pool: Pool, network: string): StoreError {
-  return new StoreError('ERR_NETNS_KIT_POOL_EXHAUSTED', `no free address left in ${pool.def.ipRange ?? pool.def.subnet} of the network '${network}'`, { network })
+  return new StoreError('ERR_NETNS_KIT_POOL_EXHAUSTED', `no free address left in ${pool.def.ipRange ?? pool.def.subnet} of the network '${network}'`, {
+    network,
+  })
 }
 
 /**
@@ -199,7 +218,10 @@ export function exhausted(pool: Pool, network: string): StoreError {
 export function scanSegments(pool: Pool, cursor: bigint | undefined): [bigint, bigint][] {
   const { rangeFirst: lo, rangeLast: hi } = pool
   if (cursor === undefined || cursor < lo || cursor >= hi) return [[lo, hi]]
-  return [[cursor + 1n, hi], [lo, cursor]]
+  return [
+    [cursor + 1n, hi],
+    [lo, cursor],
+  ]
 }
 
 /**
@@ -208,7 +230,9 @@ export function scanSegments(pool: Pool, cursor: bigint | undefined): [bigint, b
  */
 export function firstFree(pool: Pool, lo: bigint, hi: bigint, taken: Iterable<bigint>): bigint | undefined {
   let c = lo
-  const skip = () => { while (c <= hi && isReserved(pool, c)) c++ }
+  const skip = () => {
+    while (c <= hi && isReserved(pool, c)) c++
+  }
   skip()
   for (const t of taken) {
     if (c > hi) return undefined
@@ -223,7 +247,9 @@ export function firstFree(pool: Pool, lo: bigint, hi: bigint, taken: Iterable<bi
 /** firstFree over an asynchronous ascending sequence (a store read page by page). */
 export async function firstFreeAsync(pool: Pool, lo: bigint, hi: bigint, taken: AsyncIterable<bigint>): Promise<bigint | undefined> {
   let c = lo
-  const skip = () => { while (c <= hi && isReserved(pool, c)) c++ }
+  const skip = () => {
+    while (c <= hi && isReserved(pool, c)) c++
+  }
   skip()
   for await (const t of taken) {
     if (c > hi) return undefined
@@ -249,7 +275,12 @@ export interface NormalPort {
 
 /** The claims a port spec makes: its own, and the IPv6 wildcard's with dualStack. */
 export function claimsOf(p: NormalPort): NormalPort[] {
-  return p.dualStack ? [{ ...p, dualStack: false }, { ...p, family: 6, hostIp: WILDCARD[6], dualStack: false }] : [p]
+  return p.dualStack
+    ? [
+        { ...p, dualStack: false },
+        { ...p, family: 6, hostIp: WILDCARD[6], dualStack: false },
+      ]
+    : [p]
 }
 
 export interface NormalEndpoint {
@@ -335,13 +366,24 @@ function checkBoolish(v: unknown, arg: string): boolean {
 }
 
 /** Two claims on a host port clash: same protocol, family and port, and the same address or a wildcard on either side. */
-export function portsClash(a: { protocol: string; family: Family; hostIp: string; hostPort: number }, b: { protocol: string; family: Family; hostIp: string; hostPort: number }): boolean {
-  return a.protocol === b.protocol && a.family === b.family && a.hostPort === b.hostPort &&
+export function portsClash(
+  a: { protocol: string; family: Family; hostIp: string; hostPort: number },
+  b: { protocol: string; family: Family; hostIp: string; hostPort: number },
+): boolean {
+  return (
+    a.protocol === b.protocol &&
+    a.family === b.family &&
+    a.hostPort === b.hostPort &&
     (a.hostIp === b.hostIp || a.hostIp === WILDCARD[a.family] || b.hostIp === WILDCARD[b.family])
+  )
 }
 
 export function portTaken(p: { protocol: string; hostIp: string; hostPort: number }, endpoint?: string): StoreError {
-  return new StoreError('ERR_NETNS_KIT_PORT_ALLOCATED', `${p.protocol} ${p.hostIp.includes(':') ? `[${p.hostIp}]` : p.hostIp}:${p.hostPort} is already published${endpoint ? ` by the endpoint '${endpoint}'` : ''}`, { port: p.hostPort, address: p.hostIp })
+  return new StoreError(
+    'ERR_NETNS_KIT_PORT_ALLOCATED',
+    `${p.protocol} ${p.hostIp.includes(':') ? `[${p.hostIp}]` : p.hostIp}:${p.hostPort} is already published${endpoint ? ` by the endpoint '${endpoint}'` : ''}`,
+    { port: p.hostPort, address: p.hostIp },
+  )
 }
 
 export function noFreePort(p: NormalPort): StoreError {
@@ -392,18 +434,26 @@ export function normaliseEndpointSpec(spec: EndpointSpec): NormalEndpoint {
   }
   let dns: DnsSettings | undefined
   if (spec.dns !== undefined) {
-    if (!spec.dns || typeof spec.dns !== 'object') throw invalidArg('spec.dns', spec.dns, 'must be an object { servers?, search?, options? }', 'ERR_INVALID_ARG_TYPE')
+    if (!spec.dns || typeof spec.dns !== 'object')
+      throw invalidArg('spec.dns', spec.dns, 'must be an object { servers?, search?, options? }', 'ERR_INVALID_ARG_TYPE')
     dns = {}
-    const servers = checkStrings(spec.dns.servers, 'spec.dns.servers', (s, a) => { checkIp(s, a) })
-    const search = checkStrings(spec.dns.search, 'spec.dns.search', (s, a) => { checkRecordName(s, a) })
-    const options = checkStrings(spec.dns.options, 'spec.dns.options', (s, a) => { if (!/^[A-Za-z0-9_:.-]{1,64}$/.test(s)) throw invalidArg(a, s, 'must be a resolv.conf option') })
+    const servers = checkStrings(spec.dns.servers, 'spec.dns.servers', (s, a) => {
+      checkIp(s, a)
+    })
+    const search = checkStrings(spec.dns.search, 'spec.dns.search', (s, a) => {
+      checkRecordName(s, a)
+    })
+    const options = checkStrings(spec.dns.options, 'spec.dns.options', (s, a) => {
+      if (!/^[A-Za-z0-9_:.-]{1,64}$/.test(s)) throw invalidArg(a, s, 'must be a resolv.conf option')
+    })
     if (servers) dns.servers = servers
     if (search) dns.search = search
     if (options) dns.options = options
   }
   const extraHosts: { name: string; ip: string }[] = []
   if (spec.extraHosts !== undefined) {
-    if (!Array.isArray(spec.extraHosts) || spec.extraHosts.length > 256) throw invalidArg('spec.extraHosts', spec.extraHosts, 'must be an array of { name, ip }', 'ERR_INVALID_ARG_TYPE')
+    if (!Array.isArray(spec.extraHosts) || spec.extraHosts.length > 256)
+      throw invalidArg('spec.extraHosts', spec.extraHosts, 'must be an array of { name, ip }', 'ERR_INVALID_ARG_TYPE')
     spec.extraHosts.forEach((h, i) => {
       if (!h || typeof h !== 'object') throw invalidArg(`spec.extraHosts[${i}]`, h, 'must be an object { name, ip }', 'ERR_INVALID_ARG_TYPE')
       extraHosts.push({ name: checkRecordName(h.name, `spec.extraHosts[${i}].name`), ip: formatIp(parseIp(h.ip, `spec.extraHosts[${i}].ip`)) })
@@ -414,8 +464,24 @@ export function normaliseEndpointSpec(spec: EndpointSpec): NormalEndpoint {
   const names = [...new Set([name, ...aliases, ...(hostname ? [hostname] : [])].map(nameKey))]
   return {
     id: spec.id === undefined ? randomBytes(6).toString('hex') : checkId(spec.id, 'spec.id'),
-    name, nameKey: nameKey(name), aliases, hostname, names, ns, ifname, ifnamesInUse: inUse, hostIf, host, mac, containerId, addresses,
-    gatewayPriority, dns, extraHosts, ports, config: checkJsonObject(spec.config, 'spec.config'),
+    name,
+    nameKey: nameKey(name),
+    aliases,
+    hostname,
+    names,
+    ns,
+    ifname,
+    ifnamesInUse: inUse,
+    hostIf,
+    host,
+    mac,
+    containerId,
+    addresses,
+    gatewayPriority,
+    dns,
+    extraHosts,
+    ports,
+    config: checkJsonObject(spec.config, 'spec.config'),
     owner: spec.owner === undefined ? currentOwner() : checkOwner(spec.owner, 'spec.owner'),
     created: new Date().toISOString(),
   }

@@ -71,9 +71,11 @@ export async function prefixesInUse(namespace?: Namespace, family: 4 | 6 = 4): P
  * and overlapping none of `exclude` (other networks' subnets): chooseSubnet() fed from
  * the kernel. Undefined when none is left.
  */
-export async function findFreeSubnet(opts: { namespace?: Namespace; pools?: readonly AddressPool[]; exclude?: readonly string[] } = {}): Promise<string | undefined> {
+export async function findFreeSubnet(
+  opts: { namespace?: Namespace; pools?: readonly AddressPool[]; exclude?: readonly string[] } = {},
+): Promise<string | undefined> {
   if (opts === null || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
   const pools = opts.pools ?? DEFAULT_ADDRESS_POOLS
   chooseSubnet([], pools) // validates before reading the kernel
-  return chooseSubnet([...await prefixesInUse(opts.namespace, 4), ...(opts.exclude ?? [])], pools)
+  return chooseSubnet([...(await prefixesInUse(opts.namespace, 4)), ...(opts.exclude ?? [])], pools)
 }

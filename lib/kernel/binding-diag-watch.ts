@@ -55,8 +55,16 @@ export type NativeWatchEvent =
   | { type: 'error'; errno: number; syscall: string; strerror: string }
 
 export interface NativeWatchStats {
-  datagrams: number; messages: number; events: number; ignored: number; malformed: number
-  overruns: number; discarded: number; foreign: number; receiveBuffer?: number; closed: boolean
+  datagrams: number
+  messages: number
+  events: number
+  ignored: number
+  malformed: number
+  overruns: number
+  discarded: number
+  foreign: number
+  receiveBuffer?: number
+  closed: boolean
 }
 
 /** A subscription socket polled on the Node event loop (uv_poll). */

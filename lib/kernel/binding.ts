@@ -3,9 +3,7 @@
 // lib/kernel/ per entry point, which maps its failures to the library's errors and traces it.
 import * as path from 'node:path'
 import * as fs from 'node:fs'
-import type {
-  NftBatchResult, NftChainInfo, NftElementInfo, NftListQuery, NftMsg, NftRuleBrief, NftRuleInfo, NftSetInfo, NftTableInfo,
-} from './nft-types'
+import type { NftBatchResult, NftChainInfo, NftElementInfo, NftListQuery, NftMsg, NftRuleBrief, NftRuleInfo, NftSetInfo, NftTableInfo } from './nft-types'
 import type { RtnlOp } from './ops'
 import { NetnsKitError } from '../errors'
 
@@ -20,31 +18,92 @@ export interface NsHandle {
 }
 
 export interface NativeLink {
-  index: number; name: string; kind: string; slaveKind: string; mtu: number; mac: string; flags: number
-  operState: number; master: number; link: number; linkNetnsId?: number; alias: string; type: number
-  stp?: boolean; vlanFiltering?: boolean; hairpin?: boolean; isolated?: boolean
-  macvlanMode?: number; vxlan?: NativeVxlan
+  index: number
+  name: string
+  kind: string
+  slaveKind: string
+  mtu: number
+  mac: string
+  flags: number
+  operState: number
+  master: number
+  link: number
+  linkNetnsId?: number
+  alias: string
+  type: number
+  stp?: boolean
+  vlanFiltering?: boolean
+  hairpin?: boolean
+  isolated?: boolean
+  macvlanMode?: number
+  vxlan?: NativeVxlan
 }
 export interface NativeVxlan {
-  vni: number; local?: string; remote?: string; port: number; link: number; learning: boolean; proxy: boolean
-  l2miss: boolean; l3miss: boolean; udpCsum: boolean; ttl: number; tos: number; ageing: number
+  vni: number
+  local?: string
+  remote?: string
+  port: number
+  link: number
+  learning: boolean
+  proxy: boolean
+  l2miss: boolean
+  l3miss: boolean
+  udpCsum: boolean
+  ttl: number
+  tos: number
+  ageing: number
 }
 /** An FDB entry (family 'bridge') or a neighbour (4, 6), as RTM_NEWNEIGH carries it. */
 export interface NativeNeigh {
-  family: 4 | 6 | 'bridge' | number; index: number; state: number; flags: number; type: number
-  mac?: string; dst?: string; vlan?: number; port?: number; vni?: number; via?: number; srcVni?: number; master?: number
+  family: 4 | 6 | 'bridge' | number
+  index: number
+  state: number
+  flags: number
+  type: number
+  mac?: string
+  dst?: string
+  vlan?: number
+  port?: number
+  vni?: number
+  via?: number
+  srcVni?: number
+  master?: number
 }
 export interface NativeAddr {
-  index: number; family: 4 | 6; address: string; prefixLength: number; scope: number; flags: number
-  peer?: string; broadcast?: string; label?: string
+  index: number
+  family: 4 | 6
+  address: string
+  prefixLength: number
+  scope: number
+  flags: number
+  peer?: string
+  broadcast?: string
+  label?: string
 }
 export interface NativeRoute {
-  family: 4 | 6; dst: string; dstLength: number; gateway?: string; oif: number; metric?: number; table: number
-  prefsrc?: string; protocol: number; scope: number; type: number; flags: number
+  family: 4 | 6
+  dst: string
+  dstLength: number
+  gateway?: string
+  oif: number
+  metric?: number
+  table: number
+  prefsrc?: string
+  protocol: number
+  scope: number
+  type: number
+  flags: number
 }
 /** A kernel refusal of one operation in a pipelined call. */
-export interface NativeOpError { errno: number; syscall: string; strerror: string; extack?: string }
-export interface NativeNotRun { notRun: true }
+export interface NativeOpError {
+  errno: number
+  syscall: string
+  strerror: string
+  extack?: string
+}
+export interface NativeNotRun {
+  notRun: true
+}
 export type NativeResult = null | NativeLink | NativeLink[] | NativeAddr[] | NativeRoute[] | NativeNeigh[] | NativeOpError | NativeNotRun
 
 /**
@@ -56,18 +115,38 @@ export type NativeOp = RtnlOp<NsHandle> & { ns?: NsHandle }
 
 /** One direction of a conntrack entry; ports and ids in host order. */
 export interface NativeCtTuple {
-  src: string; dst: string; protocol: number; srcPort?: number; dstPort?: number
-  icmpId?: number; icmpType?: number; icmpCode?: number; zone?: number
+  src: string
+  dst: string
+  protocol: number
+  srcPort?: number
+  dstPort?: number
+  icmpId?: number
+  icmpType?: number
+  icmpCode?: number
+  zone?: number
 }
 /** A conntrack entry as ctnetlink reports it (IPCTNL_MSG_CT_NEW). */
 export interface NativeCtEntry {
-  family: 4 | 6; orig: NativeCtTuple; reply?: NativeCtTuple; status?: number; timeout?: number; mark?: number
-  id?: number; use?: number; zone?: number; tcpState?: number
+  family: 4 | 6
+  orig: NativeCtTuple
+  reply?: NativeCtTuple
+  status?: number
+  timeout?: number
+  mark?: number
+  id?: number
+  use?: number
+  zone?: number
+  tcpState?: number
 }
 /** What ctList/ctDelete select; `protocol` is the IP protocol number. */
 export interface NativeCtFilter {
-  family?: 4 | 6; protocol?: number; origSrc?: string; origDst?: string; replySrc?: string
-  origDstPort?: number; replySrcPort?: number
+  family?: 4 | 6
+  protocol?: number
+  origSrc?: string
+  origDst?: string
+  replySrc?: string
+  origDstPort?: number
+  replySrcPort?: number
 }
 
 export interface NativeBinding {
@@ -132,7 +211,6 @@ export interface NativeSocketSpec {
   port?: number
   reuseAddr?: boolean
   freebind?: boolean
-
 }
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports, @typescript-eslint/no-explicit-any
@@ -154,8 +232,11 @@ export function native(): NativeBinding {
     } catch (e) {
       // Installed with --ignore-scripts (or the build failed): say so, rather than an internal error.
       if (/Could not locate the bindings file/.test(String((e as Error)?.message))) {
-        throw new NetnsKitError('ERR_NETNS_KIT_NOT_BUILT',
-          `netns-kit: the addon was not built (no build/Release/netns_kit.node in ${packageRoot}); run npm rebuild netns-kit`, { cause: e })
+        throw new NetnsKitError(
+          'ERR_NETNS_KIT_NOT_BUILT',
+          `netns-kit: the addon was not built (no build/Release/netns_kit.node in ${packageRoot}); run npm rebuild netns-kit`,
+          { cause: e },
+        )
       }
       throw e
     }

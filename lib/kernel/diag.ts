@@ -14,17 +14,24 @@ export type * from './binding-diag-watch'
  */
 export async function sockDiag(ns: NsRef, queries: NativeSockQuery[]): Promise<NativeSockResult[]> {
   const h = handleOf(ns)
-  return trip({ channel: 'socket', entry: 'sockDiag', ns, ops: () => queries.map((q) => `${q.protocol}${q.family}${q.port !== undefined ? ` sport ${q.port}` : ''}`) }, async () => {
-    try {
-      return await native().sockDiag(h, queries)
-    } catch (e) {
-      throw toError(e, { object: `the sockets of ${String(ns)}`, action: `list the sockets of ${String(ns)}` })
-    }
-  })
+  return trip(
+    { channel: 'socket', entry: 'sockDiag', ns, ops: () => queries.map((q) => `${q.protocol}${q.family}${q.port !== undefined ? ` sport ${q.port}` : ''}`) },
+    async () => {
+      try {
+        return await native().sockDiag(h, queries)
+      } catch (e) {
+        throw toError(e, { object: `the sockets of ${String(ns)}`, action: `list the sockets of ${String(ns)}` })
+      }
+    },
+  )
 }
 
 /** A subscription socket opened inside the namespace of `h`, a member of `groups` once this resolves. */
-export async function openWatch(ns: NsRef, h: NsHandle, spec: { groups: ('link' | 'address' | 'route' | 'neighbour')[]; receiveBuffer?: number }): Promise<NativeWatcher> {
+export async function openWatch(
+  ns: NsRef,
+  h: NsHandle,
+  spec: { groups: ('link' | 'address' | 'route' | 'neighbour')[]; receiveBuffer?: number },
+): Promise<NativeWatcher> {
   return trip({ channel: 'rtnl', entry: 'watchOpen', ns, ops: () => [`watch ${spec.groups.join(' ')}`] }, async () => {
     try {
       return await native().watchOpen(h, spec)

@@ -49,7 +49,9 @@ export function toError(e: unknown, ctx: FailureContext = {}): Error {
   const f = (typeof e === 'object' && e !== null ? e : { message: String(e) }) as NativeFailure
   const errno = errnoOf(f)
   if (errno === undefined) {
-    return new NetnsKitError('ERR_NETNS_KIT_INTERNAL', `netns-kit: the addon failed${ctx.object ? ` (${ctx.object})` : ''}: ${f.message ?? String(e)}`, { cause: e })
+    return new NetnsKitError('ERR_NETNS_KIT_INTERNAL', `netns-kit: the addon failed${ctx.object ? ` (${ctx.object})` : ''}: ${f.message ?? String(e)}`, {
+      cause: e,
+    })
   }
   if (errno === EPERM || errno === EACCES) {
     const needed = SYS_ADMIN_CALLS.has(f.syscall ?? '') ? ['CAP_SYS_ADMIN', 'CAP_NET_ADMIN'] : ['CAP_NET_ADMIN']

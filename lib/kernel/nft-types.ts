@@ -16,16 +16,73 @@ export type NftFamily = 'inet' | 'ip' | 'ip6' | 'bridge' | 'netdev' | 'arp'
 
 export type NftVerdictCode = 'accept' | 'drop' | 'continue' | 'break' | 'return' | 'jump' | 'goto'
 /** A verdict; `chain` for jump and goto. */
-export interface NftVerdict { code: NftVerdictCode; chain?: string }
+export interface NftVerdict {
+  code: NftVerdictCode
+  chain?: string
+}
 
-export type NftMetaKey = 'len' | 'protocol' | 'priority' | 'mark' | 'iif' | 'oif' | 'iifname' | 'oifname' | 'iiftype'
-  | 'oiftype' | 'skuid' | 'skgid' | 'nftrace' | 'rtclassid' | 'secmark' | 'nfproto' | 'l4proto' | 'ibrname' | 'obrname'
-  | 'pkttype' | 'cpu' | 'iifgroup' | 'oifgroup' | 'cgroup' | 'random' | 'secpath' | 'iifkind' | 'oifkind' | 'ibrpvid'
-  | 'ibrvproto' | 'time' | 'day' | 'hour' | 'sdif' | 'sdifname'
+export type NftMetaKey =
+  | 'len'
+  | 'protocol'
+  | 'priority'
+  | 'mark'
+  | 'iif'
+  | 'oif'
+  | 'iifname'
+  | 'oifname'
+  | 'iiftype'
+  | 'oiftype'
+  | 'skuid'
+  | 'skgid'
+  | 'nftrace'
+  | 'rtclassid'
+  | 'secmark'
+  | 'nfproto'
+  | 'l4proto'
+  | 'ibrname'
+  | 'obrname'
+  | 'pkttype'
+  | 'cpu'
+  | 'iifgroup'
+  | 'oifgroup'
+  | 'cgroup'
+  | 'random'
+  | 'secpath'
+  | 'iifkind'
+  | 'oifkind'
+  | 'ibrpvid'
+  | 'ibrvproto'
+  | 'time'
+  | 'day'
+  | 'hour'
+  | 'sdif'
+  | 'sdifname'
 
-export type NftCtKey = 'state' | 'direction' | 'status' | 'mark' | 'secmark' | 'expiration' | 'helper' | 'l3protocol'
-  | 'src' | 'dst' | 'protocol' | 'proto-src' | 'proto-dst' | 'labels' | 'packets' | 'bytes' | 'avgpkt' | 'zone' | 'event'
-  | 'src-ip' | 'dst-ip' | 'src-ip6' | 'dst-ip6' | 'id'
+export type NftCtKey =
+  | 'state'
+  | 'direction'
+  | 'status'
+  | 'mark'
+  | 'secmark'
+  | 'expiration'
+  | 'helper'
+  | 'l3protocol'
+  | 'src'
+  | 'dst'
+  | 'protocol'
+  | 'proto-src'
+  | 'proto-dst'
+  | 'labels'
+  | 'packets'
+  | 'bytes'
+  | 'avgpkt'
+  | 'zone'
+  | 'event'
+  | 'src-ip'
+  | 'dst-ip'
+  | 'src-ip6'
+  | 'dst-ip6'
+  | 'id'
 
 /**
  * One expression of a rule, as `nft --debug=netlink` shows them. Read back from the kernel, an
@@ -58,8 +115,16 @@ export type NftExpr =
   /** `fib FLAGS RESULT => reg DREG`; flags NFTA_FIB_F_SADDR 1, DADDR 2, MARK 4, IIF 8, OIF 16, PRESENT 32 */
   | { type: 'fib'; result: 'oif' | 'oifname' | 'addrtype'; flags: number; dreg: number }
   /** `nat snat|dnat ip|ip6 addr_min reg ... flags ...`; flags NF_NAT_RANGE_* */
-  | { type: 'nat'; natType: 'snat' | 'dnat'; family: 'ip' | 'ip6'; regAddrMin?: number; regAddrMax?: number
-      regProtoMin?: number; regProtoMax?: number; flags?: number }
+  | {
+      type: 'nat'
+      natType: 'snat' | 'dnat'
+      family: 'ip' | 'ip6'
+      regAddrMin?: number
+      regAddrMax?: number
+      regProtoMin?: number
+      regProtoMax?: number
+      flags?: number
+    }
   /** `masq [proto_min reg ...] [flags ...]` */
   | { type: 'masq'; flags?: number; regProtoMin?: number; regProtoMax?: number }
   /** `redir [proto_min reg ...] [flags ...]` */
@@ -86,7 +151,10 @@ export interface NftElement {
   userdata?: Buffer
 }
 
-interface NftTableRef { family: NftFamily; table: string }
+interface NftTableRef {
+  family: NftFamily
+  table: string
+}
 
 /** Table messages: `nft add table` (create with exclusive), `nft delete table`, `nft destroy table` (no error when absent; kernel 6.3). */
 export type NftTableMsg =
@@ -95,12 +163,23 @@ export type NftTableMsg =
 
 /** Chain messages: a base chain has a hook; a regular chain is reached by jump/goto. flushchain removes its rules. */
 export type NftChainMsg =
-  | ({ op: 'newchain'; name: string; hook?: 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting' | 'ingress' | 'egress'
-      priority?: number; type?: 'filter' | 'nat' | 'route'; policy?: 'accept' | 'drop'; device?: string; userdata?: Buffer
-      exclusive?: boolean } & NftTableRef)
-  | ({ op: 'delchain' | 'destroychain' | 'flushchain'; name: string
+  | ({
+      op: 'newchain'
+      name: string
+      hook?: 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting' | 'ingress' | 'egress'
+      priority?: number
+      type?: 'filter' | 'nat' | 'route'
+      policy?: 'accept' | 'drop'
+      device?: string
+      userdata?: Buffer
+      exclusive?: boolean
+    } & NftTableRef)
+  | ({
+      op: 'delchain' | 'destroychain' | 'flushchain'
+      name: string
       /** delchain: NLM_F_NONREC, refused (EBUSY) while the chain holds a rule or a jump to it. */
-      nonrec?: boolean } & NftTableRef)
+      nonrec?: boolean
+    } & NftTableRef)
 
 /** Rule messages: appended after `position` (a handle) or at the end; with insert: true, before `position` or at the start. */
 export type NftRuleMsg =
@@ -109,20 +188,34 @@ export type NftRuleMsg =
 
 /** Set and map messages (`nft add set`, `nft add map`). */
 export type NftSetMsg =
-  | ({ op: 'newset'; name: string; id?: number; keyType?: number; keyLen: number; dataType?: number; dataLen?: number
-      flags?: number; fieldLens?: number[]; size?: number; policy?: number; userdata?: Buffer; exclusive?: boolean } & NftTableRef)
-  | ({ op: 'delset' | 'destroyset'; name: string
+  | ({
+      op: 'newset'
+      name: string
+      id?: number
+      keyType?: number
+      keyLen: number
+      dataType?: number
+      dataLen?: number
+      flags?: number
+      fieldLens?: number[]
+      size?: number
+      policy?: number
+      userdata?: Buffer
+      exclusive?: boolean
+    } & NftTableRef)
+  | ({
+      op: 'delset' | 'destroyset'
+      name: string
       /** delset: NLM_F_NONREC, refused (EBUSY) while the set holds an element. */
-      nonrec?: boolean } & NftTableRef)
-  | ({ op: 'newsetelem' | 'delsetelem' | 'destroysetelem'; set: string; setId?: number; elements: NftElement[]
-      exclusive?: boolean } & NftTableRef)
+      nonrec?: boolean
+    } & NftTableRef)
+  | ({ op: 'newsetelem' | 'delsetelem' | 'destroysetelem'; set: string; setId?: number; elements: NftElement[]; exclusive?: boolean } & NftTableRef)
 
 export type NftMsg = NftTableMsg | NftChainMsg | NftRuleMsg | NftSetMsg
 
 /** The outcome of one batch: it was applied whole, or not at all. */
 export type NftBatchResult =
-  | { ok: true; handles: (bigint | null)[] }
-  | { ok: false; errno: number; syscall: string; strerror: string; index: number; extack?: string; attribute?: string }
+  { ok: true; handles: (bigint | null)[] } | { ok: false; errno: number; syscall: string; strerror: string; index: number; extack?: string; attribute?: string }
 
 export interface NftListQuery {
   what: 'tables' | 'chains' | 'rules' | 'sets' | 'elements'
@@ -137,16 +230,48 @@ export interface NftListQuery {
 }
 
 /** Objects read back by nftList: the shapes they are written in (without op), with handle. */
-export interface NftTableInfo { family: NftFamily; name: string; flags?: number; userdata?: Buffer; handle: bigint }
-export interface NftChainInfo {
-  family: NftFamily; table: string; name: string; hook?: string; priority?: number; type?: string; policy?: 'accept' | 'drop'
-  device?: string; userdata?: Buffer; handle: bigint
+export interface NftTableInfo {
+  family: NftFamily
+  name: string
+  flags?: number
+  userdata?: Buffer
+  handle: bigint
 }
-export interface NftRuleInfo { family: NftFamily; table: string; chain: string; exprs: NftExpr[]; userdata?: Buffer; handle: bigint }
+export interface NftChainInfo {
+  family: NftFamily
+  table: string
+  name: string
+  hook?: string
+  priority?: number
+  type?: string
+  policy?: 'accept' | 'drop'
+  device?: string
+  userdata?: Buffer
+  handle: bigint
+}
+export interface NftRuleInfo {
+  family: NftFamily
+  table: string
+  chain: string
+  exprs: NftExpr[]
+  userdata?: Buffer
+  handle: bigint
+}
 /** A rule listed with `brief: true`: no expressions. */
 export type NftRuleBrief = Omit<NftRuleInfo, 'exprs'>
 export interface NftSetInfo {
-  family: NftFamily; table: string; name: string; flags?: number; keyType?: number; keyLen: number; dataType?: number
-  dataLen?: number; fieldLens?: number[]; size?: number; policy?: number; userdata?: Buffer; handle: bigint
+  family: NftFamily
+  table: string
+  name: string
+  flags?: number
+  keyType?: number
+  keyLen: number
+  dataType?: number
+  dataLen?: number
+  fieldLens?: number[]
+  size?: number
+  policy?: number
+  userdata?: Buffer
+  handle: bigint
 }
 export type NftElementInfo = NftElement

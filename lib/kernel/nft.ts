@@ -1,7 +1,14 @@
 // nf_tables through the addon: atomic batches and listings in a namespace (`nft -f FILE`,
 // `nft list ...` inside it), refusals mapped to the library's errors. The only nft batch wrapper.
 import {
-  native, type NftChainInfo, type NftElementInfo, type NftListQuery, type NftMsg, type NftRuleBrief, type NftRuleInfo, type NftSetInfo,
+  native,
+  type NftChainInfo,
+  type NftElementInfo,
+  type NftListQuery,
+  type NftMsg,
+  type NftRuleBrief,
+  type NftRuleInfo,
+  type NftSetInfo,
   type NftTableInfo,
 } from './binding'
 import { toError } from './errors'
@@ -12,12 +19,26 @@ import { trip } from './trace'
 export function describeNftMsg(m: NftMsg): string {
   const where = 'table' in m ? `${m.family} ${m.table}` : `${m.family}`
   switch (m.op) {
-    case 'newtable': case 'deltable': case 'destroytable': return `table ${m.family} ${m.name}`
-    case 'newchain': case 'delchain': case 'destroychain': case 'flushchain': return `chain ${where} ${m.name}`
-    case 'newrule': return `rule in ${where} ${m.chain}`
-    case 'delrule': case 'destroyrule': return `rule ${m.handle} in ${where} ${m.chain}`
-    case 'newset': case 'delset': case 'destroyset': return `set ${where} ${m.name}`
-    default: return `elements of set ${where} ${m.set}`
+    case 'newtable':
+    case 'deltable':
+    case 'destroytable':
+      return `table ${m.family} ${m.name}`
+    case 'newchain':
+    case 'delchain':
+    case 'destroychain':
+    case 'flushchain':
+      return `chain ${where} ${m.name}`
+    case 'newrule':
+      return `rule in ${where} ${m.chain}`
+    case 'delrule':
+    case 'destroyrule':
+      return `rule ${m.handle} in ${where} ${m.chain}`
+    case 'newset':
+    case 'delset':
+    case 'destroyset':
+      return `set ${where} ${m.name}`
+    default:
+      return `elements of set ${where} ${m.set}`
   }
 }
 
@@ -61,7 +82,9 @@ export async function nftList(ns: NsRef, q: NftListQuery & { what: 'elements'; k
 export async function nftList(ns: NsRef, q: NftListQuery & { what: 'elements' }): Promise<NftElementInfo[]>
 export async function nftList(ns: NsRef, q: NftListQuery): Promise<unknown[]> {
   const h = handleOf(ns)
-  const describe = () => [`list ${q.what}${q.family ? ` ${q.family}` : ''}${q.table ? ` ${q.table}` : ''}${q.set ? ` ${q.set}` : ''}${q.keys ? ` (${q.keys.length} keys)` : ''}`]
+  const describe = () => [
+    `list ${q.what}${q.family ? ` ${q.family}` : ''}${q.table ? ` ${q.table}` : ''}${q.set ? ` ${q.set}` : ''}${q.keys ? ` (${q.keys.length} keys)` : ''}`,
+  ]
   return trip({ channel: 'nft', entry: 'nftList', ns, ops: describe }, async () => {
     try {
       return await native().nftList(h, q)

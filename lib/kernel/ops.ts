@@ -49,11 +49,11 @@ export interface VxlanData {
 
 /** `ip link add NAME type KIND ...`: one RTM_NEWLINK with NLM_F_CREATE|NLM_F_EXCL. */
 export type LinkCreate<N> = LinkAttrs<N> & { op: 'link.create'; name: string } & (
-  | { kind: 'veth'; peer: { name: string; mtu?: number; mac?: string; target?: N } }
-  | { kind: 'bridge' }
-  | { kind: 'macvlan'; link: number; macvlanMode: number }
-  | { kind: 'vxlan'; vxlan: VxlanData }
-)
+    | { kind: 'veth'; peer: { name: string; mtu?: number; mac?: string; target?: N } }
+    | { kind: 'bridge' }
+    | { kind: 'macvlan'; link: number; macvlanMode: number }
+    | { kind: 'vxlan'; vxlan: VxlanData }
+  )
 
 /** `ip link set ...` (a `name` with an `index` renames the link). */
 export type LinkSet<N> = LinkAttrs<N> & { op: 'link.set' } & ByIndexOrName
@@ -110,7 +110,12 @@ export interface NeighChange {
  * A write under /proc/sys/net in the operation's namespace, in its place in the trip (`key` is
  * the path below /proc/sys/net: 'ipv6/conf/veth0/disable_ipv6'); `ignoreMissing`: no such key is done.
  */
-export interface SysctlSet { op: 'sysctl.set'; key: string; value: string; ignoreMissing?: boolean }
+export interface SysctlSet {
+  op: 'sysctl.set'
+  key: string
+  value: string
+  ignoreMissing?: boolean
+}
 
 export type RtnlOp<N> =
   | LinkCreate<N>
@@ -132,10 +137,14 @@ export type RtnlOp<N> =
 export type RtnlOpName = RtnlOp<unknown>['op']
 
 /** What an operation resolves to: the link, the records of a dump, or null for a change. */
-export type RtnlResult<O extends { op: RtnlOpName }> =
-  O extends { op: 'link.get' } ? NativeLink
-    : O extends { op: 'link.list' } ? NativeLink[]
-      : O extends { op: 'addr.list' } ? NativeAddr[]
-        : O extends { op: 'route.list' } ? NativeRoute[]
-          : O extends { op: 'fdb.list' | 'neigh.list' } ? NativeNeigh[]
-            : null
+export type RtnlResult<O extends { op: RtnlOpName }> = O extends { op: 'link.get' }
+  ? NativeLink
+  : O extends { op: 'link.list' }
+    ? NativeLink[]
+    : O extends { op: 'addr.list' }
+      ? NativeAddr[]
+      : O extends { op: 'route.list' }
+        ? NativeRoute[]
+        : O extends { op: 'fdb.list' | 'neigh.list' }
+          ? NativeNeigh[]
+          : null

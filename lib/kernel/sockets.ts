@@ -27,4 +27,3 @@ export function tryLock(fd: number, file: string): boolean {
     throw toError(e, { object: file })
   }
 }
-

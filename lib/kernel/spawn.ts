@@ -59,14 +59,19 @@ export function spawnIn(ns: NsRef, command: string, args: readonly string[], opt
   }) as typeof child.emit
   let report = ''
   status.setEncoding('utf8')
-  status.on('data', (d: string) => { report += d })
+  status.on('data', (d: string) => {
+    report += d
+  })
   status.on('error', () => {})
   status.once('close', () => {
     settled = true
     const m = /^(\w+) (\d+)/.exec(report)
     if (m) {
       failed = Number(m[2])
-      emit('error', m[1] === 'exec' ? spawnError(failed, command, args) : toError({ errno: -failed, syscall: m[1] }, { object: String(ns), action: `enter ${String(ns)}` }))
+      emit(
+        'error',
+        m[1] === 'exec' ? spawnError(failed, command, args) : toError({ errno: -failed, syscall: m[1] }, { object: String(ns), action: `enter ${String(ns)}` }),
+      )
     }
     if (heldExit) child.emit('exit', ...heldExit)
     if (heldClose) child.emit('close', ...heldClose)

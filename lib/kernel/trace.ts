@@ -60,11 +60,21 @@ export async function trip<T>(info: TripInfo, fn: () => Promise<T>): Promise<T> 
     throw e
   } finally {
     const event: TripEvent = {
-      entry: info.entry, namespace: label(info.ns), ops: info.ops?.() ?? [], durationMs: performance.now() - start, ...(error ? { error } : {}),
+      entry: info.entry,
+      namespace: label(info.ns),
+      ops: info.ops?.() ?? [],
+      durationMs: performance.now() - start,
+      ...(error ? { error } : {}),
     }
     if (debug.enabled) {
-      debug('%s %s [%s] %s ms%s', event.entry, event.namespace ?? '-', event.ops.join(', '), event.durationMs.toFixed(3),
-        error ? ` failed: ${error.message}` : '')
+      debug(
+        '%s %s [%s] %s ms%s',
+        event.entry,
+        event.namespace ?? '-',
+        event.ops.join(', '),
+        event.durationMs.toFixed(3),
+        error ? ` failed: ${error.message}` : '',
+      )
     }
     if (channel.hasSubscribers) channel.publish(event)
   }

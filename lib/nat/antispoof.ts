@@ -39,10 +39,7 @@ export function spoofElements(p: GuardedPort): SetElement[] {
   const ifb = ifnameBytes(p.hostIf)
   const userdata = comment(`${TAG} spoof ${p.hostIf}`)
   const el = (set: string, ...rest: Buffer[]): SetElement => ({ family: 'bridge', set, element: { key: Buffer.concat([ifb, ...rest]), userdata } })
-  const out: SetElement[] = [
-    el(SPOOF.ports),
-    el(SPOOF.macs, macBytes(p.mac), Buffer.alloc(2)),
-  ]
+  const out: SetElement[] = [el(SPOOF.ports), el(SPOOF.macs, macBytes(p.mac), Buffer.alloc(2))]
   const v6 = p.addresses.filter((a) => net.isIPv6(a))
   for (const a of p.addresses.filter((x) => net.isIPv4(x))) out.push(el(SPOOF.addr4, ipToBytes(a)))
   // The link-local address only where the endpoint has IPv6 (an IPv4-only endpoint has none).

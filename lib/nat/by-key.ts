@@ -59,7 +59,9 @@ export async function publishedAt(ns: Namespace, ports: PortKey[]): Promise<Owne
   const maps = [...byMap.keys()]
   const found = await Promise.all(maps.map((m) => findElements(ns, m.name, [...byMap.get(m)!.values()])))
   const entries: { m: MapDef; e: NftElementInfo }[] = []
-  found.forEach((list, i) => { for (const e of list) if (e) entries.push({ m: maps[i]!, e }) })
+  found.forEach((list, i) => {
+    for (const e of list) if (e) entries.push({ m: maps[i]!, e })
+  })
   // Whether netns-kit turned route_localnet on matters for localhost mappings only: the small
   // record set is read then.
   const lo = entries.some(({ e }) => ownerOf(e.userdata)?.rest.includes('lo'))

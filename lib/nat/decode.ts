@@ -10,7 +10,13 @@ import { localnetRecords } from './localnet'
 import { HAIRPIN_SETS, ISO, MAPS, TABLE, listElements, listElementsIfAny, ownerOf, tableExists, type MapDef } from './ruleset'
 import type { ElemRef, NatProtocol, OwnedRule } from './types'
 
-interface DecodedRule { family: 'inet' | 'bridge'; chain: string; handle: bigint; exprs: NftExpr[]; userdata?: Buffer }
+interface DecodedRule {
+  family: 'inet' | 'bridge'
+  chain: string
+  handle: bigint
+  exprs: NftExpr[]
+  userdata?: Buffer
+}
 
 /** Every rule and mapping netns-kit owns in `ns`, decoded (`nft list table inet netns-kit`). */
 export async function readOwned(ns: Namespace): Promise<OwnedRule[]> {
@@ -33,7 +39,8 @@ function masquerades(ns: Namespace, rules: DecodedRule[]): OwnedRule[] {
     if (!d) continue
     out.push({
       fields: { kind: 'masquerade', id: c.id, namespace: ns, family: d.family, source: d.source, outInterface: d.out, notOutInterface: d.notOut },
-      rules: [{ family: r.family, chain: r.chain, handle: r.handle }], elems: [],
+      rules: [{ family: r.family, chain: r.chain, handle: r.handle }],
+      elems: [],
     })
   }
   return out
@@ -45,7 +52,11 @@ function masquerades(ns: Namespace, rules: DecodedRule[]): OwnedRule[] {
  * hairpin elements.
  */
 async function isolations(ns: Namespace): Promise<OwnedRule[]> {
-  const [bridges, hp4, hp6] = await Promise.all([listElementsIfAny(ns, ISO.bridges), listElementsIfAny(ns, HAIRPIN_SETS[4]), listElementsIfAny(ns, HAIRPIN_SETS[6])])
+  const [bridges, hp4, hp6] = await Promise.all([
+    listElementsIfAny(ns, ISO.bridges),
+    listElementsIfAny(ns, HAIRPIN_SETS[4]),
+    listElementsIfAny(ns, HAIRPIN_SETS[6]),
+  ])
   const out: OwnedRule[] = []
   for (const e of bridges) {
     const c = ownerOf(e.userdata)
@@ -54,7 +65,10 @@ async function isolations(ns: Namespace): Promise<OwnedRule[]> {
     const internal = c.rest.includes('internal')
     const icc = !c.rest.includes('noicc')
     const elems: ElemRef[] = isolationElements(ifname, internal, icc, '').map((x) => ({ map: x.set, key: x.element.key! }))
-    for (const [set, list] of [[HAIRPIN_SETS[4], hp4], [HAIRPIN_SETS[6], hp6]] as const) {
+    for (const [set, list] of [
+      [HAIRPIN_SETS[4], hp4],
+      [HAIRPIN_SETS[6], hp6],
+    ] as const) {
       for (const h of list) {
         const o = ownerOf(h.userdata)
         if (o?.kind === 'isolate' && o.id === c.id) elems.push({ map: set, key: h.key!, ...(h.keyEnd ? { keyEnd: h.keyEnd } : {}) })
@@ -83,7 +97,8 @@ export function decodePublication(ns: Namespace, entries: { m: MapDef; e: NftEle
     if (c?.kind !== 'publish') continue
     const g = groups.get(c.id)
     const x = { m, e, lo: c.rest.includes('lo'), ifname: c.rest[0] ?? '' }
-    if (g) g.push(x); else groups.set(c.id, [x])
+    if (g) g.push(x)
+    else groups.set(c.id, [x])
   }
   const out: OwnedRule[] = []
   for (const [id, els] of groups) {
@@ -96,18 +111,31 @@ export function decodePublication(ns: Namespace, entries: { m: MapDef; e: NftEle
     const key = first.e.key!
     const protoNum = key[off]!
     const protocol = (Object.entries(L4PROTO).find(([, v]) => v === protoNum)?.[0] ?? String(protoNum)) as NatProtocol
-    const ports = use.map((x) => ({ host: x.e.key!.readUInt16BE(off + 4), cport: x.e.data!.readUInt16BE(alen), cip: ipFromBytes(x.e.data!.subarray(0, alen)) }))
+    const ports = use
+      .map((x) => ({ host: x.e.key!.readUInt16BE(off + 4), cport: x.e.data!.readUInt16BE(alen), cip: ipFromBytes(x.e.data!.subarray(0, alen)) }))
       .sort((a, b) => a.host - b.host)
     const hostIp = first.m.byAddress ? ipFromBytes(key.subarray(0, alen)) : first.m.loopback ? '127.0.0.1' : undefined
-    const hp = ports[0]!, hl = ports[ports.length - 1]!
+    const hp = ports[0]!,
+      hl = ports[ports.length - 1]!
     out.push({
       fields: {
-        kind: 'publish', id, namespace: ns, family: fam, protocol, hostIp,
-        hostPort: hp.host, hostPortEnd: hl.host !== hp.host ? hl.host : undefined,
-        containerIp: hp.cip, containerPort: hp.cport, containerPortEnd: hl.cport !== hp.cport ? hl.cport : undefined,
-        localhost: els.some((x) => x.lo), interface: first.ifname, ownsRouteLocalnet: els.some((x) => x.lo) && records.has(first.ifname),
+        kind: 'publish',
+        id,
+        namespace: ns,
+        family: fam,
+        protocol,
+        hostIp,
+        hostPort: hp.host,
+        hostPortEnd: hl.host !== hp.host ? hl.host : undefined,
+        containerIp: hp.cip,
+        containerPort: hp.cport,
+        containerPortEnd: hl.cport !== hp.cport ? hl.cport : undefined,
+        localhost: els.some((x) => x.lo),
+        interface: first.ifname,
+        ownsRouteLocalnet: els.some((x) => x.lo) && records.has(first.ifname),
       },
-      rules: [], elems: els.map((x) => ({ map: x.m.name, key: x.e.key! })),
+      rules: [],
+      elems: els.map((x) => ({ map: x.m.name, key: x.e.key! })),
     })
   }
   return out
@@ -129,7 +157,10 @@ export function decodeMasquerade(exprs: NftExpr[]): { family: 4 | 6; source: str
       const len = e.len as number
       let mask: Buffer | undefined
       let j = i + 1
-      if ((exprs[j] as Fields | undefined)?.type === 'bitwise') { mask = (exprs[j] as { mask: Buffer }).mask; j++ }
+      if ((exprs[j] as Fields | undefined)?.type === 'bitwise') {
+        mask = (exprs[j] as { mask: Buffer }).mask
+        j++
+      }
       const cmp = exprs[j] as { type: string; data: Buffer } | undefined
       if (cmp?.type !== 'cmp') return undefined
       const full = Buffer.alloc(family === 4 ? 4 : 16)
@@ -140,7 +171,8 @@ export function decodeMasquerade(exprs: NftExpr[]): { family: 4 | 6; source: str
       i = j
     } else if (e.type === 'meta' && e.key === 'oifname' && next?.type === 'cmp') {
       const name = ifnameString(next.data as Buffer)
-      if (next.op === 'neq') notOut = name; else out = name
+      if (next.op === 'neq') notOut = name
+      else out = name
       i++
     }
   }
@@ -148,7 +180,14 @@ export function decodeMasquerade(exprs: NftExpr[]): { family: 4 | 6; source: str
   return { family, source, out, notOut }
 }
 
-function popcount(b: number): number { let n = 0; while (b) { n += b & 1; b >>= 1 } return n }
+function popcount(b: number): number {
+  let n = 0
+  while (b) {
+    n += b & 1
+    b >>= 1
+  }
+  return n
+}
 
 /** Per family, the interfaces of the published ports that remain, and whether anything of ours does (for tidy()). */
 export async function interfacesInUse(ns: Namespace): Promise<{ empty: boolean; used: Record<4 | 6, Set<string>> }> {

@@ -64,7 +64,7 @@ export function nfproto(family: 4 | 6): NftExpr[] {
  * the whole address, masks it and compares.
  */
 export function addrMatch(family: 4 | 6, which: 'saddr' | 'daddr', address: string, prefixLength: number, op: 'eq' | 'neq' = 'eq'): NftExpr[] {
-  const offset = family === 4 ? (which === 'saddr' ? 12 : 16) : (which === 'saddr' ? 8 : 24)
+  const offset = family === 4 ? (which === 'saddr' ? 12 : 16) : which === 'saddr' ? 8 : 24
   const full = ipToBytes(address)
   if (prefixLength === 0) return []
   if (prefixLength % 8 === 0) {
@@ -227,7 +227,8 @@ export function commentOf(userdata: Buffer | undefined): string | undefined {
   if (!userdata) return undefined
   let i = 0
   while (i + 2 <= userdata.length) {
-    const type = userdata[i]!, len = userdata[i + 1]!
+    const type = userdata[i]!,
+      len = userdata[i + 1]!
     if (i + 2 + len > userdata.length) return undefined
     if (type === 0) {
       const v = userdata.subarray(i + 2, i + 2 + len)

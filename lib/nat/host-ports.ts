@@ -39,7 +39,8 @@ export function parsePortList(text: string): [number, number][] {
   for (const part of text.trim().split(',')) {
     const m = /^\s*(\d+)(?:-(\d+))?\s*$/.exec(part)
     if (!m) continue
-    const a = Number(m[1]), b = m[2] === undefined ? a : Number(m[2])
+    const a = Number(m[1]),
+      b = m[2] === undefined ? a : Number(m[2])
     if (a >= 1 && b <= 65535 && a <= b) out.push([a, b])
   }
   return out
@@ -57,10 +58,9 @@ async function sysctlOr(ns: Namespace, key: string, dflt: string): Promise<strin
 export async function readHostPorts(host: Namespace, claims: HostClaim[]): Promise<HostPorts> {
   // The range and the reserved ports matter only to a port chosen from the range (-P).
   const picks = claims.some((c) => !c.ports)
-  const [rangeText, reservedText] = picks ? await Promise.all([
-    sysctlOr(host, 'net.ipv4.ip_local_port_range', '32768 60999'),
-    sysctlOr(host, 'net.ipv4.ip_local_reserved_ports', ''),
-  ]) : ['32768 60999', '']
+  const [rangeText, reservedText] = picks
+    ? await Promise.all([sysctlOr(host, 'net.ipv4.ip_local_port_range', '32768 60999'), sysctlOr(host, 'net.ipv4.ip_local_reserved_ports', '')])
+    : ['32768 60999', '']
   const r = rangeText.trim().split(/\s+/).map(Number)
   const range: [number, number] = [r[0] || 32768, r[1] || 60999]
   const reserved = parsePortList(reservedText)
@@ -68,14 +68,18 @@ export async function readHostPorts(host: Namespace, claims: HostClaim[]): Promi
   const sockets: SocketRecord[] = []
   if (claims.length) {
     const port = { from: Math.min(...wanted), to: Math.max(...wanted) }
-    const lists = await Promise.all([...new Set(claims.map((c) => c.protocol))].map((protocol) =>
-      listSockets(host, { protocol, port }).catch((e: unknown) => {
-        if (protocol === 'sctp' && (e as { code?: string }).code === 'ERR_NETNS_KIT_UNSUPPORTED') return []
-        throw e
-      })))
+    const lists = await Promise.all(
+      [...new Set(claims.map((c) => c.protocol))].map((protocol) =>
+        listSockets(host, { protocol, port }).catch((e: unknown) => {
+          if (protocol === 'sctp' && (e as { code?: string }).code === 'ERR_NETNS_KIT_UNSUPPORTED') return []
+          throw e
+        }),
+      ),
+    )
     sockets.push(...lists.flat())
   }
-  const holders = (c: HostClaim, port: number) => sockets.filter((s) => s.protocol === c.protocol && s.port === port && c.addresses.some((a) => socketOverlaps(s, a)))
+  const holders = (c: HostClaim, port: number) =>
+    sockets.filter((s) => s.protocol === c.protocol && s.port === port && c.addresses.some((a) => socketOverlaps(s, a)))
   const isReserved = (port: number) => reserved.some(([a, b]) => port >= a && port <= b)
   return {
     range,
@@ -95,8 +99,10 @@ export async function readHostPorts(host: Namespace, claims: HostClaim[]): Promi
         const owners = (await socketOwners(s.inode).catch(() => new Map<number, { pid: number; command: string }[]>())).get(s.inode) ?? []
         const by = owners.length ? ` of ${owners.map((o) => `pid ${o.pid} (${o.command})`).join(', ')}` : ''
         const where = c.addresses.map((a) => (a.includes(':') ? `[${a}]` : a)).join(' and ')
-        throw new NetnsKitError('ERR_NETNS_KIT_PORT_ALLOCATED',
-          `${c.protocol} ${where}:${port}: address already in use on the host by ${describeSocket(s)}${by}`)
+        throw new NetnsKitError(
+          'ERR_NETNS_KIT_PORT_ALLOCATED',
+          `${c.protocol} ${where}:${port}: address already in use on the host by ${describeSocket(s)}${by}`,
+        )
       }
     },
   }

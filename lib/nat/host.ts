@@ -14,7 +14,10 @@ const RT_TABLE_LOCAL = 255
 const RT_SCOPE_LINK = 253
 
 /** The interface that leads to a container, and the subnet behind it. */
-export interface Egress { dev: string; subnet: { first: string; last: string } }
+export interface Egress {
+  dev: string
+  subnet: { first: string; last: string }
+}
 
 /**
  * The interface the namespace routes `ip` through (longest prefix of the main table), and that prefix.
@@ -31,7 +34,10 @@ export async function egressInterface(ns: Namespace, ip: string, family: 4 | 6, 
   }
   const dev = best && (await getLink(ns, best.oif).catch(() => undefined))?.name
   if (!best || !dev) {
-    throw new NetnsKitError('ERR_NETNS_KIT_NO_ROUTE', `no interface in ${ns.name ?? ns.path} leads to ${ip}: add the container's network (bridge address) first`)
+    throw new NetnsKitError(
+      'ERR_NETNS_KIT_NO_ROUTE',
+      `no interface in ${ns.name ?? ns.path} leads to ${ip}: add the container's network (bridge address) first`,
+    )
   }
   return { dev, subnet: prefixBounds(best.addr, best.len) }
 }
@@ -45,7 +51,9 @@ export async function egressInterface(ns: Namespace, ip: string, family: 4 | 6, 
  */
 export async function localAddresses(ns: Namespace, family: 4 | 6, routesOf?: Promise<NativeRoute[]>): Promise<string[]> {
   if (family === 4) {
-    return (await (routesOf ?? listRoutes(ns, 4))).filter((r) => r.table === RT_TABLE_LOCAL && r.type === RTN_LOCAL && r.dstLength === 32 && !isLoopbackIp(r.dst)).map((r) => r.dst)
+    return (await (routesOf ?? listRoutes(ns, 4)))
+      .filter((r) => r.table === RT_TABLE_LOCAL && r.type === RTN_LOCAL && r.dstLength === 32 && !isLoopbackIp(r.dst))
+      .map((r) => r.dst)
   }
   return (await listAddrs(ns, 0, family)).filter((a) => a.family === family && !isLoopbackIp(a.address) && a.scope !== RT_SCOPE_LINK).map((a) => a.address)
 }

@@ -10,7 +10,11 @@ import { HAIRPIN_SETS, ISO, TABLE, TAG, findElements, ownerOf, type TableFamily 
 import type { ElemRef } from './types'
 
 /** An element of one of our sets, in the table of `family`. */
-export interface SetElement { family: TableFamily; set: string; element: NftElement }
+export interface SetElement {
+  family: TableFamily
+  set: string
+  element: NftElement
+}
 
 export function isolateNote(id: string, bridge: string, internal: boolean, icc: boolean): string {
   return `${TAG} isolate ${id} ${bridge}${internal ? ' internal' : ''}${icc ? '' : ' noicc'}`
@@ -36,7 +40,8 @@ export function hairpinElement(dev: string, cidr: string, note: string): SetElem
   const { first, last } = prefixBounds(addr, Number(len))
   const family = addr.includes(':') ? 6 : 4
   return {
-    family: 'inet', set: HAIRPIN_SETS[family],
+    family: 'inet',
+    set: HAIRPIN_SETS[family],
     element: { key: Buffer.concat([ifnameBytes(dev), ipToBytes(first)]), keyEnd: Buffer.concat([ifnameBytes(dev), ipToBytes(last)]), userdata: comment(note) },
   }
 }
@@ -49,7 +54,14 @@ export function addMessages(elems: SetElement[], exclusive: readonly string[] = 
   const bySet = new Map<string, NftMsg & { op: 'newsetelem' }>()
   for (const e of elems) {
     const k = `${e.family}/${e.set}`
-    const msg = bySet.get(k) ?? { op: 'newsetelem', family: e.family, table: TABLE, set: e.set, elements: [], ...(exclusive.includes(e.set) ? { exclusive: true } : {}) }
+    const msg = bySet.get(k) ?? {
+      op: 'newsetelem',
+      family: e.family,
+      table: TABLE,
+      set: e.set,
+      elements: [],
+      ...(exclusive.includes(e.set) ? { exclusive: true } : {}),
+    }
     msg.elements.push(e.element)
     bySet.set(k, msg)
   }
@@ -75,11 +87,21 @@ export function destroyMessages(elems: { family: TableFamily; set: string; key: 
 export async function ownedRefs(ns: Namespace, refs: ElemRef[], kind: string, id: string): Promise<ElemRef[]> {
   const sets = [...new Set(refs.map((e) => e.map))]
   const mine = sets.map((set) => refs.filter((e) => e.map === set))
-  const found = await Promise.all(mine.map((list, i) => findElements(ns, sets[i]!, list.map((e) => e.key))))
+  const found = await Promise.all(
+    mine.map((list, i) =>
+      findElements(
+        ns,
+        sets[i]!,
+        list.map((e) => e.key),
+      ),
+    ),
+  )
   const out: ElemRef[] = []
-  found.forEach((list, m) => list.forEach((el, i) => {
-    const c = ownerOf(el?.userdata)
-    if (c?.kind === kind && c.id === id) out.push({ ...mine[m]![i]!, ...(el?.keyEnd ? { keyEnd: el.keyEnd } : {}) })
-  }))
+  found.forEach((list, m) =>
+    list.forEach((el, i) => {
+      const c = ownerOf(el?.userdata)
+      if (c?.kind === kind && c.id === id) out.push({ ...mine[m]![i]!, ...(el?.keyEnd ? { keyEnd: el.keyEnd } : {}) })
+    }),
+  )
   return out
 }

@@ -42,7 +42,11 @@ export async function turnOnLocalnet(ns: Namespace, dev: string, exists?: boolea
 /** Which of `devs` carry a record: netns-kit turned their route_localnet on. */
 export async function localnetRecorded(ns: Namespace, devs: string[]): Promise<Set<string>> {
   if (!devs.length) return new Set()
-  const found = await findElements(ns, LOCALNET_SET, devs.map((d) => ifnameBytes(d))).catch((e: unknown) => {
+  const found = await findElements(
+    ns,
+    LOCALNET_SET,
+    devs.map((d) => ifnameBytes(d)),
+  ).catch((e: unknown) => {
     if ((e as NetlinkError).code === 'ENOENT') return devs.map(() => null)
     throw e
   })

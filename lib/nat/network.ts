@@ -71,7 +71,9 @@ export interface Problem {
   message: string
 }
 
-function newId(): string { return randomBytes(4).toString('hex') }
+function newId(): string {
+  return randomBytes(4).toString('hex')
+}
 
 /** Fresh ids for a network's rules and elements. */
 export function newNetworkIds(n: Pick<NetworkNat, 'subnets' | 'masquerade' | 'internal'>): NetworkNatIds {
@@ -90,8 +92,20 @@ export function networkIdsFromList(list: readonly string[]): NetworkNatIds {
 // --- the desired state ------------------------------------------------------------------
 
 /** A rule of a network (a masquerade), found again by its comment. */
-interface RuleItem { kind: 'rule'; family: 'inet'; chain: string; id: string; msg: NftMsg & { op: 'newrule' }; what: string }
-interface ElemItem extends SetElement { kind: 'element'; what: string; owner: { kind: string; id: string }; /** map data compared too */ data?: Buffer }
+interface RuleItem {
+  kind: 'rule'
+  family: 'inet'
+  chain: string
+  id: string
+  msg: NftMsg & { op: 'newrule' }
+  what: string
+}
+interface ElemItem extends SetElement {
+  kind: 'element'
+  what: string
+  owner: { kind: string; id: string }
+  /** map data compared too */ data?: Buffer
+}
 type Item = RuleItem | ElemItem
 
 function cidrParts(cidr: string): { family: 4 | 6; network: string; len: number } {
@@ -103,7 +117,11 @@ function cidrParts(cidr: string): { family: 4 | 6; network: string; len: number 
 function portSpec(p: PortNat): PublishSpec {
   const wildcard = p.hostIp === undefined || p.hostIp === '0.0.0.0' || p.hostIp === '::'
   return checkPublish({
-    protocol: p.protocol, hostIp: wildcard ? undefined : p.hostIp, hostPort: p.hostPort, containerIp: p.containerIp, containerPort: p.containerPort,
+    protocol: p.protocol,
+    hostIp: wildcard ? undefined : p.hostIp,
+    hostPort: p.hostPort,
+    containerIp: p.containerIp,
+    containerPort: p.containerPort,
     ...(p.localhost && wildcard ? { localhost: true } : {}),
   })
 }
@@ -117,15 +135,27 @@ function networkItems(n: NetworkNat): Item[] {
       if (!id) return
       const { family, network, len } = cidrParts(cidr)
       out.push({
-        kind: 'rule', family: 'inet', chain: 'postrouting', id, what: `masquerade ${cidr} oifname != "${n.bridge}"`,
-        msg: { op: 'newrule', family: 'inet', table: TABLE, chain: 'postrouting', exprs: masqueradeExprs(family, network, len, undefined, n.bridge), userdata: comment(`${TAG} masquerade ${id}`) },
+        kind: 'rule',
+        family: 'inet',
+        chain: 'postrouting',
+        id,
+        what: `masquerade ${cidr} oifname != "${n.bridge}"`,
+        msg: {
+          op: 'newrule',
+          family: 'inet',
+          table: TABLE,
+          chain: 'postrouting',
+          exprs: masqueradeExprs(family, network, len, undefined, n.bridge),
+          userdata: comment(`${TAG} masquerade ${id}`),
+        },
       })
     })
   }
   const note = isolateNote(n.ids.isolate, n.bridge, n.internal, n.icc)
   const owner = { kind: 'isolate', id: n.ids.isolate }
   for (const e of isolationElements(n.bridge, n.internal, n.icc, note)) out.push({ kind: 'element', ...e, owner, what: `isolation of ${n.bridge} (${e.set})` })
-  if (!n.internal) for (const cidr of n.subnets) out.push({ kind: 'element', ...hairpinElement(n.bridge, cidr, note), owner, what: `hairpin ${n.bridge} . ${cidr}` })
+  if (!n.internal)
+    for (const cidr of n.subnets) out.push({ kind: 'element', ...hairpinElement(n.bridge, cidr, note), owner, what: `hairpin ${n.bridge} . ${cidr}` })
   return out
 }
 
@@ -136,12 +166,20 @@ function endpointItems(n: NetworkNat, ep: EndpointNat): Item[] {
     const spec = portSpec(p)
     const note = `${TAG} publish ${p.id} ${n.bridge}${spec.localhost ? ' lo' : ''}`
     for (const b of mappingElements(spec, targetMaps(spec), [p.hostPort, p.hostPort], note)) {
-      out.push({ kind: 'element', family: 'inet', set: b.ref.map, element: b.element, data: b.element.data, owner: { kind: 'publish', id: p.id },
-        what: `published port ${p.protocol} ${p.hostIp ?? '*'}:${p.hostPort} -> ${p.containerIp}:${p.containerPort} (${b.ref.map})` })
+      out.push({
+        kind: 'element',
+        family: 'inet',
+        set: b.ref.map,
+        element: b.element,
+        data: b.element.data,
+        owner: { kind: 'publish', id: p.id },
+        what: `published port ${p.protocol} ${p.hostIp ?? '*'}:${p.hostPort} -> ${p.containerIp}:${p.containerPort} (${b.ref.map})`,
+      })
     }
   }
   if (n.antiSpoofing) {
-    for (const e of spoofElements(ep)) out.push({ kind: 'element', ...e, owner: { kind: 'spoof', id: ep.hostIf }, what: `anti-spoofing of ${ep.hostIf} (${e.set})` })
+    for (const e of spoofElements(ep))
+      out.push({ kind: 'element', ...e, owner: { kind: 'spoof', id: ep.hostIf }, what: `anti-spoofing of ${ep.hostIf} (${e.set})` })
   }
   return out
 }
@@ -174,7 +212,10 @@ function elemObject(e: SetElement, what: string): string {
 export async function createNetworkNat(ns: Namespace, n: NetworkNat): Promise<void> {
   const items = networkItems(n)
   const msgs: NftMsg[] = [
-    ...addMessages(items.filter((i): i is ElemItem => i.kind === 'element'), ['bridges']),
+    ...addMessages(
+      items.filter((i): i is ElemItem => i.kind === 'element'),
+      ['bridges'],
+    ),
     ...items.filter((i): i is RuleItem => i.kind === 'rule').map((i) => i.msg),
   ]
   await change(ns, msgs, `network on ${n.bridge}`, undefined, n.antiSpoofing ? ['inet', 'bridge'] : ['inet'])
@@ -195,7 +236,8 @@ export async function removeNetworkNat(ns: Namespace, n: NetworkNat): Promise<vo
     const present = await nftList(ns, { what: 'rules', family: 'inet', table: TABLE, chain: 'postrouting', brief: true }).catch(() => [])
     for (const r of present) {
       const c = ownerOf(r.userdata)
-      if (c?.kind === 'masquerade' && rules.some((x) => x.id === c.id)) msgs.push({ op: 'delrule', family: 'inet', table: TABLE, chain: 'postrouting', handle: r.handle })
+      if (c?.kind === 'masquerade' && rules.some((x) => x.id === c.id))
+        msgs.push({ op: 'delrule', family: 'inet', table: TABLE, chain: 'postrouting', handle: r.handle })
     }
   }
   const elems = items.filter((i): i is ElemItem => i.kind === 'element')
@@ -217,14 +259,22 @@ async function tableThere(ns: Namespace, family: TableFamily): Promise<boolean> 
 
 // --- check and restore ------------------------------------------------------------------
 
-interface Skeleton { problems: Problem[]; msgs: NftMsg[]; exists: boolean }
+interface Skeleton {
+  problems: Problem[]
+  msgs: NftMsg[]
+  exists: boolean
+}
 
 /** What of a table's skeleton is missing or out of place, and the messages that put it back. */
 async function skeletonState(ns: Namespace, family: TableFamily): Promise<Skeleton> {
   const d = tableDef(family)
   const where = `nft ${family} ${TABLE}`
   if (!(await tableThere(ns, family))) {
-    return { exists: false, msgs: skeletonOf(family), problems: [{ kind: 'missing', object: `${where}`, message: `the table ${family} ${TABLE} is missing (nft flush ruleset?)` }] }
+    return {
+      exists: false,
+      msgs: skeletonOf(family),
+      problems: [{ kind: 'missing', object: `${where}`, message: `the table ${family} ${TABLE} is missing (nft flush ruleset?)` }],
+    }
   }
   const [sets, chains, rules] = await Promise.all([
     nftList(ns, { what: 'sets', family, table: TABLE }),
@@ -259,18 +309,30 @@ async function skeletonState(ns: Namespace, family: TableFamily): Promise<Skelet
     if (d.baseOnly.includes(c.name)) {
       // A chain of base rules only: exactly those, in that order, or flushed and written again.
       if (names.length === want.length && names.every((x, i) => x === want[i]!.name)) continue
-      problems.push({ kind: missing.length ? 'missing' : 'different', object: `${where} chain ${c.name}`,
-        message: missing.length ? `rules of the chain ${c.name} are missing: ${missing.map((r) => r.name).join(', ')}` : `the chain ${c.name} holds rules that are not ours, or ours out of order` })
+      problems.push({
+        kind: missing.length ? 'missing' : 'different',
+        object: `${where} chain ${c.name}`,
+        message: missing.length
+          ? `rules of the chain ${c.name} are missing: ${missing.map((r) => r.name).join(', ')}`
+          : `the chain ${c.name} holds rules that are not ours, or ours out of order`,
+      })
       msgs.push({ op: 'flushchain', family, table: TABLE, name: c.name }, ...want.map((r) => baseRuleMsg(family, r)))
     } else if (missing.length) {
-      problems.push({ kind: 'missing', object: `${where} chain ${c.name}`, message: `rules of the chain ${c.name} are missing: ${missing.map((r) => r.name).join(', ')}` })
+      problems.push({
+        kind: 'missing',
+        object: `${where} chain ${c.name}`,
+        message: `rules of the chain ${c.name} are missing: ${missing.map((r) => r.name).join(', ')}`,
+      })
       msgs.push(...missing.map((r) => baseRuleMsg(family, r)))
     }
   }
   return { exists: true, problems, msgs }
 }
 
-interface ItemState { missing: Item[]; problems: Problem[] }
+interface ItemState {
+  missing: Item[]
+  problems: Problem[]
+}
 
 /** Which of the network's rules and elements the kernel lacks or holds otherwise (tables assumed there, or all missing). */
 async function itemState(ns: Namespace, n: NetworkNat, tables: Record<TableFamily, boolean>): Promise<ItemState> {
@@ -279,14 +341,21 @@ async function itemState(ns: Namespace, n: NetworkNat, tables: Record<TableFamil
   const problems: Problem[] = []
   const lost = (i: Item) => {
     missing.push(i)
-    problems.push({ kind: 'missing', object: i.kind === 'rule' ? `nft inet ${TABLE} chain ${i.chain}: ${i.what}` : elemObject(i, i.what), message: `${i.what} is missing` })
+    problems.push({
+      kind: 'missing',
+      object: i.kind === 'rule' ? `nft inet ${TABLE} chain ${i.chain}: ${i.what}` : elemObject(i, i.what),
+      message: `${i.what} is missing`,
+    })
   }
   // Masquerade rules: by their comment in the few rules of postrouting.
   const rules = items.filter((i): i is RuleItem => i.kind === 'rule')
   if (rules.length) {
     const present: NftRuleInfo[] = tables.inet ? await nftList(ns, { what: 'rules', family: 'inet', table: TABLE, chain: 'postrouting' }).catch(() => []) : []
     for (const r of rules) {
-      const found = present.find((p) => { const c = ownerOf(p.userdata); return c?.kind === 'masquerade' && c.id === r.id })
+      const found = present.find((p) => {
+        const c = ownerOf(p.userdata)
+        return c?.kind === 'masquerade' && c.id === r.id
+      })
       if (!found) lost(r)
       else if (!sameMasquerade(found, n.bridge, r.what)) {
         problems.push({ kind: 'different', object: `nft inet ${TABLE} chain postrouting: ${r.what}`, message: `the masquerade rule ${r.id} is not ${r.what}` })
@@ -297,25 +366,35 @@ async function itemState(ns: Namespace, n: NetworkNat, tables: Record<TableFamil
   const elems = items.filter((i): i is ElemItem => i.kind === 'element')
   const bySet = new Map<string, ElemItem[]>()
   for (const e of elems) bySet.set(`${e.family}/${e.set}`, [...(bySet.get(`${e.family}/${e.set}`) ?? []), e])
-  await Promise.all([...bySet.values()].map(async (list) => {
-    const { family, set } = list[0]!
-    const found: (NftElementInfo | null)[] = tables[family]
-      ? await nftList(ns, { what: 'elements', family, table: TABLE, set, keys: list.map((e) => e.element.key!) }).catch((e: unknown) => {
-        if ((e as NetlinkError).code === 'ENOENT') return list.map(() => null)
-        throw e
+  await Promise.all(
+    [...bySet.values()].map(async (list) => {
+      const { family, set } = list[0]!
+      const found: (NftElementInfo | null)[] = tables[family]
+        ? await nftList(ns, { what: 'elements', family, table: TABLE, set, keys: list.map((e) => e.element.key!) }).catch((e: unknown) => {
+            if ((e as NetlinkError).code === 'ENOENT') return list.map(() => null)
+            throw e
+          })
+        : list.map(() => null)
+      list.forEach((want, i) => {
+        const have = found[i]
+        if (!have) return lost(want)
+        const owner = ownerOf(have.userdata)
+        if (want.data && have.data && !have.data.equals(want.data)) {
+          problems.push({
+            kind: 'different',
+            object: elemObject(want, want.what),
+            message: `${want.what}: the kernel's element leads elsewhere (${commentOf(have.userdata) ?? 'no owner'})`,
+          })
+        } else if (owner?.kind !== want.owner.kind || owner.id !== want.owner.id) {
+          problems.push({
+            kind: 'different',
+            object: elemObject(want, want.what),
+            message: `${want.what}: the element belongs to ${commentOf(have.userdata) ?? 'nobody recognised'}`,
+          })
+        }
       })
-      : list.map(() => null)
-    list.forEach((want, i) => {
-      const have = found[i]
-      if (!have) return lost(want)
-      const owner = ownerOf(have.userdata)
-      if (want.data && have.data && !have.data.equals(want.data)) {
-        problems.push({ kind: 'different', object: elemObject(want, want.what), message: `${want.what}: the kernel's element leads elsewhere (${commentOf(have.userdata) ?? 'no owner'})` })
-      } else if (owner?.kind !== want.owner.kind || owner.id !== want.owner.id) {
-        problems.push({ kind: 'different', object: elemObject(want, want.what), message: `${want.what}: the element belongs to ${commentOf(have.userdata) ?? 'nobody recognised'}` })
-      }
-    })
-  }))
+    }),
+  )
   return { missing, problems }
 }
 
@@ -330,12 +409,22 @@ async function settingState(ns: Namespace, n: NetworkNat, guard: boolean): Promi
   if (!n.internal) {
     for (const f of families(n)) {
       const key = forwardingKey(f)
-      if ((await ns.sysctl.get(key)) !== '1') out.push({ kind: 'setting', object: `sysctl ${key}`, message: `${key} is off: the network's containers cannot reach the outside or be reached through published ports` })
+      if ((await ns.sysctl.get(key)) !== '1')
+        out.push({
+          kind: 'setting',
+          object: `sysctl ${key}`,
+          message: `${key} is off: the network's containers cannot reach the outside or be reached through published ports`,
+        })
     }
   }
   const key = routeLocalnetKey(n.bridge)
   const rl = await ns.sysctl.get(key).catch(() => undefined)
-  if (rl === '1' && !guard) out.push({ kind: 'setting', object: `sysctl ${key}`, message: `${key} is on without netns-kit's guard: containers can reach the host's 127.0.0.1 services` })
+  if (rl === '1' && !guard)
+    out.push({
+      kind: 'setting',
+      object: `sysctl ${key}`,
+      message: `${key} is on without netns-kit's guard: containers can reach the host's 127.0.0.1 services`,
+    })
   if (needsLocalnet(n) && rl !== '1') out.push({ kind: 'setting', object: `sysctl ${key}`, message: `${key} is off: ports published on 127.0.0.1 do not work` })
   if (!needsLocalnet(n) && rl === '1' && (await localnetRecorded(ns, [n.bridge]).catch(() => new Set<string>())).has(n.bridge)) {
     out.push({ kind: 'setting', object: `sysctl ${key}`, message: `${key} is on but no port published on 127.0.0.1 needs it` })
@@ -397,7 +486,10 @@ async function restoreOnce(ns: Namespace, n: NetworkNat): Promise<string[]> {
   if (msgs.length) await nftApply(ns, msgs, `restore network on ${n.bridge}`)
   if (!n.internal) {
     for (const f of families(n)) {
-      if ((await ns.sysctl.get(forwardingKey(f))) !== '1') { await ns.sysctl.set(forwardingKey(f), 1); restored.push(`${forwardingKey(f)}=1`) }
+      if ((await ns.sysctl.get(forwardingKey(f))) !== '1') {
+        await ns.sysctl.set(forwardingKey(f), 1)
+        restored.push(`${forwardingKey(f)}=1`)
+      }
     }
   }
   if (lo && (await ns.sysctl.get(routeLocalnetKey(n.bridge))) !== '1') {
@@ -406,4 +498,3 @@ async function restoreOnce(ns: Namespace, n: NetworkNat): Promise<string[]> {
   }
   return restored
 }
-

@@ -29,9 +29,13 @@ export interface PublishSpec {
 }
 
 function checkRange(v: unknown, arg: string): [number, number] {
-  if (typeof v === 'number') { const p = checkPort(v, arg); return [p, p] }
+  if (typeof v === 'number') {
+    const p = checkPort(v, arg)
+    return [p, p]
+  }
   if (!Array.isArray(v) || v.length !== 2) throw invalidArg(arg, v, 'must be a port or a [first, last] range', 'ERR_INVALID_ARG_TYPE')
-  const a = checkPort(v[0], `${arg}[0]`), b = checkPort(v[1], `${arg}[1]`)
+  const a = checkPort(v[0], `${arg}[0]`),
+    b = checkPort(v[1], `${arg}[1]`)
   if (a > b) throw invalidArg(arg, v, 'must not be a reversed range')
   if (b - a + 1 > MAX_RANGE) throw outOfRange(arg, `at most ${MAX_RANGE} ports`, v)
   return [a, b]
@@ -50,24 +54,36 @@ export function checkPublish(opts: PublishOptions): PublishSpec {
     if (hf === 0) throw invalidArg('opts.hostIp', opts.hostIp, 'must be an IPv4 or IPv6 address')
     if (hf !== family) throw invalidArg('opts.hostIp', opts.hostIp, `must be of the same family as containerIp (${opts.containerIp})`)
     if (isMulticastIp(opts.hostIp)) throw invalidArg('opts.hostIp', opts.hostIp, 'must be a unicast address of the host, not multicast')
-    if (opts.hostIp === '0.0.0.0' || opts.hostIp === '::') throw invalidArg('opts.hostIp', opts.hostIp, 'must be a specific address: leave it out to publish on every local address')
-    if (hf === 6 && isLoopbackIp(opts.hostIp)) throw invalidArg('opts.hostIp', opts.hostIp, 'must not be ::1: the kernel never routes IPv6 loopback traffic to another interface')
+    if (opts.hostIp === '0.0.0.0' || opts.hostIp === '::')
+      throw invalidArg('opts.hostIp', opts.hostIp, 'must be a specific address: leave it out to publish on every local address')
+    if (hf === 6 && isLoopbackIp(opts.hostIp))
+      throw invalidArg('opts.hostIp', opts.hostIp, 'must not be ::1: the kernel never routes IPv6 loopback traffic to another interface')
   }
-  if (opts.hostSockets !== undefined && typeof opts.hostSockets !== 'boolean') throw invalidArg('opts.hostSockets', opts.hostSockets, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
-  if (opts.localhost !== undefined && typeof opts.localhost !== 'boolean') throw invalidArg('opts.localhost', opts.localhost, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
+  if (opts.hostSockets !== undefined && typeof opts.hostSockets !== 'boolean')
+    throw invalidArg('opts.hostSockets', opts.hostSockets, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
+  if (opts.localhost !== undefined && typeof opts.localhost !== 'boolean')
+    throw invalidArg('opts.localhost', opts.localhost, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
   if (opts.localhost === true && family !== 4) throw invalidArg('opts.localhost', true, 'is only possible for IPv4 (the kernel never routes ::1 off the host)')
   const containerPort = checkRange(opts.containerPort, 'opts.containerPort')
   const hostPort = opts.hostPort === undefined ? undefined : checkRange(opts.hostPort, 'opts.hostPort')
   const cLen = containerPort[1] - containerPort[0]
   if (cLen > 0) {
     if (!hostPort) throw invalidArg('opts.hostPort', opts.hostPort, 'must be a range of the same size when containerPort is a range')
-    if (hostPort[1] - hostPort[0] !== cLen) throw invalidArg('opts.hostPort', opts.hostPort, `must be a range of the same size as containerPort (${cLen + 1} ports)`)
+    if (hostPort[1] - hostPort[0] !== cLen)
+      throw invalidArg('opts.hostPort', opts.hostPort, `must be a range of the same size as containerPort (${cLen + 1} ports)`)
   }
   // docker -p 127.0.0.1:HOST:CONT: the loopback only (any 127.0.0.0/8 address of the namespace).
   const loopbackOnly = opts.hostIp !== undefined && isLoopbackIp(opts.hostIp)
   return {
-    protocol: opts.protocol, family, hostIp: loopbackOnly ? undefined : opts.hostIp, hostPort, containerIp: opts.containerIp, containerPort,
-    localhost: opts.localhost === true || loopbackOnly, loopbackOnly, hostSockets: opts.hostSockets !== false,
+    protocol: opts.protocol,
+    family,
+    hostIp: loopbackOnly ? undefined : opts.hostIp,
+    hostPort,
+    containerIp: opts.containerIp,
+    containerPort,
+    localhost: opts.localhost === true || loopbackOnly,
+    loopbackOnly,
+    hostSockets: opts.hostSockets !== false,
   }
 }
 
@@ -79,7 +95,9 @@ export function isChosen(spec: PublishSpec): boolean {
   return !spec.hostPort || (spec.hostPort[0] !== spec.hostPort[1] && spec.containerPort[0] === spec.containerPort[1])
 }
 
-export function fmtRange(r: [number, number]): string { return r[0] === r[1] ? String(r[0]) : `${r[0]}-${r[1]}` }
+export function fmtRange(r: [number, number]): string {
+  return r[0] === r[1] ? String(r[0]) : `${r[0]}-${r[1]}`
+}
 
 /** The maps a mapping's elements go in (the loopback map too with localhost). */
 export function targetMaps(spec: PublishSpec): MapDef[] {
@@ -106,7 +124,10 @@ function keysFor(m: MapDef, protocol: NatProtocol, port: number, addresses: stri
 }
 
 /** A map element to add, and how the rule finds it again. */
-export interface BuiltElement { ref: ElemRef; element: NftElement }
+export interface BuiltElement {
+  ref: ElemRef
+  element: NftElement
+}
 
 /**
  * The map elements of one mapping: one per host port of `hostRange` and map, keyed by (address,)
@@ -143,20 +164,36 @@ export function groupByMap(built: BuiltElement[]): NftMsg[] {
  */
 export function hairpinMessage(family: 4 | 6, egress: Egress): NftMsg {
   const { dev, subnet } = egress
-  return { op: 'newsetelem', family: 'inet', table: TABLE, set: HAIRPIN_SETS[family],
-    elements: [{ key: Buffer.concat([ifnameBytes(dev), ipToBytes(subnet.first)]), keyEnd: Buffer.concat([ifnameBytes(dev), ipToBytes(subnet.last)]), userdata: comment(`${TAG} hairpin`) }] }
+  return {
+    op: 'newsetelem',
+    family: 'inet',
+    table: TABLE,
+    set: HAIRPIN_SETS[family],
+    elements: [
+      {
+        key: Buffer.concat([ifnameBytes(dev), ipToBytes(subnet.first)]),
+        keyEnd: Buffer.concat([ifnameBytes(dev), ipToBytes(subnet.last)]),
+        userdata: comment(`${TAG} hairpin`),
+      },
+    ],
+  }
 }
 
 export function portAllocated(spec: PublishSpec, r: [number, number]): NetnsKitError {
-  return new NetnsKitError('ERR_NETNS_KIT_PORT_ALLOCATED',
-    `${spec.loopbackOnly ? '127.0.0.1' : spec.hostIp ?? (spec.family === 4 ? '0.0.0.0' : '[::]')}:${fmtRange(r)}/${spec.protocol} is already published`)
+  return new NetnsKitError(
+    'ERR_NETNS_KIT_PORT_ALLOCATED',
+    `${spec.loopbackOnly ? '127.0.0.1' : (spec.hostIp ?? (spec.family === 4 ? '0.0.0.0' : '[::]'))}:${fmtRange(r)}/${spec.protocol} is already published`,
+  )
 }
 
 /**
  * Whether our table is there and the local addresses of the family (the keys an address map can
  * hold); what the collision check and the choice of a free port go by.
  */
-export interface Probe { exists: boolean; addrs: string[] }
+export interface Probe {
+  exists: boolean
+  addrs: string[]
+}
 
 export async function probeTable(ns: Namespace, family: 4 | 6): Promise<Probe> {
   const [exists, addrs] = await Promise.all([tableExists(ns, 'inet'), localAddresses(ns, family)])
@@ -175,11 +212,13 @@ export async function checkCollisions(ns: Namespace, spec: PublishSpec, r: [numb
   if (!probe.exists) return
   // The same map is the kernel's job (NLM_F_EXCL); a wildcard and an address on the same port are
   // ours: looked up key by key (the wildcard's key, or one key per local address), every map at once.
-  const found = await Promise.all(collisionMaps(spec).map((m) => {
-    const keys: Buffer[] = []
-    for (let port = r[0]; port <= r[1]; port++) keys.push(...keysFor(m, spec.protocol, port, probe.addrs))
-    return findElements(ns, m.name, keys)
-  }))
+  const found = await Promise.all(
+    collisionMaps(spec).map((m) => {
+      const keys: Buffer[] = []
+      for (let port = r[0]; port <= r[1]; port++) keys.push(...keysFor(m, spec.protocol, port, probe.addrs))
+      return findElements(ns, m.name, keys)
+    }),
+  )
   if (found.some((list) => list.some((e) => e !== null))) throw portAllocated(spec, r)
 }
 
@@ -188,8 +227,14 @@ export async function checkCollisions(ns: Namespace, spec: PublishSpec, r: [numb
  * range asked for) that `skip` lets through (host sockets, reserved ports) and no map holds for
  * this protocol, each checked by key lookups (the kernel's NLM_F_EXCL settles races).
  */
-export async function freePorts(ns: Namespace, spec: PublishSpec, tries: number, range: [number, number], probe: Probe,
-  skip: (port: number) => boolean = () => false): Promise<[number, number][]> {
+export async function freePorts(
+  ns: Namespace,
+  spec: PublishSpec,
+  tries: number,
+  range: [number, number],
+  probe: Probe,
+  skip: (port: number) => boolean = () => false,
+): Promise<[number, number][]> {
   const [lo, hi] = range
   const size = hi - lo + 1
   const family = MAPS.filter((m) => m.family === spec.family)
@@ -203,12 +248,16 @@ export async function freePorts(ns: Namespace, spec: PublishSpec, tries: number,
     }
     const taken = new Set<number>()
     if (probe.exists) {
-      await Promise.all(family.map(async (m) => {
-        const keys = candidates.map((p) => keysFor(m, spec.protocol, p, probe.addrs))
-        const found = await findElements(ns, m.name, keys.flat())
-        let k = 0
-        keys.forEach((ks, i) => { for (let j = 0; j < ks.length; j++, k++) if (found[k]) taken.add(candidates[i]!) })
-      }))
+      await Promise.all(
+        family.map(async (m) => {
+          const keys = candidates.map((p) => keysFor(m, spec.protocol, p, probe.addrs))
+          const found = await findElements(ns, m.name, keys.flat())
+          let k = 0
+          keys.forEach((ks, i) => {
+            for (let j = 0; j < ks.length; j++, k++) if (found[k]) taken.add(candidates[i]!)
+          })
+        }),
+      )
     }
     for (const p of candidates) if (!taken.has(p) && out.length < tries) out.push([p, p])
   }
@@ -220,7 +269,11 @@ export async function freePorts(ns: Namespace, spec: PublishSpec, tries: number,
 export async function firstTaken(ns: Namespace, elemsOf: ElemRef[][]): Promise<number | undefined> {
   for (const [i, elems] of elemsOf.entries()) {
     for (const map of new Set(elems.map((e) => e.map))) {
-      const found = await findElements(ns, map, elems.filter((e) => e.map === map).map((e) => e.key))
+      const found = await findElements(
+        ns,
+        map,
+        elems.filter((e) => e.map === map).map((e) => e.key),
+      )
       if (found.some((e) => e !== null)) return i
     }
   }

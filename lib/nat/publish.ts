@@ -20,8 +20,18 @@ import { clearUdpConntrack, egressInterface, forwardingKey, localAddresses, type
 import { localhostUsers, localnetRecorded, releaseLocalnet, turnOnLocalnet } from './localnet'
 import { readHostPorts, type HostClaim } from './host-ports'
 import {
-  checkCollisions, firstTaken, fmtRange, freePorts, groupByMap, hairpinMessage, isChosen, mappingElements, portAllocated, targetMaps,
-  type PublishSpec, type Probe,
+  checkCollisions,
+  firstTaken,
+  fmtRange,
+  freePorts,
+  groupByMap,
+  hairpinMessage,
+  isChosen,
+  mappingElements,
+  portAllocated,
+  targetMaps,
+  type PublishSpec,
+  type Probe,
 } from './ports'
 import { dropTableIfEmpty, nonrecTrusted } from './by-key'
 import { interfacesInUse } from './decode'
@@ -37,7 +47,10 @@ const RACE_RETRIES = 8
 /** A promise that never rejects (its outcome is read later with unwrap): lookups started early. */
 type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown }
 function settled<T>(p: Promise<T>): Promise<Settled<T>> {
-  return p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }))
+  return p.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  )
 }
 function unwrap<T>(s: Settled<T>): T {
   if (!s.ok) throw s.error
@@ -67,12 +80,17 @@ interface Plan {
 }
 
 /** Per family, the lookups every mapping of that family shares. */
-interface FamilyLookups { routes: Promise<NativeRoute[]>; forwarding: Promise<Settled<string>>; probe: Promise<Settled<Probe>> }
+interface FamilyLookups {
+  routes: Promise<NativeRoute[]>
+  forwarding: Promise<Settled<string>>
+  probe: Promise<Settled<Probe>>
+}
 
 /** What a mapping takes on the host, for the host's own sockets (host-ports.ts). */
 function hostClaim(s: PublishSpec): HostClaim {
   return {
-    protocol: s.protocol, addresses: [s.loopbackOnly ? '127.0.0.1' : s.hostIp ?? (s.family === 4 ? '0.0.0.0' : '::')],
+    protocol: s.protocol,
+    addresses: [s.loopbackOnly ? '127.0.0.1' : (s.hostIp ?? (s.family === 4 ? '0.0.0.0' : '::'))],
     ...(s.hostPort ? { ports: s.hostPort } : {}),
   }
 }
@@ -92,7 +110,11 @@ async function plan(ns: Namespace, specs: PublishSpec[]): Promise<Plan> {
     routes.catch(() => {})
     const addrs = localAddresses(ns, f, routes)
     addrs.catch(() => {})
-    families.set(f, { routes, forwarding: settled(ns.sysctl.get(forwardingKey(f))), probe: settled(Promise.all([table, addrs]).then(([exists, a]) => ({ exists, addrs: a }))) })
+    families.set(f, {
+      routes,
+      forwarding: settled(ns.sysctl.get(forwardingKey(f))),
+      probe: settled(Promise.all([table, addrs]).then(([exists, a]) => ({ exists, addrs: a }))),
+    })
   }
   const lookups = (s: PublishSpec) => families.get(s.family)!
   const early = specs.map((s) => (isChosen(s) ? undefined : settled(lookups(s).probe.then((p) => checkCollisions(ns, s, s.hostPort!, unwrap(p))))))
@@ -106,12 +128,21 @@ async function plan(ns: Namespace, specs: PublishSpec[]): Promise<Plan> {
   const hp = unwrap(await held)
   for (const [i, s] of specs.entries()) if (hp && s.hostSockets && !isChosen(s)) await hp.check(claims[i]!)
   let portRange: Promise<[number, number]> | undefined
-  const candidates = await Promise.all(specs.map(async (s, i) => {
-    if (!isChosen(s)) return [s.hostPort!]
-    const sharing = specs.filter((o) => isChosen(o) && o.protocol === s.protocol).length
-    portRange ??= localPortRange(ns)
-    return freePorts(ns, s, CANDIDATES * sharing, s.hostPort ?? await portRange, probes[i]!, hp && s.hostSockets ? (port) => hp.skip(claims[i]!, port, !s.hostPort) : undefined)
-  }))
+  const candidates = await Promise.all(
+    specs.map(async (s, i) => {
+      if (!isChosen(s)) return [s.hostPort!]
+      const sharing = specs.filter((o) => isChosen(o) && o.protocol === s.protocol).length
+      portRange ??= localPortRange(ns)
+      return freePorts(
+        ns,
+        s,
+        CANDIDATES * sharing,
+        s.hostPort ?? (await portRange),
+        probes[i]!,
+        hp && s.hostSockets ? (port) => hp.skip(claims[i]!, port, !s.hostPort) : undefined,
+      )
+    }),
+  )
   for (const [f, l] of families) if (unwrap(await l.forwarding) !== '1') await ns.sysctl.set(forwardingKey(f), 1)
   // route_localnet on the one interface leading to the container, never on all/default; its
   // record (and the guard with the table) committed before the sysctl is written
@@ -122,15 +153,24 @@ async function plan(ns: Namespace, specs: PublishSpec[]): Promise<Plan> {
   const lo = specs.map((s, i) => (s.localhost ? egressOf[i]!.dev : undefined))
   const loDevs = [...new Set(lo.filter((d): d is string => d !== undefined))]
   for (const dev of loDevs) {
-    if (await turnOnLocalnet(ns, dev, exists)) { setHere.push(dev); exists = true }
+    if (await turnOnLocalnet(ns, dev, exists)) {
+      setHere.push(dev)
+      exists = true
+    }
   }
   const recorded = loDevs.length && exists ? await localnetRecorded(ns, loDevs) : new Set<string>()
   return {
     exists,
     routeLocalnetSetHere: setHere,
     mappings: specs.map((spec, i) => ({
-      spec, id: randomBytes(4).toString('hex'), egress: egressOf[i]!, candidates: candidates[i]!, chosen: isChosen(spec),
-      earlyCheck: early[i], probe: probes[i]!, ownsRouteLocalnet: lo[i] !== undefined && recorded.has(lo[i]!),
+      spec,
+      id: randomBytes(4).toString('hex'),
+      egress: egressOf[i]!,
+      candidates: candidates[i]!,
+      chosen: isChosen(spec),
+      earlyCheck: early[i],
+      probe: probes[i]!,
+      ownsRouteLocalnet: lo[i] !== undefined && recorded.has(lo[i]!),
     })),
   }
 }
@@ -151,7 +191,9 @@ function overlaps(a: [number, number], b: [number, number]): boolean {
  * when a mapping has no candidate left.
  */
 function pick(mappings: Planned[], cursor: number[]): [number, number][] | undefined {
-  const held: { protocol: string; range: [number, number] }[] = mappings.filter((m) => !m.chosen).map((m) => ({ protocol: m.spec.protocol, range: m.candidates[0]! }))
+  const held: { protocol: string; range: [number, number] }[] = mappings
+    .filter((m) => !m.chosen)
+    .map((m) => ({ protocol: m.spec.protocol, range: m.candidates[0]! }))
   const out: [number, number][] = []
   for (const [i, m] of mappings.entries()) {
     const clash = (r: [number, number]) => held.some((h) => h.protocol === m.spec.protocol && overlaps(h.range, r))
@@ -171,9 +213,10 @@ function note(m: Planned): string {
 async function execute(ns: Namespace, p: Plan): Promise<OwnedRule[]> {
   const { mappings } = p
   const cursor = mappings.map(() => 0)
-  const what = (ranges: [number, number][]) => mappings.length === 1
-    ? `publish ${mappings[0]!.spec.protocol} ${mappings[0]!.spec.hostIp ?? '*'}:${fmtRange(ranges[0]!)}`
-    : `publish ${mappings.length} mapping(s)`
+  const what = (ranges: [number, number][]) =>
+    mappings.length === 1
+      ? `publish ${mappings[0]!.spec.protocol} ${mappings[0]!.spec.hostIp ?? '*'}:${fmtRange(ranges[0]!)}`
+      : `publish ${mappings.length} mapping(s)`
   let lastErr: unknown
   let races = 0
   for (let attempt = 0; ; attempt++) {
@@ -184,9 +227,9 @@ async function execute(ns: Namespace, p: Plan): Promise<OwnedRule[]> {
     for (const m of mappings) hairpins.set(`${m.spec.family}/${m.egress.dev}`, hairpinMessage(m.spec.family, m.egress))
     const elemsOf: ElemRef[][] = built.map((b) => b.map((x) => x.ref))
     // Collisions with other maps first; the same key in the same map is refused by the kernel.
-    const checks = await Promise.all(mappings.map((m, i) => settled(attempt === 0 && m.earlyCheck
-      ? m.earlyCheck.then(unwrap)
-      : checkCollisions(ns, m.spec, ranges[i]!, m.probe))))
+    const checks = await Promise.all(
+      mappings.map((m, i) => settled(attempt === 0 && m.earlyCheck ? m.earlyCheck.then(unwrap) : checkCollisions(ns, m.spec, ranges[i]!, m.probe))),
+    )
     let taken = checks.findIndex((c) => !c.ok && c.error instanceof NetnsKitError && c.error.code === 'ERR_NETNS_KIT_PORT_ALLOCATED')
     const failed = checks.find((c) => !c.ok && !(c.error instanceof NetnsKitError && c.error.code === 'ERR_NETNS_KIT_PORT_ALLOCATED'))
     if (failed && !failed.ok) throw failed.error
@@ -220,10 +263,20 @@ async function execute(ns: Namespace, p: Plan): Promise<OwnedRule[]> {
 function fieldsOf(ns: Namespace, m: Planned, r: [number, number]): NatFields {
   const s = m.spec
   return {
-    kind: 'publish', id: m.id, namespace: ns, family: s.family, protocol: s.protocol, hostIp: s.loopbackOnly ? '127.0.0.1' : s.hostIp,
-    hostPort: r[0], hostPortEnd: r[1] !== r[0] ? r[1] : undefined,
-    containerIp: s.containerIp, containerPort: s.containerPort[0], containerPortEnd: s.containerPort[1] !== s.containerPort[0] ? s.containerPort[1] : undefined,
-    localhost: s.localhost, interface: m.egress.dev, ownsRouteLocalnet: m.ownsRouteLocalnet,
+    kind: 'publish',
+    id: m.id,
+    namespace: ns,
+    family: s.family,
+    protocol: s.protocol,
+    hostIp: s.loopbackOnly ? '127.0.0.1' : s.hostIp,
+    hostPort: r[0],
+    hostPortEnd: r[1] !== r[0] ? r[1] : undefined,
+    containerIp: s.containerIp,
+    containerPort: s.containerPort[0],
+    containerPortEnd: s.containerPort[1] !== s.containerPort[0] ? s.containerPort[1] : undefined,
+    localhost: s.localhost,
+    interface: m.egress.dev,
+    ownsRouteLocalnet: m.ownsRouteLocalnet,
   }
 }
 
@@ -262,11 +315,21 @@ export async function unpublish(ns: Namespace, f: NatFields, elems: ElemRef[]): 
   const gone: ElemRef[] = []
   const maps = [...new Set(elems.map((e) => e.map))]
   const mine = maps.map((map) => elems.filter((e) => e.map === map))
-  const found = await Promise.all(mine.map((list, m) => findElements(ns, maps[m]!, list.map((e) => e.key))))
-  found.forEach((list, m) => list.forEach((el, i) => {
-    const c = ownerOf(el?.userdata)
-    if (c?.kind === 'publish' && c.id === f.id) gone.push(mine[m]![i]!)
-  }))
+  const found = await Promise.all(
+    mine.map((list, m) =>
+      findElements(
+        ns,
+        maps[m]!,
+        list.map((e) => e.key),
+      ),
+    ),
+  )
+  found.forEach((list, m) =>
+    list.forEach((el, i) => {
+      const c = ownerOf(el?.userdata)
+      if (c?.kind === 'publish' && c.id === f.id) gone.push(mine[m]![i]!)
+    }),
+  )
   const byMap = new Map<string, Buffer[]>()
   for (const e of gone) byMap.set(e.map, [...(byMap.get(e.map) ?? []), e.key])
   const msgs: NftMsg[] = [...byMap].map(([set, keys]) => ({ op: 'delsetelem', family: 'inet', table: TABLE, set, elements: keys.map((key) => ({ key })) }))
@@ -277,8 +340,10 @@ export async function unpublish(ns: Namespace, f: NatFields, elems: ElemRef[]): 
   // its removal, and gc, turn it off, and until then the network holds the table and with it the
   // 127.0.0.0/8 guard (as Docker leaves route_localnet on). That keeps deleting a mapping O(1)
   // when every mapping of a network answers on 127.0.0.1 (the default for Network's mappings).
-  const released = f.localhost && f.interface && !(await bridgeLives(ns, f.interface)) && !(await localhostUsers(ns)).has(f.interface)
-    ? await releaseLocalnet(ns, f.interface) : false
+  const released =
+    f.localhost && f.interface && !(await bridgeLives(ns, f.interface)) && !(await localhostUsers(ns)).has(f.interface)
+      ? await releaseLocalnet(ns, f.interface)
+      : false
   // While something of a network's lifetime holds the table nothing else is looked at (the early
   // look saw a record just released: look again then); otherwise the kernel drops the table if
   // its sets are empty, counting the elements itself: no map is read, whatever the number of

@@ -58,7 +58,9 @@ export class NatRule {
   #deleted = false
 
   /** @internal */
-  static build(r: OwnedRule): NatRule { return new NatRule(r) }
+  static build(r: OwnedRule): NatRule {
+    return new NatRule(r)
+  }
 
   private constructor({ fields, rules, elems }: OwnedRule) {
     Object.assign(this, Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)))
@@ -94,8 +96,17 @@ export class NatRule {
     const rule: NftMsg = { op: 'newrule', family: 'inet', table: TABLE, chain: 'postrouting', exprs, userdata: comment(`${TAG} masquerade ${id}`) }
     const handles = await change(ns, [rule], `masquerade ${opts.source}`)
     return NatRule.build({
-      fields: { kind: 'masquerade', id, namespace: ns, family: src.family, source: `${network}/${src.prefixLength}`, outInterface: out, notOutInterface: notOut },
-      rules: [{ family: 'inet', chain: 'postrouting', handle: handles[handles.length - 1]! }], elems: [],
+      fields: {
+        kind: 'masquerade',
+        id,
+        namespace: ns,
+        family: src.family,
+        source: `${network}/${src.prefixLength}`,
+        outInterface: out,
+        notOutInterface: notOut,
+      },
+      rules: [{ family: 'inet', chain: 'postrouting', handle: handles[handles.length - 1]! }],
+      elems: [],
     })
   }
 
@@ -156,7 +167,8 @@ export class NatRule {
     if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
     const ifname = checkIfName(opts.interface, 'opts.interface')
     if (opts.icc !== undefined && typeof opts.icc !== 'boolean') throw invalidArg('opts.icc', opts.icc, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
-    if (opts.internal !== undefined && typeof opts.internal !== 'boolean') throw invalidArg('opts.internal', opts.internal, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
+    if (opts.internal !== undefined && typeof opts.internal !== 'boolean')
+      throw invalidArg('opts.internal', opts.internal, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
     const icc = opts.icc !== false
     const internal = opts.internal === true
     const ns = await defaultNamespace(opts.namespace)
@@ -170,7 +182,9 @@ export class NatRule {
       try {
         await setPortsIsolated(bridge, true)
       } catch (e) {
-        await nftApply(ns, destroyMessages(elems.map((x) => ({ family: x.family, set: x.set, key: x.element.key! }))), `isolate ${ifname} (undo)`).catch(() => {})
+        await nftApply(ns, destroyMessages(elems.map((x) => ({ family: x.family, set: x.set, key: x.element.key! }))), `isolate ${ifname} (undo)`).catch(
+          () => {},
+        )
         await tidy(ns, () => interfacesInUse(ns)).catch(() => {})
         throw e
       }
@@ -251,7 +265,8 @@ export class NatRule {
     await deleteRules(ns, this.#rules)
     if (this.kind === 'isolate') {
       const mine = await ownedRefs(ns, this.#elems, 'isolate', this.id)
-      if (mine.length) await nftApply(ns, destroyMessages(mine.map((e) => ({ family: 'inet' as const, set: e.map, key: e.key, keyEnd: e.keyEnd }))), `delete ${String(this)}`)
+      if (mine.length)
+        await nftApply(ns, destroyMessages(mine.map((e) => ({ family: 'inet' as const, set: e.map, key: e.key, keyEnd: e.keyEnd }))), `delete ${String(this)}`)
     }
     if (this.kind === 'isolate' && this.icc === false) {
       const bridge = await Bridge.open(this.interface!, { namespace: ns }).catch(() => undefined)
@@ -265,7 +280,9 @@ export class NatRule {
    * Releases what it owns at the end of an `await using` scope; safe to call twice.
    * @throws As delete().
    */
-  async [Symbol.asyncDispose](): Promise<void> { await this.delete() }
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.delete()
+  }
 
   /**
    * A short label for logs and messages.
@@ -273,9 +290,12 @@ export class NatRule {
    */
   toString(): string {
     switch (this.kind) {
-      case 'masquerade': return `NatRule(masquerade ${this.source}${this.outInterface ? ` oif ${this.outInterface}` : ''}${this.notOutInterface ? ` oif != ${this.notOutInterface}` : ''})`
-      case 'publish': return `NatRule(publish ${this.protocol} ${this.hostIp ?? '*'}:${this.hostPort}${this.hostPortEnd ? `-${this.hostPortEnd}` : ''} -> ${this.containerIp}:${this.containerPort}${this.containerPortEnd ? `-${this.containerPortEnd}` : ''})`
-      default: return `NatRule(isolate ${this.interface}${this.internal ? ' internal' : ''}${this.icc === false ? ' icc=false' : ''})`
+      case 'masquerade':
+        return `NatRule(masquerade ${this.source}${this.outInterface ? ` oif ${this.outInterface}` : ''}${this.notOutInterface ? ` oif != ${this.notOutInterface}` : ''})`
+      case 'publish':
+        return `NatRule(publish ${this.protocol} ${this.hostIp ?? '*'}:${this.hostPort}${this.hostPortEnd ? `-${this.hostPortEnd}` : ''} -> ${this.containerIp}:${this.containerPort}${this.containerPortEnd ? `-${this.containerPortEnd}` : ''})`
+      default:
+        return `NatRule(isolate ${this.interface}${this.internal ? ' internal' : ''}${this.icc === false ? ' icc=false' : ''})`
     }
   }
 }
@@ -292,10 +312,13 @@ export function masqueradeExprs(family: 4 | 6, network: string, prefixLength: nu
   ]
 }
 
-function newId(): string { return randomBytes(4).toString('hex') }
+function newId(): string {
+  return randomBytes(4).toString('hex')
+}
 
 /** Bridge port isolation on every current port of `bridge`, in one trip. */
 async function setPortsIsolated(bridge: Bridge, isolated: boolean): Promise<void> {
   const ports = await bridge.ports()
-  if (ports.length) await run(ports.map((p) => ({ ns: bridge.namespace, op: 'link.set' as const, index: p.index, isolated, object: `${p.name} (port of ${bridge.name})` })))
+  if (ports.length)
+    await run(ports.map((p) => ({ ns: bridge.namespace, op: 'link.set' as const, index: p.index, isolated, object: `${p.name} (port of ${bridge.name})` })))
 }

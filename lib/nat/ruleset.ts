@@ -56,8 +56,24 @@ import type { NftElementInfo, NftExpr, NftMsg } from '../kernel/binding'
 import { nftApply, nftList } from '../kernel/nft'
 import type { Namespace } from '../namespace'
 import {
-  comment, commentOf, ctStateEstablished, ctStatusDnat, dnatByMap, fibDaddrLocal, hairpinLookup, ifInSet, ifMatch, ifPairInSet, ifPayloadInSet,
-  ifnameString, l4proto, nfproto, addrMatch, payloadCmp, payloadInSet, verdict,
+  comment,
+  commentOf,
+  ctStateEstablished,
+  ctStatusDnat,
+  dnatByMap,
+  fibDaddrLocal,
+  hairpinLookup,
+  ifInSet,
+  ifMatch,
+  ifPairInSet,
+  ifPayloadInSet,
+  ifnameString,
+  l4proto,
+  nfproto,
+  addrMatch,
+  payloadCmp,
+  payloadInSet,
+  verdict,
 } from './expr'
 import type { RuleRef } from './types'
 
@@ -103,9 +119,15 @@ function mapMsg(m: MapDef): NftMsg {
   const keyTypes = m.byAddress ? [addr, T.inet_proto, T.inet_service] : [T.inet_proto, T.inet_service]
   const fieldLens = m.byAddress ? [alen, 1, 2] : [1, 2]
   return {
-    op: 'newset', family: 'inet', table: TABLE, name: m.name,
-    keyType: concat(...keyTypes), keyLen: fieldLens.reduce((a, l) => a + Math.ceil(l / 4) * 4, 0),
-    dataType: concat(addr, T.inet_service), dataLen: alen + 4, flags: NFT_SET_MAP,
+    op: 'newset',
+    family: 'inet',
+    table: TABLE,
+    name: m.name,
+    keyType: concat(...keyTypes),
+    keyLen: fieldLens.reduce((a, l) => a + Math.ceil(l / 4) * 4, 0),
+    dataType: concat(addr, T.inet_service),
+    dataLen: alen + 4,
+    flags: NFT_SET_MAP,
   }
 }
 
@@ -123,7 +145,11 @@ function setMsg(family: TableFamily, name: string, types: number[], lens: number
 }
 
 /** A rule of a table's skeleton, found again by its name (comment "netns-kit base NAME"). */
-export interface BaseRule { name: string; chain: string; exprs: NftExpr[] }
+export interface BaseRule {
+  name: string
+  chain: string
+  exprs: NftExpr[]
+}
 
 /** What makes one of our tables: its sets and maps, constant elements, chains, and base rules in chain order. */
 export interface TableDef {
@@ -137,7 +163,11 @@ export interface TableDef {
 }
 
 const ETHER = { ip: 0x0800, arp: 0x0806, ip6: 0x86dd } as const
-const be16 = (v: number): Buffer => { const b = Buffer.alloc(2); b.writeUInt16BE(v); return b }
+const be16 = (v: number): Buffer => {
+  const b = Buffer.alloc(2)
+  b.writeUInt16BE(v)
+  return b
+}
 /** ICMPv6 types that may come from the unspecified address :: (RFC 4862 DAD, RFC 3590 MLD): MLD reports and neighbour solicitations. */
 const UNSPEC6_TYPES = [131, 135, 143]
 const ICMPV6 = 58
@@ -173,9 +203,25 @@ function inetDef(): TableDef {
   return {
     family: 'inet',
     sets: [
-      ...MAPS.map(mapMsg) as Extract<NftMsg, { op: 'newset' }>[],
-      { op: 'newset', ...t, name: HAIRPIN_SETS[4], keyType: concat(T.ifname, T.ipv4_addr), keyLen: 20, fieldLens: [16, 4], flags: NFT_SET_INTERVAL | NFT_SET_CONCAT },
-      { op: 'newset', ...t, name: HAIRPIN_SETS[6], keyType: concat(T.ifname, T.ipv6_addr), keyLen: 32, fieldLens: [16, 16], flags: NFT_SET_INTERVAL | NFT_SET_CONCAT },
+      ...(MAPS.map(mapMsg) as Extract<NftMsg, { op: 'newset' }>[]),
+      {
+        op: 'newset',
+        ...t,
+        name: HAIRPIN_SETS[4],
+        keyType: concat(T.ifname, T.ipv4_addr),
+        keyLen: 20,
+        fieldLens: [16, 4],
+        flags: NFT_SET_INTERVAL | NFT_SET_CONCAT,
+      },
+      {
+        op: 'newset',
+        ...t,
+        name: HAIRPIN_SETS[6],
+        keyType: concat(T.ifname, T.ipv6_addr),
+        keyLen: 32,
+        fieldLens: [16, 16],
+        flags: NFT_SET_INTERVAL | NFT_SET_CONCAT,
+      },
       setMsg('inet', ISO.bridges, [T.ifname], [16]),
       setMsg('inet', ISO.same, [T.ifname, T.ifname], [16, 16]),
       setMsg('inet', ISO.internal, [T.ifname], [16]),
@@ -217,14 +263,31 @@ function bridgeDef(): TableDef {
   rule('arp-format', [...etype('arp'), ...payloadCmp('network', 4, Buffer.from([6, 4]), 'neq'), verdict('drop')])
   rule('arp-mac', [...etype('arp'), ...ifPayloadInSet('network', 8, 6, SPOOF.macs, true), verdict('drop')])
   // The ARP sender address: one of the endpoint's, or 0.0.0.0 (an RFC 5227 probe, which teaches no cache).
-  rule('arp-ip', [...etype('arp'), ...payloadCmp('network', 14, Buffer.alloc(4), 'neq'), ...ifPayloadInSet('network', 14, 4, SPOOF.addr4, true), verdict('drop')])
+  rule('arp-ip', [
+    ...etype('arp'),
+    ...payloadCmp('network', 14, Buffer.alloc(4), 'neq'),
+    ...ifPayloadInSet('network', 14, 4, SPOOF.addr4, true),
+    verdict('drop'),
+  ])
   rule('ip', [...etype('ip'), ...ifPayloadInSet('network', 12, 4, SPOOF.addr4, true), verdict('drop')])
   // From :: only ICMPv6 for duplicate address detection and MLD reports.
   rule('ip6-unspec', [...etype('ip6'), ...payloadCmp('network', 8, zero6), ...l4proto(ICMPV6, 'neq'), verdict('drop')])
-  rule('ip6-unspec-type', [...etype('ip6'), ...payloadCmp('network', 8, zero6), ...l4proto(ICMPV6), ...payloadInSet('transport', 0, 1, 'unspec6', true), verdict('drop')])
+  rule('ip6-unspec-type', [
+    ...etype('ip6'),
+    ...payloadCmp('network', 8, zero6),
+    ...l4proto(ICMPV6),
+    ...payloadInSet('transport', 0, 1, 'unspec6', true),
+    verdict('drop'),
+  ])
   rule('ip6', [...etype('ip6'), ...payloadCmp('network', 8, zero6, 'neq'), ...ifPayloadInSet('network', 8, 16, SPOOF.addr6, true), verdict('drop')])
   // A neighbour advertisement claims its target address: only the endpoint's own.
-  rule('nd-target', [...etype('ip6'), ...l4proto(ICMPV6), ...payloadCmp('transport', 0, Buffer.from([136])), ...ifPayloadInSet('transport', 8, 16, SPOOF.addr6, true), verdict('drop')])
+  rule('nd-target', [
+    ...etype('ip6'),
+    ...l4proto(ICMPV6),
+    ...payloadCmp('transport', 0, Buffer.from([136])),
+    ...ifPayloadInSet('transport', 8, 16, SPOOF.addr6, true),
+    verdict('drop'),
+  ])
   // Containers are hosts: no router advertisements or redirects (a rogue default route for the others).
   rule('nd-router-advert', [...etype('ip6'), ...l4proto(ICMPV6), ...payloadCmp('transport', 0, Buffer.from([134])), verdict('drop')])
   rule('nd-redirect', [...etype('ip6'), ...l4proto(ICMPV6), ...payloadCmp('transport', 0, Buffer.from([137])), verdict('drop')])
@@ -270,7 +333,9 @@ export function skeletonOf(family: TableFamily): NftMsg[] {
   const d = tableDef(family)
   return [
     { op: 'newtable', family, name: TABLE, userdata: comment(`${TAG} v1`), exclusive: true },
-    ...d.sets, ...d.elements, ...d.chains,
+    ...d.sets,
+    ...d.elements,
+    ...d.chains,
     ...d.rules.map((r) => baseRuleMsg(family, r)),
   ]
 }
@@ -316,7 +381,11 @@ export async function change(ns: Namespace, msgs: NftMsg[], what: string, exists
 }
 
 /** The parts of an owner comment "netns-kit KIND ID REST...". */
-export interface OwnerComment { kind: string; id: string; rest: string[] }
+export interface OwnerComment {
+  kind: string
+  id: string
+  rest: string[]
+}
 
 export function parseComment(c: string | undefined): OwnerComment | undefined {
   if (!c) return undefined
@@ -382,8 +451,11 @@ export async function tableHeld(ns: Namespace): Promise<boolean> {
  * hairpin elements go with the network). `interfacesInUse` lists, per family, the interfaces of
  * the published ports that remain (lib/nat/decode.ts reads them).
  */
-export async function tidy(ns: Namespace, interfacesInUse: () => Promise<{ empty: boolean; used: Record<4 | 6, Set<string>> }>,
-  held?: Promise<boolean>): Promise<void> {
+export async function tidy(
+  ns: Namespace,
+  interfacesInUse: () => Promise<{ empty: boolean; used: Record<4 | 6, Set<string>> }>,
+  held?: Promise<boolean>,
+): Promise<void> {
   // While a network lives, nothing can go: a look at a few comments is enough, and deleting a
   // mapping stays cheap however many there are. Otherwise the maps are read, to drop the tables
   // with their last element (and stale hairpin entries).
@@ -394,11 +466,14 @@ export async function tidy(ns: Namespace, interfacesInUse: () => Promise<{ empty
   if (empty) {
     msgs.push({ op: 'deltable', family: 'inet', name: TABLE })
     // The anti-spoofing table goes with it once no endpoint's port is in it.
-    if ((await tableExists(ns, 'bridge')) && !(await listElementsIfAny(ns, SPOOF.ports, 'bridge')).length) msgs.push({ op: 'deltable', family: 'bridge', name: TABLE })
+    if ((await tableExists(ns, 'bridge')) && !(await listElementsIfAny(ns, SPOOF.ports, 'bridge')).length)
+      msgs.push({ op: 'deltable', family: 'bridge', name: TABLE })
   } else {
     for (const family of [4, 6] as const) {
       const set = HAIRPIN_SETS[family]
-      const stale = (await listElements(ns, set)).filter((e) => ownerOf(e.userdata)?.kind !== 'isolate' && !used[family].has(ifnameString(e.key!.subarray(0, 16))))
+      const stale = (await listElements(ns, set)).filter(
+        (e) => ownerOf(e.userdata)?.kind !== 'isolate' && !used[family].has(ifnameString(e.key!.subarray(0, 16))),
+      )
       if (stale.length) msgs.push({ op: 'delsetelem', family: 'inet', table: TABLE, set, elements: stale.map((e) => ({ key: e.key!, keyEnd: e.keyEnd })) })
     }
   }

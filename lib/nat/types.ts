@@ -70,9 +70,21 @@ export interface NatFields {
 }
 
 /** A rule of ours in the kernel, by handle. */
-export interface RuleRef { family: 'inet' | 'bridge'; chain: string; handle: bigint }
+export interface RuleRef {
+  family: 'inet' | 'bridge'
+  chain: string
+  handle: bigint
+}
 /** A map element of ours in the kernel, by key. */
-export interface ElemRef { map: string; key: Buffer; keyEnd?: Buffer }
+export interface ElemRef {
+  map: string
+  key: Buffer
+  keyEnd?: Buffer
+}
 
 /** A NatRule as read from, or written to, the kernel: its fields and exactly its kernel objects. */
-export interface OwnedRule { fields: NatFields; rules: RuleRef[]; elems: ElemRef[] }
+export interface OwnedRule {
+  fields: NatFields
+  rules: RuleRef[]
+  elems: ElemRef[]
+}

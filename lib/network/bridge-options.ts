@@ -150,7 +150,8 @@ export function checkCreateOptions(opts: NetworkCreateOptions): CheckedCreate {
     if (opts.dns.upstream !== undefined) {
       if (!Array.isArray(opts.dns.upstream)) throw invalidArg('opts.dns.upstream', opts.dns.upstream, 'must be an array of addresses', 'ERR_INVALID_ARG_TYPE')
       upstream = opts.dns.upstream.map((s, i) => {
-        if (typeof s !== 'string' || !/^(\[[0-9a-fA-F:.]+\](:\d+)?|[0-9.]+(:\d+)?|[0-9a-fA-F:]+)$/.test(s)) throw invalidArg(`opts.dns.upstream[${i}]`, s, "must be 'IP', 'IP:PORT' or '[IPv6]:PORT'")
+        if (typeof s !== 'string' || !/^(\[[0-9a-fA-F:.]+\](:\d+)?|[0-9.]+(:\d+)?|[0-9a-fA-F:]+)$/.test(s))
+          throw invalidArg(`opts.dns.upstream[${i}]`, s, "must be 'IP', 'IP:PORT' or '[IPv6]:PORT'")
         return s
       })
     }
@@ -191,7 +192,10 @@ function checkDnsSettings(v: unknown): CheckedConnect['dns'] {
   if (v === undefined) return undefined
   if (!v || typeof v !== 'object') throw invalidArg('opts.dns', v, 'must be an object { servers?, search?, options? }', 'ERR_INVALID_ARG_TYPE')
   const d = v as { servers?: unknown; search?: unknown; options?: unknown }
-  const servers = checkList(d.servers, 'opts.dns.servers', (x, a) => { checkIp(x, a); return x as string })
+  const servers = checkList(d.servers, 'opts.dns.servers', (x, a) => {
+    checkIp(x, a)
+    return x as string
+  })
   const search = checkList(d.search, 'opts.dns.search', (x, a) => normaliseName(x, a))
   const options = checkList(d.options, 'opts.dns.options', (x, a) => {
     if (!/^[A-Za-z0-9_:.-]{1,64}$/.test(x as string)) throw invalidArg(a, x, "must be a resolv.conf option such as 'ndots:2' or 'edns0'")
@@ -209,7 +213,8 @@ export function checkConnectOptions(opts: ConnectOptions, network: string, hasV6
   if (opts.ip6 !== undefined && checkIp(opts.ip6, 'opts.ip6') !== 6) throw invalidArg('opts.ip6', opts.ip6, 'must be an IPv6 address')
   if (opts.ip6 !== undefined && !hasV6) throw invalidArg('opts.ip6', opts.ip6, `cannot be given: the network '${network}' has no IPv6 subnet`)
   const mac = opts.mac === undefined ? undefined : checkMac(opts.mac, 'opts.mac')
-  if (opts.aliases !== undefined && !Array.isArray(opts.aliases)) throw invalidArg('opts.aliases', opts.aliases, 'must be an array of names', 'ERR_INVALID_ARG_TYPE')
+  if (opts.aliases !== undefined && !Array.isArray(opts.aliases))
+    throw invalidArg('opts.aliases', opts.aliases, 'must be an array of names', 'ERR_INVALID_ARG_TYPE')
   const aliases = (opts.aliases ?? []).map((a, i) => normaliseName(a, `opts.aliases[${i}]`))
   const hostname = opts.hostname === undefined ? undefined : checkHostName(opts.hostname, 'opts.hostname', 64)
   let containerId: string | undefined
@@ -221,14 +226,26 @@ export function checkConnectOptions(opts: ConnectOptions, network: string, hasV6
   }
   let gatewayPriority: number | undefined
   if (opts.gatewayPriority !== undefined) {
-    if (typeof opts.gatewayPriority !== 'number' || !Number.isSafeInteger(opts.gatewayPriority)) throw invalidArg('opts.gatewayPriority', opts.gatewayPriority, 'must be an integer')
+    if (typeof opts.gatewayPriority !== 'number' || !Number.isSafeInteger(opts.gatewayPriority))
+      throw invalidArg('opts.gatewayPriority', opts.gatewayPriority, 'must be an integer')
     gatewayPriority = opts.gatewayPriority
   }
   const defaultRoute = checkBool(opts.defaultRoute, 'opts.defaultRoute') ?? true
   const dns = checkDnsSettings(opts.dns)
   return {
-    name, ifname, ip: opts.ip, ip6: opts.ip6, mac, aliases, hostname, publish: checkPublishList(opts.publish, network, hasV6), containerId, gatewayPriority, defaultRoute,
-    extraHosts: checkExtraHosts(opts.extraHosts), dns,
+    name,
+    ifname,
+    ip: opts.ip,
+    ip6: opts.ip6,
+    mac,
+    aliases,
+    hostname,
+    publish: checkPublishList(opts.publish, network, hasV6),
+    containerId,
+    gatewayPriority,
+    defaultRoute,
+    extraHosts: checkExtraHosts(opts.extraHosts),
+    dns,
   }
 }
 
@@ -263,14 +280,26 @@ function checkPublishList(v: unknown, network: string, hasV6: boolean): (Publish
       // A unicast host address of the network's families: an IPv6 one needs an IPv6 subnet (the
       // mapping leads to the container's address of that family).
       if (checkIp(p.hostIp, `${arg}.hostIp`) === 6 && !hasV6) {
-        throw invalidArg(`${arg}.hostIp`, p.hostIp, `must be an IPv4 address: the network '${network}' has no IPv6 subnet (its published ports lead to the container's IPv4 address)`)
+        throw invalidArg(
+          `${arg}.hostIp`,
+          p.hostIp,
+          `must be an IPv4 address: the network '${network}' has no IPv6 subnet (its published ports lead to the container's IPv4 address)`,
+        )
       }
       if (isMulticastIp(p.hostIp)) throw invalidArg(`${arg}.hostIp`, p.hostIp, 'must be a unicast address of the host, not multicast')
-      if (canonicalIp(p.hostIp) === '::1') throw invalidArg(`${arg}.hostIp`, p.hostIp, 'must not be ::1: the kernel never routes IPv6 loopback traffic to another interface (use 127.0.0.1)')
+      if (canonicalIp(p.hostIp) === '::1')
+        throw invalidArg(`${arg}.hostIp`, p.hostIp, 'must not be ::1: the kernel never routes IPv6 loopback traffic to another interface (use 127.0.0.1)')
     }
     const localhost = checkBool(p.localhost, `${arg}.localhost`)
-    if (localhost === true && p.hostIp !== undefined && canonicalIp(p.hostIp) !== '0.0.0.0') throw invalidArg(`${arg}.localhost`, true, 'is for a mapping without hostIp (give hostIp 127.0.0.1 for the loopback only)')
-    return { protocol, containerPort, hostPort, hostIp: p.hostIp === undefined ? undefined : canonicalIp(p.hostIp), ...(localhost !== undefined ? { localhost } : {}) }
+    if (localhost === true && p.hostIp !== undefined && canonicalIp(p.hostIp) !== '0.0.0.0')
+      throw invalidArg(`${arg}.localhost`, true, 'is for a mapping without hostIp (give hostIp 127.0.0.1 for the loopback only)')
+    return {
+      protocol,
+      containerPort,
+      hostPort,
+      hostIp: p.hostIp === undefined ? undefined : canonicalIp(p.hostIp),
+      ...(localhost !== undefined ? { localhost } : {}),
+    }
   })
 }
 

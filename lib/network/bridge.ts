@@ -7,13 +7,31 @@
 import { randomBytes } from 'node:crypto'
 import { Bridge } from '../bridge'
 import { NetnsKitError, invalidArg } from '../errors'
-import { prefixesInUse, type EndpointRecord, type GatewayMove, type NetworkRecord, type NetworkStore, type PoolSpec, type PortRecord, type PortSpec } from '../ipam'
+import {
+  prefixesInUse,
+  type EndpointRecord,
+  type GatewayMove,
+  type NetworkRecord,
+  type NetworkStore,
+  type PoolSpec,
+  type PortRecord,
+  type PortSpec,
+} from '../ipam'
 import { parsePrefix } from '../ipam/ip'
 import { handleOf } from '../kernel/handles'
 import { createdBefore, listLinks, run, runOne, type Op } from '../kernel/rtnl'
 import {
-  NatRule, checkNetworkNat, createNetworkNat, enableForwarding, guardPort, newNetworkIds, networkIdsToList, readHostPorts,
-  type HostClaim, type Problem, type PublishOptions,
+  NatRule,
+  checkNetworkNat,
+  createNetworkNat,
+  enableForwarding,
+  guardPort,
+  newNetworkIds,
+  networkIdsToList,
+  readHostPorts,
+  type HostClaim,
+  type Problem,
+  type PublishOptions,
 } from '../nat'
 import { Namespace, defaultNamespace } from '../namespace'
 import { checkBool } from '../validate'
@@ -35,7 +53,9 @@ import { applyMoves, disconnectAll, disconnectSequence, teardownBridgeEndpoint, 
 import { companionFor, syncCompanion } from './companion'
 import { etcFilesAfter } from './etc-files'
 
-function prefixLen(cidr: string): number { return Number(cidr.split('/')[1]) }
+function prefixLen(cidr: string): number {
+  return Number(cidr.split('/')[1])
+}
 
 /** How often a connect starts again when a host port the store chose for -P is held in the kernel by a mapping it does not know. */
 const PORT_RETRIES = 8
@@ -129,8 +149,9 @@ export class Network extends DriverNetwork<Endpoint> {
   static create(opts: MacvlanNetworkOptions & { driver: 'macvlan' }): Promise<MacvlanNetwork>
   /** `docker network create -d overlay --subnet S NAME` across the hosts of the agent's etcd: see OverlayNetwork.create. */
   static create(opts: OverlayNetworkOptions & { driver: 'overlay' }): Promise<OverlayNetwork>
-  static async create(opts: NetworkCreateOptions | (MacvlanNetworkOptions & { driver: 'macvlan' }) | (OverlayNetworkOptions & { driver: 'overlay' })):
-    Promise<AnyNetwork> {
+  static async create(
+    opts: NetworkCreateOptions | (MacvlanNetworkOptions & { driver: 'macvlan' }) | (OverlayNetworkOptions & { driver: 'overlay' }),
+  ): Promise<AnyNetwork> {
     if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
     const driver = opts.driver
     if (driver === 'macvlan') return MacvlanNetwork.create(opts)
@@ -143,11 +164,13 @@ export class Network extends DriverNetwork<Endpoint> {
     const o = checkCreateOptions(opts)
     const { name } = o
     const store = storeOf(opts.store)
-    if (opts.subnet !== undefined && parsePrefix(opts.subnet, 'opts.subnet').family !== 4) throw invalidArg('opts.subnet', opts.subnet, 'must be an IPv4 subnet (IPv6 goes in opts.ipv6)')
+    if (opts.subnet !== undefined && parsePrefix(opts.subnet, 'opts.subnet').family !== 4)
+      throw invalidArg('opts.subnet', opts.subnet, 'must be an IPv4 subnet (IPv6 goes in opts.ipv6)')
     if (opts.subnet === undefined && (opts.gateway !== undefined || opts.ipRange !== undefined)) {
       throw invalidArg(opts.gateway !== undefined ? 'opts.gateway' : 'opts.ipRange', opts.gateway ?? opts.ipRange, 'needs opts.subnet')
     }
-    if (opts.ipv6 !== undefined && (!opts.ipv6 || typeof opts.ipv6 !== 'object')) throw invalidArg('opts.ipv6', opts.ipv6, 'must be an object { subnet, gateway? }', 'ERR_INVALID_ARG_TYPE')
+    if (opts.ipv6 !== undefined && (!opts.ipv6 || typeof opts.ipv6 !== 'object'))
+      throw invalidArg('opts.ipv6', opts.ipv6, 'must be an object { subnet, gateway? }', 'ERR_INVALID_ARG_TYPE')
     const ns = await defaultNamespace(opts.namespace)
     // The bridge's name is chosen before anything is recorded: a process killed from here on leaves it findable.
     const generated = o.bridgeName === undefined
@@ -158,7 +181,14 @@ export class Network extends DriverNetwork<Endpoint> {
         : { auto: true, exclude: await prefixesInUse(ns, 4) },
       ...(opts.ipv6 ? [{ family: 6 as const, subnet: opts.ipv6.subnet, gateway: opts.ipv6.gateway }] : []),
     ]
-    const config: Record<string, unknown> = { bridge: bridgeName, masquerade: o.masquerade, icc: o.icc, internal: o.internal, antiSpoofing: o.antiSpoofing, dns: o.dns }
+    const config: Record<string, unknown> = {
+      bridge: bridgeName,
+      masquerade: o.masquerade,
+      icc: o.icc,
+      internal: o.internal,
+      antiSpoofing: o.antiSpoofing,
+      dns: o.dns,
+    }
     if (generated) config.generated = true
     if (o.mtu !== undefined) config.mtu = o.mtu
     if (o.upstream !== undefined) config.upstream = o.upstream
@@ -194,7 +224,19 @@ export class Network extends DriverNetwork<Endpoint> {
       await run([
         { ns, op: 'link.set', index: l.index, alias: bridgeAlias(name), object: bridgeName },
         { ns, op: 'addr.add', index: l.index, address: v4.gateway, prefixLength: prefixLen(v4.subnet), object: `${v4.gateway} on ${bridgeName}` },
-        ...(v6 ? [{ ns, op: 'addr.add' as const, index: l.index, address: v6.gateway, prefixLength: prefixLen(v6.subnet), nodad: true, object: `${v6.gateway} on ${bridgeName}` }] : []),
+        ...(v6
+          ? [
+              {
+                ns,
+                op: 'addr.add' as const,
+                index: l.index,
+                address: v6.gateway,
+                prefixLength: prefixLen(v6.subnet),
+                nodad: true,
+                object: `${v6.gateway} on ${bridgeName}`,
+              },
+            ]
+          : []),
       ])
       const bridge = new Bridge(ns, l.name, l.index)
       // 3. The result.
@@ -217,7 +259,16 @@ export class Network extends DriverNetwork<Endpoint> {
    * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   static async createDefault(opts: { namespace?: Namespace; store?: NetworkStore; bridgeName?: string; mtu?: number } = {}): Promise<Network> {
-    return Network.create({ name: 'bridge', subnet: '172.17.0.0/16', gateway: '172.17.0.1', bridgeName: opts.bridgeName ?? 'nk0', mtu: opts.mtu, namespace: opts.namespace, store: opts.store, dns: false })
+    return Network.create({
+      name: 'bridge',
+      subnet: '172.17.0.0/16',
+      gateway: '172.17.0.1',
+      bridgeName: opts.bridgeName ?? 'nk0',
+      mtu: opts.mtu,
+      namespace: opts.namespace,
+      store: opts.store,
+      dns: false,
+    })
   }
 
   /**
@@ -291,20 +342,48 @@ export class Network extends DriverNetwork<Endpoint> {
    * `docker network inspect`: the configuration and the endpoints (as recorded). Reads every endpoint record.
    * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE`, `ERR_NETNS_KIT_STORE_BUSY` or `ERR_NETNS_KIT_STORE_UNAVAILABLE` when the state store fails.
    */
-  async inspect(): Promise<{ name: string; id: string; bridge: string; subnet: string; gateway: string; ipRange?: string; ipv6?: { subnet: string; gateway: string };
-    mtu?: number; masquerade: boolean; icc: boolean; internal: boolean; dns: boolean;
-    endpoints: { name: string; ip: string; ip6?: string; mac: string; ports: { protocol: string; hostIp: string; hostPort: number; containerPort: number }[] }[] }> {
-    const eps = (await this.store.endpoints(this.id)).filter((e) => e.state === 'connected').map((r) => {
-      const ip = r.addresses.find((a) => a.family === 4)?.address ?? ''
-      const ip6 = r.addresses.find((a) => a.family === 6)?.address
-      return {
-        name: r.name, ip, ...(ip6 ? { ip6 } : {}), mac: r.mac ?? macForIp(ip),
-        ports: r.ports.map((p) => ({ protocol: p.protocol, hostIp: p.hostIp, hostPort: p.hostPort, containerPort: p.containerPort })),
-      }
-    })
+  async inspect(): Promise<{
+    name: string
+    id: string
+    bridge: string
+    subnet: string
+    gateway: string
+    ipRange?: string
+    ipv6?: { subnet: string; gateway: string }
+    mtu?: number
+    masquerade: boolean
+    icc: boolean
+    internal: boolean
+    dns: boolean
+    endpoints: { name: string; ip: string; ip6?: string; mac: string; ports: { protocol: string; hostIp: string; hostPort: number; containerPort: number }[] }[]
+  }> {
+    const eps = (await this.store.endpoints(this.id))
+      .filter((e) => e.state === 'connected')
+      .map((r) => {
+        const ip = r.addresses.find((a) => a.family === 4)?.address ?? ''
+        const ip6 = r.addresses.find((a) => a.family === 6)?.address
+        return {
+          name: r.name,
+          ip,
+          ...(ip6 ? { ip6 } : {}),
+          mac: r.mac ?? macForIp(ip),
+          ports: r.ports.map((p) => ({ protocol: p.protocol, hostIp: p.hostIp, hostPort: p.hostPort, containerPort: p.containerPort })),
+        }
+      })
     return {
-      name: this.name, id: this.id, bridge: this.bridge.name, subnet: this.subnet, gateway: this.gateway, ipRange: this.ipRange, ipv6: this.ipv6,
-      mtu: this.mtu, masquerade: this.masquerade, icc: this.icc, internal: this.internal, dns: this.dns, endpoints: eps,
+      name: this.name,
+      id: this.id,
+      bridge: this.bridge.name,
+      subnet: this.subnet,
+      gateway: this.gateway,
+      ipRange: this.ipRange,
+      ipv6: this.ipv6,
+      mtu: this.mtu,
+      masquerade: this.masquerade,
+      icc: this.icc,
+      internal: this.internal,
+      dns: this.dns,
+      endpoints: eps,
     }
   }
 
@@ -330,7 +409,10 @@ export class Network extends DriverNetwork<Endpoint> {
     // An internal network has no way in from outside: a published port there would be listed and never reachable.
     if (this.internal && o.publish.length) throw invalidArg('opts.publish', opts.publish, `cannot publish ports on the internal network '${this.name}'`)
     if (this.bridge.index === 0) {
-      throw new NetnsKitError('ERR_NETNS_KIT_NO_BRIDGE', `the bridge ${this.bridge.name} of the network '${this.name}' is gone: remove the network (remove() works without it) and create it again`)
+      throw new NetnsKitError(
+        'ERR_NETNS_KIT_NO_BRIDGE',
+        `the bridge ${this.bridge.name} of the network '${this.name}' is gone: remove the network (remove() works without it) and create it again`,
+      )
     }
     // A MAC another endpoint of this bridge has (given, or derived from its address) would steal its frames.
     if (o.mac !== undefined) {
@@ -339,7 +421,11 @@ export class Network extends DriverNetwork<Endpoint> {
         const v4 = e.addresses.find((a) => a.family === 4)?.address
         return (e.mac ?? (v4 ? macForIp(v4) : '')).toLowerCase() === mac
       })
-      if (twin) throw new NetnsKitError('ERR_NETNS_KIT_MAC_IN_USE', `the MAC address ${o.mac} is already used by the endpoint '${twin.name}' of the network '${this.name}'`)
+      if (twin)
+        throw new NetnsKitError(
+          'ERR_NETNS_KIT_MAC_IN_USE',
+          `the MAC address ${o.mac} is already used by the endpoint '${twin.name}' of the network '${this.name}'`,
+        )
     }
     const exclude = new Set<number>()
     for (let attempt = 0; ; attempt++) {
@@ -363,10 +449,19 @@ export class Network extends DriverNetwork<Endpoint> {
     // A second network gets the next free ethN (docker network connect); a given name the container has is refused here.
     const ifname = await containerIfname(ns, o.ifname)
     const { endpoint: rec, moves } = await store.beginConnect(this.id, {
-      id, name: o.name ?? `ep-${id}`, aliases: o.aliases, ...(o.hostname !== undefined ? { hostname: o.hostname } : {}), ns: identity(ns),
-      ...ifname, hostIf: `veth${id.slice(0, 7)}`, ...(o.mac !== undefined ? { mac: o.mac } : {}), ...(o.containerId !== undefined ? { containerId: o.containerId } : {}),
+      id,
+      name: o.name ?? `ep-${id}`,
+      aliases: o.aliases,
+      ...(o.hostname !== undefined ? { hostname: o.hostname } : {}),
+      ns: identity(ns),
+      ...ifname,
+      hostIf: `veth${id.slice(0, 7)}`,
+      ...(o.mac !== undefined ? { mac: o.mac } : {}),
+      ...(o.containerId !== undefined ? { containerId: o.containerId } : {}),
       addresses: [{ family: 4, ip: o.ip }, ...(this.ipv6 ? [{ family: 6 as const, ip: o.ip6 }] : [])],
-      gatewayPriority: this.internal || !o.defaultRoute ? null : (o.gatewayPriority ?? 0), ports, ...(o.dns ? { dns: o.dns } : {}),
+      gatewayPriority: this.internal || !o.defaultRoute ? null : (o.gatewayPriority ?? 0),
+      ports,
+      ...(o.dns ? { dns: o.dns } : {}),
       ...(o.extraHosts.length ? { extraHosts: o.extraHosts.map((h) => ({ name: h.name, ip: h.ip === 'host-gateway' ? this.gateway : h.ip })) } : {}),
     })
     const dns = dnsService()
@@ -381,7 +476,7 @@ export class Network extends DriverNetwork<Endpoint> {
       // 2. The kernel: one trip, the companion, then the mappings (recorded at once), then the resolver.
       const mac = rec.mac ?? macForIp(rec.addresses[0]!.address)
       // Forwarding, which another tool may have turned off since the network was made.
-      if (!this.internal) for (const f of this.ipv6 ? [4, 6] as const : [4] as const) await enableForwarding(host, f)
+      if (!this.internal) for (const f of this.ipv6 ? ([4, 6] as const) : ([4] as const)) await enableForwarding(host, f)
       // Anti-spoofing before the port exists (its elements are keyed by the port's name): no
       // moment where the container's port forwards unfiltered frames.
       const guarded = this.#cfg.antiSpoofing ? guardedPort({ ...rec, mac }) : undefined
@@ -408,12 +503,18 @@ export class Network extends DriverNetwork<Endpoint> {
           rules = await NatRule.publishMany(mappings)
         } catch (e) {
           // A port the store chose (docker -P) held in the kernel by a mapping the store does not know: connect again without it.
-          const m = (e as { code?: string }).code === 'ERR_NETNS_KIT_PORT_ALLOCATED' ? /:(\d+)(?:-\d+)?\/(tcp|udp|sctp) is already published/.exec((e as Error).message) : null
+          const m =
+            (e as { code?: string }).code === 'ERR_NETNS_KIT_PORT_ALLOCATED'
+              ? /:(\d+)(?:-\d+)?\/(tcp|udp|sctp) is already published/.exec((e as Error).message)
+              : null
           const given = (proto: string, port: number) => o.publish.some((p) => p.protocol === proto && p.hostPort === port)
           if (m && !given(m[2]!, Number(m[1]))) (e as { chosenPort?: number }).chosenPort = Number(m[1])
           throw e
         }
-        await store.addRules({ networkId: this.id, endpointId: id }, rules.map((r) => r.id))
+        await store.addRules(
+          { networkId: this.id, endpointId: id },
+          rules.map((r) => r.id),
+        )
       }
       if (this.dns && !companion) await dns.start(this, ns, rec)
       // A named container's files for ip netns exec and ns.spawn.
@@ -422,7 +523,8 @@ export class Network extends DriverNetwork<Endpoint> {
       // which of them answer on 127.0.0.1 too: check() and gc put back what was made); the
       // companion serves the names before connect returns.
       const done = await store.finishConnect(id, {
-        mac, ...(rules.length ? { config: { ...rec.config, portRules: rules.map((r) => r.id), portLocalhost: mappings.map((m) => m.localhost === true) } } : {}),
+        mac,
+        ...(rules.length ? { config: { ...rec.config, portRules: rules.map((r) => r.id), portLocalhost: mappings.map((m) => m.localhost === true) } } : {}),
       })
       await companion?.sync().catch(() => {})
       const ep = new Endpoint(this, ns, done)
@@ -451,19 +553,28 @@ export class Network extends DriverNetwork<Endpoint> {
     if (!publish.length) return { ports: [], checkHost: async () => {} }
     const fams = publish.map((p) => publishFamily(p.hostIp, this.ipv6 !== undefined))
     const claims: HostClaim[] = publish.map((p, i) => ({
-      protocol: p.protocol, ...(p.hostPort !== undefined ? { ports: [p.hostPort, p.hostPort] as [number, number] } : {}),
+      protocol: p.protocol,
+      ...(p.hostPort !== undefined ? { ports: [p.hostPort, p.hostPort] as [number, number] } : {}),
       addresses: p.hostIp !== undefined ? [p.hostIp] : fams[i]!.dualStack ? ['0.0.0.0', '::'] : ['0.0.0.0'],
     }))
     const hp = await readHostPorts(this.namespace, claims)
     const ports = publish.map((p, i) => ({
-      protocol: p.protocol, family: fams[i]!.family, ...(fams[i]!.dualStack ? { dualStack: true } : {}), ...(p.hostIp !== undefined ? { hostIp: p.hostIp } : {}),
+      protocol: p.protocol,
+      family: fams[i]!.family,
+      ...(fams[i]!.dualStack ? { dualStack: true } : {}),
+      ...(p.hostIp !== undefined ? { hostIp: p.hostIp } : {}),
       ...(p.hostPort !== undefined ? { hostPort: p.hostPort } : { range: hp.range, exclude: [...new Set([...exclude, ...hp.exclude(claims[i]!)])] }),
       containerPort: p.containerPort,
     }))
     // The given ports are checked once the store has claimed them: a port another endpoint
     // publishes is refused by the store first, naming that endpoint (its reservation, with a
     // companion, is a host socket too).
-    return { ports, checkHost: async () => { for (const c of claims) await hp.check(c) } }
+    return {
+      ports,
+      checkHost: async () => {
+        for (const c of claims) await hp.check(c)
+      },
+    }
   }
 
   /**
@@ -474,11 +585,21 @@ export class Network extends DriverNetwork<Endpoint> {
   #mapping(rec: EndpointRecord, p: PortRecord, publish: CheckedConnect['publish']): PublishOptions & { namespace: Namespace } {
     const to = rec.addresses.find((a) => a.family === p.family)!.address
     const wildcard = p.hostIp === '0.0.0.0' || p.hostIp === '::'
-    const entry = publish.find((e) => e.protocol === p.protocol && e.containerPort === p.containerPort && (e.hostPort === undefined || e.hostPort === p.hostPort) &&
-      (e.hostIp === undefined ? wildcard : e.hostIp === p.hostIp))
+    const entry = publish.find(
+      (e) =>
+        e.protocol === p.protocol &&
+        e.containerPort === p.containerPort &&
+        (e.hostPort === undefined || e.hostPort === p.hostPort) &&
+        (e.hostIp === undefined ? wildcard : e.hostIp === p.hostIp),
+    )
     const localhost = p.family === 4 && wildcard && entry?.localhost !== false
     return {
-      namespace: this.namespace, protocol: p.protocol, ...(wildcard ? {} : { hostIp: p.hostIp }), hostPort: p.hostPort, containerIp: to, containerPort: p.containerPort,
+      namespace: this.namespace,
+      protocol: p.protocol,
+      ...(wildcard ? {} : { hostIp: p.hostIp }),
+      hostPort: p.hostPort,
+      containerIp: to,
+      containerPort: p.containerPort,
       ...(localhost ? { localhost: true } : {}),
       // Checked by #portSpecs' checkHost(); a companion's reservations of them are host sockets.
       hostSockets: false,
@@ -499,11 +620,26 @@ export class Network extends DriverNetwork<Endpoint> {
     const route = (a: typeof a4, provides: boolean): Op[] => {
       if (!provides) return []
       const replace = moves.some((m) => m.family === a.family && !m.provides)
-      return [{ ns, op: replace ? 'route.replace' as const : 'route.add' as const, family: a.family, dstLength: 0, gateway: a.gateway, object: `default via ${a.gateway}` }]
+      return [
+        {
+          ns,
+          op: replace ? ('route.replace' as const) : ('route.add' as const),
+          family: a.family,
+          dstLength: 0,
+          gateway: a.gateway,
+          object: `default via ${a.gateway}`,
+        },
+      ]
     }
     return [
       {
-        ns: host, op: 'link.create', kind: 'veth', name: hostIf, mtu: this.mtu, master: this.bridge.index, object: hostIf,
+        ns: host,
+        op: 'link.create',
+        kind: 'veth',
+        name: hostIf,
+        mtu: this.mtu,
+        master: this.bridge.index,
+        object: hostIf,
         peer: { name: ifname, mtu: this.mtu, mac: rec.mac, target: ns },
       },
       // The bridge port carries no IPv6 of its own (IPv6 is still bridged): no link-local address,
@@ -512,7 +648,15 @@ export class Network extends DriverNetwork<Endpoint> {
       // The kernel ignores IFLA_IFALIAS in a creating RTM_NEWLINK: set it (and port isolation) next.
       // Hairpin mode, as Docker sets it: where br_netfilter is on, the answer to a container reaching
       // its own published port is bridged back out the port it came in on.
-      { ns: host, op: 'link.set', name: hostIf, alias: linkAlias(this.name, rec.id), hairpin: true, ...(this.icc ? {} : { isolated: true }), object: `${hostIf} (port of ${this.bridge.name})` },
+      {
+        ns: host,
+        op: 'link.set',
+        name: hostIf,
+        alias: linkAlias(this.name, rec.id),
+        hairpin: true,
+        ...(this.icc ? {} : { isolated: true }),
+        object: `${hostIf} (port of ${this.bridge.name})`,
+      },
       // Up once isolated (icc=false): no moment where the port forwards to the others.
       { ns: host, op: 'link.set', name: hostIf, up: true, object: hostIf },
       // On an IPv4-only network the container's interface has no IPv6 either (Docker's choice):
@@ -522,7 +666,19 @@ export class Network extends DriverNetwork<Endpoint> {
       { ns, op: 'link.set', name: 'lo', up: true, object: 'lo' },
       { ns, op: 'link.set', name: ifname, up: true, object: ifname },
       { ns, op: 'addr.add', linkName: ifname, address: a4.address, prefixLength: a4.prefixLength, object: `${a4.address}/${a4.prefixLength} on ${ifname}` },
-      ...(a6 ? [{ ns, op: 'addr.add' as const, linkName: ifname, address: a6.address, prefixLength: a6.prefixLength, nodad: true, object: `${a6.address}/${a6.prefixLength} on ${ifname}` }] : []),
+      ...(a6
+        ? [
+            {
+              ns,
+              op: 'addr.add' as const,
+              linkName: ifname,
+              address: a6.address,
+              prefixLength: a6.prefixLength,
+              nodad: true,
+              object: `${a6.address}/${a6.prefixLength} on ${ifname}`,
+            },
+          ]
+        : []),
       ...route(a4, rec.gateway4),
       ...(a6 ? route(a6, rec.gateway6) : []),
     ]
@@ -596,7 +752,8 @@ export class Network extends DriverNetwork<Endpoint> {
     if (!q || typeof q !== 'object') throw invalidArg('query', q, 'must be { name } or { containerId, ifname }', 'ERR_INVALID_ARG_TYPE')
     let r: EndpointRecord | undefined
     if ('containerId' in q) {
-      if (typeof q.containerId !== 'string' || typeof q.ifname !== 'string') throw invalidArg('query', q, 'must be { containerId: string, ifname: string }', 'ERR_INVALID_ARG_TYPE')
+      if (typeof q.containerId !== 'string' || typeof q.ifname !== 'string')
+        throw invalidArg('query', q, 'must be { containerId: string, ifname: string }', 'ERR_INVALID_ARG_TYPE')
       r = await this.store.endpointByContainer(this.id, q.containerId, q.ifname)
     } else {
       if (typeof q.name !== 'string') throw invalidArg('query.name', q.name, 'must be a string', 'ERR_INVALID_ARG_TYPE')
@@ -620,7 +777,10 @@ export class Network extends DriverNetwork<Endpoint> {
     for (const r of await this.store.endpoints(this.id)) {
       if (r.state !== 'connected') continue
       const mine = this.#local.get(r.id)
-      if (mine) { out.push(mine); continue }
+      if (mine) {
+        out.push(mine)
+        continue
+      }
       if (!nsAlive(r.ns)) continue
       const ns = await openRecorded(r.ns)
       if (handleAlive(ns)) out.push(new Endpoint(this, ns, r))
@@ -657,7 +817,11 @@ export class Network extends DriverNetwork<Endpoint> {
       throw e
     }
     // Together (16 at a time): their veths go in batches, one grace period each (reaper.ts).
-    await disconnectAll(store, start.endpoints.map((e) => e.id), (ep) => this.#teardown(ep))
+    await disconnectAll(
+      store,
+      start.endpoints.map((e) => e.id),
+      (ep) => this.#teardown(ep),
+    )
     await teardownBridgeNetwork(this.namespace, start.network, this.#cfg)
     await store.finishRemoveNetwork(this.id)
     await dnsService().forget(this.id)
@@ -669,7 +833,9 @@ export class Network extends DriverNetwork<Endpoint> {
    * Releases what it owns at the end of an `await using` scope; safe to call twice.
    * @throws As remove({ force: true }).
    */
-  async [Symbol.asyncDispose](): Promise<void> { await this.remove({ force: true }) }
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.remove({ force: true })
+  }
 
   /**
    * CNI CHECK: what differs between the network's records and the kernel, without changing
@@ -683,18 +849,22 @@ export class Network extends DriverNetwork<Endpoint> {
    */
   async check(): Promise<Problem[]> {
     const rec = await this.store.network(this.id)
-    if (!rec || rec.state !== 'ready') throw new NetnsKitError('ERR_NETNS_KIT_NO_NETWORK', `the network '${this.name}' is not there (removed, or being created or removed)`)
+    if (!rec || rec.state !== 'ready')
+      throw new NetnsKitError('ERR_NETNS_KIT_NO_NETWORK', `the network '${this.name}' is not there (removed, or being created or removed)`)
     const eps = (await this.store.endpoints(this.id)).filter((e) => e.state === 'connected')
     const links = new Map((await listLinks(this.namespace)).map((l) => [l.name, l]))
     const problems: Problem[] = []
     const br = links.get(this.bridge.name)
-    if (!br || br.kind !== 'bridge') problems.push({ kind: 'missing', object: `link ${this.bridge.name}`, message: `the bridge ${this.bridge.name} is missing` })
+    if (!br || br.kind !== 'bridge')
+      problems.push({ kind: 'missing', object: `link ${this.bridge.name}`, message: `the bridge ${this.bridge.name} is missing` })
     for (const e of eps) {
       const l = e.hostIf ? links.get(e.hostIf) : undefined
-      if (e.hostIf && !l) problems.push({ kind: 'missing', object: `link ${e.hostIf}`, message: `the host end ${e.hostIf} of the endpoint '${e.name}' is missing` })
-      else if (l && br && l.master !== br.index) problems.push({ kind: 'different', object: `link ${e.hostIf}`, message: `${e.hostIf} (endpoint '${e.name}') is not a port of ${this.bridge.name}` })
+      if (e.hostIf && !l)
+        problems.push({ kind: 'missing', object: `link ${e.hostIf}`, message: `the host end ${e.hostIf} of the endpoint '${e.name}' is missing` })
+      else if (l && br && l.master !== br.index)
+        problems.push({ kind: 'different', object: `link ${e.hostIf}`, message: `${e.hostIf} (endpoint '${e.name}') is not a port of ${this.bridge.name}` })
     }
-    problems.push(...await checkNetworkNat(this.namespace, networkNat(rec, eps)))
+    problems.push(...(await checkNetworkNat(this.namespace, networkNat(rec, eps))))
     return problems
   }
 
@@ -717,7 +887,9 @@ export class Network extends DriverNetwork<Endpoint> {
    * A short label for logs and messages.
    * @throws Nothing: it only reads this object's fields.
    */
-  override toString(): string { return `Network(${this.name} ${this.subnet} on ${this.bridge.name})` }
+  override toString(): string {
+    return `Network(${this.name} ${this.subnet} on ${this.bridge.name})`
+  }
 }
 
 function handleAlive(ns: Namespace): boolean {

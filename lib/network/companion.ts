@@ -46,10 +46,13 @@ export async function companionFor(host: Namespace, store: NetworkStore, opts: {
   }
   if (opts.start === false) {
     // Nothing to start: a running one is reused, a missing one is not made (and not remembered).
-    return Companion.connect({ host, store: db }, { start: false }).then((c) => {
-      clients.set(key, Promise.resolve(c))
-      return c
-    }, () => undefined)
+    return Companion.connect({ host, store: db }, { start: false }).then(
+      (c) => {
+        clients.set(key, Promise.resolve(c))
+        return c
+      },
+      () => undefined,
+    )
   }
   const p = Companion.connect({ host, store: db })
   clients.set(key, p)

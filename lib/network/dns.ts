@@ -57,7 +57,9 @@ export function namesOf(r: Pick<EndpointRecord, 'name' | 'aliases' | 'hostname'>
 function setEntry(records: DnsRecords, r: EndpointRecord): void {
   try {
     records.set(r.id, { names: namesOf(r), addresses: r.addresses.map((a) => a.address) })
-  } catch { /* a name DNS cannot carry (an imported record): not served */ }
+  } catch {
+    /* a name DNS cannot carry (an imported record): not served */
+  }
 }
 
 interface NetState {
@@ -154,7 +156,9 @@ export class InProcessDns implements DnsService {
     const f = this.#feeds.get(store)
     if (f) return f
     const feed: Feed = { seq: 0, ready: Promise.resolve(), networks: new Map(), unsubscribe: undefined, running: undefined, again: false }
-    feed.ready = store.sequence().then((s) => { feed.seq = s })
+    feed.ready = store.sequence().then((s) => {
+      feed.seq = s
+    })
     feed.ready.catch(() => {})
     // Changes are read at most every FEED_DELAY_MS: a burst of commits (this process's own
     // connects notify too) costs one read.
@@ -237,10 +241,16 @@ export class InProcessDns implements DnsService {
     setEntry(st.records, ep)
     // The endpoint's own servers (docker --dns), else the network's (even none, used as given); only
     // without either the host's resolv.conf is read.
-    const servers = ep.dns?.servers?.length ? [...ep.dns.servers]
-      : net.upstream ? [...net.upstream] : planResolvConf({ host: hostResolvConf(), resolver: true, fallback: [] }).upstreams
+    const servers = ep.dns?.servers?.length
+      ? [...ep.dns.servers]
+      : net.upstream
+        ? [...net.upstream]
+        : planResolvConf({ host: hostResolvConf(), resolver: true, fallback: [] }).upstreams
     const member: Membership = {
-      networkId: net.id, endpointId: ep.id, name: net.name.toLowerCase(), records: st.records,
+      networkId: net.id,
+      endpointId: ep.id,
+      name: net.name.toLowerCase(),
+      records: st.records,
       upstream: net.internal || !servers.length ? undefined : { servers, namespace: net.namespace },
     }
     const key = String(ns.id)
@@ -276,7 +286,7 @@ export class InProcessDns implements DnsService {
     this.#containers.set(key, c)
     st.resolvers.set(ep.id, key)
     try {
-      (await resolver).unref()
+      ;(await resolver).unref()
     } catch (e) {
       if (this.#containers.get(key) === c) this.#containers.delete(key)
       st.resolvers.delete(ep.id)
@@ -356,7 +366,9 @@ export async function restoreResolvers(net: DnsNetwork): Promise<number> {
     try {
       await dns.start(net, ns, r)
       n++
-    } catch { /* gone meanwhile */ }
+    } catch {
+      /* gone meanwhile */
+    }
   }
   return n
 }

@@ -98,7 +98,10 @@ export interface CheckedConnectOptions {
 
 /** Options of the bridge driver's connect that the others do not have, and what they are. */
 const BRIDGE_ONLY: Record<string, string> = {
-  name: "endpoint names ('name')", ip6: "IPv6 addresses ('ip6')", aliases: "DNS aliases ('aliases')", hostname: "host names ('hostname')",
+  name: "endpoint names ('name')",
+  ip6: "IPv6 addresses ('ip6')",
+  aliases: "DNS aliases ('aliases')",
+  hostname: "host names ('hostname')",
   publish: "published ports ('publish')",
 }
 
@@ -129,7 +132,10 @@ export async function containerIfname(ns: Namespace, given: string | undefined):
   const names = (await listLinks(ns)).map((l) => l.name)
   if (given === undefined) return { ifnamesInUse: names }
   if (names.includes(given)) {
-    throw new NetnsKitError('ERR_NETNS_KIT_IFNAME_IN_USE', `the interface ${given} is taken in the namespace ${ns.name ?? ns.path}: leave ifname out for the next free ethN`)
+    throw new NetnsKitError(
+      'ERR_NETNS_KIT_IFNAME_IN_USE',
+      `the interface ${given} is taken in the namespace ${ns.name ?? ns.path}: leave ifname out for the next free ethN`,
+    )
   }
   return { ifname: given }
 }

@@ -34,8 +34,14 @@ export class Endpoint extends NetworkEndpoint {
     const a4 = r.addresses.find((a) => a.family === 4)
     const ip = a4?.address ?? ''
     super({
-      namespace, id: r.id, ip, prefixLength: a4?.prefixLength ?? Number(network.subnet.split('/')[1]), mac: r.mac ?? macForIp(ip),
-      gateway: a4?.gateway ?? network.gateway, ifname: r.ifname, hostInterface: r.hostIf,
+      namespace,
+      id: r.id,
+      ip,
+      prefixLength: a4?.prefixLength ?? Number(network.subnet.split('/')[1]),
+      mac: r.mac ?? macForIp(ip),
+      gateway: a4?.gateway ?? network.gateway,
+      ifname: r.ifname,
+      hostInterface: r.hostIf,
     })
     this.network = network
     this.name = r.name
@@ -56,7 +62,10 @@ export class Endpoint extends NetworkEndpoint {
   hostsFile(): string {
     const names = [this.name, ...this.aliases].filter((n) => n !== this.hostname)
     return hostsFile({
-      hostname: this.hostname, addresses: [this.ip, ...(this.ip6 ? [this.ip6] : [])], aliases: names, ipv6: true,
+      hostname: this.hostname,
+      addresses: [this.ip, ...(this.ip6 ? [this.ip6] : [])],
+      aliases: names,
+      ipv6: true,
       extraHosts: this.extraHosts.map((h) => ({ host: h.name, ip: h.ip })),
     })
   }
@@ -80,10 +89,13 @@ export class Endpoint extends NetworkEndpoint {
     const upstream = net.dns && net.upstream ? net.upstream.map((s) => s.replace(/^\[([^\]]+)\](:\d+)?$/, '$1').replace(/^([0-9.]+):\d+$/, '$1')) : undefined
     const dns = opts.dns ?? (this.dns?.servers?.length ? [...this.dns.servers] : undefined)
     return planResolvConf({
-      host: upstream ? undefined : hostResolvConf(), nameservers: dns ?? upstream,
-      search: opts.search ?? (this.dns?.search ? [...this.dns.search] : undefined), options: opts.options ?? (this.dns?.options ? [...this.dns.options] : undefined),
+      host: upstream ? undefined : hostResolvConf(),
+      nameservers: dns ?? upstream,
+      search: opts.search ?? (this.dns?.search ? [...this.dns.search] : undefined),
+      options: opts.options ?? (this.dns?.options ? [...this.dns.options] : undefined),
       fallback: upstream ? [] : undefined,
-      resolver: this.network.dns ? EMBEDDED_RESOLVER : false, ipv6: this.ip6 !== undefined,
+      resolver: this.network.dns ? EMBEDDED_RESOLVER : false,
+      ipv6: this.ip6 !== undefined,
     }).content
   }
 
@@ -91,17 +103,23 @@ export class Endpoint extends NetworkEndpoint {
    * `docker network disconnect`: same as network.disconnect(this).
    * @throws As network.disconnect().
    */
-  async disconnect(): Promise<void> { await this.network.disconnect(this) }
+  async disconnect(): Promise<void> {
+    await this.network.disconnect(this)
+  }
 
   /**
    * Disconnects (`await using ep = await net.connect(ns)`); safe to call twice.
    * @throws As network.disconnect().
    */
-  async [Symbol.asyncDispose](): Promise<void> { await this.network.disconnect(this) }
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.network.disconnect(this)
+  }
 
   /**
    * A short label for logs and messages.
    * @throws Nothing: it only reads this object's fields.
    */
-  override toString(): string { return `Endpoint(${this.network.name}/${this.name} ${this.ip})` }
+  override toString(): string {
+    return `Endpoint(${this.network.name}/${this.name} ${this.ip})`
+  }
 }

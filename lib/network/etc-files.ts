@@ -32,8 +32,11 @@ function renamedAway(ns: NsIdentity, name: string): boolean {
 export function resolvConfFor(settings: DnsSettings | undefined, embedded: boolean, ipv6: boolean): string {
   return planResolvConf({
     host: embedded && settings?.servers?.length ? undefined : hostResolvConf(),
-    nameservers: settings?.servers, search: settings?.search, options: settings?.options,
-    resolver: embedded ? EMBEDDED_RESOLVER : false, ipv6,
+    nameservers: settings?.servers,
+    search: settings?.search,
+    options: settings?.options,
+    resolver: embedded ? EMBEDDED_RESOLVER : false,
+    ipv6,
   }).content
 }
 
@@ -70,8 +73,7 @@ export function containerFiles(eps: readonly EndpointRecord[], dnsOf: (networkId
 export async function etcFilesAfter(store: NetworkStore, ns: NsIdentity): Promise<void> {
   const name = nsNameOf(ns)
   if (!name || renamedAway(ns, name)) return
-  const eps = (await store.endpointsInNamespace(ns)).filter((e) => e.state !== 'disconnecting')
-    .sort((a, b) => a.created.localeCompare(b.created))
+  const eps = (await store.endpointsInNamespace(ns)).filter((e) => e.state !== 'disconnecting').sort((a, b) => a.created.localeCompare(b.created))
   if (!eps.length) {
     await removeEtcNetns(name)
     return
@@ -81,5 +83,8 @@ export async function etcFilesAfter(store: NetworkStore, ns: NsIdentity): Promis
     const n = await store.network(id)
     dns.set(id, n?.driver === 'bridge' && n.config.dns === true)
   }
-  await writeEtcNetns(name, containerFiles(eps, (id) => dns.get(id) === true))
+  await writeEtcNetns(
+    name,
+    containerFiles(eps, (id) => dns.get(id) === true),
+  )
 }

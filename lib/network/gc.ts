@@ -11,9 +11,7 @@ import { syncCompanion } from './companion'
 import { dnsService } from './dns'
 import { etcFilesAfter } from './etc-files'
 import { bridgeConfig, identity, nsAlive, storeOf } from './state'
-import {
-  applyMoves, disconnectSequence, parseAlias, teardownBridgeEndpoint, teardownBridgeNetwork, teardownMacvlanEndpoint, type Removed,
-} from './teardown'
+import { applyMoves, disconnectSequence, parseAlias, teardownBridgeEndpoint, teardownBridgeNetwork, teardownMacvlanEndpoint, type Removed } from './teardown'
 
 /** Where and what Network.gc() repairs. */
 export interface GcOptions {
@@ -60,10 +58,13 @@ function checkGcOptions(opts: GcOptions): { keep?: Set<string> } {
   if (opts.keep === undefined) return {}
   if (!Array.isArray(opts.keep)) throw invalidArg('opts.keep', opts.keep, 'must be an array of { containerId, ifname }', 'ERR_INVALID_ARG_TYPE')
   return {
-    keep: new Set(opts.keep.map((k, i) => {
-      if (!k || typeof k.containerId !== 'string' || typeof k.ifname !== 'string') throw invalidArg(`opts.keep[${i}]`, k, 'must be { containerId: string, ifname: string }', 'ERR_INVALID_ARG_TYPE')
-      return `${k.containerId}\0${k.ifname}`
-    })),
+    keep: new Set(
+      opts.keep.map((k, i) => {
+        if (!k || typeof k.containerId !== 'string' || typeof k.ifname !== 'string')
+          throw invalidArg(`opts.keep[${i}]`, k, 'must be { containerId: string, ifname: string }', 'ERR_INVALID_ARG_TYPE')
+        return `${k.containerId}\0${k.ifname}`
+      }),
+    ),
   }
 }
 
@@ -90,7 +91,10 @@ export async function gc(opts: GcOptions = {}): Promise<GcReport> {
     return report
   }
   const byId = new Map(nets.map((n) => [n.id, n]))
-  const add = (r: Removed) => { report.links.push(...r.links); report.rules.push(...r.rules) }
+  const add = (r: Removed) => {
+    report.links.push(...r.links)
+    report.rules.push(...r.rules)
+  }
   const touched: EndpointRecord['ns'][] = []
   const teardown = async (net: NetworkRecord, ep: EndpointRecord) => {
     touched.push(ep.ns)
@@ -140,7 +144,13 @@ export async function gc(opts: GcOptions = {}): Promise<GcReport> {
     if (!rec || rec.state !== 'ready') continue
     const eps = await store.endpoints(rec.id)
     for (const e of eps) if (e.hostIf) keepPorts.add(e.hostIf)
-    const lines = await restoreNetworkNat(host, networkNat(rec, eps.filter((e) => e.state === 'connected')))
+    const lines = await restoreNetworkNat(
+      host,
+      networkNat(
+        rec,
+        eps.filter((e) => e.state === 'connected'),
+      ),
+    )
     report.restored.push(...lines.map((l) => `${rec.name}: ${l}`))
   }
   report.routeLocalnet = await repairLocalnet(host)
@@ -162,8 +172,13 @@ export async function gc(opts: GcOptions = {}): Promise<GcReport> {
   return report
 }
 
-async function finishEndpoint(store: NetworkStore, i: Intent, net: NetworkRecord, teardown: (net: NetworkRecord, ep: EndpointRecord) => Promise<void>,
-  gone: (net: NetworkRecord, ep: EndpointRecord) => void): Promise<void> {
+async function finishEndpoint(
+  store: NetworkStore,
+  i: Intent,
+  net: NetworkRecord,
+  teardown: (net: NetworkRecord, ep: EndpointRecord) => Promise<void>,
+  gone: (net: NetworkRecord, ep: EndpointRecord) => void,
+): Promise<void> {
   const ep = i.endpoint!
   await teardown(net, ep)
   const moves: GatewayMove[] = i.state === 'connecting' ? await store.abortConnect(ep.id) : await store.finishDisconnect(ep.id)
@@ -171,8 +186,15 @@ async function finishEndpoint(store: NetworkStore, i: Intent, net: NetworkRecord
   gone(net, ep)
 }
 
-async function finishNetwork(store: NetworkStore, i: Intent, net: NetworkRecord, host: Namespace, disconnect: (net: NetworkRecord, ep: EndpointRecord) => Promise<void>,
-  add: (r: Removed) => void, report: GcReport): Promise<void> {
+async function finishNetwork(
+  store: NetworkStore,
+  i: Intent,
+  net: NetworkRecord,
+  host: Namespace,
+  disconnect: (net: NetworkRecord, ep: EndpointRecord) => Promise<void>,
+  add: (r: Removed) => void,
+  report: GcReport,
+): Promise<void> {
   const rec = i.network ?? net
   if (i.state === 'removing') {
     for (const ep of await store.endpoints(net.id)) await disconnect(net, ep)
@@ -199,8 +221,8 @@ async function leftovers(store: NetworkStore, host: Namespace, nets: NetworkReco
   for (const r of await NatRule.list({ namespace: host })) {
     const net = byBridge.get((r.kind === 'masquerade' ? r.notOutInterface : r.interface) ?? '')
     // A network being created records its rules one by one: its intent (or its process) has them.
-    if (!net || net.state === 'creating' || await store.ruleOwner(r.id)) continue
-    if (r.kind === 'publish' && await store.endpointByAddress(net.id, r.containerIp!)) continue
+    if (!net || net.state === 'creating' || (await store.ruleOwner(r.id))) continue
+    if (r.kind === 'publish' && (await store.endpointByAddress(net.id, r.containerIp!))) continue
     try {
       await r.delete()
     } catch (e) {

@@ -30,15 +30,28 @@ export interface NetworkLookupOptions {
 }
 
 /** Makes the bridge driver's network of a record (its constructor is the class's own); `links`: the host's links by name, read once. */
-export type BridgeFromRecord = (ns: Namespace, store: NetworkStore, rec: NetworkRecord, links?: Map<string, { index: number; kind: string }>) => Promise<Network>
+export type BridgeFromRecord = (
+  ns: Namespace,
+  store: NetworkStore,
+  rec: NetworkRecord,
+  links?: Map<string, { index: number; kind: string }>,
+) => Promise<Network>
 
-function fromRecord(ns: Namespace, store: NetworkStore, rec: NetworkRecord, bridge: BridgeFromRecord, links?: Map<string, { index: number; kind: string }>): Promise<Network | MacvlanNetwork> {
+function fromRecord(
+  ns: Namespace,
+  store: NetworkStore,
+  rec: NetworkRecord,
+  bridge: BridgeFromRecord,
+  links?: Map<string, { index: number; kind: string }>,
+): Promise<Network | MacvlanNetwork> {
   return rec.driver === 'macvlan' ? MacvlanNetwork.fromRecord(ns, store, rec) : bridge(ns, store, rec, links)
 }
 
 function notReady(rec: NetworkRecord): NetnsKitError {
-  return new NetnsKitError('ERR_NETNS_KIT_NETWORK_NOT_READY',
-    `the network '${rec.name}' is ${rec.state} by process ${rec.owner.pid} (if that process died, Network.gc() finishes or undoes it)`)
+  return new NetnsKitError(
+    'ERR_NETNS_KIT_NETWORK_NOT_READY',
+    `the network '${rec.name}' is ${rec.state} by process ${rec.owner.pid} (if that process died, Network.gc() finishes or undoes it)`,
+  )
 }
 
 const DRIVERS = new Set(['bridge', 'macvlan'])
@@ -75,7 +88,9 @@ export async function listNetworks(opts: NetworkLookupOptions, bridge: BridgeFro
   const ns = await defaultNamespace(opts?.namespace)
   const store = storeOf(opts?.store)
   const out: AnyNetwork[] = []
-  const recs = (await store.networks({ host: identity(ns) })).filter((r) => r.state === 'ready' && DRIVERS.has(r.driver) && (want === 'all' || r.driver === want))
+  const recs = (await store.networks({ host: identity(ns) })).filter(
+    (r) => r.state === 'ready' && DRIVERS.has(r.driver) && (want === 'all' || r.driver === want),
+  )
   const links = recs.some((r) => r.driver === 'bridge') ? new Map((await listLinks(ns)).map((l) => [l.name, l])) : undefined
   for (const rec of recs) {
     const n = await fromRecord(ns, store, rec, bridge, links).catch((e: unknown) => {
@@ -85,7 +100,7 @@ export async function listNetworks(opts: NetworkLookupOptions, bridge: BridgeFro
     if (n) out.push(n)
   }
   if ((want === 'overlay' || want === 'all') && opts.agent && opts.agent.namespace.equals(ns)) {
-    out.push(...await OverlayNetwork.list({ agent: opts.agent }))
+    out.push(...(await OverlayNetwork.list({ agent: opts.agent })))
   }
   return out.sort((a, b) => a.name.localeCompare(b.name))
 }

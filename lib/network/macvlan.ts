@@ -43,13 +43,23 @@ export class MacvlanEndpoint extends NetworkEndpoint {
   declare readonly hostInterface: undefined
 
   /** @internal */
-  constructor(readonly network: MacvlanNetwork, namespace: Namespace, readonly link: Macvlan, ip: string,
-    prefixLength: number, mac: string, gateway: string, id: string) {
+  constructor(
+    readonly network: MacvlanNetwork,
+    namespace: Namespace,
+    readonly link: Macvlan,
+    ip: string,
+    prefixLength: number,
+    mac: string,
+    gateway: string,
+    id: string,
+  ) {
     super({ namespace, id, ip, prefixLength, mac, gateway, ifname: link.name, hostInterface: undefined })
   }
 
   /** @deprecated The endpoint's id (what owned its address before the store recorded endpoints). */
-  get owner(): string { return this.id }
+  get owner(): string {
+    return this.id
+  }
 }
 
 /**
@@ -78,7 +88,9 @@ export class MacvlanNetwork extends DriverNetwork<MacvlanEndpoint> {
   }
 
   /** The namespace of the parent device (where the network is recorded). */
-  get namespace(): Namespace { return this.parent.namespace }
+  get namespace(): Namespace {
+    return this.parent.namespace
+  }
 
   /**
    * Records the network in the store (or takes the macvlan network with this name and subnet),
@@ -106,14 +118,21 @@ export class MacvlanNetwork extends DriverNetwork<MacvlanEndpoint> {
     try {
       // No kernel work between the intent and its result: a crash in between leaves an intent gc undoes.
       const begun = await store.beginCreateNetwork({
-        name, driver: 'macvlan', host, pools: [{ subnet: opts.subnet, gateway: opts.gateway, ipRange: opts.ipRange }], config: { parent: parent.name, mode },
+        name,
+        driver: 'macvlan',
+        host,
+        pools: [{ subnet: opts.subnet, gateway: opts.gateway, ipRange: opts.ipRange }],
+        config: { parent: parent.name, mode },
       })
       rec = await store.finishCreateNetwork(begun.id)
     } catch (e) {
       if ((e as NetnsKitError).code !== 'ERR_NETNS_KIT_NETWORK_EXISTS') throw e
       const cur = await store.networkByName(host, name)
       if (!cur || cur.driver !== 'macvlan' || cur.state !== 'ready' || cur.pools[0]?.subnet !== formatPrefix(subnet)) {
-        throw new NetnsKitError('ERR_NETNS_KIT_NETWORK_EXISTS', `a ${cur?.driver ?? ''} network named '${name}' exists${cur?.pools[0] ? ` with the subnet ${cur.pools[0].subnet}` : ''}`)
+        throw new NetnsKitError(
+          'ERR_NETNS_KIT_NETWORK_EXISTS',
+          `a ${cur?.driver ?? ''} network named '${name}' exists${cur?.pools[0] ? ` with the subnet ${cur.pools[0].subnet}` : ''}`,
+        )
       }
       rec = cur
     }
@@ -122,7 +141,7 @@ export class MacvlanNetwork extends DriverNetwork<MacvlanEndpoint> {
 
   /** @internal The network of a record (Network.open, list): its parent looked up by name. */
   static async fromRecord(ns: Namespace, store: NetworkStore, rec: NetworkRecord): Promise<MacvlanNetwork> {
-    const mode = (MODES as readonly string[]).includes(rec.config.mode as string) ? rec.config.mode as MacvlanMode : 'bridge'
+    const mode = (MODES as readonly string[]).includes(rec.config.mode as string) ? (rec.config.mode as MacvlanMode) : 'bridge'
     return new MacvlanNetwork(rec, await ns.link(String(rec.config.parent)), mode, store)
   }
 
@@ -136,7 +155,12 @@ export class MacvlanNetwork extends DriverNetwork<MacvlanEndpoint> {
     const { ifname: given, mac: mac0, ip } = checkConnectOptions('macvlan', ns, opts, this.subnet)
     const id = randomBytes(6).toString('hex')
     const { endpoint: rec } = await this.store.beginConnect(this.id, {
-      id, name: `ep-${id}`, ns: identity(ns), ...await containerIfname(ns, given), addresses: [{ family: 4, ip }], ...(mac0 !== undefined ? { mac: mac0 } : {}),
+      id,
+      name: `ep-${id}`,
+      ns: identity(ns),
+      ...(await containerIfname(ns, given)),
+      addresses: [{ family: 4, ip }],
+      ...(mac0 !== undefined ? { mac: mac0 } : {}),
     })
     const a = rec.addresses[0]!
     const ifname = rec.ifname
@@ -158,7 +182,8 @@ export class MacvlanNetwork extends DriverNetwork<MacvlanEndpoint> {
 
   /** Removes the endpoint's macvlan and gives its address back; idempotent (also when the container's namespace is gone). */
   async disconnect(ep: MacvlanEndpoint): Promise<void> {
-    if (!(ep instanceof MacvlanEndpoint) || ep.network.id !== this.id) throw invalidArg('endpoint', ep, `must be an endpoint of ${this.name}`, 'ERR_INVALID_ARG_TYPE')
+    if (!(ep instanceof MacvlanEndpoint) || ep.network.id !== this.id)
+      throw invalidArg('endpoint', ep, `must be an endpoint of ${this.name}`, 'ERR_INVALID_ARG_TYPE')
     await disconnectSequence(this.store, ep.id, (r) => teardownMacvlanEndpoint(this.name, r))
   }
 

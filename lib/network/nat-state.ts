@@ -22,13 +22,23 @@ function endpointNat(ep: EndpointRecord): EndpointNat | undefined {
   // port, in the endpoint's configuration (`portRules`; an older record: its rule list, in the same
   // order), and which of them also answer on 127.0.0.1 (`portLocalhost`; absent: none).
   const given = (ep.config as { portRules?: unknown }).portRules
-  const ids = Array.isArray(given) && given.length === ep.ports.length && given.every((x) => typeof x === 'string') ? given as string[] : ep.rules
+  const ids = Array.isArray(given) && given.length === ep.ports.length && given.every((x) => typeof x === 'string') ? (given as string[]) : ep.rules
   const lo = (ep.config as { portLocalhost?: unknown }).portLocalhost
   const localhost = Array.isArray(lo) && lo.length === ep.ports.length ? lo : []
   const ports = ep.ports.flatMap((p, i) => {
     const to = ep.addresses.find((a) => a.family === p.family)?.address
     return to && ids[i]
-      ? [{ id: ids[i], protocol: p.protocol, hostIp: p.hostIp, hostPort: p.hostPort, containerIp: to, containerPort: p.containerPort, ...(localhost[i] === true ? { localhost: true } : {}) }]
+      ? [
+          {
+            id: ids[i],
+            protocol: p.protocol,
+            hostIp: p.hostIp,
+            hostPort: p.hostPort,
+            containerIp: to,
+            containerPort: p.containerPort,
+            ...(localhost[i] === true ? { localhost: true } : {}),
+          },
+        ]
       : []
   })
   return { ...port, ports }
@@ -38,8 +48,13 @@ function endpointNat(ep: EndpointRecord): EndpointNat | undefined {
 export function networkNat(rec: NetworkRecord, endpoints: EndpointRecord[], ids?: NetworkNatIds): NetworkNat {
   const cfg = bridgeConfig(rec)
   return {
-    bridge: cfg.bridge, subnets: rec.pools.map((p) => p.subnet), masquerade: cfg.masquerade, internal: cfg.internal, icc: cfg.icc,
-    antiSpoofing: cfg.antiSpoofing, ids: ids ?? idsOf(rec),
+    bridge: cfg.bridge,
+    subnets: rec.pools.map((p) => p.subnet),
+    masquerade: cfg.masquerade,
+    internal: cfg.internal,
+    icc: cfg.icc,
+    antiSpoofing: cfg.antiSpoofing,
+    ids: ids ?? idsOf(rec),
     endpoints: endpoints.map(endpointNat).filter((e): e is EndpointNat => e !== undefined),
   }
 }

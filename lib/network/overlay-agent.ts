@@ -137,7 +137,8 @@ export class OverlayAgent {
     }
     checkUnicastIp(u.address, 'opts.underlay.address')
     if (u.device !== undefined && !(u.device instanceof Link)) checkIfName(u.device, 'opts.underlay.device')
-    if (u.device instanceof Link && !u.device.namespace.equals(u.namespace)) throw invalidArg('opts.underlay.device', u.device.name, 'must be in opts.underlay.namespace')
+    if (u.device instanceof Link && !u.device.namespace.equals(u.namespace))
+      throw invalidArg('opts.underlay.device', u.device.name, 'must be in opts.underlay.namespace')
     if (opts.leaseTtl !== undefined) checkInt(opts.leaseTtl, 'opts.leaseTtl', 1, 86400)
     if (opts.prefix !== undefined && (typeof opts.prefix !== 'string' || !/^[\x20-\x7e]{1,200}$/.test(opts.prefix))) {
       throw invalidArg('opts.prefix', opts.prefix, 'must be 1 to 200 printable characters')
@@ -155,17 +156,29 @@ export class OverlayAgent {
   }
 
   /** The id of this host's current lease (`etcdctl lease list`); a new one after a lease was lost. */
-  get leaseId(): string | undefined { return this.#leaseId }
+  get leaseId(): string | undefined {
+    return this.#leaseId
+  }
 
   #call<T>(p: Promise<T>, what: string): Promise<T> {
     return withDeadline(p, this.#timeoutMs, this.#endpoints, what)
   }
 
-  #hostKey(): string { return `${this.prefix}overlay/hosts/${this.hostId}` }
-  #epPrefix(network = ''): string { return `${this.prefix}overlay/endpoints/${network ? `${network}/` : ''}` }
-  #epKey(network: string, id: string): string { return `${this.#epPrefix(network)}${id}` }
-  #localPrefix(): string { return `${this.prefix}overlay/local/${this.hostId}/` }
-  #localKey(network: string, id: string): string { return `${this.#localPrefix()}${network}/${id}` }
+  #hostKey(): string {
+    return `${this.prefix}overlay/hosts/${this.hostId}`
+  }
+  #epPrefix(network = ''): string {
+    return `${this.prefix}overlay/endpoints/${network ? `${network}/` : ''}`
+  }
+  #epKey(network: string, id: string): string {
+    return `${this.#epPrefix(network)}${id}`
+  }
+  #localPrefix(): string {
+    return `${this.prefix}overlay/local/${this.hostId}/`
+  }
+  #localKey(network: string, id: string): string {
+    return `${this.#localPrefix()}${network}/${id}`
+  }
 
   /** A new lease with this host's key on it; lost leases (etcd away longer than the TTL) are granted again. */
   async #register(): Promise<void> {
@@ -177,15 +190,26 @@ export class OverlayAgent {
       void this.#relet()
     })
     this.#leaseId = await this.#call(lease.grant(), `grant a lease for ${this.hostId}`)
-    await this.#call(lease.put(this.#hostKey()).value(JSON.stringify({ hostId: this.hostId, vtep: this.address, since: new Date().toISOString() })).exec(),
-      `register host ${this.hostId}`)
+    await this.#call(
+      lease
+        .put(this.#hostKey())
+        .value(JSON.stringify({ hostId: this.hostId, vtep: this.address, since: new Date().toISOString() }))
+        .exec(),
+      `register host ${this.hostId}`,
+    )
   }
 
   async #relet(): Promise<void> {
     for (let i = 0; !this.#stopped; i++) {
       try {
         await this.#register()
-        for (const [key, rec] of this.#local) await this.#call(this.#lease!.put(key).value(JSON.stringify(publicRecord(rec))).exec(), `announce ${key}`)
+        for (const [key, rec] of this.#local)
+          await this.#call(
+            this.#lease!.put(key)
+              .value(JSON.stringify(publicRecord(rec)))
+              .exec(),
+            `announce ${key}`,
+          )
         return
       } catch (e) {
         this.#report(e as Error)
@@ -196,7 +220,7 @@ export class OverlayAgent {
 
   /** Announces again this host's endpoints whose veth still exists; forgets the others and gives their records (and addresses) up. */
   async #restoreLocal(): Promise<void> {
-    const r = await this.#call(this.client.getAll().prefix(this.#localPrefix()).exec(), 'read this host\'s endpoints')
+    const r = await this.#call(this.client.getAll().prefix(this.#localPrefix()).exec(), "read this host's endpoints")
     if (r.kvs.length === 0) return
     const links = new Set((await this.namespace.links()).map((l) => l.name))
     for (const kv of r.kvs) {
@@ -223,10 +247,19 @@ export class OverlayAgent {
     const c = this.client
     const leaseId = await this.#call(this.#lease!.grant(), 'lease')
     // One transaction: the persistent local record and the announcement under the lease.
-    await this.#call(c.if(key, 'Version', '>', -1)
-      .then(c.put(this.#localKey(rec.network, rec.id)).value(JSON.stringify(rec)),
-        c.put(key).value(JSON.stringify(publicRecord(rec))).lease(leaseId))
-      .commit() as Promise<unknown>, `announce endpoint ${rec.network}/${rec.id}`)
+    await this.#call(
+      c
+        .if(key, 'Version', '>', -1)
+        .then(
+          c.put(this.#localKey(rec.network, rec.id)).value(JSON.stringify(rec)),
+          c
+            .put(key)
+            .value(JSON.stringify(publicRecord(rec)))
+            .lease(leaseId),
+        )
+        .commit() as Promise<unknown>,
+      `announce endpoint ${rec.network}/${rec.id}`,
+    )
     this.#local.set(key, rec)
   }
 
@@ -234,8 +267,14 @@ export class OverlayAgent {
   async #watch(): Promise<void> {
     const r = await this.#call(this.client.getAll().prefix(this.#epPrefix()).exec(), 'read the endpoints')
     for (const kv of r.kvs) this.#apply('put', kv)
-    const watcher = await this.#call(this.client.watch().prefix(this.#epPrefix()).startRevision(String(Number(r.header.revision) + 1)).create(),
-      'watch the endpoints')
+    const watcher = await this.#call(
+      this.client
+        .watch()
+        .prefix(this.#epPrefix())
+        .startRevision(String(Number(r.header.revision) + 1))
+        .create(),
+      'watch the endpoints',
+    )
     this.#watcher = watcher
     watcher.on('put', (kv) => this.#apply('put', kv))
     watcher.on('delete', (kv) => this.#apply('delete', kv))
@@ -261,7 +300,11 @@ export class OverlayAgent {
 
   #report(e: Error): void {
     this.lastError = e
-    try { this.#onError(e) } catch { /* the callback's own failure is not ours */ }
+    try {
+      this.#onError(e)
+    } catch {
+      /* the callback's own failure is not ours */
+    }
   }
 
   /** Runs a reconcile of `network` now, or once more after the one running (changes are coalesced). */
@@ -318,7 +361,7 @@ export class OverlayAgent {
     const vx = this.#attached.get(network)
     if (!vx) return { network, added: 0, removed: 0 }
     const remote = [...this.#records.values()].filter((r) => r.network === network && r.hostId !== this.hostId)
-    return { network, ...await programVxlan(vx, remote) }
+    return { network, ...(await programVxlan(vx, remote)) }
   }
 
   /**
@@ -336,8 +379,13 @@ export class OverlayAgent {
   async withdraw(network: string, id: string): Promise<void> {
     const key = this.#epKey(network, id)
     const c = this.client
-    await this.#call(c.if(key, 'Version', '>', -1).then(c.delete().key(key), c.delete().key(this.#localKey(network, id))).commit() as Promise<unknown>,
-      `withdraw endpoint ${network}/${id}`)
+    await this.#call(
+      c
+        .if(key, 'Version', '>', -1)
+        .then(c.delete().key(key), c.delete().key(this.#localKey(network, id)))
+        .commit() as Promise<unknown>,
+      `withdraw endpoint ${network}/${id}`,
+    )
     this.#local.delete(key)
   }
 
@@ -357,10 +405,19 @@ export class OverlayAgent {
     if (pred(this.records())) return
     await new Promise<void>((resolve, reject) => {
       const check = () => {
-        if (pred(this.records())) { done(); resolve() }
+        if (pred(this.records())) {
+          done()
+          resolve()
+        }
       }
-      const timer = setTimeout(() => { done(); reject(new NetnsKitError('ERR_NETNS_KIT_TIMEOUT', `condition not met within ${timeoutMs} ms`)) }, timeoutMs)
-      const done = () => { clearTimeout(timer); this.#waiters.delete(check) }
+      const timer = setTimeout(() => {
+        done()
+        reject(new NetnsKitError('ERR_NETNS_KIT_TIMEOUT', `condition not met within ${timeoutMs} ms`))
+      }, timeoutMs)
+      const done = () => {
+        clearTimeout(timer)
+        this.#waiters.delete(check)
+      }
       this.#waiters.add(check)
     })
   }
@@ -389,7 +446,9 @@ export class OverlayAgent {
     if (this.#owned) this.client.close()
   }
 
-  async [Symbol.asyncDispose](): Promise<void> { await this.stop() }
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop()
+  }
 }
 
 function publicRecord(r: OverlayEndpointRecord): OverlayEndpointRecord {

@@ -29,14 +29,36 @@ export async function programVxlan(vx: Vxlan, remote: OverlayEndpointRecord[]): 
   for (const n of await vx.namespace.neighbours.list({ dev: vx })) if (n.state === 'permanent' && n.mac) haveNeigh.set(n.ip, n.mac)
 
   for (const [mac, vtep] of wantFdb) {
-    if (haveFdb.get(mac) !== vtep) { await vx.fdb.replace({ mac, dst: vtep }); report.added++ }
+    if (haveFdb.get(mac) !== vtep) {
+      await vx.fdb.replace({ mac, dst: vtep })
+      report.added++
+    }
   }
-  for (const vtep of wantFlood) if (!haveFlood.has(vtep)) { await vx.fdb.append({ mac: ZERO_MAC, dst: vtep }); report.added++ }
+  for (const vtep of wantFlood)
+    if (!haveFlood.has(vtep)) {
+      await vx.fdb.append({ mac: ZERO_MAC, dst: vtep })
+      report.added++
+    }
   for (const [ip, mac] of wantNeigh) {
-    if (haveNeigh.get(ip) !== mac) { await vx.namespace.neighbours.replace({ ip, mac, dev: vx }); report.added++ }
+    if (haveNeigh.get(ip) !== mac) {
+      await vx.namespace.neighbours.replace({ ip, mac, dev: vx })
+      report.added++
+    }
   }
-  for (const ip of haveNeigh.keys()) if (!wantNeigh.has(ip)) { await vx.namespace.neighbours.delete({ ip, dev: vx }); report.removed++ }
-  for (const mac of haveFdb.keys()) if (!wantFdb.has(mac)) { await vx.fdb.delete({ mac }); report.removed++ }
-  for (const vtep of haveFlood) if (!wantFlood.has(vtep)) { await vx.fdb.delete({ mac: ZERO_MAC, dst: vtep }); report.removed++ }
+  for (const ip of haveNeigh.keys())
+    if (!wantNeigh.has(ip)) {
+      await vx.namespace.neighbours.delete({ ip, dev: vx })
+      report.removed++
+    }
+  for (const mac of haveFdb.keys())
+    if (!wantFdb.has(mac)) {
+      await vx.fdb.delete({ mac })
+      report.removed++
+    }
+  for (const vtep of haveFlood)
+    if (!wantFlood.has(vtep)) {
+      await vx.fdb.delete({ mac: ZERO_MAC, dst: vtep })
+      report.removed++
+    }
   return report
 }

@@ -67,7 +67,9 @@ export class OverlayEndpoint extends NetworkEndpoint {
   }
 
   /** @deprecated The same as hostInterface (the name every driver's endpoint has). */
-  get hostIf(): string { return this.hostInterface }
+  get hostIf(): string {
+    return this.hostInterface
+  }
 }
 
 /** VXLAN over IPv4: outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14) bytes. */
@@ -102,7 +104,16 @@ export class OverlayNetwork extends DriverNetwork<OverlayEndpoint> {
   readonly id: string
   readonly #prefixLength: number
 
-  private constructor(f: { def: OverlayNetworkDefinition; rec: NetworkRecord; mtu: number; agent: OverlayAgent; bridge: Bridge; vxlan: Vxlan; masquerade?: NatRule; store: NetworkStore }) {
+  private constructor(f: {
+    def: OverlayNetworkDefinition
+    rec: NetworkRecord
+    mtu: number
+    agent: OverlayAgent
+    bridge: Bridge
+    vxlan: Vxlan
+    masquerade?: NatRule
+    store: NetworkStore
+  }) {
     super(f.def)
     this.id = f.rec.id
     this.vni = f.def.vni
@@ -159,8 +170,17 @@ export class OverlayNetwork extends DriverNetwork<OverlayEndpoint> {
       } else {
         const device = agent.device
         const underMtu = device === undefined ? 1500 : (await (device instanceof Link ? device : await ns.link(device)).info()).mtu
-        vxlan = await Vxlan.create({ name: vxName, namespace: ns, vni: def.vni, local: agent.address, device, port: def.port, learning: false,
-          proxy: true, mtu: underMtu - VXLAN_OVERHEAD_IPV4 })
+        vxlan = await Vxlan.create({
+          name: vxName,
+          namespace: ns,
+          vni: def.vni,
+          local: agent.address,
+          device,
+          port: def.port,
+          learning: false,
+          proxy: true,
+          mtu: underMtu - VXLAN_OVERHEAD_IPV4,
+        })
         made.push(() => vxlan.delete())
       }
       const mtu = (await vxlan.info()).mtu
@@ -180,7 +200,7 @@ export class OverlayNetwork extends DriverNetwork<OverlayEndpoint> {
       let masquerade: NatRule | undefined
       if (masq) {
         const existing = (await NatRule.list({ namespace: ns })).find((r) => r.kind === 'masquerade' && r.source === def.subnet && r.notOutInterface === brName)
-        masquerade = existing ?? await NatRule.masquerade({ namespace: ns, source: def.subnet, notOutInterface: brName })
+        masquerade = existing ?? (await NatRule.masquerade({ namespace: ns, source: def.subnet, notOutInterface: brName }))
       }
       const net = new OverlayNetwork({ def, rec, mtu, agent, bridge, vxlan, masquerade, store })
       await agent.attach(name, vxlan)
@@ -203,7 +223,14 @@ export class OverlayNetwork extends DriverNetwork<OverlayEndpoint> {
     const id = randomBytes(6).toString('hex')
     const hostIf = `nkv${id.slice(0, 10)}`
     const { endpoint: rec } = await this.store.beginConnect(this.id, {
-      id, name: `ep-${id}`, ns: identity(ns), host: identity(this.namespace), ...await containerIfname(ns, given), hostIf, addresses: [{ family: 4, ip }], ...(mac0 !== undefined ? { mac: mac0 } : {}),
+      id,
+      name: `ep-${id}`,
+      ns: identity(ns),
+      host: identity(this.namespace),
+      ...(await containerIfname(ns, given)),
+      hostIf,
+      addresses: [{ family: 4, ip }],
+      ...(mac0 !== undefined ? { mac: mac0 } : {}),
     })
     const alloc = rec.addresses[0]!
     const ifname = rec.ifname
@@ -213,8 +240,15 @@ export class OverlayNetwork extends DriverNetwork<OverlayEndpoint> {
     try {
       // IPv4 only: no IPv6 on either end (as Network.connect on an IPv4-only network), so no
       // link-local DAD or MLD multicast is flooded over the bridge and the vxlan to every host.
-      veth = await VethPair.create({ name: hostIf, namespace: this.namespace, mtu: this.mtu, master: this.bridge, up: true, ipv6: false,
-        peer: { name: ifname, namespace: ns, mac, up: true, ipv6: false } })
+      veth = await VethPair.create({
+        name: hostIf,
+        namespace: this.namespace,
+        mtu: this.mtu,
+        master: this.bridge,
+        up: true,
+        ipv6: false,
+        peer: { name: ifname, namespace: ns, mac, up: true, ipv6: false },
+      })
       await veth.host.setAlias(linkAlias(this.name, id))
       await veth.peer.addAddress(`${alloc.address}/${alloc.prefixLength}`)
       if (rec.gateway4) await ns.routes.replace({ to: 'default', via: alloc.gateway })
@@ -227,15 +261,28 @@ export class OverlayNetwork extends DriverNetwork<OverlayEndpoint> {
       await this.store.abortConnect(id).catch(() => {})
       throw e
     }
-    return new OverlayEndpoint(this, { namespace: ns, id, ip: alloc.address, prefixLength: alloc.prefixLength, mac, gateway: alloc.gateway, ifname, hostInterface: hostIf })
+    return new OverlayEndpoint(this, {
+      namespace: ns,
+      id,
+      ip: alloc.address,
+      prefixLength: alloc.prefixLength,
+      mac,
+      gateway: alloc.gateway,
+      ifname,
+      hostInterface: hostIf,
+    })
   }
 
   /** `docker network disconnect`: withdraws the endpoint, removes its veth, gives its address back; idempotent. */
   async disconnect(ep: OverlayEndpoint): Promise<void> {
-    if (!(ep instanceof OverlayEndpoint) || ep.network !== this) throw invalidArg('endpoint', ep, `must be an endpoint of ${this.name} on this host`, 'ERR_INVALID_ARG_TYPE')
+    if (!(ep instanceof OverlayEndpoint) || ep.network !== this)
+      throw invalidArg('endpoint', ep, `must be an endpoint of ${this.name} on this host`, 'ERR_INVALID_ARG_TYPE')
     await disconnectSequence(this.store, ep.id, async () => {
       await this.agent.withdraw(this.name, ep.id)
-      await this.namespace.link(ep.hostInterface).then((l) => l.delete(), () => {})
+      await this.namespace.link(ep.hostInterface).then(
+        (l) => l.delete(),
+        () => {},
+      )
     })
   }
 
@@ -252,7 +299,9 @@ export class OverlayNetwork extends DriverNetwork<OverlayEndpoint> {
     await this.bridge.delete().catch(() => {})
   }
 
-  get prefixLength(): number { return this.#prefixLength }
+  get prefixLength(): number {
+    return this.#prefixLength
+  }
 
   /**
    * The network as this host has joined it (its bridge and vxlan device are there), from its
@@ -289,7 +338,9 @@ export class OverlayNetwork extends DriverNetwork<OverlayEndpoint> {
     if (!names.has(`nkb${def.vni}`) || !names.has(`nkx${def.vni}`)) return undefined
     const [bridge, vxlan] = await Promise.all([Bridge.open(`nkb${def.vni}`, { namespace: ns }), Vxlan.open(`nkx${def.vni}`, { namespace: ns })])
     const mtu = (await vxlan.info()).mtu
-    const masquerade = (await NatRule.list({ namespace: ns })).find((r) => r.kind === 'masquerade' && r.source === def.subnet && r.notOutInterface === bridge.name)
+    const masquerade = (await NatRule.list({ namespace: ns })).find(
+      (r) => r.kind === 'masquerade' && r.source === def.subnet && r.notOutInterface === bridge.name,
+    )
     const store = given ?? agent.store
     const net = new OverlayNetwork({ def, rec: await storeNetwork(store, def), mtu, agent, bridge, vxlan, masquerade, store })
     await agent.attach(def.name, vxlan)
@@ -310,7 +361,10 @@ async function storeNetwork(store: NetworkStore, def: { name: string; subnet: st
     const cur = await store.networkByName(null, def.name)
     if (cur) {
       if (cur.driver !== 'overlay' || cur.pools[0]?.subnet !== def.subnet) {
-        throw new NetnsKitError('ERR_NETNS_KIT_NETWORK_EXISTS', `a ${cur.driver} network named '${def.name}' exists in the store${cur.pools[0] ? ` with the subnet ${cur.pools[0].subnet}` : ''}`)
+        throw new NetnsKitError(
+          'ERR_NETNS_KIT_NETWORK_EXISTS',
+          `a ${cur.driver} network named '${def.name}' exists in the store${cur.pools[0] ? ` with the subnet ${cur.pools[0].subnet}` : ''}`,
+        )
       }
       if (cur.state === 'ready') return cur
       await sleep(20) // another host is between the two steps below
@@ -319,7 +373,10 @@ async function storeNetwork(store: NetworkStore, def: { name: string; subnet: st
     try {
       // No kernel work between the intent and its result.
       const begun = await store.beginCreateNetwork({
-        name: def.name, driver: 'overlay', host: null, pools: [{ subnet: def.subnet, gateway: def.gateway }],
+        name: def.name,
+        driver: 'overlay',
+        host: null,
+        pools: [{ subnet: def.subnet, gateway: def.gateway }],
       })
       return await store.finishCreateNetwork(begun.id)
     } catch (e) {
@@ -330,7 +387,11 @@ async function storeNetwork(store: NetworkStore, def: { name: string; subnet: st
 }
 
 /** Reads or creates the network's definition (with its VNI reserved in the same transaction) and IPAM's network. */
-async function defineNetwork(agent: OverlayAgent, store: NetworkStore, o: { name: string; subnet?: string; gateway?: string; vni?: number; port: number }): Promise<OverlayNetworkDefinition> {
+async function defineNetwork(
+  agent: OverlayAgent,
+  store: NetworkStore,
+  o: { name: string; subnet?: string; gateway?: string; vni?: number; port: number },
+): Promise<OverlayNetworkDefinition> {
   const c = agent.client
   const key = definitionKey(agent, o.name)
   const vniKey = (v: number) => `${agent.prefix}overlay/vnis/${v}`
@@ -343,12 +404,15 @@ async function defineNetwork(agent: OverlayAgent, store: NetworkStore, o: { name
       if (o.subnet !== undefined && o.subnet !== def.subnet) {
         throw new NetnsKitError('ERR_NETNS_KIT_NETWORK_EXISTS', `overlay network '${o.name}' exists with subnet ${def.subnet}, not ${o.subnet}`)
       }
-      if (o.vni !== undefined && o.vni !== def.vni) throw new NetnsKitError('ERR_NETNS_KIT_NETWORK_EXISTS', `overlay network '${o.name}' exists with VNI ${def.vni}, not ${o.vni}`)
+      if (o.vni !== undefined && o.vni !== def.vni)
+        throw new NetnsKitError('ERR_NETNS_KIT_NETWORK_EXISTS', `overlay network '${o.name}' exists with VNI ${def.vni}, not ${o.vni}`)
     } else {
       if (o.subnet === undefined) throw invalidArg('opts.subnet', o.subnet, `is required: there is no overlay network '${o.name}' yet`)
       let vni = o.vni
       if (vni === undefined) {
-        const used = new Set((await call(c.getAll().prefix(`${agent.prefix}overlay/vnis/`).keys(), 'list VNIs')).map((k) => Number(k.slice(k.lastIndexOf('/') + 1))))
+        const used = new Set(
+          (await call(c.getAll().prefix(`${agent.prefix}overlay/vnis/`).keys(), 'list VNIs')).map((k) => Number(k.slice(k.lastIndexOf('/') + 1))),
+        )
         vni = FIRST_VNI
         while (used.has(vni)) vni++
       }
@@ -357,8 +421,14 @@ async function defineNetwork(agent: OverlayAgent, store: NetworkStore, o: { name
       def = { name: o.name, subnet: o.subnet, gateway, vni, port: o.port, created: new Date().toISOString() }
       // The store validates the gateway and refuses a subnet overlapping another network's.
       await storeNetwork(store, def)
-      const r = await call(c.if(key, 'Create', '==', 0).and(vniKey(vni), 'Create', '==', 0)
-        .then(c.put(key).value(JSON.stringify(def)), c.put(vniKey(vni)).value(o.name)).commit(), `create network ${o.name}`)
+      const r = await call(
+        c
+          .if(key, 'Create', '==', 0)
+          .and(vniKey(vni), 'Create', '==', 0)
+          .then(c.put(key).value(JSON.stringify(def)), c.put(vniKey(vni)).value(o.name))
+          .commit(),
+        `create network ${o.name}`,
+      )
       if (!r.succeeded) {
         if (o.vni !== undefined && (await call(c.get(key).string(), 'read network')) === null) {
           throw new NetnsKitError('ERR_NETNS_KIT_VNI_IN_USE', `VNI ${o.vni} is taken by another overlay network`)

@@ -22,7 +22,12 @@ import type { Namespace } from '../namespace'
 /** How long a batch waits at most for teardowns still under way before it is deleted. */
 const MAX_WAIT_MS = 100
 
-interface Member { ns: Namespace; index: number; name: string; moved: Promise<boolean> }
+interface Member {
+  ns: Namespace
+  index: number
+  name: string
+  moved: Promise<boolean>
+}
 
 interface Batch {
   group: number
@@ -96,7 +101,7 @@ function maybeDelete(key: string, h: Host): void {
 export function enterTeardown(ns: Namespace): () => void {
   let key: string, h: Host
   try {
-    [key, h] = hostOf(ns)
+    ;[key, h] = hostOf(ns)
   } catch {
     return () => {} // a closed namespace: nothing will be deleted through it
   }
@@ -133,18 +138,32 @@ export async function deleteLinkShared(ns: Namespace, index: number, name: strin
   let b = h.batch
   if (!b) {
     let resolve!: () => void
-    const done = new Promise<void>((r) => { resolve = r })
-    const nb: Batch = { group: randomInt(2 ** 31, 2 ** 32 - 1), members: [], done, resolve, expired: false,
-      timer: setTimeout(() => { nb.expired = true; maybeDelete(key, h) }, MAX_WAIT_MS) }
+    const done = new Promise<void>((r) => {
+      resolve = r
+    })
+    const nb: Batch = {
+      group: randomInt(2 ** 31, 2 ** 32 - 1),
+      members: [],
+      done,
+      resolve,
+      expired: false,
+      timer: setTimeout(() => {
+        nb.expired = true
+        maybeDelete(key, h)
+      }, MAX_WAIT_MS),
+    }
     b = nb
     b.timer.unref()
     h.batch = b
   }
-  const move = runOne({ ns, op: 'link.set', index, group: b.group, object: `${name} group ${b.group}` }).then(() => true, async (e: unknown) => {
-    if (isGone(e)) return false
-    await deleteOne(ns, index, name) // not moved: on its own
-    return false
-  })
+  const move = runOne({ ns, op: 'link.set', index, group: b.group, object: `${name} group ${b.group}` }).then(
+    () => true,
+    async (e: unknown) => {
+      if (isGone(e)) return false
+      await deleteOne(ns, index, name) // not moved: on its own
+      return false
+    },
+  )
   b.members.push({ ns, index, name, moved: move.catch(() => false) })
   maybeDelete(key, h)
   await move

@@ -67,7 +67,11 @@ function lastingPath(p: string, dev: string, ino: string): string {
   if (!m) return p
   if (sameFile('/proc/1/ns/net', dev, ino)) return '/proc/1/ns/net'
   let names: string[] = []
-  try { names = fs.readdirSync(NETNS_RUN_DIR) } catch { /* none */ }
+  try {
+    names = fs.readdirSync(NETNS_RUN_DIR)
+  } catch {
+    /* none */
+  }
   for (const n of names) {
     const q = path.join(NETNS_RUN_DIR, n)
     if (sameFile(q, dev, ino)) return q
@@ -126,8 +130,14 @@ export function bridgeConfig(rec: NetworkRecord): BridgeConfig {
   const c = rec.config
   if (typeof c.bridge !== 'string') throw new NetnsKitError('ERR_NETNS_KIT_STORE_CORRUPT', `the record of the network '${rec.name}' names no bridge`)
   return {
-    bridge: c.bridge, generated: c.generated === true, mtu: typeof c.mtu === 'number' ? c.mtu : undefined,
-    masquerade: c.masquerade !== false, icc: c.icc !== false, internal: c.internal === true, antiSpoofing: c.antiSpoofing !== false, dns: c.dns === true,
+    bridge: c.bridge,
+    generated: c.generated === true,
+    mtu: typeof c.mtu === 'number' ? c.mtu : undefined,
+    masquerade: c.masquerade !== false,
+    icc: c.icc !== false,
+    internal: c.internal === true,
+    antiSpoofing: c.antiSpoofing !== false,
+    dns: c.dns === true,
     upstream: Array.isArray(c.upstream) ? c.upstream.filter((x): x is string => typeof x === 'string') : undefined,
   }
 }

@@ -46,10 +46,12 @@ async function endpointRules(host: Namespace, bridge: string, ep: EndpointRecord
   if (!ep.rules.length && !ep.ports.length) return []
   const addrs = new Set(ep.addresses.map((a) => a.address))
   const found = ep.ports.length
-    ? await publishedOn(host, ep.ports.map((p) => ({ protocol: p.protocol, family: p.family, hostIp: p.hostIp, hostPort: p.hostPort })))
+    ? await publishedOn(
+        host,
+        ep.ports.map((p) => ({ protocol: p.protocol, family: p.family, hostIp: p.hostIp, hostPort: p.hostPort })),
+      )
     : await NatRule.list({ namespace: host })
-  return found.filter((r) => ep.rules.includes(r.id) ||
-    (r.kind === 'publish' && r.interface === bridge && addrs.has(r.containerIp!)))
+  return found.filter((r) => ep.rules.includes(r.id) || (r.kind === 'publish' && r.interface === bridge && addrs.has(r.containerIp!)))
 }
 
 /**
@@ -65,7 +67,7 @@ export async function teardownBridgeEndpoint(host: Namespace, network: string, c
     out.rules = await deleteEach(await endpointRules(host, cfg.bridge, ep))
     // A veth of this endpoint's own name without an alias on the bridge can only be the one a
     // connect of this endpoint made and died before naming (host interfaces are unique in the store).
-    if (ep.hostIf && await deleteVeth(host, ep.hostIf, linkAlias(network, ep.id), cfg.bridge)) out.links.push(ep.hostIf)
+    if (ep.hostIf && (await deleteVeth(host, ep.hostIf, linkAlias(network, ep.id), cfg.bridge))) out.links.push(ep.hostIf)
   } finally {
     leave()
   }
@@ -108,15 +110,18 @@ export async function teardownMacvlanEndpoint(network: string, ep: EndpointRecor
 export async function teardownBridgeNetwork(host: Namespace, rec: NetworkRecord, cfg: BridgeConfig): Promise<Removed> {
   const out: Removed = { links: [], rules: [] }
   const l = await linkIfThere(host, cfg.bridge)
-  const unnamed = l !== null && l.alias === '' && l.kind === 'bridge' && cfg.generated === true &&
-    !(await listLinks(host)).some((x) => x.master === l.index)
+  const unnamed = l !== null && l.alias === '' && l.kind === 'bridge' && cfg.generated === true && !(await listLinks(host)).some((x) => x.master === l.index)
   const ours = l !== null && (l.alias === bridgeAlias(rec.name) || unnamed)
   // Rules on the bridge's name are taken as this network's only when the bridge is its own (or
   // gone, with a name netns-kit drew): a bridge of that name belonging to someone else keeps its rules.
   const byName = ours || (l === null && cfg.generated === true)
   const subnets = new Set(rec.pools.map((p) => p.subnet))
-  const rules = (await NatRule.list({ namespace: host })).filter((r) => rec.rules.includes(r.id) || (byName &&
-    ((r.kind === 'masquerade' && r.notOutInterface === cfg.bridge && subnets.has(r.source!)) || (r.kind === 'isolate' && r.interface === cfg.bridge))))
+  const rules = (await NatRule.list({ namespace: host })).filter(
+    (r) =>
+      rec.rules.includes(r.id) ||
+      (byName &&
+        ((r.kind === 'masquerade' && r.notOutInterface === cfg.bridge && subnets.has(r.source!)) || (r.kind === 'isolate' && r.interface === cfg.bridge))),
+  )
   out.rules = await deleteEach(rules)
   // Then whatever else names the bridge or its subnets (hairpin, isolation, masquerade by key;
   // route_localnet if netns-kit turned it on): afterwards no ruleset line mentions them.
@@ -196,12 +201,16 @@ const TEARDOWN_CONCURRENCY = 16
 export async function disconnectAll(store: NetworkStore, ids: string[], teardown: (ep: EndpointRecord) => Promise<unknown>): Promise<void> {
   let next = 0
   const errors: unknown[] = []
-  await Promise.all(Array.from({ length: Math.min(TEARDOWN_CONCURRENCY, ids.length) }, async () => {
-    while (next < ids.length) {
-      const id = ids[next++]!
-      await disconnectSequence(store, id, teardown).catch((e: unknown) => { errors.push(e) })
-    }
-  }))
+  await Promise.all(
+    Array.from({ length: Math.min(TEARDOWN_CONCURRENCY, ids.length) }, async () => {
+      while (next < ids.length) {
+        const id = ids[next++]!
+        await disconnectSequence(store, id, teardown).catch((e: unknown) => {
+          errors.push(e)
+        })
+      }
+    }),
+  )
   if (errors.length) throw errors[0]
 }
 
@@ -209,9 +218,12 @@ export async function disconnectAll(store: NetworkStore, ids: string[], teardown
 export function waitForChange(store: NetworkStore, ms: number): Promise<void> {
   return new Promise((resolve) => {
     const ref: { off?: () => void } = {}
-    const done = () => { clearTimeout(timer); ref.off?.(); resolve() }
+    const done = () => {
+      clearTimeout(timer)
+      ref.off?.()
+      resolve()
+    }
     const timer = setTimeout(done, ms)
     ref.off = store.onChange(done)
   })
 }
-

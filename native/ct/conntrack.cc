@@ -146,7 +146,8 @@ std::vector<uint8_t> EncodeDump(uint8_t family) {
 }
 
 std::vector<uint8_t> EncodeDelete(const Entry& e, bool withId) {
-  if (e.family != AF_INET && e.family != AF_INET6) throw SysError(EINVAL, "IPCTNL_MSG_CT_DELETE", "entry without an IP family");
+  if (e.family != AF_INET && e.family != AF_INET6)
+    throw SysError(EINVAL, "IPCTNL_MSG_CT_DELETE", "entry without an IP family");
   MsgBuilder b(MsgType(IPCTNL_MSG_CT_DELETE), NLM_F_REQUEST | NLM_F_ACK);
   PutNfgen(b, e.family);
   PutTuple(b, CTA_TUPLE_ORIG, e.family, e.orig);
@@ -194,7 +195,8 @@ bool DecodeEntry(const uint8_t* msg, size_t len, Entry& out) {
     if (!nl::ParseTable(tb[CTA_PROTOINFO]->data, tb[CTA_PROTOINFO]->len, pi, CTA_PROTOINFO_MAX)) return false;
     if (pi[CTA_PROTOINFO_TCP]) {
       std::vector<std::optional<Attr>> tcp;
-      if (!nl::ParseTable(pi[CTA_PROTOINFO_TCP]->data, pi[CTA_PROTOINFO_TCP]->len, tcp, CTA_PROTOINFO_TCP_MAX)) return false;
+      if (!nl::ParseTable(pi[CTA_PROTOINFO_TCP]->data, pi[CTA_PROTOINFO_TCP]->len, tcp, CTA_PROTOINFO_TCP_MAX))
+        return false;
       if (tcp[CTA_PROTOINFO_TCP_STATE]) {
         out.tcpState = tcp[CTA_PROTOINFO_TCP_STATE]->U8();
         if (!out.tcpState) return false;
@@ -227,7 +229,8 @@ std::vector<Entry> DumpMatching(nl::Socket& sock, const Filter& f) {
 std::vector<Entry> List(nl::Socket& sock, const Filter& f) { return DumpMatching(sock, f); }
 
 size_t Delete(nl::Socket& sock, const Filter& f) {
-  if (!f.Selective()) throw SysError(EINVAL, "IPCTNL_MSG_CT_DELETE", "a delete needs a protocol, address or port to match");
+  if (!f.Selective())
+    throw SysError(EINVAL, "IPCTNL_MSG_CT_DELETE", "a delete needs a protocol, address or port to match");
   std::vector<Entry> victims = DumpMatching(sock, f);
   if (victims.empty()) return 0;
   std::vector<nl::Request> reqs(victims.size());
@@ -242,13 +245,13 @@ size_t Delete(nl::Socket& sock, const Filter& f) {
     int err = replies[i].err;
     if (err == 0) removed++;
     // ENOENT: the entry expired meanwhile, or its tuple now belongs to a newer entry (CTA_ID).
-    else if (err != ENOENT && firstErr < 0) firstErr = static_cast<int>(i);
+    else if (err != ENOENT && firstErr < 0)
+      firstErr = static_cast<int>(i);
   }
   if (firstErr >= 0) {
     const nl::Reply& r = replies[static_cast<size_t>(firstErr)];
     SysError e(r.err, "IPCTNL_MSG_CT_DELETE",
-               "(" + std::to_string(removed) + " of " + std::to_string(victims.size()) + " removed)",
-               r.extack);
+               "(" + std::to_string(removed) + " of " + std::to_string(victims.size()) + " removed)", r.extack);
     e.opIndex = firstErr;
     throw e;
   }

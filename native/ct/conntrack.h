@@ -18,12 +18,12 @@ namespace nk::ct {
 
 // One direction of a connection (CTA_TUPLE_ORIG or CTA_TUPLE_REPLY).
 struct Tuple {
-  rtnl::IpAddr src, dst;                    // CTA_TUPLE_IP: CTA_IP_V4_* / CTA_IP_V6_*
-  uint8_t proto = 0;                        // CTA_PROTO_NUM
-  std::optional<uint16_t> srcPort, dstPort; // CTA_PROTO_SRC_PORT / DST_PORT (tcp, udp, sctp, dccp, udplite, gre keys)
-  std::optional<uint16_t> icmpId;           // CTA_PROTO_ICMP_ID / CTA_PROTO_ICMPV6_ID
+  rtnl::IpAddr src, dst;                     // CTA_TUPLE_IP: CTA_IP_V4_* / CTA_IP_V6_*
+  uint8_t proto = 0;                         // CTA_PROTO_NUM
+  std::optional<uint16_t> srcPort, dstPort;  // CTA_PROTO_SRC_PORT / DST_PORT (tcp, udp, sctp, dccp, udplite, gre keys)
+  std::optional<uint16_t> icmpId;            // CTA_PROTO_ICMP_ID / CTA_PROTO_ICMPV6_ID
   std::optional<uint8_t> icmpType, icmpCode;
-  std::optional<uint16_t> zone;             // CTA_TUPLE_ZONE (a zone in one direction only)
+  std::optional<uint16_t> zone;  // CTA_TUPLE_ZONE (a zone in one direction only)
 };
 
 // One conntrack entry as a dump reports it (IPCTNL_MSG_CT_NEW).
@@ -34,7 +34,7 @@ struct Entry {
   std::optional<uint32_t> status;   // IPS_* bits
   std::optional<uint32_t> timeout;  // seconds left
   std::optional<uint32_t> mark;
-  std::optional<uint32_t> id;       // CTA_ID: tells a reused tuple from the entry we saw
+  std::optional<uint32_t> id;  // CTA_ID: tells a reused tuple from the entry we saw
   std::optional<uint32_t> use;
   std::optional<uint16_t> zone;     // CTA_ZONE
   std::optional<uint8_t> tcpState;  // CTA_PROTOINFO_TCP_STATE (TCP_CONNTRACK_*)
@@ -42,7 +42,7 @@ struct Entry {
 
 // What list/delete select. Unset fields match everything; family AF_UNSPEC both families.
 struct Filter {
-  uint8_t family = 0;                     // AF_UNSPEC, AF_INET or AF_INET6 (also sent to the kernel)
+  uint8_t family = 0;  // AF_UNSPEC, AF_INET or AF_INET6 (also sent to the kernel)
   std::optional<uint8_t> proto;
   std::optional<rtnl::IpAddr> origSrc, origDst, replySrc;
   std::optional<uint16_t> origDstPort, replySrcPort;

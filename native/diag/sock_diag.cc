@@ -63,8 +63,10 @@ std::vector<uint8_t> PortRangeBytecode(uint16_t first, uint16_t last) {
 }
 
 std::vector<uint8_t> EncodeDump(const Query& q) {
-  if (!Dumpable(q)) throw SysError(EINVAL, "SOCK_DIAG_BY_FAMILY", "inet_diag dumps AF_INET/AF_INET6 TCP, UDP and SCTP sockets");
-  if (q.port && (q.portFirst || q.portLast)) throw SysError(EINVAL, "SOCK_DIAG_BY_FAMILY", "a port or a port range, not both");
+  if (!Dumpable(q))
+    throw SysError(EINVAL, "SOCK_DIAG_BY_FAMILY", "inet_diag dumps AF_INET/AF_INET6 TCP, UDP and SCTP sockets");
+  if (q.port && (q.portFirst || q.portLast))
+    throw SysError(EINVAL, "SOCK_DIAG_BY_FAMILY", "a port or a port range, not both");
   if (q.portFirst.has_value() != q.portLast.has_value() || (q.portFirst && *q.portFirst > *q.portLast))
     throw SysError(EINVAL, "SOCK_DIAG_BY_FAMILY", "a port range needs first <= last");
   nl::MsgBuilder b(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP);
@@ -146,11 +148,20 @@ bool DecodeSock(const uint8_t* msg, size_t len, uint8_t protocol, SockInfo& out)
   bool nestsOk = true;
   while (it.Next(a)) {
     switch (a.type) {
-      case INET_DIAG_SKV6ONLY: if (auto v = a.U8()) out.v6only = *v != 0; break;
-      case INET_DIAG_PROTOCOL: if (auto v = a.U8()) out.protocol = *v; break;
-      case INET_DIAG_CGROUP_ID: if (auto v = a.U64()) out.cgroupId = *v; break;
-      case INET_DIAG_LOCALS: nestsOk = DecodeLocals(a, out.locals) && nestsOk; break;
-      default: break;  // meminfo, shutdown, mark, sockopt...: not modelled here
+      case INET_DIAG_SKV6ONLY:
+        if (auto v = a.U8()) out.v6only = *v != 0;
+        break;
+      case INET_DIAG_PROTOCOL:
+        if (auto v = a.U8()) out.protocol = *v;
+        break;
+      case INET_DIAG_CGROUP_ID:
+        if (auto v = a.U64()) out.cgroupId = *v;
+        break;
+      case INET_DIAG_LOCALS:
+        nestsOk = DecodeLocals(a, out.locals) && nestsOk;
+        break;
+      default:
+        break;  // meminfo, shutdown, mark, sockopt...: not modelled here
     }
   }
   return it.ok() && nestsOk;

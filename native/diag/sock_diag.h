@@ -58,10 +58,10 @@ struct SockInfo {
   uint32_t uid = 0;
   uint32_t inode = 0;
   uint64_t cookie = 0;
-  uint32_t rqueue = 0, wqueue = 0;  // listening: accept queue and backlog; others: queued bytes
-  std::optional<bool> v6only;       // INET_DIAG_SKV6ONLY (IPv6 sockets that listen or are unconnected)
-  std::optional<uint64_t> cgroupId; // INET_DIAG_CGROUP_ID
-  std::vector<std::string> locals;  // INET_DIAG_LOCALS: every local address of an SCTP endpoint
+  uint32_t rqueue = 0, wqueue = 0;   // listening: accept queue and backlog; others: queued bytes
+  std::optional<bool> v6only;        // INET_DIAG_SKV6ONLY (IPv6 sockets that listen or are unconnected)
+  std::optional<uint64_t> cgroupId;  // INET_DIAG_CGROUP_ID
+  std::vector<std::string> locals;   // INET_DIAG_LOCALS: every local address of an SCTP endpoint
 };
 
 // Decodes one SOCK_DIAG_BY_FAMILY reply (whole, with nlmsghdr). `protocol` is the query's
@@ -69,7 +69,7 @@ struct SockInfo {
 bool DecodeSock(const uint8_t* msg, size_t len, uint8_t protocol, SockInfo& out);
 
 struct Result {
-  int err = 0;             // positive errno of the dump (ENOENT: no diag module for the protocol)
+  int err = 0;  // positive errno of the dump (ENOENT: no diag module for the protocol)
   std::string extack;
   std::vector<SockInfo> sockets;
 };

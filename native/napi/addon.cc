@@ -34,7 +34,8 @@ namespace nk::napi {
 namespace {
 
 std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (info.Length() <= i || !info[i].IsString()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a string");
+  if (info.Length() <= i || !info[i].IsString())
+    throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a string");
   return info[i].As<Napi::String>().Utf8Value();
 }
 
@@ -181,7 +182,8 @@ Napi::Value ResultToJs(Napi::Env env, const rtnl::Op& op, const rtnl::OpResult& 
       for (size_t i = 0; i < r.neighs.size(); i++) a.Set(static_cast<uint32_t>(i), FromNeigh(env, r.neighs[i]));
       return a;
     }
-    default: return env.Null();
+    default:
+      return env.Null();
   }
 }
 
@@ -218,8 +220,10 @@ Napi::Value Encode(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < op.reqs.size(); i++) {
     auto& m = op.reqs[i].msg;
     auto* h = reinterpret_cast<nlmsghdr*>(m.data());
-    if (op.reqs[i].dump) h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_DUMP;
-    else h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+    if (op.reqs[i].dump)
+      h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_DUMP;
+    else
+      h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
     out.Set(static_cast<uint32_t>(i), Napi::Buffer<uint8_t>::Copy(env, m.data(), m.size()));
   }
   return out;
@@ -306,8 +310,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("nftList", Napi::Function::New(env, NftList));
   exports.Set("nftEncode", Napi::Function::New(env, NftEncode));
   exports.Set("nftDecode", Napi::Function::New(env, NftDecode));
-  exports.Set("ctList", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return CtList(i, Runner(i.Env()), CtSocketOf(i[0])); }));
-  exports.Set("ctDelete", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return CtDelete(i, Runner(i.Env()), CtSocketOf(i[0])); }));
+  exports.Set("ctList", Napi::Function::New(env, [](const Napi::CallbackInfo& i) {
+                return CtList(i, Runner(i.Env()), CtSocketOf(i[0]));
+              }));
+  exports.Set("ctDelete", Napi::Function::New(env, [](const Napi::CallbackInfo& i) {
+                return CtDelete(i, Runner(i.Env()), CtSocketOf(i[0]));
+              }));
   exports.Set("ctEncode", Napi::Function::New(env, CtEncode));
   exports.Set("ctDecode", Napi::Function::New(env, CtDecode));
   exports.Set("NsHandle", data->nsHandleCtor.Value());

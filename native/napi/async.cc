@@ -25,9 +25,7 @@ void AsyncRunner::Stop(void* self) {
   static_cast<AsyncRunner*>(self)->pool_.reset();  // joins the workers
 }
 
-AsyncRunner::~AsyncRunner() {
-  pool_.reset();
-}
+AsyncRunner::~AsyncRunner() { pool_.reset(); }
 
 Napi::Error ToJsError(Napi::Env env, const SysError& e) {
   Napi::Error err = Napi::Error::New(env, e.what());

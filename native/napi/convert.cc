@@ -122,8 +122,10 @@ rtnl::NeighSpec ToNeighSpec(const Napi::Object& o, uint8_t family) {
   s.lladdr = OptMac(o, "mac");
   if (auto d = OptString(o, "dst")) s.dst = rtnl::ParseIp(*d);
   if (family != AF_BRIDGE) {
-    if (s.dst) s.family = s.dst->family;
-    else s.family = OptU32(o, "family").value_or(4) == 6 ? AF_INET6 : AF_INET;
+    if (s.dst)
+      s.family = s.dst->family;
+    else
+      s.family = OptU32(o, "family").value_or(4) == 6 ? AF_INET6 : AF_INET;
   }
   if (auto v = OptU32(o, "vlan")) s.vlan = static_cast<uint16_t>(*v);
   if (auto v = OptU32(o, "port")) s.port = static_cast<uint16_t>(*v);
@@ -137,11 +139,16 @@ rtnl::OpSpec ToOpSpec(const Napi::Object& o) {
   s.kind = OptString(o, "op").value_or("");
   const std::string& k = s.kind;
   bool listing = k == "fdb.list" || k == "neigh.list";
-  if (k == "link.create" || k == "link.set") s.link = ToLinkSpec(o);
-  else if (k == "addr.add" || k == "addr.delete") s.addr = ToAddrSpec(o);
-  else if (k == "route.add" || k == "route.replace" || k == "route.delete") s.route = ToRouteSpec(o);
-  else if (k.rfind("fdb.", 0) == 0 && !listing) s.neigh = ToNeighSpec(o, AF_BRIDGE);
-  else if (k.rfind("neigh.", 0) == 0 && !listing) s.neigh = ToNeighSpec(o, AF_UNSPEC);
+  if (k == "link.create" || k == "link.set")
+    s.link = ToLinkSpec(o);
+  else if (k == "addr.add" || k == "addr.delete")
+    s.addr = ToAddrSpec(o);
+  else if (k == "route.add" || k == "route.replace" || k == "route.delete")
+    s.route = ToRouteSpec(o);
+  else if (k.rfind("fdb.", 0) == 0 && !listing)
+    s.neigh = ToNeighSpec(o, AF_BRIDGE);
+  else if (k.rfind("neigh.", 0) == 0 && !listing)
+    s.neigh = ToNeighSpec(o, AF_UNSPEC);
   s.index = OptI32(o, "index").value_or(0);
   s.name = OptString(o, "name").value_or("");
   if (k == "link.delete") s.group = OptU32(o, "group");
@@ -229,10 +236,14 @@ Napi::Object FromRoute(Napi::Env env, const rtnl::RouteInfo& r) {
 
 Napi::Object FromNeigh(Napi::Env env, const rtnl::NeighInfo& n) {
   Napi::Object o = Napi::Object::New(env);
-  if (n.family == AF_BRIDGE) o.Set("family", "bridge");
-  else if (n.family == AF_INET6) o.Set("family", 6);
-  else if (n.family == AF_INET) o.Set("family", 4);
-  else o.Set("family", n.family);
+  if (n.family == AF_BRIDGE)
+    o.Set("family", "bridge");
+  else if (n.family == AF_INET6)
+    o.Set("family", 6);
+  else if (n.family == AF_INET)
+    o.Set("family", 4);
+  else
+    o.Set("family", n.family);
   o.Set("index", n.index);
   o.Set("state", n.state);
   o.Set("flags", n.flags);

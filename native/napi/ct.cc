@@ -56,8 +56,10 @@ ct::Filter ToFilter(Napi::Env env, Napi::Value v) {
   f.replySrcPort = OptPort(o, "replySrcPort");
   for (const auto* a : {&f.origSrc, &f.origDst, &f.replySrc}) {
     if (!*a) continue;
-    if (f.family == AF_UNSPEC) f.family = (*a)->family;  // an address implies its family
-    else if ((*a)->family != f.family) throw Napi::TypeError::New(env, "the filter mixes IPv4 and IPv6");
+    if (f.family == AF_UNSPEC)
+      f.family = (*a)->family;  // an address implies its family
+    else if ((*a)->family != f.family)
+      throw Napi::TypeError::New(env, "the filter mixes IPv4 and IPv6");
   }
   return f;
 }
@@ -135,7 +137,8 @@ Napi::Value CtEncode(const Napi::CallbackInfo& info) {
   } else if (op == "delete") {
     std::vector<uint8_t> in = BufferArg(info, o.Get("entry"), "entry");
     ct::Entry e;
-    if (!ct::DecodeEntry(in.data(), in.size(), e)) throw Napi::TypeError::New(env, "entry is not a conntrack entry message");
+    if (!ct::DecodeEntry(in.data(), in.size(), e))
+      throw Napi::TypeError::New(env, "entry is not a conntrack entry message");
     msg = ct::EncodeDelete(e, OptBool(o, "id").value_or(true));
   } else {
     throw Napi::TypeError::New(env, "unknown conntrack operation '" + op + "'");

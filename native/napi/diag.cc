@@ -142,7 +142,8 @@ Napi::Value SockDiagEncode(const Napi::CallbackInfo& info) {
 Napi::Value SockDiagDecode(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsBuffer()) throw Napi::TypeError::New(env, "buffer must be a Buffer");
-  uint8_t proto = ProtocolOf(env, info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "");
+  uint8_t proto =
+      ProtocolOf(env, info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "");
   auto buf = info[0].As<Napi::Buffer<uint8_t>>();
   std::vector<uint8_t> copy(buf.Data(), buf.Data() + buf.Length());  // aligned copy
   diag::SockInfo s;

@@ -24,9 +24,7 @@ int FdArg(const Napi::CallbackInfo& info) {
   return fd;
 }
 
-Napi::Error FlockError(Napi::Env env, int err) {
-  return ToJsError(env, SysError(err, "flock"));
-}
+Napi::Error FlockError(Napi::Env env, int err) { return ToJsError(env, SysError(err, "flock")); }
 
 // true: locked (exclusive); false: another open file description holds it.
 Napi::Value TryLock(const Napi::CallbackInfo& info) {

@@ -59,13 +59,20 @@ nft::Value ToValue(Napi::Value v, int depth) {
 
 Napi::Value FromValue(Napi::Env env, const nft::Value& v) {
   switch (v.kind) {
-    case nft::Value::Kind::Undefined: return env.Undefined();
-    case nft::Value::Kind::Null: return env.Null();
-    case nft::Value::Kind::Bool: return Napi::Boolean::New(env, v.b);
-    case nft::Value::Kind::Number: return Napi::Number::New(env, v.num);
-    case nft::Value::Kind::BigInt: return Napi::BigInt::New(env, v.big);
-    case nft::Value::Kind::String: return Napi::String::New(env, v.str);
-    case nft::Value::Kind::Bytes: return Napi::Buffer<uint8_t>::Copy(env, v.bytes.data(), v.bytes.size());
+    case nft::Value::Kind::Undefined:
+      return env.Undefined();
+    case nft::Value::Kind::Null:
+      return env.Null();
+    case nft::Value::Kind::Bool:
+      return Napi::Boolean::New(env, v.b);
+    case nft::Value::Kind::Number:
+      return Napi::Number::New(env, v.num);
+    case nft::Value::Kind::BigInt:
+      return Napi::BigInt::New(env, v.big);
+    case nft::Value::Kind::String:
+      return Napi::String::New(env, v.str);
+    case nft::Value::Kind::Bytes:
+      return Napi::Buffer<uint8_t>::Copy(env, v.bytes.data(), v.bytes.size());
     case nft::Value::Kind::Array: {
       Napi::Array a = Napi::Array::New(env, v.items.size());
       for (size_t i = 0; i < v.items.size(); i++) a.Set(static_cast<uint32_t>(i), FromValue(env, v.items[i]));

@@ -151,10 +151,18 @@ struct Watch : std::enable_shared_from_this<Watch> {
     o.Set("type", ev.del ? "del" : "new");
     o.Set("group", rtnl::EventGroupName(ev.group));
     switch (ev.group) {
-      case rtnl::EventGroup::Link: o.Set("link", FromLink(env, ev.link)); break;
-      case rtnl::EventGroup::Address: o.Set("addr", FromAddr(env, ev.addr)); break;
-      case rtnl::EventGroup::Route: o.Set("route", FromRoute(env, ev.route)); break;
-      case rtnl::EventGroup::Neighbour: o.Set("neigh", FromNeigh(env, ev.neigh)); break;
+      case rtnl::EventGroup::Link:
+        o.Set("link", FromLink(env, ev.link));
+        break;
+      case rtnl::EventGroup::Address:
+        o.Set("addr", FromAddr(env, ev.addr));
+        break;
+      case rtnl::EventGroup::Route:
+        o.Set("route", FromRoute(env, ev.route));
+        break;
+      case rtnl::EventGroup::Neighbour:
+        o.Set("neigh", FromNeigh(env, ev.neigh));
+        break;
     }
     return o;
   }
@@ -170,65 +178,83 @@ struct PendingFd {
 
 Napi::Object MakeWatcher(Napi::Env env, std::shared_ptr<Watch> w) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("start", Napi::Function::New(env, [w](const Napi::CallbackInfo& info) -> Napi::Value {
-    Napi::Env env = info.Env();
-    if (w->closed) throw Napi::Error::New(env, "the watch is closed");
-    if (w->handleInit) throw Napi::Error::New(env, "the watch is already started");
-    if (info.Length() < 1 || !info[0].IsFunction()) throw Napi::TypeError::New(env, "onBatch must be a function");
-    uv_loop_t* loop = nullptr;
-    if (napi_get_uv_event_loop(env, &loop) != napi_ok || !loop) throw Napi::Error::New(env, "no event loop");
-    int r = uv_poll_init(loop, &w->poll, w->fd);
-    if (r != 0) throw ToJsError(env, SysError(-r, "uv_poll_init"));
-    w->handleInit = true;
-    w->poll.data = w.get();
-    w->self = w;
-    w->onBatch = Napi::Persistent(info[0].As<Napi::Function>());
-    w->context = std::make_unique<Napi::AsyncContext>(env, "netns-kit:watch");
-    // Like fs.watch: a watch keeps the process alive unless it is not `persistent`.
-    if (info.Length() > 1 && info[1].IsBoolean() && !info[1].As<Napi::Boolean>().Value())
-      uv_unref(reinterpret_cast<uv_handle_t*>(&w->poll));
-    r = uv_poll_start(&w->poll, UV_READABLE, &Watch::OnPoll);
-    if (r != 0) {
-      w->Close();
-      throw ToJsError(env, SysError(-r, "uv_poll_start"));
-    }
-    w->polling = true;
-    return env.Undefined();
-  }, "start"));
-  o.Set("pause", Napi::Function::New(env, [w](const Napi::CallbackInfo& info) -> Napi::Value {
-    if (!w->closed) w->StopPolling();
-    return info.Env().Undefined();
-  }, "pause"));
-  o.Set("resume", Napi::Function::New(env, [w](const Napi::CallbackInfo& info) -> Napi::Value {
-    Napi::Env env = info.Env();
-    if (w->closed || !w->handleInit || w->polling) return env.Undefined();
-    int r = uv_poll_start(&w->poll, UV_READABLE, &Watch::OnPoll);
-    if (r != 0) throw ToJsError(env, SysError(-r, "uv_poll_start"));
-    w->polling = true;
-    return env.Undefined();
-  }, "resume"));
-  o.Set("close", Napi::Function::New(env, [w](const Napi::CallbackInfo& info) -> Napi::Value {
-    w->Close();
-    return info.Env().Undefined();
-  }, "close"));
-  o.Set("stats", Napi::Function::New(env, [w](const Napi::CallbackInfo& info) -> Napi::Value {
-    Napi::Env env = info.Env();
-    const auto& s = w->reader->stats();
-    Napi::Object r = Napi::Object::New(env);
-    r.Set("datagrams", static_cast<double>(s.datagrams));
-    r.Set("messages", static_cast<double>(s.messages));
-    r.Set("events", static_cast<double>(s.events));
-    r.Set("ignored", static_cast<double>(s.ignored));
-    r.Set("malformed", static_cast<double>(s.malformed));
-    r.Set("overruns", static_cast<double>(s.overruns));
-    r.Set("discarded", static_cast<double>(s.discarded));
-    r.Set("foreign", static_cast<double>(s.foreign));
-    int rcv = 0;
-    socklen_t len = sizeof(rcv);
-    if (!w->closed && ::getsockopt(w->fd, SOL_SOCKET, SO_RCVBUF, &rcv, &len) == 0) r.Set("receiveBuffer", rcv);
-    r.Set("closed", w->closed);
-    return r;
-  }, "stats"));
+  o.Set("start", Napi::Function::New(
+                     env,
+                     [w](const Napi::CallbackInfo& info) -> Napi::Value {
+                       Napi::Env env = info.Env();
+                       if (w->closed) throw Napi::Error::New(env, "the watch is closed");
+                       if (w->handleInit) throw Napi::Error::New(env, "the watch is already started");
+                       if (info.Length() < 1 || !info[0].IsFunction())
+                         throw Napi::TypeError::New(env, "onBatch must be a function");
+                       uv_loop_t* loop = nullptr;
+                       if (napi_get_uv_event_loop(env, &loop) != napi_ok || !loop)
+                         throw Napi::Error::New(env, "no event loop");
+                       int r = uv_poll_init(loop, &w->poll, w->fd);
+                       if (r != 0) throw ToJsError(env, SysError(-r, "uv_poll_init"));
+                       w->handleInit = true;
+                       w->poll.data = w.get();
+                       w->self = w;
+                       w->onBatch = Napi::Persistent(info[0].As<Napi::Function>());
+                       w->context = std::make_unique<Napi::AsyncContext>(env, "netns-kit:watch");
+                       // Like fs.watch: a watch keeps the process alive unless it is not `persistent`.
+                       if (info.Length() > 1 && info[1].IsBoolean() && !info[1].As<Napi::Boolean>().Value())
+                         uv_unref(reinterpret_cast<uv_handle_t*>(&w->poll));
+                       r = uv_poll_start(&w->poll, UV_READABLE, &Watch::OnPoll);
+                       if (r != 0) {
+                         w->Close();
+                         throw ToJsError(env, SysError(-r, "uv_poll_start"));
+                       }
+                       w->polling = true;
+                       return env.Undefined();
+                     },
+                     "start"));
+  o.Set("pause", Napi::Function::New(
+                     env,
+                     [w](const Napi::CallbackInfo& info) -> Napi::Value {
+                       if (!w->closed) w->StopPolling();
+                       return info.Env().Undefined();
+                     },
+                     "pause"));
+  o.Set("resume", Napi::Function::New(
+                      env,
+                      [w](const Napi::CallbackInfo& info) -> Napi::Value {
+                        Napi::Env env = info.Env();
+                        if (w->closed || !w->handleInit || w->polling) return env.Undefined();
+                        int r = uv_poll_start(&w->poll, UV_READABLE, &Watch::OnPoll);
+                        if (r != 0) throw ToJsError(env, SysError(-r, "uv_poll_start"));
+                        w->polling = true;
+                        return env.Undefined();
+                      },
+                      "resume"));
+  o.Set("close", Napi::Function::New(
+                     env,
+                     [w](const Napi::CallbackInfo& info) -> Napi::Value {
+                       w->Close();
+                       return info.Env().Undefined();
+                     },
+                     "close"));
+  o.Set("stats", Napi::Function::New(
+                     env,
+                     [w](const Napi::CallbackInfo& info) -> Napi::Value {
+                       Napi::Env env = info.Env();
+                       const auto& s = w->reader->stats();
+                       Napi::Object r = Napi::Object::New(env);
+                       r.Set("datagrams", static_cast<double>(s.datagrams));
+                       r.Set("messages", static_cast<double>(s.messages));
+                       r.Set("events", static_cast<double>(s.events));
+                       r.Set("ignored", static_cast<double>(s.ignored));
+                       r.Set("malformed", static_cast<double>(s.malformed));
+                       r.Set("overruns", static_cast<double>(s.overruns));
+                       r.Set("discarded", static_cast<double>(s.discarded));
+                       r.Set("foreign", static_cast<double>(s.foreign));
+                       int rcv = 0;
+                       socklen_t len = sizeof(rcv);
+                       if (!w->closed && ::getsockopt(w->fd, SOL_SOCKET, SO_RCVBUF, &rcv, &len) == 0)
+                         r.Set("receiveBuffer", rcv);
+                       r.Set("closed", w->closed);
+                       return r;
+                     },
+                     "stats"));
   return o;
 }
 
@@ -275,8 +301,6 @@ Napi::Value WatchOpen(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void InitWatch(Napi::Env env, Napi::Object exports) {
-  exports.Set("watchOpen", Napi::Function::New(env, WatchOpen));
-}
+void InitWatch(Napi::Env env, Napi::Object exports) { exports.Set("watchOpen", Napi::Function::New(env, WatchOpen)); }
 
 }  // namespace nk::napi

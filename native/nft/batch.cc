@@ -29,12 +29,14 @@ Batch EncodeBatch(const Value& msgs) {
     Reader r(msgs.items[i], "msgs[" + std::to_string(i) + "]");
     std::string op = r.ReqStr("op", 32);
     Sink out{batch, static_cast<int>(i), setIds};
-    bool known = EncodeTableOp(op, r, out) || EncodeChainOp(op, r, out) || EncodeRuleOp(op, r, out) ||
-                 EncodeSetOp(op, r, out);
+    bool known =
+        EncodeTableOp(op, r, out) || EncodeChainOp(op, r, out) || EncodeRuleOp(op, r, out) || EncodeSetOp(op, r, out);
     if (!known)
-      throw InputError(r.At("op") + " must be one of newtable, deltable, destroytable, newchain, delchain, "
+      throw InputError(r.At("op") +
+                       " must be one of newtable, deltable, destroytable, newchain, delchain, "
                        "destroychain, flushchain, newrule, delrule, destroyrule, newset, delset, destroyset, "
-                       "newsetelem, delsetelem, destroysetelem; received '" + op + "'");
+                       "newsetelem, delsetelem, destroysetelem; received '" +
+                       op + "'");
   }
   batch.msgs.push_back(BatchEnd());
   batch.origin.push_back(-1);
@@ -223,34 +225,70 @@ bool DecodeMessage(const std::string& what, const uint8_t* msg, size_t len, Valu
 namespace {
 
 const char* TopName(uint16_t msg, uint16_t type) {
-  static const char* const kTable[] = {nullptr, "NFTA_TABLE_NAME", "NFTA_TABLE_FLAGS", "NFTA_TABLE_USE",
-                                       "NFTA_TABLE_HANDLE", "NFTA_TABLE_PAD", "NFTA_TABLE_USERDATA"};
-  static const char* const kChain[] = {nullptr, "NFTA_CHAIN_TABLE", "NFTA_CHAIN_HANDLE", "NFTA_CHAIN_NAME",
-                                       "NFTA_CHAIN_HOOK", "NFTA_CHAIN_POLICY", "NFTA_CHAIN_USE", "NFTA_CHAIN_TYPE",
-                                       "NFTA_CHAIN_COUNTERS", "NFTA_CHAIN_PAD", "NFTA_CHAIN_FLAGS", "NFTA_CHAIN_ID",
+  static const char* const kTable[] = {
+      nullptr,          "NFTA_TABLE_NAME",    "NFTA_TABLE_FLAGS", "NFTA_TABLE_USE", "NFTA_TABLE_HANDLE",
+      "NFTA_TABLE_PAD", "NFTA_TABLE_USERDATA"};
+  static const char* const kChain[] = {nullptr,
+                                       "NFTA_CHAIN_TABLE",
+                                       "NFTA_CHAIN_HANDLE",
+                                       "NFTA_CHAIN_NAME",
+                                       "NFTA_CHAIN_HOOK",
+                                       "NFTA_CHAIN_POLICY",
+                                       "NFTA_CHAIN_USE",
+                                       "NFTA_CHAIN_TYPE",
+                                       "NFTA_CHAIN_COUNTERS",
+                                       "NFTA_CHAIN_PAD",
+                                       "NFTA_CHAIN_FLAGS",
+                                       "NFTA_CHAIN_ID",
                                        "NFTA_CHAIN_USERDATA"};
-  static const char* const kRule[] = {nullptr, "NFTA_RULE_TABLE", "NFTA_RULE_CHAIN", "NFTA_RULE_HANDLE",
-                                      "NFTA_RULE_EXPRESSIONS", "NFTA_RULE_COMPAT", "NFTA_RULE_POSITION",
+  static const char* const kRule[] = {nullptr,
+                                      "NFTA_RULE_TABLE",
+                                      "NFTA_RULE_CHAIN",
+                                      "NFTA_RULE_HANDLE",
+                                      "NFTA_RULE_EXPRESSIONS",
+                                      "NFTA_RULE_COMPAT",
+                                      "NFTA_RULE_POSITION",
                                       "NFTA_RULE_USERDATA"};
-  static const char* const kSet[] = {nullptr, "NFTA_SET_TABLE", "NFTA_SET_NAME", "NFTA_SET_FLAGS",
-                                     "NFTA_SET_KEY_TYPE", "NFTA_SET_KEY_LEN", "NFTA_SET_DATA_TYPE",
-                                     "NFTA_SET_DATA_LEN", "NFTA_SET_POLICY", "NFTA_SET_DESC", "NFTA_SET_ID",
-                                     "NFTA_SET_TIMEOUT", "NFTA_SET_GC_INTERVAL", "NFTA_SET_USERDATA"};
+  static const char* const kSet[] = {nullptr,
+                                     "NFTA_SET_TABLE",
+                                     "NFTA_SET_NAME",
+                                     "NFTA_SET_FLAGS",
+                                     "NFTA_SET_KEY_TYPE",
+                                     "NFTA_SET_KEY_LEN",
+                                     "NFTA_SET_DATA_TYPE",
+                                     "NFTA_SET_DATA_LEN",
+                                     "NFTA_SET_POLICY",
+                                     "NFTA_SET_DESC",
+                                     "NFTA_SET_ID",
+                                     "NFTA_SET_TIMEOUT",
+                                     "NFTA_SET_GC_INTERVAL",
+                                     "NFTA_SET_USERDATA"};
   static const char* const kElems[] = {nullptr, "NFTA_SET_ELEM_LIST_TABLE", "NFTA_SET_ELEM_LIST_SET",
                                        "NFTA_SET_ELEM_LIST_ELEMENTS", "NFTA_SET_ELEM_LIST_SET_ID"};
   auto pick = [&](const char* const* t, size_t n) -> const char* { return type < n ? t[type] : nullptr; };
   switch (msg) {
-    case NFT_MSG_NEWTABLE: case NFT_MSG_DELTABLE: case kMsgDestroyTable:
+    case NFT_MSG_NEWTABLE:
+    case NFT_MSG_DELTABLE:
+    case kMsgDestroyTable:
       return pick(kTable, std::size(kTable));
-    case NFT_MSG_NEWCHAIN: case NFT_MSG_DELCHAIN: case kMsgDestroyChain:
+    case NFT_MSG_NEWCHAIN:
+    case NFT_MSG_DELCHAIN:
+    case kMsgDestroyChain:
       return pick(kChain, std::size(kChain));
-    case NFT_MSG_NEWRULE: case NFT_MSG_DELRULE: case kMsgDestroyRule:
+    case NFT_MSG_NEWRULE:
+    case NFT_MSG_DELRULE:
+    case kMsgDestroyRule:
       return pick(kRule, std::size(kRule));
-    case NFT_MSG_NEWSET: case NFT_MSG_DELSET: case kMsgDestroySet:
+    case NFT_MSG_NEWSET:
+    case NFT_MSG_DELSET:
+    case kMsgDestroySet:
       return pick(kSet, std::size(kSet));
-    case NFT_MSG_NEWSETELEM: case NFT_MSG_DELSETELEM: case kMsgDestroySetElem:
+    case NFT_MSG_NEWSETELEM:
+    case NFT_MSG_DELSETELEM:
+    case kMsgDestroySetElem:
       return pick(kElems, std::size(kElems));
-    default: return nullptr;
+    default:
+      return nullptr;
   }
 }
 
@@ -258,10 +296,18 @@ const char* TopName(uint16_t msg, uint16_t type) {
 enum class Ctx { Top, ExprList, ExprElem, ExprData, ElemList, Elem, Other };
 
 const char* ElemName(uint16_t type) {
-  static const char* const kNames[] = {nullptr, "NFTA_SET_ELEM_KEY", "NFTA_SET_ELEM_DATA", "NFTA_SET_ELEM_FLAGS",
-                                       "NFTA_SET_ELEM_TIMEOUT", "NFTA_SET_ELEM_EXPIRATION", "NFTA_SET_ELEM_USERDATA",
-                                       "NFTA_SET_ELEM_EXPR", "NFTA_SET_ELEM_PAD", "NFTA_SET_ELEM_OBJREF",
-                                       "NFTA_SET_ELEM_KEY_END", "NFTA_SET_ELEM_EXPRESSIONS"};
+  static const char* const kNames[] = {nullptr,
+                                       "NFTA_SET_ELEM_KEY",
+                                       "NFTA_SET_ELEM_DATA",
+                                       "NFTA_SET_ELEM_FLAGS",
+                                       "NFTA_SET_ELEM_TIMEOUT",
+                                       "NFTA_SET_ELEM_EXPIRATION",
+                                       "NFTA_SET_ELEM_USERDATA",
+                                       "NFTA_SET_ELEM_EXPR",
+                                       "NFTA_SET_ELEM_PAD",
+                                       "NFTA_SET_ELEM_OBJREF",
+                                       "NFTA_SET_ELEM_KEY_END",
+                                       "NFTA_SET_ELEM_EXPRESSIONS"};
   return type < std::size(kNames) ? kNames[type] : nullptr;
 }
 
@@ -300,7 +346,9 @@ void Walk(const uint8_t* p, size_t len, size_t base, size_t target, Ctx ctx, uin
         step = a.type == NFTA_EXPR_NAME ? "NFTA_EXPR_NAME" : "";  // the data's attributes are named below
         next = Ctx::ExprData;
         break;
-      case Ctx::ExprData: step = expr + " attribute " + std::to_string(a.type); break;
+      case Ctx::ExprData:
+        step = expr + " attribute " + std::to_string(a.type);
+        break;
       case Ctx::ElemList:
         step = "element #" + std::to_string(firstElement + index);
         next = Ctx::Elem;
@@ -310,7 +358,9 @@ void Walk(const uint8_t* p, size_t len, size_t base, size_t target, Ctx ctx, uin
         step = n ? n : "attribute " + std::to_string(a.type);
         break;
       }
-      case Ctx::Other: step = "attribute " + std::to_string(a.type); break;
+      case Ctx::Other:
+        step = "attribute " + std::to_string(a.type);
+        break;
     }
     if (!step.empty()) path += (path.empty() ? "" : " > ") + step;
     if (target != start && depth < 8)
@@ -323,7 +373,8 @@ void Walk(const uint8_t* p, size_t len, size_t base, size_t target, Ctx ctx, uin
 
 std::string DescribeAttr(const std::vector<uint8_t>& msg, int64_t offset, size_t firstElement) {
   constexpr size_t kHead = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(nfgenmsg));
-  if (offset < 0 || msg.size() < kHead || static_cast<size_t>(offset) < kHead || static_cast<size_t>(offset) >= msg.size())
+  if (offset < 0 || msg.size() < kHead || static_cast<size_t>(offset) < kHead ||
+      static_cast<size_t>(offset) >= msg.size())
     return "";
   std::string path;
   Walk(msg.data() + kHead, msg.size() - kHead, kHead, static_cast<size_t>(offset), Ctx::Top,

@@ -15,8 +15,8 @@ namespace {
 
 // Hook numbers depend on the family: netdev has its own (ingress 0, egress 1).
 const Names& InetHooks() {
-  static const Names n = {{"prerouting", NF_INET_PRE_ROUTING}, {"input", NF_INET_LOCAL_IN},
-                          {"forward", NF_INET_FORWARD},        {"output", NF_INET_LOCAL_OUT},
+  static const Names n = {{"prerouting", NF_INET_PRE_ROUTING},   {"input", NF_INET_LOCAL_IN},
+                          {"forward", NF_INET_FORWARD},          {"output", NF_INET_LOCAL_OUT},
                           {"postrouting", NF_INET_POST_ROUTING}, {"ingress", 5 /* NF_INET_INGRESS */}};
   return n;
 }
@@ -85,7 +85,8 @@ bool EncodeChainOp(const std::string& op, const Reader& r, Sink& out) {
       out.Add(std::move(b).Finish());
       return true;
     }
-    nl::MsgBuilder b = Request(op == "delchain" ? uint16_t{NFT_MSG_DELCHAIN} : kMsgDestroyChain, NLM_F_ACK | (nonrec ? NLM_F_NONREC : 0), family);
+    nl::MsgBuilder b = Request(op == "delchain" ? uint16_t{NFT_MSG_DELCHAIN} : kMsgDestroyChain,
+                               NLM_F_ACK | (nonrec ? NLM_F_NONREC : 0), family);
     b.PutStr(NFTA_CHAIN_TABLE, table);
     b.PutStr(NFTA_CHAIN_NAME, name);
     out.Add(std::move(b).Finish());

@@ -9,28 +9,50 @@ namespace nk::nft {
 
 const char* MsgName(uint16_t msg) {
   switch (msg) {
-    case NFT_MSG_NEWTABLE: return "NFT_MSG_NEWTABLE";
-    case NFT_MSG_GETTABLE: return "NFT_MSG_GETTABLE";
-    case NFT_MSG_DELTABLE: return "NFT_MSG_DELTABLE";
-    case NFT_MSG_NEWCHAIN: return "NFT_MSG_NEWCHAIN";
-    case NFT_MSG_GETCHAIN: return "NFT_MSG_GETCHAIN";
-    case NFT_MSG_DELCHAIN: return "NFT_MSG_DELCHAIN";
-    case NFT_MSG_NEWRULE: return "NFT_MSG_NEWRULE";
-    case NFT_MSG_GETRULE: return "NFT_MSG_GETRULE";
-    case NFT_MSG_DELRULE: return "NFT_MSG_DELRULE";
-    case NFT_MSG_NEWSET: return "NFT_MSG_NEWSET";
-    case NFT_MSG_GETSET: return "NFT_MSG_GETSET";
-    case NFT_MSG_DELSET: return "NFT_MSG_DELSET";
-    case NFT_MSG_NEWSETELEM: return "NFT_MSG_NEWSETELEM";
-    case NFT_MSG_GETSETELEM: return "NFT_MSG_GETSETELEM";
-    case NFT_MSG_DELSETELEM: return "NFT_MSG_DELSETELEM";
-    case NFT_MSG_GETGEN: return "NFT_MSG_GETGEN";
-    case kMsgDestroyTable: return "NFT_MSG_DESTROYTABLE";
-    case kMsgDestroyChain: return "NFT_MSG_DESTROYCHAIN";
-    case kMsgDestroyRule: return "NFT_MSG_DESTROYRULE";
-    case kMsgDestroySet: return "NFT_MSG_DESTROYSET";
-    case kMsgDestroySetElem: return "NFT_MSG_DESTROYSETELEM";
-    default: return "NFT_MSG_UNKNOWN";
+    case NFT_MSG_NEWTABLE:
+      return "NFT_MSG_NEWTABLE";
+    case NFT_MSG_GETTABLE:
+      return "NFT_MSG_GETTABLE";
+    case NFT_MSG_DELTABLE:
+      return "NFT_MSG_DELTABLE";
+    case NFT_MSG_NEWCHAIN:
+      return "NFT_MSG_NEWCHAIN";
+    case NFT_MSG_GETCHAIN:
+      return "NFT_MSG_GETCHAIN";
+    case NFT_MSG_DELCHAIN:
+      return "NFT_MSG_DELCHAIN";
+    case NFT_MSG_NEWRULE:
+      return "NFT_MSG_NEWRULE";
+    case NFT_MSG_GETRULE:
+      return "NFT_MSG_GETRULE";
+    case NFT_MSG_DELRULE:
+      return "NFT_MSG_DELRULE";
+    case NFT_MSG_NEWSET:
+      return "NFT_MSG_NEWSET";
+    case NFT_MSG_GETSET:
+      return "NFT_MSG_GETSET";
+    case NFT_MSG_DELSET:
+      return "NFT_MSG_DELSET";
+    case NFT_MSG_NEWSETELEM:
+      return "NFT_MSG_NEWSETELEM";
+    case NFT_MSG_GETSETELEM:
+      return "NFT_MSG_GETSETELEM";
+    case NFT_MSG_DELSETELEM:
+      return "NFT_MSG_DELSETELEM";
+    case NFT_MSG_GETGEN:
+      return "NFT_MSG_GETGEN";
+    case kMsgDestroyTable:
+      return "NFT_MSG_DESTROYTABLE";
+    case kMsgDestroyChain:
+      return "NFT_MSG_DESTROYCHAIN";
+    case kMsgDestroyRule:
+      return "NFT_MSG_DESTROYRULE";
+    case kMsgDestroySet:
+      return "NFT_MSG_DESTROYSET";
+    case kMsgDestroySetElem:
+      return "NFT_MSG_DESTROYSETELEM";
+    default:
+      return "NFT_MSG_UNKNOWN";
   }
 }
 
@@ -60,7 +82,7 @@ std::vector<uint8_t> BatchBegin() { return BatchMarker(NFNL_MSG_BATCH_BEGIN); }
 std::vector<uint8_t> BatchEnd() { return BatchMarker(NFNL_MSG_BATCH_END); }
 
 const Names& Families() {
-  static const Names n = {{"inet", NFPROTO_INET}, {"ip", NFPROTO_IPV4},     {"ip6", NFPROTO_IPV6},
+  static const Names n = {{"inet", NFPROTO_INET},     {"ip", NFPROTO_IPV4},       {"ip6", NFPROTO_IPV6},
                           {"bridge", NFPROTO_BRIDGE}, {"netdev", NFPROTO_NETDEV}, {"arp", NFPROTO_ARP}};
   return n;
 }
@@ -106,13 +128,11 @@ std::optional<uint32_t> ReadOptReg(const Reader& r, const char* key) {
 }
 
 const Names& VerdictCodes() {
-  static const Names n = {{"accept", static_cast<uint32_t>(NF_ACCEPT)},
-                          {"drop", static_cast<uint32_t>(NF_DROP)},
-                          {"continue", static_cast<uint32_t>(NFT_CONTINUE)},
-                          {"break", static_cast<uint32_t>(NFT_BREAK)},
-                          {"return", static_cast<uint32_t>(NFT_RETURN)},
-                          {"jump", static_cast<uint32_t>(NFT_JUMP)},
-                          {"goto", static_cast<uint32_t>(NFT_GOTO)}};
+  static const Names n = {
+      {"accept", static_cast<uint32_t>(NF_ACCEPT)},      {"drop", static_cast<uint32_t>(NF_DROP)},
+      {"continue", static_cast<uint32_t>(NFT_CONTINUE)}, {"break", static_cast<uint32_t>(NFT_BREAK)},
+      {"return", static_cast<uint32_t>(NFT_RETURN)},     {"jump", static_cast<uint32_t>(NFT_JUMP)},
+      {"goto", static_cast<uint32_t>(NFT_GOTO)}};
   return n;
 }
 

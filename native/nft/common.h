@@ -19,11 +19,11 @@
 namespace nk::nft {
 
 // Message types newer than Debian 12's 6.1 uapi headers (enum values, so no #ifndef).
-constexpr uint16_t kMsgDestroyTable = 26;     // NFT_MSG_DESTROYTABLE (6.3)
-constexpr uint16_t kMsgDestroyChain = 27;     // NFT_MSG_DESTROYCHAIN
-constexpr uint16_t kMsgDestroyRule = 28;      // NFT_MSG_DESTROYRULE
-constexpr uint16_t kMsgDestroySet = 29;       // NFT_MSG_DESTROYSET
-constexpr uint16_t kMsgDestroySetElem = 30;   // NFT_MSG_DESTROYSETELEM
+constexpr uint16_t kMsgDestroyTable = 26;    // NFT_MSG_DESTROYTABLE (6.3)
+constexpr uint16_t kMsgDestroyChain = 27;    // NFT_MSG_DESTROYCHAIN
+constexpr uint16_t kMsgDestroyRule = 28;     // NFT_MSG_DESTROYRULE
+constexpr uint16_t kMsgDestroySet = 29;      // NFT_MSG_DESTROYSET
+constexpr uint16_t kMsgDestroySetElem = 30;  // NFT_MSG_DESTROYSETELEM
 
 // "NFT_MSG_NEWRULE" for NFT_MSG_NEWRULE, for errors.
 const char* MsgName(uint16_t msg);
@@ -43,7 +43,7 @@ const char* FamilyName(uint8_t family);
 
 // A parsed nf_tables message: its nfgenmsg family and attribute table.
 struct Parsed {
-  uint16_t msg = 0;     // NFT_MSG_*
+  uint16_t msg = 0;  // NFT_MSG_*
   uint8_t family = 0;
   std::vector<std::optional<nl::Attr>> tb;
 };
@@ -60,7 +60,7 @@ struct Verdict {
   int32_t code = NF_ACCEPT;  // NF_ACCEPT, NF_DROP, NFT_CONTINUE, NFT_RETURN, NFT_JUMP, NFT_GOTO...
   std::string chain;         // jump/goto target
 };
-const Names& VerdictCodes();  // accept, drop, continue, break, return, jump, goto
+const Names& VerdictCodes();           // accept, drop, continue, break, return, jump, goto
 Verdict ReadVerdict(const Reader& r);  // { code, chain? }
 Value VerdictValue(const Verdict& v);
 // attr: nest(flagged) { NFTA_DATA_VALUE bytes }

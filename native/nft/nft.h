@@ -46,7 +46,7 @@ struct ListQuery {
   enum class What { Tables, Chains, Rules, Sets, Elements } what = What::Tables;
   uint8_t family = 0;  // NFPROTO_UNSPEC: every family
   std::string table, chain, set;
-  uint16_t msg = 0;    // NFT_MSG_GET*
+  uint16_t msg = 0;              // NFT_MSG_GET*
   std::vector<uint8_t> request;  // the dump request (filtered by the kernel where it can)
   // Elements by key (`keys` in the query): one GETSETELEM request per key instead of a dump,
   // each answered by the element or ENOENT, so a lookup costs the same however big the set is.

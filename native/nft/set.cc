@@ -128,8 +128,9 @@ void EncodeElements(const std::string& op, const Reader& r, Sink& out) {
   if (!elems || elems->empty()) throw InputError(r.At("elements") + " is required (a non-empty array)");
   if (elems->size() > kMaxElements) throw InputError(r.At("elements") + " holds too many elements", true);
   bool adding = op == "newsetelem";
-  uint16_t msg = adding ? uint16_t{NFT_MSG_NEWSETELEM}
-                        : op == "delsetelem" ? uint16_t{NFT_MSG_DELSETELEM} : kMsgDestroySetElem;
+  uint16_t msg = adding               ? uint16_t{NFT_MSG_NEWSETELEM}
+                 : op == "delsetelem" ? uint16_t{NFT_MSG_DELSETELEM}
+                                      : kMsgDestroySetElem;
   uint16_t flags = NLM_F_ACK | (adding ? NLM_F_CREATE : 0) | (adding && excl ? NLM_F_EXCL : 0);
 
   auto start = [&](nl::MsgBuilder& b) {
@@ -180,7 +181,8 @@ bool EncodeSetOp(const std::string& op, const Reader& r, Sink& out) {
     // kernel reads its element count), instead of deleting them with it. In a batch, that makes
     // "delete the table only if these maps are empty" one atomic, O(1) request.
     bool nonrec = op == "delset" && r.Bool("nonrec").value_or(false);
-    nl::MsgBuilder b = Request(op == "delset" ? uint16_t{NFT_MSG_DELSET} : kMsgDestroySet, NLM_F_ACK | (nonrec ? NLM_F_NONREC : 0), family);
+    nl::MsgBuilder b = Request(op == "delset" ? uint16_t{NFT_MSG_DELSET} : kMsgDestroySet,
+                               NLM_F_ACK | (nonrec ? NLM_F_NONREC : 0), family);
     b.PutStr(NFTA_SET_TABLE, table);
     b.PutStr(NFTA_SET_NAME, name);
     r.Strict();
@@ -198,9 +200,7 @@ bool DecodeSet(const uint8_t* msg, size_t len, Value& out) {
   Parsed p;
   if (!Parse(msg, len, NFTA_SET_MAX, p) || p.msg != NFT_MSG_NEWSET) return false;
   if (!p.tb[NFTA_SET_TABLE] || !p.tb[NFTA_SET_NAME]) return false;
-  auto be32 = [&](int attr) -> std::optional<uint32_t> {
-    return p.tb[attr] ? p.tb[attr]->Be32() : std::nullopt;
-  };
+  auto be32 = [&](int attr) -> std::optional<uint32_t> { return p.tb[attr] ? p.tb[attr]->Be32() : std::nullopt; };
   out = Value::Object();
   out.Set("family", Value::String(FamilyName(p.family)));
   out.Set("table", Value::String(p.tb[NFTA_SET_TABLE]->Str()));
@@ -268,8 +268,10 @@ bool DecodeElements(const uint8_t* msg, size_t len, Value& out) {
     if (tb[NFTA_SET_ELEM_DATA]) {
       value.reset();
       if (!ReadData(*tb[NFTA_SET_ELEM_DATA], &value, &verdict)) return false;
-      if (value) e.Set("data", Value::Bytes(std::move(*value)));
-      else e.Set("verdict", VerdictValue(*verdict));
+      if (value)
+        e.Set("data", Value::Bytes(std::move(*value)));
+      else
+        e.Set("verdict", VerdictValue(*verdict));
     }
     if (tb[NFTA_SET_ELEM_FLAGS]) {
       if (auto f = tb[NFTA_SET_ELEM_FLAGS]->Be32(); f && *f) e.Set("flags", Value::Number(*f));

@@ -76,14 +76,22 @@ Value& Value::Push(Value v) {
 bool Value::operator==(const Value& o) const {
   if (kind != o.kind) return false;
   switch (kind) {
-    case Kind::Undefined: return true;
-    case Kind::Null: return true;
-    case Kind::Bool: return b == o.b;
-    case Kind::Number: return num == o.num;
-    case Kind::BigInt: return big == o.big;
-    case Kind::String: return str == o.str;
-    case Kind::Bytes: return bytes == o.bytes;
-    case Kind::Array: return items == o.items;
+    case Kind::Undefined:
+      return true;
+    case Kind::Null:
+      return true;
+    case Kind::Bool:
+      return b == o.b;
+    case Kind::Number:
+      return num == o.num;
+    case Kind::BigInt:
+      return big == o.big;
+    case Kind::String:
+      return str == o.str;
+    case Kind::Bytes:
+      return bytes == o.bytes;
+    case Kind::Array:
+      return items == o.items;
     case Kind::Object: {
       size_t n = 0;
       for (const auto& [k, v] : fields) {
@@ -103,19 +111,27 @@ bool Value::operator==(const Value& o) const {
 
 std::string Value::Describe() const {
   switch (kind) {
-    case Kind::Undefined: return "undefined";
-    case Kind::Null: return "null";
-    case Kind::Bool: return b ? "true" : "false";
+    case Kind::Undefined:
+      return "undefined";
+    case Kind::Null:
+      return "null";
+    case Kind::Bool:
+      return b ? "true" : "false";
     case Kind::Number: {
       if (std::isfinite(num) && num == std::floor(num) && std::fabs(num) < 1e15)
         return std::to_string(static_cast<long long>(num));
       return std::to_string(num);
     }
-    case Kind::BigInt: return std::to_string(big) + "n";
-    case Kind::String: return "'" + str + "'";
-    case Kind::Bytes: return "a Buffer(" + std::to_string(bytes.size()) + ")";
-    case Kind::Array: return "an array";
-    case Kind::Object: return "an object";
+    case Kind::BigInt:
+      return std::to_string(big) + "n";
+    case Kind::String:
+      return "'" + str + "'";
+    case Kind::Bytes:
+      return "a Buffer(" + std::to_string(bytes.size()) + ")";
+    case Kind::Array:
+      return "an array";
+    case Kind::Object:
+      return "an object";
   }
   return "?";
 }
@@ -161,7 +177,8 @@ bool Reader::Has(const char* key) const { return v_->Get(key) != nullptr; }
 std::optional<double> Reader::Int(const char* key, double min, double max) const {
   const Value* f = Field(key);
   if (!f) return std::nullopt;
-  std::string range = "an integer from " + std::to_string(static_cast<int64_t>(min)) + " to " + std::to_string(static_cast<int64_t>(max));
+  std::string range = "an integer from " + std::to_string(static_cast<int64_t>(min)) + " to " +
+                      std::to_string(static_cast<int64_t>(max));
   if (f->kind != Value::Kind::Number || !std::isfinite(f->num) || f->num != std::floor(f->num))
     Fail(key, "must be " + range);
   if (f->num < min || f->num > max) Fail(key, "must be " + range, true);

@@ -26,7 +26,8 @@ void MsgBuilder::PutRaw(const void* data, size_t len) {
 namespace {
 // nla_len is 16 bits: a longer attribute or nest would silently wrap into a corrupt message.
 void CheckAttrLen(size_t len) {
-  if (len > 0xffff) throw SysError(EMSGSIZE, "netlink", "an attribute of " + std::to_string(len) + " bytes (nla_len holds 65535)");
+  if (len > 0xffff)
+    throw SysError(EMSGSIZE, "netlink", "an attribute of " + std::to_string(len) + " bytes (nla_len holds 65535)");
 }
 }  // namespace
 

@@ -64,8 +64,8 @@ class MsgBuilder {
 
 // One attribute in a received message: a view into the message's bytes.
 struct Attr {
-  uint16_t type = 0;     // without NLA_F_NESTED / NLA_F_NET_BYTEORDER
-  bool nested = false;   // NLA_F_NESTED was set
+  uint16_t type = 0;    // without NLA_F_NESTED / NLA_F_NET_BYTEORDER
+  bool nested = false;  // NLA_F_NESTED was set
   const uint8_t* data = nullptr;
   size_t len = 0;
 

@@ -14,8 +14,6 @@ std::string SysError::Describe(int err, const std::string& syscall, const std::s
   return s;
 }
 
-void ThrowErrno(const std::string& syscall, const std::string& detail) {
-  throw SysError(errno, syscall, detail);
-}
+void ThrowErrno(const std::string& syscall, const std::string& detail) { throw SysError(errno, syscall, detail); }
 
 }  // namespace nk

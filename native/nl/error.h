@@ -14,7 +14,10 @@ class SysError : public std::runtime_error {
  public:
   SysError(int err, std::string syscall, std::string detail = "", std::string extack = "")
       : std::runtime_error(Describe(err, syscall, detail, extack)),
-        err(err), syscall(std::move(syscall)), detail(std::move(detail)), extack(std::move(extack)) {}
+        err(err),
+        syscall(std::move(syscall)),
+        detail(std::move(detail)),
+        extack(std::move(extack)) {}
 
   int err;
   std::string syscall;

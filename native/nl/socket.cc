@@ -76,8 +76,7 @@ Socket::~Socket() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-int ParseAck(const uint8_t* payload, size_t len, uint16_t flags, bool isDone, std::string* extack,
-             int64_t* badAttr) {
+int ParseAck(const uint8_t* payload, size_t len, uint16_t flags, bool isDone, std::string* extack, int64_t* badAttr) {
   int error = 0;
   size_t tlvOff = 0;
   if (isDone) {
@@ -314,7 +313,7 @@ std::vector<Reply> Socket::Batch(std::vector<std::vector<uint8_t>>& msgs, std::v
         continue;
       }
       uint32_t idx = m.hdr->nlmsg_seq - first;  // wraps safely
-      if (idx >= msgs.size()) {  // a late reply to an earlier, abandoned request
+      if (idx >= msgs.size()) {                 // a late reply to an earlier, abandoned request
         stats_.staleDropped++;
         continue;
       }

@@ -17,12 +17,12 @@ struct Request {
 };
 
 struct Reply {
-  int err = 0;                                // positive errno, 0 on success
-  std::string extack;                         // kernel extended-ACK message, if any
-  int64_t badAttr = -1;                       // NLMSGERR_ATTR_OFFS: offset of the offending attribute
-                                              // in the request (from its nlmsghdr), -1 if not sent
-  bool answered = false;                      // an ACK or error arrived for this request
-  std::vector<std::vector<uint8_t>> messages; // data messages (GET and dump replies), whole nlmsghdr each
+  int err = 0;                                 // positive errno, 0 on success
+  std::string extack;                          // kernel extended-ACK message, if any
+  int64_t badAttr = -1;                        // NLMSGERR_ATTR_OFFS: offset of the offending attribute
+                                               // in the request (from its nlmsghdr), -1 if not sent
+  bool answered = false;                       // an ACK or error arrived for this request
+  std::vector<std::vector<uint8_t>> messages;  // data messages (GET and dump replies), whole nlmsghdr each
 };
 
 struct SocketStats {

@@ -40,7 +40,7 @@
 
 static int status_fd = -1;
 
-static int fail(int code, const char *what, const char *arg) {
+static int fail(int code, const char* what, const char* arg) {
   int err = errno;
   if (status_fd >= 0) {
     /* The parent reports it (an 'error' event): no message of our own on its stderr. */
@@ -51,12 +51,12 @@ static int fail(int code, const char *what, const char *arg) {
   return code;
 }
 
-static void bind_etc(const char *name) {
+static void bind_etc(const char* name) {
   char dir[4096];
   snprintf(dir, sizeof(dir), "/etc/netns/%s", name);
-  DIR *d = opendir(dir);
+  DIR* d = opendir(dir);
   if (!d) return;
-  struct dirent *e;
+  struct dirent* e;
   while ((e = readdir(d)) != NULL) {
     if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
     char src[8192], dst[8192];
@@ -68,17 +68,21 @@ static void bind_etc(const char *name) {
   closedir(d);
 }
 
-static const struct { const char *name; int cap; } CAP_NAMES[] = {
-    {"net_admin", CAP_NET_ADMIN}, {"net_bind_service", CAP_NET_BIND_SERVICE}, {"sys_admin", CAP_SYS_ADMIN},
-    {"net_raw", CAP_NET_RAW}, {"sys_ptrace", CAP_SYS_PTRACE}, {"dac_override", CAP_DAC_OVERRIDE},
+static const struct {
+  const char* name;
+  int cap;
+} CAP_NAMES[] = {
+    {"net_admin", CAP_NET_ADMIN},   {"net_bind_service", CAP_NET_BIND_SERVICE},
+    {"sys_admin", CAP_SYS_ADMIN},   {"net_raw", CAP_NET_RAW},
+    {"sys_ptrace", CAP_SYS_PTRACE}, {"dac_override", CAP_DAC_OVERRIDE},
 };
 
 /* The mask of a comma-separated list of names; -1 with errno EINVAL for an unknown name. */
-static long long caps_mask(const char *list) {
+static long long caps_mask(const char* list) {
   long long mask = 0;
-  const char *p = list;
+  const char* p = list;
   while (*p) {
-    const char *end = strchr(p, ',');
+    const char* end = strchr(p, ',');
     size_t len = end ? (size_t)(end - p) : strlen(p);
     int found = 0;
     for (size_t i = 0; i < sizeof(CAP_NAMES) / sizeof(CAP_NAMES[0]); i++) {
@@ -130,16 +134,16 @@ static int keep_caps(long long keep) {
   return 0;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   if (argc < 4) {
     fprintf(stderr, "usage: nk-exec NSPATH|- [--status-fd FD] [--name NAME] [--caps LIST] -- COMMAND [ARGS...]\n");
     return 126;
   }
-  const char *nspath = argv[1];
-  const char *name = NULL;
+  const char* nspath = argv[1];
+  const char* name = NULL;
   int i = 2;
   if (strcmp(argv[i], "--status-fd") == 0 && i + 1 < argc) {
-    char *end = NULL;
+    char* end = NULL;
     long fd = strtol(argv[i + 1], &end, 10);
     if (end && *end == '\0' && fd > 2 && fd < 1024 && fcntl((int)fd, F_SETFD, FD_CLOEXEC) == 0) status_fd = (int)fd;
     i += 2;
@@ -158,7 +162,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: nk-exec NSPATH|- [--status-fd FD] [--name NAME] [--caps LIST] -- COMMAND [ARGS...]\n");
     return 126;
   }
-  char **cmd = &argv[i + 1];
+  char** cmd = &argv[i + 1];
 
   if (strcmp(nspath, "-") == 0) {
     if (caps >= 0 && keep_caps(caps) != 0) return fail(126, "caps", NULL);

@@ -55,7 +55,8 @@ OpenedSocket OpenSocketIn(int nsFd, const SocketSpec& spec) {
       auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
       sin6->sin6_family = AF_INET6;
       sin6->sin6_port = htons(spec.port);
-      if (::inet_pton(AF_INET6, spec.address.c_str(), &sin6->sin6_addr) != 1) throw SysError(EINVAL, "bind", spec.address);
+      if (::inet_pton(AF_INET6, spec.address.c_str(), &sin6->sin6_addr) != 1)
+        throw SysError(EINVAL, "bind", spec.address);
       len = sizeof(*sin6);
     }
   }
@@ -70,15 +71,17 @@ OpenedSocket OpenSocketIn(int nsFd, const SocketSpec& spec) {
   if (spec.family == AF_INET6) SetOpt(sock.fd, IPPROTO_IPV6, IPV6_V6ONLY, 1, "IPV6_V6ONLY");
   if (spec.reuseAddr) SetOpt(sock.fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
   if (spec.freebind) {
-    if (spec.family == AF_INET) SetOpt(sock.fd, IPPROTO_IP, IP_FREEBIND, 1, "IP_FREEBIND");
-    else SetOpt(sock.fd, IPPROTO_IPV6, IPV6_FREEBIND, 1, "IPV6_FREEBIND");
+    if (spec.family == AF_INET)
+      SetOpt(sock.fd, IPPROTO_IP, IP_FREEBIND, 1, "IP_FREEBIND");
+    else
+      SetOpt(sock.fd, IPPROTO_IPV6, IPV6_FREEBIND, 1, "IPV6_FREEBIND");
   }
 
   OpenedSocket out;
   if (len) {
     if (::bind(sock.fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
-      ThrowErrno("bind", (spec.family == AF_INET6 ? "[" + spec.address + "]" : spec.address) + ":" +
-                             std::to_string(spec.port));
+      ThrowErrno("bind",
+                 (spec.family == AF_INET6 ? "[" + spec.address + "]" : spec.address) + ":" + std::to_string(spec.port));
     }
     sockaddr_storage bound{};
     socklen_t blen = sizeof(bound);

@@ -10,10 +10,10 @@
 namespace nk::ns {
 
 struct SocketSpec {
-  int family = 0;        // AF_INET or AF_INET6
-  int type = 0;          // SOCK_DGRAM or SOCK_STREAM
-  std::string address;   // the local address to bind ("127.0.0.11", "::"); empty: do not bind
-  uint16_t port = 0;     // 0: the kernel picks one
+  int family = 0;          // AF_INET or AF_INET6
+  int type = 0;            // SOCK_DGRAM or SOCK_STREAM
+  std::string address;     // the local address to bind ("127.0.0.11", "::"); empty: do not bind
+  uint16_t port = 0;       // 0: the kernel picks one
   bool reuseAddr = false;  // SO_REUSEADDR (TCP listeners: rebind while old connections linger)
   bool freebind = false;   // IP_FREEBIND: bind an address that is not (yet) on any link
 };

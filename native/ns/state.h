@@ -25,7 +25,7 @@ struct NsState : rtnl::TripTarget {
   NsId id;
   std::unique_ptr<nl::Socket> rtnl;
   std::unique_ptr<nl::Socket> nft;
-  std::unique_ptr<nl::Socket> ct;  // ctnetlink (NETLINK_NETFILTER), see native/napi/ct.cc
+  std::unique_ptr<nl::Socket> ct;    // ctnetlink (NETLINK_NETFILTER), see native/napi/ct.cc
   std::unique_ptr<nl::Socket> diag;  // NETLINK_SOCK_DIAG (inet_diag), see native/napi/diag.cc
   bool closed = false;
 

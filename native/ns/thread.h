@@ -44,7 +44,7 @@ class ThreadPool {
   bool stopping_ = false;
   size_t live_ = 0;
   Stats stats_;
-  int homeFd_ = -1;     // the process's network namespace, opened on the constructing thread
+  int homeFd_ = -1;  // the process's network namespace, opened on the constructing thread
   uint64_t homeIno_ = 0;
 };
 

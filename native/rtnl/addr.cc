@@ -90,12 +90,23 @@ bool DecodeAddr(const uint8_t* msg, size_t len, AddrInfo& out) {
   Attr a;
   while (it.Next(a)) {
     switch (a.type) {
-      case IFA_LOCAL: local = FormatIp(h.ifa_family, a.data, a.len); break;
-      case IFA_ADDRESS: address = FormatIp(h.ifa_family, a.data, a.len); break;
-      case IFA_BROADCAST: out.broadcast = FormatIp(h.ifa_family, a.data, a.len); break;
-      case IFA_LABEL: out.label = a.Str(); break;
-      case IFA_FLAGS: if (auto v = a.U32()) out.flags = *v; break;
-      default: break;
+      case IFA_LOCAL:
+        local = FormatIp(h.ifa_family, a.data, a.len);
+        break;
+      case IFA_ADDRESS:
+        address = FormatIp(h.ifa_family, a.data, a.len);
+        break;
+      case IFA_BROADCAST:
+        out.broadcast = FormatIp(h.ifa_family, a.data, a.len);
+        break;
+      case IFA_LABEL:
+        out.label = a.Str();
+        break;
+      case IFA_FLAGS:
+        if (auto v = a.U32()) out.flags = *v;
+        break;
+      default:
+        break;
     }
   }
   out.address = local.empty() ? address : local;

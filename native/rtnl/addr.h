@@ -22,7 +22,7 @@ struct AddrInfo {
   uint8_t family = 0;
   uint8_t prefixLen = 0;
   uint8_t scope = 0;
-  uint32_t flags = 0;  // IFA_F_* (IFA_FLAGS when present)
+  uint32_t flags = 0;   // IFA_F_* (IFA_FLAGS when present)
   std::string address;  // IFA_LOCAL (or IFA_ADDRESS)
   std::string peer;     // IFA_ADDRESS when it differs from IFA_LOCAL
   std::string broadcast;

@@ -37,7 +37,10 @@ std::vector<uint8_t> ParseMac(const std::string& s) {
     int digits = 0;
     while (i < s.size() && s[i] != ':' && digits < 3) {
       char c = s[i];
-      int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+      int d = (c >= '0' && c <= '9')   ? c - '0'
+              : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+              : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+                                       : -1;
       if (d < 0) throw SysError(EINVAL, "mac", "'" + s + "' is not a MAC address");
       v = v * 16 + static_cast<unsigned>(d);
       digits++;

@@ -160,10 +160,14 @@ bool DecodeLinkInfo(const Attr& li, LinkInfo& out) {
   Attr a;
   std::optional<Attr> data, slaveData;
   while (it.Next(a)) {
-    if (a.type == IFLA_INFO_KIND) out.kind = a.Str();
-    else if (a.type == IFLA_INFO_SLAVE_KIND) out.slaveKind = a.Str();
-    else if (a.type == IFLA_INFO_DATA) data = a;
-    else if (a.type == IFLA_INFO_SLAVE_DATA) slaveData = a;
+    if (a.type == IFLA_INFO_KIND)
+      out.kind = a.Str();
+    else if (a.type == IFLA_INFO_SLAVE_KIND)
+      out.slaveKind = a.Str();
+    else if (a.type == IFLA_INFO_DATA)
+      data = a;
+    else if (a.type == IFLA_INFO_SLAVE_DATA)
+      slaveData = a;
   }
   if (!it.ok()) return false;
   if (data && out.kind == "bridge") {
@@ -191,22 +195,53 @@ bool DecodeLinkInfo(const Attr& li, LinkInfo& out) {
     AttrIter d(*data);
     while (d.Next(a)) {
       switch (a.type) {
-        case IFLA_VXLAN_ID: if (auto x = a.U32()) v.vni = *x; break;
-        case IFLA_VXLAN_LOCAL: v.local = FormatIp(AF_INET, a.data, a.len); break;
-        case IFLA_VXLAN_LOCAL6: v.local = FormatIp(AF_INET6, a.data, a.len); break;
-        case IFLA_VXLAN_GROUP: v.remote = FormatIp(AF_INET, a.data, a.len); break;
-        case IFLA_VXLAN_GROUP6: v.remote = FormatIp(AF_INET6, a.data, a.len); break;
-        case IFLA_VXLAN_PORT: if (auto x = a.Be16()) v.port = *x; break;
-        case IFLA_VXLAN_LINK: if (auto x = a.U32()) v.link = *x; break;
-        case IFLA_VXLAN_LEARNING: if (auto x = a.U8()) v.learning = *x != 0; break;
-        case IFLA_VXLAN_PROXY: if (auto x = a.U8()) v.proxy = *x != 0; break;
-        case IFLA_VXLAN_L2MISS: if (auto x = a.U8()) v.l2miss = *x != 0; break;
-        case IFLA_VXLAN_L3MISS: if (auto x = a.U8()) v.l3miss = *x != 0; break;
-        case IFLA_VXLAN_UDP_CSUM: if (auto x = a.U8()) v.udpCsum = *x != 0; break;
-        case IFLA_VXLAN_TTL: if (auto x = a.U8()) v.ttl = *x; break;
-        case IFLA_VXLAN_TOS: if (auto x = a.U8()) v.tos = *x; break;
-        case IFLA_VXLAN_AGEING: if (auto x = a.U32()) v.ageing = *x; break;
-        default: break;
+        case IFLA_VXLAN_ID:
+          if (auto x = a.U32()) v.vni = *x;
+          break;
+        case IFLA_VXLAN_LOCAL:
+          v.local = FormatIp(AF_INET, a.data, a.len);
+          break;
+        case IFLA_VXLAN_LOCAL6:
+          v.local = FormatIp(AF_INET6, a.data, a.len);
+          break;
+        case IFLA_VXLAN_GROUP:
+          v.remote = FormatIp(AF_INET, a.data, a.len);
+          break;
+        case IFLA_VXLAN_GROUP6:
+          v.remote = FormatIp(AF_INET6, a.data, a.len);
+          break;
+        case IFLA_VXLAN_PORT:
+          if (auto x = a.Be16()) v.port = *x;
+          break;
+        case IFLA_VXLAN_LINK:
+          if (auto x = a.U32()) v.link = *x;
+          break;
+        case IFLA_VXLAN_LEARNING:
+          if (auto x = a.U8()) v.learning = *x != 0;
+          break;
+        case IFLA_VXLAN_PROXY:
+          if (auto x = a.U8()) v.proxy = *x != 0;
+          break;
+        case IFLA_VXLAN_L2MISS:
+          if (auto x = a.U8()) v.l2miss = *x != 0;
+          break;
+        case IFLA_VXLAN_L3MISS:
+          if (auto x = a.U8()) v.l3miss = *x != 0;
+          break;
+        case IFLA_VXLAN_UDP_CSUM:
+          if (auto x = a.U8()) v.udpCsum = *x != 0;
+          break;
+        case IFLA_VXLAN_TTL:
+          if (auto x = a.U8()) v.ttl = *x;
+          break;
+        case IFLA_VXLAN_TOS:
+          if (auto x = a.U8()) v.tos = *x;
+          break;
+        case IFLA_VXLAN_AGEING:
+          if (auto x = a.U32()) v.ageing = *x;
+          break;
+        default:
+          break;
       }
     }
     if (!d.ok()) return false;
@@ -249,17 +284,38 @@ bool DecodeLink(const uint8_t* msg, size_t len, LinkInfo& out) {
   bool nestsOk = true;
   while (it.Next(a)) {
     switch (a.type) {
-      case IFLA_IFNAME: out.name = a.Str(); break;
-      case IFLA_MTU: if (auto v = a.U32()) out.mtu = *v; break;
-      case IFLA_ADDRESS: out.mac = a.Bytes(); break;
-      case IFLA_OPERSTATE: if (auto v = a.U8()) out.operState = *v; break;
-      case IFLA_MASTER: if (auto v = a.U32()) out.master = static_cast<int32_t>(*v); break;
-      case IFLA_LINK: if (auto v = a.U32()) out.link = static_cast<int32_t>(*v); break;
-      case IFLA_LINK_NETNSID: if (auto v = a.U32()) out.linkNetnsId = static_cast<int32_t>(*v); break;
-      case IFLA_IFALIAS: out.alias = a.Str(); break;
-      case IFLA_GROUP: if (auto v = a.U32()) out.group = *v; break;
-      case IFLA_LINKINFO: nestsOk = DecodeLinkInfo(a, out) && nestsOk; break;
-      default: break;  // kept in the kernel's message; not modelled here
+      case IFLA_IFNAME:
+        out.name = a.Str();
+        break;
+      case IFLA_MTU:
+        if (auto v = a.U32()) out.mtu = *v;
+        break;
+      case IFLA_ADDRESS:
+        out.mac = a.Bytes();
+        break;
+      case IFLA_OPERSTATE:
+        if (auto v = a.U8()) out.operState = *v;
+        break;
+      case IFLA_MASTER:
+        if (auto v = a.U32()) out.master = static_cast<int32_t>(*v);
+        break;
+      case IFLA_LINK:
+        if (auto v = a.U32()) out.link = static_cast<int32_t>(*v);
+        break;
+      case IFLA_LINK_NETNSID:
+        if (auto v = a.U32()) out.linkNetnsId = static_cast<int32_t>(*v);
+        break;
+      case IFLA_IFALIAS:
+        out.alias = a.Str();
+        break;
+      case IFLA_GROUP:
+        if (auto v = a.U32()) out.group = *v;
+        break;
+      case IFLA_LINKINFO:
+        nestsOk = DecodeLinkInfo(a, out) && nestsOk;
+        break;
+      default:
+        break;  // kept in the kernel's message; not modelled here
     }
   }
   return it.ok() && nestsOk;

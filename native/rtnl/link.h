@@ -23,22 +23,22 @@ struct VethPeerSpec {
 // IFLA_INFO_DATA of a new vxlan link (IFLA_VXLAN_*). Only what is set is sent, except the
 // ID, the destination port and learning, which a create always carries.
 struct VxlanSpec {
-  uint32_t vni = 0;                      // IFLA_VXLAN_ID (24 bits)
-  std::optional<IpAddr> local;           // IFLA_VXLAN_LOCAL / LOCAL6
-  std::optional<IpAddr> remote;          // IFLA_VXLAN_GROUP / GROUP6: a unicast peer or a multicast group
-  uint16_t port = 4789;                  // IFLA_VXLAN_PORT (sent big-endian); the kernel's own default is 8472
-  std::optional<uint32_t> link;          // IFLA_VXLAN_LINK: the underlay device
-  bool learning = false;                 // IFLA_VXLAN_LEARNING
-  std::optional<uint8_t> ttl, tos;       // IFLA_VXLAN_TTL, IFLA_VXLAN_TOS (1: inherit)
-  std::optional<uint32_t> ageing;        // IFLA_VXLAN_AGEING, seconds
+  uint32_t vni = 0;                 // IFLA_VXLAN_ID (24 bits)
+  std::optional<IpAddr> local;      // IFLA_VXLAN_LOCAL / LOCAL6
+  std::optional<IpAddr> remote;     // IFLA_VXLAN_GROUP / GROUP6: a unicast peer or a multicast group
+  uint16_t port = 4789;             // IFLA_VXLAN_PORT (sent big-endian); the kernel's own default is 8472
+  std::optional<uint32_t> link;     // IFLA_VXLAN_LINK: the underlay device
+  bool learning = false;            // IFLA_VXLAN_LEARNING
+  std::optional<uint8_t> ttl, tos;  // IFLA_VXLAN_TTL, IFLA_VXLAN_TOS (1: inherit)
+  std::optional<uint32_t> ageing;   // IFLA_VXLAN_AGEING, seconds
   std::optional<bool> proxy, l2miss, l3miss, udpCsum;
 };
 
 // One change to a link, or the description of a new one (kind set, create = true).
 struct LinkSpec {
-  int32_t index = 0;                    // the link to change (0: by name / a new link)
-  std::string name;                     // IFLA_IFNAME: new link's name, lookup name, or new name (rename)
-  std::string kind;                     // IFLA_INFO_KIND for a new link: "veth", "bridge", ...
+  int32_t index = 0;  // the link to change (0: by name / a new link)
+  std::string name;   // IFLA_IFNAME: new link's name, lookup name, or new name (rename)
+  std::string kind;   // IFLA_INFO_KIND for a new link: "veth", "bridge", ...
   std::optional<uint32_t> mtu;
   std::optional<std::vector<uint8_t>> mac;
   std::optional<bool> up;
@@ -69,22 +69,22 @@ struct VxlanInfo {
 struct LinkInfo {
   int32_t index = 0;
   std::string name;
-  std::string kind;        // IFLA_INFO_KIND ("" for physical/loopback)
-  std::string slaveKind;   // IFLA_INFO_SLAVE_KIND ("bridge" for a bridge port)
+  std::string kind;       // IFLA_INFO_KIND ("" for physical/loopback)
+  std::string slaveKind;  // IFLA_INFO_SLAVE_KIND ("bridge" for a bridge port)
   uint32_t mtu = 0;
   std::vector<uint8_t> mac;
-  uint32_t flags = 0;      // ifi_flags (IFF_UP, IFF_LOWER_UP...)
-  uint8_t operState = 0;   // IF_OPER_*
+  uint32_t flags = 0;     // ifi_flags (IFF_UP, IFF_LOWER_UP...)
+  uint8_t operState = 0;  // IF_OPER_*
   int32_t master = 0;
-  int32_t link = 0;        // IFLA_LINK (veth peer's ifindex)
+  int32_t link = 0;  // IFLA_LINK (veth peer's ifindex)
   std::optional<int32_t> linkNetnsId;
   std::string alias;
-  uint16_t type = 0;       // ifi_type (ARPHRD_*)
-  std::optional<bool> stp, vlanFiltering;   // bridge
-  std::optional<bool> hairpin, isolated;    // bridge port
-  std::optional<uint32_t> macvlanMode;      // macvlan: MACVLAN_MODE_*
-  std::optional<VxlanInfo> vxlan;           // vxlan
-  uint32_t group = 0;                       // IFLA_GROUP (0: the default group)
+  uint16_t type = 0;                       // ifi_type (ARPHRD_*)
+  std::optional<bool> stp, vlanFiltering;  // bridge
+  std::optional<bool> hairpin, isolated;   // bridge port
+  std::optional<uint32_t> macvlanMode;     // macvlan: MACVLAN_MODE_*
+  std::optional<VxlanInfo> vxlan;          // vxlan
+  uint32_t group = 0;                      // IFLA_GROUP (0: the default group)
 };
 
 // create: NLM_F_CREATE|NLM_F_EXCL with IFLA_LINKINFO; otherwise a change of an existing link.

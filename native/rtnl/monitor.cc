@@ -18,30 +18,43 @@
 namespace nk::rtnl {
 
 bool ParseEventGroup(const std::string& name, EventGroup* out) {
-  if (name == "link") *out = EventGroup::Link;
-  else if (name == "address") *out = EventGroup::Address;
-  else if (name == "route") *out = EventGroup::Route;
-  else if (name == "neighbour") *out = EventGroup::Neighbour;
-  else return false;
+  if (name == "link")
+    *out = EventGroup::Link;
+  else if (name == "address")
+    *out = EventGroup::Address;
+  else if (name == "route")
+    *out = EventGroup::Route;
+  else if (name == "neighbour")
+    *out = EventGroup::Neighbour;
+  else
+    return false;
   return true;
 }
 
 const char* EventGroupName(EventGroup g) {
   switch (g) {
-    case EventGroup::Link: return "link";
-    case EventGroup::Address: return "address";
-    case EventGroup::Route: return "route";
-    case EventGroup::Neighbour: return "neighbour";
+    case EventGroup::Link:
+      return "link";
+    case EventGroup::Address:
+      return "address";
+    case EventGroup::Route:
+      return "route";
+    case EventGroup::Neighbour:
+      return "neighbour";
   }
   return "?";
 }
 
 std::vector<uint32_t> MulticastGroups(EventGroup g) {
   switch (g) {
-    case EventGroup::Link: return {RTNLGRP_LINK};
-    case EventGroup::Address: return {RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR};
-    case EventGroup::Route: return {RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE};
-    case EventGroup::Neighbour: return {RTNLGRP_NEIGH};
+    case EventGroup::Link:
+      return {RTNLGRP_LINK};
+    case EventGroup::Address:
+      return {RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR};
+    case EventGroup::Route:
+      return {RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE};
+    case EventGroup::Neighbour:
+      return {RTNLGRP_NEIGH};
   }
   return {};
 }
@@ -73,15 +86,32 @@ namespace {
 uint16_t NewTypeOf(uint16_t type, EventGroup* group, bool* del) {
   *del = false;
   switch (type) {
-    case RTM_DELLINK: *del = true; [[fallthrough]];
-    case RTM_NEWLINK: *group = EventGroup::Link; return RTM_NEWLINK;
-    case RTM_DELADDR: *del = true; [[fallthrough]];
-    case RTM_NEWADDR: *group = EventGroup::Address; return RTM_NEWADDR;
-    case RTM_DELROUTE: *del = true; [[fallthrough]];
-    case RTM_NEWROUTE: *group = EventGroup::Route; return RTM_NEWROUTE;
-    case RTM_DELNEIGH: *del = true; [[fallthrough]];
-    case RTM_NEWNEIGH: *group = EventGroup::Neighbour; return RTM_NEWNEIGH;
-    default: return 0;
+    case RTM_DELLINK:
+      *del = true;
+      [[fallthrough]];
+    case RTM_NEWLINK:
+      *group = EventGroup::Link;
+      return RTM_NEWLINK;
+    case RTM_DELADDR:
+      *del = true;
+      [[fallthrough]];
+    case RTM_NEWADDR:
+      *group = EventGroup::Address;
+      return RTM_NEWADDR;
+    case RTM_DELROUTE:
+      *del = true;
+      [[fallthrough]];
+    case RTM_NEWROUTE:
+      *group = EventGroup::Route;
+      return RTM_NEWROUTE;
+    case RTM_DELNEIGH:
+      *del = true;
+      [[fallthrough]];
+    case RTM_NEWNEIGH:
+      *group = EventGroup::Neighbour;
+      return RTM_NEWNEIGH;
+    default:
+      return 0;
   }
 }
 
@@ -114,13 +144,19 @@ DecodeResult DecodeEvent(const uint8_t* msg, size_t len, Event& out) {
   out.del = del;
   bool ok = false;
   switch (group) {
-    case EventGroup::Link: ok = DecodeLink(p, len, out.link); break;
-    case EventGroup::Address: ok = DecodeAddr(p, len, out.addr); break;
+    case EventGroup::Link:
+      ok = DecodeLink(p, len, out.link);
+      break;
+    case EventGroup::Address:
+      ok = DecodeAddr(p, len, out.addr);
+      break;
     case EventGroup::Route:
       ok = DecodeRoute(p, len, out.route);
       if (ok && (out.route.flags & RTM_F_CLONED)) return DecodeResult::Ignored;  // as the route dumps
       break;
-    case EventGroup::Neighbour: ok = DecodeNeigh(p, len, out.neigh); break;
+    case EventGroup::Neighbour:
+      ok = DecodeNeigh(p, len, out.neigh);
+      break;
   }
   return ok ? DecodeResult::Event : DecodeResult::Malformed;
 }
@@ -197,8 +233,12 @@ MonitorReader::Batch MonitorReader::Read(size_t maxDatagrams) {
           stats_.events++;
           b.events.push_back(std::move(ev));
           break;
-        case DecodeResult::Ignored: stats_.ignored++; break;
-        case DecodeResult::Malformed: stats_.malformed++; break;
+        case DecodeResult::Ignored:
+          stats_.ignored++;
+          break;
+        case DecodeResult::Malformed:
+          stats_.malformed++;
+          break;
       }
     }
   }

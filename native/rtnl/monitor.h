@@ -49,10 +49,10 @@ struct Event {
 };
 
 enum class DecodeResult {
-  Event,      // `out` holds the event
-  Ignored,    // not an event of ours: another message type, a cloned (cache) route, or a bridge
-              // port notification (RTM_NEWLINK/RTM_DELLINK of family AF_BRIDGE: a port joining or
-              // leaving a bridge, not a link coming or going)
+  Event,    // `out` holds the event
+  Ignored,  // not an event of ours: another message type, a cloned (cache) route, or a bridge
+            // port notification (RTM_NEWLINK/RTM_DELLINK of family AF_BRIDGE: a port joining or
+            // leaving a bridge, not a link coming or going)
   Malformed,
 };
 // Decodes one notification (whole, with nlmsghdr). RTM_DEL* carry the same body as RTM_NEW*

@@ -91,14 +91,29 @@ bool DecodeNeigh(const uint8_t* msg, size_t len, NeighInfo& out) {
         // FDB entries carry the remote VTEP of either family: the length tells which.
         out.dst = FormatIp(a.len == 16 ? AF_INET6 : a.len == 4 ? AF_INET : 0, a.data, a.len);
         break;
-      case NDA_LLADDR: out.lladdr = FormatMac(a.data, a.len); break;
-      case NDA_VLAN: if (auto v = a.U16()) out.vlan = *v; break;
-      case NDA_PORT: if (auto v = a.Be16()) out.port = *v; break;
-      case NDA_VNI: if (auto v = a.U32()) out.vni = *v; break;
-      case NDA_IFINDEX: if (auto v = a.U32()) out.via = *v; break;
-      case NDA_SRC_VNI: if (auto v = a.U32()) out.srcVni = *v; break;
-      case NDA_MASTER: if (auto v = a.U32()) out.master = static_cast<int32_t>(*v); break;
-      default: break;  // NDA_CACHEINFO, NDA_PROBES...: kept in the kernel's message, not modelled
+      case NDA_LLADDR:
+        out.lladdr = FormatMac(a.data, a.len);
+        break;
+      case NDA_VLAN:
+        if (auto v = a.U16()) out.vlan = *v;
+        break;
+      case NDA_PORT:
+        if (auto v = a.Be16()) out.port = *v;
+        break;
+      case NDA_VNI:
+        if (auto v = a.U32()) out.vni = *v;
+        break;
+      case NDA_IFINDEX:
+        if (auto v = a.U32()) out.via = *v;
+        break;
+      case NDA_SRC_VNI:
+        if (auto v = a.U32()) out.srcVni = *v;
+        break;
+      case NDA_MASTER:
+        if (auto v = a.U32()) out.master = static_cast<int32_t>(*v);
+        break;
+      default:
+        break;  // NDA_CACHEINFO, NDA_PROBES...: kept in the kernel's message, not modelled
     }
   }
   return it.ok();

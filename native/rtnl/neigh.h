@@ -20,16 +20,16 @@ namespace nk::rtnl {
 enum class NeighMode { Add, Replace, Append };
 
 struct NeighSpec {
-  uint8_t family = 0;                      // AF_BRIDGE (FDB), AF_INET or AF_INET6 (neighbours)
-  int32_t index = 0;                       // ndm_ifindex: the device (bridge port, vxlan, ...)
-  uint16_t state = 0;                      // ndm_state: NUD_PERMANENT, NUD_NOARP, NUD_REACHABLE...
-  uint8_t flags = 0;                       // ndm_flags: NTF_SELF, NTF_MASTER, NTF_ROUTER...
+  uint8_t family = 0;                          // AF_BRIDGE (FDB), AF_INET or AF_INET6 (neighbours)
+  int32_t index = 0;                           // ndm_ifindex: the device (bridge port, vxlan, ...)
+  uint16_t state = 0;                          // ndm_state: NUD_PERMANENT, NUD_NOARP, NUD_REACHABLE...
+  uint8_t flags = 0;                           // ndm_flags: NTF_SELF, NTF_MASTER, NTF_ROUTER...
   std::optional<std::vector<uint8_t>> lladdr;  // NDA_LLADDR: the MAC
-  std::optional<IpAddr> dst;               // NDA_DST: the neighbour's IP, or a vxlan entry's remote VTEP
-  std::optional<uint16_t> vlan;            // NDA_VLAN (bridge)
-  std::optional<uint16_t> port;            // NDA_PORT (vxlan; sent big-endian)
-  std::optional<uint32_t> vni;             // NDA_VNI (vxlan)
-  std::optional<uint32_t> via;             // NDA_IFINDEX (vxlan: the underlay device for this entry)
+  std::optional<IpAddr> dst;                   // NDA_DST: the neighbour's IP, or a vxlan entry's remote VTEP
+  std::optional<uint16_t> vlan;                // NDA_VLAN (bridge)
+  std::optional<uint16_t> port;                // NDA_PORT (vxlan; sent big-endian)
+  std::optional<uint32_t> vni;                 // NDA_VNI (vxlan)
+  std::optional<uint32_t> via;                 // NDA_IFINDEX (vxlan: the underlay device for this entry)
 };
 
 struct NeighInfo {
@@ -38,11 +38,11 @@ struct NeighInfo {
   uint16_t state = 0;
   uint8_t flags = 0;
   uint8_t type = 0;
-  std::string lladdr;                      // "" when absent (an incomplete neighbour)
-  std::string dst;                         // "" when absent
+  std::string lladdr;  // "" when absent (an incomplete neighbour)
+  std::string dst;     // "" when absent
   std::optional<uint16_t> vlan, port;
   std::optional<uint32_t> vni, via, srcVni;
-  std::optional<int32_t> master;           // NDA_MASTER: the bridge holding this FDB entry
+  std::optional<int32_t> master;  // NDA_MASTER: the bridge holding this FDB entry
 };
 
 std::vector<uint8_t> EncodeNewNeigh(const NeighSpec& s, NeighMode mode);

@@ -37,8 +37,9 @@ std::vector<uint8_t> EncodeNewRoute(const RouteSpec& s, bool replace) {
   h.rtm_protocol = s.protocol;
   h.rtm_type = s.type;
   // As iproute2: a unicast route without a gateway is link-scoped.
-  h.rtm_scope = s.scope ? *s.scope
-                        : static_cast<uint8_t>((s.gateway || s.type != RTN_UNICAST) ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
+  h.rtm_scope = s.scope
+                    ? *s.scope
+                    : static_cast<uint8_t>((s.gateway || s.type != RTN_UNICAST) ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
   if (s.family == AF_INET6 && !s.scope) h.rtm_scope = RT_SCOPE_UNIVERSE;
   PutBody(b, s, h);
   return std::move(b).Finish();
@@ -81,13 +82,26 @@ bool DecodeRoute(const uint8_t* msg, size_t len, RouteInfo& out) {
   Attr a;
   while (it.Next(a)) {
     switch (a.type) {
-      case RTA_DST: out.dst = FormatIp(h.rtm_family, a.data, a.len); break;
-      case RTA_GATEWAY: out.gateway = FormatIp(h.rtm_family, a.data, a.len); break;
-      case RTA_OIF: if (auto v = a.U32()) out.oif = static_cast<int32_t>(*v); break;
-      case RTA_PRIORITY: out.metric = a.U32(); break;
-      case RTA_TABLE: if (auto v = a.U32()) out.table = *v; break;
-      case RTA_PREFSRC: out.prefsrc = FormatIp(h.rtm_family, a.data, a.len); break;
-      default: break;
+      case RTA_DST:
+        out.dst = FormatIp(h.rtm_family, a.data, a.len);
+        break;
+      case RTA_GATEWAY:
+        out.gateway = FormatIp(h.rtm_family, a.data, a.len);
+        break;
+      case RTA_OIF:
+        if (auto v = a.U32()) out.oif = static_cast<int32_t>(*v);
+        break;
+      case RTA_PRIORITY:
+        out.metric = a.U32();
+        break;
+      case RTA_TABLE:
+        if (auto v = a.U32()) out.table = *v;
+        break;
+      case RTA_PREFSRC:
+        out.prefsrc = FormatIp(h.rtm_family, a.data, a.len);
+        break;
+      default:
+        break;
     }
   }
   return it.ok();

@@ -12,16 +12,16 @@ namespace nk::rtnl {
 
 struct RouteSpec {
   uint8_t family = 0;
-  std::optional<IpAddr> dst;   // absent: default route
+  std::optional<IpAddr> dst;  // absent: default route
   uint8_t dstLen = 0;
   std::optional<IpAddr> gateway;
   int32_t oif = 0;
   std::optional<uint32_t> metric;
-  uint32_t table = 254;        // RT_TABLE_MAIN
+  uint32_t table = 254;  // RT_TABLE_MAIN
   std::optional<IpAddr> prefsrc;
-  uint8_t protocol = 3;        // RTPROT_BOOT, as `ip route add`
+  uint8_t protocol = 3;  // RTPROT_BOOT, as `ip route add`
   std::optional<uint8_t> scope;
-  uint8_t type = 1;            // RTN_UNICAST
+  uint8_t type = 1;  // RTN_UNICAST
 };
 
 struct RouteInfo {

@@ -32,8 +32,8 @@ Op BuildOp(const OpSpec& s) {
     op.reqs.push_back(MakeRequest(EncodeNewLink(s.link, true), "RTM_NEWLINK"));
   } else if (kind == "link.set") {
     const LinkSpec& l = s.link;
-    bool portOnly = !l.mtu && !l.mac && !l.up && !l.master && !l.alias && l.nsFd < 0 && l.name.empty() && !l.stp && !l.vlanFiltering &&
-                    !l.group;
+    bool portOnly = !l.mtu && !l.mac && !l.up && !l.master && !l.alias && l.nsFd < 0 && l.name.empty() && !l.stp &&
+                    !l.vlanFiltering && !l.group;
     if (!portOnly) op.reqs.push_back(MakeRequest(EncodeNewLink(l, false), "RTM_NEWLINK"));
     auto port = EncodeBridgePort(l);
     if (!port.empty()) op.reqs.push_back(MakeRequest(std::move(port), "RTM_NEWLINK"));
@@ -71,7 +71,8 @@ Op BuildOp(const OpSpec& s) {
   } else if (kind == "route.list") {
     op.reqs.push_back(MakeRequest(EncodeDumpRoutes(s.family), "RTM_GETROUTE", true));
     op.result = ResultKind::Routes;
-  } else if (kind == "fdb.add" || kind == "fdb.append" || kind == "fdb.replace" || kind == "neigh.add" || kind == "neigh.replace") {
+  } else if (kind == "fdb.add" || kind == "fdb.append" || kind == "fdb.replace" || kind == "neigh.add" ||
+             kind == "neigh.replace") {
     NeighMode mode = kind.find(".append") != std::string::npos    ? NeighMode::Append
                      : kind.find(".replace") != std::string::npos ? NeighMode::Replace
                                                                   : NeighMode::Add;
@@ -117,7 +118,8 @@ void Decode(const Op& op, const nl::Reply& r, OpResult& out) {
         if (DecodeNeigh(m.data(), m.size(), n)) out.neighs.push_back(std::move(n));
         break;
       }
-      default: break;
+      default:
+        break;
     }
   }
 }

@@ -35,16 +35,16 @@ class TripTarget {
 // fields that kind takes (the others stay at their defaults).
 struct OpSpec {
   std::string kind;
-  std::optional<uint32_t> group;  // link.delete by group (`ip link delete group N`)
-  LinkSpec link;        // link.create, link.set
-  AddrSpec addr;        // addr.add, addr.delete
-  RouteSpec route;      // route.add, route.replace, route.delete
-  NeighSpec neigh;      // fdb.add/append/replace/delete, neigh.add/replace/delete
-  int32_t index = 0;    // link.delete, link.get, addr.list, fdb.list, neigh.list
-  std::string name;     // link.delete, link.get
-  uint8_t family = 0;   // AF_INET, AF_INET6 or AF_UNSPEC: addr.list, route.list, neigh.list
-  bool ignoreMissing = false;  // deletes (and sysctl.set) that tolerate a missing object
-  std::string linkName;        // addr.add by interface name (addr.index 0)
+  std::optional<uint32_t> group;       // link.delete by group (`ip link delete group N`)
+  LinkSpec link;                       // link.create, link.set
+  AddrSpec addr;                       // addr.add, addr.delete
+  RouteSpec route;                     // route.add, route.replace, route.delete
+  NeighSpec neigh;                     // fdb.add/append/replace/delete, neigh.add/replace/delete
+  int32_t index = 0;                   // link.delete, link.get, addr.list, fdb.list, neigh.list
+  std::string name;                    // link.delete, link.get
+  uint8_t family = 0;                  // AF_INET, AF_INET6 or AF_UNSPEC: addr.list, route.list, neigh.list
+  bool ignoreMissing = false;          // deletes (and sysctl.set) that tolerate a missing object
+  std::string linkName;                // addr.add by interface name (addr.index 0)
   std::string sysctlKey, sysctlValue;  // sysctl.set: a path below /proc/sys/net
 };
 
@@ -52,8 +52,8 @@ enum class ResultKind { None, Link, Links, Addrs, Routes, Neighs };
 
 // One operation, built: its messages (usually one; link.set with bridge-port flags has two).
 struct Op {
-  std::shared_ptr<TripTarget> ns;               // whose socket carries it
-  std::vector<std::shared_ptr<void>> refs;      // namespaces named by fd inside the messages, kept open
+  std::shared_ptr<TripTarget> ns;           // whose socket carries it
+  std::vector<std::shared_ptr<void>> refs;  // namespaces named by fd inside the messages, kept open
   std::vector<nl::Request> reqs;
   ResultKind result = ResultKind::None;
   bool ignoreMissing = false;  // ENOENT/ENODEV/ESRCH/EADDRNOTAVAIL is success

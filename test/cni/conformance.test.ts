@@ -13,17 +13,33 @@ const refIt = (title: string, fn: () => Promise<void>) =>
 
 /** A gateway network with masquerading, a published port and DNS settings, as podman writes them. */
 export const FULL: Scenario = {
-  network: 'confnet', cniVersion: '1.0.0', bridge: 'cni-conf0', subnet: '10.89.3.0/24', gateway: '10.89.3.1',
-  routes: [{ dst: '0.0.0.0/0' }], isGateway: true, ipMasq: true, hairpinMode: true,
+  network: 'confnet',
+  cniVersion: '1.0.0',
+  bridge: 'cni-conf0',
+  subnet: '10.89.3.0/24',
+  gateway: '10.89.3.1',
+  routes: [{ dst: '0.0.0.0/0' }],
+  isGateway: true,
+  ipMasq: true,
+  hairpinMode: true,
   dns: { nameservers: ['10.89.3.1'], search: ['example.test'] },
   portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }],
 }
 
 /** 0.4.0 (ips carry `version`), an MTU, a range that is a prefix, an extra route, no masquerading. */
 export const RANGED: Scenario = {
-  network: 'rangenet', cniVersion: '0.4.0', bridge: 'cni-range0', subnet: '10.89.4.0/24', gateway: '10.89.4.1',
-  rangeStart: '10.89.4.128', rangeEnd: '10.89.4.254', mtu: 1400,
-  routes: [{ dst: '0.0.0.0/0' }, { dst: '198.51.100.0/24', gw: '10.89.4.1' }], isGateway: true, ipMasq: false, hairpinMode: true,
+  network: 'rangenet',
+  cniVersion: '0.4.0',
+  bridge: 'cni-range0',
+  subnet: '10.89.4.0/24',
+  gateway: '10.89.4.1',
+  rangeStart: '10.89.4.128',
+  rangeEnd: '10.89.4.254',
+  mtu: 1400,
+  routes: [{ dst: '0.0.0.0/0' }, { dst: '198.51.100.0/24', gw: '10.89.4.1' }],
+  isGateway: true,
+  ipMasq: false,
+  hairpinMode: true,
   portMappings: [{ hostPort: 8081, containerPort: 8000, protocol: 'tcp' }],
 }
 
@@ -82,20 +98,33 @@ describe('CNI conformance: reference plugins vs netns-kit-cni', function () {
     assert.ok(r.add.ok && r.addSecond.ok, JSON.stringify(r.add))
     // The result: three interfaces (bridge, host veth, container with its sandbox), the address on the container's.
     assert.deepEqual(r.result, {
-      cniVersion: '1.0.0', keys: ['cniVersion', 'dns', 'interfaces', 'ips', 'routes'],
-      interfaces: [{ role: 'bridge', mac: true, sandbox: false }, { role: 'host-veth', mac: true, sandbox: false }, { role: 'container', mac: true, sandbox: true }],
+      cniVersion: '1.0.0',
+      keys: ['cniVersion', 'dns', 'interfaces', 'ips', 'routes'],
+      interfaces: [
+        { role: 'bridge', mac: true, sandbox: false },
+        { role: 'host-veth', mac: true, sandbox: false },
+        { role: 'container', mac: true, sandbox: true },
+      ],
       ips: [{ address: '10.89.3.2/24', gateway: '10.89.3.1', interface: 'container' }],
       routes: [{ dst: '0.0.0.0/0' }],
       dns: { nameservers: ['10.89.3.1'], search: ['example.test'] },
     })
     assert.deepEqual(r.consistency, [])
     assert.deepEqual(r.container, {
-      exists: true, kind: 'veth', mtu: 1500, up: true, macMatchesResult: true, addresses: ['10.89.3.2/24'], ipv6LinkLocal: true,
-      routes: ['10.89.3.0/24 dev eth0 scope link src 10.89.3.2', 'default via 10.89.3.1 dev eth0'], otherLinks: [],
+      exists: true,
+      kind: 'veth',
+      mtu: 1500,
+      up: true,
+      macMatchesResult: true,
+      addresses: ['10.89.3.2/24'],
+      ipv6LinkLocal: true,
+      routes: ['10.89.3.0/24 dev eth0 scope link src 10.89.3.2', 'default via 10.89.3.1 dev eth0'],
+      otherLinks: [],
     })
     assert.deepEqual(r.host, {
       bridge: { exists: true, up: true, mtu: 1500, addresses: ['10.89.3.1/24'] },
-      hostVeth: { exists: true, master: 'cni-conf0', hairpin: true, mtu: 1500, up: true, inResult: true }, ipForward: '1',
+      hostVeth: { exists: true, master: 'cni-conf0', hairpin: true, mtu: 1500, up: true, inResult: true },
+      ipForward: '1',
     })
     // ADD twice for one (container, ifname): an error, as the spec wants (code 999, no cniVersion).
     assert.deepEqual([r.addAgain.ok, r.addAgain.code, r.addAgain.msg], [false, 999, 'container veth name provided (eth0) already exists'])
@@ -105,9 +134,13 @@ describe('CNI conformance: reference plugins vs netns-kit-cni', function () {
     // in some runs and not in others (with the same rules): not part of the baseline.
     const { 'c2 -> host:8080 (published)': _neighbour, ...reach } = r.reach
     assert.deepEqual(reach, {
-      'c1 -> gateway (ping)': true, 'c2 -> c1 (ping)': true, 'host -> c1 (ping)': true, 'c1 -> outside (ping)': true,
+      'c1 -> gateway (ping)': true,
+      'c2 -> c1 (ping)': true,
+      'host -> c1 (ping)': true,
+      'c1 -> outside (ping)': true,
       'c1 -> outside: source seen': '192.0.2.1',
-      'outside -> host:8080 (published)': true, 'host -> own address:8080 (published)': true,
+      'outside -> host:8080 (published)': true,
+      'host -> own address:8080 (published)': true,
       'c1 -> host:8080 (own published port, hairpin)': true,
     })
     assert.ok(r.del.first.ok && r.del.repeat.ok && r.del.netnsGone.ok && r.del.withoutPrevResult.ok)
@@ -116,7 +149,10 @@ describe('CNI conformance: reference plugins vs netns-kit-cni', function () {
     // chain of the container whose namespace went first stays too (a reference bug).
     assert.ok(r.leftovers.network.includes('link cni-conf0 bridge'))
     assert.ok(r.leftovers.network.some((x) => x.startsWith('nft chain ip nat CNI-HOSTPORT-DNAT')))
-    assert.ok(r.leftovers.attachment.some((x) => x.startsWith('nft rule ip nat POSTROUTING') && x.includes('10.89.3.3')), r.leftovers.attachment.join('\n'))
+    assert.ok(
+      r.leftovers.attachment.some((x) => x.startsWith('nft rule ip nat POSTROUTING') && x.includes('10.89.3.3')),
+      r.leftovers.attachment.join('\n'),
+    )
     assert.deepEqual(r.leaked, [])
   })
 
@@ -139,7 +175,14 @@ describe('CNI conformance: reference plugins vs netns-kit-cni', function () {
       const [a, b] = [await ref(s), await ours(s)]
       const diffs = compareReports(a, b)
       const bad = unexpected(diffs)
-      assert.deepEqual(bad, [], `unexpected differences:\n${formatDifferences(bad)}\n\nnetns-kit-cni runs that failed:\n${b.runs.filter((x) => x.exitCode).map((x) => `${x.command}: ${x.stdout}${x.stderr}`).join('\n')}`)
+      assert.deepEqual(
+        bad,
+        [],
+        `unexpected differences:\n${formatDifferences(bad)}\n\nnetns-kit-cni runs that failed:\n${b.runs
+          .filter((x) => x.exitCode)
+          .map((x) => `${x.command}: ${x.stdout}${x.stderr}`)
+          .join('\n')}`,
+      )
       // netns-kit-cni's own bar: conforming output, nothing of the attachments left, nothing leaked.
       assert.deepEqual(b.problems, [])
       assert.deepEqual(b.leftovers.attachment, [])

@@ -54,10 +54,13 @@ export const REFERENCE: PluginUnderTest = {
     if (s.rangeStart) range.rangeStart = s.rangeStart
     if (s.rangeEnd) range.rangeEnd = s.rangeEnd
     return {
-      cniVersion: s.cniVersion, name: s.network,
+      cniVersion: s.cniVersion,
+      name: s.network,
       plugins: [
         {
-          type: 'bridge', bridge: s.bridge, ...opt({ isGateway: s.isGateway, ipMasq: s.ipMasq, hairpinMode: s.hairpinMode, mtu: s.mtu, dns: s.dns }),
+          type: 'bridge',
+          bridge: s.bridge,
+          ...opt({ isGateway: s.isGateway, ipMasq: s.ipMasq, hairpinMode: s.hairpinMode, mtu: s.mtu, dns: s.dns }),
           ipam: { type: 'host-local', ranges: [[range]], ...opt({ routes: s.routes }) },
         },
         { type: 'portmap', capabilities: { portMappings: true } },
@@ -72,7 +75,12 @@ function opt(o: Record<string, unknown>): Record<string, unknown> {
 
 // --- the report ---------------------------------------------------------------------------
 
-export interface CallSummary { ok: boolean; code?: number; msg?: string; problems: string[] }
+export interface CallSummary {
+  ok: boolean
+  code?: number
+  msg?: string
+  problems: string[]
+}
 
 /** An ADD result with names that differ per run replaced by roles. */
 export interface ResultShape {
@@ -139,20 +147,42 @@ function summary(o: ChainOutcome): CallSummary {
 const cid = () => randomBytes(32).toString('hex')
 
 function shapeOf(r: Record<string, any>, s: Scenario, netns: string): ResultShape {
-  const roles: string[] = (r.interfaces ?? []).map((f: any) => f.sandbox ? (f.sandbox === netns ? 'container' : `sandbox ${f.sandbox}`) : f.name === s.bridge ? 'bridge' : 'host-veth')
+  const roles: string[] = (r.interfaces ?? []).map((f: any) =>
+    f.sandbox ? (f.sandbox === netns ? 'container' : `sandbox ${f.sandbox}`) : f.name === s.bridge ? 'bridge' : 'host-veth',
+  )
   return {
     cniVersion: r.cniVersion,
     keys: Object.keys(r).sort(),
-    interfaces: (r.interfaces ?? []).map((f: any, i: number) => ({ role: roles[i]!, mac: typeof f.mac === 'string', ...(f.mtu !== undefined ? { mtu: f.mtu } : {}), sandbox: !!f.sandbox })),
-    ips: (r.ips ?? []).map((a: any) => opt({ address: a.address, gateway: a.gateway, interface: a.interface === undefined ? undefined : roles[a.interface] ?? `#${a.interface}`, version: a.version }) as ResultShape['ips'][number]),
+    interfaces: (r.interfaces ?? []).map((f: any, i: number) => ({
+      role: roles[i]!,
+      mac: typeof f.mac === 'string',
+      ...(f.mtu !== undefined ? { mtu: f.mtu } : {}),
+      sandbox: !!f.sandbox,
+    })),
+    ips: (r.ips ?? []).map(
+      (a: any) =>
+        opt({
+          address: a.address,
+          gateway: a.gateway,
+          interface: a.interface === undefined ? undefined : (roles[a.interface] ?? `#${a.interface}`),
+          version: a.version,
+        }) as ResultShape['ips'][number],
+    ),
     routes: (r.routes ?? []).map((x: any) => opt({ dst: x.dst, gw: x.gw }) as { dst: string; gw?: string }),
     dns: r.dns,
   }
 }
 
 function routeText(r: any): string {
-  return [r.dst, r.gateway ? `via ${r.gateway}` : '', r.dev ? `dev ${r.dev}` : '', r.scope && r.scope !== 'global' ? `scope ${r.scope}` : '', r.prefsrc ? `src ${r.prefsrc}` : '']
-    .filter(Boolean).join(' ')
+  return [
+    r.dst,
+    r.gateway ? `via ${r.gateway}` : '',
+    r.dev ? `dev ${r.dev}` : '',
+    r.scope && r.scope !== 'global' ? `scope ${r.scope}` : '',
+    r.prefsrc ? `src ${r.prefsrc}` : '',
+  ]
+    .filter(Boolean)
+    .join(' ')
 }
 
 async function containerView(sb: HostSandbox, ns: string, ifname: string, result?: Record<string, any>): Promise<ContainerView> {
@@ -162,32 +192,45 @@ async function containerView(sb: HostSandbox, ns: string, ifname: string, result
   if (!l) return { exists: false, addresses: [], ipv6LinkLocal: false, routes: [], otherLinks }
   const [a] = await sb.ipj('-n', ns, 'addr', 'show', 'dev', ifname)
   const addrs = (a?.addr_info ?? []) as any[]
-  const routes = [...await sb.ipj('-n', ns, '-4', 'route', 'show'), ...await sb.ipj('-n', ns, '-6', 'route', 'show')]
-    .filter((r: any) => !String(r.dst).startsWith('fe80') && r.dst !== 'multicast' && !String(r.dst).startsWith('ff00')).map(routeText)
+  const routes = [...(await sb.ipj('-n', ns, '-4', 'route', 'show')), ...(await sb.ipj('-n', ns, '-6', 'route', 'show'))]
+    .filter((r: any) => !String(r.dst).startsWith('fe80') && r.dst !== 'multicast' && !String(r.dst).startsWith('ff00'))
+    .map(routeText)
   const resultMac = result?.interfaces?.find((f: any) => f.name === ifname && f.sandbox)?.mac
   return {
-    exists: true, kind: l.linkinfo?.info_kind, mtu: l.mtu, up: (l.flags as string[]).includes('UP'),
+    exists: true,
+    kind: l.linkinfo?.info_kind,
+    mtu: l.mtu,
+    up: (l.flags as string[]).includes('UP'),
     ...(result ? { macMatchesResult: resultMac === l.address } : {}),
     addresses: addrs.filter((x) => x.scope !== 'link').map((x) => `${x.local}/${x.prefixlen}`),
     ipv6LinkLocal: addrs.some((x) => x.family === 'inet6' && x.scope === 'link'),
-    routes: routes.sort(), otherLinks,
+    routes: routes.sort(),
+    otherLinks,
   }
 }
 
 async function hostView(sb: HostSandbox, s: Scenario, ns: string, ifname: string, result?: Record<string, any>): Promise<HostView> {
   const links = await sb.ipj('link', 'show')
   const br = links.find((x: any) => x.ifname === s.bridge)
-  const brAddrs = br ? ((await sb.ipj('addr', 'show', 'dev', s.bridge))[0]?.addr_info ?? []).filter((x: any) => x.scope !== 'link').map((x: any) => `${x.local}/${x.prefixlen}`) : []
+  const brAddrs = br
+    ? ((await sb.ipj('addr', 'show', 'dev', s.bridge))[0]?.addr_info ?? []).filter((x: any) => x.scope !== 'link').map((x: any) => `${x.local}/${x.prefixlen}`)
+    : []
   // The host end of the container's veth: the link whose index is the container interface's peer.
   const inner = (await sb.ipj('-n', ns, 'link', 'show')).find((x: any) => x.ifname === ifname)
   const hv = inner ? links.find((x: any) => x.ifindex === inner.link_index) : undefined
   const ipForward = (await sb.run('cat', ['/proc/sys/net/ipv4/ip_forward'])).trim()
   return {
     bridge: { exists: !!br, ...(br ? { up: (br.flags as string[]).includes('UP'), mtu: br.mtu } : {}), addresses: brAddrs },
-    hostVeth: hv ? {
-      exists: true, master: hv.master, hairpin: hv.linkinfo?.info_slave_data?.hairpin, mtu: hv.mtu, up: (hv.flags as string[]).includes('UP'),
-      ...(result ? { inResult: (result.interfaces ?? []).some((f: any) => f.name === hv.ifname && !f.sandbox) } : {}),
-    } : { exists: false },
+    hostVeth: hv
+      ? {
+          exists: true,
+          master: hv.master,
+          hairpin: hv.linkinfo?.info_slave_data?.hairpin,
+          mtu: hv.mtu,
+          up: (hv.flags as string[]).includes('UP'),
+          ...(result ? { inResult: (result.interfaces ?? []).some((f: any) => f.name === hv.ifname && !f.sandbox) } : {}),
+        }
+      : { exists: false },
     ipForward,
   }
 }
@@ -216,13 +259,17 @@ async function snapshot(sb: HostSandbox, stateDirs: string[]): Promise<string[]>
   for (const a of await sb.ipj('addr', 'show')) {
     for (const x of a.addr_info ?? []) if (x.scope !== 'link') items.push(`address ${a.ifname} ${x.local}/${x.prefixlen}`)
   }
-  for (const fam of ['-4', '-6']) for (const r of await sb.ipj(fam, 'route', 'show', 'table', 'all')) if (r.table !== 'local') items.push(`route ${routeText(r)}`)
+  for (const fam of ['-4', '-6'])
+    for (const r of await sb.ipj(fam, 'route', 'show', 'table', 'all')) if (r.table !== 'local') items.push(`route ${routeText(r)}`)
   const nft = JSON.parse(await sb.run('nft', ['-j', 'list', 'ruleset'])).nftables as any[]
   for (const o of nft) {
     if (o.table) items.push(`nft table ${o.table.family} ${o.table.name}`)
     else if (o.chain) items.push(`nft chain ${o.chain.family} ${o.chain.table} ${o.chain.name}`)
     // Counters change with traffic: a rule is the same rule whatever it counted.
-    else if (o.rule) items.push(`nft rule ${o.rule.family} ${o.rule.table} ${o.rule.chain} ${JSON.stringify(o.rule.expr).replace(/"counter":\{[^}]*\}/g, '"counter":{}')}${o.rule.comment ? ` /* ${o.rule.comment} */` : ''}`)
+    else if (o.rule)
+      items.push(
+        `nft rule ${o.rule.family} ${o.rule.table} ${o.rule.chain} ${JSON.stringify(o.rule.expr).replace(/"counter":\{[^}]*\}/g, '"counter":{}')}${o.rule.comment ? ` /* ${o.rule.comment} */` : ''}`,
+      )
     else if (o.set || o.map) {
       const s = o.set ?? o.map
       items.push(`nft ${o.set ? 'set' : 'map'} ${s.family} ${s.table} ${s.name}`)
@@ -233,12 +280,24 @@ async function snapshot(sb: HostSandbox, stateDirs: string[]): Promise<string[]>
     const walk = (rel: string): void => {
       const p = sb.inside(path.join(d, rel))
       let ents: fs.Dirent[]
-      try { ents = fs.readdirSync(p, { withFileTypes: true }) } catch { return }
+      try {
+        ents = fs.readdirSync(p, { withFileTypes: true })
+      } catch {
+        return
+      }
       for (const e of ents) {
         const r = path.join(rel, e.name)
-        if (e.isDirectory()) { walk(r); continue }
+        if (e.isDirectory()) {
+          walk(r)
+          continue
+        }
         let content = ''
-        try { const st = fs.statSync(path.join(p, e.name)); if (st.size < 512) content = fs.readFileSync(path.join(p, e.name), 'utf8').replace(/\s+/g, ' ').trim() } catch { /* gone */ }
+        try {
+          const st = fs.statSync(path.join(p, e.name))
+          if (st.size < 512) content = fs.readFileSync(path.join(p, e.name), 'utf8').replace(/\s+/g, ' ').trim()
+        } catch {
+          /* gone */
+        }
         items.push(`file ${path.join(d, r)}${content ? `: ${content}` : ''}`)
       }
     }
@@ -308,8 +367,20 @@ export async function conformanceReport(plugin: PluginUnderTest, s: Scenario, op
     const versions: Record<string, string[]> = {}
     for (const p of list.plugins) versions[p.type] = (await rt.version(p.type, s.cniVersion)).result?.supportedVersions ?? []
 
-    const a1: Attachment = { containerId: cid(), netns: '/run/netns/c1', ifname: 'eth0', args: 'IgnoreUnknown=1;K8S_POD_NAME=c1', capabilityArgs: { portMappings: s.portMappings ?? [] } }
-    const a2: Attachment = { containerId: cid(), netns: '/run/netns/c2', ifname: 'eth0', args: 'IgnoreUnknown=1;K8S_POD_NAME=c2', capabilityArgs: { portMappings: [] } }
+    const a1: Attachment = {
+      containerId: cid(),
+      netns: '/run/netns/c1',
+      ifname: 'eth0',
+      args: 'IgnoreUnknown=1;K8S_POD_NAME=c1',
+      capabilityArgs: { portMappings: s.portMappings ?? [] },
+    }
+    const a2: Attachment = {
+      containerId: cid(),
+      netns: '/run/netns/c2',
+      ifname: 'eth0',
+      args: 'IgnoreUnknown=1;K8S_POD_NAME=c2',
+      capabilityArgs: { portMappings: [] },
+    }
     const add1 = await rt.add(list, a1)
     const add2 = await rt.add(list, a2)
     const again = await rt.add(list, a1)
@@ -367,15 +438,25 @@ export async function conformanceReport(plugin: PluginUnderTest, s: Scenario, op
       return mentions(x, ip1) || mentions(x, ip2) || ids.some((i) => x.includes(i) || x.includes(i.slice(0, 12))) || /^link veth/.test(x) || /^process /.test(x)
     }
     const report: ConformanceReport = {
-      plugin: plugin.label, scenario: s, versions,
-      add: summary(add1), addSecond: summary(add2), addAgain: summary(again),
+      plugin: plugin.label,
+      scenario: s,
+      versions,
+      add: summary(add1),
+      addSecond: summary(add2),
+      addAgain: summary(again),
       result: r1 ? shapeOf(r1, s, a1.netns!) : undefined,
       consistency: consistency(r1, container, 'eth0', a1.netns!),
-      container, host, check: summary(check), reach,
+      container,
+      host,
+      check: summary(check),
+      reach,
       del: { first: summary(del1), repeat: summary(del1Again), netnsGone: summary(del2), withoutPrevResult: summary(delNoPrev) },
       containerAfterDel,
       leftovers: { attachment: left.filter(perAttachment), network: left.filter((x) => !perAttachment(x)) },
-      leaked: [], problems: rt.log.flatMap((r) => r.problems.map((p) => `${r.type} ${r.command}: ${p}`)), rawResult: r1, runs: rt.log,
+      leaked: [],
+      problems: rt.log.flatMap((r) => r.problems.map((p) => `${r.type} ${r.command}: ${p}`)),
+      rawResult: r1,
+      runs: rt.log,
     }
     await sb.close()
     report.leaked = sb.leaked
@@ -406,7 +487,9 @@ const j = (v: unknown) => JSON.stringify(v)
  */
 export function compareReports(ref: ConformanceReport, cand: ConformanceReport): Difference[] {
   const d: Difference[] = []
-  const cmp = (aspect: Difference['aspect'], what: string, a: unknown, b: unknown) => { if (j(a) !== j(b)) d.push({ aspect, what, reference: a, candidate: b }) }
+  const cmp = (aspect: Difference['aspect'], what: string, a: unknown, b: unknown) => {
+    if (j(a) !== j(b)) d.push({ aspect, what, reference: a, candidate: b })
+  }
   const call = (what: string, a: CallSummary, b: CallSummary) => {
     cmp(what.startsWith('DEL') ? 'del' : what.startsWith('CHECK') ? 'check' : 'errors', `${what} succeeds`, a.ok, b.ok)
   }

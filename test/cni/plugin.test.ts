@@ -15,8 +15,15 @@ const root = process.getuid?.() === 0
 const rootIt = (title: string, fn: () => Promise<void>) => (root ? it(title, fn) : it(`${title} (pending: needs root)`))
 
 const BASE: Scenario = {
-  network: 'pnet', cniVersion: '1.1.0', bridge: 'nk-pt0', subnet: '10.89.5.0/24', gateway: '10.89.5.1',
-  routes: [{ dst: '0.0.0.0/0' }], isGateway: true, ipMasq: true, hairpinMode: true,
+  network: 'pnet',
+  cniVersion: '1.1.0',
+  bridge: 'nk-pt0',
+  subnet: '10.89.5.0/24',
+  gateway: '10.89.5.1',
+  routes: [{ dst: '0.0.0.0/0' }],
+  isGateway: true,
+  ipMasq: true,
+  hairpinMode: true,
 }
 
 const cid = () => randomBytes(32).toString('hex')
@@ -32,7 +39,9 @@ describe('netns-kit-cni verbs', function () {
     sb = await HostSandbox.start({ prefix: 'nk-cniverbs-' })
     rt = new CniRuntime(sb, [netnsKitPluginDir()])
   })
-  after(async () => { await sb?.close() })
+  after(async () => {
+    await sb?.close()
+  })
 
   /** A fresh container namespace in the sandbox, and its attachment parameters. */
   async function container(ifname = 'eth0'): Promise<Attachment & { ns: string }> {
@@ -48,13 +57,19 @@ describe('netns-kit-cni verbs', function () {
   }
 
   const links = async () => (await sb.ipj('link', 'show')).map((l: { ifname: string }) => l.ifname).sort()
-  const addrOf = async (ns: string, ifname = 'eth0') => ((await sb.ipj('-n', ns, 'addr', 'show', 'dev', ifname))[0]?.addr_info ?? [])
-    .filter((x: { family: string }) => x.family === 'inet').map((x: { local: string; prefixlen: number }) => `${x.local}/${x.prefixlen}`)
+  const addrOf = async (ns: string, ifname = 'eth0') =>
+    ((await sb.ipj('-n', ns, 'addr', 'show', 'dev', ifname))[0]?.addr_info ?? [])
+      .filter((x: { family: string }) => x.family === 'inet')
+      .map((x: { local: string; prefixlen: number }) => `${x.local}/${x.prefixlen}`)
 
   const list = (s: Partial<Scenario> = {}, extra: Record<string, unknown> = {}) => netnsKitConflist({ ...BASE, ...s }, extra)
 
   rootIt('VERSION: the versions spoken, cniVersion as asked (or the latest), with or without a request', async () => {
-    for (const [input, want] of [['1.0.0', '1.0.0'], ['0.4.0', '0.4.0'], [undefined, '1.1.0']] as const) {
+    for (const [input, want] of [
+      ['1.0.0', '1.0.0'],
+      ['0.4.0', '0.4.0'],
+      [undefined, '1.1.0'],
+    ] as const) {
       const r = await rt.version(PLUGIN_TYPE, input)
       assert.equal(r.exitCode, 0)
       assert.deepEqual(r.problems, [])
@@ -102,7 +117,10 @@ describe('netns-kit-cni verbs', function () {
     for (const [patch, key] of [
       [{ ipam: { ...ipam, type: 'host-local' } }, 'ipam.type: "host-local"'],
       [{ isGateway: false }, 'isGateway: false'],
-      [{ ipam: { ranges: [[{ subnet: '10.89.5.0/24', rangeStart: '10.89.5.10', rangeEnd: '10.89.5.20' }]] } }, 'ipam.rangeStart/rangeEnd: 10.89.5.10-10.89.5.20'],
+      [
+        { ipam: { ranges: [[{ subnet: '10.89.5.0/24', rangeStart: '10.89.5.10', rangeEnd: '10.89.5.20' }]] } },
+        'ipam.rangeStart/rangeEnd: 10.89.5.10-10.89.5.20',
+      ],
     ] as const) {
       const e = await exec(env, bad(patch))
       assert.equal(e.code, 2, JSON.stringify(patch))
@@ -112,7 +130,10 @@ describe('netns-kit-cni verbs', function () {
     assert.equal((await exec({ ...env, CNI_NETNS: '/proc/self/ns/net' }, JSON.stringify(good))).code, 8)
     assert.equal((await exec({ ...env, CNI_NETNS: '/run/netns/no-such' }, JSON.stringify(good))).code, 8)
     assert.deepEqual(await links(), before, 'no refusal left anything in the host namespace')
-    assert.deepEqual((await sb.ipj('-n', a.ns, 'link', 'show')).map((l: { ifname: string }) => l.ifname), ['lo'])
+    assert.deepEqual(
+      (await sb.ipj('-n', a.ns, 'link', 'show')).map((l: { ifname: string }) => l.ifname),
+      ['lo'],
+    )
   })
 
   rootIt('ADD: the result in the spec shape; DEL: idempotent, also with no network, no namespace, no prevResult', async () => {
@@ -126,19 +147,36 @@ describe('netns-kit-cni verbs', function () {
     assert.deepEqual(add.problems, [])
     const r = add.result!
     assert.equal(r.cniVersion, '1.1.0')
-    assert.deepEqual(r.interfaces.map((f: { name: string; sandbox?: string }) => [f.name.replace(/^veth[0-9a-f]{7}$/, 'veth*'), f.sandbox]), [['nk-add0', undefined], ['veth*', undefined], ['eth0', a.netns]])
-    assert.ok(r.interfaces.every((f: { mtu?: number }) => f.mtu === 1500), '1.1.0 results carry each interface MTU')
+    assert.deepEqual(
+      r.interfaces.map((f: { name: string; sandbox?: string }) => [f.name.replace(/^veth[0-9a-f]{7}$/, 'veth*'), f.sandbox]),
+      [
+        ['nk-add0', undefined],
+        ['veth*', undefined],
+        ['eth0', a.netns],
+      ],
+    )
+    assert.ok(
+      r.interfaces.every((f: { mtu?: number }) => f.mtu === 1500),
+      '1.1.0 results carry each interface MTU',
+    )
     assert.deepEqual(r.ips, [{ address: '10.89.6.2/24', gateway: '10.89.6.1', interface: 2 }])
     assert.deepEqual(r.routes, [{ dst: '0.0.0.0/0' }])
     assert.deepEqual(r.dns, { nameservers: ['10.89.6.1'] })
     assert.deepEqual(await addrOf(a.ns), ['10.89.6.2/24'])
     const [eth0] = await sb.ipj('-n', a.ns, 'link', 'show', 'dev', 'eth0')
     assert.equal(eth0.address, r.interfaces[2].mac)
-    for (const del of [() => call('DEL', l, a, { prevResult: r }), () => call('DEL', l, a, { prevResult: r }), () => call('DEL', l, { ...a, netns: undefined })]) {
+    for (const del of [
+      () => call('DEL', l, a, { prevResult: r }),
+      () => call('DEL', l, a, { prevResult: r }),
+      () => call('DEL', l, { ...a, netns: undefined }),
+    ]) {
       const d = await del()
       assert.deepEqual([d.exitCode, d.stdout, d.problems], [0, '', []], d.stdout)
     }
-    assert.deepEqual((await sb.ipj('-n', a.ns, 'link', 'show')).map((x: { ifname: string }) => x.ifname), ['lo'])
+    assert.deepEqual(
+      (await sb.ipj('-n', a.ns, 'link', 'show')).map((x: { ifname: string }) => x.ifname),
+      ['lo'],
+    )
     assert.ok(!(await links()).some((x: string) => x.startsWith('veth')))
     // The namespace gone before DEL: success, and the address comes back to the pool.
     const b = await container()
@@ -148,15 +186,27 @@ describe('netns-kit-cni verbs', function () {
     const d2 = await call('DEL', l, b, { prevResult: add2.result })
     assert.deepEqual([d2.exitCode, d2.stdout], [0, ''])
     // The store, read inside the sandbox host: no endpoint (and so no address) left, no intent.
-    const held = JSON.parse(await sb.run(process.execPath, ['-e', `const D = require(${JSON.stringify(require.resolve('better-sqlite3'))});
+    const held = JSON.parse(
+      await sb.run(process.execPath, [
+        '-e',
+        `const D = require(${JSON.stringify(require.resolve('better-sqlite3'))});
       const db = new D('/run/netns-kit/state.db', { readonly: true });
-      console.log(JSON.stringify(db.prepare("SELECT a.address, e.state FROM endpoints e JOIN networks n ON n.id = e.network_id LEFT JOIN allocations a ON a.endpoint_id = e.id WHERE n.name = 'addnet'").all()))`]))
+      console.log(JSON.stringify(db.prepare("SELECT a.address, e.state FROM endpoints e JOIN networks n ON n.id = e.network_id LEFT JOIN allocations a ON a.endpoint_id = e.id WHERE n.name = 'addnet'").all()))`,
+      ]),
+    )
     assert.deepEqual(held, [], 'no endpoint holds an address any more')
     assert.ok(!(await links()).some((x: string) => x.startsWith('veth')), 'the veth went with the namespace, its record with DEL')
   })
 
   rootIt('ADD options: CNI_ARGS IP, the ips and mac capabilities, extra routes, 0.3.1 results, a prevResult kept first', async () => {
-    const l = list({ network: 'optnet', bridge: 'nk-opt0', subnet: '10.89.7.0/24', gateway: '10.89.7.1', cniVersion: '0.3.1', routes: [{ dst: '0.0.0.0/0' }, { dst: '198.51.100.0/24' }] })
+    const l = list({
+      network: 'optnet',
+      bridge: 'nk-opt0',
+      subnet: '10.89.7.0/24',
+      gateway: '10.89.7.1',
+      cniVersion: '0.3.1',
+      routes: [{ dst: '0.0.0.0/0' }, { dst: '198.51.100.0/24' }],
+    })
     const a = await container()
     const r1 = await call('ADD', l, { ...a, args: 'IgnoreUnknown=1;K8S_POD_NAME=x;IP=10.89.7.50' })
     assert.equal(r1.exitCode, 0, r1.stdout)
@@ -178,7 +228,13 @@ describe('netns-kit-cni verbs', function () {
     assert.equal(r3.exitCode, 0, r3.stdout)
     assert.deepEqual(r3.problems, [])
     assert.deepEqual(r3.result!.interfaces.map((f: { name: string }) => f.name)[0], 'other0')
-    assert.deepEqual(r3.result!.ips.map((x: { address: string; interface: number }) => [x.address, x.interface]), [['192.0.2.9/24', 0], ['10.89.7.2/24', 3]])
+    assert.deepEqual(
+      r3.result!.ips.map((x: { address: string; interface: number }) => [x.address, x.interface]),
+      [
+        ['192.0.2.9/24', 0],
+        ['10.89.7.2/24', 3],
+      ],
+    )
     assert.deepEqual(await addrOf(c.ns, 'net1'), ['10.89.7.2/24'])
     for (const x of [a, b, c]) assert.equal((await call('DEL', l, x)).exitCode, 0)
   })
@@ -197,7 +253,10 @@ describe('netns-kit-cni verbs', function () {
     assert.equal(again.error?.code, 999)
     assert.match(again.error!.msg, /already exists/)
     assert.deepEqual(await links(), before)
-    assert.deepEqual((await sb.ipj('-n', b.ns, 'link', 'show')).map((x: { ifname: string }) => x.ifname), ['lo'])
+    assert.deepEqual(
+      (await sb.ipj('-n', b.ns, 'link', 'show')).map((x: { ifname: string }) => x.ifname),
+      ['lo'],
+    )
     assert.equal((await call('DEL', l, a)).exitCode, 0)
   })
 
@@ -267,7 +326,10 @@ describe('netns-kit-cni verbs', function () {
     const del = await call('DEL', l, a, { prevResult: add.result })
     assert.deepEqual([del.exitCode, del.stdout], [0, ''])
     // The endpoint is disconnected without its network's bridge: its veth (and the container's end) and record go.
-    assert.deepEqual((await sb.ipj('-n', a.ns, 'link', 'show')).map((x: { ifname: string }) => x.ifname), ['lo'])
+    assert.deepEqual(
+      (await sb.ipj('-n', a.ns, 'link', 'show')).map((x: { ifname: string }) => x.ifname),
+      ['lo'],
+    )
     assert.ok(!(await links()).some((x: string) => x.startsWith('veth')))
     assert.deepEqual([(await call('DEL', l, a)).exitCode], [0], 'and again')
   })
@@ -276,13 +338,19 @@ describe('netns-kit-cni verbs', function () {
     const l = list({ network: 'gcnet', bridge: 'nk-gc0', subnet: '10.89.13.0/24', gateway: '10.89.13.1' })
     const [a, b, c] = [await container(), await container(), await container()]
     for (const x of [a, b, c]) assert.equal((await call('ADD', l, x)).exitCode, 0)
-    const valid = [{ containerID: a.containerId, ifname: 'eth0' }, { containerID: c.containerId, ifname: 'eth0' }]
+    const valid = [
+      { containerID: a.containerId, ifname: 'eth0' },
+      { containerID: c.containerId, ifname: 'eth0' },
+    ]
     const gc = await call('GC', l, undefined, { 'cni.dev/valid-attachments': valid })
     assert.deepEqual([gc.exitCode, gc.stdout, gc.problems], [0, '', []], gc.stdout)
     assert.match(gc.stderr, /gc: removed gcnet\/cni-[0-9a-f]{24}\n/)
     assert.match(gc.stderr, /gc: removed address gcnet\/10\.89\.13\.3\n/)
     assert.deepEqual(await addrOf(a.ns), ['10.89.13.2/24'])
-    assert.deepEqual((await sb.ipj('-n', b.ns, 'link', 'show')).map((x: { ifname: string }) => x.ifname), ['lo'])
+    assert.deepEqual(
+      (await sb.ipj('-n', b.ns, 'link', 'show')).map((x: { ifname: string }) => x.ifname),
+      ['lo'],
+    )
     assert.deepEqual(await addrOf(c.ns), ['10.89.13.4/24'])
     assert.ok(await sb.ping(c.ns, '10.89.13.2'), 'the valid attachments still talk')
     // Without a list, GC removes only what is stale: nothing here.
@@ -297,7 +365,8 @@ describe('netns-kit-cni verbs', function () {
     const before = await links()
     const req = JSON.stringify(CniRuntime.request(l, l.plugins[0]!))
     const r = await sb.exec('capsh', ['--drop=cap_net_admin', '--', '-c', `exec ${rt.find(PLUGIN_TYPE)}`], {
-      input: req, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: 'ADD', ...CniRuntime.attachmentEnv(a), CNI_PATH: '/usr/lib/cni' },
+      input: req,
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: 'ADD', ...CniRuntime.attachmentEnv(a), CNI_PATH: '/usr/lib/cni' },
     })
     assert.equal(r.code, 1, r.stdout + r.stderr)
     const e = JSON.parse(r.stdout)
@@ -328,6 +397,9 @@ describe('netns-kit-cni verbs', function () {
     }
     const dels = await Promise.all(cs.map((x) => call('DEL', l, x)))
     for (const r of dels) assert.equal(r.exitCode, 0, r.stdout)
-    assert.deepEqual((await links()).filter((x: string) => x !== 'nk-busy0'), before)
+    assert.deepEqual(
+      (await links()).filter((x: string) => x !== 'nk-busy0'),
+      before,
+    )
   })
 })

@@ -11,7 +11,11 @@ export const REFERENCE_CONFLIST = {
   cniVersion: '1.0.0',
   plugins: [
     {
-      type: 'bridge', bridge: 'cni-pm0', isGateway: true, ipMasq: true, hairpinMode: true,
+      type: 'bridge',
+      bridge: 'cni-pm0',
+      isGateway: true,
+      ipMasq: true,
+      hairpinMode: true,
       ipam: { type: 'host-local', ranges: [[{ subnet: '10.89.7.0/24', gateway: '10.89.7.1' }]], routes: [{ dst: '0.0.0.0/0' }] },
     },
     { type: 'portmap', capabilities: { portMappings: true } },
@@ -23,14 +27,24 @@ export const NETNS_KIT_CONFLIST = {
   cniVersion: '1.0.0',
   plugins: [
     {
-      type: PLUGIN_TYPE, bridge: 'nk-pm0', isGateway: true, ipMasq: true, hairpinMode: true,
+      type: PLUGIN_TYPE,
+      bridge: 'nk-pm0',
+      isGateway: true,
+      ipMasq: true,
+      hairpinMode: true,
       ipam: { ranges: [[{ subnet: '10.89.8.0/24', gateway: '10.89.8.1' }]], routes: [{ dst: '0.0.0.0/0' }] },
       capabilities: { portMappings: true },
     },
   ],
 }
 
-export interface PodmanScenarioReport { ip1: string; sandboxKey: string; pingC2toC1: boolean; published: string; afterRm: { links: string[]; netns: string[] } }
+export interface PodmanScenarioReport {
+  ip1: string
+  sandboxKey: string
+  pingC2toC1: boolean
+  published: string
+  afterRm: { links: string[]; netns: string[] }
+}
 
 /**
  * The podman end-to-end scenario on network `net` (subnet prefix `prefix`): c1 serves HTTP on 80
@@ -46,9 +60,15 @@ export async function podmanScenario(pm: PodmanSandbox, net: string, prefix: str
   // The kernel's view of the container's interface (witness: ip -j -n).
   const nsName = sandboxKey.replace('/run/netns/', '')
   const [eth0] = await sb.ipj('-n', nsName, 'addr', 'show', 'dev', 'eth0')
-  assert.ok(eth0.addr_info.some((a: { local: string }) => a.local === ip1), `eth0 in ${nsName} carries ${ip1}`)
+  assert.ok(
+    eth0.addr_info.some((a: { local: string }) => a.local === ip1),
+    `eth0 in ${nsName} carries ${ip1}`,
+  )
   const routes = await sb.ipj('-n', nsName, 'route', 'show')
-  assert.ok(routes.some((r: { dst: string }) => r.dst === 'default'), 'the container has a default route')
+  assert.ok(
+    routes.some((r: { dst: string }) => r.dst === 'default'),
+    'the container has a default route',
+  )
 
   const r2 = await pm.run({ name: 'c2', network: net, detach: false, cmd: ['ping', '-c', '1', '-W', '3', ip1] })
   const pingC2toC1 = r2.code === 0
@@ -119,10 +139,15 @@ describe('podman 4.3 CNI backend in a private sandbox (netns-kit-cni)', function
     assert.ok(!r.afterRm.links.some((l) => l.startsWith('veth')), `no veth left: ${r.afterRm.links}`)
     // netns-kit's records (the store, read inside the sandbox): the network stays (as the bridge
     // does), no endpoint and no address is left, no intent.
-    const rows = JSON.parse(await pm.sandbox.run(process.execPath, ['-e', `const D = require(${JSON.stringify(require.resolve('better-sqlite3'))});
+    const rows = JSON.parse(
+      await pm.sandbox.run(process.execPath, [
+        '-e',
+        `const D = require(${JSON.stringify(require.resolve('better-sqlite3'))});
       const db = new D('/run/netns-kit/state.db', { readonly: true });
       console.log(JSON.stringify({ networks: db.prepare('SELECT name, state FROM networks').all(), endpoints: db.prepare('SELECT name FROM endpoints').all(),
-        allocations: db.prepare('SELECT address FROM allocations').all() }))`]))
+        allocations: db.prepare('SELECT address FROM allocations').all() }))`,
+      ]),
+    )
     assert.deepEqual(rows, { networks: [{ name: 'nknet', state: 'ready' }], endpoints: [], allocations: [] })
     const nft = await pm.sandbox.run('nft', ['list', 'table', 'inet', 'netns-kit'])
     assert.ok(!/10\.89\.8\.[2-9]\b/.test(nft), `no rule names a container address:\n${nft}`)

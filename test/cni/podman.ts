@@ -17,7 +17,12 @@ export const REFERENCE_PLUGIN_DIR = '/usr/lib/cni'
 function which(cmd: string): string | undefined {
   for (const d of BASE_ENV.PATH!.split(':')) {
     const p = path.join(d, cmd)
-    try { fs.accessSync(p, fs.constants.X_OK); return p } catch { /* next */ }
+    try {
+      fs.accessSync(p, fs.constants.X_OK)
+      return p
+    } catch {
+      /* next */
+    }
   }
   return undefined
 }
@@ -43,7 +48,11 @@ function hardNofile(): number {
 }
 
 function pidMax(): number {
-  try { return Number(fs.readFileSync('/proc/sys/kernel/pid_max', 'utf8')) } catch { return 32768 }
+  try {
+    return Number(fs.readFileSync('/proc/sys/kernel/pid_max', 'utf8'))
+  } catch {
+    return 32768
+  }
 }
 
 /** A root filesystem without an image: busybox and its applets, installed from inside (chroot) so links point inside. */
@@ -110,26 +119,31 @@ export class PodmanSandbox {
       const nproc = Math.min(32768, pidMax())
       const extraEnv = opts.env ?? {}
       const q = (s: string) => JSON.stringify(s)
-      fs.writeFileSync(path.join(w, 'containers.conf'), [
-        '[containers]',
-        'cgroups = "disabled"',
-        `default_ulimits = [${q(`nofile=${nofile}:${nofile}`)}, ${q(`nproc=${nproc}:${nproc}`)}]`,
-        // DEL comes from conmon's `podman container cleanup` with a minimal environment: pass ours on.
-        `conmon_env_vars = [${Object.entries({ PATH: BASE_ENV.PATH, ...extraEnv }).map(([k, v]) => q(`${k}=${v}`)).join(', ')}]`,
-        '[network]',
-        'network_backend = "cni"',
-        `cni_plugin_dirs = [${dirs.map(q).join(', ')}]`,
-        `network_config_dir = ${q(confDir)}`,
-        '[engine]',
-        'cgroup_manager = "cgroupfs"',
-        'events_logger = "file"',
-        `events_logfile_path = ${q(path.join(w, 'events.log'))}`,
-        `tmp_dir = ${q(path.join(w, 'tmp'))}`,
-        'lock_type = "file"',
-        `volume_path = ${q(path.join(w, 'volumes'))}`,
-        'runtime = "crun"',
-        '',
-      ].join('\n'))
+      fs.writeFileSync(
+        path.join(w, 'containers.conf'),
+        [
+          '[containers]',
+          'cgroups = "disabled"',
+          `default_ulimits = [${q(`nofile=${nofile}:${nofile}`)}, ${q(`nproc=${nproc}:${nproc}`)}]`,
+          // DEL comes from conmon's `podman container cleanup` with a minimal environment: pass ours on.
+          `conmon_env_vars = [${Object.entries({ PATH: BASE_ENV.PATH, ...extraEnv })
+            .map(([k, v]) => q(`${k}=${v}`))
+            .join(', ')}]`,
+          '[network]',
+          'network_backend = "cni"',
+          `cni_plugin_dirs = [${dirs.map(q).join(', ')}]`,
+          `network_config_dir = ${q(confDir)}`,
+          '[engine]',
+          'cgroup_manager = "cgroupfs"',
+          'events_logger = "file"',
+          `events_logfile_path = ${q(path.join(w, 'events.log'))}`,
+          `tmp_dir = ${q(path.join(w, 'tmp'))}`,
+          'lock_type = "file"',
+          `volume_path = ${q(path.join(w, 'volumes'))}`,
+          'runtime = "crun"',
+          '',
+        ].join('\n'),
+      )
       return new PodmanSandbox(sandbox, { ...BASE_ENV, ...extraEnv, CONTAINERS_CONF: path.join(w, 'containers.conf') })
     } catch (e) {
       await sandbox.close()
@@ -140,8 +154,11 @@ export class PodmanSandbox {
   /** `podman --root --runroot --storage-driver vfs --network-backend cni ARGS` inside the sandbox. */
   podman(args: string[], opts: { timeoutMs?: number } = {}): Promise<ExecResult> {
     const w = this.work
-    return this.sandbox.exec('podman', ['--root', path.join(w, 'root'), '--runroot', path.join(w, 'runroot'), '--storage-driver', 'vfs',
-      '--network-backend', 'cni', ...args], { env: this.env, timeoutMs: opts.timeoutMs ?? 120000 })
+    return this.sandbox.exec(
+      'podman',
+      ['--root', path.join(w, 'root'), '--runroot', path.join(w, 'runroot'), '--storage-driver', 'vfs', '--network-backend', 'cni', ...args],
+      { env: this.env, timeoutMs: opts.timeoutMs ?? 120000 },
+    )
   }
 
   /** podman(), rejecting with podman's stderr on failure; resolves with stdout trimmed. */

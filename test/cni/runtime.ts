@@ -20,7 +20,12 @@ export interface Attachment {
   capabilityArgs?: Record<string, unknown>
 }
 
-export interface CniError { code: number; msg: string; details?: string; cniVersion?: string }
+export interface CniError {
+  code: number
+  msg: string
+  details?: string
+  cniVersion?: string
+}
 
 /** One plugin execution, as run and as parsed. */
 export interface PluginRun {
@@ -72,7 +77,8 @@ export function resultProblems(r: unknown, version: string): string[] {
   if (ifs !== undefined && !Array.isArray(ifs)) p.push('interfaces is not an array')
   for (const [i, f] of (Array.isArray(ifs) ? ifs : []).entries()) {
     if (!f || typeof f.name !== 'string' || !f.name) p.push(`interfaces[${i}].name missing`)
-    if (f?.mac !== undefined && (typeof f.mac !== 'string' || !/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(f.mac))) p.push(`interfaces[${i}].mac ${JSON.stringify(f.mac)} is not a MAC`)
+    if (f?.mac !== undefined && (typeof f.mac !== 'string' || !/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(f.mac)))
+      p.push(`interfaces[${i}].mac ${JSON.stringify(f.mac)} is not a MAC`)
     if (f?.mtu !== undefined && !(Number.isInteger(f.mtu) && f.mtu > 0)) p.push(`interfaces[${i}].mtu is not a positive integer`)
     if (f?.sandbox !== undefined && typeof f.sandbox !== 'string') p.push(`interfaces[${i}].sandbox is not a string`)
   }
@@ -93,7 +99,8 @@ export function resultProblems(r: unknown, version: string): string[] {
   }
   if (o.dns !== undefined && (typeof o.dns !== 'object' || Array.isArray(o.dns))) p.push('dns is not an object')
   for (const k of ['nameservers', 'search', 'options']) {
-    if (o.dns?.[k] !== undefined && !(Array.isArray(o.dns[k]) && o.dns[k].every((x: unknown) => typeof x === 'string'))) p.push(`dns.${k} is not a list of strings`)
+    if (o.dns?.[k] !== undefined && !(Array.isArray(o.dns[k]) && o.dns[k].every((x: unknown) => typeof x === 'string')))
+      p.push(`dns.${k} is not a list of strings`)
   }
   const known = new Set(['cniVersion', 'interfaces', 'ips', 'routes', 'dns'])
   for (const k of Object.keys(o)) if (!known.has(k)) p.push(`unknown result key ${k}`)
@@ -106,7 +113,11 @@ export function parseOutput(command: CniCommand, version: string, exitCode: numb
   let json: unknown
   const text = stdout.trim()
   if (text) {
-    try { json = JSON.parse(text) } catch { problems.push(`stdout is not JSON: ${text.slice(0, 120)}`) }
+    try {
+      json = JSON.parse(text)
+    } catch {
+      problems.push(`stdout is not JSON: ${text.slice(0, 120)}`)
+    }
   }
   if (exitCode !== 0) {
     const e = json as Partial<CniError> | undefined
@@ -126,7 +137,8 @@ export function parseOutput(command: CniCommand, version: string, exitCode: numb
   }
   if (command === 'VERSION') {
     const v = json as { cniVersion?: unknown; supportedVersions?: unknown } | undefined
-    if (!v || !Array.isArray(v.supportedVersions) || !v.supportedVersions.every((x) => typeof x === 'string')) problems.push('VERSION without supportedVersions')
+    if (!v || !Array.isArray(v.supportedVersions) || !v.supportedVersions.every((x) => typeof x === 'string'))
+      problems.push('VERSION without supportedVersions')
     if (typeof v?.cniVersion !== 'string') problems.push('VERSION without cniVersion')
     return { result: v as Record<string, any>, problems }
   }
@@ -155,7 +167,12 @@ export class CniRuntime {
   find(type: string): string {
     for (const d of this.pluginDirs) {
       const p = path.join(d, type)
-      try { fs.accessSync(p, fs.constants.X_OK); return p } catch { /* next */ }
+      try {
+        fs.accessSync(p, fs.constants.X_OK)
+        return p
+      } catch {
+        /* next */
+      }
     }
     throw new Error(`no plugin '${type}' in ${this.pluginDirs.join(':')}`)
   }
@@ -173,7 +190,11 @@ export class CniRuntime {
   }
 
   /** The request configuration of one plugin of `list` (SPEC.md section 3, "Deriving request configuration"). */
-  static request(list: ConfList, plugin: Record<string, any>, opts: { capabilityArgs?: Record<string, unknown>; prevResult?: unknown; gc?: { containerID: string; ifname: string }[] } = {}): Record<string, unknown> {
+  static request(
+    list: ConfList,
+    plugin: Record<string, any>,
+    opts: { capabilityArgs?: Record<string, unknown>; prevResult?: unknown; gc?: { containerID: string; ifname: string }[] } = {},
+  ): Record<string, unknown> {
     const { capabilities, ...rest } = plugin
     const req: Record<string, unknown> = { ...rest, cniVersion: list.cniVersion, name: list.name }
     if (opts.gc) {
@@ -191,7 +212,9 @@ export class CniRuntime {
 
   static attachmentEnv(a: Attachment): Record<string, string> {
     return {
-      CNI_CONTAINERID: a.containerId, CNI_IFNAME: a.ifname, ...(a.netns !== undefined ? { CNI_NETNS: a.netns } : {}),
+      CNI_CONTAINERID: a.containerId,
+      CNI_IFNAME: a.ifname,
+      ...(a.netns !== undefined ? { CNI_NETNS: a.netns } : {}),
       ...(a.args !== undefined ? { CNI_ARGS: a.args } : {}),
     }
   }
@@ -210,10 +233,16 @@ export class CniRuntime {
     return { ok: true, result: command === 'ADD' ? (prev as Record<string, any>) : undefined, runs, problems: runs.flatMap((r) => r.problems) }
   }
 
-  add(list: ConfList, a: Attachment): Promise<ChainOutcome> { return this.#chain('ADD', list, a) }
+  add(list: ConfList, a: Attachment): Promise<ChainOutcome> {
+    return this.#chain('ADD', list, a)
+  }
   /** DEL in reverse order with the ADD's final result (SPEC.md section 3), or none when the runtime lost it. */
-  del(list: ConfList, a: Attachment, prevResult?: unknown): Promise<ChainOutcome> { return this.#chain('DEL', list, a, prevResult) }
-  check(list: ConfList, a: Attachment, prevResult: unknown): Promise<ChainOutcome> { return this.#chain('CHECK', list, a, prevResult) }
+  del(list: ConfList, a: Attachment, prevResult?: unknown): Promise<ChainOutcome> {
+    return this.#chain('DEL', list, a, prevResult)
+  }
+  check(list: ConfList, a: Attachment, prevResult: unknown): Promise<ChainOutcome> {
+    return this.#chain('CHECK', list, a, prevResult)
+  }
 
   /** GC: every plugin, errors do not stop the others. */
   async gc(list: ConfList, valid: { containerID: string; ifname: string }[]): Promise<ChainOutcome> {

@@ -19,7 +19,12 @@ export const BASE_ENV: Record<string, string> = {
   LANG: 'C.UTF-8',
 }
 
-export interface ExecResult { code: number; stdout: string; stderr: string; signal?: NodeJS.Signals | null }
+export interface ExecResult {
+  code: number
+  stdout: string
+  stderr: string
+  signal?: NodeJS.Signals | null
+}
 
 export interface ExecOptions {
   /** Written to stdin, which is then closed. */
@@ -88,20 +93,32 @@ export class HostSandbox {
   static async start(opts: SandboxOptions = {}): Promise<HostSandbox> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), opts.prefix ?? 'nk-cni-'))
     const holder = spawn('unshare', ['--net', '--mount', '--propagation', 'private', '--', 'bash', '-c', SETUP], {
-      env: { ...BASE_ENV, NK_PODMAN: opts.podman ? '1' : '0' }, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...BASE_ENV, NK_PODMAN: opts.podman ? '1' : '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
     })
     let out = ''
     let err = ''
-    holder.stderr!.on('data', (d) => { err += d })
+    holder.stderr!.on('data', (d) => {
+      err += d
+    })
     try {
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`sandbox did not start in 10 s: ${err}`)), 10000)
         holder.stdout!.on('data', (d) => {
           out += d
-          if (out.includes('ready\n')) { clearTimeout(timer); resolve() }
+          if (out.includes('ready\n')) {
+            clearTimeout(timer)
+            resolve()
+          }
         })
-        holder.once('exit', (code) => { clearTimeout(timer); reject(new Error(`sandbox setup failed (exit ${code}): ${err.trim()}`)) })
-        holder.once('error', (e) => { clearTimeout(timer); reject(e) })
+        holder.once('exit', (code) => {
+          clearTimeout(timer)
+          reject(new Error(`sandbox setup failed (exit ${code}): ${err.trim()}`))
+        })
+        holder.once('error', (e) => {
+          clearTimeout(timer)
+          reject(e)
+        })
       })
     } catch (e) {
       holder.kill('SIGKILL')
@@ -131,14 +148,26 @@ export class HostSandbox {
     const p = this.spawn(cmd, args, { env: opts.env ?? BASE_ENV, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
-    p.stdout!.on('data', (d) => { stdout += d })
-    p.stderr!.on('data', (d) => { stderr += d })
-    p.stdin!.on('error', () => { /* the command did not read its input */ })
+    p.stdout!.on('data', (d) => {
+      stdout += d
+    })
+    p.stderr!.on('data', (d) => {
+      stderr += d
+    })
+    p.stdin!.on('error', () => {
+      /* the command did not read its input */
+    })
     p.stdin!.end(opts.input ?? '')
     return new Promise((resolve) => {
       const timer = setTimeout(() => p.kill('SIGKILL'), opts.timeoutMs ?? 60000)
-      p.once('error', (e) => { clearTimeout(timer); resolve({ code: -1, stdout, stderr: `${stderr}${e.message}` }) })
-      p.once('close', (code, signal) => { clearTimeout(timer); resolve({ code: code ?? -1, stdout, stderr, signal }) })
+      p.once('error', (e) => {
+        clearTimeout(timer)
+        resolve({ code: -1, stdout, stderr: `${stderr}${e.message}` })
+      })
+      p.once('close', (code, signal) => {
+        clearTimeout(timer)
+        resolve({ code: code ?? -1, stdout, stderr, signal })
+      })
     })
   }
 
@@ -150,7 +179,9 @@ export class HostSandbox {
   }
 
   /** `sh -c SCRIPT` inside; rejects on failure. */
-  sh(script: string, opts: ExecOptions = {}): Promise<string> { return this.run('sh', ['-c', script], opts) }
+  sh(script: string, opts: ExecOptions = {}): Promise<string> {
+    return this.run('sh', ['-c', script], opts)
+  }
 
   /** `ip -j [-d] ARGS` inside, parsed. */
   async ipj(...args: string[]): Promise<any[]> {
@@ -163,13 +194,18 @@ export class HostSandbox {
    * `lan0` (host side, `hostIp`/24) to `eth0` inside (`ip`/24, default route via hostIp).
    */
   async outside(name = 'outside', hostIp = '192.0.2.1', ip = '192.0.2.2'): Promise<{ name: string; hostIp: string; ip: string }> {
-    await this.sh([
-      `ip netns add ${name}`,
-      `ip link add lan0 type veth peer name eth0 netns ${name}`,
-      `ip addr add ${hostIp}/24 dev lan0`, 'ip link set lan0 up',
-      `ip -n ${name} link set lo up`, `ip -n ${name} addr add ${ip}/24 dev eth0`, `ip -n ${name} link set eth0 up`,
-      `ip -n ${name} route add default via ${hostIp}`,
-    ].join(' && '))
+    await this.sh(
+      [
+        `ip netns add ${name}`,
+        `ip link add lan0 type veth peer name eth0 netns ${name}`,
+        `ip addr add ${hostIp}/24 dev lan0`,
+        'ip link set lan0 up',
+        `ip -n ${name} link set lo up`,
+        `ip -n ${name} addr add ${ip}/24 dev eth0`,
+        `ip -n ${name} link set eth0 up`,
+        `ip -n ${name} route add default via ${hostIp}`,
+      ].join(' && '),
+    )
     return { name, hostIp, ip }
   }
 
@@ -188,16 +224,26 @@ export class HostSandbox {
   }
 
   /** A path of the sandbox's own filesystem view (its /run, /var/lib), reachable from outside. */
-  inside(p: string): string { return path.join(`/proc/${this.pid}/root`, p) }
+  inside(p: string): string {
+    return path.join(`/proc/${this.pid}/root`, p)
+  }
 
   /** The inodes of the network namespaces bind-mounted under the sandbox's /run/netns. */
   namedNetnsInodes(): string[] {
     const dir = this.inside('/run/netns')
     let names: string[] = []
-    try { names = fs.readdirSync(dir) } catch { return [] }
+    try {
+      names = fs.readdirSync(dir)
+    } catch {
+      return []
+    }
     const out: string[] = []
     for (const n of names) {
-      try { out.push(String(fs.statSync(path.join(dir, n)).ino)) } catch { /* gone */ }
+      try {
+        out.push(String(fs.statSync(path.join(dir, n)).ino))
+      } catch {
+        /* gone */
+      }
     }
     return out
   }
@@ -212,7 +258,11 @@ export class HostSandbox {
       const mnt = nsInode(e, 'mnt')
       if ((net && nets.has(net)) || mnt === this.mntInode) {
         let comm = '?'
-        try { comm = fs.readFileSync(`/proc/${e}/comm`, 'utf8').trim() } catch { /* gone */ }
+        try {
+          comm = fs.readFileSync(`/proc/${e}/comm`, 'utf8').trim()
+        } catch {
+          /* gone */
+        }
         out.push({ pid: Number(e), comm })
       }
     }
@@ -234,14 +284,23 @@ export class HostSandbox {
       if (!left.length) break
       for (const p of left) {
         if (round === 0) this.leaked.push(`${p.pid} ${p.comm}`)
-        try { process.kill(p.pid, 'SIGKILL') } catch { /* gone */ }
+        try {
+          process.kill(p.pid, 'SIGKILL')
+        } catch {
+          /* gone */
+        }
       }
       await new Promise((r) => setTimeout(r, 100))
     }
     this.#holder.kill('SIGKILL')
     await waitExit(this.#holder)
     for (let i = 0; i < 10; i++) {
-      try { fs.rmSync(this.dir, { recursive: true, force: true }); break } catch { await new Promise((r) => setTimeout(r, 200)) }
+      try {
+        fs.rmSync(this.dir, { recursive: true, force: true })
+        break
+      } catch {
+        await new Promise((r) => setTimeout(r, 200))
+      }
     }
   }
 

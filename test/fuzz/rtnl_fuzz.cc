@@ -81,7 +81,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   bool split = nk::nl::SplitMessages(p, size, views);
   for (const auto& v : views) {
     Require(v.payload + v.payloadLen <= p + size);
-    for (size_t fam : {size_t{0}, sizeof(ifinfomsg), sizeof(ifaddrmsg), sizeof(rtmsg), sizeof(ndmsg), sizeof(inet_diag_msg)}) {
+    for (size_t fam :
+         {size_t{0}, sizeof(ifinfomsg), sizeof(ifaddrmsg), sizeof(rtmsg), sizeof(ndmsg), sizeof(inet_diag_msg)}) {
       const uint8_t* attrs = nullptr;
       size_t alen = 0;
       if (nk::nl::MessageAttrs(v, fam, &attrs, &alen)) {

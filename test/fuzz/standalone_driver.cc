@@ -38,7 +38,8 @@ void Mutate(std::vector<uint8_t>& b, const std::vector<std::vector<uint8_t>>& se
         if (!b.empty()) b[Below(b.size())] = static_cast<uint8_t>(Next());
         break;
       case 2: {  // a 16-bit length field (nla_len) or 32-bit one (nlmsg_len) set to an edge value
-        static const uint32_t edges[] = {0, 1, 3, 4, 5, 8, 15, 16, 17, 0x7fff, 0xfffc, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff};
+        static const uint32_t edges[] = {0,  1,      3,      4,      5,       8,          15,         16,
+                                         17, 0x7fff, 0xfffc, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff};
         if (b.size() >= 4) {
           size_t off = Below(b.size() / 4) * 4;
           uint32_t v = edges[Below(sizeof(edges) / sizeof(edges[0]))];

@@ -42,8 +42,14 @@ describe('addresses', () => {
   it('refuses a duplicate and a missing address with NetlinkError', async () => {
     const { v } = await pair(sb)
     await v.host.addAddress('10.1.2.3/24')
-    await assert.rejects(v.host.addAddress('10.1.2.3/24'), (e: NetlinkError) => e instanceof NetlinkError && e.code === 'EEXIST' && e.syscall === 'RTM_NEWADDR' && e.message.includes('10.1.2.3/24'))
-    await assert.rejects(v.host.deleteAddress('10.9.9.9/24'), (e: NetlinkError) => e instanceof NetlinkError && e.code === 'EADDRNOTAVAIL' && e.syscall === 'RTM_DELADDR')
+    await assert.rejects(
+      v.host.addAddress('10.1.2.3/24'),
+      (e: NetlinkError) => e instanceof NetlinkError && e.code === 'EEXIST' && e.syscall === 'RTM_NEWADDR' && e.message.includes('10.1.2.3/24'),
+    )
+    await assert.rejects(
+      v.host.deleteAddress('10.9.9.9/24'),
+      (e: NetlinkError) => e instanceof NetlinkError && e.code === 'EADDRNOTAVAIL' && e.syscall === 'RTM_DELADDR',
+    )
   })
 
   it('refuses bad CIDRs before anything reaches the kernel', async () => {
@@ -116,7 +122,10 @@ describe('routes', () => {
     assert.ok(main6.some((r) => r.to === 'fd00:3::/64' && r.metric === 50 && r.dev === 'vb'))
     assert.ok(!main6.some((r) => r.table === 100), 'table main by default')
     const every = await b.routes.list({ table: 0 })
-    assert.ok(every.some((r) => r.table === 255), 'table 0 lists every table, local included')
+    assert.ok(
+      every.some((r) => r.table === 255),
+      'table 0 lists every table, local included',
+    )
     await b.routes.delete({ to: 'default', via: 'fd00:2::1', table: 100 })
     assert.equal((await ipj(b, '-6', 'route', 'show', 'table', '100')).length, 0)
   })
@@ -162,7 +171,10 @@ describe('addr.add by interface name (one trip: a link made earlier in the same 
     const err = await run([
       { ns: b, op: 'addr.add', linkName: 'nosuch0', address: '10.9.1.2', prefixLength: 24, object: 'nosuch0' },
       { ns: b, op: 'route.add', family: 4, dst: '10.9.2.0', dstLength: 24, gateway: '10.9.0.1' },
-    ]).then(() => undefined, (e: NetlinkError & { results?: unknown[] }) => e)
+    ]).then(
+      () => undefined,
+      (e: NetlinkError & { results?: unknown[] }) => e,
+    )
     assert.ok(err instanceof NetlinkError)
     assert.equal(err.code, 'ENODEV')
     assert.equal(err.syscall, 'RTM_GETLINK')

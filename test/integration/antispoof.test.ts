@@ -10,7 +10,21 @@ import { NatRule, type Namespace } from '../../lib'
 import { guardPort, unguardPort, type GuardedPort } from '../../lib/nat'
 import { Sandbox, ipj, ping, runIn, sh } from '../helpers'
 import {
-  C1, C2, GW, HOST_WAN, OUT_IP, nftText, receiveUdp, request, sendFrame, sendUdp, serve, settleIpv6, stopAll, topology, type Topology,
+  C1,
+  C2,
+  GW,
+  HOST_WAN,
+  OUT_IP,
+  nftText,
+  receiveUdp,
+  request,
+  sendFrame,
+  sendUdp,
+  serve,
+  settleIpv6,
+  stopAll,
+  topology,
+  type Topology,
 } from '../nat-helpers'
 
 const GW6 = 'fd00:18::1'
@@ -41,7 +55,10 @@ describe('anti-spoofing on a bridge port (issue 11)', function () {
   beforeEach(async () => {
     t = await topology(sb)
     await t.br.addAddress(`${GW6}/64`, { nodad: true })
-    for (const [c, a] of [[t.c1, C1_6], [t.c2, C2_6]] as const) {
+    for (const [c, a] of [
+      [t.c1, C1_6],
+      [t.c2, C2_6],
+    ] as const) {
       await (await c.link('eth0')).addAddress(`${a}/64`, { nodad: true })
       await c.routes.add({ to: 'default', via: GW6 })
     }
@@ -57,8 +74,14 @@ describe('anti-spoofing on a bridge port (issue 11)', function () {
     await sb.cleanup()
   })
 
-  const guard = async () => { await guardPort(t.host, p1); await guardPort(t.host, p2) }
-  const unguard = async () => { await unguardPort(t.host, p1); await unguardPort(t.host, p2) }
+  const guard = async () => {
+    await guardPort(t.host, p1)
+    await guardPort(t.host, p2)
+  }
+  const unguard = async () => {
+    await unguardPort(t.host, p1)
+    await unguardPort(t.host, p2)
+  }
 
   it('lets honest traffic through: IPv4, IPv6, link-local, ARP and neighbour discovery, duplicate address detection', async () => {
     await guard()
@@ -87,7 +110,7 @@ describe('anti-spoofing on a bridge port (issue 11)', function () {
     assert.ok(dup?.dadfailed, 'the duplicate was detected')
   })
 
-  it('drops packets with another container\'s IPv4 or IPv6 source address', async () => {
+  it("drops packets with another container's IPv4 or IPv6 source address", async () => {
     const rx4 = await receiveUdp(t.host, 9000, GW)
     const rx6 = await receiveUdp(t.host, 9006, GW6)
     await sh('ip', ['-n', t.c1.name!, 'addr', 'add', `${C2}/32`, 'dev', 'eth0'])
@@ -105,21 +128,33 @@ describe('anti-spoofing on a bridge port (issue 11)', function () {
       await sendUdp(t.c1, GW6, 9006, 'honest-6', C1_6)
     }
     await sleep(300)
-    assert.deepEqual(rx4.got().filter((x) => x !== 'open-4'), ['honest-4', 'honest-4', 'honest-4'])
-    assert.deepEqual(rx6.got().filter((x) => x !== 'open-6'), ['honest-6', 'honest-6', 'honest-6'])
+    assert.deepEqual(
+      rx4.got().filter((x) => x !== 'open-4'),
+      ['honest-4', 'honest-4', 'honest-4'],
+    )
+    assert.deepEqual(
+      rx6.got().filter((x) => x !== 'open-6'),
+      ['honest-6', 'honest-6', 'honest-6'],
+    )
   })
 
-  it('drops frames with another container\'s MAC: the bridge never learns it on the wrong port', async () => {
+  it("drops frames with another container's MAC: the bridge never learns it on the wrong port", async () => {
     await guard()
     assert.ok(await ping(t.c2, GW))
     await sh('ip', ['-n', t.c1.name!, 'link', 'set', 'eth0', 'address', m2])
-    assert.equal(await ping(t.c1, GW), false, 'nothing from c1 with c2\'s MAC passes')
-    const fdb = JSON.parse((await sh('ip', ['netns', 'exec', t.host.name!, 'bridge', '-j', 'fdb', 'show', 'br', 'br0'])).stdout) as { mac: string; ifname: string }[]
-    assert.deepEqual(fdb.filter((f) => f.mac === m2).map((f) => f.ifname), ['veth-c2'])
+    assert.equal(await ping(t.c1, GW), false, "nothing from c1 with c2's MAC passes")
+    const fdb = JSON.parse((await sh('ip', ['netns', 'exec', t.host.name!, 'bridge', '-j', 'fdb', 'show', 'br', 'br0'])).stdout) as {
+      mac: string
+      ifname: string
+    }[]
+    assert.deepEqual(
+      fdb.filter((f) => f.mac === m2).map((f) => f.ifname),
+      ['veth-c2'],
+    )
     assert.ok(await ping(t.c2, GW), 'c2 is undisturbed')
   })
 
-  it('drops ARP claiming another container\'s address (ARP sender), and neighbour advertisements for it (NDP target)', async () => {
+  it("drops ARP claiming another container's address (ARP sender), and neighbour advertisements for it (NDP target)", async () => {
     const attack = async () => {
       // The host knows c2 (a ping each way fills its neighbour table), and the 1 s lock passes.
       assert.ok(await ping(t.host, C2))
@@ -141,7 +176,7 @@ describe('anti-spoofing on a bridge port (issue 11)', function () {
     await sh('ip', ['-n', t.host.name!, 'neigh', 'flush', 'dev', 'br0'])
     await guard()
     // Guarded, every one of three attacks fails.
-    for (let i = 0; i < 3; i++) assert.deepEqual(await attack(), { v4: m2, v6: m2 }, 'with the guard the host keeps c2\'s MAC')
+    for (let i = 0; i < 3; i++) assert.deepEqual(await attack(), { v4: m2, v6: m2 }, "with the guard the host keeps c2's MAC")
   })
 
   it('drops router advertisements from a container (no rogue default route for the others)', async () => {

@@ -13,7 +13,10 @@ const root = process.getuid?.() === 0
 const CLI = path.resolve(__dirname, '..', '..', 'dist', 'cli', 'netns-kit.js')
 const rootIt = (title: string, fn: () => Promise<void>) => (root ? it(title, fn) : it(`${title} (pending: needs root)`))
 
-interface Cli extends ExecResult { json?: any; err?: { code: string; message: string; exitStatus: number } }
+interface Cli extends ExecResult {
+  json?: any
+  err?: { code: string; message: string; exitStatus: number }
+}
 
 describe('netns-kit CLI (the built executable in a private host)', function () {
   this.timeout(120000)
@@ -29,7 +32,9 @@ describe('netns-kit CLI (the built executable in a private host)', function () {
     await sb.sh('mkdir -p /etc/netns && mount -t tmpfs tmpfs /etc/netns')
     out = await sb.outside('lan-client', '192.0.2.1', '192.0.2.2')
   })
-  after(async () => { await sb?.close() })
+  after(async () => {
+    await sb?.close()
+  })
 
   /** Runs `netns-kit ARGS` inside; --json output (stdout) and a --json error (stderr) parsed. */
   async function cli(args: string[], input?: string, env?: Record<string, string>): Promise<Cli> {
@@ -54,9 +59,16 @@ describe('netns-kit CLI (the built executable in a private host)', function () {
     else assert.match(got, code, lines[0])
   }
   const links = async () => (await sb.ipj('link', 'show')).map((l: { ifname: string }) => l.ifname).sort()
-  const namespaces = async () => (await sb.run('ip', ['netns', 'list'])).split('\n').filter(Boolean).map((l) => l.split(' ')[0]!).sort()
-  const addrs = async (ns: string, dev = 'eth0') => ((await sb.ipj('-n', ns, 'addr', 'show', 'dev', dev).catch(() => []))[0]?.addr_info ?? [])
-    .map((a: { local: string; prefixlen: number }) => `${a.local}/${a.prefixlen}`)
+  const namespaces = async () =>
+    (await sb.run('ip', ['netns', 'list']))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' ')[0]!)
+      .sort()
+  const addrs = async (ns: string, dev = 'eth0') =>
+    ((await sb.ipj('-n', ns, 'addr', 'show', 'dev', dev).catch(() => []))[0]?.addr_info ?? []).map(
+      (a: { local: string; prefixlen: number }) => `${a.local}/${a.prefixlen}`,
+    )
   const nftText = () => sb.run('nft', ['list', 'ruleset'])
 
   describe('usage', () => {
@@ -65,7 +77,19 @@ describe('netns-kit CLI (the built executable in a private host)', function () {
       assert.equal(none.code, 2)
       assert.match(none.stderr, /Usage: netns-kit COMMAND/)
       const help = await ok(['--help'])
-      for (const c of ['network create', 'network ls', 'network inspect', 'network rm', 'network prune', 'network connect', 'network disconnect', 'run', 'ps', 'gc', 'check']) {
+      for (const c of [
+        'network create',
+        'network ls',
+        'network inspect',
+        'network rm',
+        'network prune',
+        'network connect',
+        'network disconnect',
+        'run',
+        'ps',
+        'gc',
+        'check',
+      ]) {
         assert.match(help.stdout, new RegExp(`\\n  ${c} `), `the overview lists ${c}`)
       }
       assert.match((await ok(['--version'])).stdout, /^\d+\.\d+\.\d+\n$/)
@@ -79,12 +103,16 @@ describe('netns-kit CLI (the built executable in a private host)', function () {
     rootIt('--help for every command: its synopsis and options, exit 0, nothing done', async () => {
       const cmds: [string[], RegExp][] = [
         [['network', 'create'], /Usage: netns-kit network create \[OPTIONS\] NAME[\s\S]*--subnet[\s\S]*--ip-range[\s\S]*--internal[\s\S]*--ipv6[\s\S]*--opt/],
-        [['network', 'ls'], /Usage: netns-kit network ls/], [['network', 'inspect'], /Usage: netns-kit network inspect NAME/],
-        [['network', 'rm'], /Usage: netns-kit network rm \[-f\] NAME[\s\S]*--force/], [['network', 'prune'], /Usage: netns-kit network prune/],
+        [['network', 'ls'], /Usage: netns-kit network ls/],
+        [['network', 'inspect'], /Usage: netns-kit network inspect NAME/],
+        [['network', 'rm'], /Usage: netns-kit network rm \[-f\] NAME[\s\S]*--force/],
+        [['network', 'prune'], /Usage: netns-kit network prune/],
         [['network', 'connect'], /Usage: netns-kit network connect \[OPTIONS\] NETWORK NAMESPACE\|PID[\s\S]*--ip[\s\S]*--alias[\s\S]*--name[\s\S]*--publish/],
         [['network', 'disconnect'], /Usage: netns-kit network disconnect NETWORK ENDPOINT/],
         [['run'], /Usage: netns-kit run \[OPTIONS\] \[--\] CMD[\s\S]*--network[\s\S]*--hostname[\s\S]*--publish-all[\s\S]*--dns[\s\S]*--add-host/],
-        [['ps'], /Usage: netns-kit ps/], [['gc'], /Usage: netns-kit gc/], [['check'], /Usage: netns-kit check/],
+        [['ps'], /Usage: netns-kit ps/],
+        [['gc'], /Usage: netns-kit gc/],
+        [['check'], /Usage: netns-kit check/],
       ]
       for (const [c, re] of cmds) {
         const r = await ok([...c, '--help'])
@@ -140,31 +168,80 @@ describe('netns-kit CLI (the built executable in a private host)', function () {
     afterEach(() => tidy())
 
     rootIt('create, ls, inspect: the bridge as asked (ip -j), the table, the JSON; a second create fails with its code', async () => {
-      const c = await ok(['network', 'create', '--subnet', '10.61.1.0/24', '--gateway', '10.61.1.254', '--ip-range', '10.61.1.128/25',
-        '-o', 'bridge-name=nkc-a', '--opt', 'mtu=1400', '--opt', 'icc=false', 'alpha', '--json'])
+      const c = await ok([
+        'network',
+        'create',
+        '--subnet',
+        '10.61.1.0/24',
+        '--gateway',
+        '10.61.1.254',
+        '--ip-range',
+        '10.61.1.128/25',
+        '-o',
+        'bridge-name=nkc-a',
+        '--opt',
+        'mtu=1400',
+        '--opt',
+        'icc=false',
+        'alpha',
+        '--json',
+      ])
       assert.equal(c.json.name, 'alpha')
-      assert.deepEqual([c.json.bridge, c.json.subnet, c.json.gateway, c.json.ipRange, c.json.mtu, c.json.icc, c.json.masquerade], ['nkc-a', '10.61.1.0/24', '10.61.1.254', '10.61.1.128/25', 1400, false, true])
+      assert.deepEqual(
+        [c.json.bridge, c.json.subnet, c.json.gateway, c.json.ipRange, c.json.mtu, c.json.icc, c.json.masquerade],
+        ['nkc-a', '10.61.1.0/24', '10.61.1.254', '10.61.1.128/25', 1400, false, true],
+      )
       const [br] = await sb.ipj('link', 'show', 'nkc-a')
       assert.equal(br.linkinfo.info_kind, 'bridge')
       assert.equal(br.mtu, 1400)
       assert.ok(br.flags.includes('UP'))
-      assert.deepEqual((await sb.ipj('addr', 'show', 'dev', 'nkc-a'))[0].addr_info.map((a: { local: string; prefixlen: number }) => `${a.local}/${a.prefixlen}`), ['10.61.1.254/24'])
-      assert.equal((await ok(['network', 'create', '--internal', '--subnet', '10.61.2.0/24', '--ipv6', '--subnet', 'fd00:61:2::/64', '-o', 'bridge-name=nkc-b', 'beta'])).stdout, 'beta\n')
+      assert.deepEqual(
+        (await sb.ipj('addr', 'show', 'dev', 'nkc-a'))[0].addr_info.map((a: { local: string; prefixlen: number }) => `${a.local}/${a.prefixlen}`),
+        ['10.61.1.254/24'],
+      )
+      assert.equal(
+        (await ok(['network', 'create', '--internal', '--subnet', '10.61.2.0/24', '--ipv6', '--subnet', 'fd00:61:2::/64', '-o', 'bridge-name=nkc-b', 'beta']))
+          .stdout,
+        'beta\n',
+      )
       const v6 = (await sb.ipj('addr', 'show', 'dev', 'nkc-b'))[0].addr_info.map((a: { local: string }) => a.local)
       assert.ok(v6.includes('10.61.2.1') && v6.includes('fd00:61:2::1'), `both gateways on nkc-b: ${v6}`)
 
       const ls = await ok(['network', 'ls'])
       const [head, ...rows] = ls.stdout.trim().split('\n')
       assert.match(head!, /^NAME\s+DRIVER\s+BRIDGE\s+SUBNET\s+GATEWAY\s+FLAGS$/)
-      assert.match(rows.find((r) => r.startsWith('alpha'))!, /^alpha\s+bridge\s+nkc-a\s+10\.61\.1\.0\/24\s+10\.61\.1\.254\s+icc=false,dns$/)
-      assert.match(rows.find((r) => r.startsWith('beta'))!, /^beta\s+bridge\s+nkc-b\s+10\.61\.2\.0\/24,fd00:61:2::\/64\s+10\.61\.2\.1,fd00:61:2::1\s+internal,dns$/)
+      assert.match(
+        rows.find((r) => r.startsWith('alpha'))!,
+        /^alpha\s+bridge\s+nkc-a\s+10\.61\.1\.0\/24\s+10\.61\.1\.254\s+icc=false,dns$/,
+      )
+      assert.match(
+        rows.find((r) => r.startsWith('beta'))!,
+        /^beta\s+bridge\s+nkc-b\s+10\.61\.2\.0\/24,fd00:61:2::\/64\s+10\.61\.2\.1,fd00:61:2::1\s+internal,dns$/,
+      )
       const lsj = (await ok(['network', 'ls', '--json'])).json
-      assert.deepEqual(lsj.map((n: { name: string }) => n.name), ['alpha', 'beta'])
+      assert.deepEqual(
+        lsj.map((n: { name: string }) => n.name),
+        ['alpha', 'beta'],
+      )
       assert.deepEqual(lsj[1].ipv6, { subnet: 'fd00:61:2::/64', gateway: 'fd00:61:2::1' })
       assert.equal(lsj[1].internal, true)
       const ins = JSON.parse((await ok(['network', 'inspect', 'alpha', 'beta'])).stdout)
       assert.equal(ins.length, 2)
-      assert.deepEqual(Object.keys(ins[0]).sort(), ['bridge', 'dns', 'driver', 'endpoints', 'gateway', 'icc', 'id', 'internal', 'ipRange', 'masquerade', 'mtu', 'name', 'subnet'])
+      assert.deepEqual(Object.keys(ins[0]).sort(), [
+        'bridge',
+        'dns',
+        'driver',
+        'endpoints',
+        'gateway',
+        'icc',
+        'id',
+        'internal',
+        'ipRange',
+        'masquerade',
+        'mtu',
+        'name',
+        'subnet',
+      ])
       assert.deepEqual(ins[0].endpoints, [])
 
       oneLineError(await cli(['network', 'create', '--subnet', '10.61.1.0/24', 'alpha']), 1, 'ERR_NETNS_KIT_NETWORK_EXISTS')
@@ -182,8 +259,19 @@ describe('netns-kit CLI (the built executable in a private host)', function () {
       const c1 = await ok(['network', 'connect', '--ip', '10.61.3.10', '--alias', 'www', '-p', '8080:80', 'web', 'c1', '--json'])
       assert.deepEqual(
         { ...c1.json, mac: undefined, hostInterface: undefined },
-        { network: 'web', name: 'c1', namespace: 'c1', ifname: 'eth0', ip: '10.61.3.10', mac: undefined, gateway: '10.61.3.1', hostInterface: undefined, aliases: ['www'],
-          ports: [{ protocol: 'tcp', hostIp: '0.0.0.0', hostPort: 8080, containerPort: 80 }] })
+        {
+          network: 'web',
+          name: 'c1',
+          namespace: 'c1',
+          ifname: 'eth0',
+          ip: '10.61.3.10',
+          mac: undefined,
+          gateway: '10.61.3.1',
+          hostInterface: undefined,
+          aliases: ['www'],
+          ports: [{ protocol: 'tcp', hostIp: '0.0.0.0', hostPort: 8080, containerPort: 80 }],
+        },
+      )
       assert.deepEqual(await addrs('c1'), ['10.61.3.10/24'])
       assert.ok(await sb.ping(undefined, '10.61.3.10'), 'the host reaches c1')
       // c2 by the pid of a process inside it; -p without a host port takes a free one, udp too.
@@ -210,8 +298,14 @@ describe('netns-kit CLI (the built executable in a private host)', function () {
       const ps = await ok(['ps'])
       const [head, ...rows] = ps.stdout.trim().split('\n')
       assert.match(head!, /^NETWORK\s+ENDPOINT\s+NAMESPACE\s+IP\s+PORTS$/)
-      assert.match(rows.find((r) => /^web\s+c1\s/.test(r))!, /^web\s+c1\s+c1\s+10\.61\.3\.10\s+0\.0\.0\.0:8080->80\/tcp$/)
-      assert.match(rows.find((r) => /^web\s+second\s/.test(r))!, /0\.0\.0\.0:\d+->5353\/udp$/)
+      assert.match(
+        rows.find((r) => /^web\s+c1\s/.test(r))!,
+        /^web\s+c1\s+c1\s+10\.61\.3\.10\s+0\.0\.0\.0:8080->80\/tcp$/,
+      )
+      assert.match(
+        rows.find((r) => /^web\s+second\s/.test(r))!,
+        /0\.0\.0\.0:\d+->5353\/udp$/,
+      )
       const psj = (await ok(['ps', '--json'])).json
       assert.deepEqual(psj.map((e: { name: string }) => e.name).sort(), ['c1', 'second'])
       assert.match(await nftText(), /8080/)
@@ -240,7 +334,10 @@ describe('netns-kit CLI (the built executable in a private host)', function () {
       await ok(['network', 'connect', 'busy', 'c1'])
       assert.deepEqual((await ok(['network', 'prune', '--json'])).json, { removed: ['idle'] })
       assert.equal((await ok(['network', 'prune'])).stdout, '')
-      assert.deepEqual((await ok(['network', 'ls', '--json'])).json.map((n: { name: string }) => n.name), ['busy'])
+      assert.deepEqual(
+        (await ok(['network', 'ls', '--json'])).json.map((n: { name: string }) => n.name),
+        ['busy'],
+      )
       await ok(['network', 'rm', '-f', 'busy'])
       holder.kill('SIGKILL')
       await sb.sh('ip netns del c1 && ip netns del c2')
@@ -303,9 +400,33 @@ describe('netns-kit CLI (the built executable in a private host)', function () {
 
     rootIt("stdio and exit status pass through; the container's hosts, hostname, resolv.conf; nothing left after", async () => {
       const before = await links()
-      const r = await cli(['run', '--network', 'runnet', '--name', 'r1', '--hostname', 'box', '--ip', '10.61.7.7', '--add-host', 'db.example:10.61.7.99',
-        '--dns', '192.0.2.53', '-e', 'GREETING=hi there', '-i', '-t', '--rm',
-        '--', 'sh', '-c', 'cat; echo; cat /etc/hosts /etc/hostname /etc/resolv.conf; ip -br addr show dev eth0; echo "$GREETING"; echo oops >&2; exit 7'], 'from-stdin')
+      const r = await cli(
+        [
+          'run',
+          '--network',
+          'runnet',
+          '--name',
+          'r1',
+          '--hostname',
+          'box',
+          '--ip',
+          '10.61.7.7',
+          '--add-host',
+          'db.example:10.61.7.99',
+          '--dns',
+          '192.0.2.53',
+          '-e',
+          'GREETING=hi there',
+          '-i',
+          '-t',
+          '--rm',
+          '--',
+          'sh',
+          '-c',
+          'cat; echo; cat /etc/hosts /etc/hostname /etc/resolv.conf; ip -br addr show dev eth0; echo "$GREETING"; echo oops >&2; exit 7',
+        ],
+        'from-stdin',
+      )
       assert.equal(r.code, 7, r.stderr)
       assert.equal(r.stderr, 'oops\n')
       assert.match(r.stdout, /^from-stdin\n/)
@@ -332,7 +453,10 @@ describe('netns-kit CLI (the built executable in a private host)', function () {
       await sb.sh('ip netns add taken')
       oneLineError(await cli(['run', '--network', 'runnet', '--name', 'taken', '--', 'true']), 1, 'ERR_NETNS_KIT_NAMESPACE_EXISTS')
       assert.deepEqual(await namespaces(), ['lan-client', 'taken'])
-      assert.deepEqual((await sb.ipj('-n', 'taken', 'link', 'show')).map((l: { ifname: string }) => l.ifname), ['lo'])
+      assert.deepEqual(
+        (await sb.ipj('-n', 'taken', 'link', 'show')).map((l: { ifname: string }) => l.ifname),
+        ['lo'],
+      )
       await sb.sh('ip netns del taken')
       // --network none: loopback only; --dns straight into resolv.conf.
       const none = await ok(['run', '--network', 'none', '--dns', '192.0.2.53', '--', 'sh', '-c', 'ip -br link; cat /etc/resolv.conf'])
@@ -342,8 +466,27 @@ describe('netns-kit CLI (the built executable in a private host)', function () {
     })
 
     rootIt('two containers and a published port: by name across run processes, -p from outside, -P with --expose', async () => {
-      const server = sb.spawn(process.execPath, [CLI, 'run', '--network', 'runnet', '--name', 'web', '-p', '8081:80', '-P', '--expose', '81',
-        '--', 'socat', 'TCP-LISTEN:80,reuseaddr,fork', 'SYSTEM:echo hello-from-web'], { stdio: 'ignore' })
+      const server = sb.spawn(
+        process.execPath,
+        [
+          CLI,
+          'run',
+          '--network',
+          'runnet',
+          '--name',
+          'web',
+          '-p',
+          '8081:80',
+          '-P',
+          '--expose',
+          '81',
+          '--',
+          'socat',
+          'TCP-LISTEN:80,reuseaddr,fork',
+          'SYSTEM:echo hello-from-web',
+        ],
+        { stdio: 'ignore' },
+      )
       try {
         await waitFor(async () => (await ok(['ps', '--json'])).json.some((e: { name: string }) => e.name === 'web'))
         const [ep] = (await ok(['ps', '--json'])).json
@@ -377,11 +520,18 @@ describe('netns-kit CLI (the built executable in a private host)', function () {
     for (const how of ['SIGINT to the CLI', 'SIGINT to the process group (Ctrl-C)', 'SIGTERM to the CLI'] as const) {
       rootIt(`${how}: the command gets the signal, everything is removed, exit 128+N`, async () => {
         const before = await links()
-        const p = sb.spawn(process.execPath, [CLI, 'run', '--network', 'runnet', '--name', 'intr', '-p', '8082:80', '--', 'sleep', '60'],
-          { stdio: ['ignore', 'ignore', 'pipe'], detached: how.includes('group') })
+        const p = sb.spawn(process.execPath, [CLI, 'run', '--network', 'runnet', '--name', 'intr', '-p', '8082:80', '--', 'sleep', '60'], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+          detached: how.includes('group'),
+        })
         let stderr = ''
-        p.stderr!.on('data', (d) => { stderr += d })
-        await waitFor(async () => (await namespaces()).includes('intr') && (await ok(['ps', '--json'])).json.length === 1, () => `run: exit ${p.exitCode}: ${stderr}`)
+        p.stderr!.on('data', (d) => {
+          stderr += d
+        })
+        await waitFor(
+          async () => (await namespaces()).includes('intr') && (await ok(['ps', '--json'])).json.length === 1,
+          () => `run: exit ${p.exitCode}: ${stderr}`,
+        )
         const sleeper = await sb.run('ip', ['netns', 'pids', 'intr'])
         assert.ok(sleeper.trim(), 'the command runs in the namespace')
         const t0 = Date.now()

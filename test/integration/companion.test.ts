@@ -44,9 +44,10 @@ async function within<T>(ms: number, what: string, f: () => Promise<T | undefine
 
 /** A host process's bind() in `ns` (plain Node sockets, with SO_REUSEADDR as most servers set it): 'ok' or the errno name. */
 async function hostBind(ns: Namespace, proto: 'tcp' | 'udp', address: string, port: number): Promise<string> {
-  const js = proto === 'tcp'
-    ? `require('net').createServer().on('error', (e) => { console.log(e.code); process.exit() }).listen({ host: '${address}', port: ${port}, ipv6Only: true }, () => { console.log('ok'); process.exit() })`
-    : `require('dgram').createSocket({ type: '${address.includes(':') ? 'udp6' : 'udp4'}', reuseAddr: true }).on('error', (e) => { console.log(e.code); process.exit() }).bind(${port}, '${address}', () => { console.log('ok'); process.exit() })`
+  const js =
+    proto === 'tcp'
+      ? `require('net').createServer().on('error', (e) => { console.log(e.code); process.exit() }).listen({ host: '${address}', port: ${port}, ipv6Only: true }, () => { console.log('ok'); process.exit() })`
+      : `require('dgram').createSocket({ type: '${address.includes(':') ? 'udp6' : 'udp4'}', reuseAddr: true }).on('error', (e) => { console.log(e.code); process.exit() }).bind(${port}, '${address}', () => { console.log('ok'); process.exit() })`
   return (await runIn(ns, process.execPath, ['-e', js])).out.trim()
 }
 
@@ -67,7 +68,9 @@ function companionsOf(store: string): number[] {
     try {
       const cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0')
       if (cmd.some((a) => /companion[/]main\.[jt]s$/.test(a)) && cmd.includes(store) && procAlive(Number(d))) out.push(Number(d))
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return out
 }
@@ -111,14 +114,28 @@ describe('companion process (records written into the store)', function () {
     return c
   }
 
-  async function network(name: string, config: Record<string, unknown> = {}, pools: { subnet: string }[] = [{ subnet: '10.88.0.0/24' }]): Promise<NetworkRecord> {
+  async function network(
+    name: string,
+    config: Record<string, unknown> = {},
+    pools: { subnet: string }[] = [{ subnet: '10.88.0.0/24' }],
+  ): Promise<NetworkRecord> {
     const n = await store.beginCreateNetwork({ name, driver: 'bridge', host: identity(host), pools, config: { bridge: `nkbr-${name}`, dns: true, ...config } })
     return store.finishCreateNetwork(n.id)
   }
 
-  async function connect(net: NetworkRecord, ns: Namespace, spec: { name: string; aliases?: string[]; hostIf?: string; ports?: PortSpec[]; dns?: DnsSettings; v6?: boolean }, c?: Companion): Promise<EndpointRecord> {
+  async function connect(
+    net: NetworkRecord,
+    ns: Namespace,
+    spec: { name: string; aliases?: string[]; hostIf?: string; ports?: PortSpec[]; dns?: DnsSettings; v6?: boolean },
+    c?: Companion,
+  ): Promise<EndpointRecord> {
     const { endpoint } = await store.beginConnect(net.id, {
-      name: spec.name, aliases: spec.aliases, ns: identity(ns), hostIf: spec.hostIf, ports: spec.ports, dns: spec.dns,
+      name: spec.name,
+      aliases: spec.aliases,
+      ns: identity(ns),
+      hostIf: spec.hostIf,
+      ports: spec.ports,
+      dns: spec.dns,
       addresses: [{ family: 4 }, ...(spec.v6 ? [{ family: 6 as const }] : [])],
     })
     if (c) await c.prepare(endpoint.id)
@@ -132,7 +149,11 @@ describe('companion process (records written into the store)', function () {
 
   /** Runs the worker fixture; resolves with its JSON line. */
   function runWorker(spec: Record<string, unknown>): Promise<{ ids: string[]; companion: number; child: ChildProcess }> {
-    const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), worker, JSON.stringify({ store: dbPath, host: host.path, resolvConf: noUpstreams, ...spec })], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(
+      process.execPath,
+      ['--require', require.resolve('tsx/cjs'), worker, JSON.stringify({ store: dbPath, host: host.path, resolvConf: noUpstreams, ...spec })],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    )
     children.push(child)
     return new Promise((resolve, reject) => {
       child.once('exit', (code) => reject(new Error(`worker exited ${code}`)))
@@ -178,20 +199,40 @@ describe('companion process (records written into the store)', function () {
     assert.match(status, /^CapBnd:\s*0000000000201400$/m)
     assert.match(status, /^CapAmb:\s*0000000000000000$/m)
     // its own session, stdin /dev/null, stdout and stderr its log, nothing else of ours
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').slice(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').lastIndexOf(')') + 2).split(' ')
+    const stat = fs
+      .readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .slice(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').lastIndexOf(')') + 2)
+      .split(' ')
     assert.equal(stat[3], String(pid), 'session leader')
     assert.equal(fs.readlinkSync(`/proc/${pid}/fd/0`), '/dev/null')
     assert.equal(fs.readlinkSync(`/proc/${pid}/fd/1`), paths.log)
     assert.equal(fs.readlinkSync(`/proc/${pid}/cwd`), '/')
-    const ours = new Set(fs.readdirSync('/proc/self/fd').map((f) => { try { return fs.readlinkSync(`/proc/self/fd/${f}`) } catch { return '' } }).filter((l) => l.startsWith('/') && !l.startsWith('/dev/') && !l.startsWith('/proc/')))
-    const theirs = fs.readdirSync(`/proc/${pid}/fd`).map((f) => { try { return fs.readlinkSync(`/proc/${pid}/fd/${f}`) } catch { return '' } })
+    const ours = new Set(
+      fs
+        .readdirSync('/proc/self/fd')
+        .map((f) => {
+          try {
+            return fs.readlinkSync(`/proc/self/fd/${f}`)
+          } catch {
+            return ''
+          }
+        })
+        .filter((l) => l.startsWith('/') && !l.startsWith('/dev/') && !l.startsWith('/proc/')),
+    )
+    const theirs = fs.readdirSync(`/proc/${pid}/fd`).map((f) => {
+      try {
+        return fs.readlinkSync(`/proc/${pid}/fd/${f}`)
+      } catch {
+        return ''
+      }
+    })
     for (const l of theirs) assert.ok(!ours.has(l) || l === dbPath || l.startsWith(dbPath), `inherited ${l}`)
     // a second connect finds the same one
     const again = await companion()
     assert.equal(again.hello!.pid, pid)
   })
 
-  it('serves every endpoint\'s names in each container: names, aliases, NAME.NETWORK, AAAA, PTR; another process\'s within 1 s', async () => {
+  it("serves every endpoint's names in each container: names, aliases, NAME.NETWORK, AAAA, PTR; another process's within 1 s", async () => {
     const net = await network('app', {}, [{ subnet: '10.88.0.0/24' }, { subnet: 'fd00:88::/64' }])
     const c1 = await sb.ns()
     const c2 = await sb.ns()
@@ -221,7 +262,13 @@ describe('companion process (records written into the store)', function () {
     const net = await network('left')
     const c1 = await sb.ns()
     const c2 = await sb.ns()
-    const w = await runWorker({ network: net.id, endpoints: [{ name: 'a', ns: c1.path }, { name: 'b', ns: c2.path }] })
+    const w = await runWorker({
+      network: net.id,
+      endpoints: [
+        { name: 'a', ns: c1.path },
+        { name: 'b', ns: c2.path },
+      ],
+    })
     await new Promise<void>((resolve) => (w.child.exitCode !== null ? resolve() : w.child.once('exit', () => resolve())))
     assert.equal(w.child.exitCode, 0)
     await sleep(5000)
@@ -231,7 +278,7 @@ describe('companion process (records written into the store)', function () {
     companions.push(await companion())
   })
 
-  it('forwards a container\'s other names to its endpoint\'s dns.servers (docker --dns), others to the network\'s', async () => {
+  it("forwards a container's other names to its endpoint's dns.servers (docker --dns), others to the network's", async () => {
     const { logs } = await outside()
     const net = await network('fwd', { upstream: ['203.0.113.3'] })
     const c1 = await sb.ns()
@@ -241,7 +288,11 @@ describe('companion process (records written into the store)', function () {
     await connect(net, c2, { name: 'two' }, c)
     assert.equal(await dig(c1, 'www.upstream.test'), '198.51.100.7')
     await sleep(100)
-    assert.deepEqual(logs.get('203.0.113.2')!.map((l) => [l.name, l.from]), [['www.upstream.test', '203.0.113.1']], 'asked from the host namespace')
+    assert.deepEqual(
+      logs.get('203.0.113.2')!.map((l) => [l.name, l.from]),
+      [['www.upstream.test', '203.0.113.1']],
+      'asked from the host namespace',
+    )
     assert.equal(logs.get('203.0.113.3')!.length, 0)
     assert.equal(await dig(c2, 'www.upstream.test'), '198.51.100.7')
     await sleep(100)
@@ -249,7 +300,7 @@ describe('companion process (records written into the store)', function () {
     assert.equal(logs.get('203.0.113.2')!.length, 1)
   })
 
-  it('follows the host\'s resolv.conf without restarting anything', async () => {
+  it("follows the host's resolv.conf without restarting anything", async () => {
     const { logs } = await outside()
     const rc = path.join(tmp, 'resolv.conf')
     fs.writeFileSync(rc, 'nameserver 203.0.113.3\n')
@@ -275,12 +326,20 @@ describe('companion process (records written into the store)', function () {
     const c1 = await sb.ns()
     const c = await companion()
     await runIn(host, 'ip', ['addr', 'add', '198.51.100.10/32', 'dev', 'lo'])
-    const ep = await connect(net, c1, {
-      name: 'pub', ports: [
-        { protocol: 'tcp', hostPort: 18080, containerPort: 80 }, { protocol: 'udp', hostPort: 18081, containerPort: 53 },
-        { protocol: 'tcp', family: 6, hostPort: 18080, containerPort: 80 }, { protocol: 'tcp', hostIp: '198.51.100.10', hostPort: 18082, containerPort: 80 },
-      ],
-    }, c)
+    const ep = await connect(
+      net,
+      c1,
+      {
+        name: 'pub',
+        ports: [
+          { protocol: 'tcp', hostPort: 18080, containerPort: 80 },
+          { protocol: 'udp', hostPort: 18081, containerPort: 53 },
+          { protocol: 'tcp', family: 6, hostPort: 18080, containerPort: 80 },
+          { protocol: 'tcp', hostIp: '198.51.100.10', hostPort: 18082, containerPort: 80 },
+        ],
+      },
+      c,
+    )
     assert.equal(await hostBind(host, 'tcp', '0.0.0.0', 18080), 'EADDRINUSE')
     assert.equal(await hostBind(host, 'tcp', '127.0.0.1', 18080), 'EADDRINUSE')
     assert.equal(await hostBind(host, 'udp', '0.0.0.0', 18081), 'EADDRINUSE')
@@ -304,8 +363,13 @@ describe('companion process (records written into the store)', function () {
     children.push(holder)
     await within(3000, 'socat listening', async () => (await hostBind(host, 'tcp', '0.0.0.0', 18090)) === 'EADDRINUSE')
     const { endpoint } = await store.beginConnect(net.id, {
-      name: 'x', ns: identity(c1), addresses: [{ family: 4 }],
-      ports: [{ protocol: 'udp', hostPort: 18091, containerPort: 1 }, { protocol: 'tcp', hostPort: 18090, containerPort: 80 }],
+      name: 'x',
+      ns: identity(c1),
+      addresses: [{ family: 4 }],
+      ports: [
+        { protocol: 'udp', hostPort: 18091, containerPort: 1 },
+        { protocol: 'tcp', hostPort: 18090, containerPort: 80 },
+      ],
     })
     await assert.rejects(c.prepare(endpoint.id), (e: Error & { code?: string }) => e.code === 'EADDRINUSE' && /18090/.test(e.message))
     assert.equal(await hostBind(host, 'udp', '0.0.0.0', 18091), 'ok', 'all or nothing: the UDP port went back')
@@ -345,7 +409,7 @@ describe('companion process (records written into the store)', function () {
     assert.ok(Date.now() - t0 < 10000)
   })
 
-  it('ns.spawn and ip netns exec see the container\'s files of /etc/netns: getent hosts resolves through the companion', async () => {
+  it("ns.spawn and ip netns exec see the container's files of /etc/netns: getent hosts resolves through the companion", async () => {
     const net = await network('getent')
     const c1 = await sb.ns()
     const c2 = await sb.ns()
@@ -353,15 +417,21 @@ describe('companion process (records written into the store)', function () {
     const me = await connect(net, c1, { name: 'app' }, c)
     const db = await connect(net, c2, { name: 'db' }, c)
     const before = await runIn(c1, 'getent', ['hosts', 'db'])
-    assert.equal(before.code, 2, 'without the files: the host\'s resolv.conf, which knows no db')
+    assert.equal(before.code, 2, "without the files: the host's resolv.conf, which knows no db")
     await writeEtcNetns(c1.name!, {
-      hosts: hostsFile({ hostname: 'app', addresses: [me.addresses[0]!.address] }), hostname: 'app\n', 'resolv.conf': resolvConf({ resolver: true, nameservers: [] }),
+      hosts: hostsFile({ hostname: 'app', addresses: [me.addresses[0]!.address] }),
+      hostname: 'app\n',
+      'resolv.conf': resolvConf({ resolver: true, nameservers: [] }),
     })
     try {
       const viaSpawn = await runIn(c1, 'getent', ['hosts', 'db'])
       assert.equal(viaSpawn.code, 0, viaSpawn.out)
       assert.deepEqual(viaSpawn.out.trim().split(/\s+/), [db.addresses[0]!.address, 'db'])
-      assert.deepEqual((await runIn(c1, 'getent', ['hosts', 'app'])).out.trim().split(/\s+/), [me.addresses[0]!.address, 'app'], 'its own name from its hosts file')
+      assert.deepEqual(
+        (await runIn(c1, 'getent', ['hosts', 'app'])).out.trim().split(/\s+/),
+        [me.addresses[0]!.address, 'app'],
+        'its own name from its hosts file',
+      )
       const viaIp = await sh('ip', ['netns', 'exec', c1.name!, 'getent', 'hosts', 'db'])
       assert.deepEqual(viaIp.stdout.trim().split(/\s+/), [db.addresses[0]!.address, 'db'])
       // only inside: the host's own files are untouched

@@ -18,8 +18,12 @@ function runWith(cmd: string, args: string[], input = ''): Promise<string> {
     const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
-    p.stdout.on('data', (d) => { out += d })
-    p.stderr.on('data', (d) => { err += d })
+    p.stdout.on('data', (d) => {
+      out += d
+    })
+    p.stderr.on('data', (d) => {
+      err += d
+    })
     p.on('error', reject)
     p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')}: exit ${code}: ${err}`))))
     p.stdin.end(input)
@@ -33,8 +37,11 @@ async function witness(ns: Namespace, ...args: string[]): Promise<ToolEntry[]> {
 
 /** Test fixture: connections are tracked in `ns` only once a rule there uses conntrack. */
 async function trackConnections(ns: Namespace, extra = ''): Promise<void> {
-  await runWith('ip', ['netns', 'exec', ns.name!, 'nft', '-f', '-'],
-    `table inet nkct {\n chain in {\n  type filter hook input priority 0;\n  ct state new counter\n }\n}\n${extra}`)
+  await runWith(
+    'ip',
+    ['netns', 'exec', ns.name!, 'nft', '-f', '-'],
+    `table inet nkct {\n chain in {\n  type filter hook input priority 0;\n  ct state new counter\n }\n}\n${extra}`,
+  )
 }
 
 /** One UDP datagram from the client to ADDR:PORT (from source port `sport` when given). */
@@ -73,7 +80,13 @@ describe('conntrack (ctnetlink)', function () {
   const sb = new Sandbox()
   const children: number[] = []
   afterEach(async () => {
-    for (const pid of children.splice(0)) { try { process.kill(pid) } catch { /* gone */ } }
+    for (const pid of children.splice(0)) {
+      try {
+        process.kill(pid)
+      } catch {
+        /* gone */
+      }
+    }
     await sb.cleanup()
   })
 
@@ -100,13 +113,17 @@ describe('conntrack (ctnetlink)', function () {
     await until(host, (e) => e.protoName === 'udp', 3)
   }
 
-  it('lists the namespace\'s entries as `conntrack -L` shows them, IPv4 and IPv6', async () => {
+  it("lists the namespace's entries as `conntrack -L` shows them, IPv4 and IPv6", async () => {
     const { client, host } = await topology()
     await traffic(client, host)
     const tool = await witness(host)
     const ours = await conntrack.list(host)
     assert.equal(ours.length, tool.length, JSON.stringify({ ours, tool }))
-    for (const t of tool) assert.ok(ours.some((o) => same(o, t)), `we list ${JSON.stringify(t)}`)
+    for (const t of tool)
+      assert.ok(
+        ours.some((o) => same(o, t)),
+        `we list ${JSON.stringify(t)}`,
+      )
     for (const o of ours) assert.ok(o.timeout! > 0 && o.timeout! <= 30)
     assert.deepEqual(new Set(ours.map((o) => o.protocol)), new Set(['udp', 'icmp', 'icmpv6']))
 
@@ -127,7 +144,7 @@ describe('conntrack (ctnetlink)', function () {
     assert.ok(!mine.some((e) => ours.some((o) => o.id === e.id)))
   })
 
-  it('delete({ protocol: \'udp\', origDstPort: P }) removes exactly the entries for P', async () => {
+  it("delete({ protocol: 'udp', origDstPort: P }) removes exactly the entries for P", async () => {
     const { client, host } = await topology()
     await traffic(client, host)
     const before = await witness(host)
@@ -166,10 +183,13 @@ describe('conntrack (ctnetlink)', function () {
     await v.host.addAddress(`${CLIENT4}/24`)
     await v.peer.addAddress(`${HOST4}/24`)
     // A published port as NatRule makes one: host port 8080 -> "container" 10.91.0.2:9090.
-    await trackConnections(host, `table ip nknat {\n chain pre {\n  type nat hook prerouting priority -100; policy accept;\n  udp dport 8080 dnat to ${HOST4}:9090\n }\n}\n`)
+    await trackConnections(
+      host,
+      `table ip nknat {\n chain pre {\n  type nat hook prerouting priority -100; policy accept;\n  udp dport 8080 dnat to ${HOST4}:9090\n }\n}\n`,
+    )
     assert.ok(await ping(client, HOST4))
     await udp(client, HOST4, 8080)
-    await udp(client, HOST4, 9090)  // a direct flow to the container port: unrelated
+    await udp(client, HOST4, 9090) // a direct flow to the container port: unrelated
     await until(host, (e) => e.protoName === 'udp', 2)
     const published = await conntrack.list(host, { protocol: 'udp', origDstPort: 8080 })
     assert.equal(published.length, 1)
@@ -191,9 +211,12 @@ describe('conntrack (ctnetlink)', function () {
     const server = host.spawn('socat', ['-u', 'TCP-LISTEN:7000,reuseaddr', '/dev/null'], { stdio: 'ignore' })
     children.push(server.pid!)
     for (let i = 0; ; i++) {
-      try { await runWith('ip', ['netns', 'exec', client.name!, 'socat', '-u', '-', `TCP:${HOST4}:7000`], 'hello'); break } catch (e) {
+      try {
+        await runWith('ip', ['netns', 'exec', client.name!, 'socat', '-u', '-', `TCP:${HOST4}:7000`], 'hello')
+        break
+      } catch (e) {
         if (i > 40) throw e
-        await new Promise((r) => setTimeout(r, 50))  // the server is not listening yet
+        await new Promise((r) => setTimeout(r, 50)) // the server is not listening yet
       }
     }
     const [t] = await until(host, (e) => e.protoName === 'tcp' && e.tcpState === 'TIME_WAIT', 1)
@@ -210,7 +233,8 @@ describe('conntrack (ctnetlink)', function () {
     const N = 600
     // N flows from N source ports, sent by one process inside the client namespace.
     const flows = async (port: number) => {
-      const script = `const d=require('dgram');let n=0;for(let i=0;i<${N};i++){const s=d.createSocket('udp4');` +
+      const script =
+        `const d=require('dgram');let n=0;for(let i=0;i<${N};i++){const s=d.createSocket('udp4');` +
         `s.send('x',${port},'${HOST4}',()=>{s.close();if(++n===${N})process.exit(0)})}`
       const p = client.spawn(process.execPath, ['-e', script], { stdio: 'ignore' })
       const code = await new Promise<number | null>((r) => p.on('exit', r))
@@ -230,7 +254,11 @@ describe('conntrack (ctnetlink)', function () {
     const handles = await Promise.all([1, 2, 3, 4].map(() => Namespace.open(host.name!)))
     try {
       const counts = await Promise.all(handles.map((h) => conntrack.delete(h, { protocol: 'udp', origDstPort: 6000 })))
-      assert.equal(counts.reduce((a, b) => a + b, 0), N, `each entry counted once: ${counts}`)
+      assert.equal(
+        counts.reduce((a, b) => a + b, 0),
+        N,
+        `each entry counted once: ${counts}`,
+      )
     } finally {
       for (const h of handles) await h.close()
     }

@@ -48,14 +48,26 @@ describe('NODE_DEBUG=netns-kit', function () {
     // util.debuglog's prefix, then "<entry> <namespace> [<ops>] <ms> ms"
     const shape = /^NETNS-KIT \d+: (\w+) (\S+) \[(.*)\] (\d+\.\d{3}) ms( failed: .*)?$/
     for (const l of lines) assert.match(l, shape)
-    assert.ok(lines.some((l) => new RegExp(`: createNamespace ${name} \\[create /run/netns/${name} lo up\\] `).test(l)), stderr)
-    assert.ok(lines.some((l) => new RegExp(`: rtnl ${name} \\[.*nkdbg0.*\\] [0-9.]+ ms$`).test(l)), stderr)
+    assert.ok(
+      lines.some((l) => new RegExp(`: createNamespace ${name} \\[create /run/netns/${name} lo up\\] `).test(l)),
+      stderr,
+    )
+    assert.ok(
+      lines.some((l) => new RegExp(`: rtnl ${name} \\[.*nkdbg0.*\\] [0-9.]+ ms$`).test(l)),
+      stderr,
+    )
     // The refused duplicate bridge; nft trips the library retries itself (a rule sent before the table exists) may fail too.
     const failed = lines.filter((l) => / rtnl .* failed: /.test(l))
     assert.equal(failed.length, 1, stderr)
     assert.match(failed[0]!, new RegExp(`: rtnl ${name} \\[.*nkdbg0.*\\] [0-9.]+ ms failed: RTM_NEWLINK .*(EEXIST|File exists)`))
-    assert.ok(lines.some((l) => new RegExp(`: nft ${name} \\[.*\\] `).test(l)), `an nft batch is logged:\n${stderr}`)
-    assert.ok(lines.some((l) => new RegExp(`: deleteNamespace ${name} `).test(l)), stderr)
+    assert.ok(
+      lines.some((l) => new RegExp(`: nft ${name} \\[.*\\] `).test(l)),
+      `an nft batch is logged:\n${stderr}`,
+    )
+    assert.ok(
+      lines.some((l) => new RegExp(`: deleteNamespace ${name} `).test(l)),
+      stderr,
+    )
   })
 
   it('prints nothing without NODE_DEBUG (or with another section)', async () => {

@@ -19,12 +19,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 async function pool<T>(jobs: (() => Promise<T>)[], width: number): Promise<T[]> {
   const out: T[] = new Array(jobs.length)
   let next = 0
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < jobs.length) {
-      const i = next++
-      out[i] = await jobs[i]!()
-    }
-  }))
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < jobs.length) {
+        const i = next++
+        out[i] = await jobs[i]!()
+      }
+    }),
+  )
   return out
 }
 
@@ -39,7 +41,9 @@ describe('isolation stages (issue 11)', function () {
     host = await sb.ns()
     out = await sb.ns()
     for (const k of ['bridge-nf-call-iptables', 'bridge-nf-call-ip6tables']) {
-      await host.sysctl.set(`net.bridge.${k}`, 0).catch((e: { code?: string }) => { if (e.code !== 'ENOENT') throw e })
+      await host.sysctl.set(`net.bridge.${k}`, 0).catch((e: { code?: string }) => {
+        if (e.code !== 'ENOENT') throw e
+      })
     }
     const wan = await VethPair.create({ name: 'wan', namespace: host, up: true, peer: { name: 'eth0', namespace: out, up: true } })
     await wan.host.addAddress(`${HOST_WAN}/24`)
@@ -57,13 +61,19 @@ describe('isolation stages (issue 11)', function () {
   /** Creates the network `kind` of the matrix. */
   async function create(kind: 'pub' | 'int' | 'noicc'): Promise<Network> {
     switch (kind) {
-      case 'pub': return Network.create({ name: 'pub', namespace: host, store, subnet: '172.30.0.0/24', dns: false })
-      case 'int': return Network.create({ name: 'int', namespace: host, store, subnet: '172.27.0.0/24', internal: true, dns: false })
-      default: return Network.create({ name: 'noicc', namespace: host, store, subnet: '172.26.0.0/24', icc: false, dns: false })
+      case 'pub':
+        return Network.create({ name: 'pub', namespace: host, store, subnet: '172.30.0.0/24', dns: false })
+      case 'int':
+        return Network.create({ name: 'int', namespace: host, store, subnet: '172.27.0.0/24', internal: true, dns: false })
+      default:
+        return Network.create({ name: 'noicc', namespace: host, store, subnet: '172.26.0.0/24', icc: false, dns: false })
     }
   }
 
-  for (const order of [['pub', 'int'], ['int', 'pub']] as const) {
+  for (const order of [
+    ['pub', 'int'],
+    ['int', 'pub'],
+  ] as const) {
     it(`an internal network never reaches another network's published port (input 1; ${order.join(' then ')})`, async () => {
       const nets: Record<string, Network> = {}
       for (const k of order) nets[k] = await create(k)
@@ -106,7 +116,14 @@ describe('isolation stages (issue 11)', function () {
 
   it('every creation order of three networks (normal, internal, icc: false) gives the reachability Docker documents', async () => {
     const kinds = ['pub', 'int', 'noicc'] as const
-    const orders = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]].map((o) => o.map((i) => kinds[i]!))
+    const orders = [
+      [0, 1, 2],
+      [0, 2, 1],
+      [1, 0, 2],
+      [1, 2, 0],
+      [2, 0, 1],
+      [2, 1, 0],
+    ].map((o) => o.map((i) => kinds[i]!))
     const port = { pub: 8081, noicc: 8082 } as const
     await serve(out, 'tcp', 7000, 'out')
     await out.routes.add({ to: '172.16.0.0/12', via: HOST_WAN })
@@ -133,27 +150,48 @@ describe('isolation stages (issue 11)', function () {
         for (const to of cs) {
           if (from === to) continue
           const ok = from.net === to.net && from.net !== 'noicc'
-          probes.push({ what: `${from.name} -> ${to.name} directly`, expect: ok ? `${to.name} ${from.ep.ip}` : null, got: () => request(from.ns, 'tcp', to.ep.ip, 80) })
+          probes.push({
+            what: `${from.name} -> ${to.name} directly`,
+            expect: ok ? `${to.name} ${from.ep.ip}` : null,
+            got: () => request(from.ns, 'tcp', to.ep.ip, 80),
+          })
         }
         for (const k of ['pub', 'noicc'] as const) {
           const target = `${k}1`
-          probes.push({ what: `${from.name} -> ${target}'s published port (host address)`, expect: from.net === 'int' ? null : target, got: () => request(from.ns, 'tcp', HOST_WAN, port[k]).then((r) => r?.split(' ')[0] ?? null) })
-          if (from.name.endsWith('1')) probes.push({ what: `${from.name} -> ${target}'s published port (its gateway)`, expect: from.net === 'int' ? null : target, got: () => request(from.ns, 'tcp', from.ep.gateway, port[k]).then((r) => r?.split(' ')[0] ?? null) })
+          probes.push({
+            what: `${from.name} -> ${target}'s published port (host address)`,
+            expect: from.net === 'int' ? null : target,
+            got: () => request(from.ns, 'tcp', HOST_WAN, port[k]).then((r) => r?.split(' ')[0] ?? null),
+          })
+          if (from.name.endsWith('1'))
+            probes.push({
+              what: `${from.name} -> ${target}'s published port (its gateway)`,
+              expect: from.net === 'int' ? null : target,
+              got: () => request(from.ns, 'tcp', from.ep.gateway, port[k]).then((r) => r?.split(' ')[0] ?? null),
+            })
         }
-        probes.push({ what: `${from.name} -> outside`, expect: from.net === 'int' ? null : `out ${HOST_WAN}`, got: () => request(from.ns, 'tcp', OUT_IP, 7000) })
+        probes.push({
+          what: `${from.name} -> outside`,
+          expect: from.net === 'int' ? null : `out ${HOST_WAN}`,
+          got: () => request(from.ns, 'tcp', OUT_IP, 7000),
+        })
         probes.push({ what: `outside -> ${from.name} directly`, expect: null, got: () => request(out, 'tcp', from.ep.ip, 80) })
       }
-      for (const k of ['pub', 'noicc'] as const) probes.push({ what: `outside -> ${k}1's published port`, expect: `${k}1 ${OUT_IP}`, got: () => request(out, 'tcp', HOST_WAN, port[k]) })
+      for (const k of ['pub', 'noicc'] as const)
+        probes.push({ what: `outside -> ${k}1's published port`, expect: `${k}1 ${OUT_IP}`, got: () => request(out, 'tcp', HOST_WAN, port[k]) })
       // A few at a time (two cores shared with others): an answer lost to load is tried again, up
       // to three times; a path that must be closed is tried once (an answer there is never load).
-      const results = await pool(probes.map((p) => async () => {
-        let got = await p.got()
-        for (let i = 0; i < 2 && got !== p.expect && p.expect !== null; i++) {
-          await sleep(500)
-          got = await p.got()
-        }
-        return got
-      }), 10)
+      const results = await pool(
+        probes.map((p) => async () => {
+          let got = await p.got()
+          for (let i = 0; i < 2 && got !== p.expect && p.expect !== null; i++) {
+            await sleep(500)
+            got = await p.got()
+          }
+          return got
+        }),
+        10,
+      )
       probes.forEach((p, i) => {
         if (results[i] !== p.expect) failures.push(`[${order.join(', ')}] ${p.what}: expected ${JSON.stringify(p.expect)}, got ${JSON.stringify(results[i])}`)
       })

@@ -11,14 +11,24 @@ import { Sandbox, ipj } from '../helpers'
 
 /** The links `ip -j link show group N` lists (iproute2 6.1 prints {} for the others). */
 async function inGroup(ns: Namespace, group: number): Promise<string[]> {
-  return (await ipj(ns, 'link', 'show', 'group', String(group))).filter((l) => l.ifname).map((l) => l.ifname as string).sort()
+  return (await ipj(ns, 'link', 'show', 'group', String(group)))
+    .filter((l) => l.ifname)
+    .map((l) => l.ifname as string)
+    .sort()
 }
 
 /** n veth pairs in one trip (pipelined RTM_NEWLINKs), the first ends in `group` when given. */
 async function veths(ns: Namespace, n: number, prefix: string, group?: number): Promise<void> {
-  await run(Array.from({ length: n }, (_, i) => ({
-    ns, op: 'link.create' as const, kind: 'veth', name: `${prefix}${i}`, peer: { name: `${prefix}p${i}` }, ...(group !== undefined ? { group } : {}),
-  })))
+  await run(
+    Array.from({ length: n }, (_, i) => ({
+      ns,
+      op: 'link.create' as const,
+      kind: 'veth',
+      name: `${prefix}${i}`,
+      peer: { name: `${prefix}p${i}` },
+      ...(group !== undefined ? { group } : {}),
+    })),
+  )
 }
 
 describe('link groups (IFLA_GROUP, ip link delete group N)', function () {
@@ -44,7 +54,7 @@ describe('link groups (IFLA_GROUP, ip link delete group N)', function () {
   it('deletes 50 veths (both ends) with one RTM_DELLINK; a watch sees 100 deletions', async () => {
     const ns = await sb.ns()
     await veths(ns, 50, 'gv', 7)
-    await veths(ns, 2, 'keep')  // not in the group: they stay
+    await veths(ns, 2, 'keep') // not in the group: they stay
     assert.equal((await inGroup(ns, 7)).length, 50)
     const op = { op: 'link.delete', group: 7 } as NativeOp
     assert.equal(native().encode(op).length, 1, 'one message')
@@ -88,8 +98,13 @@ describe('link groups (IFLA_GROUP, ip link delete group N)', function () {
     t = performance.now()
     await deleteLinkGroup(ns, 9)
     const byGroup = performance.now() - t
-    assert.deepEqual((await ns.links()).map((l) => l.name), ['lo'])
-    console.log(`      (50 veths: one by one ${oneByOne.toFixed(1)} ms, pipelined in one trip ${inOneTrip.toFixed(1)} ms, ` +
-      `by group ${byGroup.toFixed(1)} ms; ${(oneByOne / byGroup).toFixed(1)}x)`)
+    assert.deepEqual(
+      (await ns.links()).map((l) => l.name),
+      ['lo'],
+    )
+    console.log(
+      `      (50 veths: one by one ${oneByOne.toFixed(1)} ms, pipelined in one trip ${inOneTrip.toFixed(1)} ms, ` +
+        `by group ${byGroup.toFixed(1)} ms; ${(oneByOne / byGroup).toFixed(1)}x)`,
+    )
   })
 })

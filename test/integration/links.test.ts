@@ -60,7 +60,10 @@ describe('Link', () => {
     await host.setAlias('')
     assert.equal((await ipj(ns, 'link', 'show', 'a0'))[0].ifalias, undefined)
     // the kernel's own refusals come back as NetlinkError: a name already taken
-    await assert.rejects(host.rename('b0'), (e: NetlinkError) => e instanceof NetlinkError && e.code === 'EEXIST' && e.syscall === 'RTM_NEWLINK' && e.message.includes('a0'))
+    await assert.rejects(
+      host.rename('b0'),
+      (e: NetlinkError) => e instanceof NetlinkError && e.code === 'EEXIST' && e.syscall === 'RTM_NEWLINK' && e.message.includes('a0'),
+    )
     assert.equal(host.name, 'a0')
   })
 
@@ -85,7 +88,10 @@ describe('Link', () => {
     await host.delete()
     await host.delete()
     await peer.delete()
-    assert.deepEqual((await ipj(ns, 'link')).map((l) => l.ifname), ['lo'])
+    assert.deepEqual(
+      (await ipj(ns, 'link')).map((l) => l.ifname),
+      ['lo'],
+    )
   })
 })
 
@@ -97,7 +103,10 @@ describe('VethPair', () => {
     const host = await sb.ns()
     const c1 = await sb.ns()
     const v = await VethPair.create({
-      name: 'veth0', namespace: host, mtu: 1450, mac: '02:00:00:00:00:01',
+      name: 'veth0',
+      namespace: host,
+      mtu: 1450,
+      mac: '02:00:00:00:00:01',
       peer: { name: 'eth0', namespace: c1, mac: '02:00:00:00:00:02', mtu: 1400 },
     })
     assert.ok(v.host.namespace.equals(host))
@@ -129,7 +138,14 @@ describe('VethPair', () => {
     const c1 = await sb.ns()
     const br = await Bridge.create({ name: 'br0', namespace: host, up: true })
     await br.addAddress('10.77.0.1/24')
-    const v = await VethPair.create({ name: 'veth.0', namespace: host, up: true, master: br, ipv6: false, peer: { name: 'eth0', namespace: c1, up: true, ipv6: false } })
+    const v = await VethPair.create({
+      name: 'veth.0',
+      namespace: host,
+      up: true,
+      master: br,
+      ipv6: false,
+      peer: { name: 'eth0', namespace: c1, up: true, ipv6: false },
+    })
     await v.peer.addAddress('10.77.0.2/24')
     assert.equal((await sh('ip', ['netns', 'exec', host.name!, 'sysctl', '-n', 'net.ipv6.conf.veth/0.disable_ipv6'])).stdout.trim(), '1')
     assert.equal((await sh('ip', ['netns', 'exec', c1.name!, 'sysctl', '-n', 'net.ipv6.conf.eth0.disable_ipv6'])).stdout.trim(), '1')
@@ -147,7 +163,10 @@ describe('VethPair', () => {
     assert.equal((await sh('ip', ['netns', 'exec', c2.name!, 'sysctl', '-n', 'net.ipv6.conf.eth0.disable_ipv6'])).stdout.trim(), '0')
     assert.equal((await sh('ip', ['netns', 'exec', host.name!, 'sysctl', '-n', 'net.ipv6.conf.veth1.disable_ipv6'])).stdout.trim(), '0')
     await w.delete()
-    await assert.rejects(VethPair.create({ name: 'veth2', namespace: host, ipv6: 'no' as unknown as boolean, peer: { name: 'eth1', namespace: c1 } }), /opts.ipv6/)
+    await assert.rejects(
+      VethPair.create({ name: 'veth2', namespace: host, ipv6: 'no' as unknown as boolean, peer: { name: 'eth1', namespace: c1 } }),
+      /opts.ipv6/,
+    )
     assert.deepEqual((await ipj(host, 'link')).map((l) => l.ifname).sort(), ['br0', 'lo', 'veth.0'])
     // The native operation: a key outside /proc/sys/net is refused before anything runs; a missing
     // key is a refusal (ENOENT) unless ignoreMissing, and stops the rest of the trip.
@@ -167,10 +186,16 @@ describe('VethPair', () => {
     const c1 = await sb.ns()
     const v = await VethPair.create({ name: 'veth0', namespace: host, peer: { name: 'eth0', namespace: c1 } })
     await v.peer.delete()
-    assert.deepEqual((await ipj(host, 'link')).map((l) => l.ifname), ['lo'])
+    assert.deepEqual(
+      (await ipj(host, 'link')).map((l) => l.ifname),
+      ['lo'],
+    )
     const v2 = await VethPair.create({ name: 'veth1', namespace: host, peer: { name: 'eth1', namespace: c1 } })
     await v2.delete()
-    assert.deepEqual((await ipj(c1, 'link')).map((l) => l.ifname), ['lo'])
+    assert.deepEqual(
+      (await ipj(c1, 'link')).map((l) => l.ifname),
+      ['lo'],
+    )
   })
 
   it('refuses an existing name with NetlinkError and leaves nothing behind', async () => {
@@ -226,7 +251,11 @@ describe('Bridge', () => {
     } catch (e) {
       assert.ok(e instanceof NetlinkError)
       assert.equal(e.code, 'EOPNOTSUPP')
-      assert.deepEqual((await ipj(ns, 'link')).map((l) => l.ifname), ['lo'], 'nothing left behind')
+      assert.deepEqual(
+        (await ipj(ns, 'link')).map((l) => l.ifname),
+        ['lo'],
+        'nothing left behind',
+      )
     }
   })
 
@@ -258,7 +287,10 @@ describe('Bridge', () => {
     assert.equal((await ipj(ns, 'link', 'show', 'p1'))[0].linkinfo.info_slave_data.hairpin, false)
     await br.detach(v1.host)
     assert.equal((await ipj(ns, 'link', 'show', 'p1'))[0].master, undefined)
-    assert.deepEqual((await br.ports()).map((l) => l.name), ['p2'])
+    assert.deepEqual(
+      (await br.ports()).map((l) => l.name),
+      ['p2'],
+    )
   })
 
   it('refuses a port from another namespace before anything is sent', async () => {
@@ -274,11 +306,17 @@ describe('Bridge', () => {
     const c1 = await sb.ns()
     const c2 = await sb.ns()
     const br = await Bridge.create({ name: 'br0', namespace: host })
-    await br.addAddress('172.18.0.1/16'); await br.up()
-    for (const [c, ip, n] of [[c1, '172.18.0.10', 'veth1'], [c2, '172.18.0.11', 'veth2']] as const) {
+    await br.addAddress('172.18.0.1/16')
+    await br.up()
+    for (const [c, ip, n] of [
+      [c1, '172.18.0.10', 'veth1'],
+      [c2, '172.18.0.11', 'veth2'],
+    ] as const) {
       const v = await VethPair.create({ name: n, namespace: host, peer: { name: 'eth0', namespace: c } })
-      await br.attach(v.host); await v.host.up()
-      await v.peer.addAddress(`${ip}/16`); await v.peer.up()
+      await br.attach(v.host)
+      await v.host.up()
+      await v.peer.addAddress(`${ip}/16`)
+      await v.peer.up()
       await c.routes.add({ to: 'default', via: '172.18.0.1' })
     }
     assert.ok(await ping(c1, '172.18.0.11'))

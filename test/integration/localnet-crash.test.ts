@@ -16,7 +16,9 @@ const worker = path.join(__dirname, '..', 'fixtures', 'publish-kill-worker.ts')
 
 /** Runs the worker; kills it after trip `k` (0: never) or `afterMs` after it started; resolves with the trips it reported and how long the operation took. */
 function publishKilled(host: Namespace, k: number, afterMs?: number): Promise<{ killed: boolean; trips?: number; ms: number }> {
-  const child = spawn(process.execPath, ['--require', 'tsx/cjs', worker, String(k), 'publish-localhost', host.name!, C1, '8081'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['--require', 'tsx/cjs', worker, String(k), 'publish-localhost', host.name!, C1, '8081'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   let started = 0
   let trips: number | undefined
   let ms = 0
@@ -104,11 +106,16 @@ describe('route_localnet survives a crash of NatRule.publish({ localhost: true }
       }
       assert.equal(await routeLocalnet(t.host), '0', `${what}: route_localnet off after gc (and delete)`)
       assert.deepEqual(await nftRuleset(t.host).then((rs) => rs.filter((o) => o.table)), [], `${what}: nothing of ours left`)
-      outcomes.push(`${what}: ${r.killed ? 'killed' : 'finished'}, route_localnet ${rl}, gc turned off [${report.routeLocalnet.join(',')}], mapping ${mapped.length ? 'committed' : 'none'}`)
+      outcomes.push(
+        `${what}: ${r.killed ? 'killed' : 'finished'}, route_localnet ${rl}, gc turned off [${report.routeLocalnet.join(',')}], mapping ${mapped.length ? 'committed' : 'none'}`,
+      )
     }
-    if (process.env.NK_VERBOSE) console.log(outcomes.join("\n"))
+    if (process.env.NK_VERBOSE) console.log(outcomes.join('\n'))
     assert.ok(moments.length >= 20)
-    assert.ok(outcomes.some((o) => o.includes('gc turned off [br0]')), `at least one kill left netns-kit's record for gc:\n${outcomes.join('\n')}`)
+    assert.ok(
+      outcomes.some((o) => o.includes('gc turned off [br0]')),
+      `at least one kill left netns-kit's record for gc:\n${outcomes.join('\n')}`,
+    )
     assert.ok(probes > 0, 'at least one kill left route_localnet on (guarded) and was probed')
   })
 })

@@ -34,7 +34,10 @@ describe('MacvlanNetwork', () => {
       const e2 = await net.connect(c2, { ip: '10.95.0.50' })
       assert.deepEqual([e1.ip, e2.ip], ['10.95.0.2', '10.95.0.50'])
       assert.notEqual(e1.mac, e2.mac)
-      for (const [c, e] of [[c1, e1], [c2, e2]] as const) {
+      for (const [c, e] of [
+        [c1, e1],
+        [c2, e2],
+      ] as const) {
         const [w] = await ipj(c, 'link', 'show', 'eth0')
         assert.equal(w.linkinfo.info_kind, 'macvlan')
         assert.equal(w.linkinfo.info_data.mode, mode)
@@ -43,21 +46,31 @@ describe('MacvlanNetwork', () => {
         assert.ok(w.flags.includes('UP'))
         const [a] = await ipj(c, 'addr', 'show', 'eth0')
         assert.ok(a.addr_info.some((x: any) => x.local === e.ip && x.prefixlen === 24))
-        assert.deepEqual((await ipj(c, 'route', 'show', 'default')).map((r) => [r.gateway, r.dev]), [[GW, 'eth0']])
+        assert.deepEqual(
+          (await ipj(c, 'route', 'show', 'default')).map((r) => [r.gateway, r.dev]),
+          [[GW, 'eth0']],
+        )
       }
       assert.deepEqual((await ipj(host, 'link')).map((l) => l.ifname).sort(), ['lan0', 'lo'], 'nothing added on the host')
 
-      assert.ok(await ping(c1, GW), 'container 1 -> the gateway on the parent\'s network')
+      assert.ok(await ping(c1, GW), "container 1 -> the gateway on the parent's network")
       assert.ok(await ping(c2, GW))
       assert.ok(await ping(far, e1.ip), 'the test host reaches container 1')
       const n = (await ipj(far, 'neigh', 'show', 'dev', 'lan1')).find((x) => x.dst === e1.ip)
-      assert.equal(n?.lladdr, e1.mac, 'the LAN sees the container\'s own MAC')
+      assert.equal(n?.lladdr, e1.mac, "the LAN sees the container's own MAC")
       assert.equal(await ping(c1, e2.ip), mode === 'bridge')
 
       await net.disconnect(e1)
       await net.disconnect(e1)
-      assert.deepEqual((await ipj(c1, 'link')).map((l) => l.ifname), ['lo'])
-      assert.deepEqual((await net.store.endpoints(net.id)).map((e) => e.addresses[0]!.address), ['10.95.0.50'], 'the address was given back')
+      assert.deepEqual(
+        (await ipj(c1, 'link')).map((l) => l.ifname),
+        ['lo'],
+      )
+      assert.deepEqual(
+        (await net.store.endpoints(net.id)).map((e) => e.addresses[0]!.address),
+        ['10.95.0.50'],
+        'the address was given back',
+      )
     })
   }
 
@@ -78,7 +91,11 @@ describe('MacvlanNetwork', () => {
     const other = await sb.ns()
     const first = await net.connect(other)
     await assert.rejects(net.connect(c, { mac: first.mac }), (e: Coded) => typeof e.code === 'string' && !e.code.startsWith('ERR_INVALID'))
-    assert.deepEqual((await net.store.endpoints(net.id)).map((e) => e.id), [first.id], 'the address was released')
+    assert.deepEqual(
+      (await net.store.endpoints(net.id)).map((e) => e.id),
+      [first.id],
+      'the address was released',
+    )
     assert.deepEqual((await ipj(c, 'link')).map((l) => l.ifname).sort(), ['eth0', 'lo', 'x0'], 'nothing left in the container')
     // The address taken by a failed connect goes to the next one.
     const ok = await sb.ns()
@@ -86,16 +103,34 @@ describe('MacvlanNetwork', () => {
 
     await assert.rejects(net.connect(c, { ip: '10.96.0.2' }), (e: Coded) => e.code === 'ERR_INVALID_ARG_VALUE')
     await assert.rejects(net.connect(c, { ip: GW }), (e: Coded) => e.code.startsWith('ERR_NETNS_KIT_'))
-    await assert.rejects(MacvlanNetwork.create({ name: 'm2', parent, mode: 'source' as never, subnet: '10.97.0.0/24' }), (e: Coded) => e.code === 'ERR_INVALID_ARG_VALUE')
-    await assert.rejects(Network.create({ driver: 'ipvlan' as never, name: 'm2' }), (e: Coded) => e.code === 'ERR_INVALID_ARG_VALUE' && e.message.includes('driver'))
-    await assert.rejects(MacvlanNetwork.create({ name: 'm2', parent, subnet: '10.97.0.0/24', gateway: '10.1.1.1', store }), (e: Coded) => e.code === 'ERR_INVALID_ARG_VALUE')
-    await assert.rejects(MacvlanNetwork.create({ name: 'm2', parent: 'no/slash', subnet: '10.97.0.0/24', store }), (e: Coded) => e.code === 'ERR_INVALID_ARG_VALUE')
-    await assert.rejects(MacvlanNetwork.create({ name: 'm3', parent: 'nope0', namespace: parent.namespace, subnet: '10.97.0.0/24', store }), (e: Coded) => e.code === 'ENODEV')
+    await assert.rejects(
+      MacvlanNetwork.create({ name: 'm2', parent, mode: 'source' as never, subnet: '10.97.0.0/24' }),
+      (e: Coded) => e.code === 'ERR_INVALID_ARG_VALUE',
+    )
+    await assert.rejects(
+      Network.create({ driver: 'ipvlan' as never, name: 'm2' }),
+      (e: Coded) => e.code === 'ERR_INVALID_ARG_VALUE' && e.message.includes('driver'),
+    )
+    await assert.rejects(
+      MacvlanNetwork.create({ name: 'm2', parent, subnet: '10.97.0.0/24', gateway: '10.1.1.1', store }),
+      (e: Coded) => e.code === 'ERR_INVALID_ARG_VALUE',
+    )
+    await assert.rejects(
+      MacvlanNetwork.create({ name: 'm2', parent: 'no/slash', subnet: '10.97.0.0/24', store }),
+      (e: Coded) => e.code === 'ERR_INVALID_ARG_VALUE',
+    )
+    await assert.rejects(
+      MacvlanNetwork.create({ name: 'm3', parent: 'nope0', namespace: parent.namespace, subnet: '10.97.0.0/24', store }),
+      (e: Coded) => e.code === 'ENODEV',
+    )
     // The same name again with the same subnet is the same network; another subnet is refused.
     assert.equal((await MacvlanNetwork.create({ name: 'mv', parent, subnet: '10.95.0.0/24', gateway: GW, store })).subnet, '10.95.0.0/24')
     await assert.rejects(MacvlanNetwork.create({ name: 'mv', parent, subnet: '10.98.0.0/24', store }), (e: Coded) => e.code === 'ERR_NETNS_KIT_NETWORK_EXISTS')
     // What the driver does not do, it says so: no published ports, names or aliases on a macvlan network.
-    await assert.rejects(net.connect(ok, { publish: [{ containerPort: 80 }] } as never), (e: Coded) => e.code === 'ERR_NETNS_KIT_UNSUPPORTED' && /macvlan.*publish/.test(e.message))
+    await assert.rejects(
+      net.connect(ok, { publish: [{ containerPort: 80 }] } as never),
+      (e: Coded) => e.code === 'ERR_NETNS_KIT_UNSUPPORTED' && /macvlan.*publish/.test(e.message),
+    )
     await assert.rejects(net.connect(ok, { aliases: ['db'] } as never), (e: Coded) => e.code === 'ERR_NETNS_KIT_UNSUPPORTED')
   })
 
@@ -110,9 +145,20 @@ describe('MacvlanNetwork', () => {
     assert.ok(opened.namespace.equals(host))
     // Without the driver, Network.open means a bridge network, and says which driver this one has.
     await assert.rejects(Network.open('mv', { namespace: host, store }), (e: Coded) => e.code === 'ERR_NETNS_KIT_WRONG_DRIVER' && /macvlan/.test(e.message))
-    assert.deepEqual((await Network.list({ namespace: host, store, driver: 'all' })).map((n) => `${n.driver} ${n.name}`), ['macvlan mv'])
-    assert.deepEqual((await Network.list({ namespace: host, store })).map((n) => n.name), [], 'the bridge driver\'s networks only')
-    assert.deepEqual((await Network.list({ namespace: await sb.ns(), store, driver: 'all' })).map((n) => n.name), [], 'networks belong to their host namespace')
+    assert.deepEqual(
+      (await Network.list({ namespace: host, store, driver: 'all' })).map((n) => `${n.driver} ${n.name}`),
+      ['macvlan mv'],
+    )
+    assert.deepEqual(
+      (await Network.list({ namespace: host, store })).map((n) => n.name),
+      [],
+      "the bridge driver's networks only",
+    )
+    assert.deepEqual(
+      (await Network.list({ namespace: await sb.ns(), store, driver: 'all' })).map((n) => n.name),
+      [],
+      'networks belong to their host namespace',
+    )
     // An endpoint through the opened network: the same shape as every driver's.
     const c = await sb.ns()
     const ep = await opened.connect(c)

@@ -67,7 +67,7 @@ describe('Macvlan', () => {
     assert.equal(await ping(c2, '192.168.50.11'), false)
   })
 
-  it('creates every mode in the parent\'s own namespace, by parent name, and reports it as ip -d link does', async () => {
+  it("creates every mode in the parent's own namespace, by parent name, and reports it as ip -d link does", async () => {
     const ns = await sb.ns()
     for (const [i, mode] of (['vepa', 'passthru', 'source', 'bridge', 'private'] as const).entries()) {
       // passthru takes the whole parent: one parent per mode.
@@ -100,9 +100,17 @@ describe('Macvlan', () => {
   it('refuses a parent that is not in opts.namespace before anything is sent, and a missing parent name with ENODEV', async () => {
     const { parent } = await parentNet()
     const other = await sb.ns()
-    await assert.rejects(Macvlan.create({ name: 'mv0', namespace: other, parent, mode: 'bridge' }), (e: NodeJS.ErrnoException) => e.code === 'ERR_INVALID_ARG_VALUE')
-    await assert.rejects(Macvlan.create({ name: 'mv0', namespace: other, parent: 'nope0', mode: 'bridge' }),
-      (e: NetlinkError) => e instanceof NetlinkError && e.code === 'ENODEV')
-    assert.deepEqual((await ipj(other, 'link')).map((l) => l.ifname), ['lo'])
+    await assert.rejects(
+      Macvlan.create({ name: 'mv0', namespace: other, parent, mode: 'bridge' }),
+      (e: NodeJS.ErrnoException) => e.code === 'ERR_INVALID_ARG_VALUE',
+    )
+    await assert.rejects(
+      Macvlan.create({ name: 'mv0', namespace: other, parent: 'nope0', mode: 'bridge' }),
+      (e: NetlinkError) => e instanceof NetlinkError && e.code === 'ENODEV',
+    )
+    assert.deepEqual(
+      (await ipj(other, 'link')).map((l) => l.ifname),
+      ['lo'],
+    )
   })
 })

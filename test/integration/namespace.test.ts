@@ -6,7 +6,11 @@ import { once } from 'node:events'
 import { Namespace, NetnsKitError } from '../../lib'
 import { Sandbox, ipj, sh, uniqueName } from '../helpers'
 
-async function output(ns: Namespace, cmd: string, args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+async function output(
+  ns: Namespace,
+  cmd: string,
+  args: string[],
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   const p = ns.spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
@@ -42,8 +46,10 @@ describe('Namespace', () => {
 
   it('refuses a name that exists with ERR_NETNS_KIT_NAMESPACE_EXISTS, leaving the existing namespace alone', async () => {
     const ns = await sb.ns()
-    await assert.rejects(Namespace.create(ns.name!), (e: NetnsKitError) =>
-      e instanceof NetnsKitError && e.code === 'ERR_NETNS_KIT_NAMESPACE_EXISTS' && e.message.includes(ns.name!))
+    await assert.rejects(
+      Namespace.create(ns.name!),
+      (e: NetnsKitError) => e instanceof NetnsKitError && e.code === 'ERR_NETNS_KIT_NAMESPACE_EXISTS' && e.message.includes(ns.name!),
+    )
     const again = await Namespace.open(ns.name!)
     assert.ok(again.equals(ns))
     await again.close()
@@ -84,7 +90,8 @@ describe('Namespace', () => {
     assert.equal(cur.id, BigInt(fs.statSync('/proc/self/ns/net').ino))
     const ns = await sb.ns()
     assert.ok(!ns.equals(cur))
-    await cur.close(); await cur2.close()
+    await cur.close()
+    await cur2.close()
   })
 
   it('lists named namespaces', async () => {
@@ -182,7 +189,12 @@ describe('Namespace', () => {
       p.on('exit', () => events.push('exit'))
       const failed = once(p, 'error') as Promise<[NodeJS.ErrnoException & { path?: string; spawnargs?: string[] }]>
       p.on('error', () => events.push('error'))
-      const closed = new Promise<[number | null]>((resolve) => p.on('close', (c) => { events.push('close'); resolve([c]) }))
+      const closed = new Promise<[number | null]>((resolve) =>
+        p.on('close', (c) => {
+          events.push('close')
+          resolve([c])
+        }),
+      )
       const [err] = await failed
       const [code] = await closed
       assert.deepEqual(events, ['error', 'close'])
@@ -233,8 +245,10 @@ describe('Namespace', () => {
 
     it('reports a missing key as ERR_NETNS_KIT_NO_SYSCTL and refuses keys outside net.*', async () => {
       const ns = await sb.ns()
-      await assert.rejects(ns.sysctl.get('net.ipv4.conf.nope0.forwarding'), (e: NetnsKitError) =>
-        e instanceof NetnsKitError && e.code === 'ERR_NETNS_KIT_NO_SYSCTL' && e.message.includes('net.ipv4.conf.nope0.forwarding'))
+      await assert.rejects(
+        ns.sysctl.get('net.ipv4.conf.nope0.forwarding'),
+        (e: NetnsKitError) => e instanceof NetnsKitError && e.code === 'ERR_NETNS_KIT_NO_SYSCTL' && e.message.includes('net.ipv4.conf.nope0.forwarding'),
+      )
       await assert.rejects(ns.sysctl.set('net.ipv4.conf.nope0.forwarding', 1), { code: 'ERR_NETNS_KIT_NO_SYSCTL' })
       await assert.rejects(ns.sysctl.get('kernel.hostname'), (e: NodeJS.ErrnoException) => e.code === 'ERR_INVALID_ARG_VALUE')
       await assert.rejects(ns.sysctl.set('net.ipv4.ip_forward', '1\n0'), (e: NodeJS.ErrnoException) => e.code === 'ERR_INVALID_ARG_VALUE')
@@ -253,7 +267,10 @@ describe('Namespace handles', () => {
     await again.close()
     await assert.rejects(again.links(), (e: NetnsKitError) => e.code === 'ERR_NETNS_KIT_CLOSED')
     await assert.rejects(again.sysctl.get('net.ipv4.ip_forward'), (e: NetnsKitError) => e.code === 'ERR_NETNS_KIT_CLOSED')
-    assert.throws(() => again.spawn('true'), (e: NetnsKitError) => e.code === 'ERR_NETNS_KIT_CLOSED')
+    assert.throws(
+      () => again.spawn('true'),
+      (e: NetnsKitError) => e.code === 'ERR_NETNS_KIT_CLOSED',
+    )
     // the namespace itself is still there and usable through the other handle
     assert.equal((await ns.links()).length, 1)
   })

@@ -7,7 +7,14 @@
 import { strict as assert } from 'node:assert'
 import { Bridge, NatRule, type Namespace } from '../../lib'
 import {
-  checkNetworkNat, createNetworkNat, guardPort, newNetworkIds, removeNetworkNat, restoreNetworkNat, type EndpointNat, type NetworkNat,
+  checkNetworkNat,
+  createNetworkNat,
+  guardPort,
+  newNetworkIds,
+  removeNetworkNat,
+  restoreNetworkNat,
+  type EndpointNat,
+  type NetworkNat,
 } from '../../lib/nat'
 import { Sandbox, sh } from '../helpers'
 import { C1, C2, HOST_WAN, OUT_IP, attach, nftText, request, serve, stopAll, topology, type Topology } from '../nat-helpers'
@@ -18,7 +25,7 @@ async function macOf(ns: Namespace): Promise<string> {
   return (await (await ns.link('eth0')).info()).mac
 }
 
-describe('a network\'s NAT side from its records: create, check, restore, remove (issue 11)', function () {
+describe("a network's NAT side from its records: create, check, restore, remove (issue 11)", function () {
   this.timeout(120000)
   const sb = new Sandbox()
   let t: Topology
@@ -75,33 +82,75 @@ describe('a network\'s NAT side from its records: create, check, restore, remove
     const objects = problems.map((p) => p.object)
     assert.ok(objects.includes('nft inet netns-kit'), `the inet table: ${JSON.stringify(problems)}`)
     assert.ok(objects.includes('nft bridge netns-kit'), 'the bridge table')
-    assert.ok(problems.some((p) => /masquerade 172\.18\.0\.0\/16/.test(p.object)), 'the masquerade rule')
-    assert.ok(problems.some((p) => /published port tcp \*:8080/.test(p.object)), 'the published port')
-    assert.ok(problems.some((p) => /anti-spoofing of veth-c1/.test(p.object)), 'the anti-spoofing elements')
-    assert.ok(problems.every((p) => p.kind === 'missing'), 'all missing')
+    assert.ok(
+      problems.some((p) => /masquerade 172\.18\.0\.0\/16/.test(p.object)),
+      'the masquerade rule',
+    )
+    assert.ok(
+      problems.some((p) => /published port tcp \*:8080/.test(p.object)),
+      'the published port',
+    )
+    assert.ok(
+      problems.some((p) => /anti-spoofing of veth-c1/.test(p.object)),
+      'the anti-spoofing elements',
+    )
+    assert.ok(
+      problems.every((p) => p.kind === 'missing'),
+      'all missing',
+    )
     assert.equal(await nftText(t.host), '', 'check changed nothing')
 
-    const restored = [...await restoreNetworkNat(t.host, n0), ...await restoreNetworkNat(t.host, n1)]
+    const restored = [...(await restoreNetworkNat(t.host, n0)), ...(await restoreNetworkNat(t.host, n1))]
     assert.ok(restored.length >= 10, restored.join('\n'))
     assert.deepEqual(await checkNetworkNat(t.host, n0), [])
     assert.deepEqual(await checkNetworkNat(t.host, n1), [])
     assert.deepEqual(await restoreNetworkNat(t.host, n0), [], 'a second restore has nothing to do')
     await promised('after restore')
     // The same ruleset as before, but for handles and element order.
-    const norm = (s: string) => s.split('\n').map((l) => l.trim()).filter(Boolean).sort().join('\n')
+    const norm = (s: string) =>
+      s
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean)
+        .sort()
+        .join('\n')
     assert.equal(norm(await nftText(t.host)), norm(before))
   })
 
   it('repairs a damaged skeleton chain by chain, and reports forwarding turned off', async () => {
     await sh('ip', ['netns', 'exec', t.host.name!, 'nft', 'flush', 'chain', 'inet', 'netns-kit', 'forward'])
-    await sh('ip', ['netns', 'exec', t.host.name!, 'nft', 'delete', 'rule', 'bridge', 'netns-kit', 'spoof', 'handle',
-      String(JSON.parse((await sh('ip', ['netns', 'exec', t.host.name!, 'nft', '-j', '-a', 'list', 'chain', 'bridge', 'netns-kit', 'spoof'])).stdout).nftables.find((o: any) => o.rule)?.rule.handle)])
+    await sh('ip', [
+      'netns',
+      'exec',
+      t.host.name!,
+      'nft',
+      'delete',
+      'rule',
+      'bridge',
+      'netns-kit',
+      'spoof',
+      'handle',
+      String(
+        JSON.parse((await sh('ip', ['netns', 'exec', t.host.name!, 'nft', '-j', '-a', 'list', 'chain', 'bridge', 'netns-kit', 'spoof'])).stdout).nftables.find(
+          (o: any) => o.rule,
+        )?.rule.handle,
+      ),
+    ])
     await sh('ip', ['netns', 'exec', t.host.name!, 'nft', 'add', 'rule', 'inet', 'netns-kit', 'inbound', 'accept'])
     await t.host.sysctl.set('net.ipv4.ip_forward', 0)
     const problems = await checkNetworkNat(t.host, n0)
-    assert.ok(problems.some((p) => p.object === 'nft inet netns-kit chain forward' && p.kind === 'missing'), JSON.stringify(problems))
-    assert.ok(problems.some((p) => p.object === 'nft bridge netns-kit chain spoof' && /mac/.test(p.message)), 'a missing rule of the spoof chain')
-    assert.ok(problems.some((p) => p.object === 'nft inet netns-kit chain inbound' && p.kind === 'different'), 'a foreign accept in the inbound chain')
+    assert.ok(
+      problems.some((p) => p.object === 'nft inet netns-kit chain forward' && p.kind === 'missing'),
+      JSON.stringify(problems),
+    )
+    assert.ok(
+      problems.some((p) => p.object === 'nft bridge netns-kit chain spoof' && /mac/.test(p.message)),
+      'a missing rule of the spoof chain',
+    )
+    assert.ok(
+      problems.some((p) => p.object === 'nft inet netns-kit chain inbound' && p.kind === 'different'),
+      'a foreign accept in the inbound chain',
+    )
     assert.ok(problems.some((p) => p.object === 'sysctl net.ipv4.ip_forward' && p.kind === 'setting'))
     await restoreNetworkNat(t.host, n0)
     assert.deepEqual(await checkNetworkNat(t.host, n0), [])

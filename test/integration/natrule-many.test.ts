@@ -8,8 +8,13 @@ describe('NatRule.publishMany (one batch)', function () {
   this.timeout(60000)
   const sb = new Sandbox()
   let t: Topology
-  beforeEach(async () => { t = await topology(sb) })
-  afterEach(async () => { await stopAll(); await sb.cleanup() })
+  beforeEach(async () => {
+    t = await topology(sb)
+  })
+  afterEach(async () => {
+    await stopAll()
+    await sb.cleanup()
+  })
 
   it('publishes fixed and free (-P) ports in one batch; each rule deletes on its own', async () => {
     const rules = await NatRule.publishMany([
@@ -42,15 +47,25 @@ describe('NatRule.publishMany (one batch)', function () {
 
   it('is all or nothing: one taken port fails the batch and publishes none of it', async () => {
     const first = await NatRule.publish({ namespace: t.host, protocol: 'tcp', hostPort: 8080, containerIp: C1, containerPort: 80 })
-    await assert.rejects(NatRule.publishMany([
-      { namespace: t.host, protocol: 'tcp', hostPort: 9090, containerIp: C2, containerPort: 90 },
-      { namespace: t.host, protocol: 'tcp', containerIp: C2, containerPort: 91 },
-      { namespace: t.host, protocol: 'tcp', hostPort: 8080, containerIp: C2, containerPort: 80 },
-    ]), (e: Error & { code?: string }) => e.code === 'ERR_NETNS_KIT_PORT_ALLOCATED' && /8080/.test(e.message))
+    await assert.rejects(
+      NatRule.publishMany([
+        { namespace: t.host, protocol: 'tcp', hostPort: 9090, containerIp: C2, containerPort: 90 },
+        { namespace: t.host, protocol: 'tcp', containerIp: C2, containerPort: 91 },
+        { namespace: t.host, protocol: 'tcp', hostPort: 8080, containerIp: C2, containerPort: 80 },
+      ]),
+      (e: Error & { code?: string }) => e.code === 'ERR_NETNS_KIT_PORT_ALLOCATED' && /8080/.test(e.message),
+    )
     // A wildcard against an address-specific mapping on the same port: refused too.
-    await assert.rejects(NatRule.publishMany([{ namespace: t.host, protocol: 'tcp', hostIp: HOST_WAN, hostPort: 8080, containerIp: C2, containerPort: 80 }]), { code: 'ERR_NETNS_KIT_PORT_ALLOCATED' })
-    assert.deepEqual((await NatRule.list({ namespace: t.host })).map((r) => r.id), [first.id])
-    await assert.rejects(NatRule.publishMany([{ namespace: t.host, protocol: 'tcp', hostPort: 0, containerIp: C2, containerPort: 80 }]), { code: 'ERR_OUT_OF_RANGE' })
+    await assert.rejects(NatRule.publishMany([{ namespace: t.host, protocol: 'tcp', hostIp: HOST_WAN, hostPort: 8080, containerIp: C2, containerPort: 80 }]), {
+      code: 'ERR_NETNS_KIT_PORT_ALLOCATED',
+    })
+    assert.deepEqual(
+      (await NatRule.list({ namespace: t.host })).map((r) => r.id),
+      [first.id],
+    )
+    await assert.rejects(NatRule.publishMany([{ namespace: t.host, protocol: 'tcp', hostPort: 0, containerIp: C2, containerPort: 80 }]), {
+      code: 'ERR_OUT_OF_RANGE',
+    })
     assert.deepEqual(await NatRule.publishMany([]), [])
     await first.delete()
   })

@@ -5,7 +5,21 @@ import { strict as assert } from 'node:assert'
 import { Bridge, NatRule, NetnsKitError, Namespace } from '../../lib'
 import { Sandbox, isRoot, sh } from '../helpers'
 import {
-  C1, C2, GW, HOST_WAN, OUT_IP, attach, nftApply, nftRuleset, nftText, request, serve, settleIpv6, stopAll, topology, type Topology,
+  C1,
+  C2,
+  GW,
+  HOST_WAN,
+  OUT_IP,
+  attach,
+  nftApply,
+  nftRuleset,
+  nftText,
+  request,
+  serve,
+  settleIpv6,
+  stopAll,
+  topology,
+  type Topology,
 } from '../nat-helpers'
 
 const d = isRoot() ? describe : describe.skip
@@ -14,8 +28,13 @@ d('NatRule', function () {
   this.timeout(60000)
   const sb = new Sandbox()
   let t: Topology
-  beforeEach(async () => { t = await topology(sb) })
-  afterEach(async () => { await stopAll(); await sb.cleanup() })
+  beforeEach(async () => {
+    t = await topology(sb)
+  })
+  afterEach(async () => {
+    await stopAll()
+    await sb.cleanup()
+  })
 
   describe('masquerade', () => {
     it('lets a container reach the outside with the host address as source, and stops when deleted', async () => {
@@ -102,18 +121,28 @@ d('NatRule', function () {
       await settleIpv6(t.host, t.out, t.c1)
       await serve(t.c1, 'tcp', 80, 'c1')
       const p = await NatRule.publish({ namespace: t.host, protocol: 'tcp', hostPort: 8080, containerIp: 'fd00:18::10', containerPort: 80 })
-      const q = await NatRule.publish({ namespace: t.host, protocol: 'tcp', hostIp: 'fd00:200::3', hostPort: 8081, containerIp: 'fd00:18::10', containerPort: 80 })
+      const q = await NatRule.publish({
+        namespace: t.host,
+        protocol: 'tcp',
+        hostIp: 'fd00:200::3',
+        hostPort: 8081,
+        containerIp: 'fd00:18::10',
+        containerPort: 80,
+      })
       assert.equal(p.family, 6)
       assert.equal(await t.host.sysctl.get('net.ipv6.conf.all.forwarding'), '1')
       assert.equal(await request(t.out, 'tcp', 'fd00:200::1', 8080), 'c1 [fd00:200::2]', 'the container sees the real client')
       assert.equal(await request(t.out, 'tcp', 'fd00:200::3', 8081), 'c1 [fd00:200::2]')
       assert.equal(await request(t.out, 'tcp', 'fd00:200::1', 8081), null, 'only on the address asked for')
       assert.match((await request(t.c1, 'tcp', 'fd00:200::1', 8080)) ?? '', /^c1 \[fd00:18::1\]$/, 'hairpin masquerades to the gateway')
-      await assert.rejects(NatRule.publish({ namespace: t.host, protocol: 'tcp', hostIp: '::1', hostPort: 8082, containerIp: 'fd00:18::10', containerPort: 80 }),
-        { code: 'ERR_INVALID_ARG_VALUE' })
+      await assert.rejects(
+        NatRule.publish({ namespace: t.host, protocol: 'tcp', hostIp: '::1', hostPort: 8082, containerIp: 'fd00:18::10', containerPort: 80 }),
+        { code: 'ERR_INVALID_ARG_VALUE' },
+      )
       const listed = (await NatRule.list({ namespace: t.host })).map((r) => `${r.hostIp ?? '*'} ${r.hostPort} ${r.containerIp} ${r.containerPort}`).sort()
       assert.deepEqual(listed, ['* 8080 fd00:18::10 80', 'fd00:200::3 8081 fd00:18::10 80'])
-      await p.delete(); await q.delete()
+      await p.delete()
+      await q.delete()
       assert.equal(await request(t.out, 'tcp', 'fd00:200::1', 8080), null)
       assert.equal(await nftText(t.host), '')
     })
@@ -191,8 +220,10 @@ d('NatRule', function () {
       assert.match((await request(t.out, 'tcp', HOST_WAN, s.hostPort!)) ?? '', /^c1 /)
 
       const listed = await NatRule.list({ namespace: t.host })
-      assert.deepEqual(listed.map((x) => `${x.hostPort}-${x.hostPortEnd ?? ''}>${x.containerIp}:${x.containerPort}-${x.containerPortEnd ?? ''}`).sort(),
-        [p, q, r, s].map((x) => `${x.hostPort}-${x.hostPortEnd ?? ''}>${x.containerIp}:${x.containerPort}-${x.containerPortEnd ?? ''}`).sort())
+      assert.deepEqual(
+        listed.map((x) => `${x.hostPort}-${x.hostPortEnd ?? ''}>${x.containerIp}:${x.containerPort}-${x.containerPortEnd ?? ''}`).sort(),
+        [p, q, r, s].map((x) => `${x.hostPort}-${x.hostPortEnd ?? ''}>${x.containerIp}:${x.containerPort}-${x.containerPortEnd ?? ''}`).sort(),
+      )
       // Deleting one mapping never removes another's.
       await q.delete()
       assert.equal(await request(t.out, 'tcp', HOST_WAN, p.hostPort!), `c1 ${OUT_IP}`)
@@ -203,12 +234,16 @@ d('NatRule', function () {
       await serve(t.c1, 'udp', 5353, 'c1u')
       const p = await NatRule.publish({ namespace: t.host, protocol: 'udp', hostPort: 5353, containerIp: C1, containerPort: 5353 })
       assert.equal(await request(t.out, 'udp', HOST_WAN, 5353), `c1u ${OUT_IP}`)
-      const ct = async () => (await sh('ip', ['netns', 'exec', t.host.name!, 'conntrack', '-L', '-p', 'udp', '--orig-port-dst', '5353'], { allowFail: true })).stdout
+      const ct = async () =>
+        (await sh('ip', ['netns', 'exec', t.host.name!, 'conntrack', '-L', '-p', 'udp', '--orig-port-dst', '5353'], { allowFail: true })).stdout
       assert.match(await ct(), /dport=5353/)
       await p.delete()
       assert.doesNotMatch(await ct(), /dport=5353/, 'stale entries gone')
       const s = await NatRule.publish({ namespace: t.host, protocol: 'sctp', hostPort: 3868, containerIp: C1, containerPort: 3868 })
-      assert.match(await nftText(t.host, 'list', 'map', 'inet', 'netns-kit', 'pub4any'), /sctp \. 3868 comment "netns-kit publish [0-9a-f]+ br0" : 172\.18\.0\.10 \. 3868/)
+      assert.match(
+        await nftText(t.host, 'list', 'map', 'inet', 'netns-kit', 'pub4any'),
+        /sctp \. 3868 comment "netns-kit publish [0-9a-f]+ br0" : 172\.18\.0\.10 \. 3868/,
+      )
       await s.delete()
     })
 
@@ -229,10 +264,16 @@ d('NatRule', function () {
         [{ namespace: t.host, protocol: 'tcp', hostPort: 9000, containerIp: '10.99.0.1', containerPort: 80 }, 'ERR_NETNS_KIT_NO_ROUTE'],
       ]
       for (const [opts, code] of bad) {
-        await assert.rejects(NatRule.publish(opts), (e: Error & { code?: string }) => e.code === code, `${JSON.stringify({ ...opts, namespace: undefined })} -> ${code}`)
+        await assert.rejects(
+          NatRule.publish(opts),
+          (e: Error & { code?: string }) => e.code === code,
+          `${JSON.stringify({ ...opts, namespace: undefined })} -> ${code}`,
+        )
       }
       await assert.rejects(NatRule.masquerade({ namespace: t.host, source: '172.18.0.0/33' }), { code: 'ERR_INVALID_ARG_VALUE' })
-      await assert.rejects(NatRule.masquerade({ namespace: t.host, source: '172.18.0.0/16', outInterface: 'a', notOutInterface: 'b' }), { code: 'ERR_INVALID_ARG_VALUE' })
+      await assert.rejects(NatRule.masquerade({ namespace: t.host, source: '172.18.0.0/16', outInterface: 'a', notOutInterface: 'b' }), {
+        code: 'ERR_INVALID_ARG_VALUE',
+      })
       await assert.rejects(NatRule.isolate({ namespace: t.host, interface: 'this-name-is-too-long' }), { code: 'ERR_INVALID_ARG_VALUE' })
       assert.equal(await nftText(t.host), before, 'nothing reached the kernel')
       await p.delete()
@@ -288,8 +329,14 @@ d('NatRule', function () {
       const p = await NatRule.publish({ namespace: t.host, protocol: 'tcp', hostPort: 8080, containerIp: C2, containerPort: 80 })
       assert.match((await request(t.c1, 'tcp', GW, 8080)) ?? '', /^c2 /, 'c1 -> c2 through its published port, as Docker allows')
       // The kernel's bridge port isolation, as `bridge -j link` shows it.
-      const ports = JSON.parse((await sh('ip', ['netns', 'exec', t.host.name!, 'bridge', '-j', '-d', 'link', 'show'])).stdout) as { ifname: string; isolated?: boolean }[]
-      assert.deepEqual(ports.map((x) => [x.ifname, x.isolated]).sort(), [['veth-c1', true], ['veth-c2', true]])
+      const ports = JSON.parse((await sh('ip', ['netns', 'exec', t.host.name!, 'bridge', '-j', '-d', 'link', 'show'])).stdout) as {
+        ifname: string
+        isolated?: boolean
+      }[]
+      assert.deepEqual(ports.map((x) => [x.ifname, x.isolated]).sort(), [
+        ['veth-c1', true],
+        ['veth-c2', true],
+      ])
       const listed = (await NatRule.list({ namespace: t.host })).find((x) => x.kind === 'isolate')
       assert.equal(listed!.icc, false)
       await p.delete()
@@ -312,42 +359,53 @@ d('NatRule', function () {
       const r = await NatRule.isolate({ namespace: t.host, interface: 'br0', internal: true })
       assert.equal(await request(t.c1, 'tcp', OUT_IP, 7000), null)
       assert.equal((await NatRule.list({ namespace: t.host })).find((x) => x.kind === 'isolate')!.internal, true)
-      await r.delete(); await m.delete()
+      await r.delete()
+      await m.delete()
     })
   })
 
   describe('ownership and coexistence', () => {
     it('works beside foreign tables, never changes them, and reports a foreign forward chain with policy drop', async () => {
-      await nftApply(t.host, [
-        'table inet foreign {',
-        '  chain forward_filter {',
-        '    type filter hook forward priority 0; policy drop;',
-        '  }',
-        '  chain input_filter {',
-        '    type filter hook input priority 0; policy accept;',
-        '    tcp dport 22 accept',
-        '  }',
-        '}',
-        'table ip userNat {',
-        '  chain post {',
-        '    type nat hook postrouting priority 100;',
-        '  }',
-        '}',
-      ].join('\n'))
-      const foreign = async () => JSON.stringify((await nftRuleset(t.host)).filter((o) => JSON.stringify(o).includes('"foreign"') || JSON.stringify(o).includes('"userNat"')))
+      await nftApply(
+        t.host,
+        [
+          'table inet foreign {',
+          '  chain forward_filter {',
+          '    type filter hook forward priority 0; policy drop;',
+          '  }',
+          '  chain input_filter {',
+          '    type filter hook input priority 0; policy accept;',
+          '    tcp dport 22 accept',
+          '  }',
+          '}',
+          'table ip userNat {',
+          '  chain post {',
+          '    type nat hook postrouting priority 100;',
+          '  }',
+          '}',
+        ].join('\n'),
+      )
+      const foreign = async () =>
+        JSON.stringify((await nftRuleset(t.host)).filter((o) => JSON.stringify(o).includes('"foreign"') || JSON.stringify(o).includes('"userNat"')))
       const before = await foreign()
       await serve(t.c1, 'tcp', 80, 'c1')
       const p = await NatRule.publish({ namespace: t.host, protocol: 'tcp', hostPort: 8080, containerIp: C1, containerPort: 80 })
       const m = await NatRule.masquerade({ namespace: t.host, source: '172.18.0.0/16', notOutInterface: 'br0' })
-      assert.deepEqual(await NatRule.conflicts({ namespace: t.host }), [{ family: 'inet', table: 'foreign', chain: 'forward_filter', hook: 'forward', policy: 'drop' }])
+      assert.deepEqual(await NatRule.conflicts({ namespace: t.host }), [
+        { family: 'inet', table: 'foreign', chain: 'forward_filter', hook: 'forward', policy: 'drop' },
+      ])
       // Documented behaviour: a foreign drop policy wins; netns-kit does not override it.
       assert.equal(await request(t.out, 'tcp', HOST_WAN, 8080), null)
       // The owner of the foreign table lets published traffic through, as the docs suggest.
-      await nftApply(t.host, 'add rule inet foreign forward_filter ct status dnat accept\nadd rule inet foreign forward_filter ct state established,related accept')
+      await nftApply(
+        t.host,
+        'add rule inet foreign forward_filter ct status dnat accept\nadd rule inet foreign forward_filter ct state established,related accept',
+      )
       assert.equal(await request(t.out, 'tcp', HOST_WAN, 8080), `c1 ${OUT_IP}`)
       await nftApply(t.host, 'flush chain inet foreign forward_filter')
       assert.equal(await foreign(), before, 'foreign tables as they were')
-      await p.delete(); await m.delete()
+      await p.delete()
+      await m.delete()
       assert.equal(await foreign(), before)
       assert.doesNotMatch(await nftText(t.host), /netns-kit/)
     })
@@ -381,8 +439,9 @@ d('NatRule', function () {
       // 8079-8081 collides at 8080 in the same map: the kernel refuses the batch (EEXIST) after the
       // collision check, and 8079 / 8081 must not stay behind. Force the kernel path by racing:
       // the pre-check sees nothing in other maps, the kernel sees the duplicate key.
-      await assert.rejects(NatRule.publish({ namespace: t.host, protocol: 'tcp', hostPort: [8079, 8081], containerIp: C2, containerPort: [80, 82] }),
-        { code: 'ERR_NETNS_KIT_PORT_ALLOCATED' })
+      await assert.rejects(NatRule.publish({ namespace: t.host, protocol: 'tcp', hostPort: [8079, 8081], containerIp: C2, containerPort: [80, 82] }), {
+        code: 'ERR_NETNS_KIT_PORT_ALLOCATED',
+      })
       assert.equal(await nftText(t.host), before)
       await p.delete()
     })

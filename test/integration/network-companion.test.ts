@@ -35,9 +35,10 @@ async function within<T>(ms: number, what: string, f: () => Promise<T | undefine
 
 /** A host process's bind() in `ns` (plain Node): 'ok' or the errno name. */
 async function hostBind(ns: Namespace, proto: 'tcp' | 'udp', address: string, port: number): Promise<string> {
-  const js = proto === 'tcp'
-    ? `require('net').createServer().on('error', (e) => { console.log(e.code); process.exit() }).listen({ host: '${address}', port: ${port} }, () => { console.log('ok'); process.exit() })`
-    : `require('dgram').createSocket({ type: 'udp4', reuseAddr: true }).on('error', (e) => { console.log(e.code); process.exit() }).bind(${port}, '${address}', () => { console.log('ok'); process.exit() })`
+  const js =
+    proto === 'tcp'
+      ? `require('net').createServer().on('error', (e) => { console.log(e.code); process.exit() }).listen({ host: '${address}', port: ${port} }, () => { console.log('ok'); process.exit() })`
+      : `require('dgram').createSocket({ type: 'udp4', reuseAddr: true }).on('error', (e) => { console.log(e.code); process.exit() }).bind(${port}, '${address}', () => { console.log('ok'); process.exit() })`
   return (await runIn(ns, process.execPath, ['-e', js])).out.trim()
 }
 
@@ -57,7 +58,9 @@ function companionsOf(store: string): number[] {
     try {
       const cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0')
       if (cmd.some((a) => /companion[/]main\.[jt]s$/.test(a)) && cmd.includes(store) && procAlive(Number(d))) out.push(Number(d))
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return out
 }
@@ -97,12 +100,15 @@ describe('Network with the companion process (issue 14 inputs)', function () {
   /** Runs the worker (another process); resolves with its endpoints once it printed them. */
   function runWorker(spec: Record<string, unknown>, stay = false): Promise<{ eps: { id: string; name: string; ip: string }[]; child: ChildProcess }> {
     const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), worker, JSON.stringify({ store: dbPath, host: host.path, ...spec })], {
-      stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...(stay ? { STAY: '1' } : {}) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ...(stay ? { STAY: '1' } : {}) },
     })
     children.push(child)
     return new Promise((resolve, reject) => {
       child.once('exit', (code) => reject(new Error(`worker exited ${code}`)))
-      readline.createInterface({ input: child.stdout! }).once('line', (l) => resolve({ eps: JSON.parse(l) as { id: string; name: string; ip: string }[], child }))
+      readline
+        .createInterface({ input: child.stdout! })
+        .once('line', (l) => resolve({ eps: JSON.parse(l) as { id: string; name: string; ip: string }[], child }))
     })
   }
 
@@ -137,7 +143,14 @@ describe('Network with the companion process (issue 14 inputs)', function () {
   it('input 1: names resolve 5 s after the process that connected them exited', async () => {
     const c1 = await sb.ns()
     const c2 = await sb.ns()
-    const w = await runWorker({ network: 'left', create: { subnet: '10.91.0.0/24', upstream: [] }, connect: [{ ns: c1.path, name: 'app' }, { ns: c2.path, name: 'db' }] })
+    const w = await runWorker({
+      network: 'left',
+      create: { subnet: '10.91.0.0/24', upstream: [] },
+      connect: [
+        { ns: c1.path, name: 'app' },
+        { ns: c2.path, name: 'db' },
+      ],
+    })
     await new Promise<void>((resolve) => (w.child.exitCode !== null ? resolve() : w.child.once('exit', () => resolve())))
     assert.equal(w.child.exitCode, 0)
     const [, db] = w.eps
@@ -147,11 +160,11 @@ describe('Network with the companion process (issue 14 inputs)', function () {
     // the files it wrote for the container name the embedded resolver
     assert.match(fs.readFileSync(`/etc/netns/${c1.name}/resolv.conf`, 'utf8'), /^nameserver 127\.0\.0\.11$/m)
     assert.equal(companionsOf(dbPath).length, 1, 'one companion, detached from the worker that started it')
-    const net = await Network.open('left', { namespace: host, store }) as Network
+    const net = (await Network.open('left', { namespace: host, store })) as Network
     await net.remove({ force: true })
   })
 
-  it('input 2: an endpoint connected by a process still running is resolvable from another process\'s container within 1 s', async () => {
+  it("input 2: an endpoint connected by a process still running is resolvable from another process's container within 1 s", async () => {
     const c1 = await sb.ns()
     const c2 = await sb.ns()
     const p1 = await runWorker({ network: 'shared', create: { subnet: '10.92.0.0/24', upstream: [] }, connect: [{ ns: c1.path, name: 'alpha' }] }, true)
@@ -159,19 +172,19 @@ describe('Network with the companion process (issue 14 inputs)', function () {
     const p2 = await runWorker({ network: 'shared', connect: [{ ns: c2.path, name: 'beta', aliases: ['bee'] }] }, true)
     const took = Date.now() - t0
     const beta = p2.eps[0]!
-    const { ms } = await within(1000, 'beta resolvable from alpha\'s container', async () => (await dig(c1, 'bee')) === beta.ip)
+    const { ms } = await within(1000, "beta resolvable from alpha's container", async () => (await dig(c1, 'bee')) === beta.ip)
     assert.ok(ms <= 1000, `${ms} ms after P2's connect returned (${took} ms for P2)`)
     assert.equal(await dig(c2, 'alpha'), p1.eps[0]!.ip)
     assert.equal(await dig(c1, 'beta.shared'), beta.ip)
     // P2's disconnect, seen by a's resolver
-    const net = await Network.open('shared', { namespace: host, store }) as Network
+    const net = (await Network.open('shared', { namespace: host, store })) as Network
     const epB = await net.endpoint({ name: 'beta' })
     await net.disconnect(epB!)
     assert.equal(await dig(c1, 'beta'), '', 'gone when disconnect returned')
     await net.remove({ force: true })
   })
 
-  it('input 3: a container\'s --dns upstream receives its queries, not the network\'s', async () => {
+  it("input 3: a container's --dns upstream receives its queries, not the network's", async () => {
     const logs = await outside()
     const net = await create('fwd', '10.93.0.0/24', { dns: { upstream: ['203.0.113.3'] } })
     const c1 = await sb.ns()
@@ -180,11 +193,15 @@ describe('Network with the companion process (issue 14 inputs)', function () {
     await net.connect(c2, { name: 'two' })
     assert.equal(await dig(c1, 'www.upstream.test'), '198.51.100.7')
     await sleep(100)
-    assert.deepEqual(logs.get('203.0.113.2')!.map((l) => [l.name, l.from]), [['www.upstream.test', '203.0.113.1']], 'the endpoint\'s server got it, from the host namespace')
-    assert.equal(logs.get('203.0.113.3')!.length, 0, 'the network\'s upstream got nothing')
+    assert.deepEqual(
+      logs.get('203.0.113.2')!.map((l) => [l.name, l.from]),
+      [['www.upstream.test', '203.0.113.1']],
+      "the endpoint's server got it, from the host namespace",
+    )
+    assert.equal(logs.get('203.0.113.3')!.length, 0, "the network's upstream got nothing")
     assert.equal(await dig(c2, 'www.upstream.test'), '198.51.100.7')
     await sleep(100)
-    assert.equal(logs.get('203.0.113.3')!.length, 1, 'the other container uses the network\'s upstream')
+    assert.equal(logs.get('203.0.113.3')!.length, 1, "the other container uses the network's upstream")
     assert.equal(logs.get('203.0.113.2')!.length, 1)
     // its resolv.conf (returned and in /etc/netns) asks the embedded resolver, with its search and options
     const rc = one.resolvConf()
@@ -263,17 +280,23 @@ describe('Network with the companion process (issue 14 inputs)', function () {
     assert.equal((await runIn(c1, 'cat', ['/etc/hostname'])).out, 'app\n')
     const viaIp = await sh('ip', ['netns', 'exec', c1.name!, 'getent', 'hosts', 'db'])
     assert.deepEqual(viaIp.stdout.trim().split(/\s+/), [db.ip, 'db'])
-    assert.doesNotMatch(fs.readFileSync('/etc/resolv.conf', 'utf8'), /127\.0\.0\.11/, 'the host\'s own files untouched')
+    assert.doesNotMatch(fs.readFileSync('/etc/resolv.conf', 'utf8'), /127\.0\.0\.11/, "the host's own files untouched")
     await net.disconnect(app)
     assert.equal(fs.existsSync(`/etc/netns/${c1.name}`), false, 'disconnect removed its files')
     await net.remove({ force: true })
-    assert.equal(fs.existsSync(`/etc/netns/${c2.name}`), false, 'remove removed the others\'')
+    assert.equal(fs.existsSync(`/etc/netns/${c2.name}`), false, "remove removed the others'")
   })
 
   it('published ports are held by the companion: a host bind() fails with EADDRINUSE until disconnect; a held port is refused', async () => {
     const net = await create('ports', '10.96.0.0/24', { dns: false })
     const c1 = await sb.ns()
-    const ep = await net.connect(c1, { name: 'pub', publish: [{ hostPort: 18080, containerPort: 80 }, { hostPort: 18081, containerPort: 53, protocol: 'udp' }] })
+    const ep = await net.connect(c1, {
+      name: 'pub',
+      publish: [
+        { hostPort: 18080, containerPort: 80 },
+        { hostPort: 18081, containerPort: 53, protocol: 'udp' },
+      ],
+    })
     assert.equal(await hostBind(host, 'tcp', '0.0.0.0', 18080), 'EADDRINUSE')
     assert.equal(await hostBind(host, 'tcp', '127.0.0.1', 18080), 'EADDRINUSE')
     assert.equal(await hostBind(host, 'udp', '0.0.0.0', 18081), 'EADDRINUSE')
@@ -290,8 +313,11 @@ describe('Network with the companion process (issue 14 inputs)', function () {
     // Found by connect's sock_diag look at the host's sockets before the companion tries to bind
     // (issue 13: ERR_NETNS_KIT_PORT_ALLOCATED naming the socket and its process); the companion's
     // own EADDRINUSE remains for a process that binds in between.
-    await assert.rejects(net.connect(c2, { name: 'busy', publish: [{ hostPort: 18090, containerPort: 80 }] }),
-      (e: Error & { code?: string }) => e.code === 'ERR_NETNS_KIT_PORT_ALLOCATED' && /18090: address already in use on the host by tcp 0\.0\.0\.0:18090 .*\(socat\)/.test(e.message))
+    await assert.rejects(
+      net.connect(c2, { name: 'busy', publish: [{ hostPort: 18090, containerPort: 80 }] }),
+      (e: Error & { code?: string }) =>
+        e.code === 'ERR_NETNS_KIT_PORT_ALLOCATED' && /18090: address already in use on the host by tcp 0\.0\.0\.0:18090 .*\(socat\)/.test(e.message),
+    )
     assert.equal((await store.endpoints(net.id)).length, 0)
     assert.deepEqual(await ipj(c2, 'link', 'show', 'eth0').catch(() => []), [])
     await net.remove()

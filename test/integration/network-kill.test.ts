@@ -18,7 +18,11 @@ const NAME = 'kn'
 const SUBNET = '172.30.5.0/24'
 const FIRST = '172.30.5.2'
 
-interface Run { killed: boolean; moments?: number; ms?: number }
+interface Run {
+  killed: boolean
+  moments?: number
+  ms?: number
+}
 
 /** Runs the worker; resolves whether it was killed (and, when it was not, what it counted). */
 function worker(args: string[], env: Record<string, string>): Promise<Run> {
@@ -43,13 +47,20 @@ async function kernel(host: Namespace): Promise<{ links: string[]; table: boolea
 
 /** The container's interfaces other than lo, with their IPv4 addresses. */
 async function inside(c: Namespace): Promise<string[]> {
-  return (await ipj(c, 'addr', 'show')).filter((l) => l.ifname !== 'lo')
-    .map((l) => `${l.ifname} ${(l.addr_info ?? []).filter((a: any) => a.family === 'inet').map((a: any) => a.local).join(',')}`.trim())
+  return (await ipj(c, 'addr', 'show'))
+    .filter((l) => l.ifname !== 'lo')
+    .map((l) =>
+      `${l.ifname} ${(l.addr_info ?? [])
+        .filter((a: any) => a.family === 'inet')
+        .map((a: any) => a.local)
+        .join(',')}`.trim(),
+    )
 }
 
 /** The moments to kill at: every step boundary (or 20 spread over them), and moments spread over the operation's duration. */
 function plan(moments: number, ms: number): { at?: number; afterMs?: number }[] {
-  const steps = moments <= 24 ? Array.from({ length: moments }, (_, i) => i + 1) : Array.from({ length: 20 }, (_, i) => 1 + Math.round((i * (moments - 1)) / 19))
+  const steps =
+    moments <= 24 ? Array.from({ length: moments }, (_, i) => i + 1) : Array.from({ length: 20 }, (_, i) => 1 + Math.round((i * (moments - 1)) / 19))
   const n = Math.max(4, 22 - steps.length)
   const timers = Array.from({ length: n }, (_, i) => Math.round((ms * (i + 0.5)) / n))
   return [...[...new Set(steps)].map((at) => ({ at })), ...timers.map((afterMs) => ({ afterMs }))]
@@ -102,7 +113,11 @@ describe('Network operations killed part-way, then gc (issue 12: inputs 3, 4, 5)
     await assertNothing(`${label} (after the new round)`)
   }
 
-  async function campaign(op: string, setup: () => Promise<Namespace | undefined>, after: (label: string, c: Namespace | undefined) => Promise<void>): Promise<number> {
+  async function campaign(
+    op: string,
+    setup: () => Promise<Namespace | undefined>,
+    after: (label: string, c: Namespace | undefined) => Promise<void>,
+  ): Promise<number> {
     // A dry run counts the moments and times the operation.
     let c = await setup()
     const dry = await worker([op, db, host.name!, NAME, SUBNET, ...(c ? [c.name!] : [])], { NK_KILL_AT: '0' })
@@ -113,7 +128,10 @@ describe('Network operations killed part-way, then gc (issue 12: inputs 3, 4, 5)
     for (const m of moments) {
       c = await setup()
       const label = `${op} killed ${m.at !== undefined ? `at moment ${m.at} of ${dry.moments}` : `after ${m.afterMs} ms`}`
-      const r = await worker([op, db, host.name!, NAME, SUBNET, ...(c ? [c.name!] : [])], m.at !== undefined ? { NK_KILL_AT: String(m.at) } : { NK_KILL_AFTER_MS: String(m.afterMs) })
+      const r = await worker(
+        [op, db, host.name!, NAME, SUBNET, ...(c ? [c.name!] : [])],
+        m.at !== undefined ? { NK_KILL_AT: String(m.at) } : { NK_KILL_AFTER_MS: String(m.afterMs) },
+      )
       if (r.killed) killed++
       await after(label, c)
     }
@@ -121,122 +139,154 @@ describe('Network operations killed part-way, then gc (issue 12: inputs 3, 4, 5)
   }
 
   it(`create: killed at 20+ moments; gc undoes it or it is complete; the name and subnet are free again (input 3)`, async () => {
-    const killed = await campaign('create', async () => undefined, async (label) => {
-      // Before gc, a create that died holds its name (not a network one can open, not one to create again).
-      const rec = (await store.networks())[0]
-      if (rec?.state === 'creating') {
-        await assert.rejects(open(), { code: 'ERR_NETNS_KIT_NETWORK_NOT_READY' }, label)
-        await assert.rejects(create(), { code: 'ERR_NETNS_KIT_NETWORK_EXISTS' }, label)
-      }
-      await gcAndCheck(label, async () => {
-        const nets = await store.networks()
-        if (nets.length) {
-          assert.equal(nets[0]!.state, 'ready', label)
-          const k = await kernel(host)
-          assert.deepEqual(k.links.map((l) => l.split(' ')[1]), [`netns-kit:${NAME}`], `${label}: a complete network has its bridge`)
-          assert.ok(k.table, `${label}: and its rules`)
-          await (await open()).remove()
+    const killed = await campaign(
+      'create',
+      async () => undefined,
+      async (label) => {
+        // Before gc, a create that died holds its name (not a network one can open, not one to create again).
+        const rec = (await store.networks())[0]
+        if (rec?.state === 'creating') {
+          await assert.rejects(open(), { code: 'ERR_NETNS_KIT_NETWORK_NOT_READY' }, label)
+          await assert.rejects(create(), { code: 'ERR_NETNS_KIT_NETWORK_EXISTS' }, label)
         }
-        await assertNothing(label)
-      })
-      const c = await sb.ns()
-      await usableAgain(label, c)
-      await c.delete()
-    })
+        await gcAndCheck(label, async () => {
+          const nets = await store.networks()
+          if (nets.length) {
+            assert.equal(nets[0]!.state, 'ready', label)
+            const k = await kernel(host)
+            assert.deepEqual(
+              k.links.map((l) => l.split(' ')[1]),
+              [`netns-kit:${NAME}`],
+              `${label}: a complete network has its bridge`,
+            )
+            assert.ok(k.table, `${label}: and its rules`)
+            await (await open()).remove()
+          }
+          await assertNothing(label)
+        })
+        const c = await sb.ns()
+        await usableAgain(label, c)
+        await c.delete()
+      },
+    )
     assert.ok(killed >= 16, `${killed} runs killed`)
   })
 
   it('connect: killed at 20+ moments; gc undoes it or it is complete; the name, address and host port are free again', async () => {
-    const killed = await campaign('connect', async () => {
-      await create()
-      return sb.ns()
-    }, async (label, c) => {
-      await gcAndCheck(label, async () => {
-        const net = await open()
-        const ep = await net.endpoint({ name: 'web' })
-        const k = await kernel(host)
-        if (ep) {
-          assert.equal((await store.endpoint(ep.id))!.state, 'connected', label)
-          assert.deepEqual(await inside(c!), [`eth0 ${ep.ip}`], `${label}: a complete connect is wired`)
-          assert.equal(k.links.filter((l) => l.endsWith(`:${ep.id}`)).length, 1, `${label}: its veth`)
-          assert.ok(k.elements >= 1, `${label}: its mapping`)
-          await net.disconnect(ep)
-          await ep.namespace.close()
-        } else {
-          assert.deepEqual(await inside(c!), [], `${label}: an undone connect left no interface in the container`)
-          assert.deepEqual(k.links.map((l) => l.split(' ')[1]), [`netns-kit:${NAME}`], `${label}: no veth`)
-          assert.equal(k.elements, 0, `${label}: no mapping`)
-        }
-        assert.deepEqual(await store.endpoints(net.id), [], label)
-        await net.remove()
-        await assertNothing(label)
-      })
-      await usableAgain(label, c!)
-      await c!.delete()
-    })
+    const killed = await campaign(
+      'connect',
+      async () => {
+        await create()
+        return sb.ns()
+      },
+      async (label, c) => {
+        await gcAndCheck(label, async () => {
+          const net = await open()
+          const ep = await net.endpoint({ name: 'web' })
+          const k = await kernel(host)
+          if (ep) {
+            assert.equal((await store.endpoint(ep.id))!.state, 'connected', label)
+            assert.deepEqual(await inside(c!), [`eth0 ${ep.ip}`], `${label}: a complete connect is wired`)
+            assert.equal(k.links.filter((l) => l.endsWith(`:${ep.id}`)).length, 1, `${label}: its veth`)
+            assert.ok(k.elements >= 1, `${label}: its mapping`)
+            await net.disconnect(ep)
+            await ep.namespace.close()
+          } else {
+            assert.deepEqual(await inside(c!), [], `${label}: an undone connect left no interface in the container`)
+            assert.deepEqual(
+              k.links.map((l) => l.split(' ')[1]),
+              [`netns-kit:${NAME}`],
+              `${label}: no veth`,
+            )
+            assert.equal(k.elements, 0, `${label}: no mapping`)
+          }
+          assert.deepEqual(await store.endpoints(net.id), [], label)
+          await net.remove()
+          await assertNothing(label)
+        })
+        await usableAgain(label, c!)
+        await c!.delete()
+      },
+    )
     assert.ok(killed >= 16, `${killed} runs killed`)
   })
 
   it('disconnect: killed at 20+ moments; the endpoint is connected and whole, or gone after gc; never half (input 5)', async () => {
-    const killed = await campaign('disconnect', async () => {
-      const net = await create()
-      const c = await sb.ns()
-      await net.connect(c, { name: 'web', ip: FIRST, publish: [{ hostPort: 8080, containerPort: 80 }] })
-      return c
-    }, async (label, c) => {
-      await gcAndCheck(label, async () => {
-        const net = await open()
-        const ep = await net.endpoint({ name: 'web' })
-        const k = await kernel(host)
-        if (ep) {
-          // Killed before its intent was recorded: untouched, whole.
-          assert.equal((await store.endpoint(ep.id))!.state, 'connected', label)
-          assert.deepEqual(await inside(c!), [`eth0 ${FIRST}`], `${label}: still wired`)
-          assert.equal(k.elements >= 1, true, `${label}: its mapping is there`)
-          await net.disconnect(ep)
-          await ep.namespace.close()
-        } else {
-          assert.deepEqual(await inside(c!), [], `${label}: gone from the container`)
-          assert.deepEqual(k.links.map((l) => l.split(' ')[1]), [`netns-kit:${NAME}`], `${label}: no veth`)
-          assert.equal(k.elements, 0, `${label}: no mapping`)
-        }
-        assert.deepEqual(await store.endpoints(net.id), [], label)
-        await net.remove()
-        await assertNothing(label)
-      })
-      await usableAgain(label, c!)
-      await c!.delete()
-    })
+    const killed = await campaign(
+      'disconnect',
+      async () => {
+        const net = await create()
+        const c = await sb.ns()
+        await net.connect(c, { name: 'web', ip: FIRST, publish: [{ hostPort: 8080, containerPort: 80 }] })
+        return c
+      },
+      async (label, c) => {
+        await gcAndCheck(label, async () => {
+          const net = await open()
+          const ep = await net.endpoint({ name: 'web' })
+          const k = await kernel(host)
+          if (ep) {
+            // Killed before its intent was recorded: untouched, whole.
+            assert.equal((await store.endpoint(ep.id))!.state, 'connected', label)
+            assert.deepEqual(await inside(c!), [`eth0 ${FIRST}`], `${label}: still wired`)
+            assert.equal(k.elements >= 1, true, `${label}: its mapping is there`)
+            await net.disconnect(ep)
+            await ep.namespace.close()
+          } else {
+            assert.deepEqual(await inside(c!), [], `${label}: gone from the container`)
+            assert.deepEqual(
+              k.links.map((l) => l.split(' ')[1]),
+              [`netns-kit:${NAME}`],
+              `${label}: no veth`,
+            )
+            assert.equal(k.elements, 0, `${label}: no mapping`)
+          }
+          assert.deepEqual(await store.endpoints(net.id), [], label)
+          await net.remove()
+          await assertNothing(label)
+        })
+        await usableAgain(label, c!)
+        await c!.delete()
+      },
+    )
     assert.ok(killed >= 16, `${killed} runs killed`)
   })
 
   it('remove --force: killed at 20+ moments; the network is whole, or gone after gc (input 4)', async () => {
     const containers: Namespace[] = []
-    const killed = await campaign('remove', async () => {
-      const net = await create()
-      const [c, d] = [await sb.ns(), await sb.ns()]
-      containers.push(d)
-      await net.connect(c, { name: 'web', ip: FIRST, publish: [{ hostPort: 8080, containerPort: 80 }] })
-      await net.connect(d, { name: 'db' })
-      return c
-    }, async (label, c) => {
-      await gcAndCheck(label, async () => {
-        const nets = await store.networks()
-        if (nets.length) {
-          // Killed before its intent was recorded: untouched, whole.
-          assert.equal(nets[0]!.state, 'ready', label)
-          const net = await open()
-          assert.deepEqual((await store.endpoints(net.id)).map((e) => e.name), ['db', 'web'], label)
-          assert.deepEqual(await inside(c!), [`eth0 ${FIRST}`], label)
-          await net.remove({ force: true })
-        }
-        assert.deepEqual(await inside(c!), [], `${label}: the container's interface is gone`)
-        await assertNothing(label)
-      })
-      await usableAgain(label, c!)
-      await c!.delete()
-      for (const d of containers.splice(0)) await d.delete()
-    })
+    const killed = await campaign(
+      'remove',
+      async () => {
+        const net = await create()
+        const [c, d] = [await sb.ns(), await sb.ns()]
+        containers.push(d)
+        await net.connect(c, { name: 'web', ip: FIRST, publish: [{ hostPort: 8080, containerPort: 80 }] })
+        await net.connect(d, { name: 'db' })
+        return c
+      },
+      async (label, c) => {
+        await gcAndCheck(label, async () => {
+          const nets = await store.networks()
+          if (nets.length) {
+            // Killed before its intent was recorded: untouched, whole.
+            assert.equal(nets[0]!.state, 'ready', label)
+            const net = await open()
+            assert.deepEqual(
+              (await store.endpoints(net.id)).map((e) => e.name),
+              ['db', 'web'],
+              label,
+            )
+            assert.deepEqual(await inside(c!), [`eth0 ${FIRST}`], label)
+            await net.remove({ force: true })
+          }
+          assert.deepEqual(await inside(c!), [], `${label}: the container's interface is gone`)
+          await assertNothing(label)
+        })
+        await usableAgain(label, c!)
+        await c!.delete()
+        for (const d of containers.splice(0)) await d.delete()
+      },
+    )
     assert.ok(killed >= 16, `${killed} runs killed`)
   })
 })

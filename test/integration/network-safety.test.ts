@@ -21,7 +21,10 @@ const CHANNELS = ['rtnl', 'nft', 'ct', 'ns', 'sysctl', 'socket'].map((c) => `net
 /** Every trip into the addon while `fn` runs (what it sent: 'rtnl link.create ...'). */
 async function tripsDuring(fn: () => Promise<unknown>): Promise<{ trips: string[]; error: unknown }> {
   const trips: string[] = []
-  const listener = (m: unknown, name: string | symbol) => { const e = m as { entry: string; ops: string[] }; trips.push(`${String(name)} ${e.entry} ${e.ops.join(', ')}`) }
+  const listener = (m: unknown, name: string | symbol) => {
+    const e = m as { entry: string; ops: string[] }
+    trips.push(`${String(name)} ${e.entry} ${e.ops.join(', ')}`)
+  }
   for (const c of CHANNELS) dc.subscribe(c, listener)
   try {
     await fn()
@@ -48,7 +51,9 @@ describe('Network rule safety (issue 11)', function () {
     host = await sb.ns()
     out = await sb.ns()
     for (const k of ['bridge-nf-call-iptables', 'bridge-nf-call-ip6tables']) {
-      await host.sysctl.set(`net.bridge.${k}`, 0).catch((e: { code?: string }) => { if (e.code !== 'ENOENT') throw e })
+      await host.sysctl.set(`net.bridge.${k}`, 0).catch((e: { code?: string }) => {
+        if (e.code !== 'ENOENT') throw e
+      })
     }
     const wan = await VethPair.create({ name: 'wan', namespace: host, up: true, peer: { name: 'eth0', namespace: out, up: true } })
     await wan.host.addAddress(`${HOST_WAN}/24`)
@@ -66,7 +71,8 @@ describe('Network rule safety (issue 11)', function () {
   it('after nft flush ruleset: check() reports what is missing and changes nothing; gc restores isolation, masquerade and ports (input 3)', async () => {
     const a = await Network.create({ name: 'a', namespace: host, store, subnet: '172.30.0.0/24', dns: false })
     const b = await Network.create({ name: 'b', namespace: host, store, subnet: '172.31.0.0/24', dns: false })
-    const c1 = await sb.ns(), c2 = await sb.ns()
+    const c1 = await sb.ns(),
+      c2 = await sb.ns()
     const e1 = await a.connect(c1)
     const e2 = await b.connect(c2, { publish: [{ containerPort: 80, hostPort: 8080 }] })
     await serve(c2, 'tcp', 80, 'c2')
@@ -80,16 +86,34 @@ describe('Network rule safety (issue 11)', function () {
     assert.equal(await ping(c1, e2.ip), true, 'after the flush the networks reach each other')
     assert.equal(await request(out, 'tcp', HOST_WAN, 8080), null)
     const problems = await b.check()
-    assert.ok(problems.some((p) => p.kind === 'missing' && /table inet netns-kit/.test(p.message)), JSON.stringify(problems))
-    assert.ok(problems.some((p) => /published port tcp/.test(p.message)), JSON.stringify(problems))
-    assert.ok(problems.some((p) => /masquerade 172\.31\.0\.0\/24/.test(p.message)), JSON.stringify(problems))
+    assert.ok(
+      problems.some((p) => p.kind === 'missing' && /table inet netns-kit/.test(p.message)),
+      JSON.stringify(problems),
+    )
+    assert.ok(
+      problems.some((p) => /published port tcp/.test(p.message)),
+      JSON.stringify(problems),
+    )
+    assert.ok(
+      problems.some((p) => /masquerade 172\.31\.0\.0\/24/.test(p.message)),
+      JSON.stringify(problems),
+    )
     assert.ok((await a.check()).length > 0)
     assert.equal((await nftText(host)).trim(), '', 'check() changed nothing')
 
     const report = await Network.gc({ namespace: host, store })
-    assert.ok(report.restored.some((l) => l.startsWith('a: ') && l.includes('masquerade 172.30.0.0/24')), report.restored.join('\n'))
-    assert.ok(report.restored.some((l) => l.startsWith('b: ') && l.includes('published port tcp')), report.restored.join('\n'))
-    assert.ok(report.restored.some((l) => l.startsWith('b: ') && l.includes('isolation of')), report.restored.join('\n'))
+    assert.ok(
+      report.restored.some((l) => l.startsWith('a: ') && l.includes('masquerade 172.30.0.0/24')),
+      report.restored.join('\n'),
+    )
+    assert.ok(
+      report.restored.some((l) => l.startsWith('b: ') && l.includes('published port tcp')),
+      report.restored.join('\n'),
+    )
+    assert.ok(
+      report.restored.some((l) => l.startsWith('b: ') && l.includes('isolation of')),
+      report.restored.join('\n'),
+    )
     assert.deepEqual(report.endpoints, [])
     assert.equal(await ping(c1, e2.ip), false, 'isolated again')
     assert.equal(await ping(c2, e1.ip), false, 'isolated again (the other way)')
@@ -104,7 +128,10 @@ describe('Network rule safety (issue 11)', function () {
     const net = await Network.create({ name: 'fw', namespace: host, store, subnet: '172.30.0.0/24', dns: false })
     await sh('ip', ['netns', 'exec', host.name!, 'sysctl', '-qw', 'net.ipv4.ip_forward=0'])
     const problems = await net.check()
-    assert.ok(problems.some((p) => p.kind === 'setting' && p.object === 'sysctl net.ipv4.ip_forward'), JSON.stringify(problems))
+    assert.ok(
+      problems.some((p) => p.kind === 'setting' && p.object === 'sysctl net.ipv4.ip_forward'),
+      JSON.stringify(problems),
+    )
     assert.equal(await sysctl(host, 'net.ipv4.ip_forward'), '0', 'check() changed nothing')
     const c = await sb.ns()
     await net.connect(c)
@@ -121,8 +148,14 @@ describe('Network rule safety (issue 11)', function () {
     for (let i = 0; i < 3; i++) {
       const a = await Network.create({ name: 'a', namespace: host, store, subnet: '172.30.0.0/24', ipv6: { subnet: 'fd00:30::/64' }, icc: false, dns: false })
       const b = await Network.create({ name: 'b', namespace: host, store, subnet: '172.31.0.0/24', dns: false })
-      const ca = await sb.ns(), cb = await sb.ns()
-      await a.connect(ca, { publish: [{ containerPort: 80, hostPort: 8080 }, { containerPort: 81, hostPort: 8081, hostIp: '127.0.0.1' }] })
+      const ca = await sb.ns(),
+        cb = await sb.ns()
+      await a.connect(ca, {
+        publish: [
+          { containerPort: 80, hostPort: 8080 },
+          { containerPort: 81, hostPort: 8081, hostIp: '127.0.0.1' },
+        ],
+      })
       await b.connect(cb, { publish: [{ containerPort: 80, hostPort: 9090 }] })
       assert.equal(await sysctl(host, `net.ipv4.conf.${a.bridge.name}.route_localnet`), '1')
       const before = await nftText(host)
@@ -131,7 +164,10 @@ describe('Network rule safety (issue 11)', function () {
       const after = (await nftText(host)).split('\n')
       const left = after.filter((l) => l.includes(a.bridge.name) || l.includes('172.30.0.') || l.includes('fd00:30:'))
       assert.deepEqual(left, [], `try ${i}: lines about the removed network remain`)
-      assert.ok(after.some((l) => l.includes(b.bridge.name)), 'the other network keeps its rules')
+      assert.ok(
+        after.some((l) => l.includes(b.bridge.name)),
+        'the other network keeps its rules',
+      )
       assert.deepEqual(await b.check(), [])
       await b.remove({ force: true })
       assert.equal((await nftText(host)).trim(), '', 'nothing of ours once both are gone')
@@ -141,7 +177,9 @@ describe('Network rule safety (issue 11)', function () {
   it('refuses a MAC another endpoint has and a publish on an internal network, before anything is made (input 6)', async () => {
     const net = await Network.create({ name: 'm', namespace: host, store, subnet: '172.30.0.0/24', dns: false })
     const int = await Network.create({ name: 'i', namespace: host, store, subnet: '172.27.0.0/24', internal: true, dns: false })
-    const c1 = await sb.ns(), c2 = await sb.ns(), c3 = await sb.ns()
+    const c1 = await sb.ns(),
+      c2 = await sb.ns(),
+      c3 = await sb.ns()
     const e1 = await net.connect(c1, { mac: '02:00:00:00:00:01' })
     const e2 = await net.connect(c2)
     const linksBefore = (await ipj(host, 'link')).length
@@ -155,7 +193,10 @@ describe('Network rule safety (issue 11)', function () {
     assert.match((r.error as Error).message, /internal/)
     assert.deepEqual(r.trips, [])
     assert.equal((await ipj(host, 'link')).length, linksBefore, 'no link made')
-    assert.deepEqual((await ipj(c3, 'link')).map((l: { ifname: string }) => l.ifname), ['lo'])
+    assert.deepEqual(
+      (await ipj(c3, 'link')).map((l: { ifname: string }) => l.ifname),
+      ['lo'],
+    )
     assert.deepEqual((await int.endpoints()).length, 0)
     assert.equal((await net.endpoints()).length, 2)
     assert.equal(await ping(c2, e1.ip), true, 'the first endpoint keeps its frames')
@@ -179,20 +220,34 @@ describe('Network rule safety (issue 11)', function () {
       ['connect hostIp v6', () => net.connect(c, { publish: [{ containerPort: 80, hostIp: '::1' }] }), /IPv4/],
       ['connect hostIp multicast', () => net.connect(c, { publish: [{ containerPort: 80, hostIp: '239.1.2.3' }] }), /multicast|IPv4/],
       ['connect hostIp multicast 224', () => net.connect(c, { publish: [{ containerPort: 80, hostIp: '224.0.0.1' }] }), /multicast/],
-      ['publish hostIp multicast', () => NatRule.publish({ namespace: host, protocol: 'tcp', hostIp: '239.1.2.3', hostPort: 80, containerIp: '172.30.0.9', containerPort: 80 }), /multicast/],
+      [
+        'publish hostIp multicast',
+        () => NatRule.publish({ namespace: host, protocol: 'tcp', hostIp: '239.1.2.3', hostPort: 80, containerIp: '172.30.0.9', containerPort: 80 }),
+        /multicast/,
+      ],
     ]
     const before = await nftText(host)
     for (const [what, fn, re] of cases) {
       const r = await tripsDuring(fn)
       assert.ok(r.error, `${what}: refused`)
-      assert.ok(r.error instanceof TypeError || r.error instanceof RangeError || (r.error as { code?: string }).code?.startsWith('ERR_'), `${what}: ${String(r.error)}`)
+      assert.ok(
+        r.error instanceof TypeError || r.error instanceof RangeError || (r.error as { code?: string }).code?.startsWith('ERR_'),
+        `${what}: ${String(r.error)}`,
+      )
       assert.match((r.error as Error).message, re, what)
       assert.deepEqual(r.trips, [], `${what}: nothing may reach the kernel`)
     }
-    assert.deepEqual((await ipj(c, 'link')).map((l: { ifname: string }) => l.ifname), ['lo'], 'nothing made in the container')
+    assert.deepEqual(
+      (await ipj(c, 'link')).map((l: { ifname: string }) => l.ifname),
+      ['lo'],
+      'nothing made in the container',
+    )
     assert.ok(!(await ipj(host, 'link')).some((l: { ifname: string }) => l.ifname.startsWith('eth') || l.ifname === 'v0'), 'no veth in the host')
     assert.equal(await nftText(host), before, 'the ruleset is unchanged')
-    assert.deepEqual((await Network.list({ namespace: host, store })).map((n) => n.name), ['v'])
+    assert.deepEqual(
+      (await Network.list({ namespace: host, store })).map((n) => n.name),
+      ['v'],
+    )
   })
 
   it('connects a namespace made by `ip netns add` (loopback down): lo comes up, the resolver answers (input 8)', async () => {
@@ -218,15 +273,29 @@ describe('Network rule safety (issue 11)', function () {
     }
   })
 
-  it('anti-spoofing is on by default: another container\'s IPv4/IPv6 source is dropped, honest traffic passes; antiSpoofing: false opts out', async () => {
+  it("anti-spoofing is on by default: another container's IPv4/IPv6 source is dropped, honest traffic passes; antiSpoofing: false opts out", async () => {
     const on = await Network.create({ name: 'on', namespace: host, store, subnet: '172.30.0.0/24', ipv6: { subnet: 'fd00:30::/64' }, dns: false })
-    const off = await Network.create({ name: 'off', namespace: host, store, subnet: '172.31.0.0/24', ipv6: { subnet: 'fd00:31::/64' }, dns: false, antiSpoofing: false })
-    for (const [net, port] of [[on, 7001], [off, 7002]] as const) {
-      const c1 = await sb.ns(), c2 = await sb.ns()
+    const off = await Network.create({
+      name: 'off',
+      namespace: host,
+      store,
+      subnet: '172.31.0.0/24',
+      ipv6: { subnet: 'fd00:31::/64' },
+      dns: false,
+      antiSpoofing: false,
+    })
+    for (const [net, port] of [
+      [on, 7001],
+      [off, 7002],
+    ] as const) {
+      const c1 = await sb.ns(),
+        c2 = await sb.ns()
       const e1 = await net.connect(c1)
       const e2 = await net.connect(c2)
-      const a1_6 = (await ipj(c1, '-6', 'addr', 'show', 'dev', e1.ifname, 'scope', 'global'))[0].addr_info.find((a: { local?: string }) => a.local).local as string
-      const a2_6 = (await ipj(c2, '-6', 'addr', 'show', 'dev', e2.ifname, 'scope', 'global'))[0].addr_info.find((a: { local?: string }) => a.local).local as string
+      const a1_6 = (await ipj(c1, '-6', 'addr', 'show', 'dev', e1.ifname, 'scope', 'global'))[0].addr_info.find((a: { local?: string }) => a.local)
+        .local as string
+      const a2_6 = (await ipj(c2, '-6', 'addr', 'show', 'dev', e2.ifname, 'scope', 'global'))[0].addr_info.find((a: { local?: string }) => a.local)
+        .local as string
       await settleIpv6(c1, c2)
       // Honest traffic: the neighbour, the gateway, the outside; IPv6 global and link-local.
       assert.equal(await ping(c1, e2.ip), true, `${net.name}: c1 -> c2`)

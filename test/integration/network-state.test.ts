@@ -53,11 +53,17 @@ describe('Network state across processes and crashes (issue 12: inputs 1, 2, 4, 
   it('gc looping while 4 processes connect 25 containers each at once: no address handed out twice in the kernel, no live intent touched (input 1)', async () => {
     const net = await Network.create({ name: 'race', namespace: host, store, subnet: '172.30.8.0/24' })
     const groups = await Promise.all(Array.from({ length: 4 }, () => Promise.all(Array.from({ length: 25 }, () => sb.ns()))))
-    const children = groups.map((g) => spawn(process.execPath, ['--require', 'tsx/cjs', WORKER, db, host.name!, 'race', ...g.map((c) => c.name!)], { stdio: ['ignore', 'pipe', 'inherit'] }))
+    const children = groups.map((g) =>
+      spawn(process.execPath, ['--require', 'tsx/cjs', WORKER, db, host.name!, 'race', ...g.map((c) => c.name!)], { stdio: ['ignore', 'pipe', 'inherit'] }),
+    )
     const outputs = children.map((c) => {
       let out = ''
-      c.stdout!.on('data', (d) => { out += d })
-      return new Promise<string[]>((resolve, reject) => c.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as string[]) : reject(new Error(`worker exited ${code}`)))))
+      c.stdout!.on('data', (d) => {
+        out += d
+      })
+      return new Promise<string[]>((resolve, reject) =>
+        c.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as string[]) : reject(new Error(`worker exited ${code}`)))),
+      )
     })
     let running = true
     let rounds = 0
@@ -75,7 +81,10 @@ describe('Network state across processes and crashes (issue 12: inputs 1, 2, 4, 
     assert.ok(rounds >= 2, `gc ran ${rounds} times during the connects`)
     assert.deepEqual(removed, [], 'gc removed nothing of the live connects')
     // The kernel, container by container: 100 distinct addresses, each the one its process got.
-    const inKernel = (await Promise.all(groups.flat().map(eth0))).map((a) => { assert.equal(a.length, 1); return a[0]! })
+    const inKernel = (await Promise.all(groups.flat().map(eth0))).map((a) => {
+      assert.equal(a.length, 1)
+      return a[0]!
+    })
     assert.equal(new Set(inKernel).size, 100, 'no address configured in two containers')
     assert.deepEqual([...inKernel].sort(), [...got].sort())
     const recs = await store.endpoints(net.id)
@@ -91,24 +100,42 @@ describe('Network state across processes and crashes (issue 12: inputs 1, 2, 4, 
     const ok = results.filter((r) => r.status === 'fulfilled')
     const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')
     assert.equal(ok.length, 1)
-    assert.deepEqual(refused.map((r) => (r.reason as NetnsKitError).code), Array(3).fill('ERR_NETNS_KIT_ENDPOINT_EXISTS'))
+    assert.deepEqual(
+      refused.map((r) => (r.reason as NetnsKitError).code),
+      Array(3).fill('ERR_NETNS_KIT_ENDPOINT_EXISTS'),
+    )
     // Case does not make another name (as DNS).
     await assert.rejects(net.connect(await sb.ns(), { name: 'WEB' }), { code: 'ERR_NETNS_KIT_ENDPOINT_EXISTS' })
     assert.equal((await Promise.all(cs.map(eth0))).filter((a) => a.length).length, 1, 'one container wired')
     const k = await kernel(host)
     assert.equal(k.links.length, 2, 'the bridge and one veth')
     assert.equal(k.elements, 2, 'one mapping (its wildcard element and its 127.0.0.1 one)')
-    assert.deepEqual((await store.endpoints(net.id)).map((e) => e.name), ['web'])
+    assert.deepEqual(
+      (await store.endpoints(net.id)).map((e) => e.name),
+      ['web'],
+    )
   })
 
   it('10 parallel disconnects of one endpoint (and 5 more through another Network object) all resolve; nothing is left (input 6)', async () => {
     const net = await Network.create({ name: 'dis', namespace: host, store, subnet: '172.30.10.0/24' })
     const c = await sb.ns()
-    const ep = await net.connect(c, { name: 'web', publish: [{ hostPort: 8080, containerPort: 80 }, { protocol: 'udp', hostPort: 5353, containerPort: 53 }] })
+    const ep = await net.connect(c, {
+      name: 'web',
+      publish: [
+        { hostPort: 8080, containerPort: 80 },
+        { protocol: 'udp', hostPort: 5353, containerPort: 53 },
+      ],
+    })
     const other = await Network.open('dis', { namespace: host, store })
     const twin = await other.endpoint({ name: 'web' })
-    const results = await Promise.allSettled([...Array.from({ length: 10 }, () => net.disconnect(ep)), ...Array.from({ length: 5 }, () => other.disconnect(twin!))])
-    assert.deepEqual(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)), [])
+    const results = await Promise.allSettled([
+      ...Array.from({ length: 10 }, () => net.disconnect(ep)),
+      ...Array.from({ length: 5 }, () => other.disconnect(twin!)),
+    ])
+    assert.deepEqual(
+      results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)),
+      [],
+    )
     assert.deepEqual(await eth0(c), [])
     assert.deepEqual(await kernel(host), { links: [`netns-kit:dis`], table: true, elements: 0 })
     assert.deepEqual(await store.endpoints(net.id), [])
@@ -123,7 +150,10 @@ describe('Network state across processes and crashes (issue 12: inputs 1, 2, 4, 
     await net.connect(c2, { name: 'b' })
     await sh('ip', ['-n', host.name!, 'link', 'del', net.bridge.name])
     // list and open: from the records, the bridge missing.
-    assert.deepEqual((await Network.list({ namespace: host, store })).map((n) => [n.name, n.bridge.name, n.bridge.index]), [['orphan', net.bridge.name, 0]])
+    assert.deepEqual(
+      (await Network.list({ namespace: host, store })).map((n) => [n.name, n.bridge.name, n.bridge.index]),
+      [['orphan', net.bridge.name, 0]],
+    )
     const opened = await Network.open('orphan', { namespace: host, store })
     assert.equal(opened.bridge.index, 0)
     await assert.rejects(opened.connect(await sb.ns()), { code: 'ERR_NETNS_KIT_NO_BRIDGE' })
@@ -152,11 +182,22 @@ describe('Network state across processes and crashes (issue 12: inputs 1, 2, 4, 
     const foreign = await NatRule.publish({ namespace: host, protocol: 'tcp', hostPort: 32768, containerIp: '172.30.14.200', containerPort: 80 })
     const c = await sb.ns()
     const ep = await net.connect(c, { publish: [{ containerPort: 80 }] })
-    assert.deepEqual(ep.ports.map((p) => p.hostPort), [32769])
-    assert.deepEqual((await NatRule.list({ namespace: host })).filter((r) => r.kind === 'publish').map((r) => `${r.hostPort} ${r.containerIp}`).sort(),
-      ['32768 172.30.14.200', `32769 ${ep.ip}`])
+    assert.deepEqual(
+      ep.ports.map((p) => p.hostPort),
+      [32769],
+    )
+    assert.deepEqual(
+      (await NatRule.list({ namespace: host }))
+        .filter((r) => r.kind === 'publish')
+        .map((r) => `${r.hostPort} ${r.containerIp}`)
+        .sort(),
+      ['32768 172.30.14.200', `32769 ${ep.ip}`],
+    )
     assert.deepEqual(await eth0(c), [ep.ip], 'the first try left nothing: the container has one interface')
-    assert.deepEqual((await store.endpoints(net.id)).map((e) => e.ports.map((p) => p.hostPort)), [[32769]])
+    assert.deepEqual(
+      (await store.endpoints(net.id)).map((e) => e.ports.map((p) => p.hostPort)),
+      [[32769]],
+    )
     await net.disconnect(ep)
     await foreign.delete()
   })
@@ -165,13 +206,18 @@ describe('Network state across processes and crashes (issue 12: inputs 1, 2, 4, 
     const net = await Network.create({ name: 'names2', namespace: host, store, subnet: '172.30.13.0/24', dns: { upstream: [] } })
     const a = await sb.ns()
     await net.connect(a, { name: 'alpha' })
-    const dig = async (name: string) => (await sh('ip', ['netns', 'exec', a.name!, 'dig', '@127.0.0.11', '+time=1', '+tries=1', '+short', name], { allowFail: true })).stdout.trim()
+    const dig = async (name: string) =>
+      (await sh('ip', ['netns', 'exec', a.name!, 'dig', '@127.0.0.11', '+time=1', '+tries=1', '+short', name], { allowFail: true })).stdout.trim()
     // Another process connects two containers (it exits; their records stay connected).
     const others = [await sb.ns(), await sb.ns()]
-    const child = spawn(process.execPath, ['--require', 'tsx/cjs', WORKER, db, host.name!, 'names2', ...others.map((c) => c.name!)],
-      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NETWORK_WORKER_NAMES: '1' } })
+    const child = spawn(process.execPath, ['--require', 'tsx/cjs', WORKER, db, host.name!, 'names2', ...others.map((c) => c.name!)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, NETWORK_WORKER_NAMES: '1' },
+    })
     let out = ''
-    child.stdout!.on('data', (d) => { out += d })
+    child.stdout!.on('data', (d) => {
+      out += d
+    })
     await new Promise<void>((resolve, reject) => child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited ${code}`)))))
     const ips = JSON.parse(out) as string[]
     // The change feed brings them within moments (inotify, or the 50 ms poll).
@@ -210,7 +256,10 @@ describe('Network state across processes and crashes (issue 12: inputs 1, 2, 4, 
     try {
       const line = await new Promise<string>((resolve, reject) => {
         let out = ''
-        child.stdout!.on('data', (d) => { out += d; if (out.includes('\n')) resolve(out.split('\n')[0]!) })
+        child.stdout!.on('data', (d) => {
+          out += d
+          if (out.includes('\n')) resolve(out.split('\n')[0]!)
+        })
         child.on('exit', (code) => reject(new Error(`worker exited ${code} before reporting`)))
       })
       const r = JSON.parse(line) as { id: { path: string; dev: string; ino: string }; stat: [string, string]; recorded: string }

@@ -31,7 +31,9 @@ describe('Network (end to end)', function () {
     host = await sb.ns()
     out = await sb.ns()
     for (const k of ['bridge-nf-call-iptables', 'bridge-nf-call-ip6tables']) {
-      await host.sysctl.set(`net.bridge.${k}`, 0).catch((e: { code?: string }) => { if (e.code !== 'ENOENT') throw e })
+      await host.sysctl.set(`net.bridge.${k}`, 0).catch((e: { code?: string }) => {
+        if (e.code !== 'ENOENT') throw e
+      })
     }
     const wan = await VethPair.create({ name: 'wan', namespace: host, up: true, peer: { name: 'eth0', namespace: out, up: true } })
     await wan.host.addAddress(`${HOST_WAN}/24`)
@@ -51,7 +53,15 @@ describe('Network (end to end)', function () {
 
   it('create: a bridge with a fixed MAC, the gateway, masquerade and isolation; open, list, inspect; remove takes exactly that away', async () => {
     const before = await ipj(host, 'link', 'show')
-    const n = await Network.create({ name: 'front', namespace: host, store, subnet: '172.30.0.0/16', gateway: '172.30.0.254', mtu: 1400, dns: { upstream: [] } })
+    const n = await Network.create({
+      name: 'front',
+      namespace: host,
+      store,
+      subnet: '172.30.0.0/16',
+      gateway: '172.30.0.254',
+      mtu: 1400,
+      dns: { upstream: [] },
+    })
     const [br] = await ipj(host, 'link', 'show', 'dev', n.bridge.name)
     assert.match(n.bridge.name, /^br-[0-9a-f]{12}$/)
     assert.equal(br.ifalias, 'netns-kit:front')
@@ -60,7 +70,10 @@ describe('Network (end to end)', function () {
     assert.ok(br.flags.includes('UP'))
     assert.equal(br.address, (await n.bridge.info()).mac)
     const addrs = (await ipj(host, 'addr', 'show', 'dev', n.bridge.name))[0].addr_info.map((a: any) => `${a.local}/${a.prefixlen}`)
-    assert.deepEqual(addrs.filter((a: string) => a.includes('.')), ['172.30.0.254/16'])
+    assert.deepEqual(
+      addrs.filter((a: string) => a.includes('.')),
+      ['172.30.0.254/16'],
+    )
     const rules = await NatRule.list({ namespace: host })
     assert.ok(rules.some((r) => r.kind === 'masquerade' && r.source === '172.30.0.0/16' && r.notOutInterface === n.bridge.name))
     assert.ok(rules.some((r) => r.kind === 'isolate' && r.interface === n.bridge.name))
@@ -69,8 +82,15 @@ describe('Network (end to end)', function () {
     assert.equal(again.subnet, '172.30.0.0/16')
     assert.equal(again.gateway, '172.30.0.254')
     assert.equal(again.bridge.name, n.bridge.name)
-    assert.deepEqual((await Network.list({ namespace: host, store })).map((x) => x.name), ['front'])
-    assert.deepEqual((await Network.list({ namespace: out, store })).map((x) => x.name), [], 'networks belong to their host namespace')
+    assert.deepEqual(
+      (await Network.list({ namespace: host, store })).map((x) => x.name),
+      ['front'],
+    )
+    assert.deepEqual(
+      (await Network.list({ namespace: out, store })).map((x) => x.name),
+      [],
+      'networks belong to their host namespace',
+    )
     await assert.rejects(Network.create({ name: 'front', namespace: host, store }), { code: 'ERR_NETNS_KIT_NETWORK_EXISTS' })
     assert.equal((await n.inspect()).endpoints.length, 0)
 
@@ -120,7 +140,14 @@ describe('Network (end to end)', function () {
     const upstream = out.spawn(process.execPath, [fakeDns, OUT_IP], { stdio: ['ignore', 'pipe', 'inherit'] })
     children.push(upstream)
     await new Promise<void>((resolve) => readline.createInterface({ input: upstream.stdout! }).once('line', () => resolve()))
-    const n = await Network.create({ name: 'app', namespace: host, store, subnet: '172.31.7.0/24', ipv6: { subnet: 'fd00:7::/64' }, dns: { upstream: [OUT_IP] } })
+    const n = await Network.create({
+      name: 'app',
+      namespace: host,
+      store,
+      subnet: '172.31.7.0/24',
+      ipv6: { subnet: 'fd00:7::/64' },
+      dns: { upstream: [OUT_IP] },
+    })
     const [c1, c2] = await Promise.all([sb.ns(), sb.ns()])
     const web = await n.connect(c1, { name: 'web', aliases: ['frontend'], hostname: 'web-host' })
     const db = await n.connect(c2, { name: 'db', aliases: ['database'], ip: '172.31.7.50' })
@@ -154,11 +181,17 @@ describe('Network (end to end)', function () {
     assert.equal(web.hostnameFile(), 'web-host\n')
 
     const eps = await n.endpoints()
-    assert.deepEqual(eps.map((e) => e.name), ['db', 'web'])
+    assert.deepEqual(
+      eps.map((e) => e.name),
+      ['db', 'web'],
+    )
     // Another process's view (a new Network object on the same store) sees them too.
     const other = await Network.open('app', { namespace: host, store })
     const seen = await other.endpoints()
-    assert.deepEqual(seen.map((e) => `${e.name} ${e.ip}`), ['db 172.31.7.50', 'web 172.31.7.2'])
+    assert.deepEqual(
+      seen.map((e) => `${e.name} ${e.ip}`),
+      ['db 172.31.7.50', 'web 172.31.7.2'],
+    )
     for (const e of seen) await e.namespace.close()
 
     await n.disconnect(db)
@@ -166,7 +199,10 @@ describe('Network (end to end)', function () {
     assert.deepEqual(await ipj(c2, 'link', 'show', 'dev', 'eth0').catch(() => []), [])
     assert.equal((await ipj(host, 'link', 'show')).filter((l: any) => l.ifname === db.hostInterface).length, 0)
     assert.equal(await dig(c1, 'db', 'A'), '', 'db is no longer known')
-    assert.deepEqual((await store.endpoints(n.id)).map((e) => [e.id, e.addresses.length]), [[web.id, 2]])
+    assert.deepEqual(
+      (await store.endpoints(n.id)).map((e) => [e.id, e.addresses.length]),
+      [[web.id, 2]],
+    )
     await assert.rejects(n.remove(), { code: 'ERR_NETNS_KIT_NETWORK_IN_USE' })
     await n.remove({ force: true })
     assert.deepEqual(await store.networks(), [])
@@ -177,7 +213,10 @@ describe('Network (end to end)', function () {
   it('publishes ports (-p and -P) to the outside, and containers reach the outside through masquerade', async () => {
     const n = await Network.create({ name: 'pub', namespace: host, store, subnet: '172.29.0.0/24', dns: false })
     const c = await sb.ns()
-    const ep = await n.connect(c, { name: 'srv', publish: [{ hostPort: 8080, containerPort: 80 }, { containerPort: 81 }, { protocol: 'udp', hostPort: 5353, containerPort: 53 }] })
+    const ep = await n.connect(c, {
+      name: 'srv',
+      publish: [{ hostPort: 8080, containerPort: 80 }, { containerPort: 81 }, { protocol: 'udp', hostPort: 5353, containerPort: 53 }],
+    })
     assert.equal(ep.ports.length, 3)
     assert.deepEqual(ep.ports[0], { protocol: 'tcp', hostIp: '0.0.0.0', hostPort: 8080, containerPort: 80 })
     const dyn = ep.ports[1]!.hostPort
@@ -196,7 +235,9 @@ describe('Network (end to end)', function () {
     // Hairpin: the container reaches its own published port through the host's address, whether
     // br_netfilter is on in the host (the kernel's default where it is loaded) or not.
     for (const brnf of [1, 0]) {
-      await host.sysctl.set('net.bridge.bridge-nf-call-iptables', brnf).catch((e: { code?: string }) => { if (e.code !== 'ENOENT') throw e })
+      await host.sysctl.set('net.bridge.bridge-nf-call-iptables', brnf).catch((e: { code?: string }) => {
+        if (e.code !== 'ENOENT') throw e
+      })
       assert.match((await request(c, 'tcp', HOST_WAN, 8080)) ?? '', /^eighty /, `hairpin with bridge-nf-call-iptables=${brnf}`)
     }
     // Outbound: the outside sees the host's address.
@@ -205,7 +246,10 @@ describe('Network (end to end)', function () {
 
     await n.disconnect(ep)
     assert.equal(await request(out, 'tcp', HOST_WAN, 8080), null)
-    assert.deepEqual((await NatRule.list({ namespace: host })).filter((r) => r.kind === 'publish'), [])
+    assert.deepEqual(
+      (await NatRule.list({ namespace: host })).filter((r) => r.kind === 'publish'),
+      [],
+    )
   })
 
   it('a connect that fails half-way (a port already published) leaves nothing behind', async () => {
@@ -213,13 +257,31 @@ describe('Network (end to end)', function () {
     const [c1, c2] = await Promise.all([sb.ns(), sb.ns()])
     const a = await n.connect(c1, { publish: [{ hostPort: 8080, containerPort: 80 }] })
     const linksBefore = (await ipj(host, 'link', 'show')).map((l: any) => l.ifname).sort()
-    await assert.rejects(n.connect(c2, { name: 'second', publish: [{ hostPort: 9090, containerPort: 90 }, { hostPort: 8080, containerPort: 80 }] }), { code: 'ERR_NETNS_KIT_PORT_ALLOCATED' })
+    await assert.rejects(
+      n.connect(c2, {
+        name: 'second',
+        publish: [
+          { hostPort: 9090, containerPort: 90 },
+          { hostPort: 8080, containerPort: 80 },
+        ],
+      }),
+      { code: 'ERR_NETNS_KIT_PORT_ALLOCATED' },
+    )
     assert.deepEqual((await ipj(host, 'link', 'show')).map((l: any) => l.ifname).sort(), linksBefore)
     assert.deepEqual(await ipj(c2, 'link', 'show', 'dev', 'eth0').catch(() => []), [])
-    assert.deepEqual((await store.endpoints(n.id)).map((x) => x.addresses[0]!.address), [a.ip])
+    assert.deepEqual(
+      (await store.endpoints(n.id)).map((x) => x.addresses[0]!.address),
+      [a.ip],
+    )
     const pubs = (await NatRule.list({ namespace: host })).filter((r) => r.kind === 'publish')
-    assert.deepEqual(pubs.map((r) => r.hostPort), [8080])
-    assert.deepEqual((await n.endpoints()).map((e) => e.ip), [a.ip])
+    assert.deepEqual(
+      pubs.map((r) => r.hostPort),
+      [8080],
+    )
+    assert.deepEqual(
+      (await n.endpoints()).map((e) => e.ip),
+      [a.ip],
+    )
     // An address that is taken: refused before anything is made.
     await assert.rejects(n.connect(c2, { ip: a.ip }), { code: 'ERR_NETNS_KIT_IP_IN_USE' })
     assert.deepEqual(await ipj(c2, 'link', 'show', 'dev', 'eth0').catch(() => []), [])
@@ -262,7 +324,10 @@ describe('Network (end to end)', function () {
     const none = await Network.none()
     sb.names.add(none.name!)
     const links = await ipj(none, 'link', 'show')
-    assert.deepEqual(links.map((l: any) => l.ifname), ['lo'])
+    assert.deepEqual(
+      links.map((l: any) => l.ifname),
+      ['lo'],
+    )
     assert.ok(links[0].flags.includes('UP'))
     assert.equal((await ipj(host, 'link', 'show')).length, before.length, 'no interface made')
     const n = await Network.create({ name: 'modes', namespace: host, store, subnet: '172.26.0.0/24', dns: false })
@@ -284,7 +349,10 @@ describe('Network (end to end)', function () {
     const gone = await sb.ns()
     await gone.delete()
     await assert.rejects(n.connect(gone), (e: NetnsKitError) => e.code === 'ERR_NETNS_KIT_NO_NAMESPACE' && /gone/.test(e.message))
-    assert.deepEqual((await n.inspect()).endpoints.map((x) => x.ip), [ep.ip])
+    assert.deepEqual(
+      (await n.inspect()).endpoints.map((x) => x.ip),
+      [ep.ip],
+    )
   })
 
   it('concurrent connects (8 at once, and from two processes) get distinct addresses', async () => {
@@ -299,9 +367,15 @@ describe('Network (end to end)', function () {
     // A second process connects 4 more at the same time as this one connects 4.
     const more = await Promise.all(Array.from({ length: 8 }, () => sb.ns()))
     const script = path.join(__dirname, '..', 'fixtures', 'network-worker.ts')
-    const child = (await import('node:child_process')).spawn(process.execPath, ['--require', 'tsx/cjs', script, dbPath, host.name!, 'many', ...more.slice(4).map((m) => m.name!)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = (await import('node:child_process')).spawn(
+      process.execPath,
+      ['--require', 'tsx/cjs', script, dbPath, host.name!, 'many', ...more.slice(4).map((m) => m.name!)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    )
     let childOut = ''
-    child.stdout!.on('data', (d) => { childOut += d })
+    child.stdout!.on('data', (d) => {
+      childOut += d
+    })
     const [mine] = await Promise.all([
       Promise.all(more.slice(0, 4).map((c) => n.connect(c))),
       new Promise<void>((resolve, reject) => child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited ${code}`))))),
@@ -318,16 +392,28 @@ describe('Network (end to end)', function () {
     const n = await Network.create({ name: 'killed', namespace: host, store, subnet: '172.23.0.0/24', dns: false })
     const cs = await Promise.all(Array.from({ length: 12 }, () => sb.ns()))
     const script = path.join(__dirname, '..', 'fixtures', 'network-worker.ts')
-    const child = (await import('node:child_process')).spawn(process.execPath, ['--require', 'tsx/cjs', script, dbPath, host.name!, 'killed', ...cs.map((c) => c.name!)],
-      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NETWORK_WORKER_LOOP: '1' } })
+    const child = (await import('node:child_process')).spawn(
+      process.execPath,
+      ['--require', 'tsx/cjs', script, dbPath, host.name!, 'killed', ...cs.map((c) => c.name!)],
+      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NETWORK_WORKER_LOOP: '1' } },
+    )
     children.push(child)
     const lines = readline.createInterface({ input: child.stdout! })
     // Killed a few milliseconds into its fourth connect (somewhere between the allocation and the last record write).
     let seen = 0
-    await new Promise<void>((resolve) => lines.on('line', (l) => {
-      if (l !== 'start') seen++
-      if (seen === 3) setTimeout(() => { child.kill('SIGKILL'); resolve() }, 1 + Math.floor(Math.random() * 8))
-    }))
+    await new Promise<void>((resolve) =>
+      lines.on('line', (l) => {
+        if (l !== 'start') seen++
+        if (seen === 3)
+          setTimeout(
+            () => {
+              child.kill('SIGKILL')
+              resolve()
+            },
+            1 + Math.floor(Math.random() * 8),
+          )
+      }),
+    )
     await new Promise((r) => child.once('exit', r))
     const report = await Network.gc({ namespace: host, store })
     const eps = await n.endpoints()
@@ -343,7 +429,15 @@ describe('Network (end to end)', function () {
     assert.deepEqual(pubs.map((r) => r.containerIp).sort(), eps.map((e) => e.ip).sort())
     for (const e of eps) assert.ok(await ping(e.namespace, n.gateway))
     for (const e of eps) await e.namespace.close()
-    assert.deepEqual(await Network.gc({ namespace: host, store }), { networks: [], endpoints: [], links: [], rules: [], addresses: [], restored: [], routeLocalnet: [] })
+    assert.deepEqual(await Network.gc({ namespace: host, store }), {
+      networks: [],
+      endpoints: [],
+      links: [],
+      rules: [],
+      addresses: [],
+      restored: [],
+      routeLocalnet: [],
+    })
   })
 
   it('gc after a crash: endpoints whose namespace is gone, a connect whose process died, stray links and mappings', async () => {
@@ -359,8 +453,13 @@ describe('Network (end to end)', function () {
     // An endpoint whose connecting process died half-way: its intent, owned by a process that is gone.
     const dead = (await import('node:child_process')).spawnSync('true').pid!
     const { endpoint: half } = await store.beginConnect(n.id, {
-      id: 'feedfacecafe', name: 'halfway', ns: { dev: String(fs.statSync(c3.path).dev), ino: String(c3.id), path: c3.path }, ifname: 'eth0', hostIf: 'vethdeadxx',
-      addresses: [{ family: 4 }], owner: { pid: dead, start: '1', boot: bootId() },
+      id: 'feedfacecafe',
+      name: 'halfway',
+      ns: { dev: String(fs.statSync(c3.path).dev), ino: String(c3.id), path: c3.path },
+      ifname: 'eth0',
+      hostIf: 'vethdeadxx',
+      addresses: [{ family: 4 }],
+      owner: { pid: dead, start: '1', boot: bootId() },
     })
     // ... and a mapping it published before it died, recorded nowhere.
     await NatRule.publish({ namespace: host, protocol: 'tcp', hostPort: 9443, containerIp: half.addresses[0]!.address, containerPort: 443 })
@@ -368,12 +467,24 @@ describe('Network (end to end)', function () {
     const report = await Network.gc({ namespace: host, store })
     assert.deepEqual(report.endpoints.sort(), ['crash/halfway', 'crash/lost'])
     // The kernel removes a deleted namespace's veth asynchronously: gc may have found its host end still there.
-    assert.deepEqual(report.links.filter((l) => l !== lost.hostInterface), ['vethstray'])
+    assert.deepEqual(
+      report.links.filter((l) => l !== lost.hostInterface),
+      ['vethstray'],
+    )
     assert.deepEqual(report.addresses.sort(), [`crash/${lost.ip}`, `crash/${half.addresses[0]!.address}`].sort())
     assert.equal(report.rules.length, 2, 'the mapping of the lost endpoint and the one of the connect that died')
-    assert.deepEqual((await NatRule.list({ namespace: host })).filter((r) => r.kind === 'publish'), [])
-    assert.deepEqual((await n.endpoints()).map((e) => e.name), ['keep'])
-    assert.deepEqual((await store.endpoints(n.id)).map((e) => e.addresses[0]!.address), [keep.ip])
+    assert.deepEqual(
+      (await NatRule.list({ namespace: host })).filter((r) => r.kind === 'publish'),
+      [],
+    )
+    assert.deepEqual(
+      (await n.endpoints()).map((e) => e.name),
+      ['keep'],
+    )
+    assert.deepEqual(
+      (await store.endpoints(n.id)).map((e) => e.addresses[0]!.address),
+      [keep.ip],
+    )
     assert.deepEqual(await store.intents(), [])
     assert.deepEqual(await ipj(host, 'link', 'show', 'dev', 'vethstray').catch(() => []), [])
     assert.ok(await ping(c1, n.gateway), 'the live endpoint is untouched')

@@ -19,8 +19,8 @@ const NFT_SET_INTERVAL = 0x4
 const NFT_SET_CONCAT = 0x80
 const NFT_DATA_VERDICT = 0xffffff00
 const TYPE_IPV4_ADDR = 7
-const TYPE_PROTO_SERVICE = 0x30d  // inet_proto . inet_service
-const TYPE_ADDR_SERVICE = 0x1cd   // ipv4_addr . inet_service
+const TYPE_PROTO_SERVICE = 0x30d // inet_proto . inet_service
+const TYPE_ADDR_SERVICE = 0x1cd // ipv4_addr . inet_service
 
 /** `nft ARGS` inside the namespace (the witness). */
 async function nft(ns: Namespace, ...args: string[]): Promise<string> {
@@ -49,7 +49,6 @@ const protoPort = (proto: number, port: number): Buffer => Buffer.concat([Buffer
 const addrPort = (addr: string, port: number): Buffer => Buffer.concat([Buffer.from(addr.split('.').map(Number)), Buffer.from([port >> 8, port & 255, 0, 0])])
 const ip4 = (addr: string): Buffer => Buffer.from(addr.split('.').map(Number))
 
-
 /** dnat ip to meta l4proto . th dport map @ports (as nft writes it: a concatenation from reg 1). */
 const dnatViaMap = (setId?: number): NftExpr[] => [
   { type: 'meta', key: 'l4proto', dreg: 1 },
@@ -66,65 +65,150 @@ function ruleset(): NftMsg[] {
     { op: 'newchain', family: 'ip', table: 'nk', name: 'postrouting', type: 'nat', hook: 'postrouting', priority: 100, policy: 'accept' },
     { op: 'newchain', family: 'ip', table: 'nk', name: 'forward', type: 'filter', hook: 'forward', priority: 0, policy: 'drop', userdata: comment('fw') },
     { op: 'newchain', family: 'ip', table: 'nk', name: 'isolate' },
-    { op: 'newset', family: 'ip', table: 'nk', name: 'ports', id: 1, flags: NFT_SET_MAP, keyType: TYPE_PROTO_SERVICE, keyLen: 8, dataType: TYPE_ADDR_SERVICE, dataLen: 8 },
+    {
+      op: 'newset',
+      family: 'ip',
+      table: 'nk',
+      name: 'ports',
+      id: 1,
+      flags: NFT_SET_MAP,
+      keyType: TYPE_PROTO_SERVICE,
+      keyLen: 8,
+      dataType: TYPE_ADDR_SERVICE,
+      dataLen: 8,
+    },
     { op: 'newset', family: 'ip', table: 'nk', name: 'vm', id: 2, flags: NFT_SET_MAP, keyType: TYPE_IPV4_ADDR, keyLen: 4, dataType: NFT_DATA_VERDICT },
-    { op: 'newset', family: 'ip', table: 'nk', name: 'allow', id: 3, flags: NFT_SET_CONCAT | NFT_SET_INTERVAL, keyType: TYPE_ADDR_SERVICE, keyLen: 8, fieldLens: [4, 2] },
-    { op: 'newsetelem', family: 'ip', table: 'nk', set: 'ports', setId: 1, elements: [
-      { key: protoPort(6, 8080), data: addrPort('10.0.0.2', 80), userdata: comment('owner:web') },
-      { key: protoPort(17, 53), data: addrPort('10.0.0.3', 53) },
-    ] },
-    { op: 'newsetelem', family: 'ip', table: 'nk', set: 'vm', setId: 2, elements: [
-      { key: ip4('10.0.0.5'), verdict: { code: 'jump', chain: 'isolate' } },
-      { key: ip4('10.0.0.6'), verdict: { code: 'drop' } },
-    ] },
-    { op: 'newsetelem', family: 'ip', table: 'nk', set: 'allow', setId: 3, elements: [{ key: addrPort('10.0.0.0', 1000), keyEnd: addrPort('10.0.0.255', 2000) }] },
+    {
+      op: 'newset',
+      family: 'ip',
+      table: 'nk',
+      name: 'allow',
+      id: 3,
+      flags: NFT_SET_CONCAT | NFT_SET_INTERVAL,
+      keyType: TYPE_ADDR_SERVICE,
+      keyLen: 8,
+      fieldLens: [4, 2],
+    },
+    {
+      op: 'newsetelem',
+      family: 'ip',
+      table: 'nk',
+      set: 'ports',
+      setId: 1,
+      elements: [
+        { key: protoPort(6, 8080), data: addrPort('10.0.0.2', 80), userdata: comment('owner:web') },
+        { key: protoPort(17, 53), data: addrPort('10.0.0.3', 53) },
+      ],
+    },
+    {
+      op: 'newsetelem',
+      family: 'ip',
+      table: 'nk',
+      set: 'vm',
+      setId: 2,
+      elements: [
+        { key: ip4('10.0.0.5'), verdict: { code: 'jump', chain: 'isolate' } },
+        { key: ip4('10.0.0.6'), verdict: { code: 'drop' } },
+      ],
+    },
+    {
+      op: 'newsetelem',
+      family: 'ip',
+      table: 'nk',
+      set: 'allow',
+      setId: 3,
+      elements: [{ key: addrPort('10.0.0.0', 1000), keyEnd: addrPort('10.0.0.255', 2000) }],
+    },
     { op: 'newrule', family: 'ip', table: 'nk', chain: 'postrouting', exprs: masqueradeRule, userdata: comment('netns-kit:masq') },
     { op: 'newrule', family: 'ip', table: 'nk', chain: 'prerouting', exprs: dnatViaMap(1), userdata: comment('netns-kit:publish') },
-    { op: 'newrule', family: 'ip', table: 'nk', chain: 'forward', exprs: [
-      { type: 'ct', key: 'state', dreg: 1 },
-      { type: 'bitwise', sreg: 1, dreg: 1, len: 4, mask: hex('06000000'), xor: hex('00000000') },
-      { type: 'cmp', sreg: 1, op: 'neq', data: hex('00000000') },
-      { type: 'immediate', dreg: 0, verdict: { code: 'accept' } },
-    ] },
-    { op: 'newrule', family: 'ip', table: 'nk', chain: 'forward', exprs: [
-      { type: 'meta', key: 'iifname', dreg: 1 },
-      { type: 'cmp', sreg: 1, op: 'eq', data: ifname('br0') },
-      { type: 'meta', key: 'oifname', dreg: 1 },
-      { type: 'cmp', sreg: 1, op: 'eq', data: ifname('br1') },
-      { type: 'immediate', dreg: 0, verdict: { code: 'drop' } },
-    ] },
-    { op: 'newrule', family: 'ip', table: 'nk', chain: 'forward', exprs: [
-      { type: 'payload', base: 'network', offset: 16, len: 4, dreg: 1 },
-      { type: 'lookup', sreg: 1, dreg: 0, set: 'vm', setId: 2 },
-    ] },
-    { op: 'newrule', family: 'ip', table: 'nk', chain: 'forward', exprs: [
-      { type: 'meta', key: 'l4proto', dreg: 1 },
-      { type: 'cmp', sreg: 1, op: 'eq', data: hex('06') },
-      { type: 'payload', base: 'network', offset: 12, len: 4, dreg: 1 },
-      { type: 'payload', base: 'transport', offset: 2, len: 2, dreg: 9 },
-      { type: 'lookup', sreg: 1, set: 'allow', setId: 3, invert: true },
-      { type: 'counter' },
-      { type: 'immediate', dreg: 0, verdict: { code: 'goto', chain: 'isolate' } },
-    ] },
-    { op: 'newrule', family: 'ip', table: 'nk', chain: 'prerouting', exprs: [
-      { type: 'fib', result: 'addrtype', flags: 2, dreg: 1 },
-      { type: 'cmp', sreg: 1, op: 'eq', data: hex('02000000') },
-      { type: 'meta', key: 'l4proto', dreg: 1 },
-      { type: 'cmp', sreg: 1, op: 'eq', data: hex('06') },
-      { type: 'payload', base: 'transport', offset: 2, len: 2, dreg: 1 },
-      { type: 'range', sreg: 1, op: 'eq', from: hex('1f40'), to: hex('1f4f') },
-      { type: 'immediate', dreg: 1, data: hex('0050') },
-      { type: 'redir', regProtoMin: 1 },
-    ] },
-    { op: 'newrule', family: 'ip', table: 'nk', chain: 'isolate', exprs: [{ type: 'counter', bytes: 0n, packets: 0n }, { type: 'immediate', dreg: 0, verdict: { code: 'drop' } }] },
+    {
+      op: 'newrule',
+      family: 'ip',
+      table: 'nk',
+      chain: 'forward',
+      exprs: [
+        { type: 'ct', key: 'state', dreg: 1 },
+        { type: 'bitwise', sreg: 1, dreg: 1, len: 4, mask: hex('06000000'), xor: hex('00000000') },
+        { type: 'cmp', sreg: 1, op: 'neq', data: hex('00000000') },
+        { type: 'immediate', dreg: 0, verdict: { code: 'accept' } },
+      ],
+    },
+    {
+      op: 'newrule',
+      family: 'ip',
+      table: 'nk',
+      chain: 'forward',
+      exprs: [
+        { type: 'meta', key: 'iifname', dreg: 1 },
+        { type: 'cmp', sreg: 1, op: 'eq', data: ifname('br0') },
+        { type: 'meta', key: 'oifname', dreg: 1 },
+        { type: 'cmp', sreg: 1, op: 'eq', data: ifname('br1') },
+        { type: 'immediate', dreg: 0, verdict: { code: 'drop' } },
+      ],
+    },
+    {
+      op: 'newrule',
+      family: 'ip',
+      table: 'nk',
+      chain: 'forward',
+      exprs: [
+        { type: 'payload', base: 'network', offset: 16, len: 4, dreg: 1 },
+        { type: 'lookup', sreg: 1, dreg: 0, set: 'vm', setId: 2 },
+      ],
+    },
+    {
+      op: 'newrule',
+      family: 'ip',
+      table: 'nk',
+      chain: 'forward',
+      exprs: [
+        { type: 'meta', key: 'l4proto', dreg: 1 },
+        { type: 'cmp', sreg: 1, op: 'eq', data: hex('06') },
+        { type: 'payload', base: 'network', offset: 12, len: 4, dreg: 1 },
+        { type: 'payload', base: 'transport', offset: 2, len: 2, dreg: 9 },
+        { type: 'lookup', sreg: 1, set: 'allow', setId: 3, invert: true },
+        { type: 'counter' },
+        { type: 'immediate', dreg: 0, verdict: { code: 'goto', chain: 'isolate' } },
+      ],
+    },
+    {
+      op: 'newrule',
+      family: 'ip',
+      table: 'nk',
+      chain: 'prerouting',
+      exprs: [
+        { type: 'fib', result: 'addrtype', flags: 2, dreg: 1 },
+        { type: 'cmp', sreg: 1, op: 'eq', data: hex('02000000') },
+        { type: 'meta', key: 'l4proto', dreg: 1 },
+        { type: 'cmp', sreg: 1, op: 'eq', data: hex('06') },
+        { type: 'payload', base: 'transport', offset: 2, len: 2, dreg: 1 },
+        { type: 'range', sreg: 1, op: 'eq', from: hex('1f40'), to: hex('1f4f') },
+        { type: 'immediate', dreg: 1, data: hex('0050') },
+        { type: 'redir', regProtoMin: 1 },
+      ],
+    },
+    {
+      op: 'newrule',
+      family: 'ip',
+      table: 'nk',
+      chain: 'isolate',
+      exprs: [
+        { type: 'counter', bytes: 0n, packets: 0n },
+        { type: 'immediate', dreg: 0, verdict: { code: 'drop' } },
+      ],
+    },
   ]
 }
 
 /** What nftList gives back for a rule we wrote: the same shape (see canonical), plus its handle. */
 function expectedRule(m: Extract<NftMsg, { op: 'newrule' }>, handle: bigint): NftRuleInfo {
   return {
-    family: m.family, table: m.table, chain: m.chain, exprs: m.exprs.map((e) => canonical(e, true)),
-    ...(m.userdata ? { userdata: m.userdata } : {}), handle,
+    family: m.family,
+    table: m.table,
+    chain: m.chain,
+    exprs: m.exprs.map((e) => canonical(e, true)),
+    ...(m.userdata ? { userdata: m.userdata } : {}),
+    handle,
   }
 }
 
@@ -142,7 +226,12 @@ describe('nftables (native binding)', function () {
       { op: 'newset', ...t, name: 'm', keyType: TYPE_PROTO_SERVICE, keyLen: 8, dataType: TYPE_ADDR_SERVICE, dataLen: 8, flags: NFT_SET_MAP },
       { op: 'newsetelem', ...t, set: 'm', elements },
     ])
-    const found = await native().nftList(handleOf(ns), { what: 'elements', ...t, set: 'm', keys: [protoPort(6, 200), protoPort(6, 250), protoPort(17, 100), protoPort(6, 100)] })
+    const found = await native().nftList(handleOf(ns), {
+      what: 'elements',
+      ...t,
+      set: 'm',
+      keys: [protoPort(6, 200), protoPort(6, 250), protoPort(17, 100), protoPort(6, 100)],
+    })
     assert.equal(found.length, 4)
     assert.deepEqual(found[0], elements[1])
     assert.equal(found[1], null)
@@ -158,11 +247,14 @@ describe('nftables (native binding)', function () {
   it('applies tables, chains, sets, rules and elements in one batch and reads them back as written', async () => {
     const ns = await sb.ns()
     // Someone else's table in the same namespace and hooks (made with nft -f): it must stay exactly as it is.
-    await nftFile(ns, `table inet other {
+    await nftFile(
+      ns,
+      `table inet other {
       set s { type ipv4_addr; elements = { 192.0.2.1 } }
       chain input { type filter hook input priority 0; policy accept; tcp dport 22 counter accept; }
       chain postrouting { type nat hook postrouting priority 100; ip saddr 192.0.2.0/24 masquerade; }
-    }`)
+    }`,
+    )
     const theirsBefore = await nftJson(ns, 'table', 'inet', 'other')
 
     const msgs = ruleset()
@@ -183,7 +275,10 @@ describe('nftables (native binding)', function () {
     }
     // brief: the same rules (handles, chains, comments) without their expressions.
     const brief = await nftList(ns, { what: 'rules', family: 'ip', table: 'nk', brief: true })
-    assert.deepEqual(brief, rules.map(({ exprs: _exprs, ...rest }) => rest))
+    assert.deepEqual(
+      brief,
+      rules.map(({ exprs: _exprs, ...rest }) => rest),
+    )
     assert.ok(brief.every((x) => !('exprs' in x)))
     await assert.rejects(nftList(ns, { what: 'sets', brief: true }), /brief: only for listing rules/)
     const tables = await nftList(ns, { what: 'tables' })
@@ -207,7 +302,11 @@ describe('nftables (native binding)', function () {
     for (const m of msgs.filter((x): x is Extract<NftMsg, { elements: unknown }> => x.op === 'newsetelem')) {
       const elems = await nftList(ns, { what: 'elements', family: 'ip', table: 'nk', set: m.set })
       const key = (e: { key?: Buffer }) => e.key!.toString('hex')
-      assert.deepEqual([...elems].sort((a, b) => key(a).localeCompare(key(b))), [...m.elements].sort((a, b) => key(a).localeCompare(key(b))), `elements of ${m.set}`)
+      assert.deepEqual(
+        [...elems].sort((a, b) => key(a).localeCompare(key(b))),
+        [...m.elements].sort((a, b) => key(a).localeCompare(key(b))),
+        `elements of ${m.set}`,
+      )
     }
 
     // The witness: nft itself, inside the namespace, reads every object as nft would have written it.
@@ -232,10 +331,14 @@ describe('nftables (native binding)', function () {
       'ip daddr vmap @vm',
       'ip saddr . tcp dport != @allow counter packets 0 bytes 0 goto isolate',
       'counter packets 0 bytes 0 drop',
-    ]) assert.ok(text.includes(line), `nft list shows: ${line}\n${text}`)
+    ])
+      assert.ok(text.includes(line), `nft list shows: ${line}\n${text}`)
     const json = await nftJson(ns)
     const jchains = Object.fromEntries(json.filter((o) => o.chain?.table === 'nk').map((o) => [o.chain.name, o.chain]))
-    assert.deepEqual([jchains.prerouting.type, jchains.prerouting.hook, jchains.prerouting.prio, jchains.prerouting.policy], ['nat', 'prerouting', -100, 'accept'])
+    assert.deepEqual(
+      [jchains.prerouting.type, jchains.prerouting.hook, jchains.prerouting.prio, jchains.prerouting.policy],
+      ['nat', 'prerouting', -100, 'accept'],
+    )
     assert.deepEqual([jchains.postrouting.type, jchains.postrouting.hook, jchains.postrouting.prio], ['nat', 'postrouting', 100])
     assert.deepEqual([jchains.forward.type, jchains.forward.hook, jchains.forward.prio, jchains.forward.policy], ['filter', 'forward', 0, 'drop'])
     assert.equal(jchains.isolate.hook, undefined)
@@ -250,15 +353,21 @@ describe('nftables (native binding)', function () {
     ])
     const jports = json.find((o) => o.map?.name === 'ports')!.map
     const sorted = (a: unknown[]) => a.map((x) => JSON.stringify(x)).sort()
-    assert.deepEqual(sorted(jports.elem), sorted([
-      [{ elem: { val: { concat: ['tcp', 8080] }, comment: 'owner:web' } }, { concat: ['10.0.0.2', 80] }],
-      [{ concat: ['udp', 53] }, { concat: ['10.0.0.3', 53] }],
-    ]))
+    assert.deepEqual(
+      sorted(jports.elem),
+      sorted([
+        [{ elem: { val: { concat: ['tcp', 8080] }, comment: 'owner:web' } }, { concat: ['10.0.0.2', 80] }],
+        [{ concat: ['udp', 53] }, { concat: ['10.0.0.3', 53] }],
+      ]),
+    )
 
     // Their table did not move, and removing ours leaves it alone.
     assert.deepEqual(await nftJson(ns, 'table', 'inet', 'other'), theirsBefore)
     await nftApply(ns, [{ op: 'deltable', family: 'ip', name: 'nk' }])
-    assert.deepEqual((await nftList(ns, { what: 'tables' })).map((t) => `${t.family} ${t.name}`), ['inet other'])
+    assert.deepEqual(
+      (await nftList(ns, { what: 'tables' })).map((t) => `${t.family} ${t.name}`),
+      ['inet other'],
+    )
     assert.deepEqual(await nftJson(ns, 'table', 'inet', 'other'), theirsBefore)
   })
 
@@ -281,12 +390,22 @@ describe('nftables (native binding)', function () {
     assert.equal(r.attribute, 'NFTA_RULE_CHAIN', 'the kernel pointed at the chain name')
     assert.match(r.extack!, /NFTA_RULE_CHAIN/)
     assert.equal(await nft(ns, 'list', 'ruleset'), before, 'nothing applied: no table nk, no chain')
-    assert.deepEqual((await nftList(ns, { what: 'tables' })).map((t) => t.name), ['other'])
+    assert.deepEqual(
+      (await nftList(ns, { what: 'tables' })).map((t) => t.name),
+      ['other'],
+    )
 
     // Through lib/nft: a NetlinkError naming the message, with its index.
-    await assert.rejects(nftApply(ns, msgs), (e: NetlinkError & { opIndex?: number }) =>
-      e instanceof NetlinkError && e.code === 'ENOENT' && e.syscall === 'NFT_MSG_NEWRULE' && e.opIndex === 2 &&
-      e.message.includes('rule in ip nk missing') && /NFTA_RULE_CHAIN/.test(e.extack ?? ''))
+    await assert.rejects(
+      nftApply(ns, msgs),
+      (e: NetlinkError & { opIndex?: number }) =>
+        e instanceof NetlinkError &&
+        e.code === 'ENOENT' &&
+        e.syscall === 'NFT_MSG_NEWRULE' &&
+        e.opIndex === 2 &&
+        e.message.includes('rule in ip nk missing') &&
+        /NFTA_RULE_CHAIN/.test(e.extack ?? ''),
+    )
 
     // A refusal found only when the kernel checks the whole batch (a masquerade in a filter
     // chain) rolls everything back too.
@@ -306,31 +425,59 @@ describe('nftables (native binding)', function () {
     const handles = await nftApply(ns, [
       { op: 'newtable', family: 'inet', name: 'nk' },
       { op: 'newchain', family: 'inet', table: 'nk', name: 'c', type: 'filter', hook: 'input', priority: 0 },
-      rule('one'), rule('two'), rule('three'),
+      rule('one'),
+      rule('two'),
+      rule('three'),
     ])
     const [h1, h2, h3] = handles.slice(2) as bigint[]
-    const listed = (await nft(ns, '-a', 'list', 'chain', 'inet', 'nk', 'c'))
-    for (const [h, tag] of [[h1, 'one'], [h2, 'two'], [h3, 'three']] as const) assert.match(listed, new RegExp(`comment "${tag}" # handle ${h}\\b`))
+    const listed = await nft(ns, '-a', 'list', 'chain', 'inet', 'nk', 'c')
+    for (const [h, tag] of [
+      [h1, 'one'],
+      [h2, 'two'],
+      [h3, 'three'],
+    ] as const)
+      assert.match(listed, new RegExp(`comment "${tag}" # handle ${h}\\b`))
     await nftApply(ns, [{ op: 'delrule', family: 'inet', table: 'nk', chain: 'c', handle: h2! }])
     const left = await nftList(ns, { what: 'rules', family: 'inet', table: 'nk', chain: 'c' })
-    assert.deepEqual(left.map((x) => x.handle), [h1, h3])
-    assert.deepEqual(left.map((x) => x.userdata), [comment('one'), comment('three')])
+    assert.deepEqual(
+      left.map((x) => x.handle),
+      [h1, h3],
+    )
+    assert.deepEqual(
+      left.map((x) => x.userdata),
+      [comment('one'), comment('three')],
+    )
     const witness = (await nftJson(ns, 'chain', 'inet', 'nk', 'c')).filter((o) => o.rule).map((o) => BigInt(o.rule.handle))
     assert.deepEqual(witness, [h1, h3])
     // Gone is gone: the same handle again is ENOENT, and destroyrule does not mind (kernel >= 6.3).
-    await assert.rejects(nftApply(ns, [{ op: 'delrule', family: 'inet', table: 'nk', chain: 'c', handle: h2! }]),
-      (e: NetlinkError) => e.code === 'ENOENT' && e.syscall === 'NFT_MSG_DELRULE')
+    await assert.rejects(
+      nftApply(ns, [{ op: 'delrule', family: 'inet', table: 'nk', chain: 'c', handle: h2! }]),
+      (e: NetlinkError) => e.code === 'ENOENT' && e.syscall === 'NFT_MSG_DELRULE',
+    )
     await nftApply(ns, [{ op: 'destroyrule', family: 'inet', table: 'nk', chain: 'c', handle: h2! }])
     // Inserting after a handle puts the rule right there.
     const [hx] = await nftApply(ns, [{ ...rule('after-one'), position: h1! } as NftMsg])
-    assert.deepEqual((await nftList(ns, { what: 'rules', family: 'inet', table: 'nk', chain: 'c' })).map((x) => x.handle), [h1, hx, h3])
+    assert.deepEqual(
+      (await nftList(ns, { what: 'rules', family: 'inet', table: 'nk', chain: 'c' })).map((x) => x.handle),
+      [h1, hx, h3],
+    )
   })
 
   it('adds and removes map elements one at a time', async () => {
     const ns = await sb.ns()
     await nftApply(ns, [
       { op: 'newtable', family: 'ip', name: 'nk' },
-      { op: 'newset', family: 'ip', table: 'nk', name: 'ports', flags: NFT_SET_MAP, keyType: TYPE_PROTO_SERVICE, keyLen: 8, dataType: TYPE_ADDR_SERVICE, dataLen: 8 },
+      {
+        op: 'newset',
+        family: 'ip',
+        table: 'nk',
+        name: 'ports',
+        flags: NFT_SET_MAP,
+        keyType: TYPE_PROTO_SERVICE,
+        keyLen: 8,
+        dataType: TYPE_ADDR_SERVICE,
+        dataLen: 8,
+      },
     ])
     const elem = (port: number, to: string) => ({ key: protoPort(6, port), data: addrPort(to, 80), userdata: comment(`owner:${port}`) })
     const list = async () => (await nftList(ns, { what: 'elements', family: 'ip', table: 'nk', set: 'ports' })).map((e) => e.key!.readUInt16BE(4)).sort()
@@ -343,13 +490,17 @@ describe('nftables (native binding)', function () {
     assert.equal(await witness(), 2)
     assert.match(await nft(ns, 'list', 'map', 'ip', 'nk', 'ports'), /tcp \. 8081 comment "owner:8081" : 10\.0\.0\.3 \. 80/)
     // Adding one that exists with exclusive is EEXIST; the others are untouched.
-    await assert.rejects(nftApply(ns, [{ op: 'newsetelem', family: 'ip', table: 'nk', set: 'ports', exclusive: true, elements: [elem(8080, '10.0.0.9')] }]),
-      (e: NetlinkError) => e.code === 'EEXIST' && e.syscall === 'NFT_MSG_NEWSETELEM')
+    await assert.rejects(
+      nftApply(ns, [{ op: 'newsetelem', family: 'ip', table: 'nk', set: 'ports', exclusive: true, elements: [elem(8080, '10.0.0.9')] }]),
+      (e: NetlinkError) => e.code === 'EEXIST' && e.syscall === 'NFT_MSG_NEWSETELEM',
+    )
     await nftApply(ns, [{ op: 'delsetelem', family: 'ip', table: 'nk', set: 'ports', elements: [{ key: protoPort(6, 8080) }] }])
     assert.deepEqual(await list(), [8081])
     assert.equal(await witness(), 1)
-    await assert.rejects(nftApply(ns, [{ op: 'delsetelem', family: 'ip', table: 'nk', set: 'ports', elements: [{ key: protoPort(6, 8080) }] }]),
-      (e: NetlinkError) => e.code === 'ENOENT')
+    await assert.rejects(
+      nftApply(ns, [{ op: 'delsetelem', family: 'ip', table: 'nk', set: 'ports', elements: [{ key: protoPort(6, 8080) }] }]),
+      (e: NetlinkError) => e.code === 'ENOENT',
+    )
     await nftApply(ns, [{ op: 'delsetelem', family: 'ip', table: 'nk', set: 'ports', elements: [{ key: protoPort(6, 8081) }] }])
     assert.deepEqual(await list(), [])
     assert.equal(await witness(), 0)
@@ -358,12 +509,24 @@ describe('nftables (native binding)', function () {
   it('adds 2,000 map elements in one batch', async () => {
     const ns = await sb.ns()
     const elements = Array.from({ length: 2000 }, (_, i) => ({
-      key: protoPort(6, 10000 + i), data: addrPort(`10.0.${i >> 8}.${i & 255}`, 80), userdata: comment(`netns-kit:ep${i}`),
+      key: protoPort(6, 10000 + i),
+      data: addrPort(`10.0.${i >> 8}.${i & 255}`, 80),
+      userdata: comment(`netns-kit:ep${i}`),
     }))
     const t0 = process.hrtime.bigint()
     await nftApply(ns, [
       { op: 'newtable', family: 'ip', name: 'nk' },
-      { op: 'newset', family: 'ip', table: 'nk', name: 'ports', flags: NFT_SET_MAP, keyType: TYPE_PROTO_SERVICE, keyLen: 8, dataType: TYPE_ADDR_SERVICE, dataLen: 8 },
+      {
+        op: 'newset',
+        family: 'ip',
+        table: 'nk',
+        name: 'ports',
+        flags: NFT_SET_MAP,
+        keyType: TYPE_PROTO_SERVICE,
+        keyLen: 8,
+        dataType: TYPE_ADDR_SERVICE,
+        dataLen: 8,
+      },
       { op: 'newsetelem', family: 'ip', table: 'nk', set: 'ports', elements },
     ])
     const ms = Number(process.hrtime.bigint() - t0) / 1e6
@@ -407,15 +570,34 @@ describe('nftables (native binding)', function () {
       await nftApply(host, [
         { op: 'newtable', family: 'ip', name: 'nk' },
         { op: 'newchain', family: 'ip', table: 'nk', name: 'prerouting', type: 'nat', hook: 'prerouting', priority: -100, policy: 'accept' },
-        { op: 'newset', family: 'ip', table: 'nk', name: 'ports', id: 1, flags: NFT_SET_MAP, keyType: TYPE_PROTO_SERVICE, keyLen: 8, dataType: TYPE_ADDR_SERVICE, dataLen: 8 },
-        { op: 'newrule', family: 'ip', table: 'nk', chain: 'prerouting', exprs: [
-          { type: 'payload', base: 'network', offset: 16, len: 4, dreg: 1 },
-          { type: 'cmp', sreg: 1, op: 'eq', data: ip4('10.10.1.1') },
-          ...dnatViaMap(1),
-        ] },
+        {
+          op: 'newset',
+          family: 'ip',
+          table: 'nk',
+          name: 'ports',
+          id: 1,
+          flags: NFT_SET_MAP,
+          keyType: TYPE_PROTO_SERVICE,
+          keyLen: 8,
+          dataType: TYPE_ADDR_SERVICE,
+          dataLen: 8,
+        },
+        {
+          op: 'newrule',
+          family: 'ip',
+          table: 'nk',
+          chain: 'prerouting',
+          exprs: [
+            { type: 'payload', base: 'network', offset: 16, len: 4, dreg: 1 },
+            { type: 'cmp', sreg: 1, op: 'eq', data: ip4('10.10.1.1') },
+            ...dnatViaMap(1),
+          ],
+        },
       ])
       assert.equal(await connect(client, '10.10.1.1', 8080), null, 'no element yet: nothing listens on the host')
-      await nftApply(host, [{ op: 'newsetelem', family: 'ip', table: 'nk', set: 'ports', elements: [{ key: protoPort(6, 8080), data: addrPort('10.10.2.2', 80) }] }])
+      await nftApply(host, [
+        { op: 'newsetelem', family: 'ip', table: 'nk', set: 'ports', elements: [{ key: protoPort(6, 8080), data: addrPort('10.10.2.2', 80) }] },
+      ])
       assert.equal(await connect(client, '10.10.1.1', 8080), 'hello-from-container')
       await nftApply(host, [{ op: 'delsetelem', family: 'ip', table: 'nk', set: 'ports', elements: [{ key: protoPort(6, 8080) }] }])
       assert.equal(await connect(client, '10.10.1.1', 8080), null, 'element removed: the port is closed again')
@@ -427,10 +609,15 @@ describe('nftables (native binding)', function () {
 
   it('refuses a bad listing query and reports a missing set', async () => {
     const ns = await sb.ns()
-    await assert.rejects(nftList(ns, { what: 'elements', table: 'nk', set: 'x' }), (e: Error & { code?: string }) => e instanceof TypeError && /family/.test(e.message))
+    await assert.rejects(
+      nftList(ns, { what: 'elements', table: 'nk', set: 'x' }),
+      (e: Error & { code?: string }) => e instanceof TypeError && /family/.test(e.message),
+    )
     await assert.rejects(nftList(ns, { what: 'nope' } as never), TypeError)
-    await assert.rejects(nftList(ns, { what: 'elements', family: 'ip', table: 'nk', set: 'x' }),
-      (e: NetlinkError) => e instanceof NetlinkError && e.code === 'ENOENT' && e.syscall === 'NFT_MSG_GETSETELEM')
+    await assert.rejects(
+      nftList(ns, { what: 'elements', family: 'ip', table: 'nk', set: 'x' }),
+      (e: NetlinkError) => e instanceof NetlinkError && e.code === 'ENOENT' && e.syscall === 'NFT_MSG_GETSETELEM',
+    )
     assert.deepEqual(await nftList(ns, { what: 'rules' }), [])
   })
 })

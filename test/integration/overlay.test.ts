@@ -21,7 +21,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 /** `bridge -j fdb show dev DEV` inside `ns`: the vxlan device's own (self) entries. */
 async function selfFdb(ns: Namespace, dev: string): Promise<{ mac: string; dst: string; state?: string }[]> {
   const { stdout } = await sh('bridge', ['-j', '-n', ns.name!, 'fdb', 'show', 'dev', dev])
-  return (stdout.trim() ? JSON.parse(stdout) as any[] : []).filter((e) => e.flags?.includes('self') && e.dst)
+  return (stdout.trim() ? (JSON.parse(stdout) as any[]) : []).filter((e) => e.flags?.includes('self') && e.dst)
 }
 
 /** `ip -j neigh show nud permanent dev DEV` inside `ns`. */
@@ -40,7 +40,13 @@ async function within(ms: number, what: string, cond: () => Promise<boolean>): P
   }
 }
 
-interface Host { i: number; ns: Namespace; agent: OverlayAgent; net: OverlayNetwork; vtep: string }
+interface Host {
+  i: number
+  ns: Namespace
+  agent: OverlayAgent
+  net: OverlayNetwork
+  vtep: string
+}
 
 describe('overlay network across three hosts (vxlan + etcd)', function () {
   this.timeout(120000)
@@ -48,9 +54,15 @@ describe('overlay network across three hosts (vxlan + etcd)', function () {
   let etcd: LocalEtcd
   let prefix: string
   const agents: OverlayAgent[] = []
-  before(async () => { etcd = await startEtcd() })
-  after(async () => { await etcd?.stop() })
-  beforeEach(() => { prefix = `nk-test-${randomBytes(4).toString('hex')}/` })
+  before(async () => {
+    etcd = await startEtcd()
+  })
+  after(async () => {
+    await etcd?.stop()
+  })
+  beforeEach(() => {
+    prefix = `nk-test-${randomBytes(4).toString('hex')}/`
+  })
   afterEach(async () => {
     await stopAll()
     for (const a of agents.splice(0)) await a.stop().catch(() => {})
@@ -58,7 +70,13 @@ describe('overlay network across three hosts (vxlan + etcd)', function () {
   })
 
   const startAgent = async (i: number, ns: Namespace, leaseTtl = 2) => {
-    const agent = await OverlayAgent.start({ etcd: etcd.endpoint, prefix, hostId: `host${i}`, leaseTtl, underlay: { namespace: ns, address: vtepOf(i), device: 'ul0' } })
+    const agent = await OverlayAgent.start({
+      etcd: etcd.endpoint,
+      prefix,
+      hostId: `host${i}`,
+      leaseTtl,
+      underlay: { namespace: ns, address: vtepOf(i), device: 'ul0' },
+    })
     agents.push(agent)
     return agent
   }
@@ -90,7 +108,10 @@ describe('overlay network across three hosts (vxlan + etcd)', function () {
   it('sets up a bridge and a vxlan (learning off, port 4789, MTU less 50) per host; containers on different hosts ping and talk TCP both ways', async () => {
     const { under, hosts } = await threeHosts()
     const vni = hosts[0]!.net.vni
-    assert.ok(hosts.every((h) => h.net.vni === vni), 'one VNI for the network on every host')
+    assert.ok(
+      hosts.every((h) => h.net.vni === vni),
+      'one VNI for the network on every host',
+    )
     for (const h of hosts) {
       const [vx] = await ipj(h.ns, 'link', 'show', `nkx${vni}`)
       assert.equal(vx.linkinfo.info_kind, 'vxlan')
@@ -102,19 +123,26 @@ describe('overlay network across three hosts (vxlan + etcd)', function () {
       assert.equal(vx.mtu, 1450)
       assert.equal(vx.master, `nkb${vni}`)
       const [br] = await ipj(h.ns, 'addr', 'show', `nkb${vni}`)
-      assert.ok(br.addr_info.some((a: any) => a.local === '10.90.0.1' && a.prefixlen === 24), 'the gateway on every host\'s bridge')
+      assert.ok(
+        br.addr_info.some((a: any) => a.local === '10.90.0.1' && a.prefixlen === 24),
+        "the gateway on every host's bridge",
+      )
     }
     // Two containers per host.
     const eps: { host: Host; c: Namespace; ep: OverlayEndpoint }[] = []
-    for (const h of hosts) for (let k = 0; k < 2; k++) {
-      const c = await sb.ns()
-      eps.push({ host: h, c, ep: await h.net.connect(c) })
-    }
+    for (const h of hosts)
+      for (let k = 0; k < 2; k++) {
+        const c = await sb.ns()
+        eps.push({ host: h, c, ep: await h.net.connect(c) })
+      }
     assert.equal(new Set(eps.map((e) => e.ep.ip)).size, 6)
     const [eth0] = await ipj(eps[0]!.c, 'link', 'show', 'eth0')
     assert.equal(eth0.mtu, 1450, 'the container MTU lowered by the VXLAN overhead')
     assert.equal(eth0.address, eps[0]!.ep.mac)
-    assert.deepEqual((await ipj(eps[0]!.c, 'route', 'show', 'default')).map((r) => r.gateway), ['10.90.0.1'])
+    assert.deepEqual(
+      (await ipj(eps[0]!.c, 'route', 'show', 'default')).map((r) => r.gateway),
+      ['10.90.0.1'],
+    )
 
     // Every host has, for each of the 4 containers elsewhere, an FDB entry to its VTEP and a neighbour entry; a flood entry per other VTEP.
     for (const h of hosts) {
@@ -122,10 +150,23 @@ describe('overlay network across three hosts (vxlan + etcd)', function () {
       await within(2000, `entries on host${h.i}`, async () => (await selfFdb(h.ns, `nkx${vni}`)).length === others.length + 2)
       const fdb = await selfFdb(h.ns, `nkx${vni}`)
       for (const o of others) assert.equal(fdb.find((e) => e.mac === o.ep.mac)?.dst, o.host.vtep)
-      assert.deepEqual(fdb.filter((e) => e.mac === ZEROS).map((e) => e.dst).sort(), hosts.filter((x) => x !== h).map((x) => x.vtep).sort())
+      assert.deepEqual(
+        fdb
+          .filter((e) => e.mac === ZEROS)
+          .map((e) => e.dst)
+          .sort(),
+        hosts
+          .filter((x) => x !== h)
+          .map((x) => x.vtep)
+          .sort(),
+      )
       const neigh = await permNeigh(h.ns, `nkx${vni}`)
       assert.deepEqual(neigh.map((n) => `${n.dst} ${n.lladdr}`).sort(), others.map((o) => `${o.ep.ip} ${o.ep.mac}`).sort())
-      assert.equal(fdb.find((e) => eps.some((x) => x.host === h && x.ep.mac === e.mac)), undefined, 'no entry for its own containers')
+      assert.equal(
+        fdb.find((e) => eps.some((x) => x.host === h && x.ep.mac === e.mac)),
+        undefined,
+        'no entry for its own containers',
+      )
     }
 
     // Ping across hosts both ways, and to the container on the same host.
@@ -168,10 +209,16 @@ describe('overlay network across three hosts (vxlan + etcd)', function () {
     assert.ok(opened instanceof OverlayNetwork)
     assert.deepEqual([opened.driver, opened.vni, opened.subnet, opened.bridge.name, opened.mtu], ['overlay', vni, SUBNET, `nkb${vni}`, 1450])
     assert.ok(opened.masquerade, 'its masquerade rule found again')
-    assert.deepEqual((await Network.list({ namespace: h1.ns, driver: 'all', agent: h1.agent, store: new MemoryStore() })).map((n) => `${n.driver} ${n.name}`), ['overlay ovl'])
+    assert.deepEqual(
+      (await Network.list({ namespace: h1.ns, driver: 'all', agent: h1.agent, store: new MemoryStore() })).map((n) => `${n.driver} ${n.name}`),
+      ['overlay ovl'],
+    )
     await assert.rejects(Network.open('nope', { driver: 'overlay', agent: h1.agent }), (e: Coded) => e.code === 'ERR_NETNS_KIT_NO_NETWORK')
     const c9 = await sb.ns()
-    await assert.rejects(opened.connect(c9, { publish: [{ containerPort: 80 }] } as never), (e: Coded) => e.code === 'ERR_NETNS_KIT_UNSUPPORTED' && /overlay/.test(e.message))
+    await assert.rejects(
+      opened.connect(c9, { publish: [{ containerPort: 80 }] } as never),
+      (e: Coded) => e.code === 'ERR_NETNS_KIT_UNSUPPORTED' && /overlay/.test(e.message),
+    )
     const e9 = await opened.connect(c9)
     assert.ok(await ping(c9, a0!.ep.ip), 'an endpoint of the opened network reaches another host')
     await opened.disconnect(e9)
@@ -184,11 +231,16 @@ describe('overlay network across three hosts (vxlan + etcd)', function () {
     const ips = eps.map((e) => e.ip)
     assert.equal(new Set(ips).size, 15, `duplicates in ${ips.join(' ')}`)
     // The kernel agrees: each container has its own address.
-    const seen = await Promise.all(conts.map(async ({ c }) => (await ipj(c, 'addr', 'show', 'eth0'))[0].addr_info.find((a: any) => a.family === 'inet').local as string))
+    const seen = await Promise.all(
+      conts.map(async ({ c }) => (await ipj(c, 'addr', 'show', 'eth0'))[0].addr_info.find((a: any) => a.family === 'inet').local as string),
+    )
     assert.deepEqual(seen.sort(), [...ips].sort())
     // etcd agrees (witness: etcdctl).
     const { stdout } = await sh('etcdctl', ['--endpoints', etcd.endpoint, 'get', '--prefix', `${prefix}overlay/endpoints/ovl/`, '--print-value-only'])
-    const recs = stdout.trim().split('\n').map((l) => JSON.parse(l))
+    const recs = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
     assert.equal(recs.length, 15)
     assert.equal(new Set(recs.map((r) => r.ip)).size, 15)
     const vni = hosts[0]!.net.vni
@@ -206,7 +258,11 @@ describe('overlay network across three hosts (vxlan + etcd)', function () {
     const e0 = await h0.net.connect(c0)
     const e1 = await h1.net.connect(c1)
     const e2 = await h2.net.connect(c2)
-    await within(2000, 'initial entries', async () => (await selfFdb(h1.ns, vx)).some((e) => e.mac === e0.mac) && (await selfFdb(h0.ns, vx)).some((e) => e.mac === e1.mac))
+    await within(
+      2000,
+      'initial entries',
+      async () => (await selfFdb(h1.ns, vx)).some((e) => e.mac === e0.mac) && (await selfFdb(h0.ns, vx)).some((e) => e.mac === e1.mac),
+    )
     assert.ok(await ping(c0, e1.ip))
 
     // host1's agent dies (no revoke: its keepalives stop, as in a crash).
@@ -231,7 +287,10 @@ describe('overlay network across three hosts (vxlan + etcd)', function () {
     await h2.net.disconnect(e2)
     const c0b = await sb.ns()
     const e0b = await h0.net.connect(c0b)
-    assert.ok((await selfFdb(h1.ns, vx)).some((e) => e.mac === e2.mac), 'stale entry on the stopped host')
+    assert.ok(
+      (await selfFdb(h1.ns, vx)).some((e) => e.mac === e2.mac),
+      'stale entry on the stopped host',
+    )
     assert.ok(!(await selfFdb(h1.ns, vx)).some((e) => e.mac === e0b.mac))
 
     // Restart host1: a new agent, the network opened again (the bridge and vxlan are taken over).
@@ -239,7 +298,10 @@ describe('overlay network across three hosts (vxlan + etcd)', function () {
     const net = await OverlayNetwork.create({ name: 'ovl', agent })
     assert.equal(net.vni, vni)
     const f1 = await selfFdb(h1.ns, vx)
-    assert.ok(f1.some((e) => e.mac === e0b.mac && e.dst === h0.vtep), 'the missing entry was added')
+    assert.ok(
+      f1.some((e) => e.mac === e0b.mac && e.dst === h0.vtep),
+      'the missing entry was added',
+    )
     assert.ok(!f1.some((e) => e.mac === e2.mac), 'the stale entry was removed')
     assert.ok(!f1.some((e) => e.mac === ZEROS && e.dst === h2.vtep), 'no flood entry to a host without endpoints')
     assert.deepEqual((await permNeigh(h1.ns, vx)).map((n) => n.dst).sort(), [e0.ip, e0b.ip].sort())
@@ -262,7 +324,15 @@ describe('overlay network across three hosts (vxlan + etcd)', function () {
     const lease0 = h1.agent.leaseId
     assert.match(String(lease0), /^[0-9]+$/)
     const errors: Error[] = []
-    const lost = new Promise<void>((resolve) => { const t = setInterval(() => { if (h1.agent.lastError) { errors.push(h1.agent.lastError); clearInterval(t); resolve() } }, 50) })
+    const lost = new Promise<void>((resolve) => {
+      const t = setInterval(() => {
+        if (h1.agent.lastError) {
+          errors.push(h1.agent.lastError)
+          clearInterval(t)
+          resolve()
+        }
+      }, 50)
+    })
     // Freeze etcd (SIGSTOP) for 4 s: keepalives get no answer, the leases run out.
     etcd.process.kill('SIGSTOP')
     try {
@@ -275,7 +345,11 @@ describe('overlay network across three hosts (vxlan + etcd)', function () {
     await within(10000, 'hosts registered again', async () => (await h0.agent.hosts()).length === 3 && h1.agent.leaseId !== lease0)
     const { stdout: leases } = await sh('etcdctl', ['--endpoints', etcd.endpoint, 'lease', 'list'])
     assert.ok(leases.includes(BigInt(h1.agent.leaseId!).toString(16)), `the new lease is live in etcd: ${leases}`)
-    await within(5000, 'entries back', async () => (await selfFdb(h0.ns, vx)).some((e) => e.mac === e1.mac) && (await selfFdb(h1.ns, vx)).some((e) => e.mac === e0.mac))
+    await within(
+      5000,
+      'entries back',
+      async () => (await selfFdb(h0.ns, vx)).some((e) => e.mac === e1.mac) && (await selfFdb(h1.ns, vx)).some((e) => e.mac === e0.mac),
+    )
     assert.ok(await ping(c0, e1.ip))
     assert.ok(await ping(c1, e0.ip))
   })
@@ -302,10 +376,15 @@ describe('overlay network across three hosts (vxlan + etcd)', function () {
       joined.push(Number(t - tJoin) / 1e6)
       called.push(Number(t - tCall) / 1e6)
     }
-    const med = (a: number[]) => { const x = [...a].sort((p, q) => p - q); return (x[9]! + x[10]!) / 2 }
+    const med = (a: number[]) => {
+      const x = [...a].sort((p, q) => p - q)
+      return (x[9]! + x[10]!) / 2
+    }
     const median = med(joined)
-    console.log(`      join -> FDB entry on another host: median ${median.toFixed(1)} ms after connect() resolved ` +
-      `(min ${Math.min(...joined).toFixed(1)}, max ${Math.max(...joined).toFixed(1)}), median ${med(called).toFixed(1)} ms after connect() was called (n=20)`)
+    console.log(
+      `      join -> FDB entry on another host: median ${median.toFixed(1)} ms after connect() resolved ` +
+        `(min ${Math.min(...joined).toFixed(1)}, max ${Math.max(...joined).toFixed(1)}), median ${med(called).toFixed(1)} ms after connect() was called (n=20)`,
+    )
     assert.ok(median < 1000, `median ${median} ms`)
   })
 
@@ -345,7 +424,12 @@ describe('overlay network across three hosts (vxlan + etcd)', function () {
       const ns = await sb.ns()
       const v = await VethPair.create({ name: 'ul0', namespace: ns, up: true, peer: { name: 'ulx' } })
       await v.host.addAddress('192.168.91.1/24')
-      const agent = await OverlayAgent.start({ etcd: e2.endpoint, timeoutMs: 1000, hostId: 'lonely', underlay: { namespace: ns, address: '192.168.91.1', device: v.host as Link } })
+      const agent = await OverlayAgent.start({
+        etcd: e2.endpoint,
+        timeoutMs: 1000,
+        hostId: 'lonely',
+        underlay: { namespace: ns, address: '192.168.91.1', device: v.host as Link },
+      })
       agents.push(agent)
       const net2 = await OverlayNetwork.create({ name: 'ovl1', subnet: '10.93.0.0/24', agent })
       await e2.stop()
@@ -353,20 +437,38 @@ describe('overlay network across three hosts (vxlan + etcd)', function () {
       const c2 = await sb.ns()
       await assert.rejects(net2.connect(c2), (e: Coded) => e.code === 'ERR_NETNS_KIT_STORE_UNAVAILABLE')
       assert.deepEqual((await ipj(ns, 'link')).map((l) => l.ifname).sort(), links, 'connect: host kernel unchanged')
-      assert.deepEqual((await ipj(c2, 'link')).map((l) => l.ifname), ['lo'], 'connect: container unchanged')
+      assert.deepEqual(
+        (await ipj(c2, 'link')).map((l) => l.ifname),
+        ['lo'],
+        'connect: container unchanged',
+      )
       const t0 = Date.now()
-      await assert.rejects(OverlayNetwork.create({ name: 'ovl2', subnet: '10.92.0.0/24', agent }), (e: Coded) => e.code === 'ERR_NETNS_KIT_STORE_UNAVAILABLE' && /unreachable/.test(e.message))
+      await assert.rejects(
+        OverlayNetwork.create({ name: 'ovl2', subnet: '10.92.0.0/24', agent }),
+        (e: Coded) => e.code === 'ERR_NETNS_KIT_STORE_UNAVAILABLE' && /unreachable/.test(e.message),
+      )
       assert.ok(Date.now() - t0 < 4000, `took ${Date.now() - t0} ms`)
       assert.deepEqual((await ipj(ns, 'link')).map((l) => l.ifname).sort(), links, 'kernel unchanged')
-      await assert.rejects(OverlayAgent.start({ etcd: e2.endpoint, timeoutMs: 1000, hostId: 'late', underlay: { namespace: ns, address: '192.168.91.1' } }),
-        (e: Coded) => e.code === 'ERR_NETNS_KIT_STORE_UNAVAILABLE')
+      await assert.rejects(
+        OverlayAgent.start({ etcd: e2.endpoint, timeoutMs: 1000, hostId: 'late', underlay: { namespace: ns, address: '192.168.91.1' } }),
+        (e: Coded) => e.code === 'ERR_NETNS_KIT_STORE_UNAVAILABLE',
+      )
     } finally {
       await e2.stop()
     }
     // Bad input: typed errors before anything is sent.
-    await assert.rejects(OverlayAgent.start({ etcd: etcd.endpoint, hostId: 'bad/id', underlay: { namespace: h0.ns, address: vtepOf(0) } }), (e: Coded) => e.code === 'ERR_INVALID_ARG_VALUE')
-    await assert.rejects(OverlayAgent.start({ etcd: etcd.endpoint, hostId: 'x', underlay: { namespace: h0.ns, address: '10.1.1' } }), (e: Coded) => e.code === 'ERR_INVALID_ARG_VALUE')
-    await assert.rejects(OverlayNetwork.create({ name: 'ovl', subnet: '10.99.0.0/24', agent: h0.agent }), (e: Coded) => e.code === 'ERR_NETNS_KIT_NETWORK_EXISTS')
+    await assert.rejects(
+      OverlayAgent.start({ etcd: etcd.endpoint, hostId: 'bad/id', underlay: { namespace: h0.ns, address: vtepOf(0) } }),
+      (e: Coded) => e.code === 'ERR_INVALID_ARG_VALUE',
+    )
+    await assert.rejects(
+      OverlayAgent.start({ etcd: etcd.endpoint, hostId: 'x', underlay: { namespace: h0.ns, address: '10.1.1' } }),
+      (e: Coded) => e.code === 'ERR_INVALID_ARG_VALUE',
+    )
+    await assert.rejects(
+      OverlayNetwork.create({ name: 'ovl', subnet: '10.99.0.0/24', agent: h0.agent }),
+      (e: Coded) => e.code === 'ERR_NETNS_KIT_NETWORK_EXISTS',
+    )
     await assert.rejects(OverlayNetwork.create({ name: 'new', agent: h0.agent }), (e: Coded) => e.code === 'ERR_INVALID_ARG_VALUE')
     await assert.rejects(h0.net.connect(c, { ip: '10.99.0.5' }), (e: Coded) => e.code === 'ERR_INVALID_ARG_VALUE' && e.message.includes('10.90.0.0/24'))
   })

@@ -31,7 +31,10 @@ function lockClosure(names: string[]): Record<string, LockEntry> {
     let key: string | undefined
     for (;;) {
       const k = `${base ? `${base}/` : ''}node_modules/${name}`
-      if (all[k]) { key = k; break }
+      if (all[k]) {
+        key = k
+        break
+      }
       if (!base) break
       const i = base.lastIndexOf('/node_modules/')
       base = i < 0 ? '' : base.slice(0, i)
@@ -53,17 +56,32 @@ function writeProject(project: string, tarball: string, extra: Record<string, st
   const packages: Record<string, unknown> = {
     '': { name: 'app', version: '1.0.0', dependencies },
     'node_modules/netns-kit': {
-      version: own.version, resolved: spec, hasInstallScript: true, license: own.license, os: own.os, engines: own.engines,
-      dependencies: own.dependencies, peerDependencies: own.peerDependencies, peerDependenciesMeta: own.peerDependenciesMeta,
+      version: own.version,
+      resolved: spec,
+      hasInstallScript: true,
+      license: own.license,
+      os: own.os,
+      engines: own.engines,
+      dependencies: own.dependencies,
+      peerDependencies: own.peerDependencies,
+      peerDependenciesMeta: own.peerDependenciesMeta,
     },
     ...lockClosure([...Object.keys(own.dependencies), ...Object.keys(extra)]),
   }
   fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true, dependencies }, null, 2))
-  fs.writeFileSync(path.join(project, 'package-lock.json'), JSON.stringify({ name: 'app', version: '1.0.0', lockfileVersion: 3, requires: true, packages }, null, 2))
+  fs.writeFileSync(
+    path.join(project, 'package-lock.json'),
+    JSON.stringify({ name: 'app', version: '1.0.0', lockfileVersion: 3, requires: true, packages }, null, 2),
+  )
 }
 
 async function npm(cwd: string, args: string[], timeout = 15 * 60_000): Promise<string> {
-  const r = await exec('npm', args, { cwd, timeout, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, npm_config_build_from_source: 'true', NODE_DEBUG: '' } })
+  const r = await exec('npm', args, {
+    cwd,
+    timeout,
+    maxBuffer: 64 * 1024 * 1024,
+    env: { ...process.env, npm_config_build_from_source: 'true', NODE_DEBUG: '' },
+  })
   return r.stdout
 }
 
@@ -99,31 +117,41 @@ describe('npm pack + npm install into an empty project', function () {
     const pkgDir = path.join(project, 'node_modules', 'netns-kit')
     assert.ok(fs.existsSync(path.join(pkgDir, 'build', 'Release', 'netns_kit.node')), 'the addon was built')
     assert.ok(fs.existsSync(path.join(pkgDir, 'build', 'Release', 'nk-exec')), 'the exec helper was built')
-    for (const p of ['etcd3', '@grpc/grpc-js', 'protobufjs', 'cockatiel']) assert.ok(!fs.existsSync(path.join(project, 'node_modules', p)), `${p} is not installed`)
+    for (const p of ['etcd3', '@grpc/grpc-js', 'protobufjs', 'cockatiel'])
+      assert.ok(!fs.existsSync(path.join(project, 'node_modules', p)), `${p} is not installed`)
   })
 
   it('works with require() of the single-host API', async () => {
-    const out = await node(project, ['-e', `
+    const out = await node(project, [
+      '-e',
+      `
       const { Namespace, Network, NatRule, MemoryStore, SqliteStore, hostsFile } = require('netns-kit')
       const s = new MemoryStore()
       console.log([typeof Namespace.create, typeof Network.create, typeof NatRule.publish, typeof SqliteStore, typeof hostsFile, typeof s.networks].join(','))
-      Namespace.list().then((l) => console.log(Array.isArray(l)))`])
+      Namespace.list().then((l) => console.log(Array.isArray(l)))`,
+    ])
     assert.equal(out, 'function,function,function,function,function,function\ntrue')
   })
 
   it('works with named ESM imports, and the addon answers', async () => {
-    fs.writeFileSync(path.join(project, 'main.mjs'), [
-      "import { Namespace, Network, VethPair } from 'netns-kit'",
-      'const ns = await Namespace.current()',
-      "console.log(typeof Network.create, typeof VethPair.create, (await ns.links()).some((l) => l.name === 'lo'))",
-    ].join('\n'))
+    fs.writeFileSync(
+      path.join(project, 'main.mjs'),
+      [
+        "import { Namespace, Network, VethPair } from 'netns-kit'",
+        'const ns = await Namespace.current()',
+        "console.log(typeof Network.create, typeof VethPair.create, (await ns.links()).some((l) => l.name === 'lo'))",
+      ].join('\n'),
+    )
     assert.equal(await node(project, ['main.mjs']), 'function function true')
   })
 
   it('EtcdStore without etcd3 names the missing package', async () => {
-    const out = await node(project, ['-e', `
+    const out = await node(project, [
+      '-e',
+      `
       const { EtcdStore } = require('netns-kit')
-      try { new EtcdStore({ etcd: 'http://127.0.0.1:2379' }) } catch (e) { console.log(e.code + ' ' + e.message) }`])
+      try { new EtcdStore({ etcd: 'http://127.0.0.1:2379' }) } catch (e) { console.log(e.code + ' ' + e.message) }`,
+    ])
     assert.match(out, /^ERR_NETNS_KIT_MISSING_DEPENDENCY .*'etcd3'.*npm install etcd3@/)
   })
 
@@ -131,9 +159,12 @@ describe('npm pack + npm install into an empty project', function () {
     const build = path.join(project, 'node_modules', 'netns-kit', 'build')
     fs.renameSync(build, `${build}.away`)
     try {
-      const out = await node(project, ['-e', `
+      const out = await node(project, [
+        '-e',
+        `
         const { Namespace } = require('netns-kit')
-        Namespace.current().then((ns) => ns.links()).then(() => console.log('no error'), (e) => console.log(e.code + ' ' + e.message))`])
+        Namespace.current().then((ns) => ns.links()).then(() => console.log('no error'), (e) => console.log(e.code + ' ' + e.message))`,
+      ])
       assert.match(out, /^ERR_NETNS_KIT_NOT_BUILT .*npm rebuild netns-kit/)
     } finally {
       fs.renameSync(`${build}.away`, build)
@@ -146,10 +177,13 @@ describe('npm pack + npm install into an empty project', function () {
     writeProject(project, tarball, { etcd3: own.devDependencies.etcd3 })
     await npm(project, ['install', ...NPM_FLAGS])
     assert.ok(fs.existsSync(path.join(project, 'node_modules', 'etcd3')))
-    const out = await node(project, ['-e', `
+    const out = await node(project, [
+      '-e',
+      `
       const { EtcdStore } = require('netns-kit')
       const store = new EtcdStore({ etcd: ${JSON.stringify(etcd.endpoint)}, prefix: 'nk-pack/' })
-      store.networks().then(async (n) => { console.log(JSON.stringify(n)); await store.close() }, (e) => { console.error(e); process.exit(1) })`])
+      store.networks().then(async (n) => { console.log(JSON.stringify(n)); await store.close() }, (e) => { console.error(e); process.exit(1) })`,
+    ])
     assert.equal(out, '[]')
   })
 })

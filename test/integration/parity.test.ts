@@ -24,7 +24,9 @@ describe('Docker parity (issue 13)', function () {
     host = await sb.ns()
     out = await sb.ns()
     for (const k of ['bridge-nf-call-iptables', 'bridge-nf-call-ip6tables']) {
-      await host.sysctl.set(`net.bridge.${k}`, 0).catch((e: { code?: string }) => { if (e.code !== 'ENOENT') throw e })
+      await host.sysctl.set(`net.bridge.${k}`, 0).catch((e: { code?: string }) => {
+        if (e.code !== 'ENOENT') throw e
+      })
     }
     const wan = await VethPair.create({ name: 'wan', namespace: host, up: true, peer: { name: 'eth0', namespace: out, up: true } })
     await wan.host.addAddress(`${HOST_WAN}/24`)
@@ -52,7 +54,11 @@ describe('Docker parity (issue 13)', function () {
       assert.equal(ea.ifname, 'eth0')
       assert.equal(eb.ifname, 'eth1')
       assert.deepEqual((await ipj(c, 'link', 'show')).map((l: { ifname: string }) => l.ifname).sort(), ['eth0', 'eth1', 'lo'])
-      assert.deepEqual((await defaults(c)).map((r) => r.gateway), [a.gateway], 'one default route: the first network')
+      assert.deepEqual(
+        (await defaults(c)).map((r) => r.gateway),
+        [a.gateway],
+        'one default route: the first network',
+      )
       assert.equal(ea.defaultRoute, true)
       assert.equal(eb.defaultRoute, false)
       assert.ok(await ping(c, peerA.ip), 'the container reaches network a')
@@ -71,15 +77,24 @@ describe('Docker parity (issue 13)', function () {
       assert.deepEqual(await store.endpoints(cc.id), [])
       // Disconnecting the network that gave the route hands it to the other one.
       await a.disconnect(ea)
-      assert.deepEqual((await defaults(c)).map((r) => [r.gateway, r.dev]), [[b.gateway, 'eth1']])
+      assert.deepEqual(
+        (await defaults(c)).map((r) => [r.gateway, r.dev]),
+        [[b.gateway, 'eth1']],
+      )
       assert.ok(await ping(c, peerB.ip))
       assert.ok(await ping(c, OUT_IP), 'the outside through b now')
       // The next network gets the first free name again (eth0), and a higher priority takes the route.
       const ec = await cc.connect(c, { gatewayPriority: 10 })
       assert.equal(ec.ifname, 'eth0')
-      assert.deepEqual((await defaults(c)).map((r) => r.gateway), [cc.gateway])
+      assert.deepEqual(
+        (await defaults(c)).map((r) => r.gateway),
+        [cc.gateway],
+      )
       await cc.disconnect(ec)
-      assert.deepEqual((await defaults(c)).map((r) => r.gateway), [b.gateway])
+      assert.deepEqual(
+        (await defaults(c)).map((r) => r.gateway),
+        [b.gateway],
+      )
       // defaultRoute: false never provides one (even alone).
       await b.disconnect(eb)
       assert.deepEqual(await defaults(c), [])
@@ -100,11 +115,24 @@ describe('Docker parity (issue 13)', function () {
       const ea = await a.connect(c)
       const eb = await b.connect(c, { gatewayPriority: 5 })
       assert.deepEqual([ea.ifname, eb.ifname], ['eth1', 'eth2'])
-      assert.deepEqual((await defaults(c, 4)).map((r) => r.gateway), ['172.26.15.1'], 'the higher priority')
-      assert.deepEqual((await defaults(c, 6)).map((r) => [r.gateway, r.dev]), [[b.ipv6!.gateway, 'eth2']])
+      assert.deepEqual(
+        (await defaults(c, 4)).map((r) => r.gateway),
+        ['172.26.15.1'],
+        'the higher priority',
+      )
+      assert.deepEqual(
+        (await defaults(c, 6)).map((r) => [r.gateway, r.dev]),
+        [[b.ipv6!.gateway, 'eth2']],
+      )
       await b.disconnect(eb)
-      assert.deepEqual((await defaults(c, 4)).map((r) => r.gateway), ['172.26.14.1'])
-      assert.deepEqual((await defaults(c, 6)).map((r) => [r.gateway, r.dev]), [[a.ipv6!.gateway, 'eth1']])
+      assert.deepEqual(
+        (await defaults(c, 4)).map((r) => r.gateway),
+        ['172.26.14.1'],
+      )
+      assert.deepEqual(
+        (await defaults(c, 6)).map((r) => [r.gateway, r.dev]),
+        [[a.ipv6!.gateway, 'eth1']],
+      )
       await settleIpv6(host, c)
       assert.ok(await ping(c, a.ipv6!.gateway), 'IPv6 on network a still works')
     })
@@ -122,17 +150,28 @@ describe('Docker parity (issue 13)', function () {
       assert.equal(await dig(c, 'web.fronts', 'A'), web.ip, 'NAME.NETWORK')
       assert.equal(await dig(c, 'db.backs', 'A'), db.ip)
       assert.equal(await dig(c, 'db.fronts', 'A'), '', 'db is not on fronts')
-      assert.match((await runIn(c, 'dig', ['@127.0.0.11', '+time=2', '+tries=1', 'nobody.backs', 'A'])).out, /status: NXDOMAIN/, 'NAME.NETWORK is never forwarded')
+      assert.match(
+        (await runIn(c, 'dig', ['@127.0.0.11', '+time=2', '+tries=1', 'nobody.backs', 'A'])).out,
+        /status: NXDOMAIN/,
+        'NAME.NETWORK is never forwarded',
+      )
       assert.equal(await dig(pa, 'app', 'A'), ea.ip, 'the others see the container on their network')
       assert.equal(await dig(pb, 'app.backs', 'A'), eb.ip)
       // One resolver socket in the container, whatever the number of networks.
       const udp = (await c.sockets({ protocol: 'udp' })).filter((s) => s.port === 53)
-      assert.deepEqual(udp.map((s) => s.address), ['127.0.0.11'])
+      assert.deepEqual(
+        udp.map((s) => s.address),
+        ['127.0.0.11'],
+      )
       await a.disconnect(ea)
       assert.equal(await dig(c, 'db', 'A'), db.ip, 'the other network still resolves')
       assert.equal(await dig(c, 'web', 'A'), '', 'the network left is no longer answered')
       await b.disconnect(eb)
-      assert.deepEqual((await c.sockets({ protocol: 'udp' })).filter((s) => s.port === 53), [], 'the last network closes it')
+      assert.deepEqual(
+        (await c.sockets({ protocol: 'udp' })).filter((s) => s.port === 53),
+        [],
+        'the last network closes it',
+      )
       // And it comes back with a new connect.
       await b.connect(c, { name: 'again' })
       assert.equal(await dig(c, 'db', 'A'), db.ip)
@@ -177,8 +216,13 @@ describe('Docker parity (issue 13)', function () {
       assert.equal(await request(out, 'tcp', HOST_WAN, 45000), `hostproc ${OUT_IP}`)
       // The building block too: NatRule.publish refuses a held port and -P skips held and reserved ones.
       const ep = await n.connect(c)
-      await assert.rejects(NatRule.publish({ namespace: host, protocol: 'tcp', hostPort: 45000, containerIp: ep.ip, containerPort: 80 }), { code: 'ERR_NETNS_KIT_PORT_ALLOCATED', message: /address already in use on the host/ })
-      await assert.rejects(NatRule.publish({ namespace: host, protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 45000, containerIp: ep.ip, containerPort: 80 }), { code: 'ERR_NETNS_KIT_PORT_ALLOCATED' })
+      await assert.rejects(NatRule.publish({ namespace: host, protocol: 'tcp', hostPort: 45000, containerIp: ep.ip, containerPort: 80 }), {
+        code: 'ERR_NETNS_KIT_PORT_ALLOCATED',
+        message: /address already in use on the host/,
+      })
+      await assert.rejects(NatRule.publish({ namespace: host, protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 45000, containerIp: ep.ip, containerPort: 80 }), {
+        code: 'ERR_NETNS_KIT_PORT_ALLOCATED',
+      })
       for (let i = 0; i < 20; i++) {
         const r = await NatRule.publish({ namespace: host, protocol: 'tcp', containerIp: ep.ip, containerPort: 80 })
         assert.ok(r.hostPort === 45001 || r.hostPort === 45003, `NatRule -P gave ${r.hostPort}`)
@@ -192,11 +236,14 @@ describe('Docker parity (issue 13)', function () {
       await (await out.link('eth0')).addAddress('fd00:200::2/64', { nodad: true })
       const n = await Network.create({ name: 'dual', namespace: host, store, subnet: '172.26.8.0/24', ipv6: { subnet: 'fd00:8::/64' }, dns: false })
       const c = await sb.ns()
-      const ep = await n.connect(c, { publish: [{ hostPort: 8080, containerPort: 80 }, { hostIp: '::', hostPort: 8081, containerPort: 80 }, { containerPort: 80 }] })
+      const ep = await n.connect(c, {
+        publish: [{ hostPort: 8080, containerPort: 80 }, { hostIp: '::', hostPort: 8081, containerPort: 80 }, { containerPort: 80 }],
+      })
       const dyn = ep.ports.find((p) => p.hostPort !== 8080 && p.hostPort !== 8081)!.hostPort
-      assert.deepEqual(ep.ports.map((p) => `${p.protocol} ${p.hostIp} ${p.hostPort} ${p.containerPort}`).sort(), [
-        `tcp 0.0.0.0 ${dyn} 80`, 'tcp 0.0.0.0 8080 80', `tcp :: ${dyn} 80`, 'tcp :: 8080 80', 'tcp :: 8081 80',
-      ].sort())
+      assert.deepEqual(
+        ep.ports.map((p) => `${p.protocol} ${p.hostIp} ${p.hostPort} ${p.containerPort}`).sort(),
+        [`tcp 0.0.0.0 ${dyn} 80`, 'tcp 0.0.0.0 8080 80', `tcp :: ${dyn} 80`, 'tcp :: 8080 80', 'tcp :: 8081 80'].sort(),
+      )
       await serve(c, 'tcp', 80, 'eighty')
       await settleIpv6(host, out, c)
       assert.equal(await request(out, 'tcp', 'fd00:200::1', 8080), 'eighty [fd00:200::2]', 'IPv6 from outside')
@@ -216,7 +263,12 @@ describe('Docker parity (issue 13)', function () {
     it("a mapping without host address answers on the host's 127.0.0.1 (route_localnet on the bridge only); localhost: false opts out", async () => {
       const n = await Network.create({ name: 'local', namespace: host, store, subnet: '172.26.10.0/24', dns: false })
       const c = await sb.ns()
-      const ep = await n.connect(c, { publish: [{ hostPort: 8080, containerPort: 80 }, { hostPort: 8082, containerPort: 80, localhost: false }] })
+      const ep = await n.connect(c, {
+        publish: [
+          { hostPort: 8080, containerPort: 80 },
+          { hostPort: 8082, containerPort: 80, localhost: false },
+        ],
+      })
       await serve(c, 'tcp', 80, 'eighty')
       assert.match((await request(host, 'tcp', '127.0.0.1', 8080)) ?? '', /^eighty /, 'curl 127.0.0.1:8080 on the host')
       assert.equal(await request(host, 'tcp', '127.0.0.1', 8082), null, 'localhost: false')
@@ -257,7 +309,11 @@ describe('Docker parity (issue 13)', function () {
       const n = await Network.create({ name: 'hosts', namespace: host, store, subnet: '172.26.11.0/24', ipv6: { subnet: 'fd00:11::/64' }, dns: false })
       const c = await sb.ns()
       const ep = await n.connect(c, { name: 'web', extraHosts: ['registry:10.0.0.5', 'v6host=[fd00::5]', 'host.docker.internal:host-gateway'] })
-      assert.deepEqual(ep.extraHosts, [{ name: 'registry', ip: '10.0.0.5' }, { name: 'v6host', ip: 'fd00::5' }, { name: 'host.docker.internal', ip: '172.26.11.1' }])
+      assert.deepEqual(ep.extraHosts, [
+        { name: 'registry', ip: '10.0.0.5' },
+        { name: 'v6host', ip: 'fd00::5' },
+        { name: 'host.docker.internal', ip: '172.26.11.1' },
+      ])
       assert.match(ep.hostsFile(), /^10\.0\.0\.5\tregistry\nfd00::5\tv6host\n172\.26\.11\.1\thost\.docker\.internal\n172\.26\.11\.2\tweb\n/m)
       // Recorded: another process's view has them too.
       const other = await Network.open('hosts', { namespace: host, store })
@@ -275,7 +331,10 @@ describe('Docker parity (issue 13)', function () {
       const e2 = await n.connect(c2)
       await e2[Symbol.asyncDispose]()
       assert.deepEqual(await ipj(c2, 'link', 'show', 'dev', 'eth0').catch(() => []), [])
-      assert.deepEqual((await store.endpoints(n.id)).map((e) => e.id), [e1.id])
+      assert.deepEqual(
+        (await store.endpoints(n.id)).map((e) => e.id),
+        [e1.id],
+      )
       await c1.delete()
       await n.remove()
       assert.deepEqual(await store.networks(), [])

@@ -52,7 +52,10 @@ describe('README snippets run as written', function () {
     const allTs = readme.split('\n').filter((l) => /^```ts\b/.test(l.trim()))
     // The fragments: documented call shapes, and the overlay agent (it needs an etcd cluster: examples/overlay-three-hosts.ts runs it).
     const fragments = allTs.filter((l) => l.trim() !== '```ts runnable')
-    assert.ok(fragments.every((l) => l.trim() === '```ts fragment'), `unmarked ts blocks: ${fragments.join(', ')}`)
+    assert.ok(
+      fragments.every((l) => l.trim() === '```ts fragment'),
+      `unmarked ts blocks: ${fragments.join(', ')}`,
+    )
   })
 
   for (const [i, b] of runnableBlocks(fs.readFileSync(path.join(root, 'README.md'), 'utf8')).entries()) {
@@ -61,8 +64,11 @@ describe('README snippets run as written', function () {
       fs.writeFileSync(file, b.code + '\n')
       const tsx = path.join(root, 'node_modules', '.bin', 'tsx')
       try {
-        await exec('unshare', ['--net', '--mount', '--propagation', 'private', '--', 'sh', '-c', SANDBOX, 'sh', tsx, file],
-          { cwd: dir, timeout: 100_000, maxBuffer: 16 * 1024 * 1024 })
+        await exec('unshare', ['--net', '--mount', '--propagation', 'private', '--', 'sh', '-c', SANDBOX, 'sh', tsx, file], {
+          cwd: dir,
+          timeout: 100_000,
+          maxBuffer: 16 * 1024 * 1024,
+        })
       } catch (e) {
         const err = e as { stdout?: string; stderr?: string; message: string }
         assert.fail(`README.md line ${b.line} failed:\n${err.stderr || err.message}\n${err.stdout ?? ''}`)

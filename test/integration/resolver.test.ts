@@ -14,7 +14,12 @@ import { Sandbox, ping, runIn } from '../helpers'
 
 const fakeDns = path.join(__dirname, '..', 'fixtures', 'fake-dns.js')
 
-interface Logged { proto: string; from: string; name: string; type: string }
+interface Logged {
+  proto: string
+  from: string
+  name: string
+  type: string
+}
 
 const run = runIn
 
@@ -111,10 +116,14 @@ describe('Resolver (embedded DNS, end to end)', function () {
     fs.writeFileSync(hosts, hostsFile({ hostname: 'c1', addresses: ['10.77.2.2'] }))
     assert.ok(fs.readFileSync(rc, 'utf8').startsWith('nameserver 127.0.0.11\noptions ndots:0\n'))
     // nk-exec gives the command a private mount namespace: these bind mounts go nowhere else
-    const script = `mount --bind ${rc} /etc/resolv.conf && mount --bind ${hosts} /etc/hosts && ` +
+    const script =
+      `mount --bind ${rc} /etc/resolv.conf && mount --bind ${hosts} /etc/hosts && ` +
       'getent hosts c1; getent ahostsv4 web | head -n1; getent hosts db-alias; getent ahostsv4 www.upstream.test | head -n1; getent hosts nothere.upstream.test; echo done'
     const r = await run(container, 'sh', ['-c', script])
-    const lines = r.out.trim().split('\n').map((l) => l.trim().split(/\s+/))
+    const lines = r.out
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
     assert.deepEqual(lines[0], ['10.77.2.2', 'c1'], r.out)
     assert.deepEqual(lines[1]?.slice(0, 2), ['10.77.2.2', 'STREAM'], r.out)
     assert.deepEqual(lines[2], ['fd00:77::2', 'db-alias'], r.out)
@@ -147,7 +156,10 @@ describe('Resolver (embedded DNS, end to end)', function () {
     const big = await dig(container, '+short', 'big.upstream.test')
     assert.equal(big.out.trim().split('\n').length, 30, big.out)
     await settled()
-    assert.deepEqual(log.filter((l) => l.name === 'big.upstream.test').map((l) => l.proto), ['udp', 'tcp'])
+    assert.deepEqual(
+      log.filter((l) => l.name === 'big.upstream.test').map((l) => l.proto),
+      ['udp', 'tcp'],
+    )
     assert.equal(resolver!.stats.tcpFallbacks, 1)
     // a client without EDNS takes 512 bytes: it gets TC, and dig asks again over TCP
     const small = await dig(container, '+noedns', 'big.upstream.test')
@@ -180,7 +192,10 @@ describe('Resolver (embedded DNS, end to end)', function () {
   })
 
   it('refuses a second resolver on the same address with a typed error, and bad options before any socket', async () => {
-    await assert.rejects(Resolver.start({ namespace: container }), (e: Error & { code?: string; syscall?: string }) => e.code === 'EADDRINUSE' && e.syscall === 'bind' && e.message.includes('127.0.0.11:53'))
+    await assert.rejects(
+      Resolver.start({ namespace: container }),
+      (e: Error & { code?: string; syscall?: string }) => e.code === 'EADDRINUSE' && e.syscall === 'bind' && e.message.includes('127.0.0.11:53'),
+    )
     await assert.rejects(Resolver.start({ namespace: container, upstream: { servers: ['nope'] } }), { code: 'ERR_INVALID_ARG_VALUE' })
     await assert.rejects(Resolver.start({ namespace: container, port: 70000 }), { code: 'ERR_OUT_OF_RANGE' })
     await assert.rejects(Resolver.start({ namespace: container, address: 'localhost' }), { code: 'ERR_INVALID_ARG_VALUE' })

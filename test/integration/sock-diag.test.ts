@@ -8,7 +8,15 @@ import * as fs from 'node:fs'
 import { NetnsKitError, listSockets, openUdpSocket, sockDiagSupport, socketOverlaps, socketOwners, type Namespace, type SocketRecord } from '../../lib'
 import { Sandbox, runIn } from '../helpers'
 
-interface Seen { protocol: string; state: string; address: string; port: number; uid: number; inode: number; v6only?: boolean }
+interface Seen {
+  protocol: string
+  state: string
+  address: string
+  port: number
+  uid: number
+  inode: number
+  v6only?: boolean
+}
 
 /** `ss -H -ltnu -e -n [FILTER]` inside `ns`, parsed: the witness. */
 async function ss(ns: Namespace, filter: string[] = []): Promise<Seen[]> {
@@ -17,16 +25,25 @@ async function ss(ns: Namespace, filter: string[] = []): Promise<Seen[]> {
   const out: Seen[] = []
   for (const line of r.out.split('\n')) {
     const f = line.trim().split(/\s+/)
-    if (f.length < 6 || !/^(tcp|udp)$/.test(f[0]!)) continue  // ss also prints cgroup2 warnings here
+    if (f.length < 6 || !/^(tcp|udp)$/.test(f[0]!)) continue // ss also prints cgroup2 warnings here
     const local = f[4]!
     const colon = local.lastIndexOf(':')
     let address = local.slice(0, colon)
-    const extra = new Map(f.slice(6).filter((x) => x.includes(':')).map((x) => [x.slice(0, x.indexOf(':')), x.slice(x.indexOf(':') + 1)]))
-    if (address === '*') address = '::'  // ss: an IPv6 wildcard without v6only
+    const extra = new Map(
+      f
+        .slice(6)
+        .filter((x) => x.includes(':'))
+        .map((x) => [x.slice(0, x.indexOf(':')), x.slice(x.indexOf(':') + 1)]),
+    )
+    if (address === '*') address = '::' // ss: an IPv6 wildcard without v6only
     address = address.replace(/^\[(.*)\]$/, '$1')
     const seen: Seen = {
-      protocol: f[0]!, state: f[1] === 'LISTEN' ? 'listen' : f[1] === 'UNCONN' ? 'unconn' : f[1]!, address,
-      port: Number(local.slice(colon + 1)), uid: Number(extra.get('uid') ?? 0), inode: Number(extra.get('ino')),
+      protocol: f[0]!,
+      state: f[1] === 'LISTEN' ? 'listen' : f[1] === 'UNCONN' ? 'unconn' : f[1]!,
+      address,
+      port: Number(local.slice(colon + 1)),
+      uid: Number(extra.get('uid') ?? 0),
+      inode: Number(extra.get('ino')),
     }
     if (extra.has('v6only')) seen.v6only = extra.get('v6only') === '1'
     out.push(seen)
@@ -81,9 +98,9 @@ describe('sock_diag: listSockets() / ns.sockets()', function () {
     spawnIn(ns, 'socat', ['-u', 'UDP4-RECV:15353', 'OPEN:/dev/null'])
     spawnIn(ns, 'socat', ['-u', 'UDP6-RECV:15354,ipv6only=1', 'OPEN:/dev/null'])
     spawnIn(ns, 'socat', ['-u', 'UDP4-RECV:15355,bind=127.0.0.1', 'OPEN:/dev/null'])
-    spawnIn(other, 'socat', ['TCP4-LISTEN:18085,reuseaddr,fork', 'EXEC:cat'])  // another namespace's
+    spawnIn(other, 'socat', ['TCP4-LISTEN:18085,reuseaddr,fork', 'EXEC:cat']) // another namespace's
     await until('8 listeners', async () => (await ss(ns)).length === 8)
-    await until('the other namespace\'s listener', async () => (await ss(other)).length === 1)
+    await until("the other namespace's listener", async () => (await ss(other)).length === 1)
     // Sockets holding no listening port: an established TCP connection (both ends) and a connected UDP socket.
     spawnIn(ns, 'socat', ['TCP4:127.0.0.1:18080', 'EXEC:sleep 30'])
     spawnIn(ns, 'socat', ['UDP4:127.0.0.1:15353', 'EXEC:sleep 30'])
@@ -105,13 +122,19 @@ describe('sock_diag: listSockets() / ns.sockets()', function () {
     assert.deepEqual([at(15353).protocol, at(15353).state, at(15353).address], ['udp', 'unconn', '0.0.0.0'])
     assert.deepEqual([at(15354).family, at(15354).v6only], [6, true])
     assert.equal(at(15355).address, '127.0.0.1')
-    assert.ok(got.every((s) => s.port !== 18085), "the other namespace's socket is not listed")
+    assert.ok(
+      got.every((s) => s.port !== 18085),
+      "the other namespace's socket is not listed",
+    )
     assert.equal(at(18081).sendQ, 5, "socat's backlog, as ss's Send-Q")
     // The dual-stack socket holds the IPv4 port too; the v6only one does not.
     assert.ok(socketOverlaps(at(18082), '192.0.2.1'))
     assert.ok(!socketOverlaps(at(18083), '127.0.0.1'))
     // In the other namespace: only its own.
-    assert.deepEqual((await listSockets(other)).map((s) => s.port), [18085])
+    assert.deepEqual(
+      (await listSockets(other)).map((s) => s.port),
+      [18085],
+    )
   })
 
   it('filters by port and port range in the kernel (the result is not filtered afterwards)', async () => {
@@ -135,9 +158,18 @@ describe('sock_diag: listSockets() / ns.sockets()', function () {
       assert.deepEqual(sorted(ours(range)), sorted(await ss(ns, ['sport', '>=', ':19000', 'and', 'sport', '<=', ':19002'])))
       assert.deepEqual([...new Set(range.map((s) => s.port))].sort(), [19000, 19001])
       // Family and protocol.
-      assert.deepEqual((await listSockets(ns, { port: 19000, family: 6 })).map((s) => s.family), [6])
-      assert.deepEqual((await listSockets(ns, { port: 19000, protocol: 'udp' })).map((s) => s.protocol), ['udp'])
-      assert.deepEqual((await listSockets(ns, { port: 19000, protocol: ['tcp'], family: 4 })).map((s) => `${s.protocol}${s.family}`), ['tcp4'])
+      assert.deepEqual(
+        (await listSockets(ns, { port: 19000, family: 6 })).map((s) => s.family),
+        [6],
+      )
+      assert.deepEqual(
+        (await listSockets(ns, { port: 19000, protocol: 'udp' })).map((s) => s.protocol),
+        ['udp'],
+      )
+      assert.deepEqual(
+        (await listSockets(ns, { port: 19000, protocol: ['tcp'], family: 4 })).map((s) => `${s.protocol}${s.family}`),
+        ['tcp4'],
+      )
       assert.deepEqual(await listSockets(ns, { port: 19002 }), [])
     } finally {
       for (const s of noise) s.close()
@@ -171,7 +203,7 @@ describe('sock_diag: listSockets() / ns.sockets()', function () {
       // can hold an SCTP port, so there is nothing to list, and it says so.
       assert.equal(support.sctp, 'no-protocol')
       assert.deepEqual(await listSockets(ns, { protocol: 'sctp' }), [])
-      console.log('      (this kernel has no SCTP: sockDiagSupport().sctp is \'no-protocol\', and SCTP listings are empty)')
+      console.log("      (this kernel has no SCTP: sockDiagSupport().sctp is 'no-protocol', and SCTP listings are empty)")
     } else if (support.sctp === 'no-diag') {
       await assert.rejects(listSockets(ns, { protocol: 'sctp' }), (e: NetnsKitError) => e.code === 'ERR_NETNS_KIT_UNSUPPORTED' && /sctp_diag/.test(e.message))
       await assert.rejects(listSockets(ns), { code: 'ERR_NETNS_KIT_UNSUPPORTED' })
@@ -187,7 +219,7 @@ describe('sock_diag: listSockets() / ns.sockets()', function () {
 
   it('reuses one sock_diag socket per namespace (no fd per call) and refuses a closed namespace', async () => {
     const ns = await sb.ns()
-    await listSockets(ns)  // opens the namespace's sock_diag socket
+    await listSockets(ns) // opens the namespace's sock_diag socket
     const fds = fdCount()
     for (let i = 0; i < 50; i++) await listSockets(ns, { port: 1 + i })
     assert.equal(fdCount(), fds)

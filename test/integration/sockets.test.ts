@@ -8,8 +8,12 @@ import { Sandbox, sh } from '../helpers'
 function run(ns: Namespace, cmd: string, args: string[], input?: string): Promise<{ out: string; code: number | null }> {
   const p = ns.spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] })
   let out = ''
-  p.stdout!.on('data', (d) => { out += d })
-  p.stderr!.on('data', (d) => { out += d })
+  p.stdout!.on('data', (d) => {
+    out += d
+  })
+  p.stderr!.on('data', (d) => {
+    out += d
+  })
   p.stdin!.end(input ?? '')
   return new Promise((resolve) => p.on('close', (code) => resolve({ out, code })))
 }
@@ -79,8 +83,10 @@ describe('namespace sockets', function () {
   })
 
   it('refuses an address the namespace does not have (unless freebind), with the errno and where', async () => {
-    await assert.rejects(openUdpSocket({ namespace: b, address: '10.78.0.1', port: 5353 }),
-      (e: NetlinkError) => e instanceof NetlinkError && e.code === 'EADDRNOTAVAIL' && e.syscall === 'bind' && e.message.includes('10.78.0.1:5353'))
+    await assert.rejects(
+      openUdpSocket({ namespace: b, address: '10.78.0.1', port: 5353 }),
+      (e: NetlinkError) => e instanceof NetlinkError && e.code === 'EADDRNOTAVAIL' && e.syscall === 'bind' && e.message.includes('10.78.0.1:5353'),
+    )
     const s = await openUdpSocket({ namespace: b, address: '10.78.0.99', port: 0, freebind: true })
     assert.equal(s.address().address, '10.78.0.99')
     s.close()
@@ -89,7 +95,7 @@ describe('namespace sockets', function () {
     await assert.rejects(openUdpSocket({ namespace: b, address: '10.78.0.2' }), { code: 'ERR_NETNS_KIT_CLOSED' })
   })
 
-  it('opens sockets only on the addon\'s threads: every other thread stays home', async () => {
+  it("opens sockets only on the addon's threads: every other thread stays home", async () => {
     const home = fs.readlinkSync('/proc/self/ns/net')
     const foreign: string[] = []
     let stop = false
@@ -99,7 +105,9 @@ describe('namespace sockets', function () {
           try {
             const comm = fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim()
             if (comm !== 'nk-netns' && fs.readlinkSync(`/proc/self/task/${tid}/ns/net`) !== home) foreign.push(comm)
-          } catch { /* ended */ }
+          } catch {
+            /* ended */
+          }
         }
         await new Promise((r) => setImmediate(r))
       }

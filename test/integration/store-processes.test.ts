@@ -28,8 +28,15 @@ describe('SqliteStore across processes', function () {
 
   function next<T>(child: ChildProcess): Promise<T> {
     return new Promise((resolve, reject) => {
-      const onMsg = (m: { fatal?: string }) => { child.off('exit', onExit); if (m.fatal) reject(new Error(m.fatal)); else resolve(m as T) }
-      const onExit = (code: number | null) => { child.off('message', onMsg); reject(new Error(`worker exited (${code})`)) }
+      const onMsg = (m: { fatal?: string }) => {
+        child.off('exit', onExit)
+        if (m.fatal) reject(new Error(m.fatal))
+        else resolve(m as T)
+      }
+      const onExit = (code: number | null) => {
+        child.off('message', onMsg)
+        reject(new Error(`worker exited (${code})`))
+      }
       child.once('message', onMsg)
       child.once('exit', onExit)
     })
@@ -77,7 +84,10 @@ describe('SqliteStore across processes', function () {
   it('4 processes x 25 concurrent connects on one /24: 100 distinct addresses; then exhaustion is ERR_NETNS_KIT_POOL_EXHAUSTED', async () => {
     const net = await network('10.71.0.0/24')
     const first = await race([0, 1, 2, 3].map((i) => ['connect', db, net, '25', `p${i}`]))
-    assert.deepEqual(first.filter((r) => r.error), [])
+    assert.deepEqual(
+      first.filter((r) => r.error),
+      [],
+    )
     const addrs = first.map((r) => r.address!)
     assert.equal(addrs.length, 100)
     assert.equal(new Set(addrs).size, 100, 'no address handed out twice')
@@ -97,11 +107,17 @@ describe('SqliteStore across processes', function () {
     const net = await network('10.72.0.0/24')
     const r = await race([0, 1, 2, 3].map(() => ['name', db, net, 'web']))
     assert.equal(r.filter((x) => x.id).length, 1)
-    assert.deepEqual(r.filter((x) => x.error).map((x) => x.error), Array(3).fill('ERR_NETNS_KIT_ENDPOINT_EXISTS'))
-    assert.deepEqual((await store.endpoints(net)).map((e) => e.name), ['web'])
+    assert.deepEqual(
+      r.filter((x) => x.error).map((x) => x.error),
+      Array(3).fill('ERR_NETNS_KIT_ENDPOINT_EXISTS'),
+    )
+    assert.deepEqual(
+      (await store.endpoints(net)).map((e) => e.name),
+      ['web'],
+    )
   })
 
-  it('a process killed (SIGKILL) with an open intent: its intent is an orphan; a live process\'s intent never is', async () => {
+  it("a process killed (SIGKILL) with an open intent: its intent is an orphan; a live process's intent never is", async () => {
     const net = await network('10.73.0.0/24')
     const doomed = start(['intent', db, net, 'doomed'])
     const alive = start(['intent', db, net, 'alive'])
@@ -112,7 +128,10 @@ describe('SqliteStore across processes', function () {
     doomed.kill('SIGKILL')
     await exited
     const orphans = await store.orphans()
-    assert.deepEqual(orphans.map((o) => [o.id, o.state, o.owner.pid]), [[doomedId, 'connecting', doomed.pid]])
+    assert.deepEqual(
+      orphans.map((o) => [o.id, o.state, o.owner.pid]),
+      [[doomedId, 'connecting', doomed.pid]],
+    )
     const intents = await store.intents()
     assert.equal(intents.find((i) => i.id === aliveId)?.ownerState, 'alive')
     // gc's part: take it over, undo it; the live one stays untouchable
@@ -120,7 +139,10 @@ describe('SqliteStore across processes', function () {
     await store.abortConnect(doomedId)
     assert.equal((await store.beginDisconnect(aliveId)).status, 'busy')
     await assert.rejects(store.abortConnect(aliveId), { code: 'ERR_NETNS_KIT_NOT_OWNER' })
-    assert.deepEqual((await store.intents()).map((i) => i.id), [aliveId])
+    assert.deepEqual(
+      (await store.intents()).map((i) => i.id),
+      [aliveId],
+    )
   })
 
   it('a write lock held by another process: waited for asynchronously (the event loop keeps running), then ERR_NETNS_KIT_STORE_BUSY past the bound', async () => {
@@ -130,11 +152,15 @@ describe('SqliteStore across processes', function () {
     const h = monitorEventLoopDelay({ resolution: 1 })
     h.enable()
     let ticks = 0
-    const timer = setInterval(() => { ticks++ }, 10)
+    const timer = setInterval(() => {
+      ticks++
+    }, 10)
     const impatient = new SqliteStore({ path: db, busyTimeoutMs: 300, importFileStore: false })
     try {
       const t0 = Date.now()
-      await assert.rejects(impatient.beginConnect(net, { name: 'x', ns: { dev: '4', ino: '7' }, addresses: [{ family: 4 }] }), { code: 'ERR_NETNS_KIT_STORE_BUSY' })
+      await assert.rejects(impatient.beginConnect(net, { name: 'x', ns: { dev: '4', ino: '7' }, addresses: [{ family: 4 }] }), {
+        code: 'ERR_NETNS_KIT_STORE_BUSY',
+      })
       assert.ok(Date.now() - t0 >= 300)
       // a patient one goes through once the holder commits
       const r = await store.beginConnect(net, { name: 'y', ns: { dev: '4', ino: '8' }, addresses: [{ family: 4 }] })
@@ -146,7 +172,9 @@ describe('SqliteStore across processes', function () {
     }
     const maxMs = h.max / 1e6
     const sync = store.stats.maxSyncMs
-    console.log(`      event loop while waiting for the lock: max ${maxMs.toFixed(1)} ms, p99 ${(h.percentile(99) / 1e6).toFixed(1)} ms, ${ticks} timer ticks; longest SQLite call ${sync.toFixed(1)} ms, ${store.stats.busyRetries} busy retries`)
+    console.log(
+      `      event loop while waiting for the lock: max ${maxMs.toFixed(1)} ms, p99 ${(h.percentile(99) / 1e6).toFixed(1)} ms, ${ticks} timer ticks; longest SQLite call ${sync.toFixed(1)} ms, ${store.stats.busyRetries} busy retries`,
+    )
     // A synchronous wait (busy_timeout) would hold the event loop for the holder's whole 1.5 s. These
     // bounds only tell the two apart (a loaded machine deschedules us too): they are not timing targets.
     assert.ok(store.stats.busyRetries > 0, 'the lock was found busy and retried')
@@ -179,7 +207,9 @@ describe('SqliteStore across processes', function () {
     const net = await network('10.75.0.0/24')
     const seq = await store.sequence()
     const calls: number[] = []
-    const off = store.onChange(() => { calls.push(Date.now()) })
+    const off = store.onChange(() => {
+      calls.push(Date.now())
+    })
     await new Promise((r) => setTimeout(r, 100))
     const [r] = await race([['name', db, net, 'far']])
     const deadline = Date.now() + 5000
@@ -189,6 +219,9 @@ describe('SqliteStore across processes', function () {
     assert.ok(told !== undefined, 'onChange was called after the other process committed')
     console.log(`      told ${told - r!.at!} ms after the other process committed its connect`)
     const batch = await store.changesSince(seq)
-    assert.deepEqual(batch.changes.map((c) => [c.kind, c.endpoint?.name, c.endpoint?.state]), [['endpoint', 'far', 'connected']])
+    assert.deepEqual(
+      batch.changes.map((c) => [c.kind, c.endpoint?.name, c.endpoint?.state]),
+      [['endpoint', 'far', 'connected']],
+    )
   })
 })

@@ -29,7 +29,9 @@ async function fill(ns: Namespace, count: number, first: number, to: string, dev
     }
     lines.push(`add element inet netns-kit pub4any { ${elems.join(', ')} }`)
   }
-  await nftApply(ns, lines.join('\n') + '\n').catch((e: Error) => { throw new Error(e.message.slice(0, 300)) })
+  await nftApply(ns, lines.join('\n') + '\n').catch((e: Error) => {
+    throw new Error(e.message.slice(0, 300))
+  })
 }
 
 /** Host ports in the map `set` (nft -j). */
@@ -37,17 +39,21 @@ async function portsIn(ns: Namespace, set: string): Promise<number[]> {
   const j = JSON.parse(await nftText(ns, '-j', 'list', 'map', 'inet', 'netns-kit', set)) as { nftables: { map?: { elem?: unknown[] } }[] }
   const elems = j.nftables.find((x) => x.map)?.map?.elem ?? []
   // each [key, value]; a key with a comment is { elem: { val: KEY, comment } }, a key { concat: ['tcp', PORT] }
-  return elems.map((e) => {
-    const key = (e as [{ concat?: unknown[]; elem?: { val: { concat: unknown[] } } }])[0]
-    return Number((key.elem ? key.elem.val.concat : key.concat!)[1])
-  }).sort((a, b) => a - b)
+  return elems
+    .map((e) => {
+      const key = (e as [{ concat?: unknown[]; elem?: { val: { concat: unknown[] } } }])[0]
+      return Number((key.elem ? key.elem.val.concat : key.concat!)[1])
+    })
+    .sort((a, b) => a - b)
 }
 
 /** The trips made while `fn` runs (nft, or rtnl), as the diagnostics channel reports them. */
 async function tripsOf(fn: () => Promise<unknown>, channel: 'nft' | 'rtnl' = 'nft'): Promise<string[]> {
   const ops: string[] = []
   const ch = dc.channel(`netns-kit:${channel}`)
-  const on = (m: unknown) => { ops.push(...(m as TripEvent).ops) }
+  const on = (m: unknown) => {
+    ops.push(...(m as TripEvent).ops)
+  }
   ch.subscribe(on)
   try {
     await fn()
@@ -64,8 +70,13 @@ describe('Teardown at scale (issue 18)', function () {
   this.timeout(180000)
   const sb = new Sandbox()
   let t: Topology
-  beforeEach(async () => { t = await topology(sb) })
-  afterEach(async () => { await stopAll(); await sb.cleanup() })
+  beforeEach(async () => {
+    t = await topology(sb)
+  })
+  afterEach(async () => {
+    await stopAll()
+    await sb.cleanup()
+  })
 
   for (const others of [1000, 5000]) {
     it(`NatRule.delete with ${others} other mappings and no masquerade or isolation rule: exactly its element goes, nothing is listed`, async () => {
@@ -98,7 +109,15 @@ describe('Teardown at scale (issue 18)', function () {
 
   it('the table stays when one map still holds an element of any kind, and while a masquerade rule holds it', async () => {
     const a = await NatRule.publish({ namespace: t.host, protocol: 'tcp', hostPort: 8080, containerIp: C1, containerPort: 80 })
-    const b = await NatRule.publish({ namespace: t.host, protocol: 'udp', hostIp: HOST_WAN, hostPort: 5353, containerIp: C2, containerPort: 53, localhost: true })
+    const b = await NatRule.publish({
+      namespace: t.host,
+      protocol: 'udp',
+      hostIp: HOST_WAN,
+      hostPort: 5353,
+      containerIp: C2,
+      containerPort: 53,
+      localhost: true,
+    })
     await a.delete()
     assert.match(await nftText(t.host), /pub4 /, 'b (in pub4 and pub4lo) keeps the table')
     const m = await NatRule.masquerade({ namespace: t.host, source: '172.18.0.0/16', notOutInterface: 'br0' })
@@ -134,13 +153,24 @@ describe('Teardown at scale (issue 18)', function () {
     const ops = await tripsOf(() => Promise.all(eps.map((ep) => net.disconnect(ep))), 'rtnl')
     const deletes = ops.filter((o) => o.startsWith('link.delete'))
     assert.ok(deletes.length < eps.length, `${deletes.length} RTM_DELLINK for ${eps.length} veths: ${deletes.join(', ')}`)
-    assert.ok(deletes.some((o) => /^link\.delete group \d+$/.test(o)), 'one delete by link group')
-    for (const c of cs) assert.deepEqual((await c.links()).map((l) => l.name), ['lo'], "each container's eth0 went with its veth")
+    assert.ok(
+      deletes.some((o) => /^link\.delete group \d+$/.test(o)),
+      'one delete by link group',
+    )
+    for (const c of cs)
+      assert.deepEqual(
+        (await c.links()).map((l) => l.name),
+        ['lo'],
+        "each container's eth0 went with its veth",
+      )
     const ports = (await net.bridge.ports()).map((l) => l.name)
     assert.deepEqual(ports, [keep.hostInterface], 'the other endpoint keeps its veth')
     assert.equal(ports.length, 1)
     assert.deepEqual(await portsIn(t.host, 'pub4any'), [9000])
-    assert.deepEqual((await store.endpoints(net.id)).map((e) => e.name), ['keep'])
+    assert.deepEqual(
+      (await store.endpoints(net.id)).map((e) => e.name),
+      ['keep'],
+    )
     await net.disconnect(keep)
     await net.remove()
   })
@@ -154,7 +184,11 @@ describe('Teardown at scale (issue 18)', function () {
     const leave = enterTeardown(t.host) // under way, and stays so until the end
     try {
       await Promise.all(eps.map((ep) => net.disconnect(ep)))
-      for (const c of cs) assert.deepEqual((await c.links()).map((l) => l.name), ['lo'])
+      for (const c of cs)
+        assert.deepEqual(
+          (await c.links()).map((l) => l.name),
+          ['lo'],
+        )
       assert.deepEqual(await net.bridge.ports(), [])
     } finally {
       leave()
@@ -170,7 +204,11 @@ describe('Teardown at scale (issue 18)', function () {
     const ops = await tripsOf(() => net.remove({ force: true }), 'rtnl')
     const veths = ops.filter((o) => /^link\.delete (veth|group)/.test(o))
     assert.ok(veths.length < cs.length, `${veths.length} RTM_DELLINK for ${cs.length} veths: ${veths.join(', ')}`)
-    for (const c of cs) assert.deepEqual((await c.links()).map((l) => l.name), ['lo'])
+    for (const c of cs)
+      assert.deepEqual(
+        (await c.links()).map((l) => l.name),
+        ['lo'],
+      )
     assert.equal(await nftText(t.host), '', 'the rules and the table went with the network')
     assert.deepEqual((await t.host.links()).map((l) => l.name).sort(), ['br0', 'lo', 'veth-c1', 'veth-c2', 'wan'], 'only the links of the topology are left')
   })
@@ -183,18 +221,26 @@ describe('Teardown at scale (issue 18)', function () {
       const cs = await Promise.all(Array.from({ length: 4 }, () => sb.ns()))
       for (const [i, c] of cs.entries()) await net.connect(c, { name: `web${i}`, publish: [{ hostPort: 8000 + i, containerPort: 80 }] })
       const killed = await new Promise<boolean>((resolve, reject) => {
-        execFile(process.execPath, ['--require', 'tsx/cjs', WORKER, 'disconnect-all', path.join(tmp, 'state.db'), t.host.name!, 'kg', '172.31.0.0/16'],
-          { env: { ...process.env, NK_KILL_ON_OP: '^link\\.set .* group \\d+$' } }, (err, _out, stderr) => {
+        execFile(
+          process.execPath,
+          ['--require', 'tsx/cjs', WORKER, 'disconnect-all', path.join(tmp, 'state.db'), t.host.name!, 'kg', '172.31.0.0/16'],
+          { env: { ...process.env, NK_KILL_ON_OP: '^link\\.set .* group \\d+$' } },
+          (err, _out, stderr) => {
             if (err && (err as { signal?: string }).signal === 'SIGKILL') return resolve(true)
             if (err) return reject(new Error(stderr || err.message))
             resolve(false)
-          })
+          },
+        )
       })
       assert.ok(killed, 'the worker moved a veth into a link group (and was killed there)')
       const grouped = (await ipj(t.host, 'link', 'show')).filter((l) => l.group !== undefined && l.group !== 'default' && l.group !== 0)
       assert.ok(grouped.length >= 1, 'a veth waits in its group')
       await Network.gc({ namespace: t.host, store })
-      assert.deepEqual((await ipj(t.host, 'link', 'show')).filter((l) => l.group !== undefined && l.group !== 'default' && l.group !== 0), [], 'no link left in a group')
+      assert.deepEqual(
+        (await ipj(t.host, 'link', 'show')).filter((l) => l.group !== undefined && l.group !== 'default' && l.group !== 0),
+        [],
+        'no link left in a group',
+      )
       // Each endpoint is whole (its disconnect had not started) or gone with its veth, mapping and eth0.
       const left = new Set((await store.endpoints(net.id)).map((e) => e.name))
       const ports = await portsIn(t.host, 'pub4any')

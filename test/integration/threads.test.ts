@@ -4,7 +4,11 @@ import { Namespace, VethPair } from '../../lib'
 import { native } from '../../lib/kernel/binding'
 import { Sandbox, ipj } from '../helpers'
 
-interface Task { tid: string; comm: string; netns: string }
+interface Task {
+  tid: string
+  comm: string
+  netns: string
+}
 
 function tasks(): Task[] {
   const out: Task[] = []
@@ -15,7 +19,9 @@ function tasks(): Task[] {
         comm: fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim(),
         netns: fs.readlinkSync(`/proc/self/task/${tid}/ns/net`),
       })
-    } catch { /* thread ended while we looked */ }
+    } catch {
+      /* thread ended while we looked */
+    }
   }
   return out
 }
@@ -24,7 +30,7 @@ describe('namespace threads (design §2)', () => {
   const sb = new Sandbox()
   afterEach(() => sb.cleanup())
 
-  it('calls setns only on the addon\'s own threads, which always come home', async () => {
+  it("calls setns only on the addon's own threads, which always come home", async () => {
     const home = fs.readlinkSync('/proc/self/ns/net')
     const namespaces = await Promise.all([sb.ns(), sb.ns(), sb.ns(), sb.ns()])
     const foreign: Task[] = []
@@ -93,7 +99,10 @@ describe('dumps', () => {
     const links = await ns.links()
     assert.equal(links.length, 2 * n + 1)
     const w = await ipj(ns, 'link')
-    assert.deepEqual(links.map((l) => l.index).sort((a, b) => a - b), w.map((l) => l.ifindex).sort((a: number, b: number) => a - b))
+    assert.deepEqual(
+      links.map((l) => l.index).sort((a, b) => a - b),
+      w.map((l) => l.ifindex).sort((a: number, b: number) => a - b),
+    )
     const addrs = (await ns.addresses()).filter((a) => a.family === 4 && a.ifname.startsWith('a'))
     assert.equal(addrs.length, n)
     const routes = await ns.routes.list({ table: 0 })

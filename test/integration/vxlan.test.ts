@@ -53,8 +53,18 @@ describe('Vxlan', () => {
     const info = await vx.info()
     assert.equal(info.kind, 'vxlan')
     assert.deepEqual(info.vxlan, {
-      vni: 4242, port: 4789, local: '10.10.0.1', deviceIndex: dev.index, learning: false, proxy: true, l2miss: true, l3miss: false,
-      udpCsum: d.udp_csum, ttl: 32, tos: 0, ageing: 60,
+      vni: 4242,
+      port: 4789,
+      local: '10.10.0.1',
+      deviceIndex: dev.index,
+      learning: false,
+      proxy: true,
+      l2miss: true,
+      l3miss: false,
+      udpCsum: d.udp_csum,
+      ttl: 32,
+      tos: 0,
+      ageing: 60,
     })
     assert.ok((await ns.link('vx0')) instanceof Vxlan)
     assert.equal((await Vxlan.open('vx0', { namespace: ns })).index, vx.index)
@@ -83,7 +93,10 @@ describe('Vxlan', () => {
     const i6 = (await six.info()).vxlan!
     assert.deepEqual([i6.vni, i6.local, i6.remote], [0, 'fd00::1', 'fd00::2'])
     const [w6] = await ipj(ns, 'link', 'show', 'vx6')
-    assert.deepEqual([w6.linkinfo.info_data.local6 ?? w6.linkinfo.info_data.local, w6.linkinfo.info_data.remote6 ?? w6.linkinfo.info_data.remote], ['fd00::1', 'fd00::2'])
+    assert.deepEqual(
+      [w6.linkinfo.info_data.local6 ?? w6.linkinfo.info_data.local, w6.linkinfo.info_data.remote6 ?? w6.linkinfo.info_data.remote],
+      ['fd00::1', 'fd00::2'],
+    )
   })
 
   it('is created directly inside another namespace while its socket stays on the underlay', async () => {
@@ -104,8 +117,10 @@ describe('Vxlan', () => {
   it('refuses a name in use with NetlinkError and leaves nothing behind', async () => {
     const { ns } = await underlay()
     await Vxlan.create({ name: 'vx0', namespace: ns, vni: 1 })
-    await assert.rejects(Vxlan.create({ name: 'vx0', namespace: ns, vni: 2 }),
-      (e: NetlinkError) => e instanceof NetlinkError && e.code === 'EEXIST' && e.syscall === 'RTM_NEWLINK')
+    await assert.rejects(
+      Vxlan.create({ name: 'vx0', namespace: ns, vni: 2 }),
+      (e: NetlinkError) => e instanceof NetlinkError && e.code === 'EEXIST' && e.syscall === 'RTM_NEWLINK',
+    )
     // The kernel refuses a second vxlan with the same VNI and port in one namespace.
     await assert.rejects(Vxlan.create({ name: 'vx1', namespace: ns, vni: 1 }), (e: NetlinkError) => e instanceof NetlinkError && e.code === 'EEXIST')
     assert.deepEqual((await ipj(ns, 'link')).map((l) => l.ifname).sort(), ['lo', 'under0', 'under1', 'vx0'])
@@ -123,24 +138,50 @@ describe('link.fdb', () => {
     await vx.fdb.append({ mac: ZEROS, dst: '192.168.1.3' })
     await vx.fdb.add({ mac: '02:00:00:00:00:0b', dst: '192.168.1.2', vni: 43, port: 4790 })
     const w = await fdbj(ns, 'vx0')
-    assert.deepEqual(w.filter((e) => e.mac === ZEROS).map((e) => e.dst).sort(), ['192.168.1.2', '192.168.1.3'])
+    assert.deepEqual(
+      w
+        .filter((e) => e.mac === ZEROS)
+        .map((e) => e.dst)
+        .sort(),
+      ['192.168.1.2', '192.168.1.3'],
+    )
     const one = w.find((e) => e.mac === '02:00:00:00:00:0b')
     assert.deepEqual([one.dst, one.vni, one.port, one.state, one.flags], ['192.168.1.2', 43, 4790, 'permanent', ['self']])
 
     const listed = await vx.fdb.list()
     assert.equal(listed.length, w.length)
     const mine = listed.find((e) => e.mac === '02:00:00:00:00:0b')!
-    assert.deepEqual({ ...mine }, {
-      mac: '02:00:00:00:00:0b', index: vx.index, dev: 'vx0', dst: '192.168.1.2', vni: 43, port: 4790, self: true, master: false,
-      extLearned: false, state: 'permanent', nudState: 0xc0, flags: 0x02,
-    })
+    assert.deepEqual(
+      { ...mine },
+      {
+        mac: '02:00:00:00:00:0b',
+        index: vx.index,
+        dev: 'vx0',
+        dst: '192.168.1.2',
+        vni: 43,
+        port: 4790,
+        self: true,
+        master: false,
+        extLearned: false,
+        state: 'permanent',
+        nudState: 0xc0,
+        flags: 0x02,
+      },
+    )
 
-    await assert.rejects(vx.fdb.add({ mac: ZEROS, dst: '192.168.1.4' }), (e: NetlinkError) => e instanceof NetlinkError && e.code === 'EEXIST' && e.syscall === 'RTM_NEWNEIGH')
+    await assert.rejects(
+      vx.fdb.add({ mac: ZEROS, dst: '192.168.1.4' }),
+      (e: NetlinkError) => e instanceof NetlinkError && e.code === 'EEXIST' && e.syscall === 'RTM_NEWNEIGH',
+    )
     await vx.fdb.replace({ mac: '02:00:00:00:00:0b', dst: '192.168.1.9' })
     assert.equal((await fdbj(ns, 'vx0')).find((e) => e.mac === '02:00:00:00:00:0b').dst, '192.168.1.9')
 
     await vx.fdb.delete({ mac: ZEROS, dst: '192.168.1.3' })
-    assert.deepEqual((await fdbj(ns, 'vx0')).filter((e) => e.mac === ZEROS).map((e) => e.dst), ['192.168.1.2'], 'only that destination went')
+    assert.deepEqual(
+      (await fdbj(ns, 'vx0')).filter((e) => e.mac === ZEROS).map((e) => e.dst),
+      ['192.168.1.2'],
+      'only that destination went',
+    )
     await vx.fdb.delete({ mac: '02:00:00:00:00:0b' })
     await vx.fdb.delete({ mac: '02:00:00:00:00:0b' }) // idempotent
     await vx.fdb.delete({ mac: ZEROS })
@@ -148,7 +189,7 @@ describe('link.fdb', () => {
     assert.deepEqual(await vx.fdb.list(), [])
   })
 
-  it('programs a bridge FDB through a port (master static), next to the port\'s own entries', async () => {
+  it("programs a bridge FDB through a port (master static), next to the port's own entries", async () => {
     const ns = await sb.ns()
     const br = await Bridge.create({ name: 'br0', namespace: ns })
     const v = await VethPair.create({ name: 'p0', namespace: ns, master: br, peer: { name: 'q0' } })
@@ -162,7 +203,10 @@ describe('link.fdb', () => {
     const own = (await v.host.info()).mac
     assert.equal((await v.host.fdb.list()).find((x) => x.mac === own)?.state, 'permanent')
     await v.host.fdb.delete({ mac: '02:00:00:00:00:0c', master: true })
-    assert.equal((await fdbj(ns, 'p0')).find((x) => x.mac === '02:00:00:00:00:0c'), undefined)
+    assert.equal(
+      (await fdbj(ns, 'p0')).find((x) => x.mac === '02:00:00:00:00:0c'),
+      undefined,
+    )
     await v.host.fdb.delete({ mac: '02:00:00:00:00:0c', master: true })
   })
 })
@@ -186,13 +230,21 @@ describe('Namespace.neighbours', () => {
 
     const listed = await ns.neighbours.list({ dev: 'n0' })
     const l4 = listed.find((n) => n.ip === '10.20.0.2')!
-    assert.deepEqual({ ...l4 }, { family: 4, ip: '10.20.0.2', mac: '02:00:00:00:00:21', index: v.host.index, dev: 'n0', state: 'permanent', router: false, nudState: 0x80, flags: 0 })
+    assert.deepEqual(
+      { ...l4 },
+      { family: 4, ip: '10.20.0.2', mac: '02:00:00:00:00:21', index: v.host.index, dev: 'n0', state: 'permanent', router: false, nudState: 0x80, flags: 0 },
+    )
     assert.equal(listed.find((n) => n.ip === 'fd00::2')?.router, true)
-    assert.deepEqual((await ns.neighbours.list({ family: 6 })).map((n) => n.family).filter((f) => f !== 6), [])
+    assert.deepEqual(
+      (await ns.neighbours.list({ family: 6 })).map((n) => n.family).filter((f) => f !== 6),
+      [],
+    )
     assert.ok((await ns.neighbours.list({ family: 4 })).some((n) => n.ip === '10.20.0.2'))
 
-    await assert.rejects(ns.neighbours.add({ ip: '10.20.0.2', mac: '02:00:00:00:00:23', dev: 'n0' }),
-      (e: NetlinkError) => e instanceof NetlinkError && e.code === 'EEXIST' && e.syscall === 'RTM_NEWNEIGH' && e.message.includes('10.20.0.2'))
+    await assert.rejects(
+      ns.neighbours.add({ ip: '10.20.0.2', mac: '02:00:00:00:00:23', dev: 'n0' }),
+      (e: NetlinkError) => e instanceof NetlinkError && e.code === 'EEXIST' && e.syscall === 'RTM_NEWNEIGH' && e.message.includes('10.20.0.2'),
+    )
     await ns.neighbours.replace({ ip: '10.20.0.2', mac: '02:00:00:00:00:23', dev: 'n0' })
     await ns.neighbours.replace({ ip: '10.20.0.3', mac: '02:00:00:00:00:24', dev: 'n0', state: 'stale' })
     w = await neighj(ns, 'n0')
@@ -201,8 +253,14 @@ describe('Namespace.neighbours', () => {
 
     await ns.neighbours.delete({ ip: '10.20.0.2', dev: 'n0' })
     await ns.neighbours.delete({ ip: '10.20.0.2', dev: 'n0' }) // idempotent
-    assert.equal((await neighj(ns, 'n0')).find((n) => n.dst === '10.20.0.2'), undefined)
-    assert.equal((await ns.neighbours.list()).find((n) => n.ip === '10.20.0.2'), undefined)
+    assert.equal(
+      (await neighj(ns, 'n0')).find((n) => n.dst === '10.20.0.2'),
+      undefined,
+    )
+    assert.equal(
+      (await ns.neighbours.list()).find((n) => n.ip === '10.20.0.2'),
+      undefined,
+    )
     await assert.rejects(ns.neighbours.add({ ip: '10.20.0.9', mac: '02:00:00:00:00:29', dev: 'nope0' }), (e: NetlinkError) => e.code === 'ENODEV')
   })
 
@@ -210,7 +268,10 @@ describe('Namespace.neighbours', () => {
     const ns = await sb.ns()
     const other = await sb.ns()
     const v = await VethPair.create({ name: 'n0', namespace: other, peer: { name: 'n1' } })
-    await assert.rejects(ns.neighbours.add({ ip: '10.20.0.2', mac: '02:00:00:00:00:21', dev: v.host }), (e: NodeJS.ErrnoException) => e.code === 'ERR_INVALID_ARG_VALUE')
+    await assert.rejects(
+      ns.neighbours.add({ ip: '10.20.0.2', mac: '02:00:00:00:00:21', dev: v.host }),
+      (e: NodeJS.ErrnoException) => e.code === 'ERR_INVALID_ARG_VALUE',
+    )
   })
 })
 
@@ -261,19 +322,31 @@ describe('overlay across two hosts (vxlan + bridge + static FDB and neighbour en
     assert.ok(await ping(a.c, CT.b.ip), 'container A -> container B across the vxlan')
     assert.ok(await ping(b.c, CT.a.ip), 'container B -> container A')
 
-    for (const [vx, mac] of [[a.vx, CT.b.mac], [b.vx, CT.a.mac]] as const) {
+    for (const [vx, mac] of [
+      [a.vx, CT.b.mac],
+      [b.vx, CT.a.mac],
+    ] as const) {
       await vx.fdb.delete({ mac })
       await vx.fdb.delete({ mac: ZEROS })
     }
     // What is left on vx0 is the bridge's own (master) table, learned from the frames that crossed.
-    assert.deepEqual((await fdbj(hostA, 'vx0')).filter((e) => e.flags.includes('self')), [])
-    assert.deepEqual((await fdbj(hostB, 'vx0')).filter((e) => e.flags.includes('self')), [])
-    assert.deepEqual((await a.vx.fdb.list()).filter((e) => e.self), [])
+    assert.deepEqual(
+      (await fdbj(hostA, 'vx0')).filter((e) => e.flags.includes('self')),
+      [],
+    )
+    assert.deepEqual(
+      (await fdbj(hostB, 'vx0')).filter((e) => e.flags.includes('self')),
+      [],
+    )
+    assert.deepEqual(
+      (await a.vx.fdb.list()).filter((e) => e.self),
+      [],
+    )
     assert.equal(await ping(a.c, CT.b.ip), false, 'no FDB entry: the vxlan drops the frames')
     assert.equal(await ping(b.c, CT.a.ip), false)
   })
 
-  it('answers the containers\' ARP from neighbour entries on the vxlan device (proxy), as Docker\'s overlay does', async () => {
+  it("answers the containers' ARP from neighbour entries on the vxlan device (proxy), as Docker's overlay does", async () => {
     const { hostA, hostB, a, b } = await twoHosts({ proxy: true })
     await a.vx.fdb.add({ mac: CT.b.mac, dst: VTEP.b })
     await b.vx.fdb.add({ mac: CT.a.mac, dst: VTEP.a })

@@ -47,8 +47,7 @@ function findEv<G extends Group>(evs: WatchEvent[], type: 'new' | 'del', group: 
 
 function brief(e: WatchEvent): string {
   if (e.type === 'overrun' || e.type === 'synced') return e.type
-  const what = e.group === 'link' ? e.link.name : e.group === 'address' ? e.address.cidr : e.group === 'route' ? e.route.to
-    : (e.neighbour?.ip ?? e.fdb?.mac)
+  const what = e.group === 'link' ? e.link.name : e.group === 'address' ? e.address.cidr : e.group === 'route' ? e.route.to : (e.neighbour?.ip ?? e.fdb?.mac)
   return `${e.type} ${e.group} ${what}${e.resync ? ' (resync)' : ''}`
 }
 
@@ -59,7 +58,10 @@ describe('ns.watch(): rtnetlink notifications', function () {
   const sb = new Sandbox()
   // A watch keeps the process alive (as fs.watch does): close every one, even when a test fails.
   const watches: NamespaceWatch[] = []
-  const track = (w: NamespaceWatch) => { watches.push(w); return w }
+  const track = (w: NamespaceWatch) => {
+    watches.push(w)
+    return w
+  }
   afterEach(async () => {
     for (const w of watches.splice(0)) w.close()
     await sb.cleanup()
@@ -83,9 +85,14 @@ describe('ns.watch(): rtnetlink notifications', function () {
     assert.equal(a.link.mac, witness.address)
     assert.equal(a.resync, undefined)
     await ip(ns, 'link', 'del', 'wa0')
-    await c.waitFor('both ends deleted', (evs) => ['wa0', 'wb0'].every((n) =>
-      evs.some((e) => e.type === 'del' && e.group === 'link' && e.link.name === n)) || undefined)
-    assert.deepEqual((await ipj(ns, 'link', 'show', 'type', 'veth')).filter((l) => l.ifname), [])
+    await c.waitFor(
+      'both ends deleted',
+      (evs) => ['wa0', 'wb0'].every((n) => evs.some((e) => e.type === 'del' && e.group === 'link' && e.link.name === n)) || undefined,
+    )
+    assert.deepEqual(
+      (await ipj(ns, 'link', 'show', 'type', 'veth')).filter((l) => l.ifname),
+      [],
+    )
     w.close()
     await c.done
   })
@@ -95,7 +102,7 @@ describe('ns.watch(): rtnetlink notifications', function () {
     await ip(ns, 'link', 'add', 'wa0', 'type', 'veth', 'peer', 'name', 'wb0')
     await ip(ns, 'link', 'set', 'wa0', 'up')
     await ip(ns, 'link', 'set', 'wb0', 'up')
-    const w = track(ns.watch({ groups: ['address', 'route'] }))  // no 'link': names come from a dump and hidden link events
+    const w = track(ns.watch({ groups: ['address', 'route'] })) // no 'link': names come from a dump and hidden link events
     await w.ready
     const c = new Collector(w)
     await ip(ns, 'addr', 'add', '10.77.0.1/24', 'dev', 'wa0')
@@ -113,7 +120,10 @@ describe('ns.watch(): rtnetlink notifications', function () {
     await c.waitFor('the route deletion', (evs) => findEv(evs, 'del', 'route', (e) => e.route.to === '10.88.0.0/16'))
     await ip(ns, 'addr', 'del', '10.77.0.1/24', 'dev', 'wa0')
     await c.waitFor('the address deletion', (evs) => findEv(evs, 'del', 'address', (e) => e.address.cidr === '10.77.0.1/24'))
-    assert.ok(c.events.every((e) => e.type !== 'overrun' && !(e.type === 'new' && e.group === 'link')), 'no link events asked for, no overrun')
+    assert.ok(
+      c.events.every((e) => e.type !== 'overrun' && !(e.type === 'new' && e.group === 'link')),
+      'no link events asked for, no overrun',
+    )
     w.close()
     await c.done
   })
@@ -150,9 +160,12 @@ describe('ns.watch(): rtnetlink notifications', function () {
     await c.waitFor('wa0 enslaved', (evs) => findEv(evs, 'new', 'link', (e) => e.link.name === 'wa0' && e.link.master !== undefined))
     await ip(ns, 'link', 'set', 'wa0', 'nomaster')
     await c.waitFor('wa0 released', (evs) => findEv(evs, 'new', 'link', (e) => e.link.name === 'wa0' && e.link.master === undefined))
-    await ip(ns, 'link', 'set', 'wa0', 'mtu', '1400')  // a marker: everything before it has been read
+    await ip(ns, 'link', 'set', 'wa0', 'mtu', '1400') // a marker: everything before it has been read
     await c.waitFor('the marker', (evs) => evs.find((e) => 'group' in e && e.group === 'link' && e.link.mtu === 1400))
-    assert.ok(c.events.every((e) => e.type !== 'del'), `no deletion: ${c.events.map(brief).join(', ')}`)
+    assert.ok(
+      c.events.every((e) => e.type !== 'del'),
+      `no deletion: ${c.events.map(brief).join(', ')}`,
+    )
     assert.ok((w.stats()?.ignored ?? 0) >= 2, "the bridge's port notifications were read and left out")
     w.close()
     await c.done
@@ -161,7 +174,7 @@ describe('ns.watch(): rtnetlink notifications', function () {
   it('an overrun (tiny receive buffer, thousands of changes) yields overrun, then a resync, then live events', async () => {
     const ns = await sb.ns()
     await ip(ns, 'link', 'add', 'wa0', 'type', 'veth', 'peer', 'name', 'wb0')
-    await ip(ns, 'link', 'set', 'wa0', 'up')  // the kernel announces alias changes of links that are up
+    await ip(ns, 'link', 'set', 'wa0', 'up') // the kernel announces alias changes of links that are up
     // The consumer reads nothing while the changes are made: reading stops at the first queued
     // event (highWaterMark 1) and the kernel's buffer (4 KiB asked; the kernel doubles it) holds a
     // few notifications of the 3000: an overrun, deterministically.
@@ -196,7 +209,10 @@ describe('ns.watch(): rtnetlink notifications', function () {
     }
     const overrun = seen.findIndex((e) => e.type === 'overrun')
     assert.ok(overrun >= 0, `an overrun was reported: ${seen.slice(0, 10).map(brief).join(', ')}`)
-    assert.ok(seen.slice(0, overrun).every((e) => e.type === 'new' && !e.resync), 'only notifications before it')
+    assert.ok(
+      seen.slice(0, overrun).every((e) => e.type === 'new' && !e.resync),
+      'only notifications before it',
+    )
     const resync = seen.slice(overrun + 1, -1)
     assert.ok(resync.length >= 3 && resync.every((e) => e.type === 'new' && e.resync === true), 'then the resync')
     const names = resync.map((e) => (e.type === 'new' && e.group === 'link' ? e.link.name : '')).sort()
@@ -231,7 +247,13 @@ describe('ns.watch(): rtnetlink notifications', function () {
       if (ev.type === 'synced') break
     }
     assert.ok(first.slice(0, -1).every((e) => e.type === 'new' && e.resync === true))
-    assert.deepEqual(first.filter((e) => e.type === 'new' && e.group === 'link').map((e) => e.type === 'new' && e.group === 'link' && e.link.name).sort(), ['lo', 'wa0', 'wb0'])
+    assert.deepEqual(
+      first
+        .filter((e) => e.type === 'new' && e.group === 'link')
+        .map((e) => e.type === 'new' && e.group === 'link' && e.link.name)
+        .sort(),
+      ['lo', 'wa0', 'wb0'],
+    )
     const addr = first.find((e) => e.type === 'new' && e.group === 'address' && e.address.cidr === '10.77.0.1/24')
     assert.ok(addr?.type === 'new' && addr.group === 'address' && addr.address.ifname === 'wa0')
     assert.equal(w.stats()?.closed, true, 'break closed the socket')
@@ -244,7 +266,7 @@ describe('ns.watch(): rtnetlink notifications', function () {
     const w = track(host.watch({ groups: ['link'] }))
     await w.ready
     const c = new Collector(w)
-    await sh('ip', ['netns', 'del', ct.name!])  // the container died; nobody disconnected it
+    await sh('ip', ['netns', 'del', ct.name!]) // the container died; nobody disconnected it
     await ct.close()
     await c.waitFor('the host end deleted', (evs) => findEv(evs, 'del', 'link', (e) => e.link.name === 'veth-ct'))
     w.close()
@@ -254,7 +276,7 @@ describe('ns.watch(): rtnetlink notifications', function () {
   it('never blocks the event loop: timers run while next() waits; a flood is read in bounded slices', async () => {
     const ns = await sb.ns()
     await ip(ns, 'link', 'add', 'wa0', 'type', 'veth', 'peer', 'name', 'wb0')
-    await ip(ns, 'link', 'set', 'wa0', 'up')  // the kernel announces alias changes of links that are up
+    await ip(ns, 'link', 'set', 'wa0', 'up') // the kernel announces alias changes of links that are up
     const w = track(ns.watch({ groups: ['link'] }))
     await w.ready
     const pending = w.next()
@@ -269,31 +291,45 @@ describe('ns.watch(): rtnetlink notifications', function () {
     } finally {
       fs.rmSync(batch, { force: true })
     }
-    await c.waitFor('the last change', (evs) => evs.find((e) => 'group' in e && e.group === 'link' && e.link.alias === 'slice-1999')
-      ?? evs.find((e) => e.type === 'synced'))
+    await c.waitFor(
+      'the last change',
+      (evs) => evs.find((e) => 'group' in e && e.group === 'link' && e.link.alias === 'slice-1999') ?? evs.find((e) => e.type === 'synced'),
+    )
     h.disable()
     await pending
-    console.log(`      (${c.events.length + 1} events; event loop delay while reading them: max ${(h.max / 1e6).toFixed(1)} ms, p99 ${(h.percentile(99) / 1e6).toFixed(1)} ms)`)
+    console.log(
+      `      (${c.events.length + 1} events; event loop delay while reading them: max ${(h.max / 1e6).toFixed(1)} ms, p99 ${(h.percentile(99) / 1e6).toFixed(1)} ms)`,
+    )
     w.close()
     await c.done
   })
 
   it('keeps the process alive while open, as fs.watch does, unless persistent: false', async () => {
-    const run = (persistent: boolean) => new Promise<string>((resolve) => {
-      const src = `const { Namespace } = require(${JSON.stringify(path.resolve(__dirname, '../../lib'))});
+    const run = (persistent: boolean) =>
+      new Promise<string>((resolve) => {
+        const src = `const { Namespace } = require(${JSON.stringify(path.resolve(__dirname, '../../lib'))});
         Namespace.current().then(async (ns) => { const w = ns.watch({ groups: ['link'], persistent: ${persistent} }); await w.ready; console.log('ready') })`
-      const child = spawn(process.execPath, ['-r', 'tsx/cjs', '-e', src], { stdio: ['ignore', 'pipe', 'inherit'] })
-      let out = ''
-      // 4 s from 'ready' (not from spawn: tsx alone can take that long on a loaded machine).
-      let timer = setTimeout(() => { child.kill(); resolve(`${out.trim()} never ready`) }, 60000)
-      child.stdout!.on('data', (d) => {
-        out += d
-        if (!out.includes('ready')) return
-        clearTimeout(timer)
-        timer = setTimeout(() => { child.kill(); resolve(`${out.trim()} still running`) }, 4000)
+        const child = spawn(process.execPath, ['-r', 'tsx/cjs', '-e', src], { stdio: ['ignore', 'pipe', 'inherit'] })
+        let out = ''
+        // 4 s from 'ready' (not from spawn: tsx alone can take that long on a loaded machine).
+        let timer = setTimeout(() => {
+          child.kill()
+          resolve(`${out.trim()} never ready`)
+        }, 60000)
+        child.stdout!.on('data', (d) => {
+          out += d
+          if (!out.includes('ready')) return
+          clearTimeout(timer)
+          timer = setTimeout(() => {
+            child.kill()
+            resolve(`${out.trim()} still running`)
+          }, 4000)
+        })
+        child.on('exit', () => {
+          clearTimeout(timer)
+          resolve(`${out.trim()} exited`)
+        })
       })
-      child.on('exit', () => { clearTimeout(timer); resolve(`${out.trim()} exited`) })
-    })
     assert.deepEqual(await Promise.all([run(false), run(true)]), ['ready exited', 'ready still running'])
   })
 

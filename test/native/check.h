@@ -25,12 +25,17 @@ void Fail(const char* file, int line, const std::string& what);
 template <class T>
 std::string Show(const T& v) {
   std::ostringstream s;
-  if constexpr (std::is_same_v<T, uint8_t> || std::is_same_v<T, int8_t>) s << static_cast<int>(v);
-  else if constexpr (std::is_same_v<T, bool>) s << (v ? "true" : "false");
+  if constexpr (std::is_same_v<T, uint8_t> || std::is_same_v<T, int8_t>)
+    s << static_cast<int>(v);
+  else if constexpr (std::is_same_v<T, bool>)
+    s << (v ? "true" : "false");
   else if constexpr (std::is_same_v<T, std::vector<uint8_t>>) {
-    for (size_t i = 0; i < v.size(); i++) s << (i ? " " : "") << std::hex << (v[i] < 16 ? "0" : "") << static_cast<int>(v[i]);
-  } else if constexpr (std::is_same_v<T, std::string> || std::is_arithmetic_v<T> || std::is_same_v<T, const char*>) s << v;
-  else s << "(value)";
+    for (size_t i = 0; i < v.size(); i++)
+      s << (i ? " " : "") << std::hex << (v[i] < 16 ? "0" : "") << static_cast<int>(v[i]);
+  } else if constexpr (std::is_same_v<T, std::string> || std::is_arithmetic_v<T> || std::is_same_v<T, const char*>)
+    s << v;
+  else
+    s << "(value)";
   return s.str();
 }
 
@@ -39,9 +44,9 @@ std::vector<uint8_t> Hex(const std::string& s);
 
 }  // namespace nk::test
 
-#define TEST(name)                                                          \
-  static void name();                                                       \
-  static const ::nk::test::Register name##_registered(#name, name);         \
+#define TEST(name)                                                  \
+  static void name();                                               \
+  static const ::nk::test::Register name##_registered(#name, name); \
   static void name()
 
 #define CHECK(cond)                                                        \
@@ -49,22 +54,22 @@ std::vector<uint8_t> Hex(const std::string& s);
     if (!(cond)) ::nk::test::Fail(__FILE__, __LINE__, "CHECK(" #cond ")"); \
   } while (0)
 
-#define CHECK_EQ(a, b)                                                                              \
-  do {                                                                                              \
-    const auto nk_a_ = (a);                                                                        \
-    const auto nk_b_ = (b);                                                                        \
-    if (!(nk_a_ == nk_b_))                                                                          \
-      ::nk::test::Fail(__FILE__, __LINE__,                                                          \
+#define CHECK_EQ(a, b)                                                                                             \
+  do {                                                                                                             \
+    const auto nk_a_ = (a);                                                                                        \
+    const auto nk_b_ = (b);                                                                                        \
+    if (!(nk_a_ == nk_b_))                                                                                         \
+      ::nk::test::Fail(__FILE__, __LINE__,                                                                         \
                        "CHECK_EQ(" #a ", " #b "): " + ::nk::test::Show(nk_a_) + " != " + ::nk::test::Show(nk_b_)); \
   } while (0)
 
-#define CHECK_THROWS(expr)                                                              \
-  do {                                                                                  \
-    bool nk_threw_ = false;                                                             \
-    try {                                                                               \
-      (void)(expr);                                                                     \
-    } catch (...) {                                                                     \
-      nk_threw_ = true;                                                                 \
-    }                                                                                   \
-    if (!nk_threw_) ::nk::test::Fail(__FILE__, __LINE__, "CHECK_THROWS(" #expr ")");    \
+#define CHECK_THROWS(expr)                                                           \
+  do {                                                                               \
+    bool nk_threw_ = false;                                                          \
+    try {                                                                            \
+      (void)(expr);                                                                  \
+    } catch (...) {                                                                  \
+      nk_threw_ = true;                                                              \
+    }                                                                                \
+    if (!nk_threw_) ::nk::test::Fail(__FILE__, __LINE__, "CHECK_THROWS(" #expr ")"); \
   } while (0)

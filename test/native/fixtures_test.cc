@@ -64,11 +64,24 @@ bool DecodeOne(const uint8_t* p, size_t len) {
   nlmsghdr h;
   std::memcpy(&h, p, sizeof(h));
   switch (h.nlmsg_type) {
-    case RTM_NEWLINK: { nk::rtnl::LinkInfo l; return nk::rtnl::DecodeLink(p, len, l); }
-    case RTM_NEWADDR: { nk::rtnl::AddrInfo a; return nk::rtnl::DecodeAddr(p, len, a); }
-    case RTM_NEWROUTE: { nk::rtnl::RouteInfo r; return nk::rtnl::DecodeRoute(p, len, r); }
-    case RTM_NEWNEIGH: { nk::rtnl::NeighInfo n; return nk::rtnl::DecodeNeigh(p, len, n); }
-    default: return false;
+    case RTM_NEWLINK: {
+      nk::rtnl::LinkInfo l;
+      return nk::rtnl::DecodeLink(p, len, l);
+    }
+    case RTM_NEWADDR: {
+      nk::rtnl::AddrInfo a;
+      return nk::rtnl::DecodeAddr(p, len, a);
+    }
+    case RTM_NEWROUTE: {
+      nk::rtnl::RouteInfo r;
+      return nk::rtnl::DecodeRoute(p, len, r);
+    }
+    case RTM_NEWNEIGH: {
+      nk::rtnl::NeighInfo n;
+      return nk::rtnl::DecodeNeigh(p, len, n);
+    }
+    default:
+      return false;
   }
 }
 
@@ -87,7 +100,8 @@ TEST(fixtures_every_kernel_message_decodes_and_every_truncation_is_refused) {
         std::vector<uint8_t> msg(p, p + v.hdr->nlmsg_len);
         if (v.hdr->nlmsg_type == NLMSG_ERROR || v.hdr->nlmsg_type == NLMSG_DONE) {
           std::string extack;
-          int err = nk::nl::ParseAck(v.payload, v.payloadLen, v.hdr->nlmsg_flags, v.hdr->nlmsg_type == NLMSG_DONE, &extack);
+          int err =
+              nk::nl::ParseAck(v.payload, v.payloadLen, v.hdr->nlmsg_flags, v.hdr->nlmsg_type == NLMSG_DONE, &extack);
           CHECK(err >= 0);
           acks++;
           continue;

@@ -36,6 +36,7 @@ TEST(link_group_set_matches_iproute2_and_decodes) {
   none.up = true;
   auto n = rtnl::EncodeNewLink(none, false);
   std::vector<std::optional<nk::nl::Attr>> tb;
-  CHECK(nk::nl::ParseTable(n.data() + sizeof(nlmsghdr) + sizeof(ifinfomsg), n.size() - sizeof(nlmsghdr) - sizeof(ifinfomsg), tb, IFLA_MAX + 1));
+  CHECK(nk::nl::ParseTable(n.data() + sizeof(nlmsghdr) + sizeof(ifinfomsg),
+                           n.size() - sizeof(nlmsghdr) - sizeof(ifinfomsg), tb, IFLA_MAX + 1));
   CHECK(!tb[IFLA_GROUP].has_value());  // only sent when asked for
 }

@@ -27,7 +27,8 @@ std::vector<uint8_t> Hex(const std::string& s) {
   int hi = -1;
   for (char c : s) {
     if (std::isspace(static_cast<unsigned char>(c))) continue;
-    int v = std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : std::tolower(static_cast<unsigned char>(c)) - 'a' + 10;
+    int v =
+        std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : std::tolower(static_cast<unsigned char>(c)) - 'a' + 10;
     if (hi < 0) {
       hi = v;
     } else {

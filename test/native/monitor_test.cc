@@ -163,7 +163,8 @@ TEST(monitor_leaves_out_bridge_port_cache_route_and_other_messages) {
 
 TEST(monitor_refuses_truncated_and_lying_notifications) {
   rtnl::Event ev;
-  for (auto m : {LinkMsg(7, "veth7", RTM_DELLINK), AddrMsg(RTM_DELADDR), RouteMsg(RTM_DELROUTE), NeighMsg(RTM_DELNEIGH)}) {
+  for (auto m :
+       {LinkMsg(7, "veth7", RTM_DELLINK), AddrMsg(RTM_DELADDR), RouteMsg(RTM_DELROUTE), NeighMsg(RTM_DELNEIGH)}) {
     for (size_t n = 0; n < m.size(); n++) {
       std::vector<uint8_t> cut(m.begin(), m.begin() + static_cast<long>(n));
       CHECK(rtnl::DecodeEvent(cut.data(), cut.size(), ev) != rtnl::DecodeResult::Event);
@@ -173,9 +174,10 @@ TEST(monitor_refuses_truncated_and_lying_notifications) {
     CHECK(rtnl::DecodeEvent(twice.data(), twice.size(), ev) == rtnl::DecodeResult::Malformed);
     auto lying = m;
     uint16_t bad = 3;  // the first attribute's length
-    size_t firstAttr = sizeof(nlmsghdr) + (m[4] == RTM_DELLINK ? sizeof(ifinfomsg)
-                                          : m[4] == RTM_DELADDR ? sizeof(ifaddrmsg)
-                                          : m[4] == RTM_DELROUTE ? sizeof(rtmsg) : sizeof(ndmsg));
+    size_t firstAttr = sizeof(nlmsghdr) + (m[4] == RTM_DELLINK    ? sizeof(ifinfomsg)
+                                           : m[4] == RTM_DELADDR  ? sizeof(ifaddrmsg)
+                                           : m[4] == RTM_DELROUTE ? sizeof(rtmsg)
+                                                                  : sizeof(ndmsg));
     std::memcpy(lying.data() + firstAttr, &bad, 2);
     CHECK(rtnl::DecodeEvent(lying.data(), lying.size(), ev) == rtnl::DecodeResult::Malformed);
   }
@@ -186,7 +188,7 @@ TEST(monitor_reader_reads_datagrams_until_the_socket_is_empty) {
   auto two = LinkMsg(1, "a");
   auto second = AddrMsg(RTM_NEWADDR);
   two.insert(two.end(), second.begin(), second.end());  // two messages in one datagram
-  s.steps = {Data(LinkMsg(2, "b")), Data(two)};  // then the script is empty: EAGAIN
+  s.steps = {Data(LinkMsg(2, "b")), Data(two)};         // then the script is empty: EAGAIN
   rtnl::MonitorReader r(s.Fn());
   auto b = r.Read(64);
   CHECK(b.again);
@@ -259,7 +261,8 @@ TEST(monitor_reader_skips_foreign_senders_retries_eintr_and_stops_on_errors) {
   auto junk = LinkMsg(2, "junk");
   junk[0] = 0xff;  // nlmsg_len past the datagram
   auto ignored = RouteMsg(RTM_NEWROUTE, RTM_F_CLONED);
-  s.steps = {foreign, Err(EINTR), Data(junk), Data(ignored), Data(LinkMsg(3, "real")), Err(EBADF), Data(LinkMsg(4, "unread"))};
+  s.steps = {
+      foreign, Err(EINTR), Data(junk), Data(ignored), Data(LinkMsg(3, "real")), Err(EBADF), Data(LinkMsg(4, "unread"))};
   rtnl::MonitorReader r(s.Fn());
   auto b = r.Read(5);  // EINTR does not count against the budget
   CHECK_EQ(b.err, EBADF);
@@ -280,7 +283,9 @@ TEST(monitor_groups_and_names) {
   CHECK(!rtnl::ParseEventGroup("neigh", &g));
   CHECK(!rtnl::ParseEventGroup("", &g));
   CHECK(rtnl::MulticastGroups(rtnl::EventGroup::Link) == std::vector<uint32_t>{RTNLGRP_LINK});
-  CHECK((rtnl::MulticastGroups(rtnl::EventGroup::Address) == std::vector<uint32_t>{RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR}));
-  CHECK((rtnl::MulticastGroups(rtnl::EventGroup::Route) == std::vector<uint32_t>{RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE}));
+  CHECK((rtnl::MulticastGroups(rtnl::EventGroup::Address) ==
+         std::vector<uint32_t>{RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR}));
+  CHECK((rtnl::MulticastGroups(rtnl::EventGroup::Route) ==
+         std::vector<uint32_t>{RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE}));
   CHECK(rtnl::MulticastGroups(rtnl::EventGroup::Neighbour) == std::vector<uint32_t>{RTNLGRP_NEIGH});
 }

@@ -76,7 +76,8 @@ TEST(builder_big_endian_putters) {
   b.PutBe16(1, 0x1234);
   b.PutBe32(2, 0x01020304);
   b.PutBe64(3, 0x0102030405060708ull);
-  CHECK_EQ(Attrs(b.Finish(), 0), Hex("06 00 01 00 12 34 00 00  08 00 02 00 01 02 03 04  0c 00 03 00 01 02 03 04 05 06 07 08"));
+  CHECK_EQ(Attrs(b.Finish(), 0),
+           Hex("06 00 01 00 12 34 00 00  08 00 02 00 01 02 03 04  0c 00 03 00 01 02 03 04 05 06 07 08"));
 }
 
 TEST(builder_nests_end_cancel_and_nest_inside_nest) {
@@ -90,7 +91,7 @@ TEST(builder_nests_end_cancel_and_nest_inside_nest) {
   b.PutU32(1, 1);
   b.NestCancel(dropped);
   b.NestEnd(outer);
-  CHECK_EQ(Attrs(b.Finish(), 0), Hex("1c 00 12 00"                   // IFLA_LINKINFO, 28 bytes, no NLA_F_NESTED
+  CHECK_EQ(Attrs(b.Finish(), 0), Hex("1c 00 12 00"  // IFLA_LINKINFO, 28 bytes, no NLA_F_NESTED
                                      "09 00 01 00 76 65 74 68 00 00 00 00"
                                      "0c 00 02 00 08 00 01 00 05 00 00 00"));
 }
@@ -160,11 +161,11 @@ TEST(iter_stops_on_malformed_input) {
     const char* hex;
     int good;  // attributes returned before the bad one
   } cases[] = {
-      {"00 00 01 00", 0},                          // nla_len 0
-      {"03 00 01 00", 0},                          // nla_len < 4
-      {"09 00 01 00 01 00 00 00", 0},              // past the end by one
-      {"ff ff 01 00 01 00 00 00", 0},              // far past the end
-      {"08 00 01 00 01 00 00 00 08 00", 1},        // 2 trailing bytes: a truncated header
+      {"00 00 01 00", 0},                             // nla_len 0
+      {"03 00 01 00", 0},                             // nla_len < 4
+      {"09 00 01 00 01 00 00 00", 0},                 // past the end by one
+      {"ff ff 01 00 01 00 00 00", 0},                 // far past the end
+      {"08 00 01 00 01 00 00 00 08 00", 1},           // 2 trailing bytes: a truncated header
       {"08 00 01 00 01 00 00 00 0c 00 02 00 00", 1},  // second one truncated
   };
   for (const auto& c : cases) {
@@ -268,12 +269,13 @@ TEST(message_attrs_needs_the_family_header) {
 // Acks as the kernel sends them (error-extack-mtu.txt, error-eexist.txt in test/fixtures/rtnl).
 TEST(parse_ack_with_echoed_request_and_extack) {
   // NLMSG_ERROR -EINVAL, NLM_F_ACK_TLVS, the 40-byte request echoed, then NLMSGERR_ATTR_MSG.
-  auto payload = Hex("ea ff ff ff"
-                     "28 00 00 00 10 00 05 00 00 00 00 00 00 00 00 00"
-                     "00 00 00 00 05 00 00 00 00 00 00 00 00 00 00 00"
-                     "08 00 04 00 a0 86 01 00"
-                     "24 00 01 00 6d 74 75 20 67 72 65 61 74 65 72 20 74 68 61 6e 20 64 65 76 69 63 65 20 6d 61 78 69 6d 75 6d 00"
-                     "08 00 03 00 24 00 00 00");
+  auto payload =
+      Hex("ea ff ff ff"
+          "28 00 00 00 10 00 05 00 00 00 00 00 00 00 00 00"
+          "00 00 00 00 05 00 00 00 00 00 00 00 00 00 00 00"
+          "08 00 04 00 a0 86 01 00"
+          "24 00 01 00 6d 74 75 20 67 72 65 61 74 65 72 20 74 68 61 6e 20 64 65 76 69 63 65 20 6d 61 78 69 6d 75 6d 00"
+          "08 00 03 00 24 00 00 00");
   std::string extack;
   CHECK_EQ(nk::nl::ParseAck(payload.data(), payload.size(), 0x200, false, &extack), EINVAL);
   CHECK_EQ(extack, std::string("mtu greater than device maximum"));
@@ -284,8 +286,9 @@ TEST(parse_ack_capped_success_and_refusal) {
   std::string extack = "untouched";
   CHECK_EQ(nk::nl::ParseAck(ok.data(), ok.size(), 0x100, false, &extack), 0);
   CHECK_EQ(extack, std::string("untouched"));
-  auto capped = Hex("ef ff ff ff  4c 00 00 00 10 00 05 06 00 00 00 00 00 00 00 00"
-                    "0d 00 01 00 65 78 69 73 74 73 21 21 00 00 00 00");
+  auto capped =
+      Hex("ef ff ff ff  4c 00 00 00 10 00 05 06 00 00 00 00 00 00 00 00"
+          "0d 00 01 00 65 78 69 73 74 73 21 21 00 00 00 00");
   CHECK_EQ(nk::nl::ParseAck(capped.data(), capped.size(), 0x300, false, &extack), EEXIST);
   CHECK_EQ(extack, std::string("exists!!"));
   CHECK_EQ(nk::nl::ParseAck(capped.data(), capped.size(), 0x300, false, nullptr), EEXIST);

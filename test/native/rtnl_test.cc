@@ -126,7 +126,8 @@ TEST(encode_bridge_create_and_change) {
   s.stp = true;
   s.vlanFiltering = false;
   auto m = rtnl::EncodeNewLink(s, true);
-  auto data = Nested(*Nested(*Table(m, sizeof(ifinfomsg), IFLA_MAX)[IFLA_LINKINFO], IFLA_INFO_MAX)[IFLA_INFO_DATA], IFLA_BR_MAX);
+  auto data = Nested(*Nested(*Table(m, sizeof(ifinfomsg), IFLA_MAX)[IFLA_LINKINFO], IFLA_INFO_MAX)[IFLA_INFO_DATA],
+                     IFLA_BR_MAX);
   CHECK_EQ(*data[IFLA_BR_STP_STATE]->U32(), 1u);
   CHECK_EQ(data[IFLA_BR_VLAN_FILTERING]->len, size_t{1});
   CHECK_EQ(*data[IFLA_BR_VLAN_FILTERING]->U8(), uint8_t{0});
@@ -172,7 +173,8 @@ TEST(encode_addr_broadcast_scope_and_flags) {
     s.prefixLen = len;
     auto m = rtnl::EncodeNewAddr(s);
     auto tb = Table(m, sizeof(ifaddrmsg), IFA_MAX);
-    return tb[IFA_BROADCAST] ? rtnl::FormatIp(AF_INET, tb[IFA_BROADCAST]->data, tb[IFA_BROADCAST]->len) : std::string("none");
+    return tb[IFA_BROADCAST] ? rtnl::FormatIp(AF_INET, tb[IFA_BROADCAST]->data, tb[IFA_BROADCAST]->len)
+                             : std::string("none");
   };
   CHECK_EQ(brd("10.1.2.3", 24), std::string("10.1.2.255"));
   CHECK_EQ(brd("10.1.2.3", 30), std::string("10.1.2.3"));
@@ -433,7 +435,8 @@ TEST(encode_vxlan_and_decode_it_back) {
   v.remote = rtnl::ParseIp("fd00::2");
   s.vxlan = v;
   auto m6 = rtnl::EncodeNewLink(s, true);
-  auto d6 = Nested(*Nested(*Table(m6, sizeof(ifinfomsg), IFLA_MAX)[IFLA_LINKINFO], IFLA_INFO_MAX)[IFLA_INFO_DATA], IFLA_VXLAN_MAX);
+  auto d6 = Nested(*Nested(*Table(m6, sizeof(ifinfomsg), IFLA_MAX)[IFLA_LINKINFO], IFLA_INFO_MAX)[IFLA_INFO_DATA],
+                   IFLA_VXLAN_MAX);
   CHECK(!d6[IFLA_VXLAN_LOCAL] && !d6[IFLA_VXLAN_GROUP]);
   CHECK_EQ(d6[IFLA_VXLAN_LOCAL6]->len, size_t{16});
   CHECK_EQ(d6[IFLA_VXLAN_GROUP6]->len, size_t{16});
@@ -451,11 +454,13 @@ TEST(encode_fdb_add_matches_iproute2) {
   s.lladdr = std::vector<uint8_t>(6, 0);
   s.dst = rtnl::ParseIp("10.0.0.2");
   CHECK_EQ(rtnl::EncodeNewNeigh(s, rtnl::NeighMode::Add), Hex("30 00 00 00 1c 00 05 06 00 00 00 00 00 00 00 00"
-                                                            "07 00 00 00 0a 00 00 00 c0 00 02 00"
-                                                            "0a 00 02 00 00 00 00 00 00 00 00 00"
-                                                            "08 00 01 00 0a 00 00 02"));
-  CHECK_EQ(Flags(rtnl::EncodeNewNeigh(s, rtnl::NeighMode::Append)), uint16_t{NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_APPEND});
-  CHECK_EQ(Flags(rtnl::EncodeNewNeigh(s, rtnl::NeighMode::Replace)), uint16_t{NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE});
+                                                              "07 00 00 00 0a 00 00 00 c0 00 02 00"
+                                                              "0a 00 02 00 00 00 00 00 00 00 00 00"
+                                                              "08 00 01 00 0a 00 00 02"));
+  CHECK_EQ(Flags(rtnl::EncodeNewNeigh(s, rtnl::NeighMode::Append)),
+           uint16_t{NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_APPEND});
+  CHECK_EQ(Flags(rtnl::EncodeNewNeigh(s, rtnl::NeighMode::Replace)),
+           uint16_t{NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE});
   auto del = rtnl::EncodeDelNeigh(s);
   CHECK_EQ(Flags(del), uint16_t{NLM_F_REQUEST | NLM_F_ACK});
   s.port = 4790;
@@ -480,9 +485,9 @@ TEST(encode_neigh_replace_matches_iproute2) {
   s.dst = rtnl::ParseIp("10.0.0.2");
   s.lladdr = std::vector<uint8_t>{2, 0, 0, 0, 3, 1};
   CHECK_EQ(rtnl::EncodeNewNeigh(s, rtnl::NeighMode::Replace), Hex("30 00 00 00 1c 00 05 05 00 00 00 00 00 00 00 00"
-                                                                "02 00 00 00 05 00 00 00 80 00 00 00"
-                                                                "08 00 01 00 0a 00 00 02"
-                                                                "0a 00 02 00 02 00 00 00 03 01 00 00"));
+                                                                  "02 00 00 00 05 00 00 00 80 00 00 00"
+                                                                  "08 00 01 00 0a 00 00 02"
+                                                                  "0a 00 02 00 02 00 00 00 03 01 00 00"));
 }
 
 TEST(encode_neigh_and_fdb_dumps) {
@@ -554,14 +559,16 @@ TEST(ip_and_mac_helpers) {
   auto v6 = rtnl::ParseIp("::ffff:10.0.0.1");
   CHECK_EQ(int{v6.family}, AF_INET6);
   CHECK_EQ(rtnl::FormatIp(AF_INET6, v6.bytes, 16), std::string("::ffff:10.0.0.1"));
-  for (const char* bad : {"", "10.0.0", "10.0.0.256", "fe80::1%eth0", "::g", "10.0.0.1/24"}) CHECK_THROWS(rtnl::ParseIp(bad));
+  for (const char* bad : {"", "10.0.0", "10.0.0.256", "fe80::1%eth0", "::g", "10.0.0.1/24"})
+    CHECK_THROWS(rtnl::ParseIp(bad));
   CHECK_EQ(rtnl::FormatIp(AF_INET, v4.bytes, 3), std::string());
   CHECK_EQ(rtnl::FormatIp(AF_INET6, v6.bytes, 4), std::string());
   CHECK_EQ(rtnl::FormatIp(99, v6.bytes, 16), std::string());
 
   CHECK_EQ(rtnl::ParseMac("02:42:AC:11:0:2"), (std::vector<uint8_t>{2, 0x42, 0xac, 0x11, 0, 2}));
   CHECK_EQ(rtnl::ParseMac("ab"), (std::vector<uint8_t>{0xab}));
-  for (const char* bad : {"", ":", "02:", ":02", "02::03", "123:45", "0g:00", "02-42"}) CHECK_THROWS(rtnl::ParseMac(bad));
+  for (const char* bad : {"", ":", "02:", ":02", "02::03", "123:45", "0g:00", "02-42"})
+    CHECK_THROWS(rtnl::ParseMac(bad));
   CHECK_EQ(rtnl::FormatMac(nullptr, 0), std::string());
   uint8_t mac[] = {0, 1, 0xfe};
   CHECK_EQ(rtnl::FormatMac(mac, 3), std::string("00:01:fe"));

@@ -143,7 +143,9 @@ TEST(trip_stops_after_a_refusal_and_reports_it) {
   gLog.clear();
   auto host = std::make_shared<FakeNs>("h");
   auto c = std::make_shared<FakeNs>("c");
-  host->answer = [](const nl::Request& req) { return req.op == "RTM_NEWLINK" ? Refusal(EEXIST, "exists") : FakeNs::Default(req); };
+  host->answer = [](const nl::Request& req) {
+    return req.op == "RTM_NEWLINK" ? Refusal(EEXIST, "exists") : FakeNs::Default(req);
+  };
   std::vector<rtnl::Op> ops;
   ops.push_back(Build(host, LinkSet("veth0", true)));
   ops.push_back(Build(host, Spec("link.list")));

@@ -14,7 +14,11 @@ const TODO = path.join(root, 'test', 'fixtures', 'throws-todo.txt')
 /** `Class.method` (or `function`) of every public declaration reachable from lib/index.ts, with whether it has @throws. */
 function publicDeclarations(): Map<string, boolean> {
   const program = ts.createProgram([path.join(root, 'lib', 'index.ts')], {
-    target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.CommonJS, strict: true, noEmit: true, skipLibCheck: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.CommonJS,
+    strict: true,
+    noEmit: true,
+    skipLibCheck: true,
   })
   const checker = program.getTypeChecker()
   const entry = checker.getSymbolAtLocation(program.getSourceFile(path.join(root, 'lib', 'index.ts'))!)!
@@ -29,7 +33,7 @@ function publicDeclarations(): Map<string, boolean> {
       for (const m of d.members) {
         if (!ts.isMethodDeclaration(m) && !ts.isMethodSignature(m)) continue
         if (ts.isPrivateIdentifier(m.name)) continue
-        const mods = ts.canHaveModifiers(m) ? ts.getModifiers(m) ?? [] : []
+        const mods = ts.canHaveModifiers(m) ? (ts.getModifiers(m) ?? []) : []
         if (mods.some((x) => x.kind === ts.SyntaxKind.PrivateKeyword || x.kind === ts.SyntaxKind.ProtectedKeyword)) continue
         if (ts.getJSDocTags(m).some((t) => t.tagName.text === 'internal')) continue
         note(`${exported}.${m.name.getText()}`, m)
@@ -44,7 +48,13 @@ describe('API reference: @throws on the public API', function () {
 
   it('every public method says what it throws, but those still listed in test/fixtures/throws-todo.txt', () => {
     const decls = publicDeclarations()
-    const todo = new Set(fs.readFileSync(TODO, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')))
+    const todo = new Set(
+      fs
+        .readFileSync(TODO, 'utf8')
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#')),
+    )
     const missing = [...decls].filter(([, has]) => !has).map(([n]) => n)
     const fresh = missing.filter((n) => !todo.has(n))
     assert.deepEqual(fresh, [], `public methods without @throws (add it, with the error class and codes): ${fresh.join(', ')}`)
@@ -56,6 +66,9 @@ describe('API reference: @throws on the public API', function () {
     const decls = publicDeclarations()
     const core = [...decls].filter(([n]) => /^(Namespace|NamespaceRoutes|NamespaceSysctl|Network|Endpoint|NatRule)\./.test(n))
     assert.ok(core.length >= 50, `${core.length}`)
-    assert.deepEqual(core.filter(([, has]) => !has).map(([n]) => n), [])
+    assert.deepEqual(
+      core.filter(([, has]) => !has).map(([n]) => n),
+      [],
+    )
   })
 })

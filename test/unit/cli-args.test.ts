@@ -10,7 +10,18 @@ import { exitStatusOf, portText, table, UsageError } from '../../lib/cli/output'
 function capture(): { io: { out(t: string): void; err(t: string): void }; out: string[]; err: string[] } {
   const out: string[] = []
   const err: string[] = []
-  return { io: { out: (t) => { out.push(t) }, err: (t) => { err.push(t) } }, out, err }
+  return {
+    io: {
+      out: (t) => {
+        out.push(t)
+      },
+      err: (t) => {
+        err.push(t)
+      },
+    },
+    out,
+    err,
+  }
 }
 
 describe('netns-kit CLI (unit)', () => {
@@ -22,18 +33,47 @@ describe('netns-kit CLI (unit)', () => {
     assert.deepEqual(parsePort('127.0.0.1::80'), { protocol: 'tcp', hostIp: '127.0.0.1', containerPort: 80 })
     assert.deepEqual(parsePort('[::1]:8080:80/sctp'), { protocol: 'sctp', hostIp: '::1', hostPort: 8080, containerPort: 80 })
     assert.deepEqual(parsePort('[::1]::80'), { protocol: 'tcp', hostIp: '::1', containerPort: 80 })
-    for (const bad of ['', ':80', '8080:', 'x:80', '8080:80/icmp', '70000:80', '0:80', '8080-8081:80', '1.2.3:8080:80', '::1:8080:80', '[1.2.3.4]:1:2', 'a:b:c:d']) {
-      assert.throws(() => parsePort(bad), (e: unknown) => e instanceof UsageError, bad)
+    for (const bad of [
+      '',
+      ':80',
+      '8080:',
+      'x:80',
+      '8080:80/icmp',
+      '70000:80',
+      '0:80',
+      '8080-8081:80',
+      '1.2.3:8080:80',
+      '::1:8080:80',
+      '[1.2.3.4]:1:2',
+      'a:b:c:d',
+    ]) {
+      assert.throws(
+        () => parsePort(bad),
+        (e: unknown) => e instanceof UsageError,
+        bad,
+      )
     }
     assert.throws(() => parsePort('8080-8081:80'), /port ranges are not supported/)
     assert.deepEqual(parseExpose('81/udp'), { protocol: 'udp', containerPort: 81 })
     assert.throws(() => parseExpose('8080:81'), UsageError)
   })
 
-  it('parseCreateOpts: the short keys and docker\'s com.docker.network.* keys', () => {
-    assert.deepEqual(parseCreateOpts(['icc=false', 'mtu=1400', 'bridge-name=br0', 'masquerade=false']), { icc: false, mtu: 1400, bridgeName: 'br0', masquerade: false })
-    assert.deepEqual(parseCreateOpts(['com.docker.network.bridge.enable_icc=true', 'com.docker.network.driver.mtu=9000', 'com.docker.network.bridge.name=x',
-      'com.docker.network.bridge.enable_ip_masquerade=false']), { icc: true, mtu: 9000, bridgeName: 'x', masquerade: false })
+  it("parseCreateOpts: the short keys and docker's com.docker.network.* keys", () => {
+    assert.deepEqual(parseCreateOpts(['icc=false', 'mtu=1400', 'bridge-name=br0', 'masquerade=false']), {
+      icc: false,
+      mtu: 1400,
+      bridgeName: 'br0',
+      masquerade: false,
+    })
+    assert.deepEqual(
+      parseCreateOpts([
+        'com.docker.network.bridge.enable_icc=true',
+        'com.docker.network.driver.mtu=9000',
+        'com.docker.network.bridge.name=x',
+        'com.docker.network.bridge.enable_ip_masquerade=false',
+      ]),
+      { icc: true, mtu: 9000, bridgeName: 'x', masquerade: false },
+    )
     for (const bad of ['icc', 'icc=no', 'mtu=big', 'color=blue', '=1']) assert.throws(() => parseCreateOpts([bad]), UsageError, bad)
   })
 
@@ -46,7 +86,10 @@ describe('netns-kit CLI (unit)', () => {
 
   it("splitCommand: run's options end at --, or at the first argument that is not an option or its value", () => {
     assert.deepEqual(splitCommand(['--network', 'web', '--', 'ls', '-l'], run.options), { ours: ['--network', 'web'], command: ['ls', '-l'] })
-    assert.deepEqual(splitCommand(['--network', 'web', '-p', '80', 'ls', '-l', '--', 'x'], run.options), { ours: ['--network', 'web', '-p', '80'], command: ['ls', '-l', '--', 'x'] })
+    assert.deepEqual(splitCommand(['--network', 'web', '-p', '80', 'ls', '-l', '--', 'x'], run.options), {
+      ours: ['--network', 'web', '-p', '80'],
+      command: ['ls', '-l', '--', 'x'],
+    })
     assert.deepEqual(splitCommand(['-P', 'sh'], run.options), { ours: ['-P'], command: ['sh'] })
     assert.deepEqual(splitCommand(['--name=x'], run.options), { ours: ['--name=x'], command: [] })
     assert.deepEqual(splitCommand(['--', '--weird'], run.options), { ours: [], command: ['--weird'] })
@@ -63,17 +106,32 @@ describe('netns-kit CLI (unit)', () => {
   })
 
   it('tables and ports as docker prints them', () => {
-    assert.equal(table(['A', 'LONGER'], [['xyz', '1'], ['q', '']]), 'A     LONGER\nxyz   1\nq\n')
+    assert.equal(
+      table(
+        ['A', 'LONGER'],
+        [
+          ['xyz', '1'],
+          ['q', ''],
+        ],
+      ),
+      'A     LONGER\nxyz   1\nq\n',
+    )
     assert.equal(portText({ protocol: 'tcp', hostIp: '0.0.0.0', hostPort: 8080, containerPort: 80 }), '0.0.0.0:8080->80/tcp')
     assert.equal(portText({ protocol: 'udp', hostIp: '::', hostPort: 53, containerPort: 53 }), '[::]:53->53/udp')
   })
 
   it('the dispatcher: usage errors in one line with their code; --json errors as JSON; -h', async () => {
     for (const [argv, code] of [
-      [['frobnicate'], 'ERR_USAGE'], [['network', 'frob'], 'ERR_USAGE'], [['network', 'create'], 'ERR_USAGE'],
-      [['network', 'ls', '--nope'], 'ERR_PARSE_ARGS_UNKNOWN_OPTION'], [['network', 'create', '--subnet'], 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE'],
-      [['run'], 'ERR_USAGE'], [['run', '-p', '1:2:3:4', '--', 'true'], 'ERR_USAGE'], [['gc', 'x'], 'ERR_USAGE'],
-      [['run', '--network', 'host', '--', 'true'], 'ERR_USAGE'], [['network', 'create', '--driver', 'overlay', 'x'], 'ERR_USAGE'],
+      [['frobnicate'], 'ERR_USAGE'],
+      [['network', 'frob'], 'ERR_USAGE'],
+      [['network', 'create'], 'ERR_USAGE'],
+      [['network', 'ls', '--nope'], 'ERR_PARSE_ARGS_UNKNOWN_OPTION'],
+      [['network', 'create', '--subnet'], 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE'],
+      [['run'], 'ERR_USAGE'],
+      [['run', '-p', '1:2:3:4', '--', 'true'], 'ERR_USAGE'],
+      [['gc', 'x'], 'ERR_USAGE'],
+      [['run', '--network', 'host', '--', 'true'], 'ERR_USAGE'],
+      [['network', 'create', '--driver', 'overlay', 'x'], 'ERR_USAGE'],
     ] as const) {
       const c = capture()
       assert.equal(await main([...argv], c.io), 2, argv.join(' '))

@@ -12,9 +12,24 @@ import type { EndpointRecord, NetworkRecord } from '../../lib/ipam/network-store
 let n = 0
 function ep(networkId: string, name: string, addrs: string[], more: Partial<EndpointRecord> = {}): EndpointRecord {
   return {
-    id: `ep${++n}`, networkId, name, aliases: [], state: 'connected', owner: { pid: 1, start: '1', boot: 'b' }, ns: { dev: '4', ino: String(n) },
-    ifname: 'eth0', addresses: addrs.map((a) => ({ family: a.includes(':') ? 6 : 4, address: a, subnet: '', prefixLength: 24, gateway: '' })),
-    ports: [], rules: [], gatewayPriority: 0, gateway4: true, gateway6: false, extraHosts: [], config: {}, created: '', ...more,
+    id: `ep${++n}`,
+    networkId,
+    name,
+    aliases: [],
+    state: 'connected',
+    owner: { pid: 1, start: '1', boot: 'b' },
+    ns: { dev: '4', ino: String(n) },
+    ifname: 'eth0',
+    addresses: addrs.map((a) => ({ family: a.includes(':') ? 6 : 4, address: a, subnet: '', prefixLength: 24, gateway: '' })),
+    ports: [],
+    rules: [],
+    gatewayPriority: 0,
+    gateway4: true,
+    gateway6: false,
+    extraHosts: [],
+    config: {},
+    created: '',
+    ...more,
   } as EndpointRecord
 }
 
@@ -71,7 +86,7 @@ describe('companion: protocol, network config, resolv.conf, paths', () => {
     assert.throws(() => feed(Buffer.alloc(17 * 1024 * 1024, 0x41)), /too long/)
   })
 
-  it('carries errors as the library\'s classes', () => {
+  it("carries errors as the library's classes", () => {
     const k = fromWire(toWire(new NetlinkError({ errno: -98, syscall: 'bind', object: '0.0.0.0:80' })))
     assert.ok(k instanceof NetlinkError)
     assert.equal((k as NetlinkError).code, 'EADDRINUSE')
@@ -82,8 +97,8 @@ describe('companion: protocol, network config, resolv.conf, paths', () => {
     assert.ok(other instanceof NetnsKitError && other.code === 'ERR_NETNS_KIT_COMPANION' && /boom/.test(other.message))
   })
 
-  it('reads DNS, internal and upstreams from a bridge network\'s config', () => {
-    const rec = (driver: string, config: Record<string, unknown>) => ({ id: 'x', name: 'n', driver, config } as unknown as NetworkRecord)
+  it("reads DNS, internal and upstreams from a bridge network's config", () => {
+    const rec = (driver: string, config: Record<string, unknown>) => ({ id: 'x', name: 'n', driver, config }) as unknown as NetworkRecord
     assert.deepEqual(netInfo(rec('bridge', { dns: true })), { id: 'x', name: 'n', dns: true, internal: false, upstream: undefined })
     assert.equal(netInfo(rec('bridge', { dns: false })).dns, false)
     assert.equal(netInfo(rec('bridge', {})).dns, false, 'as bridgeConfig(): no dns key, no DNS')
@@ -92,7 +107,7 @@ describe('companion: protocol, network config, resolv.conf, paths', () => {
     assert.equal(netInfo(rec('bridge', { internal: true })).internal, true)
   })
 
-  it('takes the host\'s nameservers as upstreams, loopback ones included (queries leave from the host)', () => {
+  it("takes the host's nameservers as upstreams, loopback ones included (queries leave from the host)", () => {
     assert.deepEqual(upstreamsOf('nameserver 127.0.0.53\nnameserver 10.0.0.1\nsearch x\n'), ['127.0.0.53', '10.0.0.1'])
     assert.deepEqual(upstreamsOf(''), [])
   })

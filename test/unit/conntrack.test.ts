@@ -27,13 +27,19 @@ function noSeq(msg: Buffer): Buffer {
 
 /** The conntrack entries (CT_NEW messages) the kernel sent on the dump socket. */
 function dumpedEntries(calls: Syscall[]): Buffer[] {
-  return calls.filter((c) => c.call === 'recvmsg' && c.fd === 3).flatMap((c) => splitNetlink(c.bytes))
+  return calls
+    .filter((c) => c.call === 'recvmsg' && c.fd === 3)
+    .flatMap((c) => splitNetlink(c.bytes))
     .filter((m) => m.readUInt16LE(4) === CT_NEW)
 }
 
 describe('conntrack wire format (golden bytes from the conntrack tool)', () => {
   it('encodes the dump request exactly as `conntrack -L` does, for each family', () => {
-    for (const [file, family] of [['list.strace', undefined], ['list-ipv4.strace', 4], ['list-ipv6.strace', 6]] as const) {
+    for (const [file, family] of [
+      ['list.strace', undefined],
+      ['list-ipv4.strace', 4],
+      ['list-ipv6.strace', 6],
+    ] as const) {
       const sent = capture(file).calls.filter((c) => c.call === 'sendto' && c.fd === 3)
       assert.equal(sent.length, 1, file)
       const theirs = noSeq(sent[0]!.bytes)
@@ -87,8 +93,14 @@ describe('conntrack decoder', () => {
     assert.equal(tool.length, 5)
     const decoded = messages.map((m) => native().ctDecode(m))
     for (const t of tool) {
-      const d = decoded.find((e) => e && e.orig.src === t.orig.src && e.orig.dst === t.orig.dst && e.orig.protocol === t.protoNum &&
-        (e.orig.srcPort ?? e.orig.icmpId) === Number(t.orig.sport ?? t.orig.id))
+      const d = decoded.find(
+        (e) =>
+          e &&
+          e.orig.src === t.orig.src &&
+          e.orig.dst === t.orig.dst &&
+          e.orig.protocol === t.protoNum &&
+          (e.orig.srcPort ?? e.orig.icmpId) === Number(t.orig.sport ?? t.orig.id),
+      )
       assert.ok(d, `decoded ${JSON.stringify(t)}`)
       const e = d!
       assert.equal(e.family, t.orig.src!.includes(':') ? 6 : 4)
@@ -160,10 +172,10 @@ describe('conntrack decoder', () => {
   })
 
   it('refuses lengths that lie, wrong families and wrong message types', () => {
-    const m = messages.find((x) => x.readUInt8(16) === 2)!  // an IPv4 entry
+    const m = messages.find((x) => x.readUInt8(16) === 2)! // an IPv4 entry
     // a nested attribute claiming more than its parent holds
     const lying = Buffer.from(m)
-    lying.writeUInt16LE(0xff, 24)  // CTA_TUPLE_IP inside CTA_TUPLE_ORIG
+    lying.writeUInt16LE(0xff, 24) // CTA_TUPLE_IP inside CTA_TUPLE_ORIG
     assert.equal(native().ctDecode(lying), null)
     // an IPv4 entry announced as IPv6: the address lengths no longer fit
     const v6 = Buffer.from(m)
@@ -186,8 +198,13 @@ describe('conntrack filter validation', () => {
     assert.deepEqual(checkConntrackFilter(undefined), {})
     assert.deepEqual(checkConntrackFilter({ protocol: 'udp', origDstPort: 5000 }), { protocol: 17, origDstPort: 5000 })
     assert.deepEqual(checkConntrackFilter({ protocol: 132, origDst: 'fd00::1' }), { protocol: 132, origDst: 'fd00::1', family: 6 })
-    assert.deepEqual(checkConntrackFilter({ family: 4, origSrc: '10.0.0.1', replySrc: '10.0.0.2', replySrcPort: 80, protocol: 'tcp' }),
-      { family: 4, origSrc: '10.0.0.1', replySrc: '10.0.0.2', replySrcPort: 80, protocol: 6 })
+    assert.deepEqual(checkConntrackFilter({ family: 4, origSrc: '10.0.0.1', replySrc: '10.0.0.2', replySrcPort: 80, protocol: 'tcp' }), {
+      family: 4,
+      origSrc: '10.0.0.1',
+      replySrc: '10.0.0.2',
+      replySrcPort: 80,
+      protocol: 6,
+    })
   })
 
   it('refuses bad input with typed errors', () => {

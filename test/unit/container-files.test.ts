@@ -6,21 +6,27 @@ const bad = (code = 'ERR_INVALID_ARG_VALUE') => ({ code })
 describe('container files', () => {
   describe('hostsFile()', () => {
     it("writes Docker's localhost lines, then the container's address with its names", () => {
-      assert.equal(hostsFile({ hostname: 'web', addresses: ['172.18.0.2'] }), [
-        '127.0.0.1\tlocalhost',
-        '::1\tlocalhost ip6-localhost ip6-loopback',
-        'fe00::0\tip6-localnet',
-        'ff00::0\tip6-mcastprefix',
-        'ff02::1\tip6-allnodes',
-        'ff02::2\tip6-allrouters',
-        '172.18.0.2\tweb',
-        '',
-      ].join('\n'))
+      assert.equal(
+        hostsFile({ hostname: 'web', addresses: ['172.18.0.2'] }),
+        [
+          '127.0.0.1\tlocalhost',
+          '::1\tlocalhost ip6-localhost ip6-loopback',
+          'fe00::0\tip6-localnet',
+          'ff00::0\tip6-mcastprefix',
+          'ff02::1\tip6-allnodes',
+          'ff02::2\tip6-allrouters',
+          '172.18.0.2\tweb',
+          '',
+        ].join('\n'),
+      )
     })
 
     it('writes the FQDN and bare name, aliases, extra hosts before the own lines, one line per address', () => {
       const text = hostsFile({
-        hostname: 'web', domainname: 'example.com', addresses: ['172.18.0.2', 'FD00::2'], aliases: ['db', 'web', 'cache.internal'],
+        hostname: 'web',
+        domainname: 'example.com',
+        addresses: ['172.18.0.2', 'FD00::2'],
+        aliases: ['db', 'web', 'cache.internal'],
         extraHosts: [{ host: 'registry', ip: '10.0.0.5' }],
       })
       const lines = text.trimEnd().split('\n')
@@ -29,7 +35,13 @@ describe('container files', () => {
         '172.18.0.2\tweb.example.com web db cache.internal',
         'fd00::2\tweb.example.com web db cache.internal',
       ])
-      assert.equal(hostsFile({ hostname: 'a.b.c', addresses: ['10.0.0.2'] }).trimEnd().split('\n').at(-1), '10.0.0.2\ta.b.c a')
+      assert.equal(
+        hostsFile({ hostname: 'a.b.c', addresses: ['10.0.0.2'] })
+          .trimEnd()
+          .split('\n')
+          .at(-1),
+        '10.0.0.2\ta.b.c a',
+      )
     })
 
     it('drops the IPv6 lines when asked, and validates every input', () => {
@@ -53,7 +65,8 @@ describe('container files', () => {
   })
 
   describe('resolvConf()', () => {
-    const host = '# from DHCP\nnameserver 127.0.0.53\nnameserver 10.0.0.1\nnameserver fd00::1\nsearch lan example.org\noptions edns0 trust-ad\nsortlist 10.0.0.0/255.0.0.0\n'
+    const host =
+      '# from DHCP\nnameserver 127.0.0.53\nnameserver 10.0.0.1\nnameserver fd00::1\nsearch lan example.org\noptions edns0 trust-ad\nsortlist 10.0.0.0/255.0.0.0\n'
 
     it('parses a resolv.conf as the resolver does', () => {
       const p = parseResolvConf(host + 'domain corp\noptions rotate\nnameserver bogus\n')
@@ -70,7 +83,7 @@ describe('container files', () => {
       assert.deepEqual(planResolvConf({ host, ipv6: true }).nameservers, ['10.0.0.1', 'fd00::1'])
     })
 
-    it('falls back to Docker\'s servers when none is left', () => {
+    it("falls back to Docker's servers when none is left", () => {
       const plan = planResolvConf({ host: 'nameserver 127.0.0.53\n' })
       assert.deepEqual(plan.nameservers, ['8.8.8.8', '8.8.4.4'])
       assert.equal(plan.usedFallback, true)
@@ -78,7 +91,13 @@ describe('container files', () => {
     })
 
     it('--dns, --dns-search, --dns-opt replace what the host gives', () => {
-      const text = resolvConf({ host, nameservers: ['10.1.1.1', '2001:DB8::53'], search: ['corp.example.'], options: ['ndots:2', 'timeout:1'], comments: false })
+      const text = resolvConf({
+        host,
+        nameservers: ['10.1.1.1', '2001:DB8::53'],
+        search: ['corp.example.'],
+        options: ['ndots:2', 'timeout:1'],
+        comments: false,
+      })
       assert.equal(text, 'nameserver 10.1.1.1\nnameserver 2001:db8::53\nsearch corp.example\noptions ndots:2 timeout:1\nsortlist 10.0.0.0/255.0.0.0\n')
       assert.ok(!resolvConf({ host, search: ['.'], comments: false }).includes('search'), "'.' means no search domains")
     })
@@ -106,7 +125,10 @@ describe('container files', () => {
       assert.throws(() => resolvConf({ options: ['edns0 rotate'] }), bad())
       assert.throws(() => resolvConf({ resolver: 'localhost' }), bad())
       assert.throws(() => resolvConf({ nameservers: '8.8.8.8' as unknown as string[] }), bad('ERR_INVALID_ARG_TYPE'))
-      assert.equal(resolvConf({ options: ['edns0', 'single-request-reopen', 'attempts:2'], nameservers: ['10.0.0.1'], comments: false }), 'nameserver 10.0.0.1\noptions edns0 single-request-reopen attempts:2\n')
+      assert.equal(
+        resolvConf({ options: ['edns0', 'single-request-reopen', 'attempts:2'], nameservers: ['10.0.0.1'], comments: false }),
+        'nameserver 10.0.0.1\noptions edns0 single-request-reopen attempts:2\n',
+      )
     })
   })
 })

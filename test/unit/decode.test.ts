@@ -35,7 +35,9 @@ function replies(capture: string, type: number): Msg[] {
 
 /** The link record named `name` among a capture's replies (`ip link show` also fetches the parent / underlay). */
 function linkNamed(capture: string, name: string): Record<string, unknown> {
-  const l = replies(capture, RTM.NEWLINK).map((m) => decode('link', m.bytes)!).find((x) => x.name === name)
+  const l = replies(capture, RTM.NEWLINK)
+    .map((m) => decode('link', m.bytes)!)
+    .find((x) => x.name === name)
   assert.ok(l, `${capture}: no link named ${name}`)
   return l
 }
@@ -56,17 +58,21 @@ function samples(): { kind: Kind; msg: Buffer }[] {
 function rng(seed: number): () => number {
   let x = seed >>> 0 || 1
   return () => {
-    x ^= x << 13; x >>>= 0
+    x ^= x << 13
+    x >>>= 0
     x ^= x >>> 17
-    x ^= x << 5; x >>>= 0
+    x ^= x << 5
+    x >>>= 0
     return x
   }
 }
 
-describe('decoders on the kernel\'s own messages', () => {
+describe("decoders on the kernel's own messages", () => {
   it('decodes a bridge (ip -d link show br0)', () => {
     const cap = readCapture('show-link-bridge')
-    const msg = received(cap).filter((m) => m.type === RTM.NEWLINK).at(-1)!.bytes
+    const msg = received(cap)
+      .filter((m) => m.type === RTM.NEWLINK)
+      .at(-1)!.bytes
     const l = decode('link', msg) as Record<string, unknown>
     assert.ok(l)
     assert.equal(l.name, 'br0')
@@ -82,7 +88,9 @@ describe('decoders on the kernel\'s own messages', () => {
 
   it('decodes a bridge port with its port flags (ip -d link show veth0)', () => {
     const cap = readCapture('show-link-port')
-    const msg = received(cap).filter((m) => m.type === RTM.NEWLINK).find((m) => decode('link', m.bytes)?.name === 'veth0')!.bytes
+    const msg = received(cap)
+      .filter((m) => m.type === RTM.NEWLINK)
+      .find((m) => decode('link', m.bytes)?.name === 'veth0')!.bytes
     const l = decode('link', msg) as Record<string, unknown>
     assert.equal(l.index, cap.ifindex.veth0)
     assert.equal(l.kind, 'veth')
@@ -98,7 +106,10 @@ describe('decoders on the kernel\'s own messages', () => {
     const cap = readCapture('show-addr')
     const addrs = replies('show-addr', RTM.NEWADDR).map((m) => decode('addr', m.bytes) as Record<string, unknown>)
     const v4 = addrs.find((a) => a.family === 4)!
-    assert.deepEqual({ ...v4 }, { index: cap.ifindex.br0, family: 4, address: '10.0.0.1', prefixLength: 24, scope: 0, flags: 0x80, broadcast: '10.0.0.255', label: 'br0' })
+    assert.deepEqual(
+      { ...v4 },
+      { index: cap.ifindex.br0, family: 4, address: '10.0.0.1', prefixLength: 24, scope: 0, flags: 0x80, broadcast: '10.0.0.255', label: 'br0' },
+    )
     const v6 = addrs.find((a) => a.family === 6)!
     assert.equal(v6.address, 'fd00::1')
     assert.equal(v6.prefixLength, 64)
@@ -132,10 +143,23 @@ describe('decoders on the kernel\'s own messages', () => {
   it('decodes vxlans: VNI, addresses, port, underlay and flags (ip -d link show vx0/vx1/vx2/vx3)', () => {
     const vx = (c: string) => linkNamed(c, readCapture(c).command.split(' ')[6]!).vxlan as Record<string, unknown>
     const ix = readCapture('show-link-vxlan').ifindex
-    assert.deepEqual({ ...vx('show-link-vxlan') }, {
-      vni: 42, local: '10.0.0.1', port: 4789, link: ix.br0, learning: false, proxy: false, l2miss: false, l3miss: false,
-      udpCsum: true, ttl: 64, tos: 0, ageing: 300,
-    })
+    assert.deepEqual(
+      { ...vx('show-link-vxlan') },
+      {
+        vni: 42,
+        local: '10.0.0.1',
+        port: 4789,
+        link: ix.br0,
+        learning: false,
+        proxy: false,
+        l2miss: false,
+        l3miss: false,
+        udpCsum: true,
+        ttl: 64,
+        tos: 0,
+        ageing: 300,
+      },
+    )
     const g = vx('show-link-vxlan-group')
     assert.equal(g.vni, 100)
     assert.equal(g.remote, '239.1.1.1')
@@ -152,7 +176,10 @@ describe('decoders on the kernel\'s own messages', () => {
     const cap = readCapture('show-fdb-vxlan')
     const entries = replies('show-fdb-vxlan', RTM.NEWNEIGH).map((m) => decode('neigh', m.bytes)!)
     assert.ok(entries.every((e) => e.family === 'bridge' && e.index === cap.ifindex.vx0))
-    const zeros = entries.filter((e) => e.mac === '00:00:00:00:00:00').map((e) => e.dst).sort()
+    const zeros = entries
+      .filter((e) => e.mac === '00:00:00:00:00:00')
+      .map((e) => e.dst)
+      .sort()
     assert.deepEqual(zeros, ['10.0.0.2', '10.0.0.3'], 'the flood list: add, then append')
     const one = entries.find((e) => e.mac === '02:00:00:00:03:01')!
     // Added with vni 42 port 4789, the device's own: the kernel reports NDA_VNI and NDA_PORT only when they differ.
@@ -175,9 +202,13 @@ describe('decoders on the kernel\'s own messages', () => {
   })
 
   it('reads acks, refusals and the extended-ACK text', () => {
-    const ext = received(readCapture('error-extack-mtu')).filter((m) => m.type === NLMSG_ERROR).at(-1)!
+    const ext = received(readCapture('error-extack-mtu'))
+      .filter((m) => m.type === NLMSG_ERROR)
+      .at(-1)!
     assert.deepEqual(decode('ack', ext.bytes), { errno: -22, extack: 'mtu greater than device maximum' })
-    const exist = received(readCapture('error-eexist')).filter((m) => m.type === NLMSG_ERROR).at(-1)!
+    const exist = received(readCapture('error-eexist'))
+      .filter((m) => m.type === NLMSG_ERROR)
+      .at(-1)!
     assert.deepEqual(decode('ack', exist.bytes), { errno: -17, extack: '' })
     const done = received(readCapture('show-addr')).find((m) => m.type === NLMSG_DONE)!
     assert.deepEqual(decode('ack', done.bytes), { errno: 0, extack: '' })
@@ -185,7 +216,11 @@ describe('decoders on the kernel\'s own messages', () => {
 })
 
 describe('decoders on hand-built messages', () => {
-  const ifinfo = (index: number) => { const b = Buffer.alloc(16); b.writeInt32LE(index, 4); return b }
+  const ifinfo = (index: number) => {
+    const b = Buffer.alloc(16)
+    b.writeInt32LE(index, 4)
+    return b
+  }
 
   it('keeps a name without its NUL and skips unknown attributes', () => {
     const m = nlmsg(RTM.NEWLINK, ifinfo(7), [nla(3, Buffer.from('abc')), nla(999, [1, 2, 3]), nla(4, u32(9000))])
@@ -220,7 +255,11 @@ describe('decoders on malformed input', () => {
   const all = samples()
 
   it('has samples of every kind', () => {
-    for (const k of KINDS) assert.ok(all.some((s) => s.kind === k), k)
+    for (const k of KINDS)
+      assert.ok(
+        all.some((s) => s.kind === k),
+        k,
+      )
   })
 
   it('answers null for every truncation of a message', () => {

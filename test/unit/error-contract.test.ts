@@ -5,8 +5,21 @@
 import { strict as assert } from 'node:assert'
 import * as dc from 'node:diagnostics_channel'
 import {
-  Bridge, Macvlan, MacvlanNetwork, MemoryStore, Namespace, NatRule, NetlinkError, NetnsKitError, Network, PrivilegeError, VethPair, Vxlan,
-  conntrack, openTcpServer, type TripEvent,
+  Bridge,
+  Macvlan,
+  MacvlanNetwork,
+  MemoryStore,
+  Namespace,
+  NatRule,
+  NetlinkError,
+  NetnsKitError,
+  Network,
+  PrivilegeError,
+  VethPair,
+  Vxlan,
+  conntrack,
+  openTcpServer,
+  type TripEvent,
 } from '../../lib'
 import { useCapabilities } from '../../lib/kernel/privileges'
 import { FakeBinding, NO_NET_ADMIN, installFake, nativeError, opError, uninstallFake } from '../fake-binding'
@@ -107,18 +120,40 @@ describe('error contract (object API on the recording fake of the addon)', () =>
   ]
 
   const failures: [string, (fake: FakeBinding) => void, ((e: unknown) => void)?][] = [
-    ['a kernel refusal (EEXIST)', (fk) => {
-      fk.fail('*', nativeError(17, 'RTM_NEWLINK')).failOp('*', opError(17, 'RTM_NEWLINK'))
-      fk.answer('nft', () => ({ ok: false, errno: -17, syscall: 'NFT_MSG_NEWSETELEM', strerror: 'File exists', index: 0 }))
-    }],
-    ['EPERM without CAP_NET_ADMIN', (fk) => {
-      useCapabilities(NO_NET_ADMIN)
-      fk.fail('*', nativeError(1, 'RTM_NEWLINK')).failOp('*', opError(1, 'RTM_NEWLINK'))
-      fk.answer('nft', () => ({ ok: false, errno: -1, syscall: 'NFT_MSG_NEWRULE', strerror: 'Operation not permitted', index: 0 }))
-    }, (e) => assert.ok(e instanceof PrivilegeError || e instanceof TypeError || e instanceof RangeError, String(e))],
-    ['a failure the addon does not describe', (fk) => { fk.fail('*', new Error('something broke')) }],
-    ["the addon's own input check", (fk) => { fk.fail('*', new TypeError('bad handle')) }],
-    ['a closed namespace handle', (fk) => { fk.fail('*', nativeError(9, 'netns')).failOp('*', opError(9, 'netns')) }],
+    [
+      'a kernel refusal (EEXIST)',
+      (fk) => {
+        fk.fail('*', nativeError(17, 'RTM_NEWLINK')).failOp('*', opError(17, 'RTM_NEWLINK'))
+        fk.answer('nft', () => ({ ok: false, errno: -17, syscall: 'NFT_MSG_NEWSETELEM', strerror: 'File exists', index: 0 }))
+      },
+    ],
+    [
+      'EPERM without CAP_NET_ADMIN',
+      (fk) => {
+        useCapabilities(NO_NET_ADMIN)
+        fk.fail('*', nativeError(1, 'RTM_NEWLINK')).failOp('*', opError(1, 'RTM_NEWLINK'))
+        fk.answer('nft', () => ({ ok: false, errno: -1, syscall: 'NFT_MSG_NEWRULE', strerror: 'Operation not permitted', index: 0 }))
+      },
+      (e) => assert.ok(e instanceof PrivilegeError || e instanceof TypeError || e instanceof RangeError, String(e)),
+    ],
+    [
+      'a failure the addon does not describe',
+      (fk) => {
+        fk.fail('*', new Error('something broke'))
+      },
+    ],
+    [
+      "the addon's own input check",
+      (fk) => {
+        fk.fail('*', new TypeError('bad handle'))
+      },
+    ],
+    [
+      'a closed namespace handle',
+      (fk) => {
+        fk.fail('*', nativeError(9, 'netns')).failOp('*', opError(9, 'netns'))
+      },
+    ],
   ]
 
   for (const [failure, arrange, extra] of failures) {
@@ -136,7 +171,11 @@ describe('error contract (object API on the recording fake of the addon)', () =>
         })
         // Methods that must see the failure (nothing to swallow it) do reject.
         if (process.env.NK_DEBUG_CONTRACT) console.log(failure, name, rejected, Date.now() - t0)
-        if (!rejected) assert.ok(fake.calls.length === 0 || !/^(ns\.links|ns\.link|link\.info|NatRule\.list|Namespace\.create)$/.test(name), `${name} resolved despite ${failure}`)
+        if (!rejected)
+          assert.ok(
+            fake.calls.length === 0 || !/^(ns\.links|ns\.link|link\.info|NatRule\.list|Namespace\.create)$/.test(name),
+            `${name} resolved despite ${failure}`,
+          )
         uninstallFake()
       }
     })
@@ -170,7 +209,11 @@ describe('error contract (object API on the recording fake of the addon)', () =>
         assert.match(String((e as { code?: string }).code), CODED, name)
         return true
       })
-      assert.deepEqual(fake.calls.map((c) => c.entry), [], `${name} sent nothing`)
+      assert.deepEqual(
+        fake.calls.map((c) => c.entry),
+        [],
+        `${name} sent nothing`,
+      )
     }
   })
 
@@ -186,14 +229,20 @@ describe('error contract (object API on the recording fake of the addon)', () =>
   it('a taken namespace name is ERR_NETNS_KIT_NAMESPACE_EXISTS', async () => {
     fake = installFake()
     fake.fail('createNamespace', nativeError(17, 'open', '/run/netns/nk-x'))
-    await assert.rejects(Namespace.create('nk-x'), (e: unknown) => e instanceof NetnsKitError && e.code === 'ERR_NETNS_KIT_NAMESPACE_EXISTS' && /nk-x/.test(e.message))
+    await assert.rejects(
+      Namespace.create('nk-x'),
+      (e: unknown) => e instanceof NetnsKitError && e.code === 'ERR_NETNS_KIT_NAMESPACE_EXISTS' && /nk-x/.test(e.message),
+    )
   })
 
   it('a missing sysctl key is ERR_NETNS_KIT_NO_SYSCTL, read or written', async () => {
     const f = await fixture()
     fake.fail('sysctlGet', nativeError(2, 'open', '/proc/sys/net/ipv4/conf/nosuch0/forwarding'))
     fake.fail('sysctlSet', nativeError(2, 'open', '/proc/sys/net/ipv4/conf/nosuch0/forwarding'))
-    await assert.rejects(f.host.sysctl.get('net.ipv4.conf.nosuch0.forwarding'), (e: NetnsKitError) => e.code === 'ERR_NETNS_KIT_NO_SYSCTL' && /net\.ipv4\.conf\.nosuch0\.forwarding/.test(e.message))
+    await assert.rejects(
+      f.host.sysctl.get('net.ipv4.conf.nosuch0.forwarding'),
+      (e: NetnsKitError) => e.code === 'ERR_NETNS_KIT_NO_SYSCTL' && /net\.ipv4\.conf\.nosuch0\.forwarding/.test(e.message),
+    )
     await assert.rejects(f.host.sysctl.set('net.ipv4.conf.nosuch0.forwarding', 1), { code: 'ERR_NETNS_KIT_NO_SYSCTL' })
   })
 
@@ -202,7 +251,10 @@ describe('error contract (object API on the recording fake of the addon)', () =>
     const gone = await Namespace.create('nk-fake-gone')
     await gone.delete()
     fake.calls.length = 0
-    await assert.rejects(f.network.connect(gone), (e: NetnsKitError) => e.code === 'ERR_NETNS_KIT_NO_NAMESPACE' && /gone/.test(e.message) && !/open it again/.test(e.message))
+    await assert.rejects(
+      f.network.connect(gone),
+      (e: NetnsKitError) => e.code === 'ERR_NETNS_KIT_NO_NAMESPACE' && /gone/.test(e.message) && !/open it again/.test(e.message),
+    )
     await assert.rejects(gone.links(), { code: 'ERR_NETNS_KIT_NO_NAMESPACE' })
     assert.deepEqual(fake.calls, [])
     const closed = await Namespace.open('nk-fake-c')
@@ -228,7 +280,10 @@ describe('error contract (object API on the recording fake of the addon)', () =>
     const trips = fake.calls.filter((c) => c.entry === 'rtnl')
     assert.equal(trips.length, 1)
     const ops = trips[0]!.args[0] as { op: string; peer?: { target?: unknown } }[]
-    assert.deepEqual(ops.map((o) => o.op), ['link.create', 'link.get', 'link.get'])
+    assert.deepEqual(
+      ops.map((o) => o.op),
+      ['link.create', 'link.get', 'link.get'],
+    )
     assert.ok(ops[0]!.peer?.target, 'the peer carries the target namespace handle')
   })
 
@@ -254,4 +309,3 @@ describe('error contract (object API on the recording fake of the addon)', () =>
     assert.equal((events[1]!.error as NetlinkError).code, 'ENODEV')
   })
 })
-

@@ -60,7 +60,7 @@ describe('errors: NetlinkError', () => {
     assert.equal(new NetlinkError({ errno: -99, syscall: 'x' }).code, 'EADDRNOTAVAIL')
     assert.equal(new NetlinkError({ errno: -105, syscall: 'x' }).code, 'ENOBUFS')
     assert.equal(new NetlinkError({ errno: -66, syscall: 'x' }).code, 'EREMOTE')
-    assert.equal(new NetlinkError({ errno: -524, syscall: 'x' }).code, 'ENOTSUPP', "the kernel-internal 524 that netlink lets out")
+    assert.equal(new NetlinkError({ errno: -524, syscall: 'x' }).code, 'ENOTSUPP', 'the kernel-internal 524 that netlink lets out')
     assert.equal(new NetlinkError({ errno: -3999, syscall: 'x' }).code, 'E3999')
     assert.equal(new NetlinkError({ errno: -133, syscall: 'x' }).code, 'EHWPOISON')
   })
@@ -83,7 +83,10 @@ describe('errors: toError (lib/kernel/errors.ts)', () => {
     assert.ok(e instanceof NetlinkError)
     assert.deepEqual([e.code, e.errno, e.syscall, e.object], ['EEXIST', -17, 'RTM_NEWLINK', 'veth0'])
     assert.match(e.message, /^RTM_NEWLINK veth0: File exists$/)
-    const x = toError({ errno: -22, syscall: 'RTM_NEWROUTE', strerror: 'Invalid argument', extack: 'Nexthop has invalid gateway' }, { object: '10.1.0.0/16 via 10.9.9.9' }) as NetlinkError
+    const x = toError(
+      { errno: -22, syscall: 'RTM_NEWROUTE', strerror: 'Invalid argument', extack: 'Nexthop has invalid gateway' },
+      { object: '10.1.0.0/16 via 10.9.9.9' },
+    ) as NetlinkError
     assert.equal(x.extack, 'Nexthop has invalid gateway')
     assert.match(x.message, /RTM_NEWROUTE 10\.1\.0\.0\/16 via 10\.9\.9\.9: Invalid argument \(Nexthop has invalid gateway\)/)
   })
@@ -145,7 +148,7 @@ describe('errors: toError (lib/kernel/errors.ts)', () => {
     const both = withCapEff('0000000000000000', () => toError({ errno: -1, syscall: 'setns' }, { object: 'nk-1', action: 'enter nk-1' })) as PrivilegeError
     assert.deepEqual(both.missing, ['CAP_SYS_ADMIN', 'CAP_NET_ADMIN'])
     assert.match(both.message, /to enter nk-1/)
-    const sys = withCapEff((CAP_NET_ADMIN).toString(16).padStart(16, '0'), () => toError({ errno: -1, syscall: 'mount' })) as PrivilegeError
+    const sys = withCapEff(CAP_NET_ADMIN.toString(16).padStart(16, '0'), () => toError({ errno: -1, syscall: 'mount' })) as PrivilegeError
     assert.deepEqual(sys.missing, ['CAP_SYS_ADMIN'])
     const none = withCapEff((CAP_NET_ADMIN | CAP_SYS_ADMIN).toString(16).padStart(16, '0'), () => toError({ errno: -1, syscall: 'unshare' }))
     assert.ok(none instanceof NetlinkError)
@@ -154,23 +157,51 @@ describe('errors: toError (lib/kernel/errors.ts)', () => {
 
 describe('errors: capabilities (lib/kernel/privileges.ts)', () => {
   it('reads CapEff bit by bit', () => {
-    assert.equal(withCapEff('0000000000001000', () => effectiveCapabilities()), CAP_NET_ADMIN)
-    assert.deepEqual(withCapEff('0000000000001000', () => missingCapabilities(['CAP_NET_ADMIN', 'CAP_SYS_ADMIN'])), ['CAP_SYS_ADMIN'])
-    assert.deepEqual(withCapEff('0000000000200000', () => missingCapabilities(['CAP_NET_ADMIN', 'CAP_SYS_ADMIN'])), ['CAP_NET_ADMIN'])
-    assert.deepEqual(withCapEff('000001ffffffffff', () => missingCapabilities(['CAP_NET_ADMIN', 'CAP_SYS_ADMIN'])), [])
-    assert.deepEqual(withCapEff('ffffffffffffefff', () => missingCapabilities(['CAP_NET_ADMIN'])), ['CAP_NET_ADMIN'], 'every bit but 12')
+    assert.equal(
+      withCapEff('0000000000001000', () => effectiveCapabilities()),
+      CAP_NET_ADMIN,
+    )
+    assert.deepEqual(
+      withCapEff('0000000000001000', () => missingCapabilities(['CAP_NET_ADMIN', 'CAP_SYS_ADMIN'])),
+      ['CAP_SYS_ADMIN'],
+    )
+    assert.deepEqual(
+      withCapEff('0000000000200000', () => missingCapabilities(['CAP_NET_ADMIN', 'CAP_SYS_ADMIN'])),
+      ['CAP_NET_ADMIN'],
+    )
+    assert.deepEqual(
+      withCapEff('000001ffffffffff', () => missingCapabilities(['CAP_NET_ADMIN', 'CAP_SYS_ADMIN'])),
+      [],
+    )
+    assert.deepEqual(
+      withCapEff('ffffffffffffefff', () => missingCapabilities(['CAP_NET_ADMIN'])),
+      ['CAP_NET_ADMIN'],
+      'every bit but 12',
+    )
   })
 
   it('treats a status without CapEff as no capabilities', () => {
-    assert.equal(withCapEff(null, () => effectiveCapabilities()), 0n)
-    assert.deepEqual(withCapEff(null, () => missingCapabilities(['CAP_SYS_ADMIN'])), ['CAP_SYS_ADMIN'])
+    assert.equal(
+      withCapEff(null, () => effectiveCapabilities()),
+      0n,
+    )
+    assert.deepEqual(
+      withCapEff(null, () => missingCapabilities(['CAP_SYS_ADMIN'])),
+      ['CAP_SYS_ADMIN'],
+    )
   })
 
   it('requireCapabilities throws one PrivilegeError that says how to fix it', () => {
     assert.doesNotThrow(() => withCapEff('000001ffffffffff', () => requireCapabilities(['CAP_NET_ADMIN', 'CAP_SYS_ADMIN'], 'x')))
-    assert.throws(() => withCapEff('0000000000000000', () => requireCapabilities(['CAP_NET_ADMIN', 'CAP_SYS_ADMIN'], 'create the namespace \'a\'')),
-      (e: PrivilegeError) => e instanceof PrivilegeError && e.code === 'ERR_NETNS_KIT_PRIVILEGES' &&
-        e.missing.join() === 'CAP_NET_ADMIN,CAP_SYS_ADMIN' && /create the namespace 'a'/.test(e.message) && /setcap/.test(e.message))
+    assert.throws(
+      () => withCapEff('0000000000000000', () => requireCapabilities(['CAP_NET_ADMIN', 'CAP_SYS_ADMIN'], "create the namespace 'a'")),
+      (e: PrivilegeError) =>
+        e instanceof PrivilegeError &&
+        e.code === 'ERR_NETNS_KIT_PRIVILEGES' &&
+        e.missing.join() === 'CAP_NET_ADMIN,CAP_SYS_ADMIN' &&
+        /create the namespace 'a'/.test(e.message) &&
+        /setcap/.test(e.message),
+    )
   })
 
   it('a process that really lacks the capabilities gets a PrivilegeError from Namespace.create, and nothing is created', async function () {
@@ -178,7 +209,8 @@ describe('errors: capabilities (lib/kernel/privileges.ts)', () => {
     // As root: the same node with CAP_NET_ADMIN and CAP_SYS_ADMIN dropped from its bounding set
     // (so root has them in no set); unprivileged, the process lacks them already.
     const name = `nk-unit-${process.pid}`
-    const script = `require(${JSON.stringify(path.join(root, 'lib'))}).Namespace.create(${JSON.stringify(name)})` +
+    const script =
+      `require(${JSON.stringify(path.join(root, 'lib'))}).Namespace.create(${JSON.stringify(name)})` +
       `.then(() => { console.log('created'); process.exit(3) }, (e) => { console.log(JSON.stringify({ name: e.name, code: e.code, missing: e.missing })) })`
     const node = [process.execPath, '--require', require.resolve('tsx/cjs'), '-e', script]
     const cmd = process.getuid?.() === 0 ? ['setpriv', '--bounding-set', '-net_admin,-sys_admin', '--inh-caps', '-all', '--', ...node] : node

@@ -42,7 +42,7 @@ describe('/etc/netns files (writeEtcNetns, removeEtcNetns)', () => {
     fs.writeFileSync(path.join(opts.root, 'vpn', 'nsswitch.conf'), 'hosts: files\n')
     await writeEtcNetns('vpn', { hosts: 'x\n', 'resolv.conf': 'nameserver 127.0.0.11\n' }, opts)
     await removeEtcNetns('vpn', opts)
-    assert.deepEqual(fs.readdirSync(path.join(opts.root, 'vpn')).sort(), ['nsswitch.conf', 'resolv.conf'], 'the user\'s files stay; our hosts went')
+    assert.deepEqual(fs.readdirSync(path.join(opts.root, 'vpn')).sort(), ['nsswitch.conf', 'resolv.conf'], "the user's files stay; our hosts went")
     await writeEtcNetns('other', { hostname: 'other\n' }, opts)
     await removeEtcNetns('other', opts)
     assert.deepEqual(fs.readdirSync(opts.root), ['vpn'])

@@ -34,7 +34,11 @@ const KIND_NUL = 'iproute2 sends the kind without its NUL; we send a C string: t
 const FD = 'a file descriptor: each process has its own number (ours is checked separately)'
 const TABLE = 'iproute2 adds RTA_TABLE only for tables >= 256 (rtm_table carries the smaller ones); we always send it, which the kernel prefers over rtm_table'
 const hex = (s: string) => Buffer.from(s + '\0', 'latin1').toString('hex')
-const le32 = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(n); return b.toString('hex') }
+const le32 = (n: number) => {
+  const b = Buffer.alloc(4)
+  b.writeUInt32LE(n)
+  return b.toString('hex')
+}
 const ZEROS = '00:00:00:00:00:00'
 
 const cases: Record<string, Case> = {
@@ -49,7 +53,11 @@ const cases: Record<string, Case> = {
   'veth create with mtu and MAC on both ends': {
     capture: 'veth-create-full',
     op: (_ix, self) => ({
-      op: 'link.create', kind: 'veth', name: 'veth1', mtu: 1400, mac: '02:00:00:00:01:01',
+      op: 'link.create',
+      kind: 'veth',
+      name: 'veth1',
+      mtu: 1400,
+      mac: '02:00:00:00:01:01',
       peer: { name: 'eth1', mtu: 1400, mac: '02:00:00:00:01:02', target: self },
     }),
     differ: {
@@ -140,7 +148,17 @@ const cases: Record<string, Case> = {
   },
   'route add prefix with metric, table and src': {
     capture: 'route-add-prefix-metric-table-src',
-    op: (ix) => ({ op: 'route.add', family: 4, dst: '10.1.0.0', dstLength: 16, gateway: '10.0.0.254', oif: ix.br0, metric: 100, table: 100, prefsrc: '10.0.0.1' }),
+    op: (ix) => ({
+      op: 'route.add',
+      family: 4,
+      dst: '10.1.0.0',
+      dstLength: 16,
+      gateway: '10.0.0.254',
+      oif: ix.br0,
+      metric: 100,
+      table: 100,
+      prefsrc: '10.0.0.1',
+    }),
     onlyOurs: { RTA_TABLE: [le32(100), TABLE] },
     reordered: true, // iproute2 adds RTA_OIF last
   },
@@ -173,8 +191,17 @@ const cases: Record<string, Case> = {
   },
   'macvlan create inside another namespace, with MAC, MTU and up, mode private': {
     capture: 'macvlan-create-netns-full',
-    op: (ix, self) => ({ op: 'link.create', kind: 'macvlan', name: 'mv1', link: ix.veth2, macvlanMode: 1, target: self,
-      mac: '02:00:00:00:02:01', mtu: 1400, up: true }),
+    op: (ix, self) => ({
+      op: 'link.create',
+      kind: 'macvlan',
+      name: 'mv1',
+      link: ix.veth2,
+      macvlanMode: 1,
+      target: self,
+      mac: '02:00:00:00:02:01',
+      mtu: 1400,
+      up: true,
+    }),
     differ: {
       'IFLA_LINKINFO/IFLA_INFO_KIND': [hex('macvlan'), '6d6163766c616e', KIND_NUL],
       IFLA_NET_NS_FD: ['<fd>', '<fd>', FD],
@@ -183,7 +210,12 @@ const cases: Record<string, Case> = {
   },
   'vxlan create for an overlay: underlay device, ttl, local, learning off (our defaults: port 4789, nolearning)': {
     capture: 'vxlan-create-overlay',
-    op: (ix) => ({ op: 'link.create', kind: 'vxlan', name: 'vx0', vxlan: { ...vxlanData({ name: 'vx0', vni: 42, local: '10.0.0.1', ttl: 64 }), link: ix.br0 } }),
+    op: (ix) => ({
+      op: 'link.create',
+      kind: 'vxlan',
+      name: 'vx0',
+      vxlan: { ...vxlanData({ name: 'vx0', vni: 42, local: '10.0.0.1', ttl: 64 }), link: ix.br0 },
+    }),
     differ: { 'IFLA_LINKINFO/IFLA_INFO_KIND': [hex('vxlan'), '76786c616e', KIND_NUL] },
   },
   'vxlan create with a unicast remote and learning on': {
@@ -193,8 +225,28 @@ const cases: Record<string, Case> = {
   },
   'vxlan create with a multicast group and every flag': {
     capture: 'vxlan-create-group',
-    op: (ix) => ({ op: 'link.create', kind: 'vxlan', name: 'vx1', vxlan: { ...vxlanData({ name: 'vx1', vni: 100, group: '239.1.1.1', device: 'br0', port: 4790,
-      learning: true, tos: 0x10, ageing: 120, proxy: true, l2miss: true, l3miss: true, udpCsum: false }), link: ix.br0 } }),
+    op: (ix) => ({
+      op: 'link.create',
+      kind: 'vxlan',
+      name: 'vx1',
+      vxlan: {
+        ...vxlanData({
+          name: 'vx1',
+          vni: 100,
+          group: '239.1.1.1',
+          device: 'br0',
+          port: 4790,
+          learning: true,
+          tos: 0x10,
+          ageing: 120,
+          proxy: true,
+          l2miss: true,
+          l3miss: true,
+          udpCsum: false,
+        }),
+        link: ix.br0,
+      },
+    }),
     differ: { 'IFLA_LINKINFO/IFLA_INFO_KIND': [hex('vxlan'), '76786c616e', KIND_NUL] },
   },
   'vxlan create over IPv6 (IFLA_VXLAN_LOCAL6, IFLA_VXLAN_GROUP6)': {

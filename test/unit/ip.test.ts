@@ -1,5 +1,17 @@
 import { strict as assert } from 'node:assert'
-import { canonicalIp, formatPrefix, ipFromBytes, ipToBytes, isLoopbackIp, maskBytes, overlaps, parseIp, parsePrefix, prefixBounds, within } from '../../lib/ipam/ip'
+import {
+  canonicalIp,
+  formatPrefix,
+  ipFromBytes,
+  ipToBytes,
+  isLoopbackIp,
+  maskBytes,
+  overlaps,
+  parseIp,
+  parsePrefix,
+  prefixBounds,
+  within,
+} from '../../lib/ipam/ip'
 
 describe('ip helpers', () => {
   it('round-trips IPv4 and writes IPv6 in RFC 5952 form', () => {
@@ -25,9 +37,13 @@ describe('ip helpers', () => {
   it('parses prefixes; subnets with host bits set are refused with the network named', () => {
     assert.equal(formatPrefix(parsePrefix('172.18.0.0/16')), '172.18.0.0/16')
     assert.equal(formatPrefix(parsePrefix('FD00:1::/64')), 'fd00:1::/64')
-    assert.throws(() => parsePrefix('172.18.0.5/16'), (e: Error & { code: string }) => e.code === 'ERR_INVALID_ARG_VALUE' && e.message.includes('172.18.0.0/16'))
+    assert.throws(
+      () => parsePrefix('172.18.0.5/16'),
+      (e: Error & { code: string }) => e.code === 'ERR_INVALID_ARG_VALUE' && e.message.includes('172.18.0.0/16'),
+    )
     assert.equal(formatPrefix(parsePrefix('172.18.0.5/16', 'x', false)), '172.18.0.0/16')
-    for (const bad of ['172.18.0.0', '172.18.0.0/33', 'fd00::/129', '172.18.0.0/-1', '/8']) assert.throws(() => parsePrefix(bad), { code: 'ERR_INVALID_ARG_VALUE' }, bad)
+    for (const bad of ['172.18.0.0', '172.18.0.0/33', 'fd00::/129', '172.18.0.0/-1', '/8'])
+      assert.throws(() => parsePrefix(bad), { code: 'ERR_INVALID_ARG_VALUE' }, bad)
   })
 
   it('overlap and containment', () => {

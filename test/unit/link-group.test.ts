@@ -5,8 +5,12 @@ import { Link } from '../../lib/link'
 
 describe('link group input checks', () => {
   let ns: Namespace
-  before(async () => { ns = await Namespace.current() })
-  after(async () => { await ns?.close() })
+  before(async () => {
+    ns = await Namespace.current()
+  })
+  after(async () => {
+    await ns?.close()
+  })
 
   it('deleteLinkGroup refuses group 0 (every link not in another group) before sending anything', async () => {
     await assert.rejects(deleteLinkGroup(ns, 0), { code: 'ERR_OUT_OF_RANGE' })

@@ -25,19 +25,46 @@ describe('issue 11 on the fake addon', () => {
   it('localhost publish: the route_localnet record and the guard are committed before route_localnet is written (input 2)', async () => {
     const sysctl = new Map<string, string>()
     fake.answer('sysctlGet', (_h, rel) => sysctl.get(String(rel)) ?? '0')
-    fake.answer('sysctlSet', (_h, rel, v) => { sysctl.set(String(rel), String(v)) })
-    fake.answer('rtnl', (ops) => (ops as NativeOp[]).map((op) => {
-      if (op.op === 'route.list') return [{ family: 4, dst: '172.18.0.0', dstLength: 16, oif: 5, type: 1, table: 254, scope: 253, protocol: 2, flags: 0 }]
-      if (op.op === 'link.get') return { index: 5, name: 'br0', kind: 'bridge', slaveKind: '', mtu: 1500, mac: '02:00:00:00:00:01', flags: 1, operState: 6, master: 0, link: 0, alias: '', type: 1 }
-      return op.op.endsWith('.list') ? [] : null
-    }))
+    fake.answer('sysctlSet', (_h, rel, v) => {
+      sysctl.set(String(rel), String(v))
+    })
+    fake.answer('rtnl', (ops) =>
+      (ops as NativeOp[]).map((op) => {
+        if (op.op === 'route.list') return [{ family: 4, dst: '172.18.0.0', dstLength: 16, oif: 5, type: 1, table: 254, scope: 253, protocol: 2, flags: 0 }]
+        if (op.op === 'link.get')
+          return {
+            index: 5,
+            name: 'br0',
+            kind: 'bridge',
+            slaveKind: '',
+            mtu: 1500,
+            mac: '02:00:00:00:00:01',
+            flags: 1,
+            operState: 6,
+            master: 0,
+            link: 0,
+            alias: '',
+            type: 1,
+          }
+        return op.op.endsWith('.list') ? [] : null
+      }),
+    )
     await NatRule.publish({ namespace: ns, protocol: 'tcp', hostPort: 8080, containerIp: '172.18.0.2', containerPort: 80, localhost: true })
     const writes = fake.calls.filter((c) => c.entry === 'nft' || c.entry === 'sysctlSet')
     const rl = writes.findIndex((c) => c.entry === 'sysctlSet' && String(c.args[1]).endsWith('br0/route_localnet') && c.args[2] === '1')
     assert.ok(rl > 0, 'route_localnet was turned on')
-    const before = writes.slice(0, rl).filter((c) => c.entry === 'nft').flatMap((c) => c.args[1] as NftMsg[])
-    assert.ok(before.some((m) => m.op === 'newsetelem' && m.set === 'localnet'), 'the record was committed first')
-    assert.ok(before.some((m) => m.op === 'newrule' && m.chain === 'guard'), 'the guard was committed first (in the same batch)')
+    const before = writes
+      .slice(0, rl)
+      .filter((c) => c.entry === 'nft')
+      .flatMap((c) => c.args[1] as NftMsg[])
+    assert.ok(
+      before.some((m) => m.op === 'newsetelem' && m.set === 'localnet'),
+      'the record was committed first',
+    )
+    assert.ok(
+      before.some((m) => m.op === 'newrule' && m.chain === 'guard'),
+      'the guard was committed first (in the same batch)',
+    )
     const table = before.find((m) => m.op === 'newtable')
     assert.ok(table && table.op === 'newtable' && table.exclusive, 'the table is created exclusively (a concurrent creator retries)')
   })
@@ -50,7 +77,11 @@ describe('issue 11 on the fake addon', () => {
     ]) {
       await assert.rejects(run([op]), (e: Coded) => e instanceof TypeError && e.code === 'ERR_INVALID_ARG_VALUE' && /'%'/.test(e.message))
     }
-    assert.deepEqual(fake.calls.map((c) => c.entry), [], 'nothing reached the addon')
+    assert.deepEqual(
+      fake.calls.map((c) => c.entry),
+      [],
+      'nothing reached the addon',
+    )
   })
 
   it('refuses a multicast hostIp or containerIp, and a hostIp of the other family (input 6, input 7)', () => {
@@ -63,7 +94,11 @@ describe('issue 11 on the fake addon', () => {
       [{ ...base, containerIp: '0.0.0.0' }, 'unspecified containerIp'],
       [{ ...base, hostIp: 'fd00::1' }, 'hostIp of the other family'],
     ] as const) {
-      assert.throws(() => checkPublish(o), (e: Coded) => e instanceof TypeError && e.code === 'ERR_INVALID_ARG_VALUE', what)
+      assert.throws(
+        () => checkPublish(o),
+        (e: Coded) => e instanceof TypeError && e.code === 'ERR_INVALID_ARG_VALUE',
+        what,
+      )
     }
     assert.equal(checkPublish({ ...base, hostIp: '10.0.0.1' }).hostIp, '10.0.0.1')
   })
@@ -72,10 +107,16 @@ describe('issue 11 on the fake addon', () => {
     assert.equal(linkLocalOf('02:42:ac:11:00:02'), 'fe80::42:acff:fe11:2')
     assert.equal(linkLocalOf('aa:bb:cc:dd:ee:ff'), 'fe80::a8bb:ccff:fedd:eeff')
     const v4 = spoofElements({ hostIf: 'veth1', mac: '02:42:ac:11:00:02', addresses: ['172.17.0.2'] })
-    assert.deepEqual(v4.map((e) => e.set), ['ports', 'macs', 'addr4'])
+    assert.deepEqual(
+      v4.map((e) => e.set),
+      ['ports', 'macs', 'addr4'],
+    )
     assert.equal(v4[1]!.element.key!.toString('hex'), Buffer.from('veth1').toString('hex').padEnd(32, '0') + '0242ac1100020000')
     const dual = spoofElements({ hostIf: 'veth1', mac: '02:42:ac:11:00:02', addresses: ['172.17.0.2', 'fd00::2'] })
-    assert.deepEqual(dual.map((e) => e.set), ['ports', 'macs', 'addr4', 'addr6', 'addr6'])
+    assert.deepEqual(
+      dual.map((e) => e.set),
+      ['ports', 'macs', 'addr4', 'addr6', 'addr6'],
+    )
     assert.equal(dual[4]!.element.key!.subarray(16).toString('hex'), 'fe800000000000000042acfffe110002')
   })
 

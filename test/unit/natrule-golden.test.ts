@@ -61,9 +61,14 @@ describe('NatRule rules against nft --debug=netlink (fixture netns-kit)', () => 
       // A single-field set carries nft's key byte order (so `nft list` prints its keys); the
       // rest of nft's set userdata (typeof, merge hints) only nft reads.
       const single = (payload: Buffer) => attrs(payload.subarray(4)).some((a) => a.type === 4 && a.data.readUInt32BE(0) < 64)
-      const strip = (payload: Buffer) => describeAttrs(attrs(payload.subarray(4)).filter((a) =>
-        !(type === NFT_MSG_NEWSET && ((a.type === NFTA_SET_USERDATA && !single(payload)) || a.type === NFTA_SET_ID)) &&
-        !(type === NFT_MSG_NEWSETELEM && a.type === NFTA_SET_ELEM_LIST_SET_ID)))
+      const strip = (payload: Buffer) =>
+        describeAttrs(
+          attrs(payload.subarray(4)).filter(
+            (a) =>
+              !(type === NFT_MSG_NEWSET && ((a.type === NFTA_SET_USERDATA && !single(payload)) || a.type === NFTA_SET_ID)) &&
+              !(type === NFT_MSG_NEWSETELEM && a.type === NFTA_SET_ELEM_LIST_SET_ID),
+          ),
+        )
       // nft numbers the nests of a list of elements 1, 2, 3 (the kernel ignores their type); we write
       // NFTA_LIST_ELEM (1) for each, as the kernel's own dumps do.
       const elemNests = (lines: string[]) => lines.map((l) => l.replace(/^3N\.\d+N/, '3N.1N'))

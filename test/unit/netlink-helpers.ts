@@ -8,8 +8,20 @@ export const FIXTURES = path.resolve(__dirname, '..', 'fixtures', 'rtnl')
 
 export const NLMSG_ERROR = 2
 export const NLMSG_DONE = 3
-export const RTM = { NEWLINK: 16, DELLINK: 17, GETLINK: 18, NEWADDR: 20, DELADDR: 21, GETADDR: 22, NEWROUTE: 24, DELROUTE: 25, GETROUTE: 26,
-  NEWNEIGH: 28, DELNEIGH: 29, GETNEIGH: 30 } as const
+export const RTM = {
+  NEWLINK: 16,
+  DELLINK: 17,
+  GETLINK: 18,
+  NEWADDR: 20,
+  DELADDR: 21,
+  GETADDR: 22,
+  NEWROUTE: 24,
+  DELROUTE: 25,
+  GETROUTE: 26,
+  NEWNEIGH: 28,
+  DELNEIGH: 29,
+  GETNEIGH: 30,
+} as const
 
 export interface Call {
   syscall: 'sendmsg' | 'sendto' | 'recvmsg'
@@ -64,7 +76,13 @@ export function readCapture(name: string, dir = FIXTURES): Capture {
   return cap
 }
 
-export interface Msg { type: number; flags: number; seq: number; pid: number; bytes: Buffer }
+export interface Msg {
+  type: number
+  flags: number
+  seq: number
+  pid: number
+  bytes: Buffer
+}
 
 /**
  * Splits a datagram into netlink messages. Like the kernel's netlink_rcv_skb it stops at a
@@ -78,7 +96,13 @@ export function splitMessages(buf: Buffer): Msg[] {
     const len = buf.readUInt32LE(off)
     if (len < 16) break
     if (off + len > buf.length) throw new Error(`bad nlmsg_len ${len} at ${off}`)
-    out.push({ type: buf.readUInt16LE(off + 4), flags: buf.readUInt16LE(off + 6), seq: buf.readUInt32LE(off + 8), pid: buf.readUInt32LE(off + 12), bytes: buf.subarray(off, off + len) })
+    out.push({
+      type: buf.readUInt16LE(off + 4),
+      flags: buf.readUInt16LE(off + 6),
+      seq: buf.readUInt32LE(off + 8),
+      pid: buf.readUInt32LE(off + 12),
+      bytes: buf.subarray(off, off + len),
+    })
     off += (len + 3) & ~3
   }
   return out
@@ -86,7 +110,10 @@ export function splitMessages(buf: Buffer): Msg[] {
 
 /** The messages of `type` that iproute2 sent in a capture. */
 export function sent(cap: Capture, type: number): Msg[] {
-  return cap.calls.filter((c) => c.syscall !== 'recvmsg').flatMap((c) => splitMessages(c.bytes)).filter((m) => m.type === type)
+  return cap.calls
+    .filter((c) => c.syscall !== 'recvmsg')
+    .flatMap((c) => splitMessages(c.bytes))
+    .filter((m) => m.type === type)
 }
 
 /** The messages the kernel answered with (recvmsg), in order. */
@@ -105,25 +132,70 @@ export function masked(b: Buffer): Buffer {
 
 // Attribute names per nest, from <linux/if_link.h>, <linux/veth.h>, <linux/if_addr.h>, <linux/rtnetlink.h>,
 // <linux/neighbour.h>.
-const IFLA: Record<number, string> = { 1: 'IFLA_ADDRESS', 3: 'IFLA_IFNAME', 5: 'IFLA_LINK', 4: 'IFLA_MTU', 10: 'IFLA_MASTER', 18: 'IFLA_LINKINFO', 20: 'IFLA_IFALIAS', 27: 'IFLA_GROUP', 28: 'IFLA_NET_NS_FD', 29: 'IFLA_EXT_MASK' }
+const IFLA: Record<number, string> = {
+  1: 'IFLA_ADDRESS',
+  3: 'IFLA_IFNAME',
+  5: 'IFLA_LINK',
+  4: 'IFLA_MTU',
+  10: 'IFLA_MASTER',
+  18: 'IFLA_LINKINFO',
+  20: 'IFLA_IFALIAS',
+  27: 'IFLA_GROUP',
+  28: 'IFLA_NET_NS_FD',
+  29: 'IFLA_EXT_MASK',
+}
 const IFLA_INFO: Record<number, string> = { 1: 'IFLA_INFO_KIND', 2: 'IFLA_INFO_DATA', 4: 'IFLA_INFO_SLAVE_KIND', 5: 'IFLA_INFO_SLAVE_DATA' }
 const VETH_INFO: Record<number, string> = { 1: 'VETH_INFO_PEER' }
 const IFLA_BR: Record<number, string> = { 5: 'IFLA_BR_STP_STATE', 7: 'IFLA_BR_VLAN_FILTERING' }
 const IFLA_BRPORT: Record<number, string> = { 4: 'IFLA_BRPORT_MODE', 33: 'IFLA_BRPORT_ISOLATED' }
 const IFLA_MACVLAN: Record<number, string> = { 1: 'IFLA_MACVLAN_MODE', 2: 'IFLA_MACVLAN_FLAGS' }
 const IFLA_VXLAN: Record<number, string> = {
-  1: 'IFLA_VXLAN_ID', 2: 'IFLA_VXLAN_GROUP', 3: 'IFLA_VXLAN_LINK', 4: 'IFLA_VXLAN_LOCAL', 5: 'IFLA_VXLAN_TTL', 6: 'IFLA_VXLAN_TOS',
-  7: 'IFLA_VXLAN_LEARNING', 8: 'IFLA_VXLAN_AGEING', 9: 'IFLA_VXLAN_LIMIT', 11: 'IFLA_VXLAN_PROXY', 13: 'IFLA_VXLAN_L2MISS',
-  14: 'IFLA_VXLAN_L3MISS', 15: 'IFLA_VXLAN_PORT', 16: 'IFLA_VXLAN_GROUP6', 17: 'IFLA_VXLAN_LOCAL6', 18: 'IFLA_VXLAN_UDP_CSUM',
+  1: 'IFLA_VXLAN_ID',
+  2: 'IFLA_VXLAN_GROUP',
+  3: 'IFLA_VXLAN_LINK',
+  4: 'IFLA_VXLAN_LOCAL',
+  5: 'IFLA_VXLAN_TTL',
+  6: 'IFLA_VXLAN_TOS',
+  7: 'IFLA_VXLAN_LEARNING',
+  8: 'IFLA_VXLAN_AGEING',
+  9: 'IFLA_VXLAN_LIMIT',
+  11: 'IFLA_VXLAN_PROXY',
+  13: 'IFLA_VXLAN_L2MISS',
+  14: 'IFLA_VXLAN_L3MISS',
+  15: 'IFLA_VXLAN_PORT',
+  16: 'IFLA_VXLAN_GROUP6',
+  17: 'IFLA_VXLAN_LOCAL6',
+  18: 'IFLA_VXLAN_UDP_CSUM',
 }
 const NDA: Record<number, string> = {
-  1: 'NDA_DST', 2: 'NDA_LLADDR', 3: 'NDA_CACHEINFO', 4: 'NDA_PROBES', 5: 'NDA_VLAN', 6: 'NDA_PORT', 7: 'NDA_VNI', 8: 'NDA_IFINDEX',
-  9: 'NDA_MASTER', 11: 'NDA_SRC_VNI',
+  1: 'NDA_DST',
+  2: 'NDA_LLADDR',
+  3: 'NDA_CACHEINFO',
+  4: 'NDA_PROBES',
+  5: 'NDA_VLAN',
+  6: 'NDA_PORT',
+  7: 'NDA_VNI',
+  8: 'NDA_IFINDEX',
+  9: 'NDA_MASTER',
+  11: 'NDA_SRC_VNI',
 }
 const IFA: Record<number, string> = { 1: 'IFA_ADDRESS', 2: 'IFA_LOCAL', 3: 'IFA_LABEL', 4: 'IFA_BROADCAST', 6: 'IFA_CACHEINFO', 8: 'IFA_FLAGS' }
-const RTA: Record<number, string> = { 1: 'RTA_DST', 2: 'RTA_SRC', 4: 'RTA_OIF', 5: 'RTA_GATEWAY', 6: 'RTA_PRIORITY', 7: 'RTA_PREFSRC', 8: 'RTA_METRICS', 15: 'RTA_TABLE', 20: 'RTA_PREF' }
+const RTA: Record<number, string> = {
+  1: 'RTA_DST',
+  2: 'RTA_SRC',
+  4: 'RTA_OIF',
+  5: 'RTA_GATEWAY',
+  6: 'RTA_PRIORITY',
+  7: 'RTA_PREFSRC',
+  8: 'RTA_METRICS',
+  15: 'RTA_TABLE',
+  20: 'RTA_PREF',
+}
 
-interface Walk { names: Record<number, string>; nested?: (name: string, kind: string | undefined) => Walk | 'ifinfomsg' | undefined }
+interface Walk {
+  names: Record<number, string>
+  nested?: (name: string, kind: string | undefined) => Walk | 'ifinfomsg' | undefined
+}
 
 const linkWalk: Walk = {
   names: IFLA,

@@ -9,15 +9,19 @@ import { storeContract } from '../store-contract'
 
 const dirs = new Map<SqliteStore, string>()
 
-storeContract('SqliteStore', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nk-sqlite-'))
-  const s = new SqliteStore({ path: path.join(dir, 'state.db') })
-  dirs.set(s, dir)
-  return s
-}, async (s) => {
-  await s.close()
-  const dir = dirs.get(s as SqliteStore)
-  if (dir) fs.rmSync(dir, { recursive: true, force: true })
-})
+storeContract(
+  'SqliteStore',
+  async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nk-sqlite-'))
+    const s = new SqliteStore({ path: path.join(dir, 'state.db') })
+    dirs.set(s, dir)
+    return s
+  },
+  async (s) => {
+    await s.close()
+    const dir = dirs.get(s as SqliteStore)
+    if (dir) fs.rmSync(dir, { recursive: true, force: true })
+  },
+)
 
 storeContract('MemoryNetworkStore', async () => new MemoryNetworkStore())

@@ -15,8 +15,11 @@ function withoutEtcd3(body: string): Record<string, unknown> {
     out.etcd3Requests = globalThis.__etcd3Requests
     out.etcd3Loaded = Object.keys(require.cache).some((f) => f.includes('/node_modules/etcd3/'))
     console.log(JSON.stringify(out)) })().catch((e) => { console.error(e); process.exit(1) })`
-  const out = execFileSync(process.execPath, ['-r', 'tsx/cjs', '-r', path.join(root, 'test', 'fixtures', 'no-etcd3.cjs'), '-e', src],
-    { cwd: root, encoding: 'utf8', timeout: 60000 })
+  const out = execFileSync(process.execPath, ['-r', 'tsx/cjs', '-r', path.join(root, 'test', 'fixtures', 'no-etcd3.cjs'), '-e', src], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 60000,
+  })
   return JSON.parse(out.trim().split('\n').pop()!)
 }
 
@@ -77,9 +80,16 @@ describe('etcd3 is an optional peer dependency', function () {
   })
 
   it('loads etcd3 when it is installed (the devDependency)', () => {
-    const out = execFileSync(process.execPath, ['-r', 'tsx/cjs', '-e',
-      `const { etcd3Module } = require(${JSON.stringify(path.join(root, 'lib', 'ipam', 'etcd-client'))}); console.log(typeof etcd3Module().Etcd3)`],
-    { cwd: root, encoding: 'utf8', timeout: 60000 })
+    const out = execFileSync(
+      process.execPath,
+      [
+        '-r',
+        'tsx/cjs',
+        '-e',
+        `const { etcd3Module } = require(${JSON.stringify(path.join(root, 'lib', 'ipam', 'etcd-client'))}); console.log(typeof etcd3Module().Etcd3)`,
+      ],
+      { cwd: root, encoding: 'utf8', timeout: 60000 },
+    )
     assert.equal(out.trim(), 'function')
   })
 })

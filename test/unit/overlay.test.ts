@@ -30,13 +30,25 @@ describe('overlay helpers', () => {
 
   it('gives up on a call that does not answer within its deadline', async () => {
     const t0 = Date.now()
-    await assert.rejects(withDeadline(new Promise(() => {}), 50, 'http://x:1', 'get'), (e: Coded) => e.code === 'ERR_NETNS_KIT_STORE_UNAVAILABLE' && /within 50 ms/.test(e.message))
+    await assert.rejects(
+      withDeadline(new Promise(() => {}), 50, 'http://x:1', 'get'),
+      (e: Coded) => e.code === 'ERR_NETNS_KIT_STORE_UNAVAILABLE' && /within 50 ms/.test(e.message),
+    )
     assert.ok(Date.now() - t0 < 1000)
   })
 
   it('EtcdStore refuses bad options before connecting', () => {
-    assert.throws(() => new EtcdStore({ etcd: 'localhost:2379' }), (e: Coded) => e.code === 'ERR_INVALID_ARG_TYPE')
-    assert.throws(() => new EtcdStore(undefined as never), (e: Coded) => e.code === 'ERR_INVALID_ARG_TYPE')
-    assert.throws(() => new EtcdStore({ etcd: 'http://127.0.0.1:2379', timeoutMs: 1.5 }), (e: Coded) => e.code === 'ERR_INVALID_ARG_VALUE')
+    assert.throws(
+      () => new EtcdStore({ etcd: 'localhost:2379' }),
+      (e: Coded) => e.code === 'ERR_INVALID_ARG_TYPE',
+    )
+    assert.throws(
+      () => new EtcdStore(undefined as never),
+      (e: Coded) => e.code === 'ERR_INVALID_ARG_TYPE',
+    )
+    assert.throws(
+      () => new EtcdStore({ etcd: 'http://127.0.0.1:2379', timeoutMs: 1.5 }),
+      (e: Coded) => e.code === 'ERR_INVALID_ARG_VALUE',
+    )
   })
 })

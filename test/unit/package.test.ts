@@ -23,12 +23,39 @@ describe('package', function () {
     if (dir) fs.rmSync(dir, { recursive: true, force: true })
   })
 
-  const names = ['Namespace', 'Link', 'VethPair', 'Bridge', 'Macvlan', 'Vxlan', 'NetlinkError', 'NetnsKitError', 'PrivilegeError',
-    'NatRule', 'conntrack', 'SqliteStore', 'MemoryStore', 'EtcdStore', 'chooseSubnet', 'findFreeSubnet', 'hostsFile', 'hostnameFile',
-    'resolvConf', 'parseResolvConf', 'Resolver', 'DnsRecords', 'openUdpSocket', 'openTcpServer', 'connectTcp']
+  const names = [
+    'Namespace',
+    'Link',
+    'VethPair',
+    'Bridge',
+    'Macvlan',
+    'Vxlan',
+    'NetlinkError',
+    'NetnsKitError',
+    'PrivilegeError',
+    'NatRule',
+    'conntrack',
+    'SqliteStore',
+    'MemoryStore',
+    'EtcdStore',
+    'chooseSubnet',
+    'findFreeSubnet',
+    'hostsFile',
+    'hostnameFile',
+    'resolvConf',
+    'parseResolvConf',
+    'Resolver',
+    'DnsRecords',
+    'openUdpSocket',
+    'openTcpServer',
+    'connectTcp',
+  ]
 
   it('works with require()', () => {
-    const out = execFileSync(process.execPath, ['-e', `const k = require('netns-kit'); console.log(JSON.stringify(Object.keys(k)))`], { cwd: dir, encoding: 'utf8' })
+    const out = execFileSync(process.execPath, ['-e', `const k = require('netns-kit'); console.log(JSON.stringify(Object.keys(k)))`], {
+      cwd: dir,
+      encoding: 'utf8',
+    })
     const keys = JSON.parse(out) as string[]
     for (const n of names) assert.ok(keys.includes(n), n)
   })
@@ -40,21 +67,36 @@ describe('package', function () {
   })
 
   it('ships types a TypeScript project can use', () => {
-    fs.writeFileSync(path.join(dir, 'use.ts'), [
-      "import { Namespace, VethPair, Bridge, type LinkInfo } from 'netns-kit'",
-      'export async function wire(): Promise<LinkInfo> {',
-      "  const host = await Namespace.create('nk-types')",
-      "  const br = await Bridge.create({ name: 'br0', namespace: host })",
-      "  const v = await VethPair.create({ name: 'veth0', namespace: host, peer: { name: 'eth0' } })",
-      '  await br.attach(v.host, { hairpin: true })',
-      '  return v.host.info()',
-      '}',
-      '',
-    ].join('\n'))
-    fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({
-      compilerOptions: { strict: true, noEmit: true, module: 'commonjs', moduleResolution: 'node', target: 'ES2022', lib: ['ES2022', 'ESNext.Disposable'], types: ['node'], typeRoots: [path.join(root, 'node_modules', '@types')] },
-      files: ['use.ts'],
-    }))
+    fs.writeFileSync(
+      path.join(dir, 'use.ts'),
+      [
+        "import { Namespace, VethPair, Bridge, type LinkInfo } from 'netns-kit'",
+        'export async function wire(): Promise<LinkInfo> {',
+        "  const host = await Namespace.create('nk-types')",
+        "  const br = await Bridge.create({ name: 'br0', namespace: host })",
+        "  const v = await VethPair.create({ name: 'veth0', namespace: host, peer: { name: 'eth0' } })",
+        '  await br.attach(v.host, { hairpin: true })',
+        '  return v.host.info()',
+        '}',
+        '',
+      ].join('\n'),
+    )
+    fs.writeFileSync(
+      path.join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          noEmit: true,
+          module: 'commonjs',
+          moduleResolution: 'node',
+          target: 'ES2022',
+          lib: ['ES2022', 'ESNext.Disposable'],
+          types: ['node'],
+          typeRoots: [path.join(root, 'node_modules', '@types')],
+        },
+        files: ['use.ts'],
+      }),
+    )
     execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { cwd: dir, encoding: 'utf8' })
   })
 })

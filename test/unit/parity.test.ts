@@ -42,7 +42,10 @@ describe('issue 13 (no kernel)', () => {
   it('ip_local_reserved_ports is parsed as the kernel writes it', () => {
     assert.deepEqual(parsePortList(''), [])
     assert.deepEqual(parsePortList('8080\n'), [[8080, 8080]])
-    assert.deepEqual(parsePortList('8080,9000-9010,70000,5-3'), [[8080, 8080], [9000, 9010]])
+    assert.deepEqual(parsePortList('8080,9000-9010,70000,5-3'), [
+      [8080, 8080],
+      [9000, 9010],
+    ])
   })
 
   it('publishFamily: no hostIp is both families on a dual-stack network; an IPv6 hostIp needs one', () => {
@@ -50,8 +53,14 @@ describe('issue 13 (no kernel)', () => {
     assert.deepEqual(publishFamily(undefined, false), { family: 4, dualStack: false })
     assert.deepEqual(publishFamily('::', true), { family: 6, dualStack: false })
     assert.deepEqual(publishFamily('0.0.0.0', true), { family: 4, dualStack: false })
-    assert.throws(() => checkConnectOptions({ publish: [{ containerPort: 80, hostIp: '::' }] }, 'n4', false), { code: 'ERR_INVALID_ARG_VALUE', message: /opts\.publish\[0\]\.hostIp.*IPv4.*'n4' has no IPv6 subnet/ })
-    assert.throws(() => checkConnectOptions({ publish: [{ containerPort: 80, hostIp: '::1' }] }, 'n4', false), { code: 'ERR_INVALID_ARG_VALUE', message: /IPv4/ })
+    assert.throws(() => checkConnectOptions({ publish: [{ containerPort: 80, hostIp: '::' }] }, 'n4', false), {
+      code: 'ERR_INVALID_ARG_VALUE',
+      message: /opts\.publish\[0\]\.hostIp.*IPv4.*'n4' has no IPv6 subnet/,
+    })
+    assert.throws(() => checkConnectOptions({ publish: [{ containerPort: 80, hostIp: '::1' }] }, 'n4', false), {
+      code: 'ERR_INVALID_ARG_VALUE',
+      message: /IPv4/,
+    })
   })
 
   it('connect options: ifname absent is automatic, defaultRoute, localhost, extraHosts checked before anything', () => {
@@ -61,12 +70,19 @@ describe('issue 13 (no kernel)', () => {
     assert.deepEqual(o.extraHosts, [])
     assert.equal(checkConnectOptions({ defaultRoute: false }, 'n', false).defaultRoute, false)
     assert.throws(() => checkConnectOptions({ defaultRoute: 'no' as unknown as boolean }, 'n', false), { code: 'ERR_INVALID_ARG_TYPE' })
-    assert.deepEqual(checkConnectOptions({ publish: [{ containerPort: 80, localhost: false }] }, 'n', false).publish, [{ protocol: 'tcp', containerPort: 80, hostPort: undefined, hostIp: undefined, localhost: false }])
-    assert.throws(() => checkConnectOptions({ publish: [{ containerPort: 80, hostIp: '10.0.0.1', localhost: true }] }, 'n', false), { code: 'ERR_INVALID_ARG_VALUE' })
+    assert.deepEqual(checkConnectOptions({ publish: [{ containerPort: 80, localhost: false }] }, 'n', false).publish, [
+      { protocol: 'tcp', containerPort: 80, hostPort: undefined, hostIp: undefined, localhost: false },
+    ])
+    assert.throws(() => checkConnectOptions({ publish: [{ containerPort: 80, hostIp: '10.0.0.1', localhost: true }] }, 'n', false), {
+      code: 'ERR_INVALID_ARG_VALUE',
+    })
     assert.equal(checkConnectOptions({ publish: [{ containerPort: 80, hostIp: '0:0::0' }] }, 'n', true).publish[0]!.hostIp, '::')
     assert.throws(() => checkConnectOptions({ publish: [{ containerPort: 80, hostIp: '::1' }] }, 'n', true), { code: 'ERR_INVALID_ARG_VALUE', message: /::1/ })
     assert.deepEqual(checkConnectOptions({ extraHosts: ['a:10.0.0.1', 'b=fd00::1', 'c:[FD00::2]', 'gw:host-gateway'] }, 'n', false).extraHosts, [
-      { name: 'a', ip: '10.0.0.1' }, { name: 'b', ip: 'fd00::1' }, { name: 'c', ip: 'fd00::2' }, { name: 'gw', ip: 'host-gateway' },
+      { name: 'a', ip: '10.0.0.1' },
+      { name: 'b', ip: 'fd00::1' },
+      { name: 'c', ip: 'fd00::2' },
+      { name: 'gw', ip: 'host-gateway' },
     ])
     for (const bad of ['a', ':10.0.0.1', 'a:', 'a b:10.0.0.1', 'a:10.0.0.300']) {
       assert.throws(() => checkConnectOptions({ extraHosts: [bad] }, 'n', false), { code: 'ERR_INVALID_ARG_VALUE' }, bad)

@@ -17,11 +17,15 @@ const MSG = 72 // inet_diag_msg
 const HOSTCOND_PAD = HDR + REQ + 4 + 4 + 2
 
 function sentBy(capture: string): Buffer[] {
-  return readCapture(capture, DIAG_FIXTURES).calls.filter((c) => c.syscall !== 'recvmsg').map((c) => masked(c.bytes))
+  return readCapture(capture, DIAG_FIXTURES)
+    .calls.filter((c) => c.syscall !== 'recvmsg')
+    .map((c) => masked(c.bytes))
 }
 
 function repliesOf(capture: string): Msg[] {
-  return readCapture(capture, DIAG_FIXTURES).calls.filter((c) => c.syscall === 'recvmsg').flatMap((c) => splitMessages(c.bytes))
+  return readCapture(capture, DIAG_FIXTURES)
+    .calls.filter((c) => c.syscall === 'recvmsg')
+    .flatMap((c) => splitMessages(c.bytes))
     .filter((m) => m.type === SOCK_DIAG_BY_FAMILY)
 }
 
@@ -45,9 +49,15 @@ describe('sock_diag requests against ss (test/fixtures/diag)', () => {
   })
 
   it("ss 'sport = :P': the same INET_DIAG_BC_S_COND bytecode (host condition padding masked)", () => {
-    for (const [capture, protocol, port] of [['tcp-listen-sport', 'tcp', 8080], ['udp-unconn-sport', 'udp', 5353]] as const) {
+    for (const [capture, protocol, port] of [
+      ['tcp-listen-sport', 'tcp', 8080],
+      ['udp-unconn-sport', 'udp', 5353],
+    ] as const) {
       const ss = sentBy(capture)
-      for (const [i, family] of [[0, 4], [1, 6]] as const) {
+      for (const [i, family] of [
+        [0, 4],
+        [1, 6],
+      ] as const) {
         const ours = encode({ family, protocol, port })
         assert.equal(ours.readUInt16LE(HOSTCOND_PAD), 0, 'our padding is zero')
         const theirs = Buffer.from(ss[i]!)
@@ -98,8 +108,10 @@ describe("sock_diag decoder on the kernel's replies", () => {
 
   it('unconnected UDP sockets', () => {
     const socks = repliesOf('udp-unconn').map((m) => decode(m.bytes, 'udp')!)
-    assert.deepEqual(socks.map((s) => [s.protocol, s.state, s.address, s.port, s.v6only]).sort(),
-      [['udp', 7, '0.0.0.0', 5353, undefined], ['udp', 7, '::', 5354, true]])
+    assert.deepEqual(socks.map((s) => [s.protocol, s.state, s.address, s.port, s.v6only]).sort(), [
+      ['udp', 7, '0.0.0.0', 5353, undefined],
+      ['udp', 7, '::', 5354, true],
+    ])
   })
 
   it('refuses truncated, lying and foreign messages with null', () => {
@@ -111,7 +123,7 @@ describe("sock_diag decoder on the kernel's replies", () => {
       short.writeUInt32LE(short.length, 0)
       assert.equal(decode(short), null, 'shorter than inet_diag_msg')
       const lying = Buffer.from(b)
-      lying.writeUInt16LE(b.length, HDR + MSG)  // the first attribute claims the whole message
+      lying.writeUInt16LE(b.length, HDR + MSG) // the first attribute claims the whole message
       assert.equal(decode(lying), null)
       const other = Buffer.from(b)
       other.writeUInt16LE(18, 4)
@@ -127,8 +139,12 @@ describe("sock_diag decoder on the kernel's replies", () => {
 
 describe('listSockets() input checks (before anything is sent)', () => {
   let ns: Namespace
-  before(async () => { ns = await Namespace.current() })
-  after(async () => { await ns?.close() })
+  before(async () => {
+    ns = await Namespace.current()
+  })
+  after(async () => {
+    await ns?.close()
+  })
 
   for (const [what, filter] of [
     ['a filter that is not an object', 'tcp'],
@@ -142,8 +158,11 @@ describe('listSockets() input checks (before anything is sent)', () => {
     ['a range without to', { port: { from: 9000 } }],
   ] as const) {
     it(`refuses ${what}`, async () => {
-      await assert.rejects(listSockets(ns, filter as never), (e: Error & { code?: string }) =>
-        (e instanceof TypeError || e instanceof RangeError) && /^ERR_(INVALID_ARG_VALUE|INVALID_ARG_TYPE|OUT_OF_RANGE)$/.test(e.code ?? ''))
+      await assert.rejects(
+        listSockets(ns, filter as never),
+        (e: Error & { code?: string }) =>
+          (e instanceof TypeError || e instanceof RangeError) && /^ERR_(INVALID_ARG_VALUE|INVALID_ARG_TYPE|OUT_OF_RANGE)$/.test(e.code ?? ''),
+      )
     })
   }
 
@@ -156,8 +175,18 @@ describe('listSockets() input checks (before anything is sent)', () => {
 
 describe('socketOverlaps() and describeSocket()', () => {
   const rec = (family: 4 | 6, address: string, v6only?: boolean): SocketRecord => ({
-    protocol: 'tcp', family, state: 'listen', address, port: 80, wildcard: address === '0.0.0.0' || address === '::',
-    uid: 0, inode: 1, cookie: 1n, recvQ: 0, sendQ: 128, ...(v6only === undefined ? {} : { v6only }),
+    protocol: 'tcp',
+    family,
+    state: 'listen',
+    address,
+    port: 80,
+    wildcard: address === '0.0.0.0' || address === '::',
+    uid: 0,
+    inode: 1,
+    cookie: 1n,
+    recvQ: 0,
+    sendQ: 128,
+    ...(v6only === undefined ? {} : { v6only }),
   })
 
   it('same family: a wildcard on either side, or the same address', () => {

@@ -7,8 +7,23 @@ import { strict as assert } from 'node:assert'
 import { Bridge, Link, Macvlan, Namespace, VethPair, Vxlan } from '../../lib'
 import { native } from '../../lib/kernel/binding'
 import {
-  checkAlias, checkBool, checkIfName, checkInt, checkIp, checkLladdr, checkMac, checkMtu, checkNsName, checkPort, checkSysctlValue,
-  checkUnicastIp, checkUnicastSubnet, checkVni, isMulticastIp, parseCidr, sysctlPath,
+  checkAlias,
+  checkBool,
+  checkIfName,
+  checkInt,
+  checkIp,
+  checkLladdr,
+  checkMac,
+  checkMtu,
+  checkNsName,
+  checkPort,
+  checkSysctlValue,
+  checkUnicastIp,
+  checkUnicastSubnet,
+  checkVni,
+  isMulticastIp,
+  parseCidr,
+  sysctlPath,
 } from '../../lib/validate'
 
 type Coded = Error & { code?: string }
@@ -49,10 +64,33 @@ describe('validation: the checkers', () => {
   })
 
   it('checkUnicastSubnet: no overlap with loopback or multicast ranges (issue 11, input 6)', async () => {
-    for (const ok of ['172.18.0.0/16', '10.0.0.0/8', '192.168.1.0/24', 'fd00:1::/64', '2001:db8::/32', '126.0.0.0/8', '128.0.0.0/24', '223.255.255.0/24', 'fe80::/64']) {
+    for (const ok of [
+      '172.18.0.0/16',
+      '10.0.0.0/8',
+      '192.168.1.0/24',
+      'fd00:1::/64',
+      '2001:db8::/32',
+      '126.0.0.0/8',
+      '128.0.0.0/24',
+      '223.255.255.0/24',
+      'fe80::/64',
+    ]) {
       assert.equal(checkUnicastSubnet(ok), ok)
     }
-    for (const no of ['127.0.0.0/8', '127.1.0.0/16', '127.0.0.0/24', '126.0.0.0/7', '224.0.0.0/4', '239.1.0.0/16', '224.0.0.0/24', 'ff00::/8', 'ff02::/16', '::1/128', '0.0.0.0/0', '::/0']) {
+    for (const no of [
+      '127.0.0.0/8',
+      '127.1.0.0/16',
+      '127.0.0.0/24',
+      '126.0.0.0/7',
+      '224.0.0.0/4',
+      '239.1.0.0/16',
+      '224.0.0.0/24',
+      'ff00::/8',
+      'ff02::/16',
+      '::1/128',
+      '0.0.0.0/0',
+      '::/0',
+    ]) {
       const e = await bad(() => checkUnicastSubnet(no, 'opts.subnet'), no)
       assert.match(e.message, /loopback|multicast/)
     }
@@ -70,8 +108,24 @@ describe('validation: the checkers', () => {
     assert.deepEqual(parseCidr('0.0.0.0/0'), { family: 4, address: '0.0.0.0', prefixLength: 0 })
     assert.deepEqual(parseCidr('fd00::1/128'), { family: 6, address: 'fd00::1', prefixLength: 128 })
     assert.deepEqual(parseCidr('::/0'), { family: 6, address: '::', prefixLength: 0 })
-    for (const no of ['10.0.0.1', '10.0.0.1/33', '10.0.0.1/-1', '10.0.0.1/', '/24', '10.0.0.1/ 24', '10.0.0.1/24/1', '10.0.0.1/0x10',
-      '10.0.0.1/1000', '10.0.0.256/24', '10.0.0/24', 'fd00::1/129', 'fd00:::1/64', 'example.com/24', 'fe80::1%eth0/64', '']) {
+    for (const no of [
+      '10.0.0.1',
+      '10.0.0.1/33',
+      '10.0.0.1/-1',
+      '10.0.0.1/',
+      '/24',
+      '10.0.0.1/ 24',
+      '10.0.0.1/24/1',
+      '10.0.0.1/0x10',
+      '10.0.0.1/1000',
+      '10.0.0.256/24',
+      '10.0.0/24',
+      'fd00::1/129',
+      'fd00:::1/64',
+      'example.com/24',
+      'fe80::1%eth0/64',
+      '',
+    ]) {
       await bad(() => parseCidr(no), JSON.stringify(no))
     }
     await badType(() => parseCidr(24), 'a number')
@@ -88,8 +142,19 @@ describe('validation: the checkers', () => {
   it('checkMac: unicast, not all zeros, six octets with colons; lower-cased', async () => {
     assert.equal(checkMac('02:42:ac:11:00:02'), '02:42:ac:11:00:02')
     assert.equal(checkMac('AA:BB:CC:DD:EE:FF'), 'aa:bb:cc:dd:ee:ff')
-    for (const no of ['01:00:5e:00:00:01', '33:33:00:00:00:01', 'ff:ff:ff:ff:ff:ff', '00:00:00:00:00:00', '02-42-ac-11-00-02',
-      '02:42:ac:11:00', '2:42:ac:11:0:2', '02:42:ac:11:00:02:03', 'gg:42:ac:11:00:02', '0242ac110002', '']) {
+    for (const no of [
+      '01:00:5e:00:00:01',
+      '33:33:00:00:00:01',
+      'ff:ff:ff:ff:ff:ff',
+      '00:00:00:00:00:00',
+      '02-42-ac-11-00-02',
+      '02:42:ac:11:00',
+      '2:42:ac:11:0:2',
+      '02:42:ac:11:00:02:03',
+      'gg:42:ac:11:00:02',
+      '0242ac110002',
+      '',
+    ]) {
       await bad(() => checkMac(no), JSON.stringify(no))
     }
     const multicast = await bad(() => checkMac('03:00:00:00:00:01'), 'multicast')
@@ -155,9 +220,22 @@ describe('validation: the checkers', () => {
     assert.equal(sysctlPath('net.ipv4.ip_forward'), 'ipv4/ip_forward')
     assert.equal(sysctlPath('net.ipv4.conf.eth0/100.rp_filter'), 'ipv4/conf/eth0.100/rp_filter')
     assert.equal(sysctlPath('net.ipv6.conf.all.disable_ipv6'), 'ipv6/conf/all/disable_ipv6')
-    for (const no of ['kernel.hostname', 'net', 'net.ipv4', 'net..ipv4.x', 'net.ipv4..ip_forward', 'net.ipv4.conf./.rp_filter',
-      'net.ipv4.conf.//.rp_filter', 'net.ipv4.conf.a b.x', '../../etc/passwd', 'net/ipv4/ip_forward', 'net.ipv4.ip_forward.',
-      'vm.overcommit_memory', 'net.ipv4.conf.eth0%.x', '']) {
+    for (const no of [
+      'kernel.hostname',
+      'net',
+      'net.ipv4',
+      'net..ipv4.x',
+      'net.ipv4..ip_forward',
+      'net.ipv4.conf./.rp_filter',
+      'net.ipv4.conf.//.rp_filter',
+      'net.ipv4.conf.a b.x',
+      '../../etc/passwd',
+      'net/ipv4/ip_forward',
+      'net.ipv4.ip_forward.',
+      'vm.overcommit_memory',
+      'net.ipv4.conf.eth0%.x',
+      '',
+    ]) {
       await bad(() => sysctlPath(no), JSON.stringify(no))
     }
     await badType(() => sysctlPath(['net', 'ipv4']), 'an array')
@@ -188,7 +266,9 @@ describe('validation through the public API, before anything reaches the native 
     for (const [k, v] of saved) b[k] = v
     await ns?.close()
   })
-  beforeEach(() => { calls.length = 0 })
+  beforeEach(() => {
+    calls.length = 0
+  })
   afterEach(function () {
     assert.deepEqual(calls, [], `native calls during "${this.currentTest?.title}"`)
   })
@@ -253,7 +333,7 @@ describe('validation through the public API, before anything reaches the native 
     await badType(() => Macvlan.create(undefined as never), 'no options')
     await bad(() => Macvlan.create({ name: 'mv0', parent, mode: 'nope' as never }), 'unknown mode')
     await bad(() => Macvlan.create({ name: 'mv0', parent } as never), 'no mode')
-    await bad(() => Macvlan.create({ name: 'mv0', parent, mode: 'toString' as never }), "a mode named like an Object member")
+    await bad(() => Macvlan.create({ name: 'mv0', parent, mode: 'toString' as never }), 'a mode named like an Object member')
     await bad(() => Macvlan.create({ name: 'mv:0', parent, mode: 'bridge' }), 'name with a colon')
     await bad(() => Macvlan.create({ name: 'mv0', parent: 'eth/0', mode: 'bridge' }), 'parent name with a slash (before any lookup)')
     await badType(() => Macvlan.create({ name: 'mv0', parent: 3 as never, mode: 'bridge' }), 'parent an ifindex')

@@ -8,8 +8,12 @@ const fdCount = () => fs.readdirSync('/proc/self/fd').length
 
 describe('watch() input checks', () => {
   let ns: Namespace
-  before(async () => { ns = await Namespace.current() })
-  after(async () => { await ns?.close() })
+  before(async () => {
+    ns = await Namespace.current()
+  })
+  after(async () => {
+    await ns?.close()
+  })
 
   for (const [what, opts] of [
     ['options that are not an object', 'link'],
@@ -25,8 +29,11 @@ describe('watch() input checks', () => {
   ] as const) {
     it(`refuses ${what}, synchronously, opening nothing`, () => {
       const fds = fdCount()
-      assert.throws(() => watch(ns, opts as never), (e: Error & { code?: string }) =>
-        (e instanceof TypeError || e instanceof RangeError) && /^ERR_(INVALID_ARG_VALUE|INVALID_ARG_TYPE|OUT_OF_RANGE)$/.test(e.code ?? ''))
+      assert.throws(
+        () => watch(ns, opts as never),
+        (e: Error & { code?: string }) =>
+          (e instanceof TypeError || e instanceof RangeError) && /^ERR_(INVALID_ARG_VALUE|INVALID_ARG_TYPE|OUT_OF_RANGE)$/.test(e.code ?? ''),
+      )
       assert.equal(fdCount(), fds)
     })
   }
@@ -34,8 +41,10 @@ describe('watch() input checks', () => {
   it('an already aborted signal throws an AbortError (as events.on)', () => {
     const ac = new AbortController()
     ac.abort(new Error('stop'))
-    assert.throws(() => ns.watch({ signal: ac.signal }), (e: Error & { code?: string; cause?: Error }) =>
-      e.name === 'AbortError' && e.code === 'ABORT_ERR' && e.cause?.message === 'stop')
+    assert.throws(
+      () => ns.watch({ signal: ac.signal }),
+      (e: Error & { code?: string; cause?: Error }) => e.name === 'AbortError' && e.code === 'ABORT_ERR' && e.cause?.message === 'stop',
+    )
   })
 
   it('a closed namespace is refused', async () => {

@@ -14,7 +14,12 @@ import type { NetConf, RouteConf } from './config'
 import { expectedFrom, type Attached } from './result'
 
 /** One attachment: (network, CNI_CONTAINERID, CNI_IFNAME), the spec's primary key. */
-export interface AttachmentKey { containerId: string; ifname: string; netns?: string; args?: Map<string, string> }
+export interface AttachmentKey {
+  containerId: string
+  ifname: string
+  netns?: string
+  args?: Map<string, string>
+}
 
 /**
  * The endpoint name of an attachment on its network: derived from (container id, ifname) (what
@@ -39,7 +44,9 @@ const isDefault = (r: RouteConf) => r.dst === '0.0.0.0/0' || r.dst === '::/0'
 function differences(net: Network, conf: NetConf): string[] {
   const want = conf.ipam
   const out: string[] = []
-  const diff = (what: string, have: unknown, cfg: unknown) => { if (have !== cfg) out.push(`${what} is ${JSON.stringify(have)}, the configuration says ${JSON.stringify(cfg)}`) }
+  const diff = (what: string, have: unknown, cfg: unknown) => {
+    if (have !== cfg) out.push(`${what} is ${JSON.stringify(have)}, the configuration says ${JSON.stringify(cfg)}`)
+  }
   diff('bridge', net.bridge.name, conf.bridge)
   diff('subnet', net.subnet, want.subnet)
   if (want.gateway) diff('gateway', net.gateway, want.gateway)
@@ -82,8 +89,16 @@ async function network(conf: NetConf, host: Namespace, store: NetworkStore | und
     }
     try {
       net = await Network.create({
-        name: conf.name, namespace: host, store, bridgeName: conf.bridge, subnet: conf.ipam.subnet, gateway: conf.ipam.gateway,
-        ipRange: conf.ipam.ipRange, mtu: conf.mtu, masquerade: conf.ipMasq, dns: false,
+        name: conf.name,
+        namespace: host,
+        store,
+        bridgeName: conf.bridge,
+        subnet: conf.ipam.subnet,
+        gateway: conf.ipam.gateway,
+        ipRange: conf.ipam.ipRange,
+        mtu: conf.mtu,
+        masquerade: conf.ipMasq,
+        dns: false,
         ...(conf.ipam.ipv6 ? { ipv6: { subnet: conf.ipam.ipv6.subnet, ...(conf.ipam.ipv6.gateway ? { gateway: conf.ipam.ipv6.gateway } : {}) } } : {}),
       })
     } catch (e) {
@@ -115,7 +130,9 @@ async function findEndpoint(net: Network, key: AttachmentKey): Promise<Endpoint 
   return net.endpoint({ containerId: key.containerId, ifname: key.ifname })
 }
 
-function prefixLength(cidr: string): number { return Number(cidr.split('/')[1]) }
+function prefixLength(cidr: string): number {
+  return Number(cidr.split('/')[1])
+}
 
 /** The routes the container ends up with, as the result lists them: the configured ones, plus the default routes connect() always adds. */
 function resultRoutes(conf: NetConf, net: Network): RouteConf[] {
@@ -128,7 +145,12 @@ function resultRoutes(conf: NetConf, net: Network): RouteConf[] {
 
 /** Requested addresses: capability `ips` / args.cni.ips, else CNI_ARGS IP (CONVENTIONS.md). */
 function requested(conf: NetConf, key: AttachmentKey): { ip?: string; ip6?: string } {
-  const list = conf.runtimeConfig.ips.length ? conf.runtimeConfig.ips : (key.args?.get('IP') ?? '').split(',').filter(Boolean).map((a) => a.split('/')[0]!)
+  const list = conf.runtimeConfig.ips.length
+    ? conf.runtimeConfig.ips
+    : (key.args?.get('IP') ?? '')
+        .split(',')
+        .filter(Boolean)
+        .map((a) => a.split('/')[0]!)
   const out: { ip?: string; ip6?: string } = {}
   for (const a of list) {
     if (a.includes(':')) out.ip6 ??= a
@@ -163,15 +185,26 @@ export async function attach(conf: NetConf, key: AttachmentKey): Promise<Attache
   }
   const store = storeOf(conf)
   const net = await network(conf, host, store)
-  const publish: PublishSpec[] = conf.runtimeConfig.portMappings.map((m) => ({ protocol: m.protocol, hostPort: m.hostPort, containerPort: m.containerPort, ...(m.hostIP ? { hostIp: m.hostIP } : {}) }))
+  const publish: PublishSpec[] = conf.runtimeConfig.portMappings.map((m) => ({
+    protocol: m.protocol,
+    hostPort: m.hostPort,
+    containerPort: m.containerPort,
+    ...(m.hostIP ? { hostIp: m.hostIP } : {}),
+  }))
   const mac = conf.runtimeConfig.mac ?? key.args?.get('MAC')
   let ep: Endpoint
   try {
     ep = await net.connect(ns, {
-      name: endpointName(key.containerId, key.ifname), containerId: key.containerId, ifname: key.ifname, ...requested(conf, key), ...(mac ? { mac } : {}), publish,
+      name: endpointName(key.containerId, key.ifname),
+      containerId: key.containerId,
+      ifname: key.ifname,
+      ...requested(conf, key),
+      ...(mac ? { mac } : {}),
+      publish,
     })
   } catch (e) {
-    if (codeOf(e) === 'ERR_NETNS_KIT_ENDPOINT_EXISTS') throw new CniError(CNI_ERR.INTERNAL, `the container ${key.containerId} is already attached to '${conf.name}' as ${key.ifname}`)
+    if (codeOf(e) === 'ERR_NETNS_KIT_ENDPOINT_EXISTS')
+      throw new CniError(CNI_ERR.INTERNAL, `the container ${key.containerId} is already attached to '${conf.name}' as ${key.ifname}`)
     throw e
   }
   try {
@@ -245,7 +278,10 @@ export async function inspect(conf: NetConf, key: AttachmentKey): Promise<string
   const ns = await openContainer(key.netns!, host)
   try {
     if (!ns.equals(ep.namespace)) problems.push(`the attachment was made in another namespace than ${key.netns}`)
-    const link = await ns.link(key.ifname).then((l) => l.info()).catch(() => undefined)
+    const link = await ns
+      .link(key.ifname)
+      .then((l) => l.info())
+      .catch(() => undefined)
     if (!link) {
       problems.push(`no interface ${key.ifname} in ${key.netns}`)
     } else {
@@ -260,7 +296,10 @@ export async function inspect(conf: NetConf, key: AttachmentKey): Promise<string
         if (!routes.some((x) => x.to === to && (!r.gw || x.via === r.gw))) problems.push(`the route to ${r.dst}${r.gw ? ` via ${r.gw}` : ''} is missing`)
       }
     }
-    const hv = await host.link(ep.hostInterface).then((l) => l.info()).catch(() => undefined)
+    const hv = await host
+      .link(ep.hostInterface)
+      .then((l) => l.info())
+      .catch(() => undefined)
     if (hv && !hv.up) problems.push(`${ep.hostInterface} is down`)
     const br = await net.bridge.info().catch(() => undefined)
     if (br && !br.up) problems.push(`the bridge ${br.name} is down`)
@@ -291,7 +330,12 @@ export async function status(conf: NetConf): Promise<void> {
     throw new CniError(CNI_ERR.NOT_AVAILABLE, 'netns-kit cannot read its records', (e as Error).message)
   }
   if (!net) return
-  if (bridgeGone(net)) throw new CniError(CNI_ERR.NOT_AVAILABLE, `the bridge of the network '${conf.name}' is gone`, 'the network must be removed (netns-kit CLI) before ADD can create it again')
+  if (bridgeGone(net))
+    throw new CniError(
+      CNI_ERR.NOT_AVAILABLE,
+      `the bridge of the network '${conf.name}' is gone`,
+      'the network must be removed (netns-kit CLI) before ADD can create it again',
+    )
   const range = parsePrefix(net.ipRange ?? net.subnet)
   const subnet = parsePrefix(net.subnet)
   // Never handed out: the network and broadcast addresses and the gateway, when inside the range.
@@ -318,8 +362,13 @@ export async function collect(conf: NetConf): Promise<{ removed: string[]; error
   try {
     const keep = conf.validAttachments?.map((a) => ({ containerId: a.containerID, ifname: a.ifname }))
     const r = await Network.gc({ namespace: host, store: storeOf(conf), network: conf.name, ...(keep ? { keep } : {}) })
-    removed.push(...r.networks.map((n) => `network ${n}`), ...r.endpoints, ...r.links.map((l) => `link ${l}`), ...r.rules.map((x) => `rule ${x}`),
-      ...r.addresses.map((a) => `address ${a}`))
+    removed.push(
+      ...r.networks.map((n) => `network ${n}`),
+      ...r.endpoints,
+      ...r.links.map((l) => `link ${l}`),
+      ...r.rules.map((x) => `rule ${x}`),
+      ...r.addresses.map((a) => `address ${a}`),
+    )
   } catch (e) {
     errors.push((e as Error).message)
   }

@@ -15,9 +15,22 @@ import type { CniCommand } from './env'
 
 export type Protocol = 'tcp' | 'udp' | 'sctp'
 
-export interface PortMapping { hostPort: number; containerPort: number; protocol: Protocol; hostIP?: string }
-export interface RouteConf { dst: string; gw?: string }
-export interface DnsConf { nameservers?: string[]; domain?: string; search?: string[]; options?: string[] }
+export interface PortMapping {
+  hostPort: number
+  containerPort: number
+  protocol: Protocol
+  hostIP?: string
+}
+export interface RouteConf {
+  dst: string
+  gw?: string
+}
+export interface DnsConf {
+  nameservers?: string[]
+  domain?: string
+  search?: string[]
+  options?: string[]
+}
 
 export interface IpamConf {
   /** IPv4 subnet (canonical). */
@@ -58,9 +71,12 @@ export const DEFAULT_BRIDGE = 'cni0'
 type Obj = Record<string, unknown>
 
 const invalid = (msg: string, details?: string) => new CniError(CNI_ERR.INVALID_CONFIG, msg, details)
-const unsupported = (key: string, value: unknown, why: string) => new CniError(CNI_ERR.UNSUPPORTED_FIELD, `unsupported field ${key}: ${JSON.stringify(value)}`, why)
+const unsupported = (key: string, value: unknown, why: string) =>
+  new CniError(CNI_ERR.UNSUPPORTED_FIELD, `unsupported field ${key}: ${JSON.stringify(value)}`, why)
 
-function isObj(v: unknown): v is Obj { return !!v && typeof v === 'object' && !Array.isArray(v) }
+function isObj(v: unknown): v is Obj {
+  return !!v && typeof v === 'object' && !Array.isArray(v)
+}
 
 /** Runs a library validator; its TypeError becomes an invalid-configuration error naming `key`. */
 function lib<T>(key: string, f: () => T): T {
@@ -106,20 +122,28 @@ export function rangeToPrefix(subnet: Prefix, gateway: bigint, start: bigint, en
   if (start > end) throw invalid('rangeStart is after rangeEnd')
   const bits = subnet.family === 4 ? 32 : 128
   let len = bits
-  while (len > subnet.prefixLength && (start >> BigInt(bits - len)) !== (end >> BigInt(bits - len))) len--
+  while (len > subnet.prefixLength && start >> BigInt(bits - len) !== end >> BigInt(bits - len)) len--
   const p: Prefix = { family: subnet.family, network: (start >> BigInt(bits - len)) << BigInt(bits - len), prefixLength: len }
   const reserved = new Set([subnet.network, lastOf(subnet), gateway])
-  const extra = (start - p.network) + (lastOf(p) - end)
+  const extra = start - p.network + (lastOf(p) - end)
   let reservedOutside = 0n
   for (const r of reserved) if (r >= p.network && r <= lastOf(p) && (r < start || r > end)) reservedOutside++
   if (extra !== reservedOutside) {
-    throw new CniError(CNI_ERR.UNSUPPORTED_FIELD, `unsupported field ipam.rangeStart/rangeEnd: ${formatIp({ family: subnet.family, value: start })}-${formatIp({ family: subnet.family, value: end })}`,
-      `netns-kit's IPAM allocates from a prefix: the range must be a whole prefix such as ${formatPrefix(p)} (less the network, broadcast and gateway addresses)`)
+    throw new CniError(
+      CNI_ERR.UNSUPPORTED_FIELD,
+      `unsupported field ipam.rangeStart/rangeEnd: ${formatIp({ family: subnet.family, value: start })}-${formatIp({ family: subnet.family, value: end })}`,
+      `netns-kit's IPAM allocates from a prefix: the range must be a whole prefix such as ${formatPrefix(p)} (less the network, broadcast and gateway addresses)`,
+    )
   }
   return len === subnet.prefixLength ? undefined : formatPrefix(p)
 }
 
-interface RangeIn { subnet?: unknown; gateway?: unknown; rangeStart?: unknown; rangeEnd?: unknown }
+interface RangeIn {
+  subnet?: unknown
+  gateway?: unknown
+  rangeStart?: unknown
+  rangeEnd?: unknown
+}
 
 function parseRange(r: RangeIn, key: string): { family: 4 | 6; subnet: string; gateway?: string; ipRange?: string; rangeStart?: string; rangeEnd?: string } {
   const subnet = lib(`${key}.subnet`, () => parsePrefix(r.subnet, `${key}.subnet`))
@@ -136,14 +160,21 @@ function parseRange(r: RangeIn, key: string): { family: 4 | 6; subnet: string; g
     if (subnet.family === 6) throw unsupported(`${key}.rangeStart`, r.rangeStart ?? r.rangeEnd, 'IPv6 ranges are allocated from the whole subnet')
     const s = r.rangeStart === undefined ? subnet.network + 1n : lib(`${key}.rangeStart`, () => parseIp(r.rangeStart, `${key}.rangeStart`)).value
     const e = r.rangeEnd === undefined ? lastOf(subnet) - 1n : lib(`${key}.rangeEnd`, () => parseIp(r.rangeEnd, `${key}.rangeEnd`)).value
-    for (const [k, v] of [['rangeStart', s], ['rangeEnd', e]] as const) {
+    for (const [k, v] of [
+      ['rangeStart', s],
+      ['rangeEnd', e],
+    ] as const) {
       if (!contains(subnet, { family: subnet.family, value: v })) throw invalid(`${key}.${k} is not inside ${formatPrefix(subnet)}`)
     }
     ipRange = rangeToPrefix(subnet, gw, s, e)
   }
   return {
-    family: subnet.family, subnet: formatPrefix(subnet), gateway, ipRange,
-    ...(typeof r.rangeStart === 'string' ? { rangeStart: r.rangeStart } : {}), ...(typeof r.rangeEnd === 'string' ? { rangeEnd: r.rangeEnd } : {}),
+    family: subnet.family,
+    subnet: formatPrefix(subnet),
+    gateway,
+    ipRange,
+    ...(typeof r.rangeStart === 'string' ? { rangeStart: r.rangeStart } : {}),
+    ...(typeof r.rangeEnd === 'string' ? { rangeEnd: r.rangeEnd } : {}),
   }
 }
 
@@ -168,7 +199,8 @@ function parseIpam(v: unknown): IpamConf {
   }
   const v4 = ranges.filter((r) => r.family === 4)
   const v6 = ranges.filter((r) => r.family === 6)
-  if (v4.length !== 1) throw (v4.length ? unsupported('ipam.ranges', v.ranges, 'one IPv4 range set') : invalid('ipam needs an IPv4 subnet (IPv6 only is not supported)'))
+  if (v4.length !== 1)
+    throw v4.length ? unsupported('ipam.ranges', v.ranges, 'one IPv4 range set') : invalid('ipam needs an IPv4 subnet (IPv6 only is not supported)')
   if (v6.length > 1) throw unsupported('ipam.ranges', v.ranges, 'at most one IPv6 range set')
   const routes: RouteConf[] = []
   if (v.routes !== undefined) {
@@ -188,7 +220,12 @@ function parseIpam(v: unknown): IpamConf {
   }
   const [a] = v4
   return {
-    subnet: a!.subnet, gateway: a!.gateway, ipRange: a!.ipRange, rangeStart: a!.rangeStart, rangeEnd: a!.rangeEnd, routes,
+    subnet: a!.subnet,
+    gateway: a!.gateway,
+    ipRange: a!.ipRange,
+    rangeStart: a!.rangeStart,
+    rangeEnd: a!.rangeEnd,
+    routes,
     ...(v6[0] ? { ipv6: { subnet: v6[0].subnet, gateway: v6[0].gateway } } : {}),
   }
 }
@@ -198,8 +235,14 @@ function parseDns(v: unknown): DnsConf | undefined {
   if (!isObj(v)) throw invalid('dns must be an object')
   const out: DnsConf = {}
   const ns = strings(v.nameservers, 'dns.nameservers')
-  if (ns) { ns.forEach((s, i) => lib(`dns.nameservers[${i}]`, () => checkIp(s, `dns.nameservers[${i}]`))); out.nameservers = ns }
-  if (v.domain !== undefined) { if (typeof v.domain !== 'string') throw invalid('dns.domain must be a string'); out.domain = v.domain }
+  if (ns) {
+    ns.forEach((s, i) => lib(`dns.nameservers[${i}]`, () => checkIp(s, `dns.nameservers[${i}]`)))
+    out.nameservers = ns
+  }
+  if (v.domain !== undefined) {
+    if (typeof v.domain !== 'string') throw invalid('dns.domain must be a string')
+    out.domain = v.domain
+  }
   const search = strings(v.search, 'dns.search')
   if (search) out.search = search
   const options = strings(v.options, 'dns.options')
@@ -215,7 +258,11 @@ function parsePortMappings(v: unknown): PortMapping[] {
     if (!isObj(m)) throw invalid(`${key} must be an object { hostPort, containerPort, protocol, hostIP? }`)
     const protocol = m.protocol === undefined || m.protocol === '' ? 'tcp' : String(m.protocol).toLowerCase()
     if (!['tcp', 'udp', 'sctp'].includes(protocol)) throw invalid(`${key}.protocol must be tcp, udp or sctp`, `got ${JSON.stringify(m.protocol)}`)
-    const out: PortMapping = { hostPort: port(m.hostPort, `${key}.hostPort`), containerPort: port(m.containerPort, `${key}.containerPort`), protocol: protocol as Protocol }
+    const out: PortMapping = {
+      hostPort: port(m.hostPort, `${key}.hostPort`),
+      containerPort: port(m.containerPort, `${key}.containerPort`),
+      protocol: protocol as Protocol,
+    }
     if (m.hostIP !== undefined && m.hostIP !== '') out.hostIP = bareIp(m.hostIP, `${key}.hostIP`)
     return out
   })
@@ -223,8 +270,16 @@ function parsePortMappings(v: unknown): PortMapping[] {
 
 /** Fields of the reference bridge plugin whose non-default values netns-kit cannot honour yet. */
 const BRIDGE_DEFAULTS: Record<string, unknown> = {
-  isGateway: true, hairpinMode: true, forceAddress: false, promiscMode: false, vlan: 0, preserveDefaultVlan: true,
-  macspoofchk: false, enabledad: false, disableContainerInterface: false, portIsolation: false,
+  isGateway: true,
+  hairpinMode: true,
+  forceAddress: false,
+  promiscMode: false,
+  vlan: 0,
+  preserveDefaultVlan: true,
+  macspoofchk: false,
+  enabledad: false,
+  disableContainerInterface: false,
+  portIsolation: false,
 }
 const WHY: Record<string, string> = {
   isGateway: 'the bridge always carries the gateway address (netns-kit networks are gateways)',
@@ -274,7 +329,10 @@ export function parseConfig(text: string, command: CniCommand): NetConf {
   }
   const mac = rc.mac === undefined || rc.mac === '' ? undefined : lib('runtimeConfig.mac', () => checkMac(rc.mac, 'runtimeConfig.mac'))
   const conf: NetConf = {
-    cniVersion, name, type, bridge,
+    cniVersion,
+    name,
+    type,
+    bridge,
     isDefaultGateway: bool(raw, 'isDefaultGateway', false),
     ipMasq: bool(raw, 'ipMasq', false),
     ...(mtu !== undefined ? { mtu } : {}),

@@ -33,7 +33,11 @@ export function checkContainerId(id: string): string {
 /** SPEC.md: not empty, not '.' or '..', under 16 characters, no '/', ':' or white space. */
 export function checkInterfaceName(name: string): string {
   if (!name || name === '.' || name === '..' || Buffer.byteLength(name) > 15 || /[/:\s\0]/.test(name)) {
-    throw new CniError(CNI_ERR.INVALID_ENVIRONMENT, `invalid interface name '${name}'`, 'CNI_IFNAME must be 1 to 15 bytes, not . or .., without /, : or white space')
+    throw new CniError(
+      CNI_ERR.INVALID_ENVIRONMENT,
+      `invalid interface name '${name}'`,
+      'CNI_IFNAME must be 1 to 15 bytes, not . or .., without /, : or white space',
+    )
   }
   return name
 }
@@ -56,14 +60,16 @@ export function parseEnv(env: NodeJS.ProcessEnv): CniEnv {
   if (!command) throw new CniError(CNI_ERR.INVALID_ENVIRONMENT, 'required env variables [CNI_COMMAND] missing')
   if (!(COMMANDS as readonly string[]).includes(command)) throw new CniError(CNI_ERR.INVALID_ENVIRONMENT, `unknown CNI_COMMAND: ${command}`)
   const cmd = command as CniCommand
-  const missing = Object.entries(REQUIRED).filter(([k, cmds]) => cmds.includes(cmd) && !env[k]).map(([k]) => k)
+  const missing = Object.entries(REQUIRED)
+    .filter(([k, cmds]) => cmds.includes(cmd) && !env[k])
+    .map(([k]) => k)
   if (missing.length) throw new CniError(CNI_ERR.INVALID_ENVIRONMENT, `required env variables [${missing.join(',')}] missing`)
   const attach = cmd === 'ADD' || cmd === 'DEL' || cmd === 'CHECK'
   return {
     command: cmd,
-    containerId: attach ? checkContainerId(env.CNI_CONTAINERID!) : env.CNI_CONTAINERID ?? '',
+    containerId: attach ? checkContainerId(env.CNI_CONTAINERID!) : (env.CNI_CONTAINERID ?? ''),
     netns: env.CNI_NETNS || undefined,
-    ifname: attach ? checkInterfaceName(env.CNI_IFNAME!) : env.CNI_IFNAME ?? '',
+    ifname: attach ? checkInterfaceName(env.CNI_IFNAME!) : (env.CNI_IFNAME ?? ''),
     args: attach ? parseCniArgs(env.CNI_ARGS ?? '') : new Map(),
     path: (env.CNI_PATH ?? '').split(':').filter(Boolean),
   }

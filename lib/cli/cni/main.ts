@@ -4,7 +4,11 @@ import { parseEnv } from './env'
 import { CNI_ERR, CniError, errorObject, toCniError } from './errors'
 import { LATEST_VERSION, SUPPORTED_VERSIONS } from './version'
 
-export interface CniOutcome { stdout: string; exitCode: number; stderr: string }
+export interface CniOutcome {
+  stdout: string
+  exitCode: number
+  stderr: string
+}
 
 /** The version to stamp on an error: the configuration's when it can be read, else the latest. */
 function versionOf(stdin: string): string {
@@ -24,12 +28,18 @@ export function version(requestVersion: unknown): { cniVersion: string; supporte
 
 export async function runCni(env: NodeJS.ProcessEnv, stdin: string): Promise<CniOutcome> {
   const logs: string[] = []
-  const log = (line: string) => { logs.push(line) }
+  const log = (line: string) => {
+    logs.push(line)
+  }
   try {
     const e = parseEnv(env)
     if (e.command === 'VERSION') {
       let requested: unknown
-      try { requested = (JSON.parse(stdin || '{}') as { cniVersion?: unknown }).cniVersion } catch { /* an empty or odd request still gets the list */ }
+      try {
+        requested = (JSON.parse(stdin || '{}') as { cniVersion?: unknown }).cniVersion
+      } catch {
+        /* an empty or odd request still gets the list */
+      }
       return { stdout: `${JSON.stringify(version(requested))}\n`, exitCode: 0, stderr: '' }
     }
     if (!stdin.trim()) throw new CniError(CNI_ERR.IO_FAILURE, 'no network configuration on stdin')
@@ -47,11 +57,20 @@ export async function runCni(env: NodeJS.ProcessEnv, stdin: string): Promise<Cni
     // and a CNI network has no embedded DNS; a plugin call leaves no process behind.
     const out = await withoutCompanion(async (): Promise<unknown> => {
       switch (e.command) {
-        case 'ADD': return add(e, conf)
-        case 'DEL': await del(e, conf); break
-        case 'CHECK': await check(e, conf); break
-        case 'STATUS': await statusVerb(e, conf); break
-        case 'GC': await gc(e, conf, log); break
+        case 'ADD':
+          return add(e, conf)
+        case 'DEL':
+          await del(e, conf)
+          break
+        case 'CHECK':
+          await check(e, conf)
+          break
+        case 'STATUS':
+          await statusVerb(e, conf)
+          break
+        case 'GC':
+          await gc(e, conf, log)
+          break
       }
       return undefined
     })
@@ -59,6 +78,10 @@ export async function runCni(env: NodeJS.ProcessEnv, stdin: string): Promise<Cni
   } catch (err) {
     const ce = toCniError(err)
     const obj = errorObject(ce, versionOf(stdin))
-    return { stdout: `${JSON.stringify(obj)}\n`, exitCode: 1, stderr: [...logs, `netns-kit-cni: ${ce.message}${ce.details ? ` (${ce.details})` : ''}`].map((l) => `${l}\n`).join('') }
+    return {
+      stdout: `${JSON.stringify(obj)}\n`,
+      exitCode: 1,
+      stderr: [...logs, `netns-kit-cni: ${ce.message}${ce.details ? ` (${ce.details})` : ''}`].map((l) => `${l}\n`).join(''),
+    }
   }
 }

@@ -4,8 +4,18 @@
 import { compareVersions, isV1 } from './version'
 import type { DnsConf, JsonObject, RouteConf } from './config'
 
-export interface CniInterface { name: string; mac?: string; mtu?: number; sandbox?: string }
-export interface CniIp { address: string; gateway?: string; interface?: number; version?: '4' | '6' }
+export interface CniInterface {
+  name: string
+  mac?: string
+  mtu?: number
+  sandbox?: string
+}
+export interface CniIp {
+  address: string
+  gateway?: string
+  interface?: number
+  version?: '4' | '6'
+}
 export interface CniResult {
   cniVersion: string
   interfaces?: CniInterface[]
@@ -39,8 +49,10 @@ export function formatResult(cniVersion: string, a: Attached, prev?: JsonObject)
   const ips: CniIp[] = Array.isArray(prev?.ips) ? [...prev.ips] : []
   for (const ip of a.ips) {
     ips.push({
-      ...(v1 ? {} : { version: ip.address.includes(':') ? '6' as const : '4' as const }),
-      address: ip.address, ...(ip.gateway ? { gateway: ip.gateway } : {}), interface: base + 2,
+      ...(v1 ? {} : { version: ip.address.includes(':') ? ('6' as const) : ('4' as const) }),
+      address: ip.address,
+      ...(ip.gateway ? { gateway: ip.gateway } : {}),
+      interface: base + 2,
     })
   }
   const routes: RouteConf[] = [...(Array.isArray(prev?.routes) ? prev.routes : []), ...a.routes]

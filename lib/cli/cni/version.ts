@@ -20,7 +20,9 @@ export function compareVersions(a: string, b: string): number {
 }
 
 /** 1.0.0 and later: no `version` in ips, CHECK/DEL with prevResult, no non-list configurations. */
-export function isV1(v: string): boolean { return compareVersions(v, '1.0.0') >= 0 }
+export function isV1(v: string): boolean {
+  return compareVersions(v, '1.0.0') >= 0
+}
 
 /** Refuses a configuration version netns-kit-cni does not speak (code 1). */
 export function checkSupported(v: string): string {
@@ -37,5 +39,6 @@ const SINCE: Record<string, string> = { ADD: '0.3.0', DEL: '0.3.0', CHECK: '0.4.
 /** Refuses a verb the configuration's version does not have (code 1, as libcni's skel does). */
 export function checkVerbAllowed(command: string, v: string): void {
   const since = SINCE[command]
-  if (since && compareVersions(v, since) < 0) throw new CniError(CNI_ERR.INCOMPATIBLE_VERSION, `config version does not allow ${command}`, `${command} needs ${since} or later; config is "${v}"`)
+  if (since && compareVersions(v, since) < 0)
+    throw new CniError(CNI_ERR.INCOMPATIBLE_VERSION, `config version does not allow ${command}`, `${command} needs ${since} or later; config is "${v}"`)
 }

@@ -27,17 +27,15 @@ void Encode(const Reader& in, nl::MsgBuilder& b) {
 
 bool Decode(const uint8_t* data, size_t len, Value& out) {
   std::vector<std::optional<nl::Attr>> tb;
-  if (!Table(data, len, NFTA_BITWISE_MAX, tb) ||
-      !OnlyKnown(tb, {NFTA_BITWISE_SREG, NFTA_BITWISE_DREG, NFTA_BITWISE_LEN, NFTA_BITWISE_MASK, NFTA_BITWISE_XOR,
-                      NFTA_BITWISE_OP}))
+  if (!Table(data, len, NFTA_BITWISE_MAX, tb) || !OnlyKnown(tb, {NFTA_BITWISE_SREG, NFTA_BITWISE_DREG, NFTA_BITWISE_LEN,
+                                                                 NFTA_BITWISE_MASK, NFTA_BITWISE_XOR, NFTA_BITWISE_OP}))
     return false;
   uint32_t sreg, dreg, n, op = NFT_BITWISE_MASK_XOR;
   std::vector<uint8_t> mask, x;
   if (tb[NFTA_BITWISE_OP] && !GetBe32(tb[NFTA_BITWISE_OP], op)) return false;
   if (op != NFT_BITWISE_MASK_XOR) return false;
   if (!GetBe32(tb[NFTA_BITWISE_SREG], sreg) || !GetBe32(tb[NFTA_BITWISE_DREG], dreg) ||
-      !GetBe32(tb[NFTA_BITWISE_LEN], n) || !GetValue(tb[NFTA_BITWISE_MASK], mask) ||
-      !GetValue(tb[NFTA_BITWISE_XOR], x))
+      !GetBe32(tb[NFTA_BITWISE_LEN], n) || !GetValue(tb[NFTA_BITWISE_MASK], mask) || !GetValue(tb[NFTA_BITWISE_XOR], x))
     return false;
   out.Set("sreg", Num(sreg));
   out.Set("dreg", Num(dreg));

@@ -10,8 +10,8 @@ namespace nk::nft::expr {
 namespace {
 
 const Names& Ops() {
-  static const Names n = {{"eq", NFT_CMP_EQ}, {"neq", NFT_CMP_NEQ}, {"lt", NFT_CMP_LT},
-                          {"lte", NFT_CMP_LTE}, {"gt", NFT_CMP_GT}, {"gte", NFT_CMP_GTE}};
+  static const Names n = {{"eq", NFT_CMP_EQ},   {"neq", NFT_CMP_NEQ}, {"lt", NFT_CMP_LT},
+                          {"lte", NFT_CMP_LTE}, {"gt", NFT_CMP_GT},   {"gte", NFT_CMP_GTE}};
   return n;
 }
 
@@ -26,8 +26,7 @@ void Encode(const Reader& in, nl::MsgBuilder& b) {
 
 bool Decode(const uint8_t* data, size_t len, Value& out) {
   std::vector<std::optional<nl::Attr>> tb;
-  if (!Table(data, len, NFTA_CMP_MAX, tb) || !OnlyKnown(tb, {NFTA_CMP_SREG, NFTA_CMP_OP, NFTA_CMP_DATA}))
-    return false;
+  if (!Table(data, len, NFTA_CMP_MAX, tb) || !OnlyKnown(tb, {NFTA_CMP_SREG, NFTA_CMP_OP, NFTA_CMP_DATA})) return false;
   uint32_t sreg, op;
   std::vector<uint8_t> value;
   if (!GetBe32(tb[NFTA_CMP_SREG], sreg) || !GetBe32(tb[NFTA_CMP_OP], op) || !GetValue(tb[NFTA_CMP_DATA], value))

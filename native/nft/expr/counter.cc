@@ -20,7 +20,8 @@ bool Decode(const uint8_t* data, size_t len, Value& out) {
   if (!Table(data, len, NFTA_COUNTER_MAX, tb) ||
       !OnlyKnown(tb, {NFTA_COUNTER_BYTES, NFTA_COUNTER_PACKETS, NFTA_COUNTER_PAD}))
     return false;
-  for (auto [attr, key] : {std::pair<int, const char*>{NFTA_COUNTER_BYTES, "bytes"}, {NFTA_COUNTER_PACKETS, "packets"}}) {
+  for (auto [attr, key] :
+       {std::pair<int, const char*>{NFTA_COUNTER_BYTES, "bytes"}, {NFTA_COUNTER_PACKETS, "packets"}}) {
     if (!tb[attr]) continue;
     if (tb[attr]->len != 8) return false;
     out.Set(key, Value::BigInt(*tb[attr]->Be64()));

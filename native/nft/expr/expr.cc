@@ -3,8 +3,8 @@
 namespace nk::nft::expr {
 
 namespace {
-const Def* const kAll[] = {&kBitwise, &kCmp, &kCounter, &kCt,      &kFib,   &kImmediate, &kLookup,
-                           &kMasq,    &kMeta, &kNat,    &kPayload, &kRange, &kRedir};
+const Def* const kAll[] = {&kBitwise, &kCmp,  &kCounter, &kCt,      &kFib,   &kImmediate, &kLookup,
+                           &kMasq,    &kMeta, &kNat,     &kPayload, &kRange, &kRedir};
 constexpr size_t kMaxExprs = 128;  // NFT_RULE_MAXEXPRS
 }  // namespace
 

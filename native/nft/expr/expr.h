@@ -26,8 +26,7 @@ struct Def {
 };
 
 // The known expressions.
-extern const Def kBitwise, kCmp, kCounter, kCt, kFib, kImmediate, kLookup, kMasq, kMeta, kNat, kPayload, kRange,
-    kRedir;
+extern const Def kBitwise, kCmp, kCounter, kCt, kFib, kImmediate, kLookup, kMasq, kMeta, kNat, kPayload, kRange, kRedir;
 const Def* Find(const std::string& name);
 
 // NFTA_RULE_EXPRESSIONS: nest { NFTA_LIST_ELEM nest { NFTA_EXPR_NAME, NFTA_EXPR_DATA nest } ... }

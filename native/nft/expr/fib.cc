@@ -10,8 +10,8 @@ namespace nk::nft::expr {
 namespace {
 
 const Names& Results() {
-  static const Names n = {{"oif", NFT_FIB_RESULT_OIF}, {"oifname", NFT_FIB_RESULT_OIFNAME},
-                          {"addrtype", NFT_FIB_RESULT_ADDRTYPE}};
+  static const Names n = {
+      {"oif", NFT_FIB_RESULT_OIF}, {"oifname", NFT_FIB_RESULT_OIFNAME}, {"addrtype", NFT_FIB_RESULT_ADDRTYPE}};
   return n;
 }
 

@@ -9,19 +9,41 @@ namespace nk::nft::expr {
 namespace {
 
 const Names& Keys() {
-  static const Names n = {
-      {"len", NFT_META_LEN},           {"protocol", NFT_META_PROTOCOL},   {"priority", NFT_META_PRIORITY},
-      {"mark", NFT_META_MARK},         {"iif", NFT_META_IIF},             {"oif", NFT_META_OIF},
-      {"iifname", NFT_META_IIFNAME},   {"oifname", NFT_META_OIFNAME},     {"iiftype", NFT_META_IIFTYPE},
-      {"oiftype", NFT_META_OIFTYPE},   {"skuid", NFT_META_SKUID},         {"skgid", NFT_META_SKGID},
-      {"nftrace", NFT_META_NFTRACE},   {"rtclassid", NFT_META_RTCLASSID}, {"secmark", NFT_META_SECMARK},
-      {"nfproto", NFT_META_NFPROTO},   {"l4proto", NFT_META_L4PROTO},     {"ibrname", NFT_META_BRI_IIFNAME},
-      {"obrname", NFT_META_BRI_OIFNAME}, {"pkttype", NFT_META_PKTTYPE},   {"cpu", NFT_META_CPU},
-      {"iifgroup", NFT_META_IIFGROUP}, {"oifgroup", NFT_META_OIFGROUP},   {"cgroup", NFT_META_CGROUP},
-      {"random", NFT_META_PRANDOM},    {"secpath", NFT_META_SECPATH},     {"iifkind", NFT_META_IIFKIND},
-      {"oifkind", NFT_META_OIFKIND},   {"ibrpvid", NFT_META_BRI_IIFPVID}, {"ibrvproto", NFT_META_BRI_IIFVPROTO},
-      {"time", NFT_META_TIME_NS},      {"day", NFT_META_TIME_DAY},        {"hour", NFT_META_TIME_HOUR},
-      {"sdif", NFT_META_SDIF},         {"sdifname", NFT_META_SDIFNAME}};
+  static const Names n = {{"len", NFT_META_LEN},
+                          {"protocol", NFT_META_PROTOCOL},
+                          {"priority", NFT_META_PRIORITY},
+                          {"mark", NFT_META_MARK},
+                          {"iif", NFT_META_IIF},
+                          {"oif", NFT_META_OIF},
+                          {"iifname", NFT_META_IIFNAME},
+                          {"oifname", NFT_META_OIFNAME},
+                          {"iiftype", NFT_META_IIFTYPE},
+                          {"oiftype", NFT_META_OIFTYPE},
+                          {"skuid", NFT_META_SKUID},
+                          {"skgid", NFT_META_SKGID},
+                          {"nftrace", NFT_META_NFTRACE},
+                          {"rtclassid", NFT_META_RTCLASSID},
+                          {"secmark", NFT_META_SECMARK},
+                          {"nfproto", NFT_META_NFPROTO},
+                          {"l4proto", NFT_META_L4PROTO},
+                          {"ibrname", NFT_META_BRI_IIFNAME},
+                          {"obrname", NFT_META_BRI_OIFNAME},
+                          {"pkttype", NFT_META_PKTTYPE},
+                          {"cpu", NFT_META_CPU},
+                          {"iifgroup", NFT_META_IIFGROUP},
+                          {"oifgroup", NFT_META_OIFGROUP},
+                          {"cgroup", NFT_META_CGROUP},
+                          {"random", NFT_META_PRANDOM},
+                          {"secpath", NFT_META_SECPATH},
+                          {"iifkind", NFT_META_IIFKIND},
+                          {"oifkind", NFT_META_OIFKIND},
+                          {"ibrpvid", NFT_META_BRI_IIFPVID},
+                          {"ibrvproto", NFT_META_BRI_IIFVPROTO},
+                          {"time", NFT_META_TIME_NS},
+                          {"day", NFT_META_TIME_DAY},
+                          {"hour", NFT_META_TIME_HOUR},
+                          {"sdif", NFT_META_SDIF},
+                          {"sdifname", NFT_META_SDIFNAME}};
   return n;
 }
 
@@ -30,8 +52,10 @@ void Encode(const Reader& in, nl::MsgBuilder& b) {
   bool load = in.Has("dreg"), store = in.Has("sreg");
   if (load == store) throw InputError(in.path() + " needs exactly one of dreg (load) and sreg (set)");
   b.PutBe32(NFTA_META_KEY, key);
-  if (load) b.PutBe32(NFTA_META_DREG, ReadReg(in, "dreg"));
-  else b.PutBe32(NFTA_META_SREG, ReadReg(in, "sreg"));
+  if (load)
+    b.PutBe32(NFTA_META_DREG, ReadReg(in, "dreg"));
+  else
+    b.PutBe32(NFTA_META_SREG, ReadReg(in, "sreg"));
 }
 
 bool Decode(const uint8_t* data, size_t len, Value& out) {
