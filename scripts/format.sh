@@ -2,7 +2,7 @@
 # Formats the TypeScript (prettier, .prettierrc.json) and the C/C++ (clang-format, .clang-format)
 # sources git tracks. `--check`: changes nothing, fails when a file is not formatted.
 #   npm run format        npm run format:check
-# Not part of CI yet: the one-time format pass is applied after the branches in flight are merged.
+# CI runs the check (pretest: npm run format:check); .ci/run installs clang-format.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 check=${1:-}
