@@ -59,9 +59,15 @@ export type WatchEvent =
 export interface NamespaceWatch extends AsyncIterableIterator<WatchEvent> {
   /** Resolves once the socket is subscribed: every change made after it is reported. */
   readonly ready: Promise<void>
-  /** Closes the socket (as `break` or return() does); idempotent. */
+  /**
+   * Closes the socket (as `break` or return() does); idempotent. Pending next() calls end (done).
+   * @throws Nothing: closing twice is allowed.
+   */
   close(): void
-  /** What the reader saw so far (datagrams, events, overruns, ...). */
+  /**
+   * What the reader saw so far (datagrams, events, overruns, ...); undefined until the socket is open (`ready`); still readable after close() (`closed: true`).
+   * @throws Nothing: it only reads this object's fields.
+   */
   stats(): NativeWatchStats | undefined
 }
 
