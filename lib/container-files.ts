@@ -67,6 +67,7 @@ export interface HostsFileOptions {
  *
  * then the extra hosts, then one line per container address: the fully qualified name,
  * the bare hostname (when they differ) and the aliases. Fields are tab-separated.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for options of the wrong type (not an object, non-string names, extraHosts not an array of { host, ip }, a non-boolean ipv6), `ERR_INVALID_ARG_VALUE` for a host name that is not RFC 1123 (at most 253 characters, with the domain), an address that is not IPv4 or IPv6.
  */
 export function hostsFile(opts: HostsFileOptions): string {
   if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
@@ -103,7 +104,10 @@ export function hostsFile(opts: HostsFileOptions): string {
   return lines.map(([ip, hosts]) => `${ip}\t${hosts}\n`).join('')
 }
 
-/** The content of /etc/hostname: the hostname and a newline. */
+/**
+ * The content of /etc/hostname: the hostname and a newline.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for a non-string, `ERR_INVALID_ARG_VALUE` for a name that is not RFC 1123 labels or is longer than 64 characters (HOST_NAME_MAX).
+ */
 export function hostnameFile(hostname: string): string {
   return `${checkHostName(hostname, 'hostname', 64)}\n`
 }
@@ -121,7 +125,11 @@ export interface ResolvConfData {
   invalid: string[]
 }
 
-/** Parses resolv.conf text as the resolver does: the last search (or domain) line wins, options accumulate. */
+/**
+ * Parses resolv.conf text as the resolver does: the last search (or domain) line wins, options accumulate.
+ * Lines it does not model are kept, never refused.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` when `text` is not a string.
+ */
 export function parseResolvConf(text: string): ResolvConfData {
   if (typeof text !== 'string') throw invalidArg('text', text, 'must be a string', 'ERR_INVALID_ARG_TYPE')
   const out: ResolvConfData = { nameservers: [], search: [], options: [], other: [], invalid: [] }
@@ -217,6 +225,7 @@ export interface ResolvConfPlan {
 /**
  * Builds a container's /etc/resolv.conf as Docker does, and says which upstream servers
  * an internal resolver should forward to. See resolvConf() for the options.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for options of the wrong type (not an object, arrays of non-strings, a non-boolean ipv6, a resolver that is neither an address nor a boolean), `ERR_INVALID_ARG_VALUE` for a nameserver, fallback or resolver that is not an IPv4 or IPv6 address, a bad search domain or an option outside its range (ndots 0-15, timeout 0-30, attempts 0-5).
  */
 export function planResolvConf(opts: ResolvConfOptions = {}): ResolvConfPlan {
   if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
@@ -283,6 +292,7 @@ export function planResolvConf(opts: ResolvConfOptions = {}): ResolvConfPlan {
  * user-defined network): `nameserver 127.0.0.11` and `options ndots:0`, the other
  * servers going to the internal resolver as upstreams (see planResolvConf()). Every
  * input is validated: addresses, domain names, options (ndots 0-15, timeout 0-30, attempts 0-5).
+ * @throws As planResolvConf().
  */
 export function resolvConf(opts: ResolvConfOptions = {}): string {
   return planResolvConf(opts).content

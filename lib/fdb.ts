@@ -29,6 +29,10 @@ export class LinkFdb {
   /**
    * `bridge fdb add MAC dev LINK [dst IP] [vni VNI] [port PORT] [vlan VID] [self] [master] [permanent|static|dynamic]`
    * (NLM_F_CREATE|NLM_F_EXCL: EEXIST if the entry is there).
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel (a bad MAC, `dst`, VNI, port, VLAN (1 to 4094) or state; an all-zeros MAC with `master`).
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). `'EEXIST'` when the entry is there, `'EINVAL'` or `'EOPNOTSUPP'` for attributes the link does not take (`master` on a link without a bridge).
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after the namespace's close(), `ERR_NETNS_KIT_NO_NAMESPACE` once the namespace is deleted.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   async add(entry: FdbEntrySpec): Promise<void> {
     await this.#modify('add', entry)
@@ -37,12 +41,22 @@ export class LinkFdb {
   /**
    * `bridge fdb append MAC dev LINK dst IP ...` (NLM_F_APPEND): one more destination for the
    * entry, as the all-zeros MAC's flood list of a vxlan device (one copy of BUM traffic per VTEP).
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel (a bad MAC, `dst`, VNI, port, VLAN (1 to 4094) or state; an all-zeros MAC with `master`).
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). `'EEXIST'` when that destination is there, `'EINVAL'` or `'EOPNOTSUPP'` on a link that is not a vxlan device.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after the namespace's close(), `ERR_NETNS_KIT_NO_NAMESPACE` once the namespace is deleted.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   async append(entry: FdbEntrySpec): Promise<void> {
     await this.#modify('append', entry)
   }
 
-  /** `bridge fdb replace MAC dev LINK ...` (NLM_F_REPLACE): creates or overwrites. */
+  /**
+   * `bridge fdb replace MAC dev LINK ...` (NLM_F_REPLACE): creates or overwrites.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel (a bad MAC, `dst`, VNI, port, VLAN (1 to 4094) or state; an all-zeros MAC with `master`).
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). `'EINVAL'` or `'EOPNOTSUPP'` for attributes the link does not take.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after the namespace's close(), `ERR_NETNS_KIT_NO_NAMESPACE` once the namespace is deleted.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
+   */
   async replace(entry: FdbEntrySpec): Promise<void> {
     await this.#modify('replace', entry)
   }
@@ -50,12 +64,20 @@ export class LinkFdb {
   /**
    * `bridge fdb del MAC dev LINK [dst IP] [vni VNI] [port PORT] [self] [master]`; with `dst`, only
    * that destination of a vxlan entry goes. Idempotent: an entry already gone is not an error.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel (a bad MAC, `dst`, VNI, port or VLAN).
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after the namespace's close(), `ERR_NETNS_KIT_NO_NAMESPACE` once the namespace is deleted.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   async delete(entry: Pick<FdbEntrySpec, 'mac' | 'dst' | 'vni' | 'port' | 'vlan' | 'self' | 'master'>): Promise<void> {
     await this.#modify('delete', entry)
   }
 
-  /** `bridge fdb show dev LINK`: the entries on this link, its own (self) and its bridge's (master). */
+  /**
+   * `bridge fdb show dev LINK`: the entries on this link, its own (self) and its bridge's (master).
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after the namespace's close(), `ERR_NETNS_KIT_NO_NAMESPACE` once the namespace is deleted.
+   */
   async list(): Promise<FdbEntry[]> {
     const link = this.#link
     const [entries, links] = await run([

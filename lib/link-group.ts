@@ -12,7 +12,13 @@ export function checkLinkGroup(group: unknown, arg = 'group'): number {
   return checkInt(group, arg, 0, 2 ** 32 - 1)
 }
 
-/** `ip link set DEV group N` (0: back to the default group). */
+/**
+ * `ip link set DEV group N` (0: back to the default group).
+ * @throws {TypeError | RangeError} `ERR_INVALID_ARG_TYPE` for a group that is not an integer, `ERR_OUT_OF_RANGE` outside 0..2^32 - 1, before anything reaches the kernel.
+ * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). `'ENODEV'` when the link is gone.
+ * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after the namespace's close(), `ERR_NETNS_KIT_NO_NAMESPACE` once the namespace is deleted.
+ * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
+ */
 export async function setLinkGroup(link: Link, group: number): Promise<void> {
   checkLinkGroup(group)
   await runOne({ ns: link.namespace, op: 'link.set', index: link.index, group, object: `${link.name} group ${group}` })
@@ -23,6 +29,11 @@ export async function setLinkGroup(link: Link, group: number): Promise<void> {
  * (deleting one end of a veth pair removes both). The kernel refuses the default group 0, which
  * holds every link not put in another group: refused here before anything is sent. A group with no
  * link left is ENODEV, or nothing with `ignoreMissing`.
+ * @throws {TypeError | RangeError} `ERR_INVALID_ARG_TYPE` for a group that is not an integer or options that are not an object with a boolean `ignoreMissing`, `ERR_OUT_OF_RANGE` for a group outside 1..2^32 - 1 (0 included), before anything reaches the kernel.
+ * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). `'ENODEV'` when no link is in the group (unless `ignoreMissing`).
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` when `ns` is not a netns-kit Namespace.
+ * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after the namespace's close(), `ERR_NETNS_KIT_NO_NAMESPACE` once it is deleted.
+ * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
  */
 export async function deleteLinkGroup(ns: Namespace, group: number, opts: { ignoreMissing?: boolean } = {}): Promise<void> {
   checkInt(group, 'group', 1, 2 ** 32 - 1)

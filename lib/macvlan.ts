@@ -35,6 +35,11 @@ export class Macvlan extends Link {
   /**
    * `ip -n NS link add link PARENT name NAME [netns TARGET] [address MAC] [mtu M] [up] type macvlan mode MODE`:
    * one RTM_NEWLINK sent on the parent's namespace socket, the macvlan created directly inside `target`.
+   * `mtu` in bytes (68 to 65535, at most the parent's). A failure after the link was made removes it.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel (a bad name, mode, MTU or MAC; a parent Link outside `namespace`).
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). `'ENODEV'` when there is no parent by that name, `'EEXIST'` when a link by that name exists in `target`, `'EINVAL'` for a parent that cannot carry macvlans (loopback, not Ethernet) or an MTU above the parent's.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after close() of a namespace it names, `ERR_NETNS_KIT_NO_NAMESPACE` once it is deleted.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   static async create(opts: MacvlanOptions): Promise<Macvlan> {
     if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
@@ -84,7 +89,12 @@ export class Macvlan extends Link {
     return new Macvlan(target, l.name, l.index)
   }
 
-  /** An existing macvlan by name (`ip link show NAME type macvlan`). */
+  /**
+   * An existing macvlan by name (`ip link show NAME type macvlan`).
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for a bad name or a `namespace` that is not a Namespace, before anything reaches the kernel.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). `'ENODEV'` when there is no link by that name.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_WRONG_KIND` when the link is of another kind; `ERR_NETNS_KIT_CLOSED` after the namespace's close(), `ERR_NETNS_KIT_NO_NAMESPACE` once it is deleted.
+   */
   static async open(name: string, opts: { namespace?: Namespace } = {}): Promise<Macvlan> {
     checkIfName(name)
     const ns = await defaultNamespace(opts.namespace)
@@ -93,6 +103,10 @@ export class Macvlan extends Link {
     return new Macvlan(ns, l.name, l.index)
   }
 
+  /**
+   * A short label for logs and messages: `Macvlan(NAME in NS)`.
+   * @throws Nothing: it only reads this object's fields.
+   */
   override toString(): string {
     return `Macvlan(${this.where})`
   }

@@ -7,15 +7,36 @@ import type { Namespace } from './namespace'
 import type { NeighbourEntry, NeighbourSpec } from './types'
 
 export interface NamespaceNeighbours {
-  /** `ip neigh add IP lladdr MAC dev DEV nud permanent` (EEXIST if there is one). */
+  /**
+   * `ip neigh add IP lladdr MAC dev DEV nud permanent` (EEXIST if there is one).
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel (a bad IP, lladdr, state or flag; a `dev` that is neither an interface name nor a Link of this namespace).
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). `'EEXIST'` when there is an entry for IP on DEV, `'ENODEV'` when there is no `dev` by that name, `'EINVAL'` for an lladdr of the wrong length for the device.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after the namespace's close(), `ERR_NETNS_KIT_NO_NAMESPACE` once the namespace is deleted.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
+   */
   add(n: NeighbourSpec): Promise<void>
-  /** `ip neigh replace IP lladdr MAC dev DEV nud permanent`: creates or overwrites. */
+  /**
+   * `ip neigh replace IP lladdr MAC dev DEV nud permanent`: creates or overwrites.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel (a bad IP, lladdr, state or flag; a `dev` that is neither an interface name nor a Link of this namespace).
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). `'ENODEV'` when there is no `dev` by that name, `'EINVAL'` for an lladdr of the wrong length for the device.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after the namespace's close(), `ERR_NETNS_KIT_NO_NAMESPACE` once the namespace is deleted.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
+   */
   replace(n: NeighbourSpec): Promise<void>
-  /** `ip neigh del IP dev DEV`; idempotent. */
+  /**
+   * `ip neigh del IP dev DEV`; idempotent (an entry already gone is not an error).
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel (a bad IP or `dev`).
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). `'ENODEV'` when there is no `dev` by that name.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after the namespace's close(), `ERR_NETNS_KIT_NO_NAMESPACE` once the namespace is deleted.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
+   */
   delete(n: Pick<NeighbourSpec, 'ip' | 'dev'>): Promise<void>
   /**
    * `ip neigh show nud all [dev DEV]` (`-4` / `-6` with `family`): every entry, including the
    * 'noarp' ones (multicast mappings) that plain `ip neigh show` hides.
+   * @throws {TypeError} `ERR_INVALID_ARG_VALUE` for a `family` other than 4 or 6 or a bad `dev`, `ERR_INVALID_ARG_TYPE` for a `dev` that is neither a name nor a Link, before anything reaches the kernel.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). `'ENODEV'` when there is no `dev` by that name.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after the namespace's close(), `ERR_NETNS_KIT_NO_NAMESPACE` once the namespace is deleted.
    */
   list(filter?: { dev?: NeighbourSpec['dev']; family?: 4 | 6 }): Promise<NeighbourEntry[]>
 }

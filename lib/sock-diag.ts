@@ -123,6 +123,11 @@ function record(s: NativeSock): SocketRecord | undefined {
  * list, and none is listed. A kernel with SCTP but without sctp_diag cannot tell which SCTP ports
  * are held: asking for SCTP there (explicitly or by default) throws ERR_NETNS_KIT_UNSUPPORTED;
  * sockDiagSupport() says which case a kernel is in. The same holds for TCP and UDP diag modules.
+ * @throws {TypeError | RangeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for a bad filter (protocol, family 4 or 6) or a `ns` that is not a Namespace, `ERR_OUT_OF_RANGE` for a port outside 1..65535 (or `to` below `from`), before anything reaches the kernel.
+ * @throws {NetnsKitError} `ERR_NETNS_KIT_UNSUPPORTED` for a protocol whose diag module the kernel lacks (tcp_diag, udp_diag, sctp_diag).
+ * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after the namespace's close(), `ERR_NETNS_KIT_NO_NAMESPACE` once it is deleted.
+ * @throws {NetlinkError} when the kernel refuses a sock_diag dump (`code`, `errno`, `syscall`).
+ * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
  */
 export async function listSockets(ns: Namespace, filter?: SocketFilter): Promise<SocketRecord[]> {
   const f = checkFilter(filter)
@@ -177,6 +182,10 @@ export type SockDiagStatus = 'supported' | 'no-protocol' | 'no-diag'
  * What the kernel can list, per protocol: 'supported', 'no-protocol' (the kernel has no such
  * protocol, so no socket can hold one of its ports) or 'no-diag' (it has the protocol but not
  * its diag module: its sockets cannot be listed). One empty, port-filtered dump per protocol.
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` when `ns` is not a netns-kit Namespace.
+ * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after the namespace's close(), `ERR_NETNS_KIT_NO_NAMESPACE` once it is deleted.
+ * @throws {NetlinkError} when a dump fails otherwise than ENOENT (`code`, `errno`, `syscall`).
+ * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
  */
 export async function sockDiagSupport(ns: Namespace): Promise<Record<SocketProtocol, SockDiagStatus>> {
   const results = await sockDiag(
@@ -204,6 +213,7 @@ function mappedV4(address: string): string | undefined {
  * family): traffic to `address`:port could be meant for it, and a second bind there would clash.
  * Same family: either side a wildcard, or the same address. An IPv6 socket without v6only also
  * covers IPv4: as a wildcard every IPv4 address, bound to ::ffff:a.b.c.d that one address.
+ * @throws {TypeError} `ERR_INVALID_ARG_VALUE` when `address` is not an IPv4 or IPv6 address.
  */
 export function socketOverlaps(socket: SocketRecord, address: string): boolean {
   const family = net.isIP(address)
@@ -226,7 +236,10 @@ function sameV6(a: string, b: string): boolean {
   return sa.address === sb.address
 }
 
-/** 'tcp 0.0.0.0:45000 (listen, uid 0, inode 81234)', for messages; a dual-stack IPv6 socket says so. */
+/**
+ * 'tcp 0.0.0.0:45000 (listen, uid 0, inode 81234)', for messages; a dual-stack IPv6 socket says so.
+ * @throws Nothing: it only reads the record's fields.
+ */
 export function describeSocket(s: SocketRecord): string {
   const where = s.family === 6 ? `[${s.address}]:${s.port}` : `${s.address}:${s.port}`
   const dual = s.family === 6 && s.v6only === false ? ', IPv4 too' : ''
@@ -247,6 +260,8 @@ export interface SocketOwner {
  * users, without CAP_SYS_PTRACE/CAP_DAC_READ_SEARCH) or that exit meanwhile are skipped; an inode
  * without owner maps to [] (a socket held only by the kernel, or by such a process). One walk of
  * /proc for all the inodes given; call it only when the owners are wanted.
+ * @throws {TypeError} `ERR_INVALID_ARG_VALUE` when an inode is not a positive integer.
+ * @throws {Error} the `fs` error (`ENOENT`, `EACCES`) when /proc itself cannot be read; unreadable processes are skipped.
  */
 export async function socketOwners(inodes: number | readonly number[]): Promise<Map<number, SocketOwner[]>> {
   const list = typeof inodes === 'number' ? [inodes] : [...inodes]

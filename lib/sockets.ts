@@ -47,6 +47,11 @@ export interface NamespaceSocketOptions {
 /**
  * A UDP socket bound inside a namespace (`ip netns exec NS socat UDP-RECV:...` without the
  * child process): an ordinary dgram.Socket, already listening.
+ * `opts.port` 0 to 65535 (0: the kernel picks one).
+ * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE` for an address that is not IPv4 or IPv6, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for a bad port or namespace, before anything reaches the kernel.
+ * @throws {NetlinkError} when a system call inside the namespace fails, with `syscall` ('socket', 'bind', 'setsockopt') and `code`: `'EADDRINUSE'` for a port in use, `'EADDRNOTAVAIL'` for an address no link has (without `freebind`), `'EACCES'` for a port below 1024 without CAP_NET_BIND_SERVICE.
+ * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after the namespace's close(), `ERR_NETNS_KIT_NO_NAMESPACE` once the namespace is deleted.
+ * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
  */
 export async function openUdpSocket(opts: NamespaceSocketOptions): Promise<dgram.Socket> {
   const family = checkFamilyAddress(opts?.address, 'opts.address')
@@ -72,6 +77,12 @@ export async function openUdpSocket(opts: NamespaceSocketOptions): Promise<dgram
 /**
  * A TCP server listening inside a namespace: an ordinary net.Server (SO_REUSEADDR set unless
  * `reuseAddr: false`), already listening; `connectionListener` as for net.createServer().
+ * `opts.port` 0 to 65535 (0: the kernel picks one), `opts.backlog` 1 to 65535 (default 511).
+ * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE` for an address that is not IPv4 or IPv6, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for a bad port, backlog, reuseAddr or namespace, before anything reaches the kernel.
+ * @throws {NetlinkError} when a system call inside the namespace fails, with `syscall` ('socket', 'bind', 'setsockopt') and `code`: `'EADDRINUSE'` for a port in use, `'EADDRNOTAVAIL'` for an address no link has (without `freebind`), `'EACCES'` for a port below 1024 without CAP_NET_BIND_SERVICE.
+ * @throws {Error} Node's `listen` error when the server cannot listen on the socket.
+ * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after the namespace's close(), `ERR_NETNS_KIT_NO_NAMESPACE` once the namespace is deleted.
+ * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
  */
 export async function openTcpServer(
   opts: NamespaceSocketOptions & { backlog?: number; reuseAddr?: boolean },
@@ -104,6 +115,12 @@ export async function openTcpServer(
 /**
  * A TCP connection made from inside a namespace (`ip netns exec NS socat - TCP:HOST:PORT`
  * without the child process): an ordinary net.Socket, connected.
+ * `opts.port` 1 to 65535; `opts.timeout` in milliseconds (0 or absent: no timeout but the kernel's).
+ * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE` for a host that is not an IPv4 or IPv6 address (no names), `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for a bad port, timeout or namespace, before anything reaches the kernel.
+ * @throws {Error} Node's connect error (`code` `'ECONNREFUSED'`, `'EHOSTUNREACH'`, `'ENETUNREACH'`; `'ETIMEDOUT'` after `timeout`).
+ * @throws {NetlinkError} when the socket cannot be made inside the namespace (`syscall` 'socket').
+ * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after the namespace's close(), `ERR_NETNS_KIT_NO_NAMESPACE` once the namespace is deleted.
+ * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
  */
 export async function connectTcp(opts: { namespace?: Namespace; host: string; port: number; timeout?: number }): Promise<net.Socket> {
   const family = checkFamilyAddress(opts?.host, 'opts.host')

@@ -52,7 +52,12 @@ export class VethPair {
 
   /**
    * `ip -n NS link add NAME [mtu M] [address MAC] type veth peer name PEER netns PEERNS [address MAC]`:
-   * one RTM_NEWLINK, with the peer created directly inside its namespace.
+   * one RTM_NEWLINK, with the peer created directly inside its namespace. `mtu` in bytes (68 to 65535;
+   * the peer's defaults to the host end's). A failure after the pair was made removes it.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel (a bad or duplicate name, MTU or MAC; a flag that is not a boolean; `master` in another namespace).
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). `'EEXIST'` when a link by either name exists in its namespace; a refusal for a `master` ifindex that is no bridge.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after close() of a namespace it names, `ERR_NETNS_KIT_NO_NAMESPACE` once it is deleted.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   static async create(opts: VethPairOptions): Promise<VethPair> {
     if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
@@ -107,11 +112,20 @@ export class VethPair {
     return new VethPair(linkFromNative(ns, host), linkFromNative(peerNs, peer))
   }
 
-  /** `ip link del NAME`: removes both ends; idempotent. */
+  /**
+   * `ip link del NAME`: removes both ends; idempotent (a pair already gone is not an error).
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after the namespace's close(), `ERR_NETNS_KIT_NO_NAMESPACE` once the namespace is deleted.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
+   */
   async delete(): Promise<void> {
     await this.host.delete()
   }
 
+  /**
+   * Deletes the pair (`await using pair = await VethPair.create(...)`); safe to call twice.
+   * @throws As delete().
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.delete()
   }

@@ -52,7 +52,13 @@ export interface VxlanOptions {
 export class Vxlan extends Link {
   /**
    * `ip -n NS link add NAME [netns TARGET] [mtu M] [address MAC] [up] type vxlan [dev DEV] [ttl T] [tos T] [ageing S]
-   * [[no]proxy] [[no]l2miss] [[no]l3miss] [[no]udpcsum] id VNI [local IP] [remote IP | group IP] [no]learning dstport PORT`
+   * [[no]proxy] [[no]l2miss] [[no]l3miss] [[no]udpcsum] id VNI [local IP] [remote IP | group IP] [no]learning dstport PORT`:
+   * one RTM_NEWLINK. `vni` 0 to 2^24 - 1, `port` a UDP port (default 4789), `ageing` in seconds, `mtu` in bytes
+   * (68 to 65535). A failure after the link was made removes it.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel (a bad name, VNI, address, port, TTL, TOS, ageing, MTU or MAC; both `remote` and `group`; a unicast `group` or one without `device`; IPv4 mixed with IPv6).
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). `'EEXIST'` when a link by that name exists, or another vxlan has the same VNI and port; `'ENODEV'` when there is no `device` by that name.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after close() of a namespace it names, `ERR_NETNS_KIT_NO_NAMESPACE` once it is deleted.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   static async create(opts: VxlanOptions): Promise<Vxlan> {
     if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
@@ -84,7 +90,12 @@ export class Vxlan extends Link {
     return new Vxlan(target, l.name, l.index)
   }
 
-  /** An existing vxlan by name (`ip link show NAME type vxlan`). */
+  /**
+   * An existing vxlan by name (`ip link show NAME type vxlan`).
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for a bad name or a `namespace` that is not a Namespace, before anything reaches the kernel.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). `'ENODEV'` when there is no link by that name.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_WRONG_KIND` when the link is of another kind; `ERR_NETNS_KIT_CLOSED` after the namespace's close(), `ERR_NETNS_KIT_NO_NAMESPACE` once it is deleted.
+   */
   static async open(name: string, opts: { namespace?: Namespace } = {}): Promise<Vxlan> {
     checkIfName(name)
     const ns = await defaultNamespace(opts.namespace)
@@ -93,6 +104,10 @@ export class Vxlan extends Link {
     return new Vxlan(ns, l.name, l.index)
   }
 
+  /**
+   * A short label for logs and messages: `Vxlan(NAME in NS)`.
+   * @throws Nothing: it only reads this object's fields.
+   */
   override toString(): string {
     return `Vxlan(${this.where})`
   }

@@ -59,9 +59,15 @@ export type WatchEvent =
 export interface NamespaceWatch extends AsyncIterableIterator<WatchEvent> {
   /** Resolves once the socket is subscribed: every change made after it is reported. */
   readonly ready: Promise<void>
-  /** Closes the socket (as `break` or return() does); idempotent. */
+  /**
+   * Closes the socket (as `break` or return() does); idempotent. Pending next() calls end (done).
+   * @throws Nothing: closing twice is allowed.
+   */
   close(): void
-  /** What the reader saw so far (datagrams, events, overruns, ...). */
+  /**
+   * What the reader saw so far (datagrams, events, overruns, ...); undefined until the socket is open (`ready`); still readable after close() (`closed: true`).
+   * @throws Nothing: it only reads this object's fields.
+   */
   stats(): NativeWatchStats | undefined
 }
 
@@ -313,6 +319,9 @@ class Watch implements NamespaceWatch {
  * once `ready` resolves; `break`, return(), close() or the signal close the socket. The socket
  * belongs to the namespace and outlives the Namespace object, but resyncs (and the link names of
  * address, route and neighbour events) are dumped through it: keep it open while watching.
+ * @throws {TypeError | RangeError} synchronously: `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for bad options (groups, signal, initial, persistent), `ERR_OUT_OF_RANGE` for `receiveBuffer` (bytes, 1 to 2^30) or `highWaterMark` (events, 1 to 2^31 - 1).
+ * @throws {NetnsKitError} synchronously: `ERR_NETNS_KIT_CLOSED` after the namespace's close(), `ERR_NETNS_KIT_NO_NAMESPACE` once it is deleted.
+ * @throws {Error} synchronously: an AbortError (`code` `'ABORT_ERR'`) when `opts.signal` is already aborted. Opening the socket fails later, through `ready` and next(): NetlinkError or PrivilegeError `ERR_NETNS_KIT_PRIVILEGES`.
  */
 export function watch(ns: Namespace, opts: WatchOptions = {}): NamespaceWatch {
   return new Watch(ns, opts)

@@ -37,7 +37,11 @@ export class DnsRecords {
   /** Address -> the ids holding it. */
   readonly #byAddress = new Map<string, Set<string>>()
 
-  /** Adds or replaces what endpoint `id` is known by. */
+  /**
+   * Adds or replaces what endpoint `id` is known by.
+   * Names: DNS names (labels of 1 to 63 letters, digits, '_' or '-', at most 253 characters), stored in lower case without a trailing dot; addresses IPv4 or IPv6, stored canonical.
+   * @throws {TypeError} `ERR_INVALID_ARG_VALUE` for an empty id, a name DNS cannot carry or an address that is not IPv4 or IPv6; `ERR_INVALID_ARG_TYPE` for an entry without arrays `names` and `addresses` or a non-string name. Nothing changes then.
+   */
   set(id: string, entry: DnsEntry): void {
     if (typeof id !== 'string' || id.length === 0) throw invalidArg('id', id, 'must be a non-empty string')
     if (!entry || typeof entry !== 'object') throw invalidArg('entry', entry, 'must be an object { names, addresses }', 'ERR_INVALID_ARG_TYPE')
@@ -58,7 +62,10 @@ export class DnsRecords {
     for (const a of addresses) add(this.#byAddress, a, id)
   }
 
-  /** Forgets endpoint `id`; returns whether it was known. */
+  /**
+   * Forgets endpoint `id`; returns whether it was known.
+   * @throws Nothing: an unknown id returns false.
+   */
   delete(id: string): boolean {
     if (!this.#entries.has(id)) return false
     this.#unindex(id)
@@ -66,12 +73,19 @@ export class DnsRecords {
     return true
   }
 
+  /**
+   * What endpoint `id` is known by (a copy), or undefined.
+   * @throws Nothing: an unknown id returns undefined.
+   */
   get(id: string): DnsEntry | undefined {
     const e = this.#entries.get(id)
     return e && { names: [...e.names], addresses: [...e.addresses] }
   }
 
-  /** The endpoint ids, in the order they were first set. */
+  /**
+   * The endpoint ids, in the order they were first set.
+   * @throws Nothing.
+   */
   ids(): string[] {
     return [...this.#entries.keys()]
   }
@@ -80,7 +94,10 @@ export class DnsRecords {
     return this.#entries.size
   }
 
-  /** Whether the name is ours (whatever its addresses). */
+  /**
+   * Whether the name is ours (whatever its addresses).
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for a non-string, `ERR_INVALID_ARG_VALUE` for a name DNS cannot carry.
+   */
   has(name: string): boolean {
     return this.#byName.has(normaliseName(name))
   }
@@ -88,6 +105,7 @@ export class DnsRecords {
   /**
    * The addresses of `family` for `name` (any case, trailing dot or not): undefined when the
    * name is not ours, an empty array when it is ours but has no address of that family.
+   * @throws Nothing: a name DNS cannot carry is not ours (undefined).
    */
   lookup(name: string, family: 4 | 6): string[] | undefined {
     let n: string
@@ -105,7 +123,10 @@ export class DnsRecords {
     return out
   }
 
-  /** The names of an address (for PTR queries), first name of each endpoint first. */
+  /**
+   * The names of an address (for PTR queries), first name of each endpoint first.
+   * @throws Nothing: anything but an IPv4 or IPv6 address has no name ([]).
+   */
   reverse(address: string): string[] {
     if (typeof address !== 'string' || net.isIP(address) === 0) return []
     const out: string[] = []

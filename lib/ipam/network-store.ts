@@ -271,66 +271,187 @@ export interface RuleOwner {
  * lookups, resolve, changesSince) cost O(log n) in the number of records.
  */
 export interface NetworkStore {
-  /** Records a network `creating`: its name and subnets (checked for overlap, or chosen) are claimed. */
+  /**
+   * Records a network `creating`: its name and subnets (checked for overlap, or chosen) are claimed.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for a bad spec (name, driver, subnet, gateway, ip range, pools).
+   * @throws {StoreError} (a NetnsKitError) `ERR_NETNS_KIT_NETWORK_EXISTS` for a name or id in use; `ERR_NETNS_KIT_SUBNET_OVERLAP` for a subnet overlapping another network's; `ERR_NETNS_KIT_POOL_EXHAUSTED` when no candidate subnet is free; `ERR_NETNS_KIT_STORE` (a backend failure), `ERR_NETNS_KIT_STORE_BUSY` (contention past the transaction timeout, 10 s by default), `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable) or `ERR_NETNS_KIT_CLOSED` (SqliteStore after close()).
+   */
   beginCreateNetwork(spec: CreateNetworkSpec): Promise<NetworkRecord>
-  /** `creating` -> `ready`, with the rules made and the final config. */
+  /**
+   * `creating` -> `ready`, with the rules made and the final config.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id or rules that are not rule ids.
+   * @throws {StoreError} `ERR_NETNS_KIT_NO_NETWORK` when it is gone; `ERR_NETNS_KIT_WRONG_STATE` when the record is in another state, `ERR_NETNS_KIT_NOT_OWNER` when another process holds it; `ERR_NETNS_KIT_RULE_OWNED` for a rule recorded by another owner; `ERR_NETNS_KIT_STORE` (a backend failure), `ERR_NETNS_KIT_STORE_BUSY` (contention past the transaction timeout, 10 s by default), `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable) or `ERR_NETNS_KIT_CLOSED` (SqliteStore after close()).
+   */
   finishCreateNetwork(id: string, patch?: { rules?: string[]; config?: Record<string, unknown> }, owner?: Owner): Promise<NetworkRecord>
-  /** Forgets a network still `creating` (its kernel objects undone). Idempotent. */
+  /**
+   * Forgets a network still `creating` (its kernel objects undone). Idempotent.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id.
+   * @throws {StoreError} `ERR_NETNS_KIT_WRONG_STATE` when the record is in another state, `ERR_NETNS_KIT_NOT_OWNER` when another process holds it (a network already gone is not an error); `ERR_NETNS_KIT_STORE` (a backend failure), `ERR_NETNS_KIT_STORE_BUSY` (contention past the transaction timeout, 10 s by default), `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable) or `ERR_NETNS_KIT_CLOSED` (SqliteStore after close()).
+   */
   abortCreateNetwork(id: string, owner?: Owner): Promise<void>
-  /** -> `removing`; ERR_NETNS_KIT_NETWORK_IN_USE with endpoints unless `force`. */
+  /**
+   * -> `removing`; ERR_NETNS_KIT_NETWORK_IN_USE with endpoints unless `force`.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id.
+   * @throws {StoreError} `ERR_NETNS_KIT_NO_NETWORK` when there is none; `ERR_NETNS_KIT_NETWORK_IN_USE` with endpoints (unless `force`); `ERR_NETNS_KIT_NETWORK_BUSY` while another live process creates or removes it; `ERR_NETNS_KIT_STORE` (a backend failure), `ERR_NETNS_KIT_STORE_BUSY` (contention past the transaction timeout, 10 s by default), `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable) or `ERR_NETNS_KIT_CLOSED` (SqliteStore after close()).
+   */
   beginRemoveNetwork(id: string, opts?: { force?: boolean; owner?: Owner }): Promise<RemoveStart>
-  /** `removing` -> gone (with its pools, allocations, rules); ERR_NETNS_KIT_NETWORK_IN_USE while endpoints remain. Idempotent. */
+  /**
+   * `removing` -> gone (with its pools, allocations, rules); ERR_NETNS_KIT_NETWORK_IN_USE while endpoints remain. Idempotent.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id.
+   * @throws {StoreError} `ERR_NETNS_KIT_NETWORK_IN_USE` while endpoints remain; `ERR_NETNS_KIT_WRONG_STATE` when the record is in another state, `ERR_NETNS_KIT_NOT_OWNER` when another process holds it; `ERR_NETNS_KIT_STORE` (a backend failure), `ERR_NETNS_KIT_STORE_BUSY` (contention past the transaction timeout, 10 s by default), `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable) or `ERR_NETNS_KIT_CLOSED` (SqliteStore after close()).
+   */
   finishRemoveNetwork(id: string, owner?: Owner): Promise<void>
+  /**
+   * The network with this id, or undefined.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (a backend failure), `ERR_NETNS_KIT_STORE_BUSY` (contention past the transaction timeout, 10 s by default), `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable) or `ERR_NETNS_KIT_CLOSED` (SqliteStore after close()); none is undefined, not an error.
+   */
   network(id: string): Promise<NetworkRecord | undefined>
+  /**
+   * The network named `name` in the host namespace `host` (null: the scope of every host, as overlay networks), or undefined.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for a `host` that is not a namespace identity.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (a backend failure), `ERR_NETNS_KIT_STORE_BUSY` (contention past the transaction timeout, 10 s by default), `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable) or `ERR_NETNS_KIT_CLOSED` (SqliteStore after close()).
+   */
   networkByName(host: NsIdentity | null, name: string): Promise<NetworkRecord | undefined>
-  /** Every network (of one host namespace when given). Not a hot path. */
+  /**
+   * Every network (of one host namespace when given). Not a hot path.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for a `filter.host` that is not a namespace identity.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (a backend failure), `ERR_NETNS_KIT_STORE_BUSY` (contention past the transaction timeout, 10 s by default), `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable) or `ERR_NETNS_KIT_CLOSED` (SqliteStore after close()).
+   */
   networks(filter?: { host?: NsIdentity | null }): Promise<NetworkRecord[]>
 
   /**
    * One transaction: the endpoint `connecting` (name, ifname, CNI key, host interface claimed),
    * its addresses allocated (cursor order), its host ports claimed, its names indexed, and the
    * container's default route given to it when its priority is the highest.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for a bad spec (id, name, namespace identity, ifname, MAC, addresses, ports).
+   * @throws {StoreError} `ERR_NETNS_KIT_NO_NETWORK`, `ERR_NETNS_KIT_NETWORK_NOT_READY` (creating or removing); `ERR_NETNS_KIT_ENDPOINT_EXISTS` (id, name, or container and ifname taken); `ERR_NETNS_KIT_IFNAME_IN_USE` (the interface or host interface is another endpoint's); `ERR_NETNS_KIT_IP_IN_USE`, `ERR_NETNS_KIT_IP_OUTSIDE_SUBNET`, `ERR_NETNS_KIT_IP_RESERVED`, `ERR_NETNS_KIT_POOL_EXHAUSTED` (addresses); `ERR_NETNS_KIT_PORT_ALLOCATED`, `ERR_NETNS_KIT_NO_FREE_PORT` (host ports); `ERR_NETNS_KIT_STORE` (a backend failure), `ERR_NETNS_KIT_STORE_BUSY` (contention past the transaction timeout, 10 s by default), `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable) or `ERR_NETNS_KIT_CLOSED` (SqliteStore after close()). Nothing is recorded then.
    */
   beginConnect(networkId: string, spec: EndpointSpec): Promise<ConnectResult>
-  /** `connecting` -> `connected`, with the rules made. */
+  /**
+   * `connecting` -> `connected`, with the rules made.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id or rules that are not rule ids.
+   * @throws {StoreError} `ERR_NETNS_KIT_NO_ENDPOINT` when it is gone; `ERR_NETNS_KIT_WRONG_STATE` when the record is in another state, `ERR_NETNS_KIT_NOT_OWNER` when another process holds it; `ERR_NETNS_KIT_RULE_OWNED` for a rule recorded by another owner; `ERR_NETNS_KIT_STORE` (a backend failure), `ERR_NETNS_KIT_STORE_BUSY` (contention past the transaction timeout, 10 s by default), `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable) or `ERR_NETNS_KIT_CLOSED` (SqliteStore after close()).
+   */
   finishConnect(id: string, patch?: FinishConnectPatch, owner?: Owner): Promise<EndpointRecord>
-  /** Forgets an endpoint still `connecting` (addresses and ports released); returns the default-route moves. Idempotent. */
+  /**
+   * Forgets an endpoint still `connecting` (addresses and ports released); returns the default-route moves. Idempotent.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id.
+   * @throws {StoreError} `ERR_NETNS_KIT_WRONG_STATE` when the record is in another state, `ERR_NETNS_KIT_NOT_OWNER` when another process holds it (an endpoint already gone is not an error); `ERR_NETNS_KIT_STORE` (a backend failure), `ERR_NETNS_KIT_STORE_BUSY` (contention past the transaction timeout, 10 s by default), `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable) or `ERR_NETNS_KIT_CLOSED` (SqliteStore after close()).
+   */
   abortConnect(id: string, owner?: Owner): Promise<GatewayMove[]>
-  /** -> `disconnecting` under this owner (taking over from a dead owner). */
+  /**
+   * -> `disconnecting` under this owner (taking over from a dead owner).
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (a backend failure), `ERR_NETNS_KIT_STORE_BUSY` (contention past the transaction timeout, 10 s by default), `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable) or `ERR_NETNS_KIT_CLOSED` (SqliteStore after close()). An endpoint gone is `{ status: 'absent' }`, one a live process holds `{ status: 'busy' }`, not errors.
+   */
   beginDisconnect(id: string, owner?: Owner): Promise<DisconnectStart>
-  /** -> gone (addresses, ports, names, rules with it); returns the default-route moves. Idempotent. */
+  /**
+   * -> gone (addresses, ports, names, rules with it); returns the default-route moves. Idempotent.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id.
+   * @throws {StoreError} `ERR_NETNS_KIT_WRONG_STATE` when the record is in another state, `ERR_NETNS_KIT_NOT_OWNER` when another process holds it (an endpoint already gone is not an error); `ERR_NETNS_KIT_STORE` (a backend failure), `ERR_NETNS_KIT_STORE_BUSY` (contention past the transaction timeout, 10 s by default), `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable) or `ERR_NETNS_KIT_CLOSED` (SqliteStore after close()).
+   */
   finishDisconnect(id: string, owner?: Owner): Promise<GatewayMove[]>
-  /** Records rule ids as soon as the kernel made them (so a crash before finish* leaves them findable). */
+  /**
+   * Records rule ids as soon as the kernel made them (so a crash before finish* leaves them findable).
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id or rules that are not rule ids.
+   * @throws {StoreError} `ERR_NETNS_KIT_NO_NETWORK` or `ERR_NETNS_KIT_NO_ENDPOINT` when the owner is gone; `ERR_NETNS_KIT_RULE_OWNED` for a rule recorded by another owner; `ERR_NETNS_KIT_STORE` (a backend failure), `ERR_NETNS_KIT_STORE_BUSY` (contention past the transaction timeout, 10 s by default), `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable) or `ERR_NETNS_KIT_CLOSED` (SqliteStore after close()).
+   */
   addRules(owner: RuleOwner, ruleIds: string[]): Promise<void>
+  /**
+   * The network or endpoint a rule id was recorded for, or undefined.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for a rule id that is not one.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (a backend failure), `ERR_NETNS_KIT_STORE_BUSY` (contention past the transaction timeout, 10 s by default), `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable) or `ERR_NETNS_KIT_CLOSED` (SqliteStore after close()).
+   */
   ruleOwner(ruleId: string): Promise<RuleOwner | undefined>
 
+  /**
+   * The endpoint with this id, or undefined.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (a backend failure), `ERR_NETNS_KIT_STORE_BUSY` (contention past the transaction timeout, 10 s by default), `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable) or `ERR_NETNS_KIT_CLOSED` (SqliteStore after close()); none is undefined, not an error.
+   */
   endpoint(id: string): Promise<EndpointRecord | undefined>
+  /**
+   * The endpoint named `name` in the network, or undefined.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id or a bad name.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (a backend failure), `ERR_NETNS_KIT_STORE_BUSY` (contention past the transaction timeout, 10 s by default), `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable) or `ERR_NETNS_KIT_CLOSED` (SqliteStore after close()).
+   */
   endpointByName(networkId: string, name: string): Promise<EndpointRecord | undefined>
+  /**
+   * The endpoint of a CNI container id and interface name (CNI's key), or undefined.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id, or a containerId or ifname that is not a string.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (a backend failure), `ERR_NETNS_KIT_STORE_BUSY` (contention past the transaction timeout, 10 s by default), `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable) or `ERR_NETNS_KIT_CLOSED` (SqliteStore after close()).
+   */
   endpointByContainer(networkId: string, containerId: string, ifname: string): Promise<EndpointRecord | undefined>
-  /** The endpoint whose host interface is `hostIf` in the host namespace `host` (the companion's link-deletion events). */
+  /**
+   * The endpoint whose host interface is `hostIf` in the host namespace `host` (the companion's link-deletion events).
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for a `host` that is not a namespace identity or a `hostIf` that is not a string.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (a backend failure), `ERR_NETNS_KIT_STORE_BUSY` (contention past the transaction timeout, 10 s by default), `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable) or `ERR_NETNS_KIT_CLOSED` (SqliteStore after close()).
+   */
   endpointByHostIf(host: NsIdentity | null, hostIf: string): Promise<EndpointRecord | undefined>
+  /**
+   * The endpoint holding `address` in the network, or undefined.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id or an address that is not IPv4 or IPv6.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (a backend failure), `ERR_NETNS_KIT_STORE_BUSY` (contention past the transaction timeout, 10 s by default), `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable) or `ERR_NETNS_KIT_CLOSED` (SqliteStore after close()).
+   */
   endpointByAddress(networkId: string, address: string): Promise<EndpointRecord | undefined>
-  /** The endpoints of a container (several networks). */
+  /**
+   * The endpoints of a container (several networks).
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an `ns` that is not a namespace identity.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (a backend failure), `ERR_NETNS_KIT_STORE_BUSY` (contention past the transaction timeout, 10 s by default), `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable) or `ERR_NETNS_KIT_CLOSED` (SqliteStore after close()).
+   */
   endpointsInNamespace(ns: NsIdentity): Promise<EndpointRecord[]>
-  /** Every endpoint of a network. Not a hot path. */
+  /**
+   * Every endpoint of a network. Not a hot path.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (a backend failure), `ERR_NETNS_KIT_STORE_BUSY` (contention past the transaction timeout, 10 s by default), `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable) or `ERR_NETNS_KIT_CLOSED` (SqliteStore after close()).
+   */
   endpoints(networkId: string): Promise<EndpointRecord[]>
-  /** Connected endpoints answering to `name` (name, alias or hostname, case-insensitive) in the network. */
+  /**
+   * Connected endpoints answering to `name` (name, alias or hostname, case-insensitive) in the network.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id or a bad name.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (a backend failure), `ERR_NETNS_KIT_STORE_BUSY` (contention past the transaction timeout, 10 s by default), `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable) or `ERR_NETNS_KIT_CLOSED` (SqliteStore after close()).
+   */
   resolve(networkId: string, name: string): Promise<EndpointRecord[]>
 
-  /** Every record in an intermediate state (an index, not a scan of all records). */
+  /**
+   * Every record in an intermediate state (an index, not a scan of all records).
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (a backend failure), `ERR_NETNS_KIT_STORE_BUSY` (contention past the transaction timeout, 10 s by default), `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable) or `ERR_NETNS_KIT_CLOSED` (SqliteStore after close()).
+   */
   intents(): Promise<Intent[]>
-  /** The intents whose owner is dead (gc's work list); never those of live or foreign owners. */
+  /**
+   * The intents whose owner is dead (gc's work list); never those of live or foreign owners.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (a backend failure), `ERR_NETNS_KIT_STORE_BUSY` (contention past the transaction timeout, 10 s by default), `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable) or `ERR_NETNS_KIT_CLOSED` (SqliteStore after close()).
+   */
   orphans(): Promise<Intent[]>
-  /** Makes `owner` (default this process) the owner of an intent if `from` still holds it; false when someone else took it or it is gone. */
+  /**
+   * Makes `owner` (default this process) the owner of an intent if `from` still holds it; false when someone else took it or it is gone.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id, or a `kind` other than 'network' or 'endpoint'.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (a backend failure), `ERR_NETNS_KIT_STORE_BUSY` (contention past the transaction timeout, 10 s by default), `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable) or `ERR_NETNS_KIT_CLOSED` (SqliteStore after close()). A record gone, settled or held by another owner is `false`, not an error.
+   */
   takeOver(kind: 'network' | 'endpoint', id: string, from: Owner, owner?: Owner): Promise<boolean>
 
-  /** The records changed after `seq` (0: from the start). */
+  /**
+   * The records changed after `seq` (0: from the start).
+   * @throws {TypeError} `ERR_INVALID_ARG_VALUE` for a `seq` that is not an integer >= 0.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (a backend failure), `ERR_NETNS_KIT_STORE_BUSY` (contention past the transaction timeout, 10 s by default), `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable) or `ERR_NETNS_KIT_CLOSED` (SqliteStore after close()). A `seq` older than the kept log is `reset: true`, not an error.
+   */
   changesSince(seq: number): Promise<ChangeBatch>
-  /** The current sequence number. */
+  /**
+   * The current sequence number.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (a backend failure), `ERR_NETNS_KIT_STORE_BUSY` (contention past the transaction timeout, 10 s by default), `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable) or `ERR_NETNS_KIT_CLOSED` (SqliteStore after close()).
+   */
   sequence(): Promise<number>
-  /** Called (coalesced) soon after any process changed the store: within 100 ms. Returns the unsubscriber. */
+  /**
+   * Called (coalesced) soon after any process changed the store: within 100 ms. Returns the unsubscriber.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` when `listener` is not a function.
+   */
   onChange(listener: () => void): () => void
 
+  /**
+   * Releases the backend (database, etcd client, watches); the store refuses calls afterwards.
+   * @throws Nothing: closing twice is allowed.
+   */
   close(): Promise<void>
 }
 

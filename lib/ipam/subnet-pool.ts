@@ -29,7 +29,10 @@ function checkPools(pools: unknown): { base: Prefix; size: number }[] {
   })
 }
 
-/** Every candidate subnet of the pools, in order. */
+/**
+ * Every candidate subnet of the pools, in order.
+ * @throws {TypeError | RangeError} `ERR_INVALID_ARG_TYPE` when `pools` is not an array of { base, size }, `ERR_INVALID_ARG_VALUE` for a `base` that is not a prefix, `ERR_OUT_OF_RANGE` for a `size` shorter than the base's prefix length or longer than the family's bits (thrown on the first next()).
+ */
 export function* candidateSubnets(pools: readonly AddressPool[] = DEFAULT_ADDRESS_POOLS): Generator<string> {
   for (const { base, size } of checkPools(pools)) {
     const step = 1n << BigInt(bitsOf(base.family) - size)
@@ -42,6 +45,7 @@ export function* candidateSubnets(pools: readonly AddressPool[] = DEFAULT_ADDRES
  * The first candidate subnet of `pools` that overlaps none of `used` (prefixes of routes,
  * of addresses with their prefix length, of other networks; host bits may be set, and
  * default routes are ignored), or undefined when every candidate is taken. Pure.
+ * @throws {TypeError | RangeError} `ERR_INVALID_ARG_TYPE` when `used` is not an array, `ERR_INVALID_ARG_VALUE` for an entry that is not a prefix; as candidateSubnets() for bad `pools`.
  */
 export function chooseSubnet(used: readonly string[], pools: readonly AddressPool[] = DEFAULT_ADDRESS_POOLS): string | undefined {
   if (!Array.isArray(used)) throw invalidArg('used', used, 'must be an array of prefixes', 'ERR_INVALID_ARG_TYPE')
@@ -56,6 +60,9 @@ export function chooseSubnet(used: readonly string[], pools: readonly AddressPoo
 /**
  * The prefixes in use in a namespace (`ip route show table all` without default routes,
  * and the prefix of every address of `ip addr`), for chooseSubnet().
+ * @throws {TypeError} `ERR_INVALID_ARG_TYPE` when `namespace` is not a Namespace.
+ * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
+ * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after the namespace's close(), `ERR_NETNS_KIT_NO_NAMESPACE` once the namespace is deleted.
  */
 export async function prefixesInUse(namespace?: Namespace, family: 4 | 6 = 4): Promise<string[]> {
   const ns = await defaultNamespace(namespace)
@@ -70,6 +77,9 @@ export async function prefixesInUse(namespace?: Namespace, family: 4 | 6 = 4): P
  * The first subnet of `pools` free in `namespace` (no route or address there overlaps it)
  * and overlapping none of `exclude` (other networks' subnets): chooseSubnet() fed from
  * the kernel. Undefined when none is left.
+ * @throws {TypeError | RangeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for bad options, pools or exclude prefixes (as chooseSubnet()).
+ * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
+ * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after the namespace's close(), `ERR_NETNS_KIT_NO_NAMESPACE` once the namespace is deleted.
  */
 export async function findFreeSubnet(
   opts: { namespace?: Namespace; pools?: readonly AddressPool[]; exclude?: readonly string[] } = {},

@@ -65,9 +65,21 @@ export abstract class DriverNetwork<E extends NetworkEndpoint = NetworkEndpoint>
     this.gateway = f.gateway
   }
 
-  /** `docker network connect`: the container's interface, address and default route. */
+  /**
+   * `docker network connect`: the container's interface, address and default route.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel (`ns` not a Namespace; a bad ifname, MAC or address).
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_UNSUPPORTED` for an option the driver does not have; `ERR_NETNS_KIT_IFNAME_IN_USE`, `ERR_NETNS_KIT_ENDPOINT_EXISTS`, `ERR_NETNS_KIT_IP_IN_USE`, `ERR_NETNS_KIT_IP_OUTSIDE_SUBNET`, `ERR_NETNS_KIT_IP_RESERVED`, `ERR_NETNS_KIT_POOL_EXHAUSTED`, `ERR_NETNS_KIT_NO_NETWORK`, `ERR_NETNS_KIT_NETWORK_NOT_READY`; `ERR_NETNS_KIT_CLOSED` or `ERR_NETNS_KIT_NO_NAMESPACE`; store errors (`ERR_NETNS_KIT_STORE*`). Everything claimed or made so far is given back.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). Everything made so far is removed.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
+   */
   abstract connect(ns: Namespace, opts?: ConnectOptionsBase): Promise<E>
-  /** `docker network disconnect`; idempotent. */
+  /**
+   * `docker network disconnect`; idempotent.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` when `endpoint` is not an endpoint of this network, before anything reaches the kernel.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_NETWORK_BUSY` when another live process holds the endpoint; store errors (`ERR_NETNS_KIT_STORE*`).
+   * @throws {NetlinkError} when the kernel refuses a message (`code`, `errno`, `syscall`, `extack`); what is already gone is not an error.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
+   */
   abstract disconnect(endpoint: E): Promise<void>
 }
 

@@ -96,6 +96,11 @@ export class MacvlanNetwork extends DriverNetwork<MacvlanEndpoint> {
    * Records the network in the store (or takes the macvlan network with this name and subnet),
    * after checking the parent exists (a network of another driver or subnet with this name:
    * ERR_NETNS_KIT_NETWORK_EXISTS). Nothing is made in the kernel until a container connects.
+   * `docker network create -d macvlan -o parent=PARENT -o macvlan_mode=MODE --subnet S [--gateway G] [--ip-range R] NAME`.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE` or `ERR_INVALID_ARG_TYPE` for bad input, before anything is recorded (a bad name, mode, subnet, gateway outside the subnet, parent name; a parent Link outside `namespace`; a `store` that is not a NetworkStore).
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). `'ENODEV'` when there is no parent by that name.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_NETWORK_EXISTS` for a network of another driver or subnet by that name; `ERR_NETNS_KIT_SUBNET_OVERLAP` for a subnet overlapping another network's; `ERR_NETNS_KIT_STORE`, `ERR_NETNS_KIT_STORE_BUSY` or `ERR_NETNS_KIT_STORE_UNAVAILABLE` when the state store fails; `ERR_NETNS_KIT_CLOSED` or `ERR_NETNS_KIT_NO_NAMESPACE` for a closed or deleted namespace.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   static async create(opts: MacvlanNetworkOptions): Promise<MacvlanNetwork> {
     if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
@@ -150,6 +155,11 @@ export class MacvlanNetwork extends DriverNetwork<MacvlanEndpoint> {
    * `ip -n NS addr add IP/LEN dev IFNAME`, `ip -n NS route add default via GATEWAY`: the macvlan is
    * created directly inside `ns`, after the store recorded the intent and claimed the address
    * and the interface name. A failure half-way removes it and gives the address back.
+   * `docker network connect NET CONTAINER [--ip IP]`.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE` or `ERR_INVALID_ARG_TYPE` for bad input, before anything reaches the kernel (`ns` not a Namespace; a bad ifname or MAC; an `ip` outside the subnet).
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_UNSUPPORTED` for an option only the bridge driver has (name, ip6, aliases, hostname, publish); `ERR_NETNS_KIT_IFNAME_IN_USE` for an `ifname` the container has; `ERR_NETNS_KIT_ENDPOINT_EXISTS`, `ERR_NETNS_KIT_IP_IN_USE`, `ERR_NETNS_KIT_IP_OUTSIDE_SUBNET`, `ERR_NETNS_KIT_IP_RESERVED`, `ERR_NETNS_KIT_POOL_EXHAUSTED` from IPAM; `ERR_NETNS_KIT_NO_NETWORK` or `ERR_NETNS_KIT_NETWORK_NOT_READY` when the network was removed or is not ready; `ERR_NETNS_KIT_CLOSED` or `ERR_NETNS_KIT_NO_NAMESPACE` for a closed or deleted namespace; `ERR_NETNS_KIT_STORE`, `ERR_NETNS_KIT_STORE_BUSY` or `ERR_NETNS_KIT_STORE_UNAVAILABLE` when the state store fails. Everything claimed or made so far is given back.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). `'EEXIST'` when the container has a link by that name, `'EINVAL'` for a parent that cannot carry one more macvlan (a second endpoint in 'passthru' mode), `'ENODEV'` when the parent is gone. Everything made so far is removed.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   async connect(ns: Namespace, opts: ConnectOptionsBase = {}): Promise<MacvlanEndpoint> {
     const { ifname: given, mac: mac0, ip } = checkConnectOptions('macvlan', ns, opts, this.subnet)
@@ -180,7 +190,14 @@ export class MacvlanNetwork extends DriverNetwork<MacvlanEndpoint> {
     return new MacvlanEndpoint(this, ns, link, a.address, a.prefixLength, mac, a.gateway, id)
   }
 
-  /** Removes the endpoint's macvlan and gives its address back; idempotent (also when the container's namespace is gone). */
+  /**
+   * Removes the endpoint's macvlan and gives its address back; idempotent (also when the container's namespace is gone).
+   * `docker network disconnect NET CONTAINER`.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` when `ep` is not an endpoint of this network, before anything reaches the kernel.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_NETWORK_BUSY` when another live process holds the endpoint mid-connect for more than a few seconds; `ERR_NETNS_KIT_STORE`, `ERR_NETNS_KIT_STORE_BUSY` or `ERR_NETNS_KIT_STORE_UNAVAILABLE` when the state store fails.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`) (what is already gone is not an error).
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
+   */
   async disconnect(ep: MacvlanEndpoint): Promise<void> {
     if (!(ep instanceof MacvlanEndpoint) || ep.network.id !== this.id)
       throw invalidArg('endpoint', ep, `must be an endpoint of ${this.name}`, 'ERR_INVALID_ARG_TYPE')
@@ -190,6 +207,10 @@ export class MacvlanNetwork extends DriverNetwork<MacvlanEndpoint> {
   /**
    * Forgets the network (refused with ERR_NETNS_KIT_NETWORK_IN_USE while endpoints are
    * connected unless `force`, which disconnects them first). Idempotent.
+   * `docker network rm NAME`.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_NETWORK_IN_USE` while endpoints are connected (unless `force`); `ERR_NETNS_KIT_NETWORK_BUSY` while another live process creates or removes it; `ERR_NETNS_KIT_STORE`, `ERR_NETNS_KIT_STORE_BUSY` or `ERR_NETNS_KIT_STORE_UNAVAILABLE` when the state store fails.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`) while `force` disconnects endpoints (what is already gone is not an error).
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   async remove(opts: { force?: boolean } = {}): Promise<void> {
     let start
