@@ -9,19 +9,20 @@
 // and exits when no endpoint needs it any more (unless run --foreground).
 import * as fs from 'node:fs'
 import * as net from 'node:net'
-import { Resolver } from '../dns'
 import { NetnsKitError } from '../errors'
-import type { Change, EndpointRecord, NetworkRecord, NsIdentity } from '../ipam/network-store'
+import type { EndpointRecord, NsIdentity } from '../ipam/network-store'
 import { SqliteStore } from '../ipam/sqlite-store'
-import { handleOf } from '../kernel/handles'
-import { tryLock } from '../kernel/sockets'
 import { Namespace } from '../namespace'
 import { HostResolvConf } from './host-resolv'
 import { NameIndex } from './names'
 import { companionPaths, ensureRunDir, type CompanionPaths } from './paths'
 import { lineSplitter, toWire, type HelloResult, type PrepareResult, type Reply, type Request, type StatusResult } from './protocol'
 import { Reservations, describePort } from './reservations'
-import { nsGone, teardownEndpoint } from './teardown'
+import { nsKeyOf, type Container, type NetInfo, type ServerInternals, netInfo } from './server-state'
+import { capabilities, lockPidFile, openHost } from './server-host'
+import { closeResolver, refreshUpstreams, upstreamsOfContainer } from './server-resolvers'
+import { checkAlive, watchLinks } from './server-watch'
+import { applyChange, prepareEndpoint, removeEndpoint, upsertEndpoint } from './server-records'
 
 export interface CompanionServerOptions {
   /** The database of the SqliteStore it serves. */
@@ -41,50 +42,7 @@ export interface CompanionServerOptions {
   log?: (line: string) => void
 }
 
-interface NetInfo {
-  id: string
-  name: string
-  dns: boolean
-  internal: boolean
-  upstream: string[] | undefined
-}
-
-interface Container {
-  key: string
-  ns: NsIdentity
-  /** Its endpoints on networks with DNS, first connected first. */
-  endpoints: Set<string>
-  resolver?: Resolver
-  starting?: Promise<void>
-  error?: Error
-  /** Its namespace file is gone: we let go of it, so the kernel can free it. */
-  gone: boolean
-}
-
-const nsKeyOf = (ns: { dev: string; ino: string }) => `${ns.dev}:${ns.ino}`
-
-/** Reads what a network record says about name resolution (the bridge driver's config, as bridgeConfig() in lib/network/state.ts). */
-export function netInfo(rec: NetworkRecord): NetInfo {
-  const c = rec.config ?? {}
-  const dnsCfg = c.dns as unknown
-  const upstreamCfg = c.upstream as unknown
-  return {
-    id: rec.id,
-    name: rec.name,
-    dns: rec.driver === 'bridge' && dnsCfg === true,
-    internal: c.internal === true,
-    upstream: Array.isArray(upstreamCfg) ? upstreamCfg.filter((s): s is string => typeof s === 'string') : undefined,
-  }
-}
-
-function capabilities(): string {
-  try {
-    const s = fs.readFileSync('/proc/self/status', 'utf8')
-    return ['CapEff', 'CapBnd'].map((k) => `${k}=${new RegExp(`^${k}:\\s*(\\S+)`, 'm').exec(s)?.[1] ?? '?'}`).join(' ')
-  } catch {
-    return '?'
-  }
-}
+export { netInfo } from './server-state'
 
 export class CompanionServer {
   readonly paths: CompanionPaths
@@ -123,6 +81,7 @@ export class CompanionServer {
   #stopping: Promise<void> | undefined
   readonly exited: Promise<void>
   #exit!: () => void
+  readonly #st: ServerInternals
 
   private constructor(o: { opts: CompanionServerOptions; paths: CompanionPaths; pidFd: number; host: Namespace; hostId: NsIdentity; store: SqliteStore }) {
     this.#opts = o.opts
@@ -137,6 +96,40 @@ export class CompanionServer {
     this.exited = new Promise((resolve) => {
       this.#exit = resolve
     })
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const self = this
+    this.#st = {
+      server: this,
+      log: this.#log,
+      index: this.#index,
+      networks: this.#networks,
+      endpoints: this.#endpoints,
+      containers: this.#containers,
+      healing: this.#healing,
+      dirWatches: this.#dirWatches,
+      abort: this.#abort,
+      needy: this.#needy,
+      portErrors: this.#portErrors,
+      reservations: this.#reservations,
+      get resolv() {
+        return self.#resolv
+      },
+      get stopping() {
+        return self.#stopping
+      },
+      get procPoll() {
+        return self.#procPoll
+      },
+      set procPoll(t) {
+        self.#procPoll = t
+      },
+      get healed() {
+        return self.#healed
+      },
+      set healed(n) {
+        self.#healed = n
+      },
+    }
   }
 
   /**
@@ -173,12 +166,12 @@ export class CompanionServer {
   }
 
   async #begin(): Promise<void> {
-    this.#resolv = new HostResolvConf(this.#opts.resolvConf ?? '/etc/resolv.conf', () => this.#exclusive(() => this.#refreshUpstreams()))
+    this.#resolv = new HostResolvConf(this.#opts.resolvConf ?? '/etc/resolv.conf', () => this.#exclusive(() => refreshUpstreams(this.#st)))
     this.#seq = await this.store.sequence()
     await this.#exclusive(() => this.#rebuild())
     this.#unsubscribe = this.store.onChange(() => this.#kick())
-    this.#watchLinks()
-    this.#checkTimer = setInterval(() => this.#checkAlive(), 500)
+    watchLinks(this.#st)
+    this.#checkTimer = setInterval(() => checkAlive(this.#st), 500)
     this.#checkTimer.unref()
     await this.#listen()
     this.#log(
@@ -304,7 +297,7 @@ export class CompanionServer {
       await this.#rebuild()
       return
     }
-    for (const c of b.changes) await this.#apply(c)
+    for (const c of b.changes) await applyChange(this.#st, c)
     this.#seq = b.seq
     this.#checkIdle()
   }
@@ -319,124 +312,14 @@ export class CompanionServer {
       this.#networks.set(n.id, info)
       for (const e of await this.store.endpoints(n.id)) {
         seen.add(e.id)
-        await this.#upsert(e)
+        await upsertEndpoint(this.#st, e)
       }
     }
-    for (const id of [...this.#endpoints.keys()]) if (!seen.has(id)) await this.#remove(id)
+    for (const id of [...this.#endpoints.keys()]) if (!seen.has(id)) await removeEndpoint(this.#st, id)
     this.#checkIdle()
   }
 
-  async #apply(c: Change): Promise<void> {
-    if (c.kind === 'network') {
-      if (!c.network) {
-        this.#networks.delete(c.id)
-        for (const [id, e] of [...this.#endpoints]) if (e.networkId === c.id) await this.#remove(id)
-        return
-      }
-      const before = this.#networks.get(c.id)
-      const info = this.#ours(c.network) ? netInfo(c.network) : null
-      this.#networks.set(c.id, info)
-      if (JSON.stringify(before) !== JSON.stringify(info)) {
-        for (const e of [...this.#endpoints.values()]) if (e.networkId === c.id) await this.#upsert(e)
-      }
-      return
-    }
-    if (c.endpoint) await this.#upsert(c.endpoint)
-    else await this.#remove(c.id)
-  }
-
-  #ours(n: NetworkRecord): boolean {
-    return !!n.host && n.host.dev === this.hostId.dev && n.host.ino === this.hostId.ino
-  }
-
-  async #network(id: string): Promise<NetInfo | null> {
-    let info = this.#networks.get(id)
-    if (info === undefined) {
-      const rec = await this.store.network(id)
-      info = rec && this.#ours(rec) ? netInfo(rec) : null
-      this.#networks.set(id, info)
-    }
-    return info
-  }
-
-  async #upsert(rec: EndpointRecord): Promise<void> {
-    const net = await this.#network(rec.networkId)
-    if (!net) {
-      await this.#remove(rec.id)
-      return
-    }
-    const before = this.#endpoints.get(rec.id)
-    this.#endpoints.set(rec.id, rec)
-    if (net.dns || rec.ports.length) this.#needy.add(rec.id)
-    else this.#needy.delete(rec.id)
-    // Names: a connected endpoint of a network with DNS.
-    if (net.dns) this.#index.set(rec, net)
-    else this.#index.delete(rec.id)
-    // Ports: held from beginConnect (the DNAT rules come after prepare) to finishDisconnect.
-    try {
-      await this.#reservations.hold(rec.id, rec.ports)
-      this.#portErrors.delete(rec.id)
-    } catch (e) {
-      if (!this.#portErrors.has(rec.id)) this.#log(`endpoint ${rec.id} (${rec.name}): cannot hold its ports: ${(e as Error).message}`)
-      this.#portErrors.set(rec.id, e as Error)
-    }
-    // The container's resolver.
-    const key = nsKeyOf(rec.ns)
-    if (before && nsKeyOf(before.ns) !== key) this.#detach(nsKeyOf(before.ns), rec.id)
-    if (net.dns) {
-      let c = this.#containers.get(key)
-      if (!c) {
-        c = { key, ns: rec.ns, endpoints: new Set(), gone: false }
-        this.#containers.set(key, c)
-        this.#watchPath(rec.ns.path)
-      }
-      c.endpoints.add(rec.id)
-      await this.#ensureResolver(c)
-    } else {
-      this.#detach(key, rec.id)
-    }
-  }
-
-  async #remove(id: string): Promise<void> {
-    const rec = this.#endpoints.get(id)
-    this.#endpoints.delete(id)
-    this.#needy.delete(id)
-    this.#index.delete(id)
-    this.#portErrors.delete(id)
-    await this.#reservations.release(id)
-    if (rec) this.#detach(nsKeyOf(rec.ns), id)
-  }
-
-  #detach(key: string, endpointId: string): void {
-    const c = this.#containers.get(key)
-    if (!c) return
-    c.endpoints.delete(endpointId)
-    if (c.endpoints.size) {
-      this.#setUpstreams(c)
-      return
-    }
-    this.#containers.delete(key)
-    void this.#closeResolver(c)
-  }
-
-  async #closeResolver(c: Container): Promise<void> {
-    await c.starting?.catch(() => {})
-    const r = c.resolver
-    c.resolver = undefined
-    await r?.close()
-  }
-
   // --- resolvers ----------------------------------------------------------------------------
-
-  /** The networks a container's names come from, in the order of its endpoints. */
-  #networksOf(c: Container): string[] {
-    const out: string[] = []
-    for (const id of c.endpoints) {
-      const e = this.#endpoints.get(id)
-      if (e && !out.includes(e.networkId)) out.push(e.networkId)
-    }
-    return out
-  }
 
   /**
    * Where a container's other names go: its first endpoint's own servers (docker --dns), else its
@@ -444,181 +327,12 @@ export class CompanionServer {
    * of the container is internal (Docker's internal networks resolve only their own names).
    */
   upstreamsOf(c: Container): string[] {
-    const eps = [...c.endpoints].map((id) => this.#endpoints.get(id)).filter((e): e is EndpointRecord => !!e)
-    const nets = eps.map((e) => this.#networks.get(e.networkId)).filter((n): n is NetInfo => !!n)
-    if (nets.length && nets.every((n) => n.internal)) return []
-    for (const e of eps) if (e.dns?.servers?.length && !this.#networks.get(e.networkId)?.internal) return [...e.dns.servers]
-    for (const n of nets) if (!n.internal && n.upstream) return [...n.upstream]
-    return [...(this.#resolv?.servers ?? [])]
-  }
-
-  #setUpstreams(c: Container): void {
-    if (!c.resolver) return
-    const servers = this.upstreamsOf(c)
-    if (
-      servers.join(' ') ===
-      c.resolver.upstreams.map((u) => (u.port === 53 ? u.address : `${u.address.includes(':') ? `[${u.address}]` : u.address}:${u.port}`)).join(' ')
-    )
-      return
-    try {
-      c.resolver.setUpstreams(servers)
-    } catch (e) {
-      this.#log(`container ${c.ns.path ?? c.key}: bad upstreams ${servers.join(' ')}: ${(e as Error).message}`)
-    }
-  }
-
-  #refreshUpstreams(): void {
-    this.#log(`host resolv.conf: upstreams now [${this.#resolv?.servers.join(' ')}]`)
-    for (const c of this.#containers.values()) this.#setUpstreams(c)
-  }
-
-  async #ensureResolver(c: Container): Promise<void> {
-    if (c.resolver) {
-      this.#setUpstreams(c)
-      return
-    }
-    if (c.gone) return
-    c.starting ??= this.#startResolver(c).finally(() => {
-      c.starting = undefined
-    })
-    await c.starting
-  }
-
-  async #startResolver(c: Container): Promise<void> {
-    if (!c.ns.path || nsGone(c.ns)) {
-      c.gone = true
-      return
-    }
-    let ns: Namespace | undefined
-    try {
-      ns = await Namespace.open(c.ns.path)
-      const h = handleOf(ns)
-      if (String(h.dev) !== c.ns.dev || String(h.ino) !== c.ns.ino) {
-        c.gone = true
-        return
-      }
-      const r = await Resolver.start({
-        namespace: ns,
-        records: this.#index.view(() => this.#networksOf(c)),
-        upstream: { servers: this.upstreamsOf(c), namespace: this.host },
-      })
-      c.error = undefined
-      if (this.#containers.get(c.key) !== c || this.#stopping) {
-        await r.close()
-        return
-      }
-      c.resolver = r
-    } catch (e) {
-      c.error = e as Error
-      this.#log(`container ${c.ns.path}: cannot start its resolver: ${(e as Error).message}`)
-    } finally {
-      // The sockets keep the namespace; our handle must not (a deleted namespace must be able to die).
-      await ns?.close()
-    }
+    return upstreamsOfContainer(this.#st, c)
   }
 
   // --- letting go of dead namespaces --------------------------------------------------------
 
-  /** Watches the directory of a container's namespace file: once the file is gone, we release the namespace. */
-  #watchPath(p: string | undefined): void {
-    if (!p) return
-    if (p.startsWith('/proc/')) {
-      this.#procPoll ??= setInterval(() => this.#checkContainers((c) => !!c.ns.path?.startsWith('/proc/')), 200)
-      this.#procPoll.unref()
-      return
-    }
-    const dir = p.slice(0, p.lastIndexOf('/')) || '/'
-    if (this.#dirWatches.has(dir)) return
-    try {
-      const w = fs.watch(dir, { persistent: false }, () => this.#checkContainers((c) => !!c.ns.path?.startsWith(dir + '/')))
-      w.on('error', () => {
-        w.close()
-        this.#dirWatches.delete(dir)
-      })
-      this.#dirWatches.set(dir, w)
-    } catch {
-      /* no such directory: the periodic check covers it */
-    }
-  }
-
-  #checkContainers(which: (c: Container) => boolean): void {
-    for (const c of this.#containers.values()) {
-      if (c.gone || !which(c) || !nsGone(c.ns)) continue
-      c.gone = true
-      this.#log(`container ${c.ns.path}: its namespace file is gone; closing its resolver`)
-      void this.#closeResolver(c)
-    }
-  }
-
-  /** Our host namespace or our store gone: nothing left to serve. Also the periodic net under inotify. */
-  #checkAlive(): void {
-    if (this.#stopping) return
-    if (this.host.path !== '/proc/self/ns/net' && nsGone({ ...this.hostId, path: this.host.path })) {
-      void this.stop(`the host namespace ${this.host.path} is gone`)
-      return
-    }
-    if (!fs.existsSync(this.store.path)) {
-      void this.stop(`the store ${this.store.path} is gone`)
-      return
-    }
-    this.#checkContainers(() => true)
-  }
-
   // --- self-healing -------------------------------------------------------------------------
-
-  #watchLinks(): void {
-    const w = this.host.watch({ signal: this.#abort.signal, groups: ['link'], persistent: false })
-    void (async () => {
-      let resync: Set<string> | undefined
-      try {
-        for await (const ev of w) {
-          if (ev.type === 'overrun') resync = new Set()
-          else if (ev.type === 'synced') {
-            const present = resync ?? new Set<string>()
-            resync = undefined
-            for (const e of this.#endpoints.values()) if (e.hostIf && !present.has(e.hostIf)) this.#linkGone(e.hostIf)
-          } else if (ev.group === 'link' && ev.type === 'new' && ev.resync) resync?.add(ev.link.name)
-          else if (ev.group === 'link' && ev.type === 'del') this.#linkGone(ev.link.name)
-        }
-      } catch (e) {
-        if (!this.#stopping) {
-          this.#log(`link watch failed: ${(e as Error).message}`)
-          void this.stop('the link watch failed')
-        }
-      }
-    })()
-  }
-
-  /** A link of the host went away: if it was a connected endpoint's veth, finish that endpoint. */
-  #linkGone(hostIf: string): void {
-    if (this.#healing.has(hostIf) || this.#stopping) return
-    this.#healing.add(hostIf)
-    void (async () => {
-      try {
-        const e = await this.store.endpointByHostIf(this.hostId, hostIf)
-        if (!e || e.state !== 'connected') return
-        const n = await this.store.network(e.networkId)
-        if (!n || n.driver !== 'bridge') return
-        // Only a container that died: a host end deleted by hand while its namespace lives is a
-        // broken endpoint for check() (CNI CHECK) and gc to report, not one to disconnect. The
-        // namespace's file goes before the kernel tears the namespace (and the veth) down; a short
-        // grace covers a path still there at the notification.
-        if (!(await goneWithin(e.ns, 300))) {
-          this.#log(`endpoint ${e.id} (${n.name}/${e.name}): its veth ${hostIf} was deleted but its namespace lives; left as it is`)
-          return
-        }
-        const done = await teardownEndpoint(this.store, this.host, e.id)
-        if (done) {
-          this.#healed++
-          this.#log(`endpoint ${e.id} (${n.name}/${e.name}): its veth ${hostIf} vanished with its namespace; disconnected`)
-        }
-      } catch (err) {
-        this.#log(`endpoint of ${hostIf}: self-healing failed: ${(err as Error).message}`)
-      } finally {
-        this.#healing.delete(hostIf)
-      }
-    })()
-  }
 
   // --- requests -----------------------------------------------------------------------------
 
@@ -629,27 +343,7 @@ export class CompanionServer {
   async prepare(endpointId: string): Promise<PrepareResult> {
     if (typeof endpointId !== 'string') throw new NetnsKitError('ERR_NETNS_KIT_COMPANION', 'prepare needs an endpoint id')
     await this.sync()
-    return this.#exclusive(async () => {
-      let rec = this.#endpoints.get(endpointId)
-      if (!rec) {
-        const r = await this.store.endpoint(endpointId)
-        if (!r) throw new NetnsKitError('ERR_NETNS_KIT_NO_ENDPOINT', `no endpoint '${endpointId}' in ${this.store.path}`)
-        if (!(await this.#network(r.networkId)))
-          throw new NetnsKitError('ERR_NETNS_KIT_COMPANION', `the endpoint '${endpointId}' is not on a network of this companion's host namespace`)
-        await this.#upsert(r)
-        rec = r
-      }
-      if (this.#portErrors.has(endpointId)) {
-        // Held by a host process then; maybe not any more.
-        await this.#upsert(rec)
-        const err = this.#portErrors.get(endpointId)
-        if (err) throw err
-      }
-      const c = this.#containers.get(nsKeyOf(rec.ns))
-      if (c && !c.resolver && !c.gone) await this.#ensureResolver(c)
-      if (c?.error && !c.resolver) throw c.error
-      return { ports: this.#reservations.held(endpointId).map(describePort), resolver: !!c?.resolver }
-    })
+    return this.#exclusive(() => prepareEndpoint(this.#st, endpointId))
   }
 
   status(): StatusResult {
@@ -720,7 +414,7 @@ export class CompanionServer {
       this.#resolv?.close()
       for (const w of this.#dirWatches.values()) w.close()
       await this.#queue.catch(() => {})
-      await Promise.all([...this.#containers.values()].map((c) => this.#closeResolver(c)))
+      await Promise.all([...this.#containers.values()].map((c) => closeResolver(c)))
       this.#containers.clear()
       await this.#reservations.closeAll()
       await this.store.close().catch(() => {})
@@ -737,74 +431,4 @@ export class CompanionServer {
     })()
     return this.#stopping
   }
-}
-
-/** Whether the namespace `ns` names is gone, now or within `ms`. */
-async function goneWithin(ns: NsIdentity, ms: number): Promise<boolean> {
-  const end = Date.now() + ms
-  for (;;) {
-    if (nsGone(ns)) return true
-    if (Date.now() >= end) return false
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
-
-/** Opens the host namespace: its own when `hostId` is ours (a path that outlives any caller), else `path`, checked against `hostId`. */
-async function openHost(p: string, hostId: string | undefined): Promise<{ host: Namespace; hostId: NsIdentity }> {
-  const self = await Namespace.open('/proc/self/ns/net')
-  const sh = handleOf(self)
-  if (hostId === undefined || hostId === `${sh.dev}:${sh.ino}` || p === '/proc/self/ns/net') {
-    if (hostId !== undefined && hostId !== `${sh.dev}:${sh.ino}`) {
-      await self.close()
-      throw new NetnsKitError('ERR_NETNS_KIT_NO_NAMESPACE', `this process's namespace is not the host namespace ${hostId}`)
-    }
-    return { host: self, hostId: { dev: String(sh.dev), ino: String(sh.ino), path: '/proc/self/ns/net' } }
-  }
-  await self.close()
-  const host = await Namespace.open(p)
-  const h = handleOf(host)
-  if (`${h.dev}:${h.ino}` !== hostId) {
-    await host.close()
-    throw new NetnsKitError('ERR_NETNS_KIT_NO_NAMESPACE', `${p} is not the host namespace ${hostId} any more`)
-  }
-  return { host, hostId: { dev: String(h.dev), ino: String(h.ino), path: p } }
-}
-
-/**
- * The pid file, opened and flock(2)ed: -1 when another companion holds it. A starter that lost a
- * race to a companion on its way out waits for it (up to 3 s); the lock is only good when the
- * file locked is still the one at the path (the one leaving unlinks it).
- */
-async function lockPidFile(paths: CompanionPaths): Promise<number> {
-  const deadline = Date.now() + 3000
-  for (;;) {
-    const fd = fs.openSync(paths.pid, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600)
-    if (tryLock(fd, paths.pid)) {
-      let same = false
-      try {
-        same = fs.fstatSync(fd).ino === fs.statSync(paths.pid).ino
-      } catch {
-        /* unlinked meanwhile */
-      }
-      if (same) return fd
-    }
-    fs.closeSync(fd)
-    if (Date.now() > deadline || (await answers(paths.socket))) return -1
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
-
-/** Whether a companion answers on `socket`. */
-function answers(socket: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = net.connect(socket)
-    const done = (v: boolean) => {
-      c.destroy()
-      resolve(v)
-    }
-    c.setTimeout(500, () => done(false))
-    c.on('error', () => done(false))
-    c.on('connect', () => c.write(JSON.stringify({ id: 1, op: 'hello' }) + '\n'))
-    c.on('data', () => done(true))
-  })
 }

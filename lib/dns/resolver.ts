@@ -13,16 +13,22 @@ import { EMBEDDED_RESOLVER } from '../container-files'
 import { canonicalIp } from '../ipam/ip'
 import { DnsRecords } from './records'
 import { Upstream } from './upstream'
-
-// RCODEs (RFC 1035 4.1.1) and header bits; dns-packet puts the RCODE in the low bits of `flags`.
-const NOERROR = 0
-const FORMERR = 1
-const SERVFAIL = 2
-const NXDOMAIN = 3
-const NOTIMP = 4
-const REFUSED = 5
-const QR = 0x8000
-const OPCODE_MASK = 0x7800
+import {
+  NOERROR,
+  FORMERR,
+  SERVFAIL,
+  NXDOMAIN,
+  NOTIMP,
+  REFUSED,
+  QR,
+  OPCODE_MASK,
+  isNameSource,
+  parseServer,
+  ptrAddress,
+  encodeReply,
+  errorReply,
+} from './resolver-wire'
+export { ptrAddress } from './resolver-wire'
 
 /** An upstream server: address and port. */
 export interface UpstreamServer {
@@ -90,47 +96,6 @@ export interface ResolverStats {
 const MAX_PENDING = 256
 const TCP_IDLE_MS = 10000
 const MAX_TCP_CONNECTIONS = 64
-
-function isNameSource(v: unknown): v is NameSource {
-  const o = v as NameSource
-  return !!o && typeof o === 'object' && typeof o.lookup === 'function' && typeof o.reverse === 'function'
-}
-
-function parseServer(s: unknown, i: number): UpstreamServer {
-  const arg = `opts.upstream.servers[${i}]`
-  if (typeof s !== 'string') throw invalidArg(arg, s, 'must be a string', 'ERR_INVALID_ARG_TYPE')
-  let address = s
-  let port = 53
-  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(s)
-  const v4 = /^([\d.]+):(\d+)$/.exec(s)
-  if (v6) {
-    address = v6[1]!
-    if (v6[2]) port = Number(v6[2])
-  } else if (v4) {
-    address = v4[1]!
-    port = Number(v4[2])
-  }
-  if (net.isIP(address) === 0) throw invalidArg(arg, s, "must be 'IP', 'IP:PORT' or '[IPv6]:PORT'")
-  if (!(port >= 1 && port <= 65535)) throw invalidArg(arg, s, 'must have a port from 1 to 65535')
-  return { address: canonicalIp(address), port }
-}
-
-/** The address a PTR question asks about ('4.3.2.1.in-addr.arpa' -> '1.2.3.4'), or undefined. */
-export function ptrAddress(name: string): string | undefined {
-  const n = name.toLowerCase().replace(/\.$/, '')
-  if (n.endsWith('.in-addr.arpa')) {
-    const parts = n.slice(0, -'.in-addr.arpa'.length).split('.')
-    if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) < 256)) return undefined
-    return parts.reverse().map(Number).join('.')
-  }
-  if (n.endsWith('.ip6.arpa')) {
-    const nibbles = n.slice(0, -'.ip6.arpa'.length).split('.')
-    if (nibbles.length !== 32 || !nibbles.every((x) => /^[0-9a-f]$/.test(x))) return undefined
-    const hex = nibbles.reverse().join('')
-    return canonicalIp(hex.match(/.{4}/g)!.join(':'))
-  }
-  return undefined
-}
 
 interface Query {
   packet: dnsPacket.DecodedPacket
@@ -349,12 +314,12 @@ export class Resolver {
       packet = dnsPacket.decode(msg) as dnsPacket.DecodedPacket
     } catch {
       // Not DNS, or malformed: FORMERR if at least the header is there, else nothing.
-      return msg.length >= 12 && !(msg.readUInt16BE(2) & QR) ? this.#error(msg.readUInt16BE(0), FORMERR) : undefined
+      return msg.length >= 12 && !(msg.readUInt16BE(2) & QR) ? errorReply(msg.readUInt16BE(0), FORMERR) : undefined
     }
     if (packet.type !== 'query') return undefined
-    if (((packet.flags ?? 0) & OPCODE_MASK) !== 0) return this.#error(packet.id ?? 0, NOTIMP, packet)
+    if (((packet.flags ?? 0) & OPCODE_MASK) !== 0) return errorReply(packet.id ?? 0, NOTIMP, packet)
     const question = packet.questions?.[0]
-    if (!question || packet.questions!.length !== 1) return this.#error(packet.id ?? 0, FORMERR, packet)
+    if (!question || packet.questions!.length !== 1) return errorReply(packet.id ?? 0, FORMERR, packet)
     const opt = packet.additionals?.find((a) => a.type === 'OPT') as dnsPacket.OptAnswer | undefined
     const q: Query = { packet, question, limit: overTcp ? Infinity : Math.max(512, opt?.udpPayloadSize ?? 512) }
 
@@ -365,14 +330,14 @@ export class Resolver {
     }
     if (this.upstreams.length === 0 || this.#pending >= MAX_PENDING || this.#closed) {
       this.stats.failed++
-      return this.#error(packet.id ?? 0, this.upstreams.length === 0 ? SERVFAIL : REFUSED, packet)
+      return errorReply(packet.id ?? 0, this.upstreams.length === 0 ? SERVFAIL : REFUSED, packet)
     }
     this.#pending++
     try {
       const answer = await this.#forward(msg, q, overTcp)
       if (!answer) {
         this.stats.failed++
-        return this.#error(packet.id ?? 0, SERVFAIL, packet)
+        return errorReply(packet.id ?? 0, SERVFAIL, packet)
       }
       this.stats.forwarded++
       const relayed = Buffer.from(answer)
@@ -396,49 +361,19 @@ export class Resolver {
       answers = [{ type: 'PTR', name: question.name, ttl: this.#ttl, data: names[0]! }]
     } else {
       const v4 = this.records.lookup(name, 4)
-      if (v4 === undefined) return 'owns' in this.records && this.records.owns?.(name) ? this.#encode(q.packet, NXDOMAIN, [], true) : undefined
+      if (v4 === undefined) return 'owns' in this.records && this.records.owns?.(name) ? encodeReply(q.packet, NXDOMAIN, [], true) : undefined
       if (question.type === 'A') answers = v4.map((a) => ({ type: 'A', name: question.name, ttl: this.#ttl, data: a }))
       else if (question.type === 'AAAA') answers = this.records.lookup(name, 6)!.map((a) => ({ type: 'AAAA', name: question.name, ttl: this.#ttl, data: a }))
       else answers = [] // a name of ours, a type we do not hold: no data (not NXDOMAIN, not a forward)
     }
-    return this.#encode(q.packet, NOERROR, answers, true)
-  }
-
-  #encode(query: dnsPacket.DecodedPacket, rcode: number, answers: dnsPacket.Answer[], authoritative: boolean): Buffer {
-    const rd = (query.flags ?? 0) & dnsPacket.RECURSION_DESIRED
-    const hasOpt = query.additionals?.some((a) => a.type === 'OPT')
-    return dnsPacket.encode({
-      type: 'response',
-      id: query.id ?? 0,
-      flags: rd | dnsPacket.RECURSION_AVAILABLE | (authoritative ? dnsPacket.AUTHORITATIVE_ANSWER : 0) | rcode,
-      questions: query.questions ?? [],
-      answers,
-      additionals: hasOpt
-        ? [
-            {
-              type: 'OPT',
-              name: '.',
-              udpPayloadSize: 1232,
-              extendedRcode: 0,
-              ednsVersion: 0,
-              flags: 0,
-              flag_do: false,
-              options: [],
-            } as unknown as dnsPacket.Answer,
-          ]
-        : [],
-    })
-  }
-
-  #error(id: number, rcode: number, query?: dnsPacket.DecodedPacket): Buffer {
-    return this.#encode(query ?? ({ id, flags: 0, questions: [] } as unknown as dnsPacket.DecodedPacket), rcode, [], false)
+    return encodeReply(q.packet, NOERROR, answers, true)
   }
 
   /** Over UDP, an answer larger than the client takes goes back empty with TC set: the client asks again over TCP. */
   #fit(reply: Buffer, q: Query): Buffer {
     if (reply.length <= q.limit) return reply
     this.stats.truncated++
-    const r = this.#encode(q.packet, reply.readUInt16BE(2) & 0xf, [], (reply.readUInt16BE(2) & dnsPacket.AUTHORITATIVE_ANSWER) !== 0)
+    const r = encodeReply(q.packet, reply.readUInt16BE(2) & 0xf, [], (reply.readUInt16BE(2) & dnsPacket.AUTHORITATIVE_ANSWER) !== 0)
     r.writeUInt16BE(r.readUInt16BE(2) | dnsPacket.TRUNCATED_RESPONSE, 2)
     return r
   }

@@ -9,19 +9,18 @@ export { guardPort, unguardPort, pruneGuards, linkLocalOf, type GuardedPort } fr
 export { repairLocalnet } from './localnet'
 export { enableForwarding } from './host'
 export {
-  checkNetworkNat,
   createNetworkNat,
   newNetworkIds,
   networkIdsFromList,
   networkIdsToList,
   removeNetworkNat,
-  restoreNetworkNat,
   type EndpointNat,
   type NetworkNat,
   type NetworkNatIds,
   type PortNat,
   type Problem,
 } from './network'
+export { checkNetworkNat, restoreNetworkNat } from './network-check'
 export { readHostPorts, parsePortList } from './host-ports'
 export type { HostClaim, HostPorts } from './host-ports'
 

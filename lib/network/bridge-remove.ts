@@ -1,0 +1,76 @@
+// The bridge driver's Network.disconnect and remove: the endpoints' and the network's teardown in
+// the order of docs/STATE-STORE.md, then the containers' files and the companion caught up (lib/network/bridge.ts).
+import { invalidArg } from '../errors'
+import { type EndpointRecord } from '../ipam'
+import { dnsService } from './dns'
+import { Endpoint } from './endpoint'
+import { nsAlive } from './state'
+import { disconnectAll, disconnectSequence, teardownBridgeEndpoint, teardownBridgeNetwork } from './teardown'
+import { syncCompanion } from './companion'
+import { etcFilesAfter } from './etc-files'
+import type { Network } from './bridge'
+import type { BridgeInternals } from './bridge-connect'
+
+/** Network.disconnect (see its docstring). */
+export async function disconnectEndpoint(net: Network, st: BridgeInternals, endpoint: Endpoint): Promise<void> {
+  if (!(endpoint instanceof Endpoint)) throw invalidArg('endpoint', endpoint, 'must be an Endpoint', 'ERR_INVALID_ARG_TYPE')
+  if (endpoint.network.id !== net.id) throw invalidArg('endpoint', String(endpoint), `is not an endpoint of the network '${net.name}'`)
+  let nsId: EndpointRecord['ns'] | undefined
+  await disconnectSequence(net.store, endpoint.id, (ep) => {
+    nsId = ep.ns
+    return teardownEndpoint(net, st, ep)
+  })
+  st.local.delete(endpoint.id)
+  await afterEndpoints(net, nsId ? [nsId] : [])
+}
+
+async function teardownEndpoint(net: Network, st: BridgeInternals, ep: EndpointRecord): Promise<void> {
+  await dnsService().stop(net.id, ep.id)
+  await teardownBridgeEndpoint(net.namespace, net.name, st.cfg, ep)
+}
+
+/**
+ * After endpoints went: their containers' /etc/netns files brought up to date, and the
+ * companion (if one runs) caught up, so their host ports are free when the call returns.
+ */
+async function afterEndpoints(net: Network, namespaces: EndpointRecord['ns'][]): Promise<void> {
+  for (const n of namespaces) await etcFilesAfter(net.store, n).catch(() => {})
+  await syncCompanion(net.namespace, net.store)
+}
+
+/** Network.remove (see its docstring). */
+export async function removeNetwork(net: Network, st: BridgeInternals, force: boolean): Promise<void> {
+  const store = net.store
+  // Endpoints whose container namespace is gone are not in use: disconnected first (as gc
+  // would), so that a deleted container does not block `docker network rm`.
+  if (!force) {
+    const dead = (await store.endpoints(net.id).catch(() => [] as EndpointRecord[])).filter((r) => r.state === 'connected' && !nsAlive(r.ns))
+    for (const r of dead) await disconnectSequence(store, r.id, (ep) => teardownEndpoint(net, st, ep))
+    if (dead.length)
+      await afterEndpoints(
+        net,
+        dead.map((r) => r.ns),
+      )
+  }
+  let start
+  try {
+    start = await store.beginRemoveNetwork(net.id, { force })
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ERR_NETNS_KIT_NO_NETWORK') return
+    throw e
+  }
+  // Together (16 at a time): their veths go in batches, one grace period each (reaper.ts).
+  await disconnectAll(
+    store,
+    start.endpoints.map((e) => e.id),
+    (ep) => teardownEndpoint(net, st, ep),
+  )
+  await teardownBridgeNetwork(net.namespace, start.network, st.cfg)
+  await store.finishRemoveNetwork(net.id)
+  await dnsService().forget(net.id)
+  st.local.clear()
+  await afterEndpoints(
+    net,
+    start.endpoints.map((e) => e.ns),
+  )
+}
