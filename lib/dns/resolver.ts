@@ -41,14 +41,22 @@ export interface UpstreamServer {
  * questions (the companion process answers from its index of the store).
  */
 export interface NameSource {
-  /** The addresses of `family` for `name`: undefined when the name is not ours, [] when it is ours without such an address. */
+  /**
+   * The addresses of `family` for `name`: undefined when the name is not ours, [] when it is ours without such an address.
+   * Called synchronously for every A, AAAA or other question, family 4 first (then 6 for AAAA).
+   * @throws {Error} anything it likes: a throw from it is caught by the resolver, which then drops the query unanswered (no reply, not SERVFAIL: the client times out and retries); the resolver keeps running.
+   */
   lookup(name: string, family: 4 | 6): string[] | undefined
-  /** The names of an address (PTR), the preferred one first. */
+  /**
+   * The names of an address (PTR), the preferred one first. Called synchronously for a PTR question of an in-addr.arpa or ip6.arpa name.
+   * @throws {Error} anything it likes: a throw from it is caught by the resolver, which then drops the query unanswered (no reply, not SERVFAIL: the client times out and retries); the resolver keeps running.
+   */
   reverse(address: string): string[]
   /**
    * Optional: a name that is not ours (lookup undefined) but inside a zone we answer for
    * (NAME.NETWORK of a network of the container): NXDOMAIN, never forwarded (the upstream
    * would learn the container's names).
+   * @throws {Error} anything it likes: a throw from it is caught by the resolver, which then drops the query unanswered (no reply, not SERVFAIL: the client times out and retries); the resolver keeps running.
    */
   owns?(name: string): boolean
 }
@@ -168,6 +176,11 @@ export class Resolver {
   /**
    * Starts a resolver listening inside `namespace` (like Docker's 127.0.0.11:53). The UDP
    * and TCP sockets are opened there by the addon's threads and handed to Node by fd.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE` for bad options (no namespace, an address that is not IPv4 or IPv6, a port, ttl or upstream timeout out of range, records that are neither a DnsRecords nor a NameSource, an upstream server that is not an address), before anything reaches the kernel.
+   * @throws {NetlinkError} when a system call inside the namespace fails, with `syscall` ('socket', 'bind', 'setsockopt') and `code`: `'EADDRINUSE'` for a port in use, `'EADDRNOTAVAIL'` for an address no link has, `'EACCES'` for a port below 1024 without CAP_NET_BIND_SERVICE. The UDP socket is closed when the TCP one fails.
+   * @throws {Error} Node's `listen` error when the TCP server cannot listen on its socket.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after the namespace's close(), `ERR_NETNS_KIT_NO_NAMESPACE` once the namespace is deleted.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   static async start(opts: ResolverOptions): Promise<Resolver> {
     if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
@@ -228,20 +241,30 @@ export class Resolver {
     this.#upstreams = Object.freeze(servers.map(parseServer))
   }
 
-  /** Lets the process exit while the resolver runs (like socket.unref()). */
+  /**
+   * Lets the process exit while the resolver runs (like socket.unref()).
+   * @throws Nothing: allowed after close().
+   */
   unref(): this {
     this.#udp.unref()
     this.#tcp?.unref()
     return this
   }
 
+  /**
+   * Keeps the process alive while the resolver runs again (like socket.ref()), the default.
+   * @throws Nothing: allowed after close().
+   */
   ref(): this {
     this.#udp.ref()
     this.#tcp?.ref()
     return this
   }
 
-  /** Stops listening, closes client connections and abandons queries in flight. Idempotent. */
+  /**
+   * Stops listening, closes client connections and abandons queries in flight. Idempotent.
+   * @throws Nothing: it never rejects; every call returns the same promise.
+   */
   close(): Promise<void> {
     this.#closed ??= (async () => {
       this.#upstream.cancelAll()
@@ -254,6 +277,10 @@ export class Resolver {
     return this.#closed
   }
 
+  /**
+   * close(), for `await using`.
+   * @throws Nothing: as close().
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close()
   }

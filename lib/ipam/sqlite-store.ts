@@ -172,12 +172,22 @@ export class SqliteStore implements NetworkStore {
 
   // --- networks -----------------------------------------------------------------------------
 
+  /**
+   * Records a network `creating`: its name and subnets (checked for overlap, or chosen) are claimed.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for a bad spec (name, driver, subnet, gateway, ip range, pools).
+   * @throws {StoreError} (a NetnsKitError) `ERR_NETNS_KIT_NETWORK_EXISTS` for a name or id in use; `ERR_NETNS_KIT_SUBNET_OVERLAP` for a subnet overlapping another network's; `ERR_NETNS_KIT_POOL_EXHAUSTED` when no candidate subnet is free; `ERR_NETNS_KIT_STORE` (the database cannot be opened: its directory is not one, or its schema version is another), `ERR_NETNS_KIT_STORE_BUSY` (other processes held the database lock past `busyTimeoutMs`, 10 s by default) or `ERR_NETNS_KIT_CLOSED` (after close()).
+   */
   async beginCreateNetwork(spec: CreateNetworkSpec): Promise<NetworkRecord> {
     const n = normaliseNetworkSpec(spec)
     const scope = scopeOf(n.host)
     return this.#write('create network', () => createNetworkTx(this.#stf, n, scope))
   }
 
+  /**
+   * `creating` -> `ready`, with the rules made and the final config.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id or rules that are not rule ids.
+   * @throws {StoreError} `ERR_NETNS_KIT_NO_NETWORK` when it is gone; `ERR_NETNS_KIT_WRONG_STATE` when the record is in another state, `ERR_NETNS_KIT_NOT_OWNER` when another process holds it; `ERR_NETNS_KIT_RULE_OWNED` for a rule recorded by another owner; `ERR_NETNS_KIT_STORE` (the database cannot be opened: its directory is not one, or its schema version is another), `ERR_NETNS_KIT_STORE_BUSY` (other processes held the database lock past `busyTimeoutMs`, 10 s by default) or `ERR_NETNS_KIT_CLOSED` (after close()).
+   */
   async finishCreateNetwork(id: string, patch: { rules?: string[]; config?: Record<string, unknown> } = {}, owner = currentOwner()): Promise<NetworkRecord> {
     checkId(id, 'id')
     const rules = patch.rules === undefined ? [] : checkRules(patch.rules, 'patch.rules')
@@ -190,6 +200,11 @@ export class SqliteStore implements NetworkStore {
     })
   }
 
+  /**
+   * Forgets a network still `creating` (its kernel objects undone). Idempotent.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id.
+   * @throws {StoreError} `ERR_NETNS_KIT_WRONG_STATE` when the record is in another state, `ERR_NETNS_KIT_NOT_OWNER` when another process holds it (a network already gone is not an error); `ERR_NETNS_KIT_STORE` (the database cannot be opened: its directory is not one, or its schema version is another), `ERR_NETNS_KIT_STORE_BUSY` (other processes held the database lock past `busyTimeoutMs`, 10 s by default) or `ERR_NETNS_KIT_CLOSED` (after close()).
+   */
   async abortCreateNetwork(id: string, owner = currentOwner()): Promise<void> {
     checkId(id, 'id')
     await this.#write('abort create', () => {
@@ -197,22 +212,42 @@ export class SqliteStore implements NetworkStore {
     })
   }
 
+  /**
+   * -> `removing`; ERR_NETNS_KIT_NETWORK_IN_USE with endpoints unless `force`.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id.
+   * @throws {StoreError} `ERR_NETNS_KIT_NO_NETWORK` when there is none; `ERR_NETNS_KIT_NETWORK_IN_USE` with endpoints (unless `force`); `ERR_NETNS_KIT_NETWORK_BUSY` while another live process creates or removes it; `ERR_NETNS_KIT_STORE` (the database cannot be opened: its directory is not one, or its schema version is another), `ERR_NETNS_KIT_STORE_BUSY` (other processes held the database lock past `busyTimeoutMs`, 10 s by default) or `ERR_NETNS_KIT_CLOSED` (after close()).
+   */
   async beginRemoveNetwork(id: string, opts: { force?: boolean; owner?: Owner } = {}): Promise<RemoveStart> {
     checkId(id, 'id')
     const owner = opts.owner ?? currentOwner()
     return this.#write('remove network', () => removeNetworkTx(this.#stf, id, opts.force, owner))
   }
 
+  /**
+   * `removing` -> gone (with its pools, allocations, rules); ERR_NETNS_KIT_NETWORK_IN_USE while endpoints remain. Idempotent.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id.
+   * @throws {StoreError} `ERR_NETNS_KIT_NETWORK_IN_USE` while endpoints remain; `ERR_NETNS_KIT_WRONG_STATE` when the record is in another state, `ERR_NETNS_KIT_NOT_OWNER` when another process holds it; `ERR_NETNS_KIT_STORE` (the database cannot be opened: its directory is not one, or its schema version is another), `ERR_NETNS_KIT_STORE_BUSY` (other processes held the database lock past `busyTimeoutMs`, 10 s by default) or `ERR_NETNS_KIT_CLOSED` (after close()).
+   */
   async finishRemoveNetwork(id: string, owner = currentOwner()): Promise<void> {
     checkId(id, 'id')
     await this.#write('finish remove', () => finishRemoveTx(this.#stf, id, owner))
   }
 
+  /**
+   * The network with this id, or undefined.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (the database cannot be opened: its directory is not one, or its schema version is another), `ERR_NETNS_KIT_STORE_BUSY` (other processes held the database lock past `busyTimeoutMs`, 10 s by default) or `ERR_NETNS_KIT_CLOSED` (after close()); none is undefined, not an error.
+   */
   async network(id: string): Promise<NetworkRecord | undefined> {
     checkId(id, 'id')
     return this.#read(() => networkById(this.#stf, id))
   }
 
+  /**
+   * The network named `name` in the host namespace `host` (null: the scope of every host, as overlay networks), or undefined.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for a `host` that is not a namespace identity.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (the database cannot be opened: its directory is not one, or its schema version is another), `ERR_NETNS_KIT_STORE_BUSY` (other processes held the database lock past `busyTimeoutMs`, 10 s by default) or `ERR_NETNS_KIT_CLOSED` (after close()).
+   */
   async networkByName(host: NsIdentity | null, name: string): Promise<NetworkRecord | undefined> {
     const scope = scopeOf(host === null ? null : checkNs(host, 'host'))
     checkRecordName(name, 'name')
@@ -222,6 +257,11 @@ export class SqliteStore implements NetworkStore {
     })
   }
 
+  /**
+   * Every network (of one host namespace when given). Not a hot path.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for a `filter.host` that is not a namespace identity.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (the database cannot be opened: its directory is not one, or its schema version is another), `ERR_NETNS_KIT_STORE_BUSY` (other processes held the database lock past `busyTimeoutMs`, 10 s by default) or `ERR_NETNS_KIT_CLOSED` (after close()).
+   */
   async networks(filter: { host?: NsIdentity | null } = {}): Promise<NetworkRecord[]> {
     const scope = filter.host === undefined ? undefined : scopeOf(filter.host === null ? null : checkNs(filter.host, 'filter.host'))
     return this.#read(() => {
@@ -236,6 +276,13 @@ export class SqliteStore implements NetworkStore {
 
   // --- endpoints ----------------------------------------------------------------------------
 
+  /**
+   * One transaction: the endpoint `connecting` (name, ifname, CNI key, host interface claimed),
+   * its addresses allocated (cursor order), its host ports claimed, its names indexed, and the
+   * container's default route given to it when its priority is the highest.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for a bad spec (id, name, namespace identity, ifname, MAC, addresses, ports).
+   * @throws {StoreError} `ERR_NETNS_KIT_NO_NETWORK`, `ERR_NETNS_KIT_NETWORK_NOT_READY` (creating or removing); `ERR_NETNS_KIT_ENDPOINT_EXISTS` (id, name, or container and ifname taken); `ERR_NETNS_KIT_IFNAME_IN_USE` (the interface or host interface is another endpoint's); `ERR_NETNS_KIT_IP_IN_USE`, `ERR_NETNS_KIT_IP_OUTSIDE_SUBNET`, `ERR_NETNS_KIT_IP_RESERVED`, `ERR_NETNS_KIT_POOL_EXHAUSTED` (addresses); `ERR_NETNS_KIT_PORT_ALLOCATED`, `ERR_NETNS_KIT_NO_FREE_PORT` (host ports); `ERR_NETNS_KIT_STORE` (the database cannot be opened: its directory is not one, or its schema version is another), `ERR_NETNS_KIT_STORE_BUSY` (other processes held the database lock past `busyTimeoutMs`, 10 s by default) or `ERR_NETNS_KIT_CLOSED` (after close()). Nothing is recorded then.
+   */
   async beginConnect(networkId: string, spec: EndpointSpec): Promise<ConnectResult> {
     checkId(networkId, 'networkId')
     const e = normaliseEndpointSpec(spec)
@@ -243,6 +290,11 @@ export class SqliteStore implements NetworkStore {
     return this.#write('connect', () => connectTx(this.#stf, networkId, e, key))
   }
 
+  /**
+   * `connecting` -> `connected`, with the rules made.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id or rules that are not rule ids.
+   * @throws {StoreError} `ERR_NETNS_KIT_NO_ENDPOINT` when it is gone; `ERR_NETNS_KIT_WRONG_STATE` when the record is in another state, `ERR_NETNS_KIT_NOT_OWNER` when another process holds it; `ERR_NETNS_KIT_RULE_OWNED` for a rule recorded by another owner; `ERR_NETNS_KIT_STORE` (the database cannot be opened: its directory is not one, or its schema version is another), `ERR_NETNS_KIT_STORE_BUSY` (other processes held the database lock past `busyTimeoutMs`, 10 s by default) or `ERR_NETNS_KIT_CLOSED` (after close()).
+   */
   async finishConnect(id: string, patch: FinishConnectPatch = {}, owner = currentOwner()): Promise<EndpointRecord> {
     checkId(id, 'id')
     const rules = patch.rules === undefined ? [] : checkRules(patch.rules, 'patch.rules')
@@ -256,6 +308,11 @@ export class SqliteStore implements NetworkStore {
     })
   }
 
+  /**
+   * Forgets an endpoint still `connecting` (addresses and ports released); returns the default-route moves. Idempotent.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id.
+   * @throws {StoreError} `ERR_NETNS_KIT_WRONG_STATE` when the record is in another state, `ERR_NETNS_KIT_NOT_OWNER` when another process holds it (an endpoint already gone is not an error); `ERR_NETNS_KIT_STORE` (the database cannot be opened: its directory is not one, or its schema version is another), `ERR_NETNS_KIT_STORE_BUSY` (other processes held the database lock past `busyTimeoutMs`, 10 s by default) or `ERR_NETNS_KIT_CLOSED` (after close()).
+   */
   async abortConnect(id: string, owner = currentOwner()): Promise<GatewayMove[]> {
     checkId(id, 'id')
     return this.#write('abort connect', () => {
@@ -264,11 +321,21 @@ export class SqliteStore implements NetworkStore {
     })
   }
 
+  /**
+   * -> `disconnecting` under this owner (taking over from a dead owner).
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (the database cannot be opened: its directory is not one, or its schema version is another), `ERR_NETNS_KIT_STORE_BUSY` (other processes held the database lock past `busyTimeoutMs`, 10 s by default) or `ERR_NETNS_KIT_CLOSED` (after close()). An endpoint gone is `{ status: 'absent' }`, one a live process holds `{ status: 'busy' }`, not errors.
+   */
   async beginDisconnect(id: string, owner = currentOwner()): Promise<DisconnectStart> {
     checkId(id, 'id')
     return this.#write('disconnect', (): DisconnectStart => disconnectTx(this.#stf, id, owner))
   }
 
+  /**
+   * -> gone (addresses, ports, names, rules with it); returns the default-route moves. Idempotent.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id.
+   * @throws {StoreError} `ERR_NETNS_KIT_WRONG_STATE` when the record is in another state, `ERR_NETNS_KIT_NOT_OWNER` when another process holds it (an endpoint already gone is not an error); `ERR_NETNS_KIT_STORE` (the database cannot be opened: its directory is not one, or its schema version is another), `ERR_NETNS_KIT_STORE_BUSY` (other processes held the database lock past `busyTimeoutMs`, 10 s by default) or `ERR_NETNS_KIT_CLOSED` (after close()).
+   */
   async finishDisconnect(id: string, owner = currentOwner()): Promise<GatewayMove[]> {
     checkId(id, 'id')
     return this.#write('finish disconnect', () => {
@@ -277,6 +344,11 @@ export class SqliteStore implements NetworkStore {
     })
   }
 
+  /**
+   * Records rule ids as soon as the kernel made them (so a crash before finish* leaves them findable).
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id or rules that are not rule ids.
+   * @throws {StoreError} `ERR_NETNS_KIT_NO_NETWORK` or `ERR_NETNS_KIT_NO_ENDPOINT` when the owner is gone; `ERR_NETNS_KIT_RULE_OWNED` for a rule recorded by another owner; `ERR_NETNS_KIT_STORE` (the database cannot be opened: its directory is not one, or its schema version is another), `ERR_NETNS_KIT_STORE_BUSY` (other processes held the database lock past `busyTimeoutMs`, 10 s by default) or `ERR_NETNS_KIT_CLOSED` (after close()).
+   */
   async addRules(o: RuleOwner, ruleIds: string[]): Promise<void> {
     checkId(o?.networkId, 'owner.networkId')
     if (o.endpointId !== undefined) checkId(o.endpointId, 'owner.endpointId')
@@ -289,6 +361,11 @@ export class SqliteStore implements NetworkStore {
     })
   }
 
+  /**
+   * The network or endpoint a rule id was recorded for, or undefined.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for a rule id that is not one.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (the database cannot be opened: its directory is not one, or its schema version is another), `ERR_NETNS_KIT_STORE_BUSY` (other processes held the database lock past `busyTimeoutMs`, 10 s by default) or `ERR_NETNS_KIT_CLOSED` (after close()).
+   */
   async ruleOwner(ruleId: string): Promise<RuleOwner | undefined> {
     checkRules([ruleId], 'ruleId')
     return this.#read(() => {
@@ -297,6 +374,11 @@ export class SqliteStore implements NetworkStore {
     })
   }
 
+  /**
+   * The endpoint with this id, or undefined.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (the database cannot be opened: its directory is not one, or its schema version is another), `ERR_NETNS_KIT_STORE_BUSY` (other processes held the database lock past `busyTimeoutMs`, 10 s by default) or `ERR_NETNS_KIT_CLOSED` (after close()); none is undefined, not an error.
+   */
   async endpoint(id: string): Promise<EndpointRecord | undefined> {
     checkId(id, 'id')
     return this.#read(() => endpointById(this.#stf, id))
@@ -309,6 +391,11 @@ export class SqliteStore implements NetworkStore {
     })
   }
 
+  /**
+   * The endpoint named `name` in the network, or undefined.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id or a bad name.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (the database cannot be opened: its directory is not one, or its schema version is another), `ERR_NETNS_KIT_STORE_BUSY` (other processes held the database lock past `busyTimeoutMs`, 10 s by default) or `ERR_NETNS_KIT_CLOSED` (after close()).
+   */
   async endpointByName(networkId: string, name: string): Promise<EndpointRecord | undefined> {
     return this.#endpointWhere(
       'SELECT * FROM endpoints WHERE network_id = ? AND name_key = ?',
@@ -317,6 +404,11 @@ export class SqliteStore implements NetworkStore {
     )
   }
 
+  /**
+   * The endpoint of a CNI container id and interface name (CNI's key), or undefined.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id, or a containerId or ifname that is not a string.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (the database cannot be opened: its directory is not one, or its schema version is another), `ERR_NETNS_KIT_STORE_BUSY` (other processes held the database lock past `busyTimeoutMs`, 10 s by default) or `ERR_NETNS_KIT_CLOSED` (after close()).
+   */
   async endpointByContainer(networkId: string, containerId: string, ifname: string): Promise<EndpointRecord | undefined> {
     if (typeof containerId !== 'string' || typeof ifname !== 'string')
       throw invalidArg('containerId', containerId, 'and ifname must be strings', 'ERR_INVALID_ARG_TYPE')
@@ -328,11 +420,21 @@ export class SqliteStore implements NetworkStore {
     )
   }
 
+  /**
+   * The endpoint whose host interface is `hostIf` in the host namespace `host` (the companion's link-deletion events).
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for a `host` that is not a namespace identity or a `hostIf` that is not a string.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (the database cannot be opened: its directory is not one, or its schema version is another), `ERR_NETNS_KIT_STORE_BUSY` (other processes held the database lock past `busyTimeoutMs`, 10 s by default) or `ERR_NETNS_KIT_CLOSED` (after close()).
+   */
   async endpointByHostIf(host: NsIdentity | null, hostIf: string): Promise<EndpointRecord | undefined> {
     if (typeof hostIf !== 'string') throw invalidArg('hostIf', hostIf, 'must be a string', 'ERR_INVALID_ARG_TYPE')
     return this.#endpointWhere('SELECT * FROM endpoints WHERE host_scope = ? AND host_if = ?', scopeOf(host === null ? null : checkNs(host, 'host')), hostIf)
   }
 
+  /**
+   * The endpoint holding `address` in the network, or undefined.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id or an address that is not IPv4 or IPv6.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (the database cannot be opened: its directory is not one, or its schema version is another), `ERR_NETNS_KIT_STORE_BUSY` (other processes held the database lock past `busyTimeoutMs`, 10 s by default) or `ERR_NETNS_KIT_CLOSED` (after close()).
+   */
   async endpointByAddress(networkId: string, address: string): Promise<EndpointRecord | undefined> {
     const ip = parseIp(address, 'address')
     return this.#endpointWhere(
@@ -343,11 +445,21 @@ export class SqliteStore implements NetworkStore {
     )
   }
 
+  /**
+   * The endpoints of a container (several networks).
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an `ns` that is not a namespace identity.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (the database cannot be opened: its directory is not one, or its schema version is another), `ERR_NETNS_KIT_STORE_BUSY` (other processes held the database lock past `busyTimeoutMs`, 10 s by default) or `ERR_NETNS_KIT_CLOSED` (after close()).
+   */
   async endpointsInNamespace(ns: NsIdentity): Promise<EndpointRecord[]> {
     const key = nsKey(checkNs(ns, 'ns'))
     return this.#read(() => (this.#st('SELECT * FROM endpoints WHERE ns_key = ? ORDER BY rowid').all(key) as Row[]).map((r) => endpointOf(this.#stf, r)))
   }
 
+  /**
+   * Every endpoint of a network. Not a hot path.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (the database cannot be opened: its directory is not one, or its schema version is another), `ERR_NETNS_KIT_STORE_BUSY` (other processes held the database lock past `busyTimeoutMs`, 10 s by default) or `ERR_NETNS_KIT_CLOSED` (after close()).
+   */
   async endpoints(networkId: string): Promise<EndpointRecord[]> {
     checkId(networkId, 'networkId')
     return this.#read(() =>
@@ -355,6 +467,11 @@ export class SqliteStore implements NetworkStore {
     )
   }
 
+  /**
+   * Connected endpoints answering to `name` (name, alias or hostname, case-insensitive) in the network.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id or a bad name.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (the database cannot be opened: its directory is not one, or its schema version is another), `ERR_NETNS_KIT_STORE_BUSY` (other processes held the database lock past `busyTimeoutMs`, 10 s by default) or `ERR_NETNS_KIT_CLOSED` (after close()).
+   */
   async resolve(networkId: string, name: string): Promise<EndpointRecord[]> {
     checkId(networkId, 'networkId')
     const k = nameKey(checkRecordName(name, 'name'))
@@ -370,14 +487,27 @@ export class SqliteStore implements NetworkStore {
 
   // --- intents ------------------------------------------------------------------------------
 
+  /**
+   * Every record in an intermediate state (an index, not a scan of all records).
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (the database cannot be opened: its directory is not one, or its schema version is another), `ERR_NETNS_KIT_STORE_BUSY` (other processes held the database lock past `busyTimeoutMs`, 10 s by default) or `ERR_NETNS_KIT_CLOSED` (after close()).
+   */
   async intents(): Promise<Intent[]> {
     return this.#read(() => intentsTx(this.#stf))
   }
 
+  /**
+   * The intents whose owner is dead (gc's work list); never those of live or foreign owners.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (the database cannot be opened: its directory is not one, or its schema version is another), `ERR_NETNS_KIT_STORE_BUSY` (other processes held the database lock past `busyTimeoutMs`, 10 s by default) or `ERR_NETNS_KIT_CLOSED` (after close()).
+   */
   async orphans(): Promise<Intent[]> {
     return (await this.intents()).filter((i) => i.ownerState === 'dead')
   }
 
+  /**
+   * Makes `owner` (default this process) the owner of an intent if `from` still holds it; false when someone else took it or it is gone.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for an id that is not a record id, or a `kind` other than 'network' or 'endpoint'.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (the database cannot be opened: its directory is not one, or its schema version is another), `ERR_NETNS_KIT_STORE_BUSY` (other processes held the database lock past `busyTimeoutMs`, 10 s by default) or `ERR_NETNS_KIT_CLOSED` (after close()). A record gone, settled or held by another owner is `false`, not an error.
+   */
   async takeOver(kind: 'network' | 'endpoint', id: string, from: Owner, owner = currentOwner()): Promise<boolean> {
     checkId(id, 'id')
     if (kind !== 'network' && kind !== 'endpoint') throw invalidArg('kind', kind, "must be 'network' or 'endpoint'")
@@ -401,20 +531,37 @@ export class SqliteStore implements NetworkStore {
     }).immediate()
   }
 
+  /**
+   * The current sequence number.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (the database cannot be opened: its directory is not one, or its schema version is another), `ERR_NETNS_KIT_STORE_BUSY` (other processes held the database lock past `busyTimeoutMs`, 10 s by default) or `ERR_NETNS_KIT_CLOSED` (after close()).
+   */
   async sequence(): Promise<number> {
     return this.#read(() => seqOf(this.#stf))
   }
 
+  /**
+   * The records changed after `seq` (0: from the start).
+   * @throws {TypeError} `ERR_INVALID_ARG_VALUE` for a `seq` that is not an integer >= 0.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE` (the database cannot be opened: its directory is not one, or its schema version is another), `ERR_NETNS_KIT_STORE_BUSY` (other processes held the database lock past `busyTimeoutMs`, 10 s by default) or `ERR_NETNS_KIT_CLOSED` (after close()). A `seq` older than the kept log is `reset: true`, not an error.
+   */
   async changesSince(seq: number): Promise<ChangeBatch> {
     if (!Number.isSafeInteger(seq) || seq < 0) throw invalidArg('seq', seq, 'must be an integer >= 0')
     return this.#read(() => changesTx(this.#stf, seq))
   }
 
+  /**
+   * Called (coalesced) soon after any process changed the store: within 100 ms. Returns the unsubscriber.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` when `listener` is not a function.
+   */
   onChange(listener: () => void): () => void {
     if (typeof listener !== 'function') throw invalidArg('listener', listener, 'must be a function', 'ERR_INVALID_ARG_TYPE')
     return this.#watcher.add(listener)
   }
 
+  /**
+   * Closes the database and stops the change watcher; the store refuses calls afterwards.
+   * @throws Nothing: closing twice is allowed.
+   */
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true

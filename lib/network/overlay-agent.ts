@@ -125,6 +125,8 @@ export class OverlayAgent {
    * Registers this host (key `PREFIX overlay/hosts/HOSTID` under a new lease), announces again
    * the endpoints of this host that still exist, and starts watching every endpoint record.
    * Rejects with ERR_NETNS_KIT_STORE_UNAVAILABLE when etcd cannot be reached (nothing changed).
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad options (hostId, underlay namespace, address or device, leaseTtl, prefix, etcd endpoints or client, timeoutMs), before etcd is contacted.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable within the client's timeout) or `ERR_NETNS_KIT_STORE` (another etcd failure); any other failure while starting (reading the underlay's links included) is `ERR_NETNS_KIT_STORE` with the original as `cause`, except a NetnsKitError, such as `ERR_NETNS_KIT_CLOSED` for a closed underlay namespace, which passes as it is. The lease is revoked and the agent stopped first.
    */
   static async start(opts: OverlayAgentOptions): Promise<OverlayAgent> {
     if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
@@ -338,6 +340,9 @@ export class OverlayAgent {
   /**
    * Keeps `vxlan` (a vxlan device of this host, in the underlay namespace or a namespace of its
    * own) programmed for `network` from now on; resolves once it has been brought in line with etcd.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STOPPED` after stop().
+   * @throws {NetlinkError} when the kernel refuses an FDB or neighbour dump or change on the vxlan device (`code`, `errno`, `syscall` such as `'RTM_NEWNEIGH'`, `extack`); the entries already changed stay, and the network stays attached (retried on the next change).
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN).
    */
   async attach(network: string, vxlan: Vxlan): Promise<ReconcileReport> {
     this.#live()
@@ -345,12 +350,20 @@ export class OverlayAgent {
     return this.reconcile(network)
   }
 
-  /** Stops programming `network` (its entries stay in the kernel). */
+  /**
+   * Stops programming `network` (its entries stay in the kernel).
+   * @throws Nothing: a network not attached, or an agent stopped, is not an error.
+   */
   detach(network: string): void {
     this.#attached.delete(network)
   }
 
-  /** Brings the kernel in line with etcd for `network` now (`bridge fdb` / `ip neigh` on its vxlan device). */
+  /**
+   * Brings the kernel in line with etcd for `network` now (`bridge fdb` / `ip neigh` on its vxlan device).
+   * A network not attached (or an agent stopped) is an empty report, not an error.
+   * @throws {NetlinkError} when the kernel refuses an FDB or neighbour dump or change on the vxlan device (`code`, `errno`, `syscall` such as `'RTM_NEWNEIGH'`, `extack`); the entries already changed stay.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN).
+   */
   async reconcile(network: string): Promise<ReconcileReport> {
     // Wait for a pass that was running, then do one of our own with a report.
     await this.#runs.get(network)?.running
@@ -367,6 +380,7 @@ export class OverlayAgent {
   /**
    * Announces an endpoint of this host: its record goes to etcd under this host's lease (and a
    * persistent copy for restarts). `hostIf` is the host end of its veth in the underlay namespace.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STOPPED` after stop(); `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable within the client's timeout) or `ERR_NETNS_KIT_STORE` (another etcd failure) (the endpoint may be announced or not: withdraw() it).
    */
   async announce(ep: { network: string; id: string; ip: string; mac: string; hostIf: string }): Promise<OverlayEndpointRecord> {
     this.#live()
@@ -375,7 +389,10 @@ export class OverlayAgent {
     return publicRecord(rec)
   }
 
-  /** Withdraws an endpoint of this host from etcd (both its records); idempotent. */
+  /**
+   * Withdraws an endpoint of this host from etcd (both its records); idempotent.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable within the client's timeout) or `ERR_NETNS_KIT_STORE` (another etcd failure); after stop() with a client the agent made, the client is closed: `ERR_NETNS_KIT_STORE_UNAVAILABLE`.
+   */
   async withdraw(network: string, id: string): Promise<void> {
     const key = this.#epKey(network, id)
     const c = this.client
@@ -389,18 +406,29 @@ export class OverlayAgent {
     this.#local.delete(key)
   }
 
-  /** The endpoint records this agent knows (from its watch), of one network or all. */
+  /**
+   * The endpoint records this agent knows (from its watch), of one network or all.
+   * @throws Nothing: it reads the agent's memory (possibly stale while etcd is unreachable).
+   */
   records(network?: string): OverlayEndpointRecord[] {
     return [...this.#records.values()].filter((r) => network === undefined || r.network === network)
   }
 
-  /** The hosts registered now (`etcdctl get --prefix PREFIX overlay/hosts/`). */
+  /**
+   * The hosts registered now (`etcdctl get --prefix PREFIX overlay/hosts/`).
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable within the client's timeout) or `ERR_NETNS_KIT_STORE` (another etcd failure).
+   * @throws {SyntaxError} when a host key in etcd does not hold JSON (written by something else than an agent).
+   */
   async hosts(): Promise<{ hostId: string; vtep: string }[]> {
     const r = await this.#call(this.client.getAll().prefix(`${this.prefix}overlay/hosts/`).exec(), 'list hosts')
     return r.kvs.map((kv) => JSON.parse(kv.value.toString()) as { hostId: string; vtep: string })
   }
 
-  /** Resolves when `pred` holds for this agent's view of the endpoint records (or rejects after `timeoutMs`). */
+  /**
+   * Resolves when `pred` holds for this agent's view of the endpoint records (or rejects after `timeoutMs`).
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_TIMEOUT` when `pred` does not hold within `timeoutMs`.
+   * @throws {Error} what `pred` throws on its first call (later calls run in the watch's event handler: do not let it throw).
+   */
   async waitFor(pred: (records: OverlayEndpointRecord[]) => boolean, timeoutMs = 5000): Promise<void> {
     if (pred(this.records())) return
     await new Promise<void>((resolve, reject) => {
@@ -430,6 +458,7 @@ export class OverlayAgent {
    * Stops the agent. `revoke: true` (default) revokes the lease: the host and its endpoints leave
    * etcd at once. `revoke: false` only stops the keepalives, as a crash would: they leave when the
    * lease expires. Kernel entries stay either way. Idempotent.
+   * @throws Nothing: failures to cancel the watch, revoke the lease or close the store are ignored (an unrevoked lease expires after `leaseTtl`).
    */
   async stop(opts: { revoke?: boolean } = {}): Promise<void> {
     if (this.#stopped) return
@@ -446,6 +475,10 @@ export class OverlayAgent {
     if (this.#owned) this.client.close()
   }
 
+  /**
+   * stop() (revoking the lease), for `await using`.
+   * @throws Nothing: as stop().
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop()
   }

@@ -135,6 +135,10 @@ export class OverlayNetwork extends DriverNetwork<OverlayEndpoint> {
    * 4789 nolearning proxy`, `ip link set nkxVNI master nkbVNI`, `nft add rule ... masquerade`.
    * Objects already there (an agent restarted) are taken over. Etcd unreachable:
    * ERR_NETNS_KIT_STORE_UNAVAILABLE, before the kernel is touched.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad options (name, agent, a subnet that is not an IPv4 prefix of length 30 at most, VNI, port, masquerade; no subnet for a network that is new; a gateway the store refuses), before the kernel is touched.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_NETWORK_EXISTS` when the network exists with another subnet or VNI, or the name belongs to a network of another driver in the store; `ERR_NETNS_KIT_VNI_IN_USE` for a given VNI another overlay network has; `ERR_NETNS_KIT_SUBNET_OVERLAP` for a subnet overlapping another network's in the store; `ERR_NETNS_KIT_STORE_CONFLICT` when the definition kept changing under concurrent creates; `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable, no answer within 3 s) or `ERR_NETNS_KIT_STORE` (another etcd failure); the store's own errors (`ERR_NETNS_KIT_STORE*`, `ERR_NETNS_KIT_CLOSED`); `ERR_NETNS_KIT_STOPPED` when the agent is stopped.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). What this call made on this host is removed; the definition in etcd stays.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   static async create(opts: OverlayNetworkOptions): Promise<OverlayNetwork> {
     if (!opts || typeof opts !== 'object') throw invalidArg('opts', opts, 'must be an object', 'ERR_INVALID_ARG_TYPE')
@@ -216,6 +220,10 @@ export class OverlayNetwork extends DriverNetwork<OverlayEndpoint> {
    * for every host), a veth from this host's bridge into `ns` (MTU lowered for VXLAN), a default
    * route via the gateway, the endpoint announced under the agent's lease, and the record
    * `connected` last. A failure half-way removes the veth and gives the address back.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input (namespace, ifname, MAC, an address outside the subnet), before anything reaches the kernel.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_UNSUPPORTED` for an option only the bridge driver has; `ERR_NETNS_KIT_IFNAME_IN_USE` for a given ifname the container already has; the store's refusals: `ERR_NETNS_KIT_NO_NETWORK`, `ERR_NETNS_KIT_NETWORK_NOT_READY`, `ERR_NETNS_KIT_IP_IN_USE`, `ERR_NETNS_KIT_IP_RESERVED`, `ERR_NETNS_KIT_POOL_EXHAUSTED`, `ERR_NETNS_KIT_IFNAME_IN_USE`, `ERR_NETNS_KIT_ENDPOINT_EXISTS`, store errors (`ERR_NETNS_KIT_STORE*`); `ERR_NETNS_KIT_STOPPED` when the agent is stopped; `ERR_NETNS_KIT_CLOSED` or `ERR_NETNS_KIT_NO_NAMESPACE` for a closed or deleted namespace.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   async connect(ns: Namespace, opts: OverlayConnectOptions = {}): Promise<OverlayEndpoint> {
     const { ifname: given, mac: mac0, ip } = checkConnectOptions('overlay', ns, opts, this.subnet)
@@ -273,7 +281,12 @@ export class OverlayNetwork extends DriverNetwork<OverlayEndpoint> {
     })
   }
 
-  /** `docker network disconnect`: withdraws the endpoint, removes its veth, gives its address back; idempotent. */
+  /**
+   * `docker network disconnect`: withdraws the endpoint, removes its veth, gives its address back; idempotent.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for an endpoint that is not one of this network on this host.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_NETWORK_BUSY` while another live process connects or disconnects it (after waiting); withdrawing it from etcd: `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable, no answer within 3 s) or `ERR_NETNS_KIT_STORE` (another etcd failure); store errors (`ERR_NETNS_KIT_STORE*`, `ERR_NETNS_KIT_WRONG_STATE`, `ERR_NETNS_KIT_NOT_OWNER`). An endpoint already gone is not an error, nor is a veth already gone.
+   * @throws {NetlinkError} when the kernel refuses to move another endpoint's default route to it (the container's other networks).
+   */
   async disconnect(ep: OverlayEndpoint): Promise<void> {
     if (!(ep instanceof OverlayEndpoint) || ep.network !== this)
       throw invalidArg('endpoint', ep, `must be an endpoint of ${this.name} on this host`, 'ERR_INVALID_ARG_TYPE')
@@ -286,12 +299,19 @@ export class OverlayNetwork extends DriverNetwork<OverlayEndpoint> {
     })
   }
 
-  /** Every endpoint of the network, on every host (as this host's agent sees etcd). */
+  /**
+   * Every endpoint of the network, on every host (as this host's agent sees etcd).
+   * @throws Nothing: it reads the agent's memory (possibly stale while etcd is unreachable).
+   */
   endpoints(): OverlayEndpointRecord[] {
     return this.agent.records(this.name)
   }
 
-  /** Removes this host's part (bridge, vxlan, masquerade); the network stays in etcd for the other hosts. */
+  /**
+   * Removes this host's part (bridge, vxlan, masquerade); the network stays in etcd for the other hosts.
+   * @throws {NetlinkError} when the kernel refuses to delete the masquerade rule (a bridge or vxlan device already gone is not an error). The agent has stopped programming the network by then.
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
+   */
   async leave(): Promise<void> {
     this.agent.detach(this.name)
     await this.masquerade?.delete()
@@ -307,6 +327,10 @@ export class OverlayNetwork extends DriverNetwork<OverlayEndpoint> {
    * The network as this host has joined it (its bridge and vxlan device are there), from its
    * definition in etcd, programmed by `agent` from now on. ERR_NETNS_KIT_NO_NETWORK when there is
    * no such network or this host has not joined it.
+   * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE` or `ERR_INVALID_ARG_TYPE` for a bad name or no agent.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_NO_NETWORK` when there is no such network or this host has not joined it; reading etcd: `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable, no answer within 3 s) or `ERR_NETNS_KIT_STORE` (another etcd failure); `ERR_NETNS_KIT_NETWORK_EXISTS` when the name belongs to a network of another driver in the store, `ERR_NETNS_KIT_STORE_CONFLICT`, store errors (`ERR_NETNS_KIT_STORE*`); `ERR_NETNS_KIT_STOPPED` when the agent is stopped.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   static async open(name: string, opts: { agent: OverlayAgent; store?: NetworkStore }): Promise<OverlayNetwork> {
     checkNetworkName(name)
@@ -318,7 +342,13 @@ export class OverlayNetwork extends DriverNetwork<OverlayEndpoint> {
     return net
   }
 
-  /** Every overlay network defined in the agent's etcd that this host has joined. */
+  /**
+   * Every overlay network defined in the agent's etcd that this host has joined.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` without an agent.
+   * @throws {NetnsKitError} reading etcd: `ERR_NETNS_KIT_STORE_UNAVAILABLE` (etcd unreachable, no answer within 3 s) or `ERR_NETNS_KIT_STORE` (another etcd failure); `ERR_NETNS_KIT_NETWORK_EXISTS` when a name belongs to a network of another driver in the store, `ERR_NETNS_KIT_STORE_CONFLICT`, store errors (`ERR_NETNS_KIT_STORE*`); `ERR_NETNS_KIT_STOPPED` when the agent is stopped.
+   * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
+   * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
+   */
   static async list(opts: { agent: OverlayAgent; store?: NetworkStore }): Promise<OverlayNetwork[]> {
     const agent = opts?.agent
     if (!agent || typeof agent.announce !== 'function') throw invalidArg('opts.agent', agent, 'must be an OverlayAgent', 'ERR_INVALID_ARG_TYPE')
