@@ -34,10 +34,21 @@ interface Created {
 
 const ROOT_MARK = '.root-created'
 
+let defaults: EtcNetnsOptions = {}
+
+/**
+ * @internal Where the calls without `root`/`registry` write ({}: /etc/netns and the registry
+ * under /run/netns-kit again). Set with the recording fake of the addon (test/fake-binding.ts):
+ * its namespaces are not the kernel's, so their files must not land in the machine's /etc/netns.
+ */
+export function useEtcNetnsDefaults(d: EtcNetnsOptions): void {
+  defaults = { ...d }
+}
+
 function paths(name: string, opts: EtcNetnsOptions): { root: string; dir: string; reg: string; regFile: string } {
   checkNsName(name, 'name')
-  const root = opts.root ?? ETC_NETNS_DIR
-  const reg = opts.registry ?? ETC_NETNS_REGISTRY
+  const root = opts.root ?? defaults.root ?? ETC_NETNS_DIR
+  const reg = opts.registry ?? defaults.registry ?? ETC_NETNS_REGISTRY
   return { root, dir: path.join(root, name), reg, regFile: path.join(reg, `${name}.json`) }
 }
 

@@ -7,6 +7,10 @@
 //   fake.fail('nftList', nativeError(1, 'NFT_MSG_GETTABLE'))
 //   ...
 //   uninstallFake()                     // the addon again (afterEach)
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { useEtcNetnsDefaults } from '../lib/etc-netns'
 import { useBinding, type NativeBinding, type NativeOp, type NativeResult, type NsHandle } from '../lib/kernel/binding'
 import { useCapabilities } from '../lib/kernel/privileges'
 
@@ -188,15 +192,24 @@ export const ALL_CAPS = (1n << 12n) | (1n << 21n)
 export const NO_NET_ADMIN = 1n << 21n
 
 /** Puts a new fake in the addon's place, with these effective capabilities (default: all). */
+let etcTmp: string | undefined
+
 export function installFake(capabilities: bigint = ALL_CAPS): FakeBinding {
   const fake = new FakeBinding()
   useBinding(fake.binding())
   useCapabilities(capabilities)
+  // The fake's namespaces are names only: the /etc/netns files a connect writes for them go to a
+  // temporary directory, never the machine's /etc/netns (nor the registry under /run/netns-kit).
+  etcTmp ??= fs.mkdtempSync(path.join(os.tmpdir(), 'nk-fake-etc-'))
+  useEtcNetnsDefaults({ root: path.join(etcTmp, 'etc', 'netns'), registry: path.join(etcTmp, 'run', 'etc-netns') })
   return fake
 }
 
-/** The addon again, and the real capabilities. */
+/** The addon again, the real capabilities and /etc/netns; the fake's files are removed. */
 export function uninstallFake(): void {
   useBinding(undefined)
   useCapabilities(undefined)
+  useEtcNetnsDefaults({})
+  if (etcTmp) fs.rmSync(etcTmp, { recursive: true, force: true })
+  etcTmp = undefined
 }

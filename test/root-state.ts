@@ -1,5 +1,6 @@
 // The state of the machine's own (root) network namespace that tests, examples and benchmarks must
-// leave as they found it: its links, /run/netns entries, nftables tables and net.* sysctls.
+// leave as they found it: its links, /run/netns entries, nftables tables, net.* sysctls, and what
+// is under /etc/netns (the files `ip netns exec` bind-mounts) with netns-kit's record of it.
 // Used by test/setup.ts (the suite's final check) and bench/root-guard.ts.
 import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
@@ -8,6 +9,8 @@ import * as path from 'node:path'
 export interface RootState {
   links: string[]
   netns: string[]
+  /** Every directory and file under /etc/netns and under /run/netns-kit/etc-netns (the registry of what netns-kit wrote there). */
+  etcNetns: string[]
   nft: string[]
   sysctls: Map<string, string>
 }
@@ -47,6 +50,17 @@ function walk(dir: string, rel: string, out: Map<string, string>): void {
   }
 }
 
+/** The paths below `dir` (directories end with '/'), `prefix` in front; none when it does not exist. */
+function tree(dir: string, prefix: string): string[] {
+  let entries: fs.Dirent[]
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true })
+  } catch {
+    return []
+  }
+  return entries.flatMap((e) => (e.isDirectory() ? [`${prefix}${e.name}/`, ...tree(path.join(dir, e.name), `${prefix}${e.name}/`)] : [`${prefix}${e.name}`]))
+}
+
 export function rootSnapshot(): RootState {
   const links = (JSON.parse(execFileSync('ip', ['-j', 'link', 'show'], { encoding: 'utf8' })) as { ifname: string }[]).map((l) => l.ifname).sort()
   let netns: string[] = []
@@ -66,7 +80,8 @@ export function rootSnapshot(): RootState {
   }
   const sysctls = new Map<string, string>()
   walk('/proc/sys/net', '', sysctls)
-  return { links, netns, nft, sysctls }
+  const etcNetns = [...tree('/etc/netns', '/etc/netns/'), ...tree('/run/netns-kit/etc-netns', '/run/netns-kit/etc-netns/')].sort()
+  return { links, netns, etcNetns, nft, sysctls }
 }
 
 /** What changed from `a` to `b`, one line per kind of change (empty: nothing). */
@@ -80,6 +95,7 @@ export function rootDiff(a: RootState, b: RootState, opts: { netns?: boolean } =
   }
   diff('root links', a.links, b.links)
   if (opts.netns !== false) diff('/run/netns entries', a.netns, b.netns)
+  diff('/etc/netns entries', a.etcNetns, b.etcNetns)
   diff('nftables tables', a.nft, b.nft)
   for (const [k, v] of a.sysctls) {
     const now = b.sysctls.get(k)
