@@ -5,18 +5,13 @@
 // the signal is passed to CMD first, a second SIGINT kills it). Exit status: CMD's (128+N when
 // a signal N ended it, 127 when it cannot be found, 126 when it cannot be run).
 import { randomBytes } from 'node:crypto'
-import * as fs from 'node:fs'
-import * as path from 'node:path'
 import { constants as osConstants } from 'node:os'
 import type { ChildProcess } from 'node:child_process'
-import { Namespace, Network, type Endpoint } from '../index'
+import { Namespace, Network, removeEtcNetns, writeEtcNetns, type Endpoint } from '../index'
 import { parseAddHost, parseExpose, parsePort, str, strs, type PortSpec } from './args'
 import type { Command } from './network-commands'
 import { defaultEndpointName } from './network-commands'
 import { CliError, describe, UsageError } from './output'
-
-/** Where `ip netns exec` (and Namespace.spawn) finds a namespace's /etc files. */
-export const ETC_NETNS = '/etc/netns'
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
 
@@ -34,6 +29,7 @@ interface Made {
   ns?: Namespace
   net?: Network
   ep?: Endpoint
+  /** The namespace's name when run wrote its /etc/netns files itself (--network none). */
   etc?: string
 }
 
@@ -49,7 +45,7 @@ async function cleanup(m: Made): Promise<string[]> {
   }
   if (m.ep && m.net) await step(() => m.net!.disconnect(m.ep!))
   if (m.ns) await step(() => m.ns!.delete())
-  if (m.etc) await step(() => fs.promises.rm(m.etc!, { recursive: true, force: true }))
+  if (m.etc) await step(() => removeEtcNetns(m.etc!))
   return errors
 }
 
@@ -155,11 +151,9 @@ export const run: Command = {
       checkInterrupted()
       made.ns = await Namespace.create(name)
       checkInterrupted()
-      const etc = path.join(ETC_NETNS, name)
-      let hosts: string
-      let resolv: string
-      let hostnameText = `${hostname ?? name}\n`
       if (net) {
+        // connect writes /etc/netns/NAME itself (named namespace): hosts with --add-host,
+        // hostname, and a resolv.conf naming the embedded resolver that forwards to --dns.
         made.net = net
         const epName = defaultEndpointName(made.ns)
         made.ep = await net.connect(made.ns, {
@@ -167,6 +161,8 @@ export const run: Command = {
           ...(hostname ? { hostname } : {}),
           ...(ip ? { ip } : {}),
           aliases,
+          extraHosts: addHosts.map((h) => `${h.name}:${h.ip.includes(':') ? `[${h.ip}]` : h.ip}`),
+          ...(dns.length ? { dns: { servers: dns } } : {}),
           publish: publish.map((x) => ({
             protocol: x.protocol,
             containerPort: x.containerPort,
@@ -174,20 +170,16 @@ export const run: Command = {
             ...(x.hostIp ? { hostIp: x.hostIp } : {}),
           })),
         })
-        checkInterrupted()
-        hosts = made.ep.hostsFile()
-        resolv = made.ep.resolvConf(dns.length ? { dns } : {})
-        hostnameText = made.ep.hostnameFile()
       } else {
-        hosts = `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname ?? name}\n`
-        resolv = dns.map((d) => `nameserver ${d}\n`).join('')
+        made.etc = name
+        await writeEtcNetns(name, {
+          hosts:
+            `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname ?? name}\n` +
+            addHosts.map((h) => `${h.ip}\t${h.name}\n`).join(''),
+          hostname: `${hostname ?? name}\n`,
+          'resolv.conf': dns.map((d) => `nameserver ${d}\n`).join(''),
+        })
       }
-      hosts += addHosts.map((h) => `${h.ip}\t${h.name}\n`).join('')
-      made.etc = etc
-      await fs.promises.mkdir(etc, { recursive: true })
-      await fs.promises.writeFile(path.join(etc, 'hosts'), hosts)
-      await fs.promises.writeFile(path.join(etc, 'hostname'), hostnameText)
-      await fs.promises.writeFile(path.join(etc, 'resolv.conf'), resolv)
       checkInterrupted()
 
       child = made.ns.spawn(command[0]!, command.slice(1), { stdio: 'inherit', env })
