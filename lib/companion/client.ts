@@ -173,7 +173,7 @@ function connectSocket(p: string): Promise<net.Socket> {
  */
 export class Companion {
   readonly paths: CompanionPaths
-  readonly target: CompanionTarget
+  #target: CompanionTarget
   readonly #hostId: string
   readonly #runDir: string
   #conn: Connection | undefined
@@ -184,7 +184,7 @@ export class Companion {
     const h = handleOf(target.host)
     this.#hostId = `${h.dev}:${h.ino}`
     this.#runDir = target.runDir ?? RUN_DIR
-    this.target = target
+    this.#target = target
     this.paths = companionPaths({ dev: String(h.dev), ino: String(h.ino) }, target.store, this.#runDir)
   }
 
@@ -201,6 +201,24 @@ export class Companion {
     const c = new Companion(target)
     await c.#connection(opts)
     return c
+  }
+
+  /** The host namespace and store served, with the host namespace a companion this object starts is given. */
+  get target(): CompanionTarget {
+    return this.#target
+  }
+
+  /**
+   * The host namespace a companion this object starts from now on opens: the caller's, which is
+   * alive now. A namespace's inode number is reused once it is freed, so a cached Companion of a
+   * deleted host namespace can be asked for by a new one with the same identity; its old Namespace
+   * (path) must not be what a companion started for the new one opens.
+   * @throws {RangeError} `ERR_INVALID_ARG_VALUE` when `host` is not the namespace (device and inode) this Companion serves.
+   */
+  useHost(host: Namespace): void {
+    const h = handleOf(host)
+    if (`${h.dev}:${h.ino}` !== this.#hostId) throw invalidArg('host', host.path, `must be the namespace ${this.#hostId}`)
+    if (host !== this.#target.host) this.#target = { ...this.#target, host }
   }
 
   /** What the companion said of itself when this connection was made. */
@@ -254,7 +272,7 @@ export class Companion {
         )
       }
       if (!child || childDone) {
-        child = spawnCompanion(this.target, this.paths, this.#hostId, this.#runDir)
+        child = spawnCompanion(this.#target, this.paths, this.#hostId, this.#runDir)
         childDone = false
         const mine = child
         mine.once('exit', () => {

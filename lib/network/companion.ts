@@ -41,7 +41,12 @@ export async function companionFor(host: Namespace, store: NetworkStore, opts: {
   const cur = clients.get(key)
   if (cur) {
     const c = await cur.catch(() => undefined)
-    if (c) return c
+    if (c) {
+      // The caller's namespace is the one alive now: with an inode number reused, the cached
+      // object's may be a deleted namespace's (a companion it starts again must open this one).
+      c.useHost(host)
+      return c
+    }
     clients.delete(key)
   }
   if (opts.start === false) {

@@ -476,6 +476,23 @@ describe('companion process (records written into the store)', function () {
     assert.deepEqual(companionsOf(dbPath), [cs[0]!.hello!.pid])
   })
 
+  it('callers arriving while it exits idle all reach a companion (start and idle exit racing, 8 rounds)', async () => {
+    // Nothing needs it and it lingers 30 ms: each round's callers land before, during or after
+    // its exit; each must end talking to a companion that serves (the one leaving or the next).
+    for (let round = 0; round < 8; round++) {
+      const first = await Companion.connect({ host, store: dbPath, resolvConf: noUpstreams, idleMs: 30 })
+      companions.push(first)
+      await sleep(20 + (round % 5) * 5)
+      const cs = await Promise.all([0, 1, 2, 3].map(() => Companion.connect({ host, store: dbPath, resolvConf: noUpstreams, idleMs: 30 })))
+      companions.push(...cs)
+      await sleep((round % 3) * 15)
+      const hellos = await Promise.all(cs.map((c) => c.ensure()))
+      for (const h of hellos) assert.equal(h.key, first.paths.key)
+    }
+    for (const c of companions) await c.stop()
+    await within(5000, 'all exited', async () => companionsOf(dbPath).length === 0)
+  })
+
   it('exits when no endpoint needs it, leaving its log only', async () => {
     const net = await network('idle')
     const c1 = await sb.ns()

@@ -348,6 +348,49 @@ describe('Network with the companion process (issue 14 inputs)', function () {
     await net.remove({ force: true })
   })
 
+  it("a host namespace that reuses a deleted one's inode number gets a companion of its own (8 connects at once)", async () => {
+    // Namespace inode numbers are handed out lowest-free, so a benchmark's or test's next host
+    // namespace often has the number of the one it just deleted; a companion cached in this process
+    // for the old one must not be started again on the old namespace's path (it failed with "no
+    // companion process answers", every start saying "no network namespace at <old path>").
+    const ino = (ns: Namespace) => fs.statSync(ns.path).ino
+    const hostA = await sb.ns()
+    const netA = await Network.create({ name: 'reuse', namespace: hostA, subnet: '10.99.0.0/24', store })
+    const a = await sb.ns()
+    await netA.connect(a, { name: 'a' })
+    const [first] = companionsOf(dbPath)
+    assert.ok(first, 'a companion serves the first host')
+    await netA.remove({ force: true })
+    const inoA = ino(hostA)
+    await hostA.delete()
+    // its companion sees its host namespace gone and exits; then the kernel frees the number
+    await within(6000, 'the first companion exited', async () => !procAlive(first!))
+    const spare: Namespace[] = []
+    let hostB: Namespace | undefined
+    try {
+      const t0 = Date.now()
+      while (!hostB && Date.now() - t0 < 20000) {
+        const ns = await Namespace.create(`nk-reuse-${process.pid}-${spare.length}`)
+        if (ino(ns) === inoA) hostB = ns
+        else {
+          spare.push(ns)
+          await sleep(20)
+        }
+      }
+      if (!hostB) assert.fail(`no new namespace got the inode number ${inoA} within 20 s`)
+      const netB = await Network.create({ name: 'reuse', namespace: hostB, subnet: '10.99.0.0/24', store })
+      const cs = await Promise.all(Array.from({ length: 8 }, () => sb.ns()))
+      const eps = await Promise.all(cs.map((c, i) => netB.connect(c, { name: `b${i}` })))
+      assert.equal(await dig(cs[0]!, 'b7'), eps[7]!.ip)
+      const now = companionsOf(dbPath)
+      assert.equal(now.length, 1)
+      assert.notEqual(now[0], first)
+      await netB.remove({ force: true })
+    } finally {
+      for (const ns of [...spare, ...(hostB ? [hostB] : [])]) await ns.delete().catch(() => {})
+    }
+  })
+
   it('the companion exits once no endpoint needs it', async () => {
     const net = await create('idle', '10.98.0.0/24')
     const c1 = await sb.ns()
