@@ -56,6 +56,8 @@ export interface SocketRecord {
 const PROTOCOLS: readonly SocketProtocol[] = ['tcp', 'udp', 'sctp']
 const STATE: Record<number, SocketRecord['state']> = { 10: 'listen', 7: 'unconn' }
 const ENOENT = -2
+/** 1 << TCP_LISTEN (<net/tcp_states.h>), inet_diag's state bit for listening sockets. */
+const TCPF_LISTEN = 1 << 10
 /** The diag module behind each protocol, for messages. */
 const DIAG_MODULE: Record<SocketProtocol, string> = {
   tcp: 'tcp_diag (CONFIG_INET_TCP_DIAG)',
@@ -134,7 +136,11 @@ export async function listSockets(ns: Namespace, filter?: SocketFilter): Promise
   const queries: NativeSockQuery[] = []
   for (const protocol of f.protocols) {
     for (const family of f.families) {
-      const q: NativeSockQuery = { family, protocol }
+      // TCP: LISTEN alone. A bound TCP socket that neither listens nor is connected is in no table
+      // inet_diag walks, so `ss -l`'s CLOSE bit finds nothing for TCP, and it makes the kernel walk
+      // the whole established hash (shared by every namespace: about 2 ms per dump here, against
+      // 0.05 ms for the listening hash alone). UDP's unconnected sockets are its CLOSE state.
+      const q: NativeSockQuery = { family, protocol, ...(protocol === 'tcp' ? { states: TCPF_LISTEN } : {}) }
       if (f.port !== undefined) q.port = f.port
       if (f.range) {
         q.portFirst = f.range[0]
