@@ -19,7 +19,7 @@ interface Profile {
 const args = process.argv.slice(2)
 const topAt = args.indexOf('--top')
 const top = topAt >= 0 ? Number(args[topAt + 1]) : 25
-const files = args.filter((a, i) => a.endsWith('.cpuprofile') && i !== topAt + 1)
+const files = args.filter((a, i) => a.endsWith('.cpuprofile') && !(topAt >= 0 && i === topAt + 1))
 const self = new Map<string, number>()
 let total = 0
 for (const f of files) {
