@@ -99,6 +99,13 @@ async function connectOnce(net: Network, st: BridgeInternals, ns: Namespace, o: 
   let mappings: PublishOptions[] = []
   let companion: Awaited<ReturnType<typeof companionFor>>
   const nsId = identity(ns)
+  // A named container's files for ip netns exec and ns.spawn, written from the store while the
+  // kernel work runs (they only need the intent recorded above); settled before the record is
+  // finished, and before a failed connect writes them again without this endpoint.
+  const files = etcFilesAfter(store, nsId).then(
+    () => undefined,
+    (e: unknown) => ({ error: e }),
+  )
   try {
     // A given host port a host process holds: Docker's "address already in use", before the
     // kernel is touched (and before the companion reserves it).
@@ -147,8 +154,8 @@ async function connectOnce(net: Network, st: BridgeInternals, ns: Namespace, o: 
       )
     }
     if (net.dns && !companion) await dns.start(net, ns, rec)
-    // A named container's files for ip netns exec and ns.spawn.
-    await etcFilesAfter(store, nsId)
+    const written = await files
+    if (written) throw written.error
     // 3. The result (which rule is which port's: the store lists rule ids in its own order, and
     // which of them answer on 127.0.0.1 too: check() and gc put back what was made); the
     // companion serves the names before connect returns.
@@ -165,6 +172,7 @@ async function connectOnce(net: Network, st: BridgeInternals, ns: Namespace, o: 
     await teardownBridgeEndpoint(host, net.name, st.cfg, { ...rec, rules: rules.map((r) => r.id) }).catch(() => {})
     // The endpoints that gave their default route to net one take it back.
     await applyMoves(await store.abortConnect(id).catch(() => [] as GatewayMove[])).catch(() => {})
+    await files
     await etcFilesAfter(store, nsId).catch(() => {})
     // Its reservations released before the caller hears of the failure (and tries again).
     await companion?.sync().catch(() => {})
