@@ -73,7 +73,11 @@ export async function upsertEndpoint(st: ServerInternals, rec: EndpointRecord): 
       watchPath(st, rec.ns.path)
     }
     c.endpoints.add(rec.id)
-    await ensureResolver(st, c)
+    // Not awaited here: the resolvers of the containers a drain brings start side by side (a
+    // trip to each container's namespace), not one after another in the queue of changes.
+    const starting = ensureResolver(st, c)
+    st.starts.add(starting)
+    void starting.finally(() => st.starts.delete(starting))
   } else {
     detach(st, key, rec.id)
   }

@@ -52,6 +52,8 @@ export interface ServerInternals {
   readonly endpoints: Map<string, EndpointRecord>
   readonly containers: Map<string, Container>
   readonly healing: Set<string>
+  /** Resolvers being started: a change applied does not wait for its container's resolver (sync() does). */
+  readonly starts: Set<Promise<void>>
   readonly dirWatches: Map<string, fs.FSWatcher>
   readonly abort: AbortController
   /** The endpoints that keep it running (DNS or published ports). */

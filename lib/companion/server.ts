@@ -62,6 +62,8 @@ export class CompanionServer {
   /** Endpoints whose ports could not be held, and why (prepare reports it). */
   readonly #portErrors = new Map<string, Error>()
   readonly #healing = new Set<string>()
+  /** Resolvers being started (side by side, outside the queue of changes): sync() waits for them. */
+  readonly #starts = new Set<Promise<void>>()
   /** The endpoints that keep us running (DNS or published ports). */
   readonly #needy = new Set<string>()
   readonly #abort = new AbortController()
@@ -106,6 +108,7 @@ export class CompanionServer {
       endpoints: this.#endpoints,
       containers: this.#containers,
       healing: this.#healing,
+      starts: this.#starts,
       dirWatches: this.#dirWatches,
       abort: this.#abort,
       needy: this.#needy,
@@ -169,6 +172,7 @@ export class CompanionServer {
     this.#resolv = new HostResolvConf(this.#opts.resolvConf ?? '/etc/resolv.conf', () => this.#exclusive(() => refreshUpstreams(this.#st)))
     this.#seq = await this.store.sequence()
     await this.#exclusive(() => this.#rebuild())
+    await this.#started()
     this.#unsubscribe = this.store.onChange(() => this.#kick())
     watchLinks(this.#st)
     this.#checkTimer = setInterval(() => checkAlive(this.#st), 500)
@@ -286,6 +290,12 @@ export class CompanionServer {
   /** Every change committed before the call is applied when it resolves. */
   async sync(): Promise<void> {
     await this.#exclusive(() => this.#drain())
+    await this.#started()
+  }
+
+  /** Resolves once every resolver being started has started (or failed: its error is the container's). */
+  async #started(): Promise<void> {
+    while (this.#starts.size) await Promise.all([...this.#starts])
   }
 
   /** Applies the changes committed since the last call (the feed keeps the latest state of each record). */
