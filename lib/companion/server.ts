@@ -24,6 +24,9 @@ import { closeResolver, refreshUpstreams, upstreamsOfContainer } from './server-
 import { checkAlive, watchLinks } from './server-watch'
 import { applyChange, prepareEndpoint, removeEndpoint, upsertEndpoint } from './server-records'
 
+/** How long a companion that no client has reached yet stays, whatever its idleMs (ms). */
+const FIRST_CLIENT_MS = 5000
+
 export interface CompanionServerOptions {
   /** The database of the SqliteStore it serves. */
   store: string
@@ -79,6 +82,8 @@ export class CompanionServer {
   #procPoll: NodeJS.Timeout | undefined
   readonly #dirWatches = new Map<string, fs.FSWatcher>()
   #lastRequest = Date.now()
+  /** A client has connected: until then it lingers at least FIRST_CLIENT_MS (its starter is on its way). */
+  #served = false
   #healed = 0
   #stopping: Promise<void> | undefined
   readonly exited: Promise<void>
@@ -204,9 +209,15 @@ export class CompanionServer {
     fs.chmodSync(p, 0o600)
     server.on('error', (e) => this.#log(`socket: ${e.message}`))
     this.#server = server
+    // Idle from now, when callers can reach it (not from when it began to start).
+    this.#lastRequest = Date.now()
   }
 
   #onClient(c: net.Socket): void {
+    if (!this.#served) {
+      this.#served = true
+      this.#checkIdle() // its own idleMs from now on
+    }
     this.#clients.add(c)
     c.on('close', () => this.#clients.delete(c))
     c.on('error', () => {})
@@ -389,7 +400,9 @@ export class CompanionServer {
     clearTimeout(this.#idleTimer)
     this.#idleTimer = undefined
     if (this.needed()) return
-    const idleMs = this.#opts.idleMs ?? 2000
+    // Started on demand, it waits for the caller that started it whatever idleMs says: under load
+    // its start-up can take longer than a short idleMs, and it would exit before anyone connected.
+    const idleMs = Math.max(this.#opts.idleMs ?? 2000, this.#served ? 0 : FIRST_CLIENT_MS)
     const wait = Math.max(0, this.#lastRequest + idleMs - Date.now())
     this.#idleTimer = setTimeout(() => {
       this.#idleTimer = undefined

@@ -493,6 +493,20 @@ describe('companion process (records written into the store)', function () {
     await within(5000, 'all exited', async () => companionsOf(dbPath).length === 0)
   })
 
+  it('one started with idleMs 0 still serves the callers that started it (it waits for its first client)', async () => {
+    // Its start-up (store, host namespace, socket) can take longer than its idleMs: it used to exit
+    // before the caller's next connect attempt, the caller started another, and so on for 15 s
+    // (seen in CI under load with idleMs 30: "no companion process answers ... (started one)").
+    for (let round = 0; round < 2; round++) {
+      const cs = await Promise.all([0, 1].map(() => Companion.connect({ host, store: dbPath, resolvConf: noUpstreams, idleMs: 0 })))
+      companions.push(...cs)
+      for (const c of cs) assert.equal(c.hello!.key, cs[0]!.paths.key)
+      // Once reached, its own idleMs again. A second starter that lost the lock to it and got the
+      // lock once it left lingers the 5 s a companion waits for its first client, then goes too.
+      await within(8000, 'exited once served', async () => companionsOf(dbPath).length === 0)
+    }
+  })
+
   it('exits when no endpoint needs it, leaving its log only', async () => {
     const net = await network('idle')
     const c1 = await sb.ns()
