@@ -77,7 +77,8 @@ export async function upsertEndpoint(st: ServerInternals, rec: EndpointRecord): 
     // trip to each container's namespace), not one after another in the queue of changes.
     const starting = ensureResolver(st, c)
     st.starts.add(starting)
-    void starting.finally(() => st.starts.delete(starting))
+    const done = () => st.starts.delete(starting)
+    starting.then(done, done)
   } else {
     detach(st, key, rec.id)
   }

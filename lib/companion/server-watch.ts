@@ -44,11 +44,7 @@ export function checkContainers(st: ServerInternals, which: (c: Container) => bo
   }
 }
 
-/** Every how many calls of checkAlive (every 500 ms) all containers are looked at: the net under inotify, every 5 s. */
-const SWEEP_EVERY = 10
-let ticks = 0
-
-/** Our host namespace or our store gone: nothing left to serve. Also the periodic net under inotify. */
+/** Our host namespace or our store gone: nothing left to serve. */
 export function checkAlive(st: ServerInternals): void {
   if (st.stopping) return
   if (st.server.host.path !== '/proc/self/ns/net' && nsGone({ ...st.server.hostId, path: st.server.host.path })) {
@@ -59,7 +55,6 @@ export function checkAlive(st: ServerInternals): void {
     void st.server.stop(`the store ${st.server.store.path} is gone`)
     return
   }
-  if (++ticks % SWEEP_EVERY === 0) checkContainers(st, () => true)
 }
 
 export function watchLinks(st: ServerInternals): void {

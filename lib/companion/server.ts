@@ -21,7 +21,7 @@ import { Reservations, describePort } from './reservations'
 import { nsKeyOf, type Container, type NetInfo, type ServerInternals, netInfo } from './server-state'
 import { capabilities, lockPidFile, openHost } from './server-host'
 import { closeResolver, refreshUpstreams, upstreamsOfContainer } from './server-resolvers'
-import { checkAlive, watchLinks } from './server-watch'
+import { checkAlive, checkContainers, watchLinks } from './server-watch'
 import { applyChange, prepareEndpoint, removeEndpoint, upsertEndpoint } from './server-records'
 
 /** How long a companion that no client has reached yet stays, whatever its idleMs (ms). */
@@ -79,6 +79,7 @@ export class CompanionServer {
   #drainQueued = false
   #idleTimer: NodeJS.Timeout | undefined
   #checkTimer: NodeJS.Timeout | undefined
+  #sweepTimer: NodeJS.Timeout | undefined
   #procPoll: NodeJS.Timeout | undefined
   readonly #dirWatches = new Map<string, fs.FSWatcher>()
   #lastRequest = Date.now()
@@ -182,6 +183,10 @@ export class CompanionServer {
     watchLinks(this.#st)
     this.#checkTimer = setInterval(() => checkAlive(this.#st), 500)
     this.#checkTimer.unref()
+    // Every container's namespace file looked at: the net under inotify (directory events name
+    // the entry that changed), so not often.
+    this.#sweepTimer = setInterval(() => checkContainers(this.#st, () => true), 5000)
+    this.#sweepTimer.unref()
     await this.#listen()
     this.#log(
       `serving host ${this.hostId.dev}:${this.hostId.ino} (${this.host.path}) from ${this.store.path}; ${capabilities()}; ` +
@@ -425,6 +430,7 @@ export class CompanionServer {
       this.#log(`stopping: ${why}`)
       clearTimeout(this.#idleTimer)
       clearInterval(this.#checkTimer)
+      clearInterval(this.#sweepTimer)
       clearInterval(this.#procPoll)
       if (this.#server) {
         // Unlinked while we still hold the lock: a new companion may bind its own from now on.
