@@ -37,6 +37,15 @@ export interface NativeLink {
   isolated?: boolean
   macvlanMode?: number
   vxlan?: NativeVxlan
+  /** net.ipv4.conf.NAME.route_localnet, from IFLA_AF_SPEC (absent without IPv4 on the link). */
+  routeLocalnet?: number
+  /** IFLA_INET6_ADDR_GEN_MODE (0 eui64, 1 none, 2 stable privacy, 3 random); absent without IPv6. */
+  addrGenMode?: number
+}
+/** RTM_NEWNETCONF: a device's (or all's) settings of one family. */
+export interface NativeNetconf {
+  /** NETCONFA_FORWARDING: 1 when forwarding is on. */
+  forwarding?: number
 }
 export interface NativeVxlan {
   vni: number
@@ -104,7 +113,7 @@ export interface NativeOpError {
 export interface NativeNotRun {
   notRun: true
 }
-export type NativeResult = null | NativeLink | NativeLink[] | NativeAddr[] | NativeRoute[] | NativeNeigh[] | NativeOpError | NativeNotRun
+export type NativeResult = null | NativeNetconf | NativeLink | NativeLink[] | NativeAddr[] | NativeRoute[] | NativeNeigh[] | NativeOpError | NativeNotRun
 
 /**
  * One rtnetlink operation as the addon takes it (lib/kernel/ops.ts): namespaces named inside it

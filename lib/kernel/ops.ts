@@ -2,7 +2,7 @@
 // each carries exactly the fields its message takes, so a misspelt field or a field of another
 // operation does not compile. `N` is how a namespace named inside an operation is given:
 // a Namespace object above lib/kernel, the addon's handle below it (lib/kernel/rtnl.ts converts).
-import type { NativeAddr, NativeLink, NativeNeigh, NativeRoute } from './binding'
+import type { NativeAddr, NativeLink, NativeNeigh, NativeNetconf, NativeRoute } from './binding'
 
 /** Which link an operation addresses: its ifindex, or its name (looked up by the kernel). */
 type ByIndexOrName = { index: number; name?: string } | { index?: undefined; name: string }
@@ -133,6 +133,12 @@ export type RtnlOp<N> =
   | NeighChange
   | { op: 'fdb.list' | 'neigh.list'; index?: number; family?: 4 | 6 }
   | SysctlSet
+  /**
+   * `ip netconf show [dev DEV]`: RTM_GETNETCONF of a device's settings of one family, or of `all`
+   * (index -1, NETCONFA_IFINDEX_ALL: net.ipv4.ip_forward / net.ipv6.conf.all.forwarding) —
+   * read over netlink, not /proc/sys (whose lookups grow with the number of namespaces).
+   */
+  | { op: 'netconf.get'; family: 4 | 6; index: number }
 
 export type RtnlOpName = RtnlOp<unknown>['op']
 
@@ -147,4 +153,6 @@ export type RtnlResult<O extends { op: RtnlOpName }> = O extends { op: 'link.get
         ? NativeRoute[]
         : O extends { op: 'fdb.list' | 'neigh.list' }
           ? NativeNeigh[]
-          : null
+          : O extends { op: 'netconf.get' }
+            ? NativeNetconf
+            : null

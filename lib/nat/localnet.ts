@@ -16,7 +16,7 @@ import type { NetlinkError } from '../errors'
 import { nftApply } from '../kernel/nft'
 import type { Namespace } from '../namespace'
 import { comment, ifnameBytes, ifnameString } from './expr'
-import { setRouteLocalnet, routeLocalnetKey } from './host'
+import { setRouteLocalnet, routeLocalnetOn } from './host'
 import { addMessages, destroyMessages, type SetElement } from './isolate'
 import { LOCALNET_SET, MAPS, TAG, change, findElements, listElementsIfAny, ownerOf } from './ruleset'
 
@@ -33,7 +33,7 @@ export function localnetElement(dev: string): SetElement {
  * was on already (then it is netns-kit's only if a record says so: localnetRecorded()).
  */
 export async function turnOnLocalnet(ns: Namespace, dev: string, exists?: boolean): Promise<boolean> {
-  if ((await ns.sysctl.get(routeLocalnetKey(dev))) === '1') return false
+  if (await routeLocalnetOn(ns, dev)) return false
   await change(ns, addMessages([localnetElement(dev)]), `route_localnet record for ${dev}`, exists)
   await setRouteLocalnet(ns, dev, true)
   return true

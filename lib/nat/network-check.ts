@@ -6,7 +6,7 @@ import { nftApply, nftList } from '../kernel/nft'
 import type { Namespace } from '../namespace'
 import { commentOf } from './expr'
 import { addMessages } from './isolate'
-import { forwardingKey, routeLocalnetKey } from './host'
+import { forwardingKey, forwardingOn, routeLocalnetKey } from './host'
 import { localnetElement, localnetRecorded } from './localnet'
 import { TABLE, baseRuleMsg, ownerOf, skeletonOf, tableDef, type TableFamily } from './ruleset'
 import { decodeMasquerade } from './decode'
@@ -163,7 +163,7 @@ async function settingState(ns: Namespace, n: NetworkNat, guard: boolean): Promi
   if (!n.internal) {
     for (const f of families(n)) {
       const key = forwardingKey(f)
-      if ((await ns.sysctl.get(key)) !== '1')
+      if (!(await forwardingOn(ns, f)))
         out.push({
           kind: 'setting',
           object: `sysctl ${key}`,
@@ -240,7 +240,7 @@ async function restoreOnce(ns: Namespace, n: NetworkNat): Promise<string[]> {
   if (msgs.length) await nftApply(ns, msgs, `restore network on ${n.bridge}`)
   if (!n.internal) {
     for (const f of families(n)) {
-      if ((await ns.sysctl.get(forwardingKey(f))) !== '1') {
+      if (!(await forwardingOn(ns, f))) {
         await ns.sysctl.set(forwardingKey(f), 1)
         restored.push(`${forwardingKey(f)}=1`)
       }

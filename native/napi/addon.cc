@@ -94,7 +94,7 @@ Napi::Value SysctlGet(const Napi::CallbackInfo& info) {
     {
       std::lock_guard<std::mutex> lk(st->mu);
       if (st->closed) throw SysError(EBADF, "netns", "the namespace handle is closed");
-      v = ns::SysctlRead(st->fd, rel);
+      v = ns::SysctlRead(st->fd, st->sysctlDirs, rel);
     }
     return [v](Napi::Env env) -> Napi::Value { return Napi::String::New(env, v); };
   });
@@ -107,7 +107,7 @@ Napi::Value SysctlSet(const Napi::CallbackInfo& info) {
   return Runner(info.Env()).Run(info.Env(), [st, rel, value]() -> ToJs {
     std::lock_guard<std::mutex> lk(st->mu);
     if (st->closed) throw SysError(EBADF, "netns", "the namespace handle is closed");
-    ns::SysctlWrite(st->fd, rel, value);
+    ns::SysctlWrite(st->fd, st->sysctlDirs, rel, value);
     return nullptr;
   });
 }
@@ -181,6 +181,11 @@ Napi::Value ResultToJs(Napi::Env env, const rtnl::Op& op, const rtnl::OpResult& 
       Napi::Array a = Napi::Array::New(env, r.neighs.size());
       for (size_t i = 0; i < r.neighs.size(); i++) a.Set(static_cast<uint32_t>(i), FromNeigh(env, r.neighs[i]));
       return a;
+    }
+    case rtnl::ResultKind::Netconf: {
+      Napi::Object o = Napi::Object::New(env);
+      if (r.forwarding) o.Set("forwarding", *r.forwarding);
+      return o;
     }
     default:
       return env.Null();

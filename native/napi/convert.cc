@@ -182,6 +182,8 @@ Napi::Object FromLink(Napi::Env env, const rtnl::LinkInfo& l) {
   if (l.hairpin) o.Set("hairpin", *l.hairpin);
   if (l.isolated) o.Set("isolated", *l.isolated);
   if (l.macvlanMode) o.Set("macvlanMode", *l.macvlanMode);
+  if (l.routeLocalnet) o.Set("routeLocalnet", *l.routeLocalnet);
+  if (l.addrGenMode) o.Set("addrGenMode", *l.addrGenMode);
   if (l.vxlan) {
     const auto& v = *l.vxlan;
     Napi::Object x = Napi::Object::New(env);

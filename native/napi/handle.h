@@ -77,6 +77,7 @@ class NsHandle : public Napi::ObjectWrap<NsHandle> {
         st->rtnl.reset();
         st->nft.reset();
         st->ct.reset();
+        st->sysctlDirs.Clear();
       }
       return [selfRef](Napi::Env env) -> Napi::Value {
         NsHandle* h = NsHandle::Unwrap(selfRef->Value());

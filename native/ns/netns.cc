@@ -115,21 +115,39 @@ bool DeleteNamed(const std::string& dir, const std::string& name) {
   return true;
 }
 
-namespace {
-int OpenSysctl(int nsfd, const std::string& rel, int flags) {
+void SysctlDirs::Clear() {
+  for (auto& [name, fd] : dirs_) ::close(fd);
+  dirs_.clear();
+}
+
+int SysctlDirs::Open(int nsfd, const std::string& rel, int flags) {
   std::string path = "/proc/sys/net/" + rel;
-  int fd;
-  {
-    InNetns in(nsfd);  // /proc/sys/net shows the namespace of the task that opens it
-    fd = ::open(path.c_str(), flags | O_CLOEXEC);
-    if (fd < 0) ThrowErrno("open", path);
+  InNetns in(nsfd);  // /proc/sys/net shows the namespace of the task that opens it
+  size_t slash = rel.find('/');
+  if (slash != std::string::npos && slash > 0) {
+    std::string first = rel.substr(0, slash), rest = rel.substr(slash + 1);
+    for (int attempt = 0; attempt < 2; attempt++) {
+      auto it = dirs_.find(first);
+      if (it == dirs_.end()) {
+        int d = ::open(("/proc/sys/net/" + first).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (d < 0) break;  // the full path says why
+        it = dirs_.emplace(first, d).first;
+      }
+      int fd = ::openat(it->second, rest.c_str(), flags | O_CLOEXEC);
+      if (fd >= 0) return fd;
+      if (errno != ENOENT || attempt) ThrowErrno("open", path);
+      // A directory unregistered since (a module unloaded): open it again once.
+      ::close(it->second);
+      dirs_.erase(it);
+    }
   }
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) ThrowErrno("open", path);
   return fd;
 }
-}  // namespace
 
-std::string SysctlRead(int nsfd, const std::string& rel) {
-  int fd = OpenSysctl(nsfd, rel, O_RDONLY);
+std::string SysctlRead(int nsfd, SysctlDirs& dirs, const std::string& rel) {
+  int fd = dirs.Open(nsfd, rel, O_RDONLY);
   std::string out;
   char buf[4096];
   for (;;) {
@@ -148,8 +166,8 @@ std::string SysctlRead(int nsfd, const std::string& rel) {
   return out;
 }
 
-void SysctlWrite(int nsfd, const std::string& rel, const std::string& value) {
-  int fd = OpenSysctl(nsfd, rel, O_WRONLY);
+void SysctlWrite(int nsfd, SysctlDirs& dirs, const std::string& rel, const std::string& value) {
+  int fd = dirs.Open(nsfd, rel, O_WRONLY);
   std::string v = value + "\n";
   ssize_t n = ::write(fd, v.data(), v.size());
   int e = errno;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 namespace nk::ns {
@@ -25,9 +26,28 @@ int OpenNetns(const std::string& path, NsId* id);
 // `ip netns del NAME`: lazy unmount, then unlink. Returns false if it did not exist.
 bool DeleteNamed(const std::string& dir, const std::string& name);
 
+// A namespace's /proc/sys/net/FIRST directories (ipv4, ipv6, core, ...), opened inside it once
+// and kept. A path looked up from /proc/sys/net costs more the more namespaces the host has
+// (every namespace's `ipv4` dentry hangs off the one /proc/sys/net dentry, in one hash chain:
+// 7 us with one namespace, 200 us with 1,000); looked up from the namespace's own directory it
+// does not. Not thread-safe: used under the namespace's lock.
+class SysctlDirs {
+ public:
+  SysctlDirs() = default;
+  SysctlDirs(const SysctlDirs&) = delete;
+  SysctlDirs& operator=(const SysctlDirs&) = delete;
+  ~SysctlDirs() { Clear(); }
+  void Clear();
+  // Opens /proc/sys/net/`rel` (validated: no "..", not absolute) inside the namespace `nsfd`.
+  int Open(int nsfd, const std::string& rel, int flags);
+
+ private:
+  std::map<std::string, int> dirs_;
+};
+
 // net.* sysctls read and written inside the namespace `fd` (the file is opened there).
 // `rel` is the path below /proc/sys/net, already validated ("ipv4/ip_forward").
-std::string SysctlRead(int fd, const std::string& rel);
-void SysctlWrite(int fd, const std::string& rel, const std::string& value);
+std::string SysctlRead(int fd, SysctlDirs& dirs, const std::string& rel);
+void SysctlWrite(int fd, SysctlDirs& dirs, const std::string& rel, const std::string& value);
 
 }  // namespace nk::ns

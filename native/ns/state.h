@@ -27,6 +27,7 @@ struct NsState : rtnl::TripTarget {
   std::unique_ptr<nl::Socket> nft;
   std::unique_ptr<nl::Socket> ct;    // ctnetlink (NETLINK_NETFILTER), see native/napi/ct.cc
   std::unique_ptr<nl::Socket> diag;  // NETLINK_SOCK_DIAG (inet_diag), see native/napi/diag.cc
+  SysctlDirs sysctlDirs;             // its /proc/sys/net/FIRST directories (netns.h)
   bool closed = false;
 
   ~NsState() override {
@@ -53,7 +54,7 @@ struct NsState : rtnl::TripTarget {
   void WriteSysctl(const std::string& rel, const std::string& value) override {
     std::lock_guard<std::mutex> lk(mu);
     if (closed) throw SysError(EBADF, "netns", "the namespace handle is closed");
-    SysctlWrite(fd, rel, value);
+    SysctlWrite(fd, sysctlDirs, rel, value);
   }
 
  private:

@@ -2,6 +2,7 @@
 
 #include <linux/if.h>
 #include <linux/if_link.h>
+#include <linux/ip.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
@@ -264,6 +265,31 @@ bool DecodeLinkInfo(const Attr& li, LinkInfo& out) {
   return true;
 }
 
+// IFLA_AF_SPEC: per address family, the device's settings. False when a nest is malformed.
+bool DecodeAfSpec(const Attr& spec, LinkInfo& out) {
+  AttrIter it(spec);
+  Attr fam;
+  while (it.Next(fam)) {
+    AttrIter f(fam);
+    Attr a;
+    while (f.Next(a)) {
+      if (fam.type == AF_INET && a.type == IFLA_INET_CONF) {
+        // An array of u32, the value of IPV4_DEVCONF_X at index X - 1.
+        size_t at = (IPV4_DEVCONF_ROUTE_LOCALNET - 1) * 4;
+        if (a.len >= at + 4) {
+          uint32_t v;
+          std::memcpy(&v, a.data + at, 4);
+          out.routeLocalnet = v;
+        }
+      } else if (fam.type == AF_INET6 && a.type == IFLA_INET6_ADDR_GEN_MODE) {
+        if (auto v = a.U8()) out.addrGenMode = *v;
+      }
+    }
+    if (!f.ok()) return false;
+  }
+  return it.ok();
+}
+
 }  // namespace
 
 bool DecodeLink(const uint8_t* msg, size_t len, LinkInfo& out) {
@@ -313,6 +339,9 @@ bool DecodeLink(const uint8_t* msg, size_t len, LinkInfo& out) {
         break;
       case IFLA_LINKINFO:
         nestsOk = DecodeLinkInfo(a, out) && nestsOk;
+        break;
+      case IFLA_AF_SPEC:
+        nestsOk = DecodeAfSpec(a, out) && nestsOk;
         break;
       default:
         break;  // kept in the kernel's message; not modelled here

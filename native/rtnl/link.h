@@ -85,6 +85,10 @@ struct LinkInfo {
   std::optional<uint32_t> macvlanMode;     // macvlan: MACVLAN_MODE_*
   std::optional<VxlanInfo> vxlan;          // vxlan
   uint32_t group = 0;                      // IFLA_GROUP (0: the default group)
+  // IFLA_AF_SPEC: AF_INET's IFLA_INET_CONF[IPV4_DEVCONF_ROUTE_LOCALNET] (the device's
+  // net.ipv4.conf.DEV.route_localnet, read without /proc/sys) and AF_INET6's addr_gen_mode.
+  std::optional<uint32_t> routeLocalnet;
+  std::optional<uint8_t> addrGenMode;
 };
 
 // create: NLM_F_CREATE|NLM_F_EXCL with IFLA_LINKINFO; otherwise a change of an existing link.

@@ -1,10 +1,12 @@
 #include "trip.h"
 
+#include <linux/netconf.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 
+#include "../nl/attr.h"
 #include "../nl/error.h"
 
 namespace nk::rtnl {
@@ -84,6 +86,18 @@ Op BuildOp(const OpSpec& s) {
     uint8_t family = kind == "fdb.list" ? AF_BRIDGE : s.family;
     op.reqs.push_back(MakeRequest(EncodeDumpNeighs(family, s.index), "RTM_GETNEIGH", true));
     op.result = ResultKind::Neighs;
+  } else if (kind == "netconf.get") {
+    // `ip netconf show [dev DEV]`: the family's settings of a device, or of `all` (index -1:
+    // NETCONFA_IFINDEX_ALL): net.ipv4.ip_forward read without /proc/sys, whose lookups grow
+    // with the number of namespaces on the host.
+    if (s.family != AF_INET && s.family != AF_INET6) throw std::invalid_argument("netconf.get needs family 4 or 6");
+    nl::MsgBuilder b(RTM_GETNETCONF, NLM_F_REQUEST | NLM_F_ACK);
+    netconfmsg ncm{};
+    ncm.ncm_family = s.family;
+    b.PutHeader(ncm);
+    b.PutS32(NETCONFA_IFINDEX, s.index);
+    op.reqs.push_back(MakeRequest(std::move(b).Finish(), "RTM_GETNETCONF", false, true));
+    op.result = ResultKind::Netconf;
   } else {
     throw std::invalid_argument("unknown operation '" + kind + "'");
   }
@@ -116,6 +130,21 @@ void Decode(const Op& op, const nl::Reply& r, OpResult& out) {
       case ResultKind::Neighs: {
         NeighInfo n;
         if (DecodeNeigh(m.data(), m.size(), n)) out.neighs.push_back(std::move(n));
+        break;
+      }
+      case ResultKind::Netconf: {
+        std::vector<nl::MsgView> views;
+        const uint8_t* attrs;
+        size_t alen;
+        if (!nl::SplitMessages(m.data(), m.size(), views) || views.size() != 1 ||
+            views[0].hdr->nlmsg_type != RTM_NEWNETCONF ||
+            !nl::MessageAttrs(views[0], sizeof(netconfmsg), &attrs, &alen))
+          break;
+        nl::AttrIter it(attrs, alen);
+        nl::Attr a;
+        while (it.Next(a))
+          if (a.type == NETCONFA_FORWARDING)
+            if (auto v = a.U32()) out.forwarding = static_cast<int32_t>(*v);
         break;
       }
       default:

@@ -40,7 +40,7 @@ struct OpSpec {
   AddrSpec addr;                       // addr.add, addr.delete
   RouteSpec route;                     // route.add, route.replace, route.delete
   NeighSpec neigh;                     // fdb.add/append/replace/delete, neigh.add/replace/delete
-  int32_t index = 0;                   // link.delete, link.get, addr.list, fdb.list, neigh.list
+  int32_t index = 0;                   // link.delete, link.get, addr.list, fdb.list, neigh.list, netconf.get (-1: all)
   std::string name;                    // link.delete, link.get
   uint8_t family = 0;                  // AF_INET, AF_INET6 or AF_UNSPEC: addr.list, route.list, neigh.list
   bool ignoreMissing = false;          // deletes (and sysctl.set) that tolerate a missing object
@@ -48,7 +48,7 @@ struct OpSpec {
   std::string sysctlKey, sysctlValue;  // sysctl.set: a path below /proc/sys/net
 };
 
-enum class ResultKind { None, Link, Links, Addrs, Routes, Neighs };
+enum class ResultKind { None, Link, Links, Addrs, Routes, Neighs, Netconf };
 
 // One operation, built: its messages (usually one; link.set with bridge-port flags has two).
 struct Op {
@@ -71,7 +71,8 @@ struct OpResult {
   std::vector<AddrInfo> addrs;
   std::vector<RouteInfo> routes;
   std::vector<NeighInfo> neighs;
-  bool notRun = false;  // an earlier operation was refused
+  std::optional<int32_t> forwarding;  // netconf.get: NETCONFA_FORWARDING
+  bool notRun = false;                // an earlier operation was refused
 };
 
 // Builds the messages of an operation (ns and refs are the caller's). Throws

@@ -4,6 +4,7 @@
 #include <linux/if.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
+#include <linux/ip.h>
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -572,4 +573,39 @@ TEST(ip_and_mac_helpers) {
   CHECK_EQ(rtnl::FormatMac(nullptr, 0), std::string());
   uint8_t mac[] = {0, 1, 0xfe};
   CHECK_EQ(rtnl::FormatMac(mac, 3), std::string("00:01:fe"));
+}
+
+// IFLA_AF_SPEC as the kernel sends it: AF_INET's IFLA_INET_CONF (u32 per IPV4_DEVCONF_*, from
+// index 1) and AF_INET6's IFLA_INET6_ADDR_GEN_MODE; a short array says nothing of route_localnet.
+TEST(decode_link_af_spec_route_localnet_and_addr_gen_mode) {
+  auto build = [](size_t confs) {
+    nk::nl::MsgBuilder b(RTM_NEWLINK, 0);
+    ifinfomsg ifi{};
+    ifi.ifi_index = 7;
+    b.PutHeader(ifi);
+    b.PutStr(IFLA_IFNAME, "br-x");
+    size_t af = b.NestStart(IFLA_AF_SPEC);
+    size_t v4 = b.NestStart(AF_INET);
+    std::vector<uint32_t> conf(confs, 0);
+    if (confs >= IPV4_DEVCONF_ROUTE_LOCALNET) conf[IPV4_DEVCONF_ROUTE_LOCALNET - 1] = 1;
+    b.Put(IFLA_INET_CONF, conf.data(), conf.size() * 4);
+    b.NestEnd(v4);
+    size_t v6 = b.NestStart(AF_INET6);
+    b.PutU8(IFLA_INET6_ADDR_GEN_MODE, 1);
+    b.NestEnd(v6);
+    b.NestEnd(af);
+    return std::move(b).Finish();
+  };
+  auto m = build(IPV4_DEVCONF_MAX);
+  rtnl::LinkInfo l;
+  CHECK(rtnl::DecodeLink(m.data(), m.size(), l));
+  CHECK_EQ(l.name, std::string("br-x"));
+  CHECK(l.routeLocalnet.has_value());
+  CHECK_EQ(*l.routeLocalnet, 1u);
+  CHECK(l.addrGenMode.has_value());
+  CHECK_EQ(*l.addrGenMode, uint8_t{1});
+  auto shortConf = build(IPV4_DEVCONF_ROUTE_LOCALNET - 1);
+  rtnl::LinkInfo s;
+  CHECK(rtnl::DecodeLink(shortConf.data(), shortConf.size(), s));
+  CHECK(!s.routeLocalnet.has_value());
 }

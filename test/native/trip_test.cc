@@ -2,6 +2,7 @@
 // sockets, no root): grouping and pipelining per namespace, sysctl writes in their place,
 // interfaces looked up by name when their turn comes, refusals stopping the rest, ignoreMissing.
 #include <linux/if_addr.h>
+#include <linux/netconf.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
@@ -13,6 +14,7 @@
 #include <string>
 
 #include "check.h"
+#include "nl/attr.h"
 #include "nl/error.h"
 #include "rtnl/trip.h"
 
@@ -262,4 +264,46 @@ TEST(trip_build_refuses_what_it_cannot_send) {
   CHECK_EQ(rtnl::BuildOp(port).reqs.size(), size_t{2});
   rtnl::OpSpec fdb = Spec("fdb.list");
   CHECK_EQ(rtnl::BuildOp(fdb).result == rtnl::ResultKind::Neighs, true);
+}
+
+// netconf.get: `ip netconf show dev all` (RTM_GETNETCONF, the family, NETCONFA_IFINDEX -1), its
+// RTM_NEWNETCONF answer decoded to NETCONFA_FORWARDING.
+TEST(trip_netconf_get_asks_for_all_and_decodes_forwarding) {
+  gLog.clear();
+  auto host = std::make_shared<FakeNs>("h");
+  std::vector<uint8_t> sent;
+  host->answer = [&sent](const nl::Request& r) {
+    sent = r.msg;
+    nl::Reply rep;
+    rep.answered = true;
+    nl::MsgBuilder b(RTM_NEWNETCONF, 0);
+    netconfmsg ncm{};
+    ncm.ncm_family = AF_INET;
+    b.PutHeader(ncm);
+    b.PutS32(NETCONFA_IFINDEX, NETCONFA_IFINDEX_ALL);
+    b.PutS32(NETCONFA_FORWARDING, 1);
+    b.PutS32(NETCONFA_RP_FILTER, 0);
+    rep.messages.push_back(std::move(b).Finish());
+    return rep;
+  };
+  rtnl::OpSpec s = Spec("netconf.get");
+  s.family = AF_INET;
+  s.index = NETCONFA_IFINDEX_ALL;
+  std::vector<rtnl::Op> ops;
+  ops.push_back(Build(host, s));
+  CHECK(ops[0].reqs[0].wantReply);
+  auto r = rtnl::RunTrip(ops);
+  CHECK_EQ(gLog.at(0), std::string("Th:RTM_GETNETCONF"));
+  CHECK(r[0].forwarding.has_value());
+  CHECK_EQ(*r[0].forwarding, 1);
+  // What went out: nlmsghdr, netconfmsg padded to 4, then NETCONFA_IFINDEX = -1.
+  const auto* h = reinterpret_cast<const nlmsghdr*>(sent.data());
+  CHECK_EQ(h->nlmsg_type, uint16_t{RTM_GETNETCONF});
+  CHECK_EQ(sent.size(), size_t{NLMSG_HDRLEN + 4 + 8});
+  CHECK_EQ(sent[NLMSG_HDRLEN], uint8_t{AF_INET});
+  int32_t idx;
+  std::memcpy(&idx, sent.data() + NLMSG_HDRLEN + 4 + 4, 4);
+  CHECK_EQ(idx, NETCONFA_IFINDEX_ALL);
+  s.family = AF_UNSPEC;
+  CHECK_THROWS(rtnl::BuildOp(s));
 }
