@@ -8,6 +8,7 @@ export { checkPublish } from './ports'
 export { guardPort, unguardPort, pruneGuards, linkLocalOf, type GuardedPort } from './antispoof'
 export { repairLocalnet } from './localnet'
 export { enableForwarding } from './host'
+export type { PublishHints } from './publish'
 export {
   createNetworkNat,
   newNetworkIds,

@@ -16,7 +16,7 @@ import type { NativeRoute, NftMsg } from '../kernel/binding'
 import { listRoutes } from '../kernel/rtnl'
 import { nftApply } from '../kernel/nft'
 import type { Namespace } from '../namespace'
-import { clearUdpConntrack, egressInterface, forwardingKey, localAddresses, type Egress } from './host'
+import { clearUdpConntrack, egressInterface, forwardingKey, forwardingOn, localAddresses, routeLocalnetOn, type Egress } from './host'
 import { localhostUsers, localnetRecorded, releaseLocalnet, turnOnLocalnet } from './localnet'
 import { readHostPorts, type HostClaim } from './host-ports'
 import {
@@ -79,10 +79,22 @@ interface Plan {
   routeLocalnetSetHere: string[]
 }
 
+/**
+ * What the caller knows already (Network.connect: the network's bridge leads to the container,
+ * and connect turned forwarding on): lookups left out, each a trip through the host
+ * namespace's one queue that 8 concurrent connects wait in.
+ */
+export interface PublishHints {
+  /** Per family, the interface that leads to the containers and the subnet behind it. */
+  egress?: Partial<Record<4 | 6, Egress>>
+  /** Forwarding of the mappings' families is on. */
+  forwarding?: boolean
+}
+
 /** Per family, the lookups every mapping of that family shares. */
 interface FamilyLookups {
   routes: Promise<NativeRoute[]>
-  forwarding: Promise<Settled<string>>
+  forwarding: Promise<Settled<boolean>>
   probe: Promise<Settled<Probe>>
 }
 
@@ -95,7 +107,7 @@ function hostClaim(s: PublishSpec): HostClaim {
   }
 }
 
-async function plan(ns: Namespace, specs: PublishSpec[]): Promise<Plan> {
+async function plan(ns: Namespace, specs: PublishSpec[], hints: PublishHints): Promise<Plan> {
   // The ports host processes hold (sock_diag), read beside the other lookups: a port given that
   // one holds is refused before anything changes; a chosen one skips them (and, from
   // ip_local_port_range, ip_local_reserved_ports).
@@ -104,6 +116,9 @@ async function plan(ns: Namespace, specs: PublishSpec[]): Promise<Plan> {
   const held = settled(checked.length ? readHostPorts(ns, checked.map(hostClaim)) : Promise.resolve(undefined))
   const table = tableExists(ns, 'inet')
   table.catch(() => {})
+  // Interfaces given by the caller: their route_localnet and its records read beside the rest.
+  const knownLo = [...new Set(specs.flatMap((s) => (s.localhost && hints.egress?.[s.family] ? [hints.egress[s.family]!.dev] : [])))]
+  const loState = knownLo.length ? settled(Promise.all([Promise.all(knownLo.map((d) => routeLocalnetOn(ns, d))), localnetRecorded(ns, knownLo)])) : undefined
   const families = new Map<4 | 6, FamilyLookups>()
   for (const f of new Set(specs.map((s) => s.family))) {
     const routes = listRoutes(ns, f) // which link leads to the container; IPv4's local addresses
@@ -112,7 +127,7 @@ async function plan(ns: Namespace, specs: PublishSpec[]): Promise<Plan> {
     addrs.catch(() => {})
     families.set(f, {
       routes,
-      forwarding: settled(ns.sysctl.get(forwardingKey(f))),
+      forwarding: settled(hints.forwarding ? Promise.resolve(true) : forwardingOn(ns, f)),
       probe: settled(Promise.all([table, addrs]).then(([exists, a]) => ({ exists, addrs: a }))),
     })
   }
@@ -121,7 +136,8 @@ async function plan(ns: Namespace, specs: PublishSpec[]): Promise<Plan> {
   const egress = new Map<string, Promise<Egress>>()
   for (const s of specs) {
     const k = `${s.family}/${s.containerIp}`
-    if (!egress.has(k)) egress.set(k, egressInterface(ns, s.containerIp, s.family, lookups(s).routes))
+    const known = hints.egress?.[s.family]
+    if (!egress.has(k)) egress.set(k, known ? Promise.resolve(known) : egressInterface(ns, s.containerIp, s.family, lookups(s).routes))
   }
   const egressOf = await Promise.all(specs.map((s) => egress.get(`${s.family}/${s.containerIp}`)!))
   const probes = await Promise.all(specs.map(async (s) => unwrap(await lookups(s).probe)))
@@ -143,7 +159,7 @@ async function plan(ns: Namespace, specs: PublishSpec[]): Promise<Plan> {
       )
     }),
   )
-  for (const [f, l] of families) if (unwrap(await l.forwarding) !== '1') await ns.sysctl.set(forwardingKey(f), 1)
+  for (const [f, l] of families) if (!unwrap(await l.forwarding)) await ns.sysctl.set(forwardingKey(f), 1)
   // route_localnet on the one interface leading to the container, never on all/default; its
   // record (and the guard with the table) committed before the sysctl is written
   // (lib/nat/localnet.ts). It is netns-kit's, and goes off again with the last localhost mapping
@@ -152,13 +168,17 @@ async function plan(ns: Namespace, specs: PublishSpec[]): Promise<Plan> {
   const setHere: string[] = []
   const lo = specs.map((s, i) => (s.localhost ? egressOf[i]!.dev : undefined))
   const loDevs = [...new Set(lo.filter((d): d is string => d !== undefined))]
+  const read = loState ? unwrap(await loState) : undefined
   for (const dev of loDevs) {
+    const k = knownLo.indexOf(dev)
+    if (read && k >= 0 && read[0][k]) continue // on already: read beside the lookups
     if (await turnOnLocalnet(ns, dev, exists)) {
       setHere.push(dev)
       exists = true
     }
   }
-  const recorded = loDevs.length && exists ? await localnetRecorded(ns, loDevs) : new Set<string>()
+  const readSuffices = read !== undefined && !setHere.length && loDevs.every((d) => knownLo.includes(d))
+  const recorded = !loDevs.length || !exists ? new Set<string>() : readSuffices ? read[1] : await localnetRecorded(ns, loDevs)
   return {
     exists,
     routeLocalnetSetHere: setHere,
@@ -281,9 +301,9 @@ function fieldsOf(ns: Namespace, m: Planned, r: [number, number]): NatFields {
 }
 
 /** Publishes the mappings (checked, all in `ns`) in one batch; the rules' fields and elements, in order. */
-export async function publish(ns: Namespace, specs: PublishSpec[]): Promise<OwnedRule[]> {
+export async function publish(ns: Namespace, specs: PublishSpec[], hints: PublishHints = {}): Promise<OwnedRule[]> {
   if (!specs.length) return []
-  const p = await plan(ns, specs)
+  const p = await plan(ns, specs, hints)
   try {
     return await execute(ns, p)
   } catch (e) {

@@ -17,7 +17,7 @@ import { addMessages, destroyMessages, isolateNote, isolationElements, ownedRefs
 import { enableForwarding } from './host'
 import { repairLocalnet } from './localnet'
 import { checkPublish } from './ports'
-import { publish, unpublish } from './publish'
+import { publish, unpublish, type PublishHints } from './publish'
 import { ISO, TABLE, TAG, change, deleteRules, tidy } from './ruleset'
 import type { ElemRef, IsolateOptions, MasqueradeOptions, NatFields, NatKind, NatProtocol, OwnedRule, PublishOptions, RuleRef } from './types'
 
@@ -136,13 +136,18 @@ export class NatRule {
    * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   static async publishMany(list: PublishOptions[]): Promise<NatRule[]> {
+    return NatRule.publishWith(list, {})
+  }
+
+  /** @internal publishMany with what the caller knows already (Network.connect: the bridge, forwarding). */
+  static async publishWith(list: PublishOptions[], hints: PublishHints): Promise<NatRule[]> {
     if (!Array.isArray(list)) throw invalidArg('list', list, 'must be an array of publish options', 'ERR_INVALID_ARG_TYPE')
     const specs = list.map((o) => checkPublish(o))
     if (!specs.length) return []
     const namespaces = await Promise.all(list.map((o) => defaultNamespace(o.namespace)))
     const ns = namespaces[0]!
     if (namespaces.some((n) => !n.equals(ns))) throw invalidArg('list', list, 'must publish in one namespace')
-    return (await publish(ns, specs)).map((r) => NatRule.build(r))
+    return (await publish(ns, specs, hints)).map((r) => NatRule.build(r))
   }
 
   /**

@@ -3,9 +3,10 @@
 import { randomBytes } from 'node:crypto'
 import { NetnsKitError, invalidArg } from '../errors'
 import { type EndpointRecord, type GatewayMove, type PortRecord, type PortSpec } from '../ipam'
+import { prefixBounds } from '../ipam/ip'
 import { handleOf } from '../kernel/handles'
 import { run, type Op } from '../kernel/rtnl'
-import { NatRule, enableForwarding, guardPort, readHostPorts, type HostClaim, type PublishOptions } from '../nat'
+import { NatRule, enableForwarding, guardPort, readHostPorts, type HostClaim, type PublishHints, type PublishOptions } from '../nat'
 import { Namespace } from '../namespace'
 import { noIpv6 } from '../veth'
 import { checkConnectOptions, publishFamily, type CheckedConnect, type ConnectOptions } from './bridge-options'
@@ -137,7 +138,7 @@ async function connectOnce(net: Network, st: BridgeInternals, ns: Namespace, o: 
     if (rec.ports.length) {
       try {
         mappings = rec.ports.map((p) => publishMapping(net, rec, p, o.publish))
-        rules = await NatRule.publishMany(mappings)
+        rules = await NatRule.publishWith(mappings, publishHints(net))
       } catch (e) {
         // A port the store chose (docker -P) held in the kernel by a mapping the store does not know: connect again without it.
         const m =
@@ -217,6 +218,19 @@ async function portSpecs(
       for (const c of claims) await hp.check(c)
     },
   }
+}
+
+/**
+ * What publish need not look up for a network's mappings: the network's bridge leads to its
+ * containers (egress for the hairpin rule and the mapping's interface), and connect turned
+ * forwarding on just before.
+ */
+function publishHints(net: Network): PublishHints {
+  const egress = (subnet: string) => {
+    const [addr, len] = subnet.split('/')
+    return { dev: net.bridge.name, subnet: prefixBounds(addr!, Number(len)) }
+  }
+  return { forwarding: true, egress: { 4: egress(net.subnet), ...(net.ipv6 ? { 6: egress(net.ipv6.subnet) } : {}) } }
 }
 
 /**
