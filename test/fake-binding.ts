@@ -64,7 +64,7 @@ function fakeLink(name: string, index = nextIndex++): Record<string, unknown> {
   return { index, name, kind, slaveKind: '', mtu: 1500, mac: '02:00:00:00:00:01', flags: 1, operState: 6, master: 0, link: 0, alias: '', type: 1 }
 }
 
-/** The default answer of each rtnetlink operation: a link for link.get, empty dumps, null for changes. */
+/** The default answer of each rtnetlink operation: a link for link.get, empty dumps, forwarding off, null for changes. */
 function answerOp(op: NativeOp): NativeResult {
   switch (op.op) {
     case 'link.get':
@@ -75,6 +75,8 @@ function answerOp(op: NativeOp): NativeResult {
     case 'fdb.list':
     case 'neigh.list':
       return []
+    case 'netconf.get':
+      return { forwarding: 0 } // off, as sysctlGet answers '0'
     default:
       return null
   }

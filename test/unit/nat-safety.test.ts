@@ -31,6 +31,8 @@ describe('issue 11 on the fake addon', () => {
     fake.answer('rtnl', (ops) =>
       (ops as NativeOp[]).map((op) => {
         if (op.op === 'route.list') return [{ family: 4, dst: '172.18.0.0', dstLength: 16, oif: 5, type: 1, table: 254, scope: 253, protocol: 2, flags: 0 }]
+        // forwarding and route_localnet are read over netlink (RTM_GETNETCONF, the link's IFLA_AF_SPEC)
+        if (op.op === 'netconf.get') return { forwarding: Number(sysctl.get('ipv4/ip_forward') ?? '0') }
         if (op.op === 'link.get')
           return {
             index: 5,
@@ -45,6 +47,7 @@ describe('issue 11 on the fake addon', () => {
             link: 0,
             alias: '',
             type: 1,
+            routeLocalnet: Number(sysctl.get('ipv4/conf/br0/route_localnet') ?? '0'),
           }
         return op.op.endsWith('.list') ? [] : null
       }),
