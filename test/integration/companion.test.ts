@@ -490,7 +490,10 @@ describe('companion process (records written into the store)', function () {
       for (const h of hellos) assert.equal(h.key, first.paths.key)
     }
     for (const c of companions) await c.stop()
-    await within(5000, 'all exited', async () => companionsOf(dbPath).length === 0)
+    // A starter that lost the lock to the leaving one and took it once that one left may have
+    // started a companion no caller needs any more: it lingers the 5 s (FIRST_CLIENT_MS) a
+    // companion waits for its first client, then goes too (the bound was 5 s: it failed 5 runs in 12).
+    await within(8000, 'all exited', async () => companionsOf(dbPath).length === 0)
   })
 
   it('one started with idleMs 0 still serves the callers that started it (it waits for its first client)', async () => {
