@@ -38,7 +38,7 @@ constexpr int kDumpRetries = 10;
 constexpr int kSockBuf = 4 * 1024 * 1024;
 }  // namespace
 
-Socket::Socket(int protocol) : protocol_(protocol), buf_(kRecvBuf) {
+Socket::Socket(int protocol) : protocol_(protocol), buf_(new uint8_t[kRecvBuf]) {
   fd_ = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
   if (fd_ < 0) ThrowErrno("socket", "AF_NETLINK");
   int one = 1;
@@ -131,7 +131,7 @@ void Socket::SendBytes(const uint8_t* data, size_t len, const char* what) {
 size_t Socket::Receive() {
   for (;;) {
     sockaddr_nl from{};
-    iovec iov{buf_.data(), buf_.size()};
+    iovec iov{buf_.get(), kRecvBuf};
     msghdr mh{};
     mh.msg_name = &from;
     mh.msg_namelen = sizeof(from);
@@ -184,7 +184,7 @@ void Socket::SendGroup(std::vector<Request>& reqs, size_t begin, size_t end, std
   while (!pending.empty()) {
     size_t n = Receive();
     msgs.clear();
-    bool whole = SplitMessages(buf_.data(), n, msgs);
+    bool whole = SplitMessages(buf_.get(), n, msgs);
     for (const MsgView& m : msgs) {
       if (m.hdr->nlmsg_pid != portId_) {
         stats_.staleDropped++;
@@ -234,7 +234,7 @@ void Socket::RunDump(Request& req, Reply& out) {
     while (!done) {
       size_t n = Receive();
       msgs.clear();
-      bool whole = SplitMessages(buf_.data(), n, msgs);
+      bool whole = SplitMessages(buf_.get(), n, msgs);
       for (const MsgView& m : msgs) {
         if (m.hdr->nlmsg_pid != portId_ || m.hdr->nlmsg_seq != seq) {
           stats_.staleDropped++;
@@ -302,7 +302,7 @@ std::vector<Reply> Socket::Batch(std::vector<std::vector<uint8_t>>& msgs, std::v
   while (!fenced) {
     size_t n = Receive();
     views.clear();
-    bool whole = SplitMessages(buf_.data(), n, views);
+    bool whole = SplitMessages(buf_.get(), n, views);
     for (const MsgView& m : views) {
       if (m.hdr->nlmsg_pid != portId_) {
         stats_.staleDropped++;
