@@ -111,7 +111,7 @@ async function connectOnce(net: Network, st: BridgeInternals, ns: Namespace, o: 
     // A given host port a host process holds: Docker's "address already in use", before the
     // kernel is touched (and before the companion reserves it).
     await checkHost()
-    // 2. The kernel: one trip, the companion, then the mappings (recorded at once), then the resolver.
+    // 2. The kernel: one trip, the companion, then the mappings, then the resolver.
     const mac = rec.mac ?? macForIp(rec.addresses[0]!.address)
     // Forwarding, which another tool may have turned off since the network was made.
     if (!net.internal) for (const f of net.ipv6 ? ([4, 6] as const) : ([4] as const)) await enableForwarding(host, f)
@@ -149,19 +149,19 @@ async function connectOnce(net: Network, st: BridgeInternals, ns: Namespace, o: 
         if (m && !given(m[2]!, Number(m[1]))) (e as { chosenPort?: number }).chosenPort = Number(m[1])
         throw e
       }
-      await store.addRules(
-        { networkId: net.id, endpointId: id },
-        rules.map((r) => r.id),
-      )
     }
     if (net.dns && !companion) await dns.start(net, ns, rec)
     const written = await files
     if (written) throw written.error
-    // 3. The result (which rule is which port's: the store lists rule ids in its own order, and
-    // which of them answer on 127.0.0.1 too: check() and gc put back what was made); the
-    // companion serves the names before connect returns.
+    // 3. The result, in one transaction: the rule ids with the `connected` flip (which rule is
+    // which port's: the store lists rule ids in its own order, and which of them answer on
+    // 127.0.0.1 too: check() and gc put back what was made); the companion serves the names
+    // before connect returns. A process killed between the mappings and this finds them by the
+    // host ports its intent claimed (teardown and gc look them up by key, and gc keeps a mapping
+    // to an address a record holds), so they need no transaction of their own.
     const done = await store.finishConnect(id, {
       mac,
+      ...(rules.length ? { rules: rules.map((r) => r.id) } : {}),
       ...(rules.length ? { config: { ...rec.config, portRules: rules.map((r) => r.id), portLocalhost: mappings.map((m) => m.localhost === true) } } : {}),
     })
     await companion?.sync().catch(() => {})
