@@ -1,12 +1,15 @@
 #!/bin/sh
-# Runs a benchmark command with a state directory of its own: a tmpfs on /run/netns-kit in a
-# private mount namespace (mounts propagate in, never out). The user path creates its networks
-# with the default store, and that store must not be the machine's: whatever the run leaves
-# there (a crash included) vanishes with the run. The namespaces under /run/netns stay visible
-# to the tools the run starts (they are its children); if the run is killed, their bind mounts go
-# with its mount namespace, so the kernel frees them.
+# Runs a benchmark command with a state directory and a namespace directory of its own: tmpfs
+# mounts on /run/netns-kit and /run/netns in a private mount namespace (mounts propagate in, never
+# out). The user path creates its networks with the default store, and that store must not be the
+# machine's; the namespaces the run names must not be the machine's either. The tools the run
+# starts are its children and see both; whatever the run leaves there (a crash included) vanishes
+# with the run: the files with the tmpfs, the namespaces with their bind mounts, which the kernel
+# then frees. (Before /run/netns was private, a killed run left an empty file of each of its
+# namespaces in the machine's /run/netns.)
 set -eu
 exec unshare --mount --propagation slave -- sh -c '
-  mkdir -p /run/netns-kit
+  mkdir -p /run/netns-kit /run/netns
   mount -t tmpfs -o mode=0700,size=512m nkbench-state /run/netns-kit
+  mount -t tmpfs -o mode=0755,size=64m nkbench-netns /run/netns
   exec "$@"' sh "$@"
