@@ -5,15 +5,16 @@
 //
 //   sh bench/private.sh npx tsx bench/wiring-ops.ts [N=1000] [--json FILE]
 //
-// Found with it (2026-12-02, 2 cores, N=1000): the container's disable_ipv6 write 0.24 -> 2.35 ms
+// Found with it (2026-12-02, 2 cores, N=1000): the container's disable_ipv6 write 0.15 -> 1.74 ms
 // (the first /proc/sys/net lookup in a new namespace walks one dcache hash chain holding the
 // `ipv6` dentry of every live namespace that has looked there: proc_sys_compare + __d_lookup, ~20%
-// of busy CPU in the last 50 under perf), the veth created onto the bridge 0.68 -> 2.1 ms and the
-// host port brought up 0.23 -> 0.77 ms (br_add_if, __netdev_adjacent_dev_insert,
+// of busy CPU in the last 50 under perf), the veth created onto the bridge 0.54 -> 1.28 ms and the
+// host port brought up 0.12 -> 0.67 ms (br_add_if, __netdev_adjacent_dev_insert,
 // br_port_state_selection: loops over every port of the bridge). The rest are flat within noise.
 import * as fs from 'node:fs'
 import { Bridge, Namespace } from '../lib'
 import { runOne, type Op } from '../lib/kernel/rtnl'
+import { noIpv6 } from '../lib/veth'
 import { cleanupAll, installExitCleanup, median, nsName, removeNamespaces, track } from './common'
 
 const args = process.argv.slice(2)
@@ -31,13 +32,10 @@ function ops(host: Namespace, bridgeIndex: number, ns: Namespace, i: number): [s
       'link.create veth onto the bridge',
       { ns: host, op: 'link.create', kind: 'veth', name: hostIf, master: bridgeIndex, object: hostIf, peer: { name: 'eth0', target: ns } },
     ],
-    [
-      'sysctl.set disable_ipv6 (host port)',
-      { ns: host, op: 'sysctl.set', key: `ipv6/conf/${hostIf}/disable_ipv6`, value: '1', ignoreMissing: true, object: hostIf },
-    ],
+    ['sysctl.set disable_ipv6 (host port)', noIpv6(host, hostIf)],
     ['link.set alias, hairpin (host port)', { ns: host, op: 'link.set', name: hostIf, alias: `netns-kit:bench:${i}`, hairpin: true, object: hostIf }],
     ['link.set up (host port)', { ns: host, op: 'link.set', name: hostIf, up: true, object: hostIf }],
-    ['sysctl.set disable_ipv6 (container)', { ns, op: 'sysctl.set', key: 'ipv6/conf/eth0/disable_ipv6', value: '1', ignoreMissing: true, object: 'eth0' }],
+    ['sysctl.set disable_ipv6 (container)', noIpv6(ns, 'eth0')],
     ['link.set lo up (container)', { ns, op: 'link.set', name: 'lo', up: true, object: 'lo' }],
     ['link.set eth0 up (container)', { ns, op: 'link.set', name: 'eth0', up: true, object: 'eth0' }],
     ['addr.add (container)', { ns, op: 'addr.add', linkName: 'eth0', address: a, prefixLength: 8, object: a }],

@@ -159,10 +159,10 @@ async function connectOnce(net: Network, st: BridgeInternals, ns: Namespace, o: 
     // before connect returns. A process killed between the mappings and this finds them by the
     // host ports its intent claimed (teardown and gc look them up by key, and gc keeps a mapping
     // to an address a record holds), so they need no transaction of their own.
+    const ruleIds = rules.map((r) => r.id)
     const done = await store.finishConnect(id, {
       mac,
-      ...(rules.length ? { rules: rules.map((r) => r.id) } : {}),
-      ...(rules.length ? { config: { ...rec.config, portRules: rules.map((r) => r.id), portLocalhost: mappings.map((m) => m.localhost === true) } } : {}),
+      ...(ruleIds.length ? { rules: ruleIds, config: { ...rec.config, portRules: ruleIds, portLocalhost: mappings.map((m) => m.localhost === true) } } : {}),
     })
     await companion?.sync().catch(() => {})
     const ep = new Endpoint(net, ns, done)

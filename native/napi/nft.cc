@@ -62,7 +62,7 @@ nft::Value ToValue(Napi::Value v, int depth) {
 // as Buffer views into shared slabs of at most 64 KiB: one backing store per slab, not one per
 // value. A dump of 10,000 elements made ~30,000 malloc'd backing stores; freeing them after a
 // collection (V8's ArrayBufferSweeper, then glibc's malloc_consolidate under the next allocation)
-// made the addon's following trips 10x slower (perf: 30% of the samples). A view keeps its slab
+// made the addon's following trips 10x slower (perf: ~40% of the samples). A view keeps its slab
 // alive, so a slab is never larger than 64 KiB; a value over 4 KiB gets a Buffer of its own.
 class BytesArena {
  public:
