@@ -1,6 +1,7 @@
 // The /etc/netns convention: what netns-kit writes for a named namespace, and that it removes
 // exactly what it created (and /etc/netns itself only when it made it), in a temporary root.
 import { strict as assert } from 'node:assert'
+import { execFile } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -56,5 +57,47 @@ describe('/etc/netns files (writeEtcNetns, removeEtcNetns)', () => {
     await assert.rejects(writeEtcNetns('c', { passwd: 'x' } as never, opts), { code: 'ERR_INVALID_ARG_VALUE' })
     await assert.rejects(writeEtcNetns('c', { hosts: 1 } as never, opts), { code: 'ERR_INVALID_ARG_TYPE' })
     assert.equal(fs.existsSync(opts.root), false, 'nothing made before the input was checked')
+  })
+
+  it('a writer killed after any of its changes leaves nothing that removal misses (intent recorded first)', async function () {
+    this.timeout(60_000)
+    // CI run of 24c57a6: a connect killed between creating /etc/netns/NAME/ and recording it left
+    // the directory, its files and the record's temporary file behind after gc.
+    const worker = path.join(__dirname, '..', 'fixtures', 'etc-netns-kill-worker.ts')
+    const run = (dir: string, killAt: number) =>
+      new Promise<number | 'killed'>((resolve, reject) => {
+        const args = ['--require', 'tsx/cjs', worker, path.join(dir, 'etc', 'netns'), path.join(dir, 'run', 'etc-netns')]
+        execFile(process.execPath, args, { env: { ...process.env, NK_KILL_AT: String(killAt) } }, (err, stdout, stderr) => {
+          if (err && (err as { signal?: string }).signal === 'SIGKILL') return resolve('killed')
+          if (err) return reject(new Error(stderr || err.message))
+          resolve((JSON.parse(stdout.trim()) as { changes: number }).changes)
+        })
+      })
+    const fresh = (k: number) => {
+      const dir = path.join(tmp, `k${k}`)
+      fs.mkdirSync(path.join(dir, 'etc'), { recursive: true })
+      return dir
+    }
+    const changes = await run(fresh(0), 0)
+    assert.ok(typeof changes === 'number' && changes >= 8, `the writes make ${changes} changes`)
+    const ks = Array.from({ length: changes }, (_, i) => i + 1)
+    for (let i = 0; i < ks.length; i += 4) {
+      await Promise.all(
+        ks.slice(i, i + 4).map(async (k) => {
+          const dir = fresh(k)
+          assert.equal(await run(dir, k), 'killed', `killed after change ${k}`)
+          const o = { root: path.join(dir, 'etc', 'netns'), registry: path.join(dir, 'run', 'etc-netns') }
+          await removeEtcNetns('c1', o)
+          await removeEtcNetns('c2', o)
+          assert.deepEqual(fs.readdirSync(path.join(dir, 'etc')), [], `nothing left in etc when killed after change ${k}`)
+          const reg = fs.existsSync(o.registry) ? fs.readdirSync(o.registry) : []
+          assert.deepEqual(reg, [], `nothing left in the registry when killed after change ${k}`)
+          // and the names work again
+          await writeEtcNetns('c1', { hostname: 'c1\n' }, o)
+          await removeEtcNetns('c1', o)
+          assert.deepEqual(fs.readdirSync(path.join(dir, 'etc')), [])
+        }),
+      )
+    }
   })
 })
