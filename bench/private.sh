@@ -6,10 +6,16 @@
 # starts are its children and see both; whatever the run leaves there (a crash included) vanishes
 # with the run: the files with the tmpfs, the namespaces with their bind mounts, which the kernel
 # then frees. (Before /run/netns was private, a killed run left an empty file of each of its
-# namespaces in the machine's /run/netns.)
+# namespaces in the machine's /run/netns.) /etc is an overlay whose writes land in a tmpfs: the
+# user path writes its containers' files to /etc/netns/NAME/, and the machine's /etc must not get
+# them, nor an /etc/netns it did not have (before, each run created the machine's /etc/netns and
+# left it there, empty).
 set -eu
 exec unshare --mount --propagation slave -- sh -c '
   mkdir -p /run/netns-kit /run/netns
+  mount -t tmpfs -o mode=0700,size=64m nkbench-etc /run/netns-kit
+  mkdir /run/netns-kit/upper /run/netns-kit/work
+  mount -t overlay -o lowerdir=/etc,upperdir=/run/netns-kit/upper,workdir=/run/netns-kit/work nkbench-etc /etc
   mount -t tmpfs -o mode=0700,size=512m nkbench-state /run/netns-kit
   mount -t tmpfs -o mode=0755,size=64m nkbench-netns /run/netns
   exec "$@"' sh "$@"
