@@ -60,6 +60,8 @@ function paths(name: string, opts: EtcNetnsOptions): { root: string; dir: string
 // (one write(2) each) before the call creates it: a process killed at any moment leaves a record
 // that names everything it made, and at worst something it did not make yet (removal tolerates
 // that). No temporary file that a kill could strand, no rewrite that could lose earlier lines.
+// The one cost: a file recorded by a writer killed before it made it, and then made by someone
+// else before the removal, is taken for ours.
 function readCreated(file: string): Created | undefined {
   let text: string
   try {
@@ -102,7 +104,9 @@ export async function writeEtcNetns(name: string, files: Partial<Record<EtcNetns
   const intent: Created = { dir: !before.dir && !exists(p.dir), files: [] }
   for (const k of Object.keys(files)) if (!before.files.includes(k) && (intent.dir || !exists(path.join(p.dir, k)))) intent.files.push(k)
   if (rootMissing) fs.writeFileSync(path.join(p.reg, ROOT_MARK), '')
-  if (intent.dir || intent.files.length) fs.appendFileSync(p.regFile, JSON.stringify(intent) + '\n', { mode: 0o600 })
+  // Each line starts on a line of its own: after a record of 0.1 (one object, no newline) or a
+  // line a failed write left torn, the new one still parses.
+  if (intent.dir || intent.files.length) fs.appendFileSync(p.regFile, `\n${JSON.stringify(intent)}\n`, { mode: 0o600 })
   if (rootMissing) fs.mkdirSync(p.root, { recursive: true, mode: 0o755 })
   try {
     fs.mkdirSync(p.dir, { mode: 0o755 })
@@ -136,12 +140,14 @@ export async function removeEtcNetns(name: string, opts: EtcNetnsOptions = {}): 
   }
   const mark = path.join(p.reg, ROOT_MARK)
   if (exists(mark)) {
-    // ENOTEMPTY while other namespaces have files there: the last removal takes it.
+    // ENOTEMPTY while other namespaces have files there: the last removal takes it. ENOENT: a
+    // writer has marked it and is about to make it (or was killed before it did, and the next
+    // write and removal take the mark): the mark stays.
     let gone = true
     try {
       fs.rmdirSync(p.root)
-    } catch (e) {
-      gone = (e as NodeJS.ErrnoException).code === 'ENOENT'
+    } catch {
+      gone = false
     }
     if (gone) fs.rmSync(mark, { force: true })
   }

@@ -90,14 +90,37 @@ describe('/etc/netns files (writeEtcNetns, removeEtcNetns)', () => {
           await removeEtcNetns('c1', o)
           await removeEtcNetns('c2', o)
           assert.deepEqual(fs.readdirSync(path.join(dir, 'etc')), [], `nothing left in etc when killed after change ${k}`)
-          const reg = fs.existsSync(o.registry) ? fs.readdirSync(o.registry) : []
-          assert.deepEqual(reg, [], `nothing left in the registry when killed after change ${k}`)
-          // and the names work again
+          // The names work again, and then nothing is left in the registry either (a mark of an
+          // /etc/netns that a killed writer never made is taken by the next write and removal).
           await writeEtcNetns('c1', { hostname: 'c1\n' }, o)
           await removeEtcNetns('c1', o)
           assert.deepEqual(fs.readdirSync(path.join(dir, 'etc')), [])
+          assert.deepEqual(fs.readdirSync(o.registry), [], `nothing left in the registry when killed after change ${k}`)
         }),
       )
     }
+  })
+
+  it('reads and extends a record of 0.1 (one JSON object, no newline)', async () => {
+    fs.mkdirSync(path.join(opts.root, 'c1'), { recursive: true })
+    fs.writeFileSync(path.join(opts.root, 'c1', 'hosts'), 'x\n')
+    fs.mkdirSync(opts.registry, { recursive: true })
+    fs.writeFileSync(path.join(opts.registry, 'c1.json'), JSON.stringify({ dir: true, files: ['hosts'] }))
+    await writeEtcNetns('c1', { hosts: 'y\n', 'resolv.conf': 'nameserver 127.0.0.11\n' }, opts)
+    await removeEtcNetns('c1', opts)
+    assert.deepEqual(fs.readdirSync(opts.root), [], 'the old entries and the new one both removed')
+  })
+
+  it('a removal that finds /etc/netns missing keeps the mark of a writer about to make it', async () => {
+    // A writer has recorded that it creates /etc/netns (the mark) and not made it yet when
+    // another namespace's removal runs: the mark must survive, or the /etc/netns made next stays forever.
+    fs.mkdirSync(opts.registry, { recursive: true })
+    fs.writeFileSync(path.join(opts.registry, '.root-created'), '')
+    await removeEtcNetns('other', opts)
+    assert.ok(fs.existsSync(path.join(opts.registry, '.root-created')))
+    await writeEtcNetns('c1', { hostname: 'c1\n' }, opts)
+    await removeEtcNetns('c1', opts)
+    assert.equal(fs.existsSync(opts.root), false, 'the /etc/netns netns-kit made is gone')
+    assert.deepEqual(fs.readdirSync(opts.registry), [])
   })
 })
