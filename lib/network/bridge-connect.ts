@@ -171,10 +171,11 @@ async function connectOnce(net: Network, st: BridgeInternals, ns: Namespace, o: 
   } catch (e) {
     await dns.stop(net.id, id).catch(() => {})
     await teardownBridgeEndpoint(host, net.name, st.cfg, { ...rec, rules: rules.map((r) => r.id) }).catch(() => {})
+    // The container's files without it, before its intent goes (see etcFilesAfter).
+    await files
+    await etcFilesAfter(store, nsId, id).catch(() => {})
     // The endpoints that gave their default route to net one take it back.
     await applyMoves(await store.abortConnect(id).catch(() => [] as GatewayMove[])).catch(() => {})
-    await files
-    await etcFilesAfter(store, nsId).catch(() => {})
     // Its reservations released before the caller hears of the failure (and tries again).
     await companion?.sync().catch(() => {})
     throw e

@@ -1,5 +1,5 @@
 // The bridge driver's Network.disconnect and remove: the endpoints' and the network's teardown in
-// the order of docs/STATE-STORE.md, then the containers' files and the companion caught up (lib/network/bridge.ts).
+// the order of docs/STATE-STORE.md (each endpoint's container files with it), then the companion caught up (lib/network/bridge.ts).
 import { invalidArg } from '../errors'
 import { type EndpointRecord } from '../ipam'
 import { dnsService } from './dns'
@@ -15,27 +15,16 @@ import type { BridgeInternals } from './bridge-connect'
 export async function disconnectEndpoint(net: Network, st: BridgeInternals, endpoint: Endpoint): Promise<void> {
   if (!(endpoint instanceof Endpoint)) throw invalidArg('endpoint', endpoint, 'must be an Endpoint', 'ERR_INVALID_ARG_TYPE')
   if (endpoint.network.id !== net.id) throw invalidArg('endpoint', String(endpoint), `is not an endpoint of the network '${net.name}'`)
-  let nsId: EndpointRecord['ns'] | undefined
-  await disconnectSequence(net.store, endpoint.id, (ep) => {
-    nsId = ep.ns
-    return teardownEndpoint(net, st, ep)
-  })
+  await disconnectSequence(net.store, endpoint.id, (ep) => teardownEndpoint(net, st, ep))
   st.local.delete(endpoint.id)
-  await afterEndpoints(net, nsId ? [nsId] : [])
+  await syncCompanion(net.namespace, net.store)
 }
 
+/** An endpoint's kernel objects, then its container's /etc/netns files without it (its record still there: see etcFilesAfter). */
 async function teardownEndpoint(net: Network, st: BridgeInternals, ep: EndpointRecord): Promise<void> {
   await dnsService().stop(net.id, ep.id)
   await teardownBridgeEndpoint(net.namespace, net.name, st.cfg, ep)
-}
-
-/**
- * After endpoints went: their containers' /etc/netns files brought up to date, and the
- * companion (if one runs) caught up, so their host ports are free when the call returns.
- */
-async function afterEndpoints(net: Network, namespaces: EndpointRecord['ns'][]): Promise<void> {
-  for (const n of namespaces) await etcFilesAfter(net.store, n).catch(() => {})
-  await syncCompanion(net.namespace, net.store)
+  await etcFilesAfter(net.store, ep.ns, ep.id).catch(() => {})
 }
 
 /** Network.remove (see its docstring). */
@@ -46,11 +35,7 @@ export async function removeNetwork(net: Network, st: BridgeInternals, force: bo
   if (!force) {
     const dead = (await store.endpoints(net.id).catch(() => [] as EndpointRecord[])).filter((r) => r.state === 'connected' && !nsAlive(r.ns))
     for (const r of dead) await disconnectSequence(store, r.id, (ep) => teardownEndpoint(net, st, ep))
-    if (dead.length)
-      await afterEndpoints(
-        net,
-        dead.map((r) => r.ns),
-      )
+    if (dead.length) await syncCompanion(net.namespace, store)
   }
   let start
   try {
@@ -69,8 +54,6 @@ export async function removeNetwork(net: Network, st: BridgeInternals, force: bo
   await store.finishRemoveNetwork(net.id)
   await dnsService().forget(net.id)
   st.local.clear()
-  await afterEndpoints(
-    net,
-    start.endpoints.map((e) => e.ns),
-  )
+  // The companion caught up: the endpoints' host ports are free when the call returns.
+  await syncCompanion(net.namespace, store)
 }

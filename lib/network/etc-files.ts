@@ -67,13 +67,18 @@ export function containerFiles(eps: readonly EndpointRecord[], dnsOf: (networkId
 
 /**
  * Brings /etc/netns/NAME up to date for the named namespace `ns` from the store: written from its
- * endpoints (connecting or connected), or removed when it has none left. Nothing for an unnamed
- * namespace, or for a name now given to another namespace.
+ * endpoints (connecting or connected, but for `leaving`), or removed when it has none left.
+ * Nothing for an unnamed namespace, or for a name now given to another namespace. An endpoint
+ * that leaves calls it with its own id while its record still exists (disconnecting, or a
+ * connect's intent being undone): a process killed at any moment leaves an intent that gc
+ * finishes, files included, never files that no record leads to.
  */
-export async function etcFilesAfter(store: NetworkStore, ns: NsIdentity): Promise<void> {
+export async function etcFilesAfter(store: NetworkStore, ns: NsIdentity, leaving?: string): Promise<void> {
   const name = nsNameOf(ns)
   if (!name || renamedAway(ns, name)) return
-  const eps = (await store.endpointsInNamespace(ns)).filter((e) => e.state !== 'disconnecting').sort((a, b) => a.created.localeCompare(b.created))
+  const eps = (await store.endpointsInNamespace(ns))
+    .filter((e) => e.state !== 'disconnecting' && e.id !== leaving)
+    .sort((a, b) => a.created.localeCompare(b.created))
   if (!eps.length) {
     await removeEtcNetns(name)
     return

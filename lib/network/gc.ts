@@ -95,11 +95,13 @@ export async function gc(opts: GcOptions = {}): Promise<GcReport> {
     report.links.push(...r.links)
     report.rules.push(...r.rules)
   }
-  const touched: EndpointRecord['ns'][] = []
+  let touched = false
   const teardown = async (net: NetworkRecord, ep: EndpointRecord) => {
-    touched.push(ep.ns)
+    touched = true
     await dnsService().stop(net.id, ep.id)
     add(net.driver === 'macvlan' ? await teardownMacvlanEndpoint(net.name, ep, true) : await teardownBridgeEndpoint(host, net.name, bridgeConfig(net), ep))
+    // The container's files without it, while its intent is still recorded (see etcFilesAfter).
+    await etcFilesAfter(store, ep.ns, ep.id).catch(() => {})
   }
   const gone = (net: NetworkRecord, ep: EndpointRecord) => {
     report.endpoints.push(`${net.name}/${ep.name}`)
@@ -166,9 +168,8 @@ export async function gc(opts: GcOptions = {}): Promise<GcReport> {
     report.rules.push(...(await pruneGuards(host, keep)).map((p) => `anti-spoofing of ${p}`))
   }
   await NatRule.tidy({ namespace: host })
-  // The containers' /etc/netns files, and the companion's names and reservations, follow.
-  for (const n of touched) await etcFilesAfter(store, n).catch(() => {})
-  if (touched.length) await syncCompanion(host, store)
+  // The companion's names and reservations follow.
+  if (touched) await syncCompanion(host, store)
   return report
 }
 

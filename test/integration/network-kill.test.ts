@@ -4,7 +4,7 @@
 // (a fresh one for the killed operation): the operation is either complete or undone, the same
 // name, subnet, address and host port are usable again, and nothing is left: witnesses `ip -j`
 // (links carrying netns-kit's alias, the container's interfaces), `nft -j list ruleset` (netns-kit's
-// table and map elements) and the store (records, intents).
+// table and map elements), the store (records, intents) and /etc/netns (the containers' files).
 import { strict as assert } from 'node:assert'
 import { execFile } from 'node:child_process'
 import * as fs from 'node:fs'
@@ -96,10 +96,22 @@ describe('Network operations killed part-way, then gc (issue 12: inputs 3, 4, 5)
     await check()
   }
 
-  /** Nothing of netns-kit's is left: no link, no table, no record. */
+  /** What /etc/netns held before (the containers' files netns-kit writes for named namespaces go there). */
+  const etcNetns = () => (fs.existsSync('/etc/netns') ? fs.readdirSync('/etc/netns') : [])
+  let etcBefore: Set<string>
+  before(() => {
+    etcBefore = new Set(etcNetns())
+  })
+
+  /** Nothing of netns-kit's is left: no link, no table, no record, no container files in /etc/netns. */
   async function assertNothing(label: string): Promise<void> {
     assert.deepEqual(await kernel(host), { links: [], table: false, elements: 0 }, `${label}: nothing left in the kernel`)
     assert.deepEqual(await store.networks(), [], `${label}: no record left`)
+    assert.deepEqual(
+      etcNetns().filter((n) => !etcBefore.has(n)),
+      [],
+      `${label}: no container files left in /etc/netns`,
+    )
   }
 
   /** The same name, subnet, address and host port work again; then everything is removed. */
