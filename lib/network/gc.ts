@@ -11,7 +11,16 @@ import { syncCompanion } from './companion'
 import { dnsService } from './dns'
 import { etcFilesAfter } from './etc-files'
 import { bridgeConfig, identity, nsAlive, storeOf } from './state'
-import { applyMoves, disconnectSequence, parseAlias, teardownBridgeEndpoint, teardownBridgeNetwork, teardownMacvlanEndpoint, type Removed } from './teardown'
+import {
+  applyMoves,
+  disconnectSequence,
+  parseAlias,
+  restoreDefaultRoutes,
+  teardownBridgeEndpoint,
+  teardownBridgeNetwork,
+  teardownMacvlanEndpoint,
+  type Removed,
+} from './teardown'
 
 /** Where and what Network.gc() repairs. */
 export interface GcOptions {
@@ -42,8 +51,9 @@ export interface GcReport {
   addresses: string[]
   /**
    * What was missing of live networks and put back from the store (after `nft flush ruleset`, a
-   * firewall reload): `network: what` ('web: masquerade 172.18.0.0/16 oifname != "br-1"',
-   * 'web: net.ipv4.ip_forward=1').
+   * firewall reload), and containers' default routes a process killed half-way recorded but did
+   * not make: `network: what` ('web: masquerade 172.18.0.0/16 oifname != "br-1"',
+   * 'web: net.ipv4.ip_forward=1', 'web: default via 172.18.0.1 in /run/netns/c1 (endpoint c1)').
    */
   restored: string[]
   /** Interfaces whose route_localnet netns-kit had turned on and no localhost mapping needs any more: turned off. */
@@ -137,8 +147,8 @@ export async function gc(opts: GcOptions = {}): Promise<GcReport> {
   if (mine.length) await leftovers(store, host, mine, report)
 
   // 4. Repair: the rules of every live bridge network and of its connected endpoints put back
-  // from the records where the kernel lost them (nft flush ruleset), forwarding included; then
-  // route_localnet off where no localhost mapping needs it, and anti-spoofing elements of ports
+  // from the records where the kernel lost them (nft flush ruleset), forwarding included; the
+  // containers' default routes the records give and the kernel lacks; then route_localnet off where no localhost mapping needs it, and anti-spoofing elements of ports
   // no record names.
   const keepPorts = new Set<string>()
   for (const n of mine) {
@@ -154,6 +164,12 @@ export async function gc(opts: GcOptions = {}): Promise<GcReport> {
       ),
     )
     report.restored.push(...lines.map((l) => `${rec.name}: ${l}`))
+  }
+  // The containers' default routes, where a default-route move was recorded but not made.
+  for (const n of nets) {
+    const rec = await store.network(n.id)
+    if (!rec || rec.state !== 'ready') continue
+    report.restored.push(...(await restoreDefaultRoutes(await store.endpoints(rec.id))).map((l) => `${rec.name}: ${l}`))
   }
   report.routeLocalnet = await repairLocalnet(host)
   if (opts.network === undefined) {

@@ -4,7 +4,7 @@
 // disconnect, remove and gc all go through.
 import { NetnsKitError, NetlinkError } from '../errors'
 import type { EndpointRecord, GatewayMove, NetworkRecord, NetworkStore } from '../ipam'
-import { listLinks, runOne } from '../kernel/rtnl'
+import { listLinks, listRoutes, runOne } from '../kernel/rtnl'
 import { NatRule, publishedOn, removeNetworkNat, unguardPort } from '../nat'
 import { guardedPort, networkNat } from './nat-state'
 import type { Namespace } from '../namespace'
@@ -157,6 +157,39 @@ export async function applyMoves(moves: GatewayMove[]): Promise<void> {
       await ns.close()
     }
   }
+}
+
+/** The main routing table (RT_TABLE_MAIN). */
+const MAIN_TABLE = 254
+
+/**
+ * The default routes the records give containers and the kernel lacks, added (gc): a process
+ * killed between a default-route move's record and its route (finishDisconnect or abortConnect
+ * done, applyMoves not) left the container without one. Only a connected endpoint that provides
+ * the route, only when its container has no default route of that family in its main table
+ * (one set by anyone else stays). One route dump per such container. Returns what it added.
+ */
+export async function restoreDefaultRoutes(eps: readonly EndpointRecord[]): Promise<string[]> {
+  const out: string[] = []
+  for (const e of eps) {
+    const gateways = e.addresses.filter((a) => e.state === 'connected' && a.gateway && (a.family === 4 ? e.gateway4 : e.gateway6))
+    if (!gateways.length || !nsAlive(e.ns)) continue
+    const ns = await openRecorded(e.ns)
+    try {
+      for (const a of gateways) {
+        const routes = await listRoutes(ns, a.family)
+        if (routes.some((r) => r.dstLength === 0 && r.table === MAIN_TABLE)) continue
+        await ns.routes.replace({ to: 'default', via: a.gateway, family: a.family })
+        out.push(`default via ${a.gateway} in ${e.ns.path ?? 'the container'} (endpoint ${e.name})`)
+      }
+    } catch (err) {
+      const code = (err as { code?: string }).code
+      if (!isGone(err) && code !== 'ERR_NETNS_KIT_NO_NAMESPACE' && code !== 'ENETUNREACH') throw err
+    } finally {
+      await ns.close()
+    }
+  }
+  return out
 }
 
 /** Disconnects in flight in this process, by endpoint id: concurrent calls share one. */

@@ -264,6 +264,43 @@ describe('Network operations killed part-way, then gc (issue 12: inputs 3, 4, 5)
     assert.ok(killed >= 16, `${killed} runs killed`)
   })
 
+  it('disconnect from the network that gives the default route: killed at 20+ moments; after gc the other network gives it', async () => {
+    // A container on two networks: the first gives its default route; its disconnect moves the
+    // route to the second (finishDisconnect records the move, applyMoves makes it). Killed in
+    // between, the container had no default route and gc did not put it back.
+    const OTHER = { name: 'kn-b', subnet: '172.30.6.0/24', gateway: '172.30.6.1' }
+    const defaults = async (c: Namespace) => (await ipj(c, 'route', 'show', 'default')).map((r) => `${r.gateway} ${r.dev}`)
+    const killed = await campaign(
+      'disconnect',
+      async () => {
+        const a = await create()
+        const b = await Network.create({ namespace: host, store, ...OTHER })
+        const c = await sb.ns()
+        await a.connect(c, { name: 'web', ip: FIRST })
+        await b.connect(c, { name: 'web-b' })
+        assert.deepEqual(await defaults(c), ['172.30.5.1 eth0'])
+        return c
+      },
+      async (label, c) => {
+        await gcAndCheck(label, async () => {
+          const a = await open()
+          const ep = await a.endpoint({ name: 'web' })
+          if (ep) {
+            assert.deepEqual(await defaults(c!), ['172.30.5.1 eth0'], `${label}: not disconnected, its default route stays`)
+            await a.disconnect(ep)
+            await ep.namespace.close()
+          }
+          assert.deepEqual(await defaults(c!), [`${OTHER.gateway} eth1`], `${label}: the other network gives the default route`)
+          await a.remove()
+          await (await Network.open(OTHER.name, { namespace: host, store })).remove({ force: true })
+          await assertNothing(label)
+        })
+        await c!.delete()
+      },
+    )
+    assert.ok(killed >= 16, `${killed} runs killed`)
+  })
+
   it('remove --force: killed at 20+ moments; the network is whole, or gone after gc (input 4)', async () => {
     const containers: Namespace[] = []
     const killed = await campaign(
