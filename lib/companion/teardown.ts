@@ -1,6 +1,6 @@
 // The end of an endpoint whose container died, finished by the companion: the same disconnect
-// sequence and kernel teardown as Network.disconnect (lib/network/teardown.ts), then the
-// container's /etc/netns files.
+// sequence and kernel teardown as Network.disconnect (lib/network/teardown.ts), the container's
+// /etc/netns files with it.
 import * as fs from 'node:fs'
 import type { NetworkStore } from '../ipam/network-store'
 import type { Namespace } from '../namespace'
@@ -22,19 +22,17 @@ export function nsGone(ns: { dev: string; ino: string; path?: string }): boolean
 /**
  * Disconnects endpoint `endpointId` of a bridge network in the host namespace `host`, as
  * Network.disconnect does (this process becomes the intent's owner; a live process's intent is
- * waited for), then brings its container's /etc/netns files up to date. Returns whether this call
- * removed it.
+ * waited for), bringing its container's /etc/netns files up to date while its record is still
+ * there (see etcFilesAfter). Returns whether this call removed it.
  */
 export async function teardownEndpoint(store: NetworkStore, host: Namespace, endpointId: string): Promise<boolean> {
   let removed = false
-  let ns: { dev: string; ino: string; path?: string } | undefined
   await disconnectSequence(store, endpointId, async (ep) => {
     const net = await store.network(ep.networkId)
     if (!net) return
-    ns = ep.ns
     await teardownBridgeEndpoint(host, net.name, bridgeConfig(net), ep)
+    await etcFilesAfter(store, ep.ns, ep.id)
     removed = true
   })
-  if (ns) await etcFilesAfter(store, ns)
   return removed
 }

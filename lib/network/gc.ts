@@ -85,7 +85,9 @@ function checkGcOptions(opts: GcOptions): { keep?: Set<string> } {
  * (its path missing or naming another inode; a stat, nothing opened) or, with `keep`, not kept:
  * disconnected; (3) links with netns-kit's alias of a network of the store that no endpoint
  * record owns, and rules on a network's bridge that no record owns (a published mapping only if
- * its address is held by nobody). Intents of live owners are never touched.
+ * its address is held by nobody); (4) repair from the records: the rules and mappings the kernel
+ * lost, forwarding, containers' missing default routes (restoreDefaultRoutes), route_localnet,
+ * anti-spoofing elements. Intents of live owners are never touched.
  */
 export async function gc(opts: GcOptions = {}): Promise<GcReport> {
   const { keep } = checkGcOptions(opts)
@@ -169,7 +171,7 @@ export async function gc(opts: GcOptions = {}): Promise<GcReport> {
   for (const n of nets) {
     const rec = await store.network(n.id)
     if (!rec || rec.state !== 'ready') continue
-    report.restored.push(...(await restoreDefaultRoutes(await store.endpoints(rec.id))).map((l) => `${rec.name}: ${l}`))
+    report.restored.push(...(await restoreDefaultRoutes(store, await store.endpoints(rec.id))).map((l) => `${rec.name}: ${l}`))
   }
   report.routeLocalnet = await repairLocalnet(host)
   if (opts.network === undefined) {

@@ -141,6 +141,12 @@ export function parseAlias(alias: string): { network: string; endpoint?: string 
   return endpoint === undefined ? { network } : { network, endpoint }
 }
 
+/** A route through an interface or to a gateway that is gone (IPv4 says ENETUNREACH, IPv6 EHOSTUNREACH), or a container gone. */
+const unroutable = (e: unknown) => {
+  const code = (e as { code?: string }).code
+  return isGone(e) || code === 'ERR_NETNS_KIT_NO_NAMESPACE' || code === 'ENETUNREACH' || code === 'EHOSTUNREACH'
+}
+
 /** Gives the default route back to each endpoint that now provides it (`ip route replace default via GW` in its container). */
 export async function applyMoves(moves: GatewayMove[]): Promise<void> {
   for (const m of moves) {
@@ -151,40 +157,42 @@ export async function applyMoves(moves: GatewayMove[]): Promise<void> {
     try {
       await ns.routes.replace({ to: 'default', via: a.gateway, family: m.family })
     } catch (e) {
-      const code = (e as { code?: string }).code
-      if (!isGone(e) && code !== 'ERR_NETNS_KIT_NO_NAMESPACE' && code !== 'ENETUNREACH') throw e
+      if (!unroutable(e)) throw e
     } finally {
       await ns.close()
     }
   }
 }
 
-/** The main routing table (RT_TABLE_MAIN). */
-const MAIN_TABLE = 254
-
 /**
  * The default routes the records give containers and the kernel lacks, added (gc): a process
  * killed between a default-route move's record and its route (finishDisconnect or abortConnect
- * done, applyMoves not) left the container without one. Only a connected endpoint that provides
- * the route, only when its container has no default route of that family in its main table
- * (one set by anyone else stays). One route dump per such container. Returns what it added.
+ * done, applyMoves not) left the container without one. Only for a connected endpoint that
+ * provides the route, still so when read again after the container's routes (gc runs while
+ * others connect and disconnect), and only when the container has no default route of that
+ * family in any table (one set by anyone else, or moved to another table by a VPN, stays).
+ * One route dump per endpoint and family. Returns what it added.
  */
-export async function restoreDefaultRoutes(eps: readonly EndpointRecord[]): Promise<string[]> {
+export async function restoreDefaultRoutes(store: NetworkStore, eps: readonly EndpointRecord[]): Promise<string[]> {
+  const provides = (e: EndpointRecord, family: 4 | 6) => e.state === 'connected' && (family === 4 ? e.gateway4 : e.gateway6)
   const out: string[] = []
   for (const e of eps) {
-    const gateways = e.addresses.filter((a) => e.state === 'connected' && a.gateway && (a.family === 4 ? e.gateway4 : e.gateway6))
+    const gateways = e.addresses.filter((a) => a.gateway && provides(e, a.family))
     if (!gateways.length || !nsAlive(e.ns)) continue
     const ns = await openRecorded(e.ns)
     try {
       for (const a of gateways) {
-        const routes = await listRoutes(ns, a.family)
-        if (routes.some((r) => r.dstLength === 0 && r.table === MAIN_TABLE)) continue
-        await ns.routes.replace({ to: 'default', via: a.gateway, family: a.family })
-        out.push(`default via ${a.gateway} in ${e.ns.path ?? 'the container'} (endpoint ${e.name})`)
+        try {
+          const routes = await listRoutes(ns, a.family)
+          if (routes.some((r) => r.dstLength === 0)) continue
+          const now = await store.endpoint(e.id)
+          if (!now || !provides(now, a.family)) continue
+          await ns.routes.replace({ to: 'default', via: a.gateway, family: a.family })
+          out.push(`default via ${a.gateway} in ${e.ns.path ?? 'the container'} (endpoint ${e.name})`)
+        } catch (err) {
+          if (!unroutable(err)) throw err
+        }
       }
-    } catch (err) {
-      const code = (err as { code?: string }).code
-      if (!isGone(err) && code !== 'ERR_NETNS_KIT_NO_NAMESPACE' && code !== 'ENETUNREACH') throw err
     } finally {
       await ns.close()
     }

@@ -11,6 +11,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { Network, SqliteStore, type Namespace } from '../../lib'
+import { restoreDefaultRoutes } from '../../lib/network/teardown'
 import { Sandbox, ipj, sh } from '../helpers'
 
 const WORKER = path.join(__dirname, '..', 'fixtures', 'kill-worker.ts')
@@ -299,6 +300,51 @@ describe('Network operations killed part-way, then gc (issue 12: inputs 3, 4, 5)
       },
     )
     assert.ok(killed >= 16, `${killed} runs killed`)
+  })
+
+  it("gc's default-route repair: never from a stale read, never over a default route in another table; IPv6 too", async () => {
+    const defaults = async (c: Namespace, family = '-4') =>
+      (await ipj(c, family, 'route', 'show', 'default', 'table', 'all')).map((r) => `${r.gateway}${r.table && r.table !== 'main' ? ` table ${r.table}` : ''}`)
+    const a = await Network.create({ name: 'kn-a', namespace: host, store, subnet: '172.30.7.0/24', ipv6: { subnet: 'fd00:307::/64' }, dns: false })
+    const b = await Network.create({ name: 'kn-b', namespace: host, store, subnet: '172.30.8.0/24', dns: false })
+    const c = await sb.ns()
+    const gives = await a.connect(c, { name: 'gives' })
+    await a.connect(c, { name: 'quiet', defaultRoute: false })
+    // 1. A list read before a disconnect: the endpoint it names no longer gives the route.
+    const stale = await store.endpoints(a.id)
+    await a.disconnect(gives)
+    assert.deepEqual(await defaults(c), [], 'no endpoint of the container gives a default route now')
+    assert.deepEqual(await restoreDefaultRoutes(store, stale), [], 'nothing added from the stale list')
+    assert.deepEqual(await defaults(c), [])
+    const onB = await b.connect(c, { name: 'on-b' }) // route.add: it would fail with EEXIST after a wrong repair
+    assert.deepEqual(await defaults(c), ['172.30.8.1'])
+    await b.disconnect(onB)
+    // 2. The default route moved to another table (a VPN, policy routing): it stays there.
+    const again = await a.connect(c, { name: 'again' })
+    await sh('ip', ['-n', c.name!, 'route', 'del', 'default'])
+    await sh('ip', ['-n', c.name!, 'route', 'add', 'default', 'via', '172.30.7.1', 'dev', again.ifname, 'table', '100'])
+    assert.deepEqual((await Network.gc({ namespace: host, store })).restored, [], 'nothing restored')
+    assert.deepEqual(await defaults(c), ['172.30.7.1 table 100'])
+    // 3. Lost from every table: put back, IPv4 and IPv6 (records say this endpoint gives both).
+    await sh('ip', ['-n', c.name!, 'route', 'del', 'default', 'table', '100'])
+    await sh('ip', ['-n', c.name!, '-6', 'route', 'del', 'default'])
+    const restored = (await Network.gc({ namespace: host, store })).restored
+    assert.deepEqual(
+      restored.map((l) => l.split(' in ')[0]),
+      ['kn-a: default via 172.30.7.1', `kn-a: default via ${a.ipv6!.gateway}`],
+    )
+    assert.deepEqual(await defaults(c), ['172.30.7.1'])
+    assert.deepEqual(await defaults(c, '-6'), [a.ipv6!.gateway])
+    // 4. An IPv6 gateway the container cannot reach (EHOSTUNREACH) does not stop gc.
+    await sh('ip', ['-n', c.name!, '-6', 'route', 'del', 'default'])
+    await sh('ip', ['-n', c.name!, '-6', 'addr', 'flush', 'scope', 'global']) // on both interfaces of network a
+    const r = await Network.gc({ namespace: host, store })
+    assert.deepEqual(r.restored, [])
+    await a.disconnect(again)
+    await a.remove({ force: true })
+    await b.remove()
+    await c.delete()
+    await assertNothing('default-route repair')
   })
 
   it('remove --force: killed at 20+ moments; the network is whole, or gone after gc (input 4)', async () => {
