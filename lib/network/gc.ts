@@ -150,8 +150,8 @@ export async function gc(opts: GcOptions = {}): Promise<GcReport> {
 
   // 4. Repair: the rules of every live bridge network and of its connected endpoints put back
   // from the records where the kernel lost them (nft flush ruleset), forwarding included; the
-  // containers' default routes the records give and the kernel lacks; then route_localnet off where no localhost mapping needs it, and anti-spoofing elements of ports
-  // no record names.
+  // containers' default routes the records give and the kernel lacks; then route_localnet off
+  // where no localhost mapping needs it, and anti-spoofing elements of ports no record names.
   const keepPorts = new Set<string>()
   for (const n of mine) {
     const rec = await store.network(n.id)
