@@ -139,7 +139,11 @@ describe('companion process (records written into the store)', function () {
       addresses: [{ family: 4 }, ...(spec.v6 ? [{ family: 6 as const }] : [])],
     })
     if (c) await c.prepare(endpoint.id)
-    return store.finishConnect(endpoint.id)
+    const done = await store.finishConnect(endpoint.id)
+    // As Network.connect: the companion serves the name before connect returns (without this, its
+    // watcher applies the flip a moment later, and a lookup right after could miss it).
+    if (c) await c.sync()
+    return done
   }
 
   async function disconnect(id: string): Promise<void> {
