@@ -56,6 +56,7 @@ function paths(name: string, opts: EtcNetnsOptions): { root: string; dir: string
 // of microseconds) rather than a trip through libuv's pool of 4 threads, which 8 concurrent
 // connects share with every other fs call (measured: 11 ms per connect for these files at 8 at
 // a time with async calls; 0.3 ms sequential).
+//
 // The record is a list of JSON lines, each naming what one call is about to create, appended
 // (one write(2) each) before the call creates it: a process killed at any moment leaves a record
 // that names everything it made, and at worst something it did not make yet (removal tolerates

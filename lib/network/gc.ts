@@ -153,25 +153,23 @@ export async function gc(opts: GcOptions = {}): Promise<GcReport> {
   // containers' default routes the records give and the kernel lacks; then route_localnet off
   // where no localhost mapping needs it, and anti-spoofing elements of ports no record names.
   const keepPorts = new Set<string>()
-  for (const n of mine) {
-    const rec = await store.network(n.id)
-    if (!rec || rec.state !== 'ready') continue
-    const eps = await store.endpoints(rec.id)
-    for (const e of eps) if (e.hostIf) keepPorts.add(e.hostIf)
-    const lines = await restoreNetworkNat(
-      host,
-      networkNat(
-        rec,
-        eps.filter((e) => e.state === 'connected'),
-      ),
-    )
-    report.restored.push(...lines.map((l) => `${rec.name}: ${l}`))
-  }
-  // The containers' default routes, where a default-route move was recorded but not made.
   for (const n of nets) {
     const rec = await store.network(n.id)
     if (!rec || rec.state !== 'ready') continue
-    report.restored.push(...(await restoreDefaultRoutes(store, await store.endpoints(rec.id))).map((l) => `${rec.name}: ${l}`))
+    const eps = await store.endpoints(rec.id)
+    if (rec.driver === 'bridge') {
+      for (const e of eps) if (e.hostIf) keepPorts.add(e.hostIf)
+      const lines = await restoreNetworkNat(
+        host,
+        networkNat(
+          rec,
+          eps.filter((e) => e.state === 'connected'),
+        ),
+      )
+      report.restored.push(...lines.map((l) => `${rec.name}: ${l}`))
+    }
+    // The containers' default routes, where a default-route move was recorded but not made.
+    report.restored.push(...(await restoreDefaultRoutes(store, eps)).map((l) => `${rec.name}: ${l}`))
   }
   report.routeLocalnet = await repairLocalnet(host)
   if (opts.network === undefined) {
