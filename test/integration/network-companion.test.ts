@@ -65,6 +65,22 @@ function companionsOf(store: string): number[] {
   return out
 }
 
+/** Threads in or fds on the network namespace with inode `ino` (what keeps a deleted one from being freed), for a failure message. */
+function nsHolders(ino: number): string {
+  const out: string[] = []
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const comm = fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
+      for (const t of fs.readdirSync(`/proc/${pid}/task`))
+        if (fs.statSync(`/proc/${pid}/task/${t}/ns/net`).ino === ino) out.push(`thread ${pid}/${t} (${comm})`)
+      for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`) === `net:[${ino}]`) out.push(`fd ${pid}/${fd} (${comm})`)
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out.join(', ') || 'no thread or fd (a socket, a mount, or the kernel still freeing it)'
+}
+
 describe('Network with the companion process (issue 14 inputs)', function () {
   this.timeout(120000)
   const sb = new Sandbox()
@@ -380,7 +396,7 @@ describe('Network with the companion process (issue 14 inputs)', function () {
           await sleep(20)
         }
       }
-      if (!hostB) assert.fail(`no new namespace got the inode number ${inoA} within 60 s (${spare.length} others made meanwhile)`)
+      if (!hostB) assert.fail(`no new namespace got the inode number ${inoA} within 60 s (${spare.length} others made meanwhile); held by: ${nsHolders(inoA)}`)
       const netB = await Network.create({ name: 'reuse', namespace: hostB, subnet: '10.99.0.0/24', store })
       const cs = await Promise.all(Array.from({ length: 8 }, () => sb.ns()))
       const eps = await Promise.all(cs.map((c, i) => netB.connect(c, { name: `b${i}` })))
