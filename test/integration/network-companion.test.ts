@@ -8,7 +8,7 @@
 //   C1, C2, ...: containers
 // Every companion started here (by Network.connect, here or in a worker) is stopped after each test.
 import { strict as assert } from 'node:assert'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -65,7 +65,7 @@ function companionsOf(store: string): number[] {
   return out
 }
 
-/** Threads in or fds on the network namespace with inode `ino` (what keeps a deleted one from being freed), for a failure message. */
+/** Threads in, fds on and mounts of the network namespace with inode `ino`, and a stalled kernel clean-up (what keeps a deleted one from being freed), for a failure message. */
 function nsHolders(ino: number): string {
   const out: string[] = []
   for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
@@ -74,11 +74,26 @@ function nsHolders(ino: number): string {
       for (const t of fs.readdirSync(`/proc/${pid}/task`))
         if (fs.statSync(`/proc/${pid}/task/${t}/ns/net`).ino === ino) out.push(`thread ${pid}/${t} (${comm})`)
       for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`) === `net:[${ino}]`) out.push(`fd ${pid}/${fd} (${comm})`)
+      // a bind mount of it in some mount namespace (a process spawned while it was named)
+      for (const line of fs.readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n'))
+        if (line.includes(`net:[${ino}]`)) out.push(`mount in ${pid} (${comm}): ${line.split(' ')[4]}`)
     } catch {
       /* gone meanwhile */
     }
   }
-  return out.join(', ') || 'no thread or fd (a socket, a mount, or the kernel still freeing it)'
+  // A network device that cannot be freed stalls the kernel's (single) namespace clean-up, and
+  // every deleted namespace queued behind it keeps its number.
+  let stalled = ''
+  try {
+    const log = execFileSync('dmesg', { encoding: 'utf8', maxBuffer: 64 << 20 }).split('\n')
+    stalled = log
+      .filter((l) => /unregister_netdevice|waiting for .* to become free/.test(l))
+      .slice(-3)
+      .join(' | ')
+  } catch {
+    /* no match, or no dmesg */
+  }
+  return [out.join(', ') || 'no thread, fd or mount (a socket, or the kernel still freeing it)', ...(stalled ? [`kernel: ${stalled}`] : [])].join('; ')
 }
 
 describe('Network with the companion process (issue 14 inputs)', function () {
