@@ -19,7 +19,7 @@ import { linkAlias } from './owned'
 import { identity, type BridgeConfig } from './state'
 import { applyMoves, teardownBridgeEndpoint } from './teardown'
 import { companionFor } from './companion'
-import { etcFilesAfter } from './etc-files'
+import { connectEtcFiles } from './etc-files'
 import type { Network } from './bridge'
 
 /** How often a connect starts again when a host port the store chose for -P is held in the kernel by a mapping it does not know. */
@@ -103,10 +103,7 @@ async function connectOnce(net: Network, st: BridgeInternals, ns: Namespace, o: 
   // A named container's files for ip netns exec and ns.spawn, written from the store while the
   // kernel work runs (they only need the intent recorded above); settled before the record is
   // finished, and before a failed connect writes them again without this endpoint.
-  const files = etcFilesAfter(store, nsId).then(
-    () => undefined,
-    (e: unknown) => ({ error: e }),
-  )
+  const files = connectEtcFiles(store, nsId, id)
   try {
     // A given host port a host process holds: Docker's "address already in use", before the
     // kernel is touched (and before the companion reserves it).
@@ -151,8 +148,7 @@ async function connectOnce(net: Network, st: BridgeInternals, ns: Namespace, o: 
       }
     }
     if (net.dns && !companion) await dns.start(net, ns, rec)
-    const written = await files
-    if (written) throw written.error
+    await files.written()
     // 3. The result, in one transaction: the rule ids with the `connected` flip (which rule is
     // which port's: the store lists rule ids in its own order, and which of them answer on
     // 127.0.0.1 too: check() and gc put back what was made); the companion serves the names
@@ -172,8 +168,7 @@ async function connectOnce(net: Network, st: BridgeInternals, ns: Namespace, o: 
     await dns.stop(net.id, id).catch(() => {})
     await teardownBridgeEndpoint(host, net.name, st.cfg, { ...rec, rules: rules.map((r) => r.id) }).catch(() => {})
     // The container's files without it, before its intent goes (see etcFilesAfter).
-    await files
-    await etcFilesAfter(store, nsId, id).catch(() => {})
+    await files.undo()
     // The endpoints that gave their default route to net one take it back.
     await applyMoves(await store.abortConnect(id).catch(() => [] as GatewayMove[])).catch(() => {})
     // Its reservations released before the caller hears of the failure (and tries again).

@@ -93,3 +93,32 @@ export async function etcFilesAfter(store: NetworkStore, ns: NsIdentity, leaving
     containerFiles(eps, (id) => dns.get(id) === true),
   )
 }
+
+/** A connect's part in its container's files (connectEtcFiles). */
+export interface ConnectEtcFiles {
+  /** Resolves once the files are written; throws what writing them threw. Before the record is finished. */
+  written(): Promise<void>
+  /** A failed connect, its intent still recorded: the files again without the endpoint (never throws). */
+  undo(): Promise<void>
+}
+
+/**
+ * Starts writing the files of the container `ns` from the store once a connect's intent (`id`)
+ * is recorded, while its kernel work runs (they only need the intent). Every driver's connect.
+ */
+export function connectEtcFiles(store: NetworkStore, ns: NsIdentity, id: string): ConnectEtcFiles {
+  const files = etcFilesAfter(store, ns).then(
+    () => undefined,
+    (e: unknown) => ({ error: e }),
+  )
+  return {
+    async written() {
+      const r = await files
+      if (r) throw r.error
+    },
+    async undo() {
+      await files
+      await etcFilesAfter(store, ns, id).catch(() => {})
+    },
+  }
+}

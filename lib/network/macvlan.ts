@@ -5,7 +5,7 @@
 // published ports or embedded DNS for this driver (connect options for them are refused as unsupported).
 import { randomBytes } from 'node:crypto'
 import { NetnsKitError, invalidArg } from '../errors'
-import { checkNetworkName, type NetworkRecord, type NetworkStore } from '../ipam'
+import { checkNetworkName, type EndpointRecord, type NetworkRecord, type NetworkStore } from '../ipam'
 import { contains, formatPrefix, parseIp, parsePrefix } from '../ipam/ip'
 import { Link } from '../link'
 import { Macvlan } from '../macvlan'
@@ -13,6 +13,7 @@ import { defaultNamespace, type Namespace } from '../namespace'
 import type { MacvlanMode } from '../types'
 import { checkIfName } from '../validate'
 import { DriverNetwork, NetworkEndpoint, checkConnectOptions, containerIfname, type ConnectOptionsBase } from './driver'
+import { connectEtcFiles, etcFilesAfter } from './etc-files'
 import { macForIp } from './mac'
 import { linkAlias } from './owned'
 import { identity, storeOf } from './state'
@@ -154,7 +155,9 @@ export class MacvlanNetwork extends DriverNetwork<MacvlanEndpoint> {
    * `ip link add link PARENT name IFNAME netns NS address MAC up type macvlan mode MODE`,
    * `ip -n NS addr add IP/LEN dev IFNAME`, `ip -n NS route add default via GATEWAY`: the macvlan is
    * created directly inside `ns`, after the store recorded the intent and claimed the address
-   * and the interface name. A failure half-way removes it and gives the address back.
+   * and the interface name. A named container namespace gets its hosts, hostname and resolv.conf
+   * (the host's name servers: no embedded DNS on macvlan) in /etc/netns/NAME/, rewritten at
+   * disconnect, as on a bridge network. A failure half-way removes it and gives the address back.
    * `docker network connect NET CONTAINER [--ip IP]`.
    * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE` or `ERR_INVALID_ARG_TYPE` for bad input, before anything reaches the kernel (`ns` not a Namespace; a bad ifname or MAC; an `ip` outside the subnet).
    * @throws {NetnsKitError} `ERR_NETNS_KIT_UNSUPPORTED` for an option only the bridge driver has (name, ip6, aliases, hostname, publish); `ERR_NETNS_KIT_IFNAME_IN_USE` for an `ifname` the container has; `ERR_NETNS_KIT_ENDPOINT_EXISTS`, `ERR_NETNS_KIT_IP_IN_USE`, `ERR_NETNS_KIT_IP_OUTSIDE_SUBNET`, `ERR_NETNS_KIT_IP_RESERVED`, `ERR_NETNS_KIT_POOL_EXHAUSTED` from IPAM; `ERR_NETNS_KIT_NO_NETWORK` or `ERR_NETNS_KIT_NETWORK_NOT_READY` when the network was removed or is not ready; `ERR_NETNS_KIT_CLOSED` or `ERR_NETNS_KIT_NO_NAMESPACE` for a closed or deleted namespace; `ERR_NETNS_KIT_STORE`, `ERR_NETNS_KIT_STORE_BUSY` or `ERR_NETNS_KIT_STORE_UNAVAILABLE` when the state store fails. Everything claimed or made so far is given back.
@@ -164,10 +167,11 @@ export class MacvlanNetwork extends DriverNetwork<MacvlanEndpoint> {
   async connect(ns: Namespace, opts: ConnectOptionsBase = {}): Promise<MacvlanEndpoint> {
     const { ifname: given, mac: mac0, ip } = checkConnectOptions('macvlan', ns, opts, this.subnet)
     const id = randomBytes(6).toString('hex')
+    const nsId = identity(ns)
     const { endpoint: rec } = await this.store.beginConnect(this.id, {
       id,
       name: `ep-${id}`,
-      ns: identity(ns),
+      ns: nsId,
       ...(await containerIfname(ns, given)),
       addresses: [{ family: 4, ip }],
       ...(mac0 !== undefined ? { mac: mac0 } : {}),
@@ -176,14 +180,18 @@ export class MacvlanNetwork extends DriverNetwork<MacvlanEndpoint> {
     const ifname = rec.ifname
     const mac = mac0 ?? macForIp(a.address)
     let link: Macvlan | undefined
+    // A named container's /etc/netns files, as a bridge connect writes them (see connectEtcFiles).
+    const files = connectEtcFiles(this.store, nsId, id)
     try {
       link = await Macvlan.create({ name: ifname, parent: this.parent, mode: this.mode, mac, up: true, target: ns })
       await link.setAlias(linkAlias(this.name, id))
       await link.addAddress(`${a.address}/${a.prefixLength}`, { nodad: true })
       if (rec.gateway4) await ns.routes.replace({ to: 'default', via: a.gateway })
+      await files.written()
       await this.store.finishConnect(id, { mac })
     } catch (e) {
       await link?.delete().catch(() => {})
+      await files.undo()
       await applyMoves(await this.store.abortConnect(id).catch(() => [])).catch(() => {})
       throw e
     }
@@ -201,7 +209,13 @@ export class MacvlanNetwork extends DriverNetwork<MacvlanEndpoint> {
   async disconnect(ep: MacvlanEndpoint): Promise<void> {
     if (!(ep instanceof MacvlanEndpoint) || ep.network.id !== this.id)
       throw invalidArg('endpoint', ep, `must be an endpoint of ${this.name}`, 'ERR_INVALID_ARG_TYPE')
-    await disconnectSequence(this.store, ep.id, (r) => teardownMacvlanEndpoint(this.name, r))
+    await disconnectSequence(this.store, ep.id, (r) => this.#teardown(r))
+  }
+
+  /** An endpoint's macvlan, then its container's /etc/netns files without it (its record still there: see etcFilesAfter). */
+  async #teardown(r: EndpointRecord, unnamed = false): Promise<void> {
+    await teardownMacvlanEndpoint(this.name, r, unnamed)
+    await etcFilesAfter(this.store, r.ns, r.id).catch(() => {})
   }
 
   /**
@@ -220,7 +234,7 @@ export class MacvlanNetwork extends DriverNetwork<MacvlanEndpoint> {
       if ((e as NetnsKitError).code === 'ERR_NETNS_KIT_NO_NETWORK') return
       throw e
     }
-    for (const e of start.endpoints) await disconnectSequence(this.store, e.id, (r) => teardownMacvlanEndpoint(this.name, r, true))
+    for (const e of start.endpoints) await disconnectSequence(this.store, e.id, (r) => this.#teardown(r, true))
     await this.store.finishRemoveNetwork(this.id)
   }
 }

@@ -2,8 +2,10 @@
 // namespace playing the LAN's router), created directly inside the containers' namespaces.
 // Witnesses: ip -j -d link / addr / route / neigh, ping.
 import { strict as assert } from 'node:assert'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
 import { MacvlanNetwork, MemoryStore, Network, VethPair, type Namespace } from '../../lib'
-import { Sandbox, ipj, ping } from '../helpers'
+import { Sandbox, ipj, ping, sh } from '../helpers'
 
 type Coded = Error & { code: string }
 const GW = '10.95.0.1'
@@ -179,5 +181,54 @@ describe('MacvlanNetwork', () => {
     assert.ok(await ping(far, e.ip))
     await assert.rejects(net.connect(await sb.ns()), (e2: Coded) => typeof e2.code === 'string')
     assert.equal((await net.store.endpoints(net.id)).length, 1, 'the refused one released its address')
+  })
+
+  it('a named container on a macvlan network gets its /etc/netns files, rewritten at disconnect, removed with its last endpoint', async () => {
+    const { parent } = await lan()
+    const host = parent.namespace
+    const store = new MemoryStore()
+    const mv = await MacvlanNetwork.create({ name: 'mv', parent, subnet: '10.95.0.0/24', gateway: GW, store })
+    const br = await Network.create({ name: 'br', namespace: host, subnet: '10.94.0.0/24', store })
+    const c = await sb.ns()
+    const dir = path.join('/etc/netns', c.name!)
+    const file = (f: string) => fs.readFileSync(path.join(dir, f), 'utf8')
+    const hostsIps = () =>
+      file('hosts')
+        .split('\n')
+        .filter((l) => /^10\.9[45]\./.test(l))
+        .map((l) => l.split(/\s+/)[0])
+    // Alone on macvlan: its address and hostname; no embedded resolver (macvlan has no DNS).
+    const m = await mv.connect(c)
+    assert.deepEqual(hostsIps(), [m.ip])
+    assert.equal(file('hostname'), `ep-${m.id}\n`)
+    assert.doesNotMatch(file('resolv.conf'), /127\.0\.0\.11/)
+    const viaIp = await sh('ip', ['netns', 'exec', c.name!, 'getent', 'hosts', m.ip])
+    assert.match(viaIp.stdout, new RegExp(`^${m.ip.replace(/\./g, '\\.')}\\s+ep-${m.id}`), 'ip netns exec sees them')
+    // Also on a bridge network with DNS: one set of files for both, the embedded resolver in.
+    const b = await br.connect(c, { name: 'web' })
+    assert.deepEqual(hostsIps().sort(), [b.ip, m.ip].sort())
+    assert.match(file('resolv.conf'), /nameserver 127\.0\.0\.11/)
+    // The macvlan endpoint leaves: its address leaves the hosts file (it stayed before).
+    await mv.disconnect(m)
+    assert.deepEqual(hostsIps(), [b.ip])
+    // A macvlan connect failing half-way (a MAC the parent has) leaves the files as they were.
+    const other = await mv.connect(await sb.ns())
+    const before = file('hosts')
+    await assert.rejects(mv.connect(c, { mac: other.mac }), (e: Coded) => typeof e.code === 'string' && !e.code.startsWith('ERR_INVALID'))
+    assert.equal(file('hosts'), before)
+    // Its last endpoint gone (remove --force on macvlan), the folder goes.
+    const again = await mv.connect(c)
+    await br.disconnect(b)
+    assert.deepEqual(hostsIps(), [again.ip])
+    await mv.remove({ force: true })
+    assert.equal(fs.existsSync(dir), false, 'removed with its last endpoint')
+    await br.remove()
+    // A container alone on macvlan whose connect fails: no files at all.
+    const mv2 = await MacvlanNetwork.create({ name: 'mv2', parent, subnet: '10.95.0.0/24', gateway: GW, store })
+    const keep = await mv2.connect(await sb.ns())
+    const c2 = await sb.ns()
+    await assert.rejects(mv2.connect(c2, { mac: keep.mac }), (e: Coded) => typeof e.code === 'string')
+    assert.equal(fs.existsSync(path.join('/etc/netns', c2.name!)), false)
+    await mv2.remove({ force: true })
   })
 })
