@@ -15,8 +15,8 @@ import { checkIfName } from '../validate'
 import { DriverNetwork, NetworkEndpoint, checkConnectOptions, containerIfname, type ConnectOptionsBase } from './driver'
 import { connectEtcFiles, etcFilesAfter } from './etc-files'
 import { macForIp } from './mac'
-import { linkAlias } from './owned'
-import { identity, storeOf } from './state'
+import { linkAlias, linkIfThere } from './owned'
+import { identity, nsAlive, openRecorded, storeOf } from './state'
 import { applyMoves, disconnectSequence, teardownMacvlanEndpoint } from './teardown'
 
 const MODES = ['bridge', 'private', 'vepa', 'passthru'] as const
@@ -210,6 +210,54 @@ export class MacvlanNetwork extends DriverNetwork<MacvlanEndpoint> {
     if (!(ep instanceof MacvlanEndpoint) || ep.network.id !== this.id)
       throw invalidArg('endpoint', ep, `must be an endpoint of ${this.name}`, 'ERR_INVALID_ARG_TYPE')
     await disconnectSequence(this.store, ep.id, (r) => this.#teardown(r))
+  }
+
+  /**
+   * One endpoint by its recorded name (`ep-ID`: a macvlan endpoint has no other name), as recorded
+   * by any process, whatever its state (a connect or disconnect in progress, or one whose process
+   * died, is found too: disconnect() finishes or undoes it): an O(log n) lookup. Its namespace is
+   * opened by path (close() it when done); when the namespace or its macvlan is gone,
+   * `endpoint.namespace` refuses every call as gone (or `endpoint.link` names a link that is not
+   * there), and `disconnect()` still works. Undefined when there is none.
+   * `docker network inspect NET` (one of its Containers).
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` when `q` is not `{ name: string }`, before anything reaches the kernel.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE`, `ERR_NETNS_KIT_STORE_BUSY` or `ERR_NETNS_KIT_STORE_UNAVAILABLE` when the state store fails.
+   */
+  async endpoint(q: { name: string }): Promise<MacvlanEndpoint | undefined> {
+    if (!q || typeof q !== 'object' || typeof q.name !== 'string') throw invalidArg('query', q, 'must be { name: string }', 'ERR_INVALID_ARG_TYPE')
+    const r = await this.store.endpointByName(this.id, q.name)
+    return r && (await this.#fromRecord(r, true))
+  }
+
+  /**
+   * The endpoints connected to this network, as recorded by any process, each with its
+   * namespace opened by path (close() it when done) and its macvlan found there by the
+   * network's alias. Endpoints whose namespace or macvlan is gone are left out (Network.gc()
+   * removes them). Reads every endpoint record: not for a hot path.
+   * `docker network inspect NET` (its Containers).
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE`, `ERR_NETNS_KIT_STORE_BUSY` or `ERR_NETNS_KIT_STORE_UNAVAILABLE` when the state store fails.
+   */
+  async endpoints(): Promise<MacvlanEndpoint[]> {
+    const out: MacvlanEndpoint[] = []
+    for (const r of await this.store.endpoints(this.id)) {
+      if (r.state !== 'connected' || !nsAlive(r.ns)) continue
+      const ep = await this.#fromRecord(r, false)
+      if (ep) out.push(ep)
+    }
+    return out
+  }
+
+  /** The endpoint of a record: its macvlan looked up by name and alias; when gone, undefined or (`orGone`) one naming it. */
+  async #fromRecord(r: EndpointRecord, orGone: boolean): Promise<MacvlanEndpoint | undefined> {
+    const ns = await openRecorded(r.ns)
+    const l = nsAlive(r.ns) ? await linkIfThere(ns, r.ifname).catch(() => null) : null
+    const ours = l !== null && l.kind === 'macvlan' && l.alias === linkAlias(this.name, r.id)
+    if (!ours && !orGone) {
+      await ns.close()
+      return undefined
+    }
+    const a = r.addresses[0]!
+    return new MacvlanEndpoint(this, ns, new Macvlan(ns, r.ifname, ours ? l.index : 0), a.address, a.prefixLength, r.mac ?? '', a.gateway, r.id)
   }
 
   /** An endpoint's macvlan, then its container's /etc/netns files without it (its record still there: see etcFilesAfter). */

@@ -231,4 +231,40 @@ describe('MacvlanNetwork', () => {
     assert.equal(fs.existsSync(path.join('/etc/netns', c2.name!)), false)
     await mv2.remove({ force: true })
   })
+
+  it('endpoints() and endpoint() find what any process connected; its disconnect works from there, also once the namespace is gone', async () => {
+    const { parent } = await lan()
+    const store = new MemoryStore()
+    const mine = await MacvlanNetwork.create({ name: 'mv', parent, subnet: '10.95.0.0/24', gateway: GW, store })
+    const [c1, c2] = [await sb.ns(), await sb.ns()]
+    const e1 = await mine.connect(c1)
+    const e2 = await mine.connect(c2, { ip: '10.95.0.9' })
+    // Another object, as another process (or this one after a restart) would open it.
+    const other = await Network.open('mv', { namespace: parent.namespace, store, driver: 'macvlan' })
+    const found = await other.endpoints()
+    assert.deepEqual(
+      found.map((e) => [e.id, e.ip, e.mac, e.ifname, e.link.index > 0]),
+      [e1, e2].map((e) => [e.id, e.ip, e.mac, 'eth0', true]),
+    )
+    assert.ok(found[0]!.namespace.equals(c1))
+    const one = await other.endpoint({ name: `ep-${e2.id}` })
+    assert.equal(one?.ip, '10.95.0.9')
+    assert.equal(await other.endpoint({ name: 'nope' }), undefined)
+    await assert.rejects(other.endpoint({} as never), (e: Coded) => e.code === 'ERR_INVALID_ARG_TYPE')
+    await other.disconnect(one!)
+    assert.deepEqual(
+      (await ipj(c2, 'link')).map((l) => l.ifname),
+      ['lo'],
+      'its macvlan is gone',
+    )
+    for (const e of found) await e.namespace.close()
+    // The container deleted: endpoints() leaves it out, endpoint() still finds it to disconnect.
+    await c1.delete()
+    assert.deepEqual(await other.endpoints(), [])
+    const dead = await other.endpoint({ name: `ep-${e1.id}` })
+    assert.ok(dead, 'found while its namespace is gone')
+    await other.disconnect(dead)
+    assert.deepEqual(await store.endpoints(mine.id), [], 'both addresses given back')
+    await mine.remove()
+  })
 })
