@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { Network, SqliteStore, type Namespace } from '../../lib'
+import { MacvlanNetwork, Network, SqliteStore, VethPair, type Namespace } from '../../lib'
 import { restoreDefaultRoutes } from '../../lib/network/teardown'
 import { Sandbox, ipj, sh } from '../helpers'
 
@@ -384,4 +384,49 @@ describe('Network operations killed part-way, then gc (issue 12: inputs 3, 4, 5)
     )
     assert.ok(killed >= 16, `${killed} runs killed`)
   })
+
+  for (const op of ['connect', 'disconnect'] as const) {
+    it(`macvlan ${op}: killed at 20+ moments; after gc the endpoint is whole with its /etc/netns files, or gone with them`, async () => {
+      // The parent: a veth in the host whose far end plays the LAN's router.
+      const far = await sb.ns()
+      const lan = await VethPair.create({ name: 'lan0', namespace: host, up: true, peer: { name: 'lan1', namespace: far, up: true } })
+      const files = (c: Namespace) => {
+        try {
+          return fs.readFileSync(path.join('/etc/netns', c.name!, 'hosts'), 'utf8')
+        } catch {
+          return undefined
+        }
+      }
+      const killed = await campaign(
+        `mv-${op}`,
+        async () => {
+          const net = await MacvlanNetwork.create({ name: NAME, parent: lan.host, subnet: SUBNET, gateway: '172.30.5.1', store })
+          const c = await sb.ns()
+          if (op === 'disconnect') await net.connect(c, { ip: FIRST })
+          return c
+        },
+        async (label, c) => {
+          await gcAndCheck(label, async () => {
+            const net = await Network.open(NAME, { namespace: host, store, driver: 'macvlan' })
+            const [ep] = await net.endpoints()
+            if (ep) {
+              assert.equal((await store.endpoint(ep.id))!.state, 'connected', label)
+              assert.deepEqual(await inside(c!), [`eth0 ${ep.ip}`], `${label}: a whole endpoint is wired`)
+              assert.match(files(c!) ?? '', new RegExp(`^${ep.ip.replace(/\./g, '\\.')}\\s`, 'm'), `${label}: and has its files`)
+              await net.disconnect(ep)
+              await ep.namespace.close()
+            } else {
+              assert.deepEqual(await inside(c!), [], `${label}: an endpoint gone left no interface in the container`)
+            }
+            assert.equal(files(c!), undefined, `${label}: no files without an endpoint`)
+            assert.deepEqual(await store.endpoints(net.id), [], label)
+            await net.remove()
+            await assertNothing(label)
+          })
+          await c!.delete()
+        },
+      )
+      assert.ok(killed >= 16, `${killed} runs killed`)
+    })
+  }
 })
