@@ -10,6 +10,7 @@ import { removeEtcNetns, writeEtcNetns, type EtcNetnsFile } from '../etc-netns'
 import type { DnsSettings, EndpointRecord, NetworkStore, NsIdentity } from '../ipam'
 import { NETNS_RUN_DIR } from '../namespace'
 import { hostResolvConf } from './dns'
+import { nsAlive } from './state'
 
 /** NAME of a namespace recorded as /run/netns/NAME, else undefined (only named namespaces have /etc/netns files). */
 export function nsNameOf(ns: { path?: string }): string | undefined {
@@ -68,7 +69,8 @@ export function containerFiles(eps: readonly EndpointRecord[], dnsOf: (networkId
 /**
  * Brings /etc/netns/NAME up to date for the named namespace `ns` from the store: written from its
  * endpoints (connecting or connected, but for `leaving`), or removed when it has none left.
- * Nothing for an unnamed namespace, or for a name now given to another namespace. An endpoint
+ * Nothing for an unnamed namespace, or for a name now given to another namespace; a namespace
+ * deleted has its files removed (never written again). An endpoint
  * that leaves calls it with its own id while its record still exists (disconnecting, or a
  * connect's intent being undone): a process killed at any moment leaves an intent that gc
  * finishes, files included, never files that no record leads to.
@@ -76,6 +78,12 @@ export function containerFiles(eps: readonly EndpointRecord[], dnsOf: (networkId
 export async function etcFilesAfter(store: NetworkStore, ns: NsIdentity, leaving?: string): Promise<void> {
   const name = nsNameOf(ns)
   if (!name || renamedAway(ns, name)) return
+  // The namespace deleted (its files went with Namespace.delete; `ip netns del` leaves ours):
+  // none written again, or a namespace made later under the name would find a dead one's.
+  if (!nsAlive(ns)) {
+    await removeEtcNetns(name)
+    return
+  }
   const eps = (await store.endpointsInNamespace(ns))
     .filter((e) => e.state !== 'disconnecting' && e.id !== leaving)
     .sort((a, b) => a.created.localeCompare(b.created))

@@ -61,6 +61,11 @@ export class MacvlanEndpoint extends NetworkEndpoint {
   get owner(): string {
     return this.id
   }
+
+  /** Its name in the store, `ep-ID` (a macvlan endpoint has no other): what `network.endpoint({ name })` finds it by. */
+  get name(): string {
+    return `ep-${this.id}`
+  }
 }
 
 /**
@@ -220,7 +225,7 @@ export class MacvlanNetwork extends DriverNetwork<MacvlanEndpoint> {
    * `endpoint.namespace` refuses every call as gone (or `endpoint.link` names a link that is not
    * there), and `disconnect()` still works. Undefined when there is none.
    * `docker network inspect NET` (one of its Containers).
-   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` when `q` is not `{ name: string }`, before anything reaches the kernel.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` when `q` is not `{ name: string }`, `ERR_INVALID_ARG_VALUE` for a name no endpoint can have (empty, too long, a space or NUL), before anything reaches the kernel.
    * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE`, `ERR_NETNS_KIT_STORE_BUSY` or `ERR_NETNS_KIT_STORE_UNAVAILABLE` when the state store fails.
    */
   async endpoint(q: { name: string }): Promise<MacvlanEndpoint | undefined> {
@@ -233,13 +238,14 @@ export class MacvlanNetwork extends DriverNetwork<MacvlanEndpoint> {
    * The endpoints connected to this network, as recorded by any process, each with its
    * namespace opened by path (close() it when done) and its macvlan found there by the
    * network's alias. Endpoints whose namespace or macvlan is gone are left out (Network.gc()
-   * removes them). Reads every endpoint record: not for a hot path.
+   * removes them). In the order they were connected. Reads every endpoint record: not for a hot path.
    * `docker network inspect NET` (its Containers).
    * @throws {NetnsKitError} `ERR_NETNS_KIT_STORE`, `ERR_NETNS_KIT_STORE_BUSY` or `ERR_NETNS_KIT_STORE_UNAVAILABLE` when the state store fails.
    */
   async endpoints(): Promise<MacvlanEndpoint[]> {
     const out: MacvlanEndpoint[] = []
-    for (const r of await this.store.endpoints(this.id)) {
+    const recs = (await this.store.endpoints(this.id)).sort((a, b) => a.created.localeCompare(b.created) || a.id.localeCompare(b.id))
+    for (const r of recs) {
       if (r.state !== 'connected' || !nsAlive(r.ns)) continue
       const ep = await this.#fromRecord(r, false)
       if (ep) out.push(ep)
@@ -268,13 +274,20 @@ export class MacvlanNetwork extends DriverNetwork<MacvlanEndpoint> {
 
   /**
    * Forgets the network (refused with ERR_NETNS_KIT_NETWORK_IN_USE while endpoints are
-   * connected unless `force`, which disconnects them first). Idempotent.
+   * connected unless `force`, which disconnects them first; endpoints whose container namespace
+   * is gone do not count: they are disconnected). Idempotent.
    * `docker network rm NAME`.
    * @throws {NetnsKitError} `ERR_NETNS_KIT_NETWORK_IN_USE` while endpoints are connected (unless `force`); `ERR_NETNS_KIT_NETWORK_BUSY` while another live process creates or removes it; `ERR_NETNS_KIT_STORE`, `ERR_NETNS_KIT_STORE_BUSY` or `ERR_NETNS_KIT_STORE_UNAVAILABLE` when the state store fails.
    * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`) while `force` disconnects endpoints (what is already gone is not an error).
    * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   async remove(opts: { force?: boolean } = {}): Promise<void> {
+    // Endpoints whose container namespace is gone are not in use: disconnected first (as gc
+    // would), so that a deleted container does not block `docker network rm`.
+    if (opts?.force !== true) {
+      const dead = (await this.store.endpoints(this.id).catch(() => [] as EndpointRecord[])).filter((r) => r.state === 'connected' && !nsAlive(r.ns))
+      for (const r of dead) await disconnectSequence(this.store, r.id, (e) => this.#teardown(e))
+    }
     let start
     try {
       start = await this.store.beginRemoveNetwork(this.id, { force: opts?.force === true })

@@ -88,13 +88,18 @@ export async function teardownMacvlanEndpoint(network: string, ep: EndpointRecor
   if (!nsAlive(ep.ns)) return out
   const ns = await openRecorded(ep.ns)
   try {
-    const l = await linkIfThere(ns, ep.ifname).catch((e: unknown) => {
+    const gone = (e: unknown) => {
       if ((e as { code?: string }).code === 'ERR_NETNS_KIT_NO_NAMESPACE') return null
       throw e
-    })
-    if (l && (l.alias === linkAlias(network, ep.id) || (unnamed && l.alias === '' && l.kind === 'macvlan'))) {
-      await runOne({ ns, op: 'link.delete', index: l.index, ignoreMissing: true, object: ep.ifname })
-      out.links.push(ep.ifname)
+    }
+    const alias = linkAlias(network, ep.id)
+    let l = await linkIfThere(ns, ep.ifname).catch(gone)
+    // Renamed inside the container (ip link set eth0 name x): found by its alias, or its address
+    // would be handed out again while it still holds it.
+    if (!l || l.alias !== alias) l = (await listLinks(ns).catch(gone))?.find((x) => x.alias === alias) ?? l
+    if (l && (l.alias === alias || (unnamed && l.alias === '' && l.kind === 'macvlan' && l.name === ep.ifname))) {
+      await runOne({ ns, op: 'link.delete', index: l.index, ignoreMissing: true, object: l.name })
+      out.links.push(l.name)
     }
   } finally {
     await ns.close()

@@ -243,14 +243,16 @@ describe('MacvlanNetwork', () => {
     const other = await Network.open('mv', { namespace: parent.namespace, store, driver: 'macvlan' })
     const found = await other.endpoints()
     assert.deepEqual(
-      found.map((e) => [e.id, e.ip, e.mac, e.ifname, e.link.index > 0]),
-      [e1, e2].map((e) => [e.id, e.ip, e.mac, 'eth0', true]),
+      found.map((e) => [e.id, e.name, e.ip, e.mac, e.ifname, e.link.index > 0]),
+      [e1, e2].map((e) => [e.id, `ep-${e.id}`, e.ip, e.mac, 'eth0', true]),
+      'in the order they were connected',
     )
     assert.ok(found[0]!.namespace.equals(c1))
-    const one = await other.endpoint({ name: `ep-${e2.id}` })
+    const one = await other.endpoint({ name: e2.name })
     assert.equal(one?.ip, '10.95.0.9')
     assert.equal(await other.endpoint({ name: 'nope' }), undefined)
     await assert.rejects(other.endpoint({} as never), (e: Coded) => e.code === 'ERR_INVALID_ARG_TYPE')
+    await assert.rejects(other.endpoint({ name: '' }), (e: Coded) => e.code === 'ERR_INVALID_ARG_VALUE')
     await other.disconnect(one!)
     assert.deepEqual(
       (await ipj(c2, 'link')).map((l) => l.ifname),
@@ -266,5 +268,60 @@ describe('MacvlanNetwork', () => {
     await other.disconnect(dead)
     assert.deepEqual(await store.endpoints(mine.id), [], 'both addresses given back')
     await mine.remove()
+  })
+
+  it("a deleted container's files are not written again by a later disconnect; remove() does not count its endpoints", async () => {
+    const { parent } = await lan()
+    const host = parent.namespace
+    const store = new MemoryStore()
+    const mv = await MacvlanNetwork.create({ name: 'mv', parent, subnet: '10.95.0.0/24', gateway: GW, store })
+    const br = await Network.create({ name: 'br', namespace: host, subnet: '10.94.0.0/24', store })
+    for (const how of ['Namespace.delete', 'ip netns del'] as const) {
+      const c = await sb.ns()
+      const dir = path.join('/etc/netns', c.name!)
+      const m = await mv.connect(c)
+      const b = await br.connect(c, { name: 'web' })
+      assert.ok(fs.existsSync(path.join(dir, 'hosts')))
+      if (how === 'Namespace.delete') await c.delete()
+      else await sh('ip', ['netns', 'del', c.name!])
+      // Found by another object (as another process would), then disconnected: nothing written again.
+      const other = await Network.open('mv', { namespace: host, store, driver: 'macvlan' })
+      await other.disconnect((await other.endpoint({ name: m.name }))!)
+      assert.equal(fs.existsSync(dir), false, `${how}: no files for a deleted namespace`)
+      await br.disconnect(b)
+      assert.equal(fs.existsSync(dir), false, `${how}: still none`)
+    }
+    // On bridge networks alone too (the files were written again while another endpoint remained).
+    const br2 = await Network.create({ name: 'br2', namespace: host, subnet: '10.93.0.0/24', store })
+    const e = await sb.ns()
+    const [e1, e2] = [await br.connect(e, { name: 'solo' }), await br2.connect(e, { name: 'solo' })]
+    await e.delete()
+    await br.disconnect(e1)
+    assert.equal(fs.existsSync(path.join('/etc/netns', e.name!)), false, 'bridge: no files for a deleted namespace')
+    await br2.disconnect(e2)
+    await br2.remove()
+    // A container deleted while connected does not block remove() (as on a bridge network).
+    const d = await sb.ns()
+    await mv.connect(d)
+    await d.delete()
+    await mv.remove()
+    assert.deepEqual(await store.networks().then((n) => n.map((x) => x.name)), ['br'])
+    await br.remove()
+  })
+
+  it('a macvlan renamed inside the container is still removed at disconnect (found by its alias)', async () => {
+    const { parent } = await lan()
+    const mv = await MacvlanNetwork.create({ name: 'mv', parent, subnet: '10.95.0.0/24', gateway: GW, store: new MemoryStore() })
+    const c = await sb.ns()
+    const ep = await mv.connect(c)
+    await sh('ip', ['-n', c.name!, 'link', 'set', 'eth0', 'down'])
+    await sh('ip', ['-n', c.name!, 'link', 'set', 'eth0', 'name', 'renamed0'])
+    await mv.disconnect(ep)
+    assert.deepEqual(
+      (await ipj(c, 'link')).map((l) => l.ifname),
+      ['lo'],
+      'its address is given back only with the interface that holds it',
+    )
+    await mv.remove()
   })
 })
