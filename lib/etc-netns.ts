@@ -89,7 +89,7 @@ const exists = (p: string) => fs.lstatSync(p, { throwIfNoEntry: false }) !== und
  * Writes the container files of the named namespace `name` to /etc/netns/NAME/ (in place, so a
  * process that already bind-mounted them sees the new content), creating what is missing.
  * @throws {TypeError} `ERR_INVALID_ARG_VALUE` or `ERR_INVALID_ARG_TYPE` for a bad name, an unknown file or a non-string content.
- * @throws {Error} the `fs` error (`EACCES`, `EROFS`, `ENOSPC`) when /etc/netns cannot be written.
+ * @throws {Error} the `fs` error (`EACCES`, `EROFS`, `ENOSPC`) when /etc/netns cannot be written; `ENOTDIR` or `ELOOP` when /etc/netns/NAME or one of its files is a symbolic link (never followed).
  */
 export async function writeEtcNetns(name: string, files: Partial<Record<EtcNetnsFile, string>>, opts: EtcNetnsOptions = {}): Promise<void> {
   const p = paths(name, opts)
@@ -114,7 +114,18 @@ export async function writeEtcNetns(name: string, files: Partial<Record<EtcNetns
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
   }
-  for (const [k, v] of Object.entries(files)) fs.writeFileSync(path.join(p.dir, k), v, { mode: 0o644 })
+  // Never through a symbolic link planted in place of the folder or a file (ELOOP for a file).
+  if (!fs.lstatSync(p.dir).isDirectory())
+    throw Object.assign(new Error(`${p.dir} is not a directory (a symbolic link?): not written`), { code: 'ENOTDIR', path: p.dir })
+  const flag = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW
+  for (const [k, v] of Object.entries(files)) {
+    const fd = fs.openSync(path.join(p.dir, k), flag, 0o644)
+    try {
+      fs.writeFileSync(fd, v)
+    } finally {
+      fs.closeSync(fd)
+    }
+  }
 }
 
 /**

@@ -52,6 +52,22 @@ describe('/etc/netns files (writeEtcNetns, removeEtcNetns)', () => {
     assert.ok(fs.existsSync(opts.root))
   })
 
+  it('never writes through a symbolic link in place of the folder or a file', async () => {
+    const victim = path.join(tmp, 'victim')
+    fs.writeFileSync(victim, 'untouched\n')
+    fs.mkdirSync(path.join(opts.root, 'c1'), { recursive: true })
+    fs.symlinkSync(victim, path.join(opts.root, 'c1', 'hosts'))
+    await assert.rejects(writeEtcNetns('c1', { hosts: 'x\n' }, opts), { code: 'ELOOP' })
+    fs.mkdirSync(path.join(tmp, 'elsewhere'))
+    fs.symlinkSync(path.join(tmp, 'elsewhere'), path.join(opts.root, 'c2'))
+    await assert.rejects(writeEtcNetns('c2', { hosts: 'x\n' }, opts), { code: 'ENOTDIR' })
+    assert.equal(fs.readFileSync(victim, 'utf8'), 'untouched\n')
+    assert.deepEqual(fs.readdirSync(path.join(tmp, 'elsewhere')), [])
+    await removeEtcNetns('c1', opts)
+    await removeEtcNetns('c2', opts)
+    assert.equal(fs.readFileSync(victim, 'utf8'), 'untouched\n', 'removal does not follow them either')
+  })
+
   it('refuses names ip netns refuses and files it does not manage', async () => {
     await assert.rejects(writeEtcNetns('../x', { hosts: '' }, opts), { code: 'ERR_INVALID_ARG_VALUE' })
     await assert.rejects(writeEtcNetns('c', { passwd: 'x' } as never, opts), { code: 'ERR_INVALID_ARG_VALUE' })
