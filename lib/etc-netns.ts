@@ -62,7 +62,9 @@ function paths(name: string, opts: EtcNetnsOptions): { root: string; dir: string
 // that names everything it made, and at worst something it did not make yet (removal tolerates
 // that). No temporary file that a kill could strand, no rewrite that could lose earlier lines.
 // The one cost: a file recorded by a writer killed before it made it, and then made by someone
-// else before the removal, is taken for ours.
+// else before the removal, is taken for ours. Nor is there a lock per name: a removal for a
+// namespace just deleted, racing `ip netns add NAME` and a connect of the new one within a few
+// microseconds, can remove the new one's files (its next connect or disconnect writes them again).
 function readCreated(file: string): Created | undefined {
   let text: string
   try {
@@ -84,12 +86,15 @@ function readCreated(file: string): Created | undefined {
 }
 
 const exists = (p: string) => fs.lstatSync(p, { throwIfNoEntry: false }) !== undefined
+/** A directory itself, not a symbolic link to one. */
+const isDir = (p: string) => fs.lstatSync(p, { throwIfNoEntry: false })?.isDirectory() === true
 
 /**
  * Writes the container files of the named namespace `name` to /etc/netns/NAME/ (in place, so a
  * process that already bind-mounted them sees the new content), creating what is missing.
  * @throws {TypeError} `ERR_INVALID_ARG_VALUE` or `ERR_INVALID_ARG_TYPE` for a bad name, an unknown file or a non-string content.
- * @throws {Error} the `fs` error (`EACCES`, `EROFS`, `ENOSPC`) when /etc/netns cannot be written; `ENOTDIR` or `ELOOP` when /etc/netns/NAME or one of its files is a symbolic link (never followed).
+ * A folder /etc/netns/NAME or a file in it that is a symbolic link is left as it is (never followed).
+ * @throws {Error} the `fs` error (`EACCES`, `EROFS`, `ENOSPC`) when /etc/netns cannot be written.
  */
 export async function writeEtcNetns(name: string, files: Partial<Record<EtcNetnsFile, string>>, opts: EtcNetnsOptions = {}): Promise<void> {
   const p = paths(name, opts)
@@ -114,12 +119,18 @@ export async function writeEtcNetns(name: string, files: Partial<Record<EtcNetns
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
   }
-  // Never through a symbolic link planted in place of the folder or a file (ELOOP for a file).
-  if (!fs.lstatSync(p.dir).isDirectory())
-    throw Object.assign(new Error(`${p.dir} is not a directory (a symbolic link?): not written`), { code: 'ENOTDIR', path: p.dir })
+  // Never through a symbolic link: a folder or a file someone made a link (to the host's
+  // resolv.conf, say) is theirs and stays as it is; the link's target is never written.
+  if (!isDir(p.dir)) return
   const flag = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW
   for (const [k, v] of Object.entries(files)) {
-    const fd = fs.openSync(path.join(p.dir, k), flag, 0o644)
+    let fd: number
+    try {
+      fd = fs.openSync(path.join(p.dir, k), flag, 0o644)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ELOOP') continue
+      throw e
+    }
     try {
       fs.writeFileSync(fd, v)
     } finally {
@@ -140,7 +151,8 @@ export async function removeEtcNetns(name: string, opts: EtcNetnsOptions = {}): 
   const created = readCreated(p.regFile)
   if (created) {
     // Recorded but perhaps never made (a writer killed between its record and its work): force.
-    for (const f of created.files) fs.rmSync(path.join(p.dir, f), { force: true })
+    // Not through a folder someone replaced with a symbolic link.
+    if (isDir(p.dir)) for (const f of created.files) fs.rmSync(path.join(p.dir, f), { force: true })
     if (created.dir) {
       try {
         fs.rmdirSync(p.dir)

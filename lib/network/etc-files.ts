@@ -70,7 +70,8 @@ export function containerFiles(eps: readonly EndpointRecord[], dnsOf: (networkId
  * Brings /etc/netns/NAME up to date for the named namespace `ns` from the store: written from its
  * endpoints (connecting or connected, but for `leaving`), or removed when it has none left.
  * Nothing for an unnamed namespace, or for a name now given to another namespace; a namespace
- * deleted has its files removed (never written again). An endpoint
+ * deleted has its files removed, not written again (told apart from one made again under the
+ * name by a stat of /run/netns/NAME, not under a lock: see the note in lib/etc-netns.ts). An endpoint
  * that leaves calls it with its own id while its record still exists (disconnecting, or a
  * connect's intent being undone): a process killed at any moment leaves an intent that gc
  * finishes, files included, never files that no record leads to.

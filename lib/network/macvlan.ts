@@ -15,9 +15,9 @@ import { checkIfName } from '../validate'
 import { DriverNetwork, NetworkEndpoint, checkConnectOptions, containerIfname, type ConnectOptionsBase } from './driver'
 import { connectEtcFiles, etcFilesAfter } from './etc-files'
 import { macForIp } from './mac'
-import { linkAlias, linkIfThere } from './owned'
+import { linkAlias } from './owned'
 import { identity, nsAlive, openRecorded, storeOf } from './state'
-import { applyMoves, disconnectSequence, teardownMacvlanEndpoint } from './teardown'
+import { applyMoves, disconnectSequence, findMacvlan, teardownMacvlanEndpoint } from './teardown'
 
 const MODES = ['bridge', 'private', 'vepa', 'passthru'] as const
 
@@ -256,14 +256,14 @@ export class MacvlanNetwork extends DriverNetwork<MacvlanEndpoint> {
   /** The endpoint of a record: its macvlan looked up by name and alias; when gone, undefined or (`orGone`) one naming it. */
   async #fromRecord(r: EndpointRecord, orGone: boolean): Promise<MacvlanEndpoint | undefined> {
     const ns = await openRecorded(r.ns)
-    const l = nsAlive(r.ns) ? await linkIfThere(ns, r.ifname).catch(() => null) : null
+    const l = nsAlive(r.ns) ? await findMacvlan(ns, this.name, r).catch(() => null) : null
     const ours = l !== null && l.kind === 'macvlan' && l.alias === linkAlias(this.name, r.id)
     if (!ours && !orGone) {
       await ns.close()
       return undefined
     }
     const a = r.addresses[0]!
-    return new MacvlanEndpoint(this, ns, new Macvlan(ns, r.ifname, ours ? l.index : 0), a.address, a.prefixLength, r.mac ?? '', a.gateway, r.id)
+    return new MacvlanEndpoint(this, ns, new Macvlan(ns, ours ? l.name : r.ifname, ours ? l.index : 0), a.address, a.prefixLength, r.mac ?? '', a.gateway, r.id)
   }
 
   /** An endpoint's macvlan, then its container's /etc/netns files without it (its record still there: see etcFilesAfter). */

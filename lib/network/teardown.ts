@@ -4,6 +4,7 @@
 // disconnect, remove and gc all go through.
 import { NetnsKitError, NetlinkError } from '../errors'
 import type { EndpointRecord, GatewayMove, NetworkRecord, NetworkStore } from '../ipam'
+import type { NativeLink } from '../kernel/binding'
 import { listLinks, listRoutes, runOne } from '../kernel/rtnl'
 import { NatRule, publishedOn, removeNetworkNat, unguardPort } from '../nat'
 import { guardedPort, networkNat } from './nat-state'
@@ -83,21 +84,29 @@ export async function teardownBridgeEndpoint(host: Namespace, network: string, c
  * carries the endpoint's alias, or, with `unnamed`, any macvlan of that name without one).
  * Nothing to do when the container's namespace is gone (the interface went with it).
  */
+/**
+ * A macvlan endpoint's interface in its container `ns`: by its recorded name, else (renamed inside
+ * the container: ip link set eth0 name x) by the network's alias, else whatever carries the name
+ * (null when nothing does, or the namespace is gone). The caller checks the alias.
+ */
+export async function findMacvlan(ns: Namespace, network: string, ep: EndpointRecord): Promise<NativeLink | null> {
+  const gone = (e: unknown) => {
+    if ((e as { code?: string }).code === 'ERR_NETNS_KIT_NO_NAMESPACE') return null
+    throw e
+  }
+  const alias = linkAlias(network, ep.id)
+  const l = await linkIfThere(ns, ep.ifname).catch(gone)
+  if (l?.alias === alias) return l
+  return (await listLinks(ns).catch(gone))?.find((x) => x.alias === alias) ?? l
+}
+
 export async function teardownMacvlanEndpoint(network: string, ep: EndpointRecord, unnamed = false): Promise<Removed> {
   const out: Removed = { links: [], rules: [] }
   if (!nsAlive(ep.ns)) return out
   const ns = await openRecorded(ep.ns)
   try {
-    const gone = (e: unknown) => {
-      if ((e as { code?: string }).code === 'ERR_NETNS_KIT_NO_NAMESPACE') return null
-      throw e
-    }
-    const alias = linkAlias(network, ep.id)
-    let l = await linkIfThere(ns, ep.ifname).catch(gone)
-    // Renamed inside the container (ip link set eth0 name x): found by its alias, or its address
-    // would be handed out again while it still holds it.
-    if (!l || l.alias !== alias) l = (await listLinks(ns).catch(gone))?.find((x) => x.alias === alias) ?? l
-    if (l && (l.alias === alias || (unnamed && l.alias === '' && l.kind === 'macvlan' && l.name === ep.ifname))) {
+    const l = await findMacvlan(ns, network, ep)
+    if (l && (l.alias === linkAlias(network, ep.id) || (unnamed && l.alias === '' && l.kind === 'macvlan' && l.name === ep.ifname))) {
       await runOne({ ns, op: 'link.delete', index: l.index, ignoreMissing: true, object: l.name })
       out.links.push(l.name)
     }

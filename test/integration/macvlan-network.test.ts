@@ -309,13 +309,20 @@ describe('MacvlanNetwork', () => {
     await br.remove()
   })
 
-  it('a macvlan renamed inside the container is still removed at disconnect (found by its alias)', async () => {
+  it('a macvlan renamed inside the container is found by endpoints() and removed at disconnect (by its alias)', async () => {
     const { parent } = await lan()
     const mv = await MacvlanNetwork.create({ name: 'mv', parent, subnet: '10.95.0.0/24', gateway: GW, store: new MemoryStore() })
     const c = await sb.ns()
     const ep = await mv.connect(c)
     await sh('ip', ['-n', c.name!, 'link', 'set', 'eth0', 'down'])
     await sh('ip', ['-n', c.name!, 'link', 'set', 'eth0', 'name', 'renamed0'])
+    // Found by endpoints() and endpoint() under its new name too.
+    const other = await Network.open('mv', { namespace: parent.namespace, store: mv.store, driver: 'macvlan' })
+    assert.deepEqual(
+      (await other.endpoints()).map((e) => [e.id, e.link.name, e.link.index > 0]),
+      [[ep.id, 'renamed0', true]],
+    )
+    assert.equal((await other.endpoint({ name: ep.name }))?.link.name, 'renamed0')
     await mv.disconnect(ep)
     assert.deepEqual(
       (await ipj(c, 'link')).map((l) => l.ifname),

@@ -108,7 +108,7 @@ async function withLowestFree<T>(ino: number, make: () => Promise<T>): Promise<T
       child.once('error', reject)
       child.once('exit', (code) => reject(new Error(`ns-number.py exited with ${code}`)))
     })
-    if (!line.startsWith('ready')) assert.fail(`the inode number ${ino} was not freed within 30 s (${line}); held by: ${nsHolders(ino)}`)
+    if (!line.startsWith('ready')) assert.fail(`the inode number ${ino} cannot be made the lowest free one (ns-number.py: ${line}); held by: ${nsHolders(ino)}`)
     return await make()
   } finally {
     child.stdin!.end()
@@ -408,16 +408,21 @@ describe('Network with the companion process (issue 14 inputs)', function () {
     // A number below the first host's left free once it is made (a short-lived mount namespace, as
     // other tests' `ip netns exec` leave): what made the next host miss the number in CI.
     const hole = spawn('unshare', ['--mount', 'sleep', '60'], { stdio: 'ignore' })
-    await within(5000, 'a mount namespace of its own', async () => {
-      try {
-        return fs.statSync(`/proc/${hole.pid}/ns/mnt`).ino !== fs.statSync('/proc/self/ns/mnt').ino
-      } catch {
-        return false
-      }
-    })
-    const hostA = await sb.ns()
-    hole.kill('SIGKILL')
-    await new Promise((r) => hole.once('exit', r))
+    const holeExit = new Promise((r) => hole.once('exit', r))
+    let hostA: Namespace
+    try {
+      await within(5000, 'a mount namespace of its own', async () => {
+        try {
+          return fs.statSync(`/proc/${hole.pid}/ns/mnt`).ino !== fs.statSync('/proc/self/ns/mnt').ino
+        } catch {
+          return false
+        }
+      })
+      hostA = await sb.ns()
+    } finally {
+      hole.kill('SIGKILL')
+      await holeExit
+    }
     const netA = await Network.create({ name: 'reuse', namespace: hostA, subnet: '10.99.0.0/24', store })
     const a = await sb.ns()
     await netA.connect(a, { name: 'a' })

@@ -52,20 +52,32 @@ describe('/etc/netns files (writeEtcNetns, removeEtcNetns)', () => {
     assert.ok(fs.existsSync(opts.root))
   })
 
-  it('never writes through a symbolic link in place of the folder or a file', async () => {
+  it('never writes or removes through a symbolic link in place of the folder or a file; leaves them as they are', async () => {
     const victim = path.join(tmp, 'victim')
     fs.writeFileSync(victim, 'untouched\n')
+    // A file that is a link (a user's resolv.conf -> the host's stub, say): the others are written.
     fs.mkdirSync(path.join(opts.root, 'c1'), { recursive: true })
-    fs.symlinkSync(victim, path.join(opts.root, 'c1', 'hosts'))
-    await assert.rejects(writeEtcNetns('c1', { hosts: 'x\n' }, opts), { code: 'ELOOP' })
-    fs.mkdirSync(path.join(tmp, 'elsewhere'))
-    fs.symlinkSync(path.join(tmp, 'elsewhere'), path.join(opts.root, 'c2'))
-    await assert.rejects(writeEtcNetns('c2', { hosts: 'x\n' }, opts), { code: 'ENOTDIR' })
+    fs.symlinkSync(victim, path.join(opts.root, 'c1', 'resolv.conf'))
+    await writeEtcNetns('c1', { hosts: 'x\n', 'resolv.conf': 'nameserver 127.0.0.11\n' }, opts)
+    assert.equal(fs.readFileSync(path.join(opts.root, 'c1', 'hosts'), 'utf8'), 'x\n')
+    assert.equal(fs.readlinkSync(path.join(opts.root, 'c1', 'resolv.conf')), victim, 'the link stays')
+    // The folder is a link: nothing written through it.
+    const elsewhere = path.join(tmp, 'elsewhere')
+    fs.mkdirSync(elsewhere)
+    fs.symlinkSync(elsewhere, path.join(opts.root, 'c2'))
+    await writeEtcNetns('c2', { hosts: 'x\n' }, opts)
+    assert.deepEqual(fs.readdirSync(elsewhere), [])
+    // Ours replaced by a link to a folder afterwards: removal does not delete through it.
+    await writeEtcNetns('c3', { hosts: 'x\n', hostname: 'c3\n' }, opts)
+    const standIn = path.join(tmp, 'stand-in')
+    fs.mkdirSync(standIn)
+    fs.writeFileSync(path.join(standIn, 'hosts'), 'theirs\n')
+    fs.rmSync(path.join(opts.root, 'c3'), { recursive: true })
+    fs.symlinkSync(standIn, path.join(opts.root, 'c3'))
+    for (const n of ['c1', 'c2', 'c3']) await removeEtcNetns(n, opts)
     assert.equal(fs.readFileSync(victim, 'utf8'), 'untouched\n')
-    assert.deepEqual(fs.readdirSync(path.join(tmp, 'elsewhere')), [])
-    await removeEtcNetns('c1', opts)
-    await removeEtcNetns('c2', opts)
-    assert.equal(fs.readFileSync(victim, 'utf8'), 'untouched\n', 'removal does not follow them either')
+    assert.equal(fs.readFileSync(path.join(standIn, 'hosts'), 'utf8'), 'theirs\n')
+    assert.equal(fs.existsSync(path.join(opts.root, 'c1', 'hosts')), false, 'our own file went')
   })
 
   it('refuses names ip netns refuses and files it does not manage', async () => {
