@@ -92,8 +92,8 @@ const isDir = (p: string) => fs.lstatSync(p, { throwIfNoEntry: false })?.isDirec
 /**
  * Writes the container files of the named namespace `name` to /etc/netns/NAME/ (in place, so a
  * process that already bind-mounted them sees the new content), creating what is missing.
- * @throws {TypeError} `ERR_INVALID_ARG_VALUE` or `ERR_INVALID_ARG_TYPE` for a bad name, an unknown file or a non-string content.
  * A folder /etc/netns/NAME or a file in it that is a symbolic link is left as it is (never followed).
+ * @throws {TypeError} `ERR_INVALID_ARG_VALUE` or `ERR_INVALID_ARG_TYPE` for a bad name, an unknown file or a non-string content.
  * @throws {Error} the `fs` error (`EACCES`, `EROFS`, `ENOSPC`) when /etc/netns cannot be written.
  */
 export async function writeEtcNetns(name: string, files: Partial<Record<EtcNetnsFile, string>>, opts: EtcNetnsOptions = {}): Promise<void> {

@@ -80,11 +80,6 @@ export async function teardownBridgeEndpoint(host: Namespace, network: string, c
 }
 
 /**
- * Takes a macvlan endpoint out of the kernel: its interface inside the container (only if it
- * carries the endpoint's alias, or, with `unnamed`, any macvlan of that name without one).
- * Nothing to do when the container's namespace is gone (the interface went with it).
- */
-/**
  * A macvlan endpoint's interface in its container `ns`: by its recorded name, else (renamed inside
  * the container: ip link set eth0 name x) by the network's alias, else whatever carries the name
  * (null when nothing does, or the namespace is gone). The caller checks the alias.
@@ -100,6 +95,11 @@ export async function findMacvlan(ns: Namespace, network: string, ep: EndpointRe
   return (await listLinks(ns).catch(gone))?.find((x) => x.alias === alias) ?? l
 }
 
+/**
+ * Takes a macvlan endpoint out of the kernel: its interface inside the container (only if it
+ * carries the endpoint's alias, found by name or alias, or, with `unnamed`, a macvlan of that name without one).
+ * Nothing to do when the container's namespace is gone (the interface went with it).
+ */
 export async function teardownMacvlanEndpoint(network: string, ep: EndpointRecord, unnamed = false): Promise<Removed> {
   const out: Removed = { links: [], rules: [] }
   if (!nsAlive(ep.ns)) return out
