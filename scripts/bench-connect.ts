@@ -170,66 +170,78 @@ async function natDelete(o: ConnectOptions, log: (s: string) => void): Promise<N
   if (NAT_BASE + K > 65535) throw new Error('--mappings at most 35535')
   const out: NatDeleteResult = { mappings: K, reps: o.reps, states: [] }
   for (const state of ['held', 'bare'] as const) {
-    const env = await makeEnv(`natdel-${state}`)
+    // Two host namespaces side by side, one with 2 mappings and one with K, measured in turns
+    // (which goes first alternates): this VM's drift over a run (the same delete varies 1-5 ms
+    // from one minute to the next) lands on both alike, instead of on whichever was measured later.
+    const small = await makeEnv(`natdel-${state}-2`)
+    const big = await makeEnv(`natdel-${state}-${K}`)
     try {
-      const ns = env.host
-      const br = await Bridge.create({ name: 'br0', namespace: ns, up: true })
-      await br.addAddress(`${GATEWAY}/${PREFIX}`)
-      if (state === 'held') await NatRule.masquerade({ namespace: ns, source: SUBNET, notOutInterface: 'br0' })
       const ip = containerIp(0)
-      const pub = (port: number) => NatRule.publish({ namespace: ns, protocol: 'tcp', hostPort: port, containerIp: ip, containerPort: CONTAINER_PORT })
-      // Deletes the mapping on `port` R times (published again before each): first the objects from
-      // publish(), then those from list(). A full collection before each timed delete: list() makes
-      // objects for every mapping (tens of MB at 10,000) and the collection they cause would land in
-      // whatever runs next (instrumented: the same three trips, each 10-20 ms slower right after a list()).
-      const measure = async (port: number): Promise<{ fromPublish: number; fromList: number; list: number }> => {
-        const a: number[] = [],
-          b: number[] = [],
-          l: number[] = []
-        for (let r = 0; r < o.reps; r++) {
-          const rule = await pub(port)
+      const tables = [
+        { env: small, port: NAT_BASE + 1 },
+        { env: big, port: NAT_BASE + K - 1 },
+      ]
+      for (const { env } of tables) {
+        const br = await Bridge.create({ name: 'br0', namespace: env.host, up: true })
+        await br.addAddress(`${GATEWAY}/${PREFIX}`)
+        if (state === 'held') await NatRule.masquerade({ namespace: env.host, source: SUBNET, notOutInterface: 'br0' })
+      }
+      const pub = (ns: Namespace, port: number) =>
+        NatRule.publish({ namespace: ns, protocol: 'tcp', hostPort: port, containerIp: ip, containerPort: CONTAINER_PORT })
+      // The small table: the 1st (the 2nd is the one measured). The big one: up to K - 1 in batches
+      // (publishMany: one nf_tables batch each); the K-th is the one measured.
+      await pub(small.host, NAT_BASE)
+      for (let p = NAT_BASE; p < NAT_BASE + K - 1; p += 500) {
+        const ports = Array.from({ length: Math.min(500, NAT_BASE + K - 1 - p) }, (_, j) => p + j)
+        await NatRule.publishMany(
+          ports.map((hostPort) => ({ namespace: big.host, protocol: 'tcp' as const, hostPort, containerIp: ip, containerPort: CONTAINER_PORT })),
+        )
+      }
+      // Deletes the measured mapping R times in each table (published again before each): the
+      // objects from publish(), then those from list(). A full collection before each timed delete:
+      // list() makes objects for every mapping (tens of MB at 10,000) and the collection they cause
+      // would land in whatever runs next.
+      const a: number[][] = [[], []],
+        b: number[][] = [[], []],
+        l: number[][] = [[], []]
+      for (let r = 0; r < o.reps; r++) {
+        for (const i of r % 2 ? [1, 0] : [0, 1]) {
+          const { env, port } = tables[i]!
+          const rule = await pub(env.host, port)
           collectGarbage()
           const t = performance.now()
           await rule.delete()
-          a.push(ms(t))
+          a[i]!.push(ms(t))
         }
-        for (let r = 0; r < o.reps; r++) {
-          await pub(port)
+      }
+      for (let r = 0; r < o.reps; r++) {
+        for (const i of r % 2 ? [1, 0] : [0, 1]) {
+          const { env, port } = tables[i]!
+          await pub(env.host, port)
           let t = performance.now()
-          const listed = (await NatRule.list({ namespace: ns })).find((x) => x.kind === 'publish' && x.hostPort === port)
-          l.push(ms(t))
+          const listed = (await NatRule.list({ namespace: env.host })).find((x) => x.kind === 'publish' && x.hostPort === port)
+          l[i]!.push(ms(t))
           if (!listed) throw new Error(`NatRule.list() has no mapping on port ${port}`)
           collectGarbage()
           t = performance.now()
           await listed.delete()
-          b.push(ms(t))
+          b[i]!.push(ms(t))
         }
-        return { fromPublish: median(a), fromList: median(b), list: median(l) }
       }
-      await pub(NAT_BASE) // the 1st
-      const second = await measure(NAT_BASE + 1)
-      await pub(NAT_BASE + 1)
-      // Up to K - 1 in batches (publishMany: one nf_tables batch each), then the K-th.
-      for (let p = NAT_BASE + 2; p < NAT_BASE + K - 1; p += 500) {
-        const ports = Array.from({ length: Math.min(500, NAT_BASE + K - 1 - p) }, (_, j) => p + j)
-        await NatRule.publishMany(
-          ports.map((hostPort) => ({ namespace: ns, protocol: 'tcp' as const, hostPort, containerIp: ip, containerPort: CONTAINER_PORT })),
-        )
-      }
-      const last = await measure(NAT_BASE + K - 1)
       const s = {
         state,
-        fromPublish: { second: second.fromPublish, last: last.fromPublish },
-        fromList: { second: second.fromList, last: last.fromList },
-        listMs: { second: second.list, last: last.list },
+        fromPublish: { second: median(a[0]!), last: median(a[1]!) },
+        fromList: { second: median(b[0]!), last: median(b[1]!) },
+        listMs: { second: median(l[0]!), last: median(l[1]!) },
       }
       out.states.push(s)
       log(
-        `  NatRule.delete, ${state === 'held' ? 'masquerade rule present' : 'no masquerade rule'}: from publish() ${second.fromPublish.toFixed(2)} ms (2nd) vs ${last.fromPublish.toFixed(2)} ms (${K}th); ` +
-          `from list() ${second.fromList.toFixed(2)} vs ${last.fromList.toFixed(2)} ms; list() itself ${second.list.toFixed(1)} vs ${last.list.toFixed(1)} ms`,
+        `  NatRule.delete, ${state === 'held' ? 'masquerade rule present' : 'no masquerade rule'}: from publish() ${s.fromPublish.second.toFixed(2)} ms (2nd) vs ${s.fromPublish.last.toFixed(2)} ms (${K}th); ` +
+          `from list() ${s.fromList.second.toFixed(2)} vs ${s.fromList.last.toFixed(2)} ms; list() itself ${s.listMs.second.toFixed(1)} vs ${s.listMs.last.toFixed(1)} ms`,
       )
     } finally {
-      await destroyEnv(env, 1)
+      await destroyEnv(big, 1)
+      await destroyEnv(small, 1)
     }
   }
   return out
