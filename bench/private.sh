@@ -10,12 +10,30 @@
 # user path writes its containers' files to /etc/netns/NAME/, and the machine's /etc must not get
 # them, nor an /etc/netns it did not have (before, each run created the machine's /etc/netns and
 # left it there, empty).
+#
+# The two mount points are made here, in the machine's /run, when missing (a mkdir is not a mount: it
+# does not stay private), and removed again when the run ends, whatever its end.
 set -eu
-exec unshare --mount --propagation slave -- sh -c '
-  mkdir -p /run/netns-kit /run/netns
+made=''
+for d in /run/netns-kit /run/netns; do
+  if [ ! -e "$d" ]; then
+    mkdir -p "$d"
+    made="$made $d"
+  fi
+done
+cleanup() {
+  for d in $made; do rmdir "$d" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+rc=0
+unshare --mount --propagation slave -- sh -c '
   mount -t tmpfs -o mode=0700,size=64m nkbench-etc /run/netns-kit
   mkdir /run/netns-kit/upper /run/netns-kit/work
   mount -t overlay -o lowerdir=/etc,upperdir=/run/netns-kit/upper,workdir=/run/netns-kit/work nkbench-etc /etc
   mount -t tmpfs -o mode=0700,size=512m nkbench-state /run/netns-kit
   mount -t tmpfs -o mode=0755,size=64m nkbench-netns /run/netns
-  exec "$@"' sh "$@"
+  exec "$@"' sh "$@" || rc=$?
+exit $rc
