@@ -39,10 +39,13 @@ export async function openDatabase(file: string, retry: <T>(what: string, fn: ()
   const Driver = loadDriver()
   const db = new Driver(file, { timeout: 0 })
   try {
-    db.pragma('foreign_keys = ON')
-    db.pragma('synchronous = NORMAL')
-    db.pragma('wal_autocheckpoint = 256')
+    // Retried as a whole: `synchronous` reads the schema, and a connection opening a database that
+    // other processes are creating or recovering (its first use by several at once) gets
+    // SQLITE_BUSY or SQLITE_BUSY_RECOVERY from it, as from `journal_mode`.
     await retry('open', () => {
+      db.pragma('foreign_keys = ON')
+      db.pragma('synchronous = NORMAL')
+      db.pragma('wal_autocheckpoint = 256')
       if (String(db.pragma('journal_mode', { simple: true })).toLowerCase() !== 'wal') db.pragma('journal_mode = WAL')
     })
     await retry('schema', () => {

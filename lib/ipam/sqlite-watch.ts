@@ -68,7 +68,11 @@ export class ChangeWatcher {
       void this.#open().then(
         (db) => {
           if (this.#watch !== w) return
-          w.version = Number(db.pragma('data_version', { simple: true }))
+          try {
+            w.version = Number(db.pragma('data_version', { simple: true }))
+          } catch {
+            /* busy: the first check notifies (a version of -1 differs from any) */
+          }
           try {
             const base = path.basename(this.#file)
             w.fsw = fs.watch(path.dirname(this.#file), { persistent: false }, (_ev, f) => {

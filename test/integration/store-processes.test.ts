@@ -81,6 +81,21 @@ describe('SqliteStore across processes', function () {
     }
   })
 
+  it('8 processes opening a new database at once all open it (no SQLITE_BUSY from the open itself)', async () => {
+    // Each opening connection set its pragmas outside the retried steps; `synchronous` reads the
+    // schema, and while another process created the database or recovered its WAL it threw a raw
+    // SQLITE_BUSY (6 of 120 opens; a CNI ADD failed with SQLITE_BUSY_RECOVERY in CI).
+    for (let round = 0; round < 6; round++) {
+      const file = path.join(dir, `fresh-${round}.db`)
+      const results = await race(Array.from({ length: 8 }, () => ['open', file]))
+      assert.deepEqual(
+        results.filter((r) => r.error),
+        [],
+        `round ${round}`,
+      )
+    }
+  })
+
   it('4 processes x 25 concurrent connects on one /24: 100 distinct addresses; then exhaustion is ERR_NETNS_KIT_POOL_EXHAUSTED', async () => {
     const net = await network('10.71.0.0/24')
     const first = await race([0, 1, 2, 3].map((i) => ['connect', db, net, '25', `p${i}`]))
