@@ -4,8 +4,7 @@ import { invalidArg } from '../errors'
 import { type EndpointRecord } from '../ipam'
 import { dnsService } from './dns'
 import { Endpoint } from './endpoint'
-import { nsAlive } from './state'
-import { disconnectAll, disconnectSequence, teardownBridgeEndpoint, teardownBridgeNetwork } from './teardown'
+import { disconnectAll, disconnectDead, disconnectSequence, teardownBridgeEndpoint, teardownBridgeNetwork } from './teardown'
 import { syncCompanion } from './companion'
 import { etcFilesAfter } from './etc-files'
 import type { Network } from './bridge'
@@ -30,13 +29,7 @@ async function teardownEndpoint(net: Network, st: BridgeInternals, ep: EndpointR
 /** Network.remove (see its docstring). */
 export async function removeNetwork(net: Network, st: BridgeInternals, force: boolean): Promise<void> {
   const store = net.store
-  // Endpoints whose container namespace is gone are not in use: disconnected first (as gc
-  // would), so that a deleted container does not block `docker network rm`.
-  if (!force) {
-    const dead = (await store.endpoints(net.id).catch(() => [] as EndpointRecord[])).filter((r) => r.state === 'connected' && !nsAlive(r.ns))
-    for (const r of dead) await disconnectSequence(store, r.id, (ep) => teardownEndpoint(net, st, ep))
-    if (dead.length) await syncCompanion(net.namespace, store)
-  }
+  if (!force && (await disconnectDead(store, net.id, (ep) => teardownEndpoint(net, st, ep)))) await syncCompanion(net.namespace, store)
   let start
   try {
     start = await store.beginRemoveNetwork(net.id, { force })

@@ -10,7 +10,6 @@ import { removeEtcNetns, writeEtcNetns, type EtcNetnsFile } from '../etc-netns'
 import type { DnsSettings, EndpointRecord, NetworkStore, NsIdentity } from '../ipam'
 import { NETNS_RUN_DIR } from '../namespace'
 import { hostResolvConf } from './dns'
-import { nsAlive } from './state'
 
 /** NAME of a namespace recorded as /run/netns/NAME, else undefined (only named namespaces have /etc/netns files). */
 export function nsNameOf(ns: { path?: string }): string | undefined {
@@ -19,14 +18,19 @@ export function nsNameOf(ns: { path?: string }): string | undefined {
   return path.basename(p)
 }
 
-/** /run/netns/NAME names another namespace now (deleted and made again): its files are not ours to change. */
-function renamedAway(ns: NsIdentity, name: string): boolean {
+/**
+ * What /run/netns/NAME is for the recorded namespace `ns` (one stat): still it; gone (deleted);
+ * or another namespace made under the name since, whose files are not ours to change.
+ */
+function namedNow(ns: NsIdentity, name: string): 'same' | 'gone' | 'other' {
+  let st: fs.BigIntStats | undefined
   try {
-    const st = fs.statSync(path.join(NETNS_RUN_DIR, name), { bigint: true })
-    return String(st.dev) !== ns.dev || String(st.ino) !== ns.ino
+    st = fs.statSync(path.join(NETNS_RUN_DIR, name), { bigint: true, throwIfNoEntry: false })
   } catch {
-    return false
+    return 'gone' // not a file we can read: as nsAlive() judges it
   }
+  if (!st) return 'gone'
+  return String(st.dev) === ns.dev && String(st.ino) === ns.ino ? 'same' : 'other'
 }
 
 /** The resolv.conf of a container: the embedded resolver when one of its networks has DNS, with its endpoints' --dns settings. */
@@ -78,10 +82,12 @@ export function containerFiles(eps: readonly EndpointRecord[], dnsOf: (networkId
  */
 export async function etcFilesAfter(store: NetworkStore, ns: NsIdentity, leaving?: string): Promise<void> {
   const name = nsNameOf(ns)
-  if (!name || renamedAway(ns, name)) return
+  if (!name) return
+  const now = namedNow(ns, name)
+  if (now === 'other') return
   // The namespace deleted (its files went with Namespace.delete; `ip netns del` leaves ours):
   // none written again, or a namespace made later under the name would find a dead one's.
-  if (!nsAlive(ns)) {
+  if (now === 'gone') {
     await removeEtcNetns(name)
     return
   }

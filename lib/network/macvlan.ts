@@ -17,7 +17,7 @@ import { connectEtcFiles, etcFilesAfter } from './etc-files'
 import { macForIp } from './mac'
 import { linkAlias } from './owned'
 import { identity, nsAlive, openRecorded, storeOf } from './state'
-import { applyMoves, disconnectSequence, findMacvlan, teardownMacvlanEndpoint } from './teardown'
+import { applyMoves, disconnectDead, disconnectSequence, findMacvlan, teardownMacvlanEndpoint } from './teardown'
 
 const MODES = ['bridge', 'private', 'vepa', 'passthru'] as const
 
@@ -282,12 +282,7 @@ export class MacvlanNetwork extends DriverNetwork<MacvlanEndpoint> {
    * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   async remove(opts: { force?: boolean } = {}): Promise<void> {
-    // Endpoints whose container namespace is gone are not in use: disconnected first (as gc
-    // would), so that a deleted container does not block `docker network rm`.
-    if (opts?.force !== true) {
-      const dead = (await this.store.endpoints(this.id).catch(() => [] as EndpointRecord[])).filter((r) => r.state === 'connected' && !nsAlive(r.ns))
-      for (const r of dead) await disconnectSequence(this.store, r.id, (e) => this.#teardown(e))
-    }
+    if (opts?.force !== true) await disconnectDead(this.store, this.id, (e) => this.#teardown(e))
     let start
     try {
       start = await this.store.beginRemoveNetwork(this.id, { force: opts?.force === true })

@@ -214,6 +214,17 @@ export async function restoreDefaultRoutes(store: NetworkStore, eps: readonly En
   return out
 }
 
+/**
+ * Network.remove without `force` (every driver): the endpoints whose container namespace is gone
+ * are not in use, so they are disconnected first (as gc would), and a deleted container does not
+ * block `docker network rm`. Returns how many.
+ */
+export async function disconnectDead(store: NetworkStore, networkId: string, teardown: (ep: EndpointRecord) => Promise<unknown>): Promise<number> {
+  const dead = (await store.endpoints(networkId).catch(() => [] as EndpointRecord[])).filter((r) => r.state === 'connected' && !nsAlive(r.ns))
+  for (const r of dead) await disconnectSequence(store, r.id, teardown)
+  return dead.length
+}
+
 /** Disconnects in flight in this process, by endpoint id: concurrent calls share one. */
 const inflight = new Map<string, Promise<void>>()
 

@@ -23,6 +23,16 @@ describe('MacvlanNetwork', () => {
     return { host, far, parent: v.host }
   }
 
+  /** lan(), a macvlan network 'mv' on its parent and a bridge network 'br' in its host, in one store (a container on both). */
+  async function macvlanAndBridge() {
+    const { parent } = await lan()
+    const host = parent.namespace
+    const store = new MemoryStore()
+    const mv = await MacvlanNetwork.create({ name: 'mv', parent, subnet: '10.95.0.0/24', gateway: GW, store })
+    const br = await Network.create({ name: 'br', namespace: host, subnet: '10.94.0.0/24', store })
+    return { parent, host, store, mv, br }
+  }
+
   for (const mode of ['bridge', 'private'] as const) {
     it(`${mode} mode: each container gets its own macvlan, MAC, address and default route; reaches the gateway${mode === 'bridge' ? ' and its siblings' : ' but not its siblings'}`, async () => {
       const { host, far, parent } = await lan()
@@ -184,11 +194,7 @@ describe('MacvlanNetwork', () => {
   })
 
   it('a named container on a macvlan network gets its /etc/netns files, rewritten at disconnect, removed with its last endpoint', async () => {
-    const { parent } = await lan()
-    const host = parent.namespace
-    const store = new MemoryStore()
-    const mv = await MacvlanNetwork.create({ name: 'mv', parent, subnet: '10.95.0.0/24', gateway: GW, store })
-    const br = await Network.create({ name: 'br', namespace: host, subnet: '10.94.0.0/24', store })
+    const { parent, store, mv, br } = await macvlanAndBridge()
     const c = await sb.ns()
     const dir = path.join('/etc/netns', c.name!)
     const file = (f: string) => fs.readFileSync(path.join(dir, f), 'utf8')
@@ -271,11 +277,7 @@ describe('MacvlanNetwork', () => {
   })
 
   it("a deleted container's files are not written again by a later disconnect; remove() does not count its endpoints", async () => {
-    const { parent } = await lan()
-    const host = parent.namespace
-    const store = new MemoryStore()
-    const mv = await MacvlanNetwork.create({ name: 'mv', parent, subnet: '10.95.0.0/24', gateway: GW, store })
-    const br = await Network.create({ name: 'br', namespace: host, subnet: '10.94.0.0/24', store })
+    const { host, store, mv, br } = await macvlanAndBridge()
     for (const how of ['Namespace.delete', 'ip netns del'] as const) {
       const c = await sb.ns()
       const dir = path.join('/etc/netns', c.name!)
