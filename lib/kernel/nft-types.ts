@@ -159,7 +159,13 @@ interface NftTableRef {
 /** Table messages: `nft add table` (create with exclusive), `nft delete table`, `nft destroy table` (no error when absent; kernel 6.3). */
 export type NftTableMsg =
   | { op: 'newtable'; family: NftFamily; name: string; flags?: number; userdata?: Buffer; exclusive?: boolean }
-  | { op: 'deltable' | 'destroytable'; family: NftFamily; name: string }
+  | {
+      op: 'deltable' | 'destroytable'
+      family: NftFamily
+      name: string
+      /** deltable: NLM_F_NONREC, refused (EBUSY) while the table holds a chain, set, flowtable or object. */
+      nonrec?: boolean
+    }
 
 /** Chain messages: a base chain has a hook; a regular chain is reached by jump/goto. flushchain removes its rules. */
 export type NftChainMsg =

@@ -1,6 +1,6 @@
 // Tables: NFT_MSG_NEWTABLE / DELTABLE / DESTROYTABLE and the table decoder.
 //   { op: 'newtable', family, name, flags?, userdata?, exclusive? }   nft add (create) table
-//   { op: 'deltable' | 'destroytable', family, name }                 nft delete (destroy) table
+//   { op: 'deltable' | 'destroytable', family, name, nonrec? }        nft delete (destroy) table
 // Wire (as nft writes it): NFTA_TABLE_NAME, NFTA_TABLE_FLAGS be32 (always), NFTA_TABLE_USERDATA.
 #include "nft.h"
 
@@ -25,7 +25,12 @@ bool EncodeTableOp(const std::string& op, const Reader& r, Sink& out) {
   if (op == "deltable" || op == "destroytable") {
     uint8_t family = ReadFamily(r);
     std::string name = r.ReqStr("name", NFT_TABLE_MAXNAMELEN - 1);
-    nl::MsgBuilder b = Request(op == "deltable" ? uint16_t{NFT_MSG_DELTABLE} : kMsgDestroyTable, NLM_F_ACK, family);
+    // nonrec (NLM_F_NONREC, deltable only): refused with EBUSY while the table still holds a chain,
+    // set, flowtable or object (the kernel reads its use count), instead of deleting them with it:
+    // a recursive delete walks every element of every map it takes, even in a batch that fails.
+    bool nonrec = op == "deltable" && r.Bool("nonrec").value_or(false);
+    nl::MsgBuilder b = Request(op == "deltable" ? uint16_t{NFT_MSG_DELTABLE} : kMsgDestroyTable,
+                               NLM_F_ACK | (nonrec ? NLM_F_NONREC : 0), family);
     b.PutStr(NFTA_TABLE_NAME, name);
     r.Strict();
     out.Add(std::move(b).Finish());

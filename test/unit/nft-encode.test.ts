@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { native, type NftExpr, type NftMsg } from '../../lib/kernel/binding'
-import { nonrecTrusted } from '../../lib/nat/by-key'
+import { nonrecTrusted } from '../../lib/nat/ruleset'
 import {
   attrs,
   canonical,
@@ -485,14 +485,17 @@ describe('nf_tables encoding (our own goldens)', () => {
     assert.deepEqual(describeMessage(mine[4]!), ['type=0xa1a flags=0x5 nfgen=01000000', '1 7400'])
   })
 
-  it('deletes a set or a chain non-recursively (NLM_F_NONREC) only when asked', () => {
+  it('deletes a set, a chain or a table non-recursively (NLM_F_NONREC) only when asked', () => {
     const mine = ours([
       { op: 'delset', family: 'inet', table: 't', name: 's', nonrec: true },
       { op: 'delset', family: 'inet', table: 't', name: 's' },
       { op: 'delchain', family: 'inet', table: 't', name: 'c', nonrec: true },
       { op: 'delchain', family: 'inet', table: 't', name: 'c' },
+      { op: 'deltable', family: 'inet', name: 't', nonrec: true },
+      { op: 'deltable', family: 'inet', name: 't' },
     ]).slice(1, -1)
-    // NFT_MSG_DELSET (0x0b) / DELCHAIN (0x05): NLM_F_REQUEST|ACK, plus NLM_F_NONREC (0x100) with nonrec
+    // NFT_MSG_DELSET (0x0b) / DELCHAIN (0x05) / DELTABLE (0x02): NLM_F_REQUEST|ACK, plus
+    // NLM_F_NONREC (0x100) with nonrec
     assert.deepEqual(
       mine.map((m) => [m.type, m.flags]),
       [
@@ -500,13 +503,26 @@ describe('nf_tables encoding (our own goldens)', () => {
         [0xa0b, 0x5],
         [0xa05, 0x105],
         [0xa05, 0x5],
+        [0xa02, 0x105],
+        [0xa02, 0x5],
       ],
     )
-    assert.deepEqual(
-      describeMessage(mine[0]!),
-      describeMessage(mine[1]!).map((l, i) => (i === 0 ? l.replace('flags=0x5', 'flags=0x105') : l)),
-    )
-    assert.throws(() => native().nftEncode([{ op: 'deltable', family: 'inet', name: 't', nonrec: true } as unknown as NftMsg]), TypeError)
+    for (const i of [0, 2, 4]) {
+      assert.deepEqual(
+        describeMessage(mine[i]!),
+        describeMessage(mine[i + 1]!).map((l, j) => (j === 0 ? l.replace('flags=0x5', 'flags=0x105') : l)),
+      )
+    }
+    // Only a delete takes it: destroy (no error when absent) is always recursive.
+    const destroys = [
+      { op: 'destroytable', family: 'inet', name: 't' },
+      { op: 'destroyset', family: 'inet', table: 't', name: 's' },
+      { op: 'destroychain', family: 'inet', table: 't', name: 'c' },
+    ]
+    for (const m of destroys) {
+      assert.doesNotThrow(() => native().nftEncode([m as NftMsg]))
+      assert.throws(() => native().nftEncode([{ ...m, nonrec: true } as unknown as NftMsg]), /nonrec/)
+    }
   })
 
   it('trusts NLM_F_NONREC for the table drop only from kernel 6.1 on', () => {
