@@ -33,10 +33,9 @@ import {
   type PublishSpec,
   type Probe,
 } from './ports'
-import { dropTableIfEmpty, nonrecTrusted } from './by-key'
 import { interfacesInUse } from './decode'
 import { ifnameBytes } from './expr'
-import { ISO, TABLE, TAG, change, findElements, ownerOf, tableExists, tableHeld, tidy } from './ruleset'
+import { ISO, TABLE, TAG, change, dropTableIfEmpty, findElements, nonrecTrusted, ownerOf, tableExists, tableHeld, tidy } from './ruleset'
 import type { ElemRef, NatFields, OwnedRule } from './types'
 
 /** How many candidates a chosen port gets (per mapping of the batch choosing one of the same protocol). */

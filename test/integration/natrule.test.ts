@@ -3,6 +3,7 @@
 // namespaces and checked against `nft -j list ruleset`.
 import { strict as assert } from 'node:assert'
 import { Bridge, NatRule, NetnsKitError, Namespace } from '../../lib'
+import { guardPort, unguardPort } from '../../lib/nat'
 import { Sandbox, isRoot, sh } from '../helpers'
 import {
   C1,
@@ -408,6 +409,35 @@ d('NatRule', function () {
       await m.delete()
       assert.equal(await foreign(), before)
       assert.doesNotMatch(await nftText(t.host), /netns-kit/)
+    })
+
+    it('keeps its table while it holds an object someone else put there, and drops it once that is gone', async () => {
+      // A named counter in netns-kit's table: not netns-kit's, so deleting the last mapping
+      // (publish's path) or the last rule (tidy's path) must not take it with the table.
+      const counter = /counter theirs/
+      for (const make of [
+        () => NatRule.publish({ namespace: t.host, protocol: 'tcp', hostPort: 8080, containerIp: C1, containerPort: 80 }),
+        () => NatRule.masquerade({ namespace: t.host, source: '172.18.0.0/16', notOutInterface: 'br0' }),
+      ]) {
+        const r = await make()
+        await nftApply(t.host, 'add counter inet netns-kit theirs')
+        await r.delete()
+        assert.match(await nftText(t.host), counter, `${r.kind}: their counter stays`)
+        assert.deepEqual(await NatRule.list({ namespace: t.host }), [])
+        await nftApply(t.host, 'delete counter inet netns-kit theirs')
+        await NatRule.tidy({ namespace: t.host })
+        assert.equal(await nftText(t.host), '', `${r.kind}: our table goes with the last thing in it`)
+      }
+      // The same for the bridge-family (anti-spoofing) table, which tidy() drops after the inet one.
+      const port = { hostIf: 'veth-c1', mac: '02:42:ac:12:00:0a', addresses: [C1] }
+      await guardPort(t.host, port)
+      await nftApply(t.host, 'add counter bridge netns-kit theirs')
+      await unguardPort(t.host, port)
+      await NatRule.tidy({ namespace: t.host })
+      assert.match(await nftText(t.host), counter, 'bridge: their counter stays')
+      await nftApply(t.host, 'delete counter bridge netns-kit theirs')
+      await NatRule.tidy({ namespace: t.host })
+      assert.equal(await nftText(t.host), '', 'bridge: our table goes with the last thing in it')
     })
 
     it('agrees with nft -j list ruleset, element for element', async () => {
