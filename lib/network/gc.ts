@@ -111,7 +111,7 @@ export async function gc(opts: GcOptions = {}): Promise<GcReport> {
   const teardown = async (net: NetworkRecord, ep: EndpointRecord) => {
     touched = true
     await dnsService().stop(net.id, ep.id)
-    add(net.driver === 'macvlan' ? await teardownMacvlanEndpoint(net.name, ep, true) : await teardownBridgeEndpoint(host, net.name, bridgeConfig(net), ep))
+    add(net.driver === 'macvlan' ? await teardownMacvlanEndpoint(net.name, ep) : await teardownBridgeEndpoint(host, net.name, bridgeConfig(net), ep))
     // The container's files without it, while its intent is still recorded (see etcFilesAfter).
     await etcFilesAfter(store, ep.ns, ep.id).catch(() => {})
   }

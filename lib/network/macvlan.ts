@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { NetnsKitError, invalidArg } from '../errors'
 import { checkNetworkName, type EndpointRecord, type NetworkRecord, type NetworkStore } from '../ipam'
 import { contains, formatPrefix, parseIp, parsePrefix } from '../ipam/ip'
+import { runOne } from '../kernel/rtnl'
 import { Link } from '../link'
 import { Macvlan } from '../macvlan'
 import { defaultNamespace, type Namespace } from '../namespace'
@@ -17,7 +18,7 @@ import { connectEtcFiles, etcFilesAfter } from './etc-files'
 import { macForIp } from './mac'
 import { linkAlias } from './owned'
 import { identity, nsAlive, openRecorded, storeOf } from './state'
-import { applyMoves, disconnectDead, disconnectSequence, findMacvlan, teardownMacvlanEndpoint } from './teardown'
+import { applyMoves, disconnectDead, disconnectSequence, findMacvlan, pendingMacvlanName, teardownMacvlanEndpoint } from './teardown'
 
 const MODES = ['bridge', 'private', 'vepa', 'passthru'] as const
 
@@ -188,8 +189,13 @@ export class MacvlanNetwork extends DriverNetwork<MacvlanEndpoint> {
     // A named container's /etc/netns files, as a bridge connect writes them (see connectEtcFiles).
     const files = connectEtcFiles(this.store, nsId, id)
     try {
-      link = await Macvlan.create({ name: ifname, parent: this.parent, mode: this.mode, mac, up: true, target: ns })
-      await link.setAlias(linkAlias(this.name, id))
+      // Born under the endpoint's own name (the kernel ignores IFLA_IFALIAS on a create), then
+      // named and labelled in one message: a macvlan a killed connect leaves behind is always
+      // recognisable as this endpoint's, never one the user made under the container's name.
+      const made = await Macvlan.create({ name: pendingMacvlanName(id), parent: this.parent, mode: this.mode, mac, up: false, target: ns })
+      link = made
+      await runOne({ ns, op: 'link.set', index: made.index, name: ifname, alias: linkAlias(this.name, id), up: true, object: made.name })
+      link = new Macvlan(ns, ifname, made.index)
       await link.addAddress(`${a.address}/${a.prefixLength}`, { nodad: true })
       if (rec.gateway4) await ns.routes.replace({ to: 'default', via: a.gateway })
       await files.written()
@@ -267,8 +273,8 @@ export class MacvlanNetwork extends DriverNetwork<MacvlanEndpoint> {
   }
 
   /** An endpoint's macvlan, then its container's /etc/netns files without it (its record still there: see etcFilesAfter). */
-  async #teardown(r: EndpointRecord, unnamed = false): Promise<void> {
-    await teardownMacvlanEndpoint(this.name, r, unnamed)
+  async #teardown(r: EndpointRecord): Promise<void> {
+    await teardownMacvlanEndpoint(this.name, r)
     await etcFilesAfter(this.store, r.ns, r.id).catch(() => {})
   }
 
@@ -290,7 +296,7 @@ export class MacvlanNetwork extends DriverNetwork<MacvlanEndpoint> {
       if ((e as NetnsKitError).code === 'ERR_NETNS_KIT_NO_NETWORK') return
       throw e
     }
-    for (const e of start.endpoints) await disconnectSequence(this.store, e.id, (r) => this.#teardown(r, true))
+    for (const e of start.endpoints) await disconnectSequence(this.store, e.id, (r) => this.#teardown(r))
     await this.store.finishRemoveNetwork(this.id)
   }
 }

@@ -95,18 +95,23 @@ export async function findMacvlan(ns: Namespace, network: string, ep: EndpointRe
   return (await listLinks(ns).catch(gone))?.find((x) => x.alias === alias) ?? l
 }
 
+/** The name a macvlan endpoint's interface is created under, before one message names it `ep.ifname` and sets its alias. */
+export const pendingMacvlanName = (id: string): string => `nk${id}`
+
 /**
- * Takes a macvlan endpoint out of the kernel: its interface inside the container (only if it
- * carries the endpoint's alias, found by name or alias, or, with `unnamed`, a macvlan of that name without one).
- * Nothing to do when the container's namespace is gone (the interface went with it).
+ * Takes a macvlan endpoint out of the kernel: its interface inside the container, only if it
+ * carries the endpoint's alias (found by name or alias), or still has the name it was created
+ * under (a connect killed before naming it). Nothing to do when the container's namespace is gone
+ * (the interface went with it).
  */
-export async function teardownMacvlanEndpoint(network: string, ep: EndpointRecord, unnamed = false): Promise<Removed> {
+export async function teardownMacvlanEndpoint(network: string, ep: EndpointRecord): Promise<Removed> {
   const out: Removed = { links: [], rules: [] }
   if (!nsAlive(ep.ns)) return out
   const ns = await openRecorded(ep.ns)
   try {
-    const l = await findMacvlan(ns, network, ep)
-    if (l && (l.alias === linkAlias(network, ep.id) || (unnamed && l.alias === '' && l.kind === 'macvlan' && l.name === ep.ifname))) {
+    let l = await findMacvlan(ns, network, ep)
+    if (l?.alias !== linkAlias(network, ep.id)) l = await linkIfThere(ns, pendingMacvlanName(ep.id)).catch(() => null)
+    if (l && l.kind === 'macvlan') {
       await runOne({ ns, op: 'link.delete', index: l.index, ignoreMissing: true, object: l.name })
       out.links.push(l.name)
     }

@@ -311,6 +311,19 @@ describe('MacvlanNetwork', () => {
     await br.remove()
   })
 
+  it("remove --force leaves a macvlan the user made under the endpoint's interface name", async () => {
+    const { parent } = await lan()
+    const mv = await MacvlanNetwork.create({ name: 'mv', parent, subnet: '10.95.0.0/24', gateway: GW, store: new MemoryStore() })
+    const c = await sb.ns()
+    await mv.connect(c)
+    // Ours deleted by hand, and a macvlan of the user's (no alias) now named eth0.
+    await sh('ip', ['-n', c.name!, 'link', 'del', 'eth0'])
+    await sh('ip', ['-n', c.name!, 'link', 'add', 'p0', 'type', 'veth', 'peer', 'name', 'p1'])
+    await sh('ip', ['-n', c.name!, 'link', 'add', 'eth0', 'link', 'p0', 'type', 'macvlan'])
+    await mv.remove({ force: true })
+    assert.deepEqual((await ipj(c, 'link')).map((l) => l.ifname).sort(), ['eth0', 'lo', 'p0', 'p1'], "the user's eth0 stays")
+  })
+
   it('a macvlan renamed inside the container is found by endpoints() and removed at disconnect (by its alias)', async () => {
     const { parent } = await lan()
     const mv = await MacvlanNetwork.create({ name: 'mv', parent, subnet: '10.95.0.0/24', gateway: GW, store: new MemoryStore() })
