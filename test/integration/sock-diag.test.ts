@@ -152,6 +152,9 @@ describe('sock_diag: listSockets() / ns.sockets()', function () {
     }
     try {
       spawnIn(ns, 'socat', ['TCP4-LISTEN:18090,reuseaddr,fork', 'EXEC:cat'])
+      // The client only once the listener is there (started together, a loaded machine let the
+      // client try first, fail and exit: the wait below then timed out).
+      await until('the listener', async () => (await ss(ns)).length === 1)
       spawnIn(ns, 'socat', ['TCP4:127.0.0.1:18090', 'EXEC:sleep 30'])
       await until('listener and connection', async () => (await runIn(ns, 'ss', ['-H', '-tn', 'state', 'established'])).out.trim().split('\n').length === 2)
       const tcp = await listSockets(ns, { protocol: 'tcp' })
