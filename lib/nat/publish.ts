@@ -35,7 +35,7 @@ import {
 } from './ports'
 import { interfacesInUse } from './decode'
 import { ifnameBytes } from './expr'
-import { ISO, TABLE, TAG, change, dropTableIfEmpty, findElements, nonrecTrusted, ownerOf, tableExists, tableHeld, tidy } from './ruleset'
+import { ISO, TABLE, TAG, change, dropTablesIfEmpty, findElements, nonrecTrusted, ownerOf, tableExists, tableHeld, tidy } from './ruleset'
 import type { ElemRef, NatFields, OwnedRule } from './types'
 
 /** How many candidates a chosen port gets (per mapping of the batch choosing one of the same protocol). */
@@ -323,14 +323,13 @@ async function bridgeLives(ns: Namespace, dev: string): Promise<boolean> {
 
 /**
  * Removes a published mapping: only the elements still carrying its id (never another owner's),
- * looked up by key, every map at once, along with the look at the table's rules: one round of
- * trips. Then its UDP conntrack entries, route_localnet if it was the last localhost mapping
+ * looked up by key, every map at once: one round of trips, then the delete. Then whether
+ * something of a network's lifetime holds the table (a few rules' comments, two small sets), its
+ * UDP conntrack entries, route_localnet if it was the last localhost mapping
  * through that interface and netns-kit turned it on, and the table if nothing of ours is left.
  * O(1) in the number of other mappings (but for route_localnet, which reads them).
  */
 export async function unpublish(ns: Namespace, f: NatFields, elems: ElemRef[]): Promise<void> {
-  const held = tableHeld(ns)
-  held.catch(() => {})
   const gone: ElemRef[] = []
   const maps = [...new Set(elems.map((e) => e.map))]
   const mine = maps.map((map) => elems.filter((e) => e.map === map))
@@ -353,6 +352,11 @@ export async function unpublish(ns: Namespace, f: NatFields, elems: ElemRef[]): 
   for (const e of gone) byMap.set(e.map, [...(byMap.get(e.map) ?? []), e.key])
   const msgs: NftMsg[] = [...byMap].map(([set, keys]) => ({ op: 'delsetelem', family: 'inet', table: TABLE, set, elements: keys.map((key) => ({ key })) }))
   if (msgs.length) await nftApply(ns, msgs, `unpublish ${f.protocol} ${f.hostPort}`)
+  // Whether something of a network's lifetime holds the table, looked at only now that this
+  // mapping is gone: a rule deleted meanwhile by another process whose own look still saw this
+  // mapping is then seen gone here (a look before the delete left the table to nobody).
+  const held = tableHeld(ns)
+  held.catch(() => {})
   if (f.protocol === 'udp') await clearUdpConntrack(ns, f.family, f.hostIp, [f.hostPort!, f.hostPortEnd ?? f.hostPort!])
   // route_localnet off (then its record) with the last localhost mapping through that interface,
   // if netns-kit turned it on; not while a network lives on that interface (one lookup by key):
@@ -363,13 +367,13 @@ export async function unpublish(ns: Namespace, f: NatFields, elems: ElemRef[]): 
     f.localhost && f.interface && !(await bridgeLives(ns, f.interface)) && !(await localhostUsers(ns)).has(f.interface)
       ? await releaseLocalnet(ns, f.interface)
       : false
-  // While something of a network's lifetime holds the table nothing else is looked at (the early
-  // look saw a record just released: look again then); otherwise the kernel drops the table if
+  // While something of a network's lifetime holds the table nothing else is looked at (the look
+  // above saw a record just released: look again then); otherwise the kernel drops the table if
   // its sets are empty, counting the elements itself: no map is read, whatever the number of
   // mappings (dropTableIfEmpty).
   const isHeld = released ? tableHeld(ns) : held
   if (nonrecTrusted()) {
-    if (!(await isHeld)) await dropTableIfEmpty(ns)
+    if (!(await isHeld)) await dropTablesIfEmpty(ns)
   } else {
     await tidy(ns, () => interfacesInUse(ns), isHeld)
   }

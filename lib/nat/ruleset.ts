@@ -58,7 +58,7 @@ import { nftApply, nftList } from '../kernel/nft'
 import type { Namespace } from '../namespace'
 import { commentOf, ifnameString } from './expr'
 import type { RuleRef } from './types'
-import { TABLE, TAG, type TableFamily, HAIRPIN_SETS, ISO, LOCALNET_SET, SPOOF, skeletonOf } from './ruleset-tables'
+import { TABLE, TAG, type TableFamily, HAIRPIN_SETS, ISO, LOCALNET_SET, SPOOF, skeletonOf, tableDef } from './ruleset-tables'
 
 // The tables' skeleton is defined in ruleset-tables.ts; every module imports it from here.
 export {
@@ -109,7 +109,7 @@ export async function change(ns: Namespace, msgs: NftMsg[], what: string, exists
       const code = (e as NetlinkError).code
       // Another process made a table between our look and our batch (EEXIST: the table is
       // created exclusively), or removed one (ENOENT): look again.
-      if (attempt < 3 && ((code === 'EEXIST' && missing.length > 0) || (code === 'ENOENT' && missing.length === 0 && attempt === 0))) continue
+      if (attempt < 3 && ((code === 'EEXIST' && missing.length > 0) || (code === 'ENOENT' && missing.length === 0))) continue
       throw e
     }
   }
@@ -197,18 +197,21 @@ export async function tidy(
   if (await (held ?? tableHeld(ns))) return
   // The anti-spoofing table goes once no endpoint's port is in it and the inet table is gone.
   if (!(await tableExists(ns, 'inet'))) return dropSpoofTable(ns)
+  try {
+    await tidyTable(ns, interfacesInUse)
+  } catch (e) {
+    if ((e as NetlinkError).code === 'ENOENT') return // another process dropped the table meanwhile
+    throw e
+  }
+}
+
+async function tidyTable(ns: Namespace, interfacesInUse: () => Promise<{ empty: boolean; used: Record<4 | 6, Set<string>> }>): Promise<void> {
   const { empty, used } = await interfacesInUse()
   if (empty) {
-    // The kernel decides, by counting, where it can: a recursive delete would also take a mapping,
-    // rule or object that another process or the user added since the maps were read.
-    const deltable: NftMsg = { op: 'deltable', family: 'inet', name: TABLE }
-    const dropped = nonrecTrusted()
-      ? await dropTableIfEmpty(ns)
-      : await nftApply(ns, [deltable], 'tidy netns-kit tables').then(
-          () => true,
-          () => false,
-        )
-    if (dropped) await dropSpoofTable(ns)
+    // The kernel refuses the drop while a map holds an element (where it counts them: otherwise
+    // the maps were just read empty) or the table holds anything else: a mapping, rule or object
+    // that another process or the user added since is never taken with it.
+    await dropTablesIfEmpty(ns)
     return
   }
   const msgs: NftMsg[] = []
@@ -224,11 +227,9 @@ export async function tidy(
 
 /** Drops the bridge-family (anti-spoofing) table if no endpoint's port is in it. */
 async function dropSpoofTable(ns: Namespace): Promise<void> {
-  if (nonrecTrusted()) {
-    await dropTableIfEmpty(ns, 'bridge')
-  } else if ((await tableExists(ns, 'bridge')) && !(await listElementsIfAny(ns, SPOOF.ports, 'bridge')).length) {
-    await nftApply(ns, [{ op: 'deltable', family: 'bridge', name: TABLE }], 'tidy netns-kit tables').catch(() => {})
-  }
+  const counted = nonrecTrusted()
+  if (!counted && (await listElementsIfAny(ns, SPOOF.ports, 'bridge')).length) return
+  await dropTableIfEmpty(ns, 'bridge', counted)
 }
 
 /** The comment of the skeleton's own rules (skeletonOf() in ruleset-tables.ts). */
@@ -239,38 +240,54 @@ const HAIRPIN = new Set(Object.values(HAIRPIN_SETS) as string[])
 const NFT_SET_ANONYMOUS = 0x1
 const NFT_SET_CONSTANT = 0x2
 
+/** The names of the sets and chains of a table's skeleton (tableDef), computed once. */
+const skeletonNames = new Map<TableFamily, { sets: Set<string>; chains: Set<string> }>()
+function skeletonNamesOf(family: TableFamily): { sets: Set<string>; chains: Set<string> } {
+  let n = skeletonNames.get(family)
+  if (!n) {
+    const d = tableDef(family)
+    skeletonNames.set(family, (n = { sets: new Set(d.sets.map((x) => x.name)), chains: new Set(d.chains.map((c) => c.name)) }))
+  }
+  return n
+}
+
 /**
  * Removes netns-kit's table of `family` (inet: NAT, published ports, isolation; bridge:
- * anti-spoofing) if nothing of anyone's is left in it but its skeleton, in ONE atomic batch whose
- * refusal leaves everything as it was: every rule listed (the skeleton's, by handle), then every
- * set and map that holds state with NLM_F_NONREC (EBUSY while it holds an element: the kernel
- * counts them, nothing is listed), the hairpin and constant sets, each chain with NLM_F_NONREC
- * (EBUSY if a rule was added since the listing), then the table with NLM_F_NONREC (EBUSY if a
- * chain, set, flowtable or object was added since: nothing is deleted that was not listed).
- * Nothing is tried while a rule other than the skeleton's is there. The hairpin sets go with the
- * table; while it stays, their entries for interfaces without mappings stay too (harmless: they
- * only match traffic DNAT'd to that interface; NatRule.tidy() and gc drop them). Three listings of
- * the table's few rules, chains and sets, and the batch (refused: an abort, ~0.4 ms): whatever the
- * number of mappings. Resolves whether the table went. Kernels from 6.1 only (nonrecTrusted()).
+ * anti-spoofing) if nothing is left in it but its skeleton, in ONE atomic batch whose refusal
+ * leaves everything as it was: every rule listed (the skeleton's, by handle), then the skeleton's
+ * sets and maps, those that hold state with NLM_F_NONREC when `countElements` (EBUSY while one
+ * holds an element: the kernel counts them, nothing is listed), each chain with NLM_F_NONREC
+ * (EBUSY if a rule was added since the listing), then the table with NLM_F_NONREC (EBUSY while it
+ * holds anything else: a chain, set, flowtable or object someone added, before or since the
+ * listing). Nothing is tried while a rule, chain or set other than the skeleton's is there: the
+ * table is not netns-kit's alone then. The hairpin sets go with the table; while it stays, their
+ * entries for interfaces without mappings stay too (harmless: they only match traffic DNAT'd to
+ * that interface; NatRule.tidy() and gc drop them). Three listings of the table's few rules,
+ * chains and sets, and the batch (refused: an abort, ~0.4 ms): whatever the number of mappings.
+ * Resolves whether the table went. `countElements` only where the kernel counts every set's
+ * elements (nonrecTrusted()); otherwise only after the caller read the maps empty (tidy()).
  */
-export async function dropTableIfEmpty(ns: Namespace, family: TableFamily = 'inet'): Promise<boolean> {
+export async function dropTableIfEmpty(ns: Namespace, family: TableFamily = 'inet', countElements = nonrecTrusted()): Promise<boolean> {
   const [rules, chains, sets] = await Promise.all([
     nftList(ns, { what: 'rules', family, table: TABLE, brief: true }),
     nftList(ns, { what: 'chains', family }),
     nftList(ns, { what: 'sets', family }),
   ]).catch(() => [[], [], []] as const)
+  const skeleton = skeletonNamesOf(family)
   const mine = chains.filter((c) => c.table === TABLE)
+  // An anonymous set (`{ 80, 443 }` in a rule) goes with its rule.
+  const named = sets.filter((x) => x.table === TABLE && !((x.flags ?? 0) & NFT_SET_ANONYMOUS))
   if (!mine.length) return false
   if (rules.some((r) => !isBase(commentOf(r.userdata)))) return false
+  if (mine.some((c) => !skeleton.chains.has(c.name)) || named.some((x) => !skeleton.sets.has(x.name))) return false
   const holds = (x: { name: string; flags?: number }) => !(family === 'inet' && HAIRPIN.has(x.name)) && !((x.flags ?? 0) & NFT_SET_CONSTANT)
-  // The sets that hold state first: the batch is refused at the first that holds an element. An
-  // anonymous set (`{ 80, 443 }` in a rule) goes with its rule.
-  const ours = sets.filter((x) => x.table === TABLE && !((x.flags ?? 0) & NFT_SET_ANONYMOUS)).sort((a, b) => Number(holds(b)) - Number(holds(a)))
+  // The sets that hold state first: the batch is refused at the first that holds an element.
+  const ours = named.sort((a, b) => Number(holds(b)) - Number(holds(a)))
   // Chains reached by a jump go after the chains jumping to them (base chains first).
   const order = [...mine].sort((a, b) => Number(a.hook === undefined) - Number(b.hook === undefined))
   const msgs: NftMsg[] = [
     ...rules.map((r) => ({ op: 'delrule' as const, family, table: TABLE, chain: r.chain, handle: r.handle })),
-    ...ours.map((x) => ({ op: 'delset' as const, family, table: TABLE, name: x.name, nonrec: holds(x) })),
+    ...ours.map((x) => ({ op: 'delset' as const, family, table: TABLE, name: x.name, nonrec: countElements && holds(x) })),
     ...order.map((c) => ({ op: 'delchain' as const, family, table: TABLE, name: c.name, nonrec: true })),
     // NLM_F_NONREC here too: the kernel processes every message of a refused batch before undoing
     // it, and a recursive table delete walks every element of every map (0.97 ms with 10,000
@@ -285,14 +302,24 @@ export async function dropTableIfEmpty(ns: Namespace, family: TableFamily = 'ine
   }
 }
 
+/** dropTableIfEmpty for the inet table, then, once it went, the bridge-family one. Resolves whether the inet table went. */
+export async function dropTablesIfEmpty(ns: Namespace, countElements = nonrecTrusted()): Promise<boolean> {
+  if (!(await dropTableIfEmpty(ns, 'inet', countElements))) return false
+  await dropSpoofTable(ns)
+  return true
+}
+
 /**
- * The kernel honours NLM_F_NONREC on set and chain deletes (verified on 6.18; the flag's handling
- * there dates from the 5.x series). Before 6.1 dropTableIfEmpty is not used: a kernel that ignored
- * the flag would drop a table whose maps still hold mappings; tidy() reads the maps instead.
+ * Whether the kernel counts the elements of every set, so that NLM_F_NONREC on a set delete is
+ * refused while one holds an element: from 6.5 (commit d4b7f29eb85c, "netfilter: nf_tables: always
+ * increment set element count"; before it only sets declared with a size were counted, and
+ * netns-kit's have none, so a NONREC delete of a map still holding mappings went through).
+ * Before 6.5, tidy() reads the maps before the table is dropped, and a mapping's delete goes
+ * through tidy(). Verified on 6.18.
  */
 export function nonrecTrusted(release = os.release()): boolean {
   const [major = 0, minor = 0] = release.split(/[.-]/).map(Number)
-  return major > 6 || (major === 6 && minor >= 1)
+  return major > 6 || (major === 6 && minor >= 5)
 }
 
 /** A skeleton rule's comment: "netns-kit base" (or "netns-kit base NAME"). */

@@ -525,10 +525,10 @@ describe('nf_tables encoding (our own goldens)', () => {
     }
   })
 
-  it('trusts NLM_F_NONREC for the table drop only from kernel 6.1 on', () => {
+  it('trusts NLM_F_NONREC for the table drop only from kernel 6.5 on (every set element counted)', () => {
     assert.deepEqual(
-      ['6.18.44-fc', '6.1.0-28-amd64', '7.0.1', '6.0.9', '5.15.0-91-generic', '4.19.0'].map((r) => nonrecTrusted(r)),
-      [true, true, true, false, false, false],
+      ['6.18.44-fc', '6.5.0', '7.0.1', '6.1.0-28-amd64', '6.4.16', '6.0.9', '5.15.0-91-generic', '4.19.0'].map((r) => nonrecTrusted(r)),
+      [true, true, true, false, false, false, false, false],
     )
   })
 
