@@ -63,6 +63,19 @@ export class NetlinkError extends Error {
   }
 }
 
+/**
+ * The same refusal about `object` (a link the caller knows by another name than the one the
+ * message carried, such as a macvlan created under a temporary name).
+ */
+export function relabelled(e: NetlinkError, object: string): NetlinkError {
+  const head = `${e.syscall}${e.object ? ` ${e.object}` : ''}: `
+  let what = e.message.startsWith(head) ? e.message.slice(head.length) : e.code
+  if (e.extack && what.endsWith(` (${e.extack})`)) what = what.slice(0, -(e.extack.length + 3))
+  const r = new NetlinkError({ errno: e.errno, syscall: e.syscall, object, extack: e.extack, strerror: what })
+  r.stack = e.stack?.replace(e.message, r.message)
+  return r
+}
+
 /** Every code a NetnsKitError carries (a misspelt code does not compile). */
 export type NetnsKitErrorCode =
   /** Namespaces */

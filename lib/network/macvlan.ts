@@ -4,7 +4,7 @@
 // NetworkStore (intent first, result last) so Network.open, list and gc find them; there are no
 // published ports or embedded DNS for this driver (connect options for them are refused as unsupported).
 import { randomBytes } from 'node:crypto'
-import { NetnsKitError, invalidArg } from '../errors'
+import { NetlinkError, NetnsKitError, invalidArg, relabelled } from '../errors'
 import { checkNetworkName, type EndpointRecord, type NetworkRecord, type NetworkStore } from '../ipam'
 import { contains, formatPrefix, parseIp, parsePrefix } from '../ipam/ip'
 import { runOne } from '../kernel/rtnl'
@@ -158,10 +158,11 @@ export class MacvlanNetwork extends DriverNetwork<MacvlanEndpoint> {
   }
 
   /**
-   * `ip link add link PARENT name IFNAME netns NS address MAC up type macvlan mode MODE`,
-   * `ip -n NS addr add IP/LEN dev IFNAME`, `ip -n NS route add default via GATEWAY`: the macvlan is
-   * created directly inside `ns`, after the store recorded the intent and claimed the address
-   * and the interface name. A named container namespace gets its hosts, hostname and resolv.conf
+   * `ip link add link PARENT name nkID netns NS address MAC type macvlan mode MODE`, `ip -n NS link
+   * set nkID name IFNAME alias netns-kit:NET:ID up` (one message: a macvlan a killed connect leaves
+   * is always recognisable as this endpoint's), `ip -n NS addr add IP/LEN dev IFNAME`, `ip -n NS
+   * route add default via GATEWAY`: the macvlan is created directly inside `ns`, after the store
+   * recorded the intent and claimed the address and the interface name. A named container namespace gets its hosts, hostname and resolv.conf
    * (the host's name servers: no embedded DNS on macvlan) in /etc/netns/NAME/, rewritten at
    * disconnect, as on a bridge network. A failure half-way removes it and gives the address back.
    * `docker network connect NET CONTAINER [--ip IP]`.
@@ -194,7 +195,7 @@ export class MacvlanNetwork extends DriverNetwork<MacvlanEndpoint> {
       // recognisable as this endpoint's, never one the user made under the container's name.
       const made = await Macvlan.create({ name: pendingMacvlanName(id), parent: this.parent, mode: this.mode, mac, up: false, target: ns })
       link = made
-      await runOne({ ns, op: 'link.set', index: made.index, name: ifname, alias: linkAlias(this.name, id), up: true, object: made.name })
+      await runOne({ ns, op: 'link.set', index: made.index, name: ifname, alias: linkAlias(this.name, id), up: true, object: ifname })
       link = new Macvlan(ns, ifname, made.index)
       await link.addAddress(`${a.address}/${a.prefixLength}`, { nodad: true })
       if (rec.gateway4) await ns.routes.replace({ to: 'default', via: a.gateway })
@@ -204,7 +205,8 @@ export class MacvlanNetwork extends DriverNetwork<MacvlanEndpoint> {
       await link?.delete().catch(() => {})
       await files.undo()
       await applyMoves(await this.store.abortConnect(id).catch(() => [])).catch(() => {})
-      throw e
+      // The kernel's refusal of the create names the interface the caller asked for.
+      throw e instanceof NetlinkError && e.object === pendingMacvlanName(id) ? relabelled(e, ifname) : e
     }
     return new MacvlanEndpoint(this, ns, link, a.address, a.prefixLength, mac, a.gateway, id)
   }

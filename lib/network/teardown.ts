@@ -9,6 +9,7 @@ import { listLinks, listRoutes, runOne } from '../kernel/rtnl'
 import { NatRule, publishedOn, removeNetworkNat, unguardPort } from '../nat'
 import { guardedPort, networkNat } from './nat-state'
 import type { Namespace } from '../namespace'
+import { macForIp } from './mac'
 import { ALIAS, bridgeAlias, deleteVeth, linkAlias, linkIfThere } from './owned'
 import { enterTeardown } from './reaper'
 import { nsAlive, openRecorded, singleFlight, type BridgeConfig } from './state'
@@ -101,8 +102,10 @@ export const pendingMacvlanName = (id: string): string => `nk${id}`
 /**
  * Takes a macvlan endpoint out of the kernel: its interface inside the container, only if it
  * carries the endpoint's alias (found by name or alias), or still has the name it was created
- * under (a connect killed before naming it). Nothing to do when the container's namespace is gone
- * (the interface went with it).
+ * under (a connect killed before naming it). For a connect killed under an earlier version (which
+ * created the macvlan under its final name and labelled it after): a macvlan without alias of the
+ * endpoint's name AND MAC, the record still `connecting`. Nothing to do when the container's
+ * namespace is gone (the interface went with it).
  */
 export async function teardownMacvlanEndpoint(network: string, ep: EndpointRecord): Promise<Removed> {
   const out: Removed = { links: [], rules: [] }
@@ -110,7 +113,13 @@ export async function teardownMacvlanEndpoint(network: string, ep: EndpointRecor
   const ns = await openRecorded(ep.ns)
   try {
     let l = await findMacvlan(ns, network, ep)
-    if (l?.alias !== linkAlias(network, ep.id)) l = await linkIfThere(ns, pendingMacvlanName(ep.id)).catch(() => null)
+    const earlier =
+      l !== null &&
+      ep.state === 'connecting' &&
+      l.alias === '' &&
+      l.name === ep.ifname &&
+      l.mac.toLowerCase() === (ep.mac ?? macForIp(ep.addresses[0]!.address)).toLowerCase()
+    if (l?.alias !== linkAlias(network, ep.id) && !earlier) l = await linkIfThere(ns, pendingMacvlanName(ep.id)).catch(() => null)
     if (l && l.kind === 'macvlan') {
       await runOne({ ns, op: 'link.delete', index: l.index, ignoreMissing: true, object: l.name })
       out.links.push(l.name)

@@ -385,6 +385,40 @@ describe('Network operations killed part-way, then gc (issue 12: inputs 3, 4, 5)
     assert.ok(killed >= 16, `${killed} runs killed`)
   })
 
+  it('macvlan connect killed under an earlier version (the macvlan named, not yet labelled): gc removes it, never a macvlan of another MAC', async () => {
+    // Before the macvlan was created as nk<id> and named and labelled in one message, a connect
+    // killed after Macvlan.create left an alias-less macvlan under the endpoint's name (and MAC),
+    // its record `connecting`. Made here by killing today's connect after its create and naming
+    // the macvlan by hand.
+    const far = await sb.ns()
+    const lan = await VethPair.create({ name: 'lan0', namespace: host, up: true, peer: { name: 'lan1', namespace: far, up: true } })
+    await MacvlanNetwork.create({ name: NAME, parent: lan.host, subnet: SUBNET, gateway: '172.30.5.1', store })
+    for (const theirs of [false, true]) {
+      const c = await sb.ns()
+      const run = await worker(['mv-connect', db, host.name!, NAME, SUBNET, c.name!], { NK_KILL_ON_OP: '^link\\.create' })
+      assert.ok(run.killed)
+      const [made] = (await ipj(c, 'link', 'show')).filter((l) => l.ifname.startsWith('nk'))
+      assert.ok(made, 'killed after the create: the macvlan under its temporary name')
+      await sh('ip', ['-n', c.name!, 'link', 'set', made.ifname, 'name', 'eth0'])
+      // The user's own macvlan under that name (another MAC) instead: it must stay.
+      if (theirs) await sh('ip', ['-n', c.name!, 'link', 'set', 'eth0', 'address', '02:00:00:00:00:99'])
+      await Network.gc({ namespace: host, store })
+      assert.deepEqual(await store.intents(), [])
+      assert.deepEqual(
+        (await ipj(c, 'link', 'show')).map((l) => l.ifname).filter((n) => n !== 'lo'),
+        theirs ? ['eth0'] : [],
+        theirs ? 'a macvlan of another MAC is not ours' : "the earlier version's leftover is removed",
+      )
+      if (theirs) await sh('ip', ['-n', c.name!, 'link', 'del', 'eth0'])
+      const net = await Network.open(NAME, { namespace: host, store, driver: 'macvlan' })
+      const ep = await net.connect(c, { ip: FIRST })
+      assert.deepEqual(await inside(c), [`eth0 ${FIRST}`], 'the address is usable again')
+      await net.disconnect(ep)
+      await ep.namespace.close()
+      await c.delete()
+    }
+  })
+
   for (const op of ['connect', 'disconnect'] as const) {
     it(`macvlan ${op}: killed at 20+ moments; after gc the endpoint is whole with its /etc/netns files, or gone with them`, async () => {
       // The parent: a veth in the host whose far end plays the LAN's router.
