@@ -186,7 +186,13 @@ export interface NativeBinding {
    * of the attribute it pointed at). Throws TypeError/RangeError for bad input, before
    * anything is sent. Like `nft -f FILE` inside the namespace.
    */
-  nft(ns: NsHandle, msgs: NftMsg[]): Promise<NftBatchResult>
+  nft(ns: NsHandle, msgs: NftMsg[], genid?: number): Promise<NftBatchResult>
+  /**
+   * The ruleset's generation (NFT_MSG_GETGEN; `nft list ruleset` reads it for its cache). A batch
+   * given it (`nft(ns, msgs, genid)`, NFNL_BATCH_GENID) is refused whole, ERESTART, once anything
+   * was committed since.
+   */
+  nftGen(ns: NsHandle): Promise<number>
   /**
    * Reads tables, chains, rules, sets or a set's elements (`nft list ...`), decoded into the
    * shapes they are written in, with their handles. Elements need family, table and set.
@@ -204,7 +210,7 @@ export interface NativeBinding {
   nftList(ns: NsHandle, q: NftListQuery & { what: 'elements' }): Promise<NftElementInfo[]>
   nftList(ns: NsHandle, q: NftListQuery): Promise<object[]>
   /** The exact bytes nft() sends for `msgs` (batch begin and end included; sequence numbers and port ids 0). */
-  nftEncode(msgs: NftMsg[]): Buffer
+  nftEncode(msgs: NftMsg[], genid?: number): Buffer
   /** Decodes one nf_tables message (a dump reply, or a request nftEncode made); null when malformed. */
   nftDecode(what: 'table', msg: Buffer): NftTableInfo | null
   nftDecode(what: 'chain', msg: Buffer): NftChainInfo | null

@@ -51,14 +51,15 @@ function summary(msgs: NftMsg[]): string[] {
  * Returns, per message, the handle the kernel gave a new rule (null for other messages). A
  * refusal throws NetlinkError (syscall 'NFT_MSG_NEWRULE' and so on, `what` and the message it
  * concerned, the kernel's extended ACK) with `opIndex`, the index of the refused message; bad
- * input throws TypeError / RangeError before anything is sent.
+ * input throws TypeError / RangeError before anything is sent. With `genid` (nftGen()), the batch
+ * is refused whole (code 'ERESTART', opIndex -1) if anything was committed since that generation.
  */
-export async function nftApply(ns: NsRef, msgs: NftMsg[], what?: string): Promise<(bigint | null)[]> {
+export async function nftApply(ns: NsRef, msgs: NftMsg[], what?: string, opts: { genid?: number } = {}): Promise<(bigint | null)[]> {
   const h = handleOf(ns)
   return trip({ channel: 'nft', entry: 'nft', ns, ops: () => summary(msgs) }, async () => {
     let r
     try {
-      r = await native().nft(h, msgs)
+      r = await native().nft(h, msgs, opts.genid)
     } catch (e) {
       throw toError(e, { object: what, action: 'change nftables' })
     }
@@ -68,6 +69,21 @@ export async function nftApply(ns: NsRef, msgs: NftMsg[], what?: string): Promis
     const err = toError(r, { object, action: 'change nftables' }) as Error & { opIndex?: number }
     err.opIndex = r.index
     throw err
+  })
+}
+
+/**
+ * The ruleset's generation in `ns`: give it to nftApply ({ genid }) to have a batch refused
+ * (ERESTART) if anything was committed since, such as between reading sets and acting on them.
+ */
+export async function nftGen(ns: NsRef): Promise<number> {
+  const h = handleOf(ns)
+  return trip({ channel: 'nft', entry: 'nftGen', ns, ops: () => ['getgen'] }, async () => {
+    try {
+      return await native().nftGen(h)
+    } catch (e) {
+      throw toError(e, { object: 'generation', action: 'read the nftables generation' })
+    }
   })
 }
 

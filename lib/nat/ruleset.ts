@@ -54,11 +54,11 @@
 import * as os from 'node:os'
 import type { NetlinkError } from '../errors'
 import type { NftElementInfo, NftMsg } from '../kernel/binding'
-import { nftApply, nftList } from '../kernel/nft'
+import { nftApply, nftGen, nftList } from '../kernel/nft'
 import type { Namespace } from '../namespace'
 import { commentOf, ifnameString } from './expr'
 import type { RuleRef } from './types'
-import { TABLE, TAG, type TableFamily, HAIRPIN_SETS, ISO, LOCALNET_SET, SPOOF, skeletonOf, tableDef } from './ruleset-tables'
+import { TABLE, TAG, type TableFamily, HAIRPIN_SETS, ISO, LOCALNET_SET, skeletonOf, tableDef } from './ruleset-tables'
 
 // The tables' skeleton is defined in ruleset-tables.ts; every module imports it from here.
 export {
@@ -196,7 +196,7 @@ export async function tidy(
   // with their last element (and stale hairpin entries).
   if (await (held ?? tableHeld(ns))) return
   // The anti-spoofing table goes once no endpoint's port is in it and the inet table is gone.
-  if (!(await tableExists(ns, 'inet'))) return dropSpoofTable(ns)
+  if (!(await tableExists(ns, 'inet'))) return void (await dropTableIfEmpty(ns, 'bridge'))
   try {
     await tidyTable(ns, interfacesInUse)
   } catch (e) {
@@ -208,9 +208,9 @@ export async function tidy(
 async function tidyTable(ns: Namespace, interfacesInUse: () => Promise<{ empty: boolean; used: Record<4 | 6, Set<string>> }>): Promise<void> {
   const { empty, used } = await interfacesInUse()
   if (empty) {
-    // The kernel refuses the drop while a map holds an element (where it counts them: otherwise
-    // the maps were just read empty) or the table holds anything else: a mapping, rule or object
-    // that another process or the user added since is never taken with it.
+    // Refused while a map holds an element (the kernel counts them, or the drop reads them and
+    // binds its batch to the generation read first) or the table holds anything else: a mapping,
+    // rule or object that another process or the user added since is never taken with it.
     await dropTablesIfEmpty(ns)
     return
   }
@@ -223,13 +223,6 @@ async function tidyTable(ns: Namespace, interfacesInUse: () => Promise<{ empty: 
     if (stale.length) msgs.push({ op: 'delsetelem', family: 'inet', table: TABLE, set, elements: stale.map((e) => ({ key: e.key!, keyEnd: e.keyEnd })) })
   }
   if (msgs.length) await nftApply(ns, msgs, 'tidy netns-kit tables').catch(() => {})
-}
-
-/** Drops the bridge-family (anti-spoofing) table if no endpoint's port is in it. */
-async function dropSpoofTable(ns: Namespace): Promise<void> {
-  const counted = nonrecTrusted()
-  if (!counted && (await listElementsIfAny(ns, SPOOF.ports, 'bridge')).length) return
-  await dropTableIfEmpty(ns, 'bridge', counted)
 }
 
 /** The comment of the skeleton's own rules (skeletonOf() in ruleset-tables.ts). */
@@ -255,57 +248,73 @@ function skeletonNamesOf(family: TableFamily): { sets: Set<string>; chains: Set<
  * Removes netns-kit's table of `family` (inet: NAT, published ports, isolation; bridge:
  * anti-spoofing) if nothing is left in it but its skeleton, in ONE atomic batch whose refusal
  * leaves everything as it was: every rule listed (the skeleton's, by handle), then the skeleton's
- * sets and maps, those that hold state with NLM_F_NONREC when `countElements` (EBUSY while one
- * holds an element: the kernel counts them, nothing is listed), each chain with NLM_F_NONREC
- * (EBUSY if a rule was added since the listing), then the table with NLM_F_NONREC (EBUSY while it
- * holds anything else: a chain, set, flowtable or object someone added, before or since the
- * listing). Nothing is tried while a rule, chain or set other than the skeleton's is there: the
- * table is not netns-kit's alone then. The hairpin sets go with the table; while it stays, their
- * entries for interfaces without mappings stay too (harmless: they only match traffic DNAT'd to
- * that interface; NatRule.tidy() and gc drop them). Three listings of the table's few rules,
- * chains and sets, and the batch (refused: an abort, ~0.4 ms): whatever the number of mappings.
- * Resolves whether the table went. `countElements` only where the kernel counts every set's
- * elements (nonrecTrusted()); otherwise only after the caller read the maps empty (tidy()).
+ * sets and maps, each chain with NLM_F_NONREC (EBUSY if a rule was added since the listing), then
+ * the table with NLM_F_NONREC (EBUSY while it holds anything else: a chain, set, flowtable or
+ * object someone added, before or since the listing). Nothing is tried while a rule, chain or set
+ * other than the skeleton's is there: the table is not netns-kit's alone then.
+ *
+ * Whether the sets that hold state are empty: with `countElements` (kernels that count every
+ * set's elements, nonrecTrusted()) the kernel decides, NLM_F_NONREC on their deletes (EBUSY while
+ * one holds an element: nothing is listed, O(1) in the number of mappings). Otherwise they are
+ * read, anyone's element keeping the table, and the batch is bound to the ruleset's generation
+ * read before them (NFNL_BATCH_GENID): an element added since refuses it (ERESTART; tried again,
+ * three times at most).
+ *
+ * The hairpin sets go with the table; while it stays, their entries for interfaces without
+ * mappings stay too (harmless: they only match traffic DNAT'd to that interface; NatRule.tidy()
+ * and gc drop them). Three listings of the table's few rules, chains and sets, and the batch
+ * (refused: an abort, ~0.4 ms). Resolves whether the table went.
  */
 export async function dropTableIfEmpty(ns: Namespace, family: TableFamily = 'inet', countElements = nonrecTrusted()): Promise<boolean> {
-  const [rules, chains, sets] = await Promise.all([
-    nftList(ns, { what: 'rules', family, table: TABLE, brief: true }),
-    nftList(ns, { what: 'chains', family }),
-    nftList(ns, { what: 'sets', family }),
-  ]).catch(() => [[], [], []] as const)
-  const skeleton = skeletonNamesOf(family)
-  const mine = chains.filter((c) => c.table === TABLE)
-  // An anonymous set (`{ 80, 443 }` in a rule) goes with its rule.
-  const named = sets.filter((x) => x.table === TABLE && !((x.flags ?? 0) & NFT_SET_ANONYMOUS))
-  if (!mine.length) return false
-  if (rules.some((r) => !isBase(commentOf(r.userdata)))) return false
-  if (mine.some((c) => !skeleton.chains.has(c.name)) || named.some((x) => !skeleton.sets.has(x.name))) return false
-  const holds = (x: { name: string; flags?: number }) => !(family === 'inet' && HAIRPIN.has(x.name)) && !((x.flags ?? 0) & NFT_SET_CONSTANT)
-  // The sets that hold state first: the batch is refused at the first that holds an element.
-  const ours = named.sort((a, b) => Number(holds(b)) - Number(holds(a)))
-  // Chains reached by a jump go after the chains jumping to them (base chains first).
-  const order = [...mine].sort((a, b) => Number(a.hook === undefined) - Number(b.hook === undefined))
-  const msgs: NftMsg[] = [
-    ...rules.map((r) => ({ op: 'delrule' as const, family, table: TABLE, chain: r.chain, handle: r.handle })),
-    ...ours.map((x) => ({ op: 'delset' as const, family, table: TABLE, name: x.name, nonrec: countElements && holds(x) })),
-    ...order.map((c) => ({ op: 'delchain' as const, family, table: TABLE, name: c.name, nonrec: true })),
-    // NLM_F_NONREC here too: the kernel processes every message of a refused batch before undoing
-    // it, and a recursive table delete walks every element of every map (0.97 ms with 10,000
-    // mappings vs 0.35 ms with 2); this one is refused by a count unless all the above went.
-    { op: 'deltable', family, name: TABLE, nonrec: true },
-  ]
-  try {
-    await nftApply(ns, msgs, `delete the netns-kit ${family} table if empty`)
-    return true
-  } catch {
-    return false // EBUSY: a set holds an element, or something was added since; ENOENT: another process tidied
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const genid = countElements ? undefined : await nftGen(ns).catch(() => null)
+    if (genid === null) return false
+    const [rules, chains, sets] = await Promise.all([
+      nftList(ns, { what: 'rules', family, table: TABLE, brief: true }),
+      nftList(ns, { what: 'chains', family }),
+      nftList(ns, { what: 'sets', family }),
+    ]).catch(() => [[], [], []] as const)
+    const skeleton = skeletonNamesOf(family)
+    const mine = chains.filter((c) => c.table === TABLE)
+    // An anonymous set (`{ 80, 443 }` in a rule) goes with its rule.
+    const named = sets.filter((x) => x.table === TABLE && !((x.flags ?? 0) & NFT_SET_ANONYMOUS))
+    if (!mine.length) return false
+    if (rules.some((r) => !isBase(commentOf(r.userdata)))) return false
+    if (mine.some((c) => !skeleton.chains.has(c.name)) || named.some((x) => !skeleton.sets.has(x.name))) return false
+    const holds = (x: { name: string; flags?: number }) => !(family === 'inet' && HAIRPIN.has(x.name)) && !((x.flags ?? 0) & NFT_SET_CONSTANT)
+    if (!countElements) {
+      const held = await Promise.all(named.filter(holds).map((x) => listElementsIfAny(ns, x.name, family)))
+      if (held.some((l) => l.length > 0)) return false
+    }
+    // The sets that hold state first: the batch is refused at the first that holds an element.
+    const ours = named.sort((a, b) => Number(holds(b)) - Number(holds(a)))
+    // Chains reached by a jump go after the chains jumping to them (base chains first).
+    const order = [...mine].sort((a, b) => Number(a.hook === undefined) - Number(b.hook === undefined))
+    const msgs: NftMsg[] = [
+      ...rules.map((r) => ({ op: 'delrule' as const, family, table: TABLE, chain: r.chain, handle: r.handle })),
+      ...ours.map((x) => ({ op: 'delset' as const, family, table: TABLE, name: x.name, nonrec: countElements && holds(x) })),
+      ...order.map((c) => ({ op: 'delchain' as const, family, table: TABLE, name: c.name, nonrec: true })),
+      // NLM_F_NONREC here too: the kernel processes every message of a refused batch before undoing
+      // it, and a recursive table delete walks every element of every map (0.97 ms with 10,000
+      // mappings vs 0.35 ms with 2); this one is refused by a count unless all the above went.
+      { op: 'deltable', family, name: TABLE, nonrec: true },
+    ]
+    try {
+      await nftApply(ns, msgs, `delete the netns-kit ${family} table if empty`, genid === undefined ? {} : { genid })
+      return true
+    } catch (e) {
+      // ERESTART: something was committed since the sets were read: read again.
+      if ((e as NetlinkError).code === 'ERESTART') continue
+      return false // EBUSY: a set holds an element, or something was added since; ENOENT: another process tidied
+    }
   }
+  return false
 }
 
 /** dropTableIfEmpty for the inet table, then, once it went, the bridge-family one. Resolves whether the inet table went. */
 export async function dropTablesIfEmpty(ns: Namespace, countElements = nonrecTrusted()): Promise<boolean> {
   if (!(await dropTableIfEmpty(ns, 'inet', countElements))) return false
-  await dropSpoofTable(ns)
+  await dropTableIfEmpty(ns, 'bridge', countElements)
   return true
 }
 

@@ -177,11 +177,19 @@ auto Checked(Napi::Env env, F f) -> decltype(f()) {
   }
 }
 
+// info[i]: the messages; info[i + 1]: the generation the batch is bound to (optional, a uint32).
 nft::Batch EncodeArg(const Napi::CallbackInfo& info, size_t i) {
   Napi::Env env = info.Env();
   if (info.Length() <= i || !info[i].IsArray())
     throw InputErrorToJs(env, nft::InputError("msgs must be an array of nftables messages"));
-  return Checked(env, [&] { return nft::EncodeBatch(ToValue(info[i], 0)); });
+  std::optional<uint32_t> genid;
+  if (info.Length() > i + 1 && !info[i + 1].IsUndefined()) {
+    double g = info[i + 1].IsNumber() ? info[i + 1].As<Napi::Number>().DoubleValue() : -1;
+    if (!(g >= 0 && g <= UINT32_MAX && g == static_cast<uint32_t>(g)))
+      throw InputErrorToJs(env, nft::InputError("genid must be a generation number (0 to 4294967295)", true));
+    genid = static_cast<uint32_t>(g);
+  }
+  return Checked(env, [&] { return nft::EncodeBatch(ToValue(info[i], 0), genid); });
 }
 
 }  // namespace
@@ -198,6 +206,29 @@ Napi::Value NftBatch(const Napi::CallbackInfo& info) {
     }
     auto outcome = std::make_shared<nft::Value>(nft::Outcome(*batch, replies));
     return [outcome](Napi::Env env) -> Napi::Value { return FromValue(env, *outcome); };
+  });
+}
+
+// nftGen(ns): the ruleset's generation (NFT_MSG_GETGEN), to bind a later batch to (nft(ns, msgs, genid)).
+Napi::Value NftGen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto st = NsHandle::From(info[0]);
+  return Runner(env).Run(env, [st]() -> ToJs {
+    std::vector<nl::Request> reqs(1);
+    reqs[0].msg = nft::GenRequest();
+    reqs[0].wantReply = true;
+    reqs[0].op = "NFT_MSG_GETGEN";
+    std::vector<nl::Reply> replies;
+    {
+      std::lock_guard<std::mutex> lk(st->mu);
+      replies = st->Nft().Transact(reqs);
+    }
+    if (replies[0].err) throw SysError(replies[0].err, "NFT_MSG_GETGEN", "", replies[0].extack);
+    std::optional<uint32_t> gen;
+    for (const auto& m : replies[0].messages)
+      if (!gen) gen = nft::DecodeGen(m.data(), m.size());
+    if (!gen) throw SysError(EPROTO, "NFT_MSG_GETGEN", "", "no NFTA_GEN_ID in the reply");
+    return [g = *gen](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, g); };
   });
 }
 

@@ -9,7 +9,7 @@
 
 namespace nk::nft {
 
-Batch EncodeBatch(const Value& msgs) {
+Batch EncodeBatch(const Value& msgs, std::optional<uint32_t> genid) {
   if (msgs.kind != Value::Kind::Array) throw InputError("msgs must be an array of nftables messages");
   if (msgs.items.empty()) throw InputError("msgs must hold at least one message");
   Batch batch;
@@ -22,7 +22,7 @@ Batch EncodeBatch(const Value& msgs) {
         id->num >= 0 && id->num <= UINT32_MAX && id->num == static_cast<uint32_t>(id->num))
       setIds.insert(static_cast<uint32_t>(id->num));
   }
-  batch.msgs.push_back(BatchBegin());
+  batch.msgs.push_back(BatchBegin(genid));
   batch.origin.push_back(-1);
   batch.firstElement.push_back(0);
   for (size_t i = 0; i < msgs.items.size(); i++) {
@@ -45,6 +45,14 @@ Batch EncodeBatch(const Value& msgs) {
 }
 
 std::vector<uint8_t> Fence() { return std::move(Request(NFT_MSG_GETGEN, NLM_F_ACK, AF_UNSPEC)).Finish(); }
+
+std::vector<uint8_t> GenRequest() { return std::move(Request(NFT_MSG_GETGEN, NLM_F_ACK, AF_UNSPEC)).Finish(); }
+
+std::optional<uint32_t> DecodeGen(const uint8_t* msg, size_t len) {
+  Parsed p;
+  if (!Parse(msg, len, NFTA_GEN_MAX, p) || p.msg != NFT_MSG_NEWGEN || !p.tb[NFTA_GEN_ID]) return std::nullopt;
+  return p.tb[NFTA_GEN_ID]->Be32();
+}
 
 namespace {
 

@@ -67,18 +67,19 @@ nl::MsgBuilder Request(uint16_t msg, uint16_t flags, uint8_t family) {
 }
 
 namespace {
-std::vector<uint8_t> BatchMarker(uint16_t type) {
+std::vector<uint8_t> BatchMarker(uint16_t type, std::optional<uint32_t> genid = std::nullopt) {
   nl::MsgBuilder b(type, NLM_F_REQUEST);
   nfgenmsg g{};
   g.nfgen_family = AF_UNSPEC;
   g.version = NFNETLINK_V0;
   g.res_id = htobe16(NFNL_SUBSYS_NFTABLES);
   b.PutHeader(g);
+  if (genid) b.PutBe32(NFNL_BATCH_GENID, *genid);
   return std::move(b).Finish();
 }
 }  // namespace
 
-std::vector<uint8_t> BatchBegin() { return BatchMarker(NFNL_MSG_BATCH_BEGIN); }
+std::vector<uint8_t> BatchBegin(std::optional<uint32_t> genid) { return BatchMarker(NFNL_MSG_BATCH_BEGIN, genid); }
 std::vector<uint8_t> BatchEnd() { return BatchMarker(NFNL_MSG_BATCH_END); }
 
 const Names& Families() {

@@ -32,8 +32,10 @@ const char* MsgName(uint16_t msg);
 // (NLM_F_REQUEST is added), then nfgenmsg {family, NFNETLINK_V0, res_id 0}.
 nl::MsgBuilder Request(uint16_t msg, uint16_t flags, uint8_t family);
 
-// Batch framing: NFNL_MSG_BATCH_BEGIN / END with res_id NFNL_SUBSYS_NFTABLES.
-std::vector<uint8_t> BatchBegin();
+// Batch framing: NFNL_MSG_BATCH_BEGIN / END with res_id NFNL_SUBSYS_NFTABLES. With `genid`, the
+// begin carries NFNL_BATCH_GENID: the kernel refuses the whole batch (ERESTART) if the ruleset's
+// generation is no longer that one (anything committed since it was read: `nft`'s own guard).
+std::vector<uint8_t> BatchBegin(std::optional<uint32_t> genid = std::nullopt);
 std::vector<uint8_t> BatchEnd();
 
 // Families: inet, ip, ip6, bridge, netdev, arp.

@@ -27,11 +27,17 @@ struct Batch {
 // Encodes input messages (an array of NftMsg) as one atomic batch. Every request carries
 // NLM_F_ACK (so each refusal is attributed to its message); NEWRULE also NLM_F_ECHO, so the
 // kernel tells the handle it gave the rule. A newsetelem message whose elements do not fit
-// one netlink message (64 KiB attributes) becomes several. Throws InputError.
-Batch EncodeBatch(const Value& msgs);
+// one netlink message (64 KiB attributes) becomes several. With `genid`, refused as a whole
+// (ERESTART) unless the ruleset is still at that generation (BatchBegin). Throws InputError.
+Batch EncodeBatch(const Value& msgs, std::optional<uint32_t> genid = std::nullopt);
 
 // The fence that follows a batch (see nl::Socket::Batch): NFT_MSG_GETGEN.
 std::vector<uint8_t> Fence();
+
+// NFT_MSG_GETGEN, asking for the ruleset's generation (a reply, then the ACK), and reading it
+// from the NFT_MSG_NEWGEN reply (NFTA_GEN_ID); nullopt if the reply is malformed.
+std::vector<uint8_t> GenRequest();
+std::optional<uint32_t> DecodeGen(const uint8_t* msg, size_t len);
 
 // The batch's outcome as JS sees it: { ok: true, handles: (bigint|null)[] } (rule handles
 // for newrule messages) or { ok: false, errno (negative), syscall ('NFT_MSG_NEWRULE'),

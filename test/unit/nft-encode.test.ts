@@ -525,6 +525,18 @@ describe('nf_tables encoding (our own goldens)', () => {
     }
   })
 
+  it('binds a batch to a ruleset generation (NFNL_BATCH_GENID in the batch begin) only when asked', () => {
+    const msgs: NftMsg[] = [{ op: 'deltable', family: 'inet', name: 't' }]
+    const plain = native().nftEncode(msgs)
+    const bound = native().nftEncode(msgs, 0x01020304)
+    // NFNL_MSG_BATCH_BEGIN (0x10): nlmsghdr 16 + nfgenmsg 4, then NFNL_BATCH_GENID (1) be32: 8 bytes more.
+    assert.equal(bound.length, plain.length + 8)
+    assert.equal(bound.readUInt32LE(0), 28)
+    assert.equal(bound.subarray(20, 28).toString('hex'), '0800010001020304')
+    assert.deepEqual(bound.subarray(28), plain.subarray(20))
+    for (const bad of [-1, 1.5, 2 ** 32, '1']) assert.throws(() => native().nftEncode(msgs, bad as number), /genid/)
+  })
+
   it('trusts NLM_F_NONREC for the table drop only from kernel 6.5 on (every set element counted)', () => {
     assert.deepEqual(
       ['6.18.44-fc', '6.5.0', '7.0.1', '6.1.0-28-amd64', '6.4.16', '6.0.9', '5.15.0-91-generic', '4.19.0'].map((r) => nonrecTrusted(r)),
