@@ -9,6 +9,7 @@
         "native/napi/ct.cc",
         "native/napi/diag.cc",
         "native/napi/watch.cc",
+        "native/napi/unregister.cc",
         "native/diag/sock_diag.cc",
         "native/ct/conntrack.cc",
         "native/napi/flock.cc",
@@ -47,7 +48,8 @@
         "native/rtnl/monitor.cc",
         "native/rtnl/neigh.cc",
         "native/rtnl/route.cc",
-        "native/rtnl/trip.cc"
+        "native/rtnl/trip.cc",
+        "native/rtnl/unregister.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

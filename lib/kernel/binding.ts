@@ -165,6 +165,8 @@ export interface NativeBinding {
   sysctlGet(ns: NsHandle, rel: string): Promise<string>
   sysctlSet(ns: NsHandle, rel: string, value: string): Promise<void>
   rtnl(ops: NativeOp[]): Promise<NativeResult[]>
+  /** One RTM_DELLINK on a socket of its own, resolved at the RTM_DELLINK notifications of `indexes` (native/rtnl/unregister.h). */
+  linkUnregister(ns: NsHandle, spec: { index?: number; name?: string; group?: number; indexes: number[] }): Promise<{ notified: boolean; missing: boolean }>
   encode(op: NativeOp): Buffer[]
   decode(kind: 'link' | 'addr' | 'route' | 'neigh' | 'ack', msg: Buffer): Record<string, unknown> | null
   threads(): { threads: number; jobs: number; discarded: number; homeIno: bigint; callerIno: bigint }

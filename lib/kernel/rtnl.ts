@@ -100,3 +100,30 @@ export function createdBefore(e: unknown): boolean {
   const r = (e as TripError).results
   return r !== undefined && r[0] === null
 }
+
+/**
+ * `ip -n NS link delete dev DEV` / `ip -n NS link delete group N`, resolved once the kernel has
+ * UNREGISTERED the links rather than once it has freed them: the kernel acknowledges a delete only
+ * after an RCU barrier (~20-25 ms), but it unlists the links (names, indexes, addresses, routes,
+ * bridge ports gone) and notifies RTNLGRP_LINK first. This resolves at the RTM_DELLINK notification
+ * of every link of `indexes` (`notified: true`), or at the kernel's answer when one is lost or
+ * `indexes` is empty. The delete runs on a socket of its own, so the namespace's other trips do
+ * not wait behind it either. A missing link (ENODEV/ENOENT) resolves with `missing: true`.
+ * @throws {NetlinkError} for any other refusal (syscall 'RTM_DELLINK').
+ */
+export async function unregisterLinks(
+  ns: NsRef,
+  target: { index: number; name?: string } | { group: number },
+  indexes: number[],
+  object?: string,
+): Promise<{ notified: boolean; missing: boolean }> {
+  const h = handleOf(ns)
+  const what = object ?? ('group' in target ? `group ${target.group}` : (target.name ?? `#${target.index}`))
+  return trip({ channel: 'rtnl', entry: 'linkUnregister', ns, ops: () => [`link.delete ${what}`] }, async () => {
+    try {
+      return await native().linkUnregister(h, { ...target, indexes })
+    } catch (e) {
+      throw toError(e, { object: what })
+    }
+  })
+}

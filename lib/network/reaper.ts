@@ -1,22 +1,27 @@
-// Veths deleted in batches (issue 18). Each RTM_DELLINK that unregisters devices waits, before the
-// kernel acknowledges it, for an RCU grace period (rcu_barrier in netdev_run_todo, ~20-25 ms here
-// whatever the load): paid once per message, not per device, and every other trip to that
-// namespace waits behind it. Concurrent teardowns in one host namespace therefore share one
-// delete, as a group commit: each teardown registers when it starts (enterTeardown); one that
-// reaches its veth while others are still under way moves it into the link group of the batch
-// (`ip link set DEV group N`: one cheap RTM_NEWLINK, no grace period) and waits; once every
-// teardown under way has joined the batch or finished (or after MAX_WAIT_MS), the whole group goes
-// in ONE RTM_DELLINK (`ip link delete group N`). A teardown alone deletes its veth at once, by
-// index, as before. Links that come while a batch is being deleted form the next one.
+// Veths deleted in batches (issue 18). Each RTM_DELLINK that unregisters devices is acknowledged
+// only after an RCU barrier (rcu_barrier in netdev_run_todo, ~20-25 ms here whatever the load),
+// paid once per message, not per device. Two things keep teardowns from paying it:
+// - A teardown does not wait for the acknowledgement: the kernel unlists the links (their names,
+//   indexes, addresses, routes and bridge ports are gone) and sends RTM_DELLINK notifications
+//   before that barrier, and the delete resolves at those (unregisterLinks, on a socket of its
+//   own, so the namespace's other trips do not queue behind the barrier either).
+// - Concurrent teardowns in one host namespace share one delete, as a group commit: each
+//   teardown registers when it starts (enterTeardown); one that reaches its veth while others
+//   are still under way moves it into the link group of the batch (`ip link set DEV group N`:
+//   one cheap RTM_NEWLINK, no grace period) and waits; once every teardown under way has joined
+//   the batch or finished (or after MAX_WAIT_MS), the whole group goes in ONE RTM_DELLINK
+//   (`ip link delete group N`). A teardown alone deletes its veth at once, by index. Links that
+//   come while a batch is being deleted form the next one.
 //
 // Crash safety: a link moved into a group and not yet deleted still carries its endpoint's alias
-// and name, and the endpoint's record is still `disconnecting`: gc deletes it as before. The group
-// number is drawn at random per batch from [2^31, 2^32): only the links of this batch are in it
-// (netns-kit never uses link groups otherwise).
+// and name, and the endpoint's record is still `disconnecting`: gc deletes it as before. A delete
+// the kernel has begun finishes whether this process lives or not. The group number is drawn at
+// random per batch from [2^31, 2^32): only the links of this batch are in it (netns-kit never uses
+// link groups otherwise).
 import { randomInt } from 'node:crypto'
 import { NetlinkError } from '../errors'
 import { handleOf } from '../kernel/handles'
-import { runOne } from '../kernel/rtnl'
+import { runOne, unregisterLinks } from '../kernel/rtnl'
 import type { Namespace } from '../namespace'
 
 /** How long a batch waits at most for teardowns still under way before it is deleted. */
@@ -68,7 +73,7 @@ function forget(key: string, h: Host): void {
 }
 
 async function deleteOne(ns: Namespace, index: number, name: string): Promise<void> {
-  await runOne({ ns, op: 'link.delete', index, ignoreMissing: true, object: name })
+  await unregisterLinks(ns, { index }, [index], name)
 }
 
 /** Deletes the batch once every teardown under way waits in it, or it waited MAX_WAIT_MS, and no delete runs. */
@@ -81,7 +86,8 @@ function maybeDelete(key: string, h: Host): void {
   void (async () => {
     try {
       const moved = await Promise.all(b.members.map((m) => m.moved))
-      if (moved.some(Boolean)) await runOne({ ns: h.ns, op: 'link.delete', group: b.group, ignoreMissing: true, object: `group ${b.group}` })
+      const indexes = b.members.filter((_m, i) => moved[i]).map((m) => m.index)
+      if (indexes.length > 0) await unregisterLinks(h.ns, { group: b.group }, indexes)
     } catch {
       // The group delete refused: one by one, each tolerating a link already gone.
       for (const m of b.members) await deleteOne(m.ns, m.index, m.name).catch(() => {})

@@ -329,6 +329,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitFlock(env, exports);
   InitDiag(env, exports);
   InitWatch(env, exports);
+  InitUnregister(env, exports);
   return exports;
 }
 

@@ -23,5 +23,7 @@ void InitFlock(Napi::Env env, Napi::Object exports);
 void InitDiag(Napi::Env env, Napi::Object exports);
 // watch.cc: watchOpen(ns, { groups, receiveBuffer }) -> Promise<watcher>
 void InitWatch(Napi::Env env, Napi::Object exports);
+// unregister.cc: linkUnregister(ns, { index?, name?, group?, indexes }) -> Promise<{ notified, missing }>
+void InitUnregister(Napi::Env env, Napi::Object exports);
 
 }  // namespace nk::napi

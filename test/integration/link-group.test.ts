@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert'
 import { performance } from 'node:perf_hooks'
 import { NetlinkError, VethPair, deleteLinkGroup, setLinkGroup, type Namespace } from '../../lib'
 import { native, type NativeOp } from '../../lib/kernel/binding'
-import { run } from '../../lib/kernel/rtnl'
+import { run, unregisterLinks } from '../../lib/kernel/rtnl'
 import { Sandbox, ipj } from '../helpers'
 
 /** The links `ip -j link show group N` lists (iproute2 6.1 prints {} for the others). */
@@ -77,6 +77,72 @@ describe('link groups (IFLA_GROUP, ip link delete group N)', function () {
     // An empty group: ENODEV from the kernel, or nothing with ignoreMissing.
     await assert.rejects(deleteLinkGroup(ns, 7), (e: NetlinkError) => e instanceof NetlinkError && e.code === 'ENODEV' && e.syscall === 'RTM_DELLINK')
     await deleteLinkGroup(ns, 7, { ignoreMissing: true })
+  })
+
+  it('unregisterLinks resolves at the RTM_DELLINK notifications, before the ACK: the links are gone then', async () => {
+    // The kernel unlists a delete's links and notifies RTNLGRP_LINK under RTNL, then waits an RCU
+    // barrier before it acknowledges (issue 18: ~20-25 ms a message). `notified` is true only when
+    // every notification was read while the ACK had not come (the ACK is checked first).
+    const ns = await sb.ns()
+    await veths(ns, 20, 'ur', 11)
+    await veths(ns, 1, 'urkeep')
+    const group = (await ns.links()).filter((l) => /^ur\d+$/.test(l.name))
+    assert.equal(group.length, 20)
+    const r = await unregisterLinks(
+      ns,
+      { group: 11 },
+      group.map((l) => l.index),
+    )
+    assert.deepEqual(r, { notified: true, missing: false })
+    // Right away, as ip sees it: both ends of the 20 pairs are gone, the other pair stays.
+    assert.deepEqual((await ipj(ns, 'link', 'show')).map((l) => l.ifname).sort(), ['lo', 'urkeep0', 'urkeepp0'])
+    // By index: one veth, its peer goes with it.
+    const one = (await ns.links()).find((l) => l.name === 'urkeep0')!
+    assert.deepEqual(await unregisterLinks(ns, { index: one.index }, [one.index]), { notified: true, missing: false })
+    assert.deepEqual(
+      (await ipj(ns, 'link', 'show')).map((l) => l.ifname),
+      ['lo'],
+    )
+    // Nothing to delete: the kernel's ENODEV, as `missing`.
+    assert.deepEqual(await unregisterLinks(ns, { index: one.index }, [one.index]), { notified: false, missing: true })
+    assert.deepEqual(await unregisterLinks(ns, { group: 11 }, []), { notified: false, missing: true })
+    // Another refusal rejects as a NetlinkError (the default group 0: EPERM... or EINVAL on some kernels).
+    await assert.rejects(
+      unregisterLinks(ns, { group: 0 }, [1]),
+      (e: NetlinkError) => e instanceof NetlinkError && e.syscall === 'RTM_DELLINK' && (e.code === 'EPERM' || e.code === 'EINVAL'),
+    )
+    assert.deepEqual(
+      (await ipj(ns, 'link', 'show')).map((l) => l.ifname),
+      ['lo'],
+      'lo is in group 0 and stays',
+    )
+  })
+
+  it('unregisterLinks does not hold the namespace: its other trips run while the kernel still waits to acknowledge', async () => {
+    // Once a watch saw the deletion, a listing of the namespace's links answers before the
+    // delete's ACK (on the namespace's own socket it would queue behind it): 20 rounds, each
+    // ordered by promise settlement.
+    const ns = await sb.ns()
+    let first = 0
+    for (let i = 0; i < 20; i++) {
+      await veths(ns, 4, `uo${i}x`, 12)
+      const w = ns.watch({ groups: ['link'] })
+      await w.ready
+      const order: string[] = []
+      try {
+        const del = unregisterLinks(ns, { group: 12 }, []).then((r) => {
+          order.push('delete acknowledged')
+          return r
+        })
+        for await (const ev of w) if (ev.type === 'del' && ev.group === 'link') break
+        await ns.links().then(() => order.push('links listed'))
+        assert.deepEqual(await del, { notified: false, missing: false })
+      } finally {
+        w.close()
+      }
+      if (order[0] === 'links listed') first++
+    }
+    assert.ok(first >= 18, `the listing came first in ${first} of 20 rounds`)
   })
 
   it('times 50 deletions one by one against one group deletion (printed, not asserted)', async () => {
