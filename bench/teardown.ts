@@ -3,7 +3,9 @@
 // time; prints the teardown's wall time per container. Concurrent disconnects share their veth
 // deletes (lib/network/reaper.ts), so C is what to vary.
 //
-//   sh bench/private.sh npx tsx bench/teardown.ts [N=100] [C=8] [--store memory|default] [--lib DIR]
+//   sh bench/private.sh npx tsx bench/teardown.ts [N=100] [C=8] [--store memory|default] [--dns] [--lib DIR]
+//
+// --dns: the embedded DNS on (as the user path of `npm run bench`); off by default.
 //
 // --lib runs another checkout's lib (e.g. /work/main/lib) for a before/after in one sitting.
 // Throwaway namespaces only (nktd<pid>-...), removed on every exit path; run as root, inside the
@@ -16,7 +18,11 @@ import type { Endpoint, Namespace as Ns } from '../lib'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { store: { type: 'string', default: 'memory' }, lib: { type: 'string', default: path.join(__dirname, '..', 'lib') } },
+  options: {
+    store: { type: 'string', default: 'memory' },
+    dns: { type: 'boolean', default: false },
+    lib: { type: 'string', default: path.join(__dirname, '..', 'lib') },
+  },
 })
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const lib = require(path.resolve(values.lib!)) as typeof import('../lib')
@@ -29,13 +35,13 @@ async function main(): Promise<void> {
   const cs: Ns[] = []
   try {
     const store = values.store === 'memory' ? new MemoryNetworkStore() : undefined
-    const net = await Network.create({ name: `td${process.pid}`, namespace: host, store, subnet: '10.200.0.0/16', dns: false })
+    const net = await Network.create({ name: `td${process.pid}`, namespace: host, store, subnet: '10.200.0.0/16', ...(values.dns ? {} : { dns: false }) })
     const eps: Endpoint[] = []
     const c0 = performance.now()
     for (let i = 0; i < n; i++) {
       const c = await Namespace.create(`nktd${process.pid}-${i}`, { loopback: true })
       cs.push(c)
-      eps.push(await net.connect(c, { publish: [{ hostPort: 20000 + i, containerPort: 80 }] }))
+      eps.push(await net.connect(c, { name: `c${i}`, publish: [{ hostPort: 20000 + i, containerPort: 80 }] }))
     }
     const setup = performance.now() - c0
     const t0 = performance.now()
@@ -55,6 +61,7 @@ async function main(): Promise<void> {
         n,
         concurrency: conc,
         store: values.store,
+        dns: values.dns,
         setupMsPerContainer: +(setup / n).toFixed(2),
         teardownMsPerContainer: +(teardown / n).toFixed(2),
       }),

@@ -4,7 +4,7 @@ import { invalidArg } from './errors'
 import type { NativeLink } from './kernel/binding'
 import { handleOf } from './kernel/handles'
 import type { LinkAttrs } from './kernel/ops'
-import { getLink, listAddrs, run, runOne } from './kernel/rtnl'
+import { getLink, listAddrs, run, runOne, unregisterLinks } from './kernel/rtnl'
 import { checkAlias, checkIfName, checkMac, checkMtu, parseCidr } from './validate'
 import type { Namespace } from './namespace'
 import type { AddressInfo, LinkInfo } from './types'
@@ -150,12 +150,15 @@ export class Link {
 
   /**
    * `ip link del NAME`; idempotent (a link already gone is not an error). Deleting one end of a veth pair removes both.
+   * Resolves once the kernel has unregistered the link (its RTM_DELLINK notification: name, index,
+   * addresses, routes and bridge port gone), without waiting for the RCU barrier (~20 ms) after
+   * which the kernel frees it and acknowledges.
    * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). `'EOPNOTSUPP'` for a link the kernel does not let go (loopback).
    * @throws {NetnsKitError} `ERR_NETNS_KIT_CLOSED` after the namespace's close(), `ERR_NETNS_KIT_NO_NAMESPACE` once the namespace is deleted.
    * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
   async delete(): Promise<void> {
-    await runOne({ ns: this.#namespace, op: 'link.delete', index: this.#index, ignoreMissing: true, object: this.where })
+    await unregisterLinks(this.#namespace, { index: this.#index }, [this.#index], this.where)
   }
 
   /**

@@ -160,6 +160,13 @@ export class FakeBinding {
       sysctlGet: call('sysctlGet', () => '0'),
       sysctlSet: call('sysctlSet', () => undefined),
       rtnl: call('rtnl', (ops) => rtnl(ops as NativeOp[])),
+      // A delete on a socket of its own (lib/kernel/rtnl.ts unregisterLinks): refused as rtnl() would refuse a
+      // link.delete (failOp), rejecting with the refusal; else notified at once.
+      linkUnregister: call('linkUnregister', () => {
+        const f = this.#opFailures.get('link.delete') ?? this.#opFailures.get('*')
+        if (f) throw f
+        return { notified: true, missing: false }
+      }),
       threads: call('threads', () => ({ threads: 0, jobs: 0, discarded: 0, homeIno: 0n, callerIno: 0n }), true),
       ctList: call('ctList', () => []),
       ctDelete: call('ctDelete', () => 0),

@@ -3,7 +3,7 @@
 // judges a live process's intent, and so runs safely while other processes connect.
 import { NatRule, pruneGuards, repairLocalnet, restoreNetworkNat } from '../nat'
 import { networkNat } from './nat-state'
-import { listLinks, runOne } from '../kernel/rtnl'
+import { listLinks, unregisterLinks } from '../kernel/rtnl'
 import { checkNetworkName, type EndpointRecord, type GatewayMove, type Intent, type NetworkRecord, type NetworkStore } from '../ipam'
 import { invalidArg } from '../errors'
 import { defaultNamespace, type Namespace } from '../namespace'
@@ -231,7 +231,7 @@ async function leftovers(store: NetworkStore, host: Namespace, nets: NetworkReco
     const a = parseAlias(l.alias)
     if (!a?.endpoint || !byName.has(a.network)) continue
     if (await store.endpoint(a.endpoint)) continue
-    await runOne({ ns: host, op: 'link.delete', index: l.index, ignoreMissing: true, object: l.name })
+    await unregisterLinks(host, { index: l.index }, [l.index], l.name)
     report.links.push(l.name)
   }
   const byBridge = new Map(live.map((n) => [bridgeConfig(n).bridge, n]))

@@ -5,7 +5,7 @@
 import { NetnsKitError, NetlinkError } from '../errors'
 import type { EndpointRecord, GatewayMove, NetworkRecord, NetworkStore } from '../ipam'
 import type { NativeLink } from '../kernel/binding'
-import { listLinks, listRoutes, runOne } from '../kernel/rtnl'
+import { listLinks, listRoutes, unregisterLinks } from '../kernel/rtnl'
 import { NatRule, publishedOn, removeNetworkNat, unguardPort } from '../nat'
 import { guardedPort, networkNat } from './nat-state'
 import type { Namespace } from '../namespace'
@@ -121,7 +121,7 @@ export async function teardownMacvlanEndpoint(network: string, ep: EndpointRecor
       l.mac.toLowerCase() === (ep.mac ?? macForIp(ep.addresses[0]!.address)).toLowerCase()
     if (l?.alias !== linkAlias(network, ep.id) && !earlier) l = await linkIfThere(ns, pendingMacvlanName(ep.id)).catch(() => null)
     if (l && l.kind === 'macvlan') {
-      await runOne({ ns, op: 'link.delete', index: l.index, ignoreMissing: true, object: l.name })
+      await unregisterLinks(ns, { index: l.index }, [l.index], l.name)
       out.links.push(l.name)
     }
   } finally {
@@ -155,7 +155,7 @@ export async function teardownBridgeNetwork(host: Namespace, rec: NetworkRecord,
   // route_localnet if netns-kit turned it on): afterwards no ruleset line mentions them.
   if (byName) await removeNetworkNat(host, networkNat(rec, []))
   if (l && ours) {
-    await runOne({ ns: host, op: 'link.delete', index: l.index, ignoreMissing: true, object: cfg.bridge })
+    await unregisterLinks(host, { index: l.index }, [l.index], cfg.bridge)
     out.links.push(cfg.bridge)
   }
   return out
