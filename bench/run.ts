@@ -683,7 +683,7 @@ function report(o: Options, sums: Summary[], portsR: PortsResult | undefined, dp
     } CPUs, node ${process.version}. Load average at the start: ${LOAD_AT_START}.`,
   )
   L.push(
-    `Command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`${o.quick ? ' (quick mode)' : ''}. Runs per N: ${o.runs} (1 at N >= 1000). Root namespace unchanged: ${extra.rootOk}.`,
+    `Command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`${o.quick ? ' (quick mode)' : ''}. Runs per N: ${o.runs} (1 at N >= 1000). Root namespace unchanged: ${extra.rootOk}. Library: ${require.resolve('../lib').includes(`${path.sep}dist${path.sep}`) ? 'dist/ (compiled, as installed from npm; bench/use-dist.cjs), the companion started from it' : 'lib/ (TypeScript sources through tsx; the companion too)'}.`,
     '',
   )
   L.push(
