@@ -27,13 +27,34 @@ export type { HostClaim, HostPorts } from './host-ports'
 
 import type { Namespace } from '../namespace'
 import { publishedAt, type PortKey } from './by-key'
+import { unpublish } from './publish'
 import { NatRule as Rule } from './rule'
+import type { OwnedRule } from './types'
 export type { PortKey } from './by-key'
+
+/** What publishedOn found, by the NatRule made of it: elements read by key, each carrying its id. */
+const found = new WeakMap<Rule, OwnedRule>()
 
 /**
  * @internal The published mappings holding these host ports (an endpoint's recorded ports), found
  * by key in each map they can be in: O(1) in the number of other mappings, never a listing.
  */
 export async function publishedOn(ns: Namespace, ports: PortKey[]): Promise<Rule[]> {
-  return (await publishedAt(ns, ports)).map((r) => Rule.build(r))
+  return (await publishedAt(ns, ports)).map((r) => {
+    const rule = Rule.build(r)
+    found.set(rule, r)
+    return rule
+  })
+}
+
+/**
+ * @internal Deletes a mapping publishedOn has just found, right after (an endpoint's teardown): its
+ * elements were read by key and carry its id, so they are not looked up again before the delete
+ * (NatRule.delete() looks, as the rule it holds may be old). Any other rule: its delete().
+ */
+export async function unpublishFound(rule: Rule): Promise<void> {
+  const r = found.get(rule)
+  if (r?.fields.kind !== 'publish') return rule.delete()
+  found.delete(rule)
+  await unpublish(r.fields.namespace, r.fields, r.elems, true)
 }

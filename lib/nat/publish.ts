@@ -323,50 +323,59 @@ async function bridgeLives(ns: Namespace, dev: string): Promise<boolean> {
 
 /**
  * Removes a published mapping: only the elements still carrying its id (never another owner's),
- * looked up by key, every map at once: one round of trips, then the delete. Then whether
- * something of a network's lifetime holds the table (a few rules' comments, two small sets), its
- * UDP conntrack entries, route_localnet if it was the last localhost mapping
- * through that interface and netns-kit turned it on, and the table if nothing of ours is left.
- * O(1) in the number of other mappings (but for route_localnet, which reads them).
+ * looked up by key, every map at once: one round of trips, then the delete (`verified`: the
+ * caller has just read them by key and seen its id, lib/nat/index.ts unpublishFound, so the
+ * look is not repeated). Then whether its interface is a live network's bridge (one lookup by
+ * key): a network holds the table and its route_localnet, so nothing else is looked at, whatever
+ * the number of mappings. Otherwise: whether something else of a network's lifetime holds the
+ * table (a few rules' comments, two small sets), route_localnet if it was the last localhost
+ * mapping through that interface and netns-kit turned it on, and the table if nothing of ours is
+ * left. Its UDP conntrack entries in both cases. O(1) in the number of other mappings (but for
+ * route_localnet off a network's bridge, which reads them).
  */
-export async function unpublish(ns: Namespace, f: NatFields, elems: ElemRef[]): Promise<void> {
-  const gone: ElemRef[] = []
-  const maps = [...new Set(elems.map((e) => e.map))]
-  const mine = maps.map((map) => elems.filter((e) => e.map === map))
-  const found = await Promise.all(
-    mine.map((list, m) =>
-      findElements(
-        ns,
-        maps[m]!,
-        list.map((e) => e.key),
+export async function unpublish(ns: Namespace, f: NatFields, elems: ElemRef[], verified = false): Promise<void> {
+  const gone: ElemRef[] = verified ? [...elems] : []
+  if (!verified) {
+    const maps = [...new Set(elems.map((e) => e.map))]
+    const mine = maps.map((map) => elems.filter((e) => e.map === map))
+    const found = await Promise.all(
+      mine.map((list, m) =>
+        findElements(
+          ns,
+          maps[m]!,
+          list.map((e) => e.key),
+        ),
       ),
-    ),
-  )
-  found.forEach((list, m) =>
-    list.forEach((el, i) => {
-      const c = ownerOf(el?.userdata)
-      if (c?.kind === 'publish' && c.id === f.id) gone.push(mine[m]![i]!)
-    }),
-  )
+    )
+    found.forEach((list, m) =>
+      list.forEach((el, i) => {
+        const c = ownerOf(el?.userdata)
+        if (c?.kind === 'publish' && c.id === f.id) gone.push(mine[m]![i]!)
+      }),
+    )
+  }
   const byMap = new Map<string, Buffer[]>()
   for (const e of gone) byMap.set(e.map, [...(byMap.get(e.map) ?? []), e.key])
-  const msgs: NftMsg[] = [...byMap].map(([set, keys]) => ({ op: 'delsetelem', family: 'inet', table: TABLE, set, elements: keys.map((key) => ({ key })) }))
+  // Verified elements go with DESTROYSETELEM: one another teardown of the same endpoint took first
+  // is not an error (a lookup of our own, as above, would not have listed it).
+  const op = verified ? 'destroysetelem' : 'delsetelem'
+  const msgs: NftMsg[] = [...byMap].map(([set, keys]) => ({ op, family: 'inet', table: TABLE, set, elements: keys.map((key) => ({ key })) }))
   if (msgs.length) await nftApply(ns, msgs, `unpublish ${f.protocol} ${f.hostPort}`)
-  // Whether something of a network's lifetime holds the table, looked at only now that this
-  // mapping is gone: a rule deleted meanwhile by another process whose own look still saw this
-  // mapping is then seen gone here (a look before the delete left the table to nobody).
+  // Looked at only now that this mapping is gone: a network removed meanwhile by another process,
+  // whose own look still saw this mapping, is then seen gone here (a look before the delete left
+  // the table to nobody). While the bridge's element is there, the network's removal is still to
+  // come, and its own tidying sees this mapping gone.
+  const lives = f.interface !== undefined && (await bridgeLives(ns, f.interface))
+  if (f.protocol === 'udp') await clearUdpConntrack(ns, f.family, f.hostIp, [f.hostPort!, f.hostPortEnd ?? f.hostPort!])
+  if (lives) return
   const held = tableHeld(ns)
   held.catch(() => {})
-  if (f.protocol === 'udp') await clearUdpConntrack(ns, f.family, f.hostIp, [f.hostPort!, f.hostPortEnd ?? f.hostPort!])
   // route_localnet off (then its record) with the last localhost mapping through that interface,
-  // if netns-kit turned it on; not while a network lives on that interface (one lookup by key):
-  // its removal, and gc, turn it off, and until then the network holds the table and with it the
+  // if netns-kit turned it on. Not while a network lives on that interface (seen above): its
+  // removal, and gc, turn it off, and until then the network holds the table and with it the
   // 127.0.0.0/8 guard (as Docker leaves route_localnet on). That keeps deleting a mapping O(1)
   // when every mapping of a network answers on 127.0.0.1 (the default for Network's mappings).
-  const released =
-    f.localhost && f.interface && !(await bridgeLives(ns, f.interface)) && !(await localhostUsers(ns)).has(f.interface)
-      ? await releaseLocalnet(ns, f.interface)
-      : false
+  const released = f.localhost && f.interface && !(await localhostUsers(ns)).has(f.interface) ? await releaseLocalnet(ns, f.interface) : false
   // While something of a network's lifetime holds the table nothing else is looked at (the look
   // above saw a record just released: look again then); otherwise the kernel drops the table if
   // its sets are empty, counting the elements itself: no map is read, whatever the number of

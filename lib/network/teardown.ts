@@ -6,7 +6,7 @@ import { NetnsKitError, NetlinkError } from '../errors'
 import type { EndpointRecord, GatewayMove, NetworkRecord, NetworkStore } from '../ipam'
 import type { NativeLink } from '../kernel/binding'
 import { listLinks, listRoutes, unregisterLinks } from '../kernel/rtnl'
-import { NatRule, publishedOn, removeNetworkNat, unguardPort } from '../nat'
+import { NatRule, publishedOn, removeNetworkNat, unguardPort, unpublishFound } from '../nat'
 import { guardedPort, networkNat } from './nat-state'
 import type { Namespace } from '../namespace'
 import { macForIp } from './mac'
@@ -22,12 +22,15 @@ export interface Removed {
 
 const isGone = (e: unknown) => e instanceof NetlinkError && (e.code === 'ENOENT' || e.code === 'ENODEV' || e.code === 'ESRCH')
 
-/** Deletes rules, each tolerating that another took it away first. */
+/**
+ * Deletes rules, each tolerating that another took it away first (a mapping just found by key
+ * goes without a second lookup: unpublishFound).
+ */
 async function deleteEach(rules: NatRule[]): Promise<string[]> {
   const gone: string[] = []
   for (const r of rules) {
     try {
-      await r.delete()
+      await unpublishFound(r)
     } catch (e) {
       if (!isGone(e)) throw e
     }

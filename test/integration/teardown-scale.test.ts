@@ -135,6 +135,15 @@ describe('Teardown at scale (issue 18)', function () {
     await fill(t.host, 5000, 20000, '172.31.0.200', net.bridge.name)
     const ops = await tripsOf(() => net.disconnect(ep))
     assert.deepEqual(wholeMap(ops), [], 'no map listed to disconnect')
+    // While its network lives (its bridge's element, looked up by key), nothing else is read to
+    // decide whether the table stays: no listing of the table's rules or of the bridges set. And the
+    // elements found by key are deleted as found, not looked up a second time.
+    assert.deepEqual(
+      ops.filter((o) => o.startsWith('list rules') || o === 'list elements inet netns-kit bridges'),
+      [],
+      'no rule or bridge listing',
+    )
+    assert.equal(ops.filter((o) => o.startsWith('list elements inet netns-kit pub4any')).length, 1, 'one lookup of its mapping')
     const left = await portsIn(t.host, 'pub4any')
     assert.equal(left.length, 5000)
     assert.ok(!left.includes(8080))
