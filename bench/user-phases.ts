@@ -15,7 +15,8 @@
 //   ns             addon createNamespace/deleteNamespace (unshare + bind mount / umount + unlink)
 //   rtnl change    addon rtnl() trips that change something (link.create/set, addr, route, sysctl ops)
 //   rtnl lookup    addon rtnl() trips that only read (link.get, dumps)
-//   link delete    addon rtnl() with link.delete: the kernel's RCU grace periods for the veth
+//   link delete    addon rtnl() with link.delete, and linkUnregister (the veth's delete, resolved at
+//                  the kernel's RTM_DELLINK notification, lib/kernel/rtnl.ts unregisterLinks)
 //   nft batch      addon nft(): one atomic nf_tables batch
 //   nft lookup     addon nftList(): tables, rules, elements (by key, or whole maps)
 //   sysctl         addon sysctlGet/sysctlSet
@@ -72,6 +73,7 @@ function instrument(store: object): void {
     const x = q as { what: string; set?: string; keys?: unknown[]; brief?: boolean }
     return `nft list ${x.what}${x.set ? ` ${x.set}` : ''}${x.keys ? ' by key' : x.what === 'elements' ? ' (whole map)' : ''}${x.brief ? ' brief' : ''}`
   })
+  wrap('linkUnregister', 'link delete', () => 'linkUnregister')
   const READS = new Set(['link.get', 'link.list', 'addr.list', 'route.list', 'neigh.list', 'route.get'])
   wrap(
     'rtnl',
