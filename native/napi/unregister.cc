@@ -7,7 +7,8 @@
 //     kernel's answer. `missing`: the kernel answered ENODEV/ENOENT (nothing to delete). Other
 //     refusals reject like rtnl() errors (errno, syscall 'RTM_DELLINK', extack). The namespace's
 //     lock is held only while the two sockets are opened in it, so its other trips do not wait
-//     behind the delete.
+//     behind the delete. At most 32 deletes wait for their ACK in threads of their own; beyond,
+//     or without a monitor socket, the call itself waits for the ACK (`notified` false).
 #include <linux/rtnetlink.h>
 
 #include <memory>
@@ -56,7 +57,14 @@ Napi::Value LinkUnregister(const Napi::CallbackInfo& info) {
       if (st->closed) throw SysError(EBADF, "netns", "the namespace handle is closed");
       ns::InNetns in(st->fd);
       sock = std::make_unique<nl::Socket>(NETLINK_ROUTE);
-      if (!indexes.empty()) mon = rtnl::OpenMonitor(rtnl::MulticastGroups(rtnl::EventGroup::Link), 1 << 20);
+      // Without a monitor (no fd to be had), the delete resolves at its ACK instead.
+      if (!indexes.empty()) {
+        try {
+          mon = rtnl::OpenMonitor(rtnl::MulticastGroups(rtnl::EventGroup::Link), 1 << 20);
+        } catch (const SysError&) {
+          mon = -1;
+        }
+      }
     }
     auto out = rtnl::DeleteAndWatch(std::move(sock), mon, std::move(req), std::move(indexes), group);
     bool missing = false;

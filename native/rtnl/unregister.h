@@ -35,6 +35,9 @@ struct UnregisterOutcome {
 // awaited (empty: the ACK is awaited). `group`: when set, a notification counts only for a link
 // of that group (an index reused meanwhile is not mistaken for ours). Throws SysError when a
 // socket fails before the outcome is known.
+// Beyond 32 senders in flight (threads still waiting for their ACK), or when a thread or an eventfd
+// cannot be had, or with no monitor socket (monitorFd < 0) or no `indexes`, the ACK is awaited on
+// the calling thread instead (notified = false).
 UnregisterOutcome DeleteAndWatch(std::unique_ptr<nl::Socket> sock, int monitorFd, nl::Request req,
                                  std::vector<int32_t> indexes, std::optional<uint32_t> group);
 
