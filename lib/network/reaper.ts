@@ -42,6 +42,8 @@ interface Batch {
   timer: NodeJS.Timeout
   /** MAX_WAIT_MS passed: deleted as soon as no other delete runs, whoever is still under way. */
   expired: boolean
+  /** Members whose link could not be deleted (group delete refused, then their own too), by index. */
+  failed: Map<number, unknown>
 }
 
 interface Host {
@@ -89,8 +91,12 @@ function maybeDelete(key: string, h: Host): void {
       const indexes = b.members.filter((_m, i) => moved[i]).map((m) => m.index)
       if (indexes.length > 0) await unregisterLinks(h.ns, { group: b.group }, indexes)
     } catch {
-      // The group delete refused: one by one, each tolerating a link already gone.
-      for (const m of b.members) await deleteOne(m.ns, m.index, m.name).catch(() => {})
+      // The group delete refused: one by one (a link already gone is not an error); a member whose
+      // own delete fails too hears of it (deleteLinkShared), not a success with its link left.
+      for (const m of b.members)
+        await deleteOne(m.ns, m.index, m.name).catch((e: unknown) => {
+          b.failed.set(m.index, e)
+        })
     } finally {
       h.deleting = false
       b.resolve()
@@ -153,6 +159,7 @@ export async function deleteLinkShared(ns: Namespace, index: number, name: strin
       done,
       resolve,
       expired: false,
+      failed: new Map(),
       timer: setTimeout(() => {
         nb.expired = true
         maybeDelete(key, h)
@@ -174,4 +181,5 @@ export async function deleteLinkShared(ns: Namespace, index: number, name: strin
   maybeDelete(key, h)
   await move
   await b.done
+  if (b.failed.has(index)) throw b.failed.get(index)
 }
