@@ -37,8 +37,10 @@ function mapsOf(p: PortKey): MapDef[] {
 /**
  * The published mappings holding these host ports, decoded from the elements found by key (one
  * lookup per map, side by side), grouped by owner id. Only elements netns-kit owns count.
+ * `localnet: false`: netns-kit's route_localnet records are not read (each mapping's
+ * `ownsRouteLocalnet` is then false): a caller that only deletes them saves the trip.
  */
-export async function publishedAt(ns: Namespace, ports: PortKey[]): Promise<OwnedRule[]> {
+export async function publishedAt(ns: Namespace, ports: PortKey[], opts: { localnet?: boolean } = {}): Promise<OwnedRule[]> {
   const byMap = new Map<MapDef, Map<string, Buffer>>()
   for (const p of ports) {
     if (!Object.hasOwn(L4PROTO, p.protocol)) continue
@@ -59,6 +61,6 @@ export async function publishedAt(ns: Namespace, ports: PortKey[]): Promise<Owne
   })
   // Whether netns-kit turned route_localnet on matters for localhost mappings only: the small
   // record set is read then.
-  const lo = entries.some(({ e }) => ownerOf(e.userdata)?.rest.includes('lo'))
+  const lo = opts.localnet !== false && entries.some(({ e }) => ownerOf(e.userdata)?.rest.includes('lo'))
   return decodePublication(ns, entries, lo ? new Set(await localnetRecords(ns)) : new Set())
 }

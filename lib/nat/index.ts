@@ -27,7 +27,7 @@ export type { HostClaim, HostPorts } from './host-ports'
 
 import type { Namespace } from '../namespace'
 import { publishedAt, type PortKey } from './by-key'
-import { unpublish } from './publish'
+import { unpublishVerified } from './publish'
 import { NatRule as Rule } from './rule'
 import type { OwnedRule } from './types'
 export type { PortKey } from './by-key'
@@ -37,10 +37,12 @@ const found = new WeakMap<Rule, OwnedRule>()
 
 /**
  * @internal The published mappings holding these host ports (an endpoint's recorded ports), found
- * by key in each map they can be in: O(1) in the number of other mappings, never a listing.
+ * by key in each map they can be in: O(1) in the number of other mappings, never a listing. For
+ * an endpoint's teardown (unpublishFound next): which mappings netns-kit's route_localnet records
+ * belong to is not read (`ownsRouteLocalnet` is false on them).
  */
 export async function publishedOn(ns: Namespace, ports: PortKey[]): Promise<Rule[]> {
-  return (await publishedAt(ns, ports)).map((r) => {
+  return (await publishedAt(ns, ports, { localnet: false })).map((r) => {
     const rule = Rule.build(r)
     found.set(rule, r)
     return rule
@@ -48,13 +50,26 @@ export async function publishedOn(ns: Namespace, ports: PortKey[]): Promise<Rule
 }
 
 /**
- * @internal Deletes a mapping publishedOn has just found, right after (an endpoint's teardown): its
- * elements were read by key and carry its id, so they are not looked up again before the delete
- * (NatRule.delete() looks, as the rule it holds may be old). Any other rule: its delete().
+ * @internal Deletes the mappings among `rules` that publishedOn has just found, right after (an
+ * endpoint's teardown), all in one batch: their elements were read by key and carry their ids,
+ * so they are not looked up again before the delete (NatRule.delete() looks, as the rule it
+ * holds may be old). Mappings already gone (their table with them) are not an error. Returns the
+ * other rules, for their own delete().
  */
-export async function unpublishFound(rule: Rule): Promise<void> {
-  const r = found.get(rule)
-  if (r?.fields.kind !== 'publish') return rule.delete()
-  found.delete(rule)
-  await unpublish(r.fields.namespace, r.fields, r.elems, true)
+export async function unpublishFound(rules: Rule[]): Promise<Rule[]> {
+  const mine: OwnedRule[] = []
+  const rest: Rule[] = []
+  for (const r of rules) {
+    const o = found.get(r)
+    if (o?.fields.kind === 'publish') mine.push(o)
+    else rest.push(r)
+  }
+  for (const r of rules) found.delete(r)
+  // Gone already (the table with them: another teardown, or the network's removal) is not an error.
+  if (mine.length)
+    await unpublishVerified(mine[0]!.fields.namespace, mine).catch((e: unknown) => {
+      const code = (e as { code?: string }).code
+      if (code !== 'ENOENT' && code !== 'ENODEV' && code !== 'ESRCH') throw e
+    })
+  return rest
 }

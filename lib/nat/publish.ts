@@ -323,51 +323,80 @@ async function bridgeLives(ns: Namespace, dev: string): Promise<boolean> {
 
 /**
  * Removes a published mapping: only the elements still carrying its id (never another owner's),
- * looked up by key, every map at once: one round of trips, then the delete (`verified`: the
- * caller has just read them by key and seen its id, lib/nat/index.ts unpublishFound, so the
- * look is not repeated). Then whether its interface is a live network's bridge (one lookup by
- * key): a network holds the table and its route_localnet, so nothing else is looked at, whatever
- * the number of mappings. Otherwise: whether something else of a network's lifetime holds the
- * table (a few rules' comments, two small sets), route_localnet if it was the last localhost
- * mapping through that interface and netns-kit turned it on, and the table if nothing of ours is
- * left. Its UDP conntrack entries in both cases. O(1) in the number of other mappings (but for
- * route_localnet off a network's bridge, which reads them).
+ * looked up by key, every map at once: one round of trips, then the delete; then what follows a
+ * mapping's removal (afterUnpublish). O(1) in the number of other mappings.
  */
-export async function unpublish(ns: Namespace, f: NatFields, elems: ElemRef[], verified = false): Promise<void> {
-  const gone: ElemRef[] = verified ? [...elems] : []
-  if (!verified) {
-    const maps = [...new Set(elems.map((e) => e.map))]
-    const mine = maps.map((map) => elems.filter((e) => e.map === map))
-    const found = await Promise.all(
-      mine.map((list, m) =>
-        findElements(
-          ns,
-          maps[m]!,
-          list.map((e) => e.key),
-        ),
+export async function unpublish(ns: Namespace, f: NatFields, elems: ElemRef[]): Promise<void> {
+  const gone: ElemRef[] = []
+  const maps = [...new Set(elems.map((e) => e.map))]
+  const mine = maps.map((map) => elems.filter((e) => e.map === map))
+  const found = await Promise.all(
+    mine.map((list, m) =>
+      findElements(
+        ns,
+        maps[m]!,
+        list.map((e) => e.key),
       ),
-    )
-    found.forEach((list, m) =>
-      list.forEach((el, i) => {
-        const c = ownerOf(el?.userdata)
-        if (c?.kind === 'publish' && c.id === f.id) gone.push(mine[m]![i]!)
-      }),
-    )
-  }
-  const byMap = new Map<string, Buffer[]>()
-  for (const e of gone) byMap.set(e.map, [...(byMap.get(e.map) ?? []), e.key])
-  // Verified elements go with DESTROYSETELEM: one another teardown of the same endpoint took first
-  // is not an error (a lookup of our own, as above, would not have listed it).
-  const op = verified ? 'destroysetelem' : 'delsetelem'
-  const msgs: NftMsg[] = [...byMap].map(([set, keys]) => ({ op, family: 'inet', table: TABLE, set, elements: keys.map((key) => ({ key })) }))
+    ),
+  )
+  found.forEach((list, m) =>
+    list.forEach((el, i) => {
+      const c = ownerOf(el?.userdata)
+      if (c?.kind === 'publish' && c.id === f.id) gone.push(mine[m]![i]!)
+    }),
+  )
+  const msgs = elementMessages('delsetelem', gone)
   if (msgs.length) await nftApply(ns, msgs, `unpublish ${f.protocol} ${f.hostPort}`)
-  // Looked at only now that this mapping is gone: a network removed meanwhile by another process,
+  await afterUnpublish(ns, f)
+}
+
+/**
+ * Removes mappings the caller has just read by key and seen carry their ids (lib/nat/index.ts
+ * unpublishFound: an endpoint's teardown): every element of every one of them in ONE batch of
+ * DESTROYSETELEM (an element another teardown of the same endpoint took first is not an error),
+ * with no second lookup, then each one's afterUnpublish.
+ */
+export async function unpublishVerified(ns: Namespace, rules: { fields: NatFields; elems: ElemRef[] }[]): Promise<void> {
+  const msgs = elementMessages(
+    'destroysetelem',
+    rules.flatMap((r) => r.elems),
+  )
+  if (msgs.length)
+    await nftApply(
+      ns,
+      msgs,
+      rules.length === 1 ? `unpublish ${rules[0]!.fields.protocol} ${rules[0]!.fields.hostPort}` : `unpublish ${rules.length} mapping(s)`,
+    )
+  const lives = new Set<string>()
+  for (const r of rules) await afterUnpublish(ns, r.fields, lives)
+}
+
+/** One message per map, deleting these elements. */
+function elementMessages(op: 'delsetelem' | 'destroysetelem', elems: ElemRef[]): NftMsg[] {
+  const byMap = new Map<string, Buffer[]>()
+  for (const e of elems) byMap.set(e.map, [...(byMap.get(e.map) ?? []), e.key])
+  return [...byMap].map(([set, keys]) => ({ op, family: 'inet', table: TABLE, set, elements: keys.map((key) => ({ key })) }))
+}
+
+/**
+ * What follows the removal of a mapping's elements. First whether its interface is a live
+ * network's bridge (one lookup by key; `lives`: interfaces this call already saw live): a network
+ * holds the table and its route_localnet, so nothing else is looked at, whatever the number of
+ * mappings. Otherwise: whether something else of a network's lifetime holds the table (a few
+ * rules' comments, two small sets), route_localnet if it was the last localhost mapping through
+ * that interface and netns-kit turned it on, and the table if nothing of ours is left (but for
+ * route_localnet off a network's bridge, which reads the mappings, O(1) in their number). Its UDP
+ * conntrack entries in both cases.
+ */
+async function afterUnpublish(ns: Namespace, f: NatFields, lives = new Set<string>()): Promise<void> {
+  // Looked at only now that the mapping is gone: a network removed meanwhile by another process,
   // whose own look still saw this mapping, is then seen gone here (a look before the delete left
   // the table to nobody). While the bridge's element is there, the network's removal is still to
   // come, and its own tidying sees this mapping gone.
-  const lives = f.interface !== undefined && (await bridgeLives(ns, f.interface))
+  const live = f.interface !== undefined && (lives.has(f.interface) || (await bridgeLives(ns, f.interface)))
+  if (live) lives.add(f.interface!)
   if (f.protocol === 'udp') await clearUdpConntrack(ns, f.family, f.hostIp, [f.hostPort!, f.hostPortEnd ?? f.hostPort!])
-  if (lives) return
+  if (live) return
   const held = tableHeld(ns)
   held.catch(() => {})
   // route_localnet off (then its record) with the last localhost mapping through that interface,

@@ -23,14 +23,15 @@ export interface Removed {
 const isGone = (e: unknown) => e instanceof NetlinkError && (e.code === 'ENOENT' || e.code === 'ENODEV' || e.code === 'ESRCH')
 
 /**
- * Deletes rules, each tolerating that another took it away first (a mapping just found by key
- * goes without a second lookup: unpublishFound).
+ * Deletes rules, each tolerating that another took it away first: the mappings just found by key
+ * in one batch, without a second lookup (unpublishFound), any other rule by its delete().
  */
 async function deleteEach(rules: NatRule[]): Promise<string[]> {
-  const gone: string[] = []
-  for (const r of rules) {
+  const rest = await unpublishFound(rules)
+  const gone = rules.filter((r) => !rest.includes(r)).map(String)
+  for (const r of rest) {
     try {
-      await unpublishFound(r)
+      await r.delete()
     } catch (e) {
       if (!isGone(e)) throw e
     }

@@ -127,6 +127,36 @@ describe('Teardown at scale (issue 18)', function () {
     assert.equal(await nftText(t.host), '')
   })
 
+  it('Network.disconnect of a container with 3 published ports: their elements go in one batch, looked up once, nothing listed', async () => {
+    const store = new MemoryNetworkStore()
+    const net = await Network.create({ name: 'three', namespace: t.host, subnet: '172.31.0.0/16', dns: false, store })
+    const c = await sb.ns()
+    const ep = await net.connect(c, {
+      publish: [
+        { hostPort: 8080, containerPort: 80 },
+        { hostPort: 8081, containerPort: 81 },
+        { hostPort: 5353, containerPort: 53, protocol: 'udp' },
+      ],
+    })
+    const keep = await NatRule.publish({ namespace: t.host, protocol: 'tcp', hostPort: 9090, containerIp: C2, containerPort: 80 })
+    const ops = await tripsOf(() => net.disconnect(ep))
+    // One lookup by key per map, one batch deleting all three mappings' elements (each map's once).
+    assert.deepEqual(
+      ops.filter((o) => o.startsWith('destroysetelem pub')),
+      ['destroysetelem pub4any (3)', 'destroysetelem pub4lo (3)'],
+    )
+    assert.equal(ops.filter((o) => o.startsWith('list elements inet netns-kit pub4any')).length, 1)
+    assert.deepEqual(
+      ops.filter((o) => o.startsWith('list rules') || /^list elements inet netns-kit (bridges|localnet)$/.test(o)),
+      [],
+      'no whole listing of the rules, the bridges or the localnet records',
+    )
+    assert.deepEqual(await portsIn(t.host, 'pub4any'), [9090], 'the other mapping stays')
+    await keep.delete()
+    await net.remove()
+    assert.equal(await nftText(t.host), '', 'the table goes with the network and the last mapping')
+  })
+
   it('Network.disconnect with 5,000 other mappings: its mapping and veth go, the others stay, nothing is listed', async () => {
     const store = new MemoryNetworkStore()
     const net = await Network.create({ name: 'scale', namespace: t.host, store, subnet: '172.31.0.0/16', dns: false })
