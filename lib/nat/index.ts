@@ -33,7 +33,7 @@ import type { OwnedRule } from './types'
 export type { PortKey } from './by-key'
 
 /** What publishedOn found, by the NatRule made of it: elements read by key, each carrying its id. */
-const found = new WeakMap<Rule, OwnedRule>()
+const foundBy = new WeakMap<Rule, OwnedRule>()
 
 /**
  * @internal The published mappings holding these host ports (an endpoint's recorded ports), found
@@ -44,32 +44,29 @@ const found = new WeakMap<Rule, OwnedRule>()
 export async function publishedOn(ns: Namespace, ports: PortKey[]): Promise<Rule[]> {
   return (await publishedAt(ns, ports, { localnet: false })).map((r) => {
     const rule = Rule.build(r)
-    found.set(rule, r)
+    foundBy.set(rule, r)
     return rule
   })
 }
 
 /**
- * @internal Deletes the mappings among `rules` that publishedOn has just found, right after (an
- * endpoint's teardown), all in one batch: their elements were read by key and carry their ids,
- * so they are not looked up again before the delete (NatRule.delete() looks, as the rule it
- * holds may be old). Mappings already gone (their table with them) are not an error. Returns the
- * other rules, for their own delete().
+ * @internal Of `rules`, those publishedOn has just found (`found`: for unpublishFound) and the others.
  */
-export async function unpublishFound(rules: Rule[]): Promise<Rule[]> {
-  const mine: OwnedRule[] = []
+export function splitFound(rules: Rule[]): { found: Rule[]; rest: Rule[] } {
+  const found: Rule[] = []
   const rest: Rule[] = []
-  for (const r of rules) {
-    const o = found.get(r)
-    if (o?.fields.kind === 'publish') mine.push(o)
-    else rest.push(r)
-  }
-  for (const r of rules) found.delete(r)
-  // Gone already (the table with them: another teardown, or the network's removal) is not an error.
-  if (mine.length)
-    await unpublishVerified(mine[0]!.fields.namespace, mine).catch((e: unknown) => {
-      const code = (e as { code?: string }).code
-      if (code !== 'ENOENT' && code !== 'ENODEV' && code !== 'ESRCH') throw e
-    })
-  return rest
+  for (const r of rules) (foundBy.get(r)?.fields.kind === 'publish' ? found : rest).push(r)
+  return { found, rest }
+}
+
+/**
+ * @internal Deletes mappings publishedOn has just found (splitFound), right after (an endpoint's
+ * teardown), all in one batch: their elements were read by key and carry their ids, so they are
+ * not looked up again before the delete (NatRule.delete() looks, as the rule it holds may be old).
+ * @throws {NetlinkError} as NatRule.delete() (`'ENOENT'` when their table is gone).
+ */
+export async function unpublishFound(rules: Rule[]): Promise<void> {
+  const owned = rules.map((r) => foundBy.get(r)).filter((o): o is OwnedRule => o?.fields.kind === 'publish')
+  for (const r of rules) foundBy.delete(r)
+  if (owned.length) await unpublishVerified(owned[0]!.fields.namespace, owned)
 }

@@ -34,6 +34,7 @@ import {
   type Probe,
 } from './ports'
 import { interfacesInUse } from './decode'
+import { destroyMessages } from './isolate'
 import { ifnameBytes } from './expr'
 import { ISO, TABLE, TAG, change, dropTablesIfEmpty, findElements, nonrecTrusted, ownerOf, tableExists, tableHeld, tidy } from './ruleset'
 import type { ElemRef, NatFields, OwnedRule } from './types'
@@ -345,7 +346,9 @@ export async function unpublish(ns: Namespace, f: NatFields, elems: ElemRef[]): 
       if (c?.kind === 'publish' && c.id === f.id) gone.push(mine[m]![i]!)
     }),
   )
-  const msgs = elementMessages('delsetelem', gone)
+  const byMap = new Map<string, Buffer[]>()
+  for (const e of gone) byMap.set(e.map, [...(byMap.get(e.map) ?? []), e.key])
+  const msgs: NftMsg[] = [...byMap].map(([set, keys]) => ({ op: 'delsetelem', family: 'inet', table: TABLE, set, elements: keys.map((key) => ({ key })) }))
   if (msgs.length) await nftApply(ns, msgs, `unpublish ${f.protocol} ${f.hostPort}`)
   await afterUnpublish(ns, f)
 }
@@ -357,10 +360,7 @@ export async function unpublish(ns: Namespace, f: NatFields, elems: ElemRef[]): 
  * with no second lookup, then each one's afterUnpublish.
  */
 export async function unpublishVerified(ns: Namespace, rules: { fields: NatFields; elems: ElemRef[] }[]): Promise<void> {
-  const msgs = elementMessages(
-    'destroysetelem',
-    rules.flatMap((r) => r.elems),
-  )
+  const msgs = destroyMessages(rules.flatMap((r) => r.elems.map((e) => ({ family: 'inet' as const, set: e.map, key: e.key }))))
   if (msgs.length)
     await nftApply(
       ns,
@@ -369,13 +369,6 @@ export async function unpublishVerified(ns: Namespace, rules: { fields: NatField
     )
   const lives = new Set<string>()
   for (const r of rules) await afterUnpublish(ns, r.fields, lives)
-}
-
-/** One message per map, deleting these elements. */
-function elementMessages(op: 'delsetelem' | 'destroysetelem', elems: ElemRef[]): NftMsg[] {
-  const byMap = new Map<string, Buffer[]>()
-  for (const e of elems) byMap.set(e.map, [...(byMap.get(e.map) ?? []), e.key])
-  return [...byMap].map(([set, keys]) => ({ op, family: 'inet', table: TABLE, set, elements: keys.map((key) => ({ key })) }))
 }
 
 /**

@@ -6,7 +6,7 @@ import { NetnsKitError, NetlinkError } from '../errors'
 import type { EndpointRecord, GatewayMove, NetworkRecord, NetworkStore } from '../ipam'
 import type { NativeLink } from '../kernel/binding'
 import { listLinks, listRoutes, unregisterLinks } from '../kernel/rtnl'
-import { NatRule, publishedOn, removeNetworkNat, unguardPort, unpublishFound } from '../nat'
+import { NatRule, publishedOn, removeNetworkNat, splitFound, unguardPort, unpublishFound } from '../nat'
 import { guardedPort, networkNat } from './nat-state'
 import type { Namespace } from '../namespace'
 import { macForIp } from './mac'
@@ -27,8 +27,13 @@ const isGone = (e: unknown) => e instanceof NetlinkError && (e.code === 'ENOENT'
  * in one batch, without a second lookup (unpublishFound), any other rule by its delete().
  */
 async function deleteEach(rules: NatRule[]): Promise<string[]> {
-  const rest = await unpublishFound(rules)
-  const gone = rules.filter((r) => !rest.includes(r)).map(String)
+  const { found, rest } = splitFound(rules)
+  try {
+    await unpublishFound(found)
+  } catch (e) {
+    if (!isGone(e)) throw e
+  }
+  const gone = found.map(String)
   for (const r of rest) {
     try {
       await r.delete()
