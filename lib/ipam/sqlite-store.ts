@@ -5,6 +5,7 @@
 import * as path from 'node:path'
 import type BetterSqlite3 from 'better-sqlite3'
 import { NetnsKitError, invalidArg } from '../errors'
+import { turn } from '../turn'
 import { parseIp } from './ip'
 import { currentOwner, type Owner } from './owner'
 import {
@@ -137,8 +138,12 @@ export class SqliteStore implements NetworkStore {
     return db
   }
 
-  /** Runs a synchronous step, retrying it asynchronously while another process holds the lock. */
+  /**
+   * Runs a synchronous step in a turn of the event loop of its own (lib/turn.ts: not appended to
+   * whatever continuation called it), retrying it asynchronously while another process holds the lock.
+   */
   async #retry<T>(what: string, fn: () => T): Promise<T> {
+    await turn()
     return retryBusy(this.stats, this.busyTimeoutMs, what, fn)
   }
 

@@ -7,6 +7,7 @@
 import * as dc from 'node:diagnostics_channel'
 import { performance } from 'node:perf_hooks'
 import * as util from 'node:util'
+import { turn } from '../turn'
 
 export type TripChannel = 'rtnl' | 'nft' | 'ct' | 'ns' | 'sysctl' | 'socket'
 
@@ -47,10 +48,20 @@ function label(ns: TripInfo['ns']): string | undefined {
   return ns.name ?? ns.path ?? String(ns)
 }
 
-/** Runs `fn` (one call into the addon, its failures already mapped) and reports it. */
+/**
+ * Runs `fn` (one call into the addon, its failures already mapped) and reports it. The caller
+ * resumes in a turn of the event loop of its own (lib/turn.ts), not in the callback that settled
+ * the addon's promise together with every other trip that finished meanwhile.
+ */
 export async function trip<T>(info: TripInfo, fn: () => Promise<T>): Promise<T> {
   const channel = channelOf(info.channel)
-  if (!debug.enabled && !channel.hasSubscribers) return fn()
+  if (!debug.enabled && !channel.hasSubscribers) {
+    try {
+      return await fn()
+    } finally {
+      await turn()
+    }
+  }
   const start = performance.now()
   let error: Error | undefined
   try {
@@ -77,5 +88,6 @@ export async function trip<T>(info: TripInfo, fn: () => Promise<T>): Promise<T> 
       )
     }
     if (channel.hasSubscribers) channel.publish(event)
+    await turn()
   }
 }

@@ -83,6 +83,39 @@ describe('namespace threads (design §2)', () => {
     // kept running meanwhile (a blocked loop would tick about once).
     assert.ok(ticks > Math.min(10, elapsed / 4), `ticks=${ticks} elapsed=${elapsed}ms`)
   })
+
+  it('resumes the callers of trips that finished together one per turn of the loop (lib/turn.ts)', async () => {
+    // The addon settles every finished job in one callback: 8 trips in flight whose callers each
+    // have 2 ms of work after them held the loop 16 ms at once. Each caller now runs in a turn
+    // of its own, a timer firing between any two.
+    const ns = await sb.ns()
+    let ticks = 0
+    let t: NodeJS.Timeout | undefined
+    const arm = () => {
+      t = setTimeout(() => {
+        ticks++
+        arm()
+      }, 0)
+    }
+    arm()
+    const seen: number[] = []
+    try {
+      for (let round = 0; round < 3; round++) {
+        await Promise.all(
+          Array.from({ length: 8 }, async () => {
+            await ns.sysctl.get('net.ipv4.ip_forward')
+            seen.push(ticks)
+            const end = performance.now() + 2
+            while (performance.now() < end);
+          }),
+        )
+      }
+    } finally {
+      clearTimeout(t)
+    }
+    assert.equal(seen.length, 24)
+    assert.equal(new Set(seen).size, seen.length, `a timer ran between any two callers (ticks seen: ${seen.join(' ')})`)
+  })
 })
 
 describe('dumps', () => {
