@@ -43,10 +43,11 @@ export interface NetworkCreateOptions {
   store?: NetworkStore
   /**
    * The embedded resolver (127.0.0.11 in each container): on by default for user-defined networks,
-   * `false` for none (as Docker's default bridge). `upstream`: where other names go (default the
-   * nameservers of the host's /etc/resolv.conf), queried from the host namespace.
+   * `false` for none (as Docker's default bridge), `true` (the default, said out loud) or
+   * `{ upstream }`: where other names go (default the nameservers of the host's /etc/resolv.conf),
+   * queried from the host namespace.
    */
-  dns?: false | { upstream?: string[] }
+  dns?: boolean | { upstream?: string[] }
 }
 
 export interface PublishSpec {
@@ -145,8 +146,9 @@ export function checkCreateOptions(opts: NetworkCreateOptions): CheckedCreate {
   let dns = true
   let upstream: string[] | undefined
   if (opts.dns === false) dns = false
-  else if (opts.dns !== undefined) {
-    if (!opts.dns || typeof opts.dns !== 'object') throw invalidArg('opts.dns', opts.dns, 'must be false or { upstream?: string[] }', 'ERR_INVALID_ARG_TYPE')
+  else if (opts.dns !== undefined && opts.dns !== true) {
+    if (!opts.dns || typeof opts.dns !== 'object')
+      throw invalidArg('opts.dns', opts.dns, 'must be true, false or { upstream?: string[] }', 'ERR_INVALID_ARG_TYPE')
     if (opts.dns.upstream !== undefined) {
       if (!Array.isArray(opts.dns.upstream)) throw invalidArg('opts.dns.upstream', opts.dns.upstream, 'must be an array of addresses', 'ERR_INVALID_ARG_TYPE')
       upstream = opts.dns.upstream.map((s, i) => {

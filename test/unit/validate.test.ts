@@ -25,6 +25,7 @@ import {
   parseCidr,
   sysctlPath,
 } from '../../lib/validate'
+import { checkCreateOptions } from '../../lib/network/bridge-options'
 
 type Coded = Error & { code?: string }
 
@@ -47,6 +48,16 @@ const badType = (fn: () => unknown, what: string) => refuses(fn, TypeError, 'ERR
 const range = (fn: () => unknown, what: string) => refuses(fn, RangeError, 'ERR_OUT_OF_RANGE', what)
 
 describe('validation: the checkers', () => {
+  it("Network.create's dns: true (the default said out loud), false, or { upstream }", async () => {
+    const base = { name: 'n' } as Parameters<typeof checkCreateOptions>[0]
+    assert.equal(checkCreateOptions({ ...base }).dns, true)
+    assert.equal(checkCreateOptions({ ...base, dns: true }).dns, true)
+    assert.equal(checkCreateOptions({ ...base, dns: false }).dns, false)
+    const up = checkCreateOptions({ ...base, dns: { upstream: ['192.0.2.53'] } })
+    assert.deepEqual([up.dns, up.upstream], [true, ['192.0.2.53']])
+    for (const no of ['yes', 1, null]) await badType(() => checkCreateOptions({ ...base, dns: no as never }), JSON.stringify(no))
+  })
+
   it('checkIfName: 1 to 15 bytes, no / : white space or NUL, not . or ..', async () => {
     for (const ok of ['eth0', 'a', 'abcdefghijklmno', 'veth-1_2@x', '...', 'é1234567890123']) assert.equal(checkIfName(ok), ok)
     for (const no of ['', 'abcdefghijklmnop', 'éééééééé', 'a/b', 'a:1', 'a b', 'a\tb', 'a\nb', 'a\0b', '.', '..', ' ', 'eth%d', '%', 'a%s']) {
