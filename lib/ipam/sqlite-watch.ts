@@ -19,6 +19,9 @@ export class ChangeWatcher {
   readonly #db: () => BetterSqlite3.Database | undefined
   #watch: Watch | undefined
   #queued = false
+  #checkQueued = false
+  /** PRAGMA data_version, prepared once per connection (db.pragma() prepares it at every call). */
+  #version: { db: BetterSqlite3.Database; st: BetterSqlite3.Statement } | undefined
 
   constructor(file: string, pollMs: number, open: () => Promise<BetterSqlite3.Database>, db: () => BetterSqlite3.Database | undefined) {
     this.#file = file
@@ -43,12 +46,27 @@ export class ChangeWatcher {
     })
   }
 
+  #dataVersion(db: BetterSqlite3.Database): number {
+    if (this.#version?.db !== db) this.#version = { db, st: db.prepare('PRAGMA data_version').pluck() }
+    return Number(this.#version.st.get())
+  }
+
+  /** One check per turn of the event loop, however many inotify events a commit made (several writes of the WAL each). */
+  #checkSoon(): void {
+    if (this.#checkQueued) return
+    this.#checkQueued = true
+    setImmediate(() => {
+      this.#checkQueued = false
+      this.#check()
+    })
+  }
+
   #check(): void {
     const w = this.#watch
     const db = this.#db()
     if (!w || !db) return
     try {
-      const v = Number(db.pragma('data_version', { simple: true }))
+      const v = this.#dataVersion(db)
       if (v !== w.version) {
         w.version = v
         this.notify()
@@ -69,14 +87,14 @@ export class ChangeWatcher {
         (db) => {
           if (this.#watch !== w) return
           try {
-            w.version = Number(db.pragma('data_version', { simple: true }))
+            w.version = this.#dataVersion(db)
           } catch {
             /* busy: the first check notifies (a version of -1 differs from any) */
           }
           try {
             const base = path.basename(this.#file)
             w.fsw = fs.watch(path.dirname(this.#file), { persistent: false }, (_ev, f) => {
-              if (!f || f === base || f === `${base}-wal`) this.#check()
+              if (!f || f === base || f === `${base}-wal`) this.#checkSoon()
             })
             w.fsw.on('error', () => {
               w.fsw?.close()
@@ -101,5 +119,6 @@ export class ChangeWatcher {
     clearInterval(this.#watch.timer)
     this.#watch.fsw?.close()
     this.#watch = undefined
+    this.#version = undefined
   }
 }
