@@ -66,6 +66,9 @@ function paths(name: string, opts: EtcNetnsOptions): { root: string; dir: string
 // namespace just deleted, racing `ip netns add NAME` and a connect of the new one within a few
 // microseconds, can remove the new one's files (its next connect or disconnect writes them again).
 function readCreated(file: string): Created | undefined {
+  // Most calls find no record (a container's first write; the namespace's delete after its last
+  // disconnect removed them): asked first, without the cost of an exception.
+  if (!fs.existsSync(file)) return undefined
   let text: string
   try {
     text = fs.readFileSync(file, 'utf8')
@@ -86,6 +89,14 @@ function readCreated(file: string): Created | undefined {
 }
 
 const exists = (p: string) => fs.lstatSync(p, { throwIfNoEntry: false }) !== undefined
+/** rm -f of a file: one unlink(2) (fs.rmSync's force is an lstat and an unlink through its rimraf). */
+function unlinkIfThere(p: string): void {
+  try {
+    fs.unlinkSync(p)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+  }
+}
 /** A directory itself, not a symbolic link to one. */
 const isDir = (p: string) => fs.lstatSync(p, { throwIfNoEntry: false })?.isDirectory() === true
 
@@ -152,7 +163,7 @@ export async function removeEtcNetns(name: string, opts: EtcNetnsOptions = {}): 
   if (created) {
     // Recorded but perhaps never made (a writer killed between its record and its work): force.
     // Not through a folder someone replaced with a symbolic link.
-    if (isDir(p.dir)) for (const f of created.files) fs.rmSync(path.join(p.dir, f), { force: true })
+    if (isDir(p.dir)) for (const f of created.files) unlinkIfThere(path.join(p.dir, f))
     if (created.dir) {
       try {
         fs.rmdirSync(p.dir)
@@ -160,7 +171,7 @@ export async function removeEtcNetns(name: string, opts: EtcNetnsOptions = {}): 
         /* not empty: files we did not make stay; or never made */
       }
     }
-    fs.rmSync(p.regFile, { force: true })
+    unlinkIfThere(p.regFile)
   }
   const mark = path.join(p.reg, ROOT_MARK)
   if (exists(mark)) {
@@ -173,7 +184,7 @@ export async function removeEtcNetns(name: string, opts: EtcNetnsOptions = {}): 
     } catch {
       gone = false
     }
-    if (gone) fs.rmSync(mark, { force: true })
+    if (gone) unlinkIfThere(mark)
   }
 }
 
