@@ -140,6 +140,7 @@ export function seqOf(st: St): number {
 /** changesSince()' read. */
 export function changesTx(st: St, seq: number): ChangeBatch {
   const now = seqOf(st)
+  if (now === seq) return { seq, changes: [], reset: false }
   const floor = Number(st(`SELECT value FROM meta WHERE key = 'changes_floor'`).pluck().get() ?? 0)
   if (seq < floor) return { seq: now, changes: [], reset: true }
   const rows = st(`SELECT kind, id, network_id, max(seq) AS seq FROM changes WHERE seq > ? GROUP BY kind, id ORDER BY 4`).all(seq) as Row[]

@@ -1,5 +1,6 @@
 // The NetworkStore contract against the SQLite store (a database in a temporary folder) and the
 // memory store; the etcd store runs the same suite in test/integration/etcd-network-store.test.ts.
+import { strict as assert } from 'node:assert'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -25,3 +26,46 @@ storeContract(
 )
 
 storeContract('MemoryNetworkStore', async () => new MemoryNetworkStore())
+
+describe('SqliteStore.changesSince: no read when nothing was committed since', () => {
+  let dir: string
+  let a: SqliteStore
+  let b: SqliteStore
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nk-sqlite-feed-'))
+    a = new SqliteStore({ path: path.join(dir, 'state.db') })
+    b = new SqliteStore({ path: path.join(dir, 'state.db') })
+  })
+  afterEach(async () => {
+    await a.close()
+    await b.close()
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
+
+  it("answers a follower from PRAGMA data_version, and reads again after another connection's commit or its own", async () => {
+    // The companion asks at every request and after every commit it is told of: most asks find nothing.
+    const seq = (await a.changesSince(0)).seq
+    const calls = a.stats.calls
+    assert.deepEqual(await a.changesSince(seq), { seq, changes: [], reset: false })
+    assert.equal(a.stats.calls, calls, 'nothing committed since the last read: no SQLite transaction')
+    // Another connection (another process in real use) commits: seen.
+    const n = await b.beginCreateNetwork({ name: 'n1', driver: 'bridge', host: null, pools: [{ subnet: '10.51.0.0/24' }], config: {} })
+    const other = await a.changesSince(seq)
+    assert.deepEqual(
+      other.changes.map((c) => [c.kind, c.id]),
+      [['network', n.id]],
+    )
+    // Its own commit: seen too (data_version does not change for a connection's own commits).
+    await a.finishCreateNetwork(n.id)
+    const own = await a.changesSince(other.seq)
+    assert.deepEqual(
+      own.changes.map((c) => [c.kind, c.id, c.network?.state]),
+      [['network', n.id, 'ready']],
+    )
+    const after = a.stats.calls
+    assert.deepEqual((await a.changesSince(own.seq)).changes, [])
+    assert.equal(a.stats.calls, after)
+    // An older sequence is read again, whatever the version says.
+    assert.equal((await a.changesSince(seq)).changes.length, 1)
+  })
+})
