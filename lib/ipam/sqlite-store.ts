@@ -162,8 +162,15 @@ export class SqliteStore implements NetworkStore {
   async #write<T>(what: string, fn: () => T): Promise<T> {
     const db = await this.#open()
     const tx = db.transaction(fn)
-    const r = await this.#retry(what, () => tx.immediate())
-    if (++this.#commits % 1024 === 0) await this.#retry('trim', () => this.#trim())
+    // Counted in the same synchronous step as the commit: changesSince() compares the count, and
+    // a call of it running between the commit and a later count would miss this commit.
+    let n = 0
+    const r = await this.#retry(what, () => {
+      const out = tx.immediate()
+      n = ++this.#commits
+      return out
+    })
+    if (n % 1024 === 0) await this.#retry('trim', () => this.#trim())
     this.#watcher.notify()
     return r
   }
