@@ -45,6 +45,31 @@ describe('turn(): one continuation per turn of the event loop', () => {
     assert.equal(turnsWaiting(), 0)
   })
 
+  it('resumes many cheap waiters in a few turns, not one turn each', async () => {
+    let turns = 0
+    let counting = true
+    const count = () => {
+      turns++
+      if (counting) setImmediate(count)
+    }
+    setImmediate(count)
+    await Promise.all(Array.from({ length: 500 }, () => turn()))
+    counting = false
+    assert.ok(turns < 50, `500 waiters took ${turns} turns`)
+  })
+
+  it('works under fake timers, and after they are removed (it keeps the real setImmediate)', async () => {
+    const real = globalThis.setImmediate
+    // A fake that never runs what it is given, as fake-timer libraries do until told to tick.
+    globalThis.setImmediate = (() => ({}) as NodeJS.Immediate) as unknown as typeof setImmediate
+    try {
+      await Promise.all([turn(), turn()])
+    } finally {
+      globalThis.setImmediate = real
+    }
+    await turn()
+  })
+
   it("SqliteStore: concurrent calls' continuations do not share a turn", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nk-turn-'))
     const store = new SqliteStore({ path: path.join(dir, 'state.db') })
