@@ -88,6 +88,10 @@ export class SqliteStore implements NetworkStore {
   readonly #watcher: ChangeWatcher
   #commits = 0
   #closed = false
+  /** Set by close() once the calls in flight have finished, right before the database closes. */
+  #shut = false
+  /** The steps started (waiting for their turn, or running): close() lets them finish first. */
+  readonly #inflight = new Set<Promise<unknown>>()
   /** What the last changesSince() read saw: while no connection has committed since, the feed has nothing new. */
   #feed: { db: Db; dataVersion: number; commits: number; seq: number } | undefined
 
@@ -117,7 +121,7 @@ export class SqliteStore implements NetworkStore {
   // --- opening ------------------------------------------------------------------------------
 
   #open(): Promise<Db> {
-    if (this.#closed) return Promise.reject(new NetnsKitError('ERR_NETNS_KIT_CLOSED', `the store ${this.path} is closed`))
+    if (this.#closed) return Promise.reject(closedError(this.path))
     if (this.#db) return Promise.resolve(this.#db)
     this.#opening ??= this.#doOpen().finally(() => {
       this.#opening = undefined
@@ -130,6 +134,9 @@ export class SqliteStore implements NetworkStore {
     this.#db = db
     try {
       if (this.importDir) await this.#import(this.importDir)
+      // The import commits on this connection but not through #write: counted, so a changesSince()
+      // that read the empty database meanwhile does not answer "nothing new" from PRAGMA data_version.
+      this.#commits++
     } catch (e) {
       // Not opened until the import went through: the next call tries again.
       this.#db = undefined
@@ -145,8 +152,18 @@ export class SqliteStore implements NetworkStore {
    * whatever continuation called it), retrying it asynchronously while another process holds the lock.
    */
   async #retry<T>(what: string, fn: () => T): Promise<T> {
-    await turn()
-    return retryBusy(this.stats, this.busyTimeoutMs, what, fn)
+    const step = (async () => {
+      await turn()
+      // close() waits for the steps in flight, so only a step started after it finished gets here.
+      if (this.#shut) throw closedError(this.path)
+      return retryBusy(this.stats, this.busyTimeoutMs, what, fn)
+    })()
+    this.#inflight.add(step)
+    try {
+      return await step
+    } finally {
+      this.#inflight.delete(step)
+    }
   }
 
   #st(sql: string): BetterSqlite3.Statement {
@@ -170,14 +187,15 @@ export class SqliteStore implements NetworkStore {
       n = ++this.#commits
       return out
     })
-    if (n % 1024 === 0) await this.#retry('trim', () => this.#trim())
+    // Housekeeping: a trim that fails (the store closing meanwhile, a busy lock) is tried again 1,024 commits later.
+    if (n % 1024 === 0) await this.#retry('trim', () => this.#trim()).catch(() => {})
     this.#watcher.notify()
     return r
   }
 
-  /** A consistent read (a deferred transaction: WAL readers never wait for writers). */
-  async #read<T>(fn: () => T): Promise<T> {
-    const db = await this.#open()
+  /** A consistent read (a deferred transaction: WAL readers never wait for writers); `opened`: the database a caller already has. */
+  async #read<T>(fn: () => T, opened?: Db): Promise<T> {
+    const db = opened ?? (await this.#open())
     const tx = db.transaction(fn)
     return this.#retry('read', () => tx.deferred())
   }
@@ -568,12 +586,20 @@ export class SqliteStore implements NetworkStore {
     // A follower (the companion) asks after every commit it is told of and at every request:
     // most of its calls found nothing new.
     const f = this.#feed
-    const version = () => Number(this.#st('PRAGMA data_version').pluck().get())
+    // undefined when it cannot be read (a busy database being recovered): then the feed is read.
+    const version = (): number | undefined => {
+      try {
+        return Number(this.#st('PRAGMA data_version').pluck().get())
+      } catch {
+        return undefined
+      }
+    }
     if (f && f.db === db && f.commits === this.#commits && seq >= f.seq && version() === f.dataVersion) return { seq, changes: [], reset: false }
     // Read before the transaction: a commit in between is in the batch, and the next call reads again.
-    const mark = { db, dataVersion: version(), commits: this.#commits }
-    const b = await this.#read(() => changesTx(this.#stf, seq))
-    this.#feed = { ...mark, seq: b.seq }
+    const dataVersion = version()
+    const mark = { db, dataVersion, commits: this.#commits }
+    const b = await this.#read(() => changesTx(this.#stf, seq), db)
+    this.#feed = dataVersion === undefined ? undefined : { ...mark, dataVersion, seq: b.seq }
     return b
   }
 
@@ -587,7 +613,7 @@ export class SqliteStore implements NetworkStore {
   }
 
   /**
-   * Closes the database and stops the change watcher; the store refuses calls afterwards.
+   * Closes the database and stops the change watcher once the calls in flight have finished; the store refuses calls made afterwards (`ERR_NETNS_KIT_CLOSED`).
    * @throws Nothing: closing twice is allowed.
    */
   async close(): Promise<void> {
@@ -595,6 +621,9 @@ export class SqliteStore implements NetworkStore {
     this.#closed = true
     this.#watcher.close()
     await this.#opening?.catch(() => {})
+    // The calls already in flight finish (as before close() was called); later steps are refused.
+    while (this.#inflight.size) await Promise.allSettled([...this.#inflight])
+    this.#shut = true
     this.#stmts.clear()
     this.#feed = undefined
     this.#db?.close()
@@ -612,4 +641,8 @@ export class SqliteStore implements NetworkStore {
     )
     if (r) this.imported = r
   }
+}
+
+function closedError(file: string): NetnsKitError {
+  return new NetnsKitError('ERR_NETNS_KIT_CLOSED', `the store ${file} is closed`)
 }

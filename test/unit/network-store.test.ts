@@ -69,3 +69,54 @@ describe('SqliteStore.changesSince: no read when nothing was committed since', (
     assert.equal((await a.changesSince(seq)).changes.length, 1)
   })
 })
+
+describe('SqliteStore: calls in flight at close(), the feed around the 0.1 import (review of the turn() change)', () => {
+  it('close() lets the calls already made finish; later ones get ERR_NETNS_KIT_CLOSED', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nk-sqlite-close-'))
+    const s = new SqliteStore({ path: path.join(dir, 'state.db'), importFileStore: false })
+    try {
+      await s.networks()
+      // Each waits a turn of the event loop before its transaction; close() is called meanwhile.
+      const calls = [
+        s.networks(),
+        s.beginCreateNetwork({ name: 'n1', driver: 'bridge', host: null, pools: [{ subnet: '10.52.0.0/24' }], config: {} }),
+        s.changesSince(0),
+      ]
+      await s.close()
+      const settled = await Promise.allSettled(calls)
+      assert.deepEqual(
+        settled.map((r) => (r.status === 'fulfilled' ? 'ok' : String((r.reason as Error).message))),
+        ['ok', 'ok', 'ok'],
+      )
+      await assert.rejects(s.networks(), { code: 'ERR_NETNS_KIT_CLOSED' })
+    } finally {
+      await s.close()
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('changesSince() polled while the store imports a 0.1 file store still lists the imported networks after', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'nk-sqlite-import-feed-'))
+    fs.cpSync(path.join(__dirname, '../fixtures/filestore-0.1/ipam-only'), path.join(root, 'ipam'), { recursive: true, filter: (f) => !f.endsWith('.md') })
+    const s = new SqliteStore({ path: path.join(root, 'state.db') })
+    try {
+      let stop = false
+      const pending: Promise<unknown>[] = []
+      const poll = (async () => {
+        while (!stop) {
+          pending.push(s.changesSince(0))
+          await new Promise((r) => setImmediate(r))
+        }
+        await Promise.all(pending)
+      })()
+      const nets = await s.networks()
+      stop = true
+      await poll
+      assert.ok(nets.length > 0, 'the fixture imports networks')
+      assert.equal((await s.changesSince(0)).changes.length, nets.length)
+    } finally {
+      await s.close()
+      fs.rmSync(root, { recursive: true, force: true })
+    }
+  })
+})
