@@ -80,7 +80,9 @@ function readCreated(file: string): Created | undefined {
     try {
       const l = JSON.parse(line) as Partial<Created>
       if (l.dir === true) c.dir = true
-      if (Array.isArray(l.files)) for (const f of l.files) if (typeof f === 'string' && !c.files.includes(f)) c.files.push(f)
+      // Only the names netns-kit writes: a record that names another path ('../x') removes nothing.
+      if (Array.isArray(l.files))
+        for (const f of l.files) if ((ETC_NETNS_FILES as readonly unknown[]).includes(f) && !c.files.includes(f)) c.files.push(f as string)
     } catch {
       /* empty or torn line: it named nothing that was made */
     }

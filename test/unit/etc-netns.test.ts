@@ -139,6 +139,16 @@ describe('/etc/netns files (writeEtcNetns, removeEtcNetns)', () => {
     assert.deepEqual(fs.readdirSync(opts.root), [], 'the old entries and the new one both removed')
   })
 
+  it('a record naming a path other than its three files removes nothing outside /etc/netns/NAME', async () => {
+    await writeEtcNetns('c1', { hosts: 'x\n' }, opts)
+    const outside = path.join(opts.root, 'keep')
+    fs.writeFileSync(outside, 'not ours\n')
+    fs.appendFileSync(path.join(opts.registry, 'c1.json'), `\n${JSON.stringify({ dir: false, files: ['../keep', '/etc/passwd'] })}\n`)
+    await removeEtcNetns('c1', opts)
+    assert.equal(fs.readFileSync(outside, 'utf8'), 'not ours\n')
+    assert.deepEqual(fs.readdirSync(opts.root), ['keep'])
+  })
+
   it('a removal that finds /etc/netns missing keeps the mark of a writer about to make it', async () => {
     // A writer has recorded that it creates /etc/netns (the mark) and not made it yet when
     // another namespace's removal runs: the mark must survive, or the /etc/netns made next stays forever.
