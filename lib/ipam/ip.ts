@@ -151,9 +151,11 @@ export function ipToBytes(text: string, arg = 'address'): Buffer {
 /** The canonical text of an address given as its bytes in network order (4 or 16 of them). */
 export function ipFromBytes(b: Uint8Array): string {
   if (b.length !== 4 && b.length !== 16) throw invalidArg('bytes', b, 'must be 4 (IPv4) or 16 (IPv6) bytes long')
+  // IPv4 without BigInt: NatRule.list() formats one per mapping (10,000 and more).
+  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`
   let v = 0n
   for (const x of b) v = (v << 8n) | BigInt(x)
-  return formatIp({ family: b.length === 4 ? 4 : 6, value: v })
+  return formatIp({ family: 6, value: v })
 }
 
 /** The netmask of a prefix length as bytes in network order (4 or 16): /20 is ff ff f0 00. */
