@@ -211,6 +211,11 @@ export interface NativeBinding {
   nftList(ns: NsHandle, q: NftListQuery & { what: 'elements'; keys: Buffer[] }): Promise<(NftElementInfo | null)[]>
   nftList(ns: NsHandle, q: NftListQuery & { what: 'elements' }): Promise<NftElementInfo[]>
   nftList(ns: NsHandle, q: NftListQuery): Promise<object[]>
+  /**
+   * Whether any of the sets holds an element (a missing set or table holds none): asked in order
+   * on a socket of their own, at most one datagram of a non-empty set's dump, whatever its size.
+   */
+  nftAnyElement(ns: NsHandle, queries: (NftListQuery & { what: 'elements' })[]): Promise<boolean>
   /** The exact bytes nft() sends for `msgs` (batch begin and end included; sequence numbers and port ids 0). */
   nftEncode(msgs: NftMsg[], genid?: number): Buffer
   /** Decodes one nf_tables message (a dump reply, or a request nftEncode made); null when malformed. */

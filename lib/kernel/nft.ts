@@ -12,6 +12,7 @@ import {
   type NftTableInfo,
 } from './binding'
 import { toError } from './errors'
+import type { NftFamily } from './nft-types'
 import { handleOf, type NsRef } from './handles'
 import { trip } from './trace'
 
@@ -106,6 +107,26 @@ export async function nftList(ns: NsRef, q: NftListQuery): Promise<unknown[]> {
       return await native().nftList(h, q)
     } catch (e) {
       throw toError(e, { object: `nft list ${q.what}`, action: 'read nftables' })
+    }
+  })
+}
+
+/**
+ * Whether any of `sets` (of `table`) holds an element; a missing set or table holds none. The
+ * sets are asked in order, and a non-empty one is read for one datagram only (a socket of its
+ * own, closed after): O(1) in the sets' sizes. Put the likeliest first.
+ */
+export async function nftAnyElement(ns: NsRef, family: NftFamily, table: string, sets: string[]): Promise<boolean> {
+  if (!sets.length) return false
+  const h = handleOf(ns)
+  return trip({ channel: 'nft', entry: 'nftAnyElement', ns, ops: () => [`any element in ${family} ${table} ${sets.join(', ')}`] }, async () => {
+    try {
+      return await native().nftAnyElement(
+        h,
+        sets.map((set) => ({ what: 'elements' as const, family, table, set })),
+      )
+    } catch (e) {
+      throw toError(e, { object: `nft list elements ${sets.join(', ')}`, action: 'read nftables' })
     }
   })
 }

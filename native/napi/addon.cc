@@ -313,6 +313,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("threads", Napi::Function::New(env, Threads));
   exports.Set("nft", Napi::Function::New(env, NftBatch));
   exports.Set("nftList", Napi::Function::New(env, NftList));
+  exports.Set("nftAnyElement", Napi::Function::New(env, NftAnyElement));
   exports.Set("nftGen", Napi::Function::New(env, NftGen));
   exports.Set("nftEncode", Napi::Function::New(env, NftEncode));
   exports.Set("nftDecode", Napi::Function::New(env, NftDecode));

@@ -288,6 +288,52 @@ Napi::Value NftList(const Napi::CallbackInfo& info) {
   });
 }
 
+// nftAnyElement(ns, queries): whether any of the sets ({ what: 'elements', family, table, set }
+// each) holds an element (a missing set or table holds none). The sets are asked in order on one
+// socket of their own: an empty set's dump ends and the socket serves the next; the first
+// element found cuts the dump short after one datagram, and the socket is closed with the rest
+// of it. The cost does not grow with the sets' sizes. What dropTableIfEmpty asks before it sends
+// a batch the kernel would refuse (a refused batch costs the kernel's abort an RCU grace period:
+// 8-15 ms on 6.18).
+Napi::Value NftAnyElement(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto st = NsHandle::From(info[0]);
+  if (info.Length() < 2 || !info[1].IsArray())
+    throw InputErrorToJs(env, nft::InputError("queries must be an array of { what: 'elements', family, table, set }"));
+  Napi::Array arr = info[1].As<Napi::Array>();
+  auto qs = std::make_shared<std::vector<nft::ListQuery>>();
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    qs->push_back(Checked(env, [&] { return nft::EncodeList(ToValue(arr.Get(i), 0)); }));
+    const nft::ListQuery& q = qs->back();
+    if (q.what != nft::ListQuery::What::Elements || q.set.empty() || !q.gets.empty())
+      throw InputErrorToJs(env,
+                           nft::InputError("each query must be { what: 'elements', family, table, set } without keys"));
+  }
+  return Runner(env).Run(env, [st, qs]() -> ToJs {
+    bool any = false;
+    if (!qs->empty()) {
+      std::unique_ptr<nl::Socket> sock;
+      {
+        std::lock_guard<std::mutex> lk(st->mu);
+        sock = st->OpenFresh(NETLINK_NETFILTER);
+      }
+      for (const nft::ListQuery& q : *qs) {
+        nl::Request req;
+        req.msg = q.request;
+        req.dump = true;
+        req.op = nft::MsgName(q.msg);
+        auto found = [&q](const std::vector<std::vector<uint8_t>>& msgs) {
+          return !nft::DecodeList(q, msgs).items.empty();
+        };
+        int err = sock->DumpUntil(req, found, &any);
+        if (err && err != ENOENT) throw SysError(err, req.op, q.table + " " + q.set, "");
+        if (any) break;  // the socket holds the rest of that dump: closed below
+      }
+    }
+    return [any](Napi::Env env) -> Napi::Value { return Napi::Boolean::New(env, any); };
+  });
+}
+
 Napi::Value NftEncode(const Napi::CallbackInfo& info) {
   nft::Batch batch = EncodeArg(info, 0);
   size_t total = 0;

@@ -11,6 +11,8 @@ namespace nk::napi {
 Napi::Value NftBatch(const Napi::CallbackInfo& info);
 // nftList(ns, query): a dump, decoded. Rejects with a NetlinkError-shaped error on a refusal.
 Napi::Value NftList(const Napi::CallbackInfo& info);
+// nftAnyElement(ns, queries): whether any of the sets holds an element (O(1) in their sizes).
+Napi::Value NftAnyElement(const Napi::CallbackInfo& info);
 Napi::Value NftGen(const Napi::CallbackInfo& info);
 // nftEncode(msgs): the batch's bytes (sequence numbers and port ids 0), for golden tests.
 Napi::Value NftEncode(const Napi::CallbackInfo& info);

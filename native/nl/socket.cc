@@ -267,6 +267,42 @@ void Socket::RunDump(Request& req, Reply& out) {
   out.extack = "dump kept being interrupted by concurrent changes";
 }
 
+int Socket::DumpUntil(Request& req, const std::function<bool(const std::vector<std::vector<uint8_t>>&)>& enough,
+                      bool* satisfied) {
+  *satisfied = false;
+  auto* h = reinterpret_cast<nlmsghdr*>(req.msg.data());
+  h->nlmsg_seq = ++seq_;
+  h->nlmsg_pid = 0;
+  h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_DUMP;
+  uint32_t seq = h->nlmsg_seq;
+  SendBytes(req.msg.data(), req.msg.size(), "netlink dump");
+  std::vector<std::vector<uint8_t>> data;
+  std::vector<MsgView> msgs;
+  for (;;) {
+    size_t n = Receive();
+    msgs.clear();
+    bool whole = SplitMessages(buf_.get(), n, msgs);
+    for (const MsgView& m : msgs) {
+      if (m.hdr->nlmsg_pid != portId_ || m.hdr->nlmsg_seq != seq) {
+        stats_.staleDropped++;
+        continue;
+      }
+      if (m.hdr->nlmsg_type == NLMSG_DONE) return ParseAck(m.payload, m.payloadLen, m.hdr->nlmsg_flags, true, nullptr);
+      if (m.hdr->nlmsg_type == NLMSG_ERROR)
+        return ParseAck(m.payload, m.payloadLen, m.hdr->nlmsg_flags, false, nullptr);
+      if (m.hdr->nlmsg_type == NLMSG_NOOP) continue;
+      if (m.hdr->nlmsg_type == NLMSG_OVERRUN) throw SysError(ENOBUFS, req.op, "netlink overrun");
+      data.emplace_back(reinterpret_cast<const uint8_t*>(m.hdr),
+                        reinterpret_cast<const uint8_t*>(m.hdr) + m.hdr->nlmsg_len);
+    }
+    if (!whole) throw SysError(EPROTO, "recvmsg", "malformed netlink dump");
+    if (!data.empty() && enough(data)) {
+      *satisfied = true;
+      return 0;
+    }
+  }
+}
+
 std::vector<Reply> Socket::Batch(std::vector<std::vector<uint8_t>>& msgs, std::vector<uint8_t> fence) {
   std::vector<Reply> out(msgs.size());
   if (msgs.empty()) return out;

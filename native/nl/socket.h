@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,6 +61,16 @@ class Socket {
   // Throws SysError for socket failures and for a batch that was neither refused nor
   // acknowledged (EPROTO); kernel refusals land in the replies (see FirstRefusal).
   std::vector<Reply> Batch(std::vector<std::vector<uint8_t>>& msgs, std::vector<uint8_t> fence);
+
+  // Starts a dump and reads it only until `enough` (called with the data messages received so
+  // far, after each datagram) says so, or to its end. Returns the dump's error (0 when it ended
+  // or was cut short) and whether `enough` answered true. The kernel fills one datagram per
+  // read, so a question such as "does this set hold an element?" costs one datagram, not the
+  // whole set. A dump cut short leaves the rest of it queued on this socket: close the socket
+  // after (open one for the question). NLM_F_DUMP_INTR is not retried: the answer is as of a
+  // moment of the dump, as any answer is.
+  int DumpUntil(Request& req, const std::function<bool(const std::vector<std::vector<uint8_t>>&)>& enough,
+                bool* satisfied);
 
   uint32_t portId() const { return portId_; }
   int fd() const { return fd_; }

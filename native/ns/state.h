@@ -45,6 +45,13 @@ struct NsState : rtnl::TripTarget {
   nl::Socket& Ct() { return Open(ct, NETLINK_NETFILTER); }
   // Call with mu held, on a namespace thread.
   nl::Socket& Diag() { return Open(diag, NETLINK_SOCK_DIAG); }
+  // A socket of `protocol` of its own in this namespace, for a question that leaves it unusable
+  // (a dump cut short). Call with mu held, on a namespace thread.
+  std::unique_ptr<nl::Socket> OpenFresh(int protocol) {
+    if (closed) throw SysError(EBADF, "netns", "the namespace handle is closed");
+    InNetns in(fd);
+    return std::make_unique<nl::Socket>(protocol);
+  }
 
   // TripTarget: on a namespace thread; each takes the namespace's lock.
   std::vector<nl::Reply> Transact(std::vector<nl::Request>& reqs) override {
