@@ -286,10 +286,11 @@ export async function dropTableIfEmpty(ns: Namespace, family: TableFamily = 'ine
     if (!countElements) {
       const held = await Promise.all(named.filter(holds).map((x) => listElementsIfAny(ns, x.name, family)))
       if (held.some((l) => l.length > 0)) return false
-    } else if (await nftAnyElement(ns, family, TABLE, byLikelihood(named.filter(holds).map((x) => x.name))).catch(() => true)) {
+    } else if (await nftAnyElement(ns, family, TABLE, byLikelihood(named.filter(holds).map((x) => x.name))).catch(() => false)) {
       // A refused batch costs the kernel's abort an RCU grace period (8-15 ms on 6.18), so the
       // batch is sent only when no set that holds state has an element: one datagram of each
-      // set's dump, whatever its size. One added since is still refused by NLM_F_NONREC below.
+      // set's dump, whatever its size. One added since is still refused by NLM_F_NONREC below; a
+      // question that fails sends the batch anyway (the kernel decides, as before the question).
       return false
     }
     // The sets that hold state first: the batch is refused at the first that holds an element.

@@ -292,8 +292,8 @@ Napi::Value NftList(const Napi::CallbackInfo& info) {
 // each) holds an element (a missing set or table holds none). The sets are asked in order on one
 // socket of their own: an empty set's dump ends and the socket serves the next; the first
 // element found cuts the dump short after one datagram, and the socket is closed with the rest
-// of it. The cost does not grow with the sets' sizes. What dropTableIfEmpty asks before it sends
-// a batch the kernel would refuse (a refused batch costs the kernel's abort an RCU grace period:
+// of it (on the closer thread: see nl::CloseLater). The cost does not grow with the sets' sizes. What dropTableIfEmpty
+// asks before it sends a batch the kernel would refuse (a refused batch costs the kernel's abort an RCU grace period:
 // 8-15 ms on 6.18).
 Napi::Value NftAnyElement(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -327,8 +327,9 @@ Napi::Value NftAnyElement(const Napi::CallbackInfo& info) {
         };
         int err = sock->DumpUntil(req, found, &any);
         if (err && err != ENOENT) throw SysError(err, req.op, q.table + " " + q.set, "");
-        if (any) break;  // the socket holds the rest of that dump: closed below
+        if (any) break;  // the socket holds the rest of that dump
       }
+      nl::CloseLater(std::move(sock));
     }
     return [any](Napi::Env env) -> Napi::Value { return Napi::Boolean::New(env, any); };
   });

@@ -8,6 +8,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <cstring>
 #include <ctime>
 #include <unordered_map>
@@ -76,6 +80,46 @@ Socket::~Socket() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+namespace {
+
+// The sockets CloseLater() was given, and the one thread that closes them.
+struct Closer {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::unique_ptr<Socket>> queue;
+  bool started = false;
+};
+
+Closer& TheCloser() {
+  static Closer* c = new Closer();  // never destroyed: the thread may outlive static destructors
+  return *c;
+}
+
+}  // namespace
+
+void CloseLater(std::unique_ptr<Socket> s) {
+  if (!s) return;
+  Closer& c = TheCloser();
+  std::lock_guard<std::mutex> lk(c.mu);
+  c.queue.push_back(std::move(s));
+  if (!c.started) {
+    c.started = true;
+    std::thread([&c] {
+      for (;;) {
+        std::unique_ptr<Socket> next;
+        {
+          std::unique_lock<std::mutex> lk(c.mu);
+          c.cv.wait(lk, [&c] { return !c.queue.empty(); });
+          next = std::move(c.queue.front());
+          c.queue.pop_front();
+        }
+        next.reset();  // close(2), off the caller's thread
+      }
+    }).detach();
+  }
+  c.cv.notify_one();
+}
+
 int ParseAck(const uint8_t* payload, size_t len, uint16_t flags, bool isDone, std::string* extack, int64_t* badAttr) {
   int error = 0;
   size_t tlvOff = 0;
@@ -128,16 +172,16 @@ void Socket::SendBytes(const uint8_t* data, size_t len, const char* what) {
   stats_.sends++;
 }
 
-size_t Socket::Receive() {
+size_t Socket::Receive(int flags, size_t cap) {
   for (;;) {
     sockaddr_nl from{};
-    iovec iov{buf_.get(), kRecvBuf};
+    iovec iov{buf_.get(), cap ? std::min(cap, kRecvBuf) : kRecvBuf};
     msghdr mh{};
     mh.msg_name = &from;
     mh.msg_namelen = sizeof(from);
     mh.msg_iov = &iov;
     mh.msg_iovlen = 1;
-    ssize_t n = ::recvmsg(fd_, &mh, 0);
+    ssize_t n = ::recvmsg(fd_, &mh, flags);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) throw SysError(ETIMEDOUT, "recvmsg", "netlink reply");
@@ -267,9 +311,14 @@ void Socket::RunDump(Request& req, Reply& out) {
   out.extack = "dump kept being interrupted by concurrent changes";
 }
 
+// DumpUntil's reads: the kernel sizes a dump's datagrams by the largest read (at least ~4 KiB).
+constexpr size_t kQuestionRecv = 8192;
+
 int Socket::DumpUntil(Request& req, const std::function<bool(const std::vector<std::vector<uint8_t>>&)>& enough,
                       bool* satisfied) {
   *satisfied = false;
+  int small = 1;  // the kernel raises it to its minimum (SOCK_MIN_RCVBUF)
+  setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
   auto* h = reinterpret_cast<nlmsghdr*>(req.msg.data());
   h->nlmsg_seq = ++seq_;
   h->nlmsg_pid = 0;
@@ -279,17 +328,25 @@ int Socket::DumpUntil(Request& req, const std::function<bool(const std::vector<s
   std::vector<std::vector<uint8_t>> data;
   std::vector<MsgView> msgs;
   for (;;) {
-    size_t n = Receive();
+    size_t n;
+    try {
+      n = Receive(MSG_PEEK, kQuestionRecv);
+    } catch (const SysError& e) {
+      if (e.err != EMSGSIZE) throw;
+      n = Receive(MSG_PEEK);  // a datagram larger than asked for: peeked whole
+    }
     msgs.clear();
     bool whole = SplitMessages(buf_.get(), n, msgs);
+    int end = -1;  // the dump's error once it ended (0 for NLMSG_DONE)
     for (const MsgView& m : msgs) {
       if (m.hdr->nlmsg_pid != portId_ || m.hdr->nlmsg_seq != seq) {
         stats_.staleDropped++;
         continue;
       }
-      if (m.hdr->nlmsg_type == NLMSG_DONE) return ParseAck(m.payload, m.payloadLen, m.hdr->nlmsg_flags, true, nullptr);
-      if (m.hdr->nlmsg_type == NLMSG_ERROR)
-        return ParseAck(m.payload, m.payloadLen, m.hdr->nlmsg_flags, false, nullptr);
+      if (m.hdr->nlmsg_type == NLMSG_DONE || m.hdr->nlmsg_type == NLMSG_ERROR) {
+        end = ParseAck(m.payload, m.payloadLen, m.hdr->nlmsg_flags, m.hdr->nlmsg_type == NLMSG_DONE, nullptr);
+        break;
+      }
       if (m.hdr->nlmsg_type == NLMSG_NOOP) continue;
       if (m.hdr->nlmsg_type == NLMSG_OVERRUN) throw SysError(ENOBUFS, req.op, "netlink overrun");
       data.emplace_back(reinterpret_cast<const uint8_t*>(m.hdr),
@@ -298,8 +355,11 @@ int Socket::DumpUntil(Request& req, const std::function<bool(const std::vector<s
     if (!whole) throw SysError(EPROTO, "recvmsg", "malformed netlink dump");
     if (!data.empty() && enough(data)) {
       *satisfied = true;
-      return 0;
+      return 0;  // the datagram stays queued, and the rest of the dump unmade
     }
+    Receive(0,
+            n > kQuestionRecv ? 0 : kQuestionRecv);  // take the peeked datagram: the kernel may fill the next one now
+    if (end >= 0) return end;
   }
 }
 

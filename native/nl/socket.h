@@ -66,9 +66,14 @@ class Socket {
   // far, after each datagram) says so, or to its end. Returns the dump's error (0 when it ended
   // or was cut short) and whether `enough` answered true. The kernel fills one datagram per
   // read, so a question such as "does this set hold an element?" costs one datagram, not the
-  // whole set. A dump cut short leaves the rest of it queued on this socket: close the socket
-  // after (open one for the question). NLM_F_DUMP_INTR is not retried: the answer is as of a
-  // moment of the dump, as any answer is.
+  // whole set. Each datagram is peeked first (MSG_PEEK) and taken only if the dump goes on, and
+  // the socket's receive buffer is made the smallest the kernel allows: the kernel fills the next
+  // datagram of a dump inside recvmsg() while the queued data is under half the buffer, so a
+  // datagram left queued stops it; and reads of at most 8 KiB keep the kernel's datagrams that
+  // small (it sizes them by the largest read so far), so a question reads a few dozen elements.
+  // A dump cut short leaves the rest of it on this socket: close
+  // the socket after (open one for the question; CloseLater). NLM_F_DUMP_INTR is not retried:
+  // the answer is as of a moment of the dump, as any answer is.
   int DumpUntil(Request& req, const std::function<bool(const std::vector<std::vector<uint8_t>>&)>& enough,
                 bool* satisfied);
 
@@ -79,7 +84,8 @@ class Socket {
  private:
   void SendGroup(std::vector<Request>& reqs, size_t begin, size_t end, std::vector<Reply>& out);
   void RunDump(Request& req, Reply& out);
-  size_t Receive();  // one datagram into buf_, returns its length
+  // One datagram into buf_ (MSG_PEEK: left queued), at most `cap` bytes (0: the whole buffer), returns its length.
+  size_t Receive(int flags = 0, size_t cap = 0);
   void SendBytes(const uint8_t* data, size_t len, const char* what);
 
   int fd_ = -1;
@@ -92,6 +98,12 @@ class Socket {
   std::unique_ptr<uint8_t[]> buf_;
   SocketStats stats_;
 };
+
+// Closes the socket on a thread of its own, later. Closing a NETLINK_NETFILTER socket makes
+// nf_tables wait for the destruction of what the last commits removed (its NETLINK_URELEASE
+// notifier flushes that work, which waits out an RCU grace period: 8-15 ms on 6.18), and the
+// caller need not wait for it. The thread does nothing else (no setns).
+void CloseLater(std::unique_ptr<Socket> s);
 
 // Parses the error/ack payload of an NLMSG_ERROR or NLMSG_DONE message: positive errno
 // (0 for an ACK) and the extended-ACK text. Exposed for tests.
