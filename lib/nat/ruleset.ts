@@ -255,7 +255,8 @@ function skeletonNamesOf(family: TableFamily): { sets: Set<string>; chains: Set<
  *
  * Whether the sets that hold state are empty: with `countElements` (kernels that count every
  * set's elements, nonrecTrusted()) the kernel decides, NLM_F_NONREC on their deletes (EBUSY while
- * one holds an element: nothing is listed, O(1) in the number of mappings). Otherwise they are
+ * one holds an element), and the batch is sent only when nftAnyElement() finds no element first
+ * (one datagram of each set's dump: O(1) in the number of mappings). Otherwise they are
  * read, anyone's element keeping the table, and the batch is bound to the ruleset's generation
  * read before them (NFNL_BATCH_GENID): an element added since refuses it (ERESTART; tried again,
  * three times at most).

@@ -1,6 +1,7 @@
 #include "socket.h"
 
 #include <linux/netlink.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/uio.h>
@@ -11,6 +12,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <cstring>
 #include <ctime>
@@ -100,22 +102,36 @@ Closer& TheCloser() {
 void CloseLater(std::unique_ptr<Socket> s) {
   if (!s) return;
   Closer& c = TheCloser();
-  std::lock_guard<std::mutex> lk(c.mu);
-  c.queue.push_back(std::move(s));
-  if (!c.started) {
-    c.started = true;
-    std::thread([&c] {
-      for (;;) {
-        std::unique_ptr<Socket> next;
-        {
-          std::unique_lock<std::mutex> lk(c.mu);
-          c.cv.wait(lk, [&c] { return !c.queue.empty(); });
-          next = std::move(c.queue.front());
-          c.queue.pop_front();
-        }
-        next.reset();  // close(2), off the caller's thread
+  {
+    std::lock_guard<std::mutex> lk(c.mu);
+    c.queue.push_back(std::move(s));
+    if (!c.started) {
+      try {
+        std::thread([&c] {
+          // Its own name: it was started from a namespace thread ("nk-netns"), whose name it
+          // would keep, and it never enters a namespace.
+          pthread_setname_np(pthread_self(), "nk-closer");
+          for (;;) {
+            std::unique_ptr<Socket> next;
+            {
+              std::unique_lock<std::mutex> lk(c.mu);
+              c.cv.wait(lk, [&c] { return !c.queue.empty(); });
+              next = std::move(c.queue.front());
+              c.queue.pop_front();
+            }
+            next.reset();  // close(2), off the caller's thread
+          }
+        }).detach();
+        c.started = true;
+      } catch (const std::system_error&) {
+        s = std::move(c.queue.back());  // no thread (EAGAIN): closed here, below, as before
+        c.queue.pop_back();
       }
-    }).detach();
+    }
+  }
+  if (s) {
+    s.reset();
+    return;
   }
   c.cv.notify_one();
 }
@@ -188,11 +204,12 @@ size_t Socket::Receive(int flags, size_t cap) {
       ThrowErrno("recvmsg", "netlink");
     }
     stats_.recvs++;
-    if (mh.msg_flags & MSG_TRUNC) throw SysError(EMSGSIZE, "recvmsg", "netlink reply truncated");
-    if (from.nl_pid != 0) {  // not from the kernel: ignore
+    if (from.nl_pid != 0) {  // not from the kernel: dropped (a peeked one taken off the queue first)
       stats_.staleDropped++;
+      if (flags & MSG_PEEK) ::recv(fd_, buf_.get(), 0, MSG_DONTWAIT);
       continue;
     }
+    if (mh.msg_flags & MSG_TRUNC) throw SysError(EMSGSIZE, "recvmsg", "netlink reply truncated");
     return static_cast<size_t>(n);
   }
 }

@@ -73,7 +73,8 @@ class Socket {
   // small (it sizes them by the largest read so far), so a question reads a few dozen elements.
   // A dump cut short leaves the rest of it on this socket: close
   // the socket after (open one for the question; CloseLater). NLM_F_DUMP_INTR is not retried:
-  // the answer is as of a moment of the dump, as any answer is.
+  // the answer is as of a moment of the dump, as any answer is. For a socket of its own only:
+  // it leaves the receive buffer at the kernel's minimum.
   int DumpUntil(Request& req, const std::function<bool(const std::vector<std::vector<uint8_t>>&)>& enough,
                 bool* satisfied);
 
@@ -102,7 +103,8 @@ class Socket {
 // Closes the socket on a thread of its own, later. Closing a NETLINK_NETFILTER socket makes
 // nf_tables wait for the destruction of what the last commits removed (its NETLINK_URELEASE
 // notifier flushes that work, which waits out an RCU grace period: 8-15 ms on 6.18), and the
-// caller need not wait for it. The thread does nothing else (no setns).
+// caller need not wait for it. The thread ("nk-closer") does nothing else (no setns). Without a
+// thread (it could not be started) the socket is closed at once, here.
 void CloseLater(std::unique_ptr<Socket> s);
 
 // Parses the error/ack payload of an NLMSG_ERROR or NLMSG_DONE message: positive errno
