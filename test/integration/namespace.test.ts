@@ -248,33 +248,64 @@ describe('Namespace', () => {
     // A path looked up from /proc/sys/net walks every namespace's dentry of its first component
     // (0.007 ms with one namespace, 0.2 ms with 1,000 on the host: Network.connect paid it 3-5
     // times). The addon opens each namespace's /proc/sys/net/FIRST once and looks up from there.
-    it("keeps one fd per namespace and first component (ipv4, ipv6), serves later devices' keys through it, closes it with the handle", async () => {
-      const dirFds = (dir: string) =>
+    // That first open walked the chain three times (a lookup that misses: 1-2 ms per connect with
+    // 1,000 containers, the most of what grew): it goes through a procfs instance of the
+    // namespace's own, mounted nowhere, whose chain holds that namespace's dentry alone.
+    it("keeps one fd per namespace and first component (ipv4, ipv6) in a procfs of its own, serves later devices' keys through it, closes it with the handle", async () => {
+      const fdsOf = (dir: string) =>
         fs.readdirSync('/proc/self/fd').filter((fd) => {
           try {
             return fs.readlinkSync(`/proc/self/fd/${fd}`) === dir
           } catch {
             return false
           }
-        }).length
-      const v4 = dirFds('/proc/sys/net/ipv4')
-      const v6 = dirFds('/proc/sys/net/ipv6')
+        })
+      // The mount of an fd (its own procfs instance: a mount that no mount table lists).
+      const mntOf = (fd: string) => Number(/^mnt_id:\s*(\d+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1])
+      const mounted = new Set(
+        fs
+          .readFileSync('/proc/self/mountinfo', 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => Number(l.split(' ')[0])),
+      )
+      // In a detached mount the kernel names a file from the instance's root: /sys/net/ipv4.
+      const dirFds = (first: string) => fdsOf(`/sys/net/${first}`).length
+      const v4 = dirFds('ipv4')
+      const v6 = dirFds('ipv6')
+      const roots = fdsOf('/sys/net').length
+      const shared = fdsOf('/proc/sys/net/ipv4').length + fdsOf('/proc/sys/net/ipv6').length
       const ns = await sb.ns()
       for (let i = 0; i < 3; i++) assert.equal(await ns.sysctl.get('net.ipv4.ip_forward'), '0')
       await ns.sysctl.set('net.ipv4.conf.lo.route_localnet', 1)
-      assert.equal(dirFds('/proc/sys/net/ipv4'), v4 + 1, 'one directory for every ipv4 key of the namespace')
+      assert.equal(dirFds('ipv4'), v4 + 1, 'one directory for every ipv4 key of the namespace')
       // A device made after the directory was opened: its keys are there.
       await sh('ip', ['-n', ns.name!, 'link', 'add', 'vx0', 'type', 'veth', 'peer', 'name', 'vx1'])
       await ns.sysctl.set('net.ipv6.conf.vx0.disable_ipv6', 1)
       assert.equal((await sh('ip', ['netns', 'exec', ns.name!, 'sysctl', '-n', 'net.ipv6.conf.vx0.disable_ipv6'])).stdout.trim(), '1')
       assert.equal(await ns.sysctl.get('net.ipv4.conf.vx0.forwarding'), '0')
-      assert.equal(dirFds('/proc/sys/net/ipv6'), v6 + 1)
+      assert.equal(dirFds('ipv6'), v6 + 1)
+      // Both through one instance of the namespace's own, mounted nowhere; none through /proc.
+      const mine = [...fdsOf('/sys/net/ipv4'), ...fdsOf('/sys/net/ipv6'), ...fdsOf('/sys/net')].map(mntOf)
+      assert.equal(fdsOf('/sys/net').length, roots + 1)
+      assert.ok(
+        mine.every((m) => !mounted.has(m)),
+        `in no mount table: ${mine}`,
+      )
+      const other = await sb.ns()
+      await other.sysctl.set('net.ipv6.conf.lo.disable_ipv6', 1)
+      assert.equal(await other.sysctl.get('net.ipv6.conf.lo.disable_ipv6'), '1')
+      assert.equal(await ns.sysctl.get('net.ipv6.conf.lo.disable_ipv6'), '0', 'each namespace its own keys')
+      assert.equal(new Set([...fdsOf('/sys/net/ipv6')].map(mntOf)).size, v6 + 2, 'an instance per namespace')
+      assert.equal(fdsOf('/proc/sys/net/ipv4').length + fdsOf('/proc/sys/net/ipv6').length, shared)
       // And gone with it.
       await sh('ip', ['-n', ns.name!, 'link', 'del', 'vx0'])
       await assert.rejects(ns.sysctl.get('net.ipv4.conf.vx0.forwarding'), { code: 'ERR_NETNS_KIT_NO_SYSCTL' })
       await ns.close()
-      assert.equal(dirFds('/proc/sys/net/ipv4'), v4, 'closed with the handle')
-      assert.equal(dirFds('/proc/sys/net/ipv6'), v6)
+      await other.close()
+      assert.equal(dirFds('ipv4'), v4, 'closed with the handle')
+      assert.equal(dirFds('ipv6'), v6)
+      assert.equal(fdsOf('/sys/net').length, roots)
     })
 
     it('reads forwarding with RTM_GETNETCONF and route_localnet from the link, as the sysctls say', async () => {
