@@ -499,7 +499,9 @@ describe('netns-kit CLI (the built executable in a private host)', function () {
         assert.equal(client.code, 0, client.stderr)
         assert.match(client.stdout, new RegExp(`^${ep.ip.replace(/\./g, '\\.')}\\s+web`))
         assert.match(client.stdout, /hello-from-web/)
-        assert.match(await sb.tcp(out.name, out.hostIp, 8081), /hello-from-web/)
+        // Nothing sent: the server answers without reading, and a request arriving after its close
+        // is answered by a reset that can discard the answer before socat reads it.
+        assert.match(await sb.tcp(out.name, out.hostIp, 8081, ''), /hello-from-web/)
       } finally {
         server.kill('SIGINT')
         await exited(server)
