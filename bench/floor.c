@@ -18,7 +18,8 @@
 //              born in the namespace (VETH_INFO_PEER: eth0, IFLA_ADDRESS 02:42:IP, IFLA_NET_NS_FD)
 //              sysctl net.ipv6.conf.VETH.disable_ipv6 = 1
 //              RTM_NEWLINK IFLA_IFALIAS; RTM_NEWLINK bridge port hairpin (IFLA_BRPORT_MODE); RTM_NEWLINK up
-//   container  sysctl net.ipv6.conf.eth0.disable_ipv6 = 1 (written from inside the namespace)
+//   container  sysctl net.ipv6.conf.eth0.disable_ipv6 = 1 (written from inside the namespace, opened
+//              through a procfs instance of its own: fsopen, fsmount, openat)
 //              RTM_NEWLINK eth0 up; RTM_NEWADDR IP/PREFIX (eth0 is ifindex 2 in a fresh namespace:
 //              no RTM_GETLINK); RTM_NEWROUTE default via GATEWAY
 //   nftables   one batch: NFT_MSG_NEWSETELEM inet netns-kit pub4any (EXCL) {tcp . HOSTPORT : IP . PORT,
@@ -420,8 +421,16 @@ int main(int argc, char **argv) {
     // 5. Inside each container: no IPv6 on eth0, eth0 up, the address, the default route.
     for (int i = 0; i < n; i++) {
       if (setns(c[i].nsfd, CLONE_NEWNET) != 0) die("setns %s: %s", c[i].ns, strerror(errno));
-      int f = open("/proc/sys/net/ipv6/conf/eth0/disable_ipv6", O_WRONLY | O_CLOEXEC);
+      // Through a procfs instance of its own, as netns-kit does (native/ns/netns.cc): from the
+      // shared /proc the lookup walks every namespace's /proc/sys/net/ipv6 dentry.
+      int fs = fsopen("proc", FSOPEN_CLOEXEC);
+      if (fs < 0 || fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) != 0) die("fsopen proc: %s", strerror(errno));
+      int mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+      if (mnt < 0) die("fsmount proc: %s", strerror(errno));
+      close(fs);
+      int f = openat(mnt, "sys/net/ipv6/conf/eth0/disable_ipv6", O_WRONLY | O_CLOEXEC);
       if (f < 0) die("open disable_ipv6 in %s: %s", c[i].ns, strerror(errno));
+      close(mnt);
       if (setns(hostfd, CLONE_NEWNET) != 0) die("setns host: %s", strerror(errno));
       if (write(f, "1\n", 2) < 0) die("write disable_ipv6: %s", strerror(errno));
       close(f);
