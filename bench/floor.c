@@ -423,14 +423,15 @@ int main(int argc, char **argv) {
       if (setns(c[i].nsfd, CLONE_NEWNET) != 0) die("setns %s: %s", c[i].ns, strerror(errno));
       // Through a procfs instance of its own, as netns-kit does (native/ns/netns.cc): from the
       // shared /proc the lookup walks every namespace's /proc/sys/net/ipv6 dentry.
-      int fs = fsopen("proc", FSOPEN_CLOEXEC);
-      if (fs < 0 || fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) != 0) die("fsopen proc: %s", strerror(errno));
-      int mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
-      if (mnt < 0) die("fsmount proc: %s", strerror(errno));
-      close(fs);
-      int f = openat(mnt, "sys/net/ipv6/conf/eth0/disable_ipv6", O_WRONLY | O_CLOEXEC);
+      // Where mounting is refused, the shared /proc, as netns-kit falls back.
+      int fs = fsopen("proc", FSOPEN_CLOEXEC), mnt = -1;
+      if (fs >= 0 && fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+        mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+      if (fs >= 0) close(fs);
+      int f = mnt >= 0 ? openat(mnt, "sys/net/ipv6/conf/eth0/disable_ipv6", O_WRONLY | O_CLOEXEC)
+                       : open("/proc/sys/net/ipv6/conf/eth0/disable_ipv6", O_WRONLY | O_CLOEXEC);
       if (f < 0) die("open disable_ipv6 in %s: %s", c[i].ns, strerror(errno));
-      close(mnt);
+      if (mnt >= 0) close(mnt);
       if (setns(hostfd, CLONE_NEWNET) != 0) die("setns host: %s", strerror(errno));
       if (write(f, "1\n", 2) < 0) die("write disable_ipv6: %s", strerror(errno));
       close(f);

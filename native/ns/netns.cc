@@ -6,6 +6,8 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -125,31 +127,50 @@ void SysctlDirs::Clear() {
 
 namespace {
 
-// sys/net of a procfs instance of our own (fsopen + fsmount: a new superblock, mounted
-// nowhere, gone with its last open file). The kernel hashes a dentry by its parent and name, so
-// in one procfs every namespace's /proc/sys/net/ipv6 (one dentry per namespace, told apart by
-// proc_sys_compare under sysctl_lock) shares one hash chain: a namespace's first lookup walks
-// it three times, 1-2 ms with 1,000 namespaces (strace and perf, bench/README.md). Through an
-// instance that only this namespace's lookups use, the chain holds its own dentry alone.
-// -1 where mounting is not allowed (no CAP_SYS_ADMIN, a seccomp filter, a kernel before 5.2):
+// sys/net of a procfs instance of our own (fsopen + fsmount: a new superblock on kernels since
+// 5.8, mounted nowhere, gone with its last open file). The kernel hashes a dentry by its parent
+// and name, so in one procfs every namespace's /proc/sys/net/ipv6 (one dentry per namespace, told
+// apart by proc_sys_compare under sysctl_lock) shares one hash chain: a namespace's first lookup
+// walks it three times, 1-2 ms with 1,000 namespaces (strace and perf, bench/README.md). Through
+// an instance that only this namespace's lookups use, the chain holds its own dentry alone.
+// Read-only where /proc/sys is (a container's policy is kept). The syscalls by number: glibc
+// has wrappers only since 2.36, musl none. Returns the fd, or -errno where mounting is not
+// allowed or not possible (no CAP_SYS_ADMIN, a seccomp filter, a kernel before 5.2, no fds):
 // the caller then opens /proc/sys/net as before.
 int OpenOwnProcSysNet() {
-  int fs = ::fsopen("proc", FSOPEN_CLOEXEC);
-  if (fs < 0) return -1;
+#if defined(__NR_fsopen) && defined(__NR_fsconfig) && defined(__NR_fsmount)
+  constexpr unsigned kFsopenCloexec = 0x1, kFsmountCloexec = 0x1, kCmdCreate = 6;
+  constexpr unsigned kAttrRdonly = 0x1, kAttrNosuid = 0x2, kAttrNodev = 0x4, kAttrNoexec = 0x8;
+  struct statvfs sv;
+  bool readOnly = ::statvfs("/proc/sys", &sv) == 0 && (sv.f_flag & ST_RDONLY);
+  int fs = static_cast<int>(::syscall(__NR_fsopen, "proc", kFsopenCloexec));
+  if (fs < 0) return -errno;
   int mnt = -1;
-  if (::fsconfig(fs, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) == 0)
-    mnt = ::fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+  if (::syscall(__NR_fsconfig, fs, kCmdCreate, nullptr, nullptr, 0) == 0)
+    mnt = static_cast<int>(::syscall(__NR_fsmount, fs, kFsmountCloexec,
+                                     kAttrNosuid | kAttrNodev | kAttrNoexec | (readOnly ? kAttrRdonly : 0)));
+  int e = errno;
   ::close(fs);
-  if (mnt < 0) return -1;
+  if (mnt < 0) return -e;
   int net = ::openat(mnt, "sys/net", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  e = errno;
   ::close(mnt);  // the open directory keeps the instance
-  return net;
+  return net >= 0 ? net : -e;
+#else
+  return -ENOSYS;
+#endif
 }
+
+// A failure that may pass (no fds or memory for now): tried again at the next first lookup.
+bool Transient(int err) { return err == EMFILE || err == ENFILE || err == ENOMEM || err == ENOSPC; }
 
 }  // namespace
 
 int SysctlDirs::Open(int nsfd, const std::string& rel, int flags) {
   std::string path = "/proc/sys/net/" + rel;
+  // Callers validate keys; an empty component would make `rest` absolute, and openat would then
+  // ignore the directory it is given.
+  if (rel.empty() || rel[0] == '/' || rel.find("//") != std::string::npos) throw SysError(EINVAL, "open", path);
   InNetns in(nsfd);  // /proc/sys/net shows the namespace of the task that opens it
   size_t slash = rel.find('/');
   if (slash != std::string::npos && slash > 0) {
@@ -158,8 +179,9 @@ int SysctlDirs::Open(int nsfd, const std::string& rel, int flags) {
       auto it = dirs_.find(first);
       if (it == dirs_.end()) {
         if (!netTried_) {
-          netTried_ = true;
-          net_ = OpenOwnProcSysNet();
+          int r = OpenOwnProcSysNet();
+          if (r >= 0) net_ = r;
+          netTried_ = r >= 0 || !Transient(-r);
         }
         int d = net_ >= 0 ? ::openat(net_, first.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
                           : ::open(("/proc/sys/net/" + first).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

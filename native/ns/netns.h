@@ -45,8 +45,11 @@ class SysctlDirs {
 
  private:
   std::map<std::string, int> dirs_;
-  int net_ = -1;  // sys/net of this namespace's own procfs instance (netns.cc), once opened
-  bool netTried_ = false;
+  // sys/net of a procfs instance of this namespace's own (netns.cc), once opened. Like any
+  // /proc/sys/net directory it shows the namespace of the thread that looks through it: used
+  // only inside InNetns(nsfd) of this namespace.
+  int net_ = -1;
+  bool netTried_ = false;  // opened, or refused for good (then /proc/sys/net as before)
 };
 
 // net.* sysctls read and written inside the namespace `fd` (the file is opened there).

@@ -308,6 +308,36 @@ describe('Namespace', () => {
       assert.equal(fdsOf('/sys/net').length, roots)
     })
 
+    // A container runtime mounts /proc/sys read-only; our own procfs instance keeps that policy.
+    it('keeps a read-only /proc/sys read-only: a write from a process that sees it so is refused', async () => {
+      const ns = await sb.ns()
+      const lib = path.resolve(__dirname, '../../lib')
+      const script = `require(${JSON.stringify(lib)}).Namespace.open(${JSON.stringify(ns.name)}).then((n) => n.sysctl.set('net.ipv4.conf.lo.route_localnet', 1)).then(() => console.log('written'), (e) => console.log('refused', e.code))`
+      const r = await sh(
+        'unshare',
+        [
+          '--mount',
+          '--propagation',
+          'private',
+          'sh',
+          '-c',
+          'mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && exec "$@"',
+          'sh',
+          process.execPath,
+          '--require',
+          'tsx/cjs',
+          '-e',
+          script,
+        ],
+        { allowFail: true },
+      )
+      assert.match(r.stdout, /^refused /, r.stdout + r.stderr)
+      assert.equal((await sh('ip', ['netns', 'exec', ns.name!, 'sysctl', '-n', 'net.ipv4.conf.lo.route_localnet'])).stdout.trim(), '0')
+      // This process sees it writable: the same write goes through.
+      await ns.sysctl.set('net.ipv4.conf.lo.route_localnet', 1)
+      assert.equal(await ns.sysctl.get('net.ipv4.conf.lo.route_localnet'), '1')
+    })
+
     it('reads forwarding with RTM_GETNETCONF and route_localnet from the link, as the sysctls say', async () => {
       const ns = await sb.ns()
       const netconf = (family: 4 | 6) => runOne({ ns, op: 'netconf.get', family, index: -1 })
