@@ -166,12 +166,11 @@ bool Transient(int err) { return err == EMFILE || err == ENFILE || err == ENOMEM
 
 }  // namespace
 
-int SysctlDirs::Open(int nsfd, const std::string& rel, int flags) {
+int SysctlDirs::Open(const std::string& rel, int flags) {
   std::string path = "/proc/sys/net/" + rel;
   // Callers validate keys; an empty component would make `rest` absolute, and openat would then
   // ignore the directory it is given.
   if (rel.empty() || rel[0] == '/' || rel.find("//") != std::string::npos) throw SysError(EINVAL, "open", path);
-  InNetns in(nsfd);  // /proc/sys/net shows the namespace of the task that opens it
   size_t slash = rel.find('/');
   if (slash != std::string::npos && slash > 0) {
     std::string first = rel.substr(0, slash), rest = rel.substr(slash + 1);
@@ -202,7 +201,10 @@ int SysctlDirs::Open(int nsfd, const std::string& rel, int flags) {
 }
 
 std::string SysctlRead(int nsfd, SysctlDirs& dirs, const std::string& rel) {
-  int fd = dirs.Open(nsfd, rel, O_RDONLY);
+  // Inside the namespace for the open (/proc/sys/net shows the namespace of the task that looks)
+  // and the read (a few handlers of older kernels read current's namespace, not the file's).
+  InNetns in(nsfd);
+  int fd = dirs.Open(rel, O_RDONLY);
   std::string out;
   char buf[4096];
   for (;;) {
@@ -222,7 +224,11 @@ std::string SysctlRead(int nsfd, SysctlDirs& dirs, const std::string& rel) {
 }
 
 void SysctlWrite(int nsfd, SysctlDirs& dirs, const std::string& rel, const std::string& value) {
-  int fd = dirs.Open(nsfd, rel, O_WRONLY);
+  // Inside the namespace for the open and the write: before the kernel's fixes of January 2025
+  // ("sysctl: avoid using current->nsproxy"), sctp, mptcp and rds handlers applied a write to
+  // the writer's current namespace.
+  InNetns in(nsfd);
+  int fd = dirs.Open(rel, O_WRONLY);
   std::string v = value + "\n";
   ssize_t n = ::write(fd, v.data(), v.size());
   int e = errno;

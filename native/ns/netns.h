@@ -40,8 +40,9 @@ class SysctlDirs {
   SysctlDirs& operator=(const SysctlDirs&) = delete;
   ~SysctlDirs() { Clear(); }
   void Clear();
-  // Opens /proc/sys/net/`rel` (validated: no "..", not absolute) inside the namespace `nsfd`.
-  int Open(int nsfd, const std::string& rel, int flags);
+  // Opens /proc/sys/net/`rel` (validated: no "..", not absolute) of the namespace the calling
+  // thread is in (the caller holds InNetns of this namespace).
+  int Open(const std::string& rel, int flags);
 
  private:
   std::map<std::string, int> dirs_;
@@ -52,7 +53,8 @@ class SysctlDirs {
   bool netTried_ = false;  // opened, or refused for good (then /proc/sys/net as before)
 };
 
-// net.* sysctls read and written inside the namespace `fd` (the file is opened there).
+// net.* sysctls read and written inside the namespace `fd` (the file opened and read or written
+// there: the calling thread setns()es in and back).
 // `rel` is the path below /proc/sys/net, already validated ("ipv4/ip_forward").
 std::string SysctlRead(int fd, SysctlDirs& dirs, const std::string& rel);
 void SysctlWrite(int fd, SysctlDirs& dirs, const std::string& rel, const std::string& value);
