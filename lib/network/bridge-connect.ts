@@ -116,7 +116,9 @@ async function connectOnce(net: Network, st: BridgeInternals, ns: Namespace, o: 
     // moment where the container's port forwards unfiltered frames.
     const guarded = st.cfg.antiSpoofing ? guardedPort({ ...rec, mac }) : undefined
     if (guarded) await guardPort(host, guarded)
-    await run(wiring(net, ns, { ...rec, mac }, moves))
+    await run(wiring(net, ns, { ...rec, mac }, moves)).catch((e: unknown) => {
+      throw bridgeFull(e, net.name, net.bridge.name)
+    })
     // The companion (DNS or published ports), once the container's loopback is up: the host ports
     // bound and the container's resolver listening BEFORE any DNAT element exists, so a port is
     // never published unreserved.
@@ -263,6 +265,23 @@ function publishMapping(net: Network, rec: EndpointRecord, p: PortRecord, publis
  * routes (for the families net endpoint provides them; replacing another endpoint's route
  * where it took the route over).
  */
+/** Linux's BR_MAX_PORTS: a bridge takes at most this many ports (the next RTM_NEWLINK with its IFLA_MASTER gets EXFULL). */
+export const BRIDGE_MAX_PORTS = 1023
+
+/**
+ * A refusal of a new port on a network's bridge because it already has BR_MAX_PORTS ports (EXFULL,
+ * "Exchange full", Docker passes it on as is) as ERR_NETNS_KIT_NETWORK_FULL, the kernel's error its
+ * cause; any other error as it is.
+ */
+export function bridgeFull(e: unknown, network: string, bridge: string): unknown {
+  if ((e as { code?: string })?.code !== 'EXFULL') return e
+  return new NetnsKitError(
+    'ERR_NETNS_KIT_NETWORK_FULL',
+    `the network '${network}' is full: its bridge ${bridge} has ${BRIDGE_MAX_PORTS.toLocaleString('en-US')} ports, the most a Linux bridge takes (BR_MAX_PORTS); connect the container to another network`,
+    { cause: e },
+  )
+}
+
 function wiring(net: Network, ns: Namespace, rec: EndpointRecord & { mac: string }, moves: GatewayMove[]): Op[] {
   const host = net.namespace
   const hostIf = rec.hostIf!

@@ -258,7 +258,7 @@ export class Network extends DriverNetwork<Endpoint> {
    * made and gives everything claimed back; a process killed half-way leaves an intent that
    * Network.gc() undoes.
    * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input, before anything reaches the kernel (a bad name, address, MAC, interface name or port).
-   * @throws {NetnsKitError} `ERR_NETNS_KIT_ENDPOINT_EXISTS` (the name is taken), `ERR_NETNS_KIT_IP_IN_USE`, `ERR_NETNS_KIT_IP_OUTSIDE_SUBNET`, `ERR_NETNS_KIT_IP_RESERVED`, `ERR_NETNS_KIT_POOL_EXHAUSTED`, `ERR_NETNS_KIT_PORT_ALLOCATED`, `ERR_NETNS_KIT_IFNAME_IN_USE`, `ERR_NETNS_KIT_NO_BRIDGE` (the bridge was deleted), `ERR_NETNS_KIT_NO_NAMESPACE`, store errors. Everything claimed or made so far is given back.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_ENDPOINT_EXISTS` (the name is taken), `ERR_NETNS_KIT_IP_IN_USE`, `ERR_NETNS_KIT_IP_OUTSIDE_SUBNET`, `ERR_NETNS_KIT_IP_RESERVED`, `ERR_NETNS_KIT_POOL_EXHAUSTED`, `ERR_NETNS_KIT_PORT_ALLOCATED`, `ERR_NETNS_KIT_IFNAME_IN_USE`, `ERR_NETNS_KIT_NO_BRIDGE` (the bridge was deleted), `ERR_NETNS_KIT_NETWORK_FULL` (its bridge has 1,023 ports, the most Linux takes: the kernel's EXFULL is the `cause`), `ERR_NETNS_KIT_NO_NAMESPACE`, store errors. Everything claimed or made so far is given back.
    * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`). Everything made so far is removed.
    * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */

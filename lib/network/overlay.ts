@@ -22,6 +22,7 @@ import { linkAlias } from './owned'
 import type { OverlayAgent, OverlayEndpointRecord } from './overlay-agent'
 import { identity, sleep } from './state'
 import { disconnectSequence } from './teardown'
+import { bridgeFull } from './bridge-connect'
 
 /** What etcd holds about an overlay network (key `PREFIX overlay/networks/NAME`). */
 export interface OverlayNetworkDefinition {
@@ -221,7 +222,7 @@ export class OverlayNetwork extends DriverNetwork<OverlayEndpoint> {
    * route via the gateway, the endpoint announced under the agent's lease, and the record
    * `connected` last. A failure half-way removes the veth and gives the address back.
    * @throws {TypeError | RangeError} `ERR_INVALID_ARG_VALUE`, `ERR_INVALID_ARG_TYPE` or `ERR_OUT_OF_RANGE` for bad input (namespace, ifname, MAC, an address outside the subnet), before anything reaches the kernel.
-   * @throws {NetnsKitError} `ERR_NETNS_KIT_UNSUPPORTED` for an option only the bridge driver has; `ERR_NETNS_KIT_IFNAME_IN_USE` for a given ifname the container already has; the store's refusals: `ERR_NETNS_KIT_NO_NETWORK`, `ERR_NETNS_KIT_NETWORK_NOT_READY`, `ERR_NETNS_KIT_IP_IN_USE`, `ERR_NETNS_KIT_IP_RESERVED`, `ERR_NETNS_KIT_POOL_EXHAUSTED`, `ERR_NETNS_KIT_IFNAME_IN_USE`, `ERR_NETNS_KIT_ENDPOINT_EXISTS`, store errors (`ERR_NETNS_KIT_STORE*`); `ERR_NETNS_KIT_STOPPED` when the agent is stopped; `ERR_NETNS_KIT_CLOSED` or `ERR_NETNS_KIT_NO_NAMESPACE` for a closed or deleted namespace.
+   * @throws {NetnsKitError} `ERR_NETNS_KIT_UNSUPPORTED` for an option only the bridge driver has; `ERR_NETNS_KIT_IFNAME_IN_USE` for a given ifname the container already has; the store's refusals: `ERR_NETNS_KIT_NO_NETWORK`, `ERR_NETNS_KIT_NETWORK_NOT_READY`, `ERR_NETNS_KIT_IP_IN_USE`, `ERR_NETNS_KIT_IP_RESERVED`, `ERR_NETNS_KIT_POOL_EXHAUSTED`, `ERR_NETNS_KIT_IFNAME_IN_USE`, `ERR_NETNS_KIT_ENDPOINT_EXISTS`, store errors (`ERR_NETNS_KIT_STORE*`); `ERR_NETNS_KIT_NETWORK_FULL` when its bridge has 1,023 ports (the kernel's EXFULL is the `cause`); `ERR_NETNS_KIT_STOPPED` when the agent is stopped; `ERR_NETNS_KIT_CLOSED` or `ERR_NETNS_KIT_NO_NAMESPACE` for a closed or deleted namespace.
    * @throws {NetlinkError} when the kernel refuses a message (`code` such as `'EEXIST'`, `errno`, `syscall` such as `'RTM_NEWLINK'`, `extack`).
    * @throws {PrivilegeError} `ERR_NETNS_KIT_PRIVILEGES` without root or the capabilities it names (CAP_NET_ADMIN, CAP_SYS_ADMIN).
    */
@@ -256,6 +257,8 @@ export class OverlayNetwork extends DriverNetwork<OverlayEndpoint> {
         up: true,
         ipv6: false,
         peer: { name: ifname, namespace: ns, mac, up: true, ipv6: false },
+      }).catch((e: unknown) => {
+        throw bridgeFull(e, this.name, this.bridge.name)
       })
       await veth.host.setAlias(linkAlias(this.name, id))
       await veth.peer.addAddress(`${alloc.address}/${alloc.prefixLength}`)

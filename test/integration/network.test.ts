@@ -289,6 +289,47 @@ describe('Network (end to end)', function () {
     await assert.rejects(n.connect(c2, { ifname: 'bad/name' }), { code: 'ERR_INVALID_ARG_VALUE' })
   })
 
+  it('a bridge with 1,023 ports (the kernel maximum): connect says ERR_NETNS_KIT_NETWORK_FULL and leaves nothing behind', async function () {
+    this.timeout(180000)
+    const n = await Network.create({ name: 'full', namespace: host, store, subnet: '172.27.0.0/16', dns: false })
+    const c = await sb.ns()
+    const a = await n.connect(c, { name: 'first', publish: [{ hostPort: 8081, containerPort: 80 }] })
+    // 1,022 more ports by hand (one ip -batch): the bridge then has the 1,023 a Linux bridge takes (BR_MAX_PORTS).
+    const batch = Array.from({ length: 1022 }, (_, i) => `link add fp${i} master ${n.bridge.name} type veth peer name fq${i}`).join('\n') + '\n'
+    const tmpBatch = path.join(tmp, 'fill.batch')
+    fs.writeFileSync(tmpBatch, batch)
+    await sh('ip', ['-n', host.name!, '-batch', tmpBatch])
+    const ports = async () => (await ipj(host, 'link', 'show', 'master', n.bridge.name)).length
+    assert.equal(await ports(), 1023)
+    const linksBefore = (await ipj(host, 'link', 'show')).map((l: any) => l.ifname).sort()
+    const c2 = await sb.ns()
+    const err = await n.connect(c2, { name: 'second', publish: [{ hostPort: 8082, containerPort: 80 }] }).then(
+      () => assert.fail('connected a 1,024th port'),
+      (e: NetnsKitError) => e,
+    )
+    assert.equal(err.code, 'ERR_NETNS_KIT_NETWORK_FULL', String(err))
+    assert.match(err.message, /1,023/)
+    assert.match(err.message, new RegExp(`'full'`))
+    assert.equal((err.cause as { code?: string } | undefined)?.code, 'EXFULL')
+    // Rolled back: no link, no container interface, no record, no mapping, the port free again.
+    assert.deepEqual((await ipj(host, 'link', 'show')).map((l: any) => l.ifname).sort(), linksBefore)
+    assert.deepEqual(await ipj(c2, 'link', 'show', 'dev', 'eth0').catch(() => []), [])
+    assert.deepEqual(
+      (await store.endpoints(n.id)).map((x) => x.name),
+      ['first'],
+    )
+    assert.deepEqual(
+      (await NatRule.list({ namespace: host })).filter((r) => r.kind === 'publish').map((r) => r.hostPort),
+      [8081],
+    )
+    // A port freed: the same container connects.
+    await sh('ip', ['-n', host.name!, 'link', 'del', 'fp0'])
+    const b = await n.connect(c2, { name: 'second', publish: [{ hostPort: 8082, containerPort: 80 }] })
+    assert.ok(await ping(c2, a.ip))
+    await n.disconnect(b)
+    await n.disconnect(a)
+  })
+
   it('two networks are isolated from each other; icc=false isolates containers; internal has no way out', async () => {
     const a = await Network.create({ name: 'neta', namespace: host, store, subnet: '172.27.1.0/24', dns: false })
     const b = await Network.create({ name: 'netb', namespace: host, store, subnet: '172.27.2.0/24', dns: false })
