@@ -23,6 +23,14 @@ import type { AddressInfo, FdbEntry, LinkInfo, NeighbourEntry, RouteInfo } from 
 
 export type WatchGroup = 'link' | 'address' | 'route' | 'neighbour'
 
+/** The rtnetlink notification types of each group: RTM_NEW*, RTM_DEL* (linux/rtnetlink.h). */
+const RTM_TYPES: Record<WatchGroup, { new: number; del: number }> = {
+  link: { new: 16, del: 17 },
+  address: { new: 20, del: 21 },
+  route: { new: 24, del: 25 },
+  neighbour: { new: 28, del: 29 },
+}
+
 export interface WatchOptions {
   /** Aborting closes the socket; a pending or later next() rejects with an AbortError (as events.on()). */
   signal?: AbortSignal
@@ -36,6 +44,14 @@ export interface WatchOptions {
   initial?: boolean
   /** Keep the process running while the watch is open (default true, as fs.watch). */
   persistent?: boolean
+  /**
+   * The notifications to yield (default both): `['del']` follows only deletions (a link, address,
+   * route or neighbour gone), `['new']` only creations and changes. The kernel drops the others
+   * before they are queued (a socket filter on the message type), so a watch of deletions costs
+   * nothing while links come and go by the thousand. A resync's dump is yielded whole ('new' events
+   * marked resync: true), as without this option.
+   */
+  events?: readonly ('new' | 'del')[]
 }
 
 /** The marker on events that are part of a resync dump rather than notifications. */
@@ -81,6 +97,8 @@ class Watch implements NamespaceWatch {
   readonly ready: Promise<void>
   readonly #ns: Namespace
   readonly #groups: ReadonlySet<WatchGroup>
+  /** The notification types yielded ('new', 'del'). */
+  readonly #events: ReadonlySet<'new' | 'del'>
   /** Link names are needed to name the devices of addresses, routes and neighbours. */
   readonly #needNames: boolean
   readonly #hwm: number
@@ -109,6 +127,10 @@ class Watch implements NamespaceWatch {
       throw invalidArg('opts.initial', opts.initial, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
     if (opts.persistent !== undefined && typeof opts.persistent !== 'boolean')
       throw invalidArg('opts.persistent', opts.persistent, 'must be a boolean', 'ERR_INVALID_ARG_TYPE')
+    const events = opts.events ?? (['new', 'del'] as const)
+    if (!Array.isArray(events) || events.length === 0 || events.some((t) => t !== 'new' && t !== 'del'))
+      throw invalidArg('opts.events', events, "must be a non-empty array of 'new', 'del'")
+    this.#events = new Set(events)
     this.#persistent = opts.persistent !== false
     this.#ns = ns
     this.#groups = new Set(groups)
@@ -124,9 +146,18 @@ class Watch implements NamespaceWatch {
   async #open(handle: ReturnType<typeof handleOf>, receiveBuffer: number | undefined, initial: boolean): Promise<void> {
     // The link group is followed whenever names are needed, to keep them current.
     const groups = [...new Set<WatchGroup>([...this.#groups, ...(this.#needNames ? ['link' as const] : [])])]
+    // The types no one reads, dropped by the kernel; a link's 'new' is read anyway where names are
+    // needed (it names the devices of the other groups' events), and left out below.
+    const drop: number[] = []
+    for (const g of this.#groups) {
+      for (const t of ['new', 'del'] as const) {
+        if (this.#events.has(t) || (g === 'link' && t === 'new' && this.#needNames)) continue
+        drop.push(RTM_TYPES[g][t])
+      }
+    }
     let w: NativeWatcher
     try {
-      w = await openWatch(this.#ns, handle, { groups, ...(receiveBuffer !== undefined ? { receiveBuffer } : {}) })
+      w = await openWatch(this.#ns, handle, { groups, ...(receiveBuffer !== undefined ? { receiveBuffer } : {}), ...(drop.length ? { drop } : {}) })
     } catch (err) {
       this.#fail(err)
       throw err
@@ -164,10 +195,14 @@ class Watch implements NamespaceWatch {
 
   #convert(ev: Exclude<NativeWatchEvent, { type: 'overrun' | 'error' }>, resync = false): WatchEvent | undefined {
     const mark = resync ? { resync: true as const } : {}
+    if (ev.group === 'link') {
+      if (ev.type === 'del') this.#names.delete(ev.link.index)
+      else this.#names.set(ev.link.index, ev.link.name)
+    }
+    // A type not asked for (a link's 'new' kept for its name): a resync's dump is yielded whole.
+    if (!resync && !this.#events.has(ev.type)) return undefined
     switch (ev.group) {
       case 'link': {
-        if (ev.type === 'del') this.#names.delete(ev.link.index)
-        else this.#names.set(ev.link.index, ev.link.name)
         return this.#groups.has('link') ? { type: ev.type, group: 'link', link: linkInfo(ev.link), ...mark } : undefined
       }
       case 'address':

@@ -58,7 +58,9 @@ export function checkAlive(st: ServerInternals): void {
 }
 
 export function watchLinks(st: ServerInternals): void {
-  const w = st.server.host.watch({ signal: st.abort.signal, groups: ['link'], persistent: false })
+  // Deletions only: the kernel drops every other link notification of the host (a connect makes
+  // half a dozen) before it reaches us (a resync's dump still comes whole).
+  const w = st.server.host.watch({ signal: st.abort.signal, groups: ['link'], events: ['del'], persistent: false })
   void (async () => {
     let resync: Set<string> | undefined
     try {

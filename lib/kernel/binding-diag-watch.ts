@@ -95,6 +95,6 @@ declare module './binding' {
     /** Decodes one SOCK_DIAG_BY_FAMILY reply; null when malformed. */
     sockDiagDecode(msg: Buffer, protocol: 'tcp' | 'udp' | 'sctp'): NativeSock | null
     /** A subscription socket opened inside `ns`, a member of `groups` once the promise resolves. */
-    watchOpen(ns: NsHandle, spec: { groups: ('link' | 'address' | 'route' | 'neighbour')[]; receiveBuffer?: number }): Promise<NativeWatcher>
+    watchOpen(ns: NsHandle, spec: { groups: ('link' | 'address' | 'route' | 'neighbour')[]; receiveBuffer?: number; drop?: number[] }): Promise<NativeWatcher>
   }
 }

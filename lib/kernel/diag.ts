@@ -30,7 +30,7 @@ export async function sockDiag(ns: NsRef, queries: NativeSockQuery[]): Promise<N
 export async function openWatch(
   ns: NsRef,
   h: NsHandle,
-  spec: { groups: ('link' | 'address' | 'route' | 'neighbour')[]; receiveBuffer?: number },
+  spec: { groups: ('link' | 'address' | 'route' | 'neighbour')[]; receiveBuffer?: number; drop?: number[] },
 ): Promise<NativeWatcher> {
   return trip({ channel: 'rtnl', entry: 'watchOpen', ns, ops: () => [`watch ${spec.groups.join(' ')}`] }, async () => {
     try {

@@ -60,7 +60,9 @@ Napi::Value LinkUnregister(const Napi::CallbackInfo& info) {
       // Without a monitor (no fd to be had), the delete resolves at its ACK instead.
       if (!indexes.empty()) {
         try {
-          mon = rtnl::OpenMonitor(rtnl::MulticastGroups(rtnl::EventGroup::Link), 1 << 20);
+          // Only the deletions: the creations and changes of other links while it waits (concurrent
+          // connects) are dropped by the kernel, not read and decoded here.
+          mon = rtnl::OpenMonitor(rtnl::MulticastGroups(rtnl::EventGroup::Link), 1 << 20, {RTM_NEWLINK});
         } catch (const SysError&) {
           mon = -1;
         }

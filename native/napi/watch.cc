@@ -21,6 +21,7 @@
 // fd out of the epoll set so the kernel's receive buffer does the queueing (a consumer that falls
 // behind gets an overrun and a resync, never unbounded memory). Each wakeup reads at most
 // kDatagramsPerWakeup datagrams, so a flood of notifications cannot hold the event loop.
+#include <linux/rtnetlink.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -279,12 +280,28 @@ Napi::Value WatchOpen(const Napi::CallbackInfo& info) {
     if (*r < 1 || *r > (1u << 30)) throw Napi::RangeError::New(env, "receiveBuffer must be 1 to 2^30 bytes");
     rcvbuf = static_cast<int>(*r);
   }
-  return RunWithNamespace(env, info[0], [groups, rcvbuf](int nsFd) -> ToJs {
+  // Notification types the kernel drops before queueing them (RTM_NEWLINK, ...): a socket filter.
+  std::vector<uint16_t> drop;
+  Napi::Value dv = spec.Get("drop");
+  if (!dv.IsUndefined()) {
+    if (!dv.IsArray()) throw Napi::TypeError::New(env, "drop must be an array");
+    Napi::Array da = dv.As<Napi::Array>();
+    if (da.Length() > 64) throw Napi::RangeError::New(env, "drop takes at most 64 types");
+    for (uint32_t i = 0; i < da.Length(); i++) {
+      Napi::Value t = da.Get(i);
+      if (!t.IsNumber()) throw Napi::TypeError::New(env, "drop must hold message types");
+      double d = t.As<Napi::Number>().DoubleValue();
+      if (!(d >= RTM_BASE && d < RTM_MAX) || d != static_cast<double>(static_cast<uint16_t>(d)))
+        throw Napi::RangeError::New(env, "drop: each must be an RTM_* message type");
+      drop.push_back(static_cast<uint16_t>(d));
+    }
+  }
+  return RunWithNamespace(env, info[0], [groups, rcvbuf, drop](int nsFd) -> ToJs {
     auto pending = std::make_shared<PendingFd>();
     {
       // The socket belongs to the namespace it is created in, for its whole life.
       ns::InNetns in(nsFd);
-      pending->fd = rtnl::OpenMonitor(groups, rcvbuf);
+      pending->fd = rtnl::OpenMonitor(groups, rcvbuf, drop);
     }
     return [pending](Napi::Env env) -> Napi::Value {
       auto w = std::make_shared<Watch>();

@@ -1,11 +1,14 @@
 #include "monitor.h"
 
+#include <arpa/inet.h>
+#include <linux/filter.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 
 #include "../nl/attr.h"
@@ -59,10 +62,31 @@ std::vector<uint32_t> MulticastGroups(EventGroup g) {
   return {};
 }
 
-int OpenMonitor(const std::vector<uint32_t>& groups, int rcvbuf) {
+std::vector<sock_filter> TypeFilter(const std::vector<uint16_t>& drop) {
+  // A notification is one message per datagram: its nlmsghdr is at offset 0. BPF_ABS half-word
+  // loads are big-endian, so the host-order nlmsg_type reads as htons(type) on either byte order.
+  std::vector<sock_filter> prog;
+  if (drop.empty() || drop.size() > 200) return prog;
+  prog.push_back(BPF_STMT(BPF_LD | BPF_H | BPF_ABS, offsetof(nlmsghdr, nlmsg_type)));
+  const size_t n = drop.size();
+  for (size_t i = 0; i < n; i++)
+    // Equal: jump over the remaining comparisons and the accept, to the drop.
+    prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htons(drop[i]), static_cast<uint8_t>(n - i), 0));
+  prog.push_back(BPF_STMT(BPF_RET | BPF_K, 0xffffffffu));  // keep the whole datagram
+  prog.push_back(BPF_STMT(BPF_RET | BPF_K, 0));            // drop it
+  return prog;
+}
+
+int OpenMonitor(const std::vector<uint32_t>& groups, int rcvbuf, const std::vector<uint16_t>& drop) {
   int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
   if (fd < 0) ThrowErrno("socket", "AF_NETLINK");
   try {
+    std::vector<sock_filter> prog = TypeFilter(drop);
+    if (!prog.empty()) {
+      sock_fprog fp{static_cast<unsigned short>(prog.size()), prog.data()};
+      if (::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp)) != 0)
+        ThrowErrno("setsockopt", "SO_ATTACH_FILTER");
+    }
     if (rcvbuf > 0 && ::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) != 0 &&
         ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) != 0)
       ThrowErrno("setsockopt", "SO_RCVBUF");

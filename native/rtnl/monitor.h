@@ -11,6 +11,8 @@
 // loss too.
 #pragma once
 
+#include <linux/filter.h>
+
 #include <sys/types.h>
 
 #include <cstdint>
@@ -36,8 +38,14 @@ std::vector<uint32_t> MulticastGroups(EventGroup g);
 // Opens a subscription socket in the calling thread's network namespace: NETLINK_ROUTE,
 // non-blocking, close-on-exec, a member of every group in `groups` (NETLINK_ADD_MEMBERSHIP),
 // receive buffer `rcvbuf` bytes (SO_RCVBUFFORCE, else SO_RCVBUF within net.core.rmem_max; the
-// kernel doubles the value for its bookkeeping). Throws SysError; nothing is left open on failure.
-int OpenMonitor(const std::vector<uint32_t>& groups, int rcvbuf);
+// kernel doubles the value for its bookkeeping). Notifications whose nlmsg_type is in `drop`
+// (RTM_NEWLINK, ...) are dropped by the kernel before they are queued: a classic BPF socket
+// filter (SO_ATTACH_FILTER), attached before the socket joins any group, so no wakeup, copy or
+// receive-buffer space is spent on them. Throws SysError; nothing is left open on failure.
+int OpenMonitor(const std::vector<uint32_t>& groups, int rcvbuf, const std::vector<uint16_t>& drop = {});
+
+// The classic BPF program OpenMonitor attaches for `drop` (empty for no types): exposed for tests.
+std::vector<sock_filter> TypeFilter(const std::vector<uint16_t>& drop);
 
 struct Event {
   EventGroup group = EventGroup::Link;

@@ -273,6 +273,82 @@ describe('ns.watch(): rtnetlink notifications', function () {
     await c.done
   })
 
+  it("events: ['del'] yields only deletions, and the kernel never queues the rest (a socket filter); ['new'] the reverse", async () => {
+    const ns = await sb.ns()
+    const del = track(ns.watch({ groups: ['link'], events: ['del'] }))
+    const all = track(ns.watch({ groups: ['link'] }))
+    const add = track(ns.watch({ groups: ['link'], events: ['new'] }))
+    // Addresses need the links' names: their 'new' is read (and not yielded).
+    const delAddr = track(ns.watch({ groups: ['link', 'address'], events: ['del'] }))
+    await Promise.all([del.ready, all.ready, add.ready, delAddr.ready])
+    const [cd, ca, cn, cda] = [new Collector(del), new Collector(all), new Collector(add), new Collector(delAddr)]
+    // 20 veths made, renamed, brought up and addressed (each a dozen RTM_NEWLINK/NEWADDR), then deleted.
+    const lines: string[] = []
+    for (let i = 0; i < 20; i++) {
+      lines.push(
+        `link add fa${i} type veth peer name fb${i}`,
+        `link set fa${i} alias x${i}`,
+        `link set fa${i} up`,
+        `link set fb${i} up`,
+        `addr add 10.9.${i}.1/24 dev fa${i}`,
+      )
+    }
+    for (let i = 0; i < 20; i++) lines.push(`link del fa${i}`)
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'nk-watch-')), 'batch')
+    fs.writeFileSync(file, lines.join('\n') + '\n')
+    await ip(ns, '-batch', file)
+    const gone = (evs: WatchEvent[]) =>
+      Array.from({ length: 20 }, (_, i) => [`fa${i}`, `fb${i}`])
+        .flat()
+        .every((n) => findEv(evs, 'del', 'link', (e) => e.link.name === n))
+    await cd.waitFor('every deletion (filtered)', (evs) => gone(evs) || undefined)
+    await ca.waitFor('every deletion (unfiltered)', (evs) => gone(evs) || undefined)
+    await cn.waitFor(
+      'every creation',
+      (evs) => Array.from({ length: 20 }, (_, i) => `fa${i}`).every((n) => findEv(evs, 'new', 'link', (e) => e.link.name === n)) || undefined,
+    )
+    await cda.waitFor('every deletion (links and addresses)', (evs) => gone(evs) || undefined)
+    assert.deepEqual([...cd.events, ...cda.events].filter((e) => e.type !== 'del').map(brief), [])
+    const addrGone = findEv(cda.events, 'del', 'address', (e) => e.address.cidr === '10.9.0.1/24')
+    assert.equal(addrGone?.address.ifname, 'fa0', 'an address deletion, with its device named')
+    assert.deepEqual(cn.events.filter((e) => e.type !== 'new').map(brief), [])
+    // What the sockets received: the filtered one only the deletions (no wakeup, no copy for the rest).
+    const sd = del.stats()!,
+      sa = all.stats()!
+    assert.equal(sd.messages, cd.events.length, `filtered socket: ${JSON.stringify(sd)}`)
+    assert.ok(sa.messages >= sd.messages + 100, `unfiltered ${sa.messages} messages, filtered ${sd.messages}`)
+    fs.rmSync(path.dirname(file), { recursive: true })
+  })
+
+  it("events: ['del'] still yields a resync's dump whole after an overrun; bad events are refused", async () => {
+    const ns = await sb.ns()
+    assert.throws(() => ns.watch({ events: [] }), { code: 'ERR_INVALID_ARG_VALUE' })
+    assert.throws(() => ns.watch({ events: ['add' as 'new'] }), { code: 'ERR_INVALID_ARG_VALUE' })
+    await ip(ns, 'link', 'add', 'keep0', 'type', 'veth', 'peer', 'name', 'keep1')
+    const w = track(ns.watch({ groups: ['link'], events: ['del'], receiveBuffer: 1, highWaterMark: 1 }))
+    await w.ready
+    // Deletions (80 notifications) overrun a one-byte buffer, with nobody reading.
+    const lines: string[] = []
+    for (let i = 0; i < 40; i++) lines.push(`link add ov${i} type veth peer name ow${i}`)
+    for (let i = 0; i < 40; i++) lines.push(`link del ov${i}`)
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'nk-watch-')), 'batch')
+    fs.writeFileSync(file, lines.join('\n') + '\n')
+    await ip(ns, '-batch', file)
+    const c = new Collector(w)
+    await c.waitFor('a resync', (evs) => evs.some((e) => e.type === 'synced') || undefined)
+    const i = c.events.findIndex((e) => e.type === 'overrun')
+    assert.ok(i >= 0, c.events.map(brief).join(', '))
+    const resync = c.events.slice(
+      i + 1,
+      c.events.findIndex((e) => e.type === 'synced'),
+    )
+    assert.ok(
+      resync.some((e) => e.type === 'new' && e.group === 'link' && e.link.name === 'keep0' && e.resync),
+      resync.map(brief).join(', '),
+    )
+    fs.rmSync(path.dirname(file), { recursive: true })
+  })
+
   it('never blocks the event loop: timers run while next() waits; a flood is read in bounded slices', async () => {
     const ns = await sb.ns()
     await ip(ns, 'link', 'add', 'wa0', 'type', 'veth', 'peer', 'name', 'wb0')

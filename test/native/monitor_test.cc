@@ -8,7 +8,9 @@
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstring>
+#include <stdexcept>
 #include <deque>
 
 #include "check.h"
@@ -288,4 +290,49 @@ TEST(monitor_groups_and_names) {
   CHECK((rtnl::MulticastGroups(rtnl::EventGroup::Route) ==
          std::vector<uint32_t>{RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE}));
   CHECK(rtnl::MulticastGroups(rtnl::EventGroup::Neighbour) == std::vector<uint32_t>{RTNLGRP_NEIGH});
+}
+
+namespace {
+
+// Runs the classic BPF programs TypeFilter makes (LD|H|ABS, JMP|JEQ|K, RET|K: nothing else) over
+// a message as the kernel would: the half-word load big-endian, a load past the end drops.
+uint32_t RunFilter(const std::vector<sock_filter>& prog, const std::vector<uint8_t>& pkt) {
+  uint32_t a = 0;
+  for (size_t pc = 0; pc < prog.size(); pc++) {
+    const sock_filter& f = prog[pc];
+    switch (f.code) {
+      case BPF_LD | BPF_H | BPF_ABS:
+        if (f.k + 2 > pkt.size()) return 0;
+        a = (uint32_t{pkt[f.k]} << 8) | pkt[f.k + 1];
+        break;
+      case BPF_JMP | BPF_JEQ | BPF_K:
+        pc += a == f.k ? f.jt : f.jf;
+        break;
+      case BPF_RET | BPF_K:
+        return f.k;
+      default:
+        throw std::runtime_error("an instruction TypeFilter does not make");
+    }
+  }
+  throw std::runtime_error("ran off the end of the program");
+}
+
+}  // namespace
+
+TEST(monitor_type_filter_drops_exactly_the_given_types) {
+  CHECK(rtnl::TypeFilter({}).empty());
+  auto delOnly = rtnl::TypeFilter({RTM_NEWLINK});
+  CHECK_EQ(delOnly.size(), size_t{4});
+  CHECK_EQ(RunFilter(delOnly, LinkMsg(3, "a", RTM_NEWLINK)), 0u);
+  CHECK(RunFilter(delOnly, LinkMsg(3, "a", RTM_DELLINK)) != 0u);
+  CHECK(RunFilter(delOnly, AddrMsg(RTM_NEWADDR)) != 0u);
+  // Several types: each dropped, every other kept (whatever the position in the program).
+  std::vector<uint16_t> drop{RTM_NEWLINK, RTM_NEWADDR, RTM_DELROUTE, RTM_NEWNEIGH};
+  auto prog = rtnl::TypeFilter(drop);
+  for (uint16_t t = RTM_BASE; t < RTM_BASE + 64; t++) {
+    bool dropped = std::find(drop.begin(), drop.end(), t) != drop.end();
+    CHECK_EQ(RunFilter(prog, LinkMsg(3, "a", t)) == 0u, dropped);
+  }
+  // A message shorter than its header is dropped, never read past.
+  CHECK_EQ(RunFilter(prog, std::vector<uint8_t>{1, 2, 3}), 0u);
 }

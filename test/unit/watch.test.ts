@@ -26,6 +26,9 @@ describe('watch() input checks', () => {
     ['a fractional highWaterMark', { highWaterMark: 1.5 }],
     ['initial that is not a boolean', { initial: 'yes' }],
     ['persistent that is not a boolean', { persistent: 1 }],
+    ['an empty events list', { events: [] }],
+    ['an unknown event type', { events: ['add'] }],
+    ['events that are not an array', { events: 'del' }],
   ] as const) {
     it(`refuses ${what}, synchronously, opening nothing`, () => {
       const fds = fdCount()
