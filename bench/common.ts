@@ -66,6 +66,37 @@ export function median(xs: number[]): number {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+// --- a quiet machine ------------------------------------------------------------------
+
+/** The machine's busy and total CPU time so far (/proc/stat's first line, in ticks; idle and iowait are not busy). */
+function cpuTicks(): { busy: number; total: number } {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number)
+  const total = f.reduce((a, b) => a + b, 0)
+  return { busy: total - f[3]! - f[4]!, total }
+}
+
+/**
+ * Waits until the machine is quiet: two windows of 500 ms in a row with its CPUs at most
+ * `maxBusy` busy (all cores together), at most `maxMs`. What a part leaves behind runs on after it
+ * returned: the kernel tears deleted namespaces down in its own workers (cleanup_net: for 1,000
+ * namespaces, seconds of CPU), the companion lingers; the next part measured meanwhile pays for
+ * it, and more for its first containers than its last. Returns how long it waited (ms) and whether it got quiet.
+ */
+export async function settle(maxMs = 60_000, maxBusy = 0.15): Promise<{ ms: number; quiet: boolean }> {
+  const t0 = performance.now()
+  let quietWindows = 0
+  let prev = cpuTicks()
+  while (performance.now() - t0 < maxMs) {
+    await sleep(500)
+    const now = cpuTicks()
+    const busy = (now.busy - prev.busy) / Math.max(1, now.total - prev.total)
+    prev = now
+    quietWindows = busy <= maxBusy ? quietWindows + 1 : 0
+    if (quietWindows >= 2) return { ms: performance.now() - t0, quiet: true }
+  }
+  return { ms: performance.now() - t0, quiet: false }
+}
+
 // --- throwaway namespaces -------------------------------------------------------------
 
 /** Every namespace name this run may create: all are deleted on exit, whatever happened. */

@@ -29,6 +29,7 @@ import {
   waitHostClean,
   type Env,
   removeNamespaces,
+  settle,
   track,
 } from './common'
 import { TOOLS, netnsKit, wireNetnsKit, ipBatch, type Tool } from './tools'
@@ -207,6 +208,14 @@ async function oneRun(tool: Tool, n: number): Promise<RunFigures> {
   }
 }
 
+/** Seconds waited for a quiet machine between runs and parts (settle()), reported with the run. */
+let settledS = 0
+async function quietly(log: (s: string) => void): Promise<void> {
+  const s = await settle()
+  settledS += s.ms / 1000
+  if (!s.quiet) log(`  (the machine was still busy after ${(s.ms / 1000).toFixed(0)} s: measured anyway)`)
+}
+
 async function containers(o: Options, log: (s: string) => void): Promise<Row[]> {
   const rows: Row[] = []
   for (const n of o.ns) {
@@ -241,7 +250,9 @@ async function containers(o: Options, log: (s: string) => void): Promise<Row[]> 
           log(`  ${tool.key} N=${n}: FAILED: ${row.why}`)
           break
         }
-        await sleep(300)
+        // The next run starts on a quiet machine: the kernel's tear-down of this run's
+        // namespaces (seconds of CPU at N=1000) is not charged to it.
+        await quietly(log)
       }
     }
   }
@@ -683,7 +694,7 @@ function report(o: Options, sums: Summary[], portsR: PortsResult | undefined, dp
     } CPUs, node ${process.version}. Load average at the start: ${LOAD_AT_START}.`,
   )
   L.push(
-    `Command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`${o.quick ? ' (quick mode)' : ''}. Runs per N: ${o.runs} (1 at N >= 1000). Root namespace unchanged: ${extra.rootOk}. Library: ${require.resolve('../lib').includes(`${path.sep}dist${path.sep}`) ? 'dist/ (compiled, as installed from npm; bench/use-dist.cjs), the companion started from it' : 'lib/ (TypeScript sources through tsx; the companion too)'}.`,
+    `Command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`${o.quick ? ' (quick mode)' : ''}. Runs per N: ${o.runs} (1 at N >= 1000); each run and part starts on a quiet machine (CPUs under 15% busy for 1 s; ${settledS.toFixed(0)} s waited in all). Root namespace unchanged: ${extra.rootOk}. Library: ${require.resolve('../lib').includes(`${path.sep}dist${path.sep}`) ? 'dist/ (compiled, as installed from npm; bench/use-dist.cjs), the companion started from it' : 'lib/ (TypeScript sources through tsx; the companion too)'}.`,
     '',
   )
   L.push(
@@ -819,6 +830,7 @@ async function main(): Promise<void> {
       rows = await containers(o, log)
     }
     if (o.parts.includes('ports')) {
+      await quietly(log)
       log(`[2] published ports: ${o.ports}`)
       try {
         portsR = await ports(o, log)
@@ -828,6 +840,7 @@ async function main(): Promise<void> {
       }
     }
     if (o.parts.includes('datapath')) {
+      await quietly(log)
       log('[4] data path (iperf3)')
       try {
         dp = await datapath(o, log)
@@ -837,6 +850,7 @@ async function main(): Promise<void> {
       }
     }
     if (o.parts.includes('connect')) {
+      await quietly(log)
       const co = connectDefaults(o.quick)
       if (o.connectN) co.n = o.connectN
       log(`[5] the user path as the network grows (bench:connect): n = ${co.n}, ${co.mappings} mappings, ${co.others} other mappings`)

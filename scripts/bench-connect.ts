@@ -37,6 +37,7 @@ import {
   makeEnv,
   median,
   removeNamespaces,
+  settle,
   track,
   trackNetwork,
   untrackNetwork,
@@ -321,6 +322,8 @@ export interface ConnectResult {
   natDelete?: NatDeleteResult
   disconnect?: DisconnectResult
   errors: string[]
+  /** Seconds spent waiting for a quiet machine before the measurements (bench/common.ts settle()). */
+  settled?: number
 }
 
 export async function connectBench(o: ConnectOptions, log: (s: string) => void): Promise<ConnectResult> {
@@ -333,20 +336,30 @@ export async function connectBench(o: ConnectOptions, log: (s: string) => void):
       log(`  ${what} FAILED: ${(e as Error).message}`)
     }
   }
+  // Each measurement starts on a quiet machine: the kernel's tear-down of the namespaces deleted
+  // before it (1,000 after a series) is not charged to its first calls.
+  const quiet = async (what: string) => {
+    const s = await settle()
+    res.settled = (res.settled ?? 0) + s.ms / 1000
+    if (!s.quiet) log(`  (the machine was still busy after ${(s.ms / 1000).toFixed(0)} s before ${what}: measured anyway)`)
+  }
   if (o.parts.includes('connects')) {
     for (const mode of o.modes) {
       for (const store of ['default', 'memory'] as const)
         await attempt(`connects ${store}/${mode}`, async () => {
+          await quiet(`connects ${store}/${mode}`)
           res.series.push(await series(store, mode, o, log))
         })
     }
   }
   if (o.parts.includes('nat-delete'))
     await attempt('nat-delete', async () => {
+      await quiet('nat-delete')
       res.natDelete = await natDelete(o, log)
     })
   if (o.parts.includes('disconnect'))
     await attempt('disconnect', async () => {
+      await quiet('disconnect')
       res.disconnect = await disconnectScaling(o, log)
     })
   return res
@@ -398,6 +411,11 @@ export function connectReport(r: ConnectResult): string {
     L.push(`| disconnect | ${f2(d.none.disconnect)} | ${f2(d.many.disconnect)} | ${fx(d.many.disconnect / d.none.disconnect)} |`)
     L.push(`| connect (the same container, before) | ${f2(d.none.connect)} | ${f2(d.many.connect)} | ${fx(d.many.connect / d.none.connect)} |`, '')
   }
+  if (r.settled !== undefined)
+    L.push(
+      `Each measurement started on a quiet machine (its CPUs under 15% busy for 1 s: the kernel done tearing down the namespaces before it); waited ${r.settled.toFixed(0)} s in all.`,
+      '',
+    )
   if (r.errors.length) L.push('Errors:', '', ...r.errors.map((e) => `- ${e}`), '')
   return L.join('\n')
 }
