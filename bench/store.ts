@@ -1,7 +1,7 @@
 // `npm run bench:store`: the SQLite state store on its own (issue 12). No kernel, no root; the
 // database goes in a temporary folder on tmpfs when /dev/shm exists (as /run/netns-kit is).
 //
-//   1. flatness: connect (begin + finish), disconnect (begin + finish) and name lookups with 0, 1,000
+//   1. flatness: connect (begin + finish), disconnect (begin + finish), name lookups and a network's record with 0, 1,000
 //      and 10,000 endpoints already recorded: the median per call should not grow with the count;
 //   2. contention: 4 processes (by default) each running connect/disconnect cycles on one network
 //      while this process runs its own and measures its event loop (perf_hooks.monitorEventLoopDelay).
@@ -54,7 +54,7 @@ const ns = () => ({ dev: '4', ino: String(ino++) })
 
 async function flatness(dir: string): Promise<void> {
   console.log('\n1. per call, by endpoints already recorded (median of', samples, 'calls)')
-  console.log('   endpoints   connect (begin+finish)   disconnect (begin+finish)   endpointByName   resolve (2 per alias)')
+  console.log('   endpoints   connect (begin+finish)   disconnect (begin+finish)   endpointByName   resolve (2 per alias)   network (its record)')
   const store = new SqliteStore({ path: path.join(dir, 'flat.db'), importFileStore: false })
   const n = await store.beginCreateNetwork({ name: 'flat', driver: 'bridge', host: { dev: '4', ino: '1' }, pools: [{ subnet: '10.0.0.0/14' }] })
   await store.finishCreateNetwork(n.id)
@@ -75,6 +75,7 @@ async function flatness(dir: string): Promise<void> {
     const disc: number[] = []
     const byName: number[] = []
     const res: number[] = []
+    const netRead: number[] = []
     for (let i = 0; i < samples; i++) {
       let t = performance.now()
       const r = await store.beginConnect(n.id, { name: `s-${size}-${i}`, ns: ns(), addresses: [{ family: 4 }], ports: [{ containerPort: 80 }] })
@@ -87,12 +88,15 @@ async function flatness(dir: string): Promise<void> {
       await store.resolve(n.id, `alias-${(i % Math.max(1, have)) >> 1}`)
       res.push(performance.now() - t)
       t = performance.now()
+      await store.network(n.id)
+      netRead.push(performance.now() - t)
+      t = performance.now()
       await store.beginDisconnect(r.endpoint.id)
       await store.finishDisconnect(r.endpoint.id)
       disc.push(performance.now() - t)
     }
     console.log(
-      `   ${String(size).padStart(9)}   ${us(median(conn)).padStart(22)}   ${us(median(disc)).padStart(25)}   ${us(median(byName)).padStart(14)}   ${us(median(res)).padStart(7)}`,
+      `   ${String(size).padStart(9)}   ${us(median(conn)).padStart(22)}   ${us(median(disc)).padStart(25)}   ${us(median(byName)).padStart(14)}   ${us(median(res)).padStart(21)}   ${us(median(netRead)).padStart(20)}`,
     )
   }
   console.log(

@@ -5,6 +5,18 @@
 /** Bumped with every change of the schema below (PRAGMA user_version). */
 export const SCHEMA_VERSION = 1
 
+/**
+ * Indexes added to schema version 1 after its release: created with the schema, and by
+ * openDatabase() in a database made before them (IF NOT EXISTS; an index changes no answer, so
+ * the version stays 1 and an older netns-kit still opens the file).
+ */
+export const ADDED_INDEXES = `
+-- A network's own rules (masquerade, isolation: endpoint_id IS NULL) without a pass over its
+-- endpoints' (networkOf reads them at every Network.open, connect and CNI ADD: 0.36 ms with
+-- 1,000 published ports, 3 ms with 10,000, before this index).
+CREATE INDEX IF NOT EXISTS rules_network_own ON rules (network_id, rule_id) WHERE endpoint_id IS NULL;
+`
+
 export const SCHEMA = `
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
@@ -148,6 +160,7 @@ CREATE TABLE rules (
 ) WITHOUT ROWID;
 CREATE INDEX rules_network ON rules (network_id);
 CREATE INDEX rules_endpoint ON rules (endpoint_id);
+${ADDED_INDEXES}
 
 -- The change feed: one row per change of a network or endpoint, written by triggers.
 CREATE TABLE changes (

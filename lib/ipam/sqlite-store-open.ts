@@ -3,7 +3,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import type BetterSqlite3 from 'better-sqlite3'
 import { NetnsKitError } from '../errors'
-import { SCHEMA, SCHEMA_VERSION } from './sqlite-schema'
+import { ADDED_INDEXES, SCHEMA, SCHEMA_VERSION } from './sqlite-schema'
 import { readFileStore, type FileStoreImport } from './filestore-import'
 import { importRecords } from './sqlite-import'
 import type { St } from './sqlite-rows'
@@ -57,6 +57,13 @@ export async function openDatabase(file: string, retry: <T>(what: string, fn: ()
         db.exec(SCHEMA)
         db.pragma(`user_version = ${SCHEMA_VERSION}`)
       }).immediate()
+    })
+    // A database made before the indexes added since gets them (once: a read finds them after).
+    await retry('schema', () => {
+      const names = [...ADDED_INDEXES.matchAll(/CREATE INDEX IF NOT EXISTS (\w+)/g)].map((m) => m[1]!)
+      const have = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND name = ?`).pluck()
+      if (names.every((n) => have.get(n) !== undefined)) return
+      db.transaction(() => db.exec(ADDED_INDEXES)).immediate()
     })
   } catch (e) {
     db.close()

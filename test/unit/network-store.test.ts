@@ -120,3 +120,100 @@ describe('SqliteStore: calls in flight at close(), the feed around the 0.1 impor
     }
   })
 })
+
+describe('SqliteStore: the hot path reads no pass over the endpoints (issue 12: O(log n))', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const Driver = require('better-sqlite3') as typeof import('better-sqlite3')
+  const growing = /\bSCAN (endpoints|rules|allocations|ports|names|changes)\b/
+
+  it("every statement of connect, disconnect, name lookups, the feed and a network's read uses an index; a network's own rules come from rules_network_own", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nk-sqlite-plans-'))
+    const file = path.join(dir, 'state.db')
+    const s = new SqliteStore({ path: file })
+    const proto = Driver.prototype as unknown as { prepare: (sql: string) => unknown }
+    const prepare = proto.prepare
+    const hot = new Set<string>()
+    let recording = false
+    proto.prepare = function (this: unknown, sql: string) {
+      if (recording) hot.add(sql)
+      return prepare.call(this, sql)
+    }
+    try {
+      const ns = (i: number) => ({ dev: '4', ino: String(1000 + i), path: `/run/netns/c${i}` })
+      const n = await s.beginCreateNetwork({ name: 'plans', driver: 'bridge', host: { dev: '4', ino: '1' }, pools: [{ subnet: '10.0.0.0/16' }] })
+      await s.finishCreateNetwork(n.id, { rules: ['masq-1', 'iso-1'] })
+      // 300 endpoints with a published port and a rule each: what a network's own rules must not be read through.
+      for (let i = 0; i < 300; i++) {
+        const r = await s.beginConnect(n.id, { name: `c${i}`, ns: ns(i), addresses: [{ family: 4 }], ports: [{ containerPort: 80 }] })
+        await s.finishConnect(r.endpoint.id, { rules: [`port-${i}`] })
+      }
+      const seq = await s.sequence()
+      recording = true
+      // Statements are cached by the store: a new store on the file prepares them again, in this phase.
+      const t = new SqliteStore({ path: file })
+      try {
+        const r = await t.beginConnect(n.id, { name: 'x', ns: ns(999), addresses: [{ family: 4 }], ports: [{ containerPort: 81 }] })
+        await t.finishConnect(r.endpoint.id, { rules: ['port-x'] })
+        assert.deepEqual((await t.network(n.id))!.rules, ['iso-1', 'masq-1'])
+        await t.endpointByName(n.id, 'c7')
+        await t.resolve(n.id, 'c7')
+        await t.endpointsInNamespace(ns(7))
+        await t.changesSince(seq)
+        await t.beginDisconnect(r.endpoint.id)
+        await t.finishDisconnect(r.endpoint.id)
+      } finally {
+        await t.close()
+      }
+      recording = false
+      assert.ok(hot.size >= 10, `recorded ${hot.size} statements`)
+      const db = new Driver(file, { readonly: true })
+      try {
+        const plan = (sql: string) =>
+          (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...Array((sql.match(/\?/g) ?? []).length).fill('x')) as { detail: string }[])
+            .map((p) => p.detail)
+            .join(' | ')
+        const scans = [...hot].filter((q) => /^\s*(SELECT|UPDATE|DELETE|INSERT)/i.test(q)).map((q) => ({ q: q.replace(/\s+/g, ' '), p: plan(q) }))
+        assert.deepEqual(
+          scans.filter((x) => growing.test(x.p)),
+          [],
+        )
+        const own = scans.find((x) => /FROM rules WHERE network_id = \? AND endpoint_id IS NULL/.test(x.q))
+        assert.ok(own, 'the network read asks for its own rules')
+        assert.match(own.p, /USING (COVERING )?INDEX rules_network_own/)
+      } finally {
+        db.close()
+      }
+    } finally {
+      proto.prepare = prepare
+      await s.close()
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('a database made before rules_network_own gets it at open, keeps schema version 1, and answers the same', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nk-sqlite-addidx-'))
+    const file = path.join(dir, 'state.db')
+    try {
+      const s = new SqliteStore({ path: file })
+      const n = await s.beginCreateNetwork({ name: 'old', driver: 'bridge', host: { dev: '4', ino: '1' }, pools: [{ subnet: '10.1.0.0/16' }] })
+      await s.finishCreateNetwork(n.id, { rules: ['masq-1'] })
+      await s.close()
+      // As a netns-kit of before the index left it.
+      const raw = new Driver(file)
+      raw.exec('DROP INDEX rules_network_own')
+      raw.close()
+      const t = new SqliteStore({ path: file })
+      assert.deepEqual((await t.network(n.id))!.rules, ['masq-1'])
+      await t.close()
+      const check = new Driver(file, { readonly: true })
+      try {
+        assert.equal(check.prepare(`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'rules_network_own'`).pluck().get(), 1)
+        assert.equal(check.pragma('user_version', { simple: true }), 1)
+      } finally {
+        check.close()
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
