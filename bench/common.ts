@@ -68,11 +68,14 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 // --- a quiet machine ------------------------------------------------------------------
 
-/** The machine's busy and total CPU time so far (/proc/stat's first line, in ticks; idle and iowait are not busy). */
+/**
+ * The machine's busy and total CPU time so far (/proc/stat's first line, in ticks). Idle, iowait
+ * and steal (the hypervisor running others: waiting does not make it go away) are not busy.
+ */
 function cpuTicks(): { busy: number; total: number } {
   const f = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number)
   const total = f.reduce((a, b) => a + b, 0)
-  return { busy: total - f[3]! - f[4]!, total }
+  return { busy: total - f[3]! - f[4]! - f[7]!, total }
 }
 
 /**
@@ -80,7 +83,9 @@ function cpuTicks(): { busy: number; total: number } {
  * `maxBusy` busy (all cores together), at most `maxMs`. What a part leaves behind runs on after it
  * returned: the kernel tears deleted namespaces down in its own workers (cleanup_net: for 1,000
  * namespaces, seconds of CPU), the companion lingers; the next part measured meanwhile pays for
- * it, and more for its first containers than its last. Returns how long it waited (ms) and whether it got quiet.
+ * it, and more for its first containers than its last. (A quiet CPU is not proof that the kernel
+ * is done: its RCU waits cost no CPU; they cost the next part nothing either.) Returns how long it
+ * waited (ms) and whether it got quiet.
  */
 export async function settle(maxMs = 60_000, maxBusy = 0.15): Promise<{ ms: number; quiet: boolean }> {
   const t0 = performance.now()

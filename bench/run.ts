@@ -208,12 +208,17 @@ async function oneRun(tool: Tool, n: number): Promise<RunFigures> {
   }
 }
 
-/** Seconds waited for a quiet machine between runs and parts (settle()), reported with the run. */
+/** Seconds waited for a quiet machine between runs and parts (settle()), and how many waits gave up, reported with the run. */
 let settledS = 0
+let busyStarts = 0
 async function quietly(log: (s: string) => void): Promise<void> {
-  const s = await settle()
+  // At most 20 s a wait, and once 10 minutes are spent (a machine busy with others' work), 2 s.
+  const s = await settle(settledS > 600 ? 2000 : 20_000)
   settledS += s.ms / 1000
-  if (!s.quiet) log(`  (the machine was still busy after ${(s.ms / 1000).toFixed(0)} s: measured anyway)`)
+  if (!s.quiet) {
+    busyStarts++
+    log(`  (the machine was still busy after ${(s.ms / 1000).toFixed(0)} s: measured anyway)`)
+  }
 }
 
 async function containers(o: Options, log: (s: string) => void): Promise<Row[]> {
@@ -694,7 +699,7 @@ function report(o: Options, sums: Summary[], portsR: PortsResult | undefined, dp
     } CPUs, node ${process.version}. Load average at the start: ${LOAD_AT_START}.`,
   )
   L.push(
-    `Command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`${o.quick ? ' (quick mode)' : ''}. Runs per N: ${o.runs} (1 at N >= 1000); each run and part starts on a quiet machine (CPUs under 15% busy for 1 s; ${settledS.toFixed(0)} s waited in all). Root namespace unchanged: ${extra.rootOk}. Library: ${require.resolve('../lib').includes(`${path.sep}dist${path.sep}`) ? 'dist/ (compiled, as installed from npm; bench/use-dist.cjs), the companion started from it' : 'lib/ (TypeScript sources through tsx; the companion too)'}.`,
+    `Command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`${o.quick ? ' (quick mode)' : ''}. Runs per N: ${o.runs} (1 at N >= 1000); each run and part starts on a quiet machine (CPUs under 15% busy for 1 s; ${settledS.toFixed(0)} s waited in all${busyStarts ? `; ${busyStarts} started on a machine still busy after the wait` : ''}). Root namespace unchanged: ${extra.rootOk}. Library: ${require.resolve('../lib').includes(`${path.sep}dist${path.sep}`) ? 'dist/ (compiled, as installed from npm; bench/use-dist.cjs), the companion started from it' : 'lib/ (TypeScript sources through tsx; the companion too)'}.`,
     '',
   )
   L.push(

@@ -47,9 +47,12 @@ export interface WatchOptions {
   /**
    * The notifications to yield (default both): `['del']` follows only deletions (a link, address,
    * route or neighbour gone), `['new']` only creations and changes. The kernel drops the others
-   * before they are queued (a socket filter on the message type), so a watch of deletions costs
-   * nothing while links come and go by the thousand. A resync's dump is yielded whole ('new' events
-   * marked resync: true), as without this option.
+   * before they are queued (a socket filter on the message type: no wakeup, copy or decoding for
+   * them), so a watch of link deletions stays idle while links are made and changed by the
+   * thousand. The link notifications are all read, and the unwanted ones left out, when other
+   * groups are watched too (they name the devices of the other events). A resync's dump is yielded
+   * whole ('new' events marked resync: true), as without this option. Where the kernel refuses the
+   * filter (a sandboxed kernel), the types are left out here instead.
    */
   events?: readonly ('new' | 'del')[]
 }
@@ -146,14 +149,13 @@ class Watch implements NamespaceWatch {
   async #open(handle: ReturnType<typeof handleOf>, receiveBuffer: number | undefined, initial: boolean): Promise<void> {
     // The link group is followed whenever names are needed, to keep them current.
     const groups = [...new Set<WatchGroup>([...this.#groups, ...(this.#needNames ? ['link' as const] : [])])]
-    // The types no one reads, dropped by the kernel; a link's 'new' is read anyway where names are
-    // needed (it names the devices of the other groups' events), and left out below.
+    // The types no one reads, dropped by the kernel. Where names are needed (the devices of the
+    // other groups' events) every link notification is read, its new and its del, and the ones not
+    // asked for are left out below.
     const drop: number[] = []
     for (const g of this.#groups) {
-      for (const t of ['new', 'del'] as const) {
-        if (this.#events.has(t) || (g === 'link' && t === 'new' && this.#needNames)) continue
-        drop.push(RTM_TYPES[g][t])
-      }
+      if (g === 'link' && this.#needNames) continue
+      for (const t of ['new', 'del'] as const) if (!this.#events.has(t)) drop.push(RTM_TYPES[g][t])
     }
     let w: NativeWatcher
     try {
@@ -195,7 +197,8 @@ class Watch implements NamespaceWatch {
 
   #convert(ev: Exclude<NativeWatchEvent, { type: 'overrun' | 'error' }>, resync = false): WatchEvent | undefined {
     const mark = resync ? { resync: true as const } : {}
-    if (ev.group === 'link') {
+    // Names are kept only for the other groups' events (a link's 'new' and 'del' are then both read).
+    if (ev.group === 'link' && this.#needNames) {
       if (ev.type === 'del') this.#names.delete(ev.link.index)
       else this.#names.set(ev.link.index, ev.link.name)
     }
@@ -354,7 +357,7 @@ class Watch implements NamespaceWatch {
  * once `ready` resolves; `break`, return(), close() or the signal close the socket. The socket
  * belongs to the namespace and outlives the Namespace object, but resyncs (and the link names of
  * address, route and neighbour events) are dumped through it: keep it open while watching.
- * @throws {TypeError | RangeError} synchronously: `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for bad options (groups, signal, initial, persistent), `ERR_OUT_OF_RANGE` for `receiveBuffer` (bytes, 1 to 2^30) or `highWaterMark` (events, 1 to 2^31 - 1).
+ * @throws {TypeError | RangeError} synchronously: `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for bad options (groups, events, signal, initial, persistent), `ERR_OUT_OF_RANGE` for `receiveBuffer` (bytes, 1 to 2^30) or `highWaterMark` (events, 1 to 2^31 - 1).
  * @throws {NetnsKitError} synchronously: `ERR_NETNS_KIT_CLOSED` after the namespace's close(), `ERR_NETNS_KIT_NO_NAMESPACE` once it is deleted.
  * @throws {Error} synchronously: an AbortError (`code` `'ABORT_ERR'`) when `opts.signal` is already aborted. Opening the socket fails later, through `ready` and next(): NetlinkError or PrivilegeError `ERR_NETNS_KIT_PRIVILEGES`.
  */

@@ -324,6 +324,8 @@ export interface ConnectResult {
   errors: string[]
   /** Seconds spent waiting for a quiet machine before the measurements (bench/common.ts settle()). */
   settled?: number
+  /** Measurements started on a machine still busy after the wait (settle() gave up). */
+  busyStarts?: number
 }
 
 export async function connectBench(o: ConnectOptions, log: (s: string) => void): Promise<ConnectResult> {
@@ -341,7 +343,10 @@ export async function connectBench(o: ConnectOptions, log: (s: string) => void):
   const quiet = async (what: string) => {
     const s = await settle()
     res.settled = (res.settled ?? 0) + s.ms / 1000
-    if (!s.quiet) log(`  (the machine was still busy after ${(s.ms / 1000).toFixed(0)} s before ${what}: measured anyway)`)
+    if (!s.quiet) {
+      res.busyStarts = (res.busyStarts ?? 0) + 1
+      log(`  (the machine was still busy after ${(s.ms / 1000).toFixed(0)} s before ${what}: measured anyway)`)
+    }
   }
   if (o.parts.includes('connects')) {
     for (const mode of o.modes) {
@@ -413,7 +418,8 @@ export function connectReport(r: ConnectResult): string {
   }
   if (r.settled !== undefined)
     L.push(
-      `Each measurement started on a quiet machine (its CPUs under 15% busy for 1 s: the kernel done tearing down the namespaces before it); waited ${r.settled.toFixed(0)} s in all.`,
+      `Each measurement started on a quiet machine (its CPUs under 15% busy for 1 s: the kernel done tearing down the namespaces before it); waited ${r.settled.toFixed(0)} s in all` +
+        `${r.busyStarts ? `; ${r.busyStarts} started on a machine still busy after 60 s` : ''}.`,
       '',
     )
   if (r.errors.length) L.push('Errors:', '', ...r.errors.map((e) => `- ${e}`), '')

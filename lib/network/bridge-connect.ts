@@ -260,11 +260,6 @@ function publishMapping(net: Network, rec: EndpointRecord, p: PortRecord, publis
   }
 }
 
-/**
- * The one trip that wires a container: the veth, its port flags, the addresses, the default
- * routes (for the families net endpoint provides them; replacing another endpoint's route
- * where it took the route over).
- */
 /** Linux's BR_MAX_PORTS: a bridge takes at most this many ports (the next RTM_NEWLINK with its IFLA_MASTER gets EXFULL). */
 export const BRIDGE_MAX_PORTS = 1023
 
@@ -282,6 +277,11 @@ export function bridgeFull(e: unknown, network: string, bridge: string): unknown
   )
 }
 
+/**
+ * The one trip that wires a container: the veth, its port flags, the addresses, the default
+ * routes (for the families net endpoint provides them; replacing another endpoint's route
+ * where it took the route over).
+ */
 function wiring(net: Network, ns: Namespace, rec: EndpointRecord & { mac: string }, moves: GatewayMove[]): Op[] {
   const host = net.namespace
   const hostIf = rec.hostIf!

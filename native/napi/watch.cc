@@ -1,6 +1,7 @@
 // N-API glue only: rtnetlink notifications (native/rtnl/monitor) delivered to JS.
 //
-//   watchOpen(ns, { groups: string[], receiveBuffer?: number }) -> Promise<watcher>
+//   watchOpen(ns, { groups: string[], receiveBuffer?: number, drop?: number[] }) -> Promise<watcher>
+//     drop: RTM_* notification types the kernel drops before queueing them (a socket filter).
 //     The subscription socket is opened inside the namespace on a namespace thread (like the
 //     rtnetlink socket); the promise resolves once it is a member of the groups, so nothing that
 //     happens after that is missed.
@@ -291,7 +292,7 @@ Napi::Value WatchOpen(const Napi::CallbackInfo& info) {
       Napi::Value t = da.Get(i);
       if (!t.IsNumber()) throw Napi::TypeError::New(env, "drop must hold message types");
       double d = t.As<Napi::Number>().DoubleValue();
-      if (!(d >= RTM_BASE && d < RTM_MAX) || d != static_cast<double>(static_cast<uint16_t>(d)))
+      if (!(d >= RTM_BASE && d <= RTM_MAX) || d != static_cast<double>(static_cast<uint16_t>(d)))
         throw Napi::RangeError::New(env, "drop: each must be an RTM_* message type");
       drop.push_back(static_cast<uint16_t>(d));
     }

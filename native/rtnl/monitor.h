@@ -41,7 +41,8 @@ std::vector<uint32_t> MulticastGroups(EventGroup g);
 // kernel doubles the value for its bookkeeping). Notifications whose nlmsg_type is in `drop`
 // (RTM_NEWLINK, ...) are dropped by the kernel before they are queued: a classic BPF socket
 // filter (SO_ATTACH_FILTER), attached before the socket joins any group, so no wakeup, copy or
-// receive-buffer space is spent on them. Throws SysError; nothing is left open on failure.
+// receive-buffer space is spent on them. A kernel that refuses the filter gets the socket without
+// it (the caller must still skip those types). Throws SysError; nothing is left open on failure.
 int OpenMonitor(const std::vector<uint32_t>& groups, int rcvbuf, const std::vector<uint16_t>& drop = {});
 
 // The classic BPF program OpenMonitor attaches for `drop` (empty for no types): exposed for tests.

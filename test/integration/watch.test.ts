@@ -280,8 +280,10 @@ describe('ns.watch(): rtnetlink notifications', function () {
     const add = track(ns.watch({ groups: ['link'], events: ['new'] }))
     // Addresses need the links' names: their 'new' is read (and not yielded).
     const delAddr = track(ns.watch({ groups: ['link', 'address'], events: ['del'] }))
-    await Promise.all([del.ready, all.ready, add.ready, delAddr.ready])
-    const [cd, ca, cn, cda] = [new Collector(del), new Collector(all), new Collector(add), new Collector(delAddr)]
+    // ... their 'del' too: the names of links gone are forgotten (a map that only grew before).
+    const newAddr = track(ns.watch({ groups: ['link', 'address'], events: ['new'] }))
+    await Promise.all([del.ready, all.ready, add.ready, delAddr.ready, newAddr.ready])
+    const [cd, ca, cn, cda, cna] = [new Collector(del), new Collector(all), new Collector(add), new Collector(delAddr), new Collector(newAddr)]
     // 20 veths made, renamed, brought up and addressed (each a dozen RTM_NEWLINK/NEWADDR), then deleted.
     const lines: string[] = []
     for (let i = 0; i < 20; i++) {
@@ -312,6 +314,16 @@ describe('ns.watch(): rtnetlink notifications', function () {
     const addrGone = findEv(cda.events, 'del', 'address', (e) => e.address.cidr === '10.9.0.1/24')
     assert.equal(addrGone?.address.ifname, 'fa0', 'an address deletion, with its device named')
     assert.deepEqual(cn.events.filter((e) => e.type !== 'new').map(brief), [])
+    await cna.waitFor(
+      'every address',
+      (evs) => Array.from({ length: 20 }, (_, i) => `10.9.${i}.1/24`).every((a) => findEv(evs, 'new', 'address', (e) => e.address.cidr === a)) || undefined,
+    )
+    assert.deepEqual(cna.events.filter((e) => e.type !== 'new').map(brief), [])
+    for (const t0 = Date.now(); newAddr.stats()!.messages < all.stats()!.messages && Date.now() - t0 < 5000;) await sleep(20)
+    assert.ok(
+      newAddr.stats()!.messages >= all.stats()!.messages,
+      `with names needed every link notification is read: ${newAddr.stats()!.messages} < ${all.stats()!.messages}`,
+    )
     // What the sockets received: the filtered one only the deletions (no wakeup, no copy for the rest).
     const sd = del.stats()!,
       sa = all.stats()!
