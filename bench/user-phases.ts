@@ -12,6 +12,7 @@
 // lookups sent side by side, count for the one started last):
 //   store          the store's get/list/transact/compareAndSwap (default store: files under a lock)
 //   dns            DnsRecords.set/delete (the resolver's record set), Resolver.start/close
+//   companion      requests to the companion process (prepare: ports held and the resolver listening; sync)
 //   ns             addon createNamespace/deleteNamespace (unshare + bind mount / umount + unlink)
 //   rtnl change    addon rtnl() trips that change something (link.create/set, addr, route, sysctl ops)
 //   rtnl lookup    addon rtnl() trips that only read (link.get, dumps)
@@ -24,11 +25,12 @@
 //   other          nothing of the above running: JavaScript on the event loop and promise hops
 import * as fs from 'node:fs'
 import { DnsRecords, Namespace, Network, Resolver, type Endpoint } from '../lib'
+import { Companion } from '../lib/companion/client'
 import { native } from '../lib/kernel/binding'
 import { CONTAINER_PORT, GATEWAY, SUBNET, cleanupAll, hostPort, installExitCleanup, makeEnv, median, track, trackNetwork, untrackNetwork } from './common'
 
-type Cat = 'store' | 'dns' | 'ns' | 'rtnl change' | 'rtnl lookup' | 'link delete' | 'nft batch' | 'nft lookup' | 'sysctl' | 'socket' | 'other'
-const CATS: Cat[] = ['store', 'dns', 'ns', 'rtnl change', 'rtnl lookup', 'link delete', 'nft batch', 'nft lookup', 'sysctl', 'socket', 'other']
+type Cat = 'store' | 'dns' | 'companion' | 'ns' | 'rtnl change' | 'rtnl lookup' | 'link delete' | 'nft batch' | 'nft lookup' | 'sysctl' | 'socket' | 'other'
+const CATS: Cat[] = ['store', 'dns', 'companion', 'ns', 'rtnl change', 'rtnl lookup', 'link delete', 'nft batch', 'nft lookup', 'sysctl', 'socket', 'other']
 
 interface Span {
   cat: Cat
@@ -106,6 +108,8 @@ function instrument(store: object): void {
   rs.start = timed('dns', 'Resolver.start', rs.start!.bind(Resolver))
   const rp = Resolver.prototype as unknown as Record<string, (...a: unknown[]) => unknown>
   rp.close = timed('dns', 'Resolver.close', rp.close!)
+  const cp = Companion.prototype as unknown as Record<string, (...a: unknown[]) => unknown>
+  for (const m of ['prepare', 'sync', 'ensure']) cp[m] = timed('companion', `companion.${m}`, cp[m]!)
 }
 
 /** Splits [t0, t1] among the categories: each moment goes to the innermost (latest started) span running. */
