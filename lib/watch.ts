@@ -50,9 +50,9 @@ export interface WatchOptions {
    * before they are queued (a socket filter on the message type: no wakeup, copy or decoding for
    * them), so a watch of link deletions stays idle while links are made and changed by the
    * thousand. The link notifications are all read, and the unwanted ones left out, when other
-   * groups are watched too (they name the devices of the other events). A resync's dump is yielded
-   * whole ('new' events marked resync: true), as without this option. Where the kernel refuses the
-   * filter (a sandboxed kernel), the types are left out here instead.
+   * groups are watched too (they name the devices of the other events). A resync's dump, and
+   * `initial`'s, is yielded whole ('new' events marked resync: true), as without this option. Where
+   * the kernel refuses the filter (a sandboxed kernel), the types are left out here instead.
    */
   events?: readonly ('new' | 'del')[]
 }
